@@ -1,0 +1,105 @@
+"""`fiml-cms new`: a valid lesson skeleton for an author to fill in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+from .. import atomic
+from ..config import Settings
+from ..errors import UsageError
+
+LESSON_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
+DIFFICULTIES = ("beginner", "intermediate", "advanced")
+
+SKELETON = """\
+# New lesson: fill in the sections and the quiz, then run `fiml-cms validate`.
+id: {id}
+version: "1.0.0"
+format: 1
+title: {title}
+category: {category}
+difficulty: {difficulty}
+duration_minutes: 5
+xp_reward: 50
+prerequisites: []
+replaces: []
+retired: false
+tags: []
+learning_objectives:
+  - Describe what the learner will be able to do.
+changelog:
+  - version: "1.0.0"
+    date: {date}
+    changes: [Initial release]
+sections:
+  - id: introduction
+    type: text
+    title: Introduction
+    body: |
+      Write the first short paragraph here.
+
+      Keep paragraphs to two or three sentences: they are read in a chat.
+  - id: key_points
+    type: key_points
+    title: Key points
+    points:
+      - The first thing to remember.
+quiz:
+  pass_ratio: 0.6
+  questions:
+    - id: q1
+      type: true_false
+      prompt: Replace this statement with one about the lesson.
+      answer: true
+      explanation: Say why the statement is true or false.
+      xp: 10
+"""
+
+
+def new_lesson(lesson_id: str, title: str, settings: Settings, category: str = "general", difficulty: str = "beginner", date: dt.date | None = None) -> Path:
+    """Write `<lessons>/<id>.yaml` and return its path; refuse bad or taken ids."""
+    if not LESSON_ID.match(lesson_id):
+        raise UsageError(f"invalid lesson id {lesson_id!r}: use 3 to 64 lowercase letters, digits and underscores, starting with a letter")
+    if not title.strip():
+        raise UsageError("the title must not be empty")
+    if difficulty not in DIFFICULTIES:
+        raise UsageError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    if not re.match(r"^[a-z][a-z0-9_-]{0,39}$", category):
+        raise UsageError(f"invalid category {category!r}: use lowercase letters, digits, '_' or '-'")
+    target = settings.lessons / f"{lesson_id}.yaml"
+    if target.exists() or (settings.lessons / f"{lesson_id}.yml").exists():
+        raise UsageError(f"{target}: a lesson with id {lesson_id!r} already exists")
+    claimed_by = _claims(settings).get(lesson_id)
+    if claimed_by:
+        raise UsageError(f"the id {lesson_id!r} is already claimed by {claimed_by} (as its id or in `replaces`)")
+    settings.lessons.mkdir(parents=True, exist_ok=True)
+    text = SKELETON.format(
+        id=lesson_id,
+        title=json.dumps(title.strip(), ensure_ascii=False),
+        category=category,
+        difficulty=difficulty,
+        date=(date or dt.date.today()).isoformat(),
+    )
+    try:
+        atomic.create_bytes(target, text.encode("utf-8"))
+    except FileExistsError:
+        raise UsageError(f"{target}: a lesson with id {lesson_id!r} already exists") from None
+    return target
+
+
+def _claims(settings: Settings) -> dict[str, str]:
+    """Every id existing lessons claim, as id or in `replaces` -> the claiming file."""
+    from ..document import LESSON, check_file
+
+    claims: dict[str, str] = {}
+    if not settings.lessons.is_dir():
+        return claims
+    for path in sorted(settings.lessons.glob("*.y*ml")):
+        entry = check_file(path, str(path), LESSON, settings.root).lesson_entry()
+        for claimed in (entry.id, *entry.replaces):
+            if claimed:
+                claims.setdefault(claimed, str(path))
+    return claims

@@ -1,0 +1,147 @@
+"""Checking one file end to end: bytes -> YAML -> JSON values -> schema -> semantic rules.
+
+`check_text` is pure (no file system), so it can be fuzzed; `check_file` adds reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import plain, rules, schema, yamlfile
+from .findings import Finding
+from .findings import JsonPath
+from .lesson import ChangelogEntry, LearningPath, Lesson, question_from_dict, section_from_dict
+from .sourcefile import Source, decode_source, read_source
+
+LESSON = "lesson"
+PATH = "path"
+
+
+@dataclass
+class CheckedFile:
+    file: str
+    stem: str
+    kind: str
+    text: str | None
+    findings: list[Finding] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+    lesson: Lesson | None = None
+    path: LearningPath | None = None
+
+    def lesson_entry(self) -> rules.LessonEntry:
+        data = self.data or {}
+        lesson_id = data.get("id") if isinstance(data.get("id"), str) else None
+        replaces = data.get("replaces") if isinstance(data.get("replaces"), list) else []
+        return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), self.lesson)
+
+    def path_entry(self) -> rules.PathEntry:
+        data = self.data or {}
+        path_id = data.get("id") if isinstance(data.get("id"), str) else None
+        return rules.PathEntry(self.file, self.stem, self.path, path_id)
+
+
+def check_file(path: Path, display: str, kind: str, root: Path | None) -> CheckedFile:
+    return _check_source(read_source(path, display, root), _stem(path), kind)
+
+
+def check_text(data: bytes, display: str = "<text>", kind: str = LESSON, stem: str = "text") -> CheckedFile:
+    """Check raw bytes as if read from a file; positions included."""
+    checked = _check_source(decode_source(display, data), stem, kind)
+    add_positions([checked])
+    return checked
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
+    checked = CheckedFile(source.file, stem, kind, source.text, list(source.findings))
+    if source.text is None:
+        return checked
+    try:
+        loaded = yamlfile.load(source.text)
+    except yamlfile.YamlProblem as problem:
+        if not (problem.code == "FIML001" and problem.line in source.tab_lines):
+            checked.findings.append(Finding(problem.code, problem.message, source.file, line=problem.line, column=problem.column))
+        return checked
+    if loaded is None:
+        checked.findings.append(Finding("FIML006", "the file holds no YAML data (only comments or blank lines)", source.file, line=1, column=1))
+        return checked
+    if not isinstance(loaded, dict):
+        found = "a list" if isinstance(loaded, list) else f"a single value ({type(loaded).__name__})"
+        checked.findings.append(Finding("FIML010", f"the top level must be a mapping of fields (id: ..., title: ...), not {found}", source.file, line=1, column=1))
+        return checked
+    try:
+        plain.expanded_size(loaded)
+    except plain.AliasProblem as problem:
+        checked.findings.append(Finding("FIML009", problem.message, source.file, line=1, column=1))
+        return checked
+    data, problems = plain.to_plain(loaded)
+    checked.data = data
+    checked.findings.extend(Finding(p.code, p.message, source.file, p.path) for p in problems)
+    _validate(checked, {p.path for p in problems})
+    return checked
+
+
+def _validate(checked: CheckedFile, unsupported: set) -> None:
+    name = schema.LESSON_SCHEMA if checked.kind == LESSON else schema.PATH_SCHEMA
+    found = [f for f in schema.validate(name, checked.data, checked.file) if f.path not in unsupported]
+    checked.findings.extend(found)
+    assert checked.data is not None
+    if found or unsupported:
+        if checked.kind == LESSON:
+            bad = {f.path for f in found} | unsupported
+            parts = valid_parts(checked.data, bad)
+            checked.findings.extend(rules.check_lesson(parts, checked.file, checked.stem))
+        return
+    if checked.kind == LESSON:
+        checked.lesson = Lesson.from_dict(checked.data)
+        checked.findings.extend(rules.check_lesson(checked.lesson, checked.file, checked.stem))
+    else:
+        checked.path = LearningPath.from_dict(checked.data)
+
+
+def valid_parts(data: dict[str, Any], bad: set[JsonPath]) -> rules.LessonParts:
+    """The parts of a schema-invalid lesson that hold no schema error, for the semantic rules."""
+
+    def ok(*path: Any) -> bool:
+        return not any(b[: len(path)] == path or path[: len(b)] == b for b in bad)
+
+    def items(path: JsonPath) -> list[tuple[int, Any]]:
+        node: Any = data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        return [(i, v) for i, v in enumerate(node)] if isinstance(node, list) else []
+
+    changelog = None
+    if ok("changelog") and isinstance(data.get("changelog"), list):
+        changelog = tuple(ChangelogEntry(c["version"], c["date"], tuple(c["changes"])) for c in data["changelog"])
+    return rules.LessonParts(
+        id=data["id"] if ok("id") and isinstance(data.get("id"), str) else None,
+        version=data["version"] if ok("version") and isinstance(data.get("version"), str) else None,
+        changelog=changelog,
+        sections=tuple((i, section_from_dict(s)) for i, s in items(("sections",)) if ok("sections", i)),
+        questions=tuple((i, question_from_dict(q)) for i, q in items(("quiz", "questions")) if ok("quiz", "questions", i)),
+        yanked=tuple((i, v) for i, v in items(("yanked",)) if ok("yanked", i)),
+        replaces=tuple((i, v) for i, v in items(("replaces",)) if ok("replaces", i)),
+    )
+
+
+def add_positions(files: list[CheckedFile]) -> None:
+    """Fill in line and column for findings that only have a JSON path."""
+    for checked in files:
+        pending = [f for f in checked.findings if f.line == 0]
+        if not pending:
+            continue
+        if checked.text is None:
+            checked.findings = [f.at(1, 1) if f.line == 0 else f for f in checked.findings]
+            continue
+        where = yamlfile.locate(checked.text, {(f.path, f.at_key) for f in pending})
+        checked.findings = [f.at(*where[(f.path, f.at_key)]) if f.line == 0 else f for f in checked.findings]

@@ -1,0 +1,26 @@
+"""One exception root for everything fiml-cms reports to a user.
+
+The CLI turns a `FimlError` into its message and exit code; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class FimlError(Exception):
+    """An error a user can act on: the message says what and where."""
+
+    exit_code = 2
+
+
+class UsageError(FimlError):
+    """Wrong arguments or options (exit 2)."""
+
+
+class ConfigError(FimlError):
+    """A configuration file that cannot be read or makes no sense (exit 2)."""
+
+
+class ContentError(FimlError):
+    """Content that cannot be processed as asked (exit 1)."""
+
+    exit_code = 1

@@ -1,0 +1,93 @@
+"""Turning what YAML produced into JSON-shaped data the schema can judge.
+
+YAML can express things JSON cannot: shared references (aliases), self-reference, dates,
+binary, sets, non-text keys. Aliases are measured before anything is copied, so an
+"alias bomb" is refused in time proportional to its text, not to its expansion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .findings import JsonPath
+
+#: A lesson is a few hundred nodes; an alias chain may not expand beyond this.
+MAX_NODES = 50_000
+
+
+@dataclass(frozen=True)
+class PlainProblem:
+    code: str
+    path: JsonPath
+    message: str
+
+
+class AliasProblem(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def expanded_size(data: Any, limit: int = MAX_NODES) -> int:
+    """Count nodes as if every alias were copied; raise AliasProblem past `limit` or on a cycle."""
+    sizes: dict[int, int] = {}
+    on_stack: set[int] = set()
+    # Iterative post-order walk: (object, children visited?)
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        obj, done = stack.pop()
+        if not isinstance(obj, (dict, list)):
+            continue
+        key = id(obj)
+        if done:
+            children = obj.values() if isinstance(obj, dict) else obj
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[key] = total
+            on_stack.discard(key)
+            if total > limit:
+                raise AliasProblem(f"YAML aliases expand to more than {limit:,} values")
+            continue
+        if key in sizes:
+            continue
+        if key in on_stack:
+            raise AliasProblem("a YAML alias refers to the collection that contains it")
+        on_stack.add(key)
+        stack.append((obj, True))
+        children = obj.values() if isinstance(obj, dict) else obj
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if id(child) in on_stack:
+                    raise AliasProblem("a YAML alias refers to the collection that contains it")
+                stack.append((child, False))
+    return sizes.get(id(data), 1)
+
+
+def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
+    """Copy `data` as JSON values: dates become ISO text; unsupported values become None."""
+    problems: list[PlainProblem] = []
+
+    def convert(value: Any, path: JsonPath) -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    problems.append(PlainProblem("FIML012", path, f"keys must be text, found {type(k).__name__} {k!r}"))
+                    k = str(k)
+                out[k] = convert(v, (*path, k))
+            return out
+        if isinstance(value, list):
+            return [convert(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, (dt.datetime, dt.date)):
+            return value.isoformat()
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(PlainProblem("FIML012", path, f"{value} is not a usable number"))
+            return None
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        problems.append(PlainProblem("FIML012", path, f"a YAML {type(value).__name__} value is not allowed here"))
+        return None
+
+    return convert(data, ()), problems

@@ -1,0 +1,289 @@
+"""Semantic rules beyond the schema (SPEC §3): pure functions from parsed values to Findings.
+
+Single-lesson rules see one schema-valid `Lesson`; repository rules see every lesson and
+path at once (ids, prerequisites, paths). Positions are added later from the JSON paths.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from . import render, versions
+from .findings import Finding
+from .lesson import ChangelogEntry, LearningPath, Lesson, MultipleChoiceQuestion, Question, Section, TextSection
+
+LONG_PARAGRAPH = 1000
+
+
+@dataclass(frozen=True)
+class LessonEntry:
+    """What the repository rules need of one lesson file, even a schema-invalid one."""
+
+    file: str
+    stem: str
+    id: str | None
+    replaces: tuple[str, ...] = ()
+    lesson: Lesson | None = None
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    file: str
+    stem: str
+    path: LearningPath | None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class LessonParts:
+    """The parts of a lesson the schema accepted, so one bad field does not hide the rest.
+
+    Sections and questions keep their index in the file, for positions.
+    """
+
+    id: str | None
+    version: str | None
+    changelog: tuple[ChangelogEntry, ...] | None
+    sections: tuple[tuple[int, Section], ...]
+    questions: tuple[tuple[int, Question], ...]
+    yanked: tuple[tuple[int, str], ...]
+    replaces: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, lesson: Lesson) -> "LessonParts":
+        return cls(
+            lesson.id,
+            lesson.version,
+            lesson.changelog,
+            tuple(enumerate(lesson.sections)),
+            tuple(enumerate(lesson.quiz.questions)),
+            tuple(enumerate(lesson.yanked)),
+            tuple(enumerate(lesson.replaces)),
+        )
+
+
+def check_lesson(lesson: Lesson | LessonParts, file: str, stem: str) -> list[Finding]:
+    parts = LessonParts.of(lesson) if isinstance(lesson, Lesson) else lesson
+    return [f for rule in _LESSON_RULES for f in rule(parts, file, stem)]
+
+
+def _id_matches_file(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    if lesson.id is not None and lesson.id != stem:
+        yield Finding("FIML030", f'the id "{lesson.id}" must equal the file name "{stem}" (rename the file to {lesson.id}.yaml, or fix the id)', file, ("id",))
+
+
+def _version_is_top_of_changelog(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    if not lesson.changelog or lesson.version is None:
+        return
+    top = lesson.changelog[0].version
+    if top != lesson.version:
+        yield Finding("FIML032", f'`version` is "{lesson.version}" but the top changelog entry is "{top}"; add a changelog entry for {lesson.version} at the top', file, ("version",))
+
+
+def _changelog_ordered(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    entries = lesson.changelog or ()
+    for i in range(1, len(entries)):
+        above, here = entries[i - 1], entries[i]
+        if versions.parse(here.version) >= versions.parse(above.version):
+            yield Finding("FIML033", f'changelog entry {here.version} must be older than {above.version} above it (newest first, no repeats)', file, ("changelog", i, "version"))
+        if here.date > above.date:
+            yield Finding("FIML034", f"changelog date {here.date} of {here.version} is later than {above.date} of the newer entry {above.version}", file, ("changelog", i, "date"))
+
+
+def _answers_valid(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    for i, q in lesson.questions:
+        if not isinstance(q, MultipleChoiceQuestion):
+            continue
+        if q.answer >= len(q.options):
+            yield Finding("FIML035", f'question "{q.id}": answer {q.answer} points past its {len(q.options)} options (indexes start at 0, so the last is {len(q.options) - 1})', file, ("quiz", "questions", i, "answer"))
+        seen: dict[str, int] = {}
+        for j, option in enumerate(q.options):
+            key = " ".join(option.casefold().split())
+            if key in seen:
+                yield Finding("FIML036", f'question "{q.id}": option {j} repeats option {seen[key]} ("{option}"), so there is not exactly one correct answer', file, ("quiz", "questions", i, "options", j))
+            else:
+                seen[key] = j
+
+
+def _unique_item_ids(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    for code, field, items in (("FIML039", "sections", lesson.sections), ("FIML040", "questions", lesson.questions)):
+        first: dict[str, int] = {}
+        base = ("quiz", "questions") if field == "questions" else ("sections",)
+        for i, item in items:
+            if item.id in first:
+                yield Finding(code, f'{field[:-1]} id "{item.id}" is already used by {field[:-1]} {first[item.id]}; ids must be unique in a lesson', file, (*base, i, "id"))
+            else:
+                first[item.id] = i
+
+
+def _fits_in_a_message(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    limit = render.TELEGRAM_MESSAGE_LIMIT
+    for i, section in lesson.sections:
+        size = len(render.section_text(section))
+        if size > limit:
+            yield Finding("FIML041", f'section "{section.id}" renders to {size:,} characters; a Telegram message holds {limit:,}: split it into two sections', file, ("sections", i))
+    for i, q in lesson.questions:
+        size = len(render.question_text(q))
+        if size > limit:
+            yield Finding("FIML041", f'question "{q.id}" renders to {size:,} characters; a Telegram message holds {limit:,}', file, ("quiz", "questions", i))
+
+
+def _long_paragraphs(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    for i, section in lesson.sections:
+        if isinstance(section, TextSection):
+            for paragraph in render.paragraphs(section.body):
+                if len(paragraph) > LONG_PARAGRAPH:
+                    yield Finding("FIML050", f'section "{section.id}" has a paragraph of {len(paragraph):,} characters; keep chat paragraphs under {LONG_PARAGRAPH:,}', file, ("sections", i, "body"))
+                    break
+
+
+def _yanked_known(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    if lesson.changelog is None:
+        return
+    history = {entry.version for entry in lesson.changelog}
+    for i, version in lesson.yanked:
+        if version == lesson.version:
+            yield Finding("FIML045", f"the current version {version} is yanked, so the lesson could never be served; publish a fixed version first", file, ("yanked", i))
+        elif version not in history:
+            yield Finding("FIML042", f"yanked version {version} does not appear in the changelog", file, ("yanked", i))
+
+
+def _no_self_replacement(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    for i, old in lesson.replaces:
+        if old == lesson.id:
+            yield Finding("FIML046", f'`replaces` lists the lesson\'s own id "{old}"', file, ("replaces", i))
+
+
+_LESSON_RULES = (
+    _id_matches_file,
+    _version_is_top_of_changelog,
+    _changelog_ordered,
+    _answers_valid,
+    _unique_item_ids,
+    _fits_in_a_message,
+    _long_paragraphs,
+    _yanked_known,
+    _no_self_replacement,
+)
+
+
+def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry]) -> list[Finding]:
+    """Rules that need every lesson and path at once."""
+    lessons = list(lessons)
+    paths = list(paths)
+    findings = list(_unique_lesson_ids(lessons))
+    known = {e.id for e in lessons if e.id} | {old for e in lessons for old in e.replaces}
+    by_id = {e.lesson.id: e.lesson for e in lessons if e.lesson}
+    findings.extend(_prerequisites(lessons, known, by_id))
+    findings.extend(_cycles(lessons))
+    findings.extend(_paths(paths, known, by_id))
+    return findings
+
+
+def _unique_lesson_ids(lessons: list[LessonEntry]) -> Iterator[Finding]:
+    claims: dict[str, list[tuple[LessonEntry, tuple]]] = defaultdict(list)
+    for e in lessons:
+        if e.id:
+            claims[e.id].append((e, ("id",)))
+        for j, old in enumerate(e.replaces):
+            if old != e.id:
+                claims[old].append((e, ("replaces", j)))
+    for lesson_id, owners in claims.items():
+        if len(owners) < 2:
+            continue
+        for entry, path in owners:
+            others = ", ".join(sorted({o.file for o, _ in owners if o is not entry} or {entry.file}))
+            how = "as its id" if path == ("id",) else "in `replaces`"
+            yield Finding("FIML031", f'the id "{lesson_id}" (claimed here {how}) is also claimed by {others}; lesson ids are unique across the repository, including `replaces`', entry.file, path)
+
+
+def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, Lesson]) -> Iterator[Finding]:
+    for e in lessons:
+        if not e.lesson:
+            continue
+        for j, prereq in enumerate(e.lesson.prerequisites):
+            if prereq not in known:
+                yield Finding("FIML037", f'prerequisite "{prereq}" is not a lesson in this repository', e.file, ("prerequisites", j))
+            elif prereq in by_id and by_id[prereq].retired:
+                yield Finding("FIML051", f'prerequisite "{prereq}" is retired: new learners cannot start it, so they can never start this lesson', e.file, ("prerequisites", j))
+
+
+def _cycles(lessons: list[LessonEntry]) -> Iterator[Finding]:
+    alias = {old: e.lesson.id for e in lessons if e.lesson for old in e.replaces}
+    graph = {e.lesson.id: [alias.get(p, p) for p in e.lesson.prerequisites] for e in lessons if e.lesson}
+    entries = {e.lesson.id: e for e in lessons if e.lesson}
+    for component in strongly_connected(graph):
+        members = set(component)
+        if len(members) == 1 and component[0] not in graph.get(component[0], []):
+            continue
+        ring = " -> ".join(sorted(members))
+        for lesson_id in sorted(members):
+            entry = entries[lesson_id]
+            for j, prereq in enumerate(entry.lesson.prerequisites):  # type: ignore[union-attr]
+                if alias.get(prereq, prereq) in members:
+                    yield Finding("FIML038", f'prerequisite "{prereq}" closes a cycle ({ring}); remove one of these prerequisites', entry.file, ("prerequisites", j))
+
+
+def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative so long prerequisite chains cannot overflow the stack."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: list[list[str]] = []
+    counter = 0
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            edges = [n for n in graph.get(node, []) if n in graph]
+            if i < len(edges):
+                work.append((node, i + 1))
+                nxt = edges[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == node:
+                        break
+                result.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return result
+
+
+def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, Lesson]) -> Iterator[Finding]:
+    first: dict[str, str] = {}
+    for p in paths:
+        pid = p.path.id if p.path else p.id
+        if pid:
+            if pid in first:
+                yield Finding("FIML044", f'learning path id "{pid}" is also used by {first[pid]}', p.file, ("id",))
+            else:
+                first[pid] = p.file
+        if not p.path:
+            continue
+        if p.path.id != p.stem:
+            yield Finding("FIML030", f'the id "{p.path.id}" must equal the file name "{p.stem}"', p.file, ("id",))
+        for j, lesson_id in enumerate(p.path.lessons):
+            if lesson_id not in known:
+                yield Finding("FIML043", f'lesson "{lesson_id}" is not a lesson in this repository', p.file, ("lessons", j))
+            elif lesson_id in by_id and by_id[lesson_id].retired:
+                yield Finding("FIML052", f'lesson "{lesson_id}" is retired: new learners cannot start it', p.file, ("lessons", j))

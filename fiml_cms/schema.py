@@ -1,0 +1,172 @@
+"""JSON Schema validation (jsonschema-rs) producing Findings a content author can act on."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterator
+
+from .findings import Finding, JsonPath
+
+LESSON_SCHEMA = "lesson.schema.json"
+PATH_SCHEMA = "path.schema.json"
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of fields",
+    "null": "empty",
+}
+_RANGE_KINDS = {
+    "Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "MinLength", "MaxLength",
+    "MinItems", "MaxItems", "UniqueItems", "MinProperties", "MaxProperties", "MultipleOf",
+}
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files("fiml_cms").joinpath("schemas", name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=True)
+
+
+def validate(name: str, document: Any, file: str) -> list[Finding]:
+    """All schema findings for `document` (JSON values) against schema `name`."""
+    validator = _validator(name)
+    if validator.is_valid(document):
+        return []
+    schema = load_schema(name)
+    findings = [f for error in validator.iter_errors(document) for f in _findings(error, schema, file)]
+    return _drop_redundant(findings)
+
+
+def _findings(error: Any, schema: dict[str, Any], file: str) -> list[Finding]:
+    kind = error.kind
+    if type(kind).__name__ == "AdditionalProperties":
+        path: JsonPath = tuple(error.instance_path)
+        node = _schema_node(schema, list(error.schema_path)[:-1])
+        allowed = ", ".join(sorted(node.get("properties", {}))) if node else ""
+        hint = f" (allowed here: {allowed})" if allowed else ""
+        where = _field_name(path)
+        return [Finding("FIML021", f"unknown field `{name}` in {where}{hint}", file, (*path, name), at_key=True) for name in kind.unexpected]
+    return [_finding(error, schema, file)]
+
+
+def _finding(error: Any, schema: dict[str, Any], file: str) -> Finding:
+    kind = error.kind
+    kind_name = type(kind).__name__
+    path: JsonPath = tuple(error.instance_path)
+    where = _field_name(path)
+    node = _schema_node(schema, list(error.schema_path)[:-1])
+    if kind_name == "Required":
+        return Finding("FIML020", f"{where} is missing the required field `{kind.property}`", file, (*path, kind.property))
+    if kind_name == "Type":
+        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
+        found = _describe(error.instance)
+        hint = ""
+        if "string" in kind.types and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
+            hint = f'; write it in quotes: "{error.instance}"'
+        return Finding("FIML022", f"{where} must be {expected}, not {found}{hint}", file, path)
+    if kind_name in _RANGE_KINDS:
+        return Finding("FIML024", f"{where}: {_plain_message(error.message)}", file, path)
+    return Finding("FIML023", _value_message(kind_name, kind, error, where, node), file, path)
+
+
+def _value_message(kind_name: str, kind: Any, error: Any, where: str, node: dict[str, Any] | None) -> str:
+    value = _describe(error.instance)
+    if kind_name == "Enum":
+        options = ", ".join(json.dumps(o) for o in kind.options)
+        return f"{where} must be one of {options}, not {value}"
+    if kind_name == "Constant":
+        return f"{where} must be {json.dumps(kind.expected_value)}, not {value}"
+    if kind_name in ("Pattern", "Format"):
+        described = node or {}
+        title = described.get("title", "value")
+        rule = described.get("description") or f"it must match {getattr(kind, 'pattern', '')}"
+        return f"{where}: {value} is not a valid {title}. {rule}"
+    return f"{where}: {_plain_message(error.message)}"
+
+
+def _drop_redundant(findings: list[Finding]) -> list[Finding]:
+    """Keep one finding per (path, code); a wrong type makes its other errors noise."""
+    typed = {f.path for f in findings if f.code == "FIML022"}
+    seen: set[tuple[JsonPath, str, str]] = set()
+    out = []
+    for f in findings:
+        if f.code != "FIML022" and f.path in typed:
+            continue
+        key = (f.path, f.code, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _schema_node(schema: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
+    """Follow a schema path (through $ref) to the subschema that raised the error."""
+    node: Any = schema
+    for part in schema_path:
+        if isinstance(node, dict) and "$ref" in node and part not in node:
+            node = _resolve(schema, node["$ref"])
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(node, dict) and "$ref" in node:
+        merged = dict(_resolve(schema, node["$ref"]))
+        merged.update({k: v for k, v in node.items() if k != "$ref"})
+        node = merged
+    return node if isinstance(node, dict) else None
+
+
+def _resolve(schema: dict[str, Any], ref: str) -> Any:
+    node: Any = schema
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _field_name(path: JsonPath) -> str:
+    if not path:
+        return "the lesson"
+    last = path[-1]
+    if isinstance(last, int):
+        parent = path[-2] if len(path) > 1 else "list"
+        return f"item {last} of `{parent}`"
+    return f"`{last}`"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f'"{shown}"' if shown else "empty text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
+def _plain_message(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def iter_schema_names() -> Iterator[str]:
+    yield LESSON_SCHEMA
+    yield PATH_SCHEMA

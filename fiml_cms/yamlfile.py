@@ -1,0 +1,122 @@
+"""The one place that knows ruamel.yaml.
+
+Loading is split for speed: every file is parsed with the C safe loader (libyaml via
+ruamel.yaml.clib); node positions are only looked up, by a second compose, for files that
+have findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable
+
+from .findings import JsonPath
+
+#: Deeper nesting than this is refused before construction: no lesson needs it, and the
+#: C composer recurses, so a hostile file could otherwise exhaust the stack.
+MAX_DEPTH = 100
+_STRUCTURE_CHARS = ("[", "{", "-", "?", ":")
+
+
+@dataclass(frozen=True)
+class YamlProblem(Exception):
+    """A file that libyaml or the constructor refused, with a 1-based position."""
+
+    code: str
+    message: str
+    line: int
+    column: int
+
+
+@lru_cache(maxsize=None)
+def _safe_yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    try:
+        return YAML(typ="safe", pure=False)
+    except Exception:  # pragma: no cover - ruamel.yaml.clib missing: correct, only slower
+        return YAML(typ="safe", pure=True)
+
+
+def load(text: str) -> Any:
+    """Parse one YAML document into plain Python values, or raise `YamlProblem`."""
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = _safe_yaml()
+    try:
+        _check_depth(yaml, text)
+        return yaml.load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        raise YamlProblem("FIML002", _first_line(exc.problem), mark.line + 1, mark.column + 1) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        text_ = " ".join(p for p in (exc.problem, exc.context and f"({exc.context})") if p)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem("FIML001", text_ or "invalid YAML", line, col) from None
+    except YAMLError as exc:
+        raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
+    except RecursionError:
+        raise YamlProblem("FIML001", "the document is nested too deeply", 1, 1) from None
+
+
+def _check_depth(yaml: Any, text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, scanning events only when it is possible."""
+    bound = sum(text.count(ch) for ch in _STRUCTURE_CHARS) + 1
+    if bound <= MAX_DEPTH:
+        return
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    depth = 0
+    for event in yaml.parse(text):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise YamlProblem(
+                    "FIML001",
+                    f"the document is nested more than {MAX_DEPTH} levels deep",
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "invalid YAML").strip().splitlines()[0]
+
+
+def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[JsonPath, bool], tuple[int, int]]:
+    """Map (JSON path, at_key) to the 1-based line and column of that node in `text`.
+
+    A path that does not exist (a missing field) resolves to the deepest node that does,
+    which is where an author would add it.
+    """
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    try:
+        root = _safe_yaml().compose(text)
+    except Exception:
+        root = None
+    positions: dict[tuple[JsonPath, bool], tuple[int, int]] = {}
+    for path, at_key in wanted:
+        node, key_node = root, None
+        for part in path:
+            child, child_key = None, None
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    if str(k.value) == str(part):
+                        child, child_key = v, k
+                        break
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                child = node.value[part]
+            if child is None:
+                break
+            node, key_node = child, child_key
+        target = key_node if (at_key and key_node is not None) else node
+        mark = target.start_mark if target is not None else None
+        positions[(path, at_key)] = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return positions

@@ -32,11 +32,24 @@ class YamlProblem(Exception):
 @lru_cache(maxsize=None)
 def _safe_yaml() -> Any:
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import SafeConstructor
 
+    class LessonConstructor(SafeConstructor):
+        """Keeps an impossible date (2024-13-45) as text, so the schema reports it with a position."""
+
+        def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+            try:
+                return super().construct_yaml_timestamp(node, values)
+            except (ValueError, OverflowError):
+                return self.construct_scalar(node)
+
+    LessonConstructor.add_constructor("tag:yaml.org,2002:timestamp", LessonConstructor.construct_yaml_timestamp)
     try:
-        return YAML(typ="safe", pure=False)
+        yaml = YAML(typ="safe", pure=False)
     except Exception:  # pragma: no cover - ruamel.yaml.clib missing: correct, only slower
-        return YAML(typ="safe", pure=True)
+        yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = LessonConstructor
+    return yaml
 
 
 def load(text: str) -> Any:
@@ -60,6 +73,9 @@ def load(text: str) -> Any:
         raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
     except RecursionError:
         raise YamlProblem("FIML001", "the document is nested too deeply", 1, 1) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # libyaml accepted the text but a value could not be built (e.g. an odd tagged scalar)
+        raise YamlProblem("FIML001", f"a value cannot be read: {_first_line(str(exc))}", 1, 1) from None
 
 
 def _check_depth(yaml: Any, text: str) -> None:

@@ -85,6 +85,192 @@ def new(
     print(f"created {target}")
 
 
+FormatOption = typer.Option("text", "--format", "-f", help="text | json.")
+
+
+def _workspace(lessons: Optional[Path]) -> Any:
+    from .workspace import Workspace
+
+    return Workspace.open(Path.cwd(), lessons)
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None:
+    if fmt not in allowed:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(allowed)}")
+
+
+@app.command()
+@user_errors
+def bump(
+    lesson: str = typer.Argument(..., help="Lesson id or path."),
+    level: str = typer.Argument(..., help="major | minor | patch | auto (the level `diff` requires)."),
+    message: List[str] = typer.Option([], "--message", "-m", help="A changelog line (repeatable)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today)."),
+    commit: bool = typer.Option(False, "--commit", help="Commit the lesson file."),
+    tag: bool = typer.Option(False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the change instead of writing it."),
+    force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Raise a lesson's version and prepend a dated changelog entry; nothing else in the file changes."""
+    import datetime as dt
+
+    from .commands.bump import apply_bump, plan_bump
+
+    if level not in ("major", "minor", "patch", "auto"):
+        raise UsageError(f"unknown level {level!r}: use major, minor, patch or auto")
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    ws = _workspace(lessons)
+    plan = plan_bump(ws, lesson, level, message, day, force)
+    if dry_run:
+        print(plan.unified_diff(), end="")
+        print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}) [dry run, nothing written]")
+        return
+    outcome = apply_bump(ws, plan, commit, tag)
+    extra = "".join(f", {what} {value}" for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag)) if value)
+    print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}){extra}")
+
+
+@app.command()
+@user_errors
+def diff(
+    lesson: str = typer.Argument(..., help="Lesson id or path."),
+    base: Optional[str] = typer.Argument(None, metavar="[FROM]", help="A version, a git ref or `worktree` (default: last published)."),
+    target: Optional[str] = typer.Argument(None, metavar="[TO]", help="A version, a git ref or `worktree` (default: the working tree)."),
+    fmt: str = FormatOption,
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Semantic changes between two versions and the bump level they require."""
+    from .commands.diff import diff as run_diff
+
+    _check_format(fmt)
+    print(run_diff(_workspace(lessons), lesson, base, target).render(fmt))
+
+
+@app.command()
+@user_errors
+def check(
+    base: str = typer.Option(..., "--base", help="The branch or commit the change is compared with (its merge base with HEAD)."),
+    head: Optional[str] = typer.Option(None, "--head", help="Compare this commit instead of the working tree."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="text | json | github | sarif."),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Pull-request gate: every changed lesson bumped by enough, with a changelog entry, no id lost."""
+    from . import report
+    from .commands.check import check as run_check
+
+    chosen = fmt or report.default_format()
+    _check_format(chosen, report.FORMATS)
+    result = run_check(_workspace(lessons), base, head)
+    output = report.render(result, chosen, color=chosen == "text" and _stdout_is_terminal())
+    if output:
+        print(output)
+    raise typer.Exit(result.exit_code())
+
+
+@app.command()
+@user_errors
+def versions(
+    lesson: str = typer.Argument(..., help="Lesson id."),
+    fmt: str = FormatOption,
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Published versions of a lesson with dates, tags and yanked marks."""
+    from .commands.published import list_versions, render_versions
+
+    _check_format(fmt)
+    ws = _workspace(lessons)
+    print(render_versions(lesson, list_versions(ws, lesson), fmt))
+
+
+@app.command()
+@user_errors
+def show(
+    spec: str = typer.Argument(..., metavar="LESSON@VERSION"),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Print a published version's file exactly as tagged."""
+    from .commands.published import show as run_show
+
+    data = run_show(_workspace(lessons), spec)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@app.command()
+@user_errors
+def tag(
+    lesson: Optional[str] = typer.Argument(None, help="Lesson id or path: tag its committed version."),
+    from_history: bool = typer.Option(False, "--from-history", help="Tag every version in the history of an untagged repository."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --from-history: list the tags without creating them."),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Publish a version: create its annotated tag."""
+    from .commands.tagging import apply_history, plan_from_history, tag_current
+
+    ws = _workspace(lessons)
+    if from_history == bool(lesson):
+        raise UsageError("give either a LESSON or --from-history")
+    if lesson:
+        planned = tag_current(ws, lesson)
+        print(f"created {planned.name} at {planned.commit[:12]}")
+        return
+    plan = plan_from_history(ws)
+    if not dry_run:
+        apply_history(ws, plan)
+    print(plan.render(dry_run))
+
+
+@app.command()
+@user_errors
+def archive(
+    out: Optional[Path] = typer.Option(None, "--out", help="Archive folder (default: <content>/archive)."),
+    check_only: bool = typer.Option(False, "--check", help="Verify the archive against the tags; change nothing."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="With --check: text | json | github | sarif."),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Write every published version to <archive>/<id>/<version>.yaml plus index.json."""
+    from . import report
+    from .commands.archive import archive as run_archive
+    from .commands.archive import check_archive
+
+    ws = _workspace(lessons)
+    if check_only:
+        chosen = fmt or report.default_format()
+        _check_format(chosen, report.FORMATS)
+        result = check_archive(ws, out)
+        print(report.render(result, chosen))
+        raise typer.Exit(1 if result.findings else 0)
+    with _progress("archiving") as progress:
+        result = run_archive(ws, out, progress)
+    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged")
+
+
+def _progress(label: str) -> Any:
+    """A rich progress bar on a terminal for long runs; silent otherwise."""
+    import contextlib
+
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+    from rich.progress import Progress
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        with Progress(transient=True) as progress:
+
+            def start(total: int) -> Callable[[], None]:
+                task = progress.add_task(label, total=total)
+                return lambda: progress.advance(task)
+
+            yield start
+
+    return bar()
+
+
 def _stdout_is_terminal() -> bool:
     import os
 

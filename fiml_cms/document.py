@@ -145,3 +145,17 @@ def add_positions(files: list[CheckedFile]) -> None:
             continue
         where = yamlfile.locate(checked.text, {(f.path, f.at_key) for f in pending})
         checked.findings = [f.at(*where[(f.path, f.at_key)]) if f.line == 0 else f for f in checked.findings]
+
+
+def parse_lesson(data: bytes, display: str, stem: str | None = None) -> Lesson:
+    """A valid Lesson from raw bytes, or ContentError naming the first problems."""
+    from .errors import ContentError
+
+    checked = _check_source(decode_source(display, data), stem or "", LESSON)
+    errors = [f for f in checked.findings if f.is_error and not (stem is None and f.code == "FIML030")]
+    if errors or checked.lesson is None:
+        add_positions([checked])
+        errors = [f for f in checked.findings if f.is_error and not (stem is None and f.code == "FIML030")]
+        shown = "; ".join(f"{f.line}:{f.column} {f.code} {f.message}" for f in errors[:3])
+        raise ContentError(f"{display} is not a valid lesson: {shown or 'no lesson data'}")
+    return checked.lesson

@@ -1,10 +1,34 @@
-"""This project's version rules on top of the `semver` library: parsing and ordering."""
+"""This project's version rules on top of the `semver` library: parsing, ordering, bump levels."""
 
 from __future__ import annotations
 
+import enum
+import re
 from functools import lru_cache
 
 import semver
+
+_LEGACY = re.compile(r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
+
+
+class Level(enum.IntEnum):
+    """How much a change requires the version to rise; ordered, so max() works."""
+
+    NONE = 0
+    PATCH = 1
+    MINOR = 2
+    MAJOR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Level":
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"unknown level {text!r}: use major, minor or patch") from None
 
 
 @lru_cache(maxsize=4096)
@@ -24,3 +48,43 @@ def is_valid(text: str) -> bool:
 def sort_key(text: str) -> semver.Version:
     """Order versions by semver precedence (1.10.0 after 1.9.0), never lexically."""
     return parse(text)
+
+
+def normalize_legacy(value: object) -> str | None:
+    """`"1.0"`, `2`, `1.0` (a YAML float) -> `"1.0.0"`, `"2.0.0"`; full semver as is; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    text = str(value).strip()
+    if is_valid(text):
+        return text
+    match = _LEGACY.match(text)
+    if not match:
+        return None
+    major, minor, patch = (int(g) if g else 0 for g in match.groups())
+    return f"{major}.{minor}.{patch}"
+
+
+def bump(version: str, level: Level) -> str:
+    """The next version at `level` (pre-release and build parts are dropped)."""
+    current = parse(version)
+    if level is Level.MAJOR:
+        return str(current.bump_major())
+    if level is Level.MINOR:
+        return str(current.bump_minor())
+    if level is Level.PATCH:
+        if current.prerelease:
+            return str(current.finalize_version())
+        return str(current.bump_patch())
+    raise ValueError("a NONE bump does not change the version")
+
+
+def level_between(old: str, new: str) -> Level:
+    """The level by which `new` is above `old` (NONE when equal or lower)."""
+    a, b = parse(old), parse(new)
+    if b <= a:
+        return Level.NONE
+    if b.major != a.major:
+        return Level.MAJOR
+    if b.minor != a.minor:
+        return Level.MINOR
+    return Level.PATCH

@@ -136,3 +136,60 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
         mark = target.start_mark if target is not None else None
         positions[(path, at_key)] = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return positions
+
+
+class EditError(Exception):
+    """The file's layout does not allow a safe in-place edit."""
+
+
+def _offset(lines: list[str], line: int, column: int) -> int:
+    return sum(len(x) for x in lines[:line]) + column
+
+
+def bump_text(text: str, version: str, date: str, changes: list[str]) -> str:
+    """Set `version:` and prepend a changelog entry, leaving every other byte as it was.
+
+    The edit is made on the text at the positions ruamel.yaml's composer reports, not by
+    re-dumping the document, so comments, quoting, key order and blank lines stay untouched.
+    """
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    root = _safe_yaml().compose(text)
+    if not isinstance(root, MappingNode):
+        raise EditError("the top level is not a mapping")
+    values = {k.value: (k, v) for k, v in root.value if isinstance(k, ScalarNode)}
+    if "version" not in values or "changelog" not in values:
+        raise EditError("the lesson needs a `version` field and a `changelog` list")
+    _, version_node = values["version"]
+    _, changelog = values["changelog"]
+    if not isinstance(version_node, ScalarNode):
+        raise EditError("`version` is not a single value")
+    if not isinstance(changelog, SequenceNode) or changelog.flow_style or not changelog.value:
+        raise EditError("`changelog` must be a block list (one `- version: ...` entry per item) to be edited")
+    lines = text.splitlines(keepends=True)
+    first = changelog.value[0]
+    item_line = lines[first.start_mark.line]
+    dash_column = item_line.rfind("-", 0, first.start_mark.column)
+    if dash_column < 0 or item_line[:dash_column].strip():
+        raise EditError("the first changelog entry does not start on its own `- ` line")
+    pad, inner = " " * dash_column, " " * first.start_mark.column
+    newline = "\r\n" if item_line.endswith("\r\n") else "\n"
+    entry = [f'{pad}-{" " * (first.start_mark.column - dash_column - 1)}version: "{version}"', f"{inner}date: {date}", f"{inner}changes:"]
+    entry += [f"{inner}  - {_quote(change)}" for change in changes]
+    insert_at = _offset(lines, first.start_mark.line, 0)
+    start = _offset(lines, version_node.start_mark.line, version_node.start_mark.column)
+    end = _offset(lines, version_node.end_mark.line, version_node.end_mark.column)
+    quote = version_node.style if version_node.style in ("'", '"') else '"'
+    new_text = text[:start] + f"{quote}{version}{quote}" + text[end:insert_at] + newline.join(entry) + newline + text[insert_at:]
+    if start > insert_at:  # `version` written after `changelog`: apply the edits the other way round
+        shifted = text[:insert_at] + newline.join(entry) + newline + text[insert_at:]
+        delta = len(shifted) - len(text)
+        new_text = shifted[: start + delta] + f"{quote}{version}{quote}" + shifted[end + delta:]
+    return new_text
+
+
+def _quote(text: str) -> str:
+    """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)

@@ -1,0 +1,105 @@
+"""`fiml-cms check --base REF`: the pull-request gate ("did you bump what you changed, by enough?")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import versions, yamlfile
+from ..diff import diff_lessons
+from ..document import LESSON, CheckedFile, check_text
+from ..findings import Finding, sort_findings
+from ..lesson import Lesson
+from ..versions import Level
+from ..workspace import Workspace
+from .validate import ValidationResult, display_name
+
+
+def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult:
+    """Every lesson changed since the merge base of `base` and HEAD, against the rules of SPEC §4."""
+    repo = ws.repo
+    base_commit = repo.resolve(base)
+    head_commit = repo.resolve(head) if head else None
+    merge_base = repo.merge_base(base_commit, head_commit or "HEAD") or base_commit
+    folder = repo.relative(ws.settings.lessons) if ws.settings.lessons != repo.root else ""
+    findings: list[Finding] = []
+    changes = [c for c in repo.diff_names(merge_base, head_commit, folder or ".") if c[1].endswith((".yaml", ".yml"))]
+    for status, old_path, new_path in changes:
+        if status == "D":
+            findings.extend(_deleted(ws, merge_base, old_path))
+            continue
+        path = new_path or old_path
+        new = _read_new(ws, head_commit, path)
+        if new.lesson is None:
+            findings.extend(f for f in new.findings if f.is_error)
+            continue
+        if status == "A":
+            continue
+        old_data = repo.read_at(merge_base, old_path)
+        old = check_text(old_data, f"{old_path} at {base}", LESSON) if old_data is not None else None
+        if old is None or old.lesson is None:
+            findings.append(Finding("FIML066", f"the version at {base} is not a valid lesson, so the bump cannot be checked", new.file, ("version",)))
+        else:
+            findings.extend(_compare(old.lesson, new.lesson, new.file, base))
+    return ValidationResult(len(changes), sort_findings(_positioned(ws, head_commit, findings)))
+
+
+def _read_new(ws: Workspace, head: str | None, path: str) -> CheckedFile:
+    absolute = ws.repo.root / path
+    if head is None:
+        data = absolute.read_bytes() if absolute.is_file() else b""
+    else:
+        data = ws.repo.read_at(head, path) or b""
+    stem = Path(path).name.rsplit(".", 1)[0]
+    return check_text(data, display_name(absolute), LESSON, stem)
+
+
+def _deleted(ws: Workspace, base: str, old_path: str) -> list[Finding]:
+    data = ws.repo.read_at(base, old_path)
+    old = check_text(data or b"", old_path, LESSON).data or {}
+    lesson_id = old.get("id")
+    if not isinstance(lesson_id, str):
+        return []
+    try:
+        published = ws.store.versions(lesson_id)
+    except Exception:
+        published = []
+    if not published:
+        return []
+    return [Finding("FIML065", f"lesson {lesson_id} was deleted but has published versions ({', '.join(published)}); set `retired: true` instead, so learners who started it can finish", display_name(ws.repo.root / old_path), line=1, column=1)]
+
+
+def _compare(old: Lesson, new: Lesson, file: str, base: str) -> list[Finding]:
+    findings = []
+    if old.id != new.id and old.id not in new.replaces:
+        findings.append(Finding("FIML064", f"the id changed from {old.id} to {new.id}; ids never change: keep {old.id}, or list it in `replaces: [{old.id}]`", file, ("id",)))
+    required = diff_lessons(old, new).required
+    before, after = versions.parse(old.version), versions.parse(new.version)
+    raised = versions.level_between(old.version, new.version)
+    if after < before:
+        findings.append(Finding("FIML062", f"version {new.version} is lower than {old.version} at {base}", file, ("version",)))
+    elif required > Level.NONE and after == before:
+        findings.append(Finding("FIML060", f"the content changed ({required.label} change) but the version is still {old.version}; run `fiml-cms bump {new.id} {required.label} -m ...`", file, ("version",)))
+    elif raised < required:
+        findings.append(Finding("FIML061", f"the changes require a {required.label} bump, but {old.version} -> {new.version} is a {raised.label} bump (see `fiml-cms diff {new.id} {old.version}`)", file, ("version",)))
+    if after > before:
+        old_entries = {e.version for e in old.changelog}
+        if not any(e.version == new.version for e in new.changelog) or new.version in old_entries:
+            findings.append(Finding("FIML063", f"version {new.version} has no new changelog entry; add one at the top of `changelog`", file, ("version",)))
+    return findings
+
+
+def _positioned(ws: Workspace, head: str | None, findings: list[Finding]) -> list[Finding]:
+    """Positions for findings that only carry a JSON path, from the new file's text."""
+    out = []
+    texts: dict[str, str] = {}
+    for f in findings:
+        if f.line:
+            out.append(f)
+            continue
+        if f.file not in texts:
+            absolute = Path(f.file) if Path(f.file).is_absolute() else Path.cwd() / f.file
+            data = absolute.read_bytes() if head is None and absolute.is_file() else ws.repo.read_at(head or "HEAD", ws.repo.relative(absolute)) or b""
+            texts[f.file] = data.decode("utf-8", errors="replace")
+        where = yamlfile.locate(texts[f.file], [(f.path, f.at_key)])
+        out.append(f.at(*where[(f.path, f.at_key)]))
+    return out

@@ -1,0 +1,59 @@
+"""`fiml-cms versions` and `fiml-cms show`: what is published, and a version exactly as tagged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..store import Published
+from ..workspace import Workspace
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    date: str
+    tag: str | None
+    yanked: bool
+
+
+def list_versions(ws: Workspace, lesson: str) -> list[VersionRow]:
+    lesson_id = _lesson_id(ws, lesson)
+    entries = ws.store.published(lesson_id)
+    yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
+    return [VersionRow(e.version, e.date, e.tag, e.version in yanked) for e in entries]
+
+
+def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"lesson": lesson_id, "versions": [row.__dict__ for row in rows]}, indent=2)
+    if not rows:
+        return f"{lesson_id}: no published versions"
+    width = max(len(r.version) for r in rows)
+    return "\n".join(f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}" for r in rows)
+
+
+def show(ws: Workspace, spec: str) -> bytes:
+    """The bytes of `LESSON@VERSION` exactly as published."""
+    lesson, sep, version = spec.partition("@")
+    if not sep or not lesson or not version:
+        raise UsageError(f"expected LESSON@VERSION, e.g. stock_basics@1.2.0, got {spec!r}")
+    lesson_id = _lesson_id(ws, lesson)
+    version = version.removeprefix("v")
+    ws.store.get(lesson_id, version)  # validates the version exists and parses
+    entry = _entry(ws, lesson_id, version)
+    return ws.backend.read(ws.backend.blob_sha(entry), entry)
+
+
+def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
+    for entry in ws.store.published(lesson_id):
+        if entry.version == version:
+            return entry
+    return ws.backend.history(lesson_id)[version]
+
+
+def _lesson_id(ws: Workspace, lesson: str) -> str:
+    if lesson.endswith((".yaml", ".yml")):
+        return ws.lesson_ref(lesson).id
+    return lesson

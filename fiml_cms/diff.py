@@ -1,0 +1,115 @@
+"""Semantic comparison of two versions of a lesson (SPEC §4): each change and the bump it needs.
+
+Compares parsed values, not text: reformatting YAML is no change at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Iterator
+
+from .lesson import Lesson, MultipleChoiceQuestion, Question, Section
+from .versions import Level
+
+#: Lesson fields whose change is a patch (wording and metadata).
+_PATCH_FIELDS = ("title", "category", "difficulty", "duration_minutes", "tags", "learning_objectives", "yanked")
+#: Lesson fields whose change is minor (who may start it, what it pays, what it replaces).
+_MINOR_FIELDS = ("xp_reward", "prerequisites", "replaces", "retired")
+_SECTION_DATA = {"live_example": ("symbol", "metrics"), "chart": ("symbol", "period", "kind")}
+
+
+@dataclass(frozen=True)
+class Change:
+    level: Level
+    what: str
+
+
+@dataclass(frozen=True)
+class LessonDiff:
+    changes: tuple[Change, ...]
+
+    @property
+    def required(self) -> Level:
+        return max((c.level for c in self.changes), default=Level.NONE)
+
+
+def diff_lessons(old: Lesson, new: Lesson) -> LessonDiff:
+    return LessonDiff(tuple(_changes(old, new)))
+
+
+def _changes(old: Lesson, new: Lesson) -> Iterator[Change]:
+    if old.id != new.id:
+        yield Change(Level.MAJOR, f"id changed from {old.id} to {new.id}")
+    if old.format != new.format:
+        yield Change(Level.MAJOR, f"lesson format changed from {old.format} to {new.format}")
+    for name in _PATCH_FIELDS:
+        if getattr(old, name) != getattr(new, name):
+            yield Change(Level.PATCH, f"{name} changed")
+    for name in _MINOR_FIELDS:
+        if getattr(old, name) != getattr(new, name):
+            yield Change(Level.MINOR, f"{name} changed from {getattr(old, name)!r} to {getattr(new, name)!r}")
+    yield from _section_changes(old.sections, new.sections)
+    if old.quiz.pass_ratio != new.quiz.pass_ratio:
+        yield Change(Level.MINOR, f"quiz pass ratio changed from {old.quiz.pass_ratio} to {new.quiz.pass_ratio}")
+    yield from _question_changes(old.quiz.questions, new.quiz.questions)
+
+
+def _order_changes(kind: str, old_ids: list[str], new_ids: list[str]) -> Iterator[Change]:
+    new_set, old_set = set(new_ids), set(old_ids)
+    for removed in [i for i in old_ids if i not in new_set]:
+        yield Change(Level.MAJOR, f"{kind} {removed} removed")
+    for added in [i for i in new_ids if i not in old_set]:
+        yield Change(Level.MINOR, f"{kind} {added} added")
+    kept_old = [i for i in old_ids if i in new_set]
+    kept_new = [i for i in new_ids if i in old_set]
+    if kept_old != kept_new:
+        yield Change(Level.MAJOR, f"{kind}s re-ordered")
+
+
+def _section_changes(old: tuple[Section, ...], new: tuple[Section, ...]) -> Iterator[Change]:
+    yield from _order_changes("section", [s.id for s in old], [s.id for s in new])
+    before = {s.id: s for s in old}
+    for section in new:
+        previous = before.get(section.id)
+        if previous is None or previous == section:
+            continue
+        if previous.type != section.type:
+            yield Change(Level.MAJOR, f"section {section.id} changed type from {previous.type} to {section.type}")
+            continue
+        data = _SECTION_DATA.get(section.type, ())
+        if any(getattr(previous, f) != getattr(section, f) for f in data):
+            yield Change(Level.MINOR, f"section {section.id}: example data query changed")
+        if any(getattr(previous, f.name) != getattr(section, f.name) for f in fields(section) if f.name not in data and f.name != "fallback"):
+            yield Change(Level.PATCH, f"section {section.id}: wording changed")
+        if getattr(previous, "fallback", None) != getattr(section, "fallback", None):
+            yield Change(Level.MINOR, f"section {section.id}: example changed")
+
+
+def _question_changes(old: tuple[Question, ...], new: tuple[Question, ...]) -> Iterator[Change]:
+    yield from _order_changes("question", [q.id for q in old], [q.id for q in new])
+    before = {q.id: q for q in old}
+    for question in new:
+        previous = before.get(question.id)
+        if previous is None or previous == question:
+            continue
+        if previous.type != question.type:
+            yield Change(Level.MAJOR, f"question {question.id} changed type from {previous.type} to {question.type}")
+            continue
+        yield from _same_type_question(previous, question)
+
+
+def _same_type_question(old: Question, new: Question) -> Iterator[Change]:
+    qid = new.id
+    if isinstance(old, MultipleChoiceQuestion) and isinstance(new, MultipleChoiceQuestion):
+        if len(old.options) != len(new.options) or (old.options != new.options and sorted(old.options) == sorted(new.options)):
+            yield Change(Level.MAJOR, f"question {qid}: option set changed")
+        elif old.options != new.options:
+            yield Change(Level.MINOR, f"question {qid}: option wording changed")
+    if old.answer != new.answer or getattr(old, "tolerance", None) != getattr(new, "tolerance", None):
+        yield Change(Level.MINOR, f"question {qid}: correct answer changed (earlier answers stay accepted)")
+    if old.xp != new.xp:
+        yield Change(Level.MINOR, f"question {qid}: xp changed from {old.xp} to {new.xp}")
+    if old.prompt != new.prompt or getattr(old, "unit", None) != getattr(new, "unit", None):
+        yield Change(Level.PATCH, f"question {qid}: wording changed")
+    if old.explanation != new.explanation:
+        yield Change(Level.PATCH, f"question {qid}: explanation changed")

@@ -1,0 +1,213 @@
+"""The one place that imports GitPython: tags, blobs at refs, history, commits.
+
+Reads go through git's long-running `cat-file --batch` / `--batch-check` processes (GitPython's
+`get_object_data` / `get_object_header`), which answer in tens of microseconds; GitPython's
+object model (`repo.commit(tag).tree / path`, `repo.tags`) is avoided on hot paths because it
+scans packed refs in Python. Those processes are not thread-safe, so every call holds a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ContentError
+
+_FIELD = "\x1f"
+_RECORD = "\x1e"
+
+
+@dataclass(frozen=True)
+class TagRef:
+    name: str  # without refs/tags/
+    object: str  # the tag object (annotated) or the commit (lightweight)
+    commit: str  # what it points at, peeled
+    date: str  # tagger date for annotated tags, else committer date (ISO 8601)
+    annotated: bool
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    date: str  # committer date, ISO 8601
+    author_date: str
+    subject: str
+
+
+class GitRepo:
+    """A git repository at `root` (the work tree's top folder)."""
+
+    def __init__(self, path: Path) -> None:
+        import git
+
+        try:
+            self._repo = git.Repo(path, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise ContentError(f"{path}: not inside a git repository") from None
+        if self._repo.bare:
+            raise ContentError(f"{path}: a bare repository has no work tree to read lessons from")
+        self.root = Path(self._repo.working_tree_dir).resolve()  # type: ignore[arg-type]
+        self._lock = threading.RLock()
+
+    # -- reading -------------------------------------------------------------------------
+    def _git(self, *args: str, **kwargs: object) -> str:
+        import git
+
+        try:
+            with self._lock:
+                return getattr(self._repo.git, args[0])(*args[1:], **kwargs)
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().removeprefix("stderr: ").strip("'\n ")
+            raise ContentError(f"git {args[0].replace('_', '-')} failed: {detail or exc}") from None
+
+    def head(self) -> str | None:
+        """The commit HEAD points at, or None in a repository with no commits yet."""
+        try:
+            return self._git("rev_parse", "--verify", "-q", "HEAD") or None
+        except ContentError:
+            return None
+
+    def is_detached(self) -> bool:
+        with self._lock:
+            return self._repo.head.is_detached
+
+    def is_shallow(self) -> bool:
+        return (Path(self._repo.git_dir) / "shallow").exists()
+
+    def resolve(self, ref: str) -> str:
+        """A commit sha for `ref` (a tag, a branch, a sha); ContentError when unknown."""
+        try:
+            return self._git("rev_parse", "--verify", "-q", f"{ref}^{{commit}}")
+        except ContentError:
+            raise ContentError(f"unknown git ref {ref!r}") from None
+
+    def tags(self, prefix: str = "") -> list[TagRef]:
+        """Every tag under `refs/tags/<prefix>`, from one `git for-each-ref` call."""
+        fmt = _FIELD.join(["%(refname:strip=2)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(creatordate:iso-strict)"]) + _RECORD
+        out = self._git("for_each_ref", f"--format={fmt}", f"refs/tags/{prefix}")
+        tags = []
+        for record in out.split(_RECORD):
+            record = record.strip("\n")
+            if not record:
+                continue
+            name, obj, peeled, kind, date = record.split(_FIELD)
+            tags.append(TagRef(name, obj, peeled or obj, date, kind == "tag"))
+        return tags
+
+    def tag_message(self, name: str) -> str:
+        return self._git("for_each_ref", "--format=%(contents)", f"refs/tags/{name}").rstrip("\n")
+
+    def blob_sha(self, commit: str, path: str) -> str | None:
+        """The blob sha of `path` at `commit`, or None when the file is not there."""
+        try:
+            with self._lock:
+                sha, kind, _ = self._repo.git.get_object_header(f"{commit}:{path}")
+        except ValueError:
+            return None
+        return sha.decode() if kind == b"blob" else None
+
+    def read_blob(self, sha: str) -> bytes:
+        with self._lock:
+            return self._repo.git.get_object_data(sha)[3]
+
+    def read_at(self, commit: str, path: str) -> bytes | None:
+        sha = self.blob_sha(commit, path)
+        return None if sha is None else self.read_blob(sha)
+
+    def list_files(self, commit: str, folder: str) -> list[tuple[str, str]]:
+        """(path, blob sha) of the files directly in `folder` at `commit` ("" for the root)."""
+        spec = f"{commit}:{folder}" if folder else f"{commit}^{{tree}}"
+        try:
+            out = self._git("ls_tree", spec)
+        except ContentError:
+            return []
+        files = []
+        for line in out.splitlines():
+            meta, name = line.split("\t", 1)
+            _, kind, sha = meta.split()
+            if kind == "blob":
+                files.append((f"{folder}/{name}" if folder else name, sha))
+        return files
+
+    def commits(self, paths: tuple[str, ...] = (), ref: str = "HEAD") -> list[CommitInfo]:
+        """Commits reachable from `ref` touching `paths`, oldest first."""
+        fmt = _FIELD.join(["%H", "%cI", "%aI", "%s"]) + _RECORD
+        out = self._git("log", "--reverse", "--topo-order", f"--format={fmt}", ref, "--", *paths)
+        infos = []
+        for record in out.split(_RECORD):
+            record = record.strip("\n")
+            if record:
+                sha, date, author_date, subject = record.split(_FIELD, 3)
+                infos.append(CommitInfo(sha, date, author_date, subject))
+        return infos
+
+    def changed_files(self, commit: str, folder: str = "") -> list[str]:
+        """Files added or modified by `commit` (against its first parent), under `folder`."""
+        args = ["diff_tree", "--no-commit-id", "-r", "--root", "--name-only", "--diff-filter=AMR", commit]
+        if folder:
+            args += ["--", folder]
+        return [p for p in self._git(*args).splitlines() if p]
+
+    def diff_names(self, base: str, head: str | None, folder: str) -> list[tuple[str, str, str | None]]:
+        """(status, old path, new path) of files changed between `base` and `head` (None: work tree)."""
+        args = ["diff", "--name-status", "-M", "-z", base]
+        if head:
+            args.append(head)
+        out = self._git(*args, "--", folder)
+        parts = [p for p in out.split("\x00") if p != ""]
+        changes: list[tuple[str, str, str | None]] = []
+        i = 0
+        while i < len(parts):
+            status = parts[i]
+            if status.startswith(("R", "C")):
+                changes.append((status[0], parts[i + 1], parts[i + 2]))
+                i += 3
+            else:
+                changes.append((status[0], parts[i + 1], None))
+                i += 2
+        return changes
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        try:
+            return self._git("merge_base", a, b) or None
+        except ContentError:
+            return None
+
+    def is_dirty(self, path: str) -> bool:
+        """Uncommitted changes to `path`, staged or not (untracked counts as dirty)."""
+        return bool(self._git("status", "--porcelain", "--", path).strip())
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    # -- writing -------------------------------------------------------------------------
+    def commit_file(self, path: str, message: str) -> str:
+        """Commit exactly `path` (nothing else that is staged) and return the new commit."""
+        self._git("add", "--", path)
+        self._git("commit", "-q", "-m", message, "--only", "--", path)
+        return self._git("rev_parse", "HEAD")
+
+    def create_tag(self, name: str, commit: str, message: str, date: str | None = None) -> None:
+        """An annotated tag; refuses to move an existing one. `date` backdates the tagger date."""
+        self._git("check_ref_format", f"refs/tags/{name}")
+        env = {"GIT_COMMITTER_DATE": date} if date else {}
+        self._git("tag", "-a", name, commit, "-m", message, env=env)
+
+    def tag_exists(self, name: str) -> bool:
+        try:
+            self._git("rev_parse", "--verify", "-q", f"refs/tags/{name}")
+        except ContentError:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._repo.close()
+
+    def __enter__(self) -> "GitRepo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

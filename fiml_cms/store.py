@@ -1,0 +1,262 @@
+"""ContentStore: (lesson id, version) -> Lesson, for the bot, from git tags or an archive folder.
+
+Published versions come from one tag index (one `git for-each-ref`), from the lesson file's
+history when a version has no tag, or from `content/archive/` when the deployment has no
+`.git`. Parsed lessons are cached by blob SHA: a blob never changes, so the cache is never
+invalidated. All methods are safe to call from concurrent threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from . import versions
+from .config import Settings, load_settings
+from .document import parse_lesson
+from .errors import ContentError
+from .lesson import Lesson
+from .tags import TagFormat
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where one published version of a lesson lives."""
+
+    lesson_id: str
+    version: str
+    date: str
+    tag: str | None = None
+    commit: str | None = None
+    blob: str | None = None  # known up front for the archive; resolved lazily from git
+
+
+class Backend(Protocol):
+    def index(self) -> dict[str, dict[str, Published]]: ...
+
+    def blob_sha(self, entry: Published) -> str: ...
+
+    def read(self, blob: str, entry: Published) -> bytes: ...
+
+    def history(self, lesson_id: str) -> dict[str, Published]: ...
+
+
+def git_blob_sha(data: bytes) -> str:
+    """The sha git gives `data` as a blob, so archive files share the git cache keys."""
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+class ContentStore:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._lock = threading.RLock()
+        self._lessons: dict[str, Lesson] = {}  # blob sha -> lesson (immutable)
+        self._blobs: dict[tuple[str, str], str] = {}  # (id, version) -> blob sha
+        self._latest: dict[str, Lesson] = {}
+        self._index: dict[str, dict[str, Published]] = backend.index()
+
+    @classmethod
+    def open(cls, path: Path, settings: Settings | None = None) -> "ContentStore":
+        """The store for the content repository at `path`: git if it has `.git`, else its archive."""
+        settings = settings or load_settings(path)
+        if (settings.root / ".git").exists():
+            from .gitrepo import GitRepo
+
+            return cls(GitBackend(GitRepo(settings.root), settings))
+        if (settings.archive / "index.json").is_file():
+            return cls(ArchiveBackend(settings.archive))
+        raise ContentError(f"{settings.root}: neither a git repository nor an archive ({settings.archive}/index.json)")
+
+    def refresh(self) -> None:
+        """Re-read the published versions (new tags); parsed lessons stay cached."""
+        index = self._backend.index()
+        with self._lock:
+            self._index = index
+            self._latest = {}
+            self._blobs = {}
+
+    def ids(self) -> list[str]:
+        return sorted(self._index)
+
+    def versions(self, lesson_id: str) -> list[str]:
+        """Published versions, oldest first (semver order), yanked ones included."""
+        return sorted(self._entries(lesson_id), key=versions.sort_key)
+
+    def published(self, lesson_id: str) -> list[Published]:
+        entries = self._entries(lesson_id)
+        return [entries[v] for v in sorted(entries, key=versions.sort_key)]
+
+    def get(self, lesson_id: str, version: str) -> Lesson:
+        blob = self._blobs.get((lesson_id, version))
+        if blob is not None:
+            lesson = self._lessons.get(blob)
+            if lesson is not None:
+                return lesson
+        return self._load(lesson_id, version)
+
+    def latest(self, lesson_id: str) -> Lesson:
+        """The newest published version that is not yanked."""
+        lesson = self._latest.get(lesson_id)
+        if lesson is not None:
+            return lesson
+        with self._lock:
+            ordered = self.versions(lesson_id)
+            if not ordered:
+                raise ContentError(f"lesson {lesson_id!r} has no published version")
+            newest = self.get(lesson_id, ordered[-1])
+            yanked = set(newest.yanked)
+            for version in reversed(ordered):
+                if version not in yanked:
+                    lesson = self.get(lesson_id, version)
+                    self._latest[lesson_id] = lesson
+                    return lesson
+        raise ContentError(f"every published version of lesson {lesson_id!r} is yanked")
+
+    def is_yanked(self, lesson_id: str, version: str) -> bool:
+        return version in self.latest_any(lesson_id).yanked
+
+    def latest_any(self, lesson_id: str) -> Lesson:
+        """The newest published version, yanked or not: it carries the current `yanked` list."""
+        ordered = self.versions(lesson_id)
+        if not ordered:
+            raise ContentError(f"lesson {lesson_id!r} has no published version")
+        return self.get(lesson_id, ordered[-1])
+
+    def _entries(self, lesson_id: str) -> dict[str, Published]:
+        entries = self._index.get(lesson_id)
+        if entries is None:
+            raise ContentError(f"unknown lesson {lesson_id!r}")
+        return entries
+
+    def _load(self, lesson_id: str, version: str) -> Lesson:
+        with self._lock:
+            entries = self._entries(lesson_id)
+            entry = entries.get(version)
+            if entry is None:
+                entry = self._backend.history(lesson_id).get(version)
+                if entry is None:
+                    known = ", ".join(self.versions(lesson_id)) or "none"
+                    raise ContentError(f"lesson {lesson_id!r} has no version {version} (published: {known})")
+            blob = self._backend.blob_sha(entry)
+            lesson = self._lessons.get(blob)
+            if lesson is None:
+                where = entry.tag or f"{entry.commit or 'archive'}"
+                lesson = parse_lesson(self._backend.read(blob, entry), f"{lesson_id}@{version} ({where})")
+                if lesson.id != lesson_id and lesson_id not in lesson.replaces:
+                    raise ContentError(f"{where}: holds lesson {lesson.id!r}, not {lesson_id!r}")
+                if lesson.version != version:
+                    raise ContentError(f"{where}: the file there has version {lesson.version}, not {version}")
+                self._lessons[blob] = lesson
+            self._blobs[(lesson_id, version)] = blob
+            return lesson
+
+
+class GitBackend:
+    """Published versions from tags; a version with no tag from the lesson file's history."""
+
+    def __init__(self, repo: "GitRepo", settings: Settings) -> None:  # noqa: F821
+        self.repo = repo
+        self.settings = settings
+        self.format = TagFormat(settings.tag_format)
+        self.lessons_rel = repo.relative(settings.lessons) if settings.lessons != repo.root else ""
+        self.problems: list[str] = []
+
+    def index(self) -> dict[str, dict[str, Published]]:
+        index: dict[str, dict[str, Published]] = {}
+        problems = []
+        for tag in self.repo.tags(self.format.prefix):
+            why = self.format.is_malformed(tag.name)
+            if why:
+                problems.append(f"tag {tag.name!r} ignored: {why}")
+                continue
+            parsed = self.format.parse(tag.name)
+            assert parsed is not None
+            index.setdefault(parsed.lesson_id, {})[parsed.version] = Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
+        self.problems = problems
+        return index
+
+    def lesson_path(self, lesson_id: str) -> str:
+        name = f"{lesson_id}.yaml"
+        return f"{self.lessons_rel}/{name}" if self.lessons_rel else name
+
+    def blob_sha(self, entry: Published) -> str:
+        if entry.blob:
+            return entry.blob
+        assert entry.commit is not None
+        sha = self.repo.blob_sha(entry.commit, self.lesson_path(entry.lesson_id))
+        if sha is None:
+            sha = self._find_by_id(entry)
+        return sha
+
+    def _find_by_id(self, entry: Published) -> str:
+        """The lesson under another file name at that commit (e.g. a numbered legacy file)."""
+        from .document import LESSON, check_text
+
+        assert entry.commit is not None
+        for path, sha in self.repo.list_files(entry.commit, self.lessons_rel):
+            if not path.endswith((".yaml", ".yml")):
+                continue
+            data = check_text(self.repo.read_blob(sha), path, LESSON).data or {}
+            if data.get("id") == entry.lesson_id:
+                return sha
+        where = entry.tag or entry.commit
+        raise ContentError(f"{where}: no file for lesson {entry.lesson_id!r} in {self.lessons_rel or 'the repository root'} at commit {entry.commit[:12]}")
+
+    def read(self, blob: str, entry: Published) -> bytes:
+        return self.repo.read_blob(blob)
+
+    def history(self, lesson_id: str) -> dict[str, Published]:
+        """Each version's first commit in the lesson file's history (for untagged versions)."""
+        from .document import LESSON, check_text
+
+        path = self.lesson_path(lesson_id)
+        found: dict[str, Published] = {}
+        for commit in self.repo.commits((path,)):
+            sha = self.repo.blob_sha(commit.sha, path)
+            if sha is None:
+                continue
+            data = check_text(self.repo.read_blob(sha), path, LESSON).data or {}
+            version = versions.normalize_legacy(data.get("version"))
+            if data.get("id") == lesson_id and version and version not in found:
+                found[version] = Published(lesson_id, version, commit.date, None, commit.sha, sha)
+        return found
+
+
+class ArchiveBackend:
+    """Published versions from `content/archive/` (a deployment without `.git`)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def index(self) -> dict[str, dict[str, Published]]:
+        path = self.folder / "index.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ContentError(f"{path}: cannot be read: {exc}") from None
+        index: dict[str, dict[str, Published]] = {}
+        for lesson_id, entries in raw.get("lessons", {}).items():
+            for version, meta in entries.items():
+                index.setdefault(lesson_id, {})[version] = Published(lesson_id, version, meta.get("date", ""), meta.get("tag"), meta.get("commit"), meta["blob"])
+        return index
+
+    def blob_sha(self, entry: Published) -> str:
+        assert entry.blob is not None
+        return entry.blob
+
+    def read(self, blob: str, entry: Published) -> bytes:
+        path = self.folder / entry.lesson_id / f"{entry.version}.yaml"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ContentError(f"{path}: cannot be read: {exc.strerror}") from None
+        if git_blob_sha(data) != blob:
+            raise ContentError(f"{path}: differs from the published blob {blob[:12]} (run `fiml-cms archive` again)")
+        return data
+
+    def history(self, lesson_id: str) -> dict[str, Published]:
+        return {}

@@ -80,7 +80,8 @@ class GitRepo:
         try:
             return self._git("rev_parse", "--verify", "-q", f"{ref}^{{commit}}")
         except ContentError:
-            raise ContentError(f"unknown git ref {ref!r}") from None
+            hint = " (this is a shallow clone: fetch it, e.g. actions/checkout with fetch-depth: 0)" if self.is_shallow() else ""
+            raise ContentError(f"unknown git ref {ref!r}{hint}") from None
 
     def tags(self, prefix: str = "") -> list[TagRef]:
         """Every tag under `refs/tags/<prefix>`, from one `git for-each-ref` call."""

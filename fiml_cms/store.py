@@ -213,6 +213,8 @@ class GitBackend:
         """Each version's first commit in the lesson file's history (for untagged versions)."""
         from .document import LESSON, check_text
 
+        if self.repo.is_shallow():
+            raise ContentError(f"lesson {lesson_id!r}: this version has no tag and this is a shallow clone, so its history cannot be searched; fetch the tags or unshallow the clone")
         path = self.lesson_path(lesson_id)
         found: dict[str, Published] = {}
         for commit in self.repo.commits((path,)):

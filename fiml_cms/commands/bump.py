@@ -102,6 +102,8 @@ def apply_bump(ws: Workspace, plan: BumpPlan, commit: bool, tag: bool) -> BumpOu
         raise UsageError("--tag needs --commit: a tag points at the commit holding the new version")
     if commit:
         relative = ws.repo.relative(plan.path)
+        if ws.repo.is_detached():
+            raise ContentError("HEAD is detached (not on a branch): check out a branch before committing a bump")
         if ws.repo.is_dirty(relative):
             raise ContentError(f"{relative} has uncommitted changes; commit them first, so the bump commit holds only the version change")
     atomic.write_bytes(plan.path, plan.after.encode("utf-8"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from ..errors import ContentError, UsageError
 from ..store import Published
 from ..workspace import Workspace
 
@@ -21,7 +21,10 @@ class VersionRow:
 def list_versions(ws: Workspace, lesson: str) -> list[VersionRow]:
     lesson_id = _lesson_id(ws, lesson)
     entries = ws.store.published(lesson_id)
-    yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
+    try:
+        yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
+    except ContentError:  # the newest version is not a valid lesson (e.g. a legacy format): no yanked list
+        yanked = set()
     return [VersionRow(e.version, e.date, e.tag, e.version in yanked) for e in entries]
 
 
@@ -41,7 +44,6 @@ def show(ws: Workspace, spec: str) -> bytes:
         raise UsageError(f"expected LESSON@VERSION, e.g. stock_basics@1.2.0, got {spec!r}")
     lesson_id = _lesson_id(ws, lesson)
     version = version.removeprefix("v")
-    ws.store.get(lesson_id, version)  # validates the version exists and parses
     entry = _entry(ws, lesson_id, version)
     return ws.backend.read(ws.backend.blob_sha(entry), entry)
 
@@ -50,7 +52,11 @@ def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
     for entry in ws.store.published(lesson_id):
         if entry.version == version:
             return entry
-    return ws.backend.history(lesson_id)[version]
+    entry = ws.backend.history(lesson_id).get(version)
+    if entry is None:
+        known = ", ".join(ws.store.versions(lesson_id)) or "none"
+        raise ContentError(f"lesson {lesson_id!r} has no version {version} (published: {known})")
+    return entry
 
 
 def _lesson_id(ws: Workspace, lesson: str) -> str:

@@ -65,6 +65,8 @@ def tag_current(ws: Workspace, lesson: str) -> PlannedTag:
 
 def plan_from_history(ws: Workspace) -> HistoryPlan:
     """For each lesson and version, the first commit at which it appears in the lessons folder."""
+    if ws.repo.is_shallow():
+        raise ContentError("this is a shallow clone: its history is incomplete, so versions cannot be reconstructed from it; run `git fetch --unshallow` first")
     plan = HistoryPlan()
     folder = ws.repo.relative(ws.settings.lessons) if ws.settings.lessons != ws.repo.root else ""
     seen: set[tuple[str, str]] = set()

@@ -34,7 +34,8 @@ class CheckedFile:
         data = self.data or {}
         lesson_id = data.get("id") if isinstance(data.get("id"), str) else None
         replaces = data.get("replaces") if isinstance(data.get("replaces"), list) else []
-        return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), self.lesson)
+        summary = rules.LessonSummary.of(self.lesson) if self.lesson else None
+        return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), summary)
 
     def path_entry(self) -> rules.PathEntry:
         data = self.data or {}
@@ -81,7 +82,7 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
     try:
         plain.expanded_size(loaded)
     except plain.AliasProblem as problem:
-        checked.findings.append(Finding("FIML009", problem.message, source.file, line=1, column=1))
+        checked.findings.append(Finding(problem.code, problem.message, source.file, problem.path))
         return checked
     data, problems = plain.to_plain(loaded)
     checked.data = data

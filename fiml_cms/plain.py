@@ -16,6 +16,8 @@ from .findings import JsonPath
 
 #: A lesson is a few hundred nodes; an alias chain may not expand beyond this.
 MAX_NODES = 50_000
+#: No lesson nests deeper than ~6 levels; the copy below recurses, so deeper is refused.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -26,19 +28,23 @@ class PlainProblem:
 
 
 class AliasProblem(Exception):
-    def __init__(self, message: str) -> None:
+    """Data too large once aliases are expanded, self-referencing, or nested too deep."""
+
+    def __init__(self, message: str, code: str = "FIML009", path: JsonPath = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+        self.path = path
 
 
 def expanded_size(data: Any, limit: int = MAX_NODES) -> int:
     """Count nodes as if every alias were copied; raise AliasProblem past `limit` or on a cycle."""
     sizes: dict[int, int] = {}
     on_stack: set[int] = set()
-    # Iterative post-order walk: (object, children visited?)
-    stack: list[tuple[Any, bool]] = [(data, False)]
+    # Iterative post-order walk: (object, children visited?, depth)
+    stack: list[tuple[Any, bool, int]] = [(data, False, 1)]
     while stack:
-        obj, done = stack.pop()
+        obj, done, depth = stack.pop()
         if not isinstance(obj, (dict, list)):
             continue
         key = id(obj)
@@ -54,15 +60,29 @@ def expanded_size(data: Any, limit: int = MAX_NODES) -> int:
             continue
         if key in on_stack:
             raise AliasProblem("a YAML alias refers to the collection that contains it")
+        if depth > MAX_DEPTH:
+            raise AliasProblem(f"the document is nested more than {MAX_DEPTH} levels deep", "FIML001", _path_to_depth(data, MAX_DEPTH + 1))
         on_stack.add(key)
-        stack.append((obj, True))
+        stack.append((obj, True, depth))
         children = obj.values() if isinstance(obj, dict) else obj
         for child in children:
             if isinstance(child, (dict, list)):
                 if id(child) in on_stack:
                     raise AliasProblem("a YAML alias refers to the collection that contains it")
-                stack.append((child, False))
+                stack.append((child, False, depth + 1))
     return sizes.get(id(data), 1)
+
+
+def _path_to_depth(data: Any, depth: int) -> JsonPath:
+    """The JSON path of a collection nested `depth` levels deep (for the finding's position)."""
+    stack: list[tuple[Any, JsonPath]] = [(data, ())]
+    while stack:
+        obj, path = stack.pop()
+        if len(path) + 1 >= depth:
+            return path
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        stack.extend((child, (*path, key)) for key, child in items if isinstance(child, (dict, list)))
+    return ()
 
 
 def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:

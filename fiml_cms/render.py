@@ -46,6 +46,21 @@ def section_text(section: Section) -> str:
     return "\n\n".join(parts)
 
 
+def raw_size(section: Section) -> int:
+    """An upper bound of `len(section_text(section))`, computed without rendering."""
+    texts = [section.title or ""]
+    if isinstance(section, TextSection):
+        texts.append(section.body)
+    elif isinstance(section, KeyPointsSection):
+        texts.extend(section.points)
+        return sum(len(t) for t in texts) + 4 * (len(texts) + 1)
+    elif isinstance(section, LiveExampleSection):
+        texts += [section.body or "", section.fallback]
+    elif isinstance(section, ChartSection):
+        texts += [section.fallback, section.caption or ""]
+    return sum(len(t) for t in texts) + 2 * len(texts)
+
+
 def question_text(question: Question) -> str:
     """The question message; options are buttons, but a numbered copy is shown too."""
     parts = [visible(question.prompt)]

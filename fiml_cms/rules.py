@@ -18,6 +18,20 @@ LONG_PARAGRAPH = 1000
 
 
 @dataclass(frozen=True)
+class LessonSummary:
+    """The fields of a valid lesson that other files depend on (small, so cheap to pass around)."""
+
+    id: str
+    prerequisites: tuple[str, ...]
+    replaces: tuple[str, ...]
+    retired: bool
+
+    @classmethod
+    def of(cls, lesson: Lesson) -> "LessonSummary":
+        return cls(lesson.id, lesson.prerequisites, lesson.replaces, lesson.retired)
+
+
+@dataclass(frozen=True)
 class LessonEntry:
     """What the repository rules need of one lesson file, even a schema-invalid one."""
 
@@ -25,7 +39,7 @@ class LessonEntry:
     stem: str
     id: str | None
     replaces: tuple[str, ...] = ()
-    lesson: Lesson | None = None
+    lesson: LessonSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -121,10 +135,14 @@ def _unique_item_ids(lesson: LessonParts, file: str, stem: str) -> Iterator[Find
 def _fits_in_a_message(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
     limit = render.TELEGRAM_MESSAGE_LIMIT
     for i, section in lesson.sections:
+        if render.raw_size(section) <= limit:  # the visible text is never longer than the source
+            continue
         size = len(render.section_text(section))
         if size > limit:
             yield Finding("FIML041", f'section "{section.id}" renders to {size:,} characters; a Telegram message holds {limit:,}: split it into two sections', file, ("sections", i))
     for i, q in lesson.questions:
+        if len(q.prompt) + sum(len(o) + 8 for o in getattr(q, "options", ())) + 40 <= limit:
+            continue
         size = len(render.question_text(q))
         if size > limit:
             yield Finding("FIML041", f'question "{q.id}" renders to {size:,} characters; a Telegram message holds {limit:,}', file, ("quiz", "questions", i))
@@ -199,7 +217,7 @@ def _unique_lesson_ids(lessons: list[LessonEntry]) -> Iterator[Finding]:
             yield Finding("FIML031", f'the id "{lesson_id}" (claimed here {how}) is also claimed by {others}; lesson ids are unique across the repository, including `replaces`', entry.file, path)
 
 
-def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, Lesson]) -> Iterator[Finding]:
+def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, LessonSummary]) -> Iterator[Finding]:
     for e in lessons:
         if not e.lesson:
             continue
@@ -269,7 +287,7 @@ def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
     return result
 
 
-def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, Lesson]) -> Iterator[Finding]:
+def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, LessonSummary]) -> Iterator[Finding]:
     first: dict[str, str] = {}
     for p in paths:
         pid = p.path.id if p.path else p.id

@@ -1,22 +1,19 @@
-"""The one place that knows ruamel.yaml.
+"""The one place that knows YAML libraries.
 
-Loading is split for speed: every file is parsed with the C safe loader (libyaml via
-ruamel.yaml.clib); node positions are only looked up, by a second compose, for files that
-have findings.
+Loading is split for speed: every file is parsed with PyYAML's C safe loader (libyaml), set
+up for YAML 1.2's core schema so it agrees with ruamel.yaml; node positions are only looked up,
+by a compose, for files that have findings. ruamel.yaml does the edits that must keep every
+other byte (bump) and the dumps of new files (upgrade).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
 from .findings import JsonPath
-
-#: Deeper nesting than this is refused before construction: no lesson needs it, and the
-#: C composer recurses, so a hostile file could otherwise exhaust the stack.
-MAX_DEPTH = 100
-_STRUCTURE_CHARS = ("[", "{", "-", "?", ":")
 
 
 @dataclass(frozen=True)
@@ -30,75 +27,77 @@ class YamlProblem(Exception):
 
 
 @lru_cache(maxsize=None)
-def _safe_yaml() -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import SafeConstructor
+def _loader() -> Any:
+    """A CSafeLoader with YAML 1.2 core-schema scalars, duplicate-key errors and lenient dates."""
+    import yaml
+    from yaml.constructor import ConstructorError
 
-    class LessonConstructor(SafeConstructor):
-        """Keeps an impossible date (2024-13-45) as text, so the schema reports it with a position."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-        def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+    class LessonLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, Any] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = self.construct_object(key_node)
+                    if key in seen:
+                        raise ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            f'found duplicate key "{key}" (first at line {seen[key].line + 1})', key_node.start_mark,
+                        )
+                    seen[key] = key_node.start_mark
+            return super().construct_mapping(node, deep)
+
+        def construct_yaml_timestamp(self, node: Any) -> Any:
             try:
-                return super().construct_yaml_timestamp(node, values)
+                return super().construct_yaml_timestamp(node)
             except (ValueError, OverflowError):
                 return self.construct_scalar(node)
 
-    LessonConstructor.add_constructor("tag:yaml.org,2002:timestamp", LessonConstructor.construct_yaml_timestamp)
-    try:
-        yaml = YAML(typ="safe", pure=False)
-    except Exception:  # pragma: no cover - ruamel.yaml.clib missing: correct, only slower
-        yaml = YAML(typ="safe", pure=True)
-    yaml.Constructor = LessonConstructor
-    return yaml
+        def construct_yaml_int(self, node: Any) -> int:
+            text = self.construct_scalar(node)
+            sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+            if digits.startswith(("0x", "0o")):
+                return sign * int(digits[2:], 16 if digits[1] == "x" else 8)
+            return sign * int(digits)
+
+    LessonLoader.add_constructor("tag:yaml.org,2002:timestamp", LessonLoader.construct_yaml_timestamp)
+    LessonLoader.add_constructor("tag:yaml.org,2002:int", LessonLoader.construct_yaml_int)
+    LessonLoader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in (
+        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+        ("timestamp", r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?)$", "0123456789"),
+        ("merge", r"^(?:<<)$", "<"),
+    ):
+        LessonLoader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern), list(first))
+    return LessonLoader
 
 
 def load(text: str) -> Any:
     """Parse one YAML document into plain Python values, or raise `YamlProblem`."""
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    import yaml
 
-    yaml = _safe_yaml()
     try:
-        _check_depth(yaml, text)
-        return yaml.load(text)
-    except DuplicateKeyError as exc:
-        mark = exc.problem_mark
-        raise YamlProblem("FIML002", _first_line(exc.problem), mark.line + 1, mark.column + 1) from None
-    except MarkedYAMLError as exc:
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader subclass
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        text_ = " ".join(p for p in (exc.problem, exc.context and f"({exc.context})") if p)
+        code = "FIML002" if exc.problem and exc.problem.startswith("found duplicate key") else "FIML001"
+        parts = (exc.problem,) if code == "FIML002" else (exc.problem, exc.context and f"({exc.context})")
+        message = " ".join(p for p in parts if p) or "invalid YAML"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlProblem("FIML001", text_ or "invalid YAML", line, col) from None
-    except YAMLError as exc:
+        raise YamlProblem(code, message, line, col) from None
+    except yaml.YAMLError as exc:
         raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
     except RecursionError:
         raise YamlProblem("FIML001", "the document is nested too deeply", 1, 1) from None
     except (ValueError, TypeError, OverflowError) as exc:
         # libyaml accepted the text but a value could not be built (e.g. an odd tagged scalar)
         raise YamlProblem("FIML001", f"a value cannot be read: {_first_line(str(exc))}", 1, 1) from None
-
-
-def _check_depth(yaml: Any, text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, scanning events only when it is possible."""
-    bound = sum(text.count(ch) for ch in _STRUCTURE_CHARS) + 1
-    if bound <= MAX_DEPTH:
-        return
-    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
-
-    depth = 0
-    for event in yaml.parse(text):
-        if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark = event.start_mark
-                raise YamlProblem(
-                    "FIML001",
-                    f"the document is nested more than {MAX_DEPTH} levels deep",
-                    mark.line + 1,
-                    mark.column + 1,
-                )
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
 
 
 def _first_line(text: str | None) -> str:
@@ -111,10 +110,10 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
     A path that does not exist (a missing field) resolves to the deepest node that does,
     which is where an author would add it.
     """
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
+    import yaml
 
     try:
-        root = _safe_yaml().compose(text)
+        root = yaml.compose(text, Loader=_loader())  # noqa: S506
     except Exception:
         root = None
     positions: dict[tuple[JsonPath, bool], tuple[int, int]] = {}
@@ -122,12 +121,12 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
         node, key_node = root, None
         for part in path:
             child, child_key = None, None
-            if isinstance(node, MappingNode):
+            if isinstance(node, yaml.MappingNode):
                 for k, v in node.value:
                     if str(k.value) == str(part):
                         child, child_key = v, k
                         break
-            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
                 child = node.value[part]
             if child is None:
                 break
@@ -136,6 +135,14 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
         mark = target.start_mark if target is not None else None
         positions[(path, at_key)] = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return positions
+
+
+@lru_cache(maxsize=None)
+def _safe_yaml() -> Any:
+    """ruamel.yaml's C safe composer, for edits that need node styles and positions."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=False)
 
 
 class EditError(Exception):
@@ -193,3 +200,55 @@ def _quote(text: str) -> str:
     import json
 
     return json.dumps(text, ensure_ascii=False)
+
+
+import re as _re  # noqa: E402  (kept with dump_lesson, its only user)
+
+#: Characters that only survive a round trip escaped in a double-quoted scalar.
+_NEEDS_ESCAPES = _re.compile("[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def dump_lesson(data: dict[str, Any]) -> str:
+    """A lesson as block-style YAML that `load` reads back to exactly `data`.
+
+    Multi-line text becomes a literal block (`|`), nothing is wrapped, versions are quoted,
+    Unicode is kept, and lists are indented under their key (`key:` / `  - item`).
+    """
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+
+    def text(value: str, quoted: bool) -> Any:
+        # Line breaks other than \n (\r, NEL, U+2028/9) and control characters only survive
+        # escaped, in double quotes; a tab in a literal block could read as indentation (FIML005).
+        if quoted or _NEEDS_ESCAPES.search(value):
+            return DoubleQuotedScalarString(value)
+        if "\n" in value and "\t" not in value:
+            return LiteralScalarString(value)
+        return value
+
+    def convert(value: Any, key: Any = None) -> Any:
+        if isinstance(value, dict):
+            out = CommentedMap()
+            for k, v in value.items():
+                out[k] = convert(v, k)
+            return out
+        if isinstance(value, list):
+            seq = CommentedSeq()
+            for item in value:
+                seq.append(convert(item, key if key == "yanked" else None))
+            return seq
+        if isinstance(value, str):
+            return text(value, key in ("version", "yanked"))
+        return value
+
+    yaml = YAML(typ="rt", pure=True)
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    yaml.width = 1_000_000_000
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    stream = io.StringIO()
+    yaml.dump(convert(data), stream)
+    return stream.getvalue()

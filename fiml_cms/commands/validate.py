@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from .. import rules
+from .. import rules, yamlfile
 from ..config import Settings
-from ..document import LESSON, PATH, CheckedFile, add_positions, check_file
+from ..document import LESSON, PATH, add_positions, check_file
 from ..errors import UsageError
 from ..findings import Finding, Severity, sort_findings
 
 YAML_SUFFIXES = (".yaml", ".yml")
+#: Below this many files a worker pool costs more than it saves.
+PARALLEL_THRESHOLD = 200
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,17 @@ class ValidationResult:
         return 1 if self.errors or (strict and self.warnings) else 0
 
 
+@dataclass(frozen=True)
+class FileOutcome:
+    """One file's own findings (positioned) and what the repository rules need of it."""
+
+    path: Path
+    file: str
+    kind: str
+    findings: list[Finding]
+    entry: rules.LessonEntry | rules.PathEntry
+
+
 def validate(targets: list[Path], settings: Settings) -> ValidationResult:
     """Check `targets` (files or folders; none: the repository's lessons and paths).
 
@@ -43,22 +57,63 @@ def validate(targets: list[Path], settings: Settings) -> ValidationResult:
         if not targets:
             raise UsageError(f"no lessons folder at {settings.lessons}; pass files or folders, or set `lessons` in {settings.config_file or '.fiml-cms.toml'}")
     chosen = _expand(targets, settings)
-    context = [p for p in _expand([d for d in (settings.lessons, settings.paths) if d.is_dir()], settings) if p not in chosen]
-    checked = [_check(path, settings) for path in (*chosen, *context)]
-    target_files = {c.file for c in checked[: len(chosen)]}
-    lessons = [c.lesson_entry() for c in checked if c.kind == LESSON]
-    paths = [c.path_entry() for c in checked if c.kind == PATH]
-    by_file = {c.file: c for c in checked}
-    for finding in rules.check_repository(lessons, paths):
-        by_file[finding.file].findings.append(finding)
-    reported = [c for c in checked if c.file in target_files]
-    add_positions(reported)
-    return ValidationResult(len(chosen), sort_findings(f for c in reported for f in c.findings))
+    chosen_set = set(chosen)
+    context = [p for p in _expand([d for d in (settings.lessons, settings.paths) if d.is_dir()], settings) if p not in chosen_set]
+    outcomes = check_files([*chosen, *context], settings)
+    reported = {o.file: o for o in outcomes[: len(chosen)]}
+    lessons = [o.entry for o in outcomes if isinstance(o.entry, rules.LessonEntry)]
+    paths = [o.entry for o in outcomes if isinstance(o.entry, rules.PathEntry)]
+    repository = [f for f in rules.check_repository(lessons, paths) if f.file in reported]
+    findings = [f for o in reported.values() for f in o.findings] + _position(repository, reported)
+    return ValidationResult(len(chosen), sort_findings(findings))
 
 
-def _check(path: Path, settings: Settings) -> CheckedFile:
+def check_files(paths: Sequence[Path], settings: Settings) -> list[FileOutcome]:
+    """Check each file on its own, on every core when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_THRESHOLD or workers < 2 or not _can_fork():
+        return [_outcome(p, settings) for p in paths]
+    import multiprocessing
+
+    chunks = [list(paths[i::workers]) for i in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_outcomes, [(chunk, settings) for chunk in chunks])
+    order = {p: i for i, p in enumerate(paths)}
+    return sorted((o for part in parts for o in part), key=lambda o: order[o.path])
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _outcomes(paths: list[Path], settings: Settings) -> list[FileOutcome]:
+    return [_outcome(p, settings) for p in paths]
+
+
+def _outcome(path: Path, settings: Settings) -> FileOutcome:
     kind = PATH if path.parent.resolve() == settings.paths else LESSON
-    return check_file(path, display_name(path), kind, settings.root)
+    checked = check_file(path, display_name(path), kind, settings.root)
+    add_positions([checked])
+    entry = checked.lesson_entry() if kind == LESSON else checked.path_entry()
+    return FileOutcome(path, checked.file, kind, checked.findings, entry)
+
+
+def _position(findings: list[Finding], outcomes: dict[str, FileOutcome]) -> list[Finding]:
+    """Line and column for repository findings, read from their files (only those with one)."""
+    by_file: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_file.setdefault(f.file, []).append(f)
+    placed = []
+    for file, group in by_file.items():
+        try:
+            text = outcomes[file].path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            text = ""
+        where = yamlfile.locate(text, {(f.path, f.at_key) for f in group})
+        placed.extend(f.at(*where[(f.path, f.at_key)]) for f in group)
+    return placed
 
 
 def _expand(targets: list[Path], settings: Settings) -> list[Path]:

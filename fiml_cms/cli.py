@@ -40,7 +40,7 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-LessonsOption = typer.Option(None, "--lessons", help="Lessons folder (default: from .fiml-cms.toml / [tool.fiml-cms], else content/lessons).")
+LessonsOption = typer.Option(None, "--lessons", help="Lessons folder (default: `lessons` in .fiml-cms.toml or in pyproject.toml's tool.fiml-cms table, else content/lessons).")
 
 
 @app.command()

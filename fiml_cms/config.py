@@ -6,6 +6,7 @@ assumes the code and the content live together.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class Settings:
 
 def find_root(start: Path) -> Path:
     """The nearest folder at or above `start` holding `.git`, `.fiml-cms.toml` or a configured pyproject."""
-    start = start.resolve()
+    start = Path(os.path.abspath(start))  # not resolve(): a symlink must not move the root
     here = start if start.is_dir() else start.parent
     for folder in (here, *here.parents):
         if (folder / ".git").exists() or (folder / CONFIG_FILE).is_file():

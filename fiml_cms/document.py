@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .lesson import ChangelogEntry, LearningPath, Lesson, question_from_dict, se
 from .sourcefile import Source, decode_source, read_source
 
 LESSON = "lesson"
+LESSON_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 PATH = "path"
 
 
@@ -34,13 +36,25 @@ class CheckedFile:
         data = self.data or {}
         lesson_id = data.get("id") if isinstance(data.get("id"), str) else None
         replaces = data.get("replaces") if isinstance(data.get("replaces"), list) else []
-        summary = rules.LessonSummary.of(self.lesson) if self.lesson else None
+        summary = rules.LessonSummary.of(self.lesson) if self.lesson else _partial_summary(data, lesson_id)
         return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), summary)
 
     def path_entry(self) -> rules.PathEntry:
         data = self.data or {}
         path_id = data.get("id") if isinstance(data.get("id"), str) else None
         return rules.PathEntry(self.file, self.stem, self.path, path_id)
+
+
+def _partial_summary(data: dict[str, Any], lesson_id: str | None) -> rules.LessonSummary | None:
+    """What other files need of a schema-invalid lesson, from the fields that are well formed."""
+    if lesson_id is None or not LESSON_ID.match(lesson_id):
+        return None
+
+    def ids(value: Any) -> tuple[str, ...]:
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+    retired = data.get("retired") if isinstance(data.get("retired"), bool) else False
+    return rules.LessonSummary(lesson_id, ids(data.get("prerequisites")), ids(data.get("replaces")), retired)
 
 
 def check_file(path: Path, display: str, kind: str, root: Path | None) -> CheckedFile:
@@ -69,14 +83,14 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
     try:
         loaded = yamlfile.load(source.text)
     except yamlfile.YamlProblem as problem:
-        if not (problem.code == "FIML001" and problem.line in source.tab_lines):
-            checked.findings.append(Finding(problem.code, problem.message, source.file, line=problem.line, column=problem.column))
+        tab = source.tab_indentation(problem.line) if problem.code == "FIML001" else None
+        checked.findings.append(tab or Finding(problem.code, problem.message, source.file, line=problem.line, column=problem.column))
         return checked
     if loaded is None:
         checked.findings.append(Finding("FIML006", "the file holds no YAML data (only comments or blank lines)", source.file, line=1, column=1))
         return checked
     if not isinstance(loaded, dict):
-        found = "a list" if isinstance(loaded, list) else f"a single value ({type(loaded).__name__})"
+        found = "a list" if isinstance(loaded, list) else "a single value"
         checked.findings.append(Finding("FIML010", f"the top level must be a mapping of fields (id: ..., title: ...), not {found}", source.file, line=1, column=1))
         return checked
     try:
@@ -86,7 +100,7 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
         return checked
     data, problems = plain.to_plain(loaded)
     checked.data = data
-    checked.findings.extend(Finding(p.code, p.message, source.file, p.path) for p in problems)
+    checked.findings.extend(Finding(p.code, p.message, source.file, p.path, at_key=p.at_key) for p in problems)
     _validate(checked, {p.path for p in problems})
     return checked
 

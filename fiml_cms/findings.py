@@ -76,6 +76,7 @@ RULES: dict[str, Rule] = _rules(
     ("FIML064", "id-changed", E, "A lesson's id changed without listing the old id in `replaces`."),
     ("FIML065", "published-lesson-deleted", E, "A lesson with published versions was deleted; retire it instead."),
     ("FIML066", "base-unreadable", W, "The base version of a changed lesson could not be read, so the bump was not checked."),
+    ("FIML067", "changelog-rewritten", E, "A changelog entry of an earlier version was removed or changed; the changelog only grows at the top."),
     ("FIML070", "archive-missing", E, "A published version has no archive file."),
     ("FIML071", "archive-differs", E, "An archive file (or index.json) differs from the published blob."),
     ("FIML072", "archive-extra", E, "An archive file belongs to no published version."),

@@ -179,19 +179,19 @@ def _unique(base: str, taken: set[str]) -> str:
 def clean_text(text: str) -> tuple[str, int]:
     """Trailing spaces removed from each line, leading/trailing blank lines removed.
 
-    Multi-line text ends with one newline (a YAML `|` block); returns the count of lines
-    that lost trailing spaces.
+    Multi-line text, and text that ended with a newline, ends with exactly one (a YAML `|`
+    block); returns the count of lines that lost trailing spaces.
     """
     lines = text.split("\n")
     stripped = [line.rstrip(" \t") for line in lines]
     changed = sum(1 for a, b in zip(lines, stripped) if a != b and b.strip())
     body = "\n".join(stripped).strip("\n")
-    return (body + "\n" if "\n" in body else body), changed
+    return (body + "\n" if "\n" in body or text.endswith("\n") else body), changed
 
 
 def version_of(value: Any) -> tuple[str | None, str | None]:
     """(full semver, note) for a legacy version; (None, reason) when it cannot be read."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and value < 0):
         return None, f"{value!r} is not a version"
     if isinstance(value, int):
         return f"{value}.0.0", f"version {value} -> {value}.0.0"
@@ -228,11 +228,11 @@ class _Mapper:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def leftover(self, mapping: dict[str, Any], used: Iterable[str], *parts: Any) -> None:
+    def leftover(self, mapping: dict[str, Any], used: Iterable[str | None], *parts: Any) -> None:
         """Report (or drop, when allowed or empty) the keys of `mapping` that were not mapped."""
-        used = set(used)
+        mapped = set(used)
         for key, value in mapping.items():
-            if key in used:
+            if key in mapped:
                 continue
             where = _path(*parts, key)
             if _empty(value):
@@ -482,7 +482,7 @@ class _Mapper:
                 changes = []
             self.leftover(entry, ("version", "date", "changes"), *where)
             entries.append({"version": full, "date": date, "changes": [c.strip() for c in changes]})
-        keys = [e["version"] for e in entries if e["version"]]
+        keys = [str(e["version"]) for e in entries if e["version"]]
         if len(keys) > 1 and all(_semver_key(a) < _semver_key(b) for a, b in zip(keys, keys[1:])):
             entries.reverse()
             self.note("$.changelog: oldest-first -> newest first")
@@ -582,6 +582,7 @@ class _Mapper:
 
     def points_section(self, section: dict[str, Any], where: tuple[Any, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "key_points"}
+        points: list[str | None]
         self.title(section, where, out)
         if isinstance(section.get("points"), list) and section["points"]:
             points = [self.line(p, _path(*where, "points", j)) for j, p in enumerate(section["points"]) if not _empty(p)]
@@ -596,7 +597,8 @@ class _Mapper:
                 self.note(f"{_path(*where)}: the text is not a plain list, so it stays a text section")
                 self.leftover(section, ("id", "type", "title", used), *where)
                 return out
-            heading, points = parsed
+            heading, found = parsed
+            points = list(found)
             if heading:
                 out["title"] = heading
                 self.note(f"{_path(*where)}: heading {heading!r} -> title")
@@ -632,16 +634,26 @@ class _Mapper:
         metrics = self.metrics(query.get("metrics"), qwhere)
         out["data"] = {"symbol": query["symbol"], "metrics": metrics}
         self.leftover(query, ("symbol", "metrics"), *qwhere)
-        fallback, key = self.content(section, where)
+        used: list[str] = ["id", "type", "title", query_key or "data"]
+        if not _empty(section.get("fallback")):  # already the current shape: optional body, then fallback
+            fallback, key = self.text(section["fallback"], _path(*where, "fallback")), "fallback"
+            body, body_key = self.content(section, where)
+            if body is not None:
+                out["body"] = body
+                used.append(body_key)
+        else:
+            fallback, key = self.content(section, where)
+            if fallback is not None:
+                self.note(f"{_path(*where, key)} -> fallback (shown when no data provider is reachable)")
+        used.append(key)
         if fallback is None:
             self.problem(_path(*where, "content"), "a live example needs text to show when no data provider is reachable (the current format's `fallback`)")
-        else:
-            holes = sorted(set(PLACEHOLDER.findall(fallback)))
+        for field_key, text in ((key, fallback), ("body", out.get("body"))):
+            holes = sorted(set(PLACEHOLDER.findall(text or "")))
             if holes:
-                self.problem(_path(*where, key), f"the text is a template with data placeholders ({', '.join(holes)}); the current format shows it as written when no provider is reachable, so it needs stated example figures instead")
-            self.note(f"{_path(*where, key)} -> fallback (shown when no data provider is reachable)")
+                self.problem(_path(*where, field_key), f"the text is a template with data placeholders ({', '.join(holes)}); the current format shows it as written when no provider is reachable, so it needs stated example figures instead")
         out["fallback"] = fallback
-        self.leftover(section, ("id", "type", "title", key, query_key), *where)
+        self.leftover(section, used, *where)
         return out
 
     def metrics(self, value: Any, qwhere: tuple[Any, ...]) -> list[str]:
@@ -682,7 +694,7 @@ class _Mapper:
         kind_key = next((k for k in ("kind", "chart_type", "style") if k in query), None)
         kind = str(query.get(kind_key)).strip().lower() if kind_key else "line"
         if kind not in CHART_KINDS:
-            self.problem(_path(*qwhere, kind_key or "kind"), f"{_show(query.get(kind_key))} is not a chart kind ({', '.join(CHART_KINDS)})")
+            self.problem(_path(*qwhere, kind_key or "kind"), f"{_show(query.get(kind_key or 'kind'))} is not a chart kind ({', '.join(CHART_KINDS)})")
         elif kind_key is None:
             self.note(f"{_path(*qwhere)}: no chart kind -> line")
         out["data"] = {"symbol": query["symbol"], "period": period, "kind": kind}
@@ -690,11 +702,14 @@ class _Mapper:
         caption = section.get("caption")
         if not _empty(caption):
             out["caption"] = self.line(caption, _path(*where, "caption"))
-        fallback, key = self.content(section, where)
+        if not _empty(section.get("fallback")):
+            fallback, key = self.text(section["fallback"], _path(*where, "fallback")), "fallback"
+        else:
+            fallback, key = self.content(section, where)
+            if fallback is not None:
+                self.note(f"{_path(*where, key)} -> fallback (shown when no data provider is reachable)")
         if fallback is None:
             self.problem(_path(*where, "content"), "a chart needs text to show when no data provider is reachable (the current format's `fallback`)")
-        else:
-            self.note(f"{_path(*where, key)} -> fallback (shown when no data provider is reachable)")
         out["fallback"] = fallback
         self.leftover(section, ("id", "type", "title", "caption", key, query_key), *where)
         return out
@@ -702,6 +717,8 @@ class _Mapper:
     # -- the quiz -------------------------------------------------------------------------
     def quiz(self, value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        questions: Any
+        base: tuple[str, ...]
         if isinstance(value, list):
             questions, base = value, ("quiz",)
             self.note("$.quiz: a bare list of questions -> quiz.questions")

@@ -25,6 +25,7 @@ class PlainProblem:
     code: str
     path: JsonPath
     message: str
+    at_key: bool = False
 
 
 class AliasProblem(Exception):
@@ -85,6 +86,19 @@ def _path_to_depth(data: Any, depth: int) -> JsonPath:
     return ()
 
 
+def _key_text(key: Any) -> tuple[str, str]:
+    """A non-text key as its author most likely wrote it, and what YAML read it as."""
+    if isinstance(key, bool):
+        return ("true" if key else "false"), "a boolean"
+    if key is None:
+        return "null", "an empty value (null)"
+    if isinstance(key, (dt.date, dt.datetime)):
+        return key.isoformat(), "a date"
+    if isinstance(key, (int, float)):
+        return str(key), "a number"
+    return str(key), "a list or mapping (a complex key)"
+
+
 def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
     """Copy `data` as JSON values: dates become ISO text; unsupported values become None."""
     problems: list[PlainProblem] = []
@@ -94,8 +108,8 @@ def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
             out = {}
             for k, v in value.items():
                 if not isinstance(k, str):
-                    problems.append(PlainProblem("FIML012", path, f"keys must be text, found {type(k).__name__} {k!r}"))
-                    k = str(k)
+                    k, was = _key_text(k)
+                    problems.append(PlainProblem("FIML012", (*path, k), f"the key `{k}` is read as {was}; field names are text: quote it or rename it", True))
                 out[k] = convert(v, (*path, k))
             return out
         if isinstance(value, list):
@@ -107,7 +121,8 @@ def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
             return None
         if value is None or isinstance(value, (str, int, float, bool)):
             return value
-        problems.append(PlainProblem("FIML012", path, f"a YAML {type(value).__name__} value is not allowed here"))
+        kind = {"bytes": "binary data (!!binary)", "set": "a set (!!set)"}.get(type(value).__name__, f"a {type(value).__name__}")
+        problems.append(PlainProblem("FIML012", path, f"{kind} is not allowed in a lesson; use text, numbers, lists or mappings"))
         return None
 
     return convert(data, ()), problems

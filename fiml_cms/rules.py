@@ -288,14 +288,16 @@ def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
 
 
 def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, LessonSummary]) -> Iterator[Finding]:
-    first: dict[str, str] = {}
+    owners: dict[str, list[str]] = defaultdict(list)
     for p in paths:
         pid = p.path.id if p.path else p.id
         if pid:
-            if pid in first:
-                yield Finding("FIML044", f'learning path id "{pid}" is also used by {first[pid]}', p.file, ("id",))
-            else:
-                first[pid] = p.file
+            owners[pid].append(p.file)
+    for p in paths:
+        pid = p.path.id if p.path else p.id
+        others = [f for f in owners.get(pid or "", []) if f != p.file]
+        if others:
+            yield Finding("FIML044", f'learning path id "{pid}" is also used by {", ".join(sorted(others))}', p.file, ("id",))
         if not p.path:
             continue
         if p.path.id != p.stem:

@@ -46,27 +46,28 @@ def validate(name: str, document: Any, file: str) -> list[Finding]:
     if validator.is_valid(document):
         return []
     schema = load_schema(name)
-    findings = [f for error in validator.iter_errors(document) for f in _findings(error, schema, file)]
+    noun = "the learning path" if name == PATH_SCHEMA else "the lesson"
+    findings = [f for error in validator.iter_errors(document) for f in _findings(error, schema, file, noun)]
     return _drop_redundant(findings)
 
 
-def _findings(error: Any, schema: dict[str, Any], file: str) -> list[Finding]:
+def _findings(error: Any, schema: dict[str, Any], file: str, noun: str) -> list[Finding]:
     kind = error.kind
     if type(kind).__name__ == "AdditionalProperties":
         path: JsonPath = tuple(error.instance_path)
         node = _schema_node(schema, list(error.schema_path)[:-1])
         allowed = ", ".join(sorted(node.get("properties", {}))) if node else ""
         hint = f" (allowed here: {allowed})" if allowed else ""
-        where = _field_name(path)
+        where = _field_name(path, noun)
         return [Finding("FIML021", f"unknown field `{name}` in {where}{hint}", file, (*path, name), at_key=True) for name in kind.unexpected]
-    return [_finding(error, schema, file)]
+    return [_finding(error, schema, file, noun)]
 
 
-def _finding(error: Any, schema: dict[str, Any], file: str) -> Finding:
+def _finding(error: Any, schema: dict[str, Any], file: str, noun: str) -> Finding:
     kind = error.kind
     kind_name = type(kind).__name__
     path: JsonPath = tuple(error.instance_path)
-    where = _field_name(path)
+    where = _field_name(path, noun)
     node = _schema_node(schema, list(error.schema_path)[:-1])
     if kind_name == "Required":
         return Finding("FIML020", f"{where} is missing the required field `{kind.property}`", file, (*path, kind.property))
@@ -136,9 +137,9 @@ def _resolve(schema: dict[str, Any], ref: str) -> Any:
     return node
 
 
-def _field_name(path: JsonPath) -> str:
+def _field_name(path: JsonPath, noun: str = "the lesson") -> str:
     if not path:
-        return "the lesson"
+        return noun
     last = path[-1]
     if isinstance(last, int):
         parent = path[-2] if len(path) > 1 else "list"

@@ -7,6 +7,7 @@ tab indentation, symlinks. Each problem becomes a Finding with a position.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import stat
 from pathlib import Path
 
 from .findings import Finding
@@ -23,9 +24,20 @@ class Source:
     text: str | None
     findings: list[Finding] = field(default_factory=list)
 
-    @property
-    def tab_lines(self) -> set[int]:
-        return {f.line for f in self.findings if f.code == "FIML005"}
+    def tab_indentation(self, near_line: int) -> Finding | None:
+        """FIML005 for a tab in the indentation of `near_line` or the line before it.
+
+        Asked only when libyaml rejected the file: a tab inside block-scalar text is valid
+        YAML, so tabs are an error only where they broke the parse.
+        """
+        lines = (self.text or "").splitlines()
+        for number in (near_line, near_line - 1):
+            if 1 <= number <= len(lines):
+                line = lines[number - 1]
+                indent = line[: len(line) - len(line.lstrip(" \t"))]
+                if "\t" in indent:
+                    return Finding("FIML005", "is indented with a tab; YAML indentation must use spaces", self.file, line=number, column=indent.index("\t") + 1)
+        return None
 
 
 def read_source(path: Path, display: str, root: Path | None = None) -> Source:
@@ -35,9 +47,9 @@ def read_source(path: Path, display: str, root: Path | None = None) -> Source:
         if not target.is_relative_to(root.resolve()):
             return _refuse(display, "FIML011", f"is a symlink to {target}, outside the repository; refusing to read it")
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # before open(): opening a FIFO would block
+            return _refuse(display, "FIML011", "is not a regular file (a directory, a pipe or a device)")
         with path.open("rb") as handle:
-            if not path.is_file():
-                return _refuse(display, "FIML011", "is not a regular file")
             data = handle.read(MAX_BYTES + 1)
     except IsADirectoryError:
         return _refuse(display, "FIML011", "is a directory, not a lesson file")
@@ -50,6 +62,8 @@ def decode_source(display: str, data: bytes) -> Source:
     """Check raw bytes and decode them; pure, so it can be fuzzed."""
     if len(data) > MAX_BYTES:
         return _refuse(display, "FIML007", f"is larger than {MAX_BYTES:,} bytes; lessons are a few KB")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _refuse(display, "FIML003", "is UTF-16 or UTF-32 encoded (it starts with that byte order mark); save it as UTF-8")
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = _position_of_byte(data, nul)
@@ -65,20 +79,7 @@ def decode_source(display: str, data: bytes) -> Source:
         return _refuse(display, "FIML003", f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, col)
     if not text.strip():
         return _refuse(display, "FIML006", "is empty")
-    findings.extend(_tab_indentation(display, text))
     return Source(display, text, findings)
-
-
-def _tab_indentation(display: str, text: str) -> list[Finding]:
-    findings = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.lstrip(" \t")
-        indent = line[: len(line) - len(stripped)]
-        if "\t" in indent:
-            findings.append(
-                Finding("FIML005", "is indented with a tab; YAML indentation must use spaces", display, line=number, column=indent.index("\t") + 1)
-            )
-    return findings
 
 
 def _position_of_byte(data: bytes, offset: int) -> tuple[int, int]:

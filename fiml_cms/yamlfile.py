@@ -45,7 +45,7 @@ def _loader() -> Any:
                     if key in seen:
                         raise ConstructorError(
                             "while constructing a mapping", node.start_mark,
-                            f'found duplicate key "{key}" (first at line {seen[key].line + 1})', key_node.start_mark,
+                            f'found duplicate key "{key_node.value}" (first at line {seen[key].line + 1})', key_node.start_mark,
                         )
                     seen[key] = key_node.start_mark
             return super().construct_mapping(node, deep)
@@ -84,6 +84,10 @@ def load(text: str) -> Any:
 
     try:
         return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader subclass
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise YamlProblem("FIML001", f"the character {exc.character!r} (U+{ord(exc.character) if isinstance(exc.character, str) else exc.character:04X}) is not allowed in YAML text", line, col) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         code = "FIML002" if exc.problem and exc.problem.startswith("found duplicate key") else "FIML001"

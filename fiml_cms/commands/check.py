@@ -81,6 +81,11 @@ def _compare(old: Lesson, new: Lesson, file: str, base: str) -> list[Finding]:
         findings.append(Finding("FIML060", f"the content changed ({required.label} change) but the version is still {old.version}; run `fiml-cms bump {new.id} {required.label} -m ...`", file, ("version",)))
     elif raised < required:
         findings.append(Finding("FIML061", f"the changes require a {required.label} bump, but {old.version} -> {new.version} is a {raised.label} bump (see `fiml-cms diff {new.id} {old.version}`)", file, ("version",)))
+    kept = {e.version: e for e in new.changelog}
+    for entry in old.changelog:
+        if kept.get(entry.version) != entry:
+            what = "was removed" if entry.version not in kept else "was changed"
+            findings.append(Finding("FIML067", f"the changelog entry of {entry.version} {what}; earlier entries stay as they were: add a new entry at the top instead", file, ("changelog",)))
     if after > before:
         old_entries = {e.version for e in old.changelog}
         if not any(e.version == new.version for e in new.changelog) or new.version in old_entries:

@@ -124,8 +124,10 @@ def upgrade(
     """
     files = _expand(targets or [settings.lessons], settings, explicit=bool(targets))
     history = _History(settings.root)
-    outcomes = [_upgrade_one(path, settings, history, today, frozenset(drop_fields), tuple(text_types)) for path in files]
-    history.close()
+    try:
+        outcomes = [_upgrade_one(path, settings, history, today, frozenset(drop_fields), tuple(text_types)) for path in files]
+    finally:
+        history.close()
     _mark_duplicates(outcomes)
     for outcome in outcomes:
         _plan_target(outcome, rename)
@@ -143,7 +145,11 @@ def _expand(targets: list[Path], settings: Settings, *, explicit: bool) -> list[
     seen: dict[Path, None] = {}
     for target in targets:
         if target.is_dir():
-            for path in sorted(target.iterdir()):
+            try:
+                entries = sorted(target.iterdir())
+            except OSError as exc:
+                raise UsageError(f"{target}: cannot list the folder: {exc.strerror or exc}") from None
+            for path in entries:
                 if path.name.endswith(YAML_SUFFIXES) and not path.name.startswith(".") and (path.is_file() or path.is_symlink()):
                     seen.setdefault(path.absolute(), None)
         elif target.exists() or target.is_symlink():

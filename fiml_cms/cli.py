@@ -250,6 +250,39 @@ def archive(
     print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged")
 
 
+@app.command()
+@user_errors
+def upgrade(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Lesson files or folders (default: the lessons folder; not recursive)."),
+    check_only: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if a file needs upgrading (for CI)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; print the unified diff of what would be written."),
+    rename: bool = typer.Option(False, "--rename", help="Name each lesson <id>.yaml, removing the old name (refused if that file exists)."),
+    drop_field: Optional[List[str]] = typer.Option(None, "--drop-field", metavar="NAME", help="Allow dropping the legacy field NAME wherever it has no place in the format (repeatable); `metrics` drops unsupported metric names."),
+    as_text: Optional[List[str]] = typer.Option(None, "--as-text", metavar="TYPE", help="Show sections of the unknown legacy type TYPE as text sections (repeatable)."),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Rewrite legacy lessons in the current format. Exit 0 done, 1 problems (or --check: upgrade needed), 2 usage error."""
+    import datetime as dt
+
+    from .commands.upgrade import upgrade as run_upgrade
+    from .config import load_settings
+
+    start = paths[0] if paths else Path.cwd()
+    settings = load_settings(start, lessons)
+    report = run_upgrade(
+        list(paths or []),
+        settings,
+        check=check_only,
+        dry_run=dry_run,
+        rename=rename,
+        today=dt.date.today().isoformat(),
+        drop_fields=drop_field or (),
+        text_types=as_text or (),
+    )
+    print(report.render_text())
+    raise typer.Exit(report.exit_code)
+
+
 def _progress(label: str) -> Any:
     """A rich progress bar on a terminal for long runs; silent otherwise."""
     import contextlib

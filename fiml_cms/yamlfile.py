@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from .findings import JsonPath
 
 
-@dataclass(frozen=True)
+@dataclass
 class YamlProblem(Exception):
     """A file that libyaml or the constructor refused, with a 1-based position."""
 
@@ -206,10 +206,10 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-import re as _re  # noqa: E402  (kept with dump_lesson, its only user)
+
 
 #: Characters that only survive a round trip escaped in a double-quoted scalar.
-_NEEDS_ESCAPES = _re.compile("[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NEEDS_ESCAPES = re.compile("[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def dump_lesson(data: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ class FileOutcome:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     duplicate_of: list[str] = field(default_factory=list)  # other files claiming the same id
+    first_added: str | None = None  # when git first saw the file (ISO 8601), to settle duplicate ids
     diff: str = ""
     written: bool = False
     old_text: str | None = field(default=None, repr=False)
@@ -129,8 +130,9 @@ def upgrade(
     finally:
         history.close()
     _mark_duplicates(outcomes)
+    duplicates = {o.path: o for o in outcomes if o.duplicate_of and o.problems}
     for outcome in outcomes:
-        _plan_target(outcome, rename)
+        _plan_target(outcome, rename, duplicates)
         if dry_run and outcome.needs_writing:
             outcome.diff = _diff(outcome)
     if not (check or dry_run):
@@ -177,6 +179,11 @@ class _History:
         self._tried = False
 
     def first_seen(self, path: Path) -> str | None:
+        added = self.first_added(path)
+        return added[:10] if added else None
+
+    def first_added(self, path: Path) -> str | None:
+        """The author date of the first commit that has the file, in full."""
         if not self._tried:
             self._tried = True
             try:
@@ -191,7 +198,7 @@ class _History:
             commits = self._repo.commits((self._repo.relative(path),))
         except (ContentError, ValueError):
             return None
-        return commits[0].author_date[:10] if commits else None
+        return commits[0].author_date if commits else None
 
     def close(self) -> None:
         if self._repo is not None:
@@ -220,6 +227,7 @@ def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, 
         outcome.notes.append("not a lesson: " + ("the file has no `id` field" if isinstance(data, dict) else "the top level is not a mapping of fields"))
         return outcome
     outcome.lesson_id = data["id"] if isinstance(data["id"], str) else None
+    outcome.first_added = history.first_added(path)
     if legacy.is_current(data):
         outcome.status = CURRENT
         return outcome
@@ -255,7 +263,13 @@ def _stem(path: Path) -> str:
 
 
 def _mark_duplicates(outcomes: list[FileOutcome]) -> None:
-    """Two files claiming one id: neither is touched, both say so (nothing is merged)."""
+    """Several files claiming one id: nothing is merged.
+
+    When git shows one file was added first, that file is the lesson and is upgraded; each
+    later one is reported as a duplicate of it and left untouched. Otherwise none is touched.
+    """
+    import datetime as dt
+
     claims: dict[str, list[FileOutcome]] = {}
     for outcome in outcomes:
         if outcome.lesson_id and outcome.status != SKIPPED:
@@ -263,6 +277,18 @@ def _mark_duplicates(outcomes: list[FileOutcome]) -> None:
     for lesson_id, owners in claims.items():
         if len(owners) < 2:
             continue
+        if all(o.first_added for o in owners):
+            ordered = sorted(owners, key=lambda o: dt.datetime.fromisoformat(o.first_added or ""))
+            first = ordered[0]
+            if dt.datetime.fromisoformat(first.first_added or "") < dt.datetime.fromisoformat(ordered[1].first_added or ""):
+                for outcome in ordered[1:]:
+                    outcome.duplicate_of = [first.display]
+                    outcome.problems.append(
+                        f'duplicate id "{lesson_id}": {first.display} has the same id and was in the repository first '
+                        f"({(first.first_added or '')[:10]}), so it keeps it; this file is not rewritten, renamed or merged "
+                        "(give it a new id or remove it)"
+                    )
+                continue
         for outcome in owners:
             others = [o.display for o in owners if o is not outcome]
             outcome.duplicate_of = others
@@ -272,7 +298,7 @@ def _mark_duplicates(outcomes: list[FileOutcome]) -> None:
             )
 
 
-def _plan_target(outcome: FileOutcome, rename: bool) -> None:
+def _plan_target(outcome: FileOutcome, rename: bool, duplicates: dict[Path, FileOutcome] | None = None) -> None:
     if outcome.status not in (UPGRADED, CURRENT) or not outcome.lesson_id:
         return
     outcome.target = outcome.path
@@ -287,6 +313,12 @@ def _plan_target(outcome: FileOutcome, rename: bool) -> None:
     wanted = outcome.path.with_name(f"{outcome.lesson_id}.yaml")
     for taken in (wanted, outcome.path.with_name(f"{outcome.lesson_id}.yml")):
         if (taken.exists() or taken.is_symlink()) and not _same_file(taken, outcome.path):
+            if duplicates and taken in duplicates:
+                outcome.notes.append(
+                    f"upgraded in place, not renamed: {_display(taken)} is a duplicate of this lesson's id (reported there); "
+                    "remove it, then run `fiml-cms upgrade --rename` again"
+                )
+                return
             outcome.problems.append(f"cannot rename to {_display(taken)}: that file already exists (a different file); nothing is overwritten or merged")
             return
     outcome.target = wanted

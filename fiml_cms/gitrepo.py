@@ -108,6 +108,27 @@ class GitRepo:
             return None
         return sha.decode() if kind == b"blob" else None
 
+    def blob_shas(self, specs: list[tuple[str, str]]) -> list[str | None]:
+        """`blob_sha` for many (commit, path) pairs in one `git cat-file --batch-check` run."""
+        import subprocess
+
+        if not specs:
+            return []
+        request = "".join(f"{commit}:{path}\n" for commit, path in specs)
+        done = subprocess.run(
+            ["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            cwd=self.root, input=request.encode(), capture_output=True, check=False,
+        )
+        if done.returncode != 0:
+            raise ContentError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip()}")
+        answers = []
+        for line in done.stdout.decode().splitlines():
+            sha, _, kind = line.partition(" ")
+            answers.append(sha if kind == "blob" else None)
+        if len(answers) != len(specs):
+            raise ContentError("git cat-file answered a different number of lines than asked")
+        return answers
+
     def read_blob(self, sha: str) -> bytes:
         with self._lock:
             return self._repo.git.get_object_data(sha)[3]

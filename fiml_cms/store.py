@@ -40,6 +40,8 @@ class Backend(Protocol):
 
     def blob_sha(self, entry: Published) -> str: ...
 
+    def blob_shas(self, entries: list[Published]) -> list[str]: ...
+
     def read(self, blob: str, entry: Published) -> bytes: ...
 
     def history(self, lesson_id: str) -> dict[str, Published]: ...
@@ -169,12 +171,10 @@ class GitBackend:
         index: dict[str, dict[str, Published]] = {}
         problems = []
         for tag in self.repo.tags(self.format.prefix):
-            why = self.format.is_malformed(tag.name)
-            if why:
-                problems.append(f"tag {tag.name!r} ignored: {why}")
-                continue
             parsed = self.format.parse(tag.name)
-            assert parsed is not None
+            if parsed is None or not versions.is_valid(parsed.version):
+                problems.append(f"tag {tag.name!r} ignored: {self.format.is_malformed(tag.name)}")
+                continue
             index.setdefault(parsed.lesson_id, {})[parsed.version] = Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
         self.problems = problems
         return index
@@ -191,6 +191,12 @@ class GitBackend:
         if sha is None:
             sha = self._find_by_id(entry)
         return sha
+
+    def blob_shas(self, entries: list[Published]) -> list[str]:
+        """`blob_sha` for many entries with one git round trip (plus a search for moved files)."""
+        pending = [e for e in entries if not e.blob]
+        found = dict(zip(map(id, pending), self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in pending])))
+        return [e.blob or found[id(e)] or self._find_by_id(e) for e in entries]
 
     def _find_by_id(self, entry: Published) -> str:
         """The lesson under another file name at that commit (e.g. a numbered legacy file)."""
@@ -249,6 +255,9 @@ class ArchiveBackend:
     def blob_sha(self, entry: Published) -> str:
         assert entry.blob is not None
         return entry.blob
+
+    def blob_shas(self, entries: list[Published]) -> list[str]:
+        return [self.blob_sha(e) for e in entries]
 
     def read(self, blob: str, entry: Published) -> bytes:
         path = self.folder / entry.lesson_id / f"{entry.version}.yaml"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import atomic
+from ..errors import ContentError
 from ..findings import Finding
 from ..store import Published, git_blob_sha
 from ..workspace import Workspace
@@ -51,27 +52,52 @@ def _index_document(entries: Iterable[tuple[Published, str]]) -> bytes:
     return (json.dumps({"schema": INDEX_SCHEMA, "lessons": lessons}, indent=2, sort_keys=True) + "\n").encode()
 
 
+#: Writes overlap on a thread pool: each is an fsync-ed temp file plus a rename, mostly waiting on the disk.
+WRITERS = 8
+
+
 def archive(ws: Workspace, out: Path | None = None, progress: Callable[[int], Callable[[], None]] | None = None) -> ArchiveResult:
     """Write missing or differing archive files; idempotent, each write atomic."""
+    from concurrent.futures import ThreadPoolExecutor
+
     folder = out or ws.settings.archive
     result = ArchiveResult(folder)
     entries = _published(ws)
     advance = progress(len(entries)) if progress else (lambda: None)
-    blobs: list[tuple[Published, str]] = []
-    made: set[Path] = set()
-    for entry in entries:
-        blob = ws.backend.blob_sha(entry)
-        blobs.append((entry, blob))
+    blobs = list(zip(entries, ws.backend.blob_shas(entries)))
+    todo = []
+    for entry, blob in blobs:
         target = folder / entry.lesson_id / f"{entry.version}.yaml"
         if _same(target, blob):
             result.unchanged += 1
+            advance()
         else:
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
+            todo.append((target, entry, blob))
+    for parent in {target.parent for target, _, _ in todo}:
+        parent.mkdir(parents=True, exist_ok=True)
+
+    def write(job: tuple[Path, Published, str]) -> Path | OSError:
+        target, entry, blob = job
+        try:
             atomic.write_bytes(target, ws.backend.read(blob, entry))
-            result.written.append(target)
-        advance()
+        except OSError as exc:
+            return exc
+        return target
+
+    failures: list[tuple[Path, OSError]] = []
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for (target, _, _), done in zip(todo, pool.map(write, todo)):
+            if isinstance(done, OSError):
+                failures.append((target, done))
+            else:
+                result.written.append(done)
+            advance()
+    if failures:
+        target, exc = failures[0]
+        raise ContentError(
+            f"{target}: cannot be written: {exc.strerror or exc} ({len(failures)} file(s) failed; "
+            f"{len(result.written)} written completely, none half-written; run `fiml-cms archive` again)"
+        )
     index = folder / INDEX
     document = _index_document(blobs)
     if not index.is_file() or index.read_bytes() != document:
@@ -85,12 +111,9 @@ def check_archive(ws: Workspace, out: Path | None = None) -> ArchiveResult:
     """A finding per missing, extra or differing archive file; changes nothing."""
     folder = out or ws.settings.archive
     result = ArchiveResult(folder)
-    expected: dict[Path, str] = {}
-    blobs = []
-    for entry in _published(ws):
-        blob = ws.backend.blob_sha(entry)
-        blobs.append((entry, blob))
-        expected[folder / entry.lesson_id / f"{entry.version}.yaml"] = blob
+    entries = _published(ws)
+    blobs = list(zip(entries, ws.backend.blob_shas(entries)))
+    expected = {folder / entry.lesson_id / f"{entry.version}.yaml": blob for entry, blob in blobs}
     for path, blob in expected.items():
         name = _display(path)
         if not path.is_file():

@@ -133,9 +133,18 @@ class GitRepo:
         with self._lock:
             return self._repo.git.get_object_data(sha)[3]
 
+    def read_spec(self, commit: str, path: str) -> tuple[str, bytes] | None:
+        """(blob sha, bytes) of `path` at `commit` in one `cat-file --batch` round trip; None if absent."""
+        try:
+            with self._lock:
+                sha, kind, _, data = self._repo.git.get_object_data(f"{commit}:{path}")
+        except ValueError:
+            return None
+        return (sha.decode(), data) if kind == b"blob" else None
+
     def read_at(self, commit: str, path: str) -> bytes | None:
-        sha = self.blob_sha(commit, path)
-        return None if sha is None else self.read_blob(sha)
+        found = self.read_spec(commit, path)
+        return None if found is None else found[1]
 
     def list_files(self, commit: str, folder: str) -> list[tuple[str, str]]:
         """(path, blob sha) of the files directly in `folder` at `commit` ("" for the root)."""

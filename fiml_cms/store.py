@@ -42,6 +42,8 @@ class Backend(Protocol):
 
     def blob_shas(self, entries: list[Published]) -> list[str]: ...
 
+    def fetch(self, entry: Published) -> tuple[str, bytes | None]: ...
+
     def read(self, blob: str, entry: Published) -> bytes: ...
 
     def history(self, lesson_id: str) -> dict[str, Published]: ...
@@ -101,22 +103,18 @@ class ContentStore:
         return self._load(lesson_id, version)
 
     def latest(self, lesson_id: str) -> Lesson:
-        """The newest published version that is not yanked."""
+        """The newest published version.
+
+        It is never yanked: a version is yanked by publishing a newer one that lists it, and a
+        lesson cannot yank its own current version (FIML045).
+        """
         lesson = self._latest.get(lesson_id)
         if lesson is not None:
             return lesson
         with self._lock:
-            ordered = self.versions(lesson_id)
-            if not ordered:
-                raise ContentError(f"lesson {lesson_id!r} has no published version")
-            newest = self.get(lesson_id, ordered[-1])
-            yanked = set(newest.yanked)
-            for version in reversed(ordered):
-                if version not in yanked:
-                    lesson = self.get(lesson_id, version)
-                    self._latest[lesson_id] = lesson
-                    return lesson
-        raise ContentError(f"every published version of lesson {lesson_id!r} is yanked")
+            lesson = self.latest_any(lesson_id)
+            self._latest[lesson_id] = lesson
+            return lesson
 
     def is_yanked(self, lesson_id: str, version: str) -> bool:
         return version in self.latest_any(lesson_id).yanked
@@ -143,11 +141,11 @@ class ContentStore:
                 if entry is None:
                     known = ", ".join(self.versions(lesson_id)) or "none"
                     raise ContentError(f"lesson {lesson_id!r} has no version {version} (published: {known})")
-            blob = self._backend.blob_sha(entry)
+            blob, data = self._backend.fetch(entry)
             lesson = self._lessons.get(blob)
             if lesson is None:
                 where = entry.tag or f"{entry.commit or 'archive'}"
-                lesson = parse_lesson(self._backend.read(blob, entry), f"{lesson_id}@{version} ({where})")
+                lesson = parse_lesson(data if data is not None else self._backend.read(blob, entry), f"{lesson_id}@{version} ({where})")
                 if lesson.id != lesson_id and lesson_id not in lesson.replaces:
                     raise ContentError(f"{where}: holds lesson {lesson.id!r}, not {lesson_id!r}")
                 if lesson.version != version:
@@ -191,6 +189,15 @@ class GitBackend:
         if sha is None:
             sha = self._find_by_id(entry)
         return sha
+
+    def fetch(self, entry: Published) -> tuple[str, bytes | None]:
+        """The blob sha and, when it costs nothing more, the bytes: one `cat-file` round trip."""
+        if entry.blob or entry.commit is None:
+            return self.blob_sha(entry), None
+        found = self.repo.read_spec(entry.commit, self.lesson_path(entry.lesson_id))
+        if found is None:
+            return self._find_by_id(entry), None
+        return found
 
     def blob_shas(self, entries: list[Published]) -> list[str]:
         """`blob_sha` for many entries with one git round trip (plus a search for moved files)."""
@@ -258,6 +265,9 @@ class ArchiveBackend:
 
     def blob_shas(self, entries: list[Published]) -> list[str]:
         return [self.blob_sha(e) for e in entries]
+
+    def fetch(self, entry: Published) -> tuple[str, bytes | None]:
+        return self.blob_sha(entry), None
 
     def read(self, blob: str, entry: Published) -> bytes:
         path = self.folder / entry.lesson_id / f"{entry.version}.yaml"

@@ -145,7 +145,8 @@ class ContentStore:
             lesson = self._lessons.get(blob)
             if lesson is None:
                 where = entry.tag or f"{entry.commit or 'archive'}"
-                lesson = parse_lesson(data if data is not None else self._backend.read(blob, entry), f"{lesson_id}@{version} ({where})")
+                raw = data if data is not None else self._backend.read(blob, entry)
+                lesson = _parse_published(raw, f"{lesson_id}@{version} ({where})", entry)
                 if lesson.id != lesson_id and lesson_id not in lesson.replaces:
                     raise ContentError(f"{where}: holds lesson {lesson.id!r}, not {lesson_id!r}")
                 if lesson.version != version:
@@ -153,6 +154,28 @@ class ContentStore:
                 self._lessons[blob] = lesson
             self._blobs[(lesson_id, version)] = blob
             return lesson
+
+
+def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
+    """A published lesson; a version tagged before the current format is upgraded in memory.
+
+    Repositories tagged with `tag --from-history` point at files in the legacy formats; the
+    bot can still serve them, as `fiml-cms upgrade` would have written them.
+    """
+    try:
+        return parse_lesson(data, display)
+    except ContentError as invalid:
+        from . import legacy, yamlfile
+        from .document import LESSON, check_text
+
+        document = check_text(data, display, LESSON).data
+        if not isinstance(document, dict) or legacy.is_current(document):
+            raise
+        day = (entry.date or "")[:10] or None
+        upgraded = legacy.upgrade_lesson(document, stem=entry.lesson_id, first_seen=day, today=day or "1970-01-01")
+        if upgraded.data is None:
+            raise ContentError(f"{invalid} (a legacy lesson that cannot be upgraded: {'; '.join(upgraded.problems[:2])})") from None
+        return parse_lesson(yamlfile.dump_lesson(upgraded.data).encode("utf-8"), f"{display}, upgraded from the legacy format")
 
 
 class GitBackend:

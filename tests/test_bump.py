@@ -169,3 +169,22 @@ def test_diff_between_versions_and_refs(published: Path) -> None:
     assert text.rstrip().endswith("required: major")
     same = cli("diff", "reading_stock_prices", "HEAD", "worktree").output
     assert "(no changes)" in same and "required: none" in same
+
+
+def test_a_failure_between_commit_and_tag_says_how_to_finish(published: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fiml_cms.errors import ContentError
+    from fiml_cms.gitrepo import GitRepo
+
+    def refuse(self, name, commit, message, date=None):
+        raise ContentError("git tag failed: simulated")
+
+    monkeypatch.setattr(GitRepo, "create_tag", refuse)
+    result = cli("bump", "reading_stock_prices", "patch", "-m", "x", "--force", "--commit", "--tag")
+    assert result.exit_code == 1
+    head = git(published, "rev-parse", "HEAD")[:12]
+    assert f"committed {head} but could not create tag lesson/reading_stock_prices/v1.0.1" in result.output
+    assert "To finish: `fiml-cms tag reading_stock_prices`" in result.output
+    assert f"To undo the commit: `git reset --hard {head}~1`" in result.output
+    monkeypatch.undo()
+    assert cli("tag", "reading_stock_prices").exit_code == 0
+    assert git(published, "rev-list", "-n1", "lesson/reading_stock_prices/v1.0.1") == git(published, "rev-parse", "HEAD")

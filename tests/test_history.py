@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fiml_cms.cli import app
+from fiml_cms.config import load_settings
 from fiml_cms.store import ContentStore
 
 from .conftest import commit_all, git
@@ -73,6 +74,11 @@ def test_from_history_creates_tags_the_store_reads(corpus: Path) -> None:
     assert [line.split()[0] for line in listing.output.splitlines()] == ["1.0.0", "2.0.0"]
     shown = runner.invoke(app, ["show", "market_concepts_002@1.0.0", "--lessons", "."])
     assert shown.exit_code == 0 and b"id: market_concepts_002" in shown.stdout_bytes
+    # the store serves the legacy files at those tags, upgraded in memory
+    store = ContentStore.open(corpus, load_settings(corpus, Path(".")))
+    lesson = store.get("market_basics_001", "2.0.0")
+    assert lesson.version == "2.0.0" and lesson.format == 1 and len(lesson.quiz.questions) >= 1
+    assert all(store.latest(i).id == i for i in ("stock_basics_001", "tax_001", "risk_management_001"))
 
 
 def test_from_history_refuses_a_shallow_clone(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -178,6 +178,7 @@ def test_a_failure_between_commit_and_tag_says_how_to_finish(published: Path, mo
     def refuse(self, name, commit, message, date=None):
         raise ContentError("git tag failed: simulated")
 
+    real = GitRepo.create_tag
     monkeypatch.setattr(GitRepo, "create_tag", refuse)
     result = cli("bump", "reading_stock_prices", "patch", "-m", "x", "--force", "--commit", "--tag")
     assert result.exit_code == 1
@@ -185,6 +186,6 @@ def test_a_failure_between_commit_and_tag_says_how_to_finish(published: Path, mo
     assert f"committed {head} but could not create tag lesson/reading_stock_prices/v1.0.1" in result.output
     assert "To finish: `fiml-cms tag reading_stock_prices`" in result.output
     assert f"To undo the commit: `git reset --hard {head}~1`" in result.output
-    monkeypatch.undo()
+    monkeypatch.setattr(GitRepo, "create_tag", real)
     assert cli("tag", "reading_stock_prices").exit_code == 0
     assert git(published, "rev-list", "-n1", "lesson/reading_stock_prices/v1.0.1") == git(published, "rev-parse", "HEAD")

@@ -350,7 +350,7 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
     print(f"generating {n} lessons from {len(sources)} in {SOURCE_LESSONS} into {root} ...", file=sys.stderr)
     clean = generate(sources, n, root / "lessons")
     sizes = [p.stat().st_size for p in clean]
-    errors = copy_set(clean, root / "lessons_err", lambda i, t: inject_error(t) if i % ERROR_EVERY == 0 else t)
+    copy_set(clean, root / "lessons_err", lambda i, t: inject_error(t) if i % ERROR_EVERY == 0 else t)
     n_err = len(range(0, n, ERROR_EVERY))
 
     # Single files, each alone in its folder (no context). The clean one is a generated copy

@@ -6,7 +6,7 @@ Compares parsed values, not text: reformatting YAML is no change at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from .lesson import Lesson, MultipleChoiceQuestion, Question, Section
 from .versions import Level
@@ -48,10 +48,10 @@ def _changes(old: Lesson, new: Lesson) -> Iterator[Change]:
     for name in _MINOR_FIELDS:
         if getattr(old, name) != getattr(new, name):
             yield Change(Level.MINOR, f"{name} changed from {getattr(old, name)!r} to {getattr(new, name)!r}")
-    yield from _section_changes(old.sections, new.sections)
+    yield from _item_changes("section", old.sections, new.sections, _same_type_section)
     if old.quiz.pass_ratio != new.quiz.pass_ratio:
         yield Change(Level.MINOR, f"quiz pass ratio changed from {old.quiz.pass_ratio} to {new.quiz.pass_ratio}")
-    yield from _question_changes(old.quiz.questions, new.quiz.questions)
+    yield from _item_changes("question", old.quiz.questions, new.quiz.questions, _same_type_question)
 
 
 def _order_changes(kind: str, old_ids: list[str], new_ids: list[str]) -> Iterator[Change]:
@@ -66,36 +66,28 @@ def _order_changes(kind: str, old_ids: list[str], new_ids: list[str]) -> Iterato
         yield Change(Level.MAJOR, f"{kind}s re-ordered")
 
 
-def _section_changes(old: tuple[Section, ...], new: tuple[Section, ...]) -> Iterator[Change]:
-    yield from _order_changes("section", [s.id for s in old], [s.id for s in new])
-    before = {s.id: s for s in old}
-    for section in new:
-        previous = before.get(section.id)
-        if previous is None or previous == section:
+def _item_changes(kind: str, old: tuple, new: tuple, same_type: Callable[[Any, Any], Iterator[Change]]) -> Iterator[Change]:
+    """Sections or questions: matched by id across versions, then compared one by one."""
+    yield from _order_changes(kind, [i.id for i in old], [i.id for i in new])
+    before = {i.id: i for i in old}
+    for item in new:
+        previous = before.get(item.id)
+        if previous is None or previous == item:
             continue
-        if previous.type != section.type:
-            yield Change(Level.MAJOR, f"section {section.id} changed type from {previous.type} to {section.type}")
-            continue
-        data = _SECTION_DATA.get(section.type, ())
-        if any(getattr(previous, f) != getattr(section, f) for f in data):
-            yield Change(Level.MINOR, f"section {section.id}: example data query changed")
-        if any(getattr(previous, f.name) != getattr(section, f.name) for f in fields(section) if f.name not in data and f.name != "fallback"):
-            yield Change(Level.PATCH, f"section {section.id}: wording changed")
-        if getattr(previous, "fallback", None) != getattr(section, "fallback", None):
-            yield Change(Level.MINOR, f"section {section.id}: example changed")
+        if previous.type != item.type:
+            yield Change(Level.MAJOR, f"{kind} {item.id} changed type from {previous.type} to {item.type}")
+        else:
+            yield from same_type(previous, item)
 
 
-def _question_changes(old: tuple[Question, ...], new: tuple[Question, ...]) -> Iterator[Change]:
-    yield from _order_changes("question", [q.id for q in old], [q.id for q in new])
-    before = {q.id: q for q in old}
-    for question in new:
-        previous = before.get(question.id)
-        if previous is None or previous == question:
-            continue
-        if previous.type != question.type:
-            yield Change(Level.MAJOR, f"question {question.id} changed type from {previous.type} to {question.type}")
-            continue
-        yield from _same_type_question(previous, question)
+def _same_type_section(previous: Section, section: Section) -> Iterator[Change]:
+    data = _SECTION_DATA.get(section.type, ())
+    if any(getattr(previous, f) != getattr(section, f) for f in data):
+        yield Change(Level.MINOR, f"section {section.id}: example data query changed")
+    if any(getattr(previous, f.name) != getattr(section, f.name) for f in fields(section) if f.name not in data and f.name != "fallback"):
+        yield Change(Level.PATCH, f"section {section.id}: wording changed")
+    if getattr(previous, "fallback", None) != getattr(section, "fallback", None):
+        yield Change(Level.MINOR, f"section {section.id}: example changed")
 
 
 def _same_type_question(old: Question, new: Question) -> Iterator[Change]:

@@ -70,3 +70,21 @@ def git_repo(content_repo: Path) -> Path:
     git(content_repo, "init", "-q", "-b", "main")
     commit_all(content_repo, "Initial lessons")
     return content_repo
+
+
+def cli(*args: str):
+    """Run `fiml-cms ARGS` through Typer's runner; a traceback fails the test."""
+    from typer.testing import CliRunner
+
+    from fiml_cms.cli import app
+
+    result = CliRunner().invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in the file with `new` (which must be there)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")

@@ -13,19 +13,13 @@ from typer.testing import CliRunner
 from fiml_cms import yamlfile
 from fiml_cms.cli import app
 
-from .conftest import commit_all
+from .conftest import cli, commit_all
 
 runner = CliRunner()
 LESSONS = Path("content/lessons")
 ARCHIVE = Path("content/archive")
 MARKET = "what_is_a_market"
 TAG_DATE = "2026-01-02T03:04:05+00:00"  # GIT_COMMITTER_DATE of the test environment
-
-
-def cli(*args: str):
-    result = runner.invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 def git_bytes(cwd: Path, *args: str) -> bytes:

@@ -10,23 +10,12 @@ from typer.testing import CliRunner
 
 from fiml_cms.cli import app
 
-from .conftest import commit_all, git
+from .conftest import cli, commit_all, git, replace_in
 
 runner = CliRunner()
 LESSON = Path("content/lessons/reading_stock_prices.yaml")
 
 
-def cli(*args: str):
-    result = runner.invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
-
-
-def edit(root: Path, old: str, new: str) -> None:
-    path = root / LESSON
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.fixture
@@ -36,7 +25,7 @@ def published(git_repo: Path) -> Path:
 
 
 def test_bump_changes_only_version_and_changelog(published: Path) -> None:
-    edit(published, "It tells you where the stock", "It shows where the stock")
+    replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     commit_all(published, "wording")
     before = (published / LESSON).read_bytes()
     result = cli("bump", "reading_stock_prices", "patch", "-m", "Clearer wording: last price", "--date", "2026-12-01")
@@ -67,7 +56,7 @@ def test_bump_keeps_crlf_and_comments(published: Path) -> None:
 
 
 def test_auto_takes_the_level_from_diff(published: Path) -> None:
-    edit(published, "    data: {symbol: AAPL,", "    data: {symbol: MSFT,")
+    replace_in(published / LESSON, "    data: {symbol: AAPL,", "    data: {symbol: MSFT,")
     diff = cli("diff", "reading_stock_prices", "--format", "json")
     assert json.loads(diff.output)["required"] == "minor"
     result = cli("bump", "reading_stock_prices", "auto", "-m", "New example")
@@ -75,7 +64,7 @@ def test_auto_takes_the_level_from_diff(published: Path) -> None:
 
 
 def test_refuses_a_level_below_the_required_one(published: Path) -> None:
-    edit(published, "  - id: volume\n", "  - id: volume_and_liquidity\n")
+    replace_in(published / LESSON, "  - id: volume\n", "  - id: volume_and_liquidity\n")
     before = (published / LESSON).read_bytes()
     result = cli("bump", "reading_stock_prices", "patch", "-m", "x")
     assert result.exit_code == 1
@@ -93,7 +82,7 @@ def test_a_tag_on_a_commit_with_another_version_is_named(published: Path) -> Non
 
 
 def test_commit_and_tag(published: Path) -> None:
-    edit(published, "It tells you where the stock", "It shows where the stock")
+    replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     commit_all(published, "wording")
     result = cli("bump", "reading_stock_prices", "auto", "-m", "Clearer wording", "--date", "2026-12-01", "--commit", "--tag")
     assert result.exit_code == 0, result.output
@@ -106,7 +95,7 @@ def test_commit_and_tag(published: Path) -> None:
 
 
 def test_commit_refuses_a_dirty_file(published: Path) -> None:
-    edit(published, "It tells you where the stock", "It shows where the stock")
+    replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     result = cli("bump", "reading_stock_prices", "patch", "-m", "x", "--commit")
     assert result.exit_code == 1 and "uncommitted changes" in result.output
     assert 'version: "1.0.0"' in (published / LESSON).read_text(encoding="utf-8")
@@ -145,7 +134,7 @@ def test_auto_with_nothing_changed(published: Path) -> None:
 
 def test_show_prints_the_tagged_bytes(published: Path) -> None:
     tagged = (published / LESSON).read_bytes()
-    edit(published, "It tells you where the stock", "It shows where the stock")
+    replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     result = runner.invoke(app, ["show", "reading_stock_prices@1.0.0"])
     assert result.exit_code == 0 and result.stdout_bytes == tagged
 
@@ -162,7 +151,7 @@ def test_tag_refuses_an_existing_tag(published: Path) -> None:
 
 
 def test_diff_between_versions_and_refs(published: Path) -> None:
-    edit(published, "  - id: volume\n", "  - id: volume_and_liquidity\n")
+    replace_in(published / LESSON, "  - id: volume\n", "  - id: volume_and_liquidity\n")
     commit_all(published, "rename section")
     text = cli("diff", "reading_stock_prices", "1.0.0", "HEAD").output
     assert "section volume removed" in text and "section volume_and_liquidity added" in text

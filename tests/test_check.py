@@ -6,27 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from fiml_cms.cli import app
 
-from .conftest import commit_all, git, line_col_of
+from .conftest import cli, commit_all, git, line_col_of, replace_in
 
-runner = CliRunner()
 LESSON = Path("content/lessons/reading_stock_prices.yaml")
 
 
-def cli(*args: str):
-    result = runner.invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
-
-
-def edit(root: Path, old: str, new: str, path: Path = LESSON) -> None:
-    file = root / path
-    text = file.read_text(encoding="utf-8")
-    assert old in text, old
-    file.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.fixture
@@ -53,14 +39,14 @@ def test_clean_branch_passes(pr: Path) -> None:
 
 
 def test_unbumped_change(pr: Path) -> None:
-    edit(pr, "It tells you where the stock", "It shows where the stock")
+    replace_in(pr / LESSON, "It tells you where the stock", "It shows where the stock")
     code, found = findings()
     assert code == 1
     assert [(f["code"], f["line"], f["column"]) for f in found] == [("FIML060", *version_position(pr))]
 
 
 def test_bump_too_small_in_every_format(pr: Path) -> None:
-    edit(pr, "    data: {symbol: AAPL,", "    data: {symbol: MSFT,")
+    replace_in(pr / LESSON, "    data: {symbol: AAPL,", "    data: {symbol: MSFT,")
     assert cli("bump", "reading_stock_prices", "patch", "-m", "x", "--force").exit_code == 0
     commit_all(pr, "new example")
     line, col = version_position(pr)
@@ -75,21 +61,21 @@ def test_bump_too_small_in_every_format(pr: Path) -> None:
 
 
 def test_enough_bump_passes(pr: Path) -> None:
-    edit(pr, "    data: {symbol: AAPL,", "    data: {symbol: MSFT,")
+    replace_in(pr / LESSON, "    data: {symbol: AAPL,", "    data: {symbol: MSFT,")
     assert cli("bump", "reading_stock_prices", "auto", "-m", "New example").exit_code == 0
     assert findings() == (0, [])
 
 
 def test_lowered_version(pr: Path) -> None:
-    edit(pr, 'version: "1.0.0"', 'version: "0.9.0"')
-    edit(pr, '  - version: "1.0.0"', '  - version: "0.9.0"')
+    replace_in(pr / LESSON, 'version: "1.0.0"', 'version: "0.9.0"')
+    replace_in(pr / LESSON, '  - version: "1.0.0"', '  - version: "0.9.0"')
     code, found = findings()
     assert "FIML062" in [f["code"] for f in found]
 
 
 def test_version_raised_without_changelog_entry(pr: Path) -> None:
-    edit(pr, 'version: "1.0.0"', 'version: "1.0.1"')
-    edit(pr, "It tells you where the stock", "It shows where the stock")
+    replace_in(pr / LESSON, 'version: "1.0.0"', 'version: "1.0.1"')
+    replace_in(pr / LESSON, "It tells you where the stock", "It shows where the stock")
     code, found = findings()
     assert code == 1
     assert "FIML032" in [f["code"] for f in found] or "FIML063" in [f["code"] for f in found]
@@ -99,16 +85,16 @@ def test_id_changed_without_replaces(pr: Path) -> None:
     source = pr / LESSON
     target = pr / "content/lessons/stock_quotes.yaml"
     git(pr, "mv", str(source), str(target))
-    edit(pr, "id: reading_stock_prices", "id: stock_quotes", Path("content/lessons/stock_quotes.yaml"))
-    edit(pr, 'version: "1.0.0"', 'version: "2.0.0"', Path("content/lessons/stock_quotes.yaml"))
-    edit(pr, "changelog:\n", 'changelog:\n  - version: "2.0.0"\n    date: 2026-12-01\n    changes: [Renamed]\n', Path("content/lessons/stock_quotes.yaml"))
+    replace_in(pr / Path("content/lessons/stock_quotes.yaml"), "id: reading_stock_prices", "id: stock_quotes")
+    replace_in(pr / Path("content/lessons/stock_quotes.yaml"), 'version: "1.0.0"', 'version: "2.0.0"')
+    replace_in(pr / Path("content/lessons/stock_quotes.yaml"), "changelog:\n", 'changelog:\n  - version: "2.0.0"\n    date: 2026-12-01\n    changes: [Renamed]\n')
     for other in ("market_and_limit_orders", "candlestick_charts", "valuation_ratios"):
         p = Path(f"content/lessons/{other}.yaml")
         if "reading_stock_prices" in (pr / p).read_text(encoding="utf-8"):
-            edit(pr, "reading_stock_prices", "stock_quotes", p)
+            replace_in(pr / p, "reading_stock_prices", "stock_quotes")
     code, found = findings()
     assert "FIML064" in [f["code"] for f in found]
-    edit(pr, "replaces: []", "replaces: [reading_stock_prices]", Path("content/lessons/stock_quotes.yaml"))
+    replace_in(pr / Path("content/lessons/stock_quotes.yaml"), "replaces: []", "replaces: [reading_stock_prices]")
     code, found = findings()
     assert "FIML064" not in [f["code"] for f in found]
 
@@ -126,7 +112,7 @@ def test_unknown_base_is_a_clear_error(pr: Path) -> None:
 
 
 def test_rewriting_an_old_changelog_entry(pr: Path) -> None:
-    edit(pr, 'version: "1.0.0"', 'version: "1.0.1"')
-    edit(pr, '  - version: "1.0.0"', '  - version: "1.0.1"')
+    replace_in(pr / LESSON, 'version: "1.0.0"', 'version: "1.0.1"')
+    replace_in(pr / LESSON, '  - version: "1.0.0"', '  - version: "1.0.1"')
     code, found = findings()
     assert code == 1 and "FIML067" in [f["code"] for f in found]

@@ -13,7 +13,7 @@ from fiml_cms.cli import app
 from fiml_cms.config import load_settings
 from fiml_cms.store import ContentStore
 
-from .conftest import commit_all, git
+from .conftest import cli, commit_all, git
 
 runner = CliRunner()
 BUNDLE = Path(__file__).resolve().parents[2] / "shared/corpus/fiml-lessons.bundle"
@@ -30,12 +30,6 @@ RENAMES = {
     "tax_strategy_001": "tax_001",
 }
 VERSION_1 = {"stock_basics_001", "investment_strategies_001", "market_concepts_002", "economics_001", "tax_strategy_001", "investment_planning_001"}
-
-
-def cli(*args: str):
-    result = runner.invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 @pytest.fixture

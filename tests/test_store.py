@@ -20,17 +20,11 @@ from fiml_cms.errors import ContentError
 from fiml_cms.gitrepo import GitRepo
 from fiml_cms.store import ArchiveBackend, ContentStore, GitBackend
 
-from .conftest import commit_all, git
+from .conftest import cli, commit_all, git
 
 runner = CliRunner()
 LESSONS = Path("content/lessons")
 MARKET = "what_is_a_market"
-
-
-def cli(*args: str):
-    result = runner.invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 def lesson_file(root: Path, lesson_id: str) -> Path:

@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/fiml-cms validate
+	$(BIN)/fiml-bot chat
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -45,10 +45,16 @@ GIT_IDENTITY = {
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every git call in the tests (ours and GitPython's) uses a fixed identity and date and no user config."""
+def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every git call in the tests (ours and GitPython's) uses a fixed identity and date and no user config.
+
+    Tests start in their own empty folder, so a command run without a repository fixture can never
+    reach the project's own repository.
+    """
     for key, value in GIT_IDENTITY.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    monkeypatch.chdir(tmp_path)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -1,0 +1,93 @@
+"""`fiml-bot chat`: the tutor in a terminal, for authors previewing lessons and for trying the bot.
+
+Reads lines from a stream: a number picks a button of the last message, `/commands` work as in
+the bot, anything else is typed text (a numeric answer). It can be scripted, and it ends at the
+end of input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import IO, Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from ..tutor.messages import Button, Message
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
+_ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def to_rich(text: str) -> str:
+    """The tutor's Markdown subset as rich markup, with everything else escaped."""
+    out = escape(text)
+    out = _CODE.sub(lambda m: f"[cyan]{m.group(1)}[/cyan]", out)
+    out = _BOLD.sub(lambda m: f"[bold]{m.group(1)}[/bold]", out)
+    return _ITALIC.sub(lambda m: f"[italic]{m.group(1)}[/italic]", out)
+
+
+def parse_line(line: str, buttons: list[Button]) -> Event | str | None:
+    """An event for one input line; a string is a message for the user; None: nothing to do."""
+    text = line.strip()
+    if not text:
+        return None
+    if text.isdigit() and buttons:
+        number = int(text)
+        if 1 <= number <= len(buttons):
+            return Pressed(buttons[number - 1].data)
+        return f"Pick a number from 1 to {len(buttons)}."
+    if text.startswith("/"):
+        name, _, argument = text[1:].partition(" ")
+        name = name.lower()
+        simple: dict[str, Callable[[], Event]] = {
+            "start": Start,
+            "help": Help,
+            "lessons": ListLessons,
+            "progress": Progress,
+        }
+        if name in simple:
+            return simple[name]()
+        if name == "timezone":
+            return SetTimeZone(argument)
+        return Command(name, argument.strip())
+    return Text(text)
+
+
+class ConsoleChat:
+    def __init__(self, handle: Callable[[Event], list[Message]], output: IO[str] | None = None, color: bool | None = None) -> None:
+        self.handle = handle
+        self.console = Console(file=output, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True)
+        self.buttons: list[Button] = []
+
+    def show(self, messages: list[Message]) -> None:
+        buttons: list[Button] = []
+        for message in messages:
+            self.console.print(to_rich(message.text))
+            for row in message.buttons:
+                labels = []
+                for button in row:
+                    buttons.append(button)
+                    labels.append(f"[bold][{len(buttons)}][/bold] {escape(button.label)}")
+                self.console.print("   ".join(labels))
+            self.console.print()
+        if buttons:
+            self.buttons = buttons
+
+    def run(self, lines: IO[str], interactive: bool = False) -> int:
+        self.show(self.handle(Start()))
+        while True:
+            if interactive:
+                self.console.print("[dim]› [/dim]", end="")
+            line = lines.readline()
+            if not line:
+                return 0
+            event = parse_line(line, self.buttons)
+            if event is None:
+                continue
+            if isinstance(event, str):
+                self.console.print(escape(event))
+                continue
+            self.show(self.handle(event))

@@ -1,0 +1,159 @@
+"""Database URLs, engines and the translation of driver errors: the one place that configures SQLAlchemy.
+
+SQLite (the default, a file under `var/`) and PostgreSQL (through psycopg 3) are supported. Nothing
+connects at import time: `make_engine` is called by whoever wires the application.
+
+SQLite connections run in WAL mode with a busy timeout, foreign keys on and `synchronous=NORMAL`, and
+every transaction starts with `BEGIN IMMEDIATE`: writers queue on the lock at the start of a
+transaction (waiting up to the busy timeout) instead of failing half-way when a read transaction
+tries to write after another writer committed (SQLITE_BUSY_SNAPSHOT, which no timeout can wait out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import URL, make_url
+
+from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable
+
+from .errors import DatabaseUrlError
+
+DEFAULT_URL = "sqlite:///var/fiml.db"  # relative to the working directory
+URL_VARIABLE = "FIML_DATABASE_URL"
+DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a SQLite writer waits for the lock
+DEFAULT_CONNECT_TIMEOUT = 5  # seconds to reach a PostgreSQL server
+
+UPGRADE_HINT = "run `fiml-bot db upgrade`"
+
+_POSTGRES_NAMES = {"postgres", "postgresql"}
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock: retry the action
+_MISSING_TABLE_SQLSTATE = "42P01"
+
+
+def database_url(env: Mapping[str, str]) -> str:
+    """The URL from `FIML_DATABASE_URL`, or the SQLite default when it is unset or blank."""
+    return env.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+
+
+def parse_url(url: str | URL) -> URL:
+    """The URL with PostgreSQL routed to psycopg 3 (`postgres://` and `postgresql://` are accepted)."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise DatabaseUrlError(f"cannot parse the database URL {str(url)!r}: {error}") from None
+    backend = parsed.get_backend_name()
+    if parsed.drivername in _POSTGRES_NAMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "postgresql" and parsed.get_driver_name() == "psycopg":
+        return parsed
+    if backend == "sqlite" and parsed.get_driver_name() == "pysqlite":
+        return parsed
+    raise DatabaseUrlError(
+        f"unsupported database URL {describe(parsed)}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def describe(url: str | URL) -> str:
+    """The URL as it may appear in a message or a log line: never with its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparsable database URL>"
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a file-based SQLite URL (relative to the working directory), else None."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_folder(url: str | URL) -> None:
+    """Create the folder of a SQLite file (`var/` for the default URL) when it is missing."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(
+    url: str | URL,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+) -> Engine:
+    """An engine for the URL, configured for this application (see the module docstring)."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
+        _configure_sqlite(engine, busy_timeout)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = connect_timeout
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver emits no BEGIN: `_on_begin` does
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def translate_error(error: BaseException, where: str) -> Exception | None:
+    """The port's exception for a database error (None: not an availability or concurrency problem).
+
+    Lock timeouts, refused or dropped connections and a missing schema are `StorageUnavailable`;
+    PostgreSQL's serialization failures and deadlocks are `ConcurrentUpdate`, so the action is retried.
+    """
+    if isinstance(error, exc.TimeoutError):  # no pooled connection became free
+        return StorageUnavailable(f"the database at {where} is unavailable: no free connection ({error})")
+    if not isinstance(error, exc.DBAPIError):
+        return None
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    reason = _first_line(error.orig) if error.orig is not None else _first_line(error)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return ConcurrentUpdate(f"the database refused a concurrent transaction: {reason}")
+    missing_table = sqlstate == _MISSING_TABLE_SQLSTATE or "no such table" in reason
+    if missing_table:
+        return StorageUnavailable(f"the database at {where} has no progress tables ({reason}): {UPGRADE_HINT}")
+    if isinstance(error, (exc.OperationalError, exc.InterfaceError)) or error.connection_invalidated:
+        return StorageUnavailable(f"the database at {where} is unavailable: {reason}")
+    return None
+
+
+@contextlib.contextmanager
+def storage_errors(where: str) -> Iterator[None]:
+    """Re-raise database availability and concurrency errors as the tutor port's exceptions."""
+    try:
+        yield
+    except (exc.DBAPIError, exc.TimeoutError) as error:
+        translated = translate_error(error, where)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,117 @@
+"""Schema migrations through Alembic's command API, configured in code (no alembic.ini at runtime).
+
+`fiml-bot db upgrade|downgrade|current` call these; `open_storage` uses `check_schema` to refuse a
+database whose schema is not the one this code was written for.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from fiml_bot.tutor.ports import StorageUnavailable
+
+from .database import (
+    UPGRADE_HINT,
+    describe,
+    ensure_sqlite_folder,
+    make_engine,
+    sqlite_path,
+    storage_errors,
+)
+from .errors import SchemaOutOfDate
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """A Config pointing at the packaged migrations; `url` is read by env.py (never interpolated)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    if url is not None:
+        config.attributes["url"] = url
+    return config
+
+
+@functools.cache
+def head() -> str:
+    """The newest revision this code ships."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None, "the migrations folder has no revision"
+    return revision
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code ships."""
+    return frozenset(script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database up to `revision`, creating the SQLite file (and its folder) if missing."""
+    ensure_sqlite_folder(url)
+    _run(url, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database down to `revision` ("base" removes every table)."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise StorageUnavailable(f"the database file {path} does not exist: there is nothing to downgrade")
+    _run(url, lambda config: command.downgrade(config, revision))
+
+
+def current(url: str) -> str | None:
+    """The database's revision; None for an empty database or a SQLite file that does not exist."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return None  # connecting would create an empty file
+    engine = make_engine(url)
+    try:
+        with storage_errors(describe(url)), engine.connect() as connection:
+            return revision_of(connection)
+    finally:
+        engine.dispose()
+
+
+def revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(connection: Connection, where: str) -> None:
+    """Raise SchemaOutOfDate unless the database is at this code's head revision."""
+    found = revision_of(connection)
+    wanted = head()
+    if found == wanted:
+        return
+    if found is None:
+        raise SchemaOutOfDate(f"the database at {where} has no progress tables yet: {UPGRADE_HINT}")
+    if found in known_revisions():
+        raise SchemaOutOfDate(
+            f"the database at {where} is at schema revision {found}, this fiml-bot needs {wanted}: {UPGRADE_HINT}"
+        )
+    raise SchemaOutOfDate(
+        f"the database at {where} is at schema revision {found}, which this fiml-bot does not know "
+        f"(it needs {wanted}): the database was migrated by a newer fiml-bot; run that version, or "
+        f"downgrade the database with it first"
+    )
+
+
+def _run(url: str, operation: Callable[[Config], None]) -> None:
+    config = alembic_config(url)
+    engine = make_engine(url)
+    try:
+        with storage_errors(describe(url)), engine.begin() as connection:
+            config.attributes["connection"] = connection
+            operation(config)
+    finally:
+        engine.dispose()
+

@@ -1,0 +1,654 @@
+"""The tutor: one learner action in, messages out, inside one unit of work.
+
+`Tutor.handle` opens a transaction, applies the event (the version policy first, then the
+action), commits, and returns what to say. A concurrent save of the same learner (another
+device or replica) makes the whole action run again on fresh data; an XP award carries an
+idempotency key, so a repeated or replayed action never pays twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
+
+from fiml_cms.errors import FimlError
+from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
+
+from . import callbacks, gamification, render
+from .callbacks import encode
+from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from .messages import Button, Message, rows
+from .model import COMPLETED, IN_PROGRESS, QUIZ, Completion, LessonProgress, Learner, LearnerSnapshot, QuizAnswer
+from .policy import Action, PolicySettings, decide, map_position
+from .ports import ConcurrentUpdate, Content, StorageUnavailable, UnitOfWork
+
+log = logging.getLogger("fiml_bot.tutor")
+
+PAGE_SIZE = 8
+RETRIES = 5
+STORAGE_DOWN = "I can't reach my records right now, so nothing was changed and nothing is lost. Please try again in a minute."
+
+
+_HOME = ((Button("📚 Lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Tutor:
+    def __init__(
+        self,
+        content: Content,
+        unit_of_work: Callable[[], UnitOfWork],
+        *,
+        policy: PolicySettings = PolicySettings(),
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.content = content
+        self.unit_of_work = unit_of_work
+        self.policy = policy
+        self.clock = clock
+
+    def handle(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "") -> list[Message]:
+        """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once."""
+        for _ in range(RETRIES):
+            try:
+                with self.unit_of_work() as uow:
+                    if event_key is not None and not uow.progress.mark_processed(event_key):
+                        log.info("event %s for %s was already applied; ignored", event_key, learner_id)
+                        return []
+                    messages = _Action(self, uow, learner_id, name, self.clock()).run(event)
+                    uow.commit()
+                    return messages
+            except ConcurrentUpdate:
+                log.info("concurrent update for %s; retrying the action", learner_id)
+            except StorageUnavailable as exc:
+                log.error("storage unavailable for %s: %s", learner_id, exc)
+                return [Message(STORAGE_DOWN)]
+            except Exception:  # a bug must cost one reply, not the bot; the transaction was rolled back
+                log.exception("unexpected error handling %r for %s", event, learner_id)
+                return [Message("Something went wrong on my side, and nothing was changed. Please try again.", _HOME)]
+        log.error("gave up on an action of %s after %d concurrent updates", learner_id, RETRIES)
+        return [Message("Lots is happening on your account at once; please try that again.")]
+
+
+@dataclass
+class _Action:
+    """One learner action inside one unit of work."""
+
+    tutor: Tutor
+    uow: UnitOfWork
+    learner_id: str
+    name: str
+    now: dt.datetime
+
+    def __post_init__(self) -> None:
+        self.repo = self.uow.progress
+        self.content = self.tutor.content
+        self.notes: list[Message] = []
+
+    # -- entry -----------------------------------------------------------------------------
+    def run(self, event: Event) -> list[Message]:
+        self.learner = self._touch_learner()
+        if isinstance(event, Start):
+            out = self._start()
+        elif isinstance(event, Help):
+            out = [self._help()]
+        elif isinstance(event, ListLessons):
+            out = self._list(event.page, event.path_id)
+        elif isinstance(event, Progress):
+            out = self._progress()
+        elif isinstance(event, SetTimeZone):
+            out = self._set_time_zone(event.zone)
+        elif isinstance(event, Pressed):
+            out = self._pressed(event.data)
+        elif isinstance(event, Text):
+            out = self._text(event.text)
+        elif isinstance(event, Command):
+            out = [Message(f"I don't know the command /{event.name}.", self._home_buttons()), self._help()]
+        else:  # pragma: no cover - the Event union is closed
+            out = [self._help()]
+        return [*self.notes, *out]
+
+    def _touch_learner(self) -> Learner:
+        learner = self.repo.learner(self.learner_id)
+        if learner is None:
+            learner = Learner(self.learner_id, name=self.name, created_at=self.now)
+        updated = gamification.record_activity(learner, self.now)
+        if self.name and not updated.name:
+            updated = replace(updated, name=self.name)
+        if updated != learner or learner.revision == 0:
+            updated = self.repo.save_learner(updated)
+        return updated
+
+    # -- simple screens ----------------------------------------------------------------------
+    def _start(self) -> list[Message]:
+        hello = f"Welcome{', ' + self.learner.name if self.learner.name else ''}! 👋"
+        text = (
+            f"{hello}\n\nI teach trading and investing basics in short lessons: read a few screens, "
+            "answer a quick quiz, earn XP and badges, and keep a daily streak."
+        )
+        return [Message(text, self._home_buttons())]
+
+    def _help(self) -> Message:
+        return Message(
+            "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
+            "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n/help: this list\n\n"
+            "Tap the buttons under my messages to move on; type a number to answer a numeric question.",
+            self._home_buttons(),
+        )
+
+    def _home_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        return _HOME
+
+    def _set_time_zone(self, zone: str) -> list[Message]:
+        zone = zone.strip()
+        if not zone or not gamification.valid_time_zone(zone):
+            return [Message(f"I don't know the time zone {zone!r}. Use a name like Europe/Berlin, America/New_York or UTC.")]
+        self.learner = self.repo.save_learner(replace(self.learner, time_zone=zone))
+        return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
+
+    # -- lessons list ----------------------------------------------------------------------
+    def _catalog(self) -> list[tuple[str, str]]:
+        """(path title, lesson id) in path order; lessons in no path come last."""
+        listed: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        known = set(self.content.lesson_ids())
+        for path in self.content.paths():
+            for lesson_id in path.lessons:
+                current = self.content.current_id(lesson_id)
+                if current and current in known and current not in seen:
+                    seen.add(current)
+                    listed.append((path.title, current))
+        listed.extend(("More lessons", i) for i in sorted(known - seen))
+        return listed
+
+    def _list(self, page: int, path_id: str = "") -> list[Message]:
+        self._follow_renames()
+        progress = {p.lesson_id: p for p in self.repo.all_progress(self.learner_id)}
+        items = []
+        for heading, lesson_id in self._catalog():
+            lesson = self._latest(lesson_id)
+            if lesson is None or (lesson.retired and lesson_id not in progress):
+                continue
+            items.append((heading, lesson))
+        if not items:
+            return [Message("There are no lessons yet. Please come back soon.")]
+        pages = max(1, -(-len(items) // PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        lines = [f"**Lessons** (page {page + 1} of {pages})"]
+        buttons = []
+        heading = None
+        for path_title, lesson in shown:
+            if path_title != heading:
+                heading = path_title
+                lines.append(f"\n*{path_title}*")
+            mark = self._mark(lesson, progress.get(lesson.id))
+            lines.append(f"{mark} {lesson.title} · {lesson.duration_minutes} min")
+            buttons.append(Button(f"{mark} {lesson.title}"[:60], encode("o", lesson.id)))
+        nav = []
+        if page > 0:
+            nav.append(Button("◀ Previous", encode("l", str(page - 1), path_id)))
+        if page + 1 < pages:
+            nav.append(Button("Next ▶", encode("l", str(page + 1), path_id)))
+        lines.append("\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first")
+        return [Message("\n".join(lines), rows(buttons) + ((tuple(nav),) if nav else ()), replace=True)]
+
+    def _mark(self, lesson: Lesson, progress: LessonProgress | None) -> str:
+        if progress is None:
+            return "🔒" if self._missing_prerequisites(lesson) else "📘"
+        if progress.status == COMPLETED:
+            return "🔄" if self._has_updates(progress, lesson) else "✅"
+        return "▶️"
+
+    def _has_updates(self, progress: LessonProgress, latest: Lesson) -> bool:
+        seen = progress.seen_version or progress.completed_version or progress.pinned_version
+        return _newer(latest.version, seen)
+
+    # -- progress ----------------------------------------------------------------------------
+    def _progress(self) -> list[Message]:
+        self._follow_renames()
+        self._credit_raised_rewards()
+        total = self.repo.xp_total(self.learner_id)
+        level, into, needed = gamification.level_progress(total)  # needed: the size of this level
+        streak = gamification.streak_status(self.learner, self.now)
+        done = [p for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED]
+        going = [p for p in self.repo.all_progress(self.learner_id) if p.status != COMPLETED]
+        badges = sorted(b.badge for b in self.repo.badges(self.learner_id))
+        next_text = f"{into}/{needed} XP to level {level + 1}" if needed else "top level reached"
+        lines = [
+            "**Your progress**",
+            f"⭐ {total} XP · level {level} ({gamification.level_name(level)}) · {next_text}",
+            f"🔥 streak: {streak} day{'s' if streak != 1 else ''}" + (" · streak freeze ready" if gamification.freeze_ready(self.learner, self.now) else ""),
+            f"✅ {len(done)} lesson{'s' if len(done) != 1 else ''} completed · ▶️ {len(going)} in progress",
+        ]
+        if badges:
+            lines.append("🏅 " + ", ".join(gamification.badge_title(b) for b in badges))
+        return [Message("\n".join(lines), self._home_buttons())]
+
+    # -- buttons -------------------------------------------------------------------------------
+    def _pressed(self, data: str) -> list[Message]:
+        callback = callbacks.decode(data)
+        if callback is None:
+            log.warning("unknown or forged button data %r from %s", data, self.learner_id)
+            return [Message("That button is no longer valid. Here is where you can go from here:", self._home_buttons())]
+        kind, fields = callback.kind, callback.fields
+        if kind == "h":
+            return [self._help()]
+        if kind == "p":
+            return self._progress()
+        if kind == "l":
+            return self._list(int(fields[0]) if fields[0].isdigit() else 0, fields[1])
+        lesson_id = self._resolve(fields[0])
+        if lesson_id is None:
+            log.warning("button for unknown lesson %r from %s", fields[0], self.learner_id)
+            return [Message("That lesson is no longer available. Here are the current ones:"), *self._list(0)]
+        if kind == "o":
+            return self._open(lesson_id)
+        if kind == "n":
+            return self._next(lesson_id, fields[1], fields[2])
+        if kind == "a":
+            return self._answer(lesson_id, fields[1], fields[2], fields[3])
+        if kind == "c":
+            return self._choose(lesson_id, fields[1], fields[2])
+        if kind == "u":
+            return self._updates(lesson_id)
+        if kind == "r":
+            return self._retake(lesson_id)
+        return [self._help()]
+
+    def _resolve(self, key: str) -> str | None:
+        lesson_id = callbacks.KeyResolver(self.content.lesson_ids()).resolve(key)
+        if lesson_id is None and key and not key.startswith("~"):
+            lesson_id = self.content.current_id(key)
+        return lesson_id
+
+    # -- a lesson ------------------------------------------------------------------------------
+    def _open(self, lesson_id: str) -> list[Message]:
+        self._follow_renames()
+        latest = self._latest(lesson_id)
+        if latest is None:
+            return [Message("That lesson is not available right now. Please try another one."), *self._list(0)]
+        progress = self.repo.progress(self.learner_id, lesson_id)
+        if progress is None:
+            return self._begin(latest)
+        if progress.status == COMPLETED:
+            self._credit_raised_rewards(only=lesson_id)
+            return [self._completed_summary(progress, latest)]
+        reconciled = self._apply_policy(progress)
+        if isinstance(reconciled, list):
+            return reconciled
+        return self._show_step(reconciled)
+
+    def _begin(self, latest: Lesson) -> list[Message]:
+        if latest.retired:
+            return [Message(f"“{latest.title}” has been retired and takes no new learners.", self._home_buttons())]
+        missing = self._missing_prerequisites(latest)
+        if missing:
+            titles = [(m, self._latest(m)) for m in missing]
+            names = [t.title if t else m for m, t in titles]
+            text = f"“{latest.title}” builds on {_join(names)}. Finish {'that' if len(missing) == 1 else 'those'} first:"
+            return [Message(text, rows([Button(t.title[:60], encode("o", m)) for m, t in titles if t]) or self._home_buttons())]
+        progress = LessonProgress(
+            self.learner_id, latest.id, latest.version, IN_PROGRESS, latest.sections[0].id, (), (), 1, self.now, self.now, seen_version=latest.version,
+        )
+        progress = self.repo.save_progress(progress)
+        return self._show_step(progress)
+
+    def _missing_prerequisites(self, lesson: Lesson) -> list[str]:
+        done = {p.lesson_id for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED or p.completed_version}
+        missing = []
+        for prerequisite in lesson.prerequisites:
+            current = self.content.current_id(prerequisite) or prerequisite
+            if current not in done:
+                missing.append(current)
+        return missing
+
+    def _show_step(self, progress: LessonProgress) -> list[Message]:
+        lesson = self._pinned(progress)
+        if progress.status == QUIZ:
+            question = _next_question(lesson, progress)
+            if question is None:
+                return self._finish(progress, lesson)
+            return [self._question_message(lesson, question, progress)]
+        section = next((s for s in lesson.sections if s.id == progress.current_section), lesson.sections[0])
+        number = [s.id for s in lesson.sections].index(section.id) + 1
+        last = number == len(lesson.sections)
+        label = "📝 Start the quiz" if last else "Next ▶"
+        header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
+        text = f"{header}\n\n{render.section(section)}"
+        return [Message(text, ((Button(label, encode("n", lesson.id, lesson.version, section.id)),),))]
+
+    def _next(self, lesson_id: str, version: str, section_key: str) -> list[Message]:
+        progress = self.repo.progress(self.learner_id, lesson_id)
+        if progress is None or progress.status == COMPLETED:
+            return self._open(lesson_id)
+        shown_under = progress.pinned_version  # a button made before an auto-migration still counts
+        reconciled = self._apply_policy(progress)
+        if isinstance(reconciled, list):
+            return reconciled
+        progress = reconciled
+        lesson = self._pinned(progress)
+        current = progress.current_section
+        if progress.status != IN_PROGRESS or version not in (progress.pinned_version, shown_under) or not _same_key(section_key, current):
+            return [Message("↩️ That button was from an earlier message. Here is where you are:"), *self._show_step(progress)]
+        ids = [s.id for s in lesson.sections]
+        done = progress.sections_done + ((current,) if current and current not in progress.sections_done else ())
+        following = ids[ids.index(current) + 1 :] if current in ids else []
+        if following:
+            progress = replace(progress, current_section=following[0], sections_done=done, updated_at=self.now)
+        else:
+            progress = replace(progress, status=QUIZ, current_section=None, sections_done=done, updated_at=self.now)
+        progress = self.repo.save_progress(progress)
+        return self._show_step(progress)
+
+    # -- the quiz ------------------------------------------------------------------------------
+    def _question_message(self, lesson: Lesson, question: Question, progress: LessonProgress) -> Message:
+        number = [q.id for q in lesson.quiz.questions].index(question.id) + 1
+        header = f"**Quiz · {lesson.title}** · question {number}/{len(lesson.quiz.questions)}"
+        text = f"{header}\n\n{render.question(question)}"
+        if isinstance(question, MultipleChoiceQuestion):
+            buttons = [Button(f"{i + 1}. {o}"[:60], encode("a", lesson.id, lesson.version, question.id, str(i))) for i, o in enumerate(question.options)]
+            return Message(text, rows(buttons))
+        if isinstance(question, TrueFalseQuestion):
+            pair = (Button("True", encode("a", lesson.id, lesson.version, question.id, "t")), Button("False", encode("a", lesson.id, lesson.version, question.id, "f")))
+            return Message(text, (pair,))
+        return Message(text + "\n\n_Type your answer as a number._")
+
+    def _answer(self, lesson_id: str, version: str, question_key: str, given: str) -> list[Message]:
+        progress = self.repo.progress(self.learner_id, lesson_id)
+        if progress is None:
+            return self._open(lesson_id)
+        if progress.status != QUIZ:
+            return [Message("↩️ That question is from an earlier message. Here is where you are:"), *self._show_step(progress)]
+        asked = self._lesson_at(lesson_id, version) or self._pinned(progress)
+        question = next((q for q in asked.quiz.questions if _same_key(question_key, q.id)), None)
+        if question is None:
+            return [Message("↩️ That question is no longer in this lesson. Here is where you are:"), *self._show_step(progress)]
+        if any(a.question_id == question.id for a in progress.answers):
+            return [Message("You already answered that one. Here is where you are:"), *self._show_step(progress)]
+        reconciled = self._apply_policy(progress)
+        if isinstance(reconciled, list):
+            return reconciled
+        progress = reconciled
+        correct = _grade(question, given)
+        if correct is None:
+            return [Message("Please answer with a number, like 12.5"), self._question_message(self._pinned(progress), question, progress)]
+        answer = QuizAnswer(question.id, given, correct, asked.version)
+        progress = self.repo.save_progress(replace(progress, answers=progress.answers + (answer,), updated_at=self.now))
+        earned = 0
+        if correct and not self._answer_paid_under_former_ids(lesson_id, question.id):
+            award = gamification.answer_award(self.learner_id, lesson_id, asked.version, question.id, question.xp, self.now)
+            if award is not None and self.repo.award_xp(award):
+                earned = award.amount
+        verdict = f"✅ Correct!{f' +{earned} XP' if earned else ''}" if correct else f"❌ Not quite. The answer is {_answer_text(question)}."
+        feedback = Message(f"{verdict}\n\n{question.explanation}")
+        return [feedback, *self._show_step(progress)]
+
+    def _text(self, text: str) -> list[Message]:
+        waiting = [p for p in self.repo.all_progress(self.learner_id) if p.status == QUIZ]
+        for progress in sorted(waiting, key=lambda p: p.updated_at or self.now, reverse=True):
+            lesson = self._pinned(progress)
+            question = _next_question(lesson, progress)
+            if isinstance(question, NumericQuestion):
+                return self._answer(lesson.id, lesson.version, question.id, text.strip())
+        return [Message("I didn't understand that. Use the buttons, or one of these commands:"), self._help()]
+
+    def _finish(self, progress: LessonProgress, lesson: Lesson) -> list[Message]:
+        answered = {a.question_id: a for a in progress.answers}
+        total = len(lesson.quiz.questions)
+        score = sum(1 for q in lesson.quiz.questions if q.id in answered and answered[q.id].correct)
+        if total and score / total < lesson.quiz.pass_ratio:
+            needed = -(-int(lesson.quiz.pass_ratio * total * 1000) // 1000)
+            text = f"You scored {score}/{total}; {needed} correct answers pass this quiz. Read it again and have another go!"
+            return [Message(text, ((Button("🔁 Try again", encode("r", lesson.id)), Button("📚 Lessons", encode("l", "0", ""))),))]
+        before = self.repo.xp_total(self.learner_id)
+        award = gamification.lesson_completion_award(self.learner_id, lesson.id, lesson.version, lesson.xp_reward, self._paid_for_lesson(lesson.id), self.now)
+        lesson_xp = award.amount if award is not None and self.repo.award_xp(award) else 0
+        progress = replace(progress, status=COMPLETED, completed_version=lesson.version, completed_at=self.now, seen_version=self._latest_version(lesson.id) or lesson.version, updated_at=self.now)
+        self.repo.save_progress(progress)
+        self.repo.add_completion(Completion(self.learner_id, lesson.id, lesson.version, progress.attempt, score, total, lesson_xp, self.now))
+        total_xp = self.repo.xp_total(self.learner_id)
+        level = gamification.level_for(total_xp)
+        snapshot = LearnerSnapshot(self.learner, total_xp, tuple(self.repo.completions(self.learner_id)), frozenset(b.badge for b in self.repo.badges(self.learner_id)))
+        new = [b for b in gamification.new_badges(snapshot, self.content.paths(), perfect_attempt=total > 0 and score == total, now=self.now) if self.repo.award_badge(b)]
+        lines = [f"🎉 **Lesson complete: {lesson.title}**", f"Score {score}/{total}" + (f" · +{lesson_xp} XP for the lesson" if lesson_xp else "")]
+        lines.append(f"⭐ {total_xp} XP · level {level} ({gamification.level_name(level)})")
+        if gamification.level_for(before) < level:
+            lines.append(f"⬆️ You reached level {level}!")
+        for badge in new:
+            lines.append(f"🏅 New badge: {gamification.badge_title(badge.badge)}")
+        return [Message("\n".join(lines), ((Button("📚 More lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),))]
+
+    # -- completed lessons -------------------------------------------------------------------
+    def _completed_summary(self, progress: LessonProgress, latest: Lesson) -> Message:
+        when = progress.completed_at.date().isoformat() if progress.completed_at else "earlier"
+        text = f"✅ You completed **{latest.title}** (version {progress.completed_version}) on {when}."
+        buttons = [Button("🔁 Retake", encode("r", latest.id))]
+        if self._has_updates(progress, latest):
+            text += f"\n\n🔄 Updated since then: version {latest.version}."
+            buttons.insert(0, Button("🔄 View updates", encode("u", latest.id)))
+        buttons.append(Button("📚 Lessons", encode("l", "0", "")))
+        return Message(text, (tuple(buttons),))
+
+    def _updates(self, lesson_id: str) -> list[Message]:
+        progress = self.repo.progress(self.learner_id, lesson_id)
+        latest = self._latest(lesson_id)
+        if progress is None or latest is None:
+            return self._open(lesson_id)
+        since = progress.seen_version or progress.completed_version or progress.pinned_version
+        entries = self.content.changelog_since(lesson_id, since)
+        if not entries:
+            text = f"No changes to **{latest.title}** since version {since}."
+        else:
+            lines = [f"**What changed in {latest.title}** since version {since}:"]
+            for entry in entries:
+                lines.append(f"\n*{entry.version}* ({entry.date})")
+                lines.extend(f"• {change}" for change in entry.changes)
+            text = "\n".join(lines)
+        self.repo.save_progress(replace(progress, seen_version=latest.version, updated_at=self.now))
+        return [Message(text, ((Button("🔁 Retake", encode("r", lesson_id)), Button("📚 Lessons", encode("l", "0", ""))),))]
+
+    def _retake(self, lesson_id: str) -> list[Message]:
+        progress = self.repo.progress(self.learner_id, lesson_id)
+        latest = self._latest(lesson_id)
+        if latest is None:
+            return self._open(lesson_id)
+        if progress is None:
+            return self._begin(latest)
+        restarted = replace(
+            progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
+            attempt=progress.attempt + 1, started_at=self.now, updated_at=self.now, seen_version=latest.version, pending_choice=None,
+        )
+        return self._show_step(self.repo.save_progress(restarted))
+
+    # -- the version policy ------------------------------------------------------------------
+    def _apply_policy(self, progress: LessonProgress) -> LessonProgress | list[Message]:
+        """Move an in-progress learner by the §5 rule; a list of messages means "stop and show these"."""
+        latest = self._latest(progress.lesson_id)
+        if latest is None:
+            return progress  # nothing newer can be served: stay on the pinned version
+        pinned = self._lesson_at(progress.lesson_id, progress.pinned_version)
+        decision = decide(
+            progress.pinned_version, latest.version,
+            pinned_available=pinned is not None, pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
+            declined=progress.seen_version == latest.version and progress.pending_choice is None,
+            settings=self.tutor.policy,
+        )
+        if decision.action is Action.NONE:
+            return progress
+        if decision.action is Action.CHOICE:
+            if progress.pending_choice != latest.version:
+                progress = self.repo.save_progress(replace(progress, pending_choice=latest.version, updated_at=self.now))
+            return [self._choice_message(progress, latest)]
+        if decision.action is Action.FORCED_RESTART:
+            log.info("forced restart of %s for %s: %s", progress.lesson_id, self.learner_id, decision.reason)
+            self.notes.append(Message(f"ℹ️ **{latest.title}**: {decision.reason}, so you restart on version {latest.version}. Your XP and completions are kept."))
+            restarted = replace(
+                progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
+                attempt=progress.attempt + 1, updated_at=self.now, seen_version=latest.version, pending_choice=None,
+            )
+            return self.repo.save_progress(restarted)
+        assert pinned is not None
+        position = map_position(pinned, latest, progress.current_section if progress.status == IN_PROGRESS else None, progress.sections_done)
+        status = progress.status
+        if status == IN_PROGRESS and position.current_section is None:
+            status = QUIZ
+        migrated = replace(
+            progress, pinned_version=latest.version, status=status, current_section=position.current_section if status == IN_PROGRESS else None,
+            sections_done=position.sections_done, updated_at=self.now, seen_version=latest.version, pending_choice=None,
+        )
+        if decision.action is Action.AUTO_MIGRATE_NOTIFY:
+            entries = self.content.changelog_since(progress.lesson_id, progress.pinned_version)
+            changes = "\n".join(f"• {c}" for e in entries for c in e.changes) or "• small improvements"
+            self.notes.append(Message(f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"))
+        return self.repo.save_progress(migrated)
+
+    def _choice_message(self, progress: LessonProgress, latest: Lesson) -> Message:
+        text = (
+            f"🆕 A new edition of **{latest.title}** is out (version {latest.version}; you started {progress.pinned_version}).\n\n"
+            "Continue where you are on your version, or restart with the new one? Your XP and completions are kept either way."
+        )
+        buttons = (
+            Button("▶️ Continue my version", encode("c", latest.id, latest.version, "c")),
+            Button("🆕 Restart on the new one", encode("c", latest.id, latest.version, "r")),
+        )
+        return Message(text, rows(list(buttons)))
+
+    def _choose(self, lesson_id: str, offered: str, choice: str) -> list[Message]:
+        progress = self.repo.progress(self.learner_id, lesson_id)
+        if progress is None or progress.pending_choice != offered or choice not in ("c", "r"):
+            return [Message("↩️ That choice is from an earlier message."), *self._open(lesson_id)]
+        if choice == "c":
+            progress = self.repo.save_progress(replace(progress, pending_choice=None, seen_version=offered, updated_at=self.now))
+            return [Message(f"OK, you continue with version {progress.pinned_version}."), *self._show_step(progress)]
+        latest = self._lesson_at(lesson_id, offered) or self._latest(lesson_id)
+        assert latest is not None
+        restarted = replace(
+            progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
+            attempt=progress.attempt + 1, updated_at=self.now, seen_version=latest.version, pending_choice=None,
+        )
+        return [Message(f"Restarting on version {latest.version}. Your XP and completions are kept."), *self._show_step(self.repo.save_progress(restarted))]
+
+    # -- housekeeping --------------------------------------------------------------------------
+    def _follow_renames(self) -> None:
+        for progress in self.repo.all_progress(self.learner_id):
+            current = self.content.current_id(progress.lesson_id)
+            if current and current != progress.lesson_id:
+                log.info("learner %s: lesson %s is now %s; moving progress", self.learner_id, progress.lesson_id, current)
+                self.repo.rename_lesson(self.learner_id, progress.lesson_id, current)
+
+    def _former_ids(self, lesson_id: str) -> tuple[str, ...]:
+        latest = self._latest(lesson_id)
+        return latest.replaces if latest else ()
+
+    def _paid_for_lesson(self, lesson_id: str) -> int:
+        """Paid for completing the lesson, under its id or an id it replaces (a rename pays once)."""
+        return gamification.paid_for_lesson(self.repo.xp_awards(self.learner_id), (lesson_id, *self._former_ids(lesson_id)))
+
+    def _answer_paid_under_former_ids(self, lesson_id: str, question_id: str) -> bool:
+        """The ledger's unique key stops a second payment under the same id; this covers renames."""
+        former = self._former_ids(lesson_id)
+        return bool(former) and gamification.answer_paid(self.repo.xp_awards(self.learner_id), former, question_id)
+
+    def _credit_raised_rewards(self, only: str | None = None) -> None:
+        """A lesson whose `xp_reward` rose pays past completers the difference (never takes XP away)."""
+        for progress in self.repo.all_progress(self.learner_id):
+            if progress.completed_version is None or (only and progress.lesson_id != only):
+                continue
+            latest = self._latest(progress.lesson_id)
+            if latest is None:
+                continue
+            award = gamification.raise_award(self.learner_id, latest.id, latest.version, latest.xp_reward, self._paid_for_lesson(latest.id), self.now)
+            if award is not None and self.repo.award_xp(award):
+                self.notes.append(Message(f"⭐ **{latest.title}** now rewards more XP: +{award.amount} XP for having completed it."))
+
+    def _latest(self, lesson_id: str) -> Lesson | None:
+        try:
+            return self.content.latest(lesson_id)
+        except FimlError as exc:
+            log.warning("lesson %s has no servable version: %s", lesson_id, exc)
+            return None
+
+    def _latest_version(self, lesson_id: str) -> str | None:
+        latest = self._latest(lesson_id)
+        return latest.version if latest else None
+
+    def _lesson_at(self, lesson_id: str, version: str) -> Lesson | None:
+        try:
+            return self.content.get(lesson_id, version)
+        except FimlError:
+            return None
+
+    def _pinned(self, progress: LessonProgress) -> Lesson:
+        lesson = self._lesson_at(progress.lesson_id, progress.pinned_version) or self._latest(progress.lesson_id)
+        if lesson is None:
+            raise StorageUnavailable(f"lesson {progress.lesson_id} cannot be served")
+        return lesson
+
+
+def _next_question(lesson: Lesson, progress: LessonProgress) -> Question | None:
+    answered = {a.question_id for a in progress.answers}
+    return next((q for q in lesson.quiz.questions if q.id not in answered), None)
+
+
+def _same_key(key: str, value: str | None) -> bool:
+    return value is not None and (key == value or key == callbacks.short_key(value))
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
+def parse_number(text: str) -> float | None:
+    """A typed number: `12.5`, `1,000`, `$12.50`, `5 %`, `12,5` (decimal comma)."""
+    cleaned = text.replace(" ", "").replace("\u00a0", "")
+    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", cleaned.strip("$€£%")):
+        cleaned = cleaned.replace(",", "")
+    match = _NUMBER.search(cleaned)
+    if not match:
+        return None
+    return float(match.group(0).replace(",", "."))
+
+
+def _grade(question: Question, given: str) -> bool | None:
+    if isinstance(question, MultipleChoiceQuestion):
+        return given.isdigit() and int(given) == question.answer
+    if isinstance(question, TrueFalseQuestion):
+        return (given == "t") == question.answer if given in ("t", "f") else False
+    value = parse_number(given)
+    if value is None:
+        return None
+    return abs(value - question.answer) <= question.tolerance + 1e-9
+
+
+def _answer_text(question: Question) -> str:
+    if isinstance(question, MultipleChoiceQuestion):
+        return f"“{question.options[question.answer]}”"
+    if isinstance(question, TrueFalseQuestion):
+        return "true" if question.answer else "false"
+    value = f"{question.answer:g}"
+    return f"{value} {question.unit}".strip() if question.unit else value
+
+
+def _newer(a: str, b: str) -> bool:
+    from fiml_cms import versions
+
+    try:
+        return versions.parse(a) > versions.parse(b)
+    except ValueError:
+        return False
+
+
+def _join(names: list[str]) -> str:
+    quoted = [f"“{n}”" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def iter_buttons(messages: list[Message]) -> Iterator[Button]:
+    for message in messages:
+        yield from message.all_buttons

@@ -1,0 +1,102 @@
+"""The learner's records as frozen values: what the tutor reads and what the store keeps.
+
+The tutor never mutates a record: it builds a new one with `dataclasses.replace`, and the unit of
+work saves it. `revision` is the optimistic-concurrency counter: a save whose revision is stale
+(another device or replica saved in between) is refused, and the action is retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+IN_PROGRESS = "in_progress"  # reading sections
+QUIZ = "quiz"  # answering the quiz
+COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: str  # platform-qualified: "telegram:123456", "console:local"
+    name: str = ""
+    time_zone: str = "UTC"
+    active: bool = True  # False once the platform says the learner blocked the bot
+    streak_days: int = 0
+    last_active_day: dt.date | None = None  # in the learner's time zone
+    freeze_available: bool = True
+    freeze_used_on: dt.date | None = None
+    created_at: dt.datetime | None = None
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class QuizAnswer:
+    """One answer, graded against the version the question was asked under (grandfathering)."""
+
+    question_id: str
+    given: str  # as the learner gave it: an option index, "true"/"false", or a number
+    correct: bool
+    version: str
+
+
+@dataclass(frozen=True)
+class LessonProgress:
+    """Where a learner is in one lesson (by its current id: renames are followed)."""
+
+    learner_id: str
+    lesson_id: str
+    pinned_version: str
+    status: str = IN_PROGRESS
+    current_section: str | None = None
+    sections_done: tuple[str, ...] = ()
+    answers: tuple[QuizAnswer, ...] = ()  # of the current attempt
+    attempt: int = 1
+    started_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    completed_version: str | None = None  # the version of the last completion
+    completed_at: dt.datetime | None = None
+    seen_version: str | None = None  # newest version whose changes the learner has seen
+    pending_choice: str | None = None  # a major version waiting for "continue" or "restart"
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    learner_id: str
+    lesson_id: str
+    version: str
+    attempt: int
+    score: int
+    total: int
+    xp_earned: int
+    completed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class XpAward:
+    """One line of the append-only XP ledger; `key` makes each award payable once."""
+
+    learner_id: str
+    amount: int
+    reason: str
+    key: str
+    lesson_id: str | None = None
+    version: str | None = None
+    awarded_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class BadgeAward:
+    learner_id: str
+    badge: str
+    awarded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class LearnerSnapshot:
+    """Everything the gamification rules look at, read in the action's transaction."""
+
+    learner: Learner
+    xp_total: int
+    completions: tuple[Completion, ...] = ()
+    badges: frozenset[str] = field(default_factory=frozenset)

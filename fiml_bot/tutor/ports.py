@@ -1,0 +1,105 @@
+"""What the tutor needs from the outside, as protocols: progress storage and lesson content.
+
+The storage adapter (SQLAlchemy) and the content adapter (fiml_cms.store) implement these; tests
+use in-memory fakes. The tutor never sees a database session or a git repository.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
+
+from .model import BadgeAward, Completion, LessonProgress, Learner, XpAward
+
+
+class ConcurrentUpdate(Exception):
+    """Another transaction saved the same record first; the action is retried from the start."""
+
+
+class StorageUnavailable(Exception):
+    """The database is locked, gone or unreachable; nothing was changed."""
+
+
+class ProgressRepository(Protocol):
+    def learner(self, learner_id: str) -> Learner | None: ...
+
+    def save_learner(self, learner: Learner) -> Learner:
+        """Insert (revision 0) or update; returns it with the new revision; ConcurrentUpdate if stale."""
+        ...
+
+    def progress(self, learner_id: str, lesson_id: str) -> LessonProgress | None: ...
+
+    def all_progress(self, learner_id: str) -> list[LessonProgress]: ...
+
+    def save_progress(self, progress: LessonProgress) -> LessonProgress:
+        """Insert or update with the same revision rule as `save_learner`."""
+        ...
+
+    def rename_lesson(self, learner_id: str, old_id: str, new_id: str) -> None:
+        """Move a learner's progress and completions from a former lesson id to its new id."""
+        ...
+
+    def award_xp(self, award: XpAward) -> bool:
+        """Append to the ledger; False (and nothing added) when `award.key` was already paid."""
+        ...
+
+    def xp_total(self, learner_id: str) -> int: ...
+
+    def xp_awards(self, learner_id: str) -> list[XpAward]: ...
+
+    def add_completion(self, completion: Completion) -> None: ...
+
+    def completions(self, learner_id: str, lesson_id: str | None = None) -> list[Completion]: ...
+
+    def award_badge(self, award: BadgeAward) -> bool:
+        """False when the learner already has the badge."""
+        ...
+
+    def badges(self, learner_id: str) -> list[BadgeAward]: ...
+
+    def mark_processed(self, key: str) -> bool:
+        """Record an external event id (a Telegram update_id) once; False if it was already applied."""
+        ...
+
+    def learner_ids(self) -> list[str]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything a learner action changes commits together or not at all."""
+
+    progress: ProgressRepository
+
+    def __enter__(self) -> "UnitOfWork": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class Content(Protocol):
+    """Published lessons (by id and version) and the learning paths."""
+
+    def latest(self, lesson_id: str) -> Lesson: ...
+
+    def get(self, lesson_id: str, version: str) -> Lesson: ...
+
+    def versions(self, lesson_id: str) -> list[str]: ...
+
+    def is_yanked(self, lesson_id: str, version: str) -> bool: ...
+
+    def current_id(self, lesson_id: str) -> str | None:
+        """The id a lesson has now (following `replaces`), or None when unknown."""
+        ...
+
+    def lesson_ids(self) -> list[str]: ...
+
+    def paths(self) -> list[LearningPath]: ...
+
+    def changelog_since(self, lesson_id: str, version: str) -> list[ChangelogEntry]: ...
+
+
+def xp_of(awards: Iterable[XpAward]) -> int:
+    return sum(a.amount for a in awards)

@@ -1,0 +1,75 @@
+"""Shared fixtures for the bot's tests: databases (SQLite in tmp_path, PostgreSQL in a throwaway schema)
+and progress stores (in memory, SQLite, PostgreSQL) behind the same `UnitOfWork` factory."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_VARIABLE = "FIML_TEST_POSTGRES_URL"
+STORAGE_KINDS = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file URL in a folder that does not exist yet (`<tmp>/var/fiml.db`)."""
+    return f"sqlite:///{tmp_path / 'var' / 'fiml.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a new, empty schema, dropped afterwards.
+
+    Each test gets its own schema, so parallel and repeated runs never see each other's tables.
+    Skipped unless FIML_TEST_POSTGRES_URL is set (`.ci/run` sets it).
+    """
+    base = os.environ.get(POSTGRES_VARIABLE, "").strip()
+    if not base:
+        pytest.skip(f"{POSTGRES_VARIABLE} is not set")
+    from sqlalchemy import create_engine, text
+
+    from fiml_bot.storage.database import parse_url
+
+    parsed = parse_url(base)
+    schema = f"fiml_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty SQL database: use with `@pytest.mark.parametrize("database_url", ["sqlite",
+    "postgres"], indirect=True)`."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def storage(request: pytest.FixtureRequest) -> Iterator[Callable[[], object]]:
+    """A progress store at the current schema, as a `UnitOfWork` factory: `with storage() as uow:`."""
+    if request.param == "memory":
+        from fiml_bot.storage.memory import MemoryStorage
+
+        yield MemoryStorage()
+        return
+    from fiml_bot.storage.migrations_api import upgrade
+    from fiml_bot.storage.unit_of_work import open_storage
+
+    url = request.getfixturevalue(f"{request.param}_url")
+    upgrade(url)
+    opened = open_storage(url)
+    try:
+        yield opened
+    finally:
+        opened.close()

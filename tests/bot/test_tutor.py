@@ -371,3 +371,22 @@ def test_a_renamed_lesson_keeps_its_learners(repo: Path) -> None:
 
 def test_level_names_exist_for_every_level() -> None:
     assert all(gamification.level_name(level) for level in range(1, 11))
+
+
+def test_a_broken_published_version_falls_back_to_the_last_good_one(repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from ..conftest import git
+
+    tutor, content, ada = learner_mid_lesson(repo, steps=1)
+    replace_in(lesson_file(repo), 'version: "1.0.0"', 'version: "1.1.0"\nsections: [broken')
+    commit_all(repo, "a broken lesson at HEAD")
+    git(repo, "tag", "-a", f"lesson/{MARKET}/v1.1.0", "-m", "1.1.0 (published by hand, broken)")
+    content.refresh()
+    with caplog.at_level("ERROR", logger="fiml_bot.content"):
+        ada.press("Next")
+    assert progress_of(tutor, ada.id, MARKET).current_section == "participants"
+    assert content.latest(MARKET).version == "1.0.0"
+    assert any("serving 1.0.0, the newest version that works" in r.getMessage() for r in caplog.records)
+    bob = Learner(tutor, "test:2")
+    bob.send(ListLessons())
+    bob.press("What Is a Market?")
+    assert progress_of(tutor, bob.id, MARKET).pinned_version == "1.0.0"

@@ -27,6 +27,7 @@ class Settings:
     archive: Path
     tag_format: str = DEFAULT_TAG_FORMAT
     config_file: Path | None = None
+    policy: tuple[tuple[str, Any], ...] = ()  # the `[policy]` table: thresholds for the bot (SPEC §5)
 
 
 def find_root(start: Path) -> Path:
@@ -54,7 +55,10 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
         raise ConfigError(f"{source}: tag_format must contain {{id}} and {{version}}, got {tag_format!r}")
     if lessons is not None:
         lessons_dir = lessons if lessons.is_absolute() else Path.cwd() / lessons
-    return Settings(root, content, lessons_dir.resolve(), paths_dir.resolve(), archive.resolve(), tag_format, source)
+    policy = table.get("policy", {})
+    if not isinstance(policy, dict):
+        raise ConfigError(f"{source}: `policy` must be a table")
+    return Settings(root, content, lessons_dir.resolve(), paths_dir.resolve(), archive.resolve(), tag_format, source, tuple(sorted(policy.items())))
 
 
 def _read_table(root: Path) -> tuple[dict[str, Any], Path | None]:

@@ -33,6 +33,7 @@ class Published:
     tag: str | None = None
     commit: str | None = None
     blob: str | None = None  # known up front for the archive; resolved lazily from git
+    path: Path | None = None  # the file, for a working-tree preview
 
 
 class Backend(Protocol):
@@ -64,9 +65,15 @@ class ContentStore:
         self._index: dict[str, dict[str, Published]] = backend.index()
 
     @classmethod
-    def open(cls, path: Path, settings: Settings | None = None) -> "ContentStore":
-        """The store for the content repository at `path`: git if it has `.git`, else its archive."""
+    def open(cls, path: Path, settings: Settings | None = None, preview: bool = False) -> "ContentStore":
+        """The store for the content repository at `path`: git if it has `.git`, else its archive.
+
+        `preview` serves the lessons folder as it is (each lesson's current version only), for
+        authors trying lessons before they are published.
+        """
         settings = settings or load_settings(path)
+        if preview:
+            return cls(WorktreeBackend(settings.lessons))
         if (settings.root / ".git").exists():
             from .gitrepo import GitRepo
 
@@ -262,6 +269,57 @@ class GitBackend:
             if data.get("id") == lesson_id and version and version not in found:
                 found[version] = Published(lesson_id, version, commit.date, None, commit.sha, sha)
         return found
+
+
+class WorktreeBackend:
+    """Each lesson file's current version, as if published: a preview for authors."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.problems: list[str] = []
+
+    def index(self) -> dict[str, dict[str, Published]]:
+        from .document import LESSON, check_text
+
+        index: dict[str, dict[str, Published]] = {}
+        problems = []
+        for path in sorted(self.folder.glob("*.y*ml")):
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                problems.append(f"{path}: cannot be read: {exc.strerror}")
+                continue
+            document = check_text(data, str(path), LESSON).data or {}
+            lesson_id, version = document.get("id"), versions.normalize_legacy(document.get("version"))
+            if not isinstance(lesson_id, str) or version is None:
+                problems.append(f"{path}: no lesson id and version; skipped")
+                continue
+            index[lesson_id] = {version: Published(lesson_id, version, "", blob=git_blob_sha(data), path=path)}
+        self.problems = problems
+        return index
+
+    def blob_sha(self, entry: Published) -> str:
+        assert entry.blob is not None
+        return entry.blob
+
+    def blob_shas(self, entries: list[Published]) -> list[str]:
+        return [self.blob_sha(e) for e in entries]
+
+    def fetch(self, entry: Published) -> tuple[str, bytes | None]:
+        return self.blob_sha(entry), None
+
+    def read(self, blob: str, entry: Published) -> bytes:
+        assert entry.path is not None
+        try:
+            data = entry.path.read_bytes()
+        except OSError as exc:
+            raise ContentError(f"{entry.path}: cannot be read: {exc.strerror}") from None
+        if git_blob_sha(data) != blob:
+            raise ContentError(f"{entry.path} changed since it was indexed; refresh the store")
+        return data
+
+    def history(self, lesson_id: str) -> dict[str, Published]:
+        return {}
 
 
 class ArchiveBackend:

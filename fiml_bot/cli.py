@@ -101,5 +101,86 @@ def db_current(database: Optional[str] = DatabaseOption) -> None:
     print(f"current: {current or 'base (empty)'}\nhead: {head}\n{state}")
 
 
+progress_app = typer.Typer(help="Progress documents: export and import learners' progress as JSON (schemas/progress.schema.json).", no_args_is_help=True)
+app.add_typer(progress_app, name="progress")
+
+
+@progress_app.command("export")
+@user_errors
+def progress_export(
+    targets: list[str] = typer.Argument(..., metavar="USER FILE | --all FILE", help="The learner (telegram:123456; a bare number means telegram:<number>) and the file to write (- for stdout); with --all, only the file."),
+    all_learners: bool = typer.Option(False, "--all", help='Export every learner into one bundle: {"schema_version": "1.0", "users": [...]}.'),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Write a learner's progress document, or with --all every learner's, as JSON validated against the schema.
+
+    The file is replaced atomically (a temporary file, then a rename); nothing is written on an error.
+    """
+    from fiml_cms.errors import UsageError
+
+    from .documents import export_all, export_learner, normalize_learner_id, write_document
+    from .storage import open_storage
+
+    if all_learners:
+        if len(targets) != 1:
+            raise UsageError("with --all give only the file: fiml-bot progress export --all FILE")
+        user, file = None, targets[0]
+    else:
+        if len(targets) != 2:
+            raise UsageError("give the learner and the file: fiml-bot progress export USER FILE (or --all FILE)")
+        user, file = normalize_learner_id(targets[0]), targets[1]
+    with open_storage(_settings(None, database).database_url) as storage:
+        document = export_all(storage) if user is None else export_learner(storage, user)
+    write_document(file, document)
+    count = len(document["users"]) if user is None else 1
+    where = "standard output" if file == "-" else file
+    print(f"exported {count} learner{'s' if count != 1 else ''} to {where}", file=sys.stderr if file == "-" else sys.stdout)
+
+
+@progress_app.command("import")
+@user_errors
+def progress_import(
+    file: str = typer.Argument(..., metavar="FILE", help="A progress document or an `export --all` bundle (- for stdin)."),
+    database: Optional[str] = DatabaseOption,
+    content: Optional[Path] = typer.Option(None, "--content", help="The content repository, to resolve the lesson versions of 0.9 documents (default: FIML_CONTENT_REPO, else the current folder; without content they get 1.0.0)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the document and report what would change; write nothing."),
+) -> None:
+    """Import progress documents: validated, migrated from older schema versions, merged per learner.
+
+    Idempotent (a second import changes nothing), never lowers XP, never deletes; an invalid document
+    writes nothing (exit 1).
+    """
+    from .documents import apply_import, needs_migration, prepare_import, read_document
+    from .storage import open_storage
+
+    document = read_document(file)
+    lessons = _migration_content(content, database) if needs_migration(document) else None
+    prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
+    with open_storage(_settings(None, database).database_url) as storage:
+        report = apply_import(storage, prepared, dry_run=dry_run)
+    for learner in report.learners:
+        for warning in learner.warnings:
+            print(f"fiml-bot: warning: {learner.learner_id}: {warning}", file=sys.stderr)
+    print(report.summary())
+
+
+def _migration_content(content: Optional[Path], database: Optional[str]) -> Any:
+    """The content for resolving lesson versions while migrating; None (with a warning) when there is
+    none and none was asked for."""
+    from fiml_cms.errors import FimlError, UsageError
+
+    from .bootstrap import open_content
+
+    if content is not None and not content.is_dir():
+        raise UsageError(f"--content {content}: no such folder")
+    try:
+        return open_content(_settings(content, database))
+    except FimlError as exc:
+        if content is not None:
+            raise
+        print(f"fiml-bot: warning: no content repository ({exc}): lessons of older documents get version 1.0.0", file=sys.stderr)
+        return None
+
+
 def main() -> None:
     app()

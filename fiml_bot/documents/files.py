@@ -1,0 +1,113 @@
+"""Reading and writing progress documents: strict JSON in, atomic writes out, `-` for stdin/stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from fiml_cms.errors import UsageError
+
+from .schema import InvalidDocument
+
+STDIO = "-"
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_document(text: str, source: str) -> Any:
+    """JSON text as Python values; InvalidDocument (with line and column) for anything that is not
+    strict JSON: a syntax error, NaN or Infinity, or a key repeated in one object."""
+    try:
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise InvalidDocument(source, f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except _DuplicateKey as error:
+        raise InvalidDocument(source, f"not valid JSON for a progress document: the key {error.args[0]!r} appears twice in one object") from None
+    except ValueError as error:
+        raise InvalidDocument(source, f"not valid JSON: {error}") from None
+
+
+def read_document(source: str, stdin: TextIO | None = None) -> Any:
+    """The document in the file `source` (`-`: standard input).
+
+    A missing or unreadable file is a UsageError (exit 2); a file that is not JSON InvalidDocument (exit 1).
+    """
+    if source == STDIO:
+        text = (stdin or sys.stdin).read()
+        return parse_document(text, "<stdin>")
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{source}: is a folder, not a file") from None
+    except OSError as error:
+        raise UsageError(f"{source}: cannot be read: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidDocument(source, f"not UTF-8 text (byte {error.start})") from None
+    return parse_document(text, source)
+
+
+def render(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_document(target: str, document: Any, stdout: TextIO | None = None) -> None:
+    """Write `document` as JSON to `target` (`-`: standard output).
+
+    A file is written atomically: a temporary file in the same folder, flushed to disk, then renamed
+    over the target, so a reader (or a crash) never sees half a document. New files are readable by
+    the owner only (0600): progress documents are personal data.
+    """
+    text = render(document)
+    if target == STDIO:
+        out = stdout or sys.stdout
+        out.write(text)
+        out.flush()
+        return
+    path = Path(target)
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{target}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise UsageError(f"{target}: is a folder, not a file")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise UsageError(f"{target}: cannot write in {folder}: {error.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)  # replacing a file keeps its permissions
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from fiml_cms import versions
@@ -61,7 +62,21 @@ class LessonContent:
         raise ContentError(f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}")
 
     def get(self, lesson_id: str, version: str) -> Lesson:
-        return self.store.get(lesson_id, version)
+        """A version of a lesson, also one published under an id it has since replaced."""
+        try:
+            return self.store.get(lesson_id, version)
+        except ContentError:
+            for former in self._former_ids(lesson_id):
+                try:
+                    lesson = self.store.get(former, version)
+                except ContentError:
+                    continue
+                return replace(lesson, id=lesson_id)  # served under the id the learner's records use now
+            raise
+
+    def _former_ids(self, lesson_id: str) -> list[str]:
+        ids = set(self.store.ids())
+        return [old for old in self._alias_map() if old in ids and self.current_id(old) == lesson_id]
 
     def versions(self, lesson_id: str) -> list[str]:
         return self.store.versions(lesson_id)

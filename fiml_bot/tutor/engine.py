@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable, Iterator
 
 from fiml_cms.errors import FimlError
@@ -94,6 +95,7 @@ class _Action:
     # -- entry -----------------------------------------------------------------------------
     def run(self, event: Event) -> list[Message]:
         self.learner = self._touch_learner()
+        self._reconcile_records()
         if isinstance(event, Start):
             out = self._start()
         elif isinstance(event, Help):
@@ -168,8 +170,8 @@ class _Action:
         return listed
 
     def _list(self, page: int, path_id: str = "") -> list[Message]:
-        self._follow_renames()
         progress = {p.lesson_id: p for p in self.repo.all_progress(self.learner_id)}
+        done = {i for i, p in progress.items() if p.status == COMPLETED or p.completed_version}
         items = []
         for heading, lesson_id in self._catalog():
             lesson = self._latest(lesson_id)
@@ -188,7 +190,7 @@ class _Action:
             if path_title != heading:
                 heading = path_title
                 lines.append(f"\n*{path_title}*")
-            mark = self._mark(lesson, progress.get(lesson.id))
+            mark = self._mark(lesson, progress.get(lesson.id), done)
             lines.append(f"{mark} {lesson.title} · {lesson.duration_minutes} min")
             buttons.append(Button(f"{mark} {lesson.title}"[:60], encode("o", lesson.id)))
         nav = []
@@ -199,9 +201,9 @@ class _Action:
         lines.append("\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first")
         return [Message("\n".join(lines), rows(buttons) + ((tuple(nav),) if nav else ()), replace=True)]
 
-    def _mark(self, lesson: Lesson, progress: LessonProgress | None) -> str:
+    def _mark(self, lesson: Lesson, progress: LessonProgress | None, done: set[str] | None = None) -> str:
         if progress is None:
-            return "🔒" if self._missing_prerequisites(lesson) else "📘"
+            return "🔒" if self._missing_prerequisites(lesson, done) else "📘"
         if progress.status == COMPLETED:
             return "🔄" if self._has_updates(progress, lesson) else "✅"
         return "▶️"
@@ -212,8 +214,6 @@ class _Action:
 
     # -- progress ----------------------------------------------------------------------------
     def _progress(self) -> list[Message]:
-        self._follow_renames()
-        self._credit_raised_rewards()
         total = self.repo.xp_total(self.learner_id)
         level, into, needed = gamification.level_progress(total)  # needed: the size of this level
         streak = gamification.streak_status(self.learner, self.now)
@@ -263,14 +263,13 @@ class _Action:
         return [self._help()]
 
     def _resolve(self, key: str) -> str | None:
-        lesson_id = callbacks.KeyResolver(self.content.lesson_ids()).resolve(key)
+        lesson_id = _resolver(tuple(self.content.lesson_ids())).resolve(key)
         if lesson_id is None and key and not key.startswith("~"):
             lesson_id = self.content.current_id(key)
         return lesson_id
 
     # -- a lesson ------------------------------------------------------------------------------
     def _open(self, lesson_id: str) -> list[Message]:
-        self._follow_renames()
         latest = self._latest(lesson_id)
         if latest is None:
             return [Message("That lesson is not available right now. Please try another one."), *self._list(0)]
@@ -278,7 +277,6 @@ class _Action:
         if progress is None:
             return self._begin(latest)
         if progress.status == COMPLETED:
-            self._credit_raised_rewards(only=lesson_id)
             return [self._completed_summary(progress, latest)]
         reconciled = self._apply_policy(progress)
         if isinstance(reconciled, list):
@@ -300,8 +298,9 @@ class _Action:
         progress = self.repo.save_progress(progress)
         return self._show_step(progress)
 
-    def _missing_prerequisites(self, lesson: Lesson) -> list[str]:
-        done = {p.lesson_id for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED or p.completed_version}
+    def _missing_prerequisites(self, lesson: Lesson, done: set[str] | None = None) -> list[str]:
+        if done is None:
+            done = {p.lesson_id for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED or p.completed_version}
         missing = []
         for prerequisite in lesson.prerequisites:
             current = self.content.current_id(prerequisite) or prerequisite
@@ -451,7 +450,8 @@ class _Action:
                 lines.append(f"\n*{entry.version}* ({entry.date})")
                 lines.extend(f"• {change}" for change in entry.changes)
             text = "\n".join(lines)
-        self.repo.save_progress(replace(progress, seen_version=latest.version, updated_at=self.now))
+        if progress.status == COMPLETED:  # for a lesson in progress, "seen" would mean a declined update
+            self.repo.save_progress(replace(progress, seen_version=latest.version, updated_at=self.now))
         return [Message(text, ((Button("🔁 Retake", encode("r", lesson_id)), Button("📚 Lessons", encode("l", "0", ""))),))]
 
     def _retake(self, lesson_id: str) -> list[Message]:
@@ -469,7 +469,11 @@ class _Action:
 
     # -- the version policy ------------------------------------------------------------------
     def _apply_policy(self, progress: LessonProgress) -> LessonProgress | list[Message]:
-        """Move an in-progress learner by the §5 rule; a list of messages means "stop and show these"."""
+        """Move an in-progress learner by the §5 rule; a list of messages means "stop and show these".
+
+        Auto-migrations let the action go on (its button names a section or question that is mapped
+        by id); a choice or a forced restart stops it, since the learner must first see what changed.
+        """
         latest = self._latest(progress.lesson_id)
         if latest is None:
             return progress  # nothing newer can be served: stay on the pinned version
@@ -477,7 +481,7 @@ class _Action:
         decision = decide(
             progress.pinned_version, latest.version,
             pinned_available=pinned is not None, pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
-            declined=progress.seen_version == latest.version and progress.pending_choice is None,
+            declined=progress.seen_version == latest.version != progress.pinned_version and progress.pending_choice is None,
             settings=self.tutor.policy,
         )
         if decision.action is Action.NONE:
@@ -493,7 +497,7 @@ class _Action:
                 progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
                 attempt=progress.attempt + 1, updated_at=self.now, seen_version=latest.version, pending_choice=None,
             )
-            return self.repo.save_progress(restarted)
+            return self._show_step(self.repo.save_progress(restarted))  # the pressed button belonged to the old version
         assert pinned is not None
         position = map_position(pinned, latest, progress.current_section if progress.status == IN_PROGRESS else None, progress.sections_done)
         status = progress.status
@@ -527,8 +531,9 @@ class _Action:
         if choice == "c":
             progress = self.repo.save_progress(replace(progress, pending_choice=None, seen_version=offered, updated_at=self.now))
             return [Message(f"OK, you continue with version {progress.pinned_version}."), *self._show_step(progress)]
-        latest = self._lesson_at(lesson_id, offered) or self._latest(lesson_id)
-        assert latest is not None
+        latest = self._latest(lesson_id)  # the newest: the one offered may have been yanked since
+        if latest is None:
+            return self._open(lesson_id)
         restarted = replace(
             progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
             attempt=progress.attempt + 1, updated_at=self.now, seen_version=latest.version, pending_choice=None,
@@ -536,12 +541,23 @@ class _Action:
         return [Message(f"Restarting on version {latest.version}. Your XP and completions are kept."), *self._show_step(self.repo.save_progress(restarted))]
 
     # -- housekeeping --------------------------------------------------------------------------
-    def _follow_renames(self) -> None:
+    def _reconcile_records(self) -> None:
+        """Follow renamed lessons (`replaces`) and credit raised rewards, before any action."""
+        raised = []
         for progress in self.repo.all_progress(self.learner_id):
             current = self.content.current_id(progress.lesson_id)
             if current and current != progress.lesson_id:
                 log.info("learner %s: lesson %s is now %s; moving progress", self.learner_id, progress.lesson_id, current)
                 self.repo.rename_lesson(self.learner_id, progress.lesson_id, current)
+            if progress.completed_version and self._reward_rose(current or progress.lesson_id, progress.completed_version):
+                raised.append(current or progress.lesson_id)
+        for lesson_id in raised:
+            self._credit_raised_rewards(only=lesson_id)
+
+    def _reward_rose(self, lesson_id: str, completed_version: str) -> bool:
+        """Cheap test before the ledger is read: is the reward now above the completed version's?"""
+        latest, then = self._latest(lesson_id), self._lesson_at(lesson_id, completed_version)
+        return latest is not None and then is not None and latest.xp_reward > then.xp_reward
 
     def _former_ids(self, lesson_id: str) -> tuple[str, ...]:
         latest = self._latest(lesson_id)
@@ -590,6 +606,11 @@ class _Action:
         if lesson is None:
             raise StorageUnavailable(f"lesson {progress.lesson_id} cannot be served")
         return lesson
+
+
+@lru_cache(maxsize=4)
+def _resolver(ids: tuple[str, ...]) -> callbacks.KeyResolver:
+    return callbacks.KeyResolver(ids)
 
 
 def _next_question(lesson: Lesson, progress: LessonProgress) -> Question | None:

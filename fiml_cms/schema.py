@@ -55,7 +55,7 @@ def _findings(error: Any, schema: dict[str, Any], file: str, noun: str) -> list[
     kind = error.kind
     if type(kind).__name__ == "AdditionalProperties":
         path: JsonPath = tuple(error.instance_path)
-        node = _schema_node(schema, list(error.schema_path)[:-1])
+        node = schema_node(schema, list(error.schema_path)[:-1])
         allowed = ", ".join(sorted(node.get("properties", {}))) if node else ""
         hint = f" (allowed here: {allowed})" if allowed else ""
         where = _field_name(path, noun)
@@ -68,12 +68,12 @@ def _finding(error: Any, schema: dict[str, Any], file: str, noun: str) -> Findin
     kind_name = type(kind).__name__
     path: JsonPath = tuple(error.instance_path)
     where = _field_name(path, noun)
-    node = _schema_node(schema, list(error.schema_path)[:-1])
+    node = schema_node(schema, list(error.schema_path)[:-1])
     if kind_name == "Required":
         return Finding("FIML020", f"{where} is missing the required field `{kind.property}`", file, (*path, kind.property))
     if kind_name == "Type":
         expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
-        found = _describe(error.instance)
+        found = describe_value(error.instance)
         hint = ""
         if "string" in kind.types and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
             hint = f'; write it in quotes: "{error.instance}"'
@@ -84,7 +84,7 @@ def _finding(error: Any, schema: dict[str, Any], file: str, noun: str) -> Findin
 
 
 def _value_message(kind_name: str, kind: Any, error: Any, where: str, node: dict[str, Any] | None) -> str:
-    value = _describe(error.instance)
+    value = describe_value(error.instance)
     if kind_name == "Enum":
         options = ", ".join(json.dumps(o) for o in kind.options)
         return f"{where} must be one of {options}, not {value}"
@@ -113,7 +113,7 @@ def _drop_redundant(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _schema_node(schema: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
+def schema_node(schema: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
     """Follow a schema path (through $ref) to the subschema that raised the error."""
     node: Any = schema
     for part in schema_path:
@@ -147,11 +147,12 @@ def _field_name(path: JsonPath, noun: str = "the lesson") -> str:
     return f"`{last}`"
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any, mapping: str = "a mapping", null: str = "an empty value") -> str:
+    """A value as an error message names it: `the number 5`, `\"abc\"`, `a list`."""
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if value is None:
-        return "an empty value"
+        return null
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):
@@ -160,7 +161,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
-        return "a mapping"
+        return mapping
     return repr(value)
 
 

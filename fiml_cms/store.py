@@ -271,7 +271,21 @@ class GitBackend:
         return found
 
 
-class WorktreeBackend:
+class _KnownBlobs:
+    """For backends that know every blob sha when they build their index."""
+
+    def blob_sha(self, entry: Published) -> str:
+        assert entry.blob is not None
+        return entry.blob
+
+    def blob_shas(self, entries: list[Published]) -> list[str]:
+        return [self.blob_sha(e) for e in entries]
+
+    def fetch(self, entry: Published) -> tuple[str, bytes | None]:
+        return self.blob_sha(entry), None
+
+
+class WorktreeBackend(_KnownBlobs):
     """Each lesson file's current version, as if published: a preview for authors."""
 
     def __init__(self, folder: Path) -> None:
@@ -298,16 +312,6 @@ class WorktreeBackend:
         self.problems = problems
         return index
 
-    def blob_sha(self, entry: Published) -> str:
-        assert entry.blob is not None
-        return entry.blob
-
-    def blob_shas(self, entries: list[Published]) -> list[str]:
-        return [self.blob_sha(e) for e in entries]
-
-    def fetch(self, entry: Published) -> tuple[str, bytes | None]:
-        return self.blob_sha(entry), None
-
     def read(self, blob: str, entry: Published) -> bytes:
         assert entry.path is not None
         try:
@@ -322,7 +326,7 @@ class WorktreeBackend:
         return {}
 
 
-class ArchiveBackend:
+class ArchiveBackend(_KnownBlobs):
     """Published versions from `content/archive/` (a deployment without `.git`)."""
 
     def __init__(self, folder: Path) -> None:
@@ -339,16 +343,6 @@ class ArchiveBackend:
             for version, meta in entries.items():
                 index.setdefault(lesson_id, {})[version] = Published(lesson_id, version, meta.get("date", ""), meta.get("tag"), meta.get("commit"), meta["blob"])
         return index
-
-    def blob_sha(self, entry: Published) -> str:
-        assert entry.blob is not None
-        return entry.blob
-
-    def blob_shas(self, entries: list[Published]) -> list[str]:
-        return [self.blob_sha(e) for e in entries]
-
-    def fetch(self, entry: Published) -> tuple[str, bytes | None]:
-        return self.blob_sha(entry), None
 
     def read(self, blob: str, entry: Published) -> bytes:
         path = self.folder / entry.lesson_id / f"{entry.version}.yaml"

@@ -12,7 +12,7 @@ from typing import Any
 
 from fiml_cms.errors import FimlError
 from fiml_cms.findings import JsonPath
-from fiml_cms.schema import load_schema
+from fiml_cms.schema import describe_value, load_schema, schema_node
 
 PROGRESS_SCHEMA = "progress.schema.json"
 
@@ -107,7 +107,7 @@ def _problems(error: Any, schema: dict[str, Any]) -> list[Problem]:
     kind = error.kind
     kind_name = type(kind).__name__
     path: JsonPath = tuple(error.instance_path)
-    node = _schema_node(schema, list(error.schema_path)[:-1]) or {}
+    node = schema_node(schema, list(error.schema_path)[:-1]) or {}
     if kind_name == "AdditionalProperties":
         allowed = ", ".join(sorted(node.get("properties", {})))
         hint = f" (allowed here: {allowed})" if allowed else ""
@@ -126,7 +126,7 @@ def _problems(error: Any, schema: dict[str, Any]) -> list[Problem]:
         return [Problem(path, f"{_describe(error.instance)} is not a valid {node.get('title', 'value')}: {node.get('description', '')}".rstrip(": "))]
     if kind_name == "PropertyNames":
         inner = kind.error
-        inner_node = _schema_node(schema, list(inner.schema_path)[:-1]) or {}
+        inner_node = schema_node(schema, list(inner.schema_path)[:-1]) or {}
         title = inner_node.get("title", "key")
         return [Problem((*path, str(inner.instance)), f"the key {_describe(inner.instance)} is not a valid {title}: {inner_node.get('description', '')}".rstrip(": "))]
     if kind_name == "AnyOf":
@@ -154,39 +154,8 @@ def _deduplicated(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def _schema_node(schema: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
-    """The subschema at `schema_path` (jsonschema-rs reports paths from the resolved `$defs` entry)."""
-    node: Any = schema
-    for part in schema_path:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    if isinstance(node, dict) and "$ref" in node:
-        target: Any = schema
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        merged = dict(target) if isinstance(target, dict) else {}
-        merged.update({k: v for k, v in node.items() if k != "$ref"})
-        node = merged
-    return node if isinstance(node, dict) else None
-
-
 def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if value is None:
-        return "null"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        return json.dumps(shown) if shown else "empty text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return repr(value)
+    return describe_value(value, mapping="an object", null="null")
 
 
 def _short(message: str) -> str:

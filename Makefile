@@ -14,8 +14,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# With FIML_TELEGRAM_TOKEN set: the Telegram bot; otherwise the terminal chat.
 run: $(STAMP)
-	$(BIN)/fiml-bot chat
+	@if [ -n "$$FIML_TELEGRAM_TOKEN" ]; then $(BIN)/fiml-bot run; else $(BIN)/fiml-bot chat; fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

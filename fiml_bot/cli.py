@@ -67,6 +67,31 @@ def chat(
     raise typer.Exit(chat_.run(sys.stdin, interactive=sys.stdin.isatty()))
 
 
+@app.command()
+@user_errors
+def run(
+    content: Optional[Path] = ContentOption,
+    database: Optional[str] = DatabaseOption,
+    api_base_url: Optional[str] = typer.Option(None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot."),
+    preview: Optional[bool] = typer.Option(None, "--preview/--published", help="As for `chat`."),
+) -> None:
+    """Run the Telegram bot (long polling). The token comes from FIML_TELEGRAM_TOKEN."""
+    import os
+
+    from .adapters.telegram import build_application
+    from .bootstrap import build_tutor
+
+    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
+    if not token:
+        print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
+    settings = _settings(content, database, preview=preview)
+    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
+    build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
+
+
 @db_app.command("upgrade")
 @user_errors
 def db_upgrade(revision: str = typer.Argument("head"), database: Optional[str] = DatabaseOption) -> None:

@@ -77,6 +77,23 @@ class Tutor:
         return [Message("Lots is happening on your account at once; please try that again.")]
 
 
+    def deactivate(self, learner_id: str) -> None:
+        """The platform says the learner blocked the bot: skip them until they write again."""
+        for _ in range(RETRIES):
+            try:
+                with self.unit_of_work() as uow:
+                    learner = uow.progress.learner(learner_id)
+                    if learner is not None and learner.active:
+                        uow.progress.save_learner(replace(learner, active=False))
+                    uow.commit()
+                    return
+            except ConcurrentUpdate:
+                continue
+            except StorageUnavailable as exc:
+                log.error("could not mark %s inactive: %s", learner_id, exc)
+                return
+
+
 @dataclass
 class _Action:
     """One learner action inside one unit of work."""
@@ -121,6 +138,8 @@ class _Action:
         if learner is None:
             learner = Learner(self.learner_id, name=self.name, created_at=self.now)
         updated = gamification.record_activity(learner, self.now)
+        if not updated.active:  # they wrote to us again, so they no longer block the bot
+            updated = replace(updated, active=True)
         if self.name and not updated.name:
             updated = replace(updated, name=self.name)
         if updated != learner or learner.revision == 0:

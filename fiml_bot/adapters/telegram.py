@@ -1,0 +1,234 @@
+"""The Telegram adapter: python-telegram-bot updates in, tutor events; tutor messages out.
+
+Thin by design: a handler names the learner (`telegram:<user id>`), turns the update into an event,
+lets the tutor apply it in one transaction (keyed by the `update_id`, so a redelivered update is
+applied once), and renders the replies: HTML with everything escaped, inline keyboards, texts over
+4,096 characters split at paragraph boundaries, `answerCallbackQuery` on every button. Nothing a
+second replica would need is kept in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections import defaultdict
+from typing import Any, Awaitable, Callable
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from ..tutor.engine import Tutor
+from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from ..tutor.messages import Message
+
+log = logging.getLogger("fiml_bot.telegram")
+
+LIMIT = 4096
+COMMANDS = (
+    ("start", "Start learning"),
+    ("lessons", "Browse the lessons"),
+    ("progress", "Your XP, level, streak and badges"),
+    ("timezone", "Set your time zone, e.g. /timezone Europe/Berlin"),
+    ("help", "What I can do"),
+)
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
+_ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)
+_CODE = re.compile(r"`([^`]+)`")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def to_html(text: str) -> str:
+    """The tutor's Markdown subset as Telegram HTML; every other character is escaped."""
+    out = html.escape(text, quote=False)
+    out = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
+    out = _BOLD.sub(lambda m: f"<b>{m.group(1)}</b>", out)
+    return _ITALIC.sub(lambda m: f"<i>{m.group(1)}</i>", out)
+
+
+def visible_length(markup: str) -> int:
+    """What Telegram counts against its limit: the text after entity parsing."""
+    return len(html.unescape(_TAG.sub("", markup)))
+
+
+def split_html(markup: str, limit: int = LIMIT) -> list[str]:
+    """Chunks of at most `limit` visible characters, cut between paragraphs (then lines, then words)."""
+    if visible_length(markup) <= limit:
+        return [markup]
+    chunks: list[str] = []
+    current = ""
+    for paragraph in _pieces(markup, limit):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if visible_length(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                chunks.append(current)
+            current = paragraph
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _pieces(markup: str, limit: int) -> list[str]:
+    pieces = []
+    for paragraph in markup.split("\n\n"):
+        if visible_length(paragraph) <= limit:
+            pieces.append(paragraph)
+            continue
+        line_buffer = ""
+        for word in re.split(r"(?<=\n)|(?<= )", _TAG.sub("", paragraph)):  # an oversized paragraph loses its formatting
+            if visible_length(line_buffer + word) > limit and line_buffer:
+                pieces.append(line_buffer.rstrip())
+                line_buffer = ""
+            line_buffer += word
+        if line_buffer:
+            pieces.append(line_buffer.rstrip())
+    return pieces
+
+
+def keyboard(message: Message) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in message.buttons])
+
+
+def event_for(update: Update) -> Event | None:
+    """The tutor event an update stands for; None for updates the bot ignores."""
+    if update.callback_query is not None:
+        return Pressed(update.callback_query.data or "")
+    message = update.effective_message
+    if message is None or message.text is None:
+        return None
+    text = message.text.strip()
+    if not text.startswith("/"):
+        return Text(text)
+    name, _, argument = text[1:].partition(" ")
+    name = name.split("@", 1)[0].lower()
+    simple: dict[str, Callable[[], Event]] = {"start": Start, "help": Help, "lessons": ListLessons, "progress": Progress}
+    if name in simple:
+        return simple[name]()
+    if name == "timezone":
+        return SetTimeZone(argument.strip())
+    return Command(name, argument.strip())
+
+
+class PerLearnerOrder(BaseUpdateProcessor):
+    """Updates of one learner are applied in order; different learners are served concurrently."""
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None:
+            await coroutine
+            return
+        lock = self._locks[user.id]
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                self._locks.pop(user.id, None)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+class TelegramAdapter:
+    def __init__(self, tutor: Tutor, *, send_retries: int = 3) -> None:
+        self.tutor = tutor
+        self.send_retries = send_retries
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        event = event_for(update)
+        query = update.callback_query
+        if user is None or event is None:
+            if query is not None:
+                await self._safely(query.answer())
+            return
+        learner = f"telegram:{user.id}"
+        replies = await asyncio.to_thread(self.tutor.handle, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "")
+        if query is not None:
+            await self._safely(query.answer())
+        chat = update.effective_chat
+        if chat is None:
+            return
+        try:
+            for index, reply in enumerate(replies):
+                if index == 0 and reply.replace and query is not None and query.message is not None:
+                    await self._edit(context, chat.id, query.message.message_id, reply)
+                else:
+                    await self._send(context, chat.id, reply)
+        except Forbidden:
+            log.info("learner %s blocked the bot; marking them inactive", learner)
+            await asyncio.to_thread(self.tutor.deactivate, learner)
+
+    async def _send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message) -> None:
+        chunks = split_html(to_html(reply.text))
+        for i, chunk in enumerate(chunks):
+            markup = keyboard(reply) if i == len(chunks) - 1 else None
+            await self._with_retries(lambda: context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup))
+
+    async def _edit(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Message) -> None:
+        chunks = split_html(to_html(reply.text))
+        if len(chunks) > 1:
+            await self._send(context, chat_id, reply)
+            return
+        try:
+            await self._with_retries(lambda: context.bot.edit_message_text(chunks[0], chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            if "not found" in str(exc).lower() or "can't be edited" in str(exc).lower():
+                await self._send(context, chat_id, reply)
+                return
+            raise
+
+    async def _with_retries(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Network errors are retried with backoff; RetryAfter is the rate limiter's business."""
+        delay = 0.5
+        for attempt in range(self.send_retries + 1):
+            try:
+                return await call()
+            except (TimedOut, NetworkError) as exc:
+                if isinstance(exc, (BadRequest, Forbidden, RetryAfter)) or attempt == self.send_retries:
+                    raise
+                log.warning("network error talking to Telegram (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        return None  # pragma: no cover
+
+    @staticmethod
+    async def _safely(awaitable: Awaitable[Any]) -> None:
+        try:
+            await awaitable
+        except BadRequest as exc:  # e.g. a query too old to answer: nothing to do
+            log.info("answerCallbackQuery failed: %s", exc)
+
+
+async def _register_commands(application: Application) -> None:
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+
+
+def build_application(tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True) -> Application:
+    """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits."""
+    builder = builder or ApplicationBuilder().token(token)
+    if base_url:
+        builder = builder.base_url(base_url)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=5))
+    application = builder.concurrent_updates(PerLearnerOrder()).post_init(_register_commands).build()
+    adapter = TelegramAdapter(tutor)
+    application.add_handler(CallbackQueryHandler(adapter.on_update))
+    application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))
+    return application

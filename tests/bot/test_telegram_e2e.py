@@ -1,0 +1,126 @@
+"""The bot end to end through python-telegram-bot's real update processing, against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from fiml_bot.adapters.telegram import build_application
+from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
+
+from ..conftest import cli
+from ..fakebotapi import FakeBotApi
+from .driver import make_tutor, progress_of, xp_of
+
+CHAT = 4242
+MARKET = "what_is_a_market"
+
+
+@pytest.fixture
+def published(git_repo: Path) -> Path:
+    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
+        assert cli("tag", lesson.stem).exit_code == 0
+    return git_repo
+
+
+class Harness:
+    """A PTB Application on the fake; `send` delivers one update through `process_update`."""
+
+    def __init__(self, root: Path) -> None:
+        self.fake = FakeBotApi()
+        self.tutor, self.content = make_tutor(root)
+        self.app = build_application(self.tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False)
+
+    async def __aenter__(self) -> "Harness":
+        await self.app.initialize()
+        await self.app.post_init(self.app)  # type: ignore[misc]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.app.shutdown()
+
+    async def deliver(self, update: dict) -> None:
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def say(self, text: str) -> None:
+        await self.deliver(self.fake.user_message(CHAT, text, enqueue=False))
+
+    async def tap(self, label: str) -> None:
+        message = [m for m in self.fake.messages(CHAT) if m.from_bot and m.buttons][-1]
+        data = next(d for t, d in message.buttons if label in t)
+        await self.deliver(self.fake.callback(CHAT, message.message_id, data, enqueue=False))
+
+    def last_text(self) -> str:
+        return [m for m in self.fake.messages(CHAT) if m.from_bot][-1].text
+
+    def bot_texts(self) -> str:
+        return "\n".join(m.text for m in self.fake.messages(CHAT) if m.from_bot)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_start_lesson_quiz_completion(published: Path) -> None:
+    async def scenario() -> None:
+        async with Harness(published) as h:
+            assert [c.method for c in h.fake.calls_to("setMyCommands")]
+            await h.say("/start")
+            assert "Welcome" in h.last_text()
+            await h.tap("Lessons")
+            await h.tap("What Is a Market?")
+            lesson = h.content.latest(MARKET)
+            for _ in lesson.sections:
+                await h.tap("Next" if "Next" in str(h.fake.last_buttons(CHAT)) else "Start the quiz")
+            for question in lesson.quiz.questions:
+                if isinstance(question, MultipleChoiceQuestion):
+                    await h.tap(f"{question.answer + 1}. ")
+                elif isinstance(question, TrueFalseQuestion):
+                    await h.tap("True" if question.answer else "False")
+                else:
+                    assert isinstance(question, NumericQuestion)
+                    await h.say(f"{question.answer:g}")
+            texts = h.bot_texts()
+            assert texts.count("✅ Correct!") == len(lesson.quiz.questions)
+            assert "Lesson complete: What Is a Market?" in texts and "First Steps" in texts
+            expected = lesson.xp_reward + sum(q.xp for q in lesson.quiz.questions)
+            assert xp_of(h.tutor, f"telegram:{CHAT}") == expected
+            assert len(h.fake.answered_callbacks()) == len(h.fake.calls_to("answerCallbackQuery")) > 0
+            assert not h.fake.errors()
+
+    run(scenario())
+
+
+def test_a_double_tap_pays_once_and_a_redelivered_update_applies_once(published: Path) -> None:
+    async def scenario() -> None:
+        async with Harness(published) as h:
+            await h.say("/lessons")
+            await h.tap("What Is a Market?")
+            for _ in h.content.latest(MARKET).sections:
+                await h.tap("Next" if "Next" in str(h.fake.last_buttons(CHAT)) else "Start the quiz")
+            question = h.content.latest(MARKET).quiz.questions[0]
+            message = [m for m in h.fake.messages(CHAT) if m.from_bot and m.buttons][-1]
+            data = next(d for t, d in message.buttons if t.startswith(f"{question.answer + 1}. "))
+            tap = h.fake.callback(CHAT, message.message_id, data, enqueue=False)
+            await h.deliver(tap)
+            await h.deliver(tap)  # Telegram redelivers the same update_id
+            await h.deliver(h.fake.callback(CHAT, message.message_id, data, enqueue=False))  # a second tap
+            assert xp_of(h.tutor, f"telegram:{CHAT}") == question.xp
+            assert len(progress_of(h.tutor, f"telegram:{CHAT}", MARKET).answers) == 1
+
+    run(scenario())
+
+
+def test_a_learner_who_blocked_the_bot_is_marked_inactive(published: Path) -> None:
+    async def scenario() -> None:
+        async with Harness(published) as h:
+            await h.say("/start")
+            h.fake.block(CHAT)
+            await h.say("/lessons")
+            with h.tutor.unit_of_work() as uow:
+                assert uow.progress.learner(f"telegram:{CHAT}").active is False
+
+    run(scenario())

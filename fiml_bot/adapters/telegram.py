@@ -50,8 +50,8 @@ def to_html(text: str) -> str:
 
 
 def visible_length(markup: str) -> int:
-    """What Telegram counts against its limit: the text after entity parsing."""
-    return len(html.unescape(_TAG.sub("", markup)))
+    """What Telegram counts against its limit: the text after entity parsing, in UTF-16 code units."""
+    return len(html.unescape(_TAG.sub("", markup)).encode("utf-16-le")) // 2
 
 
 def split_html(markup: str, limit: int = LIMIT) -> list[str]:

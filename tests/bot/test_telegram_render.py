@@ -51,3 +51,9 @@ def test_commands_become_events() -> None:
     assert event_for(_Update("/start@fiml_bot")) == Start()  # type: ignore[arg-type]
     assert event_for(_Update("/timezone Europe/Rome")) == SetTimeZone("Europe/Rome")  # type: ignore[arg-type]
     assert event_for(_Update("/dance")) == Command("dance")  # type: ignore[arg-type]
+
+
+def test_length_is_counted_as_telegram_does() -> None:
+    assert visible_length("<b>a&amp;b</b>") == 3
+    assert visible_length("📈") == 2  # outside the BMP: two UTF-16 code units
+    assert all(visible_length(c) <= LIMIT for c in split_html(to_html("📈 " * 3000)))

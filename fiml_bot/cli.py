@@ -74,8 +74,14 @@ def run(
     database: Optional[str] = DatabaseOption,
     api_base_url: Optional[str] = typer.Option(None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot."),
     preview: Optional[bool] = typer.Option(None, "--preview/--published", help="As for `chat`."),
+    webhook_url: Optional[str] = typer.Option(None, "--webhook-url", envvar="FIML_WEBHOOK_URL", help="Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET."),
+    listen: Optional[str] = typer.Option(None, "--listen", envvar="FIML_WEBHOOK_LISTEN", help="Webhook mode: the address to listen on (default 0.0.0.0)."),
+    port: Optional[int] = typer.Option(None, "--port", envvar="FIML_WEBHOOK_PORT", min=0, max=65535, help="Webhook mode: the port to listen on (default 8443)."),
 ) -> None:
-    """Run the Telegram bot (long polling). The token comes from FIML_TELEGRAM_TOKEN."""
+    """Run the Telegram bot: long polling, or with --webhook-url a webhook server (with /healthz and /readyz).
+
+    The token comes from FIML_TELEGRAM_TOKEN; in webhook mode the secret token from FIML_WEBHOOK_SECRET.
+    """
     import os
 
     from .adapters.telegram import build_application
@@ -85,11 +91,82 @@ def run(
     if not token:
         print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
         raise typer.Exit(2)
+    secret = os.environ.get("FIML_WEBHOOK_SECRET", "").strip()
+    if webhook_url is None and (listen is not None or port is not None):
+        print("fiml-bot: error: --listen and --port are for webhook mode: give --webhook-url too", file=sys.stderr)
+        raise typer.Exit(2)
+    if webhook_url is not None:
+        from .adapters.webhook import WebhookConfigError, check_secret, webhook_path
+
+        try:
+            check_secret(secret)
+            webhook_path(webhook_url)
+        except WebhookConfigError as exc:
+            print(f"fiml-bot: error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
     settings = _settings(content, database, preview=preview)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
-    build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
+    if webhook_url is None:
+        build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
+        return
+    from telegram.ext import ApplicationBuilder
+
+    from .adapters.webhook import run_webhook
+
+    application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None))
+    run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
+
+
+@app.command()
+@user_errors
+def notify(
+    since: str = typer.Option(..., "--since", help="A git ref of the content repository: announce lessons whose major or minor versions were published after it."),
+    rate: float = typer.Option(25.0, "--rate", min=0.1, help="Messages per second (Telegram allows about 30)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List who would be told what; send and record nothing."),
+    content: Optional[Path] = ContentOption,
+    database: Optional[str] = DatabaseOption,
+    api_base_url: Optional[str] = typer.Option(None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."),
+) -> None:
+    """Message Telegram learners whose started or finished lessons got a major or minor update since REF.
+
+    Resumable and at most once: each notice is recorded before it is sent, so a rerun after a crash
+    messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
+    update in the chat). Learners who blocked the bot are marked inactive.
+    """
+    import asyncio
+    import os
+
+    from . import notify as notices_
+    from .bootstrap import build_tutor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = _settings(content, database, preview=False)
+    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
+    updates = notices_.updates_since(tutor.content, since)  # type: ignore[arg-type]
+    selected = notices_.select(tutor, updates)
+    for update in updates.values():
+        print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
+    if dry_run:
+        for notice in selected:
+            print(f"would notify {notice.learner_id}: {notice.lesson_id} {notice.since} -> {notice.version}")
+        print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
+        return
+    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
+    if not token:
+        print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
+        raise typer.Exit(2)
+    from telegram import Bot
+
+    async def send() -> Any:
+        bot = Bot(token, base_url=api_base_url) if api_base_url else Bot(token)
+        async with bot:
+            return await notices_.broadcast(bot, tutor, selected, rate=rate)
+
+    report = asyncio.run(send())
+    print(report.summary())
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,311 @@
+"""Webhook mode: a small tornado HTTP server in front of the PTB Application (the only module importing tornado).
+
+Routes:
+
+* ``POST <path of the webhook URL>``: Telegram's deliveries. Without the right
+  ``X-Telegram-Bot-Api-Secret-Token`` header → 403; a body that is not a JSON update → 400. The update
+  is processed (through the application's update processor, so one learner's updates stay in order)
+  *before* the answer: 200 means the tutor's transaction committed and the replies went out; an
+  exception while processing → 500, so Telegram delivers it again (the ``update_id`` is the tutor's
+  event key, so a redelivery is applied at most once).
+* ``GET /healthz``: 200 "ok" while the process is up.
+* ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson, else 503
+  with the reason.
+
+PTB's own webhook runner is not used: it answers 200 before the update is processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+from telegram import Update
+from telegram.ext import Application, ContextTypes
+
+from ..tutor.engine import Tutor
+
+log = logging.getLogger("fiml_bot.webhook")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ("message", "callback_query")
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram never sends more than this
+READY_TIMEOUT = 5.0
+DRAIN_TIMEOUT = 25.0  # on shutdown, how long in-flight deliveries may take to finish
+
+
+class WebhookConfigError(ValueError):
+    """The webhook settings cannot work (no secret, a bad URL, ...)."""
+
+
+def check_secret(secret: str | None) -> str:
+    if not secret:
+        raise WebhookConfigError("webhook mode needs a secret token: set FIML_WEBHOOK_SECRET (1-256 characters of A-Z, a-z, 0-9, _ and -)")
+    if not _SECRET.fullmatch(secret):
+        raise WebhookConfigError("FIML_WEBHOOK_SECRET may only hold 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+    return secret
+
+
+def webhook_path(url: str) -> str:
+    """The path Telegram will POST to, from the public webhook URL (`/` when the URL has none)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise WebhookConfigError(f"--webhook-url {url!r}: give an http(s) URL, e.g. https://bot.example.org/telegram")
+    return parts.path or "/"
+
+
+def readiness(tutor: Tutor) -> str | None:
+    """None when the bot can serve (database round trip, at least one lesson), else the reason."""
+    try:
+        with tutor.unit_of_work() as uow:
+            uow.progress.learner("readyz")
+    except Exception as exc:  # any failure here means "not ready", never a crash
+        return f"database unavailable: {exc}"
+    try:
+        if not tutor.content.lesson_ids():
+            return "content: no lessons to serve"
+    except Exception as exc:
+        return f"content unavailable: {exc}"
+    return None
+
+
+@dataclass
+class WebhookServer:
+    """Serves `application` on listen:port; `await start()`, `await stop()` (or `serve()` until a signal).
+
+    `port=0` binds a free port (see `.port` once started).
+    """
+
+    application: Application
+    tutor: Tutor
+    url: str
+    secret_token: str
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    allowed_updates: tuple[str, ...] = ALLOWED_UPDATES
+    register_webhook: bool = True
+    ready_check: Callable[[], str | None] | None = None
+    _http: tornado.httpserver.HTTPServer | None = field(default=None, init=False, repr=False)
+    _sockets: list[socket.socket] = field(default_factory=list, init=False, repr=False)
+    _failures: dict[int, BaseException] = field(default_factory=dict, init=False, repr=False)
+    _in_flight: int = field(default=0, init=False, repr=False)
+    _idle: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _started_application: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secret_token = check_secret(self.secret_token)
+        self.path = webhook_path(self.url)
+        if self.ready_check is None:
+            tutor = self.tutor
+            self.ready_check = lambda: readiness(tutor)
+
+    # ------------------------------------------------------------------ the tornado application
+
+    def make_app(self) -> tornado.web.Application:
+        if self.path in ("/healthz", "/readyz"):
+            raise WebhookConfigError(f"the webhook path {self.path} clashes with the health checks")
+        return tornado.web.Application(
+            [
+                (re.escape(self.path), _UpdateHandler, {"server": self}),
+                (r"/healthz", _HealthHandler),
+                (r"/readyz", _ReadyHandler, {"server": self}),
+            ],
+            default_handler_class=_NotFound,
+            log_function=_log_request,
+        )
+
+    async def process(self, update: Update) -> BaseException | None:
+        """Process one update to the end; the exception it raised (through PTB's error handling), if any."""
+        self._in_flight += 1
+        if self._idle is not None:
+            self._idle.clear()
+        try:
+            processor = self.application.update_processor
+            await processor.process_update(update, self.application.process_update(update))
+            return self._failures.pop(id(update), None)
+        except Exception as exc:
+            self._failures.pop(id(update), None)
+            return exc
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def _record_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's error handler: remember that this update failed, so its delivery is answered 500."""
+        if update is not None and context.error is not None:
+            self._failures[id(update)] = context.error
+            log.error("update %s failed: %r", getattr(update, "update_id", "?"), context.error, exc_info=context.error)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Initialize and start the application (no updater), listen, then register the webhook."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        app = self.application
+        app.add_error_handler(self._record_error)
+        await app.initialize()
+        try:
+            if app.post_init is not None:
+                await app.post_init(app)
+            await app.start()
+            self._started_application = True
+            self._sockets = tornado.netutil.bind_sockets(self.port, self.listen)
+            self.port = self._sockets[0].getsockname()[1]
+            self._http = tornado.httpserver.HTTPServer(self.make_app(), max_body_size=MAX_BODY)
+            self._http.add_sockets(self._sockets)
+            log.info("webhook server listening on %s:%d (path %s)", self.listen, self.port, self.path)
+            if self.register_webhook:
+                await app.bot.set_webhook(self.url, secret_token=self.secret_token, allowed_updates=list(self.allowed_updates))
+                log.info("webhook registered with Telegram")
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self, drain_timeout: float = DRAIN_TIMEOUT) -> None:
+        """Stop listening, let in-flight deliveries finish (bounded), then stop the application.
+
+        The webhook stays registered: another replica may be serving it, and Telegram keeps the updates
+        that could not be delivered meanwhile.
+        """
+        http, self._http = self._http, None
+        if http is not None:
+            http.stop()
+            if self._idle is not None and self._in_flight:
+                log.info("waiting for %d update(s) in flight", self._in_flight)
+                try:
+                    await asyncio.wait_for(self._idle.wait(), drain_timeout)
+                except TimeoutError:
+                    log.warning("%d update(s) still in flight at shutdown; Telegram will redeliver them", self._in_flight)
+            await asyncio.wait_for(http.close_all_connections(), 5.0)
+        self._sockets = []
+        app = self.application
+        if self._started_application:
+            self._started_application = False
+            await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+        app.remove_error_handler(self._record_error)
+
+    async def serve(self, stop: asyncio.Event | None = None) -> None:
+        """Start, run until SIGTERM or SIGINT (or `stop` is set), then shut down gracefully."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not POSIX
+                pass
+        try:
+            await self.start()
+            await stop.wait()
+            log.info("shutting down")
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+
+def run_webhook(application: Application, tutor: Tutor, *, url: str, secret_token: str, listen: str, port: int) -> None:
+    """The blocking entry point of `fiml-bot run --webhook-url ...`."""
+    server = WebhookServer(application, tutor, url=url, secret_token=secret_token, listen=listen, port=port)
+    asyncio.run(server.serve())
+
+
+# ---------------------------------------------------------------------------------------------- handlers
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Access log: failures as warnings; health probes and accepted updates only at debug level."""
+    status = handler.get_status()
+    level = logging.DEBUG if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    request = handler.request
+    log.log(level, "%d %s %s (%s) %.1f ms", status, request.method, request.path, request.remote_ip, 1000 * request.request_time())
+
+
+class _Base(tornado.web.RequestHandler):
+    def _text(self, status: int, text: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(text + "\n")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{status_code} {self._reason}\n")
+
+
+class _NotFound(_Base):
+    def prepare(self) -> None:
+        self._text(404, "not found")
+
+
+class _UpdateHandler(_Base):
+    def initialize(self, server: WebhookServer) -> None:
+        self.server = server
+
+    async def post(self) -> None:
+        server = self.server
+        given = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode("utf-8"), server.secret_token.encode("utf-8")):
+            log.warning("webhook request without the right secret token from %s", self.request.remote_ip)
+            self._text(403, "forbidden")
+            return
+        try:
+            data = json.loads(self.request.body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise TypeError("not an update")
+            update = Update.de_json(data, server.application.bot)
+        except Exception as exc:
+            log.warning("malformed webhook request: %s", exc)
+            self._text(400, "bad request: not a Telegram update")
+            return
+        error = await server.process(update)
+        if error is not None:
+            log.error("update %s not processed; answering 500 so Telegram redelivers it", update.update_id)
+            self._text(500, "update not processed")
+            return
+        self._text(200, "ok")
+
+    def get(self) -> None:
+        self._text(405, "POST updates here")
+
+
+class _HealthHandler(_Base):
+    def get(self) -> None:
+        self._text(200, "ok")
+
+
+class _ReadyHandler(_Base):
+    def initialize(self, server: WebhookServer) -> None:
+        self.server = server
+
+    async def get(self) -> None:
+        check = self.server.ready_check
+        assert check is not None
+        try:
+            reason = await asyncio.wait_for(asyncio.to_thread(check), READY_TIMEOUT)
+        except TimeoutError:
+            reason = f"readiness check took longer than {READY_TIMEOUT:g} s"
+        if reason is None:
+            self._text(200, "ready")
+        else:
+            self._text(503, f"not ready: {reason}")

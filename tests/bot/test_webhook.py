@@ -1,0 +1,288 @@
+"""Webhook mode: the tornado server in process against the in-process fake, and `fiml-bot run --webhook-url`
+as a subprocess against the loopback fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from telegram.ext import MessageHandler, filters
+from typer.testing import CliRunner
+
+from fiml_bot.adapters.telegram import build_application
+from fiml_bot.adapters.webhook import SECRET_HEADER, WebhookConfigError, WebhookServer
+from fiml_bot.cli import app as cli_app
+from fiml_bot.tutor.engine import Tutor
+from fiml_bot.tutor.ports import StorageUnavailable
+
+from ..conftest import cli
+from ..fakebotapi import FakeBotApi, FakeBotApiServer, apost_update, post_update
+from .driver import make_tutor
+
+CHAT = 5151
+SECRET = "s3cret-token_for-tests"
+PROJECT = Path(__file__).resolve().parents[2]
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class InProcess:
+    """A WebhookServer on 127.0.0.1 (a free port) whose Application talks to the in-process fake."""
+
+    def __init__(self, tutor: Tutor, fake: FakeBotApi) -> None:
+        self.fake = fake
+        self.tutor = tutor
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/telegram"
+        application = build_application(tutor, fake.default_token, builder=fake.application_builder().updater(None), rate_limit=False)
+        self.application = application
+        self.server = WebhookServer(application, tutor, url=self.url, secret_token=SECRET, listen="127.0.0.1", port=self.port)
+        self.client = httpx.AsyncClient(trust_env=False, timeout=10)
+
+    async def __aenter__(self) -> InProcess:
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+        await self.server.stop()
+
+    def base(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def fake() -> FakeBotApi:
+    return FakeBotApi()
+
+
+@pytest.fixture
+def published(git_repo: Path) -> Path:
+    """The bundled lessons in a git repository, every lesson tagged (published)."""
+    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
+        assert cli("tag", lesson.stem).exit_code == 0
+    return git_repo
+
+
+def test_webhook_routes_in_process(published: Path, fake: FakeBotApi) -> None:
+    tutor, _ = make_tutor(published)
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+            hook = fake.webhook
+            assert hook is not None and hook.url == h.url and hook.secret_token == SECRET
+            assert set(hook.allowed_updates or []) == {"message", "callback_query"}
+            assert fake.calls_to("setMyCommands")
+
+            start = fake.user_message(CHAT, "/start", enqueue=False)
+            assert await apost_update(h.url, start) == 403  # no secret
+            assert await apost_update(h.url, start, "wrong-secret") == 403
+            assert fake.sent(CHAT) == []
+
+            assert await apost_update(h.url, start, SECRET) == 200
+            sent = fake.sent(CHAT)  # checked at once: the reply went out before the 200 came back
+            assert sent and "Welcome" in sent[0].text
+
+            assert await apost_update(h.url, start, SECRET) == 200  # Telegram redelivers: applied once
+            assert len(fake.sent(CHAT)) == len(sent)
+
+            bad = await h.client.post(h.url, content=b"{not json", headers={SECRET_HEADER: SECRET})
+            assert bad.status_code == 400
+            not_update = await h.client.post(h.url, content=b"[1, 2]", headers={SECRET_HEADER: SECRET})
+            assert not_update.status_code == 400
+
+            health = await h.client.get(h.base("/healthz"))
+            assert health.status_code == 200 and health.text.strip() == "ok"
+            ready = await h.client.get(h.base("/readyz"))
+            assert ready.status_code == 200
+            assert (await h.client.get(h.base("/nowhere"))).status_code == 404
+
+    asyncio.run(scenario())
+
+
+def test_an_exception_while_processing_answers_500_and_the_retry_applies_once(published: Path, fake: FakeBotApi) -> None:
+    tutor, _ = make_tutor(published)
+    fails = {"left": 1}
+
+    async def crash_once(update: object, context: object) -> None:
+        if fails["left"]:
+            fails["left"] -= 1
+            raise RuntimeError("the process died mid-update")
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+            h.application.add_handler(MessageHandler(filters.ALL, crash_once), group=-1)
+            start = fake.user_message(CHAT, "/start", enqueue=False)
+            # PTB runs the other handler groups after a failing one: the tutor applied and answered, but
+            # the delivery failed as a whole, so it is answered 500 and Telegram will deliver it again
+            assert await apost_update(h.url, start, SECRET) == 500
+            assert len(fake.sent(CHAT)) == 1
+            assert await apost_update(h.url, start, SECRET) == 200  # the retry: applied at most once
+            assert len(fake.sent(CHAT)) == 1
+
+    asyncio.run(scenario())
+
+
+def test_shutdown_lets_an_update_in_flight_finish(published: Path, fake: FakeBotApi) -> None:
+    tutor, _ = make_tutor(published)
+    entered = asyncio.Event()
+
+    async def slow(update: object, context: object) -> None:
+        entered.set()
+        await asyncio.sleep(0.5)
+
+    async def scenario() -> None:
+        h = InProcess(tutor, fake)
+        await h.server.start()
+        h.application.add_handler(MessageHandler(filters.ALL, slow), group=1)
+        start = fake.user_message(CHAT, "/start", enqueue=False)
+        delivery = asyncio.create_task(apost_update(h.url, start, SECRET))
+        await asyncio.wait_for(entered.wait(), 5)
+        await h.server.stop()  # as on SIGTERM: stop listening, drain, then stop the application
+        assert await delivery == 200
+        assert len(fake.sent(CHAT)) == 1
+        await h.client.aclose()
+        with pytest.raises(httpx.ConnectError):
+            await apost_update(h.url, start, SECRET)
+
+    asyncio.run(scenario())
+
+
+def test_readyz_is_503_when_the_database_is_gone(published: Path, fake: FakeBotApi) -> None:
+    _, content = make_tutor(published)
+
+    def gone() -> object:
+        raise StorageUnavailable("could not connect to the database")
+
+    tutor = Tutor(content, gone)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+            ready = await h.client.get(h.base("/readyz"))
+            assert ready.status_code == 503 and "database" in ready.text and "could not connect" in ready.text
+            assert (await h.client.get(h.base("/healthz"))).status_code == 200  # the process is up
+
+    asyncio.run(scenario())
+
+
+def test_readyz_is_503_without_lessons(published: Path, fake: FakeBotApi) -> None:
+    from fiml_bot.storage import MemoryStorage
+
+    class NoLessons:
+        def lesson_ids(self) -> list[str]:
+            return []
+
+    tutor = Tutor(NoLessons(), MemoryStorage())  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+            ready = await h.client.get(h.base("/readyz"))
+            assert ready.status_code == 503 and "no lessons" in ready.text
+
+    asyncio.run(scenario())
+
+
+def test_webhook_settings_are_checked() -> None:
+    tutor = object()
+    application = object()
+    with pytest.raises(WebhookConfigError, match="FIML_WEBHOOK_SECRET"):
+        WebhookServer(application, tutor, url="https://bot.example.org/telegram", secret_token="")  # type: ignore[arg-type]
+    with pytest.raises(WebhookConfigError, match="unallowed|only hold"):
+        WebhookServer(application, tutor, url="https://bot.example.org/telegram", secret_token="no spaces!")  # type: ignore[arg-type]
+    with pytest.raises(WebhookConfigError, match="http"):
+        WebhookServer(application, tutor, url="ftp://bot.example.org/x", secret_token=SECRET)  # type: ignore[arg-type]
+
+
+def test_run_refuses_webhook_mode_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIML_TELEGRAM_TOKEN", "123:abc")
+    for variable in ("FIML_WEBHOOK_SECRET", "FIML_WEBHOOK_URL", "FIML_WEBHOOK_LISTEN", "FIML_WEBHOOK_PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    result = CliRunner().invoke(cli_app, ["run", "--webhook-url", "https://bot.example.org/telegram", "--port", "8443"])
+    assert result.exit_code == 2 and "FIML_WEBHOOK_SECRET" in result.output
+    result = CliRunner().invoke(cli_app, ["run", "--port", "8443"])
+    assert result.exit_code == 2 and "--webhook-url" in result.output
+    monkeypatch.setenv("FIML_WEBHOOK_SECRET", "not allowed!")
+    result = CliRunner().invoke(cli_app, ["run", "--webhook-url", "https://bot.example.org/telegram"])
+    assert result.exit_code == 2 and "A-Z" in result.output
+
+
+# ---------------------------------------------------------------------------------------------- subprocess
+
+
+def subprocess_env(token: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES and not k.startswith("FIML_")}
+    env.update({"FIML_TELEGRAM_TOKEN": token, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(PROJECT) + os.pathsep + env.get("PYTHONPATH", ""), **extra})
+    return env
+
+
+def wait_until(predicate, timeout: float, process: subprocess.Popen | None = None, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the bot exited with {process.returncode} while waiting for {what}")
+        try:
+            value = predicate()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(process: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(f"the bot did not exit within {timeout} s of SIGTERM:\n{err}")
+    return process.returncode, err
+
+
+def test_webhook_subprocess(content_repo: Path, tmp_path: Path) -> None:
+    fake = FakeBotApi()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    with FakeBotApiServer(fake) as api:
+        command = [sys.executable, "-m", "fiml_bot", "run", "--webhook-url", url, "--listen", "127.0.0.1", "--port", str(port),
+                   "--api-base-url", api.base_url, "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+                   "--content", str(content_repo), "--preview"]
+        process = subprocess.Popen(command, env=subprocess_env(fake.default_token, FIML_WEBHOOK_SECRET=SECRET), cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with httpx.Client(trust_env=False, timeout=5) as client:
+                base = f"http://127.0.0.1:{port}"
+                wait_until(lambda: client.get(f"{base}/healthz").status_code == 200, 20, process, "/healthz")
+                wait_until(lambda: fake.webhook is not None, 10, process, "setWebhook")
+                assert fake.webhook is not None and fake.webhook.url == url and fake.webhook.secret_token == SECRET
+                assert client.get(f"{base}/readyz").status_code == 200
+
+                start = fake.user_message(CHAT, "/start", enqueue=False)
+                assert post_update(url, start) == 403
+                assert fake.sent(CHAT) == []
+                assert post_update(url, start, SECRET) == 200
+                sent = fake.sent(CHAT)
+                assert sent and "Welcome" in sent[0].text
+                assert [c for c in fake.calls_to("sendMessage") if str(c.params.get("chat_id")) == str(CHAT)]
+                assert fake.calls_to("setMyCommands")
+        finally:
+            code, err = stop(process)
+    assert code == 0, err
+    assert "Traceback" not in err, err

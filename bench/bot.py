@@ -52,20 +52,14 @@ from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
 from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
 from tests.fakebotapi import FakeBotApi, RateLimits
+from benchlib import cpu_model, postgres_reachable  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 GOAL_SQLITE = 1000.0
 GOAL_RATIO = 0.3
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import sqlite3
 
     def version(name: str) -> str:
@@ -81,20 +75,6 @@ def machine() -> list[str]:
     ]
 
 
-def postgres_reachable(url: str) -> str | None:
-    try:
-        from sqlalchemy import create_engine, text
-
-        from fiml_bot.storage.database import parse_url
-
-        engine = create_engine(parse_url(url), connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            version = connection.execute(text("show server_version")).scalar_one()
-        engine.dispose()
-        return str(version)
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
-        print(f"PostgreSQL at {url} is not reachable: {type(error).__name__}: {str(error).splitlines()[0]}")
-        return None
 
 
 # --------------------------------------------------------------------------- scripted learners

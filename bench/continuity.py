@@ -26,7 +26,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from tests.bot.simulation import (
+from benchlib import cpu_model  # noqa: E402  (bench/ is on sys.path when run as a script)
+from tests.bot.simulation import (  # noqa: E402
     CATEGORIES,
     Config,
     Report,
@@ -46,14 +47,7 @@ FAMILIES = {
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return f"{platform.system()} {platform.release()} {platform.machine()}, nproc {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}"
 
 

@@ -39,6 +39,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gitgen  # noqa: E402
+from benchlib import cpu_model  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 os.environ.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
 
@@ -52,14 +53,7 @@ MISS_RATIO_GOAL = 2.0
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     versions = ", ".join(f"{name} {_version(name)}" for name in ("GitPython", "ruamel.yaml", "ruamel.yaml.clib", "PyYAML", "jsonschema-rs"))
     return [

@@ -21,9 +21,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from ..tutor.engine import Tutor
+from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Message
+from ..tutor.ports import StorageUnavailable
 
 log = logging.getLogger("fiml_bot.telegram")
 
@@ -157,10 +158,21 @@ class TelegramAdapter:
                 await self._safely(query.answer())
             return
         learner = f"telegram:{user.id}"
-        replies = await asyncio.to_thread(self.tutor.handle, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "")
+        chat = update.effective_chat
+        try:
+            replies = await asyncio.to_thread(
+                self.tutor.handle, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True
+            )
+        except StorageUnavailable:
+            # Nothing was applied: say so, and fail the update, so a webhook answers 500 and
+            # Telegram delivers it again once the database is back.
+            if query is not None:
+                await self._safely(query.answer())
+            if chat is not None:
+                await self._safely(self._send(context, chat.id, Message(STORAGE_DOWN)))
+            raise
         if query is not None:
             await self._safely(query.answer())
-        chat = update.effective_chat
         if chat is None:
             return
         try:
@@ -212,8 +224,8 @@ class TelegramAdapter:
     async def _safely(awaitable: Awaitable[Any]) -> None:
         try:
             await awaitable
-        except BadRequest as exc:  # e.g. a query too old to answer: nothing to do
-            log.info("answerCallbackQuery failed: %s", exc)
+        except (BadRequest, Forbidden, NetworkError) as exc:  # e.g. a query too old to answer: nothing to do
+            log.info("a best-effort call to Telegram failed: %s", exc)
 
 
 async def _register_commands(application: Application) -> None:

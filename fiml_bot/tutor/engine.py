@@ -54,8 +54,13 @@ class Tutor:
         self.policy = policy
         self.clock = clock
 
-    def handle(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "") -> list[Message]:
-        """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once."""
+    def handle(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "", raise_unavailable: bool = False) -> list[Message]:
+        """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once.
+
+        With the database unavailable nothing was applied: the learner is told so, or, with
+        `raise_unavailable`, the caller gets `StorageUnavailable` (a webhook then answers 500, and
+        Telegram delivers the update again later).
+        """
         for _ in range(RETRIES):
             try:
                 with self.unit_of_work() as uow:
@@ -69,6 +74,8 @@ class Tutor:
                 log.info("concurrent update for %s; retrying the action", learner_id)
             except StorageUnavailable as exc:
                 log.error("storage unavailable for %s: %s", learner_id, exc)
+                if raise_unavailable:
+                    raise
                 return [Message(STORAGE_DOWN)]
             except Exception:  # a bug must cost one reply, not the bot; the transaction was rolled back
                 log.exception("unexpected error handling %r for %s", event, learner_id)

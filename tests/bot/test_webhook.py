@@ -178,6 +178,29 @@ def test_readyz_is_503_when_the_database_is_gone(published: Path, fake: FakeBotA
     asyncio.run(scenario())
 
 
+def test_a_database_outage_answers_500_so_telegram_redelivers(published: Path, fake: FakeBotApi) -> None:
+    working, content = make_tutor(published)
+    down = {"yes": True}
+
+    def units() -> object:
+        if down["yes"]:
+            raise StorageUnavailable("could not connect to the database")
+        return working.unit_of_work()
+
+    tutor = Tutor(content, units)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+            update = fake.user_message(CHAT, "/start", enqueue=False)
+            assert await apost_update(h.url, update, secret_token=SECRET) == 500
+            assert "can't reach my records" in fake.messages(CHAT)[-1].text
+            down["yes"] = False
+            assert await apost_update(h.url, update, secret_token=SECRET) == 200  # Telegram's redelivery
+            assert "Welcome" in fake.messages(CHAT)[-1].text
+
+    asyncio.run(scenario())
+
+
 def test_readyz_is_503_without_lessons(published: Path, fake: FakeBotApi) -> None:
     from fiml_bot.storage import MemoryStorage
 

@@ -412,8 +412,12 @@ class _Action:
             if award is not None and self.repo.award_xp(award):
                 earned = award.amount
         verdict = f"✅ Correct!{f' +{earned} XP' if earned else ''}" if correct else f"❌ Not quite. The answer is {_answer_text(question)}."
-        feedback = Message(f"{verdict}\n\n{question.explanation}")
-        return [feedback, *self._show_step(progress)]
+        feedback = f"{verdict}\n\n{question.explanation}"
+        following = self._show_step(progress)
+        if following and not following[0].replace:  # one message: the feedback above what comes next
+            first = following[0]
+            return [Message(f"{feedback}\n\n———\n\n{first.text}", first.buttons), *following[1:]]
+        return [Message(feedback), *following]
 
     def _text(self, text: str) -> list[Message]:
         waiting = [p for p in self.repo.all_progress(self.learner_id) if p.status == QUIZ]

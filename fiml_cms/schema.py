@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 from .findings import Finding, JsonPath
 
@@ -168,7 +168,3 @@ def describe_value(value: Any, mapping: str = "a mapping", null: str = "an empty
 def _plain_message(message: str) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
 
-
-def iter_schema_names() -> Iterator[str]:
-    yield LESSON_SCHEMA
-    yield PATH_SCHEMA

@@ -25,7 +25,6 @@ _KINDS = {
     "u": 1,  # view updates: lesson
     "r": 1,  # retake: lesson
     "p": 0,  # progress
-    "q": 2,  # quiz start: lesson, version
 }
 
 

@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Callable
 
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
@@ -491,11 +491,15 @@ class _Action:
             return self._open(lesson_id)
         if progress is None:
             return self._begin(latest)
-        restarted = replace(
+        restarted = self._restart(progress, latest)
+        return self._show_step(self.repo.save_progress(restarted))
+
+    def _restart(self, progress: LessonProgress, latest: Lesson) -> LessonProgress:
+        """A new attempt from the first section of `latest`; completions and XP live elsewhere, untouched."""
+        return replace(
             progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
             attempt=progress.attempt + 1, started_at=self.now, updated_at=self.now, seen_version=latest.version, pending_choice=None,
         )
-        return self._show_step(self.repo.save_progress(restarted))
 
     # -- the version policy ------------------------------------------------------------------
     def _apply_policy(self, progress: LessonProgress) -> LessonProgress | list[Message]:
@@ -523,10 +527,7 @@ class _Action:
         if decision.action is Action.FORCED_RESTART:
             log.info("forced restart of %s for %s: %s", progress.lesson_id, self.learner_id, decision.reason)
             self.notes.append(Message(f"ℹ️ **{latest.title}**: {decision.reason}, so you restart on version {latest.version}. Your XP and completions are kept."))
-            restarted = replace(
-                progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
-                attempt=progress.attempt + 1, updated_at=self.now, seen_version=latest.version, pending_choice=None,
-            )
+            restarted = self._restart(progress, latest)
             return self._show_step(self.repo.save_progress(restarted))  # the pressed button belonged to the old version
         assert pinned is not None
         position = map_position(pinned, latest, progress.current_section if progress.status == IN_PROGRESS else None, progress.sections_done)
@@ -564,10 +565,7 @@ class _Action:
         latest = self._latest(lesson_id)  # the newest: the one offered may have been yanked since
         if latest is None:
             return self._open(lesson_id)
-        restarted = replace(
-            progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
-            attempt=progress.attempt + 1, updated_at=self.now, seen_version=latest.version, pending_choice=None,
-        )
+        restarted = self._restart(progress, latest)
         return [Message(f"Restarting on version {latest.version}. Your XP and completions are kept."), *self._show_step(self.repo.save_progress(restarted))]
 
     # -- housekeeping --------------------------------------------------------------------------
@@ -699,7 +697,3 @@ def _join(names: list[str]) -> str:
     quoted = [f"“{n}”" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
-
-def iter_buttons(messages: list[Message]) -> Iterator[Button]:
-    for message in messages:
-        yield from message.all_buttons

@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass
 
 from fiml_cms import versions
-from fiml_cms.lesson import Lesson, Section
+from fiml_cms.lesson import Lesson
 
 
 class Action(str, enum.Enum):
@@ -98,8 +98,3 @@ def map_position(old: Lesson, new: Lesson, current: str | None, done: tuple[str,
     remaining = [s for s in new_ids if s not in kept_done]
     return Position(remaining[0] if remaining else None, kept_done)
 
-
-def next_section(lesson: Lesson, current: str) -> Section | None:
-    ids = [s.id for s in lesson.sections]
-    i = ids.index(current)
-    return lesson.sections[i + 1] if i + 1 < len(ids) else None

@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import versions, yamlfile
 from ..diff import diff_lessons
 from ..document import LESSON, CheckedFile, check_text
+from ..errors import ContentError
 from ..findings import Finding, sort_findings
 from ..lesson import Lesson
 from ..versions import Level
@@ -61,7 +62,7 @@ def _deleted(ws: Workspace, base: str, old_path: str) -> list[Finding]:
         return []
     try:
         published = ws.store.versions(lesson_id)
-    except Exception:
+    except ContentError:  # never published: deleting it is fine
         published = []
     if not published:
         return []

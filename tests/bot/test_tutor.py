@@ -225,8 +225,6 @@ def test_major_release_offers_a_choice_and_both_branches_work(repo: Path) -> Non
     assert progress_of(tutor, ada.id, MARKET).pinned_version == "1.0.0"
     ada.press("Next")
     assert "new edition" not in ada.text  # not asked again for the same version
-    bob = Learner(tutor, "test:2")
-    bob.last = choice  # the same choice, for a second learner who restarts
     ada.last = choice
     ada.press("Restart on the new one")
     assert "earlier message" in ada.text  # Ada already chose: a stale choice is refused

@@ -159,6 +159,8 @@ class TelegramAdapter:
             return
         learner = f"telegram:{user.id}"
         chat = update.effective_chat
+        # The button's spinner stops while the tutor's transaction runs: the two overlap.
+        answered = asyncio.ensure_future(self._safely(query.answer())) if query is not None else None
         try:
             replies = await asyncio.to_thread(
                 self.tutor.handle, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True
@@ -166,13 +168,12 @@ class TelegramAdapter:
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and
             # Telegram delivers it again once the database is back.
-            if query is not None:
-                await self._safely(query.answer())
             if chat is not None:
                 await self._safely(self._send(context, chat.id, Message(STORAGE_DOWN)))
             raise
-        if query is not None:
-            await self._safely(query.answer())
+        finally:
+            if answered is not None:
+                await answered
         if chat is None:
             return
         try:

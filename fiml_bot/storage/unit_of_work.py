@@ -1,6 +1,6 @@
 """The SQL unit of work and progress repository, and `open_storage`, which wires them to a database.
 
-One unit of work is one transaction (one learner action): `__enter__` opens a session and begins it,
+One unit of work is one transaction (one learner action): `__enter__` opens a connection and begins,
 `commit()` makes everything visible at once, and `__exit__` rolls back whatever was not committed.
 The repository maps rows to the tutor's frozen records and back, with these guarantees:
 
@@ -11,8 +11,13 @@ The repository maps rows to the tutor's frozen records and back, with these guar
 - lost connections, lock timeouts and a missing schema raise `StorageUnavailable` (never a driver
   traceback); PostgreSQL serialization failures and deadlocks raise `ConcurrentUpdate`.
 
-Queries are Core statements on the models' tables: no ORM objects (and no identity map that could
-hold a stale revision) live in a session.
+Queries are Core statements on the models' tables, run on a plain `Connection`: no ORM session, no
+identity map that could hold a stale revision, and none of a session's per-statement overhead.
+
+SQLite has one writer at a time, and every transaction here starts with `BEGIN IMMEDIATE`. Units of
+work of one process on one SQLite file therefore queue on an in-process lock first: a waiting thread
+wakes as soon as the lock is free, where SQLite's busy handler would poll it with sleeps of up to
+100 ms. Other processes still wait through SQLite's busy timeout.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -35,8 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, CursorResult, Row
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import URL, Connection, CursorResult, Row
 from sqlalchemy.sql.dml import Insert
 
 from fiml_bot.tutor.model import (
@@ -156,16 +161,15 @@ def _where(url: URL) -> str:
 
 
 class SqlProgressRepository:
-    """`ProgressRepository` on one SQLAlchemy session (the unit of work's transaction)."""
+    """`ProgressRepository` on one connection (the unit of work's transaction)."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        bind = session.get_bind()
-        self._dialect = bind.dialect.name
-        self.where = _where(bind.engine.url)
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._dialect = connection.dialect.name
+        self.where = _where(connection.engine.url)
 
     def _run(self, statement: Executable, parameters: dict[str, Any] | None = None) -> CursorResult[Any]:
-        return self._session.execute(statement, parameters)  # type: ignore[return-value]
+        return self._connection.execute(statement, parameters)
 
     # learners
 
@@ -191,7 +195,7 @@ class SqlProgressRepository:
 
     @_guarded
     def learner_ids(self) -> list[str]:
-        return list(self._session.scalars(LEARNER_IDS))
+        return list(self._connection.scalars(LEARNER_IDS))
 
     # lesson progress
 
@@ -433,38 +437,53 @@ def _xp_award(row: Row[Any]) -> XpAward:
 
 
 class SqlUnitOfWork:
-    """`UnitOfWork` on a SQLAlchemy session: `with uow: ...; uow.commit()`.
+    """`UnitOfWork` on one connection: `with uow: ...; uow.commit()`.
 
     After `commit()` the same unit of work may go on: the next statement starts a new transaction.
     """
 
     progress: ProgressRepository
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
-        self._session_factory = session_factory
-        self._session: Session | None = None
-        self._where = "the database"
+    def __init__(self, engine: Engine, where: str, writer_lock: _WriterLock | None = None) -> None:
+        self._engine = engine
+        self._where = where
+        self._writer_lock = writer_lock
+        self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
-        session = self._session_factory()
-        session.begin()
-        self._session = session
-        repository = SqlProgressRepository(session)
-        self._where = repository.where
-        self.progress = repository
+        if self._writer_lock is not None:
+            self._writer_lock.acquire(self._where)
+        try:
+            with storage_errors(self._where):
+                connection = self._engine.connect()
+                try:
+                    connection.begin()
+                except BaseException:
+                    connection.close()
+                    raise
+        except BaseException:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            raise
+        self._connection = connection
+        self.progress = SqlProgressRepository(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        session = self._session
-        if session is None:
+        connection = self._connection
+        if connection is None:
             return
-        self._session = None
+        self._connection = None
         try:
-            session.rollback()
+            connection.rollback()
         except exc.SQLAlchemyError as error:  # the connection is gone: nothing uncommitted survives it
             log.warning("rollback failed on %s: %s", self._where, error)
         finally:
-            session.close()
+            try:
+                connection.close()
+            finally:
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
 
     def commit(self) -> None:
         with storage_errors(self._where):
@@ -474,10 +493,29 @@ class SqlUnitOfWork:
         with storage_errors(self._where):
             self._active().rollback()
 
-    def _active(self) -> Session:
-        if self._session is None:
+    def _active(self) -> Connection:
+        if self._connection is None:
             raise RuntimeError("the unit of work is used outside its `with` block")
-        return self._session
+        return self._connection
+
+
+class _WriterLock:
+    """One SQLite writer per process at a time, waited for without polling (see the module docstring).
+
+    Re-entrant, so a unit of work nested in another on the same thread meets SQLite's own lock (and
+    its busy timeout) as before instead of hanging here.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.RLock()
+        self._timeout = timeout
+
+    def acquire(self, where: str) -> None:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise StorageUnavailable(f"the database at {where} is unavailable: database is locked (waited {self._timeout:g} s)")
+
+    def release(self) -> None:
+        self._lock.release()
 
 
 class Storage:
@@ -486,13 +524,13 @@ class Storage:
     Holds the engine (and its connection pool) for the life of the process; `close()` releases it.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.engine = engine
         self.where = describe(engine.url)
-        self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+        self._writer_lock = _WriterLock(busy_timeout) if engine.dialect.name == "sqlite" else None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self.engine, self.where, self._writer_lock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -532,4 +570,4 @@ def open_storage(
     except BaseException:
         engine.dispose()
         raise
-    return Storage(engine)
+    return Storage(engine, busy_timeout=busy_timeout)

@@ -69,13 +69,15 @@ def setup_learner(storage) -> LessonProgress:
 
 def test_concurrent_awards_of_one_key_pay_once(storage, request: pytest.FixtureRequest) -> None:
     setup_learner(storage)
-    # SQLite transactions take the write lock at their first statement: start them after the barrier.
+    # A SQLite unit of work takes the write lock as it begins: start them after the barrier.
     read_first = kind_of(request) != "sqlite"
     barrier = threading.Barrier(THREADS, timeout=30)
     paid: list[bool] = []
 
     def award(index: int) -> None:
-        first = True
+        first = read_first
+        if not read_first:
+            barrier.wait()
 
         def action(uow) -> bool:
             nonlocal first
@@ -151,8 +153,8 @@ def test_a_second_writer_waits_for_the_first_and_then_is_refused(storage, reques
         assert first_saved.wait(10)
         started = time.monotonic()
         try:
+            second_started.set()  # a SQLite unit of work already waits as it begins
             with storage() as uow:
-                second_started.set()
                 uow.progress.save_progress(dataclasses.replace(progress, current_section="second"))
                 uow.commit()
             result["outcome"] = "saved"

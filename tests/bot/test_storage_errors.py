@@ -43,11 +43,11 @@ def test_a_locked_sqlite_database_is_unavailable_then_recovers(migrated_sqlite: 
     with open_storage(migrated_sqlite, busy_timeout=0.2) as storage:
         other = request.getfixturevalue("locked")
         started = time.monotonic()
-        with storage() as uow, pytest.raises(StorageUnavailable, match="is unavailable: database is locked") as raised:
+        with pytest.raises(StorageUnavailable, match="is unavailable: database is locked") as raised, storage() as uow:
             uow.progress.learner("telegram:1")
         assert time.monotonic() - started < 3
         assert isinstance(raised.value.__cause__, exc.OperationalError)
-        with storage() as uow, pytest.raises(StorageUnavailable, match="locked"):
+        with pytest.raises(StorageUnavailable, match="locked"), storage() as uow:
             uow.progress.save_learner(Learner(id="telegram:1"))
         other.execute("ROLLBACK")
         other.execute("BEGIN")  # the fixture's teardown rolls back again
@@ -70,7 +70,7 @@ def test_a_failing_commit_is_unavailable(migrated_sqlite: str, monkeypatch: pyte
         def locked_commit() -> None:
             raise exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
 
-        monkeypatch.setattr(uow._session, "commit", locked_commit)
+        monkeypatch.setattr(uow._connection, "commit", locked_commit)
         with pytest.raises(StorageUnavailable, match="database is locked"):
             uow.commit()
 
@@ -79,7 +79,7 @@ def test_a_database_file_in_a_missing_folder_is_unavailable(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'gone' / 'fiml.db'}"
     storage = Storage(make_engine(url))
     try:
-        with storage() as uow, pytest.raises(StorageUnavailable, match="unable to open database file"):
+        with pytest.raises(StorageUnavailable, match="unable to open database file"), storage() as uow:
             uow.progress.learner_ids()
     finally:
         storage.close()
@@ -89,7 +89,7 @@ def test_a_database_without_tables_is_unavailable_with_the_fix(sqlite_url: str) 
     sqlite_file(sqlite_url).parent.mkdir()
     storage = Storage(make_engine(sqlite_url))  # skips open_storage's schema check
     try:
-        with storage() as uow, pytest.raises(StorageUnavailable, match=r"no progress tables .*run `fiml-bot db upgrade`"):
+        with pytest.raises(StorageUnavailable, match=r"no progress tables .*run `fiml-bot db upgrade`"), storage() as uow:
             uow.progress.learner("telegram:1")
     finally:
         storage.close()
@@ -115,7 +115,7 @@ def test_a_dropped_postgresql_connection_is_unavailable_then_recovers(postgres_u
         with open_storage(postgres_url) as storage:
             with storage() as uow:
                 uow.progress.save_learner(Learner(id="telegram:1"))
-                pid = uow.progress._session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                pid = uow.progress._connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
                 with admin.begin() as connection:
                     connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
                 with pytest.raises(StorageUnavailable):

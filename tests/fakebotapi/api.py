@@ -15,6 +15,7 @@ import asyncio
 import copy
 import itertools
 import json
+import marshal
 import math
 import re
 import threading
@@ -120,7 +121,11 @@ class _Bucket:
 
 
 def _clone(value: T) -> T:
-    return copy.deepcopy(value)
+    """A deep copy of JSON-shaped data; marshal does it in C, several times faster than deepcopy."""
+    try:
+        return marshal.loads(marshal.dumps(value))
+    except ValueError:  # not JSON-shaped (never for what the fake stores, but keep it correct)
+        return copy.deepcopy(value)
 
 
 def _update_type(update: dict[str, Any]) -> str:

@@ -8,9 +8,11 @@ so a test sees what Telegram would answer after "Bad Request: can't parse entiti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _SPACES = " \t\r\n\v\f\0"
+_PLAIN_RUN = re.compile(r"[^<&]+")  # text up to the next tag or character reference
 
 _ENTITY_TYPES = {
     "b": "bold",
@@ -207,10 +209,16 @@ def parse_html(text: str) -> tuple[str, list[dict]]:
                 offset += utf16_len(decoded[0])
                 i = decoded[1]
                 continue
-        if c != "<":
+        if c == "&":  # not a reference Telegram decodes: a literal ampersand
             result.append(c)
-            offset += 2 if ord(c) > 0xFFFF else 1
+            offset += 1
             i += 1
+            continue
+        if c != "<":
+            run = _PLAIN_RUN.match(text, i).group()  # type: ignore[union-attr]
+            result.append(run)
+            offset += utf16_len(run)
+            i += len(run)
             continue
         begin = i
         if text.startswith("/", i + 1):

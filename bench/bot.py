@@ -38,8 +38,9 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from telegram import Bot, Update
-from telegram.ext import MessageHandler, filters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from fiml_bot import notify
 from fiml_bot.adapters.telegram import build_application
@@ -236,6 +237,42 @@ async def echo_run(updates: int, learners: int, seed: int, concurrency: int) -> 
         await app.shutdown()
 
 
+async def floor_run(updates: int, learners: int, seed: int, concurrency: int, callback_share: float) -> float:
+    """The Bot API calls the tutor's bot makes, with no tutor and no database: the ceiling for any bot
+    with this UX on this stack. A button press is answered (answerCallbackQuery) and replied to with
+    an HTML message and a three-button keyboard; a typed text gets the same reply."""
+    fake = FakeBotApi(record_calls=False)
+    text = "<b>Reading a price chart</b>\n\n" + "A candle shows the open, high, low and close of one period. " * 4
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Next ▶", callback_data="n|what_is_a_market|1.0.0|s2")],
+                                   [InlineKeyboardButton("📚 Lessons", callback_data="l|0|"), InlineKeyboardButton("⭐ Progress", callback_data="p")]])
+
+    async def reply(update: Update, context: Any) -> None:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    app = fake.application_builder().build()
+    app.add_handler(CallbackQueryHandler(reply))
+    app.add_handler(MessageHandler(filters.TEXT, reply))
+    await app.initialize()
+    rng = random.Random(seed)
+    last: dict[int, int] = {}
+    try:
+        def make(chat: int) -> Update:
+            if chat in last and rng.random() < callback_share:
+                return Update.de_json(fake.callback(chat, last[chat], "n|what_is_a_market|1.0.0|s2", enqueue=False), app.bot)
+            return Update.de_json(fake.user_message(chat, "/lessons", enqueue=False), app.bot)
+
+        chats = [7000 + i for i in range(learners)]
+        for chat in chats:
+            await app.process_update(make(chat))
+            last[chat] = max(m.message_id for m in recent(fake, chat, 1))
+        seconds = await _drive(updates, _workers(chats, concurrency, seed), make, app.process_update)
+        return updates / seconds
+    finally:
+        await app.shutdown()
+
+
 # --------------------------------------------------------------------------- notify
 
 
@@ -291,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds = ["sqlite"] + (["postgres"] if not args.no_postgres and postgres_reachable(args.postgres) else [])
         for kind in kinds:
             for concurrency in sorted({1, args.concurrency}):
-                rates, echoes, mix = [], [], Counter()
+                rates, echoes, floors, mix = [], [], [], Counter()
                 for run in range(args.runs):
                     if kind == "sqlite":
                         path = folder / kind / f"c{concurrency}run{run}" / "fiml.db"
@@ -303,7 +340,11 @@ def main(argv: list[str] | None = None) -> int:
                     rates.append(rate)
                     mix += run_mix
                     echoes.append(asyncio.run(echo_run(args.updates, args.learners, run, concurrency)))
-                rows.append({"kind": kind, "concurrency": concurrency, "rate": statistics.median(rates), "echo": statistics.median(echoes), "rates": rates, "echoes": echoes, "mix": mix})
+                    buttons = sum(n for k, n in run_mix.items() if k in ("next", "open", "choose")) + round(run_mix["answer"] * 0.75)
+                    share = buttons / max(1, sum(n for k, n in run_mix.items() if not k.startswith("_")))
+                    floors.append(asyncio.run(floor_run(args.updates, args.learners, run, concurrency, share)))
+                rows.append({"kind": kind, "concurrency": concurrency, "rate": statistics.median(rates), "echo": statistics.median(echoes),
+                             "floor": statistics.median(floors), "rates": rates, "echoes": echoes, "floors": floors, "mix": mix})
         notified = None
         if args.notify:
             notify_folder = folder / "notify"
@@ -312,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             notified = notify_run(notify_repo, f"sqlite:///{notify_folder / 'fiml.db'}", args.notify, args.rate)
 
     print(f"# Telegram bot throughput ({args.updates} updates per run, {args.runs} runs, {args.learners} learners, medians)\n")
-    print("| database | learners in flight | bot updates/s (process_update) | echo bot updates/s | ratio | goal | result |")
-    print("|---|---|---|---|---|---|---|")
+    print("| database | learners in flight | bot updates/s (process_update) | echo bot updates/s | ratio | same calls, no tutor: updates/s (ratio to echo) | bot / same calls | goal | result |")
+    print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in rows:
         ratio = r["rate"] / r["echo"]
@@ -326,18 +367,20 @@ def main(argv: list[str] | None = None) -> int:
             goal, verdict = f">= {GOAL_SQLITE:,.0f}/s, ratio >= {GOAL_RATIO}", "PASS" if passed else "FAIL"
         else:
             goal, verdict = f"ratio >= {GOAL_RATIO}", "PASS" if ratio >= GOAL_RATIO else "FAIL"
-        print(f"| {r['kind']} | {r['concurrency']} | {r['rate']:,.0f} | {r['echo']:,.0f} | {ratio:.2f} | {goal} | {verdict} |")
+        floor = f"{r['floor']:,.0f} ({r['floor'] / r['echo']:.2f})"
+        print(f"| {r['kind']} | {r['concurrency']} | {r['rate']:,.0f} | {r['echo']:,.0f} | {ratio:.2f} | {floor} | {r['rate'] / r['floor']:.2f} | {goal} | {verdict} |")
     if notified:
         passed = notified["429"] == 0 and notified["sent"] == args.notify and notified["sustained"] >= args.rate * 0.95
         ok &= passed
-        print(f"| notify ({args.notify} learners, fake with RateLimits) | {notified['sustained']:.1f} msgs/s sustained ({notified['rate']:.1f} end to end), {notified['sent']} sent, {notified['429']} × 429 | - | - | - | {args.rate:g} msgs/s, 0 × 429 | {'PASS' if passed else 'FAIL'} |")
+        print(f"| notify ({args.notify} learners, fake with RateLimits) | {notified['sustained']:.1f} msgs/s sustained ({notified['rate']:.1f} end to end), {notified['sent']} sent, {notified['429']} × 429 | - | - | - | - | {args.rate:g} msgs/s, 0 × 429 | {'PASS' if passed else 'FAIL'} |")
     print()
     for r in rows:
         kinds = Counter({k: n for k, n in r["mix"].items() if not k.startswith("_")})
         total = sum(kinds.values())
         mix = ", ".join(f"{k} {100 * n / total:.0f}%" for k, n in kinds.most_common())
         mix += f"; per update: {r['mix']['_wall_ms'] / args.runs / 1000:.2f} ms wall, of which {r['mix']['_tutor_ms'] / args.runs / 1000:.2f} ms inside Tutor.handle (thread)"
-        print(f"- {r['kind']}, {r['concurrency']} in flight: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} updates/s; echo {', '.join(f'{x:,.0f}' for x in r['echoes'])}; mix: {mix}")
+        print(f"- {r['kind']}, {r['concurrency']} in flight: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} updates/s; echo {', '.join(f'{x:,.0f}' for x in r['echoes'])}; "
+              f"same calls {', '.join(f'{x:,.0f}' for x in r['floors'])}; mix: {mix}")
     print()
     print("\n".join(machine()))
     shutil.rmtree(folder, ignore_errors=True)

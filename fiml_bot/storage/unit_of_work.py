@@ -161,12 +161,23 @@ def _where(url: URL) -> str:
 
 
 class SqlProgressRepository:
-    """`ProgressRepository` on one connection (the unit of work's transaction)."""
+    """`ProgressRepository` on one connection (the unit of work's transaction).
+
+    A learner's progress read with `all_progress` is remembered until the transaction ends (the unit
+    of work calls `forget`), and kept current by this repository's own saves: every tutor action
+    reads it first, and the lesson it then works on needs no second query. Another transaction's
+    change in between is caught as before, by the revision check of the next save.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._dialect = connection.dialect.name
         self.where = _where(connection.engine.url)
+        self._known: dict[str, dict[str, LessonProgress]] = {}  # learner -> lesson -> progress
+
+    def forget(self) -> None:
+        """The transaction ended: what was read may have changed since."""
+        self._known.clear()
 
     def _run(self, statement: Executable, parameters: dict[str, Any] | None = None) -> CursorResult[Any]:
         return self._connection.execute(statement, parameters)
@@ -201,12 +212,19 @@ class SqlProgressRepository:
 
     @_guarded
     def progress(self, learner_id: str, lesson_id: str) -> LessonProgress | None:
+        known = self._known.get(learner_id)
+        if known is not None:
+            return known.get(lesson_id)
         row = self._run(SELECT_PROGRESS, {"b_learner_id": learner_id, "b_lesson_id": lesson_id}).first()
         return None if row is None else _progress(row)
 
     @_guarded
     def all_progress(self, learner_id: str) -> list[LessonProgress]:
-        return [_progress(row) for row in self._run(ALL_PROGRESS, {"b_learner_id": learner_id})]
+        known = self._known.get(learner_id)
+        if known is None:
+            rows = self._run(ALL_PROGRESS, {"b_learner_id": learner_id})
+            known = self._known[learner_id] = {row.lesson_id: _progress(row) for row in rows}
+        return [known[lesson_id] for lesson_id in sorted(known)]
 
     @_guarded
     def save_progress(self, progress: LessonProgress) -> LessonProgress:
@@ -215,9 +233,14 @@ class SqlProgressRepository:
         if progress.revision == 0:
             if not self._insert(PROGRESS, {**values, "revision": 1}, progress.learner_id):
                 raise ConcurrentUpdate(f"{what} was created by another action")
-            return dataclasses.replace(progress, revision=1)
-        self._update(UPDATE_PROGRESS, _progress_key(progress, progress.lesson_id), values, what)
-        return dataclasses.replace(progress, revision=progress.revision + 1)
+            saved = dataclasses.replace(progress, revision=1)
+        else:
+            self._update(UPDATE_PROGRESS, _progress_key(progress, progress.lesson_id), values, what)
+            saved = dataclasses.replace(progress, revision=progress.revision + 1)
+        known = self._known.get(progress.learner_id)
+        if known is not None:
+            known[progress.lesson_id] = saved
+        return saved
 
     @_guarded
     def rename_lesson(self, learner_id: str, old_id: str, new_id: str) -> None:
@@ -228,6 +251,7 @@ class SqlProgressRepository:
         """
         if old_id == new_id:
             return
+        self._known.pop(learner_id, None)
         moving = self.progress(learner_id, old_id)
         if moving is not None:
             staying = self.progress(learner_id, new_id)
@@ -466,7 +490,8 @@ class SqlUnitOfWork:
                 self._writer_lock.release()
             raise
         self._connection = connection
-        self.progress = SqlProgressRepository(connection)
+        self._repository = SqlProgressRepository(connection)
+        self.progress = self._repository
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -488,10 +513,12 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         with storage_errors(self._where):
             self._active().commit()
+        self._repository.forget()
 
     def rollback(self) -> None:
         with storage_errors(self._where):
             self._active().rollback()
+        self._repository.forget()
 
     def _active(self) -> Connection:
         if self._connection is None:

@@ -431,3 +431,39 @@ def test_a_save_under_the_old_id_after_a_rename_is_a_concurrent_update(storage) 
         uow.commit()
     with storage() as uow, pytest.raises(ConcurrentUpdate):
         uow.progress.save_progress(dataclasses.replace(before, current_section="x"))
+
+
+def test_reads_within_a_transaction_follow_its_own_saves_and_renames(storage) -> None:
+    """Progress read once per action is remembered: the action's own saves and renames keep it current."""
+    add_learner(storage)
+    with storage() as uow:
+        uow.progress.save_progress(progress_record(lesson_id="a"))
+        uow.progress.save_progress(progress_record(lesson_id="old_id"))
+        uow.commit()
+    with storage() as uow:
+        assert [p.lesson_id for p in uow.progress.all_progress("telegram:1")] == ["a", "old_id"]
+        saved = uow.progress.save_progress(dataclasses.replace(uow.progress.progress("telegram:1", "a"), current_section="s2"))
+        assert uow.progress.progress("telegram:1", "a") == saved
+        uow.progress.save_progress(progress_record(lesson_id="b"))
+        assert [p.lesson_id for p in uow.progress.all_progress("telegram:1")] == ["a", "b", "old_id"]
+        uow.progress.rename_lesson("telegram:1", "old_id", "new_id")
+        assert uow.progress.progress("telegram:1", "old_id") is None
+        assert [p.lesson_id for p in uow.progress.all_progress("telegram:1")] == ["a", "b", "new_id"]
+        uow.commit()
+        assert uow.progress.progress("telegram:1", "a").revision == 2
+
+
+def test_after_a_commit_a_unit_of_work_sees_what_others_committed(storage) -> None:
+    add_learner(storage)
+    with storage() as uow:
+        uow.progress.save_progress(progress_record(lesson_id="a"))
+        uow.commit()
+    with storage() as mine:
+        assert mine.progress.all_progress("telegram:1")[0].revision == 1
+        mine.commit()
+        with storage() as other:
+            current = other.progress.progress("telegram:1", "a")
+            other.progress.save_progress(dataclasses.replace(current, current_section="theirs"))
+            other.commit()
+        assert mine.progress.progress("telegram:1", "a").current_section == "theirs"
+        assert [p.revision for p in mine.progress.all_progress("telegram:1")] == [2]

@@ -23,9 +23,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python bench/validate.py
-	$(BIN)/python bench/store.py
-	$(BIN)/python bench/archive.py
+	-$(BIN)/python bench/validate.py
+	-$(BIN)/python bench/store.py
+	-$(BIN)/python bench/archive.py
+	-$(BIN)/python bench/tutor.py
+	-$(BIN)/python bench/bot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -272,7 +272,8 @@ class GitBackend:
 
 
 class _KnownBlobs:
-    """For backends that know every blob sha when they build their index."""
+    """For the file-based backends: every blob sha is known when the index is built, a read is checked
+    against it, and there is no history beyond the index."""
 
     def blob_sha(self, entry: Published) -> str:
         assert entry.blob is not None
@@ -283,6 +284,20 @@ class _KnownBlobs:
 
     def fetch(self, entry: Published) -> tuple[str, bytes | None]:
         return self.blob_sha(entry), None
+
+    @staticmethod
+    def _read_verified(path: Path, blob: str, changed: str) -> bytes:
+        """The file's bytes if they are still the indexed blob; else ContentError saying `changed`."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ContentError(f"{path}: cannot be read: {exc.strerror}") from None
+        if git_blob_sha(data) != blob:
+            raise ContentError(changed)
+        return data
+
+    def history(self, lesson_id: str) -> dict[str, Published]:
+        return {}
 
 
 class WorktreeBackend(_KnownBlobs):
@@ -314,16 +329,7 @@ class WorktreeBackend(_KnownBlobs):
 
     def read(self, blob: str, entry: Published) -> bytes:
         assert entry.path is not None
-        try:
-            data = entry.path.read_bytes()
-        except OSError as exc:
-            raise ContentError(f"{entry.path}: cannot be read: {exc.strerror}") from None
-        if git_blob_sha(data) != blob:
-            raise ContentError(f"{entry.path} changed since it was indexed; refresh the store")
-        return data
-
-    def history(self, lesson_id: str) -> dict[str, Published]:
-        return {}
+        return self._read_verified(entry.path, blob, f"{entry.path} changed since it was indexed; refresh the store")
 
 
 class ArchiveBackend(_KnownBlobs):
@@ -346,13 +352,4 @@ class ArchiveBackend(_KnownBlobs):
 
     def read(self, blob: str, entry: Published) -> bytes:
         path = self.folder / entry.lesson_id / f"{entry.version}.yaml"
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ContentError(f"{path}: cannot be read: {exc.strerror}") from None
-        if git_blob_sha(data) != blob:
-            raise ContentError(f"{path}: differs from the published blob {blob[:12]} (run `fiml-cms archive` again)")
-        return data
-
-    def history(self, lesson_id: str) -> dict[str, Published]:
-        return {}
+        return self._read_verified(path, blob, f"{path}: differs from the published blob {blob[:12]} (run `fiml-cms archive` again)")

@@ -187,7 +187,7 @@ class SqlProgressRepository:
     @_guarded
     def learner(self, learner_id: str) -> Learner | None:
         row = self._run(SELECT_LEARNER, {"b_id": learner_id}).first()
-        return None if row is None else _learner(row)
+        return None if row is None else _record(Learner, row)
 
     @_guarded
     def save_learner(self, learner: Learner) -> Learner:
@@ -289,7 +289,7 @@ class SqlProgressRepository:
 
     @_guarded
     def xp_awards(self, learner_id: str) -> list[XpAward]:
-        return [_xp_award(row) for row in self._run(XP_AWARDS, {"b_learner_id": learner_id})]
+        return [_record(XpAward, row) for row in self._run(XP_AWARDS, {"b_learner_id": learner_id})]
 
     # completions
 
@@ -306,7 +306,7 @@ class SqlProgressRepository:
             rows = self._run(ALL_COMPLETIONS, {"b_learner_id": learner_id})
         else:
             rows = self._run(LESSON_COMPLETIONS, {"b_learner_id": learner_id, "b_lesson_id": lesson_id})
-        return [_completion(row) for row in rows]
+        return [_record(Completion, row) for row in rows]
 
     # badges and processed events
 
@@ -318,7 +318,7 @@ class SqlProgressRepository:
     @_guarded
     def badges(self, learner_id: str) -> list[BadgeAward]:
         rows = self._run(SELECT_BADGES, {"b_learner_id": learner_id})
-        return [BadgeAward(row.learner_id, row.badge, row.awarded_at) for row in rows]
+        return [_record(BadgeAward, row) for row in rows]
 
     @_guarded
     def mark_processed(self, key: str) -> bool:
@@ -381,20 +381,6 @@ def _learner_values(learner: Learner) -> dict[str, Any]:
     }
 
 
-def _learner(row: Row[Any]) -> Learner:
-    return Learner(
-        id=row.id,
-        name=row.name,
-        time_zone=row.time_zone,
-        active=row.active,
-        streak_days=row.streak_days,
-        last_active_day=row.last_active_day,
-        freeze_available=row.freeze_available,
-        freeze_used_on=row.freeze_used_on,
-        created_at=row.created_at,
-        revision=row.revision,
-    )
-
 
 def _progress_values(progress: LessonProgress) -> dict[str, Any]:
     return {
@@ -413,6 +399,16 @@ def _progress_values(progress: LessonProgress) -> dict[str, Any]:
         "seen_version": progress.seen_version,
         "pending_choice": progress.pending_choice,
     }
+
+
+@functools.cache
+def _field_names(record: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(record))
+
+
+def _record(record: type[R], row: Row[Any]) -> R:
+    """The record whose fields are columns of the same names in `row` (extra columns are ignored)."""
+    return record(**{name: getattr(row, name) for name in _field_names(record)})
 
 
 def _progress(row: Row[Any]) -> LessonProgress:
@@ -435,29 +431,6 @@ def _progress(row: Row[Any]) -> LessonProgress:
     )
 
 
-def _completion(row: Row[Any]) -> Completion:
-    return Completion(
-        learner_id=row.learner_id,
-        lesson_id=row.lesson_id,
-        version=row.version,
-        attempt=row.attempt,
-        score=row.score,
-        total=row.total,
-        xp_earned=row.xp_earned,
-        completed_at=row.completed_at,
-    )
-
-
-def _xp_award(row: Row[Any]) -> XpAward:
-    return XpAward(
-        learner_id=row.learner_id,
-        amount=row.amount,
-        reason=row.reason,
-        key=row.key,
-        lesson_id=row.lesson_id,
-        version=row.version,
-        awarded_at=row.awarded_at,
-    )
 
 
 class SqlUnitOfWork:

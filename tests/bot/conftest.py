@@ -4,7 +4,6 @@ and progress stores (in memory, SQLite, PostgreSQL) behind the same `UnitOfWork`
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,22 +29,10 @@ def postgres_url() -> Iterator[str]:
     base = os.environ.get(POSTGRES_VARIABLE, "").strip()
     if not base:
         pytest.skip(f"{POSTGRES_VARIABLE} is not set")
-    from sqlalchemy import create_engine, text
+    from .simulation import postgres_schema
 
-    from fiml_bot.storage.database import parse_url
-
-    parsed = parse_url(base)
-    schema = f"fiml_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(base) as url:
+        yield url
 
 
 @pytest.fixture

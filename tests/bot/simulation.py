@@ -1302,7 +1302,7 @@ def run_simulation(config: Config, workdir: Path) -> Report:
 
 @contextlib.contextmanager
 def postgres_schema(base_url: str) -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema, dropped afterwards (as the tests' fixture)."""
+    """A URL whose search_path is a new, empty schema, dropped afterwards (the tests' `postgres_url`)."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -1310,7 +1310,7 @@ def postgres_schema(base_url: str) -> Iterator[str]:
     from fiml_bot.storage.database import parse_url
 
     parsed = parse_url(base_url)
-    schema = f"fiml_sim_{uuid.uuid4().hex[:16]}"
+    schema = f"fiml_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:

@@ -1,9 +1,13 @@
-"""Helpers the benchmark scripts share: machine facts and a PostgreSQL probe."""
+"""Helpers the benchmark scripts share: machine facts, a PostgreSQL probe and the project's lessons."""
 
 from __future__ import annotations
 
 import platform
+import re
 from pathlib import Path
+
+PROJECT_LESSONS = Path(__file__).resolve().parent.parent / "content" / "lessons"
+ID_LINE = re.compile(r"^id: *(\S+) *$", re.M)
 
 
 def cpu_model() -> str:
@@ -32,3 +36,17 @@ def postgres_reachable(url: str) -> str | None:
     except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
         print(f"PostgreSQL at {url} is not reachable: {type(error).__name__}: {str(error).splitlines()[0]}")
         return None
+
+
+def project_lessons() -> list[tuple[str, str]]:
+    """(id, text) of each lesson in the project's `content/lessons`: the seed of generated lesson sets."""
+    found = []
+    for path in sorted(PROJECT_LESSONS.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        ids = ID_LINE.findall(text)
+        if len(ids) != 1:
+            raise SystemExit(f"{path}: expected exactly one top-level `id:` line, found {len(ids)}")
+        found.append((ids[0].strip("\"'"), text))
+    if not found:
+        raise SystemExit(f"no lessons in {PROJECT_LESSONS}")
+    return found

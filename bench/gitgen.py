@@ -37,14 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-SOURCE_LESSONS = PROJECT / "content" / "lessons"
 CACHE = Path(tempfile.gettempdir()) / "fiml-bench-gitgen"
 REVISION = "4"  # bump when the generated repository changes shape
 LESSONS_REL = "content/lessons"
 
 sys.path.insert(0, str(PROJECT))
 
-ID_LINE = re.compile(r"^id: *(\S+) *$", re.M)
+from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 PREREQ_LINE = re.compile(r"^prerequisites:.*(?:\n[ \t]+- .*)*$", re.M)
 BODY_FIRST_LINE = re.compile(r"^( +)body: \|[-+]?\n( +)(.+)$", re.M)
 
@@ -90,19 +90,6 @@ def version_names(count: int) -> list[str]:
     return ["1.0.0"] + [f"1.{i}.0" for i in range(1, count)]
 
 
-def sources() -> list[tuple[str, str]]:
-    found = []
-    for path in sorted(SOURCE_LESSONS.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        ids = ID_LINE.findall(text)
-        if len(ids) != 1:
-            raise SystemExit(f"{path}: expected one top-level `id:` line")
-        found.append((ids[0].strip("\"'"), text))
-    if not found:
-        raise SystemExit(f"no lessons in {SOURCE_LESSONS}")
-    return found
-
-
 def _reword(text: str, version: str) -> str:
     """A wording change: one sentence appended to the first line of the first text body."""
     match = BODY_FIRST_LINE.search(text)
@@ -116,7 +103,7 @@ def templates(version_count: int) -> list[tuple[str, list[str]]]:
     from fiml_cms import yamlfile
 
     out = []
-    for source_id, text in sources():
+    for source_id, text in project_lessons():
         text, n = PREREQ_LINE.subn("prerequisites: []", text, count=1)
         if not n:
             text = text.replace(f"id: {source_id}\n", f"id: {source_id}\nprerequisites: []\n", 1)
@@ -191,7 +178,7 @@ def _stream(count: int, version_count: int) -> tuple[bytes, list[str]]:
 
 def _key(count: int, version_count: int) -> str:
     digest = hashlib.sha1(REVISION.encode())
-    for path in sorted(SOURCE_LESSONS.glob("*.yaml")):
+    for path in sorted(PROJECT_LESSONS.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return f"n{count}-v{version_count}-{digest.hexdigest()[:12]}"
 

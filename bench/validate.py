@@ -43,15 +43,15 @@ from importlib import metadata
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-SOURCE_LESSONS = PROJECT / "content" / "lessons"
 SCHEMA = PROJECT / "schemas" / "lesson.schema.json"
 REPO_SAMPLE = "content/lessons/reading_stock_prices.yaml"
+
+from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 RATIO_GOAL = 4.0  # fiml-cms at least 4x faster than check-jsonschema on the N files
 SINGLE_GOAL_S = 0.25  # one file end to end
 ERROR_EVERY = 10  # ~10% of the files in the error set get `answer: 99`
 
-ID_LINE = re.compile(r"^id: *(\S+) *$", re.M)
 PREREQ_FLOW = re.compile(r"^prerequisites: *\[(.*)\] *$", re.M)
 PREREQ_BLOCK = re.compile(r"^prerequisites: *\n((?:[ \t]+- .*\n)+)", re.M)
 PREREQ_LINE = re.compile(r"^prerequisites:.*$", re.M)
@@ -74,16 +74,7 @@ class Source:
 
 
 def read_sources() -> list[Source]:
-    sources = []
-    for path in sorted(SOURCE_LESSONS.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        ids = ID_LINE.findall(text)
-        if len(ids) != 1:
-            raise BenchError(f"{path}: expected exactly one top-level `id:` line, found {len(ids)}")
-        sources.append(Source(ids[0].strip("\"'"), text))
-    if not sources:
-        raise BenchError(f"no lessons in {SOURCE_LESSONS}")
-    return sources
+    return [Source(lesson_id, text) for lesson_id, text in project_lessons()]
 
 
 def _split_flow(items: str) -> list[str]:
@@ -347,7 +338,7 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
 
     # 1. generate and verify
     sources = read_sources()
-    print(f"generating {n} lessons from {len(sources)} in {SOURCE_LESSONS} into {root} ...", file=sys.stderr)
+    print(f"generating {n} lessons from {len(sources)} in {PROJECT_LESSONS} into {root} ...", file=sys.stderr)
     clean = generate(sources, n, root / "lessons")
     sizes = [p.stat().st_size for p in clean]
     copy_set(clean, root / "lessons_err", lambda i, t: inject_error(t) if i % ERROR_EVERY == 0 else t)

@@ -381,7 +381,6 @@ def _learner_values(learner: Learner) -> dict[str, Any]:
     }
 
 
-
 def _progress_values(progress: LessonProgress) -> dict[str, Any]:
     return {
         "learner_id": progress.learner_id,

@@ -13,6 +13,8 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 
+from . import __version__
+from .clikit import example, version_option
 from .errors import FimlError, UsageError
 
 app = typer.Typer(
@@ -24,6 +26,11 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def _root(version: bool = version_option("fiml-cms", __version__)) -> None:
+    """Lesson content in git: validate, version, tag and archive lessons."""
 
 
 def user_errors(func: F) -> F:
@@ -43,7 +50,7 @@ def user_errors(func: F) -> F:
 LessonsOption = typer.Option(None, "--lessons", help="Lessons folder (default: `lessons` in .fiml-cms.toml or in pyproject.toml's tool.fiml-cms table, else content/lessons).")
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms validate content/lessons/bond_basics.yaml'))
 @user_errors
 def validate(
     paths: Optional[List[Path]] = typer.Argument(None, help="Lesson or path files, or folders (default: the repository's lessons and paths)."),
@@ -68,7 +75,7 @@ def validate(
     raise typer.Exit(result.exit_code(strict))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms new bond_basics --title "Bond Basics" --category fixed_income'))
 @user_errors
 def new(
     lesson_id: str = typer.Argument(..., metavar="ID", help="The new lesson's id, e.g. bond_basics."),
@@ -99,7 +106,7 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(allowed)}")
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms bump bond_basics auto -m "Clearer coupon example" --commit --tag'))
 @user_errors
 def bump(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
@@ -134,7 +141,7 @@ def bump(
     print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}){extra}")
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms diff bond_basics 1.0.0 worktree'))
 @user_errors
 def diff(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
@@ -150,7 +157,7 @@ def diff(
     print(run_diff(_workspace(lessons), lesson, base, target).render(fmt))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms check --base origin/main'))
 @user_errors
 def check(
     base: str = typer.Option(..., "--base", help="The branch or commit the change is compared with (its merge base with HEAD)."),
@@ -171,7 +178,7 @@ def check(
     raise typer.Exit(result.exit_code())
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms versions bond_basics'))
 @user_errors
 def versions(
     lesson: str = typer.Argument(..., help="Lesson id."),
@@ -186,7 +193,7 @@ def versions(
     print(render_versions(lesson, list_versions(ws, lesson), fmt))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms show bond_basics@1.0.0'))
 @user_errors
 def show(
     spec: str = typer.Argument(..., metavar="LESSON@VERSION"),
@@ -201,7 +208,7 @@ def show(
     sys.stdout.buffer.flush()
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms tag bond_basics'))
 @user_errors
 def tag(
     lesson: Optional[str] = typer.Argument(None, help="Lesson id or path: tag its committed version."),
@@ -225,7 +232,7 @@ def tag(
     print(plan.render(dry_run))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms archive --check'))
 @user_errors
 def archive(
     out: Optional[Path] = typer.Option(None, "--out", help="Archive folder (default: <content>/archive)."),
@@ -250,7 +257,7 @@ def archive(
     print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged")
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms upgrade legacy/ --dry-run'))
 @user_errors
 def upgrade(
     paths: Optional[List[Path]] = typer.Argument(None, help="Lesson files or folders (default: the lessons folder; not recursive)."),

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from .config import Settings, load_settings
 from .document import parse_lesson
-from .errors import ContentError, UsageError
+from .errors import ContentError, MissingInput, UsageError
 from .gitrepo import GitRepo
 from .lesson import Lesson
 from .store import ContentStore, GitBackend
+from .suggest import suggest
 from .tags import TagFormat
 
 
@@ -66,8 +67,15 @@ class Workspace:
             published = self.store.ids() if (self.settings.root / ".git").exists() else []
             if arg in published:
                 return LessonRef(arg, path)
-            raise ContentError(f"unknown lesson {arg!r}: no file {path} and no published version")
+            raise MissingInput(f"unknown lesson {arg!r}: no file {path} and no published version{suggest(arg, self.known_ids())}")
         return LessonRef(arg, path)
+
+    def known_ids(self) -> list[str]:
+        """Lesson ids with a file in the lessons folder or a published version (for suggestions)."""
+        ids = {p.stem for p in self.settings.lessons.glob("*.y*ml")} if self.settings.lessons.is_dir() else set()
+        if (self.settings.root / ".git").exists():
+            ids.update(self.store.ids())
+        return sorted(ids)
 
     def worktree_lesson(self, ref: LessonRef) -> Lesson:
         try:

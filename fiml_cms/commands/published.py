@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..errors import ContentError, UsageError
+from ..errors import ContentError, MissingInput, UsageError
 from ..store import Published
 from ..workspace import Workspace
 
@@ -55,7 +55,7 @@ def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
     entry = ws.backend.history(lesson_id).get(version)
     if entry is None:
         known = ", ".join(ws.store.versions(lesson_id)) or "none"
-        raise ContentError(f"lesson {lesson_id!r} has no version {version} (published: {known})")
+        raise MissingInput(f"lesson {lesson_id!r} has no version {version} (published: {known})")
     return entry
 
 

@@ -80,7 +80,7 @@ def validate(
 def new(
     lesson_id: str = typer.Argument(..., metavar="ID", help="The new lesson's id, e.g. bond_basics."),
     title: str = typer.Option(..., "--title", "-t", help="The lesson's title."),
-    category: str = typer.Option("general", "--category", help="Topic group."),
+    category: str = typer.Option("general", "--category", help="Topic group: a keyword of lowercase letters, digits, '_' or '-' (e.g. fixed_income)."),
     difficulty: str = typer.Option("beginner", "--difficulty", help="beginner | intermediate | advanced."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:

@@ -221,7 +221,7 @@ app.add_typer(progress_app, name="progress")
 @progress_app.command("export", epilog=example('fiml-bot progress export carol carol.json'))
 @user_errors
 def progress_export(
-    targets: list[str] = typer.Argument(..., metavar="USER FILE | --all FILE", help="The learner (telegram:123456; a bare number means telegram:<number>) and the file to write (- for stdout); with --all, only the file."),
+    targets: list[str] = typer.Argument(..., metavar="USER FILE | --all FILE", help="The learner (telegram:123456, console:carol; a bare number means telegram:<number>, a bare name the one learner of that name) and the file to write (- for stdout); with --all, only the file."),
     all_learners: bool = typer.Option(False, "--all", help='Export every learner into one bundle: {"schema_version": "1.0", "users": [...]}.'),
     database: Optional[str] = DatabaseOption,
 ) -> None:
@@ -231,7 +231,8 @@ def progress_export(
     """
     from fiml_cms.errors import UsageError
 
-    from .documents import export_all, export_learner, normalize_learner_id, write_document
+    from .documents import export_all, export_learner, write_document
+    from .documents.learners import resolve_learner
     from .storage import open_storage
 
     if all_learners:
@@ -241,9 +242,9 @@ def progress_export(
     else:
         if len(targets) != 2:
             raise UsageError("give the learner and the file: fiml-bot progress export USER FILE (or --all FILE)")
-        user, file = normalize_learner_id(targets[0]), targets[1]
+        user, file = targets[0], targets[1]
     with open_storage(_settings(None, database).database_url) as storage:
-        document = export_all(storage) if user is None else export_learner(storage, user)
+        document = export_all(storage) if user is None else export_learner(storage, resolve_learner(storage, user))
     write_document(file, document)
     count = len(document["users"]) if user is None else 1
     where = "standard output" if file == "-" else file

@@ -237,6 +237,7 @@ def tag(
 def archive(
     out: Optional[Path] = typer.Option(None, "--out", help="Archive folder (default: <content>/archive)."),
     check_only: bool = typer.Option(False, "--check", help="Verify the archive against the tags; change nothing."),
+    prune: bool = typer.Option(False, "--prune", help="Also remove archived files that no published version backs (FIML072)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="With --check: text | json | github | sarif."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
@@ -246,6 +247,8 @@ def archive(
     from .commands.archive import check_archive
 
     ws = _workspace(lessons)
+    if check_only and prune:
+        raise UsageError("--check changes nothing and --prune removes files: run `fiml-cms archive --prune`, then `fiml-cms archive --check`")
     if check_only:
         chosen = fmt or report.default_format()
         _check_format(chosen, report.FORMATS)
@@ -254,7 +257,10 @@ def archive(
         raise typer.Exit(1 if result.findings else 0)
     with _progress("archiving") as progress:
         result = run_archive(ws, out, progress)
-    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged")
+    removed = _prune_archive(ws, out) if prune else []
+    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged" + (f", {len(removed)} removed" if prune else ""))
+    for path in removed:
+        print(f"removed {path}")
 
 
 @app.command(epilog=example('fiml-cms upgrade legacy/ --dry-run'))
@@ -288,6 +294,12 @@ def upgrade(
     )
     print(report.render_text())
     raise typer.Exit(report.exit_code)
+
+
+def _prune_archive(ws: Any, out: Optional[Path]) -> list[Path]:
+    from .commands.prune import prune
+
+    return prune(ws, out)
 
 
 def _progress(label: str) -> Any:

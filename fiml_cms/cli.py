@@ -117,28 +117,65 @@ def bump(
     tag: bool = typer.Option(False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the change instead of writing it."),
     force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
+    yank: List[str] = typer.Option([], "--yank", metavar="VERSION", help="Also withdraw VERSION (add it to `yanked`): learners on it restart on the new version (repeatable)."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
-    """Raise a lesson's version and prepend a dated changelog entry; nothing else in the file changes."""
-    import datetime as dt
-
-    from .commands.bump import apply_bump, plan_bump
+    """Raise a lesson's version and prepend a dated changelog entry; nothing else in the file changes (but --yank)."""
+    from .commands.bump import plan_bump
 
     if level not in ("major", "minor", "patch", "auto"):
         raise UsageError(f"unknown level {level!r}: use major, minor, patch or auto")
+    day = _parse_day(date)
+    ws = _workspace(lessons)
+    _run_bump(ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag)
+
+
+def _parse_day(date: Optional[str]) -> Any:
+    import datetime as dt
+
     try:
-        day = dt.date.fromisoformat(date) if date else None
+        return dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
-    ws = _workspace(lessons)
-    plan = plan_bump(ws, lesson, level, message, day, force)
+
+
+def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> None:
+    """Print the plan (dry run) or apply it, then say what changed."""
+    from .commands.bump import apply_bump
+
+    yanked = f"; yanks {', '.join(plan.yanked)}" if plan.yanked else ""
     if dry_run:
         print(plan.unified_diff(), end="")
-        print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}) [dry run, nothing written]")
+        print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}{yanked}) [dry run, nothing written]")
         return
     outcome = apply_bump(ws, plan, commit, tag)
     extra = "".join(f", {what} {value}" for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag)) if value)
-    print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}){extra}")
+    print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}{yanked}){extra}")
+    if yanked and not outcome.tag:
+        print(f"the yank takes effect for learners once {plan.new_version} is published: `fiml-cms tag {plan.lesson_id}`" + ("" if outcome.commit else " after committing it"))
+
+
+@app.command(epilog=example("fiml-cms yank bond_basics 1.0.0 -m \"Wrong coupon formula\" --commit --tag"))
+@user_errors
+def yank(
+    lesson: str = typer.Argument(..., help="Lesson id or path."),
+    version: str = typer.Argument(..., help="The published version to withdraw."),
+    message: List[str] = typer.Option([], "--message", "-m", help="Why (changelog line; default: 'Withdrew version X because of an error')."),
+    date: Optional[str] = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today)."),
+    commit: bool = typer.Option(False, "--commit", help="Commit the lesson file."),
+    tag: bool = typer.Option(False, "--tag", help="With --commit: publish the new version (its tag), which makes the yank take effect."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the change instead of writing it."),
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Withdraw a published version: a patch release that lists it in `yanked`. Learners on it restart on the new version, keeping XP and completions."""
+    from .commands import yanks
+    from .commands.bump import plan_bump
+
+    ws = _workspace(lessons)
+    ref = ws.lesson_ref(lesson)
+    yanks.check_yankable(ws, ref, version)
+    plan = plan_bump(ws, lesson, "auto", message or [yanks.default_message(version.removeprefix("v"))], _parse_day(date), False, (version,))
+    _run_bump(ws, plan, dry_run, commit, tag)
 
 
 @app.command(epilog=example('fiml-cms diff bond_basics 1.0.0 worktree'))

@@ -162,15 +162,22 @@ def add_positions(files: list[CheckedFile]) -> None:
         checked.findings = [f.at(*where[(f.path, f.at_key)]) if f.line == 0 else f for f in checked.findings]
 
 
-def parse_lesson(data: bytes, display: str, stem: str | None = None) -> Lesson:
-    """A valid Lesson from raw bytes, or ContentError naming the first problems."""
+def parse_lesson(data: bytes, display: str, stem: str | None = None, tolerate: tuple[str, ...] = ()) -> Lesson:
+    """A valid Lesson from raw bytes, or ContentError naming the first problems.
+
+    `tolerate`: rule codes that do not count here (`bump` reads a lesson whose current version
+    was just listed in `yanked`, FIML045, because the bump is what makes that valid).
+    """
     from .errors import ContentError
 
+    def counts(f: Finding) -> bool:
+        return f.is_error and not (stem is None and f.code == "FIML030") and f.code not in tolerate
+
     checked = _check_source(decode_source(display, data), stem or "", LESSON)
-    errors = [f for f in checked.findings if f.is_error and not (stem is None and f.code == "FIML030")]
+    errors = [f for f in checked.findings if counts(f)]
     if errors or checked.lesson is None:
         add_positions([checked])
-        errors = [f for f in checked.findings if f.is_error and not (stem is None and f.code == "FIML030")]
+        errors = [f for f in checked.findings if counts(f)]
         shown = "; ".join(f"{f.line}:{f.column} {f.code} {f.message}" for f in errors[:3])
         raise ContentError(f"{display} is not a valid lesson: {shown or 'no lesson data'}")
     return checked.lesson

@@ -163,7 +163,7 @@ def _yanked_known(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding
     history = {entry.version for entry in lesson.changelog}
     for i, version in lesson.yanked:
         if version == lesson.version:
-            yield Finding("FIML045", f"the current version {version} is yanked, so the lesson could never be served; publish a fixed version first", file, ("yanked", i))
+            yield Finding("FIML045", f"the current version {version} is yanked, so the lesson could never be served; a yank is published with the fixed version: remove {version} from `yanked` and run `fiml-cms bump {lesson.id} auto --yank {version} -m ...` (or just `fiml-cms bump {lesson.id} patch -m ...`)", file, ("yanked", i))
         elif version not in history:
             yield Finding("FIML042", f"yanked version {version} does not appear in the changelog", file, ("yanked", i))
 

@@ -256,3 +256,46 @@ def dump_lesson(data: dict[str, Any]) -> str:
     stream = io.StringIO()
     yaml.dump(convert(data), stream)
     return stream.getvalue()
+
+
+def add_yanked_text(text: str, added: list[str]) -> str:
+    """Append versions to the top-level `yanked:` list (creating it before `changelog:` if absent).
+
+    Like `bump_text`, an edit of the text at the composer's positions: a flow list (`[]`,
+    `["1.0.0"]`) grows inside its brackets, a block list gets `- "x"` lines in its own indentation.
+    """
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if not added:
+        return text
+    root = _safe_yaml().compose(text)
+    if not isinstance(root, MappingNode):
+        raise EditError("the top level is not a mapping")
+    values = {k.value: (k, v) for k, v in root.value if isinstance(k, ScalarNode)}
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    quoted = [f'"{v}"' for v in added]
+    if "yanked" not in values:
+        if "changelog" not in values:
+            raise EditError("the lesson needs a `changelog` list")
+        key = values["changelog"][0]
+        at = _offset(lines, key.start_mark.line, 0)
+        return text[:at] + " " * key.start_mark.column + f"yanked: [{', '.join(quoted)}]" + newline + text[at:]
+    node = values["yanked"][1]
+    if not isinstance(node, SequenceNode):
+        raise EditError("`yanked` is not a list")
+    end = _offset(lines, node.end_mark.line, node.end_mark.column)
+    if node.flow_style:
+        close = text.rfind("]", 0, end)
+        if close < 0:
+            raise EditError("cannot find the end of the `yanked: [...]` list")
+        separator = ", " if node.value else ""
+        return text[:close] + separator + ", ".join(quoted) + text[close:]
+    first, last = node.value[0], node.value[-1]
+    dash_column = lines[first.start_mark.line].rfind("-", 0, first.start_mark.column)
+    if dash_column < 0:
+        raise EditError("the first `yanked` item does not start with `- `")
+    line = last.end_mark.line - (1 if last.end_mark.column == 0 else 0)  # the item's last line
+    at = _offset(lines, line + 1, 0) if line + 1 < len(lines) else len(text)
+    lead = "" if text[:at].endswith("\n") else newline
+    return text[:at] + lead + "".join(" " * dash_column + f"- {q}" + newline for q in quoted) + text[at:]

@@ -99,8 +99,9 @@ class Workspace:
         if spec in ("worktree", "WORKTREE", "."):
             return self.worktree_lesson(ref), "working tree"
         if versions.is_valid(spec) or versions.is_valid(spec.removeprefix("v")):
-            version = spec.removeprefix("v")
-            return self.store.get(ref.id, version), version
+            from .renames import published_lesson
+
+            return published_lesson(self, ref, spec.removeprefix("v"))
         return self.lesson_at_ref(ref, spec), spec
 
     def last_published(self, lesson_id: str) -> str | None:

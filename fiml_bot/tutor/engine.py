@@ -23,7 +23,7 @@ from .callbacks import encode
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .messages import Button, Message, rows
 from .model import COMPLETED, IN_PROGRESS, QUIZ, Completion, LessonProgress, Learner, LearnerSnapshot, QuizAnswer
-from .policy import Action, PolicySettings, decide, map_position
+from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, StorageUnavailable, UnitOfWork
 
 log = logging.getLogger("fiml_bot.tutor")
@@ -518,6 +518,7 @@ class _Action:
             declined=progress.seen_version == latest.version != progress.pinned_version and progress.pending_choice is None,
             settings=self.tutor.policy,
         )
+        decision = after_rename(decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id))
         if decision.action is Action.NONE:
             return progress
         if decision.action is Action.CHOICE:

@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import atomic, versions, yamlfile
+from .. import atomic, renames, versions, yamlfile
 from ..diff import diff_lessons
 from ..document import parse_lesson
 from ..errors import ContentError, UsageError
@@ -54,15 +54,15 @@ def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], 
     ref = ws.lesson_ref(lesson)
     before = _read_text(ref.path)
     current = parse_lesson(before.encode("utf-8"), str(ref.path), tolerate=YANK_PENDING)
-    published = ws.last_published(ref.id) if (ws.settings.root / ".git").exists() else None
-    required = _required_level(ws, ref.id, published, current)
+    published_as = renames.last_published(ws, ref) if (ws.settings.root / ".git").exists() else None
+    published = published_as.version if published_as else None
+    required = _required_level(ws, published_as, current)
     yanking = yanks.to_add(current, yank)
     if yanking or current.version in current.yanked:
         required = max(required, Level.PATCH)  # a yank is published by a new version
     if level_name == "auto":
         if required is Level.NONE:
-            detail = f"since the published {published}" if published else "and nothing is published yet: publish it with `fiml-cms tag`"
-            raise ContentError(f"{ref.id}: no content changes {detail}; nothing to bump")
+            raise ContentError(f"{ref.id}: {_nothing_to_bump(ref.id, published_as)}")
         level = required
     else:
         try:
@@ -87,10 +87,19 @@ def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], 
     return BumpPlan(ref.id, ref.path, current.version, new_version, level, required, entry, before, after, yanking)
 
 
-def _required_level(ws: Workspace, lesson_id: str, published: str | None, current: Lesson) -> Level:
+def _required_level(ws: Workspace, published: renames.PublishedAs | None, current: Lesson) -> Level:
     if published is None:
         return Level.NONE
-    return diff_lessons(ws.store.get(lesson_id, published), current).required
+    return diff_lessons(ws.store.get(published.lesson_id, published.version), current).required
+
+
+def _nothing_to_bump(lesson_id: str, published: renames.PublishedAs | None) -> str:
+    if published is None:
+        return f"nothing is published yet, so there is nothing to bump from: publish this version with `fiml-cms tag {lesson_id}` (after committing it)"
+    if published.lesson_id != lesson_id:
+        return (f"no content changes since {published.label(lesson_id)}: a rename alone is not a new edition and needs no bump; "
+                f"publish it under its new id as it is, with `fiml-cms tag {lesson_id}` (after committing it)")
+    return f"no content changes since the published {published.version}; nothing to bump"
 
 
 def _verify(before: Lesson, after: Lesson, entry: ChangelogEntry) -> None:

@@ -309,6 +309,8 @@ def upgrade(
     rename: bool = typer.Option(False, "--rename", help="Name each lesson <id>.yaml, removing the old name (refused if that file exists)."),
     drop_field: Optional[List[str]] = typer.Option(None, "--drop-field", metavar="NAME", help="Allow dropping the legacy field NAME wherever it has no place in the format (repeatable); `metrics` drops unsupported metric names."),
     as_text: Optional[List[str]] = typer.Option(None, "--as-text", metavar="TYPE", help="Show sections of the unknown legacy type TYPE as text sections (repeatable)."),
+    duration: Optional[int] = typer.Option(None, "--duration", min=1, metavar="MINUTES", help="duration_minutes for lessons that give none."),
+    xp: Optional[int] = typer.Option(None, "--xp", min=0, metavar="XP", help="xp_reward for lessons that give none."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
     """Rewrite legacy lessons in the current format. Exit 0 done, 1 problems (or --check: upgrade needed), 2 usage error."""
@@ -328,6 +330,7 @@ def upgrade(
         today=dt.date.today().isoformat(),
         drop_fields=drop_field or (),
         text_types=as_text or (),
+        defaults={k: v for k, v in (("duration_minutes", duration), ("xp_reward", xp)) if v is not None},
     )
     print(report.render_text())
     raise typer.Exit(report.exit_code)

@@ -94,6 +94,8 @@ def load(text: str) -> Any:
         parts = (exc.problem,) if code == "FIML002" else (exc.problem, exc.context and f"({exc.context})")
         message = " ".join(p for p in parts if p) or "invalid YAML"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if code == "FIML001":
+            message += parse_hint(exc.problem or "", text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else "")
         raise YamlProblem(code, message, line, col) from None
     except yaml.YAMLError as exc:
         raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
@@ -102,6 +104,26 @@ def load(text: str) -> Any:
     except (ValueError, TypeError, OverflowError) as exc:
         # libyaml accepted the text but a value could not be built (e.g. an odd tagged scalar)
         raise YamlProblem("FIML001", f"a value cannot be read: {_first_line(str(exc))}", 1, 1) from None
+
+
+_KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?[\w-]+):\s+(.*?)\s*$")
+
+
+def parse_hint(problem: str, line: str) -> str:
+    """What to do about libyaml's most common complaints, in an author's words ('' if no advice)."""
+    if "mapping values are not allowed" in problem:
+        match = _KEY_VALUE.match(line)
+        if match and ": " not in match.group(2):
+            return "; check the indentation of this line: it is indented more than the field above it (use spaces, and line fields up)"
+        example = f' ({match.group(1).strip()}: "{match.group(2)}")' if match and '"' not in match.group(2) else ""
+        return f"; quote a value that contains ': '{example}"
+    if "\\t" in problem or "\t" in problem:
+        return "; indent with spaces, not tabs"
+    if "could not find expected ':'" in problem or "did not find expected key" in problem or "expected <block end>" in problem or "expected '-'" in problem:
+        return "; check the indentation: fields of one mapping and items of one list line up, indented with spaces"
+    if "found unexpected end of stream" in problem or "while scanning a quoted scalar" in problem:
+        return "; a quote is not closed"
+    return ""
 
 
 def _first_line(text: str | None) -> str:

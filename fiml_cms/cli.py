@@ -106,16 +106,21 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(allowed)}")
 
 
+DateOption = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today).")
+CommitOption = typer.Option(False, "--commit", help="Commit the lesson file.")
+DryRunEditOption = typer.Option(False, "--dry-run", help="Print the change instead of writing it.")
+
+
 @app.command(epilog=example('fiml-cms bump bond_basics auto -m "Clearer coupon example" --commit --tag'))
 @user_errors
 def bump(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
     level: str = typer.Argument(..., help="major | minor | patch | auto (the level `diff` requires)."),
     message: List[str] = typer.Option([], "--message", "-m", help="A changelog line (repeatable)."),
-    date: Optional[str] = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today)."),
-    commit: bool = typer.Option(False, "--commit", help="Commit the lesson file."),
+    date: Optional[str] = DateOption,
+    commit: bool = CommitOption,
     tag: bool = typer.Option(False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the change instead of writing it."),
+    dry_run: bool = DryRunEditOption,
     force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
     yank: List[str] = typer.Option([], "--yank", metavar="VERSION", help="Also withdraw VERSION (add it to `yanked`): learners on it restart on the new version (repeatable)."),
     lessons: Optional[Path] = LessonsOption,
@@ -161,10 +166,10 @@ def yank(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
     version: str = typer.Argument(..., help="The published version to withdraw."),
     message: List[str] = typer.Option([], "--message", "-m", help="Why (changelog line; default: 'Withdrew version X because of an error')."),
-    date: Optional[str] = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today)."),
-    commit: bool = typer.Option(False, "--commit", help="Commit the lesson file."),
+    date: Optional[str] = DateOption,
+    commit: bool = CommitOption,
     tag: bool = typer.Option(False, "--tag", help="With --commit: publish the new version (its tag), which makes the yank take effect."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the change instead of writing it."),
+    dry_run: bool = DryRunEditOption,
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
     """Withdraw a published version: a patch release that lists it in `yanked`. Learners on it restart on the new version, keeping XP and completions."""

@@ -57,6 +57,10 @@ def test_unknown_lesson_and_missing_ref_are_exit_2(git_repo: Path) -> None:
     assert result.exit_code == 2 and "unknown lesson 'reading_stock_price'" in result.output
     assert "did you mean `reading_stock_prices`?" in result.output
     assert cli("versions", "no_such_lesson").exit_code == 2
+    result = cli("versions", "what_is_a_markt")
+    assert result.exit_code == 2 and "did you mean `what_is_a_market`?" in result.output
+    result = cli("versions", "what_is_a_market")  # a lesson file, not published yet
+    assert result.exit_code == 0 and "no published versions" in result.output
     result = cli("check", "--base", "no-such-branch")
     assert result.exit_code == 2 and "unknown git ref 'no-such-branch'" in result.output
     assert cli("diff", "reading_stock_prices", "no-such-ref").exit_code == 2

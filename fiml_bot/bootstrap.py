@@ -41,6 +41,24 @@ class BotSettings:
 
 
 def open_content(settings: BotSettings) -> LessonContent:
+    """The lessons to serve; a content path that does not exist is a usage error."""
+    from fiml_cms.errors import UsageError
+
+    if not settings.content.is_dir():
+        raise UsageError(f"{settings.content}: no such content folder (give the content repository with --content or FIML_CONTENT_REPO)")
+    return _open_lessons(settings)
+
+
+def require_lessons(content: LessonContent) -> LessonContent:
+    """A bot with nothing to teach is a mistake in its settings: say which folder was empty."""
+    from fiml_cms.errors import UsageError
+
+    if not content.lesson_ids():
+        raise UsageError(f"{content.settings.lessons}: no lessons to serve in {content.settings.root} (write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository)")
+    return content
+
+
+def _open_lessons(settings: BotSettings) -> LessonContent:
     repo = load_settings(settings.content)
     preview = settings.preview
     if preview is None:
@@ -65,5 +83,5 @@ def open_units(settings: BotSettings, auto_upgrade: bool) -> Callable[[], UnitOf
 
 
 def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False) -> Tutor:
-    content = open_content(settings)
+    content = require_lessons(open_content(settings))
     return Tutor(content, open_units(settings, auto_upgrade), policy=policy_settings(content))

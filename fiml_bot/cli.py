@@ -10,11 +10,21 @@ from typing import Any, Callable, Optional, TypeVar
 
 import typer
 
+from fiml_cms.clikit import example, version_option
+
+from . import __version__
+
 app = typer.Typer(name="fiml-bot", help="The FIML learning bot: chat, database and progress tools.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
+    """The FIML learning bot: chat, database and progress tools."""
+
 
 ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
 DatabaseOption = typer.Option(None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).")
@@ -48,7 +58,7 @@ def _settings(content: Optional[Path], database: Optional[str], **extra: object)
     return BotSettings.from_env(content=content, database_url=database, **extra)
 
 
-@app.command()
+@app.command(epilog=example('fiml-bot chat --content ../my-lessons --user carol'))
 @user_errors
 def chat(
     content: Optional[Path] = ContentOption,
@@ -67,7 +77,7 @@ def chat(
     raise typer.Exit(chat_.run(sys.stdin, interactive=sys.stdin.isatty()))
 
 
-@app.command()
+@app.command(epilog=example('FIML_TELEGRAM_TOKEN=123:abc fiml-bot run'))
 @user_errors
 def run(
     content: Optional[Path] = ContentOption,
@@ -119,7 +129,7 @@ def run(
     run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
 
 
-@app.command()
+@app.command(epilog=example('fiml-bot notify --since lessons-2026-11 --dry-run'))
 @user_errors
 def notify(
     since: str = typer.Option(..., "--since", help="A git ref of the content repository: announce lessons whose major or minor versions were published after it."),
@@ -141,8 +151,9 @@ def notify(
     from . import notify as notices_
     from .bootstrap import build_tutor
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if dry_run else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema upgrade's step-by-step lines are noise here
     settings = _settings(content, database, preview=False)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
     updates = notices_.updates_since(tutor.content, since)  # type: ignore[arg-type]
@@ -169,7 +180,7 @@ def notify(
     print(report.summary())
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", epilog=example('fiml-bot db upgrade --database sqlite:///var/fiml.db'))
 @user_errors
 def db_upgrade(revision: str = typer.Argument("head"), database: Optional[str] = DatabaseOption) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
@@ -180,7 +191,7 @@ def db_upgrade(revision: str = typer.Argument("head"), database: Optional[str] =
     print(f"database at {migrations_api.current(url)}")
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", epilog=example('fiml-bot db downgrade -1'))
 @user_errors
 def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."), database: Optional[str] = DatabaseOption) -> None:
     """Migrate the database down to REVISION."""
@@ -191,7 +202,7 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     print(f"database at {migrations_api.current(url) or 'base (empty)'}")
 
 
-@db_app.command("current")
+@db_app.command("current", epilog=example('fiml-bot db current'))
 @user_errors
 def db_current(database: Optional[str] = DatabaseOption) -> None:
     """Print the database's schema revision and the newest one."""
@@ -207,10 +218,10 @@ progress_app = typer.Typer(help="Progress documents: export and import learners'
 app.add_typer(progress_app, name="progress")
 
 
-@progress_app.command("export")
+@progress_app.command("export", epilog=example('fiml-bot progress export carol carol.json'))
 @user_errors
 def progress_export(
-    targets: list[str] = typer.Argument(..., metavar="USER FILE | --all FILE", help="The learner (telegram:123456; a bare number means telegram:<number>) and the file to write (- for stdout); with --all, only the file."),
+    targets: list[str] = typer.Argument(..., metavar="USER FILE | --all FILE", help="The learner (telegram:123456, console:carol; a bare number means telegram:<number>, a bare name the one learner of that name) and the file to write (- for stdout); with --all, only the file."),
     all_learners: bool = typer.Option(False, "--all", help='Export every learner into one bundle: {"schema_version": "1.0", "users": [...]}.'),
     database: Optional[str] = DatabaseOption,
 ) -> None:
@@ -220,7 +231,8 @@ def progress_export(
     """
     from fiml_cms.errors import UsageError
 
-    from .documents import export_all, export_learner, normalize_learner_id, write_document
+    from .documents import export_all, export_learner, write_document
+    from .documents.learners import resolve_learner
     from .storage import open_storage
 
     if all_learners:
@@ -230,16 +242,16 @@ def progress_export(
     else:
         if len(targets) != 2:
             raise UsageError("give the learner and the file: fiml-bot progress export USER FILE (or --all FILE)")
-        user, file = normalize_learner_id(targets[0]), targets[1]
+        user, file = targets[0], targets[1]
     with open_storage(_settings(None, database).database_url) as storage:
-        document = export_all(storage) if user is None else export_learner(storage, user)
+        document = export_all(storage) if user is None else export_learner(storage, resolve_learner(storage, user))
     write_document(file, document)
     count = len(document["users"]) if user is None else 1
     where = "standard output" if file == "-" else file
     print(f"exported {count} learner{'s' if count != 1 else ''} to {where}", file=sys.stderr if file == "-" else sys.stdout)
 
 
-@progress_app.command("import")
+@progress_app.command("import", epilog=example('fiml-bot progress import carol.json --dry-run'))
 @user_errors
 def progress_import(
     file: str = typer.Argument(..., metavar="FILE", help="A progress document or an `export --all` bundle (- for stdin)."),

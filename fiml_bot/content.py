@@ -62,7 +62,15 @@ class LessonContent:
         raise ContentError(f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}")
 
     def get(self, lesson_id: str, version: str) -> Lesson:
-        """A version of a lesson, also one published under an id it has since replaced."""
+        """A version of a lesson, also one published under an id it has since replaced.
+
+        A version tagged under a former id wins over an untagged one found in the renamed file's
+        history: that file may hold the same number with new content before its bump.
+        """
+        if version not in self._tagged(lesson_id):
+            for former in self._former_ids(lesson_id):
+                if version in self._tagged(former):
+                    return replace(self.store.get(former, version), id=lesson_id)  # served under the id the learner's records use now
         try:
             return self.store.get(lesson_id, version)
         except ContentError:
@@ -71,8 +79,14 @@ class LessonContent:
                     lesson = self.store.get(former, version)
                 except ContentError:
                     continue
-                return replace(lesson, id=lesson_id)  # served under the id the learner's records use now
+                return replace(lesson, id=lesson_id)
             raise
+
+    def _tagged(self, lesson_id: str) -> list[str]:
+        try:
+            return self.store.versions(lesson_id)
+        except ContentError:
+            return []
 
     def _former_ids(self, lesson_id: str) -> list[str]:
         ids = set(self.store.ids())

@@ -13,6 +13,8 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 
+from . import __version__
+from .clikit import example, version_option
 from .errors import FimlError, UsageError
 
 app = typer.Typer(
@@ -24,6 +26,11 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def _root(version: bool = version_option("fiml-cms", __version__)) -> None:
+    """Lesson content in git: validate, version, tag and archive lessons."""
 
 
 def user_errors(func: F) -> F:
@@ -43,7 +50,7 @@ def user_errors(func: F) -> F:
 LessonsOption = typer.Option(None, "--lessons", help="Lessons folder (default: `lessons` in .fiml-cms.toml or in pyproject.toml's tool.fiml-cms table, else content/lessons).")
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms validate content/lessons/bond_basics.yaml'))
 @user_errors
 def validate(
     paths: Optional[List[Path]] = typer.Argument(None, help="Lesson or path files, or folders (default: the repository's lessons and paths)."),
@@ -68,12 +75,12 @@ def validate(
     raise typer.Exit(result.exit_code(strict))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms new bond_basics --title "Bond Basics" --category fixed_income'))
 @user_errors
 def new(
     lesson_id: str = typer.Argument(..., metavar="ID", help="The new lesson's id, e.g. bond_basics."),
     title: str = typer.Option(..., "--title", "-t", help="The lesson's title."),
-    category: str = typer.Option("general", "--category", help="Topic group."),
+    category: str = typer.Option("general", "--category", help="Topic group: a keyword of lowercase letters, digits, '_' or '-' (e.g. fixed_income)."),
     difficulty: str = typer.Option("beginner", "--difficulty", help="beginner | intermediate | advanced."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
@@ -99,42 +106,84 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(allowed)}")
 
 
-@app.command()
+DateOption = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today).")
+CommitOption = typer.Option(False, "--commit", help="Commit the lesson file.")
+DryRunEditOption = typer.Option(False, "--dry-run", help="Print the change instead of writing it.")
+
+
+@app.command(epilog=example('fiml-cms bump bond_basics auto -m "Clearer coupon example" --commit --tag'))
 @user_errors
 def bump(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
     level: str = typer.Argument(..., help="major | minor | patch | auto (the level `diff` requires)."),
     message: List[str] = typer.Option([], "--message", "-m", help="A changelog line (repeatable)."),
-    date: Optional[str] = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today)."),
-    commit: bool = typer.Option(False, "--commit", help="Commit the lesson file."),
+    date: Optional[str] = DateOption,
+    commit: bool = CommitOption,
     tag: bool = typer.Option(False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the change instead of writing it."),
+    dry_run: bool = DryRunEditOption,
     force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
+    yank: List[str] = typer.Option([], "--yank", metavar="VERSION", help="Also withdraw VERSION (add it to `yanked`): learners on it restart on the new version (repeatable)."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
-    """Raise a lesson's version and prepend a dated changelog entry; nothing else in the file changes."""
-    import datetime as dt
-
-    from .commands.bump import apply_bump, plan_bump
+    """Raise a lesson's version and prepend a dated changelog entry; nothing else in the file changes (but --yank)."""
+    from .commands.bump import plan_bump
 
     if level not in ("major", "minor", "patch", "auto"):
         raise UsageError(f"unknown level {level!r}: use major, minor, patch or auto")
+    day = _parse_day(date)
+    ws = _workspace(lessons)
+    _run_bump(ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag)
+
+
+def _parse_day(date: Optional[str]) -> Any:
+    import datetime as dt
+
     try:
-        day = dt.date.fromisoformat(date) if date else None
+        return dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
-    ws = _workspace(lessons)
-    plan = plan_bump(ws, lesson, level, message, day, force)
+
+
+def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> None:
+    """Print the plan (dry run) or apply it, then say what changed."""
+    from .commands.bump import apply_bump
+
+    yanked = f"; yanks {', '.join(plan.yanked)}" if plan.yanked else ""
     if dry_run:
         print(plan.unified_diff(), end="")
-        print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}) [dry run, nothing written]")
+        print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}{yanked}) [dry run, nothing written]")
         return
     outcome = apply_bump(ws, plan, commit, tag)
     extra = "".join(f", {what} {value}" for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag)) if value)
-    print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}){extra}")
+    print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}{yanked}){extra}")
+    if yanked and not outcome.tag:
+        print(f"the yank takes effect for learners once {plan.new_version} is published: `fiml-cms tag {plan.lesson_id}`" + ("" if outcome.commit else " after committing it"))
 
 
-@app.command()
+@app.command(epilog=example("fiml-cms yank bond_basics 1.0.0 -m \"Wrong coupon formula\" --commit --tag"))
+@user_errors
+def yank(
+    lesson: str = typer.Argument(..., help="Lesson id or path."),
+    version: str = typer.Argument(..., help="The published version to withdraw."),
+    message: List[str] = typer.Option([], "--message", "-m", help="Why (changelog line; default: 'Withdrew version X because of an error')."),
+    date: Optional[str] = DateOption,
+    commit: bool = CommitOption,
+    tag: bool = typer.Option(False, "--tag", help="With --commit: publish the new version (its tag), which makes the yank take effect."),
+    dry_run: bool = DryRunEditOption,
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Withdraw a published version: a patch release that lists it in `yanked`. Learners on it restart on the new version, keeping XP and completions."""
+    from .commands import yanks
+    from .commands.bump import plan_bump
+
+    ws = _workspace(lessons)
+    ref = ws.lesson_ref(lesson)
+    yanks.check_yankable(ws, ref, version)
+    plan = plan_bump(ws, lesson, "auto", message or [yanks.default_message(version.removeprefix("v"))], _parse_day(date), False, (version,))
+    _run_bump(ws, plan, dry_run, commit, tag)
+
+
+@app.command(epilog=example('fiml-cms diff bond_basics 1.0.0 worktree'))
 @user_errors
 def diff(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
@@ -150,7 +199,7 @@ def diff(
     print(run_diff(_workspace(lessons), lesson, base, target).render(fmt))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms check --base origin/main'))
 @user_errors
 def check(
     base: str = typer.Option(..., "--base", help="The branch or commit the change is compared with (its merge base with HEAD)."),
@@ -171,7 +220,7 @@ def check(
     raise typer.Exit(result.exit_code())
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms versions bond_basics'))
 @user_errors
 def versions(
     lesson: str = typer.Argument(..., help="Lesson id."),
@@ -186,7 +235,7 @@ def versions(
     print(render_versions(lesson, list_versions(ws, lesson), fmt))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms show bond_basics@1.0.0'))
 @user_errors
 def show(
     spec: str = typer.Argument(..., metavar="LESSON@VERSION"),
@@ -201,7 +250,7 @@ def show(
     sys.stdout.buffer.flush()
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms tag bond_basics'))
 @user_errors
 def tag(
     lesson: Optional[str] = typer.Argument(None, help="Lesson id or path: tag its committed version."),
@@ -225,11 +274,12 @@ def tag(
     print(plan.render(dry_run))
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms archive --check'))
 @user_errors
 def archive(
     out: Optional[Path] = typer.Option(None, "--out", help="Archive folder (default: <content>/archive)."),
     check_only: bool = typer.Option(False, "--check", help="Verify the archive against the tags; change nothing."),
+    prune: bool = typer.Option(False, "--prune", help="Also remove archived files that no published version backs (FIML072)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="With --check: text | json | github | sarif."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
@@ -239,6 +289,8 @@ def archive(
     from .commands.archive import check_archive
 
     ws = _workspace(lessons)
+    if check_only and prune:
+        raise UsageError("--check changes nothing and --prune removes files: run `fiml-cms archive --prune`, then `fiml-cms archive --check`")
     if check_only:
         chosen = fmt or report.default_format()
         _check_format(chosen, report.FORMATS)
@@ -247,10 +299,13 @@ def archive(
         raise typer.Exit(1 if result.findings else 0)
     with _progress("archiving") as progress:
         result = run_archive(ws, out, progress)
-    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged")
+    removed = _prune_archive(ws, out) if prune else []
+    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged" + (f", {len(removed)} removed" if prune else ""))
+    for path in removed:
+        print(f"removed {path}")
 
 
-@app.command()
+@app.command(epilog=example('fiml-cms upgrade legacy/ --dry-run'))
 @user_errors
 def upgrade(
     paths: Optional[List[Path]] = typer.Argument(None, help="Lesson files or folders (default: the lessons folder; not recursive)."),
@@ -259,6 +314,8 @@ def upgrade(
     rename: bool = typer.Option(False, "--rename", help="Name each lesson <id>.yaml, removing the old name (refused if that file exists)."),
     drop_field: Optional[List[str]] = typer.Option(None, "--drop-field", metavar="NAME", help="Allow dropping the legacy field NAME wherever it has no place in the format (repeatable); `metrics` drops unsupported metric names."),
     as_text: Optional[List[str]] = typer.Option(None, "--as-text", metavar="TYPE", help="Show sections of the unknown legacy type TYPE as text sections (repeatable)."),
+    duration: Optional[int] = typer.Option(None, "--duration", min=1, metavar="MINUTES", help="duration_minutes for lessons that give none."),
+    xp: Optional[int] = typer.Option(None, "--xp", min=0, metavar="XP", help="xp_reward for lessons that give none."),
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
     """Rewrite legacy lessons in the current format. Exit 0 done, 1 problems (or --check: upgrade needed), 2 usage error."""
@@ -278,9 +335,16 @@ def upgrade(
         today=dt.date.today().isoformat(),
         drop_fields=drop_field or (),
         text_types=as_text or (),
+        defaults={k: v for k, v in (("duration_minutes", duration), ("xp_reward", xp)) if v is not None},
     )
     print(report.render_text())
     raise typer.Exit(report.exit_code)
+
+
+def _prune_archive(ws: Any, out: Optional[Path]) -> list[Path]:
+    from .commands.prune import prune
+
+    return prune(ws, out)
 
 
 def _progress(label: str) -> Any:

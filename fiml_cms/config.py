@@ -16,6 +16,9 @@ from .errors import ConfigError
 
 CONFIG_FILE = ".fiml-cms.toml"
 DEFAULT_TAG_FORMAT = "lesson/{id}/v{version}"
+#: The keys a configuration table may hold; anything else is refused (a typo must not be ignored).
+KNOWN_KEYS = ("content", "lessons", "paths", "archive", "tag_format", "policy")
+KNOWN_POLICY_KEYS = ("notify_minor_steps", "choice_on_major")
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,53 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
 def _read_table(root: Path) -> tuple[dict[str, Any], Path | None]:
     dedicated = root / CONFIG_FILE
     if dedicated.is_file():
-        return _parse_toml(dedicated), dedicated
+        table = _dedicated_table(dedicated)
+        check_keys(dedicated, table)
+        return table, dedicated
     table = _pyproject_table(root / "pyproject.toml")
-    return (table, root / "pyproject.toml") if table is not None else ({}, None)
+    if table is None:
+        return {}, None
+    check_keys(root / "pyproject.toml", table)
+    return table, root / "pyproject.toml"
+
+
+def _dedicated_table(path: Path) -> dict[str, Any]:
+    """`.fiml-cms.toml` holds the keys at the top, or (pasted from a pyproject.toml) under `[tool.fiml-cms]`."""
+    document = _parse_toml(path)
+    tool = document.get("tool")
+    if not isinstance(tool, dict) or "fiml-cms" not in tool:
+        return document
+    others = sorted(k for k in document if k != "tool") + sorted(f"tool.{k}" for k in tool if k != "fiml-cms")
+    if others:
+        raise ConfigError(f"{path}: put every setting under `[tool.fiml-cms]` or every one at the top of the file, not both (also found: {', '.join(others)})")
+    table = tool["fiml-cms"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: `tool.fiml-cms` must be a table")
+    return table
+
+
+def check_keys(path: Path, table: dict[str, Any]) -> None:
+    """Refuse unknown keys, naming the file, the line and the valid keys (and the likely one)."""
+    from .suggest import suggest
+
+    for key in table:
+        if key not in KNOWN_KEYS:
+            raise ConfigError(f"{path}:{_line_of(path, key)}: unknown setting `{key}`{suggest(key, KNOWN_KEYS)} (valid: {', '.join(KNOWN_KEYS)})")
+    policy = table.get("policy")
+    for key in policy if isinstance(policy, dict) else ():
+        if key not in KNOWN_POLICY_KEYS:
+            raise ConfigError(f"{path}:{_line_of(path, key)}: unknown policy setting `{key}`{suggest(key, KNOWN_POLICY_KEYS)} (valid: {', '.join(KNOWN_POLICY_KEYS)})")
+
+
+def _line_of(path: Path, key: str) -> int:
+    """The line where `key` is set (as `key =` or a `[...key]` table header); 1 if not found."""
+    import re
+
+    pattern = re.compile(rf"""^\s*(?:["']?{re.escape(key)}["']?\s*=|\[[^\]]*\b{re.escape(key)}["']?\s*\])""")
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return 1
 
 
 def _pyproject_table(pyproject: Path) -> dict[str, Any] | None:

@@ -38,14 +38,19 @@ def diff_lessons(old: Lesson, new: Lesson) -> LessonDiff:
 
 
 def _changes(old: Lesson, new: Lesson) -> Iterator[Change]:
-    if old.id != new.id:
-        yield Change(Level.MAJOR, f"id changed from {old.id} to {new.id}")
+    renamed = old.id != new.id and old.id in new.replaces
+    if renamed:
+        yield Change(Level.NONE, f"renamed from {old.id} to {new.id} (listed in `replaces`: learners keep their place; not a new edition)")
+    elif old.id != new.id:
+        yield Change(Level.MAJOR, f"id changed from {old.id} to {new.id} without listing {old.id} in `replaces`")
     if old.format != new.format:
         yield Change(Level.MAJOR, f"lesson format changed from {old.format} to {new.format}")
     for name in _PATCH_FIELDS:
         if getattr(old, name) != getattr(new, name):
             yield Change(Level.PATCH, f"{name} changed")
     for name in _MINOR_FIELDS:
+        if name == "replaces" and renamed and sorted({*old.replaces, old.id}) == sorted(new.replaces):
+            continue  # the rename itself
         if getattr(old, name) != getattr(new, name):
             yield Change(Level.MINOR, f"{name} changed from {getattr(old, name)!r} to {getattr(new, name)!r}")
     yield from _item_changes("section", old.sections, new.sections, _same_type_section)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,14 @@ class CheckedFile:
         lesson_id = data.get("id") if isinstance(data.get("id"), str) else None
         replaces = data.get("replaces") if isinstance(data.get("replaces"), list) else []
         summary = rules.LessonSummary.of(self.lesson) if self.lesson else _partial_summary(data, lesson_id)
-        return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), summary)
+        return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), summary, self._unreadable())
+
+    def _unreadable(self) -> str | None:
+        """The first error of a file that did not load at all (bad YAML, bad bytes): what others must be told."""
+        if self.data is not None:
+            return None
+        first = next((f for f in self.findings if f.is_error), None)
+        return f"{first.line}:{first.column} {first.code} {first.message}" if first else "no lesson data"
 
     def path_entry(self) -> rules.PathEntry:
         data = self.data or {}
@@ -105,9 +112,19 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
     return checked
 
 
+def _legacy_hint(finding: Finding, file: str) -> Finding:
+    """A lesson without `format` was written for the FIML bot's older formats: say how to convert it."""
+    if finding.code != "FIML020" or finding.path != ("format",):
+        return finding
+    message = f"{finding.message}: this looks like a lesson in a legacy format; run `fiml-cms upgrade {file}` to rewrite it in the current format (add --dry-run to see the change first)"
+    return replace(finding, message=message)
+
+
 def _validate(checked: CheckedFile, unsupported: set) -> None:
     name = schema.LESSON_SCHEMA if checked.kind == LESSON else schema.PATH_SCHEMA
     found = [f for f in schema.validate(name, checked.data, checked.file) if f.path not in unsupported]
+    if checked.kind == LESSON:
+        found = [_legacy_hint(f, checked.file) for f in found]
     checked.findings.extend(found)
     assert checked.data is not None
     if found or unsupported:
@@ -162,15 +179,22 @@ def add_positions(files: list[CheckedFile]) -> None:
         checked.findings = [f.at(*where[(f.path, f.at_key)]) if f.line == 0 else f for f in checked.findings]
 
 
-def parse_lesson(data: bytes, display: str, stem: str | None = None) -> Lesson:
-    """A valid Lesson from raw bytes, or ContentError naming the first problems."""
+def parse_lesson(data: bytes, display: str, stem: str | None = None, tolerate: tuple[str, ...] = ()) -> Lesson:
+    """A valid Lesson from raw bytes, or ContentError naming the first problems.
+
+    `tolerate`: rule codes that do not count here (`bump` reads a lesson whose current version
+    was just listed in `yanked`, FIML045, because the bump is what makes that valid).
+    """
     from .errors import ContentError
 
+    def counts(f: Finding) -> bool:
+        return f.is_error and not (stem is None and f.code == "FIML030") and f.code not in tolerate
+
     checked = _check_source(decode_source(display, data), stem or "", LESSON)
-    errors = [f for f in checked.findings if f.is_error and not (stem is None and f.code == "FIML030")]
+    errors = [f for f in checked.findings if counts(f)]
     if errors or checked.lesson is None:
         add_positions([checked])
-        errors = [f for f in checked.findings if f.is_error and not (stem is None and f.code == "FIML030")]
+        errors = [f for f in checked.findings if counts(f)]
         shown = "; ".join(f"{f.line}:{f.column} {f.code} {f.message}" for f in errors[:3])
         raise ContentError(f"{display} is not a valid lesson: {shown or 'no lesson data'}")
     return checked.lesson

@@ -24,3 +24,11 @@ class ContentError(FimlError):
     """Content that cannot be processed as asked (exit 1)."""
 
     exit_code = 1
+
+
+class MissingInput(ContentError):
+    """Something named on the command line does not exist: not a git repository, an unknown lesson,
+    an unknown git ref (exit 2, a usage or I/O error). A ContentError still, so code that skips
+    unreadable content keeps skipping it."""
+
+    exit_code = 2

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ContentError
+from .errors import ContentError, MissingInput
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
@@ -44,7 +44,7 @@ class GitRepo:
         try:
             self._repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise ContentError(f"{path}: not inside a git repository") from None
+            raise MissingInput(f"{path}: not inside a git repository (run `git init`, or work in a clone)") from None
         if self._repo.bare:
             raise ContentError(f"{path}: a bare repository has no work tree to read lessons from")
         self.root = Path(self._repo.working_tree_dir).resolve()  # type: ignore[arg-type]
@@ -81,7 +81,7 @@ class GitRepo:
             return self._git("rev_parse", "--verify", "-q", f"{ref}^{{commit}}")
         except ContentError:
             hint = " (this is a shallow clone: fetch it, e.g. actions/checkout with fetch-depth: 0)" if self.is_shallow() else ""
-            raise ContentError(f"unknown git ref {ref!r}{hint}") from None
+            raise MissingInput(f"unknown git ref {ref!r}{hint}") from None
 
     def tags(self, prefix: str = "") -> list[TagRef]:
         """Every tag under `refs/tags/<prefix>`, from one `git for-each-ref` call."""

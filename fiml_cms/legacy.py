@@ -21,7 +21,7 @@ import copy
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 FORMAT = 1
 IMPORTED = "Imported from the legacy format"
@@ -117,6 +117,7 @@ def upgrade_lesson(
     today: str,
     drop_fields: Iterable[str] = (),
     text_types: Iterable[str] = (),
+    defaults: Mapping[str, int] | None = None,
 ) -> Upgraded:
     """Map one legacy lesson (as loaded from YAML) to the current format; `data` is not modified.
 
@@ -124,7 +125,8 @@ def upgrade_lesson(
     date (YYYY-MM-DD) the file first appeared in history, for the changelog entry a legacy
     lesson lacks, else `today`. `drop_fields` names legacy fields whose content may be
     dropped where it has no place (otherwise a problem); `text_types` names further legacy
-    section types to show as text sections.
+    section types to show as text sections. `defaults` gives values for the fields the legacy
+    formats may lack (`duration_minutes`, `xp_reward`), used only where a lesson has none.
     """
     if not isinstance(data, dict):
         return Upgraded(None, False, [], [f"{stem}: the top level is not a mapping of fields"])
@@ -133,7 +135,7 @@ def upgrade_lesson(
         if is_current(data):
             return Upgraded(copy.deepcopy(data), False, [], [])
         return Upgraded(None, False, [], [f"$.format: format {fmt!r} is not one this fiml-cms knows (it reads legacy lessons and format {FORMAT})"])
-    mapper = _Mapper(frozenset(drop_fields), frozenset(t.strip().lower() for t in text_types))
+    mapper = _Mapper(frozenset(drop_fields), frozenset(t.strip().lower() for t in text_types), dict(defaults or {}))
     result = mapper.lesson(data, first_seen or today)
     if mapper.problems:
         return Upgraded(None, True, mapper.notes, mapper.problems)
@@ -214,7 +216,8 @@ def version_of(value: Any) -> tuple[str | None, str | None]:
 
 
 class _Mapper:
-    def __init__(self, drop_fields: frozenset[str], user_text_types: frozenset[str]) -> None:
+    def __init__(self, drop_fields: frozenset[str], user_text_types: frozenset[str], defaults: dict[str, int] | None = None) -> None:
+        self.defaults = defaults or {}
         self.drop_fields = drop_fields
         self.user_text_types = user_text_types
         self.notes: list[str] = []
@@ -305,8 +308,11 @@ class _Mapper:
         out["category"] = self.category(data.get("category"))
         out["difficulty"] = self.difficulty(data.get("difficulty"))
         out["duration_minutes"] = self.duration(data)
-        if data.get("xp_reward") is None:
-            self.problem("$.xp_reward", "is missing; the current format needs the XP a learner earns for completing the lesson")
+        if data.get("xp_reward") is None and "xp_reward" in self.defaults:
+            out["xp_reward"] = self.defaults["xp_reward"]
+            self.note(f"$.xp_reward: missing, set to {out['xp_reward']} (--xp)")
+        elif data.get("xp_reward") is None:
+            self.problem("$.xp_reward", "is missing; the current format needs the XP a learner earns for completing the lesson (give a default with --xp N)")
             out["xp_reward"] = None
         else:
             out["xp_reward"] = self.integer(data["xp_reward"], "$.xp_reward")
@@ -379,8 +385,11 @@ class _Mapper:
         else:
             value = None
         if estimate is None:
+            if minutes is None and "duration_minutes" in self.defaults:
+                self.note(f"$.duration_minutes: missing, set to {self.defaults['duration_minutes']} (--duration)")
+                return self.defaults["duration_minutes"]
             if minutes is None:
-                self.problem("$.duration_minutes", "is missing; the current format needs the lesson's length in minutes")
+                self.problem("$.duration_minutes", "is missing; the current format needs the lesson's length in minutes (give a default with --duration N)")
             return value
         match = MINUTES.match(str(estimate)) if isinstance(estimate, (str, int)) and not isinstance(estimate, bool) else None
         parsed = int(match.group(1)) if match else None

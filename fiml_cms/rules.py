@@ -40,6 +40,7 @@ class LessonEntry:
     id: str | None
     replaces: tuple[str, ...] = ()
     lesson: LessonSummary | None = None
+    unreadable: str | None = None  # why the file could not be read as YAML (its first error), if so
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _yanked_known(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding
     history = {entry.version for entry in lesson.changelog}
     for i, version in lesson.yanked:
         if version == lesson.version:
-            yield Finding("FIML045", f"the current version {version} is yanked, so the lesson could never be served; publish a fixed version first", file, ("yanked", i))
+            yield Finding("FIML045", f"the current version {version} is yanked, so the lesson could never be served; a yank is published with the fixed version: remove {version} from `yanked` and run `fiml-cms bump {lesson.id} auto --yank {version} -m ...` (or just `fiml-cms bump {lesson.id} patch -m ...`)", file, ("yanked", i))
         elif version not in history:
             yield Finding("FIML042", f"yanked version {version} does not appear in the changelog", file, ("yanked", i))
 
@@ -218,14 +219,24 @@ def _unique_lesson_ids(lessons: list[LessonEntry]) -> Iterator[Finding]:
 
 
 def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, LessonSummary]) -> Iterator[Finding]:
+    unreadable = {e.stem: e for e in lessons if e.id is None and e.unreadable}
     for e in lessons:
         if not e.lesson:
             continue
         for j, prereq in enumerate(e.lesson.prerequisites):
-            if prereq not in known:
-                yield Finding("FIML037", f'prerequisite "{prereq}" is not a lesson in this repository', e.file, ("prerequisites", j))
+            if prereq not in known and prereq in unreadable:
+                broken = unreadable[prereq]
+                yield Finding("FIML037", f'prerequisite "{prereq}" cannot be checked: its file {broken.file} cannot be read ({broken.unreadable}); fix that file first', e.file, ("prerequisites", j))
+            elif prereq not in known:
+                yield Finding("FIML037", f'prerequisite "{prereq}" is not a lesson in this repository{_closest(prereq, known)}', e.file, ("prerequisites", j))
             elif prereq in by_id and by_id[prereq].retired:
                 yield Finding("FIML051", f'prerequisite "{prereq}" is retired: new learners cannot start it, so they can never start this lesson', e.file, ("prerequisites", j))
+
+
+def _closest(word: str, known: set[str]) -> str:
+    from .suggest import suggest
+
+    return suggest(word, known)
 
 
 def _cycles(lessons: list[LessonEntry]) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from .findings import Finding, JsonPath
+from .suggest import closest, suggest
 
 LESSON_SCHEMA = "lesson.schema.json"
 PATH_SCHEMA = "path.schema.json"
@@ -56,10 +57,10 @@ def _findings(error: Any, schema: dict[str, Any], file: str, noun: str) -> list[
     if type(kind).__name__ == "AdditionalProperties":
         path: JsonPath = tuple(error.instance_path)
         node = schema_node(schema, list(error.schema_path)[:-1])
-        allowed = ", ".join(sorted(node.get("properties", {}))) if node else ""
-        hint = f" (allowed here: {allowed})" if allowed else ""
+        known = sorted(node.get("properties", {})) if node else []
+        hint = f" (allowed here: {', '.join(known)})" if known else ""
         where = _field_name(path, noun)
-        return [Finding("FIML021", f"unknown field `{name}` in {where}{hint}", file, (*path, name), at_key=True) for name in kind.unexpected]
+        return [Finding("FIML021", f"unknown field `{name}` in {where}{suggest(name, known)}{hint}", file, (*path, name), at_key=True) for name in kind.unexpected]
     return [_finding(error, schema, file, noun)]
 
 
@@ -99,12 +100,19 @@ def _value_message(kind_name: str, kind: Any, error: Any, where: str, node: dict
 
 
 def _drop_redundant(findings: list[Finding]) -> list[Finding]:
-    """Keep one finding per (path, code); a wrong type makes its other errors noise."""
+    """Keep one finding per (path, code); a wrong type makes its other errors noise, and a misspelt
+    field (`explenation`) is reported once, as unknown, not also as the missing `explanation`."""
     typed = {f.path for f in findings if f.code == "FIML022"}
+    unknown: dict[JsonPath, list[str]] = {}
+    for f in findings:
+        if f.code == "FIML021" and f.path:
+            unknown.setdefault(f.path[:-1], []).append(str(f.path[-1]))
     seen: set[tuple[JsonPath, str, str]] = set()
     out = []
     for f in findings:
         if f.code != "FIML022" and f.path in typed:
+            continue
+        if f.code == "FIML020" and f.path and any(closest(name, [str(f.path[-1])]) for name in unknown.get(f.path[:-1], ())):
             continue
         key = (f.path, f.code, f.message)
         if key not in seen:

@@ -18,7 +18,7 @@ from typing import Protocol
 from . import versions
 from .config import Settings, load_settings
 from .document import parse_lesson
-from .errors import ContentError
+from .errors import ContentError, MissingInput
 from .lesson import Lesson
 from .tags import TagFormat
 
@@ -136,7 +136,7 @@ class ContentStore:
     def _entries(self, lesson_id: str) -> dict[str, Published]:
         entries = self._index.get(lesson_id)
         if entries is None:
-            raise ContentError(f"unknown lesson {lesson_id!r}")
+            raise MissingInput(f"unknown lesson {lesson_id!r}")
         return entries
 
     def _load(self, lesson_id: str, version: str) -> Lesson:
@@ -147,7 +147,7 @@ class ContentStore:
                 entry = self._backend.history(lesson_id).get(version)
                 if entry is None:
                     known = ", ".join(self.versions(lesson_id)) or "none"
-                    raise ContentError(f"lesson {lesson_id!r} has no version {version} (published: {known})")
+                    raise MissingInput(f"lesson {lesson_id!r} has no version {version} (published: {known})")
             blob, data = self._backend.fetch(entry)
             lesson = self._lessons.get(blob)
             if lesson is None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from .config import Settings, load_settings
 from .document import parse_lesson
-from .errors import ContentError, UsageError
+from .errors import ContentError, MissingInput, UsageError
 from .gitrepo import GitRepo
 from .lesson import Lesson
 from .store import ContentStore, GitBackend
+from .suggest import suggest
 from .tags import TagFormat
 
 
@@ -66,15 +67,22 @@ class Workspace:
             published = self.store.ids() if (self.settings.root / ".git").exists() else []
             if arg in published:
                 return LessonRef(arg, path)
-            raise ContentError(f"unknown lesson {arg!r}: no file {path} and no published version")
+            raise MissingInput(f"unknown lesson {arg!r}: no file {path} and no published version{suggest(arg, self.known_ids())}")
         return LessonRef(arg, path)
+
+    def known_ids(self) -> list[str]:
+        """Lesson ids with a file in the lessons folder or a published version (for suggestions)."""
+        ids = {p.stem for p in self.settings.lessons.glob("*.y*ml")} if self.settings.lessons.is_dir() else set()
+        if (self.settings.root / ".git").exists():
+            ids.update(self.store.ids())
+        return sorted(ids)
 
     def worktree_lesson(self, ref: LessonRef) -> Lesson:
         try:
             data = ref.path.read_bytes()
         except OSError as exc:
             raise ContentError(f"{ref.path}: cannot be read: {exc.strerror}") from None
-        return parse_lesson(data, str(ref.path))
+        return parse_lesson(data, str(ref.path), tolerate=("FIML045",))  # a yank waiting for its bump
 
     def lesson_at_ref(self, ref: LessonRef, git_ref: str) -> Lesson:
         commit = self.repo.resolve(git_ref)
@@ -91,8 +99,9 @@ class Workspace:
         if spec in ("worktree", "WORKTREE", "."):
             return self.worktree_lesson(ref), "working tree"
         if versions.is_valid(spec) or versions.is_valid(spec.removeprefix("v")):
-            version = spec.removeprefix("v")
-            return self.store.get(ref.id, version), version
+            from .renames import published_lesson
+
+            return published_lesson(self, ref, spec.removeprefix("v"))
         return self.lesson_at_ref(ref, spec), spec
 
     def last_published(self, lesson_id: str) -> str | None:

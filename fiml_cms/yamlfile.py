@@ -94,6 +94,8 @@ def load(text: str) -> Any:
         parts = (exc.problem,) if code == "FIML002" else (exc.problem, exc.context and f"({exc.context})")
         message = " ".join(p for p in parts if p) or "invalid YAML"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if code == "FIML001":
+            message += parse_hint(exc.problem or "", text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else "")
         raise YamlProblem(code, message, line, col) from None
     except yaml.YAMLError as exc:
         raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
@@ -102,6 +104,26 @@ def load(text: str) -> Any:
     except (ValueError, TypeError, OverflowError) as exc:
         # libyaml accepted the text but a value could not be built (e.g. an odd tagged scalar)
         raise YamlProblem("FIML001", f"a value cannot be read: {_first_line(str(exc))}", 1, 1) from None
+
+
+_KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?[\w-]+):\s+(.*?)\s*$")
+
+
+def parse_hint(problem: str, line: str) -> str:
+    """What to do about libyaml's most common complaints, in an author's words ('' if no advice)."""
+    if "mapping values are not allowed" in problem:
+        match = _KEY_VALUE.match(line)
+        if match and ": " not in match.group(2):
+            return "; check the indentation of this line: it is indented more than the field above it (use spaces, and line fields up)"
+        example = f' ({match.group(1).strip()}: "{match.group(2)}")' if match and '"' not in match.group(2) else ""
+        return f"; quote a value that contains ': '{example}"
+    if "\\t" in problem or "\t" in problem:
+        return "; indent with spaces, not tabs"
+    if "could not find expected ':'" in problem or "did not find expected key" in problem or "expected <block end>" in problem or "expected '-'" in problem:
+        return "; check the indentation: fields of one mapping and items of one list line up, indented with spaces"
+    if "found unexpected end of stream" in problem or "while scanning a quoted scalar" in problem:
+        return "; a quote is not closed"
+    return ""
 
 
 def _first_line(text: str | None) -> str:
@@ -256,3 +278,46 @@ def dump_lesson(data: dict[str, Any]) -> str:
     stream = io.StringIO()
     yaml.dump(convert(data), stream)
     return stream.getvalue()
+
+
+def add_yanked_text(text: str, added: list[str]) -> str:
+    """Append versions to the top-level `yanked:` list (creating it before `changelog:` if absent).
+
+    Like `bump_text`, an edit of the text at the composer's positions: a flow list (`[]`,
+    `["1.0.0"]`) grows inside its brackets, a block list gets `- "x"` lines in its own indentation.
+    """
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if not added:
+        return text
+    root = _safe_yaml().compose(text)
+    if not isinstance(root, MappingNode):
+        raise EditError("the top level is not a mapping")
+    values = {k.value: (k, v) for k, v in root.value if isinstance(k, ScalarNode)}
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    quoted = [f'"{v}"' for v in added]
+    if "yanked" not in values:
+        if "changelog" not in values:
+            raise EditError("the lesson needs a `changelog` list")
+        key = values["changelog"][0]
+        at = _offset(lines, key.start_mark.line, 0)
+        return text[:at] + " " * key.start_mark.column + f"yanked: [{', '.join(quoted)}]" + newline + text[at:]
+    node = values["yanked"][1]
+    if not isinstance(node, SequenceNode):
+        raise EditError("`yanked` is not a list")
+    end = _offset(lines, node.end_mark.line, node.end_mark.column)
+    if node.flow_style:
+        close = text.rfind("]", 0, end)
+        if close < 0:
+            raise EditError("cannot find the end of the `yanked: [...]` list")
+        separator = ", " if node.value else ""
+        return text[:close] + separator + ", ".join(quoted) + text[close:]
+    first, last = node.value[0], node.value[-1]
+    dash_column = lines[first.start_mark.line].rfind("-", 0, first.start_mark.column)
+    if dash_column < 0:
+        raise EditError("the first `yanked` item does not start with `- `")
+    line = last.end_mark.line - (1 if last.end_mark.column == 0 else 0)  # the item's last line
+    at = _offset(lines, line + 1, 0) if line + 1 < len(lines) else len(text)
+    lead = "" if text[:at].endswith("\n") else newline
+    return text[:at] + lead + "".join(" " * dash_column + f"- {q}" + newline for q in quoted) + text[at:]

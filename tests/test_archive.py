@@ -142,7 +142,7 @@ def test_check_text(drifted: Path) -> None:
     lines = result.output.splitlines()
     assert f"{MISSING}:1:1: error FIML070 missing archive file for published {MARKET}@1.0.0 (run `fiml-cms archive`) [$]" in lines
     assert any(line.startswith(f"{DIFFERS}:1:1: error FIML071 differs from the published blob ") and "of risk_and_return@2.0.0" in line for line in lines)
-    assert f"{EXTRA}:1:1: error FIML072 is not a published version (no tag): remove it or publish it [$]" in lines
+    assert f"{EXTRA}:1:1: error FIML072 is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version [$]" in lines
     assert lines[-1].endswith(" files checked: 3 error(s), 0 warning(s)")  # the count is of in-sync files only
 
 

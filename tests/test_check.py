@@ -108,7 +108,7 @@ def test_deleting_a_published_lesson(pr: Path) -> None:
 
 def test_unknown_base_is_a_clear_error(pr: Path) -> None:
     result = cli("check", "--base", "no-such-branch")
-    assert result.exit_code == 1 and "unknown git ref 'no-such-branch'" in result.output
+    assert result.exit_code == 2 and "unknown git ref 'no-such-branch'" in result.output
 
 
 def test_rewriting_an_old_changelog_entry(pr: Path) -> None:

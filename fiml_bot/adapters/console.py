@@ -1,8 +1,10 @@
 """`fiml-bot chat`: the tutor in a terminal, for authors previewing lessons and for trying the bot.
 
-Reads lines from a stream: a number picks a button of the last message, `/commands` work as in
-the bot, anything else is typed text (a numeric answer). It can be scripted, and it ends at the
-end of input.
+Reads lines from a stream: a number picks a button of the last message (a message without
+buttons clears them, so at a numeric question a number is the answer), `/commands` work as in
+the bot, `/quit` (or `exit`, `q`) leaves, anything else is typed text. It can be scripted: each
+input line is echoed when the input is not a terminal, so a transcript reads as a conversation;
+it ends at the end of input.
 """
 
 from __future__ import annotations
@@ -29,11 +31,21 @@ def to_rich(text: str) -> str:
     return _ITALIC.sub(lambda m: f"[italic]{m.group(1)}[/italic]", out)
 
 
-def parse_line(line: str, buttons: list[Button]) -> Event | str | None:
+class Quit:
+    """The learner typed a way out."""
+
+
+QUIT_WORDS = frozenset({"/quit", "/exit", "/q", "quit", "exit", "q", "bye"})
+GOODBYE = "Bye! Your progress is saved; run the chat again to go on."
+
+
+def parse_line(line: str, buttons: list[Button]) -> Event | Quit | str | None:
     """An event for one input line; a string is a message for the user; None: nothing to do."""
     text = line.strip()
     if not text:
         return None
+    if text.lower() in QUIT_WORDS:
+        return Quit()
     if text.isdigit() and buttons:
         number = int(text)
         if 1 <= number <= len(buttons):
@@ -73,8 +85,8 @@ class ConsoleChat:
                     labels.append(f"[bold][{len(buttons)}][/bold] {escape(button.label)}")
                 self.console.print("   ".join(labels))
             self.console.print()
-        if buttons:
-            self.buttons = buttons
+        if messages:  # a reply that ends without buttons retires the old ones: a number is then typed text
+            self.buttons = buttons if messages[-1].buttons else []
 
     def run(self, lines: IO[str], interactive: bool = False) -> int:
         self.show(self.handle(Start()))
@@ -84,10 +96,17 @@ class ConsoleChat:
             line = lines.readline()
             if not line:
                 return 0
+            if not interactive and line.strip():
+                self.console.print(f"[dim]›[/dim] {escape(line.strip())}")
             event = parse_line(line, self.buttons)
             if event is None:
                 continue
+            if isinstance(event, Quit):
+                self.console.print(GOODBYE)
+                return 0
             if isinstance(event, str):
                 self.console.print(escape(event))
                 continue
             self.show(self.handle(event))
+            if isinstance(event, Help):
+                self.console.print("In this terminal: type the number of a button to press it, and /quit (or q) to leave.\n")

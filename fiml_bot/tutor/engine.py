@@ -23,7 +23,7 @@ from .callbacks import encode
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .messages import Button, Message, rows
 from .model import COMPLETED, IN_PROGRESS, QUIZ, Completion, LessonProgress, Learner, LearnerSnapshot, QuizAnswer
-from .policy import Action, PolicySettings, decide, map_position
+from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, StorageUnavailable, UnitOfWork
 
 log = logging.getLogger("fiml_bot.tutor")
@@ -518,6 +518,7 @@ class _Action:
             declined=progress.seen_version == latest.version != progress.pinned_version and progress.pending_choice is None,
             settings=self.tutor.policy,
         )
+        decision = after_rename(decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id))
         if decision.action is Action.NONE:
             return progress
         if decision.action is Action.CHOICE:
@@ -539,14 +540,14 @@ class _Action:
             sections_done=position.sections_done, updated_at=self.now, seen_version=latest.version, pending_choice=None,
         )
         if decision.action is Action.AUTO_MIGRATE_NOTIFY:
-            entries = self.content.changelog_since(progress.lesson_id, progress.pinned_version)
-            changes = "\n".join(f"• {c}" for e in entries for c in e.changes) or "• small improvements"
+            changes = self._changes_since(progress.lesson_id, progress.pinned_version, "small improvements")
             self.notes.append(Message(f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"))
         return self.repo.save_progress(migrated)
 
     def _choice_message(self, progress: LessonProgress, latest: Lesson) -> Message:
+        changes = self._changes_since(progress.lesson_id, progress.pinned_version, "a reworked lesson")
         text = (
-            f"🆕 A new edition of **{latest.title}** is out (version {latest.version}; you started {progress.pinned_version}).\n\n"
+            f"🆕 A new edition of **{latest.title}** is out (version {latest.version}; you started {progress.pinned_version}). What changed:\n{changes}\n\n"
             "Continue where you are on your version, or restart with the new one? Your XP and completions are kept either way."
         )
         buttons = (
@@ -554,6 +555,11 @@ class _Action:
             Button("🆕 Restart on the new one", encode("c", latest.id, latest.version, "r")),
         )
         return Message(text, rows(list(buttons)))
+
+    def _changes_since(self, lesson_id: str, version: str, otherwise: str) -> str:
+        """The changelog lines published after `version`, as a bullet list (the seed's update notice)."""
+        entries = self.content.changelog_since(lesson_id, version)
+        return "\n".join(f"• {c}" for e in entries for c in e.changes) or f"• {otherwise}"
 
     def _choose(self, lesson_id: str, offered: str, choice: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)

@@ -72,6 +72,25 @@ def decide(pinned: str, latest: str, *, pinned_available: bool, pinned_yanked: b
     return Decision(Action.AUTO_MIGRATE, latest)
 
 
+def after_rename(decision: Decision, pinned: Lesson | None, latest: Lesson, pinned_under_former_id: bool) -> Decision:
+    """A rename is not a new edition: agree with `fiml-cms diff` on the level.
+
+    When the learner's version was published under an id the lesson has since replaced, a major
+    version number alone (an author made to bump by older tools) does not ask the learner to
+    choose; only a major change of the content does. Yanked or vanished versions keep their row.
+    """
+    from fiml_cms.diff import diff_lessons
+    from fiml_cms.versions import Level
+
+    if not pinned_under_former_id or pinned is None or decision.action not in (Action.CHOICE, Action.FORCED_RESTART):
+        return decision
+    if decision.action is Action.FORCED_RESTART and not decision.reason.endswith("is a new edition of this lesson"):
+        return decision
+    if diff_lessons(pinned, latest).required >= Level.MAJOR:
+        return decision
+    return Decision(Action.AUTO_MIGRATE, latest.version)
+
+
 @dataclass(frozen=True)
 class Position:
     current_section: str | None  # None: the learner is past the sections (in the quiz)

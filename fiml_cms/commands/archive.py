@@ -125,7 +125,7 @@ def check_archive(ws: Workspace, out: Path | None = None) -> ArchiveResult:
     if folder.is_dir():
         for path in sorted(folder.glob("*/*.yaml")):
             if path not in expected:
-                result.findings.append(Finding("FIML072", "is not a published version (no tag): remove it or publish it", _display(path), line=1, column=1))
+                result.findings.append(Finding("FIML072", "is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version", _display(path), line=1, column=1))
     index = folder / INDEX
     if not index.is_file() or index.read_bytes() != _index_document(blobs):
         result.findings.append(Finding("FIML071", "index.json is missing or out of date (run `fiml-cms archive`)", _display(index), line=1, column=1))

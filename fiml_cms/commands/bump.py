@@ -7,13 +7,18 @@ import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import atomic, versions, yamlfile
+from .. import atomic, renames, versions, yamlfile
 from ..diff import diff_lessons
 from ..document import parse_lesson
 from ..errors import ContentError, UsageError
 from ..lesson import ChangelogEntry, Lesson
 from ..versions import Level
 from ..workspace import Workspace
+from . import yanks
+
+#: A lesson that lists its own current version in `yanked` (FIML045) can still be bumped: the bump
+#: is the fixed version that makes the yank take effect.
+YANK_PENDING = ("FIML045",)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class BumpPlan:
     entry: ChangelogEntry
     before: str
     after: str
+    yanked: tuple[str, ...] = ()  # versions this bump withdraws
 
     def unified_diff(self) -> str:
         name = self.path.name
@@ -41,18 +47,22 @@ class BumpOutcome:
     tag: str | None = None
 
 
-def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], date: dt.date | None, force: bool) -> BumpPlan:
+def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], date: dt.date | None, force: bool, yank: tuple[str, ...] = ()) -> BumpPlan:
+    """The edit a bump makes; `yank`: versions to add to `yanked` in the same edit (SPEC §5)."""
     if not messages or not all(m.strip() for m in messages):
         raise UsageError("say what changed: at least one non-empty -m TEXT")
     ref = ws.lesson_ref(lesson)
     before = _read_text(ref.path)
-    current = parse_lesson(before.encode("utf-8"), str(ref.path))
-    published = ws.last_published(ref.id) if (ws.settings.root / ".git").exists() else None
-    required = _required_level(ws, ref.id, published, current)
+    current = parse_lesson(before.encode("utf-8"), str(ref.path), tolerate=YANK_PENDING)
+    published_as = renames.last_published(ws, ref) if (ws.settings.root / ".git").exists() else None
+    published = published_as.version if published_as else None
+    required = _required_level(ws, published_as, current)
+    yanking = yanks.to_add(current, yank)
+    if yanking or current.version in current.yanked:
+        required = max(required, Level.PATCH)  # a yank is published by a new version
     if level_name == "auto":
         if required is Level.NONE:
-            detail = f"since the published {published}" if published else "and nothing is published yet: publish it with `fiml-cms tag`"
-            raise ContentError(f"{ref.id}: no content changes {detail}; nothing to bump")
+            raise ContentError(f"{ref.id}: {_nothing_to_bump(ref.id, published_as)}")
         level = required
     else:
         try:
@@ -70,17 +80,26 @@ def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], 
         raise ContentError(f"{ref.id}: version {new_version} is already published (tag {tag}); bump from there")
     entry = ChangelogEntry(new_version, (date or dt.date.today()).isoformat(), tuple(m.strip() for m in messages))
     try:
-        after = yamlfile.bump_text(before, new_version, entry.date, list(entry.changes))
+        after = yamlfile.bump_text(yamlfile.add_yanked_text(before, list(yanking)), new_version, entry.date, list(entry.changes))
     except yamlfile.EditError as exc:
         raise ContentError(f"{ref.path}: cannot edit in place: {exc}") from None
-    _verify(current, parse_lesson(after.encode("utf-8"), str(ref.path)), entry)
-    return BumpPlan(ref.id, ref.path, current.version, new_version, level, required, entry, before, after)
+    _verify(replace(current, yanked=current.yanked + yanking), parse_lesson(after.encode("utf-8"), str(ref.path)), entry)
+    return BumpPlan(ref.id, ref.path, current.version, new_version, level, required, entry, before, after, yanking)
 
 
-def _required_level(ws: Workspace, lesson_id: str, published: str | None, current: Lesson) -> Level:
+def _required_level(ws: Workspace, published: renames.PublishedAs | None, current: Lesson) -> Level:
     if published is None:
         return Level.NONE
-    return diff_lessons(ws.store.get(lesson_id, published), current).required
+    return diff_lessons(ws.store.get(published.lesson_id, published.version), current).required
+
+
+def _nothing_to_bump(lesson_id: str, published: renames.PublishedAs | None) -> str:
+    if published is None:
+        return f"nothing is published yet, so there is nothing to bump from: publish this version with `fiml-cms tag {lesson_id}` (after committing it)"
+    if published.lesson_id != lesson_id:
+        return (f"no content changes since {published.label(lesson_id)}: a rename alone is not a new edition and needs no bump; "
+                f"publish it under its new id as it is, with `fiml-cms tag {lesson_id}` (after committing it)")
+    return f"no content changes since the published {published.version}; nothing to bump"
 
 
 def _verify(before: Lesson, after: Lesson, entry: ChangelogEntry) -> None:

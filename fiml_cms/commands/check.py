@@ -24,9 +24,9 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
     folder = repo.relative(ws.settings.lessons) if ws.settings.lessons != repo.root else ""
     findings: list[Finding] = []
     changes = [c for c in repo.diff_names(merge_base, head_commit, folder or ".") if c[1].endswith((".yaml", ".yml"))]
+    deleted = {_id_at(ws, merge_base, c[1]): c[1] for c in changes if c[0] == "D"}
     for status, old_path, new_path in changes:
         if status == "D":
-            findings.extend(_deleted(ws, merge_base, old_path))
             continue
         path = new_path or old_path
         new = _read_new(ws, head_commit, path)
@@ -34,14 +34,26 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
             findings.extend(f for f in new.findings if f.is_error)
             continue
         if status == "A":
-            continue
+            renamed_from = [deleted.pop(old_id) for old_id in new.lesson.replaces if old_id in deleted]
+            if not renamed_from:
+                continue
+            old_path = renamed_from[0]  # a rename git did not pair (the content changed a lot too)
         old_data = repo.read_at(merge_base, old_path)
         old = check_text(old_data, f"{old_path} at {base}", LESSON) if old_data is not None else None
         if old is None or old.lesson is None:
             findings.append(Finding("FIML066", f"the version at {base} is not a valid lesson, so the bump cannot be checked", new.file, ("version",)))
         else:
             findings.extend(_compare(old.lesson, new.lesson, new.file, base))
+    for old_path in deleted.values():
+        findings.extend(_deleted(ws, merge_base, old_path))
     return ValidationResult(len(changes), sort_findings(_positioned(ws, head_commit, findings)))
+
+
+def _id_at(ws: Workspace, commit: str, path: str) -> str:
+    """The lesson id in `path` at `commit` (the path itself when it holds no readable id)."""
+    data = check_text(ws.repo.read_at(commit, path) or b"", path, LESSON).data or {}
+    lesson_id = data.get("id")
+    return lesson_id if isinstance(lesson_id, str) else path
 
 
 def _read_new(ws: Workspace, head: str | None, path: str) -> CheckedFile:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .. import renames
 from ..diff import Change, diff_lessons
 from ..errors import ContentError
 from ..versions import Level
@@ -44,9 +45,11 @@ def diff(ws: Workspace, lesson: str, base: str | None, target: str | None) -> Di
     """Compare `base` (default: last published) with `target` (default: the working tree)."""
     ref = ws.lesson_ref(lesson)
     if base is None:
-        base = ws.last_published(ref.id)
-        if base is None:
+        published = renames.last_published(ws, ref)
+        if published is None:
             raise ContentError(f"lesson {ref.id!r} has no published version to compare with; name one: fiml-cms diff {ref.id} FROM [TO]")
-    old, old_label = ws.lesson_version(ref, base)
+        old, old_label = ws.store.get(published.lesson_id, published.version), published.label(ref.id)
+    else:
+        old, old_label = ws.lesson_version(ref, base)
     new, new_label = ws.lesson_version(ref, target or "worktree")
     return DiffResult(ref.id, old_label, new_label, diff_lessons(old, new).changes)

@@ -10,9 +10,11 @@ from pathlib import Path
 from .. import atomic
 from ..config import Settings
 from ..errors import UsageError
+from ..suggest import suggest
 
 LESSON_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
+CATEGORY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 SKELETON = """\
 # New lesson: fill in the sections and the quiz, then run `fiml-cms validate`.
@@ -66,9 +68,9 @@ def new_lesson(lesson_id: str, title: str, settings: Settings, category: str = "
     if not title.strip():
         raise UsageError("the title must not be empty")
     if difficulty not in DIFFICULTIES:
-        raise UsageError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
-    if not re.match(r"^[a-z][a-z0-9_-]{0,39}$", category):
-        raise UsageError(f"invalid category {category!r}: use lowercase letters, digits, '_' or '-'")
+        raise UsageError(f"invalid difficulty {difficulty!r}: use one of {', '.join(DIFFICULTIES)}{suggest(difficulty.lower(), DIFFICULTIES)}")
+    if not CATEGORY.match(category):
+        raise UsageError(_category_refusal(category, settings))
     target = settings.lessons / f"{lesson_id}.yaml"
     if target.exists() or (settings.lessons / f"{lesson_id}.yml").exists():
         raise UsageError(f"{target}: a lesson with id {lesson_id!r} already exists")
@@ -88,6 +90,26 @@ def new_lesson(lesson_id: str, title: str, settings: Settings, category: str = "
     except FileExistsError:
         raise UsageError(f"{target}: a lesson with id {lesson_id!r} already exists") from None
     return target
+
+
+def _category_refusal(category: str, settings: Settings) -> str:
+    """Say what a category may be, the slug this one would be, and the categories in use."""
+    slug = re.sub(r"[^a-z0-9]+", "_", category.strip().lower()).strip("_")
+    hint = f" such as `--category {slug}`" if CATEGORY.match(slug) else ""
+    used = sorted({c for c in _categories(settings) if CATEGORY.match(c)})
+    in_use = f"; categories in use: {', '.join(used)}" if used else ""
+    return f"invalid category {category!r}: a category is a keyword of 1 to 40 lowercase letters, digits, '_' or '-', starting with a letter{hint}{in_use}"
+
+
+def _categories(settings: Settings) -> list[str]:
+    from ..document import LESSON, check_file
+
+    found = []
+    for path in sorted(settings.lessons.glob("*.y*ml")) if settings.lessons.is_dir() else []:
+        data = check_file(path, str(path), LESSON, settings.root).data
+        if isinstance(data, dict) and isinstance(data.get("category"), str):
+            found.append(data["category"])
+    return found
 
 
 def _claims(settings: Settings) -> dict[str, str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..errors import ContentError, UsageError
+from ..errors import ContentError, MissingInput, UsageError
 from ..store import Published
+from ..suggest import suggest
 from ..workspace import Workspace
 
 
@@ -20,7 +21,7 @@ class VersionRow:
 
 def list_versions(ws: Workspace, lesson: str) -> list[VersionRow]:
     lesson_id = _lesson_id(ws, lesson)
-    entries = ws.store.published(lesson_id)
+    entries = ws.store.published(lesson_id) if lesson_id in ws.store.ids() else []  # a lesson file not yet published
     try:
         yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
     except ContentError:  # the newest version is not a valid lesson (e.g. a legacy format): no yanked list
@@ -55,11 +56,13 @@ def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
     entry = ws.backend.history(lesson_id).get(version)
     if entry is None:
         known = ", ".join(ws.store.versions(lesson_id)) or "none"
-        raise ContentError(f"lesson {lesson_id!r} has no version {version} (published: {known})")
+        raise MissingInput(f"lesson {lesson_id!r} has no version {version} (published: {known})")
     return entry
 
 
 def _lesson_id(ws: Workspace, lesson: str) -> str:
     if lesson.endswith((".yaml", ".yml")):
         return ws.lesson_ref(lesson).id
+    if lesson not in ws.store.ids() and not (ws.settings.lessons / f"{lesson}.yaml").is_file():
+        raise MissingInput(f"unknown lesson {lesson!r}: no published version{suggest(lesson, ws.known_ids())}")
     return lesson

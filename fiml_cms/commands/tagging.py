@@ -8,7 +8,7 @@ from .. import versions
 from ..document import LESSON, check_text, parse_lesson
 from ..errors import ContentError
 from ..lesson import ChangelogEntry
-from ..workspace import Workspace
+from ..workspace import LessonRef, Workspace
 from .bump import tag_message
 
 
@@ -41,6 +41,17 @@ class HistoryPlan:
         return "\n".join(lines)
 
 
+def _already_published(ws: Workspace, ref: LessonRef, name: str, committed: str, relative: str) -> str:
+    """Say what to do: commit a bump that is only in the work tree, or bump first."""
+    try:
+        working = ws.worktree_lesson(ref).version
+    except ContentError:
+        working = committed
+    if working != committed:
+        return f"{name} already exists and HEAD still holds version {committed}: version {working} in {relative} is not committed; commit it first (`git commit {relative}`), then tag"
+    return f"{name} already exists: version {committed} is published; bump the version first (`fiml-cms bump {ref.id} auto -m ...`)"
+
+
 def tag_current(ws: Workspace, lesson: str) -> PlannedTag:
     """Tag the committed (HEAD) version of one lesson."""
     ref = ws.lesson_ref(lesson)
@@ -54,7 +65,7 @@ def tag_current(ws: Workspace, lesson: str) -> PlannedTag:
     current = parse_lesson(data, f"{relative} at HEAD")
     name = ws.tag_format.name(current.id, current.version)
     if ws.repo.tag_exists(name):
-        raise ContentError(f"{name} already exists: version {current.version} is published; bump the version first")
+        raise ContentError(_already_published(ws, ref, name, current.version, relative))
     last = ws.last_published(current.id)
     if last and versions.parse(current.version) < versions.parse(last):
         raise ContentError(f"{current.id}: committed version {current.version} is lower than the published {last}")

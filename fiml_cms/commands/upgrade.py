@@ -117,6 +117,7 @@ def upgrade(
     today: str,
     drop_fields: Iterable[str] = (),
     text_types: Iterable[str] = (),
+    defaults: dict[str, int] | None = None,
 ) -> UpgradeReport:
     """Upgrade the lesson files in `targets` (files or folders; none: the lessons folder).
 
@@ -126,7 +127,7 @@ def upgrade(
     files = _expand(targets or [settings.lessons], settings, explicit=bool(targets))
     history = _History(settings.root)
     try:
-        outcomes = [_upgrade_one(path, settings, history, today, frozenset(drop_fields), tuple(text_types)) for path in files]
+        outcomes = [_upgrade_one(path, settings, history, today, frozenset(drop_fields), tuple(text_types), defaults or {}) for path in files]
     finally:
         history.close()
     _mark_duplicates(outcomes)
@@ -206,7 +207,7 @@ class _History:
 
 
 # -- one file --------------------------------------------------------------------------------
-def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, drop_fields: frozenset[str], text_types: tuple[str, ...]) -> FileOutcome:
+def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, drop_fields: frozenset[str], text_types: tuple[str, ...], defaults: dict[str, int]) -> FileOutcome:
     display = display_name(path)
     outcome = FileOutcome(path, display, PROBLEMS)
     if path.is_symlink():
@@ -232,7 +233,7 @@ def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, 
         outcome.status = CURRENT
         return outcome
     result = legacy.upgrade_lesson(
-        data, stem=_stem(path), first_seen=history.first_seen(path), today=today, drop_fields=drop_fields, text_types=text_types
+        data, stem=_stem(path), first_seen=history.first_seen(path), today=today, drop_fields=drop_fields, text_types=text_types, defaults=defaults
     )
     outcome.notes.extend(f"{f.code} {f.message}" for f in source.findings)  # e.g. a byte order mark, removed by the rewrite
     outcome.notes.extend(result.notes)

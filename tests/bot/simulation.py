@@ -52,7 +52,7 @@ from fiml_bot.tutor.events import (
 )
 from fiml_bot.tutor.messages import Message
 from fiml_bot.tutor.model import COMPLETED, IN_PROGRESS, QUIZ, LessonProgress
-from fiml_bot.tutor.policy import Action, Decision, PolicySettings, decide, map_position
+from fiml_bot.tutor.policy import Action, Decision, PolicySettings, after_rename, decide, map_position
 from fiml_cms.config import load_settings
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import (
@@ -348,8 +348,9 @@ class Config:
     database_url: str | None = None  # default: a SQLite file in the work folder
     policy: PolicySettings = field(default_factory=PolicySettings)
     # The rename is published as a major version of the new id, while the learners' pinned versions stay
-    # published under the old id's tags. True: such a version is still resolvable (follow `replaces`), so
-    # §5 says CHOICE; False: treat it as "no longer resolvable" (FORCED_RESTART).
+    # published under the old id's tags. True: such a version is still resolvable (follow `replaces`), and
+    # since the content did not change, it is no new edition: auto-migrate; False: treat it as "no longer
+    # resolvable" (FORCED_RESTART).
     renamed_versions_resolvable: bool = True
     max_examples: int = 6  # violations kept per kind (all are counted)
 
@@ -821,6 +822,10 @@ class Simulation:
             pinned_yanked=self.content.is_yanked(lesson_id, progress.pinned_version),
             declined=agent.declined.get(lesson_id) == latest.version, settings=self.config.policy,
         )
+        # A rename alone is not a new edition (issue 15): a version published under a former id, whose
+        # content differs from the latest by less than a major change, auto-migrates whatever the number.
+        under_former_id = progress.pinned_version not in self.content.versions(lesson_id)
+        decision = after_rename(decision, self._lesson(lesson_id, progress.pinned_version), latest, under_former_id)
         return decision, latest
 
     def count_decision(self, action: Action) -> None:
@@ -1087,6 +1092,13 @@ class Expectation:
     def fail(self, agent: Agent, kind: str, detail: str) -> None:
         self.sim._violate(kind, agent.id, f"{self.event!r} ({self.path} {self.lesson}): {detail}")
 
+    def _former_stops(self, sim: Simulation, agent: Agent, path: str, p0: LessonProgress) -> bool:
+        """A button of a record still under an old id only opens the lesson when §5 stops the action
+        (a choice or a restart); an auto-migration (a rename alone) lets it go on, as for any button."""
+        if not self.former:
+            return False
+        return path == "choose" or sim.decision(agent, self.lesson, p0)[0].action in (Action.CHOICE, Action.FORCED_RESTART)  # type: ignore[arg-type]
+
     def check(self, sim: Simulation, agent: Agent, before: dict[str, LessonProgress], after: dict[str, LessonProgress], messages: list[Message]) -> None:
         sim.report.paths[self.path] += 1
         if self.lesson is None:
@@ -1097,7 +1109,7 @@ class Expectation:
             p1 = after.get(p0.lesson_id)  # typed text reached a record still under an old id
         path = self.path
         # the tutor's own detours, mirrored: a record not found under the lesson's id opens the lesson
-        if path in ("next", "answer", "choose") and (p0 is None or self.former) and self.text_via_id is None:
+        if path in ("next", "answer", "choose") and (p0 is None or self._former_stops(sim, agent, path, p0)) and self.text_via_id is None:
             path = "open"
         if path == "next" and p0 is not None and p0.status == COMPLETED:
             path = "open"

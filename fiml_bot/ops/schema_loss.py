@@ -41,8 +41,7 @@ def downgrade_loss(url: str, revision: str) -> list[Loss]:
     engine = make_engine(url)
     try:
         with storage_errors(describe(url)), engine.connect() as connection:
-            before = _shape(connection)
-            connection.begin()
+            before = _shape(connection)  # (this read begins the transaction the downgrade runs in)
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.downgrade(config, revision)

@@ -52,12 +52,17 @@ def chain() -> tuple[Step, ...]:
 
     scripts = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
     scripts.reverse()  # walk_revisions goes from head down
+    return steps_of([(script.revision, script.module) for script in scripts])
+
+
+def steps_of(modules: list[tuple[str, ModuleType | object]]) -> tuple[Step, ...]:
+    """Resolve each migration's declarations, oldest first: an undeclared `oldest_code_revision`
+    inherits the previous one (expand-only), an undeclared `required_by_code` is True."""
     steps: list[Step] = []
-    for script in scripts:
-        module: ModuleType = script.module
-        inherited = steps[-1].oldest_code if steps else script.revision
+    for revision, module in modules:
+        inherited = steps[-1].oldest_code if steps else revision
         oldest = getattr(module, "oldest_code_revision", inherited)
-        steps.append(Step(script.revision, oldest, bool(getattr(module, "required_by_code", True))))
+        steps.append(Step(revision, oldest, bool(getattr(module, "required_by_code", True))))
     return tuple(steps)
 
 

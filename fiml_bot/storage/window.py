@@ -152,3 +152,8 @@ def check(connection: Connection, found: str | None, where: str) -> None:
         f"(it runs on {window.describe()}){needs}: the database was migrated by a newer fiml-bot; run that "
         f"version, or downgrade the database with it first"
     )
+
+
+def status_line(revision: str | None) -> str:
+    """For health endpoints: the database's revision (as found at start) and this code's window."""
+    return f"schema: {revision or 'unknown'}; this code runs on {code_window().describe()}"

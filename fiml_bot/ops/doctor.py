@@ -21,7 +21,6 @@ from sqlalchemy import Connection, inspect, text
 from fiml_bot.storage.errors import SchemaOutOfDate
 from fiml_bot.storage.migrations_api import revision_of
 from fiml_bot.tutor import gamification
-from fiml_bot.tutor.model import COMPLETED
 from fiml_bot.tutor.ports import Content
 
 LEARNER_TABLES = ("lesson_progress", "completions", "xp_ledger", "badges")
@@ -277,25 +276,21 @@ class _Checks:
                 verdict = self._version_verdict(pair.lesson_id, pair.version, column)
                 if verdict is None:
                     continue
-                message, hint, allowed_when_pending = verdict
-                for r in self.rows(f"SELECT learner_id, status FROM lesson_progress WHERE lesson_id = :l AND {column} = :v ORDER BY learner_id", l=pair.lesson_id, v=pair.version):
-                    if allowed_when_pending and r.status != COMPLETED:
-                        continue  # yanked with a forced restart pending: the tutor restarts them on their next visit
+                message, hint = verdict
+                for r in self.rows(f"SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND {column} = :v ORDER BY learner_id", l=pair.lesson_id, v=pair.version):
                     problems.append(Problem("versions resolvable", message, hint, r.learner_id, pair.lesson_id))
         return problems
 
-    def _version_verdict(self, lesson_id: str, version: str, column: str) -> tuple[str, str, bool] | None:
+    def _version_verdict(self, lesson_id: str, version: str, column: str) -> tuple[str, str] | None:
         assert self.content is not None
         if self.content.current_id(lesson_id) is None:
-            return (f"lesson {lesson_id!r} is not in the content", "publish the lesson again, or list its id in another lesson's `replaces`", False)
+            return (f"lesson {lesson_id!r} is not in the content", "publish the lesson again, or list its id in another lesson's `replaces`")
         if self._lesson(lesson_id, version) is not None:
             return None
         if self.content.is_yanked(lesson_id, version):
-            if column == "seen_version":
-                return None
-            return (f"{column.replace('_', ' ')} {version} is yanked", "none needed while the lesson is in progress: the learner restarts on the latest version", True)
+            return None  # known and withdrawn: the tutor restarts an in-progress learner on their next visit
         return (f"{column.replace('_', ' ')} {version} cannot be resolved (no tag, history or archive entry)",
-                "publish that version (`fiml-cms tag`), or yank it so the learner restarts on the latest", False)
+                "publish that version (`fiml-cms tag`), or yank it so the learner restarts on the latest")
 
     def positions(self) -> list[Problem]:
         assert self.content is not None

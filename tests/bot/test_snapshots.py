@@ -22,6 +22,7 @@ from fiml_bot.storage.unit_of_work import open_storage
 from fiml_bot.tutor.model import BadgeAward, Completion, Learner, LessonProgress, XpAward
 
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+pytestmark = pytest.mark.usefixtures("pg_tools")
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 

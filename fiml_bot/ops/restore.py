@@ -112,14 +112,16 @@ def _after_replace(url: str, connection: Connection, side: str | None, before: s
     if side is None:
         return
     with connection.begin():
-        later = later_rows(connection, side)
-        report.merged = {table: len(rows) for table, rows in later.items()}
-        report.merged_xp = _new_xp(connection, side)
         if quarantine is not None:
+            later = later_rows(connection, side)
+            report.merged = {table: len(rows) for table, rows in later.items()}
+            report.merged_xp = sum(int(row["amount"]) for row in later.get("xp_ledger", []))
             snapshots.write_private(quarantine, _quarantine_document(report, later).encode())
             report.quarantined = quarantine
         else:
-            merge(connection, side)
+            xp_before = _ledger_sum(connection)
+            report.merged = merge(connection, side)
+            report.merged_xp = _ledger_sum(connection) - xp_before
 
 
 def _chain() -> tuple[Any, ...]:
@@ -174,29 +176,31 @@ def later_rows(connection: Connection, side: str) -> dict[str, list[dict[str, An
     return found
 
 
-def _new_xp(connection: Connection, side: str) -> int:
-    if not _has_table(connection, "xp_ledger", side):
-        return 0
-    rule = next(r for r in MERGE_RULES if r.table == "xp_ledger")
-    return int(connection.execute(text(f"SELECT coalesce(sum(s.amount), 0) {_missing(rule, side)}")).scalar_one())
+def _ledger_sum(connection: Connection) -> int:
+    return int(connection.execute(text('SELECT coalesce(sum(amount), 0) FROM "xp_ledger"')).scalar_one())
 
 
-def merge(connection: Connection, side: str) -> None:
-    """Insert the side's missing rows and move forward the rows whose revision advanced."""
+def merge(connection: Connection, side: str) -> dict[str, int]:
+    """Insert the side's missing rows and move forward the rows whose revision advanced; the number
+    of rows merged per table."""
+    merged: dict[str, int] = {}
     for rule in MERGE_RULES:
         if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, None)):
             continue
         shared = _shared_columns(connection, rule, side)
+        count = 0
         if rule.revision:
             assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in shared if c not in rule.key)
             match = " AND ".join(f"{_q(rule.table)}.{_q(k)} = s.{_q(k)}" for k in rule.key)
-            connection.execute(text(
+            count += connection.execute(text(
                 f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
                 f"WHERE {match} AND s.{_q('revision')} > {_q(rule.table)}.{_q('revision')}"
-            ))
+            )).rowcount
         names = ", ".join(_q(c) for c in shared)
         values = ", ".join(f"s.{_q(c)}" for c in shared)
-        connection.execute(text(f"INSERT INTO {_q(rule.table)} ({names}) SELECT {values} {_missing(rule, side)}"))
+        count += connection.execute(text(f"INSERT INTO {_q(rule.table)} ({names}) SELECT {values} {_missing(rule, side)}")).rowcount
+        merged[rule.table] = count
+    return merged
 
 
 def _quarantine_document(report: RestoreReport, later: dict[str, list[dict[str, Any]]]) -> str:
@@ -215,22 +219,10 @@ def _quarantine_document(report: RestoreReport, later: dict[str, list[dict[str, 
 
 
 def _replace_sqlite(url: str, manifest: snapshots.Manifest) -> None:
-    import sqlite3
-
     target = sqlite_path(url)
     assert target is not None
     target.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(str(manifest.path))
-    try:
-        destination = sqlite3.connect(str(target), timeout=30)
-        try:
-            source.backup(destination)
-        finally:
-            destination.close()
-    except sqlite3.Error as error:
-        raise OpsError(f"cannot restore {manifest.path} into {target}: {error}") from None
-    finally:
-        source.close()
+    snapshots.copy_sqlite(manifest.path, target, self_contained=False)
 
 
 @contextmanager

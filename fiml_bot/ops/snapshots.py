@@ -25,6 +25,7 @@ from sqlalchemy import Connection, inspect, text
 from fiml_bot import __version__
 from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_path, storage_errors
 from fiml_bot.storage.migrations_api import revision_of
+from fiml_cms.atomic import write_bytes
 
 from .errors import OpsError
 
@@ -93,18 +94,9 @@ def sha256_of(path: Path) -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write `path` atomically with mode 0600."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, 0o600)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    """Write `path` atomically with mode 0600 (the temporary file `mkstemp` makes is 0600, and the
+    rename keeps it)."""
+    write_bytes(path, data)
 
 
 @contextmanager
@@ -182,18 +174,22 @@ def _take_sqlite(url: str, folder: Path, label: str, content: Path | None, now: 
                        source=describe(url), label=label)
 
 
-def copy_sqlite(source: Path, target: Path) -> None:
-    """A consistent copy through SQLite's online backup API, left as one self-contained file."""
+def copy_sqlite(source: Path, target: Path, *, self_contained: bool = True) -> None:
+    """Copy a SQLite database through the online backup API (consistent while others write).
+
+    `self_contained`: leave the copy in rollback-journal mode, one file with no -wal beside it.
+    """
     src = sqlite3.connect(str(source), timeout=30)
     try:
-        dst = sqlite3.connect(str(target))
+        dst = sqlite3.connect(str(target), timeout=30)
         try:
             src.backup(dst)
-            dst.execute("PRAGMA journal_mode = DELETE")
+            if self_contained:
+                dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
     except sqlite3.Error as error:
-        raise OpsError(f"cannot copy the SQLite database {source}: {error}") from None
+        raise OpsError(f"cannot copy the SQLite database {source} to {target}: {error}") from None
     finally:
         src.close()
 

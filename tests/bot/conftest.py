@@ -70,3 +70,13 @@ def pg_tools(request: pytest.FixtureRequest) -> None:
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("database_url") == "postgres" and shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
+
+
+@pytest.fixture
+def published(git_repo: Path) -> Path:
+    """The bundled lessons in a git repository, every lesson tagged (published)."""
+    from ..conftest import cli
+
+    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
+        assert cli("tag", lesson.stem).exit_code == 0
+    return git_repo

@@ -16,19 +16,11 @@ from fiml_bot.storage.database import make_engine
 from fiml_bot.storage.unit_of_work import open_storage
 from fiml_bot.tutor.events import Start
 
-from ..conftest import cli
 from .driver import Learner, make_tutor
 
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 MARKET = "what_is_a_market"
 runner = CliRunner()
-
-
-@pytest.fixture
-def published(git_repo: Path) -> Path:
-    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
-        assert cli("tag", lesson.stem).exit_code == 0
-    return git_repo
 
 
 def learn(root: Path, url: str) -> None:

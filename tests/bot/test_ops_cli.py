@@ -17,7 +17,6 @@ from fiml_bot.storage.database import make_engine
 from fiml_bot.tutor.events import Start
 
 from .driver import Learner, make_tutor
-from .test_doctor import published  # noqa: F401  (the fixture: the lessons in git, every one tagged)
 
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 pytestmark = pytest.mark.usefixtures("pg_tools")

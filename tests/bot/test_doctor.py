@@ -128,3 +128,19 @@ def test_the_cli_exits_1_naming_the_row_then_0_and_2(published: Path, tmp_path: 
 
     missing = runner.invoke(app, ["doctor", "--database", f"sqlite:///{tmp_path / 'none.db'}"])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_yanked_pinned_version_is_known_not_a_problem(published: Path, tmp_path: Path) -> None:
+    """A learner pinned to a yanked version restarts on their next visit (§5): nothing to fix."""
+    from ..conftest import cli, commit_all, replace_in
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrations_api.upgrade(url)
+    learn(published, url)  # telegram:2 is pinned to 1.0.0 of MARKET, in progress
+    assert cli("bump", MARKET, "patch", "-m", "Withdraw 1.0.0", "--date", "2026-12-01").exit_code == 0, "bump failed"
+    replace_in(published / f"content/lessons/{MARKET}.yaml", "retired: false", 'retired: false\nyanked: ["1.0.0"]')
+    commit_all(published, "Withdraw 1.0.0")
+    assert cli("tag", MARKET).exit_code == 0
+    assert problems(published, url) == []
+    execute(url, "UPDATE lesson_progress SET pinned_version = '1.0.7' WHERE learner_id = 'telegram:2'")
+    assert problems(published, url) == [("versions resolvable", "telegram:2", MARKET)]

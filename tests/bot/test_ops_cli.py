@@ -139,3 +139,19 @@ def test_rehearse_reports_a_loss(published: Path, monkeypatch: pytest.MonkeyPatc
     result = invoke("db", "rehearse", "--database", url)
     assert result.exit_code == 1
     assert "LOSS: console:local: " in result.output and "FAILED: data would be lost" in result.output
+
+
+def test_downgrade_names_a_dropped_column_that_holds_values(tmp_path: Path) -> None:
+    from fiml_bot.storage.unit_of_work import open_storage
+    from fiml_bot.tutor.model import Learner, LessonProgress
+
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    migrations_api.upgrade(url)
+    with open_storage(url) as storage, storage() as uow:
+        uow.progress.save_learner(Learner(id="telegram:1"))
+        saved = uow.progress.save_progress(LessonProgress("telegram:1", "a", "1.0.0"))
+        uow.progress.save_progress(LessonProgress("telegram:1", "a", "1.1.0", revision=saved.revision))  # stamps migrated_at
+        uow.commit()
+    refused = invoke("db", "downgrade", "0001", "--no-snapshot", "--database", url)
+    assert refused.exit_code == 1 and "would drop data: column lesson_progress.migrated_at (1 value(s))" in refused.output
+    assert migrations_api.current(url) == "0002"

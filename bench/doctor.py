@@ -15,7 +15,7 @@ is the project's lessons (served as a preview, version 1.0.0).
 Medians of --runs runs. The doctor's result is checked before timing (clean; one hand-corrupted row
 found and named), and every restore is checked to keep the later XP.
 
-Usage: .venv/bin/python bench/doctor.py [--learners 100000] [--runs 3] [--postgres URL | --no-postgres]
+Usage: .venv/bin/python bench/doctor.py [--learners 100000] [--runs 3] [--postgres URL | --no-postgres] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -250,12 +250,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, {platform.system()} {platform.release()}")
     content = open_content(BotSettings(content=PROJECT, preview=True))
     work = Path(tempfile.mkdtemp(prefix="fiml-bench-doctor-"))
     try:
-        bench_sqlite(args.learners, args.runs, content, work)
+        if not args.no_sqlite:
+            bench_sqlite(args.learners, args.runs, content, work)
         if not args.no_postgres:
             version = postgres_reachable(args.postgres)
             if version is not None:

@@ -155,3 +155,14 @@ def test_downgrade_names_a_dropped_column_that_holds_values(tmp_path: Path) -> N
     refused = invoke("db", "downgrade", "0001", "--no-snapshot", "--database", url)
     assert refused.exit_code == 1 and "would drop data: column lesson_progress.migrated_at (1 value(s))" in refused.output
     assert migrations_api.current(url) == "0002"
+
+
+def test_rehearse_a_snapshot_file(published: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    migrations_api.upgrade(url, "0001")
+    take_lesson(published, url, "console:local", "What Is a Market?")
+    snap = invoke("db", "snapshot", "--database", url, "--out", str(tmp_path / "snaps"))
+    result = invoke("db", "rehearse", snap.output.split()[1], "--database", f"sqlite:///{tmp_path / 'unused.db'}")
+    assert result.exit_code == 0, result.output
+    assert "rehearsal of " in result.output and "downgraded to 0001" in result.output and "passed" in result.output
+    assert not (tmp_path / "unused.db").exists()

@@ -166,3 +166,12 @@ def test_rehearse_a_snapshot_file(published: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "rehearsal of " in result.output and "downgraded to 0001" in result.output and "passed" in result.output
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    migrations_api.upgrade(url)
+    for command in (["db", "downgrade", "zzz"], ["db", "upgrade", "zzz", "--no-snapshot"]):
+        result = invoke(*command, "--database", url)
+        assert result.exit_code == 2
+        assert "Can't locate revision identified by 'zzz' (known revisions: 0001, 0002" in result.output

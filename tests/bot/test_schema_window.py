@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import MetaData, Table, inspect, select, text, update
+from sqlalchemy import MetaData, inspect, select, text, update
 
 from fiml_bot.storage import migrations_api, window
 from fiml_bot.storage.database import make_engine

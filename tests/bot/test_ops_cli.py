@@ -103,10 +103,15 @@ def test_downgrade_refuses_to_drop_data_without_yes(published: Path) -> None:
 
 
 def test_current_names_the_window(tmp_path: Path) -> None:
+    from fiml_bot.storage import window
+
     url = f"sqlite:///{tmp_path / 'fiml.db'}"
-    migrations_api.upgrade(url, "0001")
+    oldest = window.min_schema()  # 0001 while 0002 is the newest migration
+    migrations_api.upgrade(url, oldest)
     shown = invoke("db", "current", "--database", url)
-    assert "current: 0001" in shown.output and "window: 0001..0002" in shown.output and "inside this code's window" in shown.output
+    assert f"current: {oldest}" in shown.output and f"window: {window.code_window().describe()} (this code runs on these revisions)" in shown.output
+    if oldest != migrations_api.head():
+        assert "inside this code's window" in shown.output
 
 
 @BOTH

@@ -4,6 +4,7 @@ db current shows the window; db rehearse on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from fiml_bot.storage import migrations_api
 from fiml_bot.storage.database import make_engine
 from fiml_bot.tutor.events import Start
 
+from ..conftest import git
 from .driver import Learner, make_tutor
 
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
@@ -61,6 +63,8 @@ def test_snapshot_earn_more_restore_keeps_the_newer_xp(published: Path, database
     assert snap.exit_code == 0, snap.output
     path = Path(snap.output.split()[1])
     assert path.parent == Path("var/snapshots") and stat.S_IMODE(path.stat().st_mode) == 0o600
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["content_ref"] == git(published, "rev-parse", "HEAD") and manifest["label"] == "manual"
     take_lesson(published, database_url, "console:local", "Reading a Stock Quote")
     more = xp(database_url, "console:local")
     assert more > earned

@@ -184,3 +184,19 @@ def test_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
         result = invoke(*command, "--database", url)
         assert result.exit_code == 2
         assert "Can't locate revision identified by 'zzz' (known revisions: 0001, 0002" in result.output
+
+
+def test_a_failed_snapshot_stops_the_migration_and_names_the_way_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fiml_bot.ops import snapshots
+    from fiml_bot.ops.errors import OpsError
+
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    migrations_api.upgrade(url, "0001")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OpsError("pg_dump was not found: install Debian's postgresql-client")
+
+    monkeypatch.setattr(snapshots, "take", broken)
+    result = invoke("db", "upgrade", "--database", url)
+    assert result.exit_code == 2 and "nothing was migrated (to migrate without a snapshot, pass --no-snapshot)" in result.output
+    assert migrations_api.current(url) == "0001"

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
+from fiml_cms.clikit import example
 from fiml_cms.errors import FimlError
 
 ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
@@ -67,7 +68,7 @@ def describe_snapshot(manifest: Any) -> str:
 def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
     """Add the commands to the `fiml-bot` and `fiml-bot db` Typer apps."""
 
-    @db_app.command("snapshot")
+    @db_app.command("snapshot", epilog=example("fiml-bot db snapshot --out var/snapshots"))
     @user_errors
     def db_snapshot(out: Optional[Path] = FolderOption, database: Optional[str] = DatabaseOption, content: Optional[Path] = ContentOption) -> None:
         """Snapshot the database (SQLite: online backup; PostgreSQL: pg_dump -Fc) with a manifest beside it."""
@@ -75,7 +76,7 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
         manifest = take_snapshot(settings.database_url, out, "manual", settings.content)
         print(f"snapshot {describe_snapshot(manifest)}")
 
-    @db_app.command("snapshots")
+    @db_app.command("snapshots", epilog=example("fiml-bot db snapshots --keep 10"))
     @user_errors
     def db_snapshots(out: Optional[Path] = FolderOption, keep: Optional[int] = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots.")) -> None:
         """List the snapshots, oldest first; with --keep N delete all but the newest N."""
@@ -90,7 +91,7 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
             print(f"{manifest.created_at}  {manifest.label:<13} {describe_snapshot(manifest)}")
         print(f"{len(found)} snapshot(s) in {folder}")
 
-    @db_app.command("restore")
+    @db_app.command("restore", epilog=example("fiml-bot db restore var/snapshots/fiml-20261202T010000Z-manual.sqlite"))
     @user_errors
     def db_restore(
         snapshot: Path = typer.Argument(..., help="A snapshot file (or its .json manifest)."),
@@ -109,7 +110,7 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
         report = restore.restore(settings.database_url, snapshot, folder=snapshots.snapshot_folder(out=out), quarantine=quarantine, content=settings.content)
         print(report.summary())
 
-    @db_app.command("rehearse")
+    @db_app.command("rehearse", epilog=example("fiml-bot db rehearse var/snapshots/fiml-20261202T010000Z-manual.sqlite"))
     @user_errors
     def db_rehearse(
         source: Optional[str] = typer.Argument(None, metavar="[SNAPSHOT|URL]", help="A snapshot, or a database URL to copy (default: the database)."),
@@ -127,7 +128,7 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
         print(result.render())
         raise typer.Exit(result.exit_code)
 
-    @app.command("doctor")
+    @app.command("doctor", epilog=example("fiml-bot doctor --json"))
     @user_errors
     def doctor_command(
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),

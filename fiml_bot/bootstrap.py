@@ -11,6 +11,7 @@ from typing import Callable, Mapping
 from fiml_cms.config import load_settings
 
 from .content import LessonContent
+from .live import ContentRefresher
 from .tutor.engine import Tutor
 from .tutor.policy import PolicySettings
 from .tutor.ports import UnitOfWork
@@ -25,16 +26,21 @@ class BotSettings:
     content: Path = Path(".")
     database_url: str = "sqlite:///var/fiml.db"
     preview: bool | None = None  # None: preview only when the repository has no published version
+    content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
+    content_refresh: float = 10.0  # seconds between content refreshes while the bot runs (0: only on SIGHUP)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "BotSettings":
+        from .live import REMOTE_VARIABLE, refresh_interval
         from .storage.database import database_url
 
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "content": Path(env.get("FIML_CONTENT_REPO", ".")),
             "database_url": database_url(env),
+            "content_remote": env.get(REMOTE_VARIABLE, "").strip() or None,
+            "content_refresh": refresh_interval(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -44,12 +50,12 @@ def open_content(settings: BotSettings) -> LessonContent:
     repo = load_settings(settings.content)
     preview = settings.preview
     if preview is None:
-        published = LessonContent.open(repo.root, repo, preview=False) if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file() else None
+        published = LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote) if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file() else None
         if published is not None and published.lesson_ids():
             return published
         log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)
         preview = True
-    return LessonContent.open(repo.root, repo, preview=preview)
+    return LessonContent.open(repo.root, repo, preview=preview, remote=settings.content_remote)
 
 
 def policy_settings(content: LessonContent) -> PolicySettings:
@@ -62,6 +68,17 @@ def open_units(settings: BotSettings, auto_upgrade: bool) -> Callable[[], UnitOf
     from .storage import open_storage
 
     return open_storage(settings.database_url, auto_upgrade=auto_upgrade)
+
+
+def start_live_content(tutor: Tutor, settings: BotSettings) -> ContentRefresher:
+    """Refresh the tutor's content in the background (and on SIGHUP) while the bot runs; `stop()` it after."""
+    refresher = ContentRefresher(tutor.content, settings.content_refresh)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        refresher.install_sighup()
+    except ValueError:  # not the main thread (an embedding test): periodic refresh only
+        pass
+    return refresher
 
 
 def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False) -> Tutor:

@@ -133,6 +133,49 @@ class GitRepo:
         with self._lock:
             return self._repo.git.get_object_data(sha)[3]
 
+    def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """The bytes of many blobs from one `git cat-file --batch` run (the catalogue's first build)."""
+        import subprocess
+
+        if not shas:
+            return {}
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input="".join(f"{s}\n" for s in shas).encode(), capture_output=True, check=False)
+        if done.returncode != 0:
+            raise ContentError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip()}")
+        out, found, at = done.stdout, {}, 0
+        for sha in shas:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                found[sha] = out[at : at + size]
+                at += size + 1
+        return found
+
+    def remote_for_tags(self, preferred: str | None = None) -> str | None:
+        """Where new tags come from: `preferred` (a remote name or URL), else `origin` if the clone has one."""
+        if preferred:
+            return preferred
+        try:
+            return "origin" if "origin" in self._git("remote").split() else None
+        except ContentError:
+            return None
+
+    def fetch_tags(self, remote: str, timeout: float = 60.0) -> None:
+        """`git fetch --tags REMOTE`, non-interactive and bounded; ContentError when it fails."""
+        import os
+        import subprocess
+
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+        try:
+            done = subprocess.run(["git", "fetch", "--quiet", "--tags", "--no-recurse-submodules", remote], cwd=self.root, env=env, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise ContentError(f"git fetch --tags {remote} took longer than {timeout:g} s") from None
+        if done.returncode != 0:
+            detail = done.stderr.decode(errors="replace").strip().splitlines()
+            raise ContentError(f"git fetch --tags {remote} failed: {detail[-1] if detail else f'exit {done.returncode}'}")
+
     def read_spec(self, commit: str, path: str) -> tuple[str, bytes] | None:
         """(blob sha, bytes) of `path` at `commit` in one `cat-file --batch` round trip; None if absent."""
         try:

@@ -82,13 +82,56 @@ class ContentStore:
             return cls(ArchiveBackend(settings.archive))
         raise ContentError(f"{settings.root}: neither a git repository nor an archive ({settings.archive}/index.json)")
 
-    def refresh(self) -> None:
-        """Re-read the published versions (new tags); parsed lessons stay cached."""
+    def refresh(self) -> set[str]:
+        """Re-read the published versions (new tags); returns the ids whose versions changed.
+
+        Incremental: what is cached for a lesson whose tags did not change stays cached, and parsed
+        lessons stay cached by blob whatever changed.
+        """
         index = self._backend.index()
         with self._lock:
+            old = self._index
+            if index == old:
+                return set()
+            changed = {i for i in index.keys() | old.keys() if index.get(i) != old.get(i)}
             self._index = index
-            self._latest = {}
-            self._blobs = {}
+            self._latest = {k: v for k, v in self._latest.items() if k not in changed}
+            self._blobs = {k: v for k, v in self._blobs.items() if k[0] not in changed}
+            return changed
+
+    def fetch_tags(self, remote: str | None = None) -> str | None:
+        """Fetch new tags from `remote` (else the clone's `origin`); the remote used, None when there is
+        none (an archive, a preview, a clone without a remote). ContentError when the fetch fails."""
+        fetch = getattr(self._backend, "fetch_tags", None)
+        return fetch(remote) if fetch is not None else None
+
+    def newest(self) -> dict[str, Published]:
+        """Each lesson's newest published version (yanked or not), from the tag index alone."""
+        index = self._index
+        return {i: entries[max(entries, key=versions.sort_key)] for i, entries in index.items() if entries}
+
+    def read_published(self, entries: list[Published]) -> dict[Published, bytes]:
+        """The bytes of many published versions in few round trips; entries that cannot be read are left out."""
+        try:
+            located = list(zip(entries, self._backend.blob_shas(entries)))
+        except ContentError:  # one lesson file is missing at its tag: find the others one by one
+            located = []
+            for entry in entries:
+                try:
+                    located.append((entry, self._backend.blob_sha(entry)))
+                except ContentError:
+                    continue
+        read_many = getattr(self._backend, "read_many", None)
+        if read_many is not None:
+            blobs = read_many([sha for _, sha in located])
+            return {e: blobs[sha] for e, sha in located if sha in blobs}
+        found: dict[Published, bytes] = {}
+        for entry, sha in located:
+            try:
+                found[entry] = self._backend.read(sha, entry)
+            except ContentError:
+                continue
+        return found
 
     def ids(self) -> list[str]:
         return sorted(self._index)
@@ -188,6 +231,8 @@ def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
 class GitBackend:
     """Published versions from tags; a version with no tag from the lesson file's history."""
 
+    LIST_TREE_FROM = 16  # lookups at one commit from which listing its lessons folder once is cheaper
+
     def __init__(self, repo: "GitRepo", settings: Settings) -> None:  # noqa: F821
         self.repo = repo
         self.settings = settings
@@ -232,7 +277,19 @@ class GitBackend:
     def blob_shas(self, entries: list[Published]) -> list[str]:
         """`blob_sha` for many entries with one git round trip (plus a search for moved files)."""
         pending = [e for e in entries if not e.blob]
-        found = dict(zip(map(id, pending), self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in pending])))
+        found: dict[int, str | None] = {}
+        by_commit: dict[str, list[Published]] = {}
+        for entry in pending:
+            by_commit.setdefault(entry.commit or "", []).append(entry)
+        single = []
+        for commit, group in by_commit.items():
+            if len(group) < self.LIST_TREE_FROM:
+                single.extend(group)
+                continue
+            # Each `commit:path` lookup re-reads the lessons folder's tree; one listing serves them all.
+            files = dict(self.repo.list_files(commit, self.lessons_rel))
+            found.update((id(e), files.get(self.lesson_path(e.lesson_id))) for e in group)
+        found.update(zip(map(id, single), self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in single])))
         return [e.blob or found[id(e)] or self._find_by_id(e) for e in entries]
 
     def _find_by_id(self, entry: Published) -> str:
@@ -251,6 +308,15 @@ class GitBackend:
 
     def read(self, blob: str, entry: Published) -> bytes:
         return self.repo.read_blob(blob)
+
+    def read_many(self, blobs: list[str]) -> dict[str, bytes]:
+        return self.repo.read_blobs(list(dict.fromkeys(blobs)))
+
+    def fetch_tags(self, remote: str | None) -> str | None:
+        chosen = self.repo.remote_for_tags(remote)
+        if chosen is not None:
+            self.repo.fetch_tags(chosen)
+        return chosen
 
     def history(self, lesson_id: str) -> dict[str, Published]:
         """Each version's first commit in the lesson file's history (for untagged versions)."""

@@ -173,8 +173,9 @@ class GitRepo:
         except subprocess.TimeoutExpired:
             raise ContentError(f"git fetch --tags {remote} took longer than {timeout:g} s") from None
         if done.returncode != 0:
-            detail = done.stderr.decode(errors="replace").strip().splitlines()
-            raise ContentError(f"git fetch --tags {remote} failed: {detail[-1] if detail else f'exit {done.returncode}'}")
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            detail = next((line for line in lines if line.startswith("fatal:")), lines[0] if lines else f"exit {done.returncode}")
+            raise ContentError(f"git fetch --tags {remote} failed: {detail.removeprefix('fatal: ')}")
 
     def read_spec(self, commit: str, path: str) -> tuple[str, bytes] | None:
         """(blob sha, bytes) of `path` at `commit` in one `cat-file --batch` round trip; None if absent."""

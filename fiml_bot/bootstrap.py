@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from fiml_cms.config import load_settings
 
 from .content import LessonContent
 from .live import ContentRefresher
+from .periodic import Periodic
 from .tutor.engine import Tutor
 from .tutor.policy import PolicySettings
 from .tutor.ports import UnitOfWork
@@ -28,11 +30,13 @@ class BotSettings:
     preview: bool | None = None  # None: preview only when the repository has no published version
     content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
     content_refresh: float = 10.0  # seconds between content refreshes while the bot runs (0: only on SIGHUP)
+    event_retention: dt.timedelta = dt.timedelta(hours=48)  # processed update ids are kept this long
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "BotSettings":
         from .live import REMOTE_VARIABLE, refresh_interval
+        from .retention import event_retention
         from .storage.database import database_url
 
         env = os.environ if env is None else env
@@ -41,6 +45,7 @@ class BotSettings:
             "database_url": database_url(env),
             "content_remote": env.get(REMOTE_VARIABLE, "").strip() or None,
             "content_refresh": refresh_interval(env),
+            "event_retention": event_retention(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -70,15 +75,32 @@ def open_units(settings: BotSettings, auto_upgrade: bool) -> Callable[[], UnitOf
     return open_storage(settings.database_url, auto_upgrade=auto_upgrade)
 
 
-def start_live_content(tutor: Tutor, settings: BotSettings) -> ContentRefresher:
-    """Refresh the tutor's content in the background (and on SIGHUP) while the bot runs; `stop()` it after."""
+@dataclass
+class Background:
+    """The running bot's housekeeping threads: content refresh (and SIGHUP), pruning of old update ids."""
+
+    refresher: ContentRefresher
+    pruner: Periodic | None = None
+
+    def stop(self) -> None:
+        self.refresher.stop()
+        if self.pruner is not None:
+            self.pruner.stop()
+
+
+def start_background(tutor: Tutor, settings: BotSettings, *, prune_events: bool = False) -> Background:
+    """Refresh the tutor's content in the background and on SIGHUP (and prune old update ids); `stop()` after."""
+    from .retention import start_pruning
+    from .storage.timestamps import utc_now
+
     refresher = ContentRefresher(tutor.content, settings.content_refresh)  # type: ignore[arg-type]
     refresher.start()
     try:
         refresher.install_sighup()
     except ValueError:  # not the main thread (an embedding test): periodic refresh only
         pass
-    return refresher
+    pruner = start_pruning(tutor.unit_of_work, settings.event_retention, utc_now) if prune_events else None
+    return Background(refresher, pruner)
 
 
 def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False) -> Tutor:

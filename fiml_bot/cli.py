@@ -58,14 +58,14 @@ def chat(
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
-    from .bootstrap import build_tutor, start_live_content
+    from .bootstrap import build_tutor, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(content, database, preview=preview)
     tutor = build_tutor(settings, auto_upgrade=True)
     learner = f"console:{user}"
     chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
-    refresher = start_live_content(tutor, settings)
+    refresher = start_background(tutor, settings)
     try:
         code = chat_.run(sys.stdin, interactive=sys.stdin.isatty())
     finally:
@@ -91,7 +91,7 @@ def run(
     import os
 
     from .adapters.telegram import build_application
-    from .bootstrap import build_tutor, start_live_content
+    from .bootstrap import build_tutor, start_background
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
@@ -114,7 +114,7 @@ def run(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
     settings = _settings(content, database, preview=preview)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
-    live = start_live_content(tutor, settings)
+    live = start_background(tutor, settings, prune_events=True)
     try:
         if webhook_url is None:
             build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)

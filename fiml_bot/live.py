@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Protocol
 
 from fiml_cms.errors import ConfigError, FimlError
+
+from .periodic import Periodic
 
 log = logging.getLogger("fiml_bot.live")
 
@@ -61,9 +62,8 @@ class ContentRefresher:
     def __init__(self, content: Refreshable, interval: float = DEFAULT_INTERVAL) -> None:
         self.content = content
         self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._woken = False
+        self._periodic = Periodic("content-refresh", interval, self._scheduled)
         self.refreshes = 0  # attempts, for tests and logs
         if interval > 0:
             content.max_staleness = STALE_AFTER * interval
@@ -81,31 +81,22 @@ class ContentRefresher:
             return False
         return True
 
+    def _scheduled(self) -> None:
+        if self._woken:
+            self._woken = False
+            log.info("refreshing the content now (SIGHUP)")
+        self.refresh_now()
+
     def wake(self) -> None:
-        self._wake.set()
+        self._woken = True
+        self._periodic.wake()
 
     def start(self) -> "ContentRefresher":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="content-refresh", daemon=True)
-            self._thread.start()
+        self._periodic.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            woken = self._wake.wait(self.interval if self.interval > 0 else None)
-            if self._stop.is_set():
-                return
-            self._wake.clear()
-            if woken:
-                log.info("refreshing the content now (SIGHUP)")
-            self.refresh_now()
+        self._periodic.stop(timeout)
 
     def install_sighup(self) -> Callable[[], None]:
         """SIGHUP refreshes at once (main thread only); returns a function that restores the old handler."""

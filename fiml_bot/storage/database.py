@@ -117,7 +117,9 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A report's read-only snapshot (`reports.READ_ONLY`) begins deferred: it never takes the write lock.
+        read_only = connection.get_execution_options().get("fiml_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def translate_error(error: BaseException, where: str) -> Exception | None:

@@ -22,7 +22,9 @@ wakes as soon as the lock is free, where SQLite's busy handler would poll it wit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import functools
 import logging
 import threading
@@ -66,7 +68,9 @@ from .database import (
     sqlite_path,
     storage_errors,
 )
+from . import reports
 from .errors import UnknownLearner
+from .facts import Snapshot
 from .migrations_api import check_schema, current, known_revisions, upgrade
 from .models import (
     BadgeRow,
@@ -530,6 +534,26 @@ class Storage:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.where, self._writer_lock)
+
+    def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]:
+        """A read-only, consistent view for reports over all learners; never blocks the bot's writes."""
+        return reports.sql_snapshot(self.engine, self.where)
+
+    def prune_events(self, before: datetime.datetime, prefix: str, batch: int = reports.PRUNE_BATCH) -> int:
+        """Forget processed event keys starting with `prefix` older than `before`, one short transaction per batch."""
+        total = 0
+        while True:
+            if self._writer_lock is not None:
+                self._writer_lock.acquire(self.where)
+            try:
+                with storage_errors(self.where), self.engine.begin() as connection:
+                    deleted = reports.prune_batch(connection, before, prefix, batch)
+            finally:
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
+            total += deleted
+            if deleted < batch:
+                return total
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,61 @@
+"""notify reads in a read-only snapshot: a bot action in another process never waits for it (SQLite)."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from fiml_bot.storage import open_storage
+from fiml_bot.storage.migrations_api import upgrade
+from fiml_bot.tutor.engine import STORAGE_DOWN
+from fiml_bot.tutor.events import Help
+
+from ..conftest import PROJECT
+from .driver import make_tutor
+from .seeding import seed_learners
+
+MARKET = "what_is_a_market"
+HOLD = 4.0  # seconds the reader keeps its snapshot open mid-read
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    from fiml_bot.storage import open_storage
+    with open_storage(sys.argv[1]) as storage, storage.snapshot() as snapshot:
+        rows = snapshot.progress_on([sys.argv[2]], "telegram:")
+        first = next(rows)
+        print("reading", flush=True)
+        time.sleep(float(sys.argv[3]))
+        print(1 + sum(1 for _ in rows), flush=True)
+    """
+)
+
+
+def test_a_bot_action_does_not_wait_for_a_report_reading_in_another_process(git_repo: Path, sqlite_url: str) -> None:
+    upgrade(sqlite_url)
+    seed_learners(sqlite_url, 20_000, MARKET)
+    reader = subprocess.Popen([sys.executable, "-c", READER, sqlite_url, MARKET, str(HOLD)], cwd=PROJECT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
+        with open_storage(sqlite_url) as storage:
+            tutor, _ = make_tutor(git_repo, storage)
+            started, waits = time.monotonic(), []
+            for n in range(20):
+                began = time.perf_counter()
+                replies = tutor.handle(f"telegram:{n}", Help(), event_key=f"telegram:{n}")
+                waits.append(time.perf_counter() - began)
+                assert replies and replies[0].text != STORAGE_DOWN
+            assert time.monotonic() - started < HOLD  # every action ran while the snapshot was open
+        assert reader.poll() is None  # still reading
+        out, err = reader.communicate(timeout=30)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    assert reader.returncode == 0, err
+    assert int(out.strip()) == 20_000  # every seeded learner, in one streamed query
+    assert statistics.median(waits) <= 0.05 and max(waits) < 1.0, waits

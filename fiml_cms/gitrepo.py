@@ -72,6 +72,11 @@ class GitRepo:
         with self._lock:
             return self._repo.head.is_detached
 
+    @property
+    def git_dir(self) -> Path:
+        """This work tree's git folder (`.git`, or `.git/worktrees/<name>` for a linked work tree)."""
+        return Path(self._repo.git_dir)
+
     def is_shallow(self) -> bool:
         return (Path(self._repo.git_dir) / "shallow").exists()
 
@@ -95,6 +100,14 @@ class GitRepo:
             name, obj, peeled, kind, date = record.split(_FIELD)
             tags.append(TagRef(name, obj, peeled or obj, date, kind == "tag"))
         return tags
+
+    def tags_fingerprint(self, prefix: str = "") -> str:
+        """A digest of the names and objects of the tags under `refs/tags/<prefix>`: it changes exactly
+        when a tag is added, moved or deleted, and costs a fraction of `tags()` (no tag is peeled)."""
+        import hashlib
+
+        out = self._git("for_each_ref", "--format=%(objectname) %(refname)", f"refs/tags/{prefix}")
+        return hashlib.sha1(out.encode()).hexdigest()
 
     def tag_message(self, name: str) -> str:
         return self._git("for_each_ref", "--format=%(contents)", f"refs/tags/{name}").rstrip("\n")

@@ -91,7 +91,7 @@ class ContentStore:
         index = self._backend.index()
         with self._lock:
             old = self._index
-            if index == old:
+            if index is old or index == old:
                 return set()
             changed = {i for i in index.keys() | old.keys() if index.get(i) != old.get(i)}
             self._index = index
@@ -110,10 +110,10 @@ class ContentStore:
         index = self._index
         return {i: entries[max(entries, key=versions.sort_key)] for i, entries in index.items() if entries}
 
-    def read_published(self, entries: list[Published]) -> dict[Published, bytes]:
-        """The bytes of many published versions in few round trips; entries that cannot be read are left out."""
+    def locate(self, entries: list[Published]) -> list[tuple[Published, str]]:
+        """(entry, blob sha) for each entry whose file can be found, in few git round trips."""
         try:
-            located = list(zip(entries, self._backend.blob_shas(entries)))
+            return list(zip(entries, self._backend.blob_shas(entries)))
         except ContentError:  # one lesson file is missing at its tag: find the others one by one
             located = []
             for entry in entries:
@@ -121,6 +121,10 @@ class ContentStore:
                     located.append((entry, self._backend.blob_sha(entry)))
                 except ContentError:
                     continue
+            return located
+
+    def read_located(self, located: list[tuple[Published, str]]) -> dict[Published, bytes]:
+        """The bytes of many located blobs (one `git cat-file --batch` for a git repository)."""
         read_many = getattr(self._backend, "read_many", None)
         if read_many is not None:
             blobs = read_many([sha for _, sha in located])
@@ -132,6 +136,11 @@ class ContentStore:
             except ContentError:
                 continue
         return found
+
+    def cache_folder(self) -> Path | None:
+        """A folder for caches derived from blobs (the git folder's `fiml/`), None without a git repository."""
+        repo = getattr(self._backend, "repo", None)
+        return None if repo is None else repo.git_dir / "fiml"
 
     def ids(self) -> list[str]:
         return sorted(self._index)
@@ -239,8 +248,13 @@ class GitBackend:
         self.format = TagFormat(settings.tag_format)
         self.lessons_rel = repo.relative(settings.lessons) if settings.lessons != repo.root else ""
         self.problems: list[str] = []
+        self._indexed: tuple[str, dict[str, dict[str, Published]]] | None = None  # (tags fingerprint, index)
 
     def index(self) -> dict[str, dict[str, Published]]:
+        """The tag index; the previous one when the tags did not change (a running bot asks every few seconds)."""
+        fingerprint = self.repo.tags_fingerprint(self.format.prefix)
+        if self._indexed is not None and self._indexed[0] == fingerprint:
+            return self._indexed[1]
         index: dict[str, dict[str, Published]] = {}
         problems = []
         for tag in self.repo.tags(self.format.prefix):
@@ -250,6 +264,7 @@ class GitBackend:
                 continue
             index.setdefault(parsed.lesson_id, {})[parsed.version] = Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
         self.problems = problems
+        self._indexed = (fingerprint, index)
         return index
 
     def lesson_path(self, lesson_id: str) -> str:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from fiml_cms.lesson import LearningPath
 
-from .callbacks import KeyResolver
+from .callbacks import short_key
 
 MORE_LESSONS = "More lessons"
 
@@ -44,7 +44,7 @@ class Catalogue:
     paths: tuple[LearningPath, ...]
     _shown: tuple[int, ...] = field(repr=False, default=())  # positions in `listing` of lessons not retired
     _position: Mapping[str, int] = field(repr=False, default_factory=dict)
-    _resolver: KeyResolver = field(repr=False, default_factory=lambda: KeyResolver(()))
+    _short_keys: dict[str, str] = field(repr=False, default_factory=dict)  # filled on the first short key asked
 
     @classmethod
     def build(cls, summaries: Iterable[LessonSummary], paths: Iterable[LearningPath] = ()) -> "Catalogue":
@@ -66,7 +66,7 @@ class Catalogue:
         shown = tuple(n for n, (_, i) in enumerate(listing) if not by_id[i].retired)
         return cls(
             MappingProxyType(by_id), MappingProxyType(aliases), tuple(listing), paths, shown,
-            MappingProxyType({i: n for n, (_, i) in enumerate(listing)}), KeyResolver(current),
+            MappingProxyType({i: n for n, (_, i) in enumerate(listing)}),
         )
 
     def current_id(self, lesson_id: str) -> str | None:
@@ -83,7 +83,13 @@ class Catalogue:
 
     def resolve_key(self, key: str) -> str | None:
         """A button's lesson key (an id or a short hash key) to a current lesson id."""
-        return self._resolver.resolve(key)
+        if key in self._position:
+            return key
+        if not key.startswith("~"):
+            return None
+        if not self._short_keys:  # hashing every id costs a few ms: only when a long id's button is pressed
+            self._short_keys.update((short_key(i), i) for i in self._position)
+        return self._short_keys.get(key)
 
     def summary(self, lesson_id: str) -> LessonSummary | None:
         return self.summaries.get(lesson_id)

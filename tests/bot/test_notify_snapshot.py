@@ -9,6 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from fiml_bot.storage import open_storage
 from fiml_bot.storage.migrations_api import upgrade
 from fiml_bot.tutor.engine import STORAGE_DOWN
@@ -59,3 +61,31 @@ def test_a_bot_action_does_not_wait_for_a_report_reading_in_another_process(git_
     assert reader.returncode == 0, err
     assert int(out.strip()) == 20_000  # every seeded learner, in one streamed query
     assert statistics.median(waits) <= 0.05 and max(waits) < 1.0, waits
+
+
+BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+
+
+@BOTH
+def test_the_snapshot_reads_active_telegram_learners_in_one_query_and_writes_go_on(database_url: str) -> None:
+    from sqlalchemy import update
+
+    from fiml_bot.storage.models import LearnerRow
+    from fiml_bot.storage.facts import ProgressFact
+
+    upgrade(database_url)
+    seed_learners(database_url, 3, "a_lesson", first_chat=10)
+    seed_learners(database_url, 2, "b_lesson", first_chat=20)
+    with open_storage(database_url) as storage:
+        with storage.engine.begin() as connection:
+            connection.execute(update(LearnerRow).where(LearnerRow.id == "telegram:11").values(active=False))
+        with storage.snapshot() as snapshot:
+            rows = snapshot.progress_on(["a_lesson", "nothing"], "telegram:")
+            first = next(rows)
+            with storage() as uow:  # a write commits while the snapshot is open mid-read
+                uow.progress.mark_processed("telegram:99")
+                uow.commit()
+            facts = [first, *rows]
+        assert facts == [ProgressFact(f"telegram:{n}", "a_lesson", "in_progress", "1.0.0", None, "1.0.0") for n in (10, 12)]
+        with storage.snapshot() as snapshot:
+            assert list(snapshot.progress_on([], "telegram:")) == []

@@ -40,6 +40,7 @@ from fiml_bot.storage import open_storage  # noqa: E402
 from fiml_bot.tutor.callbacks import encode  # noqa: E402
 from fiml_bot.tutor.engine import Tutor  # noqa: E402
 from fiml_bot.tutor.events import ListLessons, Pressed  # noqa: E402
+from fiml_cms import yamlfile  # noqa: E402
 from fiml_cms.config import load_settings  # noqa: E402
 
 SOURCE = "what_is_a_market"  # the lesson every scripted learner takes (one copy of it in each repository)
@@ -105,6 +106,9 @@ def refresh_after_one_tag(root: Path, lesson_id: str, workdir: Path) -> float:
     env = {**os.environ, **GIT_ENV}
     subprocess.run(["git", "clone", "-q", "--no-local", str(root), str(clone)], check=True, env=env)
     content = open_content(clone)
+    path = clone / "content" / "lessons" / f"{lesson_id}.yaml"
+    path.write_text(yamlfile.bump_text(path.read_text(encoding="utf-8"), "1.3.0", "2026-12-29", ["Clearer wording (1.3.0)"]), encoding="utf-8")
+    subprocess.run(["git", "commit", "-q", "-am", "bump"], cwd=clone, check=True, env=env)
     subprocess.run(["git", "tag", "-a", f"lesson/{lesson_id}/v1.3.0", "-m", "bench", "HEAD"], cwd=clone, check=True, env=env)
     began = time.perf_counter()
     content.refresh(fetch=False)

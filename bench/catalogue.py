@@ -85,19 +85,21 @@ def timed(times: list[float], tutor: Tutor, who: str, event: object) -> list:
     return out
 
 
-def chat_run(root: Path, workdir: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of `fiml-bot chat` answering five inputs in a new process."""
+def chat_run(root: Path, workdir: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds with its git subprocesses, peak RSS MiB) of `fiml-bot chat` answering
+    five inputs in a new process."""
     db = workdir / f"chat-{time.monotonic_ns()}.db"
     command = [sys.executable, "-m", "fiml_bot", "chat", "--content", str(root), "--database", f"sqlite:///{db}", "--published"]
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(PROJECT)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     began = time.perf_counter()
     done = subprocess.run(command, input="/start\n1\n1\n/progress\n/help\n", capture_output=True, text=True, env=env, cwd=workdir, timeout=300)
     wall = time.perf_counter() - began
     if done.returncode != 0 or "Lessons" not in done.stdout:
         raise SystemExit(f"fiml-bot chat failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, usage.ru_utime + usage.ru_stime - cpu_before, max(usage.ru_maxrss, before) / 1024
 
 
 def refresh_after_one_tag(root: Path, lesson_id: str, workdir: Path) -> float:
@@ -115,6 +117,10 @@ def refresh_after_one_tag(root: Path, lesson_id: str, workdir: Path) -> float:
     took = time.perf_counter() - began
     shutil.rmtree(clone, ignore_errors=True)
     return took
+
+
+def chat_figures(runs: list[tuple[float, float, float]]) -> str:
+    return f"{statistics.median(w for w, _, _ in runs):.2f} s ({statistics.median(c for _, c, _ in runs):.2f} s CPU; {max(r for _, _, r in runs):.0f} MiB)"
 
 
 def ms(seconds: float) -> str:
@@ -159,7 +165,7 @@ def main() -> None:
     goals = {
         "ratio": statistics.median(ratios) <= 1.3,
         "first": first_action <= 1.0,
-        "chat": statistics.median(w for w, _ in chat_big) <= 3.0,
+        "chat": statistics.median(w for w, _, _ in chat_big) <= 3.0,
     }
     print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
     print(f"- repositories: {len(small.ids)} and {len(big.ids)} lessons x 3 versions (every version tagged); {args.runs} paired runs of {args.actions} actions\n")
@@ -169,8 +175,7 @@ def main() -> None:
           f"{statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}) | <= 1.3 {'met' if goals['ratio'] else 'MISSED'} |")
     print(f"| first action (lesson list) after open | - | {ms(first_action)} | - | <= 1 s {'met' if goals['first'] else 'MISSED'} |")
     print(f"| LessonContent.open (tag index + catalogue) | - | {open_seconds:.2f} s | - | - |")
-    print(f"| `fiml-bot chat`, five inputs, median of 3 (peak RSS) | {statistics.median(w for w, _ in chat_small):.2f} s ({max(r for _, r in chat_small):.0f} MiB) | "
-          f"{statistics.median(w for w, _ in chat_big):.2f} s ({max(r for _, r in chat_big):.0f} MiB) | - | <= 3 s {'met' if goals['chat'] else 'MISSED'} |")
+    print(f"| `fiml-bot chat`, five inputs, median of 3: wall (CPU; peak RSS) | {chat_figures(chat_small)} | {chat_figures(chat_big)} | - | <= 3 s {'met' if goals['chat'] else 'MISSED'} |")
     print(f"| refresh after one new tag (incremental) | - | {ms(refresh)} | - | - |")
 
 

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from fiml_cms.errors import ConfigError, FimlError
 
+from .env import float_variable
 from .periodic import Periodic
 
 log = logging.getLogger("fiml_bot.live")
@@ -30,21 +31,11 @@ DEFAULT_INTERVAL = 10.0
 STALE_AFTER = 5  # intervals without a successful refresh before /readyz says so
 
 
-class RefreshSettingError(ConfigError):
-    """FIML_CONTENT_REFRESH is not a number of seconds."""
-
-
 def refresh_interval(env: Mapping[str, str]) -> float:
     """Seconds between refreshes from FIML_CONTENT_REFRESH (0 turns periodic refresh off; SIGHUP still works)."""
-    raw = env.get(REFRESH_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        raise RefreshSettingError(f"{REFRESH_VARIABLE}={raw!r}: give the seconds between content refreshes, e.g. 10") from None
-    if value < 0 or value != value:
-        raise RefreshSettingError(f"{REFRESH_VARIABLE}={raw!r}: must be 0 (off) or a positive number of seconds")
+    value = float_variable(env, REFRESH_VARIABLE, DEFAULT_INTERVAL, "the seconds between content refreshes, e.g. 10")
+    if value < 0:
+        raise ConfigError(f"{REFRESH_VARIABLE}={env[REFRESH_VARIABLE].strip()!r}: must be 0 (off) or a positive number of seconds")
     return value
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from fiml_cms.errors import ConfigError
 
+from .env import float_variable
 from .periodic import Periodic
 
 log = logging.getLogger("fiml_bot.retention")
@@ -34,17 +35,10 @@ class Prunable(Protocol):
 
 def event_retention(env: Mapping[str, str]) -> dt.timedelta:
     """The window from FIML_EVENT_RETENTION_HOURS; it must be longer than Telegram's 24 h redelivery horizon."""
-    raw = env.get(RETENTION_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_RETENTION
-    try:
-        hours = float(raw)
-    except ValueError:
-        raise ConfigError(f"{RETENTION_VARIABLE}={raw!r}: give a number of hours, e.g. 48") from None
-    window = dt.timedelta(hours=hours) if hours == hours and hours < 1e6 else dt.timedelta(0)
-    if window <= REDELIVERY_HORIZON:
-        raise ConfigError(f"{RETENTION_VARIABLE}={raw!r}: must be more than 24 hours (Telegram redelivers an update for up to 24 h)")
-    return window
+    hours = float_variable(env, RETENTION_VARIABLE, DEFAULT_RETENTION / dt.timedelta(hours=1), "a number of hours, e.g. 48")
+    if hours * 3600 <= REDELIVERY_HORIZON.total_seconds():
+        raise ConfigError(f"{RETENTION_VARIABLE}={env[RETENTION_VARIABLE].strip()!r}: must be more than 24 hours (Telegram redelivers an update for up to 24 h)")
+    return dt.timedelta(hours=min(hours, 24 * 365 * 100))
 
 
 def prune_old_updates(storage: Prunable, retention: dt.timedelta, now: dt.datetime) -> int:

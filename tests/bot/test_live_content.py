@@ -18,12 +18,13 @@ from telegram import Update
 from fiml_bot.adapters.telegram import build_application
 from fiml_bot.adapters.webhook import readiness
 from fiml_bot.content import LessonContent
-from fiml_bot.live import ContentRefresher, RefreshSettingError, refresh_interval
+from fiml_bot.live import ContentRefresher, refresh_interval
 from fiml_bot.storage import MemoryStorage
 from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import UPDATING, Tutor
 from fiml_bot.tutor.events import Pressed
 from fiml_cms.config import load_settings
+from fiml_cms.errors import ConfigError
 
 from ..conftest import cli, git
 from ..fakebotapi import FakeBotApi, FakeBotApiServer
@@ -68,7 +69,7 @@ def test_the_refresh_interval_setting() -> None:
     assert refresh_interval({"FIML_CONTENT_REFRESH": "2.5"}) == 2.5
     assert refresh_interval({"FIML_CONTENT_REFRESH": "0"}) == 0.0
     for bad in ("soon", "-1", "nan"):
-        with pytest.raises(RefreshSettingError, match="FIML_CONTENT_REFRESH"):
+        with pytest.raises(ConfigError, match="FIML_CONTENT_REFRESH"):
             refresh_interval({"FIML_CONTENT_REFRESH": bad})
 
 
@@ -277,6 +278,12 @@ def tap(fake: FakeBotApi, process: subprocess.Popen, label: str) -> str:
     return fake.last_sent(CHAT).text
 
 
+def open_the_lesson(fake: FakeBotApi, process: subprocess.Popen) -> None:
+    fake.user_message(CHAT, "/lessons")
+    wait_until(lambda: fake.sent(CHAT), 20, process, "the list")
+    tap(fake, process, "📘 What Is a Market?")
+
+
 def pinned(tmp_path: Path) -> str:
     import sqlite3
 
@@ -303,9 +310,7 @@ def test_a_polling_bot_follows_minor_and_major_versions_published_while_it_runs(
     with FakeBotApiServer(fake) as api:
         process, log = start_bot(api, fake, replica, tmp_path, refresh="0.5")
         try:
-            fake.user_message(CHAT, "/lessons")
-            wait_until(lambda: fake.sent(CHAT), 20, process, "the list")
-            tap(fake, process, "📘 What Is a Market?")
+            open_the_lesson(fake, process)
             tap(fake, process, "Next ▶")
             assert pinned(tmp_path) == "1.0.0"
 
@@ -330,9 +335,7 @@ def test_sighup_makes_a_polling_bot_refresh_at_once(author: Path, tmp_path: Path
     with FakeBotApiServer(fake) as api:
         process, log = start_bot(api, fake, replica, tmp_path, refresh="3600")
         try:
-            fake.user_message(CHAT, "/lessons")
-            wait_until(lambda: fake.sent(CHAT), 20, process, "the list")
-            tap(fake, process, "📘 What Is a Market?")
+            open_the_lesson(fake, process)
             publish("minor", "A section on auctions")
             process.send_signal(signal.SIGHUP)
             wait_until(lambda: refreshes_logged(log) >= 1, 20, process, "the refresh after SIGHUP")

@@ -54,6 +54,7 @@ class ContentRefresher:
         self.content = content
         self.interval = interval
         self._woken = False
+        self._failing: str | None = None  # the last failure, until a refresh works again
         self._periodic = Periodic("content-refresh", interval, self._scheduled)
         self.refreshes = 0  # attempts, for tests and logs
         if interval > 0:
@@ -65,11 +66,17 @@ class ContentRefresher:
         try:
             self.content.refresh()
         except FimlError as exc:
-            log.warning("content refresh failed (trying again in %g s): %s", self.interval, exc)
+            # The first failure is a warning; the same failure again (a remote down for hours) only info.
+            level = logging.INFO if str(exc) == self._failing else logging.WARNING
+            log.log(level, "content refresh failed (trying again in %g s): %s", self.interval, exc)
+            self._failing = str(exc)
             return False
         except Exception:  # a bug in a refresh must not take the bot down: the old content keeps serving
             log.exception("content refresh failed unexpectedly")
             return False
+        if self._failing is not None:
+            log.warning("content refresh works again")
+            self._failing = None
         return True
 
     def _scheduled(self) -> None:

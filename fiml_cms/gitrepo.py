@@ -175,7 +175,7 @@ class GitRepo:
         except ContentError:
             return None
 
-    def fetch_tags(self, remote: str, timeout: float = 60.0) -> None:
+    def fetch_tags(self, remote: str, timeout: float = 30.0) -> None:
         """`git fetch --tags REMOTE`, non-interactive and bounded; ContentError when it fails."""
         import os
         import subprocess

@@ -100,6 +100,10 @@ class MemoryStorage:
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
+    def reader(self) -> MemoryUnitOfWork:
+        """As the SQL store's read-only unit of work (a unit of work reads a snapshot here anyway)."""
+        return self()
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[_MemorySnapshot]:
         """As the SQL store's: a consistent, read-only view of the committed state."""

@@ -57,16 +57,21 @@ class SqlSnapshot:
                 yield ProgressFact(*row)
 
 
+def read_only_options(engine: Engine) -> dict[str, object]:
+    """Execution options for a read-only transaction that sees one state and takes no write lock."""
+    options: dict[str, object] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return options
+
+
 @contextlib.contextmanager
 def sql_snapshot(engine: Engine, where: str) -> Iterator[SqlSnapshot]:
     """A read-only transaction that sees one consistent state and takes no write lock."""
     with storage_errors(where):
         connection = engine.connect()
     try:
-        options: dict[str, object] = {READ_ONLY: True}
-        if engine.dialect.name == "postgresql":
-            options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        connection = connection.execution_options(**options)
+        connection = connection.execution_options(**read_only_options(engine))
         with storage_errors(where):
             connection.begin()
         yield SqlSnapshot(connection, where)

@@ -444,10 +444,11 @@ class SqlUnitOfWork:
 
     progress: ProgressRepository
 
-    def __init__(self, engine: Engine, where: str, writer_lock: _WriterLock | None = None) -> None:
+    def __init__(self, engine: Engine, where: str, writer_lock: _WriterLock | None = None, *, read_only: bool = False) -> None:
         self._engine = engine
         self._where = where
         self._writer_lock = writer_lock
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -457,6 +458,8 @@ class SqlUnitOfWork:
             with storage_errors(self._where):
                 connection = self._engine.connect()
                 try:
+                    if self._read_only:
+                        connection = connection.execution_options(**reports.read_only_options(self._engine))
                     connection.begin()
                 except BaseException:
                     connection.close()
@@ -534,6 +537,10 @@ class Storage:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.where, self._writer_lock)
+
+    def reader(self) -> SqlUnitOfWork:
+        """A read-only unit of work: one consistent view for reading many learners, no write lock taken."""
+        return SqlUnitOfWork(self.engine, self.where, read_only=True)
 
     def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]:
         """A read-only, consistent view for reports over all learners; never blocks the bot's writes."""

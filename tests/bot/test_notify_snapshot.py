@@ -89,3 +89,17 @@ def test_the_snapshot_reads_active_telegram_learners_in_one_query_and_writes_go_
         assert facts == [ProgressFact(f"telegram:{n}", "a_lesson", "in_progress", "1.0.0", None, "1.0.0") for n in (10, 12)]
         with storage.snapshot() as snapshot:
             assert list(snapshot.progress_on([], "telegram:")) == []
+
+
+@BOTH
+def test_a_read_only_unit_of_work_never_holds_up_a_write(database_url: str) -> None:
+    upgrade(database_url)
+    seed_learners(database_url, 2, "a_lesson")
+    with open_storage(database_url, busy_timeout=2.0) as storage, storage.reader() as reader:
+        assert len(reader.progress.learner_ids()) == 2
+        began = time.monotonic()
+        with storage() as uow:  # would wait the whole busy timeout behind a write transaction
+            uow.progress.mark_processed("telegram:1")
+            uow.commit()
+        assert time.monotonic() - began < 1.0
+        assert len(reader.progress.learner_ids()) == 2  # still its own consistent view

@@ -111,7 +111,7 @@ class MemoryStorage:
             buckets = {learner_id: bucket.copy() for learner_id, bucket in self._buckets.items()}
         yield _MemorySnapshot(buckets)
 
-    def prune_events(self, before: dt.datetime, prefix: str, batch: int = 2000) -> int:
+    def prune_events(self, before: dt.datetime, prefix: str, batch: int = 500) -> int:
         with self._lock:
             old = [k for k, at in self._processed.items() if k.startswith(prefix) and at < before]
             for key in old:

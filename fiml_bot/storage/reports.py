@@ -31,7 +31,7 @@ PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
 
 READ_ONLY = "fiml_read_only"  # execution option: `database._configure_sqlite` then begins a deferred transaction
 STREAM_ROWS = 5000
-PRUNE_BATCH = 2000
+PRUNE_BATCH = 500  # a bot action waits for at most one batch (a few ms)
 
 
 class SqlSnapshot:

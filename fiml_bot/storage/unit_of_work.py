@@ -28,6 +28,7 @@ import datetime
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -83,6 +84,8 @@ from .models import (
 from .timestamps import utc_now
 
 log = logging.getLogger(__name__)
+
+PRUNE_PAUSE = 0.005  # seconds between two pruning batches
 
 LEARNERS: Table = LearnerRow.__table__  # type: ignore[assignment]
 PROGRESS: Table = LessonProgressRow.__table__  # type: ignore[assignment]
@@ -561,6 +564,7 @@ class Storage:
             total += deleted
             if deleted < batch:
                 return total
+            time.sleep(PRUNE_PAUSE)  # the writer lock is not fair: let a waiting action in between batches
 
     def close(self) -> None:
         self.engine.dispose()

@@ -116,8 +116,9 @@ class SummaryCache:
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(self._by_blob, separators=(",", ":"))  # the C encoder: json.dump writes piecemeal
             with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".summaries-", delete=False) as out:
-                json.dump(self._by_blob, out, separators=(",", ":"))
+                out.write(text)
             os.replace(out.name, folder / self.FILE)
         except OSError as exc:
             log.info("lesson summaries not cached on disk (%s)", exc)

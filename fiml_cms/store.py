@@ -241,6 +241,7 @@ class GitBackend:
     """Published versions from tags; a version with no tag from the lesson file's history."""
 
     LIST_TREE_FROM = 16  # lookups at one commit from which listing its lessons folder once is cheaper
+    READ_ALL_FROM = 256  # new tags from which reading all tags in one listing is cheaper than by name
 
     def __init__(self, repo: "GitRepo", settings: Settings) -> None:  # noqa: F821
         self.repo = repo
@@ -248,24 +249,43 @@ class GitBackend:
         self.format = TagFormat(settings.tag_format)
         self.lessons_rel = repo.relative(settings.lessons) if settings.lessons != repo.root else ""
         self.problems: list[str] = []
-        self._indexed: tuple[str, dict[str, dict[str, Published]]] | None = None  # (tags fingerprint, index)
+        self._indexed: dict[str, dict[str, Published]] | None = None  # the last index
+        self._entries: dict[str, Published | str] = {}  # tag name -> its version, or why the tag is ignored
+        self._objects: dict[str, str] = {}  # tag name -> object, as indexed
 
     def index(self) -> dict[str, dict[str, Published]]:
-        """The tag index; the previous one when the tags did not change (a running bot asks every few seconds)."""
-        fingerprint = self.repo.tags_fingerprint(self.format.prefix)
-        if self._indexed is not None and self._indexed[0] == fingerprint:
-            return self._indexed[1]
+        """The tag index, incrementally: only tags that are new or moved since the last call are read.
+
+        A running bot asks every few seconds; listing tag names and objects costs a fraction of reading
+        every tag (its commit and date), and an unchanged listing returns the previous index as is.
+        """
+        objects = self.repo.tag_objects(self.format.prefix)
+        if self._indexed is not None and objects == self._objects:
+            return self._indexed
+        kept = {name: entry for name, entry in self._entries.items() if self._objects.get(name) == objects.get(name)}
+        changed = [name for name in objects if name not in kept]
+        read = self.repo.tags(self.format.prefix) if len(changed) > self.READ_ALL_FROM or not kept else self.repo.tags(names=changed)
+        entries = dict(kept)
+        for tag in read:
+            if tag.name in objects:
+                entries[tag.name] = self._entry(tag)
         index: dict[str, dict[str, Published]] = {}
         problems = []
-        for tag in self.repo.tags(self.format.prefix):
-            parsed = self.format.parse(tag.name)
-            if parsed is None or not versions.is_valid(parsed.version):
-                problems.append(f"tag {tag.name!r} ignored: {self.format.is_malformed(tag.name)}")
-                continue
-            index.setdefault(parsed.lesson_id, {})[parsed.version] = Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
+        for entry in entries.values():
+            if isinstance(entry, str):
+                problems.append(entry)
+            else:
+                index.setdefault(entry.lesson_id, {})[entry.version] = entry
         self.problems = problems
-        self._indexed = (fingerprint, index)
+        self._entries, self._objects, self._indexed = entries, {name: objects[name] for name in entries}, index
         return index
+
+    def _entry(self, tag: "TagRef") -> Published | str:  # noqa: F821
+        """The published version a tag stands for, or why the tag is ignored."""
+        parsed = self.format.parse(tag.name)
+        if parsed is None or not versions.is_valid(parsed.version):
+            return f"tag {tag.name!r} ignored: {self.format.is_malformed(tag.name)}"
+        return Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
 
     def lesson_path(self, lesson_id: str) -> str:
         name = f"{lesson_id}.yaml"

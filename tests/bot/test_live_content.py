@@ -132,6 +132,10 @@ def test_a_refresh_keeps_what_did_not_change(author: Path) -> None:
     assert content.catalogue() is not before[1]
     assert content.latest(other) is before[0]  # only the lesson with a new tag is read again
     assert content.latest(MARKET).version == "1.1.0"
+    git(author, "tag", "-d", f"lesson/{MARKET}/v1.1.0")  # a tag withdrawn (by hand): the index follows
+    git(author, "tag", "lesson/not-a-version")
+    content.refresh()
+    assert content.versions(MARKET) == ["1.0.0"] and content.latest(MARKET).version == "1.0.0"
 
 
 # -- a learner pinned to a version this replica does not know ------------------------------------

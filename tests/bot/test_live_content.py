@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ from fiml_cms.errors import ConfigError
 from ..conftest import cli, git
 from ..fakebotapi import FakeBotApi, FakeBotApiServer
 from .driver import Clock, Learner
-from .test_webhook import subprocess_env, wait_until
+from .test_webhook import published, subprocess_env, wait_until  # noqa: F401  (published: a fixture)
 
 MARKET = "what_is_a_market"
 CHAT = 7373
@@ -37,11 +39,9 @@ LEARNER = f"telegram:{CHAT}"
 
 
 @pytest.fixture
-def author(git_repo: Path) -> Path:
+def author(published: Path) -> Path:
     """The authors' repository (the remote): every lesson published at its version."""
-    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
-        assert cli("tag", lesson.stem).exit_code == 0
-    return git_repo
+    return published
 
 
 def clone(author: Path, where: Path) -> Path:
@@ -312,42 +312,42 @@ def finish(process: subprocess.Popen, log: Path) -> None:
     assert "Traceback" not in text, text
 
 
-def test_a_polling_bot_follows_minor_and_major_versions_published_while_it_runs(author: Path, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def polling_bot(author: Path, tmp_path: Path, refresh: str) -> Iterator[tuple[FakeBotApi, subprocess.Popen, Path]]:
+    """`fiml-bot run` on a clone of the authors' repository, its learner on the first section of the lesson."""
     replica = clone(author, tmp_path / "replica")
     fake = FakeBotApi(max_poll_wait=1)
     with FakeBotApiServer(fake) as api:
-        process, log = start_bot(api, fake, replica, tmp_path, refresh="0.5")
+        process, log = start_bot(api, fake, replica, tmp_path, refresh)
         try:
             open_the_lesson(fake, process)
-            tap(fake, process, "Next ▶")
-            assert pinned(tmp_path) == "1.0.0"
-
-            publish("minor", "A section on auctions")  # in the authors' repository: the bot fetches it
-            wait_until(lambda: refreshes_logged(log) >= 1, 20, process, "the refresh that sees 1.1.0")
-            tap(fake, process, "Next ▶")
-            assert pinned(tmp_path) == "1.1.0"  # auto-migrated, without a restart
-
-            publish("major", "Rewritten")
-            wait_until(lambda: refreshes_logged(log) >= 2, 20, process, "the refresh that sees 2.0.0")
-            assert "new edition" in tap(fake, process, "Next ▶")
-            tap(fake, process, "🆕 Restart on the new one")
-            assert pinned(tmp_path) == "2.0.0"
-            assert process.poll() is None
+            yield fake, process, log
         finally:
             finish(process, log)
+
+
+def test_a_polling_bot_follows_minor_and_major_versions_published_while_it_runs(author: Path, tmp_path: Path) -> None:
+    with polling_bot(author, tmp_path, refresh="0.5") as (fake, process, log):
+        tap(fake, process, "Next ▶")
+        assert pinned(tmp_path) == "1.0.0"
+
+        publish("minor", "A section on auctions")  # in the authors' repository: the bot fetches it
+        wait_until(lambda: refreshes_logged(log) >= 1, 20, process, "the refresh that sees 1.1.0")
+        tap(fake, process, "Next ▶")
+        assert pinned(tmp_path) == "1.1.0"  # auto-migrated, without a restart
+
+        publish("major", "Rewritten")
+        wait_until(lambda: refreshes_logged(log) >= 2, 20, process, "the refresh that sees 2.0.0")
+        assert "new edition" in tap(fake, process, "Next ▶")
+        tap(fake, process, "🆕 Restart on the new one")
+        assert pinned(tmp_path) == "2.0.0"
+        assert process.poll() is None
 
 
 def test_sighup_makes_a_polling_bot_refresh_at_once(author: Path, tmp_path: Path) -> None:
-    replica = clone(author, tmp_path / "replica")
-    fake = FakeBotApi(max_poll_wait=1)
-    with FakeBotApiServer(fake) as api:
-        process, log = start_bot(api, fake, replica, tmp_path, refresh="3600")
-        try:
-            open_the_lesson(fake, process)
-            publish("minor", "A section on auctions")
-            process.send_signal(signal.SIGHUP)
-            wait_until(lambda: refreshes_logged(log) >= 1, 20, process, "the refresh after SIGHUP")
-            tap(fake, process, "Next ▶")
-            assert pinned(tmp_path) == "1.1.0"
-        finally:
-            finish(process, log)
+    with polling_bot(author, tmp_path, refresh="3600") as (fake, process, log):
+        publish("minor", "A section on auctions")
+        process.send_signal(signal.SIGHUP)
+        wait_until(lambda: refreshes_logged(log) >= 1, 20, process, "the refresh after SIGHUP")
+        tap(fake, process, "Next ▶")
+        assert pinned(tmp_path) == "1.1.0"

@@ -351,3 +351,36 @@ def test_sighup_makes_a_polling_bot_refresh_at_once(author: Path, tmp_path: Path
         wait_until(lambda: refreshes_logged(log) >= 1, 20, process, "the refresh after SIGHUP")
         tap(fake, process, "Next ▶")
         assert pinned(tmp_path) == "1.1.0"
+
+
+def test_readyz_reports_stale_content_over_http(author: Path, tmp_path: Path) -> None:
+    from .test_webhook import InProcess
+
+    fake = FakeBotApi()
+    content = open_content(clone(author, tmp_path / "replica"), remote=str(tmp_path / "gone"))
+    tutor = Tutor(content, MemoryStorage())
+    refresher = ContentRefresher(content, 0.05)
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+            assert (await h.client.get(h.base("/readyz"))).status_code == 200
+            refresher.refresh_now()
+            await asyncio.sleep(0.3)  # 5 intervals without a refresh that worked
+            ready = await h.client.get(h.base("/readyz"))
+            assert ready.status_code == 503 and "content not refreshed" in ready.text
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("variable,value,message", [
+    ("FIML_CONTENT_REFRESH", "soon", "FIML_CONTENT_REFRESH='soon': give the seconds between content refreshes"),
+    ("FIML_EVENT_RETENTION_HOURS", "12", "FIML_EVENT_RETENTION_HOURS='12': must be more than 24 hours"),
+])
+def test_bad_settings_are_one_line_errors(author: Path, variable: str, value: str, message: str) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app
+
+    result = CliRunner().invoke(app, ["chat", "--content", str(author), "--database", "sqlite:///x.db"], env={variable: value}, input="")
+    assert result.exit_code == 2 and message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

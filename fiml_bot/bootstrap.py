@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Callable, Mapping
 from fiml_cms.config import load_settings
 
 from .content import LessonContent
+from .live import ContentRefresher
+from .periodic import Periodic
 from .tutor.engine import Tutor
 from .tutor.policy import PolicySettings
 from .tutor.ports import UnitOfWork
@@ -25,16 +28,24 @@ class BotSettings:
     content: Path = Path(".")
     database_url: str = "sqlite:///var/fiml.db"
     preview: bool | None = None  # None: preview only when the repository has no published version
+    content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
+    content_refresh: float = 10.0  # seconds between content refreshes while the bot runs (0: only on SIGHUP)
+    event_retention: dt.timedelta = dt.timedelta(hours=48)  # processed update ids are kept this long
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "BotSettings":
+        from .live import REMOTE_VARIABLE, refresh_interval
+        from .retention import event_retention
         from .storage.database import database_url
 
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "content": Path(env.get("FIML_CONTENT_REPO", ".")),
             "database_url": database_url(env),
+            "content_remote": env.get(REMOTE_VARIABLE, "").strip() or None,
+            "content_refresh": refresh_interval(env),
+            "event_retention": event_retention(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -62,12 +73,12 @@ def _open_lessons(settings: BotSettings) -> LessonContent:
     repo = load_settings(settings.content)
     preview = settings.preview
     if preview is None:
-        published = LessonContent.open(repo.root, repo, preview=False) if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file() else None
+        published = LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote) if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file() else None
         if published is not None and published.lesson_ids():
             return published
         log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)
         preview = True
-    return LessonContent.open(repo.root, repo, preview=preview)
+    return LessonContent.open(repo.root, repo, preview=preview, remote=settings.content_remote)
 
 
 def policy_settings(content: LessonContent) -> PolicySettings:
@@ -80,6 +91,34 @@ def open_units(settings: BotSettings, auto_upgrade: bool) -> Callable[[], UnitOf
     from .storage import open_storage
 
     return open_storage(settings.database_url, auto_upgrade=auto_upgrade)
+
+
+@dataclass
+class Background:
+    """The running bot's housekeeping threads: content refresh (and SIGHUP), pruning of old update ids."""
+
+    refresher: ContentRefresher
+    pruner: Periodic | None = None
+
+    def stop(self) -> None:
+        self.refresher.stop()
+        if self.pruner is not None:
+            self.pruner.stop()
+
+
+def start_background(tutor: Tutor, settings: BotSettings, *, prune_events: bool = False) -> Background:
+    """Refresh the tutor's content in the background and on SIGHUP (and prune old update ids); `stop()` after."""
+    from .retention import start_pruning
+    from .storage.timestamps import utc_now
+
+    refresher = ContentRefresher(tutor.content, settings.content_refresh)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        refresher.install_sighup()
+    except ValueError:  # not the main thread (an embedding test): periodic refresh only
+        pass
+    pruner = start_pruning(tutor.unit_of_work, settings.event_retention, utc_now) if prune_events else None
+    return Background(refresher, pruner)
 
 
 def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False) -> Tutor:

@@ -68,13 +68,19 @@ def chat(
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
-    from .bootstrap import build_tutor
+    from .bootstrap import build_tutor, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    tutor = build_tutor(_settings(content, database, preview=preview), auto_upgrade=True)
+    settings = _settings(content, database, preview=preview)
+    tutor = build_tutor(settings, auto_upgrade=True)
     learner = f"console:{user}"
     chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
-    raise typer.Exit(chat_.run(sys.stdin, interactive=sys.stdin.isatty()))
+    refresher = start_background(tutor, settings)
+    try:
+        code = chat_.run(sys.stdin, interactive=sys.stdin.isatty())
+    finally:
+        refresher.stop()
+    raise typer.Exit(code)
 
 
 @app.command(epilog=example('FIML_TELEGRAM_TOKEN=123:abc fiml-bot run'))
@@ -95,7 +101,7 @@ def run(
     import os
 
     from .adapters.telegram import build_application
-    from .bootstrap import build_tutor
+    from .bootstrap import build_tutor, start_background
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
@@ -118,15 +124,19 @@ def run(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
     settings = _settings(content, database, preview=preview)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
-    if webhook_url is None:
-        build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
-        return
-    from telegram.ext import ApplicationBuilder
+    live = start_background(tutor, settings, prune_events=True)
+    try:
+        if webhook_url is None:
+            build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
+            return
+        from telegram.ext import ApplicationBuilder
 
-    from .adapters.webhook import run_webhook
+        from .adapters.webhook import run_webhook
 
-    application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None))
-    run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
+        application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None))
+        run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
+    finally:
+        live.stop()
 
 
 @app.command(epilog=example('fiml-bot notify --since lessons-2026-11 --dry-run'))

@@ -1,13 +1,18 @@
-"""The tutor's view of the content: fiml_cms's ContentStore plus learning paths and renames.
+"""The tutor's view of the content: fiml_cms's ContentStore plus learning paths, renames and the catalogue.
 
 A lesson whose newest published version cannot be served (a broken file) falls back to the
 newest version that can, and the operator is told in the log; learners keep learning.
+
+`refresh()` fetches new tags (when the repository has a remote), re-reads the tag index and builds
+the next catalogue off to the side; the finished catalogue is swapped in with one assignment, so an
+action in flight keeps the one it started with and never waits for a refresh.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +21,10 @@ from fiml_cms.config import Settings
 from fiml_cms.document import PATH, check_file
 from fiml_cms.errors import ContentError, FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
-from fiml_cms.store import ContentStore
+from fiml_cms.store import ArchiveBackend, ContentStore
+
+from .summaries import SummaryCache
+from .tutor.catalogue import Catalogue
 
 log = logging.getLogger("fiml_bot.content")
 
@@ -24,24 +32,72 @@ log = logging.getLogger("fiml_bot.content")
 class LessonContent:
     """Implements `fiml_bot.tutor.ports.Content`; safe to share between threads."""
 
-    def __init__(self, store: ContentStore, settings: Settings) -> None:
+    def __init__(self, store: ContentStore, settings: Settings, *, remote: str | None = None) -> None:
         self.store = store
         self.settings = settings
-        self._lock = threading.RLock()
+        self.remote = remote  # FIML_CONTENT_REMOTE; None: the clone's `origin`, if any
+        self._lock = threading.RLock()  # guards lesson loads
+        self._refreshing = threading.Lock()  # one refresh at a time; never taken by an action
         self._latest: dict[str, Lesson] = {}
-        self._aliases: dict[str, str] | None = None
-        self._paths: list[LearningPath] | None = None
+        self._summaries = SummaryCache()
+        self._paths_seen: tuple[tuple[str, int, int], ...] | None = None
+        self._paths: tuple[LearningPath, ...] = ()
+        self._archive: ContentStore | None | bool = False  # False: not looked for since the last refresh
+        self.refreshed_at: float | None = None  # time.monotonic() of the last refresh that fully worked
+        self.refresh_error: str | None = None
+        self.max_staleness: float | None = None  # set by a refresher: older content makes /readyz fail
+        self._catalogue = self._build_catalogue()
+        self.refreshed_at = time.monotonic()
 
     @classmethod
-    def open(cls, root: Path, settings: Settings, preview: bool = False) -> "LessonContent":
-        return cls(ContentStore.open(root, settings, preview=preview), settings)
+    def open(cls, root: Path, settings: Settings, preview: bool = False, *, remote: str | None = None) -> "LessonContent":
+        return cls(ContentStore.open(root, settings, preview=preview), settings, remote=remote)
 
-    def refresh(self) -> None:
-        """New tags (or edited files in a preview): re-index; parsed lessons stay cached by blob."""
-        with self._lock:
-            self.store.refresh()
-            self._latest, self._aliases, self._paths = {}, None, None
+    # -- refresh -----------------------------------------------------------------------------
+    def refresh(self, fetch: bool = True) -> None:
+        """Fetch new tags (if there is a remote), re-index, rebuild the catalogue, swap it in.
 
+        A failed fetch still re-indexes what is there, then raises ContentError (the caller logs it
+        and tries again later); the catalogue in use stays valid throughout.
+        """
+        with self._refreshing:
+            problem = None
+            if fetch:
+                try:
+                    self.store.fetch_tags(self.remote)
+                except ContentError as exc:
+                    problem = str(exc)
+            changed = self.store.refresh()
+            with self._lock:
+                for lesson_id in changed:
+                    self._latest.pop(lesson_id, None)
+                self._archive = False
+            paths_changed = self._paths_signature() != self._paths_seen
+            if changed or paths_changed:
+                self._catalogue = self._build_catalogue()
+                log.info("content refreshed: %d lesson(s) changed", len(changed))
+            self.refresh_error = problem
+            if problem is not None:
+                raise ContentError(problem)
+            self.refreshed_at = time.monotonic()
+
+    def staleness_problem(self) -> str | None:
+        """Why the content may be out of date (no successful refresh for too long), or None."""
+        if self.max_staleness is None or self.refreshed_at is None:
+            return None
+        age = time.monotonic() - self.refreshed_at
+        if age <= self.max_staleness:
+            return None
+        why = f": {self.refresh_error}" if self.refresh_error else ""
+        return f"content not refreshed for {age:.0f} s (limit {self.max_staleness:g} s){why}"
+
+    def _build_catalogue(self) -> Catalogue:
+        return Catalogue.build(self._summaries.summaries(self.store, self._parsed_latest), self._read_paths())
+
+    def catalogue(self) -> Catalogue:
+        return self._catalogue
+
+    # -- lessons -----------------------------------------------------------------------------
     def latest(self, lesson_id: str) -> Lesson:
         lesson = self._latest.get(lesson_id)
         if lesson is not None:
@@ -61,20 +117,39 @@ class LessonContent:
                 return lesson
         raise ContentError(f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}")
 
-    def get(self, lesson_id: str, version: str) -> Lesson:
-        """A version of a lesson, also one published under an id it has since replaced.
+    def _parsed_latest(self, lesson_id: str) -> Lesson | None:
+        try:
+            return self.latest(lesson_id)
+        except FimlError as exc:
+            log.error("lesson %s is not listed: %s", lesson_id, exc)
+            return None
 
-        A version tagged under a former id wins over an untagged one found in the renamed file's
-        history: that file may hold the same number with new content before its bump.
-        """
-        if version not in self._tagged(lesson_id):
-            for former in self._former_ids(lesson_id):
+    def get(self, lesson_id: str, version: str) -> Lesson:
+        """A version of a lesson, also one published under an id it has since replaced, or only archived."""
+        try:
+            return self._get(lesson_id, version)
+        except ContentError:
+            archive = self._archive_store()
+            if archive is None:
+                raise
+            try:
+                return archive.get(lesson_id, version)
+            except ContentError:
+                pass
+            raise
+
+    def _get(self, lesson_id: str, version: str) -> Lesson:
+        """A version tagged under a former id wins over an untagged one found in the renamed file's
+        history: that file may hold the same number with new content before its bump."""
+        former_ids = self._catalogue.former_ids(lesson_id)
+        if former_ids and version not in self._tagged(lesson_id):
+            for former in former_ids:
                 if version in self._tagged(former):
                     return replace(self.store.get(former, version), id=lesson_id)  # served under the id the learner's records use now
         try:
             return self.store.get(lesson_id, version)
         except ContentError:
-            for former in self._former_ids(lesson_id):
+            for former in former_ids:
                 try:
                     lesson = self.store.get(former, version)
                 except ContentError:
@@ -88,59 +163,65 @@ class LessonContent:
         except ContentError:
             return []
 
-    def _former_ids(self, lesson_id: str) -> list[str]:
-        ids = set(self.store.ids())
-        return [old for old in self._alias_map() if old in ids and self.current_id(old) == lesson_id]
+    def _archive_store(self) -> ContentStore | None:
+        """`content/archive/` beside a git repository: versions whose tags are gone may still be there."""
+        with self._lock:
+            if self._archive is False:
+                index = self.settings.archive / "index.json"
+                git = (self.settings.root / ".git").exists()
+                self._archive = ContentStore(ArchiveBackend(self.settings.archive)) if git and index.is_file() else None
+            return self._archive if isinstance(self._archive, ContentStore) else None
 
     def versions(self, lesson_id: str) -> list[str]:
         return self.store.versions(lesson_id)
 
-    def is_yanked(self, lesson_id: str, version: str) -> bool:
+    def newest_version(self, lesson_id: str) -> str | None:
+        """The newest published version (from the tag index), None for an unknown lesson."""
         try:
-            return version in self.latest(lesson_id).yanked
-        except FimlError:
-            return False
+            ordered = self.store.versions(lesson_id)
+        except ContentError:
+            return None
+        return ordered[-1] if ordered else None
 
-    def _alias_map(self) -> dict[str, str]:
-        aliases = self._aliases
-        if aliases is None:
-            with self._lock:
-                aliases = {}
-                for lesson_id in self.store.ids():
-                    try:
-                        for old in self.latest(lesson_id).replaces:
-                            aliases[old] = lesson_id
-                    except FimlError:
-                        continue
-                self._aliases = aliases
-        return aliases
+    def is_yanked(self, lesson_id: str, version: str) -> bool:
+        summary = self._catalogue.summary(lesson_id)
+        return summary is not None and version in summary.yanked
 
     def current_id(self, lesson_id: str) -> str | None:
-        aliases = self._alias_map()
-        seen = set()
-        while lesson_id in aliases and lesson_id not in seen:  # a chain of renames
-            seen.add(lesson_id)
-            lesson_id = aliases[lesson_id]
-        return lesson_id if lesson_id in self.store.ids() else None
+        return self._catalogue.current_id(lesson_id)
 
     def lesson_ids(self) -> list[str]:
-        aliases = self._alias_map()
-        return [i for i in self.store.ids() if i not in aliases]
+        return self._catalogue.lesson_ids()
 
     def paths(self) -> list[LearningPath]:
-        paths = self._paths
-        if paths is None:
-            with self._lock:
-                paths = []
-                folder = self.settings.paths
-                for file in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
-                    checked = check_file(file, str(file), PATH, self.settings.root)
-                    if checked.path is None:
-                        log.error("learning path %s is invalid and is not shown: %s", file, "; ".join(f.message for f in checked.findings[:2]))
-                        continue
-                    paths.append(checked.path)
-                self._paths = paths
-        return paths
+        return list(self._catalogue.paths)
+
+    def _paths_signature(self) -> tuple[tuple[str, int, int], ...]:
+        folder = self.settings.paths
+        files = sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
+        signature = []
+        for file in files:
+            try:
+                stat = file.stat()
+            except OSError:
+                continue
+            signature.append((file.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(signature)
+
+    def _read_paths(self) -> tuple[LearningPath, ...]:
+        signature = self._paths_signature()
+        if signature == self._paths_seen:
+            return self._paths
+        paths = []
+        for name, _, _ in signature:
+            file = self.settings.paths / name
+            checked = check_file(file, str(file), PATH, self.settings.root)
+            if checked.path is None:
+                log.error("learning path %s is invalid and is not shown: %s", file, "; ".join(f.message for f in checked.findings[:2]))
+                continue
+            paths.append(checked.path)
+        self._paths_seen, self._paths = signature, tuple(paths)
+        return self._paths
 
     def changelog_since(self, lesson_id: str, version: str) -> list[ChangelogEntry]:
         latest = self.latest(lesson_id)

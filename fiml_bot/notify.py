@@ -137,42 +137,49 @@ def updates_since(content: LessonContent, ref: str) -> dict[str, LessonUpdate]:
 
 
 def select(tutor: Tutor, updates: dict[str, LessonUpdate]) -> list[Notice]:
-    """One notice per (active Telegram learner, updated lesson they started or finished)."""
+    """One notice per (active Telegram learner, updated lesson they started or finished).
+
+    One set-based query in a read-only snapshot (`storage.snapshot()`): a selection over 100,000
+    learners never holds the write lock the running bot's actions need.
+    """
     if not updates:
         return []
     content = tutor.content
+    catalogue = content.catalogue()
+    asked = {old for lesson_id in updates for old in catalogue.former_ids(lesson_id)} | set(updates)
+    texts: dict[tuple[str, str], tuple[str, tuple[ChangelogEntry, ...]] | None] = {}
     notices: list[Notice] = []
-    with tutor.unit_of_work() as uow:
-        repo = uow.progress
-        for learner_id in sorted(repo.learner_ids()):
-            if not learner_id.startswith(PREFIX):
-                continue
+    with tutor.unit_of_work.snapshot() as snapshot:  # type: ignore[attr-defined]
+        for fact in snapshot.progress_on(asked, PREFIX):
             try:
-                chat_id = int(learner_id[len(PREFIX):])
+                chat_id = int(fact.learner_id[len(PREFIX):])
             except ValueError:
                 continue
-            learner = repo.learner(learner_id)
-            if learner is None or not learner.active:
+            lesson_id = content.current_id(fact.lesson_id) or fact.lesson_id
+            update = updates.get(lesson_id)
+            if update is None:
                 continue
-            for progress in repo.all_progress(learner_id):
-                lesson_id = content.current_id(progress.lesson_id) or progress.lesson_id
-                update = updates.get(lesson_id)
-                if update is None:
-                    continue
-                if progress.status == COMPLETED:
-                    mine = progress.seen_version or progress.completed_version or progress.pinned_version
-                else:
-                    mine = progress.pinned_version
-                if not versions.is_valid(mine) or versions.level_between(mine, update.new) < Level.MINOR:
-                    continue
-                try:
-                    latest = content.get(lesson_id, update.new)
-                    changes = tuple(content.changelog_since(lesson_id, mine))
-                except FimlError as exc:
-                    log.error("lesson %s@%s cannot be read (%s): no notice", lesson_id, update.new, exc)
-                    continue
-                notices.append(Notice(learner_id, chat_id, lesson_id, latest.title, update.new, mine, versions.level_between(mine, update.new), changes, progress.status))
+            mine = (fact.seen_version or fact.completed_version or fact.pinned_version) if fact.status == COMPLETED else fact.pinned_version
+            if not versions.is_valid(mine) or versions.level_between(mine, update.new) < Level.MINOR:
+                continue
+            key = (lesson_id, mine)
+            if key not in texts:
+                texts[key] = _notice_text(content, lesson_id, update.new, mine)
+            text = texts[key]
+            if text is None:
+                continue
+            title, changes = text
+            notices.append(Notice(fact.learner_id, chat_id, lesson_id, title, update.new, mine, versions.level_between(mine, update.new), changes, fact.status))
     return notices
+
+
+def _notice_text(content: LessonContent, lesson_id: str, new: str, mine: str) -> tuple[str, tuple[ChangelogEntry, ...]] | None:
+    """The title of `new` and the changelog since `mine`; None (logged) when the lesson cannot be read."""
+    try:
+        return content.get(lesson_id, new).title, tuple(content.changelog_since(lesson_id, mine))
+    except FimlError as exc:
+        log.error("lesson %s@%s cannot be read (%s): no notice", lesson_id, new, exc)
+        return None
 
 
 # -- delivery ----------------------------------------------------------------------------------

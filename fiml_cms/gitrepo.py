@@ -72,6 +72,11 @@ class GitRepo:
         with self._lock:
             return self._repo.head.is_detached
 
+    @property
+    def git_dir(self) -> Path:
+        """This work tree's git folder (`.git`, or `.git/worktrees/<name>` for a linked work tree)."""
+        return Path(self._repo.git_dir)
+
     def is_shallow(self) -> bool:
         return (Path(self._repo.git_dir) / "shallow").exists()
 
@@ -83,10 +88,13 @@ class GitRepo:
             hint = " (this is a shallow clone: fetch it, e.g. actions/checkout with fetch-depth: 0)" if self.is_shallow() else ""
             raise MissingInput(f"unknown git ref {ref!r}{hint}") from None
 
-    def tags(self, prefix: str = "") -> list[TagRef]:
-        """Every tag under `refs/tags/<prefix>`, from one `git for-each-ref` call."""
+    def tags(self, prefix: str = "", names: list[str] | None = None) -> list[TagRef]:
+        """Every tag under `refs/tags/<prefix>` (or just the tags `names`), from one `git for-each-ref` call."""
         fmt = _FIELD.join(["%(refname:strip=2)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(creatordate:iso-strict)"]) + _RECORD
-        out = self._git("for_each_ref", f"--format={fmt}", f"refs/tags/{prefix}")
+        patterns = [f"refs/tags/{prefix}"] if names is None else [f"refs/tags/{name}" for name in names]
+        if not patterns:
+            return []
+        out = self._git("for_each_ref", f"--format={fmt}", *patterns)
         tags = []
         for record in out.split(_RECORD):
             record = record.strip("\n")
@@ -95,6 +103,17 @@ class GitRepo:
             name, obj, peeled, kind, date = record.split(_FIELD)
             tags.append(TagRef(name, obj, peeled or obj, date, kind == "tag"))
         return tags
+
+    def tag_objects(self, prefix: str = "") -> dict[str, str]:
+        """Tag name -> the object it points at, for every tag under `refs/tags/<prefix>`: a fraction of the
+        cost of `tags()` (no tag object is read), so a running bot can see cheaply what changed."""
+        out = self._git("for_each_ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{prefix}")
+        found = {}
+        for line in out.splitlines():
+            obj, _, name = line.partition(" ")
+            if name:
+                found[name] = obj
+        return found
 
     def tag_message(self, name: str) -> str:
         return self._git("for_each_ref", "--format=%(contents)", f"refs/tags/{name}").rstrip("\n")
@@ -132,6 +151,50 @@ class GitRepo:
     def read_blob(self, sha: str) -> bytes:
         with self._lock:
             return self._repo.git.get_object_data(sha)[3]
+
+    def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """The bytes of many blobs from one `git cat-file --batch` run (the catalogue's first build)."""
+        import subprocess
+
+        if not shas:
+            return {}
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input="".join(f"{s}\n" for s in shas).encode(), capture_output=True, check=False)
+        if done.returncode != 0:
+            raise ContentError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip()}")
+        out, found, at = done.stdout, {}, 0
+        for sha in shas:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                found[sha] = out[at : at + size]
+                at += size + 1
+        return found
+
+    def remote_for_tags(self, preferred: str | None = None) -> str | None:
+        """Where new tags come from: `preferred` (a remote name or URL), else `origin` if the clone has one."""
+        if preferred:
+            return preferred
+        try:
+            return "origin" if "origin" in self._git("remote").split() else None
+        except ContentError:
+            return None
+
+    def fetch_tags(self, remote: str, timeout: float = 30.0) -> None:
+        """`git fetch --tags REMOTE`, non-interactive and bounded; ContentError when it fails."""
+        import os
+        import subprocess
+
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+        try:
+            done = subprocess.run(["git", "fetch", "--quiet", "--tags", "--no-recurse-submodules", remote], cwd=self.root, env=env, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise ContentError(f"git fetch --tags {remote} took longer than {timeout:g} s") from None
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            detail = next((line for line in lines if line.startswith("fatal:")), lines[0] if lines else f"exit {done.returncode}")
+            raise ContentError(f"git fetch --tags {remote} failed: {detail.removeprefix('fatal: ')}")
 
     def read_spec(self, commit: str, path: str) -> tuple[str, bytes] | None:
         """(blob sha, bytes) of `path` at `commit` in one `cat-file --batch` round trip; None if absent."""

@@ -82,13 +82,65 @@ class ContentStore:
             return cls(ArchiveBackend(settings.archive))
         raise ContentError(f"{settings.root}: neither a git repository nor an archive ({settings.archive}/index.json)")
 
-    def refresh(self) -> None:
-        """Re-read the published versions (new tags); parsed lessons stay cached."""
+    def refresh(self) -> set[str]:
+        """Re-read the published versions (new tags); returns the ids whose versions changed.
+
+        Incremental: what is cached for a lesson whose tags did not change stays cached, and parsed
+        lessons stay cached by blob whatever changed.
+        """
         index = self._backend.index()
         with self._lock:
+            old = self._index
+            if index is old or index == old:
+                return set()
+            changed = {i for i in index.keys() | old.keys() if index.get(i) != old.get(i)}
             self._index = index
-            self._latest = {}
-            self._blobs = {}
+            self._latest = {k: v for k, v in self._latest.items() if k not in changed}
+            self._blobs = {k: v for k, v in self._blobs.items() if k[0] not in changed}
+            return changed
+
+    def fetch_tags(self, remote: str | None = None) -> str | None:
+        """Fetch new tags from `remote` (else the clone's `origin`); the remote used, None when there is
+        none (an archive, a preview, a clone without a remote). ContentError when the fetch fails."""
+        fetch = getattr(self._backend, "fetch_tags", None)
+        return fetch(remote) if fetch is not None else None
+
+    def newest(self) -> dict[str, Published]:
+        """Each lesson's newest published version (yanked or not), from the tag index alone."""
+        index = self._index
+        return {i: entries[max(entries, key=versions.sort_key)] for i, entries in index.items() if entries}
+
+    def locate(self, entries: list[Published]) -> list[tuple[Published, str]]:
+        """(entry, blob sha) for each entry whose file can be found, in few git round trips."""
+        try:
+            return list(zip(entries, self._backend.blob_shas(entries)))
+        except ContentError:  # one lesson file is missing at its tag: find the others one by one
+            located = []
+            for entry in entries:
+                try:
+                    located.append((entry, self._backend.blob_sha(entry)))
+                except ContentError:
+                    continue
+            return located
+
+    def read_located(self, located: list[tuple[Published, str]]) -> dict[Published, bytes]:
+        """The bytes of many located blobs (one `git cat-file --batch` for a git repository)."""
+        read_many = getattr(self._backend, "read_many", None)
+        if read_many is not None:
+            blobs = read_many([sha for _, sha in located])
+            return {e: blobs[sha] for e, sha in located if sha in blobs}
+        found: dict[Published, bytes] = {}
+        for entry, sha in located:
+            try:
+                found[entry] = self._backend.read(sha, entry)
+            except ContentError:
+                continue
+        return found
+
+    def cache_folder(self) -> Path | None:
+        """A folder for caches derived from blobs (the git folder's `fiml/`), None without a git repository."""
+        repo = getattr(self._backend, "repo", None)
+        return None if repo is None else repo.git_dir / "fiml"
 
     def ids(self) -> list[str]:
         return sorted(self._index)
@@ -188,24 +240,52 @@ def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
 class GitBackend:
     """Published versions from tags; a version with no tag from the lesson file's history."""
 
+    LIST_TREE_FROM = 16  # lookups at one commit from which listing its lessons folder once is cheaper
+    READ_ALL_FROM = 256  # new tags from which reading all tags in one listing is cheaper than by name
+
     def __init__(self, repo: "GitRepo", settings: Settings) -> None:  # noqa: F821
         self.repo = repo
         self.settings = settings
         self.format = TagFormat(settings.tag_format)
         self.lessons_rel = repo.relative(settings.lessons) if settings.lessons != repo.root else ""
         self.problems: list[str] = []
+        self._indexed: dict[str, dict[str, Published]] | None = None  # the last index
+        self._entries: dict[str, Published | str] = {}  # tag name -> its version, or why the tag is ignored
+        self._objects: dict[str, str] = {}  # tag name -> object, as indexed
 
     def index(self) -> dict[str, dict[str, Published]]:
+        """The tag index, incrementally: only tags that are new or moved since the last call are read.
+
+        A running bot asks every few seconds; listing tag names and objects costs a fraction of reading
+        every tag (its commit and date), and an unchanged listing returns the previous index as is.
+        """
+        objects = self.repo.tag_objects(self.format.prefix)
+        if self._indexed is not None and objects == self._objects:
+            return self._indexed
+        kept = {name: entry for name, entry in self._entries.items() if self._objects.get(name) == objects.get(name)}
+        changed = [name for name in objects if name not in kept]
+        read = self.repo.tags(self.format.prefix) if len(changed) > self.READ_ALL_FROM or not kept else self.repo.tags(names=changed)
+        entries = dict(kept)
+        for tag in read:
+            if tag.name in objects:
+                entries[tag.name] = self._entry(tag)
         index: dict[str, dict[str, Published]] = {}
         problems = []
-        for tag in self.repo.tags(self.format.prefix):
-            parsed = self.format.parse(tag.name)
-            if parsed is None or not versions.is_valid(parsed.version):
-                problems.append(f"tag {tag.name!r} ignored: {self.format.is_malformed(tag.name)}")
-                continue
-            index.setdefault(parsed.lesson_id, {})[parsed.version] = Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
+        for entry in entries.values():
+            if isinstance(entry, str):
+                problems.append(entry)
+            else:
+                index.setdefault(entry.lesson_id, {})[entry.version] = entry
         self.problems = problems
+        self._entries, self._objects, self._indexed = entries, {name: objects[name] for name in entries}, index
         return index
+
+    def _entry(self, tag: "TagRef") -> Published | str:  # noqa: F821
+        """The published version a tag stands for, or why the tag is ignored."""
+        parsed = self.format.parse(tag.name)
+        if parsed is None or not versions.is_valid(parsed.version):
+            return f"tag {tag.name!r} ignored: {self.format.is_malformed(tag.name)}"
+        return Published(parsed.lesson_id, parsed.version, tag.date, tag.name, tag.commit)
 
     def lesson_path(self, lesson_id: str) -> str:
         name = f"{lesson_id}.yaml"
@@ -232,7 +312,19 @@ class GitBackend:
     def blob_shas(self, entries: list[Published]) -> list[str]:
         """`blob_sha` for many entries with one git round trip (plus a search for moved files)."""
         pending = [e for e in entries if not e.blob]
-        found = dict(zip(map(id, pending), self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in pending])))
+        found: dict[int, str | None] = {}
+        by_commit: dict[str, list[Published]] = {}
+        for entry in pending:
+            by_commit.setdefault(entry.commit or "", []).append(entry)
+        single = []
+        for commit, group in by_commit.items():
+            if len(group) < self.LIST_TREE_FROM:
+                single.extend(group)
+                continue
+            # Each `commit:path` lookup re-reads the lessons folder's tree; one listing serves them all.
+            files = dict(self.repo.list_files(commit, self.lessons_rel))
+            found.update((id(e), files.get(self.lesson_path(e.lesson_id))) for e in group)
+        found.update(zip(map(id, single), self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in single])))
         return [e.blob or found[id(e)] or self._find_by_id(e) for e in entries]
 
     def _find_by_id(self, entry: Published) -> str:
@@ -251,6 +343,15 @@ class GitBackend:
 
     def read(self, blob: str, entry: Published) -> bytes:
         return self.repo.read_blob(blob)
+
+    def read_many(self, blobs: list[str]) -> dict[str, bytes]:
+        return self.repo.read_blobs(list(dict.fromkeys(blobs)))
+
+    def fetch_tags(self, remote: str | None) -> str | None:
+        chosen = self.repo.remote_for_tags(remote)
+        if chosen is not None:
+            self.repo.fetch_tags(chosen)
+        return chosen
 
     def history(self, lesson_id: str) -> dict[str, Published]:
         """Each version's first commit in the lesson file's history (for untagged versions)."""

@@ -45,9 +45,17 @@ def is_valid(text: str) -> bool:
     return True
 
 
-def sort_key(text: str) -> semver.Version:
-    """Order versions by semver precedence (1.10.0 after 1.9.0), never lexically."""
-    return parse(text)
+@lru_cache(maxsize=65536)
+def sort_key(text: str) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
+    """Order versions by semver precedence (1.10.0 after 1.9.0, 1.0.0-rc.1 before 1.0.0), never lexically.
+
+    A plain tuple, so sorting thousands of tags compares tuples instead of `semver.Version` objects.
+    """
+    version = parse(text)
+    if version.prerelease is None:
+        return (version.major, version.minor, version.patch, 1, ())
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.prerelease.split("."))
+    return (version.major, version.minor, version.patch, 0, parts)
 
 
 def normalize_legacy(value: object) -> str | None:

@@ -126,6 +126,82 @@ def parse_hint(problem: str, line: str) -> str:
     return ""
 
 
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:(?=[ \t\r\n]|$)", re.M)
+_INT = re.compile(r"[-+]?[0-9]+")
+_NOT_PLAIN_TEXT = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`\s]|: |:$| #|\s$|^[-+.0-9]|^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|\.\w+)$")
+_LIST_ITEM = re.compile(r'\s*(?:"([^"\\]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.-]*|[0-9]+\.[0-9]+\.[0-9][A-Za-z0-9_.+-]*))\s*')
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+
+
+class _NotSimple(Exception):
+    """A value the quick reader leaves to the YAML parser."""
+
+
+def load_fields(text: str, keys: frozenset[str]) -> dict[str, Any]:
+    """Only the top-level `keys` of a mapping document: a catalogue of thousands of lessons needs a
+    title and a few lists, not every section.
+
+    One-line values in their plain forms (text, quoted text without escapes, integers, booleans,
+    flow lists of names and versions) are read directly; anything else (a block list, a multi-line
+    string, a comment) makes the lines of those keys go through the YAML parser, which gives the
+    same values. Raises `YamlProblem` for invalid YAML there. Callers check what they get against
+    what they know (the id, the version) and parse the whole file when it disagrees.
+    """
+    lines = text.split("\n")
+    found: dict[str, Any] = {}
+    try:
+        for number, line in enumerate(lines):
+            if not line[:1].isalpha() and line[:1] != "_":
+                continue
+            key, colon, rest = line.partition(":")
+            if not colon or key not in keys:
+                continue
+            following = lines[number + 1][:1] if number + 1 < len(lines) else ""
+            if key in found or following in (" ", "\t"):
+                raise _NotSimple(key)
+            found[key] = _simple_value(rest.strip())
+    except _NotSimple:
+        return _load_fields_parsed(text, keys)
+    return found
+
+
+def _simple_value(value: str) -> Any:
+    if value in _BOOLS:
+        return _BOOLS[value]
+    if _INT.fullmatch(value):
+        return int(value)
+    if value[:1] == '"' and value[-1:] == '"' and len(value) > 1 and '"' not in value[1:-1] and "\\" not in value:
+        return value[1:-1]
+    if value[:1] == "'" and value[-1:] == "'" and len(value) > 1 and "'" not in value[1:-1]:
+        return value[1:-1]
+    if value[:1] == "[" and value[-1:] == "]":
+        inner = value[1:-1]
+        if not inner.strip():
+            return []
+        items = []
+        for part in inner.split(","):
+            match = _LIST_ITEM.fullmatch(part)
+            if match is None or match.group(3) in _BOOLS or match.group(3) in ("null", "Null", "NULL"):
+                raise _NotSimple(value)
+            items.append(next(g for g in match.groups() if g is not None))
+        return items
+    if not value or _NOT_PLAIN_TEXT.search(value):
+        raise _NotSimple(value)
+    return value
+
+
+def _load_fields_parsed(text: str, keys: frozenset[str]) -> dict[str, Any]:
+    """`load_fields` through the YAML parser: the lines of each wanted top-level key, parsed together."""
+    starts = [(m.start(), m.group(1)) for m in _TOP_LEVEL_KEY.finditer(text)]
+    pieces = []
+    for n, (start, key) in enumerate(starts):
+        if key in keys:
+            piece = text[start : starts[n + 1][0] if n + 1 < len(starts) else len(text)]
+            pieces.append(piece if piece.endswith("\n") else piece + "\n")
+    data = load("".join(pieces)) if pieces else {}
+    return data if isinstance(data, dict) else {}
+
+
 def _first_line(text: str | None) -> str:
     return (text or "invalid YAML").strip().splitlines()[0]
 

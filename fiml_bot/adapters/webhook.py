@@ -9,8 +9,9 @@ Routes:
   exception while processing → 500, so Telegram delivers it again (the ``update_id`` is the tutor's
   event key, so a redelivery is applied at most once).
 * ``GET /healthz``: 200 "ok" while the process is up.
-* ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson, else 503
-  with the reason; either way a line with the schema revision and the window this code runs on.
+* ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson that has
+  been refreshed within 5 refresh intervals, else 503 with the reason; either way a line with the
+  schema revision and the window this code runs on.
 
 PTB's own webhook runner is not used: it answers 200 before the update is processed.
 """
@@ -77,6 +78,9 @@ def readiness(tutor: Tutor) -> str | None:
     try:
         if not tutor.content.lesson_ids():
             return "content: no lessons to serve"
+        stale = getattr(tutor.content, "staleness_problem", None)
+        if stale is not None and (problem := stale()):
+            return problem
     except Exception as exc:
         return f"content unavailable: {exc}"
     return None

@@ -101,18 +101,13 @@ def export_learner(units: Units, learner_id: str, *, now: dt.datetime | None = N
 def export_all(units: Units, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """Every learner's document in a bundle `{"schema_version", "exported_at", "users": [...]}`.
 
-    One read transaction per learner: each document is consistent in itself, and a live bot is never
-    blocked for the whole export.
+    One read-only transaction (`storage.reader()`, where the store has one): the bundle is one
+    consistent state, and a live bot's writes never wait for the export.
     """
     now = now or utc_now()
-    with units() as uow:
-        learner_ids = uow.progress.learner_ids()
-    documents = []
-    for learner_id in learner_ids:
-        with units() as uow:
-            document = learner_document(uow.progress, learner_id)
-        if document is not None:  # absent only if deleted meanwhile
-            documents.append(document)
+    read = getattr(units, "reader", units)
+    with read() as uow:
+        documents = [d for d in (learner_document(uow.progress, i) for i in uow.progress.learner_ids()) if d is not None]
     return _checked({"schema_version": CURRENT_VERSION, "exported_at": timestamp(now), "users": documents}, "all learners")
 
 

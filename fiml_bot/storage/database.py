@@ -122,7 +122,10 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, *, immediate: bool = 
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # A report's read-only snapshot (`reports.READ_ONLY`) and a `readers=` engine begin deferred:
+        # they never take the write lock.
+        read_only = connection.get_execution_options().get("fiml_read_only", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate and not read_only else "BEGIN")
 
 
 def translate_error(error: BaseException, where: str) -> Exception | None:

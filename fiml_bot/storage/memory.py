@@ -20,8 +20,10 @@ it was when first read (a snapshot), plus the unit's own changes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Iterator
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from fiml_bot.tutor.ports import (
 )
 
 from .errors import UnknownLearner
+from .facts import ProgressFact
 from .timestamps import as_utc, utc_now
 
 
@@ -68,6 +71,21 @@ def _rename_completions(completions: list[Completion], old_id: str, new_id: str)
             completions[index] = dataclasses.replace(completion, lesson_id=new_id)
 
 
+@dataclass
+class _MemorySnapshot:
+    buckets: dict[str, _Bucket]
+
+    def progress_on(self, lesson_ids: Iterable[str], learner_prefix: str = "") -> Iterator[ProgressFact]:
+        wanted = set(lesson_ids)
+        for learner_id in sorted(self.buckets):
+            bucket = self.buckets[learner_id]
+            if not learner_id.startswith(learner_prefix) or not bucket.learner.active:
+                continue
+            for lesson_id in sorted(wanted & bucket.progress.keys()):
+                p = bucket.progress[lesson_id]
+                yield ProgressFact(learner_id, lesson_id, p.status, p.pinned_version, p.completed_version, p.seen_version)
+
+
 class MemoryStorage:
     """The committed state; `storage()` returns a new unit of work on it."""
 
@@ -81,6 +99,28 @@ class MemoryStorage:
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
+
+    def reader(self) -> MemoryUnitOfWork:
+        """As the SQL store's read-only unit of work (a unit of work reads a snapshot here anyway)."""
+        return self()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[_MemorySnapshot]:
+        """As the SQL store's: a consistent, read-only view of the committed state."""
+        with self._lock:
+            buckets = {learner_id: bucket.copy() for learner_id, bucket in self._buckets.items()}
+        yield _MemorySnapshot(buckets)
+
+    def prune_events(self, before: dt.datetime, prefix: str, batch: int = 500) -> int:
+        with self._lock:
+            old = [k for k, at in self._processed.items() if k.startswith(prefix) and at < before]
+            for key in old:
+                del self._processed[key]
+            return len(old)
+
+    def processed_count(self) -> int:
+        with self._lock:
+            return len(self._processed)
 
     # reads of the committed state, each under the lock
 

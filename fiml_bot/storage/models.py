@@ -170,4 +170,4 @@ class ProcessedEventRow(Base):
     __tablename__ = "processed_events"
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
-    processed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)  # pruned by age

@@ -22,10 +22,13 @@ wakes as soon as the lock is free, where SQLite's busy handler would poll it wit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -67,8 +70,9 @@ from .database import (
     sqlite_path,
     storage_errors,
 )
-from . import window
+from . import reports, window
 from .errors import UnknownLearner
+from .facts import Snapshot
 from .migrations_api import check_schema, current, known_revisions, upgrade
 from .models import (
     BadgeRow,
@@ -81,6 +85,8 @@ from .models import (
 from .timestamps import utc_now
 
 log = logging.getLogger(__name__)
+
+PRUNE_PAUSE = 0.005  # seconds between two pruning batches
 
 LEARNERS: Table = LearnerRow.__table__  # type: ignore[assignment]
 PROGRESS: Table = LessonProgressRow.__table__  # type: ignore[assignment]
@@ -453,11 +459,20 @@ class SqlUnitOfWork:
 
     progress: ProgressRepository
 
-    def __init__(self, engine: Engine, where: str, writer_lock: _WriterLock | None = None, stamps_migrations: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        where: str,
+        writer_lock: _WriterLock | None = None,
+        stamps_migrations: bool = False,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self._engine = engine
         self._where = where
         self._writer_lock = writer_lock
         self._stamps_migrations = stamps_migrations
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -467,6 +482,8 @@ class SqlUnitOfWork:
             with storage_errors(self._where):
                 connection = self._engine.connect()
                 try:
+                    if self._read_only:
+                        connection = connection.execution_options(**reports.read_only_options(self._engine))
                     connection.begin()
                 except BaseException:
                     connection.close()
@@ -546,6 +563,31 @@ class Storage:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.where, self._writer_lock, self._stamps_migrations)
+
+    def reader(self) -> SqlUnitOfWork:
+        """A read-only unit of work: one consistent view for reading many learners, no write lock taken."""
+        return SqlUnitOfWork(self.engine, self.where, None, self._stamps_migrations, read_only=True)
+
+    def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]:
+        """A read-only, consistent view for reports over all learners; never blocks the bot's writes."""
+        return reports.sql_snapshot(self.engine, self.where)
+
+    def prune_events(self, before: datetime.datetime, prefix: str, batch: int = reports.PRUNE_BATCH) -> int:
+        """Forget processed event keys starting with `prefix` older than `before`, one short transaction per batch."""
+        total = 0
+        while True:
+            if self._writer_lock is not None:
+                self._writer_lock.acquire(self.where)
+            try:
+                with storage_errors(self.where), self.engine.begin() as connection:
+                    deleted = reports.prune_batch(connection, before, prefix, batch)
+            finally:
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
+            total += deleted
+            if deleted < batch:
+                return total
+            time.sleep(PRUNE_PAUSE)  # the writer lock is not fair: let a waiting action in between batches
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Callable
 
 from fiml_cms.errors import FimlError
@@ -20,6 +19,7 @@ from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Que
 
 from . import callbacks, gamification, render
 from .callbacks import encode
+from .catalogue import LessonSummary
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .messages import Button, Message, rows
 from .model import COMPLETED, IN_PROGRESS, QUIZ, Completion, LessonProgress, Learner, LearnerSnapshot, QuizAnswer
@@ -31,6 +31,15 @@ log = logging.getLogger("fiml_bot.tutor")
 PAGE_SIZE = 8
 RETRIES = 5
 STORAGE_DOWN = "I can't reach my records right now, so nothing was changed and nothing is lost. Please try again in a minute."
+UPDATING = "⏳ This lesson is being updated, try again in a moment. Nothing was changed and nothing is lost."
+
+
+class _ContentMayBeNewer(Exception):
+    """The learner's records name a lesson version this replica cannot resolve yet: refresh, then run again."""
+
+
+class LessonUpdating(Exception):
+    """Still unresolvable after a refresh: the learner is told to try again, and nothing changes."""
 
 
 _HOME = ((Button("📚 Lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),)
@@ -61,17 +70,24 @@ class Tutor:
         `raise_unavailable`, the caller gets `StorageUnavailable` (a webhook then answers 500, and
         Telegram delivers the update again later).
         """
+        refreshed = False
         for _ in range(RETRIES):
             try:
                 with self.unit_of_work() as uow:
                     if event_key is not None and not uow.progress.mark_processed(event_key):
                         log.info("event %s for %s was already applied; ignored", event_key, learner_id)
                         return []
-                    messages = _Action(self, uow, learner_id, name, self.clock()).run(event)
+                    messages = _Action(self, uow, learner_id, name, self.clock(), refreshed).run(event)
                     uow.commit()
                     return messages
             except ConcurrentUpdate:
                 log.info("concurrent update for %s; retrying the action", learner_id)
+            except _ContentMayBeNewer as exc:  # outside the transaction: a refresh never holds a write lock
+                refreshed = True
+                self._refresh_content(exc)
+            except LessonUpdating as exc:
+                log.warning("learner %s: %s is not known on this replica even after a refresh; nothing changed", learner_id, exc)
+                return [Message(UPDATING, _HOME)]
             except StorageUnavailable as exc:
                 log.error("storage unavailable for %s: %s", learner_id, exc)
                 if raise_unavailable:
@@ -83,6 +99,13 @@ class Tutor:
         log.error("gave up on an action of %s after %d concurrent updates", learner_id, RETRIES)
         return [Message("Lots is happening on your account at once; please try that again.")]
 
+
+    def _refresh_content(self, reason: Exception) -> None:
+        log.info("refreshing the content before running the action again: %s", reason)
+        try:
+            self.content.refresh()
+        except FimlError as exc:  # the refresh re-indexed what it could; the action runs again either way
+            log.warning("content refresh failed: %s", exc)
 
     def deactivate(self, learner_id: str) -> None:
         """The platform says the learner blocked the bot: skip them until they write again."""
@@ -110,6 +133,7 @@ class _Action:
     learner_id: str
     name: str
     now: dt.datetime
+    refreshed: bool = False  # the content was refreshed for this action already
 
     def __post_init__(self) -> None:
         self.repo = self.uow.progress
@@ -181,38 +205,16 @@ class _Action:
         return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
 
     # -- lessons list ----------------------------------------------------------------------
-    def _catalog(self) -> list[tuple[str, str]]:
-        """(path title, lesson id) in path order; lessons in no path come last."""
-        listed: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        known = set(self.content.lesson_ids())
-        for path in self.content.paths():
-            for lesson_id in path.lessons:
-                current = self.content.current_id(lesson_id)
-                if current and current in known and current not in seen:
-                    seen.add(current)
-                    listed.append((path.title, current))
-        listed.extend(("More lessons", i) for i in sorted(known - seen))
-        return listed
-
     def _list(self, page: int, path_id: str = "") -> list[Message]:
         progress = {p.lesson_id: p for p in self.repo.all_progress(self.learner_id)}
         done = {i for i, p in progress.items() if p.status == COMPLETED or p.completed_version}
-        items = []
-        for heading, lesson_id in self._catalog():
-            lesson = self._latest(lesson_id)
-            if lesson is None or (lesson.retired and lesson_id not in progress):
-                continue
-            items.append((heading, lesson))
+        items, page, pages = self.content.catalogue().page(page, PAGE_SIZE, also=progress)
         if not items:
             return [Message("There are no lessons yet. Please come back soon.")]
-        pages = max(1, -(-len(items) // PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
-        shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         lines = [f"**Lessons** (page {page + 1} of {pages})"]
         buttons = []
         heading = None
-        for path_title, lesson in shown:
+        for path_title, lesson in items:
             if path_title != heading:
                 heading = path_title
                 lines.append(f"\n*{path_title}*")
@@ -227,14 +229,14 @@ class _Action:
         lines.append("\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first")
         return [Message("\n".join(lines), rows(buttons) + ((tuple(nav),) if nav else ()), replace=True)]
 
-    def _mark(self, lesson: Lesson, progress: LessonProgress | None, done: set[str] | None = None) -> str:
+    def _mark(self, lesson: Lesson | LessonSummary, progress: LessonProgress | None, done: set[str] | None = None) -> str:
         if progress is None:
             return "🔒" if self._missing_prerequisites(lesson, done) else "📘"
         if progress.status == COMPLETED:
             return "🔄" if self._has_updates(progress, lesson) else "✅"
         return "▶️"
 
-    def _has_updates(self, progress: LessonProgress, latest: Lesson) -> bool:
+    def _has_updates(self, progress: LessonProgress, latest: Lesson | LessonSummary) -> bool:
         seen = progress.seen_version or progress.completed_version or progress.pinned_version
         return _newer(latest.version, seen)
 
@@ -270,7 +272,7 @@ class _Action:
             return self._progress()
         if kind == "l":
             return self._list(int(fields[0]) if fields[0].isdigit() else 0, fields[1])
-        lesson_id = self._resolve(fields[0])
+        lesson_id = self._resolve_pressed(fields[0])
         if lesson_id is None:
             log.warning("button for unknown lesson %r from %s", fields[0], self.learner_id)
             return [Message("That lesson is no longer available. Here are the current ones:"), *self._list(0)]
@@ -289,10 +291,23 @@ class _Action:
         return [self._help()]
 
     def _resolve(self, key: str) -> str | None:
-        lesson_id = _resolver(tuple(self.content.lesson_ids())).resolve(key)
+        lesson_id = self.content.catalogue().resolve_key(key)
         if lesson_id is None and key and not key.startswith("~"):
             lesson_id = self.content.current_id(key)
         return lesson_id
+
+    def _resolve_pressed(self, key: str) -> str | None:
+        """A button's lesson; one the learner has records of but this replica does not know yet is pending."""
+        lesson_id = self._resolve(key)
+        if lesson_id is None and any(_same_key(key, p.lesson_id) for p in self.repo.all_progress(self.learner_id)):
+            self._not_resolvable_yet(f"lesson {key!r}")
+        return lesson_id
+
+    def _not_resolvable_yet(self, what: str) -> None:
+        """Refresh and run the action again, once; after that, tell the learner to try again shortly."""
+        if self.refreshed:
+            raise LessonUpdating(what)
+        raise _ContentMayBeNewer(what)
 
     # -- a lesson ------------------------------------------------------------------------------
     def _open(self, lesson_id: str) -> list[Message]:
@@ -324,7 +339,7 @@ class _Action:
         progress = self.repo.save_progress(progress)
         return self._show_step(progress)
 
-    def _missing_prerequisites(self, lesson: Lesson, done: set[str] | None = None) -> list[str]:
+    def _missing_prerequisites(self, lesson: Lesson | LessonSummary, done: set[str] | None = None) -> list[str]:
         if done is None:
             done = {p.lesson_id for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED or p.completed_version}
         missing = []
@@ -511,7 +526,7 @@ class _Action:
         latest = self._latest(progress.lesson_id)
         if latest is None:
             return progress  # nothing newer can be served: stay on the pinned version
-        pinned = self._lesson_at(progress.lesson_id, progress.pinned_version)
+        pinned = self._pinned_or_pending(progress.lesson_id, progress.pinned_version)
         decision = decide(
             progress.pinned_version, latest.version,
             pinned_available=pinned is not None, pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
@@ -635,16 +650,26 @@ class _Action:
         except FimlError:
             return None
 
+    def _pinned_or_pending(self, lesson_id: str, version: str) -> Lesson | None:
+        """The version a learner is pinned to; None when it is known not to exist (§5: forced restart).
+
+        Known not to exist: yanked, or below the newest published version and in none of tags, history
+        and archive. A version this replica cannot resolve otherwise (newer than its content) is
+        pending: the action is run again after a refresh, and then stops without changing anything.
+        """
+        lesson = self._lesson_at(lesson_id, version)
+        if lesson is not None:
+            return lesson
+        if self.content.is_yanked(lesson_id, version) or _below(version, self.content.newest_version(lesson_id)):
+            return None
+        self._not_resolvable_yet(f"{lesson_id}@{version}")
+        return None  # pragma: no cover - the call above always raises
+
     def _pinned(self, progress: LessonProgress) -> Lesson:
-        lesson = self._lesson_at(progress.lesson_id, progress.pinned_version) or self._latest(progress.lesson_id)
+        lesson = self._pinned_or_pending(progress.lesson_id, progress.pinned_version) or self._latest(progress.lesson_id)
         if lesson is None:
             raise StorageUnavailable(f"lesson {progress.lesson_id} cannot be served")
         return lesson
-
-
-@lru_cache(maxsize=4)
-def _resolver(ids: tuple[str, ...]) -> callbacks.KeyResolver:
-    return callbacks.KeyResolver(ids)
 
 
 def _next_question(lesson: Lesson, progress: LessonProgress) -> Question | None:
@@ -688,6 +713,17 @@ def _answer_text(question: Question) -> str:
         return "true" if question.answer else "false"
     value = f"{question.answer:g}"
     return f"{value} {question.unit}".strip() if question.unit else value
+
+
+def _below(version: str, newest: str | None) -> bool:
+    """`version` cannot be published later: it is not a version at all, or older than the newest one."""
+    from fiml_cms import versions
+
+    if newest is None:
+        return False
+    if not versions.is_valid(version):
+        return True
+    return _newer(newest, version)
 
 
 def _newer(a: str, b: str) -> bool:

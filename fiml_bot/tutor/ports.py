@@ -10,6 +10,7 @@ from typing import Iterable, Protocol
 
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
+from .catalogue import Catalogue
 from .model import BadgeAward, Completion, LessonProgress, Learner, XpAward
 
 
@@ -99,6 +100,18 @@ class Content(Protocol):
     def paths(self) -> list[LearningPath]: ...
 
     def changelog_since(self, lesson_id: str, version: str) -> list[ChangelogEntry]: ...
+
+    def catalogue(self) -> Catalogue:
+        """Every lesson's summary and the list order, as of the last refresh (an immutable value)."""
+        ...
+
+    def newest_version(self, lesson_id: str) -> str | None:
+        """The newest published version, yanked or not; None for a lesson this replica does not know."""
+        ...
+
+    def refresh(self) -> None:
+        """Look for newly published versions now (may raise `FimlError`)."""
+        ...
 
 
 def xp_of(awards: Iterable[XpAward]) -> int:

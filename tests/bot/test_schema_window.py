@@ -118,16 +118,16 @@ def _pretend_newer(connection, revision: str, oldest: str | None) -> None:  # ty
 @BOTH
 def test_older_code_runs_on_a_newer_expanded_database(database_url: str) -> None:
     migrations_api.upgrade(database_url)
-    assert _engine_run(database_url, lambda c: c.execute(text("SELECT revision, oldest_code FROM schema_window")).one()) == ("0002", "0001")
-    _engine_run(database_url, lambda c: _pretend_newer(c, "0003", "0001"))  # green expanded it; blue (this code) stays
+    assert _engine_run(database_url, lambda c: c.execute(text("SELECT revision, oldest_code FROM schema_window")).one()) == (migrations_api.head(), "0001")
+    _engine_run(database_url, lambda c: _pretend_newer(c, "0099", "0001"))  # green expanded it; blue (this code) stays
     with open_storage(database_url) as storage, storage() as uow:
         uow.progress.save_learner(Learner(id="telegram:1"))
         uow.commit()
 
-    _engine_run(database_url, lambda c: _pretend_newer(c, "0003", "0003"))  # a contract step: blue must go
-    with pytest.raises(SchemaOutOfDate, match=r"revision 0003, which this fiml-bot does not know .*admits code from revision 0003"):
+    _engine_run(database_url, lambda c: _pretend_newer(c, "0099", "0099"))  # a contract step: blue must go
+    with pytest.raises(SchemaOutOfDate, match=r"revision 0099, which this fiml-bot does not know .*admits code from revision 0099"):
         open_storage(database_url)
-    _engine_run(database_url, lambda c: _pretend_newer(c, "0003", None))  # no record: refused as before
+    _engine_run(database_url, lambda c: _pretend_newer(c, "0099", None))  # no record: refused as before
     with pytest.raises(SchemaOutOfDate, match="does not know"):
         open_storage(database_url)
 

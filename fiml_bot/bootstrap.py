@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from fiml_cms.config import load_settings
 
@@ -64,6 +64,11 @@ def open_units(settings: BotSettings, auto_upgrade: bool) -> Callable[[], UnitOf
     return open_storage(settings.database_url, auto_upgrade=auto_upgrade)
 
 
-def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False) -> Tutor:
+def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False, ops: Any = None) -> Tutor:
+    """The tutor; with `ops` (fiml_bot.ops.runtime.Operations) it reports metrics and follows the flags."""
     content = open_content(settings)
-    return Tutor(content, open_units(settings, auto_upgrade), policy=policy_settings(content))
+    units = open_units(settings, auto_upgrade)
+    if ops is None:
+        return Tutor(content, units, policy=policy_settings(content))
+    ops.metrics.watch_content(lambda: content.refreshed_at)
+    return Tutor(content, units, policy=policy_settings(content), observer=ops.observer, features=ops.flags, rollout=ops.rollout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class LessonContent:
         self._latest: dict[str, Lesson] = {}
         self._aliases: dict[str, str] | None = None
         self._paths: list[LearningPath] | None = None
+        self.refreshed_at = time.time()  # Unix time of the last (re)load, for fiml_content_refresh_age_seconds
 
     @classmethod
     def open(cls, root: Path, settings: Settings, preview: bool = False) -> "LessonContent":
@@ -41,6 +43,7 @@ class LessonContent:
         with self._lock:
             self.store.refresh()
             self._latest, self._aliases, self._paths = {}, None, None
+            self.refreshed_at = time.time()
 
     def latest(self, lesson_id: str) -> Lesson:
         lesson = self._latest.get(lesson_id)

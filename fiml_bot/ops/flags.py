@@ -14,6 +14,7 @@ good flags.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import threading
@@ -39,6 +40,7 @@ from fiml_cms.yamlfile import locate
 log = logging.getLogger("fiml_bot.flags")
 
 DOMAIN = "fiml"
+_instances = itertools.count(1)
 MAX_FILE = 1024 * 1024
 
 # The parts of flagd's flag-file schema (https://flagd.dev/schema/v0/flags.json) this bot relies on.
@@ -294,9 +296,12 @@ class FeatureFlags:
     """The bot's flags: an OpenFeature client on our provider. Implements the tutor's `Features`."""
 
     provider: FlagFileProvider = field(default_factory=FlagFileProvider)
-    domain: str = DOMAIN
+    domain: str = ""
 
     def __post_init__(self) -> None:
+        # OpenFeature keeps providers in a global registry: a domain of its own per instance keeps two
+        # bots in one process (tests, a blue and a green in one interpreter) from sharing flags.
+        self.domain = self.domain or f"{DOMAIN}-{next(_instances)}"
         api.set_provider(self.provider, domain=self.domain)
         self.client = api.get_client(self.domain)
 

@@ -102,12 +102,13 @@ def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[
 
 
 def content_ref(content: Any) -> str:
-    """The content repository's HEAD commit (12 hex digits), "archive" without git, else "unknown"."""
-    root = Path(getattr(getattr(content, "settings", None), "root", "."))
-    head = root / ".git" / "HEAD"
+    """The content repository's HEAD commit (12 hex digits); without git "archive" or "worktree"."""
+    settings = getattr(content, "settings", None)
+    root = Path(getattr(settings, "root", "."))
     try:
-        if not head.is_file():
-            return "archive" if (root / "content").exists() else "unknown"
+        if not (root / ".git").exists():
+            archive = getattr(settings, "archive", None)
+            return "archive" if archive is not None and (Path(archive) / "index.json").is_file() else "worktree"
         from fiml_cms.gitrepo import GitRepo
 
         sha = GitRepo(root).head()

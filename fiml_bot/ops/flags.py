@@ -302,7 +302,9 @@ class FeatureFlags:
         # OpenFeature keeps providers in a global registry: a domain of its own per instance keeps two
         # bots in one process (tests, a blue and a green in one interpreter) from sharing flags.
         self.domain = self.domain or f"{DOMAIN}-{next(_instances)}"
-        api.set_provider(self.provider, domain=self.domain)
+        # Waiting matters: the SDK initializes providers in a background thread, and until then it
+        # answers every evaluation with the default (a cohort learner would get the stable version).
+        api.set_provider_and_wait(self.provider, domain=self.domain)
         self.client = api.get_client(self.domain)
 
     @property

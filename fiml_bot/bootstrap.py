@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from fiml_cms.config import load_settings
 
@@ -121,6 +121,11 @@ def start_background(tutor: Tutor, settings: BotSettings, *, prune_events: bool 
     return Background(refresher, pruner)
 
 
-def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False) -> Tutor:
+def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False, ops: Any = None) -> Tutor:
+    """The tutor; with `ops` (fiml_bot.ops.runtime.Operations) it reports metrics and follows the flags."""
     content = require_lessons(open_content(settings))
-    return Tutor(content, open_units(settings, auto_upgrade), policy=policy_settings(content))
+    units = open_units(settings, auto_upgrade)
+    if ops is None:
+        return Tutor(content, units, policy=policy_settings(content))
+    ops.metrics.watch_content(content.refresh_age)
+    return Tutor(content, units, policy=policy_settings(content), observer=ops.observer, features=ops.flags, rollout=ops.rollout)

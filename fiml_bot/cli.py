@@ -28,6 +28,7 @@ def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
 
 ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
 DatabaseOption = typer.Option(None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).")
+MetricsPortOption = typer.Option(None, "--metrics-port", envvar="FIML_METRICS_PORT", min=1, max=65535, help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).")
 
 
 def user_errors(func: F) -> F:
@@ -93,6 +94,7 @@ def run(
     webhook_url: Optional[str] = typer.Option(None, "--webhook-url", envvar="FIML_WEBHOOK_URL", help="Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET."),
     listen: Optional[str] = typer.Option(None, "--listen", envvar="FIML_WEBHOOK_LISTEN", help="Webhook mode: the address to listen on (default 0.0.0.0)."),
     port: Optional[int] = typer.Option(None, "--port", envvar="FIML_WEBHOOK_PORT", min=0, max=65535, help="Webhook mode: the port to listen on (default 8443)."),
+    metrics_port: Optional[int] = MetricsPortOption,
 ) -> None:
     """Run the Telegram bot: long polling, or with --webhook-url a webhook server (with /healthz and /readyz).
 
@@ -123,20 +125,54 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
     settings = _settings(content, database, preview=preview)
-    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
+    ops = _operations(settings, token, api_base_url, metrics_port)
+    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
+    _publish_build_info(ops, tutor, settings)
     live = start_background(tutor, settings, prune_events=True)
+    ops.start()
     try:
         if webhook_url is None:
-            build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
+            build_application(tutor, token, base_url=api_base_url, metrics=ops.metrics).run_polling(drop_pending_updates=False)
             return
         from telegram.ext import ApplicationBuilder
 
         from .adapters.webhook import run_webhook
 
-        application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None))
-        run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
+        application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None), metrics=ops.metrics)
+        run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port, metrics=ops.metrics.exposition)
     finally:
+        ops.stop()
         live.stop()
+
+
+def _operations(settings: Any, token: str, api_base_url: Optional[str], metrics_port: Optional[int], watch_flags: bool = True) -> Any:
+    """Metrics, alerts (FIML_ALERT_WEBHOOK_URL, FIML_ADMIN_CHAT_ID) and the feature flags; /metrics on `metrics_port`."""
+    import os
+
+    from .ops.runtime import Operations
+
+    admin_chat = None
+    chat_id = os.environ.get("FIML_ADMIN_CHAT_ID", "").strip()
+    if chat_id:
+        from .adapters.admin_chat import TelegramAdminChat
+
+        admin_chat = TelegramAdminChat(token, chat_id, api_base_url)
+    ops = Operations.from_env(settings.content, admin_chat=admin_chat, watch_flags=watch_flags)
+    if metrics_port is not None:
+        try:
+            ops.metrics.serve(metrics_port, os.environ.get("FIML_METRICS_LISTEN", "0.0.0.0"))
+        except OSError as exc:
+            print(f"fiml-bot: error: --metrics-port {metrics_port}: {exc.strerror or exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+    return ops
+
+
+def _publish_build_info(ops: Any, tutor: Any, settings: Any) -> None:
+    import os
+
+    from .ops.runtime import build_info
+
+    ops.metrics.set_build(**build_info(tutor.content, settings.database_url, os.environ))
 
 
 @app.command(epilog=example('fiml-bot notify --since lessons-2026-11 --dry-run'))
@@ -148,6 +184,7 @@ def notify(
     content: Optional[Path] = ContentOption,
     database: Optional[str] = DatabaseOption,
     api_base_url: Optional[str] = typer.Option(None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."),
+    metrics_port: Optional[int] = MetricsPortOption,
 ) -> None:
     """Message Telegram learners whose started or finished lessons got a major or minor update since REF.
 
@@ -165,7 +202,11 @@ def notify(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema upgrade's step-by-step lines are noise here
     settings = _settings(content, database, preview=False)
-    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
+    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
+    ops = _operations(settings, token, api_base_url, metrics_port, watch_flags=False) if not dry_run else None
+    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
+    if ops is not None:
+        _publish_build_info(ops, tutor, settings)
     updates = notices_.updates_since(tutor.content, since)  # type: ignore[arg-type]
     selected = notices_.select(tutor, updates)
     for update in updates.values():
@@ -175,7 +216,6 @@ def notify(
             print(f"would notify {notice.learner_id}: {notice.lesson_id} {notice.since} -> {notice.version}")
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
         print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
         raise typer.Exit(2)
@@ -184,10 +224,15 @@ def notify(
     async def send() -> Any:
         bot = Bot(token, base_url=api_base_url) if api_base_url else Bot(token)
         async with bot:
-            return await notices_.broadcast(bot, tutor, selected, rate=rate)
+            return await notices_.broadcast(bot, tutor, selected, rate=rate, metrics=ops.metrics)
 
     report = asyncio.run(send())
     print(report.summary())
+    if report.failed and ops.alerts is not None:
+        from .ops.alerts import Alert
+
+        ops.alerts.send(Alert("NotifyDeliveryFailed", "warning", f"fiml-bot notify: {len(report.failed)} notice(s) not delivered", report.summary()))
+    ops.stop()
 
 
 @db_app.command("upgrade", epilog=example('fiml-bot db upgrade --database sqlite:///var/fiml.db'))
@@ -352,6 +397,11 @@ def _migration_content(content: Optional[Path], database: Optional[str]) -> Any:
             raise
         print(f"fiml-bot: warning: no content repository ({exc}): lessons of older documents get version 1.0.0", file=sys.stderr)
         return None
+
+
+from .flags_cli import flags_app  # noqa: E402  (it uses this module's options and error handler)
+
+app.add_typer(flags_app, name="flags")
 
 
 def main() -> None:

@@ -81,6 +81,10 @@ class LessonContent:
                 raise ContentError(problem)
             self.refreshed_at = time.monotonic()
 
+    def refresh_age(self) -> float:
+        """Seconds since the last refresh that fully worked (fiml_content_refresh_age_seconds)."""
+        return 0.0 if self.refreshed_at is None else max(0.0, time.monotonic() - self.refreshed_at)
+
     def staleness_problem(self) -> str | None:
         """Why the content may be out of date (no successful refresh for too long), or None."""
         if self.max_staleness is None or self.refreshed_at is None:

@@ -39,7 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fiml_cms import versions
 from fiml_cms.errors import ContentError, FimlError
@@ -235,12 +235,21 @@ def _record(tutor: Tutor, key: str) -> bool:
         return fresh
 
 
-async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: float = DEFAULT_RATE, max_retries: int = 5, pacer: Pacer | None = None) -> Report:
-    """Send `notices` through `bot` at `rate` messages/s, each at most once (see the module notes)."""
+async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: float = DEFAULT_RATE, max_retries: int = 5, pacer: Pacer | None = None, metrics: Any = None) -> Report:
+    """Send `notices` through `bot` at `rate` messages/s, each at most once (see the module notes).
+
+    `metrics` (fiml_bot.ops.metrics.BotMetrics) counts notices and Bot API errors as they happen.
+    """
     from telegram.constants import ParseMode
     from telegram.error import Forbidden, RetryAfter, TelegramError
 
-    from .adapters.telegram import keyboard, split_html, to_html
+    from .adapters.telegram import error_code, keyboard, split_html, to_html
+
+    def count(outcome: str, error: TelegramError | None = None) -> None:
+        if metrics is not None:
+            if error is not None:
+                metrics.telegram_error("sendMessage", error_code(error))
+            metrics.notices.labels(outcome).inc()
 
     pacer = pacer or Pacer(rate)
     report = Report()
@@ -264,13 +273,15 @@ async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: 
                         await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
                         break
                     except RetryAfter as exc:
+                        count("retried", exc)
                         if attempt == max_retries:
                             raise
                         wait = _seconds(exc)
                         log.warning("Telegram asks to wait %.0f s", wait)
                         report.retries += 1
                         pacer.hold(wait)
-        except Forbidden:
+        except Forbidden as exc:
+            count("blocked", exc)
             log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
             blocked.add(notice.learner_id)
             report.blocked.append(notice.learner_id)
@@ -278,9 +289,11 @@ async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: 
             continue
         except TelegramError as exc:  # recorded but not delivered: at most once, never twice
             log.error("notice %s not delivered: %s", notice.key, exc)
+            count("failed", exc)
             report.failed.append(notice.key)
             continue
         report.sent += 1
+        count("sent")
     report.seconds = time.monotonic() - started
     return report
 

@@ -92,6 +92,15 @@ def new(
     print(f"created {target}")
 
 
+FlagsOption = typer.Option(None, "--flags", envvar="FIML_FLAGS_FILE", help="The bot's flag file (flagd format; default: deploy/flags.json in the repository).")
+
+
+def _flags_file(ws: Any, flags: Optional[Path]) -> Path:
+    from .flagfile import DEFAULT_PATH
+
+    return flags if flags is not None else ws.settings.root / DEFAULT_PATH
+
+
 FormatOption = typer.Option("text", "--format", "-f", help="text | json.")
 
 
@@ -256,6 +265,8 @@ def tag(
     lesson: Optional[str] = typer.Argument(None, help="Lesson id or path: tag its committed version."),
     from_history: bool = typer.Option(False, "--from-history", help="Tag every version in the history of an untagged repository."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --from-history: list the tags without creating them."),
+    canary: Optional[int] = typer.Option(None, "--canary", metavar="PERCENT", help="Serve the new version to PERCENT % of new starts only (a canary flag in the flag file); the rest keep the previous latest."),
+    flags: Optional[Path] = FlagsOption,
     lessons: Optional[Path] = LessonsOption,
 ) -> None:
     """Publish a version: create its annotated tag."""
@@ -264,6 +275,15 @@ def tag(
     ws = _workspace(lessons)
     if from_history == bool(lesson):
         raise UsageError("give either a LESSON or --from-history")
+    if lesson and canary is not None:
+        from .commands.canary import tag_canary
+
+        planned, started = tag_canary(ws, lesson, canary, _flags_file(ws, flags))
+        print(f"created {planned.name} at {planned.commit[:12]}")
+        print(f"canary: {started.lesson} {started.version} for {started.percent} % of new starts; the others get {started.stable} ({_flags_file(ws, flags)})")
+        return
+    if canary is not None:
+        raise UsageError("--canary is for tagging one LESSON")
     if lesson:
         planned = tag_current(ws, lesson)
         print(f"created {planned.name} at {planned.commit[:12]}")
@@ -272,6 +292,38 @@ def tag(
     if not dry_run:
         apply_history(ws, plan)
     print(plan.render(dry_run))
+
+
+@app.command("canary", epilog=example("fiml-cms canary bond_basics 30"))
+@user_errors
+def canary_share(
+    lesson: str = typer.Argument(..., help="Lesson id or path with a running canary."),
+    percent: int = typer.Argument(..., min=0, max=100, help="The share of new starts that get the canary version; 0 rolls it back."),
+    flags: Optional[Path] = FlagsOption,
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Change a content canary's share: raise it (only adds learners), or 0 to roll it back."""
+    from .commands.canary import set_share
+
+    ws = _workspace(lessons)
+    before, after = set_share(ws, lesson, percent, _flags_file(ws, flags))
+    what = "rolled back: learners on it restart on " + after.stable + ", keeping their XP" if percent == 0 else f"{after.percent} % of new starts"
+    print(f"canary: {after.lesson} {after.version}: {before.percent} % -> {what}")
+
+
+@app.command(epilog=example("fiml-cms promote bond_basics"))
+@user_errors
+def promote(
+    lesson: str = typer.Argument(..., help="Lesson id or path with a running canary."),
+    flags: Optional[Path] = FlagsOption,
+    lessons: Optional[Path] = LessonsOption,
+) -> None:
+    """Release a canary version to everyone: its flag is removed, it becomes the plain latest."""
+    from .commands.canary import promote as promote_canary
+
+    ws = _workspace(lessons)
+    done = promote_canary(ws, lesson, _flags_file(ws, flags))
+    print(f"promoted: {done.lesson} {done.version} is the latest for everyone (was {done.percent} % of new starts)")
 
 
 @app.command(epilog=example('fiml-cms archive --check'))

@@ -13,17 +13,19 @@ import asyncio
 import html
 import logging
 import re
+import time
 from collections import defaultdict
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Message
+from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
 
 log = logging.getLogger("fiml_bot.telegram")
@@ -144,38 +146,68 @@ class PerLearnerOrder(BaseUpdateProcessor):
         return None
 
 
+def update_kind(update: Update) -> str:
+    return "callback_query" if update.callback_query is not None else "message" if update.message is not None else "other"
+
+
+def error_code(exc: TelegramError) -> str:
+    """A Bot API failure as a metric label: the HTTP status it stands for, or timeout/network."""
+    for kind, code in ((RetryAfter, "429"), (Forbidden, "403"), (BadRequest, "400"), (TimedOut, "timeout"), (NetworkError, "network")):
+        if isinstance(exc, kind):
+            return code
+    return "other"
+
+
+class UpdateMetrics(Protocol):
+    def update_done(self, kind: str, outcome: str, seconds: float) -> None: ...
+
+    def telegram_error(self, method: str, code: str) -> None: ...
+
+
 class TelegramAdapter:
-    def __init__(self, tutor: Tutor, *, send_retries: int = 3) -> None:
+    def __init__(self, tutor: Tutor, *, send_retries: int = 3, metrics: UpdateMetrics | None = None) -> None:
         self.tutor = tutor
         self.send_retries = send_retries
+        self.metrics = metrics
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.metrics is None:
+            await self._on_update(update, context)
+            return
+        started, outcome = time.perf_counter(), FAILED
+        try:
+            outcome = await self._on_update(update, context)
+        finally:
+            self.metrics.update_done(update_kind(update), outcome, time.perf_counter() - started)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """Handle one update; the outcome of the tutor's action (ok, user_error, failed)."""
         user = update.effective_user
         event = event_for(update)
         query = update.callback_query
         if user is None or event is None:
             if query is not None:
-                await self._safely(query.answer())
-            return
+                await self._safely(query.answer(), "answerCallbackQuery")
+            return "ok"
         learner = f"telegram:{user.id}"
         chat = update.effective_chat
         # The button's spinner stops while the tutor's transaction runs: the two overlap.
-        answered = asyncio.ensure_future(self._safely(query.answer())) if query is not None else None
+        answered = asyncio.ensure_future(self._safely(query.answer(), "answerCallbackQuery")) if query is not None else None
         try:
-            replies = await asyncio.to_thread(
-                self.tutor.handle, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True
+            replies, outcome = await asyncio.to_thread(
+                self.tutor.handle_reporting, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True
             )
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and
             # Telegram delivers it again once the database is back.
             if chat is not None:
-                await self._safely(self._send(context, chat.id, Message(STORAGE_DOWN)))
+                await self._safely(self._send(context, chat.id, Message(STORAGE_DOWN)), "sendMessage")
             raise
         finally:
             if answered is not None:
                 await answered
         if chat is None:
-            return
+            return outcome
         try:
             for index, reply in enumerate(replies):
                 if index == 0 and reply.replace and query is not None and query.message is not None:
@@ -185,12 +217,13 @@ class TelegramAdapter:
         except Forbidden:
             log.info("learner %s blocked the bot; marking them inactive", learner)
             await asyncio.to_thread(self.tutor.deactivate, learner)
+        return outcome
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message) -> None:
         chunks = split_html(to_html(reply.text))
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
-            await self._with_retries(lambda: context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup))
+            await self._with_retries("sendMessage", lambda: context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup))
 
     async def _edit(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Message) -> None:
         chunks = split_html(to_html(reply.text))
@@ -198,7 +231,7 @@ class TelegramAdapter:
             await self._send(context, chat_id, reply)
             return
         try:
-            await self._with_retries(lambda: context.bot.edit_message_text(chunks[0], chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)))
+            await self._with_retries("editMessageText", lambda: context.bot.edit_message_text(chunks[0], chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)))
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return
@@ -207,13 +240,16 @@ class TelegramAdapter:
                 return
             raise
 
-    async def _with_retries(self, call: Callable[[], Awaitable[Any]]) -> Any:
+    async def _with_retries(self, method: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """Network errors are retried with backoff; RetryAfter is the rate limiter's business."""
         delay = 0.5
         for attempt in range(self.send_retries + 1):
             try:
                 return await call()
-            except (TimedOut, NetworkError) as exc:
+            except TelegramError as exc:
+                self._count_error(method, exc)
+                if not isinstance(exc, (TimedOut, NetworkError)):
+                    raise
                 if isinstance(exc, (BadRequest, Forbidden, RetryAfter)) or attempt == self.send_retries:
                     raise
                 log.warning("network error talking to Telegram (%s); retrying in %.1f s", exc, delay)
@@ -221,11 +257,16 @@ class TelegramAdapter:
                 delay *= 2
         return None  # pragma: no cover
 
-    @staticmethod
-    async def _safely(awaitable: Awaitable[Any]) -> None:
+    def _count_error(self, method: str, exc: TelegramError) -> None:
+        if self.metrics is not None:
+            self.metrics.telegram_error(method, error_code(exc))
+
+    async def _safely(self, awaitable: Awaitable[Any], method: str) -> None:
         try:
             await awaitable
         except (BadRequest, Forbidden, NetworkError) as exc:  # e.g. a query too old to answer: nothing to do
+            if method == "answerCallbackQuery":  # sends count their errors where they are retried
+                self._count_error(method, exc)
             log.info("a best-effort call to Telegram failed: %s", exc)
 
 
@@ -233,7 +274,7 @@ async def _register_commands(application: Application) -> None:
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 
 
-def build_application(tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True) -> Application:
+def build_application(tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True, metrics: UpdateMetrics | None = None) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits."""
     builder = builder or ApplicationBuilder().token(token)
     if base_url:
@@ -241,7 +282,7 @@ def build_application(tutor: Tutor, token: str, *, base_url: str | None = None, 
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=5))
     application = builder.concurrent_updates(PerLearnerOrder()).post_init(_register_commands).build()
-    adapter = TelegramAdapter(tutor)
+    adapter = TelegramAdapter(tutor, metrics=metrics)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))
     return application

@@ -12,6 +12,7 @@ Routes:
 * ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson that has
   been refreshed within 5 refresh intervals, else 503 with the reason; either way a line with the
   schema revision and the window this code runs on.
+* ``GET /metrics``: the Prometheus metrics, when the server was given them.
 
 PTB's own webhook runner is not used: it answers 200 before the update is processed.
 """
@@ -45,6 +46,7 @@ ALLOWED_UPDATES = ("message", "callback_query")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram never sends more than this
 READY_TIMEOUT = 5.0
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 DRAIN_TIMEOUT = 25.0  # on shutdown, how long in-flight deliveries may take to finish
 
 
@@ -102,6 +104,7 @@ class WebhookServer:
     allowed_updates: tuple[str, ...] = ALLOWED_UPDATES
     register_webhook: bool = True
     ready_check: Callable[[], str | None] | None = None
+    metrics: Callable[[], bytes] | None = None  # the Prometheus exposition, served on /metrics
     _http: tornado.httpserver.HTTPServer | None = field(default=None, init=False, repr=False)
     _sockets: list[socket.socket] = field(default_factory=list, init=False, repr=False)
     _failures: dict[int, BaseException] = field(default_factory=dict, init=False, repr=False)
@@ -119,14 +122,17 @@ class WebhookServer:
     # ------------------------------------------------------------------ the tornado application
 
     def make_app(self) -> tornado.web.Application:
-        if self.path in ("/healthz", "/readyz"):
-            raise WebhookConfigError(f"the webhook path {self.path} clashes with the health checks")
+        if self.path in ("/healthz", "/readyz", "/metrics"):
+            raise WebhookConfigError(f"the webhook path {self.path} clashes with the health checks and metrics")
+        routes: list[Any] = [
+            (re.escape(self.path), _UpdateHandler, {"server": self}),
+            (r"/healthz", _HealthHandler),
+            (r"/readyz", _ReadyHandler, {"server": self}),
+        ]
+        if self.metrics is not None:
+            routes.append((r"/metrics", _MetricsHandler, {"exposition": self.metrics}))
         return tornado.web.Application(
-            [
-                (re.escape(self.path), _UpdateHandler, {"server": self}),
-                (r"/healthz", _HealthHandler),
-                (r"/readyz", _ReadyHandler, {"server": self}),
-            ],
+            routes,
             default_handler_class=_NotFound,
             log_function=_log_request,
         )
@@ -229,9 +235,9 @@ class WebhookServer:
             await self.stop()
 
 
-def run_webhook(application: Application, tutor: Tutor, *, url: str, secret_token: str, listen: str, port: int) -> None:
+def run_webhook(application: Application, tutor: Tutor, *, url: str, secret_token: str, listen: str, port: int, metrics: Callable[[], bytes] | None = None) -> None:
     """The blocking entry point of `fiml-bot run --webhook-url ...`."""
-    server = WebhookServer(application, tutor, url=url, secret_token=secret_token, listen=listen, port=port)
+    server = WebhookServer(application, tutor, url=url, secret_token=secret_token, listen=listen, port=port, metrics=metrics)
     asyncio.run(server.serve())
 
 
@@ -296,6 +302,15 @@ class _UpdateHandler(_Base):
 class _HealthHandler(_Base):
     def get(self) -> None:
         self._text(200, "ok")
+
+
+class _MetricsHandler(_Base):
+    def initialize(self, exposition: Callable[[], bytes]) -> None:
+        self.exposition = exposition
+
+    def get(self) -> None:
+        self.set_header("Content-Type", METRICS_CONTENT_TYPE)
+        self.finish(self.exposition())
 
 
 class _ReadyHandler(_Base):

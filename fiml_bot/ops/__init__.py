@@ -1,4 +1,6 @@
-"""Operations on the progress store: snapshots and restore, the integrity doctor, migration rehearsal.
+"""Operations: the progress store's snapshots and restore, the integrity doctor and migration
+rehearsal; metrics, alerts, feature flags and content canaries (the pieces an operator runs the bot with).
 
-Each module returns values (manifests, findings, reports); `commands.py` renders them for the CLI.
+Each module returns values (manifests, findings, reports, metrics); `commands.py` renders the store
+operations for the CLI.
 """

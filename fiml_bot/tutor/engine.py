@@ -20,11 +20,13 @@ from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Que
 from . import callbacks, gamification, render
 from .callbacks import encode
 from .catalogue import LessonSummary
+from .features import REVIEW_MISTAKES, Features, NoFeatures, Rollout, mistakes_review
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .messages import Button, Message, rows
+from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .model import COMPLETED, IN_PROGRESS, QUIZ, Completion, LessonProgress, Learner, LearnerSnapshot, QuizAnswer
 from .policy import Action, PolicySettings, after_rename, decide, map_position
-from .ports import ConcurrentUpdate, Content, StorageUnavailable, UnitOfWork
+from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 
 log = logging.getLogger("fiml_bot.tutor")
 
@@ -57,11 +59,17 @@ class Tutor:
         *,
         policy: PolicySettings = PolicySettings(),
         clock: Callable[[], dt.datetime] = utc_now,
+        observer: Observer | None = None,
+        features: Features | None = None,
+        rollout: Rollout | None = None,
     ) -> None:
         self.content = content
         self.unit_of_work = unit_of_work
         self.policy = policy
         self.clock = clock
+        self.observer: Observer = observer or NoObserver()
+        self.features: Features = features or NoFeatures()
+        self.rollout = rollout
 
     def handle(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "", raise_unavailable: bool = False) -> list[Message]:
         """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once.
@@ -70,16 +78,23 @@ class Tutor:
         `raise_unavailable`, the caller gets `StorageUnavailable` (a webhook then answers 500, and
         Telegram delivers the update again later).
         """
+        return self.handle_reporting(learner_id, event, event_key=event_key, name=name, raise_unavailable=raise_unavailable)[0]
+
+    def handle_reporting(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "", raise_unavailable: bool = False) -> tuple[list[Message], str]:
+        """`handle`, plus the action's outcome (ok, user_error or failed), reported to the observer too."""
+        failed = ActionEvents(outcome=FAILED)
         refreshed = False
         for _ in range(RETRIES):
             try:
                 with self.unit_of_work() as uow:
                     if event_key is not None and not uow.progress.mark_processed(event_key):
                         log.info("event %s for %s was already applied; ignored", event_key, learner_id)
-                        return []
-                    messages = _Action(self, uow, learner_id, name, self.clock(), refreshed).run(event)
+                        return [], "ok"
+                    action = _Action(self, uow, learner_id, name, self.clock(), refreshed)
+                    messages = action.run(event)
                     uow.commit()
-                    return messages
+                self.observer.action_done(action.events)
+                return messages, action.events.outcome
             except ConcurrentUpdate:
                 log.info("concurrent update for %s; retrying the action", learner_id)
             except _ContentMayBeNewer as exc:  # outside the transaction: a refresh never holds a write lock
@@ -87,17 +102,26 @@ class Tutor:
                 self._refresh_content(exc)
             except LessonUpdating as exc:
                 log.warning("learner %s: %s is not known on this replica even after a refresh; nothing changed", learner_id, exc)
-                return [Message(UPDATING, _HOME)]
+                self.observer.action_done(ActionEvents())  # handled: the learner is asked to try again
+                return [Message(UPDATING, _HOME)], "ok"
             except StorageUnavailable as exc:
                 log.error("storage unavailable for %s: %s", learner_id, exc)
+                self.observer.storage_error()
+                self.observer.action_done(failed)
                 if raise_unavailable:
                     raise
-                return [Message(STORAGE_DOWN)]
+                return [Message(STORAGE_DOWN)], FAILED
             except Exception:  # a bug must cost one reply, not the bot; the transaction was rolled back
                 log.exception("unexpected error handling %r for %s", event, learner_id)
-                return [Message("Something went wrong on my side, and nothing was changed. Please try again.", _HOME)]
+                self.observer.action_done(failed)
+                return [Message("Something went wrong on my side, and nothing was changed. Please try again.", _HOME)], FAILED
         log.error("gave up on an action of %s after %d concurrent updates", learner_id, RETRIES)
-        return [Message("Lots is happening on your account at once; please try that again.")]
+        self.observer.action_done(failed)
+        return [Message("Lots is happening on your account at once; please try that again.")], FAILED
+
+    def content_for(self, learner_id: str, progress: ProgressRepository) -> Content:
+        """The content as this learner is served it: a running content canary may pick other versions."""
+        return self.content if self.rollout is None else self.rollout.view(self.content, learner_id, progress)
 
 
     def _refresh_content(self, reason: Exception) -> None:
@@ -136,8 +160,9 @@ class _Action:
     refreshed: bool = False  # the content was refreshed for this action already
 
     def __post_init__(self) -> None:
-        self.repo = self.uow.progress
-        self.content = self.tutor.content
+        self.events = ActionEvents()
+        self.repo = CountingRepository(self.uow.progress, self.events)
+        self.content = self.tutor.content_for(self.learner_id, self.repo)  # type: ignore[arg-type]
         self.notes: list[Message] = []
 
     # -- entry -----------------------------------------------------------------------------
@@ -159,6 +184,7 @@ class _Action:
         elif isinstance(event, Text):
             out = self._text(event.text)
         elif isinstance(event, Command):
+            self.events.outcome = USER_ERROR
             out = [Message(f"I don't know the command /{event.name}.", self._home_buttons()), self._help()]
         else:  # pragma: no cover - the Event union is closed
             out = [self._help()]
@@ -200,6 +226,7 @@ class _Action:
     def _set_time_zone(self, zone: str) -> list[Message]:
         zone = zone.strip()
         if not zone or not gamification.valid_time_zone(zone):
+            self.events.outcome = USER_ERROR
             return [Message(f"I don't know the time zone {zone!r}. Use a name like Europe/Berlin, America/New_York or UTC.")]
         self.learner = self.repo.save_learner(replace(self.learner, time_zone=zone))
         return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
@@ -264,6 +291,7 @@ class _Action:
         callback = callbacks.decode(data)
         if callback is None:
             log.warning("unknown or forged button data %r from %s", data, self.learner_id)
+            self.events.outcome = USER_ERROR
             return [Message("That button is no longer valid. Here is where you can go from here:", self._home_buttons())]
         kind, fields = callback.kind, callback.fields
         if kind == "h":
@@ -337,6 +365,7 @@ class _Action:
             self.learner_id, latest.id, latest.version, IN_PROGRESS, latest.sections[0].id, (), (), 1, self.now, self.now, seen_version=latest.version,
         )
         progress = self.repo.save_progress(progress)
+        self.events.starts.append((latest.id, latest.version))
         return self._show_step(progress)
 
     def _missing_prerequisites(self, lesson: Lesson | LessonSummary, done: set[str] | None = None) -> list[str]:
@@ -418,8 +447,10 @@ class _Action:
         progress = reconciled
         correct = _grade(question, given)
         if correct is None:
+            self.events.outcome = USER_ERROR
             return [Message("Please answer with a number, like 12.5"), self._question_message(self._pinned(progress), question, progress)]
         answer = QuizAnswer(question.id, given, correct, asked.version)
+        self.events.answers.append((lesson_id, asked.version, correct))
         progress = self.repo.save_progress(replace(progress, answers=progress.answers + (answer,), updated_at=self.now))
         earned = 0
         if correct and not self._answer_paid_under_former_ids(lesson_id, question.id):
@@ -441,6 +472,7 @@ class _Action:
             question = _next_question(lesson, progress)
             if isinstance(question, NumericQuestion):
                 return self._answer(lesson.id, lesson.version, question.id, text.strip())
+        self.events.outcome = USER_ERROR
         return [Message("I didn't understand that. Use the buttons, or one of these commands:"), self._help()]
 
     def _finish(self, progress: LessonProgress, lesson: Lesson) -> list[Message]:
@@ -450,7 +482,7 @@ class _Action:
         if total and score / total < lesson.quiz.pass_ratio:
             needed = -(-int(lesson.quiz.pass_ratio * total * 1000) // 1000)
             text = f"You scored {score}/{total}; {needed} correct answers pass this quiz. Read it again and have another go!"
-            return [Message(text, ((Button("🔁 Try again", encode("r", lesson.id)), Button("📚 Lessons", encode("l", "0", ""))),))]
+            return [*self._review(lesson, progress), Message(text, ((Button("🔁 Try again", encode("r", lesson.id)), Button("📚 Lessons", encode("l", "0", ""))),))]
         before = self.repo.xp_total(self.learner_id)
         award = gamification.lesson_completion_award(self.learner_id, lesson.id, lesson.version, lesson.xp_reward, self._paid_for_lesson(lesson.id), self.now)
         lesson_xp = award.amount if award is not None and self.repo.award_xp(award) else 0
@@ -467,7 +499,15 @@ class _Action:
             lines.append(f"⬆️ You reached level {level}!")
         for badge in new:
             lines.append(f"🏅 New badge: {gamification.badge_title(badge.badge)}")
-        return [Message("\n".join(lines), ((Button("📚 More lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),))]
+        self.events.completions.append((lesson.id, lesson.version))
+        return [*self._review(lesson, progress), Message("\n".join(lines), ((Button("📚 More lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),))]
+
+    def _review(self, lesson: Lesson, progress: LessonProgress) -> list[Message]:
+        """The "review your mistakes" step, for learners the feature is rolled out to."""
+        if not self.tutor.features.enabled(REVIEW_MISTAKES, self.learner_id):
+            return []
+        review = mistakes_review(lesson, progress, _answer_text)
+        return [review] if review else []
 
     # -- completed lessons -------------------------------------------------------------------
     def _completed_summary(self, progress: LessonProgress, latest: Lesson) -> Message:
@@ -511,6 +551,9 @@ class _Action:
 
     def _restart(self, progress: LessonProgress, latest: Lesson) -> LessonProgress:
         """A new attempt from the first section of `latest`; completions and XP live elsewhere, untouched."""
+        if progress.status != COMPLETED:
+            self.events.abandons.append((progress.lesson_id, progress.pinned_version))
+        self.events.starts.append((latest.id, latest.version))
         return replace(
             progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
             attempt=progress.attempt + 1, started_at=self.now, updated_at=self.now, seen_version=latest.version, pending_choice=None,
@@ -536,6 +579,7 @@ class _Action:
         decision = after_rename(decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id))
         if decision.action is Action.NONE:
             return progress
+        self.events.policy_actions.append(decision.action.value)
         if decision.action is Action.CHOICE:
             if progress.pending_choice != latest.version:
                 progress = self.repo.save_progress(replace(progress, pending_choice=latest.version, updated_at=self.now))

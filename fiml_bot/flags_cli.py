@@ -1,0 +1,95 @@
+"""`fiml-bot flags check|explain`: the feature-flag file the bot would load, and what it does for one learner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .cli import ContentOption, DatabaseOption, _settings, user_errors
+
+flags_app = typer.Typer(help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.", no_args_is_help=True)
+FlagsFileOption = typer.Option(None, "--flags", help="The flag file (default: FIML_FLAGS_FILE, else deploy/flags.json in the content repository).")
+
+
+def _flags_file(flags: Optional[Path], content: Optional[Path]) -> Path:
+    import os
+
+    from .ops.runtime import flags_path
+
+    if flags is not None:
+        return flags
+    return flags_path(_settings(content, None).content, os.environ)
+
+
+def _content(content: Optional[Path], database: Optional[str], required: bool) -> Any:
+    from fiml_cms.errors import FimlError
+
+    from .bootstrap import open_content
+
+    try:
+        return open_content(_settings(content, database, preview=None))
+    except FimlError as exc:
+        if required:
+            raise
+        print(f"fiml-bot: note: no content repository ({exc}); canaries are not checked against it", file=sys.stderr)
+        return None
+
+
+@flags_app.command("check")
+@user_errors
+def check(flags: Optional[Path] = FlagsFileOption, content: Optional[Path] = ContentOption) -> None:
+    """Check the flag file: schema, variants, fractional targeting, canaries (and what they do against the content).
+
+    Exit 0 when the bot would load it, 1 with each problem as FILE:LINE:COLUMN, 2 when it cannot be read.
+    """
+    from .ops.flag_report import CheckResult, canary_notes
+    from .ops.flags import FlagFileError, read_file
+
+    path = _flags_file(flags, content)
+    if not path.exists():
+        print(f"fiml-bot: error: {path}: no such flag file", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        checked = read_file(path)
+    except FlagFileError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        print(f"{path}: {len(exc.problems)} problem(s); the bot keeps its last good flags", file=sys.stderr)
+        raise typer.Exit(1) from None
+    lessons = _content(content, None, required=False) if checked.canaries() else None
+    print(CheckResult(checked, canary_notes(checked, lessons) if lessons is not None else []).render())
+
+
+@flags_app.command("explain")
+@user_errors
+def explain(
+    flag: str = typer.Argument(..., help="The flag key, e.g. review-mistakes or canary.<lesson id>."),
+    user: str = typer.Argument(..., help="The learner: telegram:123456 (a bare number means telegram:<number>)."),
+    flags: Optional[Path] = FlagsFileOption,
+    content: Optional[Path] = ContentOption,
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Which variant a learner gets from a flag, and why: their sticky bucket, the shares, the reason, and what they see."""
+    from .documents import normalize_learner_id
+    from .ops.flag_report import NoProgress, served
+    from .ops.flags import FeatureFlags, FlagFileProvider, read_file
+
+    learner = normalize_learner_id(user)
+    path = _flags_file(flags, content)
+    feature_flags = FeatureFlags(FlagFileProvider(read_file(path)))
+    explanation = feature_flags.explain(flag, learner)
+    lessons = _content(content, database, required=False) if explanation.canary is not None else None
+    if lessons is None:
+        print(explanation.render(served(feature_flags, flag, learner, None, NoProgress())))
+        return
+    from .storage import open_storage
+    from .tutor.ports import StorageUnavailable
+
+    try:
+        with open_storage(_settings(content, database).database_url) as storage, storage() as uow:
+            print(explanation.render(served(feature_flags, flag, learner, lessons, uow.progress)))
+    except StorageUnavailable as exc:
+        print(f"fiml-bot: note: database unavailable ({exc}); showing what a learner with no records gets", file=sys.stderr)
+        print(explanation.render(served(feature_flags, flag, learner, lessons, NoProgress())))

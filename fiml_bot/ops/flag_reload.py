@@ -1,0 +1,108 @@
+"""Reloads the flag file on an interval and on SIGHUP, in a daemon thread.
+
+Self-contained on purpose (the content refresher may later share the loop). A file that fails its
+check, or disappears, keeps the last good flags in use, is logged and counted, and raises an alert
+once per distinct problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .alerts import Alert
+from .flags import FeatureFlags, FlagFileError, read_file
+
+log = logging.getLogger("fiml_bot.flags")
+
+DEFAULT_INTERVAL = 30.0
+
+
+class FlagReloader:
+    def __init__(self, path: Path, flags: FeatureFlags, *, interval: float = DEFAULT_INTERVAL, metrics: Any = None, alert: Callable[[Alert], None] | None = None) -> None:
+        self.path = path
+        self.flags = flags
+        self.interval = interval
+        self.metrics = metrics
+        self.alert = alert
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_problem: str | None = None
+        self._lock = threading.Lock()
+
+    def reload(self) -> str:
+        """Check and load the file now: "loaded", "unchanged" or "invalid" (the last good flags stay)."""
+        with self._lock:
+            try:
+                if not self.path.exists():
+                    raise FlagFileError(str(self.path), [f"{self.path}: the flag file is gone"])
+                checked = read_file(self.path)
+            except FlagFileError as exc:
+                self._count("invalid")
+                self._problem(str(exc))
+                return "invalid"
+            self._last_problem = None
+            if checked.digest == self.flags.flags.digest:
+                self._count("unchanged")
+                return "unchanged"
+            changed = self.flags.provider.replace(checked)
+            log.info("flags reloaded from %s: %d flag(s), changed: %s", self.path, len(checked.flags), ", ".join(changed) or "none")
+            self._count("loaded")
+            if self.metrics is not None:
+                self.metrics.flags_loaded_at.set_to_current_time()
+            return "loaded"
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.flag_reloads.labels(outcome).inc()
+
+    def _problem(self, message: str) -> None:
+        log.error("%s; keeping the last good flags", message)
+        if message != self._last_problem and self.alert is not None:
+            self.alert(Alert("FlagFileInvalid", "warning", "The feature-flag file is invalid; the bot keeps its last good flags", message))
+        self._last_problem = message
+
+    # -- the loop -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Reload every `interval` seconds and on SIGHUP (when called from the main thread)."""
+        self._install_sighup()
+        self._thread = threading.Thread(target=self._run, name="flag-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def request(self) -> None:
+        """Reload as soon as possible (what SIGHUP does)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.reload()
+            except Exception:  # the loop must outlive any surprise
+                log.exception("reloading the flag file failed")
+
+    def _install_sighup(self) -> None:
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+            return
+        previous = signal.getsignal(signal.SIGHUP)
+
+        def on_hup(signum: int, frame: Any) -> None:
+            log.info("SIGHUP: reloading the flag file")
+            self.request()
+            if callable(previous):  # another reloader (content) listens too
+                previous(signum, frame)
+
+        signal.signal(signal.SIGHUP, on_hup)

@@ -1,0 +1,372 @@
+"""Feature flags: flagd's flag-file format, evaluated in process through the OpenFeature SDK.
+
+The provider is our own small `FlagFileProvider` around `openfeature-flagd-core`, flagd's evaluator
+(JSON Logic with `fractional`, `sem_ver`, `starts_with`, ...): the flagd provider package would bring
+gRPC and protobuf into every start-up for a file we only read. `fractional` buckets hash
+(flag key, targeting key) with MurmurHash3, as flagd does, so a learner's bucket is the same across
+restarts, replicas and releases, each flag draws its own cohort, and a larger "on" share only adds
+learners. The targeting key is the learner id (`telegram:123`).
+
+A file is checked (`check_text`) before it replaces the flags in use: an invalid file keeps the last
+good flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from openfeature import api
+from openfeature.contrib.tools.flagd.core import FlagdCore
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.event import ProviderEventDetails
+from openfeature.exception import OpenFeatureError
+from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType
+from openfeature.provider import AbstractProvider
+from openfeature.provider.metadata import Metadata
+
+from fiml_cms import flagfile, versions
+from fiml_cms.errors import ConfigError
+from fiml_cms.findings import format_json_path
+from fiml_cms.flagfile import CANARY_PREFIX, Canary
+from fiml_cms.yamlfile import locate
+
+log = logging.getLogger("fiml_bot.flags")
+
+DOMAIN = "fiml"
+_instances = itertools.count(1)
+MAX_FILE = 1024 * 1024
+
+# The parts of flagd's flag-file schema (https://flagd.dev/schema/v0/flags.json) this bot relies on.
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["flags"],
+    "properties": {
+        "$schema": {"type": "string"},
+        "flags": {"type": "object", "additionalProperties": {"$ref": "#/$defs/flag"}},
+        "$evaluators": {"type": "object"},
+        "metadata": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+    },
+    "additionalProperties": False,
+    "$defs": {
+        "flag": {
+            "type": "object",
+            "required": ["state", "variants"],
+            "properties": {
+                "state": {"enum": ["ENABLED", "DISABLED"]},
+                "variants": {"type": "object", "minProperties": 1},
+                "defaultVariant": {"type": ["string", "null"]},
+                "targeting": {"type": "object"},
+                "metadata": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+            },
+            "additionalProperties": False,
+        }
+    },
+}
+
+
+@dataclass(frozen=True)
+class FlagSet:
+    """A checked flag file: the data flagd's evaluator loads, and a digest to notice changes."""
+
+    data: Mapping[str, Any]
+    digest: str
+    source: str
+
+    @property
+    def flags(self) -> Mapping[str, Any]:
+        return self.data.get("flags", {})
+
+    def canaries(self) -> dict[str, Canary]:
+        found = {}
+        for key, flag in self.flags.items():
+            canary = flagfile.canary_of(key, flag)
+            if canary is not None:
+                found[canary.lesson] = canary
+        return found
+
+
+EMPTY = FlagSet({"flags": {}}, "", "(no flag file)")
+
+
+class FlagFileError(ConfigError):
+    """A flag file that cannot be used; the message lists each problem as file:line:column."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the flag file:\n" + "\n".join(self.problems))
+
+
+def check_text(text: str, source: str) -> FlagSet:
+    """Schema and semantics of a flag file; FlagFileError names every problem's line and column."""
+    data = flagfile.parse(text, source)
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    import jsonschema_rs
+
+    for error in jsonschema_rs.Draft202012Validator(SCHEMA).iter_errors(data):
+        problems.append((tuple(error.instance_path), error.message))
+    if not problems:
+        for key, flag in data["flags"].items():
+            problems.extend(((("flags", key, *path), message) for path, message in _flag_problems(key, flag)))
+    if not problems:
+        try:
+            FlagdCore().set_flags(json.loads(json.dumps(data)))  # flagd's own parse (it edits what it is given)
+        except Exception as exc:
+            problems.append(((), f"flagd cannot load the file: {exc}"))
+    if problems:
+        positions = locate(text, [(path, True) for path, _ in problems])
+        lines = []
+        for path, message in problems:
+            line, column = positions[(path, True)]
+            lines.append(f"{source}:{line}:{column}: {message} [{format_json_path(path)}]")
+        raise FlagFileError(source, lines)
+    return FlagSet(data, hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+
+
+def _flag_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    variants = flag["variants"]
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    default = flag.get("defaultVariant")
+    if default is not None and default not in variants:
+        problems.append((("defaultVariant",), f"flag {key!r}: defaultVariant {default!r} is not one of its variants ({', '.join(variants)})"))
+    kinds = {_value_kind(v) for v in variants.values()}
+    if len(kinds) > 1:
+        problems.append((("variants",), f"flag {key!r}: variants mix value types ({', '.join(sorted(kinds))}); a flag has one type"))
+    problems.extend(_fractional_problems(key, flag.get("targeting"), variants, ("targeting",)))
+    if key.startswith(CANARY_PREFIX):
+        problems.extend(_canary_problems(key, flag))
+    return problems
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "object"
+
+
+def _fractional_problems(key: str, node: Any, variants: Mapping[str, Any], path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """Every `fractional` inside the targeting names known variants with whole, non-negative weights."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            problems.extend(_fractional_problems(key, item, variants, (*path, i)))
+        return problems
+    if not isinstance(node, dict):
+        return problems
+    for op, args in node.items():
+        here = (*path, op)
+        if op == "fractional" and isinstance(args, list):
+            buckets = args[1:] if args and not isinstance(args[0], list) else args
+            offset = len(args) - len(buckets)
+            if not buckets:
+                problems.append((here, f"flag {key!r}: fractional needs at least one [variant, weight]"))
+            for i, bucket in enumerate(buckets):
+                where = (*here, i + offset)
+                if not isinstance(bucket, list) or not 1 <= len(bucket) <= 2:
+                    problems.append((where, f"flag {key!r}: a fractional bucket is [variant, weight]"))
+                    continue
+                if bucket[0] not in variants:
+                    problems.append((where, f"flag {key!r}: fractional names variant {bucket[0]!r}, which the flag does not have"))
+                weight = bucket[1] if len(bucket) == 2 else 1
+                if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                    problems.append((where, f"flag {key!r}: a fractional weight is a whole number >= 0, not {weight!r}"))
+        problems.extend(_fractional_problems(key, args, variants, here))
+    return problems
+
+
+def _canary_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    canary = flagfile.canary_of(key, flag)
+    if canary is None:
+        return [(("metadata",), f"flag {key!r}: a content canary needs metadata kind={flagfile.CANARY_KIND!r}, lesson, version and stable, and a fractional on/off targeting (as `fiml-cms tag --canary` writes)")]
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if key != flagfile.canary_key(canary.lesson):
+        problems.append((("metadata", "lesson"), f"flag {key!r} is for lesson {canary.lesson!r}: its key must be {flagfile.canary_key(canary.lesson)!r}"))
+    parsed = {}
+    for field_ in ("version", "stable"):
+        try:
+            parsed[field_] = versions.parse(getattr(canary, field_))
+        except ValueError:
+            problems.append((("metadata", field_), f"flag {key!r}: {field_} {getattr(canary, field_)!r} is not a semantic version"))
+    if len(parsed) == 2 and not parsed["stable"] < parsed["version"]:
+        problems.append((("metadata", "stable"), f"flag {key!r}: the stable version {canary.stable} must be older than the canary {canary.version}"))
+    if set(flag["variants"]) != {"on", "off"}:
+        problems.append((("variants",), f"flag {key!r}: a content canary has the variants on and off"))
+    return problems
+
+
+def read_file(path: Path) -> FlagSet:
+    """The checked flag file at `path`; an absent file is no flags (every feature off, no canary)."""
+    if not path.exists():
+        return EMPTY
+    try:
+        if path.stat().st_size > MAX_FILE:
+            raise FlagFileError(str(path), [f"{path}: larger than {MAX_FILE // 1024} KiB"])
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlagFileError(str(path), [f"{path}: cannot read: {exc}"]) from None
+    return check_text(text, str(path))
+
+
+# ---------------------------------------------------------------------------------------------- provider
+
+
+class FlagFileProvider(AbstractProvider):
+    """An OpenFeature provider that evaluates a flag file with flagd's in-process evaluator."""
+
+    def __init__(self, flags: FlagSet = EMPTY) -> None:
+        super().__init__()
+        self._core = FlagdCore()
+        self._lock = threading.Lock()
+        self.flags = EMPTY
+        self.replace(flags)
+
+    def replace(self, flags: FlagSet) -> list[str]:
+        """Swap in a checked flag set; the keys that changed."""
+        with self._lock:
+            changed = self._core.set_flags_and_get_changed_keys(json.loads(json.dumps(dict(flags.data))))
+            self.flags = flags
+        if changed:
+            self.emit_provider_configuration_changed(ProviderEventDetails(flags_changed=changed, message=f"flags reloaded from {flags.source}"))
+        return changed
+
+    def get_metadata(self) -> Metadata:
+        return Metadata(name="fiml-flag-file")
+
+    def resolve_boolean_details(self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[bool]:
+        return self._core.resolve_boolean_value(flag_key, default_value, evaluation_context)
+
+    def resolve_string_details(self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[str]:
+        return self._core.resolve_string_value(flag_key, default_value, evaluation_context)
+
+    def resolve_integer_details(self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[int]:
+        return self._core.resolve_integer_value(flag_key, default_value, evaluation_context)
+
+    def resolve_float_details(self, flag_key: str, default_value: float, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[float]:
+        return self._core.resolve_float_value(flag_key, default_value, evaluation_context)
+
+    def resolve_object_details(self, flag_key: str, default_value: Sequence[FlagValueType] | Mapping[str, FlagValueType], evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
+        return self._core.resolve_object_value(flag_key, default_value, evaluation_context)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a learner gets what they get from a flag."""
+
+    flag: str
+    learner: str
+    variant: str | None
+    value: Any
+    reason: str
+    error: str | None = None
+    bucket: int | None = None  # the learner's fractional bucket, 0-99 (when the targeting is a plain fractional)
+    shares: tuple[tuple[str, int], ...] = ()  # (variant, percent) in bucket order
+    canary: Canary | None = None
+
+    def render(self, served: str | None = None) -> str:
+        lines = [f"flag: {self.flag}", f"learner: {self.learner}"]
+        if self.shares:
+            ranges, start = [], 0
+            for variant, percent in self.shares:
+                ranges.append(f"{variant} {start}-{start + percent - 1}" if percent else f"{variant} (none)")
+                start += percent
+            lines.append(f"fractional: buckets 0-99 by murmur3 of (flag, learner): {', '.join(ranges)}")
+        if self.bucket is not None:
+            lines.append(f"bucket: {self.bucket}")
+        lines.append(f"variant: {self.variant if self.variant is not None else '(default value)'} = {json.dumps(self.value)}")
+        lines.append(f"reason: {self.reason}" + (f" ({self.error})" if self.error else ""))
+        if self.canary is not None:
+            c = self.canary
+            lines.append(f"canary: lesson {c.lesson} {c.version} for {c.percent} % of new starts, else {c.stable}")
+        if served:
+            lines.append(f"learner sees: {served}")
+        return "\n".join(lines)
+
+
+@dataclass
+class FeatureFlags:
+    """The bot's flags: an OpenFeature client on our provider. Implements the tutor's `Features`."""
+
+    provider: FlagFileProvider = field(default_factory=FlagFileProvider)
+    domain: str = ""
+
+    def __post_init__(self) -> None:
+        # OpenFeature keeps providers in a global registry: a domain of its own per instance keeps two
+        # bots in one process (tests, a blue and a green in one interpreter) from sharing flags.
+        self.domain = self.domain or f"{DOMAIN}-{next(_instances)}"
+        # Waiting matters: the SDK initializes providers in a background thread, and until then it
+        # answers every evaluation with the default (a cohort learner would get the stable version).
+        api.set_provider_and_wait(self.provider, domain=self.domain)
+        self.client = api.get_client(self.domain)
+
+    @property
+    def flags(self) -> FlagSet:
+        return self.provider.flags
+
+    def enabled(self, flag: str, learner_id: str) -> bool:
+        if flag not in self.provider.flags.flags:  # the common case for a dark feature: skip the SDK's hooks
+            return False
+        return self.client.get_boolean_value(flag, False, EvaluationContext(targeting_key=learner_id))
+
+    def canaries(self) -> dict[str, Canary]:
+        return self.provider.flags.canaries()
+
+    def explain(self, flag: str, learner_id: str) -> Explanation:
+        definition = self.provider.flags.flags.get(flag)
+        if definition is None:
+            raise ConfigError(f"no flag {flag!r} in {self.provider.flags.source}; known: {', '.join(sorted(self.provider.flags.flags)) or 'none'}")
+        default = _default_for(definition)
+        try:
+            details = self.client.get_object_details(flag, default, EvaluationContext(targeting_key=learner_id)) if isinstance(default, (dict, list)) else _typed_details(self.client, flag, default, learner_id)
+        except OpenFeatureError as exc:  # pragma: no cover - the client reports errors in the details
+            raise ConfigError(f"flag {flag!r}: {exc}") from None
+        shares = _shares(definition)
+        return Explanation(
+            flag, learner_id, details.variant, details.value, str(details.reason.value if hasattr(details.reason, "value") else details.reason),
+            details.error_message, bucket(flag, learner_id) if shares else None, shares, flagfile.canary_of(flag, definition),
+        )
+
+
+def _default_for(definition: Mapping[str, Any]) -> Any:
+    variants = definition["variants"]
+    sample = variants.get(definition.get("defaultVariant")) if definition.get("defaultVariant") in variants else next(iter(variants.values()))
+    return {"boolean": False, "number": 0.0, "string": ""}.get(_value_kind(sample), {})
+
+
+def _typed_details(client: Any, flag: str, default: Any, learner_id: str) -> Any:
+    context = EvaluationContext(targeting_key=learner_id)
+    if isinstance(default, bool):
+        return client.get_boolean_details(flag, default, context)
+    if isinstance(default, float):
+        return client.get_float_details(flag, default, context)
+    return client.get_string_details(flag, default, context)
+
+
+def _shares(definition: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+    """(variant, percent) of a targeting that is exactly one shorthand `fractional`."""
+    targeting = definition.get("targeting")
+    if not isinstance(targeting, dict) or list(targeting) != ["fractional"] or definition.get("state") == "DISABLED":
+        return ()
+    buckets = targeting["fractional"]
+    if not buckets or not all(isinstance(b, list) for b in buckets):
+        return ()
+    weights = [(str(b[0]), b[1] if len(b) == 2 else 1) for b in buckets]
+    total = sum(w for _, w in weights)
+    return tuple((v, round(100 * w / total)) for v, w in weights) if total else ()
+
+
+def bucket(flag: str, learner_id: str, total: int = 100) -> int:
+    """The learner's bucket in a shorthand `fractional`, as flagd computes it (for `flags explain`):
+    MurmurHash3 (x86, 32 bit) of the canonical CBOR of [flag key, targeting key], scaled to `total`."""
+    import cbor2
+    import mmh3
+
+    return (mmh3.hash(cbor2.dumps([flag, learner_id], canonical=True), signed=False) * total) >> 32

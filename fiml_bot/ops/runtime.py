@@ -1,0 +1,132 @@
+"""The operations side of a running bot, wired from the environment: metrics, alerts, flags, canaries.
+
+`Operations.from_env` is what `fiml-bot run` and `notify` build; tests build the pieces directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..tutor.observe import FAILED, ActionEvents
+from .alerts import Alert, AlertSender, Deduplicated, from_env
+from .canary import CanaryRollout
+from .flag_reload import DEFAULT_INTERVAL, FlagReloader
+from .flags import FeatureFlags, FlagFileProvider, read_file
+from .metrics import BotMetrics
+
+log = logging.getLogger("fiml_bot.ops")
+
+
+def flags_path(content_root: Path, env: Mapping[str, str]) -> Path:
+    """FIML_FLAGS_FILE, else deploy/flags.json in the content repository (where `fiml-cms` writes it)."""
+    from fiml_cms.flagfile import DEFAULT_PATH
+
+    given = env.get("FIML_FLAGS_FILE", "").strip()
+    return Path(given) if given else content_root / DEFAULT_PATH
+
+
+def reload_interval(text: str) -> float:
+    """FIML_FLAGS_RELOAD_SECONDS: seconds between flag-file checks (default 30)."""
+    from fiml_cms.errors import ConfigError
+
+    if not text.strip():
+        return DEFAULT_INTERVAL
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.5 <= value <= 86400:
+        raise ConfigError(f"FIML_FLAGS_RELOAD_SECONDS={text!r}: give a number of seconds from 0.5 to 86400")
+    return value
+
+
+class AlertingObserver:
+    """The tutor's observer: metrics, plus an alert when learners' actions fail (at most one per 5 minutes)."""
+
+    def __init__(self, metrics: BotMetrics, alert: Callable[[Alert], None] | None) -> None:
+        self.metrics = metrics
+        self.alert = Deduplicated(alert) if alert is not None else None
+
+    def action_done(self, events: ActionEvents) -> None:
+        self.metrics.action_done(events)
+        if events.outcome == FAILED and self.alert is not None:
+            self.alert(Alert("LearnerActionsFailing", "critical", "A learner's action failed (database unavailable or a bug); see the bot's log"))
+
+    def storage_error(self) -> None:
+        self.metrics.storage_error()
+        if self.alert is not None:
+            self.alert(Alert("DatabaseUnavailable", "critical", "The bot cannot reach its database; learners are told to retry"))
+
+
+@dataclass
+class Operations:
+    metrics: BotMetrics
+    flags: FeatureFlags
+    rollout: CanaryRollout
+    observer: AlertingObserver
+    alerts: AlertSender | None
+    reloader: FlagReloader | None
+
+    @classmethod
+    def from_env(cls, content_root: Path, env: Mapping[str, str] | None = None, *, admin_chat: Any = None, watch_flags: bool = True) -> "Operations":
+        """Reads the flag file (an invalid one stops the start: FlagFileError) and the alert settings."""
+        env = os.environ if env is None else env
+        metrics = BotMetrics()
+        alerts = from_env(env, metrics=metrics, admin_chat=admin_chat)
+        path = flags_path(content_root, env)
+        flags = FeatureFlags(FlagFileProvider(read_file(path)))
+        if path.exists():
+            metrics.flags_loaded_at.set_to_current_time()
+            log.info("feature flags from %s: %s", path, ", ".join(sorted(flags.flags.flags)) or "none")
+        reloader = None
+        if watch_flags:
+            interval = reload_interval(env.get("FIML_FLAGS_RELOAD_SECONDS", ""))
+            reloader = FlagReloader(path, flags, interval=interval, metrics=metrics, alert=alerts)
+        return cls(metrics, flags, CanaryRollout(flags), AlertingObserver(metrics, alerts), alerts, reloader)
+
+    def start(self) -> None:
+        if self.reloader is not None:
+            self.reloader.start()
+
+    def stop(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
+        if self.alerts is not None:
+            self.alerts.flush(timeout=10)
+
+
+def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The labels of fiml_build_info: package version, schema revision, content ref, deployment color."""
+    from importlib import metadata
+
+    from ..storage import migrations_api
+
+    try:
+        version = metadata.version("fiml")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    try:
+        revision = migrations_api.current(database_url) or "base"
+    except Exception:
+        revision = "unknown"
+    return {"version": version, "schema_revision": revision, "content_ref": content_ref(content), "color": env.get("FIML_COLOR", "")}
+
+
+def content_ref(content: Any) -> str:
+    """The content repository's HEAD commit (12 hex digits); without git "archive" or "worktree"."""
+    settings = getattr(content, "settings", None)
+    root = Path(getattr(settings, "root", "."))
+    try:
+        if not (root / ".git").exists():
+            archive = getattr(settings, "archive", None)
+            return "archive" if archive is not None and (Path(archive) / "index.json").is_file() else "worktree"
+        from fiml_cms.gitrepo import GitRepo
+
+        sha = GitRepo(root).head()
+        return sha[:12] if sha else "unknown"
+    except Exception:
+        return "unknown"

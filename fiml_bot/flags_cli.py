@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import typer
 
+from fiml_cms.clikit import example
+
 from .cli import ContentOption, DatabaseOption, _settings, user_errors
 
 flags_app = typer.Typer(help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.", no_args_is_help=True)
@@ -38,7 +40,7 @@ def _content(content: Optional[Path], database: Optional[str], required: bool) -
         return None
 
 
-@flags_app.command("check")
+@flags_app.command("check", epilog=example("fiml-bot flags check --flags deploy/flags.json"))
 @user_errors
 def check(flags: Optional[Path] = FlagsFileOption, content: Optional[Path] = ContentOption) -> None:
     """Check the flag file: schema, variants, fractional targeting, canaries (and what they do against the content).
@@ -62,7 +64,7 @@ def check(flags: Optional[Path] = FlagsFileOption, content: Optional[Path] = Con
     print(CheckResult(checked, canary_notes(checked, lessons) if lessons is not None else []).render())
 
 
-@flags_app.command("explain")
+@flags_app.command("explain", epilog=example("fiml-bot flags explain review-mistakes telegram:12345"))
 @user_errors
 def explain(
     flag: str = typer.Argument(..., help="The flag key, e.g. review-mistakes or canary.<lesson id>."),

@@ -60,9 +60,27 @@ def take_snapshot(url: str, folder: Optional[Path], label: str, content: Optiona
         raise
 
 
+ALERT_FLUSH_SECONDS = 10.0
+
+
 def describe_snapshot(manifest: Any) -> str:
     rows = ", ".join(f"{n} {t}" for t, n in manifest.row_counts.items())
     return f"{manifest.path}  revision {manifest.schema_revision}  {manifest.xp_ledger_sum} XP  [{rows}]"
+
+
+def send_alert(name: str, severity: str, summary: str, description: str = "") -> None:
+    """Post an alert from a command (FIML_ALERT_WEBHOOK_URL, Alertmanager's v4 payload); nothing when unset.
+
+    A command is about to exit, so the send is flushed, bounded: a down receiver costs at most a few
+    seconds and never changes the command's exit code.
+    """
+    from .alerts import Alert, from_env
+
+    sender = from_env()
+    if sender is None:
+        return
+    sender.send(Alert(name, severity, summary, description))
+    sender.flush(timeout=ALERT_FLUSH_SECONDS)
 
 
 def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
@@ -109,6 +127,7 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
         settings = _settings(content, database)
         report = restore.restore(settings.database_url, snapshot, folder=snapshots.snapshot_folder(out=out), quarantine=quarantine, content=settings.content)
         print(report.summary())
+        send_alert("DatabaseRestored", "warning", f"fiml-bot db restore: the database was restored from {snapshot.name}", report.summary())
 
     @db_app.command("rehearse", epilog=example("fiml-bot db rehearse var/snapshots/fiml-20261202T010000Z-manual.sqlite"))
     @user_errors
@@ -146,4 +165,6 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
             print(f"fiml-bot: error: {error}", file=sys.stderr)
             raise typer.Exit(2) from None
         print(doctor.render_json(report) if as_json else doctor.render_text(report))
+        if report.problems:
+            send_alert("DoctorProblems", "critical", f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store", doctor.render_text(report))
         raise typer.Exit(report.exit_code)

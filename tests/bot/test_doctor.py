@@ -144,3 +144,26 @@ def test_a_yanked_pinned_version_is_known_not_a_problem(published: Path, tmp_pat
     assert problems(published, url) == []
     execute(url, "UPDATE lesson_progress SET pinned_version = '1.0.7' WHERE learner_id = 'telegram:2'")
     assert problems(published, url) == [("versions resolvable", "telegram:2", MARKET)]
+
+
+def test_problems_are_posted_as_an_alertmanager_alert(published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .test_observability import AlertReceiver
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrations_api.upgrade(url)
+    learn(published, url)
+    receiver = AlertReceiver()
+    monkeypatch.setenv("FIML_ALERT_WEBHOOK_URL", receiver.url)
+    try:
+        clean = runner.invoke(app, ["doctor", "--database", url, "--content", str(published)])
+        assert clean.exit_code == 0 and receiver.payloads == []  # nothing to say when clean
+        execute(url, "UPDATE lesson_progress SET current_section = 'nowhere' WHERE learner_id = 'telegram:2'")
+        found = runner.invoke(app, ["doctor", "--database", url, "--content", str(published)])
+    finally:
+        receiver.close()
+    assert found.exit_code == 1
+    [payload] = receiver.payloads
+    assert payload["version"] == "4" and payload["status"] == "firing"
+    [alert] = payload["alerts"]
+    assert alert["labels"]["alertname"] == "DoctorProblems" and alert["labels"]["severity"] == "critical"
+    assert "1 integrity problem(s)" in alert["annotations"]["summary"] and "telegram:2" in alert["annotations"]["description"]

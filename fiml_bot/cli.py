@@ -218,22 +218,56 @@ def notify(
 
 @db_app.command("upgrade")
 @user_errors
-def db_upgrade(revision: str = typer.Argument("head"), database: Optional[str] = DatabaseOption) -> None:
-    """Migrate the database up to REVISION (default: the newest)."""
+def db_upgrade(
+    revision: str = typer.Argument("head"),
+    database: Optional[str] = DatabaseOption,
+    content: Optional[Path] = ContentOption,
+    no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
+) -> None:
+    """Migrate the database up to REVISION (default: the newest): snapshot first, doctor after."""
+    from .ops import commands as ops
+    from .ops.doctor import render_text
     from .storage import migrations_api
 
-    url = _settings(None, database).database_url
+    settings = _settings(content, database)
+    url = settings.database_url
+    before = migrations_api.current(url)
+    target = migrations_api.head() if revision == "head" else revision
+    if before is not None and before != target and not no_snapshot:
+        print(f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-upgrade', settings.content))}")
     migrations_api.upgrade(url, revision)
     print(f"database at {migrations_api.current(url)}")
+    report = ops.run_doctor(settings)
+    print(f"running doctor after the upgrade:\n{render_text(report)}")
+    raise typer.Exit(report.exit_code)
 
 
 @db_app.command("downgrade")
 @user_errors
-def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."), database: Optional[str] = DatabaseOption) -> None:
-    """Migrate the database down to REVISION."""
+def db_downgrade(
+    revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."),
+    database: Optional[str] = DatabaseOption,
+    content: Optional[Path] = ContentOption,
+    no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
+    yes: bool = typer.Option(False, "--yes", help="Downgrade even though it drops tables or columns that hold data."),
+) -> None:
+    """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
+    from .ops import commands as ops
+    from .ops.schema_loss import downgrade_loss
     from .storage import migrations_api
 
-    url = _settings(None, database).database_url
+    settings = _settings(content, database)
+    url = settings.database_url
+    if migrations_api.current(url) is None:
+        print(f"fiml-bot: error: the database at {url} has no schema: there is nothing to downgrade", file=sys.stderr)
+        raise typer.Exit(1)
+    losses = downgrade_loss(url, revision)
+    if losses and not yes:
+        lost = "; ".join(loss.describe() for loss in losses)
+        print(f"fiml-bot: error: downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead", file=sys.stderr)
+        raise typer.Exit(1)
+    if not no_snapshot:
+        print(f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}")
     migrations_api.downgrade(url, revision)
     print(f"database at {migrations_api.current(url) or 'base (empty)'}")
 
@@ -241,14 +275,28 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
 @db_app.command("current")
 @user_errors
 def db_current(database: Optional[str] = DatabaseOption) -> None:
-    """Print the database's schema revision and the newest one."""
-    from .storage import migrations_api
+    """Print the database's schema revision, the newest one and the window of revisions this code runs on."""
+    from .storage import migrations_api, window
 
     url = _settings(None, database).database_url
     current, head = migrations_api.current(url), migrations_api.head()
-    state = "up to date" if current == head else "run `fiml-bot db upgrade`"
-    print(f"current: {current or 'base (empty)'}\nhead: {head}\n{state}")
+    code = window.code_window()
+    if current == head:
+        state = "up to date"
+    elif current is not None and current in migrations_api.known_revisions() and window.includes(current, code.min_schema):
+        state = f"inside this code's window; `fiml-bot db upgrade` moves it to {head}"
+    else:
+        state = "run `fiml-bot db upgrade`" if current is None or current in migrations_api.known_revisions() else "newer than this code: see its schema window"
+    print(f"current: {current or 'base (empty)'}\nhead: {head}\nwindow: {code.describe()} (this code runs on these revisions)\n{state}")
 
+
+def _register_ops() -> None:
+    from .ops.commands import register
+
+    register(db_app, app, user_errors)
+
+
+_register_ops()
 
 progress_app = typer.Typer(help="Progress documents: export and import learners' progress as JSON (schemas/progress.schema.json).", no_args_is_help=True)
 app.add_typer(progress_app, name="progress")

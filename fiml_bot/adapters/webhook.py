@@ -10,7 +10,7 @@ Routes:
   event key, so a redelivery is applied at most once).
 * ``GET /healthz``: 200 "ok" while the process is up.
 * ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson, else 503
-  with the reason.
+  with the reason; either way a line with the schema revision and the window this code runs on.
 * ``GET /metrics``: the Prometheus metrics, when the server was given them.
 
 PTB's own webhook runner is not used: it answers 200 before the update is processed.
@@ -320,7 +320,10 @@ class _ReadyHandler(_Base):
             reason = await asyncio.wait_for(asyncio.to_thread(check), READY_TIMEOUT)
         except TimeoutError:
             reason = f"readiness check took longer than {READY_TIMEOUT:g} s"
+        from ..storage.window import status_line
+
+        schema = status_line(getattr(self.server.tutor.unit_of_work, "revision", None))
         if reason is None:
-            self._text(200, "ready")
+            self._text(200, f"ready\n{schema}")
         else:
-            self._text(503, f"not ready: {reason}")
+            self._text(503, f"not ready: {reason}\n{schema}")

@@ -89,12 +89,17 @@ def make_engine(
     *,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    readers: bool = False,
 ) -> Engine:
-    """An engine for the URL, configured for this application (see the module docstring)."""
+    """An engine for the URL, configured for this application (see the module docstring).
+
+    `readers=True` (SQLite): transactions begin deferred, so a long read (the doctor) takes no
+    write lock and the bot's writers keep going under WAL.
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
-        _configure_sqlite(engine, busy_timeout)
+        _configure_sqlite(engine, busy_timeout, immediate=not readers)
         return engine
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in parsed.query:
@@ -102,7 +107,7 @@ def make_engine(
     return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float, *, immediate: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver emits no BEGIN: `_on_begin` does
@@ -117,7 +122,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def translate_error(error: BaseException, where: str) -> Exception | None:

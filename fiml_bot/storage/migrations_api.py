@@ -1,7 +1,7 @@
 """Schema migrations through Alembic's command API, configured in code (no alembic.ini at runtime).
 
 `fiml-bot db upgrade|downgrade|current` call these; `open_storage` uses `check_schema` to refuse a
-database whose schema is not the one this code was written for.
+database whose schema is outside this code's compatibility window (`window.py`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from sqlalchemy import Connection
 from fiml_bot.tutor.ports import StorageUnavailable
 
 from .database import (
-    UPGRADE_HINT,
     describe,
     ensure_sqlite_folder,
     make_engine,
     sqlite_path,
     storage_errors,
 )
-from .errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -86,23 +84,14 @@ def revision_of(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def check_schema(connection: Connection, where: str) -> None:
-    """Raise SchemaOutOfDate unless the database is at this code's head revision."""
+def check_schema(connection: Connection, where: str) -> str:
+    """The database's revision; SchemaOutOfDate unless it is inside this code's window (`window.py`)."""
+    from . import window
+
     found = revision_of(connection)
-    wanted = head()
-    if found == wanted:
-        return
-    if found is None:
-        raise SchemaOutOfDate(f"the database at {where} has no progress tables yet: {UPGRADE_HINT}")
-    if found in known_revisions():
-        raise SchemaOutOfDate(
-            f"the database at {where} is at schema revision {found}, this fiml-bot needs {wanted}: {UPGRADE_HINT}"
-        )
-    raise SchemaOutOfDate(
-        f"the database at {where} is at schema revision {found}, which this fiml-bot does not know "
-        f"(it needs {wanted}): the database was migrated by a newer fiml-bot; run that version, or "
-        f"downgrade the database with it first"
-    )
+    window.check(connection, found, where)
+    assert found is not None
+    return found
 
 
 def _run(url: str, operation: Callable[[Config], None]) -> None:

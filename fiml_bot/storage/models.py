@@ -100,6 +100,9 @@ class LessonProgressRow(Base):
     seen_version: Mapped[str | None] = mapped_column(Text)
     pending_choice: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer)
+    # 0002 (expand): when the version policy last moved `pinned_version`; absent on a 0001 database,
+    # so the repository names it only when the schema has it (see `window.includes`).
+    migrated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class CompletionRow(Base):
@@ -147,6 +150,18 @@ class BadgeRow(Base):
     learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
     badge: Mapped[str] = mapped_column(Text, primary_key=True)
     awarded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SchemaWindowRow(Base):
+    """One row: the schema revision and the oldest code revision allowed on it (`storage/window.py`)."""
+
+    __tablename__ = "schema_window"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[str] = mapped_column(Text)
+    oldest_code: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class ProcessedEventRow(Base):

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Executable,
     Table,
     bindparam,
+    case,
     delete,
     exc,
     func,
@@ -66,6 +67,7 @@ from .database import (
     sqlite_path,
     storage_errors,
 )
+from . import window
 from .errors import UnknownLearner
 from .migrations_api import check_schema, current, known_revisions, upgrade
 from .models import (
@@ -98,9 +100,15 @@ UPDATE_LEARNER = update(LEARNERS).where((LEARNERS.c.id == _b("b_id")) & (LEARNER
 LEARNER_IDS = select(LEARNERS.c.id).order_by(LEARNERS.c.id)
 _PROGRESS_KEY = (PROGRESS.c.learner_id == _b("b_learner_id")) & (PROGRESS.c.lesson_id == _b("b_lesson_id"))
 _PROGRESS_REVISION = _PROGRESS_KEY & (PROGRESS.c.revision == _b("b_revision"))
-SELECT_PROGRESS = select(PROGRESS).where(_PROGRESS_KEY)
-ALL_PROGRESS = select(PROGRESS).where(PROGRESS.c.learner_id == _b("b_learner_id")).order_by(PROGRESS.c.lesson_id)
+# The columns every schema in the window has (0002's `migrated_at` is only written, when present).
+_PROGRESS_COLUMNS = [column for column in PROGRESS.c if column.name != "migrated_at"]
+SELECT_PROGRESS = select(*_PROGRESS_COLUMNS).where(_PROGRESS_KEY)
+ALL_PROGRESS = select(*_PROGRESS_COLUMNS).where(PROGRESS.c.learner_id == _b("b_learner_id")).order_by(PROGRESS.c.lesson_id)
 UPDATE_PROGRESS = update(PROGRESS).where(_PROGRESS_REVISION)
+# From 0002: the same update, stamping `migrated_at` when the pinned version moves.
+UPDATE_PROGRESS_STAMPED = UPDATE_PROGRESS.values(
+    migrated_at=case((PROGRESS.c.pinned_version != _b("b_pinned"), _b("b_now")), else_=PROGRESS.c.migrated_at)
+)
 DELETE_PROGRESS = delete(PROGRESS).where(_PROGRESS_REVISION)
 RENAME_COMPLETIONS = update(COMPLETIONS).where(
     (COMPLETIONS.c.learner_id == _b("b_learner_id")) & (COMPLETIONS.c.lesson_id == _b("b_lesson_id"))
@@ -169,8 +177,9 @@ class SqlProgressRepository:
     change in between is caught as before, by the revision check of the next save.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, stamps_migrations: bool = False) -> None:
         self._connection = connection
+        self._stamps_migrations = stamps_migrations  # the schema has 0002's `migrated_at`
         self._dialect = connection.dialect.name
         self.where = _where(connection.engine.url)
         self._known: dict[str, dict[str, LessonProgress]] = {}  # learner -> lesson -> progress
@@ -234,6 +243,10 @@ class SqlProgressRepository:
             if not self._insert(PROGRESS, {**values, "revision": 1}, progress.learner_id):
                 raise ConcurrentUpdate(f"{what} was created by another action")
             saved = dataclasses.replace(progress, revision=1)
+        elif self._stamps_migrations:
+            key = {**_progress_key(progress, progress.lesson_id), "b_pinned": progress.pinned_version, "b_now": utc_now()}
+            self._update(UPDATE_PROGRESS_STAMPED, key, values, what)
+            saved = dataclasses.replace(progress, revision=progress.revision + 1)
         else:
             self._update(UPDATE_PROGRESS, _progress_key(progress, progress.lesson_id), values, what)
             saved = dataclasses.replace(progress, revision=progress.revision + 1)
@@ -440,10 +453,11 @@ class SqlUnitOfWork:
 
     progress: ProgressRepository
 
-    def __init__(self, engine: Engine, where: str, writer_lock: _WriterLock | None = None) -> None:
+    def __init__(self, engine: Engine, where: str, writer_lock: _WriterLock | None = None, stamps_migrations: bool = False) -> None:
         self._engine = engine
         self._where = where
         self._writer_lock = writer_lock
+        self._stamps_migrations = stamps_migrations
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -462,7 +476,7 @@ class SqlUnitOfWork:
                 self._writer_lock.release()
             raise
         self._connection = connection
-        self._repository = SqlProgressRepository(connection)
+        self._repository = SqlProgressRepository(connection, self._stamps_migrations)
         self.progress = self._repository
         return self
 
@@ -523,13 +537,15 @@ class Storage:
     Holds the engine (and its connection pool) for the life of the process; `close()` releases it.
     """
 
-    def __init__(self, engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(self, engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, revision: str | None = None) -> None:
         self.engine = engine
         self.where = describe(engine.url)
+        self.revision = revision  # the schema revision found when the store was opened
         self._writer_lock = _WriterLock(busy_timeout) if engine.dialect.name == "sqlite" else None
+        self._stamps_migrations = window.includes(revision, "0002")
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.where, self._writer_lock)
+        return SqlUnitOfWork(self.engine, self.where, self._writer_lock, self._stamps_migrations)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -547,7 +563,7 @@ def open_storage(
     auto_upgrade: bool = False,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
 ) -> Storage:
-    """Connect to the database at `url` and check that its schema is this code's head revision.
+    """Connect to the database at `url` and check that its schema is inside this code's window.
 
     Without `auto_upgrade` a missing SQLite file or an old schema is refused with `StorageUnavailable`
     (`SchemaOutOfDate`) telling the operator to run `fiml-bot db upgrade`; with it (the terminal chat,
@@ -565,8 +581,8 @@ def open_storage(
     engine = make_engine(url, busy_timeout=busy_timeout)
     try:
         with storage_errors(where), engine.connect() as connection:
-            check_schema(connection, where)
+            revision = check_schema(connection, where)
     except BaseException:
         engine.dispose()
         raise
-    return Storage(engine, busy_timeout=busy_timeout)
+    return Storage(engine, busy_timeout=busy_timeout, revision=revision)

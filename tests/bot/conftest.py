@@ -60,3 +60,23 @@ def storage(request: pytest.FixtureRequest) -> Iterator[Callable[[], object]]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def pg_tools(request: pytest.FixtureRequest) -> None:
+    """Skip a PostgreSQL case when pg_dump/pg_restore are missing (`.ci/run` installs postgresql-client)."""
+    import shutil
+
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("database_url") == "postgres" and shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
+
+
+@pytest.fixture
+def published(git_repo: Path) -> Path:
+    """The bundled lessons in a git repository, every lesson tagged (published)."""
+    from ..conftest import cli
+
+    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
+        assert cli("tag", lesson.stem).exit_code == 0
+    return git_repo

@@ -47,9 +47,9 @@ def assert_data(url: str) -> None:
         assert uow.progress.xp_total("telegram:1") == 40
 
 
-def test_head_is_the_first_revision() -> None:
-    assert migrations_api.head() == "0001"
-    assert migrations_api.known_revisions() == {"0001"}
+def test_the_revisions_form_one_chain() -> None:
+    assert migrations_api.head() == "0002"
+    assert migrations_api.known_revisions() == {"0001", "0002"}
 
 
 @BOTH
@@ -62,6 +62,12 @@ def test_up_down_up_keeps_data_until_the_tables_go(database_url: str) -> None:
 
     migrations_api.upgrade(database_url)  # already at head: nothing happens, nothing is lost
     assert migrations_api.current(database_url) == migrations_api.head()
+    assert_data(database_url)
+
+    migrations_api.downgrade(database_url, "0001")  # down one step: the learner's data stays
+    assert migrations_api.current(database_url) == "0001"
+    assert_data(database_url)
+    migrations_api.upgrade(database_url)
     assert_data(database_url)
 
     migrations_api.downgrade(database_url, "base")
@@ -156,7 +162,9 @@ def test_a_schema_from_a_newer_release_is_refused(database_url: str) -> None:
 
 @BOTH
 def test_an_older_schema_is_refused_with_the_command_to_run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    migrations_api.upgrade(database_url)
-    monkeypatch.setattr(migrations_api, "head", lambda: "0002")
+    from fiml_bot.storage import window
+
+    migrations_api.upgrade(database_url, "0001")
+    monkeypatch.setattr(window, "min_schema", lambda: "0002")
     with pytest.raises(SchemaOutOfDate, match=r"at schema revision 0001, this fiml-bot needs 0002: run `fiml-bot db upgrade`"):
         open_storage(database_url)

@@ -33,6 +33,16 @@ def _url() -> str:
     )
 
 
+def _run_and_record(connection: Connection) -> None:
+    """Run the migrations, then record the schema window they leave, in the same transaction."""
+    from fiml_bot.storage import window
+    from fiml_bot.storage.migrations_api import revision_of
+
+    with context.begin_transaction():
+        context.run_migrations()
+        window.record(connection, revision_of(connection))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -59,8 +69,7 @@ def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_and_record(connection)
         return
     url = _url()
     ensure_sqlite_folder(url)
@@ -68,8 +77,7 @@ def run_migrations_online() -> None:
     try:
         with engine.connect() as connection:
             _configure(connection)
-            with context.begin_transaction():
-                context.run_migrations()
+            _run_and_record(connection)
     finally:
         engine.dispose()
 

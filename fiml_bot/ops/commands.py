@@ -1,0 +1,141 @@
+"""The operations' CLI commands: `db snapshot|snapshots|restore|rehearse` and `doctor`.
+
+`fiml_bot/cli.py` registers them (`register`); each parses options, calls one function of
+`fiml_bot.ops`, and prints its result.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from fiml_cms.errors import FimlError
+
+ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
+DatabaseOption = typer.Option(None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).")
+FolderOption = typer.Option(None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots).")
+
+
+def _settings(content: Optional[Path], database: Optional[str]) -> Any:
+    from fiml_bot.bootstrap import BotSettings
+
+    return BotSettings.from_env(content=content, database_url=database)
+
+
+def doctor_content(settings: Any) -> tuple[Any, str | None]:
+    """The content for the doctor, or None with the reason it could not be opened."""
+    from fiml_bot.bootstrap import open_content
+
+    try:
+        return open_content(settings), None
+    except FimlError as error:
+        return None, str(error)
+
+
+def run_doctor(settings: Any) -> Any:
+    """The doctor's report on the settings' database and content (content checks skipped without content)."""
+    from . import doctor
+
+    content, reason = doctor_content(settings)
+    report = doctor.run(settings.database_url, content)
+    if reason is not None:
+        report.skipped[:] = [f"versions and positions against the content: {reason}"]
+    return report
+
+
+def take_snapshot(url: str, folder: Optional[Path], label: str, content: Optional[Path] = None) -> Any:
+    from . import snapshots
+
+    return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
+
+
+def describe_snapshot(manifest: Any) -> str:
+    rows = ", ".join(f"{n} {t}" for t, n in manifest.row_counts.items())
+    return f"{manifest.path}  revision {manifest.schema_revision}  {manifest.xp_ledger_sum} XP  [{rows}]"
+
+
+def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
+    """Add the commands to the `fiml-bot` and `fiml-bot db` Typer apps."""
+
+    @db_app.command("snapshot")
+    @user_errors
+    def db_snapshot(out: Optional[Path] = FolderOption, database: Optional[str] = DatabaseOption, content: Optional[Path] = ContentOption) -> None:
+        """Snapshot the database (SQLite: online backup; PostgreSQL: pg_dump -Fc) with a manifest beside it."""
+        settings = _settings(content, database)
+        manifest = take_snapshot(settings.database_url, out, "manual", settings.content)
+        print(f"snapshot {describe_snapshot(manifest)}")
+
+    @db_app.command("snapshots")
+    @user_errors
+    def db_snapshots(out: Optional[Path] = FolderOption, keep: Optional[int] = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots.")) -> None:
+        """List the snapshots, oldest first; with --keep N delete all but the newest N."""
+        from . import snapshots
+
+        folder = snapshots.snapshot_folder(out=out)
+        if keep is not None:
+            for manifest in snapshots.prune(folder, keep):
+                print(f"deleted {manifest.path}")
+        found = snapshots.listing(folder)
+        for manifest in found:
+            print(f"{manifest.created_at}  {manifest.label:<13} {describe_snapshot(manifest)}")
+        print(f"{len(found)} snapshot(s) in {folder}")
+
+    @db_app.command("restore")
+    @user_errors
+    def db_restore(
+        snapshot: Path = typer.Argument(..., help="A snapshot file (or its .json manifest)."),
+        quarantine: Optional[Path] = typer.Option(None, "--quarantine", help="Write what was earned after the snapshot to FILE (JSON) instead of merging it back."),
+        out: Optional[Path] = FolderOption,
+        database: Optional[str] = DatabaseOption,
+        content: Optional[Path] = ContentOption,
+    ) -> None:
+        """Restore a snapshot, then merge back what was earned after it: XP and completions never go down.
+
+        The database as it was is snapshotted first (label pre-restore).
+        """
+        from . import restore, snapshots
+
+        settings = _settings(content, database)
+        report = restore.restore(settings.database_url, snapshot, folder=snapshots.snapshot_folder(out=out), quarantine=quarantine, content=settings.content)
+        print(report.summary())
+
+    @db_app.command("rehearse")
+    @user_errors
+    def db_rehearse(
+        source: Optional[str] = typer.Argument(None, metavar="[SNAPSHOT|URL]", help="A snapshot, or a database URL to copy (default: the database)."),
+        database: Optional[str] = DatabaseOption,
+        content: Optional[Path] = ContentOption,
+    ) -> None:
+        """Rehearse the migration on a throwaway copy: upgrade, doctor, a scripted session, downgrade, doctor, compare.
+
+        Exits 1 if any learner lost XP or completions, or the doctor found problems on the copy.
+        """
+        from . import rehearse
+
+        settings = _settings(content, database)
+        result = rehearse.rehearse(source or settings.database_url, settings)
+        print(result.render())
+        raise typer.Exit(result.exit_code)
+
+    @app.command("doctor")
+    @user_errors
+    def doctor_command(
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        database: Optional[str] = DatabaseOption,
+        content: Optional[Path] = ContentOption,
+    ) -> None:
+        """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
+        from fiml_bot.tutor.ports import StorageUnavailable
+
+        from . import doctor
+
+        try:
+            report = run_doctor(_settings(content, database))
+        except (doctor.CannotRun, StorageUnavailable) as error:
+            print(f"fiml-bot: error: {error}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        print(doctor.render_json(report) if as_json else doctor.render_text(report))
+        raise typer.Exit(report.exit_code)

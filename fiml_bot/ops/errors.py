@@ -1,0 +1,9 @@
+"""The operations' exceptions: a user can act on each (the CLI prints the message and exits 2)."""
+
+from __future__ import annotations
+
+from fiml_cms.errors import FimlError
+
+
+class OpsError(FimlError):
+    """An operation cannot run as asked (missing tool, bad snapshot, refused downgrade): exit 2."""

@@ -47,7 +47,7 @@ def parse(text: str) -> Scrape:
                     total += sample.value
                     if sample.labels.get("outcome") == "failed":
                         failed += sample.value
-        elif family.name == "fiml_build":
+        elif family.name in ("fiml_build", "fiml_build_info"):
             for sample in family.samples:
                 build = dict(sample.labels)
     return Scrape(Counts(total, failed), build)

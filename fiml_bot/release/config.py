@@ -126,11 +126,8 @@ class _Reader:
         from fiml_cms import yamlfile
 
         positions = yamlfile.locate(self.source, [(p, False) for p, _ in self.problems])
-        lines = []
-        for field_path, message in self.problems:
-            line, column = positions[(field_path, False)]
-            lines.append(f"{self.path}:{line}:{column}: {_dotted(field_path)}: {message}")
-        return lines
+        located = sorted((positions[(field_path, False)], _dotted(field_path), message) for field_path, message in self.problems)
+        return [f"{self.path}:{line}:{column}: {field}: {message}" for (line, column), field, message in located]
 
     def problem(self, path: JsonPath, message: str) -> None:
         self.problems.append((path, message))
@@ -221,7 +218,7 @@ class _Reader:
         rollback = self.mapping(deployment.get("rollback", {}), d + ("rollback",), ("automatic", "triggers"))
         automatic = self.get(rollback, "automatic", d + ("rollback",), self.boolean, True)
         triggers = self.triggers(rollback.get("triggers", []), d + ("rollback", "triggers"))
-        haproxy = self.haproxy(deployment.get("haproxy"), d + ("haproxy",))
+        haproxy = self.haproxy(deployment.get("haproxy", {}), d + ("haproxy",))
         state = self.get(deployment, "state", d, self.file, self.base.parent / "var" / "release" / "state.json")
         metrics_file = self.get(deployment, "metrics_file", d, self.file, None)
         if self.problems:
@@ -251,7 +248,7 @@ class _Reader:
                 self.problem(where + ("replicas",), "expected a list of host:port, one per webhook replica")
             else:
                 addresses = [a for i, item in enumerate(replicas) if (a := self.address(item, where + ("replicas", i)))]
-            instances = self.get(env, "instances", where, self.positive_int, len(addresses) or 1)
+            instances = self.get(env, "instances", where, self.positive_int, len(replicas) if isinstance(replicas, list) and replicas else 1)
             if addresses and instances is not None and instances != len(replicas):
                 self.problem(where + ("instances",), f"says {instances} but {len(replicas)} replica(s) are listed")
             traffic = self.get(env, "traffic", where, self.percent, 100.0 if color == "blue" else 0.0)

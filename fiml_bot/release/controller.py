@@ -113,7 +113,7 @@ class Release:
     def enter_phase(self, state: ReleaseState, index: int) -> None:
         phase = self.config.phases[index]
         state.phase, state.phase_started = index, self.clock()
-        state.phase_counts = {}
+        self.baseline(state)
         if phase.traffic_split >= 100 and phase.duration is None:
             self.promote(state, "the last phase is the cutover")
             return
@@ -137,13 +137,10 @@ class Release:
         counts = self.read_counts(state)
         canary, stable = counts[state.canary], counts[state.stable]
         phase = self.config.phases[state.phase]
-        trigger = self.unready(state) or self.doctor_problem(state)
+        verdict = analysis.judge(canary, stable, self.config.error_limit(phase), self.config.min_samples)
+        trigger = self.unready(state) or (verdict.reason if verdict.action == "breach" else None) or self.doctor_problem(state)
         if trigger is not None and self.config.automatic_rollback:
             self.rollback(state, trigger)
-            return
-        verdict = analysis.judge(canary, stable, self.config.error_limit(phase), self.config.min_samples)
-        if verdict.action == "breach" and self.config.automatic_rollback:
-            self.rollback(state, verdict.reason)
             return
         elapsed = self.clock() - state.phase_started
         if verdict.action == "healthy" and phase.duration is not None and elapsed >= phase.duration:
@@ -155,6 +152,15 @@ class Release:
             return
         self.step(state, "analysis", f"{verdict.action}: {verdict.reason}; {elapsed:.0f} s into phase {state.phase + 1}")
 
+    def baseline(self, state: ReleaseState) -> None:
+        """A phase counts from here: every replica's counters as they are now."""
+        state.phase_counts = {color: {"total": 0.0, "failed": 0.0} for color in COLORS}
+        for color in COLORS:
+            for address in self.config.environments[color].replicas:
+                scraped = self.hooks.scrape(address)
+                if scraped is not None:
+                    state.seen[address] = {"total": scraped.counts.total, "failed": scraped.counts.failed}
+
     def read_counts(self, state: ReleaseState) -> dict[str, Counts]:
         """Each color's update counts since the phase began, from its replicas' /metrics."""
         for color in COLORS:
@@ -164,10 +170,8 @@ class Release:
                 if scraped is None:
                     continue
                 before = state.seen.get(address)
-                added = analysis.increase(scraped.counts, Counts(**before) if before else None)
+                total = total + analysis.increase(scraped.counts, Counts(**before) if before else None)
                 state.seen[address] = {"total": scraped.counts.total, "failed": scraped.counts.failed}
-                if before is not None or state.phase_counts.get(color) is not None:
-                    total = total + added
             state.phase_counts[color] = {"total": total.total, "failed": total.failed}
         return {color: Counts(**state.phase_counts[color]) for color in COLORS}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +27,7 @@ class Delivery:
     update_id: int
     status: int | None  # None: no answer (connection reset, timeout)
     color: str | None  # the X-Fiml-Color HAProxy's backend added
-    sent: float
+    sent: float  # Unix time, comparable with the release's log
     answered: float
 
 
@@ -54,13 +54,13 @@ class Load:
         give_up = time.monotonic() + self.deadline_per_update
         pause = 0.05
         while True:
-            sent = time.monotonic()
+            sent = time.time()
             try:
                 response = self.client.post(self.url, content=body, headers=headers)
                 status, color = response.status_code, response.headers.get("X-Fiml-Color")
             except httpx.HTTPError:
                 status, color = None, None
-            delivery = Delivery(learner, update["update_id"], status, color, sent, time.monotonic())
+            delivery = Delivery(learner, update["update_id"], status, color, sent, time.time())
             with self._lock:
                 self.deliveries.append(delivery)
             if status is not None and 200 <= status < 300:
@@ -131,8 +131,7 @@ def lesson_xp(lesson: Any) -> int:
     return lesson.xp_reward + sum(q.xp for q in lesson.quiz.questions)
 
 
-def processed_keys(database_url: str) -> list[str]:
-    """Every key in processed_events (one per applied update)."""
+def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
     from sqlalchemy import create_engine, text
 
     from fiml_bot.storage.database import parse_url
@@ -140,10 +139,16 @@ def processed_keys(database_url: str) -> list[str]:
     engine = create_engine(parse_url(database_url))
     try:
         with engine.connect() as connection:
-            return [row[0] for row in connection.execute(text("SELECT key FROM processed_events"))]
+            return [tuple(row) for row in connection.execute(text(sql))]
     finally:
         engine.dispose()
 
 
-def iter_ids(start: int, count: int) -> Iterator[int]:
-    return iter(range(start, start + count))
+def processed_keys(database_url: str) -> list[str]:
+    """Every key in processed_events (one per applied update)."""
+    return [row[0] for row in query(database_url, "SELECT key FROM processed_events")]
+
+
+def xp_by_learner(database_url: str) -> dict[str, int]:
+    return {row[0]: int(row[1]) for row in query(database_url, "SELECT learner_id, SUM(amount) FROM xp_ledger GROUP BY learner_id")}
+

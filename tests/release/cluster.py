@@ -118,6 +118,7 @@ class Cluster:
     content: Path
     database_url: str
     replicas: int = 2
+    green_replicas: int | None = None  # default: as many as blue
     green_env: dict[str, str] = field(default_factory=dict)
     rollout_options: dict[str, Any] = field(default_factory=dict)
     fake: FakeBotApi = field(default_factory=FakeBotApi)
@@ -144,13 +145,14 @@ class Cluster:
     def _start(self) -> None:
         deploy = self.folder / "deploy"
         deploy.mkdir(parents=True, exist_ok=True)
-        for color in ("blue", "green"):
-            for i in range(1, self.replicas + 1):
+        counts = {"blue": self.replicas, "green": self.replicas if self.green_replicas is None else self.green_replicas}
+        for color, count in counts.items():
+            for i in range(1, count + 1):
                 self.ports[f"{color}{i}"] = free_port()
         self.bind = free_port()
         self.config_path = deploy / "rollout.yaml"
-        self.config_path.write_text(rollout_yaml([self.ports[f"blue{i}"] for i in range(1, self.replicas + 1)],
-                                                 [self.ports[f"green{i}"] for i in range(1, self.replicas + 1)],
+        self.config_path.write_text(rollout_yaml([p for n, p in self.ports.items() if n.startswith("blue")],
+                                                 [p for n, p in self.ports.items() if n.startswith("green")],
                                                  self.bind, **self.rollout_options))
         self.config = rollout.load(self.config_path)
         write_files(self.config, Split("blue", "green", 0))

@@ -88,7 +88,10 @@ def say(load: Load, learner: int, text: str) -> Delivery:
 
 
 def tap(load: Load, learner: int, label: str) -> Delivery:
-    message = [m for m in load.fake.messages(learner) if m.from_bot and m.buttons][-1]
+    with_buttons = [m for m in load.fake.messages(learner) if m.from_bot and m.buttons]
+    if not with_buttons:
+        raise AssertionError(f"learner {learner}: no message with buttons to tap {label!r}; the chat: {[m.text[:60] for m in load.fake.messages(learner)]}; deliveries: {[(d.update_id, d.status) for d in load.deliveries if d.learner == learner]}")
+    message = with_buttons[-1]
     data = next(d for t, d in message.buttons if label in t)
     return load.deliver(learner, load.fake.callback(learner, message.message_id, data, enqueue=False))
 
@@ -138,8 +141,9 @@ def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
 
     engine = create_engine(parse_url(database_url))
     try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
+        with engine.begin() as connection:
+            result = connection.execute(text(sql))
+            return [tuple(row) for row in result] if result.returns_rows else []
     finally:
         engine.dispose()
 

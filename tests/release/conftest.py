@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.conftest import postgres_url  # noqa: F401  (a fixture: a throwaway schema per test)
+from tests.bot.conftest import pg_tools, postgres_url  # noqa: F401  (fixtures: a throwaway schema per test, pg_dump present)
 
 
 @pytest.fixture

@@ -223,3 +223,25 @@ fiml_build_info{color="green",version="2.0.0",schema_revision="0002",content_ref
     assert judge(Counts(40, 1), Counts(100, 0), 5, 20).action == "healthy"
     assert judge(Counts(40, 4), Counts(100, 20), 5, 20).action == "healthy"  # both failing alike: not the release
     assert judge(Counts(40, 4), Counts(100, 1), 5, 20).action == "breach"
+
+
+def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(tmp_path: Path, postgres_url: str, pg_tools: None, content_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fiml_bot.bootstrap import BotSettings
+    from fiml_bot.release.wiring import migrate_with_snapshot
+    from fiml_bot.storage import migrations_api
+
+    monkeypatch.setenv("FIML_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+    migrations_api.upgrade(postgres_url, "0001")
+    settings = BotSettings.from_env(content=content_repo, database_url=postgres_url)
+    before, snapshot = migrate_with_snapshot(settings)
+    assert before == "0001" and snapshot is not None and Path(snapshot).exists()
+    assert migrations_api.current(postgres_url) == migrations_api.head()
+    assert migrate_with_snapshot(settings) == (migrations_api.head(), None)  # nothing to do: no snapshot
+
+    from .load import query
+
+    query(postgres_url, "UPDATE alembic_version SET version_num = '9999'")  # a revision this code does not know
+    world = World(tmp_path)
+    state = world.release(migrate=lambda: migrate_with_snapshot(settings)).start("2.0.0", migrate=True)
+    assert state.status == "rolled_back" and state.reason.startswith("database migration failed:")
+    assert world.haproxy.history == [Split("blue", "green", 0)]

@@ -118,6 +118,11 @@ def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(tmp_path: Path
             load.close()
         servers = cluster.api.servers()
         assert servers["blue/blue1"]["status"].startswith("DOWN") and servers["blue/blue2"]["status"].startswith("UP")
+        health = CliRunner().invoke(app, ["release", "health", "blue", "--config", str(cluster.config_path)])
+        assert health.exit_code == 1 and "blue1 127.0.0.1:" in health.output and "haproxy: DOWN" in health.output
+        assert "blue: 1 replica(s) not healthy" in health.output
+        health = CliRunner().invoke(app, ["release", "health", "green", "--config", str(cluster.config_path)])
+        assert health.exit_code == 0 and "green: healthy" in health.output
         after = [d for d in load.deliveries if d.sent > killed_at + 5]
         assert after and all(d.status == 200 for d in after), "HAProxy still sends updates to the dead replica"
         assert_exactly_once(load, release_db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
@@ -122,7 +123,8 @@ def status(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--j
     for name, row in sorted(servers.items()):
         print(f"  {name:<10} {row.get('status', '?')}")
     for entry in state.log[-5:]:
-        print(f"  {entry['at']:.0f} {entry['step']}: {entry['detail']}")
+        at = datetime.datetime.fromtimestamp(entry["at"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"  {at} {entry['step']}: {entry['detail']}")
 
 
 @release_app.command("promote")

@@ -6,6 +6,7 @@ operator fixes the file in one go; nothing is started from a file with a problem
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,7 +193,7 @@ class _Reader:
 
     def file(self, value: Any, path: JsonPath) -> Path | None:
         text = self.text(value, path)
-        return None if text is None else (self.base / text)
+        return None if text is None else Path(os.path.normpath(self.base / text))
 
     def address(self, value: Any, path: JsonPath) -> str | None:
         match = _ADDRESS.fullmatch(value) if isinstance(value, str) else None
@@ -219,7 +220,7 @@ class _Reader:
         automatic = self.get(rollback, "automatic", d + ("rollback",), self.boolean, True)
         triggers = self.triggers(rollback.get("triggers", []), d + ("rollback", "triggers"))
         haproxy = self.haproxy(deployment.get("haproxy", {}), d + ("haproxy",))
-        state = self.get(deployment, "state", d, self.file, self.base.parent / "var" / "release" / "state.json")
+        state = self.get(deployment, "state", d, self.file, Path(os.path.normpath(self.base.parent / "var" / "release" / "state.json")))
         metrics_file = self.get(deployment, "metrics_file", d, self.file, None)
         if self.problems:
             return None
@@ -329,7 +330,7 @@ class _Reader:
 
     def haproxy(self, value: Any, path: JsonPath) -> HaproxySettings:
         data = self.mapping(value, path, ("bind", "admin_socket", "template", "config", "split_map", "webhook_path", "maxconn"))
-        run = self.base.parent / "var" / "release"
+        run = Path(os.path.normpath(self.base.parent / "var" / "release"))
         return HaproxySettings(
             bind=self.get(data, "bind", path, self.address, "127.0.0.1:8443") or "",
             admin_socket=self.get(data, "admin_socket", path, self.file, run / "haproxy.sock"),

@@ -15,7 +15,7 @@ from . import analysis
 from .analysis import Counts
 from .config import COLORS, RolloutConfig
 from .haproxy import RuntimeApi, Split, other
-from .state import IDLE, PROMOTED, ROLLED_BACK, RUNNING, ReleaseState, load, save
+from .state import IDLE, PROMOTED, ROLLED_BACK, RUNNING, ReleaseState, load, locked, save
 
 log = logging.getLogger("fiml_bot.release")
 
@@ -66,6 +66,13 @@ class Release:
 
     # -- the commands -------------------------------------------------------------------------------
     def start(self, version: str, *, migrate: bool = False, follow: bool = True) -> ReleaseState:
+        with locked(self.config.state):
+            state = self._start(version, migrate)
+        if follow:
+            self.follow(state)
+        return state
+
+    def _start(self, version: str, migrate: bool) -> ReleaseState:
         state = self.state()
         if state.status == RUNNING:
             if state.release != version:
@@ -79,8 +86,6 @@ class Release:
             if migrate and self.hooks.migrate is not None and not self.migrate(state):
                 return state
             self.enter_phase(state, 0)
-        if follow:
-            self.follow(state)
         return state
 
     def preflight(self, canary: str, version: str) -> None:
@@ -131,7 +136,15 @@ class Release:
 
     def tick(self, state: ReleaseState) -> None:
         """One analysis interval: keep HAProxy on the recorded split, read the colors, decide."""
+        with locked(self.config.state):
+            self._tick(state)
+
+    def _tick(self, state: ReleaseState) -> None:
+        recorded = self.state()  # an operator may have rolled back, promoted or switched by hand meanwhile
+        if recorded.release == state.release:
+            state.adopt(recorded)
         if state.status != RUNNING:
+            self.out(f"release: {state.release} is {state.status} (by hand); this process stops")
             return
         self.apply_split(state)
         counts = self.read_counts(state)
@@ -225,13 +238,18 @@ class Release:
         """Give `color` `percent`% of learners by hand (the stable color keeps whoever is not moved)."""
         if color not in COLORS or not 0 <= percent <= 100:
             raise ReleaseError(f"give blue or green and a percent from 0 to 100, got {color} {percent}")
-        state = self.state()
-        state.canary_percent = percent if color == state.canary else 100 - percent
-        split = self.apply_split(state)
-        self.step(state, "switch", f"{color} now serves {split.share(color)}% of learners ({other(color)} {split.share(other(color))}%)")
+        with locked(self.config.state):
+            state = self.state()
+            state.canary_percent = percent if color == state.canary else 100 - percent
+            split = self.apply_split(state)
+            self.step(state, "switch", f"{color} now serves {split.share(color)}% of learners ({other(color)} {split.share(other(color))}%)")
         return split
 
     def manual_rollback(self, reason: str) -> ReleaseState:
+        with locked(self.config.state):
+            return self._manual_rollback(reason)
+
+    def _manual_rollback(self, reason: str) -> ReleaseState:
         state = self.state()
         if state.status == IDLE and state.canary_percent == 0:
             self.step(state, "rollback", f"nothing to roll back: {state.stable} already serves every learner")
@@ -240,6 +258,10 @@ class Release:
         return state
 
     def manual_promote(self) -> ReleaseState:
+        with locked(self.config.state):
+            return self._manual_promote()
+
+    def _manual_promote(self) -> ReleaseState:
         state = self.state()
         if state.status == PROMOTED:
             self.step(state, "promote", f"release {state.release} is already promoted ({state.stable} is stable)")

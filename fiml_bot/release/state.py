@@ -6,9 +6,12 @@ the recorded split (an idempotent `set map`) and carries on from the recorded ph
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,11 @@ class ReleaseState:
     def split(self) -> Split:
         return Split(self.stable, self.canary, self.canary_percent)
 
+    def adopt(self, other: "ReleaseState") -> None:
+        """Take every field of `other` (the file, newer than this process's copy)."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(other, item.name))
+
     def record(self, step: str, detail: str, clock: float | None = None) -> dict[str, Any]:
         entry = {"at": round(time.time() if clock is None else clock, 3), "step": step, "detail": detail}
         self.log = (self.log + [entry])[-LOG_LIMIT:]
@@ -73,3 +81,15 @@ def load(path: Path, stable: str, canary: str) -> ReleaseState:
 def save(path: Path, state: ReleaseState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, (json.dumps(asdict(state), indent=1, sort_keys=True) + "\n").encode())
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """One writer at a time: the running `release start` and an operator's command by hand."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

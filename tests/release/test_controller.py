@@ -245,3 +245,17 @@ def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(tmp
     state = world.release(migrate=lambda: migrate_with_snapshot(settings)).start("2.0.0", migrate=True)
     assert state.status == "rolled_back" and state.reason.startswith("database migration failed:")
     assert world.haproxy.history == [Split("blue", "green", 0)]
+
+
+def test_a_rollback_by_hand_stops_the_running_release_process(world: World) -> None:
+    running = world.release()
+    state = running.start("2.0.0", follow=False)
+    world.release().manual_rollback("trying the runbook")  # another terminal
+    assert world.haproxy.now == Split("blue", "green", 0)
+    world.add("green", 50)
+    world.advance(2)
+    running.tick(state)
+    assert state.status == "rolled_back" and world.haproxy.now == Split("blue", "green", 0)
+    assert "is rolled_back (by hand); this process stops" in world.lines[-1]
+    world.release().switch("green", 30)
+    assert running.state().status == "rolled_back"

@@ -48,7 +48,7 @@ def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, con
     lesson = lessons.latest(MARKET)
     learners = list(range(9001, 9061))
     fault = {"FIML_PLUGINS": "tests.release.fault_plugin", "FIML_FAULT_PERCENT": "30"}
-    options = {"interval": f"{INTERVAL:g}s", "min_samples": 10, "phases": DRILL_PHASES, "integrity": "1m"}
+    options = {"interval": f"{INTERVAL:g}s", "min_samples": 5, "phases": DRILL_PHASES, "integrity": "1m"}
     with AlertReceiver() as alerts, Cluster(tmp_path, content_repo, release_db, replicas=2, green_env=fault, rollout_options=options) as cluster:
         load = Load(cluster.fake, cluster.url, deadline_per_update=90)
         command = [sys.executable, "-m", "fiml_bot", "release", "start", "0.1.0", "--config", str(cluster.config_path),

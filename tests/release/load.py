@@ -79,8 +79,10 @@ class Load:
     def accepted(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.status is not None and 200 <= d.status < 300]
 
-    def colors_of(self, learner: int, after: float = 0.0, before: float = float("inf")) -> set[str]:
-        return {d.color for d in self.accepted() if d.learner == learner and after <= d.sent and d.answered <= before and d.color}
+    def colors_of(self, learner: int, after: float = 0.0, before: float = float("inf"), *, accepted_only: bool = True) -> set[str]:
+        """The colors that answered the learner's deliveries sent and answered within [after, before]."""
+        deliveries = self.accepted() if accepted_only else self.deliveries
+        return {d.color for d in deliveries if d.learner == learner and after <= d.sent and d.answered <= before and d.color}
 
 
 def say(load: Load, learner: int, text: str) -> Delivery:

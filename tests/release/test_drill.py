@@ -6,7 +6,6 @@ was lost, learners stayed on one color, and the doctor is clean. Then kill -9 of
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -92,7 +91,7 @@ def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, con
         # Sticky: during the canary a learner was served by one color; after the rollback only blue.
         canary_learners = set()
         for learner in learners:
-            during = load.colors_of(learner, after=phase_at, before=rollback_at)
+            during = load.colors_of(learner, after=phase_at, before=rollback_at, accepted_only=False)  # failed ones too
             assert len(during) <= 1, (learner, during)
             canary_learners |= {learner} if during == {"green"} else set()
             assert load.colors_of(learner, after=rollback_at + 1.0) <= {"blue"}
@@ -107,11 +106,16 @@ def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(tmp_path: Path
     with Cluster(tmp_path, content_repo, release_db, replicas=2) as cluster:
         load = Load(cluster.fake, cluster.url, deadline_per_update=60)
         try:
-            chatting = threading.Thread(target=load.run, args=(learners, chatter(12, pause=0.1)), kwargs={"workers": 40})
+            chatting = threading.Thread(target=load.run, args=(learners, chatter(40, pause=0.2)), kwargs={"workers": 40})
             chatting.start()
             time.sleep(2.0)
-            killed_at = time.time()
             cluster.kill("blue1")
+            deadline = time.monotonic() + 30
+            while not cluster.api.servers()["blue/blue1"]["status"].startswith("DOWN"):
+                assert time.monotonic() < deadline, "HAProxy never marked the killed replica DOWN"
+                time.sleep(0.1)
+            down_at = time.time()
+            assert chatting.is_alive(), "the load ended before HAProxy noticed; make it longer"
             chatting.join(180)
             assert not chatting.is_alive()
         finally:
@@ -123,8 +127,7 @@ def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(tmp_path: Path
         assert "blue: 1 replica(s) not healthy" in health.output
         health = CliRunner().invoke(app, ["release", "health", "green", "--config", str(cluster.config_path)])
         assert health.exit_code == 0 and "green: healthy" in health.output
-        after = [d for d in load.deliveries if d.sent > killed_at + 5]
+        after = [d for d in load.deliveries if d.sent > down_at]
         assert after and all(d.status == 200 for d in after), "HAProxy still sends updates to the dead replica"
         assert_exactly_once(load, release_db)
-        assert len([d for d in load.accepted() if d.learner]) >= len(learners) * 12
-        assert os.path.exists(cluster.config.haproxy.admin_socket)
+        assert len([d for d in load.accepted() if d.learner]) == len(learners) * 40

@@ -9,7 +9,10 @@
    MessageHandler that replies with the same text) on the same fake. Goals: >= 1,000 updates/s on
    SQLite, ratio to the echo bot >= 0.3. Updates are processed one after another (latency-bound);
    only `process_update` is timed, building the update dicts is not.
-2. **notify's sustained rate**: `fiml_bot.notify.broadcast` to N learners after a minor bump, against
+2. **Metrics overhead**: the same bot with its operations stack on (Prometheus metrics through the
+   tutor's observer and the adapter, OpenFeature flags from deploy/flags.json, the canary rollout) and
+   off, interleaved run by run in the same process. Goal: updates/s with it >= 97 % of without.
+3. **notify's sustained rate**: `fiml_bot.notify.broadcast` to N learners after a minor bump, against
    the fake with Telegram's flood limits on (`RateLimits`: 30/s overall, 1/s per chat after a burst of
    5). Goal: the configured rate (default 25 messages/s) sustained, zero 429s.
 
@@ -150,22 +153,27 @@ def recent(fake: FakeBotApi, chat: int, count: int = 4) -> list[Any]:
         return [fake._snapshot(chat, mid, stored.messages[mid]) for mid in ids]
 
 
+CPU: list[float] = [0.0]  # the process CPU seconds of the last _drive, scripting excluded
+
+
 async def _drive(updates: int, workers: list[tuple[random.Random, list[int]]], make: Any, process: Any) -> float:
     """`updates` updates split over workers; each worker serves its own chats one update at a time
     (per-learner order, as PerLearnerOrder keeps it), the workers concurrently. Returns wall seconds
     minus the time spent scripting the learners (deciding what to press and building the update)."""
     share = [updates // len(workers) + (1 if i < updates % len(workers) else 0) for i in range(len(workers))]
-    scripting = [0.0]
+    scripting, scripting_cpu = [0.0], [0.0]
 
     async def worker(rng: random.Random, chats: list[int], n: int) -> None:
         for _ in range(n):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             update = make(rng.choice(chats))  # the learners' side: synchronous, so the loop serves nothing meanwhile
             scripting[0] += time.perf_counter() - t0
+            scripting_cpu[0] += time.process_time() - c0
             await process(update)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(rng, chats, n) for (rng, chats), n in zip(workers, share)))
+    CPU[0] = time.process_time() - c0 - scripting_cpu[0]
     return time.perf_counter() - t0 - scripting[0]
 
 
@@ -174,12 +182,46 @@ def _workers(chats: list[int], concurrency: int, seed: int) -> list[tuple[random
     return [(random.Random(seed * 1000 + i), chats[i::concurrency]) for i in range(concurrency)]
 
 
-async def bot_run(content: LessonContent, url: str, updates: int, learners: int, seed: int, base: int, concurrency: int) -> tuple[float, Counter]:
+def hooks_cost_us(repeat: int = 20000) -> tuple[float, float]:
+    """Microseconds, timed alone (a figure the shared machine's noise cannot hide): the hooks every
+    update runs (metric updates, the canary lookup), and one flag evaluation through OpenFeature (made
+    once per quiz end, and per new start of a lesson with a canary)."""
+    from fiml_bot.tutor.observe import ActionEvents
+
+    ops = operations()
+    metrics, flags, rollout = ops["metrics"], ops["features"], ops["rollout"]
+    events = ActionEvents(answers=[("what_is_a_market", "1.0.0", True)], xp=10)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        metrics.action_done(events)
+        metrics.update_done("callback_query", "ok", 0.004)
+        rollout.canaries()
+    per_update = (time.perf_counter() - started) / repeat * 1e6
+    started = time.perf_counter()
+    for i in range(repeat // 4):
+        flags.enabled("review-mistakes", f"telegram:{i}")
+    return per_update, (time.perf_counter() - started) / (repeat // 4) * 1e6
+
+
+def operations() -> dict[str, Any]:
+    """The tutor's and adapter's hooks as `fiml-bot run` wires them: metrics, flags, canary rollout."""
+    from fiml_bot.ops.canary import CanaryRollout
+    from fiml_bot.ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from fiml_bot.ops.metrics import BotMetrics
+
+    metrics = BotMetrics()
+    flags = FeatureFlags(FlagFileProvider(read_file(PROJECT / "deploy" / "flags.json")))
+    return {"observer": metrics, "features": flags, "rollout": CanaryRollout(flags), "metrics": metrics}
+
+
+async def bot_run(content: LessonContent, url: str, updates: int, learners: int, seed: int, base: int, concurrency: int, observed: bool = False) -> tuple[float, Counter]:
     fake = FakeBotApi(record_calls=False)
     storage = open_storage(url, auto_upgrade=True)
-    tutor = Tutor(content, storage)
+    ops = operations() if observed else {}
+    metrics = ops.pop("metrics", None)
+    tutor = Tutor(content, storage, **ops)
     inside = [0.0]
-    handle = tutor.handle
+    handle = tutor.handle_reporting
 
     def timed_handle(*args: Any, **kwargs: Any) -> Any:  # the tutor's share (thread time, exact when sequential)
         t0 = time.perf_counter()
@@ -188,8 +230,8 @@ async def bot_run(content: LessonContent, url: str, updates: int, learners: int,
         finally:
             inside[0] += time.perf_counter() - t0
 
-    tutor.handle = timed_handle  # type: ignore[method-assign]
-    app = build_application(tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False)
+    tutor.handle_reporting = timed_handle  # type: ignore[method-assign]
+    app = build_application(tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False, metrics=metrics)
     await app.initialize()
     try:
         script = Learners(fake, tutor, [base + i for i in range(learners)], seed)
@@ -206,6 +248,7 @@ async def bot_run(content: LessonContent, url: str, updates: int, learners: int,
         seconds = await _drive(updates, _workers(script.chats, concurrency, seed), make, app.process_update)
         script.mix["_tutor_ms"] += round(1000 * inside[0] / updates * 1000)  # microseconds per update, summed over runs
         script.mix["_wall_ms"] += round(1000 * seconds / updates * 1000)
+        script.mix["_cpu_rate"] = round(updates / CPU[0])
         return updates / seconds, script.mix
     finally:
         await app.shutdown()
@@ -317,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="learners served at once (the goal is checked at this level; 1 is shown too)")
     parser.add_argument("--postgres", default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--overhead-runs", type=int, default=7, help="interleaved runs with and without the operations stack (0: skip)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
@@ -345,6 +389,17 @@ def main(argv: list[str] | None = None) -> int:
                     floors.append(asyncio.run(floor_run(args.updates, args.learners, run, concurrency, share)))
                 rows.append({"kind": kind, "concurrency": concurrency, "rate": statistics.median(rates), "echo": statistics.median(echoes),
                              "floor": statistics.median(floors), "rates": rates, "echoes": echoes, "floors": floors, "mix": mix})
+        overhead = None
+        if args.overhead_runs:
+            overhead = {"plain": [], "observed": [], "plain_cpu": [], "observed_cpu": []}
+            for run in range(args.overhead_runs):
+                for flag in (False, True) if run % 2 == 0 else (True, False):
+                    path = folder / "overhead" / f"{flag}-{run}" / "fiml.db"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    rate, run_mix = asyncio.run(bot_run(content, f"sqlite:///{path}", args.updates, args.learners, run, 100000 * (run + 1), args.concurrency, observed=flag))
+                    side = "observed" if flag else "plain"
+                    overhead[side].append(rate)
+                    overhead[f"{side}_cpu"].append(run_mix["_cpu_rate"])
         notified = None
         if args.notify:
             notify_folder = folder / "notify"
@@ -369,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
             goal, verdict = f"ratio >= {GOAL_RATIO}", "PASS" if ratio >= GOAL_RATIO else "FAIL"
         floor = f"{r['floor']:,.0f} ({r['floor'] / r['echo']:.2f})"
         print(f"| {r['kind']} | {r['concurrency']} | {r['rate']:,.0f} | {r['echo']:,.0f} | {ratio:.2f} | {floor} | {r['rate'] / r['floor']:.2f} | {goal} | {verdict} |")
+    if overhead:
+        plain, observed = statistics.median(overhead["plain"]), statistics.median(overhead["observed"])
+        plain_cpu, observed_cpu = statistics.median(overhead["plain_cpu"]), statistics.median(overhead["observed_cpu"])
+        passed = observed_cpu >= 0.97 * plain_cpu
+        ok &= passed
+        print(f"| sqlite, metrics + flags + canary rollout on vs off ({args.overhead_runs} interleaved runs) | {args.concurrency} | {observed:,.0f} on | {plain:,.0f} off | {observed / plain:.3f} (wall) | per CPU second: {observed_cpu:,.0f} on, {plain_cpu:,.0f} off, ratio {observed_cpu / plain_cpu:.3f} | - | on >= 97 % of off per CPU second (overhead <= 3 %) | {'PASS' if passed else 'FAIL'} |")
     if notified:
         passed = notified["429"] == 0 and notified["sent"] == args.notify and notified["sustained"] >= args.rate * 0.95
         ok &= passed
@@ -381,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         mix += f"; per update: {r['mix']['_wall_ms'] / args.runs / 1000:.2f} ms wall, of which {r['mix']['_tutor_ms'] / args.runs / 1000:.2f} ms inside Tutor.handle (thread)"
         print(f"- {r['kind']}, {r['concurrency']} in flight: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} updates/s; echo {', '.join(f'{x:,.0f}' for x in r['echoes'])}; "
               f"same calls {', '.join(f'{x:,.0f}' for x in r['floors'])}; mix: {mix}")
+    if overhead:
+        per_update, per_flag = hooks_cost_us()
+        print(f"- timed alone: the hooks every update runs (metrics, canary lookup) {per_update:.1f} µs; one flag evaluation through OpenFeature {per_flag:.1f} µs")
+        print(f"- metrics overhead runs: off {', '.join(f'{x:,.0f}' for x in overhead['plain'])}; on {', '.join(f'{x:,.0f}' for x in overhead['observed'])} updates/s; "
+              f"per CPU second off {', '.join(f'{x:,.0f}' for x in overhead['plain_cpu'])}; on {', '.join(f'{x:,.0f}' for x in overhead['observed_cpu'])}")
     print()
     print("\n".join(machine()))
     shutil.rmtree(folder, ignore_errors=True)

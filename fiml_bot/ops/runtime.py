@@ -29,6 +29,21 @@ def flags_path(content_root: Path, env: Mapping[str, str]) -> Path:
     return Path(given) if given else content_root / DEFAULT_PATH
 
 
+def reload_interval(text: str) -> float:
+    """FIML_FLAGS_RELOAD_SECONDS: seconds between flag-file checks (default 30)."""
+    from fiml_cms.errors import ConfigError
+
+    if not text.strip():
+        return DEFAULT_INTERVAL
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.5 <= value <= 86400:
+        raise ConfigError(f"FIML_FLAGS_RELOAD_SECONDS={text!r}: give a number of seconds from 0.5 to 86400")
+    return value
+
+
 class AlertingObserver:
     """The tutor's observer: metrics, plus an alert when learners' actions fail (at most one per 5 minutes)."""
 
@@ -69,7 +84,7 @@ class Operations:
             log.info("feature flags from %s: %s", path, ", ".join(sorted(flags.flags.flags)) or "none")
         reloader = None
         if watch_flags:
-            interval = float(env.get("FIML_FLAGS_RELOAD_SECONDS", "") or DEFAULT_INTERVAL)
+            interval = reload_interval(env.get("FIML_FLAGS_RELOAD_SECONDS", ""))
             reloader = FlagReloader(path, flags, interval=interval, metrics=metrics, alert=alerts)
         return cls(metrics, flags, CanaryRollout(flags), AlertingObserver(metrics, alerts), alerts, reloader)
 
@@ -102,12 +117,13 @@ def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[
 
 
 def content_ref(content: Any) -> str:
-    """The content repository's HEAD commit (12 hex digits), "archive" without git, else "unknown"."""
-    root = Path(getattr(getattr(content, "settings", None), "root", "."))
-    head = root / ".git" / "HEAD"
+    """The content repository's HEAD commit (12 hex digits); without git "archive" or "worktree"."""
+    settings = getattr(content, "settings", None)
+    root = Path(getattr(settings, "root", "."))
     try:
-        if not head.is_file():
-            return "archive" if (root / "content").exists() else "unknown"
+        if not (root / ".git").exists():
+            archive = getattr(settings, "archive", None)
+            return "archive" if archive is not None and (Path(archive) / "index.json").is_file() else "worktree"
         from fiml_cms.gitrepo import GitRepo
 
         sha = GitRepo(root).head()

@@ -221,3 +221,36 @@ def test_tag_canary_refuses_a_broken_flag_file_before_tagging(published: Path) -
     result = cli("tag", LESSON, "--canary", "10")
     assert result.exit_code == 2 and "flags.json:1:12: not valid JSON" in result.output
     assert cli("versions", LESSON).output.count("1.1.0") == 0  # nothing was tagged
+
+
+def test_flags_explain_agrees_with_what_each_learner_is_served(published: Path, sqlite_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app as bot_app
+
+    publish_minor(published, canary=40)
+    bot = Bot(published, sqlite_url)
+    chats = [FIRST_CHAT + i for i in range(30)]
+
+    async def serve() -> dict[int, str]:
+        await bot.app.initialize()
+        try:
+            return {chat: await bot.open_lesson(chat) for chat in chats}
+        finally:
+            await bot.app.shutdown()
+            bot.storage.close()
+
+    served = run(serve())
+    assert set(served.values()) == {"1.0.0", "1.1.0"}
+    for chat in [*chats, FIRST_CHAT + 999]:
+        result = CliRunner().invoke(bot_app, ["flags", "explain", f"canary.{LESSON}", str(chat), "--content", str(published), "--database", sqlite_url], env={"FIML_FLAGS_FILE": ""})
+        assert result.exit_code == 0, result.output
+        if chat in served:
+            assert f"learner sees: {LESSON} {served[chat]} (started before" in result.output, result.output
+            assert ("variant: on" in result.output) == (served[chat] == "1.1.0")
+        else:  # not started yet: what they would get
+            expected = "1.1.0" if "variant: on" in result.output else "1.0.0"
+            assert f"learner sees: {LESSON} {expected} when they start it" in result.output
+    assert "canary: lesson what_is_a_market 1.1.0 for 40 % of new starts, else 1.0.0" in result.output
+    checked = CliRunner().invoke(bot_app, ["flags", "check", "--content", str(published)], env={"FIML_FLAGS_FILE": ""})
+    assert checked.exit_code == 0 and "canary.what_is_a_market: 1.1.0 running for 40 % of new starts; the others get 1.0.0" in checked.output

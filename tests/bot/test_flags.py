@@ -194,3 +194,22 @@ def test_the_projects_flag_file_ships_the_review_step_dark() -> None:
 
 def test_an_alert_is_a_value() -> None:
     assert Alert("X", "warning", "s").all_labels("host")["alertname"] == "X"
+
+
+def test_run_refuses_to_start_with_an_invalid_flag_file(tmp_path: Path) -> None:
+    """Starting without the flags would release every content canary to everyone."""
+    bad = tmp_path / "flags.json"
+    bad.write_text('{"flags": {"x": {"state": "ENABLED", "variants": {}}}}', encoding="utf-8")
+    result = run_bot("run", env={"FIML_TELEGRAM_TOKEN": "1:x", "FIML_FLAGS_FILE": str(bad)})
+    assert result.exit_code == 2
+    assert f"{bad}:1:38: {{}} has less than 1 property [$.flags.x.variants]" in result.output
+
+
+def test_the_reload_interval_is_checked() -> None:
+    from fiml_bot.ops.runtime import reload_interval
+    from fiml_cms.errors import ConfigError
+
+    assert reload_interval("") == 30 and reload_interval("2.5") == 2.5
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(ConfigError, match="FIML_FLAGS_RELOAD_SECONDS"):
+            reload_interval(bad)

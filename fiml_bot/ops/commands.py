@@ -47,9 +47,16 @@ def run_doctor(settings: Any) -> Any:
 
 
 def take_snapshot(url: str, folder: Optional[Path], label: str, content: Optional[Path] = None) -> Any:
+    """A snapshot; before a migration (label `pre-...`) a failure says how to go on without one."""
     from . import snapshots
+    from .errors import OpsError
 
-    return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
+    try:
+        return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
+    except OpsError as error:
+        if label.startswith("pre-") and label != "pre-restore":
+            raise OpsError(f"{error}; nothing was migrated (to migrate without a snapshot, pass --no-snapshot)") from None
+        raise
 
 
 def describe_snapshot(manifest: Any) -> str:

@@ -10,6 +10,7 @@ and so is a doctor problem that the copy did not have before the migration.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import uuid
@@ -132,7 +133,7 @@ def rehearse(source: str, settings: Any) -> Rehearsal:
         down_problems = _problem_keys(url, content)
         result.new_problems += sorted(down_problems - baseline_problems - upgraded_problems)
         _stage(result, f"downgraded to {start}", url, problems=len(down_problems))
-        for earlier, later in zip(result.stages, result.stages[1:]):
+        for earlier, later in itertools.pairwise(result.stages):
             result.losses += compare(earlier, later)
         return result
 

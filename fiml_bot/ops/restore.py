@@ -6,7 +6,7 @@
    to a side schema, `pg_restore` recreates them, and they move back if it fails).
 3. A snapshot older than the database's schema is upgraded to the revision the database was at, so
    the running code's window still holds.
-4. What the database held beyond the snapshot is merged back with set-based SQL (`merge_rules`): new
+4. What the database held beyond the snapshot is merged back with set-based SQL (`MERGE_RULES`): new
    learners, ledger entries (by key), completions, badges, processed events, and learner and progress
    rows whose revision moved forward. So XP and completions never go down. With `quarantine`, those
    rows are written to a JSON file instead, for rolling back a corruption.
@@ -36,20 +36,22 @@ from .errors import OpsError
 
 @dataclass(frozen=True)
 class MergeRule:
-    """How one table's later rows come back: rows whose key is missing are inserted; with `revision`,
-    rows whose revision moved forward replace the restored ones."""
+    """How one table's later rows come back: rows whose key is missing are inserted; with `forward`,
+    a row whose value in that column is larger replaces the restored one."""
 
     table: str
     key: tuple[str, ...]
-    revision: bool = False
+    forward: str | None = None  # "revision": saved more often since; "amount": a key paid more
     skip: tuple[str, ...] = ()  # surrogate ids, renumbered on insert
 
 
 MERGE_RULES = (  # parents before children (foreign keys)
-    MergeRule("learners", ("id",), revision=True),
-    MergeRule("lesson_progress", ("learner_id", "lesson_id"), revision=True),
+    MergeRule("learners", ("id",), forward="revision"),
+    MergeRule("lesson_progress", ("learner_id", "lesson_id"), forward="revision"),
     MergeRule("completions", ("learner_id", "lesson_id", "version", "attempt", "completed_at"), skip=("id",)),
-    MergeRule("xp_ledger", ("learner_id", "key"), skip=("id",)),
+    # A key pays once, so the same key with a larger amount exists only after the key's row was lost
+    # and paid again; keeping the larger one keeps "never lower".
+    MergeRule("xp_ledger", ("learner_id", "key"), forward="amount", skip=("id",)),
     MergeRule("badges", ("learner_id", "badge")),
     MergeRule("processed_events", ("key",)),
 )
@@ -154,8 +156,10 @@ def _missing(rule: MergeRule, side: str) -> str:
 
 
 def _moved_forward(rule: MergeRule, side: str) -> str:
+    """Side rows whose `forward` column is larger than the restored row's."""
+    assert rule.forward is not None
     match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND s.{_q('revision')} > m.{_q('revision')})"
+    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND s.{_q(rule.forward)} > m.{_q(rule.forward)})"
 
 
 def _has_table(connection: Connection, table: str, schema: str | None) -> bool:
@@ -170,7 +174,7 @@ def later_rows(connection: Connection, side: str) -> dict[str, list[dict[str, An
             continue
         columns = ", ".join(f"s.{_q(c)}" for c in _shared_columns(connection, rule, side))
         rows = [dict(r._mapping) for r in connection.execute(text(f"SELECT {columns} {_missing(rule, side)}"))]
-        if rule.revision:
+        if rule.forward:
             rows += [dict(r._mapping) for r in connection.execute(text(f"SELECT {columns} {_moved_forward(rule, side)}"))]
         found[rule.table] = rows
     return found
@@ -189,12 +193,12 @@ def merge(connection: Connection, side: str) -> dict[str, int]:
             continue
         shared = _shared_columns(connection, rule, side)
         count = 0
-        if rule.revision:
+        if rule.forward:
             assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in shared if c not in rule.key)
             match = " AND ".join(f"{_q(rule.table)}.{_q(k)} = s.{_q(k)}" for k in rule.key)
             count += connection.execute(text(
                 f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
-                f"WHERE {match} AND s.{_q('revision')} > {_q(rule.table)}.{_q('revision')}"
+                f"WHERE {match} AND s.{_q(rule.forward)} > {_q(rule.table)}.{_q(rule.forward)}"
             )).rowcount
         names = ", ".join(_q(c) for c in shared)
         values = ", ".join(f"s.{_q(c)}" for c in shared)

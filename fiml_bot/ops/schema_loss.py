@@ -14,7 +14,7 @@ from alembic import command
 from sqlalchemy import Connection, inspect, text
 
 from fiml_bot.storage.database import describe, make_engine, storage_errors
-from fiml_bot.storage.migrations_api import alembic_config
+from fiml_bot.storage.migrations_api import alembic_config, revision_errors
 
 BOOKKEEPING = {"alembic_version", "schema_window"}
 
@@ -44,7 +44,8 @@ def downgrade_loss(url: str, revision: str) -> list[Loss]:
             before = _shape(connection)  # (this read begins the transaction the downgrade runs in)
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.downgrade(config, revision)
+            with revision_errors():
+                command.downgrade(config, revision)
             after = _shape(connection)
             connection.rollback()
             losses = []

@@ -6,8 +6,9 @@ database whose schema is outside this code's compatibility window (`window.py`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alembic import command
@@ -100,7 +101,21 @@ def _run(url: str, operation: Callable[[Config], None]) -> None:
     try:
         with storage_errors(describe(url)), engine.begin() as connection:
             config.attributes["connection"] = connection
-            operation(config)
+            with revision_errors():
+                operation(config)
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def revision_errors() -> Iterator[None]:
+    """Alembic's "no such revision" (a typo in `db upgrade REV`) as a usage error naming the known ones."""
+    from alembic.util import CommandError
+    from fiml_cms.errors import UsageError
+
+    try:
+        yield
+    except CommandError as error:
+        known = ", ".join(sorted(known_revisions()))
+        raise UsageError(f"{error} (known revisions: {known}; also head, base, +N, -N)") from None
 

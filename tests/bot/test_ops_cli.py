@@ -4,6 +4,7 @@ db current shows the window; db rehearse on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from fiml_bot.storage import migrations_api
 from fiml_bot.storage.database import make_engine
 from fiml_bot.tutor.events import Start
 
+from ..conftest import git
 from .driver import Learner, make_tutor
 
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
@@ -61,6 +63,8 @@ def test_snapshot_earn_more_restore_keeps_the_newer_xp(published: Path, database
     assert snap.exit_code == 0, snap.output
     path = Path(snap.output.split()[1])
     assert path.parent == Path("var/snapshots") and stat.S_IMODE(path.stat().st_mode) == 0o600
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["content_ref"] == git(published, "rev-parse", "HEAD") and manifest["label"] == "manual"
     take_lesson(published, database_url, "console:local", "Reading a Stock Quote")
     more = xp(database_url, "console:local")
     assert more > earned
@@ -103,10 +107,15 @@ def test_downgrade_refuses_to_drop_data_without_yes(published: Path) -> None:
 
 
 def test_current_names_the_window(tmp_path: Path) -> None:
+    from fiml_bot.storage import window
+
     url = f"sqlite:///{tmp_path / 'fiml.db'}"
-    migrations_api.upgrade(url, "0001")
+    oldest = window.min_schema()  # 0001 while 0002 is the newest migration
+    migrations_api.upgrade(url, oldest)
     shown = invoke("db", "current", "--database", url)
-    assert "current: 0001" in shown.output and "window: 0001..0002" in shown.output and "inside this code's window" in shown.output
+    assert f"current: {oldest}" in shown.output and f"window: {window.code_window().describe()} (this code runs on these revisions)" in shown.output
+    if oldest != migrations_api.head():
+        assert "inside this code's window" in shown.output
 
 
 @BOTH
@@ -166,3 +175,28 @@ def test_rehearse_a_snapshot_file(published: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "rehearsal of " in result.output and "downgraded to 0001" in result.output and "passed" in result.output
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    migrations_api.upgrade(url)
+    for command in (["db", "downgrade", "zzz"], ["db", "upgrade", "zzz", "--no-snapshot"]):
+        result = invoke(*command, "--database", url)
+        assert result.exit_code == 2
+        assert "Can't locate revision identified by 'zzz' (known revisions: 0001, 0002" in result.output
+
+
+def test_a_failed_snapshot_stops_the_migration_and_names_the_way_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fiml_bot.ops import snapshots
+    from fiml_bot.ops.errors import OpsError
+
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    migrations_api.upgrade(url, "0001")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OpsError("pg_dump was not found: install Debian's postgresql-client")
+
+    monkeypatch.setattr(snapshots, "take", broken)
+    result = invoke("db", "upgrade", "--database", url)
+    assert result.exit_code == 2 and "nothing was migrated (to migrate without a snapshot, pass --no-snapshot)" in result.output
+    assert migrations_api.current(url) == "0001"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import MetaData, Table, inspect, select, text, update
+from sqlalchemy import MetaData, inspect, select, text, update
 
 from fiml_bot.storage import migrations_api, window
 from fiml_bot.storage.database import make_engine
@@ -42,10 +42,10 @@ def models_of_0001(tmp_path) -> MetaData:  # type: ignore[no-untyped-def]
 
 
 def test_the_window_declarations() -> None:
-    assert [step.revision for step in window.chain()] == ["0001", "0002"]
-    assert window.min_schema() == "0001"  # 0002 is not required: this code runs on 0001 too
+    assert [step.revision for step in window.chain()][:2] == ["0001", "0002"]
+    assert not window.chain()[1].required_by_code  # this code runs on 0001 too, unless a later migration is required
     assert window.oldest_code("0002") == "0001"  # expand-only: 0001's code runs on 0002
-    assert window.code_window().describe() == "0001..0002"
+    assert window.code_window().describe() == f"{window.min_schema()}..{window.head()}"
     assert window.includes("0002", "0002") and not window.includes("0001", "0002") and window.includes("0099", "0002")
 
 
@@ -75,6 +75,8 @@ def test_the_previous_codes_queries_run_on_the_expanded_schema(database_url: str
 
 @BOTH
 def test_this_code_runs_on_a_database_still_at_0001(database_url: str) -> None:
+    if window.min_schema() != "0001":
+        pytest.skip(f"a later migration ({window.min_schema()}) is required by this code: 0001 is outside its window")
     migrations_api.upgrade(database_url, "0001")
     with open_storage(database_url) as storage:
         assert storage.revision == "0001"

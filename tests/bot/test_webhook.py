@@ -108,7 +108,9 @@ def test_webhook_routes_in_process(published: Path, fake: FakeBotApi) -> None:
             assert health.status_code == 200 and health.text.strip() == "ok"
             ready = await h.client.get(h.base("/readyz"))
             assert ready.status_code == 200
-            assert "schema: " in ready.text and "this code runs on 0001..0002" in ready.text
+            from fiml_bot.storage.window import code_window
+
+            assert "schema: " in ready.text and f"this code runs on {code_window().describe()}" in ready.text
             assert (await h.client.get(h.base("/nowhere"))).status_code == 404
 
     asyncio.run(scenario())

@@ -29,6 +29,7 @@ bench: $(STAMP)
 	-$(BIN)/python bench/tutor.py
 	-$(BIN)/python bench/bot.py
 	-$(BIN)/python bench/doctor.py
+	-$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

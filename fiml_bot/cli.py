@@ -127,22 +127,36 @@ def run(
     settings = _settings(content, database, preview=preview)
     ops = _operations(settings, token, api_base_url, metrics_port)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
+    _install_plugins(tutor)
     _publish_build_info(ops, tutor, settings)
     live = start_background(tutor, settings, prune_events=True)
+    rate_limit = os.environ.get("FIML_TELEGRAM_RATE_LIMIT", "on").strip().lower() != "off"
     ops.start()
     try:
         if webhook_url is None:
-            build_application(tutor, token, base_url=api_base_url, metrics=ops.metrics).run_polling(drop_pending_updates=False)
+            build_application(tutor, token, base_url=api_base_url, metrics=ops.metrics, rate_limit=rate_limit).run_polling(drop_pending_updates=False)
             return
         from telegram.ext import ApplicationBuilder
 
         from .adapters.webhook import run_webhook
 
-        application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None), metrics=ops.metrics)
+        application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None), metrics=ops.metrics, rate_limit=rate_limit)
         run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port, metrics=ops.metrics.exposition)
     finally:
         ops.stop()
         live.stop()
+
+
+def _install_plugins(tutor: Any) -> None:
+    import os
+
+    from .plugins import PluginError, install
+
+    try:
+        install(tutor, os.environ)
+    except PluginError as exc:
+        print(f"fiml-bot: error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 def _operations(settings: Any, token: str, api_base_url: Optional[str], metrics_port: Optional[int], watch_flags: bool = True) -> Any:
@@ -402,6 +416,15 @@ def _migration_content(content: Optional[Path], database: Optional[str]) -> Any:
 from .flags_cli import flags_app  # noqa: E402  (it uses this module's options and error handler)
 
 app.add_typer(flags_app, name="flags")
+
+
+def _register_release() -> None:
+    from .release.cli import release_app
+
+    app.add_typer(release_app, name="release")
+
+
+_register_release()
 
 
 def main() -> None:

@@ -186,7 +186,10 @@ def test_webhook_bot_serves_metrics_that_move_and_alerts_on_a_bad_flag_file(cont
                 before = client.get(f"{base}/metrics")
                 assert before.status_code == 200 and before.headers["content-type"].startswith("text/plain; version=0.0.4")
                 assert metric(before.text, "fiml_updates_total", kind="message", outcome="ok") == 0
-                assert re.search(r'fiml_build_info\{color="green",content_ref="worktree",schema_revision="[0-9]+",version="[^"]+"\} 1.0', before.text), before.text
+                from fiml_bot.storage import migrations_api
+
+                head = re.escape(migrations_api.head())  # the merged branches' newest revision, not a literal
+                assert re.search(r'fiml_build_info\{color="green",content_ref="worktree",schema_revision="' + head + r'",version="[^"]+"\} 1.0', before.text), before.text
                 assert post_update(url, fake.user_message(CHAT, "/start", enqueue=False), SECRET) == 200
                 assert post_update(url, fake.user_message(CHAT, "/nonsense", enqueue=False), SECRET) == 200
                 after = client.get(f"{base}/metrics").text

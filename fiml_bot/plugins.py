@@ -1,0 +1,34 @@
+"""Plugins: modules named in FIML_PLUGINS (comma-separated) get the tutor before the bot serves.
+
+Each module's `install(tutor)` may wrap the tutor's methods. The release drill uses it to give one
+color an injected fault; an operator may use it for local instrumentation. Nothing is loaded unless
+the variable names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Mapping
+
+log = logging.getLogger("fiml_bot.plugins")
+
+
+class PluginError(Exception):
+    exit_code = 2
+
+
+def install(tutor: Any, env: Mapping[str, str]) -> list[str]:
+    """Import and install every plugin FIML_PLUGINS names; the names installed."""
+    names = [name.strip() for name in env.get("FIML_PLUGINS", "").split(",") if name.strip()]
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise PluginError(f"FIML_PLUGINS: cannot import {name}: {exc}") from None
+        hook = getattr(module, "install", None)
+        if not callable(hook):
+            raise PluginError(f"FIML_PLUGINS: {name} has no install(tutor) function")
+        hook(tutor)
+        log.warning("plugin %s installed", name)
+    return names

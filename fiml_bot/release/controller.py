@@ -1,0 +1,270 @@
+"""The release controller: phases of a blue-green canary, analysis, promotion and automatic rollback.
+
+Every step is recorded in the state file before the process moves on and is safe to repeat (setting
+the split is idempotent), so a killed `fiml-bot release start` resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import analysis
+from .analysis import Counts
+from .config import COLORS, RolloutConfig
+from .haproxy import RuntimeApi, Split, other
+from .state import IDLE, PROMOTED, ROLLED_BACK, RUNNING, ReleaseState, load, locked, save
+
+log = logging.getLogger("fiml_bot.release")
+
+Check = Callable[[], "str | None"]  # None when fine, else what is wrong
+
+
+class ReleaseError(Exception):
+    exit_code = 2
+
+
+@dataclass
+class Hooks:
+    """What a release needs from outside HAProxy; each may be None (not checked)."""
+
+    doctor: Check | None = None  # fiml-bot doctor on the shared database
+    migrate: Callable[[], tuple[str | None, str | None]] | None = None  # -> (schema before, snapshot); raises on failure
+    alert: Callable[[str, str, str], bool] | None = None  # (name, severity, summary) -> delivered
+    ready: Callable[[str], "str | None"] = field(default=lambda address: None)  # a replica's /readyz
+    scrape: Callable[[str], "analysis.Scrape | None"] = analysis.scrape
+    metrics: Callable[[ReleaseState], None] | None = None  # export the state (textfile)
+
+
+class Release:
+    def __init__(self, config: RolloutConfig, api: RuntimeApi, hooks: Hooks, *, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep, out: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.api = api
+        self.hooks = hooks
+        self.clock = clock
+        self.sleep = sleep
+        self.out = out
+
+    # -- state ----------------------------------------------------------------------------------
+    def state(self) -> ReleaseState:
+        stable = self.config.initial_stable()
+        return load(self.config.state, stable, other(stable))
+
+    def step(self, state: ReleaseState, name: str, detail: str) -> None:
+        """Record a step (state file first, then the log line and the metrics)."""
+        state.record(name, detail, self.clock())
+        save(self.config.state, state)
+        self.out(f"release: {name}: {detail}")
+        log.info("%s: %s", name, detail)
+        if self.hooks.metrics is not None:
+            self.hooks.metrics(state)
+
+    def apply_split(self, state: ReleaseState) -> Split:
+        return self.api.set_split(state.split)
+
+    # -- the commands -------------------------------------------------------------------------------
+    def start(self, version: str, *, migrate: bool = False, follow: bool = True) -> ReleaseState:
+        with locked(self.config.state):
+            state = self._start(version, migrate)
+        if follow:
+            self.follow(state)
+        return state
+
+    def _start(self, version: str, migrate: bool) -> ReleaseState:
+        state = self.state()
+        if state.status == RUNNING:
+            if state.release != version:
+                raise ReleaseError(f"release {state.release} is running on {state.canary}: promote it or roll it back before starting {version}")
+            self.step(state, "resume", f"release {version} on {state.canary}, phase {state.phase + 1} of {len(self.config.phases)} at {state.canary_percent}%")
+            self.apply_split(state)
+        else:
+            self.preflight(state.canary, version)
+            state = ReleaseState(stable=state.stable, canary=state.canary, release=version, status=RUNNING, seen=state.seen)
+            self.step(state, "start", f"release {version} on {state.canary} (stable: {state.stable})")
+            if migrate and self.hooks.migrate is not None and not self.migrate(state):
+                return state
+            self.enter_phase(state, 0)
+        return state
+
+    def preflight(self, canary: str, version: str) -> None:
+        """The new color must be up and run the version named, before it gets a single learner."""
+        problems = []
+        for address in self.config.environments[canary].replicas:
+            reason = self.hooks.ready(address)
+            if reason is not None:
+                problems.append(f"{canary} replica {address} is not ready: {reason}")
+                continue
+            scraped = self.hooks.scrape(address)
+            running = scraped.build.get("version") if scraped is not None else None
+            if running != version:
+                problems.append(f"{canary} replica {address} runs version {running or 'unknown'}, not {version}")
+        if problems:
+            raise ReleaseError("cannot start the release: " + "; ".join(problems))
+
+    def migrate(self, state: ReleaseState) -> bool:
+        assert self.hooks.migrate is not None
+        try:
+            state.schema_before, state.snapshot = self.hooks.migrate()
+        except Exception as exc:  # any failure of the migration is the trigger
+            if self.config.rollback_on_migration_failure:
+                self.rollback(state, f"database migration failed: {exc}")
+                return False
+            raise
+        self.step(state, "migrate", f"database upgraded (was {state.schema_before}; snapshot {state.snapshot})")
+        return True
+
+    def enter_phase(self, state: ReleaseState, index: int) -> None:
+        phase = self.config.phases[index]
+        state.phase, state.phase_started = index, self.clock()
+        self.baseline(state)
+        if phase.traffic_split >= 100 and phase.duration is None:
+            self.promote(state, "the last phase is the cutover")
+            return
+        state.canary_percent = int(round(phase.traffic_split))
+        self.apply_split(state)
+        limit = self.config.error_limit(phase)
+        self.step(state, "phase", f"{index + 1} of {len(self.config.phases)}: {state.canary_percent}% of learners on {state.canary}"
+                  + (f" for {phase.duration:g} s" if phase.duration else "") + (f", rollback above {limit:g}% errors" if limit is not None else ""))
+
+    def follow(self, state: ReleaseState) -> None:
+        """Analyse every interval until the release is promoted or rolled back."""
+        while state.status == RUNNING:
+            self.sleep(self.config.analysis_interval)
+            self.tick(state)
+
+    def tick(self, state: ReleaseState) -> None:
+        """One analysis interval: keep HAProxy on the recorded split, read the colors, decide."""
+        with locked(self.config.state):
+            self._tick(state)
+
+    def _tick(self, state: ReleaseState) -> None:
+        recorded = self.state()  # an operator may have rolled back, promoted or switched by hand meanwhile
+        if recorded.release == state.release:
+            state.adopt(recorded)
+        if state.status != RUNNING:
+            self.out(f"release: {state.release} is {state.status} (by hand); this process stops")
+            return
+        self.apply_split(state)
+        counts = self.read_counts(state)
+        canary, stable = counts[state.canary], counts[state.stable]
+        phase = self.config.phases[state.phase]
+        verdict = analysis.judge(canary, stable, self.config.error_limit(phase), self.config.min_samples)
+        trigger = self.unready(state) or (verdict.reason if verdict.action == "breach" else None) or self.doctor_problem(state)
+        if trigger is not None and self.config.automatic_rollback:
+            self.rollback(state, trigger)
+            return
+        elapsed = self.clock() - state.phase_started
+        if verdict.action == "healthy" and phase.duration is not None and elapsed >= phase.duration:
+            self.step(state, "analysis", f"phase {state.phase + 1} passed: {verdict.reason}")
+            if state.phase + 1 < len(self.config.phases):
+                self.enter_phase(state, state.phase + 1)
+            else:
+                self.promote(state, "every phase passed")
+            return
+        self.step(state, "analysis", f"{verdict.action}: {verdict.reason}; {elapsed:.0f} s into phase {state.phase + 1}")
+
+    def baseline(self, state: ReleaseState) -> None:
+        """A phase counts from here: every replica's counters as they are now."""
+        state.phase_counts = {color: {"total": 0.0, "failed": 0.0} for color in COLORS}
+        for color in COLORS:
+            for address in self.config.environments[color].replicas:
+                scraped = self.hooks.scrape(address)
+                if scraped is not None:
+                    state.seen[address] = {"total": scraped.counts.total, "failed": scraped.counts.failed}
+
+    def read_counts(self, state: ReleaseState) -> dict[str, Counts]:
+        """Each color's update counts since the phase began, from its replicas' /metrics."""
+        for color in COLORS:
+            total = Counts(**state.phase_counts.get(color, {}))
+            for address in self.config.environments[color].replicas:
+                scraped = self.hooks.scrape(address)
+                if scraped is None:
+                    continue
+                before = state.seen.get(address)
+                total = total + analysis.increase(scraped.counts, Counts(**before) if before else None)
+                state.seen[address] = {"total": scraped.counts.total, "failed": scraped.counts.failed}
+            state.phase_counts[color] = {"total": total.total, "failed": total.failed}
+        return {color: Counts(**state.phase_counts[color]) for color in COLORS}
+
+    def unready(self, state: ReleaseState) -> str | None:
+        replicas = self.config.environments[state.canary].replicas
+        reasons = [r for address in replicas if (r := self.hooks.ready(address)) is not None]
+        if len(reasons) == len(replicas):
+            return f"no replica of {state.canary} is ready: {reasons[0]}"
+        return None
+
+    def doctor_problem(self, state: ReleaseState) -> str | None:
+        interval = self.config.integrity_interval
+        if self.hooks.doctor is None or interval is None or not self.config.rollback_on_integrity:
+            return None
+        if self.clock() - state.doctor_at < interval:
+            return None
+        state.doctor_at = self.clock()
+        problem = self.hooks.doctor()
+        return None if problem is None else f"fiml-bot doctor found problems: {problem}"
+
+    def promote(self, state: ReleaseState, why: str) -> None:
+        """The new color takes every learner and becomes the stable one."""
+        if state.status not in (RUNNING,):
+            raise ReleaseError(f"there is no running release to promote (status: {state.status})")
+        new_stable = state.canary
+        state.stable, state.canary, state.canary_percent = new_stable, other(new_stable), 0
+        self.apply_split(state)
+        state.status, state.reason = PROMOTED, why
+        self.step(state, "promote", f"release {state.release}: {new_stable} serves every learner ({why})")
+        self.notify(state, "ReleasePromoted", "info", f"release {state.release} promoted: {new_stable} is stable ({why})")
+
+    def rollback(self, state: ReleaseState, reason: str) -> None:
+        """Every learner back on the stable color; the state, the metrics and an alert say why."""
+        state.canary_percent = 0
+        self.apply_split(state)
+        was_running = state.status == RUNNING
+        state.status, state.reason = ROLLED_BACK, reason
+        self.step(state, "rollback", f"release {state.release}: every learner back on {state.stable}: {reason}")
+        if was_running or not state.alerted:
+            self.notify(state, "ReleaseRolledBack", "critical", f"release {state.release} rolled back to {state.stable}: {reason}")
+
+    def notify(self, state: ReleaseState, name: str, severity: str, summary: str) -> None:
+        if self.hooks.alert is None:
+            self.step(state, "alert", f"{name} not sent: FIML_ALERT_WEBHOOK_URL is not set")
+            return
+        delivered = self.hooks.alert(name, severity, summary)
+        state.alerted = delivered
+        self.step(state, "alert", f"{name} {'sent' if delivered else 'NOT delivered (see the log)'}")
+
+    def switch(self, color: str, percent: int) -> Split:
+        """Give `color` `percent`% of learners by hand (the stable color keeps whoever is not moved)."""
+        if color not in COLORS or not 0 <= percent <= 100:
+            raise ReleaseError(f"give blue or green and a percent from 0 to 100, got {color} {percent}")
+        with locked(self.config.state):
+            state = self.state()
+            state.canary_percent = percent if color == state.canary else 100 - percent
+            split = self.apply_split(state)
+            self.step(state, "switch", f"{color} now serves {split.share(color)}% of learners ({other(color)} {split.share(other(color))}%)")
+        return split
+
+    def manual_rollback(self, reason: str) -> ReleaseState:
+        with locked(self.config.state):
+            return self._manual_rollback(reason)
+
+    def _manual_rollback(self, reason: str) -> ReleaseState:
+        state = self.state()
+        if state.status == IDLE and state.canary_percent == 0:
+            self.step(state, "rollback", f"nothing to roll back: {state.stable} already serves every learner")
+            return state
+        self.rollback(state, reason)
+        return state
+
+    def manual_promote(self) -> ReleaseState:
+        with locked(self.config.state):
+            return self._manual_promote()
+
+    def _manual_promote(self) -> ReleaseState:
+        state = self.state()
+        if state.status == PROMOTED:
+            self.step(state, "promote", f"release {state.release} is already promoted ({state.stable} is stable)")
+            return state
+        self.promote(state, "promoted by hand")
+        return state

@@ -1,0 +1,115 @@
+"""Builds a `Release` from deploy/rollout.yaml and the environment: HAProxy's socket, the replicas'
+health and metrics, the doctor, migrations with a snapshot, alerts, and the state as metrics."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from . import config as config_
+from .controller import Hooks, Release
+from .haproxy import RuntimeApi
+from .state import STATUSES, ReleaseState
+
+
+def readiness(address: str, timeout: float) -> str | None:
+    """None when the replica's /readyz answers 200, else why not."""
+    import httpx
+
+    try:
+        response = httpx.get(f"http://{address}/readyz", timeout=timeout, trust_env=False)
+    except httpx.HTTPError as exc:
+        return f"unreachable ({type(exc).__name__})"
+    if response.status_code != 200:
+        return f"/readyz answered {response.status_code}: {response.text.strip().splitlines()[0] if response.text.strip() else ''}"
+    return None
+
+
+def doctor_check(settings: Any) -> str | None:
+    from ..ops import commands, doctor
+
+    try:
+        report = commands.run_doctor(settings)
+    except Exception as exc:  # a doctor that cannot run is a failed check during a release
+        return f"the doctor could not run: {exc}"
+    if report.exit_code == 0:
+        return None
+    return doctor.render_text(report).strip().splitlines()[0]
+
+
+def migrate_with_snapshot(settings: Any) -> tuple[str | None, str | None]:
+    """Snapshot, then upgrade the shared database to this code's head (expand-only, so the stable
+    color keeps running inside its schema window)."""
+    from ..ops import commands
+    from ..storage import migrations_api
+
+    url = settings.database_url
+    before = migrations_api.current(url)
+    snapshot = None
+    if before is not None and before != migrations_api.head():
+        snapshot = str(commands.take_snapshot(url, None, "pre-release", settings.content).path)
+    migrations_api.upgrade(url, "head")
+    return before, snapshot
+
+
+def alert_sender(env: Any = None) -> Any:
+    """(name, severity, summary) -> delivered, through FIML_ALERT_WEBHOOK_URL; None when unset."""
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry, Counter
+
+    from ..ops.alerts import Alert, from_env
+
+    outcomes = Counter("fiml_alerts", "Alert deliveries by outcome.", ("receiver", "outcome"), registry=CollectorRegistry())
+    sender = from_env(os.environ if env is None else env, metrics=SimpleNamespace(alerts=outcomes))
+    if sender is None:
+        return None
+    sender.first_delay = 0.5
+
+    def undelivered() -> float:
+        return sum(s.value for m in outcomes.collect() for s in m.samples if s.name.endswith("_total") and s.labels["outcome"] in ("failed", "dropped"))
+
+    def send(name: str, severity: str, summary: str) -> bool:
+        before = undelivered()
+        sender.send(Alert(name, severity, summary, labels={"component": "release"}))
+        return sender.flush(timeout=30) and undelivered() == before
+
+    return send
+
+
+def textfile_exporter(path: Path) -> Any:
+    """The release's state as Prometheus metrics in a textfile (node_exporter's textfile collector)."""
+
+    def export(state: ReleaseState) -> None:
+        from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+        registry = CollectorRegistry()
+        status = Gauge("fiml_release_status", "The release's status: 1 on the current one (idle, running, promoted, rolled_back).", ("release", "status"), registry=registry)
+        for name in STATUSES:
+            status.labels(state.release or "", name).set(1 if name == state.status else 0)
+        share = Gauge("fiml_release_traffic_percent", "Percent of learners each color serves.", ("color",), registry=registry)
+        share.labels(state.canary).set(state.canary_percent)
+        share.labels(state.stable).set(100 - state.canary_percent)
+        Gauge("fiml_release_phase", "The phase the release is in (1-based; 0 outside a release).", registry=registry).set(state.phase + 1 if state.status == "running" else 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(path), registry)
+
+    return export
+
+
+def build(config_path: Path, content: Optional[Path] = None, database: Optional[str] = None, out: Any = print) -> Release:
+    from ..bootstrap import BotSettings
+
+    config = config_.load(config_path)
+    settings = BotSettings.from_env(content=content, database_url=database)
+    timeout = config.readiness_timeout
+    hooks = Hooks(
+        doctor=lambda: doctor_check(settings),
+        migrate=lambda: migrate_with_snapshot(settings),
+        alert=alert_sender(),
+        ready=lambda address: readiness(address, timeout),
+        metrics=textfile_exporter(config.metrics_file),
+    )
+    api = RuntimeApi(config.haproxy.admin_socket, config.haproxy.split_map)
+    return Release(config, api, hooks, out=out)

@@ -1,0 +1,133 @@
+"""The release drill: blue and green (2 replicas each) behind a real HAProxy on PostgreSQL, a scripted
+load of learners delivered as Telegram does, green carrying an injected fault. The canary at 10% rolls
+back by itself within two analysis intervals; afterwards every update was applied exactly once, no XP
+was lost, learners stayed on one color, and the doctor is clean. Then kill -9 of a replica under load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fiml_bot.cli import app
+from fiml_bot.release.haproxy import Split
+
+from .cluster import Cluster, bot_env
+from .load import Load, chatter, lesson_xp, processed_keys, take_lesson, xp_by_learner
+from .receiver import AlertReceiver
+
+MARKET = "what_is_a_market"
+INTERVAL = 2.0
+DRILL_PHASES = """
+      - traffic_split: 10%
+        duration: 5m
+        rollback_on_error_rate: 5%
+      - traffic_split: 50%
+        duration: 5m
+        rollback_on_error_rate: 3%
+      - traffic_split: 100%
+        duration: permanent"""
+
+
+def assert_exactly_once(load: Load, database_url: str) -> None:
+    keys = processed_keys(database_url)
+    assert len(keys) == len(set(keys))
+    accepted = {f"telegram:{d.update_id}" for d in load.accepted() if d.learner}
+    sent = {f"telegram:{d.update_id}" for d in load.deliveries if d.learner}
+    assert accepted == sent, "an update was never accepted"
+    assert accepted <= set(keys), sorted(accepted - set(keys))[:5]
+
+
+def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, content_repo: Path, release_db: str, lessons) -> None:  # type: ignore[no-untyped-def]
+    lesson = lessons.latest(MARKET)
+    learners = list(range(9001, 9061))
+    fault = {"FIML_PLUGINS": "tests.release.fault_plugin", "FIML_FAULT_PERCENT": "30"}
+    options = {"interval": f"{INTERVAL:g}s", "min_samples": 5, "phases": DRILL_PHASES, "integrity": "1m"}
+    with AlertReceiver() as alerts, Cluster(tmp_path, content_repo, release_db, replicas=2, green_env=fault, rollout_options=options) as cluster:
+        load = Load(cluster.fake, cluster.url, deadline_per_update=90)
+        command = [sys.executable, "-m", "fiml_bot", "release", "start", "0.1.0", "--config", str(cluster.config_path),
+                   "--database", release_db, "--content", str(content_repo)]
+        release = subprocess.Popen(command, env=bot_env(cluster.fake.default_token, FIML_ALERT_WEBHOOK_URL=alerts.url), cwd=tmp_path,
+                                   stdout=open(tmp_path / "release.log", "wb"), stderr=subprocess.STDOUT)
+        try:
+            learning = threading.Thread(target=load.run, args=(learners, take_lesson(lesson, "What Is a Market?")), kwargs={"workers": 30})
+            learning.start()
+            code = release.wait(120)
+            learning.join(180)
+            assert not learning.is_alive()
+        finally:
+            if release.poll() is None:
+                release.kill()
+            load.close()
+        output = (tmp_path / "release.log").read_text()
+        assert code == 1, output
+
+        state = json.loads(cluster.config.state.read_text())
+        assert state["status"] == "rolled_back" and "on the new color" in state["reason"], state
+        steps = [entry["step"] for entry in state["log"]]
+        phase_at = next(e["at"] for e in state["log"] if e["step"] == "phase")
+        rollback_at = next(e["at"] for e in state["log"] if e["step"] == "rollback")
+        ticks = steps[steps.index("phase"):steps.index("rollback")].count("analysis")
+        assert ticks <= 1, f"rolled back at analysis {ticks + 1}: {state['log']}"  # the first or the second interval
+        assert rollback_at - phase_at < 2 * INTERVAL + 8, (phase_at, rollback_at)
+        assert cluster.api.split() == Split("blue", "green", 0)
+        assert "ReleaseRolledBack" in alerts.names()
+        assert 'status="rolled_back"} 1.0' in cluster.config.metrics_file.read_text()
+        status = CliRunner().invoke(app, ["release", "status", "--config", str(cluster.config_path)])
+        assert "status: rolled_back" in status.output and "haproxy: blue stable, green 0%" in status.output
+
+        # Every update applied exactly once, none lost: each learner earned the lesson's XP exactly.
+        assert_exactly_once(load, release_db)
+        xp = xp_by_learner(release_db)
+        assert {f"telegram:{learner}": lesson_xp(lesson) for learner in learners} == {k: v for k, v in xp.items() if k.startswith("telegram:")}
+        failed_on_green = [d for d in load.deliveries if d.color == "green" and d.status == 500]
+        assert failed_on_green, "the fault never fired"
+
+        # Sticky: during the canary a learner was served by one color; after the rollback only blue.
+        canary_learners = set()
+        for learner in learners:
+            during = load.colors_of(learner, after=phase_at, before=rollback_at, accepted_only=False)  # failed ones too
+            assert len(during) <= 1, (learner, during)
+            canary_learners |= {learner} if during == {"green"} else set()
+            assert load.colors_of(learner, after=rollback_at + 1.0) <= {"blue"}
+        assert 1 <= len(canary_learners) <= 20, canary_learners
+
+        doctor = CliRunner().invoke(app, ["doctor", "--database", release_db, "--content", str(content_repo)])
+        assert doctor.exit_code == 0, doctor.output
+
+
+def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(tmp_path: Path, content_repo: Path, release_db: str) -> None:
+    learners = list(range(8001, 8041))
+    with Cluster(tmp_path, content_repo, release_db, replicas=2) as cluster:
+        load = Load(cluster.fake, cluster.url, deadline_per_update=60)
+        try:
+            chatting = threading.Thread(target=load.run, args=(learners, chatter(40, pause=0.2)), kwargs={"workers": 40})
+            chatting.start()
+            time.sleep(2.0)
+            cluster.kill("blue1")
+            deadline = time.monotonic() + 30
+            while not cluster.api.servers()["blue/blue1"]["status"].startswith("DOWN"):
+                assert time.monotonic() < deadline, "HAProxy never marked the killed replica DOWN"
+                time.sleep(0.1)
+            down_at = time.time()
+            assert chatting.is_alive(), "the load ended before HAProxy noticed; make it longer"
+            chatting.join(180)
+            assert not chatting.is_alive()
+        finally:
+            load.close()
+        servers = cluster.api.servers()
+        assert servers["blue/blue1"]["status"].startswith("DOWN") and servers["blue/blue2"]["status"].startswith("UP")
+        health = CliRunner().invoke(app, ["release", "health", "blue", "--config", str(cluster.config_path)])
+        assert health.exit_code == 1 and "blue1 127.0.0.1:" in health.output and "haproxy: DOWN" in health.output
+        assert "blue: 1 replica(s) not healthy" in health.output
+        health = CliRunner().invoke(app, ["release", "health", "green", "--config", str(cluster.config_path)])
+        assert health.exit_code == 0 and "green: healthy" in health.output
+        after = [d for d in load.deliveries if d.sent > down_at]
+        assert after and all(d.status == 200 for d in after), "HAProxy still sends updates to the dead replica"
+        assert_exactly_once(load, release_db)
+        assert len([d for d in load.accepted() if d.learner]) == len(learners) * 40

@@ -1,0 +1,89 @@
+"""deploy/rollout.yaml: the project's file is valid; each bad field gets its own located error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fiml_bot.cli import app
+from fiml_bot.release.config import RolloutConfigError, load
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_the_projects_rollout_file_is_valid() -> None:
+    config = load(PROJECT / "deploy" / "rollout.yaml")
+    assert [p.traffic_split for p in config.phases] == [10, 50, 100]
+    assert [p.rollback_on_error_rate for p in config.phases] == [5, 3, None]
+    assert config.phases[0].duration == 3600 and config.phases[-1].duration is None
+    assert config.initial_stable() == "blue" and len(config.environments["green"].replicas) == 2
+    assert config.haproxy.template == PROJECT / "deploy" / "haproxy.cfg"
+
+
+BAD = """deployment:
+  strategy: blue-green
+  environments:
+    blue:
+      traffic: 100%
+      instances: 3
+      replicas: ["127.0.0.1:8101", "127.0.0.1:8102"]
+    green:
+      traffic: 0%
+      replicas: ["127.0.0.1:8101", "localhost"]
+  rollout:
+    analysis_interval: soon
+    phases:
+      - traffic_split: 10%
+        duration: 1h
+        rollback_on_error_rate: 105%
+      - traffic_split: 5%
+        duration: permanent
+  healthchecks:
+    - endpoint: /health
+      interval: 30s
+  rollback:
+    automatic: yes
+    triggers:
+      - user_complaints: 10
+  colour: blue
+"""
+
+
+def test_every_bad_field_is_reported_with_its_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "rollout.yaml"
+    path.write_text(BAD)
+    with pytest.raises(RolloutConfigError) as raised:
+        load(path)
+    problems = raised.value.problems
+    text = "\n".join(problems)
+    expected = [
+        (":6:18: deployment.environments.blue.instances: says 3 but 2 replica(s) are listed"),
+        (":10:36: deployment.environments.green.replicas[1]: expected host:port"),
+        (":12:24: deployment.rollout.analysis_interval: expected a duration like 500ms, 30s, 5m or 2h, got 'soon'"),
+        (":16:33: deployment.rollout.phases[0].rollback_on_error_rate: expected a percentage from 0% to 100%"),
+        (":17:24: deployment.rollout.phases[1].traffic_split: must be larger than the previous phase's 10%"),
+        ("deployment.rollout.phases[1].traffic_split: the last phase must be the cutover"),
+        (":23:16: deployment.rollback.automatic: expected true or false, got 'yes'"),
+        (":25:26: deployment.rollback.triggers[0].user_complaints: fiml-bot does not count complaints"),
+        (":26:11: deployment.colour: unknown field 'colour'"),
+        ("deployment.environments.green.replicas: 127.0.0.1:8101 is listed for blue too"),
+    ]
+    for fragment in expected:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+    assert all(line.startswith(f"{path}:") for line in problems)
+
+
+def test_release_check_exits_2_with_the_problems_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "rollout.yaml"
+    path.write_text("deployment:\n  environments: [blue]\n")
+    result = CliRunner().invoke(app, ["release", "check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:2:17: deployment.environments: expected a mapping of fields (blue, green)" in result.output
+    assert result.output.startswith("fiml-bot: error: ")
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["release", "check", "--config", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and "cannot read the rollout file" in result.output
+    result = CliRunner().invoke(app, ["release", "check", "--config", str(PROJECT / "deploy" / "rollout.yaml")])
+    assert result.exit_code == 0 and "ok: blue 2 and green 2 replica(s), phases 10%, 50%, 100%" in result.output

@@ -246,20 +246,26 @@ def progress_import(
     database: Optional[str] = DatabaseOption,
     content: Optional[Path] = typer.Option(None, "--content", help="The content repository, to resolve the lesson versions of 0.9 documents (default: FIML_CONTENT_REPO, else the current folder; without content they get 1.0.0)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the document and report what would change; write nothing."),
+    as_user: Optional[str] = typer.Option(None, "--as", metavar="USER", help="Import a single learner's document as the learner USER instead of its user_id."),
+    force: bool = typer.Option(False, "--force", help="Merge into a learner that already holds data the document lacks."),
 ) -> None:
     """Import progress documents: validated, migrated from older schema versions, merged per learner.
 
-    Idempotent (a second import changes nothing), never lowers XP, never deletes; an invalid document
-    writes nothing (exit 1).
+    Idempotent (a second import changes nothing), never lowers XP, never deletes; all or nothing in
+    one transaction: an invalid document writes nothing (exit 1). A document whose learner already
+    exists with other data is refused unless --as USER or --force.
     """
-    from .documents import apply_import, needs_migration, prepare_import, read_document
+    from .documents import apply_import, needs_migration, normalize_learner_id, prepare_import, read_document
+    from .documents.ownership import retarget
     from .storage import open_storage
 
     document = read_document(file)
+    if as_user is not None:
+        document = retarget(document, normalize_learner_id(as_user))
     lessons = _migration_content(content, database) if needs_migration(document) else None
     prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
     with open_storage(_settings(None, database).database_url) as storage:
-        report = apply_import(storage, prepared, dry_run=dry_run)
+        report = apply_import(storage, prepared, dry_run=dry_run, force=force)
     for learner in report.learners:
         for warning in learner.warnings:
             print(f"fiml-bot: warning: {learner.learner_id}: {warning}", file=sys.stderr)

@@ -146,6 +146,8 @@ def valid_parts(data: dict[str, Any], bad: set[JsonPath]) -> rules.LessonParts:
         questions=tuple((i, question_from_dict(q)) for i, q in items(("quiz", "questions")) if ok("quiz", "questions", i)),
         yanked=tuple((i, v) for i, v in items(("yanked",)) if ok("yanked", i)),
         replaces=tuple((i, v) for i, v in items(("replaces",)) if ok("replaces", i)),
+        xp_reward=data.get("xp_reward") if ok("xp_reward") else None,
+        duration_minutes=data.get("duration_minutes") if ok("duration_minutes") else None,
     )
 
 

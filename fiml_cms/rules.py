@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from . import render, versions
-from .findings import Finding
-from .lesson import ChangelogEntry, LearningPath, Lesson, MultipleChoiceQuestion, Question, Section, TextSection
+from .bounds import Range, describe_number, lesson_range
+from .findings import Finding, JsonPath
+from .lesson import ChangelogEntry, LearningPath, Lesson, MultipleChoiceQuestion, NumericQuestion, Question, Section, TextSection, TrueFalseQuestion
 
 LONG_PARAGRAPH = 1000
 
@@ -64,6 +65,8 @@ class LessonParts:
     questions: tuple[tuple[int, Question], ...]
     yanked: tuple[tuple[int, str], ...]
     replaces: tuple[tuple[int, str], ...]
+    xp_reward: int | None = None
+    duration_minutes: int | None = None
 
     @classmethod
     def of(cls, lesson: Lesson) -> "LessonParts":
@@ -75,6 +78,8 @@ class LessonParts:
             tuple(enumerate(lesson.quiz.questions)),
             tuple(enumerate(lesson.yanked)),
             tuple(enumerate(lesson.replaces)),
+            lesson.xp_reward,
+            lesson.duration_minutes,
         )
 
 
@@ -174,7 +179,26 @@ def _no_self_replacement(lesson: LessonParts, file: str, stem: str) -> Iterator[
             yield Finding("FIML046", f'`replaces` lists the lesson\'s own id "{old}"', file, ("replaces", i))
 
 
+def _numbers_in_range(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    """The schema's numeric limits once more, in Python: the validator lets huge integers through."""
+    checks: list[tuple[JsonPath, object, Range]] = [
+        (("xp_reward",), lesson.xp_reward, lesson_range("properties", "xp_reward")),
+        (("duration_minutes",), lesson.duration_minutes, lesson_range("properties", "duration_minutes")),
+    ]
+    for i, q in lesson.questions:
+        definition = f"{q.type}_question"
+        checks.append((("quiz", "questions", i, "xp"), q.xp, lesson_range("$defs", definition, "properties", "xp")))
+        if not isinstance(q, TrueFalseQuestion):
+            checks.append((("quiz", "questions", i, "answer"), q.answer, lesson_range("$defs", definition, "properties", "answer")))
+        if isinstance(q, NumericQuestion):
+            checks.append((("quiz", "questions", i, "tolerance"), q.tolerance, lesson_range("$defs", definition, "properties", "tolerance")))
+    for path, value, allowed in checks:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not allowed.holds(value):
+            yield Finding("FIML024", f"`{path[-1]}` is {describe_number(value)}; it must be {allowed.describe()}", file, path)
+
+
 _LESSON_RULES = (
+    _numbers_in_range,
     _id_matches_file,
     _version_is_top_of_changelog,
     _changelog_ordered,

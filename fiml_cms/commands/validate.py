@@ -121,16 +121,24 @@ def _expand(targets: list[Path], settings: Settings) -> list[Path]:
     seen: dict[Path, None] = {}
     for target in targets:
         if target.is_dir():
+            before = len(seen)
             for dirpath, dirnames, filenames in os.walk(target):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and Path(dirpath, d).resolve() != settings.archive)
                 for name in sorted(filenames):
                     if name.endswith(YAML_SUFFIXES):
                         seen.setdefault(Path(dirpath, name).absolute(), None)
+            if len(seen) == before and not _is_default_folder(target, settings):
+                raise UsageError(f"{target}: a folder that holds no lesson or path files (*.yaml, *.yml)")
         elif target.exists() or target.is_symlink():
             seen.setdefault(target.absolute(), None)
         else:
             raise UsageError(f"{target}: no such file or folder")
     return list(seen)
+
+
+def _is_default_folder(target: Path, settings: Settings) -> bool:
+    """The configured lessons or paths folder may be empty (a new repository); a folder named by hand may not."""
+    return target.resolve() in (settings.lessons.resolve(), settings.paths.resolve())
 
 
 def display_name(path: Path) -> str:

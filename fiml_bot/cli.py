@@ -84,8 +84,9 @@ def run(
     """
     import os
 
-    from .adapters.telegram import build_application
+    from .adapters.telegram import build_application, token_rejection
     from .bootstrap import build_tutor
+    from .redaction import configure_logging
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
@@ -104,19 +105,20 @@ def run(
         except WebhookConfigError as exc:
             print(f"fiml-bot: error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
+    configure_logging([token, secret])
     settings = _settings(content, database, preview=preview)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
     if webhook_url is None:
-        build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
+        with token_rejection(token):
+            build_application(tutor, token, base_url=api_base_url).run_polling(drop_pending_updates=False)
         return
     from telegram.ext import ApplicationBuilder
 
     from .adapters.webhook import run_webhook
 
     application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None))
-    run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
+    with token_rejection(token):
+        run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
 
 
 @app.command()
@@ -140,9 +142,10 @@ def notify(
 
     from . import notify as notices_
     from .bootstrap import build_tutor
+    from .redaction import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
+    configure_logging([token])
     settings = _settings(content, database, preview=False)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"))
     updates = notices_.updates_since(tutor.content, since)  # type: ignore[arg-type]
@@ -154,18 +157,20 @@ def notify(
             print(f"would notify {notice.learner_id}: {notice.lesson_id} {notice.since} -> {notice.version}")
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
         print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
         raise typer.Exit(2)
     from telegram import Bot
+
+    from .adapters.telegram import token_rejection
 
     async def send() -> Any:
         bot = Bot(token, base_url=api_base_url) if api_base_url else Bot(token)
         async with bot:
             return await notices_.broadcast(bot, tutor, selected, rate=rate)
 
-    report = asyncio.run(send())
+    with token_rejection(token):
+        report = asyncio.run(send())
     print(report.summary())
 
 

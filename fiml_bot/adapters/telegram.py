@@ -10,23 +10,57 @@ second replica would need is kept in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
 from collections import defaultdict
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterator
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from fiml_cms.errors import FimlError
+
+from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Message
 from ..tutor.ports import StorageUnavailable
 
 log = logging.getLogger("fiml_bot.telegram")
+
+
+class TokenRejected(FimlError):
+    """Telegram refused the bot token (exit 2, like any other bad setting)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"Telegram rejected the bot token {masked(token)} (FIML_TELEGRAM_TOKEN): copy it again from @BotFather")
+
+
+class _WithoutInvalidToken(logging.Filter):
+    """Drops PTB's own log record of the rejected token (a traceback): TokenRejected says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+
+
+@contextlib.contextmanager
+def token_rejection(token: str) -> Iterator[None]:
+    """Turn PTB's InvalidToken (whose message and traceback carry the whole token) into TokenRejected."""
+    quiet = _WithoutInvalidToken()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    except InvalidToken:
+        raise TokenRejected(token) from None
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 LIMIT = 4096
 COMMANDS = (

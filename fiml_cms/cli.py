@@ -247,7 +247,8 @@ def archive(
         raise typer.Exit(1 if result.findings else 0)
     with _progress("archiving") as progress:
         result = run_archive(ws, out, progress)
-    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged")
+    removed = f", {len(result.removed)} stale temp file(s) removed" if result.removed else ""
+    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged{removed}")
 
 
 @app.command()

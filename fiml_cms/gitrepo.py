@@ -50,6 +50,11 @@ class GitRepo:
         self.root = Path(self._repo.working_tree_dir).resolve()  # type: ignore[arg-type]
         self._lock = threading.RLock()
 
+    @property
+    def git_dir(self) -> Path:
+        """The repository's private folder (`.git`, or a worktree's own folder): for caches and locks."""
+        return Path(self._repo.git_dir)
+
     # -- reading -------------------------------------------------------------------------
     def _git(self, *args: str, **kwargs: object) -> str:
         import git

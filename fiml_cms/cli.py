@@ -124,6 +124,13 @@ def bump(
     except ValueError:
         raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
     ws = _workspace(lessons)
+    if commit and not dry_run:
+        from .commands.bump_resume import resume_bump
+
+        resumed = resume_bump(ws, lesson, message, tag)
+        if resumed is not None:
+            print(resumed.summary())
+            return
     plan = plan_bump(ws, lesson, level, message, day, force)
     if dry_run:
         print(plan.unified_diff(), end="")

@@ -178,6 +178,18 @@ class GitRepo:
                 infos.append(CommitInfo(sha, date, author_date, subject))
         return infos
 
+    def last_commit(self, path: str) -> CommitInfo | None:
+        """The newest commit reachable from HEAD that touched `path`; None when none did."""
+        fmt = _FIELD.join(["%H", "%cI", "%aI", "%s"])
+        try:
+            out = self._git("log", "-1", f"--format={fmt}", "HEAD", "--", path).strip("\n")
+        except ContentError:
+            return None
+        if not out:
+            return None
+        sha, date, author_date, subject = out.split(_FIELD, 3)
+        return CommitInfo(sha, date, author_date, subject)
+
     def changed_files(self, commit: str, folder: str = "") -> list[str]:
         """Files added or modified by `commit` (against its first parent), under `folder`."""
         args = ["diff_tree", "--no-commit-id", "-r", "--root", "--name-only", "--diff-filter=AMR", commit]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ContentError
+from .gitlocks import explain_lock, locked_file
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
@@ -64,6 +65,9 @@ class GitRepo:
                 return getattr(self._repo.git, args[0])(*args[1:], **kwargs)
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().removeprefix("stderr: ").strip("'\n ")
+            lock = locked_file(detail)
+            if lock is not None:
+                detail = explain_lock(lock, self.root)
             raise ContentError(f"git {args[0].replace('_', '-')} failed: {detail or exc}") from None
 
     def head(self) -> str | None:

@@ -24,6 +24,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUp
 
 from fiml_cms.errors import FimlError
 
+from ..outage import OutageNotices
 from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
@@ -182,6 +183,7 @@ class TelegramAdapter:
     def __init__(self, tutor: Tutor, *, send_retries: int = 3) -> None:
         self.tutor = tutor
         self.send_retries = send_retries
+        self.outage = OutageNotices()
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
@@ -202,12 +204,14 @@ class TelegramAdapter:
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and
             # Telegram delivers it again once the database is back.
-            if chat is not None:
+            # Told once per outage: redeliveries and repeated presses stay silent.
+            if chat is not None and self.outage.first_notice(learner):
                 await self._safely(self._send(context, chat.id, Message(STORAGE_DOWN)))
             raise
         finally:
             if answered is not None:
                 await answered
+        self.outage.recovered()
         if chat is None:
             return
         try:

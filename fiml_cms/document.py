@@ -58,7 +58,7 @@ def _partial_summary(data: dict[str, Any], lesson_id: str | None) -> rules.Lesso
 
 
 def check_file(path: Path, display: str, kind: str, root: Path | None) -> CheckedFile:
-    return _check_source(read_source(path, display, root), _stem(path), kind)
+    return _check_source(read_source(path, display, root), stem_of(path), kind)
 
 
 def check_text(data: bytes, display: str = "<text>", kind: str = LESSON, stem: str = "text") -> CheckedFile:
@@ -68,7 +68,8 @@ def check_text(data: bytes, display: str = "<text>", kind: str = LESSON, stem: s
     return checked
 
 
-def _stem(path: Path) -> str:
+def stem_of(path: Path) -> str:
+    """The file name without .yaml/.yml: what a lesson's id must equal."""
     name = path.name
     for suffix in (".yaml", ".yml"):
         if name.endswith(suffix):

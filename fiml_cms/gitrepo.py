@@ -263,3 +263,27 @@ class GitRepo:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def worktree_blob_shas(root: Path, folders: list[str]) -> dict[str, str]:
+    """Blob shas of the files under `folders` (relative to `root`) whose work-tree content equals the
+    index: `git ls-files -s` less what `git diff-files` reports changed. Files missing here (changed,
+    untracked, symlinks) must be hashed by the caller. Plain subprocesses: no GitPython start-up cost."""
+    import subprocess
+
+    def git_z(*args: str) -> list[str]:
+        done = subprocess.run(["git", "-C", str(root), *args, "-z", "--", *folders], capture_output=True, check=True)
+        return [item for item in done.stdout.decode("utf-8", errors="surrogateescape").split("\0") if item]
+
+    try:
+        staged = git_z("ls-files", "-s")
+        changed = set(git_z("diff-files", "--name-only"))
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    shas = {}
+    for line in staged:
+        meta, path = line.split("\t", 1)
+        mode, sha, stage = meta.split()
+        if mode.startswith("100") and stage == "0" and path not in changed:
+            shas[path] = sha
+    return shas
+

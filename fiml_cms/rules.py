@@ -211,15 +211,16 @@ _LESSON_RULES = (
 )
 
 
-def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry]) -> list[Finding]:
-    """Rules that need every lesson and path at once."""
+def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry], focus: set[str] | None = None) -> list[Finding]:
+    """Rules that need every lesson and path at once. With `focus` (file names), findings are wanted
+    only for those files, so the cycle search only walks what their lessons can reach."""
     lessons = list(lessons)
     paths = list(paths)
     findings = list(_unique_lesson_ids(lessons))
     known = {e.id for e in lessons if e.id} | {old for e in lessons for old in e.replaces}
     by_id = {e.lesson.id: e.lesson for e in lessons if e.lesson}
     findings.extend(_prerequisites(lessons, known, by_id))
-    findings.extend(_cycles(lessons))
+    findings.extend(_cycles(lessons, focus))
     findings.extend(_paths(paths, known, by_id))
     return findings
 
@@ -252,9 +253,11 @@ def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str,
                 yield Finding("FIML051", f'prerequisite "{prereq}" is retired: new learners cannot start it, so they can never start this lesson', e.file, ("prerequisites", j))
 
 
-def _cycles(lessons: list[LessonEntry]) -> Iterator[Finding]:
+def _cycles(lessons: list[LessonEntry], focus: set[str] | None = None) -> Iterator[Finding]:
     alias = {old: e.lesson.id for e in lessons if e.lesson for old in e.replaces}
     graph = {e.lesson.id: [alias.get(p, p) for p in e.lesson.prerequisites] for e in lessons if e.lesson}
+    if focus is not None:  # a cycle through a focus lesson lies within what that lesson reaches
+        graph = _reachable(graph, [e.lesson.id for e in lessons if e.lesson and e.file in focus])
     entries = {e.lesson.id: e for e in lessons if e.lesson}
     for component in strongly_connected(graph):
         members = set(component)
@@ -266,6 +269,17 @@ def _cycles(lessons: list[LessonEntry]) -> Iterator[Finding]:
             for j, prereq in enumerate(entry.lesson.prerequisites):  # type: ignore[union-attr]
                 if alias.get(prereq, prereq) in members:
                     yield Finding("FIML038", f'prerequisite "{prereq}" closes a cycle ({ring}); remove one of these prerequisites', entry.file, ("prerequisites", j))
+
+
+def _reachable(graph: dict[str, list[str]], starts: list[str]) -> dict[str, list[str]]:
+    seen = set(starts)
+    todo = list(starts)
+    while todo:
+        for nxt in graph.get(todo.pop(), []):
+            if nxt in graph and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return {node: graph[node] for node in graph if node in seen}
 
 
 def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:

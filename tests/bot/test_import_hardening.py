@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from fiml_bot.documents import InvalidDocument, export_all, export_learner, import_document, read_document
-from fiml_bot.documents.codec import MAX_XP
-from fiml_bot.documents.ownership import ImportConflict
 from fiml_bot.documents.schema import progress_schema
 from fiml_bot.storage import MemoryStorage
 from fiml_bot.tutor.model import Learner, XpAward
 
 from .test_progress_documents import ADA, at, fiml_bot, seed, seed_document
+
+MAX_XP = 2**31 - 1  # PostgreSQL's `integer`: the most XP a learner may hold
 
 
 def with_ledger_entry(document: dict[str, Any], amount: int, key: str = "support:big") -> dict[str, Any]:
@@ -30,8 +30,10 @@ def with_ledger_entry(document: dict[str, Any], amount: int, key: str = "support
 
 
 def test_max_xp_is_the_schema_maximum_and_fits_postgres_integer() -> None:
+    from fiml_bot.documents import codec
+
     game = progress_schema()["$defs"]["gamification_1_0"]["properties"]
-    assert game["total_xp"]["maximum"] == MAX_XP == 2**31 - 1
+    assert game["total_xp"]["maximum"] == codec.MAX_XP == MAX_XP
     assert progress_schema()["$defs"]["ledger_entry"]["properties"]["amount"]["maximum"] == MAX_XP
 
 
@@ -110,6 +112,26 @@ def test_a_bundle_whose_second_learner_fails_writes_nothing(storage: Callable[[]
         assert uow.progress.xp_total("telegram:2") == MAX_XP - 10
 
 
+def test_a_failure_while_writing_the_second_learner_rolls_back_the_first(storage: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from fiml_bot.documents import transfer
+
+    source = MemoryStorage()
+    seed(source)
+    seed(source, "telegram:2")
+    real_merge = transfer._merge
+
+    def failing_merge(repo: Any, item: Any, now: Any) -> Any:
+        if item.records.learner.id == "telegram:2":
+            raise RuntimeError("the database refused the row")
+        return real_merge(repo, item, now)
+
+    monkeypatch.setattr(transfer, "_merge", failing_merge)
+    with pytest.raises(RuntimeError):
+        import_document(storage, export_all(source))
+    with storage() as uow:
+        assert uow.progress.learner_ids() == []
+
+
 # -- 10.5: another learner's document ------------------------------------------------------------
 
 
@@ -123,6 +145,8 @@ def other_learner_store() -> MemoryStorage:
 
 
 def test_a_document_for_a_learner_with_other_data_is_refused() -> None:
+    from fiml_bot.documents.ownership import ImportConflict
+
     store = other_learner_store()
     with pytest.raises(ImportConflict, match=r"telegram:1 already exists with 1 XP entry this document does not have.*--as USER.*--force"):
         import_document(store, seed_document())

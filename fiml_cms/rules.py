@@ -219,7 +219,7 @@ def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry],
     findings = list(_unique_lesson_ids(lessons))
     known = {e.id for e in lessons if e.id} | {old for e in lessons for old in e.replaces}
     by_id = {e.lesson.id: e.lesson for e in lessons if e.lesson}
-    findings.extend(_prerequisites(lessons, known, by_id))
+    findings.extend(_prerequisites([e for e in lessons if e.file in focus] if focus is not None else lessons, known, by_id))
     findings.extend(_cycles(lessons, focus))
     findings.extend(_paths(paths, known, by_id))
     return findings

@@ -6,12 +6,9 @@ import asyncio
 from pathlib import Path
 
 from fiml_bot.outage import OutageNotices
-from fiml_bot.tutor.engine import Tutor
-from fiml_bot.tutor.ports import StorageUnavailable
 
 from ..fakebotapi import FakeBotApi, apost_update
-from .driver import make_tutor
-from .test_webhook import CHAT, SECRET, InProcess, fake, published  # noqa: F401 (fixtures)
+from .test_webhook import CHAT, SECRET, InProcess, fake, published, tutor_with_outage  # noqa: F401 (fixtures)
 
 OTHER_CHAT = 5252
 
@@ -21,15 +18,7 @@ def down_notices(fake: FakeBotApi, chat: int) -> int:  # noqa: F811
 
 
 def test_redeliveries_and_repeated_presses_tell_the_learner_once_per_outage(published: Path, fake: FakeBotApi) -> None:  # noqa: F811
-    working, content = make_tutor(published)
-    down = {"yes": True}
-
-    def units() -> object:
-        if down["yes"]:
-            raise StorageUnavailable("could not connect to the database")
-        return working.unit_of_work()
-
-    tutor = Tutor(content, units)  # type: ignore[arg-type]
+    tutor, down = tutor_with_outage(published)
 
     async def scenario() -> None:
         async with InProcess(tutor, fake) as h:

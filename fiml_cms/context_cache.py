@@ -5,15 +5,17 @@ but only a few facts of each other file: its id, `replaces`, prerequisites, `ret
 lessons. Those depend on the file's bytes alone, so they are cached under the file's git blob sha
 (`git ls-files -s`, or hashed here for files changed since the index): a cached fact is looked up by
 the content it was derived from, so an edit anywhere changes the key and can never be served stale.
-The cache is also keyed by this code (a stamp of the schemas and the parsing modules), and each save
-keeps only the entries the run used, so it does not grow with history.
+The cache is also keyed by this code (a stamp of the schemas and the parsing modules, and of the
+Python version: it is stored with `marshal`, the fastest reader of plain tuples, in `.git/`, which
+only this user writes), and each save keeps only the entries the run used, so it does not grow.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 from . import rules
 from .lesson import LearningPath
 
-CACHE_FILE = Path("fiml-cms") / "validate-context.json"
+CACHE_FILE = Path("fiml-cms") / "validate-context.marshal"
 FORMAT = 1
 #: The modules and schemas a cached entry is derived by; any change to them makes a new cache.
 _DERIVED_BY = ("document.py", "plain.py", "schema.py", "lesson.py", "yamlfile.py", "sourcefile.py", "bounds.py", "context_cache.py",
@@ -31,34 +33,31 @@ _DERIVED_BY = ("document.py", "plain.py", "schema.py", "lesson.py", "yamlfile.py
 
 @lru_cache(maxsize=1)
 def code_stamp() -> str:
-    digest = hashlib.sha1(str(FORMAT).encode())
+    digest = hashlib.sha1(f"{FORMAT} {sys.version_info[:2]} {marshal.version}".encode())
     here = Path(__file__).resolve().parent
     for name in _DERIVED_BY:
         digest.update(name.encode() + b"\0" + (here / name).read_bytes())
     return digest.hexdigest()
 
 
-def encode(entry: rules.LessonEntry | rules.PathEntry) -> dict[str, Any]:
-    """An entry's content-derived part (its file name is attached again on reading)."""
+Entry = tuple[Any, ...]
+
+
+def encode(entry: rules.LessonEntry | rules.PathEntry) -> Entry:
+    """An entry's content-derived part as plain tuples (its file name is attached again on reading)."""
     if isinstance(entry, rules.LessonEntry):
         summary = entry.lesson
-        return {
-            "id": entry.id,
-            "replaces": list(entry.replaces),
-            "lesson": None if summary is None else [summary.id, list(summary.prerequisites), list(summary.replaces), summary.retired],
-        }
+        return (entry.id, entry.replaces, None if summary is None else (summary.id, summary.prerequisites, summary.replaces, summary.retired))
     path = entry.path
-    return {"id": entry.id, "path": None if path is None else [path.id, path.title, path.description, list(path.lessons)]}
+    return (entry.id, None if path is None else (path.id, path.title, path.description, path.lessons))
 
 
-def decode(kind_is_path: bool, data: dict[str, Any], file: str, stem: str) -> rules.LessonEntry | rules.PathEntry:
+def decode(kind_is_path: bool, data: Entry, file: str, stem: str) -> rules.LessonEntry | rules.PathEntry:
     if kind_is_path:
-        path = data["path"]
-        learning = None if path is None else LearningPath(path[0], path[1], path[2], tuple(path[3]))
-        return rules.PathEntry(file, stem, learning, data["id"])
-    lesson = data["lesson"]
-    summary = None if lesson is None else rules.LessonSummary(lesson[0], tuple(lesson[1]), tuple(lesson[2]), lesson[3])
-    return rules.LessonEntry(file, stem, data["id"], tuple(data["replaces"]), summary)
+        path = data[1]
+        return rules.PathEntry(file, stem, None if path is None else LearningPath(*path), data[0])
+    summary = data[2]
+    return rules.LessonEntry(file, stem, data[0], data[1], None if summary is None else rules.LessonSummary(*summary))
 
 
 @dataclass
@@ -66,28 +65,28 @@ class ContextCache:
     """Entries by "<kind>:<blob sha>"; `save` writes those used (looked up or added) in this run."""
 
     file: Path
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    used: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    used: dict[str, Entry] = field(default_factory=dict)
     added: bool = False
 
     @classmethod
     def load(cls, git_dir: Path) -> "ContextCache":
         file = git_dir / CACHE_FILE
         try:
-            stored = json.loads(file.read_bytes())
-        except (OSError, ValueError):
+            stored = marshal.loads(file.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
             return cls(file)
-        if not isinstance(stored, dict) or stored.get("stamp") != code_stamp() or not isinstance(stored.get("entries"), dict):
+        if not (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == code_stamp() and isinstance(stored[1], dict)):
             return cls(file)
-        return cls(file, stored["entries"])
+        return cls(file, stored[1])
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Entry | None:
         found = self.entries.get(key)
         if found is not None:
             self.used[key] = found
         return found
 
-    def put(self, key: str, data: dict[str, Any]) -> None:
+    def put(self, key: str, data: Entry) -> None:
         self.used[key] = data
         self.added = True
 
@@ -99,7 +98,7 @@ class ContextCache:
 
         try:
             self.file.parent.mkdir(exist_ok=True)
-            atomic.write_bytes(self.file, json.dumps({"stamp": code_stamp(), "entries": self.used}, separators=(",", ":")).encode())
+            atomic.write_bytes(self.file, marshal.dumps((code_stamp(), self.used)))
         except OSError:
             pass
 

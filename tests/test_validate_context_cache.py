@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ PREREQUISITE = Path("content/lessons/reading_stock_prices.yaml")
 
 
 def cache_of(root: Path) -> dict:
-    return json.loads((root / ".git" / CACHE_FILE).read_text(encoding="utf-8"))
+    stamp, entries = marshal.loads((root / ".git" / CACHE_FILE).read_bytes())
+    return {"stamp": stamp, "entries": entries}
 
 
 def validate_one(root: Path):
@@ -61,7 +63,7 @@ def test_a_retired_prerequisite_edited_in_place_is_seen(git_repo: Path) -> None:
 def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(git_repo: Path) -> None:
     assert validate_one(git_repo).exit_code == 0
     cache = git_repo / ".git" / CACHE_FILE
-    for junk in (b"{not json", json.dumps({"stamp": "other", "entries": {}}).encode(), b"[]"):
+    for junk in (b"{not marshal", marshal.dumps(("another stamp", {"lesson:x": ("a", (), None)})), marshal.dumps([]), b""):
         cache.write_bytes(junk)
         assert validate_one(git_repo).exit_code == 0
         assert cache_of(git_repo)["entries"]

@@ -85,12 +85,12 @@ def context_entries(files: list[str], settings: Settings) -> list[rules.LessonEn
     indexed = worktree_blob_shas(settings.root, folders)
     root = str(settings.root) + os.sep
     here = os.getcwd() + os.sep
-    paths_folder = str(settings.paths)
+    paths_folder = str(settings.paths) + os.sep
     entries: dict[str, rules.LessonEntry | rules.PathEntry] = {}
     missing: list[tuple[str, str | None]] = []
     for file in files:
-        folder, name = os.path.split(file)
-        is_path = folder == paths_folder
+        name = file[file.rfind(os.sep) + 1:]
+        is_path = file.startswith(paths_folder) and len(paths_folder) + len(name) == len(file)
         sha = indexed.get(file[len(root):]) if file.startswith(root) else None
         if sha is None and not os.path.islink(file):
             try:
@@ -168,9 +168,10 @@ def _walk_yaml(folders: list[Path], settings: Settings) -> list[str]:
     for top in folders:
         for dirpath, dirnames, filenames in os.walk(os.path.abspath(top)):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and os.path.realpath(os.path.join(dirpath, d)) != archive)
+            prefix = dirpath.rstrip(os.sep) + os.sep
             for name in sorted(filenames):
                 if name.endswith(YAML_SUFFIXES):
-                    found.setdefault(os.path.join(dirpath, name), None)
+                    found.setdefault(prefix + name, None)
     return list(found)
 
 

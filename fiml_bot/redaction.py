@@ -56,8 +56,11 @@ def configure_logging(secrets: Iterable[str], level: int = logging.INFO) -> Reda
     """Log to stderr with `secrets` masked on every root handler (installed by the CLI for run/notify)."""
     logging.basicConfig(level=level, format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: noise, even redacted
-    redactor = RedactingFilter(secrets)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(redactor)
+    handlers = logging.getLogger().handlers
+    earlier = [f for h in handlers for f in h.filters if isinstance(f, RedactingFilter)]
+    redactor = RedactingFilter([*secrets, *(s for f in earlier for s in f.secrets)])  # a secret stays masked
+    for handler in handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(redactor)
     return redactor

@@ -60,3 +60,12 @@ def test_a_rejected_token_is_one_line_and_exit_2(mode: list[str], git_repo: Path
     assert "Traceback" not in output
     errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "error" in line]
     assert errors == ["fiml-bot: error: Telegram rejected the bot token 987654:*** (FIML_TELEGRAM_TOKEN): copy it again from @BotFather"]
+
+
+def test_a_second_configuration_masks_both_tokens(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    configure_logging(["111:FIRST-secret-token"])
+    configure_logging([TOKEN])
+    logging.getLogger("telegram").info("tokens 111:FIRST-secret-token and %s", TOKEN)
+    output = "\n".join(caplog.handler.format(record) for record in caplog.records)
+    assert "FIRST" not in output and "SECRET" not in output

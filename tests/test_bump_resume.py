@@ -24,7 +24,7 @@ BUMP = ["bump", "reading_stock_prices", "patch", "-m", "Clearer wording", "--dat
 # The hook runs under git, which runs under fiml-cms: kill the grandparent.
 KILLER = """#!/bin/sh
 git_pid=$PPID
-fiml_pid=$(ps -o ppid= -p "$git_pid" | tr -d ' ')
+fiml_pid=$(cut -d' ' -f4 /proc/"$git_pid"/stat)
 kill -9 "$fiml_pid"
 exit {code}
 """

@@ -17,12 +17,17 @@ What it does, in one run:
      - `check-jsonschema --schemafile schemas/lesson.schema.json <N files>` (the anchor);
        if it fails on the generated files and passes once dates are quoted, the quoted copy
        is timed too and becomes the anchor;
-     - `fiml-cms validate DIR` on N files of which ~10% hold `answer: 99` (positions pass);
+     - `fiml-cms validate DIR` on N files of which ~10% hold `answer: 7` (positions pass);
      - `fiml-cms validate FILE` on one clean file and on one file with one finding;
      - `fiml-cms validate FILE` on a lesson of this repository, from its root (real context).
-3. Prints a Markdown table and the machine it ran on.
+3. Big repositories (issue 10.13, `--repo-sizes 1000,10000`): for each size a git repository with
+   that many generated lessons in `content/lessons`, committed; timed side by side, alternating:
+   `fiml-cms validate` (the whole repository) and `fiml-cms validate content/lessons/<one>.yaml`
+   (one file, its context from the blob-sha cache under `.git/` that the warm-up run filled). The
+   first, cold run of the one file is reported too.
+4. Prints Markdown tables and the machine it ran on.
 
-Usage: .venv/bin/python bench/validate.py [--runs 5] [--count 1000] [--out DIR] [--keep]
+Usage: .venv/bin/python bench/validate.py [--runs 5] [--count 1000] [--repo-sizes 1000,10000] [--out DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons  # noqa: E402  (b
 
 RATIO_GOAL = 4.0  # fiml-cms at least 4x faster than check-jsonschema on the N files
 SINGLE_GOAL_S = 0.25  # one file end to end
-ERROR_EVERY = 10  # ~10% of the files in the error set get `answer: 99`
+ERROR_EVERY = 10  # ~10% of the files in the error set get `answer: 7` (past their 4 options)
+#: One file in a repository of N lessons (issue 10.13): N -> seconds.
+REPO_FILE_GOALS = {1000: 0.25, 10000: 0.4}
 
 PREREQ_FLOW = re.compile(r"^prerequisites: *\[(.*)\] *$", re.M)
 PREREQ_BLOCK = re.compile(r"^prerequisites: *\n((?:[ \t]+- .*\n)+)", re.M)
@@ -117,7 +124,7 @@ def generate(sources: list[Source], count: int, folder: Path) -> list[Path]:
 
 
 def inject_error(text: str) -> str:
-    """Set the last multiple-choice question's answer to 99 (past its options): one FIML035 near the end."""
+    """Set the last multiple-choice question's answer to 7 (past its 4 options): one FIML035 near the end."""
     quiz = re.search(r"^quiz:", text, re.M)
     if not quiz:
         raise BenchError("no top-level `quiz:` to mutate")
@@ -127,7 +134,7 @@ def inject_error(text: str) -> str:
         answer = ANSWER_LINE.search(chunk)
         if answer and re.search(r"^ +type: *multiple_choice *$", chunk, re.M):
             a, b = begin + answer.start(2), begin + answer.end(2)
-            return text[:a] + "99" + text[b:]
+            return text[:a] + "7" + text[b:]
     raise BenchError("no multiple-choice question with a numeric `answer:` to mutate")
 
 
@@ -296,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs per case before timing (default 1)")
     parser.add_argument("--count", type=int, default=1000, help="lessons to generate (default 1000)")
+    parser.add_argument("--repo-sizes", default="1000,10000", help="lesson counts of the big-repository cases, comma-separated ('' skips them)")
     parser.add_argument("--out", type=Path, help="folder to generate into (must be new or empty, outside the project); kept afterwards")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--fiml-cms", default=None, help="fiml-cms script (default: next to this Python)")
@@ -404,7 +412,7 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
         cases.append(cj_q)
         cj_cases.append(cj_q)
     anchor = cj_cases[-1] if anchor_label == "dates quoted" else cj_main
-    fiml_err = Case(f"fiml-cms validate DIR ({n} files, {n_err} with answer: 99)", [fiml, "validate", str(root / "lessons_err")], root, expected_exit=1)
+    fiml_err = Case(f"fiml-cms validate DIR ({n} files, {n_err} with answer: 7)", [fiml, "validate", str(root / "lessons_err")], root, expected_exit=1)
     cases.append(fiml_err)
     one = Case("fiml-cms validate FILE (1 file, clean)", [fiml, "validate", str(single)], root, goal=f"<= {SINGLE_GOAL_S} s", expected_exit=0)
     one_err = Case("fiml-cms validate FILE (1 file, 1 finding)", [fiml, "validate", str(single_err)], root, goal=f"<= {SINGLE_GOAL_S} s", expected_exit=1)
@@ -464,6 +472,8 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
                f"{repo_out.get('warnings')} warning(s) (exit {repo_rc}); its context is the repository's other lessons and paths.")
     out.append("- Wall time of the whole subprocess (interpreter start, imports, output captured through a pipe); cwd = the temporary root "
                "for the generated cases (not a repository: no context read); cases alternate round robin, order rotated each run.")
+    sizes_wanted = [int(s) for s in args.repo_sizes.split(",") if s.strip()]
+    repo_failed = bench_repositories(args, root, fiml, sources, sizes_wanted, out) if sizes_wanted else False
     out.append("")
     out.append("Machine:")
     out.append("")
@@ -471,7 +481,60 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
     sys.stderr.flush()
     print("\n".join(out), flush=True)
     failed = [c for c in cases if verdict(c) == "FAIL"]
-    return 1 if failed else 0
+    return 1 if failed or repo_failed else 0
+
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "Bench",
+           "GIT_COMMITTER_EMAIL": "bench@example.invalid", "GIT_AUTHOR_DATE": "2026-01-02T03:04:05+00:00",
+           "GIT_COMMITTER_DATE": "2026-01-02T03:04:05+00:00", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def make_repository(sources: list[Source], count: int, root: Path) -> Path:
+    """A committed git repository with `count` generated lessons in content/lessons; returns one lesson
+    that has prerequisites (so its context matters)."""
+    files = generate(sources, count, root / "content" / "lessons")
+    (root / ".fiml-cms.toml").write_text("# defaults\n", encoding="utf-8")
+    env = {**os.environ, **GIT_ENV}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "lessons"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    with_prerequisites = [p for p in files if PREREQ_LINE.search(p.read_text(encoding="utf-8")) and "prerequisites: []" not in p.read_text(encoding="utf-8")]
+    return (with_prerequisites or files)[len(with_prerequisites or files) // 2]
+
+
+def bench_repositories(args: argparse.Namespace, root: Path, fiml: str, sources: list[Source], sizes: list[int], out: list[str]) -> bool:
+    """Issue 10.13: one file vs the whole repository, in repositories of each size; True if a goal failed."""
+    rows = []
+    failed = False
+    for size in sizes:
+        repo = root / f"repo_{size}"
+        print(f"building a git repository of {size} lessons ...", file=sys.stderr)
+        one = make_repository(sources, size, repo)
+        relative = one.relative_to(repo).as_posix()
+        start = time.perf_counter()
+        cold = run([fiml, "validate", relative], repo)
+        cold_s = time.perf_counter() - start
+        if cold.returncode != 0:
+            raise BenchError(f"validate {relative} in the {size}-lesson repository: exit {cold.returncode}\n{cold.stdout[-2000:]}{cold.stderr[-2000:]}")
+        whole = Case(f"`fiml-cms validate` ({size} lessons, the whole repository)", [fiml, "validate"], repo, expected_exit=0)
+        single = Case(f"`fiml-cms validate {relative}` ({size} lessons, one file, warm cache)", [fiml, "validate", relative], repo, expected_exit=0)
+        print(f"timing the {size}-lesson repository: 2 cases x {args.runs} runs (+{args.warmup} warm-up) ...", file=sys.stderr)
+        time_cases([whole, single], args.runs, args.warmup)
+        goal = REPO_FILE_GOALS.get(size)
+        verdict = "—" if goal is None else ("pass" if single.median <= goal else "FAIL")
+        failed = failed or verdict == "FAIL"
+        rows.append(f"| {whole.name} | {fmt_s(whole.median)} | {fmt_s(whole.best)} | — | — | — |")
+        rows.append(f"| {single.name} | {fmt_s(single.median)} | {fmt_s(single.best)} | {whole.median / single.median:.2f}x | "
+                    f"{'<= ' + format(goal, 'g') + ' s' if goal else '—'} | {verdict} |")
+        rows.append(f"| the same file, first run (cold cache, fills it) | {fmt_s(cold_s)} | — | {whole.median / cold_s:.2f}x | — | — |")
+    out.append("")
+    out.append(f"## One file in a big repository (issue 10.13; {args.runs} runs each, median)")
+    out.append("")
+    out.append("Git repositories of generated lessons (as above), committed; ratio = the whole repository's median / this row's.")
+    out.append("")
+    out.append("| case | median s | min s | ratio | goal | pass/fail |")
+    out.append("|---|---:|---:|---:|---|---|")
+    out.extend(rows)
+    return failed
 
 
 if __name__ == "__main__":

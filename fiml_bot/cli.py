@@ -102,8 +102,9 @@ def run(
     """
     import os
 
-    from .adapters.telegram import build_application
+    from .adapters.telegram import build_application, token_rejection
     from .bootstrap import build_tutor, start_background
+    from .redaction import configure_logging
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
@@ -122,8 +123,7 @@ def run(
         except WebhookConfigError as exc:
             print(f"fiml-bot: error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
+    configure_logging([token, secret])
     settings = _settings(content, database, preview=preview)
     ops = _operations(settings, token, api_base_url, metrics_port)
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
@@ -134,14 +134,16 @@ def run(
     ops.start()
     try:
         if webhook_url is None:
-            build_application(tutor, token, base_url=api_base_url, metrics=ops.metrics, rate_limit=rate_limit).run_polling(drop_pending_updates=False)
+            with token_rejection(token):
+                build_application(tutor, token, base_url=api_base_url, metrics=ops.metrics, rate_limit=rate_limit).run_polling(drop_pending_updates=False)
             return
         from telegram.ext import ApplicationBuilder
 
         from .adapters.webhook import run_webhook
 
         application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None), metrics=ops.metrics, rate_limit=rate_limit)
-        run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port, metrics=ops.metrics.exposition)
+        with token_rejection(token):
+            run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port, metrics=ops.metrics.exposition)
     finally:
         ops.stop()
         live.stop()
@@ -211,12 +213,12 @@ def notify(
 
     from . import notify as notices_
     from .bootstrap import build_tutor
+    from .redaction import configure_logging
 
-    logging.basicConfig(level=logging.WARNING if dry_run else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
+    configure_logging([token], logging.WARNING if dry_run else logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema upgrade's step-by-step lines are noise here
     settings = _settings(content, database, preview=False)
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     ops = _operations(settings, token, api_base_url, metrics_port, watch_flags=False) if not dry_run else None
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
     if ops is not None:
@@ -235,12 +237,15 @@ def notify(
         raise typer.Exit(2)
     from telegram import Bot
 
+    from .adapters.telegram import token_rejection
+
     async def send() -> Any:
         bot = Bot(token, base_url=api_base_url) if api_base_url else Bot(token)
         async with bot:
             return await notices_.broadcast(bot, tutor, selected, rate=rate, metrics=ops.metrics)
 
-    report = asyncio.run(send())
+    with token_rejection(token):
+        report = asyncio.run(send())
     print(report.summary())
     if report.failed and ops.alerts is not None:
         from .ops.alerts import Alert
@@ -375,20 +380,26 @@ def progress_import(
     database: Optional[str] = DatabaseOption,
     content: Optional[Path] = typer.Option(None, "--content", help="The content repository, to resolve the lesson versions of 0.9 documents (default: FIML_CONTENT_REPO, else the current folder; without content they get 1.0.0)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the document and report what would change; write nothing."),
+    as_user: Optional[str] = typer.Option(None, "--as", metavar="USER", help="Import a single learner's document as the learner USER instead of its user_id."),
+    force: bool = typer.Option(False, "--force", help="Merge into a learner that already holds data the document lacks."),
 ) -> None:
     """Import progress documents: validated, migrated from older schema versions, merged per learner.
 
-    Idempotent (a second import changes nothing), never lowers XP, never deletes; an invalid document
-    writes nothing (exit 1).
+    Idempotent (a second import changes nothing), never lowers XP, never deletes; all or nothing in
+    one transaction: an invalid document writes nothing (exit 1). A document whose learner already
+    exists with other data is refused unless --as USER or --force.
     """
-    from .documents import apply_import, needs_migration, prepare_import, read_document
+    from .documents import apply_import, needs_migration, normalize_learner_id, prepare_import, read_document
+    from .documents.ownership import retarget
     from .storage import open_storage
 
     document = read_document(file)
+    if as_user is not None:
+        document = retarget(document, normalize_learner_id(as_user))
     lessons = _migration_content(content, database) if needs_migration(document) else None
     prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
     with open_storage(_settings(None, database).database_url) as storage:
-        report = apply_import(storage, prepared, dry_run=dry_run)
+        report = apply_import(storage, prepared, dry_run=dry_run, force=force)
     for learner in report.learners:
         for warning in learner.warnings:
             print(f"fiml-bot: warning: {learner.learner_id}: {warning}", file=sys.stderr)

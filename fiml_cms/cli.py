@@ -141,6 +141,13 @@ def bump(
         raise UsageError(f"unknown level {level!r}: use major, minor, patch or auto")
     day = _parse_day(date)
     ws = _workspace(lessons)
+    if commit and not dry_run:
+        from .commands.bump_resume import resume_bump
+
+        resumed = resume_bump(ws, lesson, message, tag)  # a killed `bump --commit [--tag]`: finish it
+        if resumed is not None:
+            print(resumed.summary())
+            return
     _run_bump(ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag)
 
 
@@ -352,7 +359,8 @@ def archive(
     with _progress("archiving") as progress:
         result = run_archive(ws, out, progress)
     removed = _prune_archive(ws, out) if prune else []
-    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged" + (f", {len(removed)} removed" if prune else ""))
+    stale = f", {len(result.removed)} stale temp file(s) removed" if result.removed else ""
+    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged" + (f", {len(removed)} removed" if prune else "") + stale)
     for path in removed:
         print(f"removed {path}")
 

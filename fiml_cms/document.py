@@ -65,7 +65,7 @@ def _partial_summary(data: dict[str, Any], lesson_id: str | None) -> rules.Lesso
 
 
 def check_file(path: Path, display: str, kind: str, root: Path | None) -> CheckedFile:
-    return _check_source(read_source(path, display, root), _stem(path), kind)
+    return _check_source(read_source(path, display, root), stem_of(path), kind)
 
 
 def check_text(data: bytes, display: str = "<text>", kind: str = LESSON, stem: str = "text") -> CheckedFile:
@@ -75,7 +75,8 @@ def check_text(data: bytes, display: str = "<text>", kind: str = LESSON, stem: s
     return checked
 
 
-def _stem(path: Path) -> str:
+def stem_of(path: Path) -> str:
+    """The file name without .yaml/.yml: what a lesson's id must equal."""
     name = path.name
     for suffix in (".yaml", ".yml"):
         if name.endswith(suffix):
@@ -163,6 +164,8 @@ def valid_parts(data: dict[str, Any], bad: set[JsonPath]) -> rules.LessonParts:
         questions=tuple((i, question_from_dict(q)) for i, q in items(("quiz", "questions")) if ok("quiz", "questions", i)),
         yanked=tuple((i, v) for i, v in items(("yanked",)) if ok("yanked", i)),
         replaces=tuple((i, v) for i, v in items(("replaces",)) if ok("replaces", i)),
+        xp_reward=data.get("xp_reward") if ok("xp_reward") else None,
+        duration_minutes=data.get("duration_minutes") if ok("duration_minutes") else None,
     )
 
 

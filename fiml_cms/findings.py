@@ -80,6 +80,7 @@ RULES: dict[str, Rule] = _rules(
     ("FIML070", "archive-missing", E, "A published version has no archive file."),
     ("FIML071", "archive-differs", E, "An archive file (or index.json) differs from the published blob."),
     ("FIML072", "archive-extra", E, "An archive file belongs to no published version."),
+    ("FIML073", "archive-stale-temp", E, "A temporary file left in the archive by an interrupted run."),
     ("FIML050", "long-paragraph", W, "A paragraph is long for a chat message; split it."),
     ("FIML051", "retired-prerequisite", W, "A prerequisite is retired: new learners can never complete it."),
     ("FIML052", "retired-in-path", W, "A learning path lists a retired lesson."),

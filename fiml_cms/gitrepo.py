@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ContentError, MissingInput
+from .gitlocks import explain_lock, locked_file
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
@@ -50,6 +51,11 @@ class GitRepo:
         self.root = Path(self._repo.working_tree_dir).resolve()  # type: ignore[arg-type]
         self._lock = threading.RLock()
 
+    @property
+    def git_dir(self) -> Path:
+        """The repository's private folder (`.git`, or a worktree's own folder): for caches and locks."""
+        return Path(self._repo.git_dir)
+
     # -- reading -------------------------------------------------------------------------
     def _git(self, *args: str, **kwargs: object) -> str:
         import git
@@ -59,6 +65,9 @@ class GitRepo:
                 return getattr(self._repo.git, args[0])(*args[1:], **kwargs)
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().removeprefix("stderr: ").strip("'\n ")
+            lock = locked_file(detail)
+            if lock is not None:
+                detail = explain_lock(lock, self.root)
             raise ContentError(f"git {args[0].replace('_', '-')} failed: {detail or exc}") from None
 
     def head(self) -> str | None:
@@ -236,6 +245,18 @@ class GitRepo:
                 infos.append(CommitInfo(sha, date, author_date, subject))
         return infos
 
+    def last_commit(self, path: str) -> CommitInfo | None:
+        """The newest commit reachable from HEAD that touched `path`; None when none did."""
+        fmt = _FIELD.join(["%H", "%cI", "%aI", "%s"])
+        try:
+            out = self._git("log", "-1", f"--format={fmt}", "HEAD", "--", path).strip("\n")
+        except ContentError:
+            return None
+        if not out:
+            return None
+        sha, date, author_date, subject = out.split(_FIELD, 3)
+        return CommitInfo(sha, date, author_date, subject)
+
     def changed_files(self, commit: str, folder: str = "") -> list[str]:
         """Files added or modified by `commit` (against its first parent), under `folder`."""
         args = ["diff_tree", "--no-commit-id", "-r", "--root", "--name-only", "--diff-filter=AMR", commit]
@@ -304,4 +325,28 @@ class GitRepo:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def worktree_blob_shas(root: Path, folders: list[str]) -> dict[str, str]:
+    """Blob shas of the files under `folders` (relative to `root`) whose work-tree content equals the
+    index: `git ls-files -s` less what `git diff-files` reports changed. Files missing here (changed,
+    untracked, symlinks) must be hashed by the caller. Plain subprocesses: no GitPython start-up cost."""
+    import subprocess
+
+    def git_z(*args: str) -> list[str]:
+        done = subprocess.run(["git", "-C", str(root), *args, "-z", "--", *folders], capture_output=True, check=True)
+        return [item for item in done.stdout.decode("utf-8", errors="surrogateescape").split("\0") if item]
+
+    try:
+        staged = git_z("ls-files", "-s")
+        changed = set(git_z("diff-files", "--name-only"))
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    shas = {}
+    for line in staged:
+        meta, path = line.split("\t", 1)
+        mode, sha, stage = meta.split()
+        if mode.startswith("100") and stage == "0" and path not in changed:
+            shas[path] = sha
+    return shas
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .bounds import MAX_SAFE_INTEGER, describe_number, is_unsafe_number
 from .findings import JsonPath
 
 #: A lesson is a few hundred nodes; an alias chain may not expand beyond this.
@@ -118,6 +119,9 @@ def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
             return value.isoformat()
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(PlainProblem("FIML012", path, f"{value} is not a usable number"))
+            return None
+        if is_unsafe_number(value):
+            problems.append(PlainProblem("FIML024", path, f"{describe_number(value)} is too large: no field allows numbers beyond ±{MAX_SAFE_INTEGER:,}"))
             return None
         if value is None or isinstance(value, (str, int, float, bool)):
             return value

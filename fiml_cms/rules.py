@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from . import render, versions
-from .findings import Finding
-from .lesson import ChangelogEntry, LearningPath, Lesson, MultipleChoiceQuestion, Question, Section, TextSection
+from .bounds import Range, describe_number, lesson_range
+from .findings import Finding, JsonPath
+from .lesson import ChangelogEntry, LearningPath, Lesson, MultipleChoiceQuestion, NumericQuestion, Question, Section, TextSection, TrueFalseQuestion
 
 LONG_PARAGRAPH = 1000
 
@@ -65,6 +66,8 @@ class LessonParts:
     questions: tuple[tuple[int, Question], ...]
     yanked: tuple[tuple[int, str], ...]
     replaces: tuple[tuple[int, str], ...]
+    xp_reward: int | None = None
+    duration_minutes: int | None = None
 
     @classmethod
     def of(cls, lesson: Lesson) -> "LessonParts":
@@ -76,6 +79,8 @@ class LessonParts:
             tuple(enumerate(lesson.quiz.questions)),
             tuple(enumerate(lesson.yanked)),
             tuple(enumerate(lesson.replaces)),
+            lesson.xp_reward,
+            lesson.duration_minutes,
         )
 
 
@@ -175,7 +180,26 @@ def _no_self_replacement(lesson: LessonParts, file: str, stem: str) -> Iterator[
             yield Finding("FIML046", f'`replaces` lists the lesson\'s own id "{old}"', file, ("replaces", i))
 
 
+def _numbers_in_range(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
+    """The schema's numeric limits once more, in Python: the validator lets huge integers through."""
+    checks: list[tuple[JsonPath, object, Range]] = [
+        (("xp_reward",), lesson.xp_reward, lesson_range("properties", "xp_reward")),
+        (("duration_minutes",), lesson.duration_minutes, lesson_range("properties", "duration_minutes")),
+    ]
+    for i, q in lesson.questions:
+        definition = f"{q.type}_question"
+        checks.append((("quiz", "questions", i, "xp"), q.xp, lesson_range("$defs", definition, "properties", "xp")))
+        if not isinstance(q, TrueFalseQuestion):
+            checks.append((("quiz", "questions", i, "answer"), q.answer, lesson_range("$defs", definition, "properties", "answer")))
+        if isinstance(q, NumericQuestion):
+            checks.append((("quiz", "questions", i, "tolerance"), q.tolerance, lesson_range("$defs", definition, "properties", "tolerance")))
+    for path, value, allowed in checks:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not allowed.holds(value):
+            yield Finding("FIML024", f"`{path[-1]}` is {describe_number(value)}; it must be {allowed.describe()}", file, path)
+
+
 _LESSON_RULES = (
+    _numbers_in_range,
     _id_matches_file,
     _version_is_top_of_changelog,
     _changelog_ordered,
@@ -188,15 +212,16 @@ _LESSON_RULES = (
 )
 
 
-def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry]) -> list[Finding]:
-    """Rules that need every lesson and path at once."""
+def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry], focus: set[str] | None = None) -> list[Finding]:
+    """Rules that need every lesson and path at once. With `focus` (file names), findings are wanted
+    only for those files, so the cycle search only walks what their lessons can reach."""
     lessons = list(lessons)
     paths = list(paths)
     findings = list(_unique_lesson_ids(lessons))
     known = {e.id for e in lessons if e.id} | {old for e in lessons for old in e.replaces}
     by_id = {e.lesson.id: e.lesson for e in lessons if e.lesson}
-    findings.extend(_prerequisites(lessons, known, by_id))
-    findings.extend(_cycles(lessons))
+    findings.extend(_prerequisites([e for e in lessons if e.file in focus] if focus is not None else lessons, known, by_id))
+    findings.extend(_cycles(lessons, focus))
     findings.extend(_paths(paths, known, by_id))
     return findings
 
@@ -239,9 +264,11 @@ def _closest(word: str, known: set[str]) -> str:
     return suggest(word, known)
 
 
-def _cycles(lessons: list[LessonEntry]) -> Iterator[Finding]:
+def _cycles(lessons: list[LessonEntry], focus: set[str] | None = None) -> Iterator[Finding]:
     alias = {old: e.lesson.id for e in lessons if e.lesson for old in e.replaces}
     graph = {e.lesson.id: [alias.get(p, p) for p in e.lesson.prerequisites] for e in lessons if e.lesson}
+    if focus is not None:  # a cycle through a focus lesson lies within what that lesson reaches
+        graph = _reachable(graph, [e.lesson.id for e in lessons if e.lesson and e.file in focus])
     entries = {e.lesson.id: e for e in lessons if e.lesson}
     for component in strongly_connected(graph):
         members = set(component)
@@ -253,6 +280,17 @@ def _cycles(lessons: list[LessonEntry]) -> Iterator[Finding]:
             for j, prereq in enumerate(entry.lesson.prerequisites):  # type: ignore[union-attr]
                 if alias.get(prereq, prereq) in members:
                     yield Finding("FIML038", f'prerequisite "{prereq}" closes a cycle ({ring}); remove one of these prerequisites', entry.file, ("prerequisites", j))
+
+
+def _reachable(graph: dict[str, list[str]], starts: list[str]) -> dict[str, list[str]]:
+    seen = set(starts)
+    todo = list(starts)
+    while todo:
+        for nxt in graph.get(todo.pop(), []):
+            if nxt in graph and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return {node: graph[node] for node in graph if node in seen}
 
 
 def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 CONTENT = PROJECT / "content"
+
+#: Property tests without their own `max_examples` run as many examples as the profile says: a small
+#: one for `make test`, a large one (`FIML_HYPOTHESIS_PROFILE=ci`, set by `.ci/run`) for CI.
+HYPOTHESIS_PROFILE_VARIABLE = "FIML_HYPOTHESIS_PROFILE"
+settings.register_profile("dev", max_examples=150, deadline=None)
+settings.register_profile("ci", max_examples=1700, deadline=None)
+settings.load_profile(os.environ.get(HYPOTHESIS_PROFILE_VARIABLE, "dev"))
 
 
 @pytest.fixture
@@ -94,3 +103,14 @@ def replace_in(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, old
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many generated lesson inputs the fuzz tests checked (the CI profile must reach 10,000)."""
+    import sys
+
+    fuzz = sys.modules.get("tests.test_fuzz")
+    if fuzz is not None and any(fuzz.COUNTS.values()):
+        total = sum(fuzz.COUNTS.values())
+        parts = ", ".join(f"{n:,} {where}" for where, n in fuzz.COUNTS.items())
+        terminalreporter.write_line(f"fuzzing: {total:,} generated lesson inputs ({parts}; hypothesis profile {settings._current_profile})")

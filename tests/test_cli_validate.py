@@ -51,7 +51,7 @@ def _positions(content_repo: Path, case: str) -> tuple[str, int, int, str]:
         match = re.search(r"type: multiple_choice\n(?:.*\n)*?\s+answer: (\d+)", text)
         assert match
         start = match.start(1)
-        path.write_text(text[:start] + "9" + text[match.end(1):], encoding="utf-8")
+        path.write_text(text[:start] + "7" + text[match.end(1):], encoding="utf-8")
         line, col = line_col_of(text, match.group(0)[-len(match.group(1)) - len("answer: "):])
         return "FIML035", line, col + len("answer: "), "$.quiz.questions[0].answer"
     if case == "unknown":

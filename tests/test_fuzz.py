@@ -1,17 +1,26 @@
-"""Property tests: whatever bytes or YAML-shaped data come in, only clean findings come out."""
+"""Property tests: whatever bytes or YAML-shaped data come in, only clean findings come out.
+
+The number of examples comes from the hypothesis profile (tests/conftest.py): about a thousand inputs
+under `make test`, more than 10,000 under `.ci/run`, in memory (`check_text`) and through the files
+`fiml-cms validate` reads (`validate` on a repository folder, with context and positions).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fiml_cms.commands.validate import display_name, validate
+from fiml_cms.config import Settings, load_settings
 from fiml_cms.document import check_text
 from fiml_cms.findings import RULES
 
-SAMPLE = (Path(__file__).resolve().parent.parent / "content/lessons/reading_stock_prices.yaml").read_bytes()
+LESSONS = Path(__file__).resolve().parent.parent / "content/lessons"
+SAMPLE = (LESSONS / "reading_stock_prices.yaml").read_bytes()
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
 json_like = st.recursive(
@@ -24,42 +33,49 @@ yaml_fragments = st.sampled_from(
 )
 
 
+#: Inputs checked in this session, in memory and through files (reported at the end of the run).
+COUNTS = {"in memory": 0, "through files": 0}
+
+
 def assert_clean(data: bytes) -> None:
+    COUNTS["in memory"] += 1
     checked = check_text(data, "fuzz.yaml", stem="fuzz")
-    for finding in checked.findings:
+    assert_findings_clean(checked.findings, "fuzz.yaml")
+
+
+def assert_findings_clean(findings: list, file: str) -> None:
+    for finding in findings:
         assert finding.code in RULES
         assert finding.line >= 1 and finding.column >= 1
-        assert finding.message and finding.file == "fuzz.yaml"
+        assert finding.message and finding.file == file
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes(data: bytes) -> None:
     assert_clean(data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=2000))
 def test_arbitrary_text(text: str) -> None:
     assert_clean(text.encode("utf-8", errors="surrogatepass"))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(yaml_fragments, max_size=12))
 def test_yaml_fragments(parts: list[str]) -> None:
     assert_clean("".join(parts).encode())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(json_like)
 def test_yaml_shaped_data(data: object) -> None:
     assert_clean(json.dumps(data).encode())
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.data())
-def test_mutated_lesson(data: st.DataObject) -> None:
-    """A real lesson with one random subtree replaced: the rules must cope with any shape."""
+def mutated_lesson(data: st.DataObject) -> bytes:
+    """A real lesson with one random subtree replaced, as JSON (which is YAML)."""
     from ruamel.yaml import YAML
 
     lesson = YAML(typ="safe").load(SAMPLE)
@@ -73,4 +89,45 @@ def test_mutated_lesson(data: st.DataObject) -> None:
         node[data.draw(st.sampled_from(sorted(node)))] = data.draw(json_like)
     elif isinstance(node, list) and node:
         node[data.draw(st.integers(0, len(node) - 1))] = data.draw(json_like)
-    assert_clean(json.dumps(lesson, default=str).encode())
+    return json.dumps(lesson, default=str).encode()
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_lesson(data: st.DataObject) -> None:
+    """A real lesson with one random subtree replaced: the rules must cope with any shape."""
+    assert_clean(mutated_lesson(data))
+
+
+# -- through the files `fiml-cms validate` reads -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_repository(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
+    """A repository folder with one real lesson (context for the repository rules) and `fuzz.yaml`."""
+    root = tmp_path_factory.mktemp("fuzz-repo")
+    lessons = root / "content" / "lessons"
+    lessons.mkdir(parents=True)
+    (lessons / "what_is_a_market.yaml").write_bytes((LESSONS / "what_is_a_market.yaml").read_bytes())
+    (root / ".fiml-cms.toml").write_text("# defaults\n", encoding="utf-8")
+    return lessons / "reading_stock_prices.yaml", load_settings(root)
+
+
+def validate_file(target: Path, settings: Settings, data: bytes) -> None:
+    COUNTS["through files"] += 1
+    target.write_bytes(data)
+    result = validate([target], settings)
+    assert result.files == 1
+    assert_findings_clean(result.findings, display_name(target))
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_lesson_through_a_file(fuzz_repository: tuple[Path, Settings], data: st.DataObject) -> None:
+    validate_file(*fuzz_repository, mutated_lesson(data))
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=2000), st.lists(yaml_fragments, max_size=12).map(lambda parts: "".join(parts).encode())))
+def test_arbitrary_bytes_through_a_file(fuzz_repository: tuple[Path, Settings], data: bytes) -> None:
+    validate_file(*fuzz_repository, data)

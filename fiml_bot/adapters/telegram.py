@@ -10,18 +10,23 @@ second replica would need is kept in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
 import time
 from collections import defaultdict
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Iterator, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from fiml_cms.errors import FimlError
+
+from ..outage import OutageNotices
+from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Message
@@ -29,6 +34,36 @@ from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
 
 log = logging.getLogger("fiml_bot.telegram")
+
+
+class TokenRejected(FimlError):
+    """Telegram refused the bot token (exit 2, like any other bad setting)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"Telegram rejected the bot token {masked(token)} (FIML_TELEGRAM_TOKEN): copy it again from @BotFather")
+
+
+class _WithoutInvalidToken(logging.Filter):
+    """Drops PTB's own log record of the rejected token (a traceback): TokenRejected says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+
+
+@contextlib.contextmanager
+def token_rejection(token: str) -> Iterator[None]:
+    """Turn PTB's InvalidToken (whose message and traceback carry the whole token) into TokenRejected."""
+    quiet = _WithoutInvalidToken()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    except InvalidToken:
+        raise TokenRejected(token) from None
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 LIMIT = 4096
 COMMANDS = (
@@ -169,6 +204,7 @@ class TelegramAdapter:
         self.tutor = tutor
         self.send_retries = send_retries
         self.metrics = metrics
+        self.outage = OutageNotices()
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self.metrics is None:
@@ -200,12 +236,14 @@ class TelegramAdapter:
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and
             # Telegram delivers it again once the database is back.
-            if chat is not None:
+            # Told once per outage: redeliveries and repeated presses stay silent.
+            if chat is not None and self.outage.first_notice(learner):
                 await self._safely(self._send(context, chat.id, Message(STORAGE_DOWN)), "sendMessage")
             raise
         finally:
             if answered is not None:
                 await answered
+        self.outage.recovered()
         if chat is None:
             return outcome
         try:

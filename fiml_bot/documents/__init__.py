@@ -3,7 +3,7 @@
 - `export_learner(units, learner_id)` / `export_all(units)` -> a document / a bundle `{"schema_version",
   "exported_at", "users": [...]}`, validated against `schemas/progress.schema.json`
 - `import_document(units, document, content=...)` -> `ImportReport`: checks everything, migrates older
-  schema versions step by step (`migrations.MIGRATIONS`), then merges one transaction per learner;
+  schema versions step by step (`migrations.MIGRATIONS`), then merges everything in one transaction;
   idempotent, never lowers XP, never deletes
 - `read_document(path)` / `write_document(path, document)`: strict JSON, atomic writes, `-` for stdio
 

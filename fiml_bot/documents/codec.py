@@ -34,6 +34,11 @@ class BadgeRecord:
     awarded_at: dt.datetime | None  # None: the document did not say (a 0.9 document)
 
 
+#: The most XP a learner (and so any one award) may hold: the schema's `total_xp` maximum, which
+#: PostgreSQL's `integer` XP columns (int4) and SQLite's hold.
+MAX_XP = 2_147_483_647
+
+
 @dataclass(frozen=True)
 class LearnerRecords:
     """One learner's records, in the store's order; revisions are 0 (they are not part of the data)."""
@@ -216,6 +221,8 @@ def from_document(document: dict[str, Any]) -> tuple[LearnerRecords, list[Proble
     xp = _ledger(read, learner_id, game.get("xp_ledger", []))
     badges = _badges(read, game)
     records = LearnerRecords(learner, progress, completions, xp, badges, game["total_xp"], game["level"])
+    if records.ledger_total > MAX_XP:
+        read.problems.append(Problem(("gamification", "xp_ledger"), f"the XP ledger sums to {records.ledger_total:,} XP; a learner holds at most {MAX_XP:,}"))
     return records, read.problems
 
 

@@ -14,6 +14,8 @@ from fiml_cms.errors import UsageError
 from .schema import InvalidDocument
 
 STDIO = "-"
+#: A progress document nests about 6 levels; anything far deeper is not one.
+MAX_DEPTH = 32
 
 
 class _DuplicateKey(ValueError):
@@ -35,15 +37,38 @@ def _no_constant(name: str) -> Any:
 
 def parse_document(text: str, source: str) -> Any:
     """JSON text as Python values; InvalidDocument (with line and column) for anything that is not
-    strict JSON: a syntax error, NaN or Infinity, or a key repeated in one object."""
+    strict JSON: a syntax error, NaN or Infinity, a key repeated in one object, or nesting deeper than
+    MAX_DEPTH (the parser recurses, so `[[[[...` would otherwise end in a RecursionError)."""
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+        document = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidDocument(source, _too_deep()) from None
     except json.JSONDecodeError as error:
         raise InvalidDocument(source, f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     except _DuplicateKey as error:
         raise InvalidDocument(source, f"not valid JSON for a progress document: the key {error.args[0]!r} appears twice in one object") from None
     except ValueError as error:
         raise InvalidDocument(source, f"not valid JSON: {error}") from None
+    if _depth(document) > MAX_DEPTH:
+        raise InvalidDocument(source, _too_deep())
+    return document
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep (a progress document needs about 6)"
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iterative, so it cannot overflow the stack)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def read_document(source: str, stdin: TextIO | None = None) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from fiml_cms.bounds import MAX_SAFE_INTEGER, describe_number, unsafe_numbers
 from fiml_cms.errors import FimlError
 from fiml_cms.findings import JsonPath
 from fiml_cms.schema import describe_value, load_schema, schema_node
@@ -26,6 +27,13 @@ _TYPE_WORDS = {
     "null": "null",
 }
 
+
+#: Limits on lengths and counts (issue 10.6), reported with the size found instead of the value.
+_SIZE_LIMITS = {
+    "MaxLength": ("is", "characters long"),
+    "MaxItems": ("has", "items"),
+    "MaxProperties": ("has", "entries"),
+}
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -93,6 +101,9 @@ def _validator() -> Any:
 
 def schema_problems(document: Any) -> list[Problem]:
     """Every way `document` (a single document or a bundle) breaks the schema; [] when it is valid."""
+    huge = [Problem(path, f"{describe_number(value)} is too large: no field allows numbers beyond {MAX_SAFE_INTEGER:,}") for path, value in unsafe_numbers(document)]
+    if huge:  # the validator would let them through, and str() of one can fail
+        return huge
     validator = _validator()
     if validator.is_valid(document):
         return []
@@ -134,7 +145,10 @@ def _problems(error: Any, schema: dict[str, Any]) -> list[Problem]:
         return [Problem(path, f"{_describe(error.instance)} is not allowed here" + (f": {what}" if what else ""))]
     if kind_name == "UniqueItems":
         return [Problem(path, "lists the same item more than once")]
-    if kind_name in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "MinLength", "MaxLength", "MinItems", "MaxItems"):
+    if kind_name in _SIZE_LIMITS:  # without the value: it may be megabytes long
+        noun, unit = _SIZE_LIMITS[kind_name]
+        return [Problem(path, f"{noun} {len(error.instance):,} {unit}; at most {kind.limit:,} are allowed")]
+    if kind_name in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "MinLength", "MinItems"):
         return [Problem(path, _short(error.message))]
     return [Problem(path, _short(error.message))]
 

@@ -2,7 +2,8 @@
 
 Export reads one learner per transaction and validates each document against the schema before it is
 returned. Import checks everything first (schema, migration of older versions, values the schema
-cannot judge), then writes one transaction per learner document, merging with what the store holds:
+cannot judge), then writes every learner document in one transaction (all or nothing), merging with
+what the store holds:
 
 * nothing is ever deleted or lowered: XP ledger entries are added by key (a key the learner already
   has is skipped); when the document's `total_xp` exceeds the learner's ledger sum afterwards, one
@@ -40,6 +41,7 @@ from fiml_bot.tutor.ports import (
 
 from .codec import (
     CURRENT_VERSION,
+    MAX_XP,
     LearnerRecords,
     badge_awards,
     completion_key,
@@ -54,6 +56,7 @@ from .migrations import (
     migrate,
     supported_versions,
 )
+from .ownership import ImportConflict, count_label, other_data
 from .schema import InvalidDocument, Problem, schema_problems
 
 Units = Callable[[], UnitOfWork]
@@ -210,6 +213,7 @@ class LearnerImport:
     badges_added: int = 0
     xp_total: int = 0  # the learner's total after the import
     warnings: tuple[str, ...] = ()
+    conflict: str | None = None  # the store's learner holds data the document lacks (see ownership.py)
 
     @property
     def changed(self) -> bool:
@@ -224,24 +228,20 @@ class LearnerImport:
         else:
             parts = [
                 "new learner" if self.created else ("learner updated" if self.learner_updated else ""),
-                _count(self.lessons_added, "lesson") + (" added" if self.lessons_added else ""),
-                _count(self.lessons_updated, "lesson") + (" advanced" if self.lessons_updated else ""),
-                _count(self.completions_added, "completion") + (" added" if self.completions_added else ""),
-                (f"{_count(self.xp_entries_added, 'XP entry', 'XP entries')} added (+{self.xp_added} XP"
+                count_label(self.lessons_added, "lesson") + (" added" if self.lessons_added else ""),
+                count_label(self.lessons_updated, "lesson") + (" advanced" if self.lessons_updated else ""),
+                count_label(self.completions_added, "completion") + (" added" if self.completions_added else ""),
+                (f"{count_label(self.xp_entries_added, 'XP entry', 'XP entries')} added (+{self.xp_added} XP"
                  + (f", {self.xp_adjusted} of it as an import adjustment" if self.xp_adjusted else "") + ")") if self.xp_entries_added else "",
-                _count(self.badges_added, "badge") + (" added" if self.badges_added else ""),
+                count_label(self.badges_added, "badge") + (" added" if self.badges_added else ""),
             ]
             text = f"{self.learner_id}: " + ", ".join(p for p in parts if p)
         text += f"; {self.xp_total} XP"
         if self.migrated:
             text += f" (migrated {', '.join(self.migrated)})"
+        if self.conflict:
+            text += f"\n  note: {self.conflict}; importing merges into that learner: give --as USER or --force"
         return text
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    if not n:
-        return ""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 @dataclass
@@ -266,39 +266,46 @@ def import_document(
     *,
     content: Content | None = None,
     dry_run: bool = False,
+    force: bool = False,
     now: dt.datetime | None = None,
     source: str = "document",
 ) -> ImportReport:
-    """Check, migrate and import a document or bundle: one transaction per learner document.
+    """Check, migrate and import a document or bundle, all in one transaction.
 
     Nothing is written unless every learner document is valid (InvalidDocument otherwise).
     `content` resolves lesson versions for documents of schema 0.9 (without it they get "1.0.0").
     """
-    return apply_import(units, prepare_import(document, content=content, source=source), dry_run=dry_run, now=now)
+    return apply_import(units, prepare_import(document, content=content, source=source), dry_run=dry_run, force=force, now=now)
 
 
-def apply_import(units: Units, prepared: list[PreparedDocument], *, dry_run: bool = False, now: dt.datetime | None = None) -> ImportReport:
+def apply_import(units: Units, prepared: list[PreparedDocument], *, dry_run: bool = False, force: bool = False, now: dt.datetime | None = None) -> ImportReport:
+    """Merge every prepared document in ONE transaction: a bundle is imported whole or not at all
+    (a learner that fails midway rolls back the learners before it). A learner who uses the bot
+    meanwhile makes the transaction conflict; it is then retried from fresh reads.
+
+    A document that would merge into a learner holding other data is refused (ImportConflict, nothing
+    written) unless `force`; a dry run reports it instead."""
     now = now or utc_now()
-    report = ImportReport(dry_run=dry_run)
-    for item in prepared:
-        report.learners.append(_import_learner(units, item, dry_run=dry_run, now=now))
-    return report
-
-
-def _import_learner(units: Units, item: PreparedDocument, *, dry_run: bool, now: dt.datetime) -> LearnerImport:
     for attempt in range(RETRIES):
         try:
             with units() as uow:
-                result = _merge(uow.progress, item, now)
+                learners = []
+                for item in prepared:
+                    conflict = None if force else other_data(uow.progress, item.records)
+                    learners.append(_merge(uow.progress, item, now))
+                    learners[-1].conflict = conflict
+                conflicts = [learner.conflict for learner in learners if learner.conflict]
+                if conflicts and not dry_run:
+                    raise ImportConflict(conflicts)
                 if dry_run:
                     uow.rollback()
                 else:
                     uow.commit()
-                return result
-        except ConcurrentUpdate as error:  # the learner used the bot meanwhile: merge again from fresh reads
+                return ImportReport(learners, dry_run=dry_run)
+        except ConcurrentUpdate as error:  # a learner used the bot meanwhile: merge again from fresh reads
             last = error
             continue
-    raise StorageUnavailable(f"the progress of {item.records.learner.id!r} kept changing during the import ({last}); try again")
+    raise StorageUnavailable(f"the progress store kept changing during the import ({last}); try again")
 
 
 def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -> LearnerImport:
@@ -347,6 +354,8 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
             result.xp_adjusted = adjust.amount
             total += adjust.amount
 
+    if total > MAX_XP:  # raised inside the transaction, so nothing of this import is kept
+        raise InvalidDocument(learner_id, f"importing would give {learner_id!r} {total:,} XP; a learner holds at most {MAX_XP:,}")
     for badge in badge_awards(records, now):
         if repo.award_badge(badge):
             result.badges_added += 1

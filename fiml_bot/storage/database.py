@@ -12,6 +12,7 @@ tries to write after another writer committed (SQLITE_BUSY_SNAPSHOT, which no ti
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,29 @@ def sqlite_path(url: str | URL) -> Path | None:
     return Path(database)
 
 
+#: The database holds learners' names and progress: only its owner may read it (exports are 0600 too).
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
 def ensure_sqlite_folder(url: str | URL) -> None:
-    """Create the folder of a SQLite file (`var/` for the default URL) when it is missing."""
+    """Create a SQLite file's folder (`var/` for the default URL, 0700) and the empty file (0600) when
+    missing, so SQLite (and its -wal and -shm files, which copy the file's mode) never create it
+    world-readable. An existing file or folder keeps its mode: the operator may have chosen it."""
     path = sqlite_path(url)
-    if path is not None:
+    if path is None:
+        return
+    if not path.parent.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(PRIVATE_FOLDER)
+    _create_private(path)
+
+
+def _create_private(path: Path) -> None:
+    """Create the empty database file 0600 unless it exists; a missing folder stays missing (an outage,
+    such as an unmounted volume, must not be papered over with a new empty database)."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
 
 
 def make_engine(
@@ -98,6 +117,9 @@ def make_engine(
     """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
+        file = sqlite_path(parsed)
+        if file is not None:
+            _create_private(file)
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
         _configure_sqlite(engine, busy_timeout, immediate=not readers)
         return engine

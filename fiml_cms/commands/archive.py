@@ -6,10 +6,11 @@ so a deployment without `.git` can serve every version a learner may be pinned t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .. import atomic
 from ..errors import ContentError
@@ -19,6 +20,7 @@ from ..workspace import Workspace
 
 INDEX = "index.json"
 INDEX_SCHEMA = 1
+LOCK_FILE = "fiml-archive.lock"
 
 
 @dataclass
@@ -26,6 +28,7 @@ class ArchiveResult:
     folder: Path
     written: list[Path] = field(default_factory=list)
     unchanged: int = 0
+    removed: list[Path] = field(default_factory=list)  # stale temp files of interrupted runs
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -57,11 +60,21 @@ WRITERS = 8
 
 
 def archive(ws: Workspace, out: Path | None = None, progress: Callable[[int], Callable[[], None]] | None = None) -> ArchiveResult:
-    """Write missing or differing archive files; idempotent, each write atomic."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Write missing or differing archive files; idempotent, each write atomic; first remove the temp
+    files of interrupted runs."""
     folder = out or ws.settings.archive
     result = ArchiveResult(folder)
+    with run_lock(ws.repo.git_dir, wait=True):
+        for stale in stale_temp_files(folder):  # no other run holds the lock: their writer is gone
+            stale.unlink(missing_ok=True)
+            result.removed.append(stale)
+        _write_archive(ws, folder, result, progress)
+    return result
+
+
+def _write_archive(ws: Workspace, folder: Path, result: ArchiveResult, progress: Callable[[int], Callable[[], None]] | None) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     entries = _published(ws)
     advance = progress(len(entries)) if progress else (lambda: None)
     blobs = list(zip(entries, ws.backend.blob_shas(entries)))
@@ -104,7 +117,6 @@ def archive(ws: Workspace, out: Path | None = None, progress: Callable[[int], Ca
         folder.mkdir(parents=True, exist_ok=True)
         atomic.write_bytes(index, document)
         result.written.append(index)
-    return result
 
 
 def check_archive(ws: Workspace, out: Path | None = None) -> ArchiveResult:
@@ -129,7 +141,39 @@ def check_archive(ws: Workspace, out: Path | None = None) -> ArchiveResult:
     index = folder / INDEX
     if not index.is_file() or index.read_bytes() != _index_document(blobs):
         result.findings.append(Finding("FIML071", "index.json is missing or out of date (run `fiml-cms archive`)", _display(index), line=1, column=1))
+    with run_lock(ws.repo.git_dir, wait=False) as free:
+        if free:  # while an archive run holds the lock its temp files are live, not stale
+            for stale in stale_temp_files(folder):
+                result.findings.append(Finding("FIML073", "a temporary file left by an interrupted `fiml-cms archive` (the next run removes it)", _display(stale), line=1, column=1))
     return result
+
+
+def stale_temp_files(folder: Path) -> list[Path]:
+    """Temp files of atomic writes in the archive folder and its lesson folders."""
+    if not folder.is_dir():
+        return []
+    return atomic.temp_files(folder, ".*.tmp") + atomic.temp_files(folder, "*/.*.tmp")
+
+
+@contextlib.contextmanager
+def run_lock(git_dir: Path, *, wait: bool) -> Iterator[bool]:
+    """An exclusive lock on `<git dir>/fiml-archive.lock` for one archive run; yields whether it was got.
+
+    The kernel releases it when its holder dies (even by kill -9), so whoever holds it knows that
+    every temp file it did not create was left by a run that is gone.
+    """
+    import fcntl
+
+    with open(git_dir / LOCK_FILE, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _same(path: Path, blob: str) -> bool:

@@ -129,8 +129,7 @@ def apply_bump(ws: Workspace, plan: BumpPlan, commit: bool, tag: bool) -> BumpOu
     if not commit:
         return BumpOutcome(plan, True)
     relative = ws.repo.relative(plan.path)
-    message = f"{plan.lesson_id}: version {plan.new_version}\n\n" + "\n".join(f"- {c}" for c in plan.entry.changes)
-    sha = ws.repo.commit_file(relative, message)
+    sha = ws.repo.commit_file(relative, commit_message(plan.lesson_id, plan.new_version, plan.entry.changes))
     if not tag:
         return BumpOutcome(plan, True, sha)
     name = ws.tag_format.name(plan.lesson_id, plan.new_version)
@@ -142,6 +141,11 @@ def apply_bump(ws: Workspace, plan: BumpPlan, commit: bool, tag: bool) -> BumpOu
             f"To finish: `fiml-cms tag {plan.lesson_id}`. To undo the commit: `git reset --hard {sha[:12]}~1`."
         ) from None
     return BumpOutcome(plan, True, sha, name)
+
+
+def commit_message(lesson_id: str, version: str, changes: tuple[str, ...]) -> str:
+    """The bump commit's message; its subject line is how a rerun recognises the commit."""
+    return f"{lesson_id}: version {version}\n\n" + "\n".join(f"- {c}" for c in changes)
 
 
 def tag_message(entry: ChangelogEntry) -> str:

@@ -57,15 +57,60 @@ def validate(targets: list[Path], settings: Settings) -> ValidationResult:
         if not targets:
             raise UsageError(f"no lessons folder at {settings.lessons}; pass files or folders, or set `lessons` in {settings.config_file or '.fiml-cms.toml'}")
     chosen = _expand(targets, settings)
-    chosen_set = set(chosen)
-    context = [p for p in _expand([d for d in (settings.lessons, settings.paths) if d.is_dir()], settings) if p not in chosen_set]
-    outcomes = check_files([*chosen, *context], settings)
-    reported = {o.file: o for o in outcomes[: len(chosen)]}
-    lessons = [o.entry for o in outcomes if isinstance(o.entry, rules.LessonEntry)]
-    paths = [o.entry for o in outcomes if isinstance(o.entry, rules.PathEntry)]
-    repository = [f for f in rules.check_repository(lessons, paths) if f.file in reported]
+    chosen_set = {str(p) for p in chosen}
+    context = [p for p in _walk_yaml([d for d in (settings.lessons, settings.paths) if d.is_dir()], settings) if p not in chosen_set]
+    outcomes = check_files(chosen, settings)
+    reported = {o.file: o for o in outcomes}
+    entries = [o.entry for o in outcomes] + context_entries(context, settings)
+    lessons = [e for e in entries if isinstance(e, rules.LessonEntry)]
+    paths = [e for e in entries if isinstance(e, rules.PathEntry)]
+    repository = [f for f in rules.check_repository(lessons, paths, focus=set(reported)) if f.file in reported]
     findings = [f for o in reported.values() for f in o.findings] + _position(repository, reported)
     return ValidationResult(len(chosen), sort_findings(findings))
+
+
+def context_entries(files: list[str], settings: Settings) -> list[rules.LessonEntry | rules.PathEntry]:
+    """What the repository rules need of the files not reported on (absolute path strings): from the
+    blob-sha cache under `.git/` where the content is known, by checking the file otherwise (then
+    cached). Strings, not Paths, on this path: it runs over every file of a big repository."""
+    from ..context_cache import ContextCache, decode, encode, git_dir_of
+    from ..gitrepo import worktree_blob_shas
+    from ..store import git_blob_sha
+
+    git_dir = git_dir_of(settings.root)
+    if git_dir is None or not files:
+        return [o.entry for o in check_files([Path(f) for f in files], settings)]
+    cache = ContextCache.load(git_dir)
+    folders = [os.path.relpath(d, settings.root) for d in (settings.lessons, settings.paths) if d.is_dir()]
+    indexed = worktree_blob_shas(settings.root, folders)
+    root = str(settings.root) + os.sep
+    here = os.getcwd() + os.sep
+    paths_folder = str(settings.paths) + os.sep
+    entries: dict[str, rules.LessonEntry | rules.PathEntry] = {}
+    missing: list[tuple[str, str | None]] = []
+    for file in files:
+        name = file[file.rfind(os.sep) + 1:]
+        is_path = file.startswith(paths_folder) and len(paths_folder) + len(name) == len(file)
+        sha = indexed.get(file[len(root):]) if file.startswith(root) else None
+        if sha is None and not os.path.islink(file):
+            try:
+                with open(file, "rb") as handle:
+                    sha = git_blob_sha(handle.read())
+            except OSError:
+                sha = None
+        key = f"{'path' if is_path else 'lesson'}:{sha}"
+        found = cache.get(key) if sha else None
+        if found is not None:
+            display = file[len(here):] if file.startswith(here) else display_name(Path(file))
+            entries[file] = decode(is_path, found, display, name.rsplit(".", 1)[0])
+        else:
+            missing.append((file, key if sha else None))
+    for (file, key), outcome in zip(missing, check_files([Path(f) for f, _ in missing], settings)):
+        entries[file] = outcome.entry
+        if key is not None:
+            cache.put(key, encode(outcome.entry))
+    cache.save()
+    return [entries[f] for f in files]
 
 
 def check_files(paths: Sequence[Path], settings: Settings) -> list[FileOutcome]:
@@ -116,21 +161,43 @@ def _position(findings: list[Finding], outcomes: dict[str, FileOutcome]) -> list
     return placed
 
 
+def _walk_yaml(folders: list[Path], settings: Settings) -> list[str]:
+    """The YAML files under `folders` as absolute path strings, in `_expand`'s order (cheap for 10,000)."""
+    archive = str(settings.archive)
+    found: dict[str, None] = {}
+    for top in folders:
+        for dirpath, dirnames, filenames in os.walk(os.path.abspath(top)):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and os.path.realpath(os.path.join(dirpath, d)) != archive)
+            prefix = dirpath.rstrip(os.sep) + os.sep
+            for name in sorted(filenames):
+                if name.endswith(YAML_SUFFIXES):
+                    found.setdefault(prefix + name, None)
+    return list(found)
+
+
 def _expand(targets: list[Path], settings: Settings) -> list[Path]:
     """Files to check, in a stable order, without duplicates; folders are walked for YAML."""
     seen: dict[Path, None] = {}
     for target in targets:
         if target.is_dir():
+            before = len(seen)
             for dirpath, dirnames, filenames in os.walk(target):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and Path(dirpath, d).resolve() != settings.archive)
                 for name in sorted(filenames):
                     if name.endswith(YAML_SUFFIXES):
                         seen.setdefault(Path(dirpath, name).absolute(), None)
+            if len(seen) == before and not _is_default_folder(target, settings):
+                raise UsageError(f"{target}: a folder that holds no lesson or path files (*.yaml, *.yml)")
         elif target.exists() or target.is_symlink():
             seen.setdefault(target.absolute(), None)
         else:
             raise UsageError(f"{target}: no such file or folder")
     return list(seen)
+
+
+def _is_default_folder(target: Path, settings: Settings) -> bool:
+    """The configured lessons or paths folder may be empty (a new repository); a folder named by hand may not."""
+    return target.resolve() in (settings.lessons.resolve(), settings.paths.resolve())
 
 
 def display_name(path: Path) -> str:

@@ -181,7 +181,8 @@ def test_readyz_is_503_when_the_database_is_gone(published: Path, fake: FakeBotA
     asyncio.run(scenario())
 
 
-def test_a_database_outage_answers_500_so_telegram_redelivers(published: Path, fake: FakeBotApi) -> None:
+def tutor_with_outage(published: Path) -> tuple[Tutor, dict[str, bool]]:
+    """A tutor whose database is down while `down["yes"]` (it starts down)."""
     working, content = make_tutor(published)
     down = {"yes": True}
 
@@ -190,7 +191,11 @@ def test_a_database_outage_answers_500_so_telegram_redelivers(published: Path, f
             raise StorageUnavailable("could not connect to the database")
         return working.unit_of_work()
 
-    tutor = Tutor(content, units)  # type: ignore[arg-type]
+    return Tutor(content, units), down  # type: ignore[arg-type]
+
+
+def test_a_database_outage_answers_500_so_telegram_redelivers(published: Path, fake: FakeBotApi) -> None:
+    tutor, down = tutor_with_outage(published)
 
     async def scenario() -> None:
         async with InProcess(tutor, fake) as h:

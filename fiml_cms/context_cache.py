@@ -25,7 +25,7 @@ from . import rules
 from .lesson import LearningPath
 
 CACHE_FILE = Path("fiml-cms") / "validate-context.marshal"
-FORMAT = 1
+FORMAT = 2  # 2: a lesson entry keeps why its file cannot be read (FIML037 names it)
 #: The modules and schemas a cached entry is derived by; any change to them makes a new cache.
 _DERIVED_BY = ("document.py", "plain.py", "schema.py", "lesson.py", "yamlfile.py", "sourcefile.py", "bounds.py", "context_cache.py",
                "schemas/lesson.schema.json", "schemas/path.schema.json")
@@ -47,7 +47,8 @@ def encode(entry: rules.LessonEntry | rules.PathEntry) -> Entry:
     """An entry's content-derived part as plain tuples (its file name is attached again on reading)."""
     if isinstance(entry, rules.LessonEntry):
         summary = entry.lesson
-        return (entry.id, entry.replaces, None if summary is None else (summary.id, summary.prerequisites, summary.replaces, summary.retired))
+        summary_data = None if summary is None else (summary.id, summary.prerequisites, summary.replaces, summary.retired)
+        return (entry.id, entry.replaces, summary_data, entry.unreadable)
     path = entry.path
     return (entry.id, None if path is None else (path.id, path.title, path.description, path.lessons))
 
@@ -57,7 +58,7 @@ def decode(kind_is_path: bool, data: Entry, file: str, stem: str) -> rules.Lesso
         path = data[1]
         return rules.PathEntry(file, stem, None if path is None else LearningPath(*path), data[0])
     summary = data[2]
-    return rules.LessonEntry(file, stem, data[0], data[1], None if summary is None else rules.LessonSummary(*summary))
+    return rules.LessonEntry(file, stem, data[0], data[1], None if summary is None else rules.LessonSummary(*summary), data[3])
 
 
 @dataclass

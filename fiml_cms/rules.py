@@ -220,7 +220,8 @@ def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry],
     findings = list(_unique_lesson_ids(lessons))
     known = {e.id for e in lessons if e.id} | {old for e in lessons for old in e.replaces}
     by_id = {e.lesson.id: e.lesson for e in lessons if e.lesson}
-    findings.extend(_prerequisites([e for e in lessons if e.file in focus] if focus is not None else lessons, known, by_id))
+    unreadable = {e.stem: e for e in lessons if e.id is None and e.unreadable}  # of every file, not only the focus
+    findings.extend(_prerequisites([e for e in lessons if e.file in focus] if focus is not None else lessons, known, by_id, unreadable))
     findings.extend(_cycles(lessons, focus))
     findings.extend(_paths(paths, known, by_id))
     return findings
@@ -243,8 +244,7 @@ def _unique_lesson_ids(lessons: list[LessonEntry]) -> Iterator[Finding]:
             yield Finding("FIML031", f'the id "{lesson_id}" (claimed here {how}) is also claimed by {others}; lesson ids are unique across the repository, including `replaces`', entry.file, path)
 
 
-def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, LessonSummary]) -> Iterator[Finding]:
-    unreadable = {e.stem: e for e in lessons if e.id is None and e.unreadable}
+def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, LessonSummary], unreadable: dict[str, LessonEntry]) -> Iterator[Finding]:
     for e in lessons:
         if not e.lesson:
             continue

@@ -94,9 +94,8 @@ def sha256_of(path: Path) -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write `path` atomically with mode 0600 (the temporary file `mkstemp` makes is 0600, and the
-    rename keeps it)."""
-    write_bytes(path, data)
+    """Write `path` atomically with mode 0600: a snapshot's manifest describes personal data."""
+    write_bytes(path, data, mode=0o600)
 
 
 @contextmanager

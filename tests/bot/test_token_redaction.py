@@ -51,9 +51,9 @@ def run_bot(args: list[str], api_url: str, tmp_path: Path, content: Path) -> sub
     ["run", "--preview", "--webhook-url", "https://bot.example/hook", "--listen", "127.0.0.1", "--port", "0"],
     ["notify", "--since", "HEAD"],
 ])
-def test_a_rejected_token_is_one_line_and_exit_2(mode: list[str], git_repo: Path, tmp_path: Path) -> None:
+def test_a_rejected_token_is_one_line_and_exit_2(mode: list[str], published: Path, tmp_path: Path) -> None:
     with FakeBotApiServer(FakeBotApi(token="1:the-right-token")) as api:
-        done = run_bot(mode, api.base_url, tmp_path, git_repo)
+        done = run_bot(mode, api.base_url, tmp_path, published)  # published: notify serves only tagged lessons
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "SECRET" not in output

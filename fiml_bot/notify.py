@@ -22,10 +22,11 @@ Delivery (`broadcast`, async, through a `telegram.Bot`):
   non-retryable error such as a network timeout, where Telegram may or may not have delivered) between
   the commit and the send loses that one notice; the learner still sees the update on their next
   interaction (the tutor's in-chat notice), so losing a notice is cheap and a duplicate is not.
-* **Pacing.** A simple pacer spaces the sends `1/rate` seconds apart (default 25 messages/s, under
-  Telegram's ~30/s); each learner gets at most a few messages, far under the per-chat limit.
-  `RetryAfter` (429) is honoured: wait `retry_after`, then retry the same send (a 429 was not delivered,
-  so retrying cannot duplicate).
+* **Pacing.** `fiml-bot notify` sends through the fleet's shared budget at broadcast priority
+  (`adapters/rate_limiter.py`): at most the broadcast share of the token's rate, and only what the
+  replicas' replies leave. `rate` adds a pacer of its own (`1/rate` seconds apart) on top, for a bot
+  without that limiter. `RetryAfter` (429) that gets past the limiter is honoured: wait `retry_after`,
+  then retry the same send (a 429 was not delivered, so retrying cannot duplicate).
 * **Blocked learners.** `Forbidden` (403) marks the learner inactive (`Tutor.deactivate`) and skips
   their remaining notices in this run; inactive learners are never selected.
 """
@@ -203,6 +204,17 @@ class Pacer:
         self._next = max(self._next or 0.0, self.clock() + seconds)
 
 
+PAID_STARS_PER_MESSAGE = 0.1  # Telegram's fee per message sent with allow_paid_broadcast
+
+
+def paid_cost(notices: Iterable[Notice]) -> tuple[int, float]:
+    """(messages, Telegram Stars at most) of sending `notices` as a paid broadcast (long texts split)."""
+    from .adapters.telegram import split_html, to_html
+
+    messages = sum(len(split_html(to_html(notice.message().text))) for notice in notices)
+    return messages, round(messages * PAID_STARS_PER_MESSAGE, 1)
+
+
 @dataclass
 class Report:
     selected: int = 0
@@ -228,14 +240,22 @@ def _record(tutor: Tutor, key: str) -> bool:
         return fresh
 
 
-async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: float = DEFAULT_RATE, max_retries: int = 5, pacer: Pacer | None = None) -> Report:
-    """Send `notices` through `bot` at `rate` messages/s, each at most once (see the module notes)."""
+async def broadcast(
+    bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: float | None = DEFAULT_RATE, max_retries: int = 5, pacer: Pacer | None = None, paid: bool = False
+) -> Report:
+    """Send `notices` through `bot`, each at most once (see the module notes).
+
+    `rate=None`: no pacing of its own; the bot's rate limiter (the fleet's shared budget, broadcast
+    priority) decides. `paid`: sends with `allow_paid_broadcast` (Telegram bills 0.1 Stars each).
+    """
     from telegram.constants import ParseMode
     from telegram.error import Forbidden, RetryAfter, TelegramError
 
+    from .adapters.rate_limiter import retry_seconds
     from .adapters.telegram import keyboard, split_html, to_html
 
-    pacer = pacer or Pacer(rate)
+    pacer = pacer or (Pacer(rate) if rate is not None else None)
+    paid_kwargs = {"allow_paid_broadcast": True} if paid else {}
     report = Report()
     blocked: set[str] = set()
     started = time.monotonic()
@@ -252,17 +272,21 @@ async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: 
             for i, chunk in enumerate(chunks):
                 markup = keyboard(message) if i == len(chunks) - 1 else None
                 for attempt in range(max_retries + 1):
-                    await pacer.wait()
+                    if pacer is not None:
+                        await pacer.wait()
                     try:
-                        await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+                        await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs)
                         break
                     except RetryAfter as exc:
                         if attempt == max_retries:
                             raise
-                        wait = _seconds(exc)
+                        wait = retry_seconds(exc)
                         log.warning("Telegram asks to wait %.0f s", wait)
                         report.retries += 1
-                        pacer.hold(wait)
+                        if pacer is not None:
+                            pacer.hold(wait)
+                        else:
+                            await asyncio.sleep(wait)
         except Forbidden:
             log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
             blocked.add(notice.learner_id)
@@ -278,16 +302,7 @@ async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: 
     return report
 
 
-def _seconds(exc: Exception) -> float:
-    import warnings
-
-    with warnings.catch_warnings():  # PTB 22 deprecates the int form of retry_after
-        warnings.simplefilter("ignore")
-        value = exc.retry_after  # type: ignore[attr-defined]
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
-
-
-async def notify(bot: Bot, tutor: Tutor, ref: str, *, rate: float = DEFAULT_RATE, dry_run: bool = False) -> tuple[list[Notice], Report | None]:
+async def notify(bot: Bot, tutor: Tutor, ref: str, *, rate: float | None = DEFAULT_RATE, dry_run: bool = False) -> tuple[list[Notice], Report | None]:
     """Select the notices for updates since `ref` and (unless `dry_run`) send them."""
     notices = select(tutor, updates_since(tutor.content, ref))  # type: ignore[arg-type]
     if dry_run:

@@ -19,12 +19,14 @@ from typing import Any, Awaitable, Callable
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Message
 from ..tutor.ports import StorageUnavailable
+from .rate_limiter import FleetRateLimiter
+from .send_budget import MemoryBudget, SendBudget
 
 log = logging.getLogger("fiml_bot.telegram")
 
@@ -233,13 +235,16 @@ async def _register_commands(application: Application) -> None:
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 
 
-def build_application(tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True) -> Application:
-    """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits."""
+def build_application(
+    tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True, budget: SendBudget | None = None
+) -> Application:
+    """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
+    (the fleet's shared `budget`, else one for this process alone)."""
     builder = builder or ApplicationBuilder().token(token)
     if base_url:
         builder = builder.base_url(base_url)
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=5))
+        builder = builder.rate_limiter(FleetRateLimiter(budget or MemoryBudget()))
     application = builder.concurrent_updates(PerLearnerOrder()).post_init(_register_commands).build()
     adapter = TelegramAdapter(tutor)
     application.add_handler(CallbackQueryHandler(adapter.on_update))

@@ -47,9 +47,9 @@ def assert_data(url: str) -> None:
         assert uow.progress.xp_total("telegram:1") == 40
 
 
-def test_head_is_the_first_revision() -> None:
-    assert migrations_api.head() == "0001"
-    assert migrations_api.known_revisions() == {"0001"}
+def test_head_is_the_send_budget_revision() -> None:
+    assert migrations_api.head() == "0005"
+    assert migrations_api.known_revisions() == {"0001", "0005"}
 
 
 @BOTH
@@ -70,6 +70,7 @@ def test_up_down_up_keeps_data_until_the_tables_go(database_url: str) -> None:
 
     migrations_api.upgrade(database_url, "0001")
     assert migrations_api.current(database_url) == "0001"
+    migrations_api.upgrade(database_url)  # 0001 -> 0005 (expand-only) keeps the data
     with open_storage(database_url) as storage, storage() as uow:
         assert uow.progress.learner_ids() == []
     add_data(database_url)
@@ -156,7 +157,7 @@ def test_a_schema_from_a_newer_release_is_refused(database_url: str) -> None:
 
 @BOTH
 def test_an_older_schema_is_refused_with_the_command_to_run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    migrations_api.upgrade(database_url)
+    migrations_api.upgrade(database_url, "0001")
     monkeypatch.setattr(migrations_api, "head", lambda: "0002")
     with pytest.raises(SchemaOutOfDate, match=r"at schema revision 0001, this fiml-bot needs 0002: run `fiml-bot db upgrade`"):
         open_storage(database_url)

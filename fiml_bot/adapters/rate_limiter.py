@@ -76,6 +76,7 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
         self._local = MemoryBudget(settings) if settings is not None else MemoryBudget()
         self._down_since: float | None = None
         self._next_probe = 0.0
+        self._asking: dict[Priority, asyncio.Lock] = {}
 
     async def initialize(self) -> None:
         return None
@@ -118,9 +119,15 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
         return Priority(asked) if asked is not None else self.priority
 
     async def wait_for_turn(self, chat: int | None, priority: Priority) -> None:
-        """Return once the budget granted a send; naps are short so a freed budget is noticed soon."""
+        """Return once the budget granted a send; naps are short so a freed budget is noticed soon.
+
+        One request per priority is in flight to the store at a time: a process with many queued
+        broadcast sends does not queue its replies' requests behind theirs.
+        """
+        lock = self._asking.setdefault(priority, asyncio.Lock())
         while True:
-            wait = await self._take(chat, priority)
+            async with lock:
+                wait = await self._take(chat, priority)
             if wait <= 0:
                 return
             await asyncio.sleep(min(wait, self.longest_nap))

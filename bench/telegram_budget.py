@@ -50,7 +50,7 @@ from fiml_bot.tutor.engine import Tutor  # noqa: E402
 from fiml_bot.tutor.events import Pressed, Start  # noqa: E402
 from fiml_cms.config import load_settings  # noqa: E402
 from tests.bot.simulation import ContentRepo, git_identity, postgres_schema  # noqa: E402
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits, apost_update  # noqa: E402
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits  # noqa: E402
 
 from benchlib import cpu_model, postgres_reachable  # noqa: E402
 
@@ -153,33 +153,49 @@ def publish_minor(repo: ContentRepo, content: LessonContent) -> str:
 # ---------------------------------------------------------------------------------------------- 1. fleet
 
 
-async def load(fake: FakeBotApi, urls: list[str], chats: list[int], rate: float, seconds: float) -> list[float]:
-    """POST `rate` text updates per second for `seconds`, round-robin over chats and replicas; latencies."""
+async def load_worker(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
+    """POST `rate` text updates per second for `seconds`, round-robin over chats and replicas; latencies.
+
+    Runs in its own process (`--load-worker`), so the learners' side shares no interpreter with the fake.
+    """
+    import httpx
+
     latencies: list[float] = []
     failures = 0
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
 
-    async def one(url: str, chat: int, text: str) -> None:
+    async def one(client: httpx.AsyncClient, n: int) -> None:
         nonlocal failures
-        update = fake.user_message(chat, text, enqueue=False)
+        chat = chats[n % len(chats)]
+        text = "/lessons" if n % 3 else "/progress"
+        update = {"update_id": first_update + n, "message": {
+            "message_id": first_update + n, "date": int(time.time()), "chat": {"id": chat, "type": "private", "first_name": "L"},
+            "from": {"id": chat, "is_bot": False, "first_name": "L"}, "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
         started = time.perf_counter()
-        status = await apost_update(url, update, SECRET, timeout=30.0)
-        if status == 200:
+        response = await client.post(urls[n % len(urls)], content=json.dumps(update), headers=headers)
+        if response.status_code == 200:
             latencies.append(time.perf_counter() - started)
         else:
             failures += 1
 
-    tasks = []
-    total = int(rate * seconds)
-    start = time.perf_counter()
-    for n in range(total):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(urls[n % len(urls)], chats[n % len(chats)], "/lessons" if n % 3 else "/progress")))
-    await asyncio.gather(*tasks)
+    async with httpx.AsyncClient(trust_env=False, timeout=60.0, limits=httpx.Limits(max_connections=200)) as client:
+        tasks = []
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(client, n)))
+        await asyncio.gather(*tasks)
     if failures:
         raise RuntimeError(f"{failures} update(s) were not answered 200")
     return latencies
+
+
+def load(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
+    args = [sys.executable, __file__, "--load-worker", json.dumps({"urls": urls, "chats": chats, "rate": rate, "seconds": seconds, "first_update": first_update})]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
+    return json.loads(out)
 
 
 def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str, Any]:
@@ -214,18 +230,19 @@ def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str,
 
     wait_until(lambda: all(up(u) for u in urls), 60, "the replicas to be ready")
     chats = [900000 + i for i in range(int(args.rate * 10))]  # each learner acts every 10 s
-    asyncio.run(load(fake, urls, chats, args.rate, 3.0))  # warm-up
-    alone = asyncio.run(load(fake, urls, chats, args.rate, args.phase))
+    load(urls, chats, args.rate, 3.0, 10**8)  # warm-up
+    alone = load(urls, chats, args.rate, args.phase, 2 * 10**8)
     notices = lambda: sum(1 for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))  # noqa: E731
     started = time.monotonic()
     with process([str(BIN / "fiml-bot"), "notify", "--since", ref], env, folder / "notify.log") as notifier:
         wait_until(lambda: notices() >= 20, 120, "the broadcast to start")
         before = notices()
         t0 = time.monotonic()
-        during = asyncio.run(load(fake, urls, chats, args.rate, args.phase))
+        during = load(urls, chats, args.rate, args.phase, 3 * 10**8)
         during_rate = (notices() - before) / (time.monotonic() - t0)
         notifier.wait(args.notify / 10 + 120)
         seconds = time.monotonic() - started
+    alone += load(urls, chats, args.rate, args.phase, 4 * 10**8)  # and once more after it: the machine is shared
     summary = (folder / "notify.log").read_text(errors="replace").strip().splitlines()[-1]
     sends = sorted(c.at for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))
     reply_rate = args.rate  # one message per update
@@ -324,7 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", default=os.environ.get("FIML_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--load-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.load_worker:
+        spec = json.loads(args.load_worker)
+        print(json.dumps(asyncio.run(load_worker(spec["urls"], spec["chats"], spec["rate"], spec["seconds"], spec["first_update"]))))
+        return 0
     folder = Path(tempfile.mkdtemp(prefix="fiml-bench-budget-"))
     print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
     try:

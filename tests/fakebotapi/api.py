@@ -755,7 +755,7 @@ class FakeBotApi:
 
         def post(url: str, update: dict[str, Any], secret: str | None) -> int | None:
             try:
-                return post_update(url, update, secret, timeout=timeout)
+                return post_update(url, update, secret, timeout=timeout, fake=self)
             except httpx.HTTPError:
                 return None
 
@@ -774,7 +774,7 @@ class FakeBotApi:
                 return statuses
             webhook, update = target
             try:
-                status: int | None = await apost_update(webhook.url, update, webhook.secret_token, timeout=timeout)
+                status: int | None = await apost_update(webhook.url, update, webhook.secret_token, timeout=timeout, fake=self)
             except httpx.HTTPError:
                 status = None
             statuses.append(status)

@@ -56,6 +56,7 @@ from benchlib import cpu_model, postgres_reachable  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret"
+NODELAY = [(6, 1, 1)]  # IPPROTO_TCP, TCP_NODELAY: httpx writes a POST's headers and body apart (Nagle + delayed ACK)
 LESSON = "what_is_a_market"
 NOTICE_MARK = "is out: version"
 ECHO_BOT = '''
@@ -69,7 +70,32 @@ app.run_polling()
 '''
 
 
+PROFILED_RUN = """
+import cProfile, signal, sys, time
+from fiml_bot.cli import app
+profile = cProfile.Profile(time.thread_time)
+try:
+    profile.runcall(app, ["run"], standalone_mode=False)
+finally:
+    profile.dump_stats(sys.argv[1])
+"""
+
+
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name ("main" for the event loop's, else the thread's comm)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = "main" if task.name == str(pid) else "worker threads"
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -178,7 +204,8 @@ async def load_worker(urls: list[str], chats: list[int], rate: float, seconds: f
         else:
             failures += 1
 
-    async with httpx.AsyncClient(trust_env=False, timeout=60.0, limits=httpx.Limits(max_connections=200)) as client:
+    transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, limits=httpx.Limits(max_connections=200))
+    async with httpx.AsyncClient(trust_env=False, timeout=60.0, transport=transport) as client:
         tasks = []
         start = time.perf_counter()
         for n in range(int(rate * seconds)):
@@ -295,7 +322,7 @@ def probe(fake: FakeBotApi, chats: list[int], echo: bool) -> list[float]:
     return latencies
 
 
-def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content: LessonContent, learners: int, echo: bool, run: int) -> dict[str, float]:
+def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content: LessonContent, learners: int, echo: bool, run: int, profile: Path | None = None) -> dict[str, float]:
     fake = FakeBotApi(record_calls=True)
     name = f"{'echo' if echo else 'bot'}-{learners}-{run}"
     db = folder / f"{name}.db"
@@ -306,14 +333,51 @@ def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content:
     with FakeBotApiServer(fake) as server:
         env = base_env(server, repo, url, FIML_TELEGRAM_RATE="1000")  # CPU, not pacing, is measured here
         argv = [sys.executable, "-c", ECHO_BOT, DEFAULT_TOKEN, server.base_url] if echo else [str(BIN / "fiml-bot"), "run"]
+        if profile is not None:  # the event loop's thread, by its own CPU time (the tutor's threads are counted apart)
+            argv = [sys.executable, "-c", PROFILED_RUN, str(profile)]
         with process(argv, env, folder / f"{name}.log") as proc:
             wait_until(lambda: len(fake.calls_to("getUpdates")) >= 2, 60, "the bot to poll")
             time.sleep(0.5)
-            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+            cpu0, t0, threads0 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
             updates = rounds(fake, chats, echo)
-            cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
+            cpu1, t1, threads1 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
+            worker_ms = 1000 * (threads1.get("worker threads", 0.0) - threads0.get("worker threads", 0.0)) / updates
             latencies = probe(fake, chats[: args.probe], echo)
-    return {"cpu_ms": 1000 * (cpu1 - cpu0) / updates, "wall_ms": 1000 * (t1 - t0) / updates, "p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * percentile(latencies, 0.99)}
+        hook = webhook_probe(args, folder, server, repo, url, chats, name) if not echo else [0.0]
+    return {"hook_p50_ms": 1000 * statistics.median(hook), "hook_p99_ms": 1000 * percentile(hook, 0.99),
+            "cpu_ms": 1000 * (cpu1 - cpu0) / updates, "worker_ms": worker_ms, "wall_ms": 1000 * (t1 - t0) / updates, "p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * percentile(latencies, 0.99)}
+
+
+def webhook_probe(args: argparse.Namespace, folder: Path, server: FakeBotApiServer, repo: ContentRepo, url: str, chats: list[int], name: str) -> list[float]:
+    """The same database behind a webhook replica: `/progress` POSTed one at a time; each round trip."""
+    import httpx
+
+    port = 18460
+    hook = f"http://127.0.0.1:{port}/hook"
+    env = base_env(server, repo, url, FIML_WEBHOOK_SECRET=SECRET, FIML_TELEGRAM_RATE="1000")
+    argv = [str(BIN / "fiml-bot"), "run", "--webhook-url", hook, "--listen", "127.0.0.1", "--port", str(port)]
+    latencies = []
+    transport = httpx.HTTPTransport(socket_options=NODELAY)
+    with process(argv, env, folder / f"{name}-webhook.log"), httpx.Client(trust_env=False, timeout=30.0, transport=transport) as client:
+        def ready() -> bool:
+            try:
+                return client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 60, "the webhook replica")
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+        for n in range(args.probe * 2):
+            chat = chats[n % len(chats)]
+            update = {"update_id": 5 * 10**8 + n, "message": {"message_id": 5 * 10**8 + n, "date": int(time.time()), "text": "/progress",
+                      "chat": {"id": chat, "type": "private"}, "from": {"id": chat, "is_bot": False, "first_name": "L"},
+                      "entities": [{"type": "bot_command", "offset": 0, "length": 9}]}}
+            started = time.perf_counter()
+            if client.post(hook, content=json.dumps(update), headers=headers).status_code != 200:
+                raise RuntimeError("a probe update was not answered 200")
+            if n >= args.probe // 2:  # the first ones warm the replica up
+                latencies.append(time.perf_counter() - started)
+    return latencies
 
 
 def cpu(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
@@ -324,6 +388,32 @@ def cpu(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
         for label, learners, echo in (("echo", 0, True), ("bot, 1,000 learners", 1000, False), ("bot, 100,000 learners", 100000, False)):
             results.setdefault(label, []).append(cpu_case(args, folder, repo, content, learners, echo, run))
     return {label: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for label, rows in results.items()}
+
+
+def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float]]:
+    """One profiled `fiml-bot run` on the CPU load: own time per package, largest first (start-up included)."""
+    import pstats
+
+    repo = ContentRepo.create(folder / "profile-content")
+    content = LessonContent.open(repo.root, load_settings(repo.root))
+    out = folder / "run.prof"
+    cpu_case(args, folder, repo, content, 1000, False, 99, profile=out)
+    shutil.copy(out, "/tmp/i14-run.prof")
+    stats = pstats.Stats(str(out))
+    by_package: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        parts = Path(filename).parts
+        if "site-packages" in parts:
+            name = parts[parts.index("site-packages") + 1]
+        elif "fiml_bot" in parts or "fiml_cms" in parts:
+            name = "/".join(parts[parts.index("fiml_bot" if "fiml_bot" in parts else "fiml_cms"):][:2])
+        elif filename.startswith("<") or filename == "~":
+            name = "builtins (C)"
+        else:
+            name = "stdlib/" + Path(filename).stem
+        by_package[name] = by_package.get(name, 0.0) + own
+    total = sum(by_package.values())
+    return [(name, seconds / total) for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]]
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -341,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", default=os.environ.get("FIML_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="only: where the CPU of `fiml-bot run` goes")
     parser.add_argument("--load-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load_worker:
@@ -351,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
     try:
         with ExitStack() as stack, git_identity():
+            if args.profile:
+                for name, share in where_cpu_goes(args, folder):
+                    print(f"| {name} | {share:.1%} |")
+                return 0
             if not args.skip_fleet:
                 if not postgres_reachable(args.postgres):
                     print("fleet: skipped (no PostgreSQL)")
@@ -370,11 +465,15 @@ def main(argv: list[str] | None = None) -> int:
                 rows = cpu(args, folder)
                 echo = rows["echo"]
                 print(f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n")
-                print("| case | CPU ms/update | ratio to echo | wall ms/update | probe p50 / p99 ms |\n|---|---:|---:|---:|---:|")
+                print("| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |")
+                print("|---|---:|---:|---:|---:|---:|---:|")
                 for label, row in rows.items():
-                    print(f"| {label} | {row['cpu_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | {row['p50_ms']:.1f} / {row['p99_ms']:.1f} |")
+                    hook = f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
+                    print(f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
+                          f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |")
                 small, big = rows["bot, 1,000 learners"], rows["bot, 100,000 learners"]
-                print(f"\n100,000 vs 1,000 learners: CPU {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, probe p50 {big['p50_ms'] / small['p50_ms'] - 1:+.1%}")
+                print(f"\n100,000 vs 1,000 learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
+                      f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

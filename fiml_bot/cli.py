@@ -115,11 +115,10 @@ def run(
     if webhook_url is None:
         build_application(tutor, token, base_url=api_base_url, budget=budget).run_polling(drop_pending_updates=False)
         return
-    from telegram.ext import ApplicationBuilder
-
+    from .adapters.telegram import default_builder
     from .adapters.webhook import run_webhook
 
-    application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None), budget=budget)
+    application = build_application(tutor, token, base_url=api_base_url, builder=default_builder(token).updater(None), budget=budget)
     run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port)
 
 

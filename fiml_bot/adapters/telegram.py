@@ -252,17 +252,33 @@ async def _register_commands(application: Application) -> None:
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 
 
+CONCURRENT_UPDATES = 16  # learners served at once; as many connections, so calls rarely queue for one
+CONNECTION_POOL = 16  # connections to the Bot API; httpx scans them (and the queued calls) on every request
+POOL_TIMEOUT = 10.0  # seconds a call may wait for a free connection (PTB's default of 1 s fails bursts)
+
+
+def default_builder(token: str) -> ApplicationBuilder:
+    """PTB's builder with a bounded connection pool.
+
+    PTB's default pool of 256 grows to one connection per concurrent update (64 were served at once),
+    and httpcore looks at every pooled connection for every queued call on every request: with ~150
+    connections that was the largest CPU cost per update (bench/telegram_budget.py). Sends are
+    limited to 30/s by the budget anyway; 16 learners at once keep 16 connections busy.
+    """
+    return ApplicationBuilder().token(token).connection_pool_size(CONNECTION_POOL).pool_timeout(POOL_TIMEOUT)
+
+
 def build_application(
     tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True, budget: SendBudget | None = None
 ) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
     (the fleet's shared `budget`, else one for this process alone)."""
-    builder = builder or ApplicationBuilder().token(token)
+    builder = builder or default_builder(token)
     if base_url:
         builder = builder.base_url(base_url)
     if rate_limit:
         builder = builder.rate_limiter(FleetRateLimiter(budget or MemoryBudget()))
-    application = builder.concurrent_updates(PerLearnerOrder()).post_init(_register_commands).build()
+    application = builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
     adapter = TelegramAdapter(tutor)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))

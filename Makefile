@@ -28,6 +28,7 @@ bench: $(STAMP)
 	-$(BIN)/python bench/archive.py
 	-$(BIN)/python bench/tutor.py
 	-$(BIN)/python bench/bot.py
+	-$(BIN)/python bench/telegram_budget.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -269,12 +269,12 @@ def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str,
         during_rate = (notices() - before) / (time.monotonic() - t0)
         notifier.wait(args.notify / 10 + 120)
         seconds = time.monotonic() - started
-    alone += load(urls, chats, args.rate, args.phase, 4 * 10**8)  # and once more after it: the machine is shared
+    after = load(urls, chats, args.rate, args.phase, 4 * 10**8)  # and once more after it: the machine is shared
     summary = (folder / "notify.log").read_text(errors="replace").strip().splitlines()[-1]
     sends = sorted(c.at for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))
     reply_rate = args.rate  # one message per update
     return {
-        "429": len(fake.errors(429)), "alone": alone, "during": during, "notices": len(sends), "notify_seconds": seconds,
+        "429": len(fake.errors(429)), "alone": alone + after, "before": alone, "after": after, "during": during, "notices": len(sends), "notify_seconds": seconds,
         "broadcast_rate": (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0, "during_rate": during_rate,
         "leftover": 30.0 - reply_rate, "share": 0.8 * 30.0, "summary": summary, "notify_rc": notifier.returncode,
     }
@@ -458,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"| 429s over the run | {r['429']} | 0 | {'pass' if r['429'] == 0 else 'fail'} |")
                     print(f"| reply latency p50, load alone / during the broadcast | {a50:.1f} / {b50:.1f} ms ({b50 / a50:.2f}×) | ≤ 1.5× | {'pass' if b50 <= 1.5 * a50 else 'fail'} |")
                     print(f"| reply latency p99, load alone / during the broadcast | {a99:.1f} / {b99:.1f} ms ({b99 / a99:.2f}×) | ≤ 1.5× | {'pass' if b99 <= 1.5 * a99 else 'fail'} |")
+                    for phase in ("before", "after"):
+                        print(f"| reply latency p50 / p99, load alone {phase} the broadcast | {1000 * statistics.median(r[phase]):.1f} / "
+                              f"{1000 * percentile(r[phase], 0.99):.1f} ms | — | — |")
                     print(f"| broadcast rate while replies run | {r['during_rate']:.1f}/s | leftover {r['leftover']:.0f}/s (share cap {r['share']:.0f}/s) | — |")
                     print(f"| broadcast: {r['notices']} notices sent, overall rate | {r['broadcast_rate']:.1f}/s in {r['notify_seconds']:.0f} s | — | — |")
                     print(f"\nnotify (exit {r['notify_rc']}): {r['summary']}")

@@ -252,8 +252,8 @@ async def _register_commands(application: Application) -> None:
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 
 
-CONCURRENT_UPDATES = 16  # learners served at once; as many connections, so calls rarely queue for one
-CONNECTION_POOL = 16  # connections to the Bot API; httpx scans them (and the queued calls) on every request
+CONCURRENT_UPDATES = 8  # learners served at once: with ~50-100 ms per Bot API round trip, > 30 updates/s
+CONNECTION_POOL = 8  # one connection per learner served; httpcore scans them (and the queued calls) per request
 POOL_TIMEOUT = 10.0  # seconds a call may wait for a free connection (PTB's default of 1 s fails bursts)
 
 
@@ -263,7 +263,7 @@ def default_builder(token: str) -> ApplicationBuilder:
     PTB's default pool of 256 grows to one connection per concurrent update (64 were served at once),
     and httpcore looks at every pooled connection for every queued call on every request: with ~150
     connections that was the largest CPU cost per update (bench/telegram_budget.py). Sends are
-    limited to 30/s by the budget anyway; 16 learners at once keep 16 connections busy.
+    limited to 30/s by the budget anyway; 8 learners at once keep 8 connections busy.
     """
     return ApplicationBuilder().token(token).connection_pool_size(CONNECTION_POOL).pool_timeout(POOL_TIMEOUT)
 

@@ -117,7 +117,7 @@ def test_the_embedded_default_does_not_import_redis_or_sqlalchemy() -> None:
 # ---------------------------------------------------------------------------------------------- stores
 
 
-@pytest.fixture(params=["memory", "redis", "postgres"])
+@pytest.fixture(params=["memory", "redis", "postgres", "sqlite"])
 def budgets(request: pytest.FixtureRequest) -> Iterator[Callable[[], SendBudget]]:
     """A factory of budgets that share one store: the same object in process, else new connections."""
     kind = request.param
@@ -143,7 +143,7 @@ def budgets(request: pytest.FixtureRequest) -> Iterator[Callable[[], SendBudget]
         client.delete(*client.keys(f"fiml:send-budget:{{{key}}}*") or ["-"])
         client.close()
         return
-    url = request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue(f"{kind}_url")  # FIML_SEND_BUDGET=database: PostgreSQL, or SQLite on one machine
     from fiml_bot.adapters.sql_budget import SqlBudget
     from fiml_bot.storage import migrations_api
 

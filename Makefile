@@ -30,6 +30,7 @@ bench: $(STAMP)
 	-$(BIN)/python bench/bot.py
 	-$(BIN)/python bench/doctor.py
 	-$(BIN)/python bench/scale.py
+	-$(BIN)/python bench/telegram_budget.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -38,6 +38,7 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from fiml_cms.errors import FimlError
 
+        from .adapters.send_budget import BudgetConfigError
         from .storage.database import DatabaseUrlError
         from .tutor.ports import StorageUnavailable
 
@@ -46,7 +47,7 @@ def user_errors(func: F) -> F:
         except FimlError as exc:
             print(f"fiml-bot: error: {exc}", file=sys.stderr)
             raise typer.Exit(exc.exit_code) from None
-        except (StorageUnavailable, DatabaseUrlError) as exc:
+        except (StorageUnavailable, DatabaseUrlError, BudgetConfigError) as exc:
             print(f"fiml-bot: error: {exc}", file=sys.stderr)
             raise typer.Exit(1) from None
 
@@ -129,19 +130,23 @@ def run(
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
     _install_plugins(tutor)
     _publish_build_info(ops, tutor, settings)
+    from .adapters.send_budget import open_budget
+
+    budget = open_budget(token, settings.database_url)  # shared by every replica and notify
     live = start_background(tutor, settings, prune_events=True)
     rate_limit = os.environ.get("FIML_TELEGRAM_RATE_LIMIT", "on").strip().lower() != "off"
     ops.start()
     try:
         if webhook_url is None:
             with token_rejection(token):
-                build_application(tutor, token, base_url=api_base_url, metrics=ops.metrics, rate_limit=rate_limit).run_polling(drop_pending_updates=False)
+                build_application(tutor, token, base_url=api_base_url, budget=budget, metrics=ops.metrics, rate_limit=rate_limit).run_polling(drop_pending_updates=False)
             return
-        from telegram.ext import ApplicationBuilder
-
+        from .adapters.telegram import default_builder
         from .adapters.webhook import run_webhook
 
-        application = build_application(tutor, token, base_url=api_base_url, builder=ApplicationBuilder().token(token).updater(None), metrics=ops.metrics, rate_limit=rate_limit)
+        application = build_application(
+            tutor, token, base_url=api_base_url, builder=default_builder(token).updater(None), budget=budget, metrics=ops.metrics, rate_limit=rate_limit
+        )
         with token_rejection(token):
             run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port, metrics=ops.metrics.exposition)
     finally:
@@ -195,7 +200,9 @@ def _publish_build_info(ops: Any, tutor: Any, settings: Any) -> None:
 @user_errors
 def notify(
     since: str = typer.Option(..., "--since", help="A git ref of the content repository: announce lessons whose major or minor versions were published after it."),
-    rate: float = typer.Option(25.0, "--rate", min=0.1, help="Messages per second (Telegram allows about 30)."),
+    rate: Optional[float] = typer.Option(None, "--rate", min=0.1, help="At most this many messages/s (default: what the fleet's shared send budget leaves, at most its broadcast share)."),
+    paid_broadcast: bool = typer.Option(False, "--paid-broadcast", help="Send with allow_paid_broadcast (up to 1,000 messages/s, billed 0.1 Telegram Stars each): prints the cost first, then asks (or give --yes)."),
+    yes: bool = typer.Option(False, "--yes", help="With --paid-broadcast: accept the printed cost without asking."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List who would be told what; send and record nothing."),
     content: Optional[Path] = ContentOption,
     database: Optional[str] = DatabaseOption,
@@ -235,14 +242,20 @@ def notify(
     if not token:
         print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
         raise typer.Exit(2)
-    from telegram import Bot
+    if paid_broadcast and not _accept_paid_cost(notices_.paid_cost(selected), yes):
+        raise typer.Exit(1)
+    from .adapters.rate_limiter import FleetRateLimiter
+    from .adapters.send_budget import Priority, open_budget
+    from telegram.ext import ExtBot
+
+    limiter = FleetRateLimiter(open_budget(token, settings.database_url), priority=Priority.BROADCAST)
 
     from .adapters.telegram import token_rejection
 
     async def send() -> Any:
-        bot = Bot(token, base_url=api_base_url) if api_base_url else Bot(token)
+        bot = ExtBot(token, base_url=api_base_url, rate_limiter=limiter) if api_base_url else ExtBot(token, rate_limiter=limiter)
         async with bot:
-            return await notices_.broadcast(bot, tutor, selected, rate=rate, metrics=ops.metrics)
+            return await notices_.broadcast(bot, tutor, selected, rate=rate, paid=paid_broadcast, metrics=ops.metrics)
 
     with token_rejection(token):
         report = asyncio.run(send())
@@ -252,6 +265,19 @@ def notify(
 
         ops.alerts.send(Alert("NotifyDeliveryFailed", "warning", f"fiml-bot notify: {len(report.failed)} notice(s) not delivered", report.summary()))
     ops.stop()
+
+
+def _accept_paid_cost(cost: tuple[int, float], yes: bool) -> bool:
+    """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
+    messages, stars = cost
+    print(f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
+          "with allow_paid_broadcast, taken from the bot's balance)")
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print("fiml-bot: error: --paid-broadcast costs Stars: give --yes to accept the cost above", file=sys.stderr)
+        return False
+    return typer.confirm("send it?", default=False)
 
 
 @db_app.command("upgrade", epilog=example('fiml-bot db upgrade --database sqlite:///var/fiml.db'))

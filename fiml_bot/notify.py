@@ -22,10 +22,11 @@ Delivery (`broadcast`, async, through a `telegram.Bot`):
   non-retryable error such as a network timeout, where Telegram may or may not have delivered) between
   the commit and the send loses that one notice; the learner still sees the update on their next
   interaction (the tutor's in-chat notice), so losing a notice is cheap and a duplicate is not.
-* **Pacing.** A simple pacer spaces the sends `1/rate` seconds apart (default 25 messages/s, under
-  Telegram's ~30/s); each learner gets at most a few messages, far under the per-chat limit.
-  `RetryAfter` (429) is honoured: wait `retry_after`, then retry the same send (a 429 was not delivered,
-  so retrying cannot duplicate).
+* **Pacing.** `fiml-bot notify` sends through the fleet's shared budget at broadcast priority
+  (`adapters/rate_limiter.py`): at most the broadcast share of the token's rate, and only what the
+  replicas' replies leave. `rate` adds a pacer of its own (`1/rate` seconds apart) on top, for a bot
+  without that limiter. `RetryAfter` (429) that gets past the limiter is honoured: wait `retry_after`,
+  then retry the same send (a 429 was not delivered, so retrying cannot duplicate).
 * **Blocked learners.** `Forbidden` (403) marks the learner inactive (`Tutor.deactivate`) and skips
   their remaining notices in this run; inactive learners are never selected.
 """
@@ -36,6 +37,7 @@ import asyncio
 import logging
 import subprocess
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,6 +212,17 @@ class Pacer:
         self._next = max(self._next or 0.0, self.clock() + seconds)
 
 
+PAID_STARS_PER_MESSAGE = 0.1  # Telegram's fee per message sent with allow_paid_broadcast
+
+
+def paid_cost(notices: Iterable[Notice]) -> tuple[int, float]:
+    """(messages, Telegram Stars at most) of sending `notices` as a paid broadcast (long texts split)."""
+    from .adapters.telegram import split_html, to_html
+
+    messages = sum(len(split_html(to_html(notice.message().text))) for notice in notices)
+    return messages, round(messages * PAID_STARS_PER_MESSAGE, 1)
+
+
 @dataclass
 class Report:
     selected: int = 0
@@ -235,14 +248,33 @@ def _record(tutor: Tutor, key: str) -> bool:
         return fresh
 
 
-async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: float = DEFAULT_RATE, max_retries: int = 5, pacer: Pacer | None = None, metrics: Any = None) -> Report:
-    """Send `notices` through `bot` at `rate` messages/s, each at most once (see the module notes).
+DEFAULT_LANES = 4  # notices in flight at once (one learner's notices stay in one lane, in order)
 
+
+async def broadcast(
+    bot: Bot,
+    tutor: Tutor,
+    notices: Iterable[Notice],
+    *,
+    rate: float | None = DEFAULT_RATE,
+    max_retries: int = 5,
+    pacer: Pacer | None = None,
+    paid: bool = False,
+    lanes: int = DEFAULT_LANES,
+    metrics: Any = None,
+) -> Report:
+    """Send `notices` through `bot`, each at most once (see the module notes).
+
+    `rate=None`: no pacing of its own; the bot's rate limiter (the fleet's shared budget, broadcast
+    priority) decides. `paid`: sends with `allow_paid_broadcast` (Telegram bills 0.1 Stars each).
+    `lanes` notices are in flight at once, so a round trip to the database and to Telegram per notice
+    does not cap the rate below what the budget leaves; a learner's notices share one lane.
     `metrics` (fiml_bot.ops.metrics.BotMetrics) counts notices and Bot API errors as they happen.
     """
     from telegram.constants import ParseMode
     from telegram.error import Forbidden, RetryAfter, TelegramError
 
+    from .adapters.rate_limiter import retry_seconds
     from .adapters.telegram import error_code, keyboard, split_html, to_html
 
     def count(outcome: str, error: TelegramError | None = None) -> None:
@@ -251,63 +283,69 @@ async def broadcast(bot: Bot, tutor: Tutor, notices: Iterable[Notice], *, rate: 
                 metrics.telegram_error("sendMessage", error_code(error))
             metrics.notices.labels(outcome).inc()
 
-    pacer = pacer or Pacer(rate)
+    pacer = pacer or (Pacer(rate) if rate is not None else None)
+    paid_kwargs = {"allow_paid_broadcast": True} if paid else {}
     report = Report()
     blocked: set[str] = set()
-    started = time.monotonic()
+    queues: list[list[Notice]] = [[] for _ in range(max(1, lanes))]
     for notice in notices:
         report.selected += 1
-        if notice.learner_id in blocked:
-            continue
-        if not await asyncio.to_thread(_record, tutor, notice.key):
-            report.already += 1
-            continue
+        queues[zlib.crc32(notice.learner_id.encode("utf-8")) % len(queues)].append(notice)
+
+    async def send(notice: Notice) -> None:
         message = notice.message()
         chunks = split_html(to_html(message.text))
-        try:
-            for i, chunk in enumerate(chunks):
-                markup = keyboard(message) if i == len(chunks) - 1 else None
-                for attempt in range(max_retries + 1):
+        for i, chunk in enumerate(chunks):
+            markup = keyboard(message) if i == len(chunks) - 1 else None
+            for attempt in range(max_retries + 1):
+                if pacer is not None:
                     await pacer.wait()
-                    try:
-                        await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
-                        break
-                    except RetryAfter as exc:
-                        count("retried", exc)
-                        if attempt == max_retries:
-                            raise
-                        wait = _seconds(exc)
-                        log.warning("Telegram asks to wait %.0f s", wait)
-                        report.retries += 1
+                try:
+                    await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs)
+                    break
+                except RetryAfter as exc:
+                    count("retried", exc)
+                    if attempt == max_retries:
+                        raise
+                    wait = retry_seconds(exc)
+                    log.warning("Telegram asks to wait %.0f s", wait)
+                    report.retries += 1
+                    if pacer is not None:
                         pacer.hold(wait)
-        except Forbidden as exc:
-            count("blocked", exc)
-            log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
-            blocked.add(notice.learner_id)
-            report.blocked.append(notice.learner_id)
-            await asyncio.to_thread(tutor.deactivate, notice.learner_id)
-            continue
-        except TelegramError as exc:  # recorded but not delivered: at most once, never twice
-            log.error("notice %s not delivered: %s", notice.key, exc)
-            count("failed", exc)
-            report.failed.append(notice.key)
-            continue
-        report.sent += 1
-        count("sent")
+                    else:
+                        await asyncio.sleep(wait)
+
+    async def lane(queue: list[Notice]) -> None:
+        for notice in queue:
+            if notice.learner_id in blocked:
+                continue
+            if not await asyncio.to_thread(_record, tutor, notice.key):
+                report.already += 1
+                continue
+            try:
+                await send(notice)
+            except Forbidden as exc:
+                count("blocked", exc)
+                log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
+                blocked.add(notice.learner_id)
+                report.blocked.append(notice.learner_id)
+                await asyncio.to_thread(tutor.deactivate, notice.learner_id)
+                continue
+            except TelegramError as exc:  # recorded but not delivered: at most once, never twice
+                log.error("notice %s not delivered: %s", notice.key, exc)
+                count("failed", exc)
+                report.failed.append(notice.key)
+                continue
+            report.sent += 1
+            count("sent")
+
+    started = time.monotonic()
+    await asyncio.gather(*(lane(queue) for queue in queues))
     report.seconds = time.monotonic() - started
     return report
 
 
-def _seconds(exc: Exception) -> float:
-    import warnings
-
-    with warnings.catch_warnings():  # PTB 22 deprecates the int form of retry_after
-        warnings.simplefilter("ignore")
-        value = exc.retry_after  # type: ignore[attr-defined]
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
-
-
-async def notify(bot: Bot, tutor: Tutor, ref: str, *, rate: float = DEFAULT_RATE, dry_run: bool = False) -> tuple[list[Notice], Report | None]:
+async def notify(bot: Bot, tutor: Tutor, ref: str, *, rate: float | None = DEFAULT_RATE, dry_run: bool = False) -> tuple[list[Notice], Report | None]:
     """Select the notices for updates since `ref` and (unless `dry_run`) send them."""
     notices = select(tutor, updates_since(tutor.content, ref))  # type: ignore[arg-type]
     if dry_run:

@@ -16,12 +16,13 @@ import logging
 import re
 import time
 from collections import defaultdict
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Iterator, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from fiml_cms.errors import FimlError
 
@@ -32,6 +33,8 @@ from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress,
 from ..tutor.messages import Message
 from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
+from .rate_limiter import FleetRateLimiter
+from .send_budget import MemoryBudget, SendBudget
 
 log = logging.getLogger("fiml_bot.telegram")
 
@@ -154,6 +157,19 @@ def event_for(update: Update) -> Event | None:
     return Command(name, argument.strip())
 
 
+WEBHOOK_ANSWER: ContextVar[list[dict[str, Any]] | None] = ContextVar("fiml_webhook_answer", default=None)
+"""Set by the webhook server around one update: the Bot API call its HTTP answer will carry."""
+
+
+def carry_in_webhook_answer(callback_query_id: str) -> bool:
+    """Leave answerCallbackQuery to the webhook's HTTP answer when there is one; False in polling mode."""
+    carried = WEBHOOK_ANSWER.get()
+    if carried is None or carried:
+        return False
+    carried.append({"method": "answerCallbackQuery", "callback_query_id": callback_query_id})
+    return True
+
+
 class PerLearnerOrder(BaseUpdateProcessor):
     """Updates of one learner are applied in order; different learners are served concurrently."""
 
@@ -222,13 +238,16 @@ class TelegramAdapter:
         event = event_for(update)
         query = update.callback_query
         if user is None or event is None:
-            if query is not None:
+            if query is not None and not carry_in_webhook_answer(query.id):
                 await self._safely(query.answer(), "answerCallbackQuery")
             return "ok"
         learner = f"telegram:{user.id}"
         chat = update.effective_chat
-        # The button's spinner stops while the tutor's transaction runs: the two overlap.
-        answered = asyncio.ensure_future(self._safely(query.answer(), "answerCallbackQuery")) if query is not None else None
+        # In webhook mode the HTTP answer carries answerCallbackQuery (one call fewer); in polling mode
+        # the button's spinner stops while the tutor's transaction runs: the two overlap.
+        answered = None
+        if query is not None and not carry_in_webhook_answer(query.id):
+            answered = asyncio.ensure_future(self._safely(query.answer(), "answerCallbackQuery"))
         try:
             replies, outcome = await asyncio.to_thread(
                 self.tutor.handle_reporting, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True
@@ -312,14 +331,34 @@ async def _register_commands(application: Application) -> None:
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 
 
-def build_application(tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True, metrics: UpdateMetrics | None = None) -> Application:
-    """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits."""
-    builder = builder or ApplicationBuilder().token(token)
+CONCURRENT_UPDATES = 8  # learners served at once: with ~50-100 ms per Bot API round trip, > 30 updates/s
+CONNECTION_POOL = 8  # one connection per learner served; httpcore scans them (and the queued calls) per request
+POOL_TIMEOUT = 10.0  # seconds a call may wait for a free connection (PTB's default of 1 s fails bursts)
+
+
+def default_builder(token: str) -> ApplicationBuilder:
+    """PTB's builder with a bounded connection pool.
+
+    PTB's default pool of 256 grows to one connection per concurrent update (64 were served at once),
+    and httpcore looks at every pooled connection for every queued call on every request: with ~150
+    connections that was the largest CPU cost per update (bench/telegram_budget.py). Sends are
+    limited to 30/s by the budget anyway; 8 learners at once keep 8 connections busy.
+    """
+    return ApplicationBuilder().token(token).connection_pool_size(CONNECTION_POOL).pool_timeout(POOL_TIMEOUT)
+
+
+def build_application(
+    tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True, budget: SendBudget | None = None,
+    metrics: UpdateMetrics | None = None,
+) -> Application:
+    """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
+    (the fleet's shared `budget`, else one for this process alone)."""
+    builder = builder or default_builder(token)
     if base_url:
         builder = builder.base_url(base_url)
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=5))
-    application = builder.concurrent_updates(PerLearnerOrder()).post_init(_register_commands).build()
+        builder = builder.rate_limiter(FleetRateLimiter(budget or MemoryBudget()))
+    application = builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
     adapter = TelegramAdapter(tutor, metrics=metrics)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))

@@ -5,7 +5,8 @@ Routes:
 * ``POST <path of the webhook URL>``: Telegram's deliveries. Without the right
   ``X-Telegram-Bot-Api-Secret-Token`` header → 403; a body that is not a JSON update → 400. The update
   is processed (through the application's update processor, so one learner's updates stay in order)
-  *before* the answer: 200 means the tutor's transaction committed and the replies went out; an
+  *before* the answer: 200 means the tutor's transaction committed and the replies went out (a
+  button's `answerCallbackQuery` rides in the 200's JSON body: one Bot API call fewer); an
   exception while processing → 500, so Telegram delivers it again (the ``update_id`` is the tutor's
   event key, so a redelivery is applied at most once).
 * ``GET /healthz``: 200 "ok" while the process is up.
@@ -38,6 +39,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from ..tutor.engine import Tutor
+from .telegram import WEBHOOK_ANSWER
 
 log = logging.getLogger("fiml_bot.webhook")
 
@@ -288,10 +290,20 @@ class _UpdateHandler(_Base):
             log.warning("malformed webhook request: %s", exc)
             self._text(400, "bad request: not a Telegram update")
             return
-        error = await server.process(update)
+        carried: list[dict[str, Any]] = []
+        context = WEBHOOK_ANSWER.set(carried)
+        try:
+            error = await server.process(update)
+        finally:
+            WEBHOOK_ANSWER.reset(context)
         if error is not None:
             log.error("update %s not processed; answering 500 so Telegram redelivers it", update.update_id)
             self._text(500, "update not processed")
+            return
+        if carried:  # Telegram runs the one method a webhook's answer may carry (answerCallbackQuery)
+            self.set_status(200)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(carried[0]))
             return
         self._text(200, "ok")
 

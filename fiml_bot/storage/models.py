@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -171,3 +172,18 @@ class ProcessedEventRow(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     processed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)  # pruned by age
+
+
+class SendBudgetRow(Base):
+    """The fleet's Telegram send budget when it lives in the database (`adapters/sql_budget.py`).
+
+    One row per (bot token digest, slot): a token bucket's `tokens` at time `at` (seconds of the
+    database's clock). Ephemeral: deleting every row only resets the buckets to full.
+    """
+
+    __tablename__ = "send_budget"
+
+    budget: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    at: Mapped[float] = mapped_column(Float)

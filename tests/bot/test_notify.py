@@ -164,10 +164,14 @@ def test_an_interrupted_run_then_a_rerun_messages_nobody_twice(published: Path) 
 
     with pytest.raises(Crash):
         asyncio.run(crashing())
-    assert len(sent_to(fake)) == 3
+    first = sent_to(fake)
+    assert len(first) >= 3 and len(set(first)) == len(first)
     _, report = run(fake, tutor, ref, rate=1000)
-    assert report.already == 3 and report.sent == 5
-    assert sorted(sent_to(fake)) == chats  # everyone exactly once
+    assert report.already >= len(first) and report.already + report.sent == len(chats)
+    final = sent_to(fake)
+    assert len(set(final)) == len(final), "nobody twice"
+    # at most one notice per other lane was recorded, then cut off by the crash: lost, never doubled
+    assert len(final) >= len(chats) - (notify.DEFAULT_LANES - 1)
 
 
 def test_25_messages_per_second_get_no_429(published: Path) -> None:
@@ -217,3 +221,32 @@ def test_an_unknown_ref_is_a_content_error(published: Path) -> None:
     _, content = make_tutor(published)
     with pytest.raises(ContentError, match="unknown git ref"):
         notify.updates_since(content, "no-such-ref")
+
+
+def test_cli_paid_broadcast_prints_the_cost_then_needs_yes(published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app
+    from fiml_bot.storage import open_storage
+
+    from ..fakebotapi import DEFAULT_TOKEN, FakeBotApiServer
+
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    with open_storage(database, auto_upgrade=True) as storage:
+        tutor, _ = make_tutor(published, storage)
+        learners(tutor, [701, 702, 703])
+    ref = head(published)
+    bump(MARKET, "minor", "Paid")
+    fake = FakeBotApi(rate_limits=RateLimits())
+    args = ["notify", "--since", ref, "--paid-broadcast", "--content", str(published), "--database", database]
+    with FakeBotApiServer(fake) as server:
+        monkeypatch.setenv("FIML_TELEGRAM_TOKEN", DEFAULT_TOKEN)
+        monkeypatch.setenv("FIML_TELEGRAM_API_URL", server.base_url)
+        refused = CliRunner().invoke(app, args)
+        assert refused.exit_code == 1 and "paid broadcast: 3 message(s), up to 0.3 Telegram Stars" in refused.output
+        assert "give --yes" in refused.output and fake.calls_to("sendMessage") == []
+        paid = CliRunner().invoke(app, [*args, "--yes"])
+    assert paid.exit_code == 0, paid.output
+    sends = fake.calls_to("sendMessage")
+    assert sorted(sent_to(fake)) == [701, 702, 703] and all(c.params.get("allow_paid_broadcast") in (True, "true") for c in sends)
+    assert "3 sent" in paid.output and fake.errors(429) == []

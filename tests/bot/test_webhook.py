@@ -4,6 +4,7 @@ as a subprocess against the loopback fake server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket

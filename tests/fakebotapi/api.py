@@ -104,6 +104,9 @@ class _CallbackQuery:
     answered: bool = False
 
 
+PAID_BROADCAST_PER_SECOND = 1000  # allow_paid_broadcast: Telegram's ceiling
+
+
 class _Bucket:
     def __init__(self, rate: float, burst: int, now: float):
         self.rate = rate
@@ -752,7 +755,7 @@ class FakeBotApi:
 
         def post(url: str, update: dict[str, Any], secret: str | None) -> int | None:
             try:
-                return post_update(url, update, secret, timeout=timeout)
+                return post_update(url, update, secret, timeout=timeout, fake=self)
             except httpx.HTTPError:
                 return None
 
@@ -771,7 +774,7 @@ class FakeBotApi:
                 return statuses
             webhook, update = target
             try:
-                status: int | None = await apost_update(webhook.url, update, webhook.secret_token, timeout=timeout)
+                status: int | None = await apost_update(webhook.url, update, webhook.secret_token, timeout=timeout, fake=self)
             except httpx.HTTPError:
                 status = None
             statuses.append(status)
@@ -956,14 +959,17 @@ class FakeBotApi:
         rows = [row for row in rows if row]
         return {"inline_keyboard": _clone(rows)} if rows else None
 
-    def _rate_check(self, chat: _Chat) -> None:
+    def _rate_check(self, chat: _Chat, token: str | None = None, *, paid: bool = False) -> None:
+        """Per token (overall; a paid broadcast is billed instead, up to 1,000/s) and per chat."""
         limits = self.rate_limits
         if limits is None:
             return
         now = self.clock()
-        overall = self._buckets.get("overall")
+        name = ("paid" if paid else "overall", token)
+        overall = self._buckets.get(name)
         if overall is None:
-            overall = self._buckets["overall"] = _Bucket(limits.overall_per_second, limits.overall_burst, now)
+            rate, burst = (PAID_BROADCAST_PER_SECOND, PAID_BROADCAST_PER_SECOND) if paid else (limits.overall_per_second, limits.overall_burst)
+            overall = self._buckets[name] = _Bucket(rate, burst, now)
         per_chat = self._buckets.get(chat.id)
         if per_chat is None:
             if chat.id > 0:
@@ -1010,7 +1016,7 @@ class FakeBotApi:
         chat = self._chat(params)
         reply_to = self._reply_to(chat, params)
         self._check_blocked(chat)
-        self._rate_check(chat)
+        self._rate_check(chat, token, paid=params.get("allow_paid_broadcast") in (True, "true", "True"))
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat),
             "from": self._bot_user(token),
@@ -1052,7 +1058,7 @@ class FakeBotApi:
         raw = stored.raw
         if raw.get("text") == text and raw.get("entities", []) == entities and raw.get("reply_markup") == markup:
             raise bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
-        self._rate_check_edit(chat)
+        self._rate_check_edit(chat, token)
         raw["text"] = text
         self._set_or_drop(raw, "entities", entities)
         self._set_or_drop(raw, "reply_markup", markup)  # an edit without reply_markup removes the keyboard
@@ -1067,13 +1073,13 @@ class FakeBotApi:
         stored = self._stored_for_edit(chat, params)
         if stored.raw.get("reply_markup") == markup:
             raise bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
-        self._rate_check_edit(chat)
+        self._rate_check_edit(chat, token)
         self._set_or_drop(stored.raw, "reply_markup", markup)
         return self._edited(stored)
 
-    def _rate_check_edit(self, chat: _Chat) -> None:
+    def _rate_check_edit(self, chat: _Chat, token: str | None) -> None:
         if self.rate_limits is not None and self.rate_limits.count_edits:
-            self._rate_check(chat)
+            self._rate_check(chat, token)
 
     @staticmethod
     def _set_or_drop(raw: dict[str, Any], key: str, value: Any) -> None:

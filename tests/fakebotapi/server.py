@@ -64,6 +64,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The status line, headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+    # algorithm meets the client's delayed ACK and every answer on a kept-alive connection waits ~40 ms.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_POST(self) -> None:
@@ -206,21 +209,45 @@ def _webhook_request(update: dict[str, Any], secret_token: str | None) -> tuple[
     return json.dumps(update).encode("utf-8"), headers
 
 
-def post_update(url: str, update: dict[str, Any], secret_token: str | None = None, *, timeout: float = 5.0) -> int:
+def post_update(url: str, update: dict[str, Any], secret_token: str | None = None, *, timeout: float = 5.0, fake: FakeBotApi | None = None) -> int:
     """POST an update to a (loopback) webhook URL as Telegram does; returns the HTTP status.
 
     `secret_token` is sent as X-Telegram-Bot-Api-Secret-Token when given. Network errors propagate.
+    With `fake`, a Bot API method carried in a 2xx answer (`{"method": "answerCallbackQuery", ...}`)
+    is run on it, as Telegram runs it (its result reaches nobody).
     """
     _require_loopback(url)
     content, headers = _webhook_request(update, secret_token)
     with httpx.Client(trust_env=False, timeout=timeout) as client:
-        return client.post(url, content=content, headers=headers).status_code
+        response = client.post(url, content=content, headers=headers)
+    _run_carried_method(fake, response)
+    return response.status_code
 
 
 async def apost_update(url: str, update: dict[str, Any], secret_token: str | None = None, *,
-                       timeout: float = 5.0) -> int:
+                       timeout: float = 5.0, fake: FakeBotApi | None = None) -> int:
     """`post_update` for asyncio code (the webhook server may run on the caller's own loop)."""
     _require_loopback(url)
     content, headers = _webhook_request(update, secret_token)
     async with httpx.AsyncClient(trust_env=False, timeout=timeout) as client:
-        return (await client.post(url, content=content, headers=headers)).status_code
+        response = await client.post(url, content=content, headers=headers)
+    _run_carried_method(fake, response)
+    return response.status_code
+
+
+def carried_method(response: httpx.Response) -> dict[str, Any] | None:
+    """The Bot API call a webhook's 2xx JSON answer carries (`{"method": ..., params...}`), if any."""
+    if not 200 <= response.status_code < 300 or not response.headers.get("content-type", "").startswith("application/json"):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and isinstance(body.get("method"), str) else None
+
+
+def _run_carried_method(fake: FakeBotApi | None, response: httpx.Response) -> None:
+    call = carried_method(response)
+    if fake is not None and call is not None:
+        params = dict(call)
+        fake.handle(params.pop("method"), params)

@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""One Telegram budget for the fleet (issue 14), measured end to end with real processes.
+
+1. **Fleet**: two `fiml-bot run` webhook replicas (PostgreSQL, the shared budget in Redis) behind
+   which the bench plays Telegram: learners' updates are POSTed at a steady rate (open loop), half to
+   each replica, and a reply's latency is the POST's round trip (a replica answers only once the
+   replies went out). The fake Bot API enforces Telegram's limits (429 past 30/s per token, 1/s per
+   chat after a burst of 5). Phase A: the load alone. Phase B: the same load while `fiml-bot notify`
+   sends a minor-update notice to N learners. Goals: 0 × 429; p50/p99 latency in B <= 1.5× A; the
+   broadcast runs at what the replies leave (at most the 80% share).
+2. **CPU per update**: `fiml-bot run` (polling, SQLite, the in-process budget) vs a minimal PTB echo
+   bot (polling) on the same fake and load: 200 learners × 3 rounds = 600 updates; CPU seconds of the
+   bot process (utime + stime from /proc) over the rounds, divided by the updates. Also a latency probe
+   (updates one at a time, enqueue to reply). Done with 1,000 and 100,000 learners in the database.
+
+Bounded: every wait has a deadline, every process is stopped at the end.
+Usage: .venv/bin/python bench/telegram_budget.py [--notify 5000] [--rate 10] [--phase 15] [--skip-fleet] [--skip-cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+from fiml_bot.content import LessonContent  # noqa: E402
+from fiml_bot.storage import open_storage  # noqa: E402
+from fiml_bot.storage.database import make_engine  # noqa: E402
+from fiml_bot.storage.models import Base  # noqa: E402
+from fiml_bot.tutor.callbacks import encode  # noqa: E402
+from fiml_bot.tutor.engine import Tutor  # noqa: E402
+from fiml_bot.tutor.events import Pressed, Start  # noqa: E402
+from fiml_cms.config import load_settings  # noqa: E402
+from tests.bot.simulation import ContentRepo, git_identity, postgres_schema  # noqa: E402
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits  # noqa: E402
+
+from benchlib import cpu_model, postgres_reachable  # noqa: E402
+
+BIN = Path(sys.executable).parent
+SECRET = "bench-secret"
+NODELAY = [(6, 1, 1)]  # IPPROTO_TCP, TCP_NODELAY: httpx writes a POST's headers and body apart (Nagle + delayed ACK)
+LESSON = "what_is_a_market"
+NOTICE_MARK = "is out: version"
+ECHO_BOT = '''
+import sys
+from telegram.ext import ApplicationBuilder, MessageHandler, filters
+async def echo(update, context):
+    await update.effective_message.reply_text(update.effective_message.text)
+app = ApplicationBuilder().token(sys.argv[1]).base_url(sys.argv[2]).build()
+app.add_handler(MessageHandler(filters.TEXT, echo))
+app.run_polling()
+'''
+
+
+PROFILED_RUN = """
+import cProfile, signal, sys, time
+from fiml_bot.cli import app
+profile = cProfile.Profile(time.thread_time)
+try:
+    profile.runcall(app, ["run"], standalone_mode=False)
+finally:
+    profile.dump_stats(sys.argv[1])
+"""
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name ("main" for the event loop's, else the thread's comm)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = "main" if task.name == str(pid) else "worker threads"
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.01)
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def base_env(server: FakeBotApiServer, repo: ContentRepo, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIML_")}
+    env.update(FIML_TELEGRAM_TOKEN=DEFAULT_TOKEN, FIML_TELEGRAM_API_URL=server.base_url, FIML_CONTENT_REPO=str(repo.root), FIML_DATABASE_URL=database_url,
+               PYTHONPATH=str(PROJECT), **extra)
+    return env
+
+
+def populate(url: str, content: LessonContent, first: int, count: int) -> None:
+    """`count` learners telegram:<first..> who opened LESSON: one made by the tutor, the rest copies of its rows."""
+    storage = open_storage(url, auto_upgrade=True)
+    tutor = Tutor(content, storage)
+    template = f"telegram:{first}"
+    tutor.handle(template, Start())
+    tutor.handle(template, Pressed(encode("o", LESSON)))
+    close = getattr(storage, "close", None)
+    if close:
+        close()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            column = "id" if table.name == "learners" else "learner_id" if "learner_id" in table.c else None
+            if column is None:
+                continue
+            rows = [dict(r._mapping) for r in conn.execute(select(table).where(table.c[column] == template))]
+            autoincrement = [c.name for c in table.primary_key.columns if c.autoincrement is True or (c.name == "id" and column != "id")]
+            for start in range(1, count, 20000):
+                batch = []
+                for i in range(start, min(count, start + 20000)):
+                    for row in rows:
+                        copy = {k: v for k, v in row.items() if k not in autoincrement}
+                        copy[column] = f"telegram:{first + i}"
+                        batch.append(copy)
+                if batch:
+                    conn.execute(insert(table), batch)
+    engine.dispose()
+
+
+def publish_minor(repo: ContentRepo, content: LessonContent) -> str:
+    ref = repo.git("rev-parse", "HEAD").strip()
+    repo.cms("bump", LESSON, "minor", "-m", "Benchmark notice", "--commit", "--tag")
+    content.refresh()
+    return ref
+
+
+# ---------------------------------------------------------------------------------------------- 1. fleet
+
+
+async def load_worker(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
+    """POST `rate` text updates per second for `seconds`, round-robin over chats and replicas; latencies.
+
+    Runs in its own process (`--load-worker`), so the learners' side shares no interpreter with the fake.
+    """
+    import httpx
+
+    latencies: list[float] = []
+    failures = 0
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+    async def one(client: httpx.AsyncClient, n: int) -> None:
+        nonlocal failures
+        chat = chats[n % len(chats)]
+        text = "/lessons" if n % 3 else "/progress"
+        update = {"update_id": first_update + n, "message": {
+            "message_id": first_update + n, "date": int(time.time()), "chat": {"id": chat, "type": "private", "first_name": "L"},
+            "from": {"id": chat, "is_bot": False, "first_name": "L"}, "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+        started = time.perf_counter()
+        response = await client.post(urls[n % len(urls)], content=json.dumps(update), headers=headers)
+        if response.status_code == 200:
+            latencies.append(time.perf_counter() - started)
+        else:
+            failures += 1
+
+    transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, limits=httpx.Limits(max_connections=200))
+    async with httpx.AsyncClient(trust_env=False, timeout=60.0, transport=transport) as client:
+        tasks = []
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(client, n)))
+        await asyncio.gather(*tasks)
+    if failures:
+        raise RuntimeError(f"{failures} update(s) were not answered 200")
+    return latencies
+
+
+def load(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
+    args = [sys.executable, __file__, "--load-worker", json.dumps({"urls": urls, "chats": chats, "rate": rate, "seconds": seconds, "first_update": first_update})]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
+    return json.loads(out)
+
+
+def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str, Any]:
+    repo = ContentRepo.create(folder / "fleet-content")
+    content = LessonContent.open(repo.root, load_settings(repo.root))
+    url = stack.enter_context(postgres_schema(args.postgres))
+    populate(url, content, 20000, args.notify)
+    populate(url, content, 900000, 1)  # the load's learners exist too (their first update is not special)
+    ref = publish_minor(repo, content)
+    import redis
+
+    client = redis.Redis.from_url(args.redis)
+    from fiml_bot.adapters.send_budget import budget_key
+
+    client.delete(f"fiml:send-budget:{{{budget_key(DEFAULT_TOKEN)}}}")
+    fake = FakeBotApi(rate_limits=RateLimits(), record_calls=True)
+    server = stack.enter_context(FakeBotApiServer(fake))
+    env = base_env(server, repo, url, FIML_REDIS_URL=args.redis, FIML_WEBHOOK_SECRET=SECRET)
+    urls = []
+    for i in range(2):
+        port = 18440 + i
+        hook = f"http://127.0.0.1:{port}/hook"
+        stack.enter_context(process([str(BIN / "fiml-bot"), "run", "--webhook-url", hook, "--listen", "127.0.0.1", "--port", str(port)], env, folder / f"replica{i}.log"))
+        urls.append(hook)
+    import httpx
+
+    def up(u: str) -> bool:
+        try:
+            return httpx.get(u.replace("/hook", "/readyz"), timeout=1.0, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(lambda: all(up(u) for u in urls), 60, "the replicas to be ready")
+    chats = [900000 + i for i in range(int(args.rate * 10))]  # each learner acts every 10 s
+    load(urls, chats, args.rate, 3.0, 10**8)  # warm-up
+    alone = load(urls, chats, args.rate, args.phase, 2 * 10**8)
+    notices = lambda: sum(1 for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))  # noqa: E731
+    started = time.monotonic()
+    with process([str(BIN / "fiml-bot"), "notify", "--since", ref], env, folder / "notify.log") as notifier:
+        wait_until(lambda: notices() >= 20, 120, "the broadcast to start")
+        before = notices()
+        t0 = time.monotonic()
+        during = load(urls, chats, args.rate, args.phase, 3 * 10**8)
+        during_rate = (notices() - before) / (time.monotonic() - t0)
+        notifier.wait(args.notify / 10 + 120)
+        seconds = time.monotonic() - started
+    after = load(urls, chats, args.rate, args.phase, 4 * 10**8)  # and once more after it: the machine is shared
+    summary = (folder / "notify.log").read_text(errors="replace").strip().splitlines()[-1]
+    sends = sorted(c.at for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))
+    reply_rate = args.rate  # one message per update
+    return {
+        "429": len(fake.errors(429)), "alone": alone + after, "before": alone, "after": after, "during": during, "notices": len(sends), "notify_seconds": seconds,
+        "broadcast_rate": (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0, "during_rate": during_rate,
+        "leftover": 30.0 - reply_rate, "share": 0.8 * 30.0, "summary": summary, "notify_rc": notifier.returncode,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- 2. CPU per update
+
+
+def replies_since(fake: FakeBotApi, index: int) -> set[int]:
+    with fake._lock:
+        calls = fake.calls[index:]
+    return {c.params.get("chat_id") for c in calls if c.ok and c.method in ("sendMessage", "editMessageText")}
+
+
+def rounds(fake: FakeBotApi, chats: list[int], echo: bool) -> int:
+    """Three rounds of one update per learner; each round waits for every learner's reply."""
+    sent = 0
+    for round_ in range(3):
+        index = len(fake.calls)
+        for chat in chats:
+            if echo:
+                fake.user_message(chat, f"hello {round_}")
+            elif round_ == 0:
+                fake.user_message(chat, "/lessons")
+            else:
+                buttons = fake.last_buttons(chat)
+                data = next((d for _, d in buttons if d and d.startswith(("o|", "n|"))), None) if buttons else None
+                if data is None:
+                    fake.user_message(chat, "/lessons")
+                else:
+                    fake.callback(chat, fake.last_sent(chat).message_id, data)
+            sent += 1
+        wait_until(lambda: replies_since(fake, index) >= set(chats), 120, f"round {round_ + 1}'s replies")
+    return sent
+
+
+def probe(fake: FakeBotApi, chats: list[int], echo: bool) -> list[float]:
+    latencies = []
+    for chat in chats:
+        index = len(fake.calls)
+        started = time.perf_counter()
+        fake.user_message(chat, "hello" if echo else "/progress")
+        wait_until(lambda: chat in replies_since(fake, index), 30, "a probe's reply")
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content: LessonContent, learners: int, echo: bool, run: int, profile: Path | None = None) -> dict[str, float]:
+    fake = FakeBotApi(record_calls=True)
+    name = f"{'echo' if echo else 'bot'}-{learners}-{run}"
+    db = folder / f"{name}.db"
+    url = f"sqlite:///{db}"
+    if not echo:
+        populate(url, content, 3000000, learners)
+    chats = [3000000 + i for i in range(args.learners)]  # the active learners are among those in the database
+    with FakeBotApiServer(fake) as server:
+        env = base_env(server, repo, url, FIML_TELEGRAM_RATE="1000")  # CPU, not pacing, is measured here
+        argv = [sys.executable, "-c", ECHO_BOT, DEFAULT_TOKEN, server.base_url] if echo else [str(BIN / "fiml-bot"), "run"]
+        if profile is not None:  # the event loop's thread, by its own CPU time (the tutor's threads are counted apart)
+            argv = [sys.executable, "-c", PROFILED_RUN, str(profile)]
+        with process(argv, env, folder / f"{name}.log") as proc:
+            wait_until(lambda: len(fake.calls_to("getUpdates")) >= 2, 60, "the bot to poll")
+            time.sleep(0.5)
+            cpu0, t0, threads0 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
+            updates = rounds(fake, chats, echo)
+            cpu1, t1, threads1 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
+            worker_ms = 1000 * (threads1.get("worker threads", 0.0) - threads0.get("worker threads", 0.0)) / updates
+            latencies = probe(fake, chats[: args.probe], echo)
+        hook = webhook_probe(args, folder, server, repo, url, chats, name) if not echo else [0.0]
+    return {"hook_p50_ms": 1000 * statistics.median(hook), "hook_p99_ms": 1000 * percentile(hook, 0.99),
+            "cpu_ms": 1000 * (cpu1 - cpu0) / updates, "worker_ms": worker_ms, "wall_ms": 1000 * (t1 - t0) / updates, "p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * percentile(latencies, 0.99)}
+
+
+def webhook_probe(args: argparse.Namespace, folder: Path, server: FakeBotApiServer, repo: ContentRepo, url: str, chats: list[int], name: str) -> list[float]:
+    """The same database behind a webhook replica: `/progress` POSTed one at a time; each round trip."""
+    import httpx
+
+    port = 18460
+    hook = f"http://127.0.0.1:{port}/hook"
+    env = base_env(server, repo, url, FIML_WEBHOOK_SECRET=SECRET, FIML_TELEGRAM_RATE="1000")
+    argv = [str(BIN / "fiml-bot"), "run", "--webhook-url", hook, "--listen", "127.0.0.1", "--port", str(port)]
+    latencies = []
+    transport = httpx.HTTPTransport(socket_options=NODELAY)
+    with process(argv, env, folder / f"{name}-webhook.log"), httpx.Client(trust_env=False, timeout=30.0, transport=transport) as client:
+        def ready() -> bool:
+            try:
+                return client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 60, "the webhook replica")
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+        for n in range(args.probe * 2):
+            chat = chats[n % len(chats)]
+            update = {"update_id": 5 * 10**8 + n, "message": {"message_id": 5 * 10**8 + n, "date": int(time.time()), "text": "/progress",
+                      "chat": {"id": chat, "type": "private"}, "from": {"id": chat, "is_bot": False, "first_name": "L"},
+                      "entities": [{"type": "bot_command", "offset": 0, "length": 9}]}}
+            started = time.perf_counter()
+            if client.post(hook, content=json.dumps(update), headers=headers).status_code != 200:
+                raise RuntimeError("a probe update was not answered 200")
+            if n >= args.probe // 2:  # the first ones warm the replica up
+                latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def cpu(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
+    repo = ContentRepo.create(folder / "cpu-content")
+    content = LessonContent.open(repo.root, load_settings(repo.root))
+    results: dict[str, list[dict[str, float]]] = {}
+    for run in range(args.runs):  # interleaved, so a slow minute of the shared machine hits every case
+        for label, learners, echo in (("echo", 0, True), ("bot, 1,000 learners", 1000, False), ("bot, 100,000 learners", 100000, False)):
+            results.setdefault(label, []).append(cpu_case(args, folder, repo, content, learners, echo, run))
+    return {label: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for label, rows in results.items()}
+
+
+def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float]]:
+    """One profiled `fiml-bot run` on the CPU load: own time per package, largest first (start-up included)."""
+    import pstats
+
+    repo = ContentRepo.create(folder / "profile-content")
+    content = LessonContent.open(repo.root, load_settings(repo.root))
+    out = folder / "run.prof"
+    cpu_case(args, folder, repo, content, 1000, False, 99, profile=out)
+    shutil.copy(out, "/tmp/i14-run.prof")
+    stats = pstats.Stats(str(out))
+    by_package: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        parts = Path(filename).parts
+        if "site-packages" in parts:
+            name = parts[parts.index("site-packages") + 1]
+        elif "fiml_bot" in parts or "fiml_cms" in parts:
+            name = "/".join(parts[parts.index("fiml_bot" if "fiml_bot" in parts else "fiml_cms"):][:2])
+        elif filename.startswith("<") or filename == "~":
+            name = "builtins (C)"
+        else:
+            name = "stdlib/" + Path(filename).stem
+        by_package[name] = by_package.get(name, 0.0) + own
+    total = sum(by_package.values())
+    return [(name, seconds / total) for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]]
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notify", type=int, default=5000, help="learners the broadcast tells")
+    parser.add_argument("--rate", type=float, default=10.0, help="learners' updates per second (each gets one reply)")
+    parser.add_argument("--phase", type=float, default=15.0, help="seconds of load per phase")
+    parser.add_argument("--learners", type=int, default=200, help="active learners in the CPU runs (3 updates each)")
+    parser.add_argument("--probe", type=int, default=50, help="updates of the latency probe")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres", default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--redis", default=os.environ.get("FIML_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
+    parser.add_argument("--skip-fleet", action="store_true")
+    parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="only: where the CPU of `fiml-bot run` goes")
+    parser.add_argument("--load-worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.load_worker:
+        spec = json.loads(args.load_worker)
+        print(json.dumps(asyncio.run(load_worker(spec["urls"], spec["chats"], spec["rate"], spec["seconds"], spec["first_update"]))))
+        return 0
+    folder = Path(tempfile.mkdtemp(prefix="fiml-bench-budget-"))
+    print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
+    try:
+        with ExitStack() as stack, git_identity():
+            if args.profile:
+                for name, share in where_cpu_goes(args, folder):
+                    print(f"| {name} | {share:.1%} |")
+                return 0
+            if not args.skip_fleet:
+                if not postgres_reachable(args.postgres):
+                    print("fleet: skipped (no PostgreSQL)")
+                else:
+                    r = fleet(args, folder, stack)
+                    a50, a99 = 1000 * statistics.median(r["alone"]), 1000 * percentile(r["alone"], 0.99)
+                    b50, b99 = 1000 * statistics.median(r["during"]), 1000 * percentile(r["during"], 0.99)
+                    print(f"\n## Fleet: 2 replicas + notify of {args.notify} learners, {args.rate:g} updates/s of load\n")
+                    print("| metric | value | goal | result |\n|---|---:|---|---|")
+                    print(f"| 429s over the run | {r['429']} | 0 | {'pass' if r['429'] == 0 else 'fail'} |")
+                    print(f"| reply latency p50, load alone / during the broadcast | {a50:.1f} / {b50:.1f} ms ({b50 / a50:.2f}×) | ≤ 1.5× | {'pass' if b50 <= 1.5 * a50 else 'fail'} |")
+                    print(f"| reply latency p99, load alone / during the broadcast | {a99:.1f} / {b99:.1f} ms ({b99 / a99:.2f}×) | ≤ 1.5× | {'pass' if b99 <= 1.5 * a99 else 'fail'} |")
+                    for phase in ("before", "after"):
+                        print(f"| reply latency p50 / p99, load alone {phase} the broadcast | {1000 * statistics.median(r[phase]):.1f} / "
+                              f"{1000 * percentile(r[phase], 0.99):.1f} ms | — | — |")
+                    print(f"| broadcast rate while replies run | {r['during_rate']:.1f}/s | leftover {r['leftover']:.0f}/s (share cap {r['share']:.0f}/s) | — |")
+                    print(f"| broadcast: {r['notices']} notices sent, overall rate | {r['broadcast_rate']:.1f}/s in {r['notify_seconds']:.0f} s | — | — |")
+                    print(f"\nnotify (exit {r['notify_rc']}): {r['summary']}")
+            if not args.skip_cpu:
+                rows = cpu(args, folder)
+                echo = rows["echo"]
+                print(f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n")
+                print("| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |")
+                print("|---|---:|---:|---:|---:|---:|---:|")
+                for label, row in rows.items():
+                    hook = f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
+                    print(f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
+                          f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |")
+                small, big = rows["bot, 1,000 learners"], rows["bot, 100,000 learners"]
+                print(f"\n100,000 vs 1,000 learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
+                      f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

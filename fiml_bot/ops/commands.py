@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from fiml_cms.clikit import example
-from fiml_cms.errors import FimlError
+from fiml_cms.errors import FimlError, MissingInput
 
 ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
 DatabaseOption = typer.Option(None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).")
@@ -81,6 +81,23 @@ def send_alert(name: str, severity: str, summary: str, description: str = "") ->
         return
     sender.send(Alert(name, severity, summary, description))
     sender.flush(timeout=ALERT_FLUSH_SECONDS)
+
+
+def write_doctor_textfile(path: Path, problems: int) -> None:
+    """`fiml_doctor_problems` (the FimlDoctorProblems alert's input) and the run's time, written
+    atomically by prometheus_client for node_exporter's textfile collector: doctor runs from cron, not
+    inside the bot (a full check of 100,000 learners takes seconds)."""
+    import time
+
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    Gauge("fiml_doctor_problems", "Integrity problems the last `fiml-bot doctor` found.", registry=registry).set(problems)
+    Gauge("fiml_doctor_last_run_timestamp_seconds", "When `fiml-bot doctor` last ran (Unix time).", registry=registry).set(time.time())
+    try:
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise MissingInput(f"--textfile {path}: {exc.strerror or exc}") from None
 
 
 def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
@@ -151,6 +168,7 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
     @user_errors
     def doctor_command(
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        textfile: Optional[Path] = typer.Option(None, "--textfile", help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector)."),
         database: Optional[str] = DatabaseOption,
         content: Optional[Path] = ContentOption,
     ) -> None:
@@ -165,6 +183,8 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
             print(f"fiml-bot: error: {error}", file=sys.stderr)
             raise typer.Exit(2) from None
         print(doctor.render_json(report) if as_json else doctor.render_text(report))
+        if textfile is not None:
+            write_doctor_textfile(textfile, len(report.problems))
         if report.problems:
             send_alert("DoctorProblems", "critical", f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store", doctor.render_text(report))
         raise typer.Exit(report.exit_code)

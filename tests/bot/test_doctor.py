@@ -167,3 +167,19 @@ def test_problems_are_posted_as_an_alertmanager_alert(published: Path, tmp_path:
     [alert] = payload["alerts"]
     assert alert["labels"]["alertname"] == "DoctorProblems" and alert["labels"]["severity"] == "critical"
     assert "1 integrity problem(s)" in alert["annotations"]["summary"] and "telegram:2" in alert["annotations"]["description"]
+
+
+def test_textfile_feeds_the_doctor_alert_rule(published: Path, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrations_api.upgrade(url)
+    learn(published, url)
+    execute(url, "UPDATE lesson_progress SET current_section = 'nowhere' WHERE learner_id = 'telegram:2'")
+    prom = tmp_path / "doctor.prom"
+    found = runner.invoke(app, ["doctor", "--textfile", str(prom), "--database", url, "--content", str(published)])
+    assert found.exit_code == 1
+    samples = {s.name: s.value for family in text_string_to_metric_families(prom.read_text()) for s in family.samples}
+    assert samples["fiml_doctor_problems"] == 1 and samples["fiml_doctor_last_run_timestamp_seconds"] > 0
+    nowhere = runner.invoke(app, ["doctor", "--textfile", str(tmp_path / "no" / "such" / "doctor.prom"), "--database", url, "--content", str(published)])
+    assert nowhere.exit_code == 2 and "--textfile" in nowhere.output

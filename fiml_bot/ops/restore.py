@@ -265,7 +265,9 @@ def _replaced_postgres(url: str, manifest: snapshots.Manifest) -> Iterator[tuple
                 raise OpsError(f"{manifest.path} holds schema {manifest.pg_schema!r}; the database URL uses {schema!r}: restore into a URL whose search_path is {manifest.pg_schema!r}")
             version = snapshots.server_version(connection)
             pgtools.check_client("pg_restore", version)
-            live = [t for t in inspect(connection).get_table_names() if t in (*snapshots.DATA_TABLES, "alembic_version", "schema_window")]
+            # Every table of the schema moves aside, not a list of known ones: the dump holds the whole
+            # schema (a later migration's tables too, e.g. 0005's send_budget), and pg_restore recreates them.
+            live = inspect(connection).get_table_names()
             connection.execute(text(f"CREATE SCHEMA {_q(side)}"))
             for table in live:
                 connection.execute(text(f"ALTER TABLE {_q(table)} SET SCHEMA {_q(side)}"))

@@ -18,6 +18,8 @@ def test_db_upgrade_current_downgrade(tmp_path: Path, monkeypatch) -> None:
     current = runner.invoke(app, ["db", "current", "--database", url])
     assert current.exit_code == 0 and "current: base (empty)" in current.output and "run `fiml-bot db upgrade`" in current.output
     up = runner.invoke(app, ["db", "upgrade", "--database", url])
+    from fiml_bot.storage import migrations_api
+
     assert up.exit_code == 0 and f"database at {migrations_api.head()}" in up.output
     assert "up to date" in runner.invoke(app, ["db", "current", "--database", url]).output
     down = runner.invoke(app, ["db", "downgrade", "base", "--database", url])

@@ -13,15 +13,13 @@ started with, and the swap is a single assignment.
 from __future__ import annotations
 
 import logging
-import signal
 from collections.abc import Callable, Mapping
-from types import FrameType
 from typing import Protocol
 
 from fiml_cms.errors import ConfigError, FimlError
 
 from .env import float_variable
-from .periodic import Periodic
+from .periodic import Periodic, on_sighup
 
 log = logging.getLogger("fiml_bot.live")
 
@@ -98,13 +96,7 @@ class ContentRefresher:
 
     def install_sighup(self) -> Callable[[], None]:
         """SIGHUP refreshes at once (main thread only); returns a function that restores the old handler."""
-        previous = signal.getsignal(signal.SIGHUP)
-
-        def on_hup(_signum: int, _frame: FrameType | None) -> None:
-            self.wake()
-
-        signal.signal(signal.SIGHUP, on_hup)
-        return lambda: signal.signal(signal.SIGHUP, previous)
+        return on_sighup(self.wake)
 
     def __enter__(self) -> "ContentRefresher":
         return self.start()

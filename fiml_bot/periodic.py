@@ -1,10 +1,13 @@
-"""A job run every N seconds on a daemon thread, at once when woken, until stopped (content refresh, pruning)."""
+"""A job run every N seconds on a daemon thread, at once when woken, until stopped (content refresh,
+flag reload, pruning), and SIGHUP handlers that chain."""
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
 
 log = logging.getLogger("fiml_bot.periodic")
 
@@ -52,3 +55,18 @@ class Periodic:
             self.job()
         except Exception:  # a failing job must not end the thread: it runs again next time
             log.exception("%s failed", self.name)
+
+
+def on_sighup(action: Callable[[], None]) -> Callable[[], None]:
+    """Run `action` on SIGHUP, then whatever handled SIGHUP before (the content refresher and the flag
+    reloader both listen); returns a function that restores the previous handler. Main thread only
+    (ValueError elsewhere, as `signal.signal` raises)."""
+    previous = signal.getsignal(signal.SIGHUP)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        action()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGHUP, handler)
+    return lambda: signal.signal(signal.SIGHUP, previous)

@@ -1,6 +1,6 @@
 """Reloads the flag file on an interval and on SIGHUP, in a daemon thread.
 
-Self-contained on purpose (the content refresher may later share the loop). A file that fails its
+It shares its loop (`Periodic`) and chained SIGHUP handler with the content refresher. A file that fails its
 check, or disappears, keeps the last good flags in use, is logged and counted, and raises an alert
 once per distinct problem.
 """
@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from ..periodic import Periodic, on_sighup
 from .alerts import Alert
 from .flags import FeatureFlags, FlagFileError, read_file
 
@@ -28,9 +29,8 @@ class FlagReloader:
         self.interval = interval
         self.metrics = metrics
         self.alert = alert
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("flag-reloader", interval, self._reload_safely)
+        self._restore_sighup: Callable[[], None] | None = None
         self._last_problem: str | None = None
         self._lock = threading.Lock()
 
@@ -69,40 +69,26 @@ class FlagReloader:
     # -- the loop -----------------------------------------------------------------------------
     def start(self) -> None:
         """Reload every `interval` seconds and on SIGHUP (when called from the main thread)."""
-        self._install_sighup()
-        self._thread = threading.Thread(target=self._run, name="flag-reloader", daemon=True)
-        self._thread.start()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
+            self._restore_sighup = on_sighup(self._on_sighup)
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._periodic.stop()
+        if self._restore_sighup is not None:
+            self._restore_sighup()
+            self._restore_sighup = None
 
     def request(self) -> None:
         """Reload as soon as possible (what SIGHUP does)."""
-        self._wake.set()
+        self._periodic.wake()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.reload()
-            except Exception:  # the loop must outlive any surprise
-                log.exception("reloading the flag file failed")
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: reloading the flag file")
+        self.request()
 
-    def _install_sighup(self) -> None:
-        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
-            return
-        previous = signal.getsignal(signal.SIGHUP)
-
-        def on_hup(signum: int, frame: Any) -> None:
-            log.info("SIGHUP: reloading the flag file")
-            self.request()
-            if callable(previous):  # another reloader (content) listens too
-                previous(signum, frame)
-
-        signal.signal(signal.SIGHUP, on_hup)
+    def _reload_safely(self) -> None:
+        try:
+            self.reload()
+        except Exception:  # the loop must outlive any surprise
+            log.exception("reloading the flag file failed")

@@ -213,3 +213,24 @@ def test_the_reload_interval_is_checked() -> None:
     for bad in ("soon", "0", "-1"):
         with pytest.raises(ConfigError, match="FIML_FLAGS_RELOAD_SECONDS"):
             reload_interval(bad)
+
+
+def test_one_sighup_reaches_both_the_flags_and_the_content(tmp_path: Path) -> None:
+    """The flag reloader and the content refresher chain their SIGHUP handlers: neither hides the other."""
+    import os
+    import signal
+    import threading
+
+    from fiml_bot.periodic import on_sighup
+
+    heard: list[str] = []
+    content, flags = threading.Event(), threading.Event()
+    restore_content = on_sighup(lambda: (heard.append("content"), content.set()))
+    restore_flags = on_sighup(lambda: (heard.append("flags"), flags.set()))
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert content.wait(5) and flags.wait(5)
+    finally:
+        restore_flags()
+        restore_content()
+    assert heard == ["flags", "content"]

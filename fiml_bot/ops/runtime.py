@@ -101,14 +101,10 @@ class Operations:
 
 def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[str, str]:
     """The labels of fiml_build_info: package version, schema revision, content ref, deployment color."""
-    from importlib import metadata
-
+    from .. import __version__
     from ..storage import migrations_api
 
-    try:
-        version = metadata.version("fiml")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
+    version = __version__  # the package's own, whatever the distribution is called (it was renamed once)
     try:
         revision = migrations_api.current(database_url) or "base"
     except Exception:

@@ -275,7 +275,7 @@ def machine_lines() -> list[str]:
         f"- CPU: {cpu_model()}",
         f"- OS: {platform.platform()}",
         f"- Python: {platform.python_version()} ({platform.python_implementation()}, {sys.executable})",
-        f"- fiml: {version_of('fiml')} (git {git_state()})",
+        f"- fiml-cms: {version_of('fiml-cms')} (git {git_state()})",
         f"- jsonschema-rs: {version_of('jsonschema-rs', 'jsonschema_rs')}",
         f"- ruamel.yaml: {version_of('ruamel.yaml')}",
         f"- ruamel.yaml.clib: {version_of('ruamel.yaml.clib')}",

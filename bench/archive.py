@@ -38,11 +38,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gitgen  # noqa: E402
+import gitgen
 
 os.environ.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
 PROJECT = Path(__file__).resolve().parent.parent
@@ -57,15 +57,28 @@ LESSONS = "content/lessons"
 def anchor(root: Path, out: Path) -> int:
     """Every tagged version to `out/<id>/<version>.yaml` plus index.json, with git plumbing only."""
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(creatordate:iso-strict)"
-    listing = subprocess.run(["git", "for-each-ref", f"--format={fmt}", f"refs/tags/{PREFIX}"], cwd=root, capture_output=True, check=True).stdout
+    listing = subprocess.run(
+        ["git", "for-each-ref", f"--format={fmt}", f"refs/tags/{PREFIX}"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout
     tags = []
     for line in listing.decode().splitlines():
         name, commit, date = line.split("\0")
         _, lesson_id, version = name.split("/")
         tags.append((name, lesson_id, version[1:], commit, date))
     specs = "".join(f"{commit}:{LESSONS}/{lesson_id}.yaml\n" for _, lesson_id, _, commit, _ in tags).encode()
-    checked = subprocess.run(["git", "cat-file", "--batch-check=%(objectname)"], cwd=root, input=specs, capture_output=True, check=True).stdout.split()
-    batch = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    checked = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objectname)"],
+        cwd=root,
+        input=specs,
+        capture_output=True,
+        check=True,
+    ).stdout.split()
+    batch = subprocess.Popen(
+        ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     assert batch.stdin and batch.stdout
     lessons: dict[str, dict[str, dict[str, str]]] = {}
     made: set[str] = set()
@@ -80,11 +93,18 @@ def anchor(root: Path, out: Path) -> int:
             made.add(lesson_id)
         with open(out / lesson_id / f"{version}.yaml", "wb") as handle:
             handle.write(data)
-        lessons.setdefault(lesson_id, {})[version] = {"blob": blob_hex, "date": date, "tag": name, "commit": commit}
+        lessons.setdefault(lesson_id, {})[version] = {
+            "blob": blob_hex,
+            "date": date,
+            "tag": name,
+            "commit": commit,
+        }
     batch.stdin.close()
     batch.wait()
     with open(out / "index.json", "wb") as handle:
-        handle.write((json.dumps({"schema": 1, "lessons": lessons}, indent=2, sort_keys=True) + "\n").encode())
+        handle.write(
+            (json.dumps({"schema": 1, "lessons": lessons}, indent=2, sort_keys=True) + "\n").encode()
+        )
     return len(tags)
 
 
@@ -92,7 +112,9 @@ def anchor(root: Path, out: Path) -> int:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def fmt_time(seconds: float) -> str:
@@ -103,8 +125,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="fiml-cms archive benchmark")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--profile", action="store_true", help="cProfile of one in-process archive into a fresh folder")
-    parser.add_argument("--scratch", type=Path, default=None, help="where the output folders go (default: next to the cached repository); e.g. /dev/shm to take the disk out")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile of one in-process archive into a fresh folder"
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=None,
+        help="where the output folders go (default: next to the cached repository); e.g. /dev/shm to take the disk out",
+    )
     parser.add_argument("--anchor", nargs=2, metavar=("ROOT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.anchor:
@@ -155,11 +184,13 @@ def main() -> None:
     cli_archive(fresh("check-fiml"))
     anchor_in_process(fresh("check-anchor"))
     if snapshot(scratch / "check-fiml") != snapshot(scratch / "check-anchor"):
-        raise SystemExit("the anchor's output differs from fiml-cms archive's: the comparison would be unfair")
+        raise SystemExit(
+            "the anchor's output differs from fiml-cms archive's: the comparison would be unfair"
+        )
 
     times: dict[str, list[float]] = {name: [] for name, _ in cases}
     for r in range(args.runs):
-        order = cases[r % len(cases):] + cases[: r % len(cases)]
+        order = cases[r % len(cases) :] + cases[: r % len(cases)]
         for name, fn in order:
             out = fresh(f"run-{len(times[name])}-{name.split()[0].strip(':')}")
             os.sync()
@@ -174,11 +205,18 @@ def main() -> None:
     for _ in range(args.runs):
         os.sync()
         start = time.perf_counter()
-        done = subprocess.run([fiml, "archive", "--out", str(complete)], cwd=root, capture_output=True, text=True)
+        done = subprocess.run(
+            [fiml, "archive", "--out", str(complete)], cwd=root, capture_output=True, text=True
+        )
         rerun.append(time.perf_counter() - start)
         assert "0 file(s) written" in done.stdout, done.stdout
         start = time.perf_counter()
-        done = subprocess.run([fiml, "archive", "--check", "--format", "json", "--out", str(complete)], cwd=root, capture_output=True, text=True)
+        done = subprocess.run(
+            [fiml, "archive", "--check", "--format", "json", "--out", str(complete)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
         check.append(time.perf_counter() - start)
         assert done.returncode == 0, done.stdout + done.stderr
     start = time.perf_counter()
@@ -188,19 +226,29 @@ def main() -> None:
     med = {name: statistics.median(values) for name, values in times.items()}
     e2e = med[cases[0][0]] / med[cases[1][0]]
     inproc = med[cases[2][0]] / med[cases[3][0]]
-    print(f"## `fiml-cms archive` benchmark: {versions:,} versions ({len(generated.ids):,} lessons × {len(generated.versions)}) into a fresh folder\n")
+    print(
+        f"## `fiml-cms archive` benchmark: {versions:,} versions ({len(generated.ids):,} lessons × {len(generated.versions)}) into a fresh folder\n"
+    )
     print("\n".join(machine()))
     print(f"- repository: {root}; output folders under {scratch}")
     print(f"- median of {args.runs} runs per case, cases interleaved, `os.sync()` before each run\n")
     print("| metric | median | runs | goal / anchor | ratio | result |")
     print("|---|---:|---|---|---:|---|")
     runs = {name: ", ".join(f"{v:.2f}" for v in values) for name, values in times.items()}
-    print(f"| {cases[0][0]} | {fmt_time(med[cases[0][0]])} | {runs[cases[0][0]]} | anchor {fmt_time(med[cases[1][0]])}, goal ≤ {RATIO_GOAL:g}× | {e2e:.2f} | {'pass' if e2e <= RATIO_GOAL else '**FAIL**'} |")
+    print(
+        f"| {cases[0][0]} | {fmt_time(med[cases[0][0]])} | {runs[cases[0][0]]} | anchor {fmt_time(med[cases[1][0]])}, goal ≤ {RATIO_GOAL:g}× | {e2e:.2f} | {'pass' if e2e <= RATIO_GOAL else '**FAIL**'} |"
+    )
     print(f"| {cases[1][0]} | {fmt_time(med[cases[1][0]])} | {runs[cases[1][0]]} | — | — | anchor |")
-    print(f"| {cases[2][0]} | {fmt_time(med[cases[2][0]])} | {runs[cases[2][0]]} | anchor {fmt_time(med[cases[3][0]])}, goal ≤ {RATIO_GOAL:g}× | {inproc:.2f} | {'pass' if inproc <= RATIO_GOAL else '**FAIL**'} |")
+    print(
+        f"| {cases[2][0]} | {fmt_time(med[cases[2][0]])} | {runs[cases[2][0]]} | anchor {fmt_time(med[cases[3][0]])}, goal ≤ {RATIO_GOAL:g}× | {inproc:.2f} | {'pass' if inproc <= RATIO_GOAL else '**FAIL**'} |"
+    )
     print(f"| {cases[3][0]} | {fmt_time(med[cases[3][0]])} | {runs[cases[3][0]]} | — | — | anchor |")
-    print(f"| fiml-cms archive again, nothing to write (subprocess) | {fmt_time(statistics.median(rerun))} | {', '.join(f'{v:.2f}' for v in rerun)} | — | — | context |")
-    print(f"| fiml-cms archive --check, in sync (subprocess) | {fmt_time(statistics.median(check))} | {', '.join(f'{v:.2f}' for v in check)} | — | — | context |")
+    print(
+        f"| fiml-cms archive again, nothing to write (subprocess) | {fmt_time(statistics.median(rerun))} | {', '.join(f'{v:.2f}' for v in rerun)} | — | — | context |"
+    )
+    print(
+        f"| fiml-cms archive --check, in sync (subprocess) | {fmt_time(statistics.median(check))} | {', '.join(f'{v:.2f}' for v in check)} | — | — | context |"
+    )
     print(f"| fiml-cms --help (interpreter start) | {fmt_time(startup)} | 1 | — | — | context |")
 
     if args.profile:
@@ -212,7 +260,9 @@ def main() -> None:
         prof.disable()
         text = io.StringIO()
         pstats.Stats(prof, stream=text).strip_dirs().sort_stats("tottime").print_stats(20)
-        print(f"\n### cProfile: archive() in process, fresh folder (by tottime)\n\n```text\n{text.getvalue().strip()}\n```")
+        print(
+            f"\n### cProfile: archive() in process, fresh folder (by tottime)\n\n```text\n{text.getvalue().strip()}\n```"
+        )
         prof = cProfile.Profile()
         ws = Workspace.open(root)
         prof.enable()
@@ -220,7 +270,9 @@ def main() -> None:
         prof.disable()
         text = io.StringIO()
         pstats.Stats(prof, stream=text).strip_dirs().sort_stats("tottime").print_stats(12)
-        print(f"\n### cProfile: check_archive() in process, complete archive (by tottime)\n\n```text\n{text.getvalue().strip()}\n```")
+        print(
+            f"\n### cProfile: check_archive() in process, complete archive (by tottime)\n\n```text\n{text.getvalue().strip()}\n```"
+        )
     shutil.rmtree(scratch, ignore_errors=True)
 
 

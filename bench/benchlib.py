@@ -33,7 +33,7 @@ def postgres_reachable(url: str) -> str | None:
             version = connection.execute(text("show server_version")).scalar_one()
         engine.dispose()
         return str(version)
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as error:
         print(f"PostgreSQL at {url} is not reachable: {type(error).__name__}: {str(error).splitlines()[0]}")
         return None
 

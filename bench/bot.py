@@ -41,6 +41,7 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from benchlib import cpu_model, postgres_reachable
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
@@ -56,7 +57,6 @@ from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
 from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
 from tests.fakebotapi import FakeBotApi, RateLimits
-from benchlib import cpu_model, postgres_reachable  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 GOAL_SQLITE = 1000.0
 GOAL_RATIO = 0.3
@@ -72,13 +72,13 @@ def machine() -> list[str]:
         except metadata.PackageNotFoundError:
             return "absent"
 
-    packages = ", ".join(f"{n} {version(n)}" for n in ("python-telegram-bot", "httpx", "SQLAlchemy", "psycopg"))
+    packages = ", ".join(
+        f"{n} {version(n)}" for n in ("python-telegram-bot", "httpx", "SQLAlchemy", "psycopg")
+    )
     return [
         f"- machine: {platform.system()} {platform.release()} {platform.machine()}, nproc {os.cpu_count()}, CPU {cpu}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {packages}",
     ]
-
-
 
 
 # --------------------------------------------------------------------------- scripted learners
@@ -113,8 +113,12 @@ class Learners:
                 data = self._answer(by_kind[kind]) if kind == "a" else self.rng.choice(by_kind[kind])[1]
                 return name, self.fake.callback(chat, message.message_id, data, enqueue=False)
         if "o" in by_kind:
-            usable = [d for label, d in by_kind["o"] if not label.startswith(("🔒", "✅"))] or [d for _, d in by_kind["o"]]
-            return "open", self.fake.callback(chat, message.message_id, self.rng.choice(usable), enqueue=False)
+            usable = [d for label, d in by_kind["o"] if not label.startswith(("🔒", "✅"))] or [
+                d for _, d in by_kind["o"]
+            ]
+            return "open", self.fake.callback(
+                chat, message.message_id, self.rng.choice(usable), enqueue=False
+            )
         if "l" in by_kind:
             return "lessons", self.fake.callback(chat, message.message_id, by_kind["l"][0][1], enqueue=False)
         return "lessons", self.fake.user_message(chat, "/lessons", enqueue=False)
@@ -156,7 +160,9 @@ def recent(fake: FakeBotApi, chat: int, count: int = 4) -> list[Any]:
 CPU: list[float] = [0.0]  # the process CPU seconds of the last _drive, scripting excluded
 
 
-async def _drive(updates: int, workers: list[tuple[random.Random, list[int]]], make: Any, process: Any) -> float:
+async def _drive(
+    updates: int, workers: list[tuple[random.Random, list[int]]], make: Any, process: Any
+) -> float:
     """`updates` updates split over workers; each worker serves its own chats one update at a time
     (per-learner order, as PerLearnerOrder keeps it), the workers concurrently. Returns wall seconds
     minus the time spent scripting the learners (deciding what to press and building the update)."""
@@ -166,7 +172,9 @@ async def _drive(updates: int, workers: list[tuple[random.Random, list[int]]], m
     async def worker(rng: random.Random, chats: list[int], n: int) -> None:
         for _ in range(n):
             t0, c0 = time.perf_counter(), time.process_time()
-            update = make(rng.choice(chats))  # the learners' side: synchronous, so the loop serves nothing meanwhile
+            update = make(
+                rng.choice(chats)
+            )  # the learners' side: synchronous, so the loop serves nothing meanwhile
             scripting[0] += time.perf_counter() - t0
             scripting_cpu[0] += time.process_time() - c0
             await process(update)
@@ -214,7 +222,16 @@ def operations() -> dict[str, Any]:
     return {"observer": metrics, "features": flags, "rollout": CanaryRollout(flags), "metrics": metrics}
 
 
-async def bot_run(content: LessonContent, url: str, updates: int, learners: int, seed: int, base: int, concurrency: int, observed: bool = False) -> tuple[float, Counter]:
+async def bot_run(
+    content: LessonContent,
+    url: str,
+    updates: int,
+    learners: int,
+    seed: int,
+    base: int,
+    concurrency: int,
+    observed: bool = False,
+) -> tuple[float, Counter]:
     fake = FakeBotApi(record_calls=False)
     storage = open_storage(url, auto_upgrade=True)
     ops = operations() if observed else {}
@@ -223,7 +240,9 @@ async def bot_run(content: LessonContent, url: str, updates: int, learners: int,
     inside = [0.0]
     handle = tutor.handle_reporting
 
-    def timed_handle(*args: Any, **kwargs: Any) -> Any:  # the tutor's share (thread time, exact when sequential)
+    def timed_handle(
+        *args: Any, **kwargs: Any
+    ) -> Any:  # the tutor's share (thread time, exact when sequential)
         t0 = time.perf_counter()
         try:
             return handle(*args, **kwargs)
@@ -231,7 +250,9 @@ async def bot_run(content: LessonContent, url: str, updates: int, learners: int,
             inside[0] += time.perf_counter() - t0
 
     tutor.handle_reporting = timed_handle  # type: ignore[method-assign]
-    app = build_application(tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False, metrics=metrics)
+    app = build_application(
+        tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False, metrics=metrics
+    )
     await app.initialize()
     try:
         script = Learners(fake, tutor, [base + i for i in range(learners)], seed)
@@ -246,7 +267,9 @@ async def bot_run(content: LessonContent, url: str, updates: int, learners: int,
         script.mix.clear()
         inside[0] = 0.0
         seconds = await _drive(updates, _workers(script.chats, concurrency, seed), make, app.process_update)
-        script.mix["_tutor_ms"] += round(1000 * inside[0] / updates * 1000)  # microseconds per update, summed over runs
+        script.mix["_tutor_ms"] += round(
+            1000 * inside[0] / updates * 1000
+        )  # microseconds per update, summed over runs
         script.mix["_wall_ms"] += round(1000 * seconds / updates * 1000)
         script.mix["_cpu_rate"] = round(updates / CPU[0])
         return updates / seconds, script.mix
@@ -268,6 +291,7 @@ async def echo_run(updates: int, learners: int, seed: int, concurrency: int) -> 
     await app.initialize()
     counter = iter(range(10**9))
     try:
+
         def make(chat: int) -> Update:
             return Update.de_json(fake.user_message(chat, f"hello {next(counter)}", enqueue=False), app.bot)
 
@@ -285,14 +309,26 @@ async def floor_run(updates: int, learners: int, seed: int, concurrency: int, ca
     with this UX on this stack. A button press is answered (answerCallbackQuery) and replied to with
     an HTML message and a three-button keyboard; a typed text gets the same reply."""
     fake = FakeBotApi(record_calls=False)
-    text = "<b>Reading a price chart</b>\n\n" + "A candle shows the open, high, low and close of one period. " * 4
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Next ▶", callback_data="n|what_is_a_market|1.0.0|s2")],
-                                   [InlineKeyboardButton("📚 Lessons", callback_data="l|0|"), InlineKeyboardButton("⭐ Progress", callback_data="p")]])
+    text = (
+        "<b>Reading a price chart</b>\n\n"
+        + "A candle shows the open, high, low and close of one period. " * 4
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Next ▶", callback_data="n|what_is_a_market|1.0.0|s2")],
+            [
+                InlineKeyboardButton("📚 Lessons", callback_data="l|0|"),
+                InlineKeyboardButton("⭐ Progress", callback_data="p"),
+            ],
+        ]
+    )
 
     async def reply(update: Update, context: Any) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer()
-        await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await context.bot.send_message(
+            update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
 
     app = fake.application_builder().build()
     app.add_handler(CallbackQueryHandler(reply))
@@ -301,9 +337,12 @@ async def floor_run(updates: int, learners: int, seed: int, concurrency: int, ca
     rng = random.Random(seed)
     last: dict[int, int] = {}
     try:
+
         def make(chat: int) -> Update:
             if chat in last and rng.random() < callback_share:
-                return Update.de_json(fake.callback(chat, last[chat], "n|what_is_a_market|1.0.0|s2", enqueue=False), app.bot)
+                return Update.de_json(
+                    fake.callback(chat, last[chat], "n|what_is_a_market|1.0.0|s2", enqueue=False), app.bot
+                )
             return Update.de_json(fake.user_message(chat, "/lessons", enqueue=False), app.bot)
 
         chats = [7000 + i for i in range(learners)]
@@ -343,8 +382,15 @@ def notify_run(repo: ContentRepo, url: str, count: int, rate: float) -> dict[str
     sends = sorted(c.at for c in fake.calls_to("sendMessage") if c.ok)
     sustained = (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0
     storage.close()
-    return {"sent": report.sent, "selected": report.selected, "seconds": report.seconds, "rate": report.sent / report.seconds if report.seconds else 0.0,
-            "sustained": sustained, "429": len(fake.errors(429)), "retries": report.retries}
+    return {
+        "sent": report.sent,
+        "selected": report.selected,
+        "seconds": report.seconds,
+        "rate": report.sent / report.seconds if report.seconds else 0.0,
+        "sustained": sustained,
+        "429": len(fake.errors(429)),
+        "retries": report.retries,
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -357,10 +403,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=50)
     parser.add_argument("--notify", type=int, default=250, help="learners to notify (0: skip)")
     parser.add_argument("--rate", type=float, default=25.0)
-    parser.add_argument("--concurrency", type=int, default=8, help="learners served at once (the goal is checked at this level; 1 is shown too)")
-    parser.add_argument("--postgres", default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="learners served at once (the goal is checked at this level; 1 is shown too)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--overhead-runs", type=int, default=7, help="interleaved runs with and without the operations stack (0: skip)")
+    parser.add_argument(
+        "--overhead-runs",
+        type=int,
+        default=7,
+        help="interleaved runs with and without the operations stack (0: skip)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
@@ -369,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack, git_identity():
         repo = ContentRepo.create(folder / "content")
         content = LessonContent.open(repo.root, load_settings(repo.root))
-        kinds = ["sqlite"] + (["postgres"] if not args.no_postgres and postgres_reachable(args.postgres) else [])
+        kinds = ["sqlite"] + (
+            ["postgres"] if not args.no_postgres and postgres_reachable(args.postgres) else []
+        )
         for kind in kinds:
             for concurrency in sorted({1, args.concurrency}):
                 rates, echoes, floors, mix = [], [], [], Counter()
@@ -380,15 +441,34 @@ def main(argv: list[str] | None = None) -> int:
                         url = f"sqlite:///{path}"
                     else:
                         url = stack.enter_context(postgres_schema(args.postgres))
-                    rate, run_mix = asyncio.run(bot_run(content, url, args.updates, args.learners, run, 100000 * (run + 1), concurrency))
+                    rate, run_mix = asyncio.run(
+                        bot_run(
+                            content, url, args.updates, args.learners, run, 100000 * (run + 1), concurrency
+                        )
+                    )
                     rates.append(rate)
                     mix += run_mix
                     echoes.append(asyncio.run(echo_run(args.updates, args.learners, run, concurrency)))
-                    buttons = sum(n for k, n in run_mix.items() if k in ("next", "open", "choose")) + round(run_mix["answer"] * 0.75)
+                    buttons = sum(n for k, n in run_mix.items() if k in ("next", "open", "choose")) + round(
+                        run_mix["answer"] * 0.75
+                    )
                     share = buttons / max(1, sum(n for k, n in run_mix.items() if not k.startswith("_")))
-                    floors.append(asyncio.run(floor_run(args.updates, args.learners, run, concurrency, share)))
-                rows.append({"kind": kind, "concurrency": concurrency, "rate": statistics.median(rates), "echo": statistics.median(echoes),
-                             "floor": statistics.median(floors), "rates": rates, "echoes": echoes, "floors": floors, "mix": mix})
+                    floors.append(
+                        asyncio.run(floor_run(args.updates, args.learners, run, concurrency, share))
+                    )
+                rows.append(
+                    {
+                        "kind": kind,
+                        "concurrency": concurrency,
+                        "rate": statistics.median(rates),
+                        "echo": statistics.median(echoes),
+                        "floor": statistics.median(floors),
+                        "rates": rates,
+                        "echoes": echoes,
+                        "floors": floors,
+                        "mix": mix,
+                    }
+                )
         overhead = None
         if args.overhead_runs:
             overhead = {"plain": [], "observed": [], "plain_cpu": [], "observed_cpu": []}
@@ -396,7 +476,18 @@ def main(argv: list[str] | None = None) -> int:
                 for flag in (False, True) if run % 2 == 0 else (True, False):
                     path = folder / "overhead" / f"{flag}-{run}" / "fiml.db"
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    rate, run_mix = asyncio.run(bot_run(content, f"sqlite:///{path}", args.updates, args.learners, run, 100000 * (run + 1), args.concurrency, observed=flag))
+                    rate, run_mix = asyncio.run(
+                        bot_run(
+                            content,
+                            f"sqlite:///{path}",
+                            args.updates,
+                            args.learners,
+                            run,
+                            100000 * (run + 1),
+                            args.concurrency,
+                            observed=flag,
+                        )
+                    )
                     side = "observed" if flag else "plain"
                     overhead[side].append(rate)
                     overhead[f"{side}_cpu"].append(run_mix["_cpu_rate"])
@@ -405,10 +496,16 @@ def main(argv: list[str] | None = None) -> int:
             notify_folder = folder / "notify"
             notify_folder.mkdir()
             notify_repo = ContentRepo.create(notify_folder)
-            notified = notify_run(notify_repo, f"sqlite:///{notify_folder / 'fiml.db'}", args.notify, args.rate)
+            notified = notify_run(
+                notify_repo, f"sqlite:///{notify_folder / 'fiml.db'}", args.notify, args.rate
+            )
 
-    print(f"# Telegram bot throughput ({args.updates} updates per run, {args.runs} runs, {args.learners} learners, medians)\n")
-    print("| database | learners in flight | bot updates/s (process_update) | echo bot updates/s | ratio | same calls, no tutor: updates/s (ratio to echo) | bot / same calls | goal | result |")
+    print(
+        f"# Telegram bot throughput ({args.updates} updates per run, {args.runs} runs, {args.learners} learners, medians)\n"
+    )
+    print(
+        "| database | learners in flight | bot updates/s (process_update) | echo bot updates/s | ratio | same calls, no tutor: updates/s (ratio to echo) | bot / same calls | goal | result |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in rows:
@@ -423,30 +520,49 @@ def main(argv: list[str] | None = None) -> int:
         else:
             goal, verdict = f"ratio >= {GOAL_RATIO}", "PASS" if ratio >= GOAL_RATIO else "FAIL"
         floor = f"{r['floor']:,.0f} ({r['floor'] / r['echo']:.2f})"
-        print(f"| {r['kind']} | {r['concurrency']} | {r['rate']:,.0f} | {r['echo']:,.0f} | {ratio:.2f} | {floor} | {r['rate'] / r['floor']:.2f} | {goal} | {verdict} |")
+        print(
+            f"| {r['kind']} | {r['concurrency']} | {r['rate']:,.0f} | {r['echo']:,.0f} | {ratio:.2f} | {floor} | {r['rate'] / r['floor']:.2f} | {goal} | {verdict} |"
+        )
     if overhead:
         plain, observed = statistics.median(overhead["plain"]), statistics.median(overhead["observed"])
-        plain_cpu, observed_cpu = statistics.median(overhead["plain_cpu"]), statistics.median(overhead["observed_cpu"])
+        plain_cpu, observed_cpu = (
+            statistics.median(overhead["plain_cpu"]),
+            statistics.median(overhead["observed_cpu"]),
+        )
         passed = observed_cpu >= 0.97 * plain_cpu
         ok &= passed
-        print(f"| sqlite, metrics + flags + canary rollout on vs off ({args.overhead_runs} interleaved runs) | {args.concurrency} | {observed:,.0f} on | {plain:,.0f} off | {observed / plain:.3f} (wall) | per CPU second: {observed_cpu:,.0f} on, {plain_cpu:,.0f} off, ratio {observed_cpu / plain_cpu:.3f} | - | on >= 97 % of off per CPU second (overhead <= 3 %) | {'PASS' if passed else 'FAIL'} |")
+        print(
+            f"| sqlite, metrics + flags + canary rollout on vs off ({args.overhead_runs} interleaved runs) | {args.concurrency} | {observed:,.0f} on | {plain:,.0f} off | {observed / plain:.3f} (wall) | per CPU second: {observed_cpu:,.0f} on, {plain_cpu:,.0f} off, ratio {observed_cpu / plain_cpu:.3f} | - | on >= 97 % of off per CPU second (overhead <= 3 %) | {'PASS' if passed else 'FAIL'} |"
+        )
     if notified:
-        passed = notified["429"] == 0 and notified["sent"] == args.notify and notified["sustained"] >= args.rate * 0.95
+        passed = (
+            notified["429"] == 0
+            and notified["sent"] == args.notify
+            and notified["sustained"] >= args.rate * 0.95
+        )
         ok &= passed
-        print(f"| notify ({args.notify} learners, fake with RateLimits) | {notified['sustained']:.1f} msgs/s sustained ({notified['rate']:.1f} end to end), {notified['sent']} sent, {notified['429']} × 429 | - | - | - | - | {args.rate:g} msgs/s, 0 × 429 | {'PASS' if passed else 'FAIL'} |")
+        print(
+            f"| notify ({args.notify} learners, fake with RateLimits) | {notified['sustained']:.1f} msgs/s sustained ({notified['rate']:.1f} end to end), {notified['sent']} sent, {notified['429']} × 429 | - | - | - | - | {args.rate:g} msgs/s, 0 × 429 | {'PASS' if passed else 'FAIL'} |"
+        )
     print()
     for r in rows:
         kinds = Counter({k: n for k, n in r["mix"].items() if not k.startswith("_")})
         total = sum(kinds.values())
         mix = ", ".join(f"{k} {100 * n / total:.0f}%" for k, n in kinds.most_common())
         mix += f"; per update: {r['mix']['_wall_ms'] / args.runs / 1000:.2f} ms wall, of which {r['mix']['_tutor_ms'] / args.runs / 1000:.2f} ms inside Tutor.handle (thread)"
-        print(f"- {r['kind']}, {r['concurrency']} in flight: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} updates/s; echo {', '.join(f'{x:,.0f}' for x in r['echoes'])}; "
-              f"same calls {', '.join(f'{x:,.0f}' for x in r['floors'])}; mix: {mix}")
+        print(
+            f"- {r['kind']}, {r['concurrency']} in flight: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} updates/s; echo {', '.join(f'{x:,.0f}' for x in r['echoes'])}; "
+            f"same calls {', '.join(f'{x:,.0f}' for x in r['floors'])}; mix: {mix}"
+        )
     if overhead:
         per_update, per_flag = hooks_cost_us()
-        print(f"- timed alone: the hooks every update runs (metrics, canary lookup) {per_update:.1f} µs; one flag evaluation through OpenFeature {per_flag:.1f} µs")
-        print(f"- metrics overhead runs: off {', '.join(f'{x:,.0f}' for x in overhead['plain'])}; on {', '.join(f'{x:,.0f}' for x in overhead['observed'])} updates/s; "
-              f"per CPU second off {', '.join(f'{x:,.0f}' for x in overhead['plain_cpu'])}; on {', '.join(f'{x:,.0f}' for x in overhead['observed_cpu'])}")
+        print(
+            f"- timed alone: the hooks every update runs (metrics, canary lookup) {per_update:.1f} µs; one flag evaluation through OpenFeature {per_flag:.1f} µs"
+        )
+        print(
+            f"- metrics overhead runs: off {', '.join(f'{x:,.0f}' for x in overhead['plain'])}; on {', '.join(f'{x:,.0f}' for x in overhead['observed'])} updates/s; "
+            f"per CPU second off {', '.join(f'{x:,.0f}' for x in overhead['plain_cpu'])}; on {', '.join(f'{x:,.0f}' for x in overhead['observed_cpu'])}"
+        )
     print()
     print("\n".join(machine()))
     shutil.rmtree(folder, ignore_errors=True)

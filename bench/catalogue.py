@@ -32,16 +32,16 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from benchlib import cpu_model  # noqa: E402
-from gitgen import GIT_ENV, ensure_repo  # noqa: E402
+from benchlib import cpu_model
+from gitgen import GIT_ENV, ensure_repo
 
-from fiml_bot.content import LessonContent  # noqa: E402
-from fiml_bot.storage import open_storage  # noqa: E402
-from fiml_bot.tutor.callbacks import encode  # noqa: E402
-from fiml_bot.tutor.engine import Tutor  # noqa: E402
-from fiml_bot.tutor.events import ListLessons, Pressed  # noqa: E402
-from fiml_cms import yamlfile  # noqa: E402
-from fiml_cms.config import load_settings  # noqa: E402
+from fiml_bot.content import LessonContent
+from fiml_bot.storage import open_storage
+from fiml_bot.tutor.callbacks import encode
+from fiml_bot.tutor.engine import Tutor
+from fiml_bot.tutor.events import ListLessons, Pressed
+from fiml_cms import yamlfile
+from fiml_cms.config import load_settings
 
 SOURCE = "what_is_a_market"  # the lesson every scripted learner takes (one copy of it in each repository)
 
@@ -89,15 +89,35 @@ def chat_run(root: Path, workdir: Path) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds with its git subprocesses, peak RSS MiB) of `fiml-bot chat` answering
     five inputs in a new process."""
     db = workdir / f"chat-{time.monotonic_ns()}.db"
-    command = [sys.executable, "-m", "fiml_bot", "chat", "--content", str(root), "--database", f"sqlite:///{db}", "--published"]
+    command = [
+        sys.executable,
+        "-m",
+        "fiml_bot",
+        "chat",
+        "--content",
+        str(root),
+        "--database",
+        f"sqlite:///{db}",
+        "--published",
+    ]
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(PROJECT)}
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     began = time.perf_counter()
-    done = subprocess.run(command, input="/start\n1\n1\n/progress\n/help\n", capture_output=True, text=True, env=env, cwd=workdir, timeout=300)
+    done = subprocess.run(
+        command,
+        input="/start\n1\n1\n/progress\n/help\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+        timeout=300,
+    )
     wall = time.perf_counter() - began
     if done.returncode != 0 or "Lessons" not in done.stdout:
-        raise SystemExit(f"fiml-bot chat failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"fiml-bot chat failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, usage.ru_utime + usage.ru_stime - cpu_before, max(usage.ru_maxrss, before) / 1024
 
@@ -109,9 +129,19 @@ def refresh_after_one_tag(root: Path, lesson_id: str, workdir: Path) -> float:
     subprocess.run(["git", "clone", "-q", "--no-local", str(root), str(clone)], check=True, env=env)
     content = open_content(clone)
     path = clone / "content" / "lessons" / f"{lesson_id}.yaml"
-    path.write_text(yamlfile.bump_text(path.read_text(encoding="utf-8"), "1.3.0", "2026-12-29", ["Clearer wording (1.3.0)"]), encoding="utf-8")
+    path.write_text(
+        yamlfile.bump_text(
+            path.read_text(encoding="utf-8"), "1.3.0", "2026-12-29", ["Clearer wording (1.3.0)"]
+        ),
+        encoding="utf-8",
+    )
     subprocess.run(["git", "commit", "-q", "-am", "bump"], cwd=clone, check=True, env=env)
-    subprocess.run(["git", "tag", "-a", f"lesson/{lesson_id}/v1.3.0", "-m", "bench", "HEAD"], cwd=clone, check=True, env=env)
+    subprocess.run(
+        ["git", "tag", "-a", f"lesson/{lesson_id}/v1.3.0", "-m", "bench", "HEAD"],
+        cwd=clone,
+        check=True,
+        env=env,
+    )
     began = time.perf_counter()
     content.refresh(fetch=False)
     took = time.perf_counter() - began
@@ -152,8 +182,12 @@ def main() -> None:
         action_times(big_content, big_lesson, 50, workdir)
         medians: dict[str, list[float]] = {"small": [], "big": []}
         for _ in range(args.runs):  # paired: the two sizes take turns
-            medians["small"].append(statistics.median(action_times(small_content, small_lesson, args.actions, workdir)))
-            medians["big"].append(statistics.median(action_times(big_content, big_lesson, args.actions, workdir)))
+            medians["small"].append(
+                statistics.median(action_times(small_content, small_lesson, args.actions, workdir))
+            )
+            medians["big"].append(
+                statistics.median(action_times(big_content, big_lesson, args.actions, workdir))
+            )
         ratios = [b / s for s, b in zip(medians["small"], medians["big"])]
 
         chat_small = [chat_run(small.root, workdir) for _ in range(3)]
@@ -167,15 +201,25 @@ def main() -> None:
         "first": first_action <= 1.0,
         "chat": statistics.median(w for w, _, _ in chat_big) <= 3.0,
     }
-    print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
-    print(f"- repositories: {len(small.ids)} and {len(big.ids)} lessons x 3 versions (every version tagged); {args.runs} paired runs of {args.actions} actions\n")
-    print("| metric | 11 lessons | %d lessons | ratio | goal |" % len(big.ids))
+    print(
+        f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}"
+    )
+    print(
+        f"- repositories: {len(small.ids)} and {len(big.ids)} lessons x 3 versions (every version tagged); {args.runs} paired runs of {args.actions} actions\n"
+    )
+    print(f"| metric | 11 lessons | {len(big.ids)} lessons | ratio | goal |")
     print("|---|---|---|---|---|")
-    print(f"| tutor action, median of run medians | {ms(statistics.median(medians['small']))} | {ms(statistics.median(medians['big']))} | "
-          f"{statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}) | <= 1.3 {'met' if goals['ratio'] else 'MISSED'} |")
-    print(f"| first action (lesson list) after open | - | {ms(first_action)} | - | <= 1 s {'met' if goals['first'] else 'MISSED'} |")
+    print(
+        f"| tutor action, median of run medians | {ms(statistics.median(medians['small']))} | {ms(statistics.median(medians['big']))} | "
+        f"{statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}) | <= 1.3 {'met' if goals['ratio'] else 'MISSED'} |"
+    )
+    print(
+        f"| first action (lesson list) after open | - | {ms(first_action)} | - | <= 1 s {'met' if goals['first'] else 'MISSED'} |"
+    )
     print(f"| LessonContent.open (tag index + catalogue) | - | {open_seconds:.2f} s | - | - |")
-    print(f"| `fiml-bot chat`, five inputs, median of 3: wall (CPU; peak RSS) | {chat_figures(chat_small)} | {chat_figures(chat_big)} | - | <= 3 s {'met' if goals['chat'] else 'MISSED'} |")
+    print(
+        f"| `fiml-bot chat`, five inputs, median of 3: wall (CPU; peak RSS) | {chat_figures(chat_small)} | {chat_figures(chat_big)} | - | <= 3 s {'met' if goals['chat'] else 'MISSED'} |"
+    )
     print(f"| refresh after one new tag (incremental) | - | {ms(refresh)} | - | - |")
 
 

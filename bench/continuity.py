@@ -26,8 +26,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from benchlib import cpu_model  # noqa: E402  (bench/ is on sys.path when run as a script)
-from tests.bot.simulation import (  # noqa: E402
+from benchlib import cpu_model
+
+from tests.bot.simulation import (
     CATEGORIES,
     Config,
     Report,
@@ -59,9 +60,13 @@ def print_report(name: str, report: Report, wall: float) -> bool:
     for family, label in FAMILIES.items():
         broken = report.failures(family) + (report.failures("other") if family == "errors" else [])
         ok &= not broken
-        print(f"| {label} | {'held' if not broken else 'BROKEN: ' + '; '.join(b.splitlines()[0] for b in broken)} |")
-    print(f"\nwall {wall:.1f} s; actions {report.actions} ({report.actions / wall:.0f}/s overall, "
-          f"{report.actions / max(report.handle_seconds, 1e-9):.0f}/s inside Tutor.handle); publishing {report.release_seconds:.1f} s")
+        print(
+            f"| {label} | {'held' if not broken else 'BROKEN: ' + '; '.join(b.splitlines()[0] for b in broken)} |"
+        )
+    print(
+        f"\nwall {wall:.1f} s; actions {report.actions} ({report.actions / wall:.0f}/s overall, "
+        f"{report.actions / max(report.handle_seconds, 1e-9):.0f}/s inside Tutor.handle); publishing {report.release_seconds:.1f} s"
+    )
     return ok
 
 
@@ -69,9 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=Config.seed)
-    parser.add_argument("--phase-max", type=int, default=Config.phase_max, help="most actions per learner between releases")
-    parser.add_argument("--postgres", nargs="?", const=os.environ.get("FIML_TEST_POSTGRES_URL", ""), default=None,
-                        help="also (or only, with --no-sqlite) run on PostgreSQL: a URL, default $FIML_TEST_POSTGRES_URL")
+    parser.add_argument(
+        "--phase-max", type=int, default=Config.phase_max, help="most actions per learner between releases"
+    )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=os.environ.get("FIML_TEST_POSTGRES_URL", ""),
+        default=None,
+        help="also (or only, with --no-sqlite) run on PostgreSQL: a URL, default $FIML_TEST_POSTGRES_URL",
+    )
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--keep", type=Path, help="keep the repository and the database in this folder")
     args = parser.parse_args(argv)

@@ -28,18 +28,18 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from benchlib import cpu_model  # noqa: E402
-from gitgen import ensure_repo  # noqa: E402
+from benchlib import cpu_model
+from gitgen import ensure_repo
 
-from fiml_bot import notify  # noqa: E402
-from fiml_bot.content import LessonContent  # noqa: E402
-from fiml_bot.storage import open_storage  # noqa: E402
-from fiml_bot.tutor.engine import STORAGE_DOWN, Tutor  # noqa: E402
-from fiml_bot.tutor.events import Help  # noqa: E402
-from fiml_cms.config import load_settings  # noqa: E402
-from fiml_cms.versions import Level  # noqa: E402
-from fiml_bot.storage.reports import PRUNE_BATCH  # noqa: E402
-from tests.bot.seeding import seed_learners  # noqa: E402
+from fiml_bot import notify
+from fiml_bot.content import LessonContent
+from fiml_bot.storage import open_storage
+from fiml_bot.storage.reports import PRUNE_BATCH
+from fiml_bot.tutor.engine import STORAGE_DOWN, Tutor
+from fiml_bot.tutor.events import Help
+from fiml_cms.config import load_settings
+from fiml_cms.versions import Level
+from tests.bot.seeding import seed_learners
 
 
 def tutor_for(root: Path, url: str) -> Tutor:
@@ -73,11 +73,13 @@ def lock_wait(tutor: Tutor) -> None:
     try:
         with tutor.unit_of_work():
             LOCK_WAITS.append(time.perf_counter() - began)
-    except Exception:  # noqa: BLE001 - a timeout counts as the whole wait
+    except Exception:
         LOCK_WAITS.append(time.perf_counter() - began)
 
 
-def actions_while(process: subprocess.Popen | None, tutor: Tutor, count: int, prefix: str) -> tuple[list[float], int]:
+def actions_while(
+    process: subprocess.Popen | None, tutor: Tutor, count: int, prefix: str
+) -> tuple[list[float], int]:
     """Seconds per action (and failures), back to back, until `count` are done and `process` ended."""
     times, failures, n = [], 0, 0
     LOCK_WAITS.clear()
@@ -91,9 +93,16 @@ def actions_while(process: subprocess.Popen | None, tutor: Tutor, count: int, pr
     return times, failures
 
 
-def run_child(mode: str, url: str, root: Path, lesson: str, rounds: int, tutor: Tutor, actions: int) -> tuple[list[float], list[float], int, int]:
-    process = subprocess.Popen([sys.executable, __file__, "--child", mode, url, str(root), lesson, str(rounds)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=PROJECT)
+def run_child(
+    mode: str, url: str, root: Path, lesson: str, rounds: int, tutor: Tutor, actions: int
+) -> tuple[list[float], list[float], int, int]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child", mode, url, str(root), lesson, str(rounds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT,
+    )
     assert process.stdin is not None and process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     process.stdin.write("go\n")
@@ -140,9 +149,13 @@ def main() -> None:
 
     idle, _ = actions_while(None, tutor, args.actions, "idle")
     idle_waits = list(LOCK_WAITS)
-    snap_times, snap_selects, snap_failures, snap_notices = run_child("snapshot", url, repo.root, lesson, args.rounds, tutor, args.actions)
+    snap_times, snap_selects, snap_failures, snap_notices = run_child(
+        "snapshot", url, repo.root, lesson, args.rounds, tutor, args.actions
+    )
     snap_waits = list(LOCK_WAITS)
-    lock_times, lock_selects, lock_failures, lock_notices = run_child("locked", url, repo.root, lesson, 1, tutor, 10)
+    lock_times, lock_selects, lock_failures, _lock_notices = run_child(
+        "locked", url, repo.root, lesson, 1, tutor, 10
+    )
     lock_waits = list(LOCK_WAITS)
 
     from sqlalchemy import insert
@@ -150,11 +163,17 @@ def main() -> None:
     from fiml_bot.retention import UPDATE_KEY_PREFIX
     from fiml_bot.storage.models import ProcessedEventRow
 
-    old = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     storage = tutor.unit_of_work
     with storage.engine.begin() as connection:  # type: ignore[attr-defined]
         for start in range(0, args.prune, 50_000):
-            connection.execute(insert(ProcessedEventRow), [{"key": f"{UPDATE_KEY_PREFIX}{n}", "processed_at": old} for n in range(start, min(args.prune, start + 50_000))])
+            connection.execute(
+                insert(ProcessedEventRow),
+                [
+                    {"key": f"{UPDATE_KEY_PREFIX}{n}", "processed_at": old}
+                    for n in range(start, min(args.prune, start + 50_000))
+                ],
+            )
     import threading
 
     pruned: dict[str, float] = {}
@@ -175,16 +194,30 @@ def main() -> None:
         prune_failures += replies[0].text == STORAGE_DOWN
     thread.join()
 
-    print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}; SQLite file, WAL")
+    print(
+        f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}; SQLite file, WAL"
+    )
     print(f"- {args.learners} learners in progress on the updated lesson; {snap_notices} notices selected\n")
-    print("| case | selection (median) | actions meanwhile | write-lock wait median / p99 / max | action median | p99 | max | failed (\"can't reach my records\") |")
+    print(
+        '| case | selection (median) | actions meanwhile | write-lock wait median / p99 / max | action median | p99 | max | failed ("can\'t reach my records") |'
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| no selection running | - | {len(idle)} | {ms(idle_waits)} / {ms(idle_waits, 0.99)} / {ms(idle_waits, 1.0)} | {ms(idle)} | {ms(idle, 0.99)} | {ms(idle, 1.0)} | 0 |")
-    print(f"| selection in a read-only snapshot (now) | {statistics.median(snap_selects):.2f} s x{len(snap_selects)} | {len(snap_times)} | {ms(snap_waits)} / {ms(snap_waits, 0.99)} / {ms(snap_waits, 1.0)} | {ms(snap_times)} | {ms(snap_times, 0.99)} | {ms(snap_times, 1.0)} | {snap_failures} |")
-    print(f"| anchor: the same selection holding the write lock (before) | {statistics.median(lock_selects):.2f} s | {len(lock_times)} | {ms(lock_waits)} / {ms(lock_waits, 0.99)} / {ms(lock_waits, 1.0)} | {ms(lock_times)} | {ms(lock_times, 0.99)} | {ms(lock_times, 1.0)} | {lock_failures} |")
-    print(f"| pruning {pruned['count']} update ids (batches of {PRUNE_BATCH:,}) | {pruned['seconds']:.2f} s | {len(prune_times)} | - | {ms(prune_times)} | {ms(prune_times, 0.99)} | {ms(prune_times, 1.0)} | {prune_failures} |")
+    print(
+        f"| no selection running | - | {len(idle)} | {ms(idle_waits)} / {ms(idle_waits, 0.99)} / {ms(idle_waits, 1.0)} | {ms(idle)} | {ms(idle, 0.99)} | {ms(idle, 1.0)} | 0 |"
+    )
+    print(
+        f"| selection in a read-only snapshot (now) | {statistics.median(snap_selects):.2f} s x{len(snap_selects)} | {len(snap_times)} | {ms(snap_waits)} / {ms(snap_waits, 0.99)} / {ms(snap_waits, 1.0)} | {ms(snap_times)} | {ms(snap_times, 0.99)} | {ms(snap_times, 1.0)} | {snap_failures} |"
+    )
+    print(
+        f"| anchor: the same selection holding the write lock (before) | {statistics.median(lock_selects):.2f} s | {len(lock_times)} | {ms(lock_waits)} / {ms(lock_waits, 0.99)} / {ms(lock_waits, 1.0)} | {ms(lock_times)} | {ms(lock_times, 0.99)} | {ms(lock_times, 1.0)} | {lock_failures} |"
+    )
+    print(
+        f"| pruning {pruned['count']} update ids (batches of {PRUNE_BATCH:,}) | {pruned['seconds']:.2f} s | {len(prune_times)} | - | {ms(prune_times)} | {ms(prune_times, 0.99)} | {ms(prune_times, 1.0)} | {prune_failures} |"
+    )
     goal = max(snap_waits) <= 0.05
-    print(f"\ngoal: an action during the selection waits <= 50 ms for the write lock: {'met' if goal else 'MISSED'} (max {ms(snap_waits, 1.0)}); whole actions: median {ms(snap_times)}, max {ms(snap_times, 1.0)}")
+    print(
+        f"\ngoal: an action during the selection waits <= 50 ms for the write lock: {'met' if goal else 'MISSED'} (max {ms(snap_waits, 1.0)}); whole actions: median {ms(snap_times)}, max {ms(snap_times, 1.0)}"
+    )
     import shutil
 
     shutil.rmtree(workdir, ignore_errors=True)

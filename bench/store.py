@@ -33,13 +33,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gitgen  # noqa: E402
-from benchlib import cpu_model  # noqa: E402  (bench/ is on sys.path when run as a script)
+import gitgen
+from benchlib import cpu_model
 
 os.environ.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
 
@@ -55,7 +55,10 @@ MISS_RATIO_GOAL = 2.0
 def machine() -> list[str]:
     cpu = cpu_model()
     git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
-    versions = ", ".join(f"{name} {_version(name)}" for name in ("GitPython", "ruamel.yaml", "ruamel.yaml.clib", "PyYAML", "jsonschema-rs"))
+    versions = ", ".join(
+        f"{name} {_version(name)}"
+        for name in ("GitPython", "ruamel.yaml", "ruamel.yaml.clib", "PyYAML", "jsonschema-rs")
+    )
     return [
         f"- machine: {platform.system()} {platform.release()} {platform.machine()}, nproc {os.cpu_count()}, CPU {cpu}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), {git_version}",
@@ -107,7 +110,9 @@ class CatFile:
     """A persistent `git cat-file --batch`, driven directly (the anchor)."""
 
     def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
 
     def read(self, spec: str) -> bytes:
         assert self.proc.stdin and self.proc.stdout
@@ -144,7 +149,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="lessons (x3 versions)")
     parser.add_argument("--misses", type=int, default=300, help="cache-miss samples (distinct versions)")
     parser.add_argument("--runs", type=int, default=21, help="repetitions of the index build")
-    parser.add_argument("--profile", action="store_true", help="print cProfile top entries of the index build and of misses")
+    parser.add_argument(
+        "--profile", action="store_true", help="print cProfile top entries of the index build and of misses"
+    )
     args = parser.parse_args()
 
     from ruamel.yaml import YAML
@@ -165,7 +172,15 @@ def main() -> None:
     rows: list[tuple[str, float, str, str, str]] = []
 
     def goal_row(name: str, value: float, goal: float) -> None:
-        rows.append((name, value, f"≤ {fmt_time(goal)}", f"{value / goal:.2f}", "pass" if value <= goal else "**FAIL**"))
+        rows.append(
+            (
+                name,
+                value,
+                f"≤ {fmt_time(goal)}",
+                f"{value / goal:.2f}",
+                "pass" if value <= goal else "**FAIL**",
+            )
+        )
 
     def context_row(name: str, value: float, ref: float | None = None, ref_name: str = "") -> None:
         rows.append((name, value, ref_name or "—", f"{value / ref:.2f}" if ref else "—", "context"))
@@ -174,16 +189,29 @@ def main() -> None:
     ContentStore(backend)  # warm: git process start, page cache
     index_s = median_runs(lambda: ContentStore(backend), args.runs)
     store = ContentStore(backend)
-    if len(store.ids()) != len(generated.ids) or sum(len(store.versions(i)) for i in store.ids()) != tag_count:
+    if (
+        len(store.ids()) != len(generated.ids)
+        or sum(len(store.versions(i)) for i in store.ids()) != tag_count
+    ):
         raise SystemExit("the store does not see every generated tag")
     if backend.problems:
         raise SystemExit(f"unexpected tag problems: {backend.problems[:3]}")
     fer_format = "--format=%(refname:strip=2)\x1f%(objectname)\x1f%(*objectname)\x1f%(objecttype)\x1f%(creatordate:iso-strict)\x1e"
-    raw_fer_s = median_runs(lambda: subprocess.run(["git", "for-each-ref", fer_format, "refs/tags/lesson/"], cwd=root, capture_output=True, check=True), args.runs)
+    raw_fer_s = median_runs(
+        lambda: subprocess.run(
+            ["git", "for-each-ref", fer_format, "refs/tags/lesson/"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ),
+        args.runs,
+    )
     tags_s = median_runs(lambda: repo.tags("lesson/"), args.runs)
     open_s = median_runs(lambda: ContentStore.open(root), max(5, args.runs // 3))
     goal_row(f"tag index: ContentStore construction ({tag_count:,} tags)", index_s, INDEX_GOAL_S)
-    context_row("  of which GitRepo.tags() (for-each-ref via GitPython + split)", tags_s, index_s, "share of index")
+    context_row(
+        "  of which GitRepo.tags() (for-each-ref via GitPython + split)", tags_s, index_s, "share of index"
+    )
     context_row("  raw `git for-each-ref` subprocess, same format", raw_fer_s, index_s, "share of index")
     context_row("ContentStore.open(root) (settings + GitRepo + index)", open_s)
 
@@ -222,7 +250,7 @@ def main() -> None:
             strict_times.append(time.perf_counter() - t)
             assert str(doc["version"]) == version
 
-        for step_fn in ((anchor, strict_anchor, miss) if n % 2 else (miss, strict_anchor, anchor)):
+        for step_fn in (anchor, strict_anchor, miss) if n % 2 else (miss, strict_anchor, anchor):
             step_fn()
     miss_s, anchor_s = statistics.median(miss_times), statistics.median(anchor_times)
     strict_s = statistics.median(strict_times)
@@ -263,22 +291,50 @@ def main() -> None:
 
     goal_row("latest(id), warm", latest_s, LATEST_GOAL_S)
     goal_row("get(id, version), cache hit", hit_s, HIT_GOAL_S)
-    rows.append(("get(id, version), cache miss", miss_s, f"anchor {fmt_time(anchor_s)}, goal ≤ {MISS_RATIO_GOAL:g}×", f"{miss_s / anchor_s:.2f}", "pass" if miss_s <= MISS_RATIO_GOAL * anchor_s else "**FAIL**"))
+    rows.append(
+        (
+            "get(id, version), cache miss",
+            miss_s,
+            f"anchor {fmt_time(anchor_s)}, goal ≤ {MISS_RATIO_GOAL:g}×",
+            f"{miss_s / anchor_s:.2f}",
+            "pass" if miss_s <= MISS_RATIO_GOAL * anchor_s else "**FAIL**",
+        )
+    )
     context_row("  anchor: cat-file --batch `<commit>:<path>` + ruamel safe C load", anchor_s)
-    rows.append(("get(id, version), cache miss vs the stricter anchor", miss_s, f"anchor {fmt_time(strict_s)} (cat-file + PyYAML CSafeLoader), goal ≤ {MISS_RATIO_GOAL:g}×", f"{miss_s / strict_s:.2f}", "pass" if miss_s <= MISS_RATIO_GOAL * strict_s else "**FAIL**"))
-    context_row("  miss part: GitBackend.blob_sha (batch-check via GitPython)", blob_sha_s, miss_s, "share of miss")
-    context_row("  miss part: GitRepo.read_blob (cat-file --batch via GitPython)", read_s, miss_s, "share of miss")
-    context_row("  miss part: parse_lesson (YAML + schema + rules + Lesson)", parse_s, miss_s, "share of miss")
-    context_row("  anchor part: raw cat-file --batch round trip (blob sha)", raw_read_s, anchor_s, "share of anchor")
+    rows.append(
+        (
+            "get(id, version), cache miss vs the stricter anchor",
+            miss_s,
+            f"anchor {fmt_time(strict_s)} (cat-file + PyYAML CSafeLoader), goal ≤ {MISS_RATIO_GOAL:g}×",
+            f"{miss_s / strict_s:.2f}",
+            "pass" if miss_s <= MISS_RATIO_GOAL * strict_s else "**FAIL**",
+        )
+    )
+    context_row(
+        "  miss part: GitBackend.blob_sha (batch-check via GitPython)", blob_sha_s, miss_s, "share of miss"
+    )
+    context_row(
+        "  miss part: GitRepo.read_blob (cat-file --batch via GitPython)", read_s, miss_s, "share of miss"
+    )
+    context_row(
+        "  miss part: parse_lesson (YAML + schema + rules + Lesson)", parse_s, miss_s, "share of miss"
+    )
+    context_row(
+        "  anchor part: raw cat-file --batch round trip (blob sha)", raw_read_s, anchor_s, "share of anchor"
+    )
     context_row("  anchor part: ruamel safe C load alone", yaml_s, anchor_s, "share of anchor")
     context_row("GitPython `repo.commit(tag).tree / path` + read", gitpython_s, miss_s, "× the store's miss")
     context_row("empty Python loop call (overhead in the two warm rows)", empty_s)
     cat.close()
 
-    print(f"## ContentStore benchmark: {len(generated.ids):,} lessons × {len(generated.versions)} versions ({tag_count:,} annotated tags, packed)\n")
+    print(
+        f"## ContentStore benchmark: {len(generated.ids):,} lessons × {len(generated.versions)} versions ({tag_count:,} annotated tags, packed)\n"
+    )
     print("\n".join(machine()))
     print(f"- repository: {root} (generated by bench/gitgen.py, cached)")
-    print(f"- ruamel parser class: {c_parser}; miss samples: {len(samples)} distinct versions; index runs: {args.runs}\n")
+    print(
+        f"- ruamel parser class: {c_parser}; miss samples: {len(samples)} distinct versions; index runs: {args.runs}\n"
+    )
     print("| metric | median | goal / anchor | ratio | result |")
     print("|---|---:|---|---:|---|")
     for name, value, goal, ratio, verdict in rows:

@@ -39,27 +39,28 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from sqlalchemy import insert, select  # noqa: E402
+from benchlib import cpu_model, postgres_reachable
+from sqlalchemy import insert, select
 
-from fiml_bot.content import LessonContent  # noqa: E402
-from fiml_bot.storage import open_storage  # noqa: E402
-from fiml_bot.storage.database import make_engine  # noqa: E402
-from fiml_bot.storage.models import Base  # noqa: E402
-from fiml_bot.tutor.callbacks import encode  # noqa: E402
-from fiml_bot.tutor.engine import Tutor  # noqa: E402
-from fiml_bot.tutor.events import Pressed, Start  # noqa: E402
-from fiml_cms.config import load_settings  # noqa: E402
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema  # noqa: E402
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits  # noqa: E402
-
-from benchlib import cpu_model, postgres_reachable  # noqa: E402
+from fiml_bot.content import LessonContent
+from fiml_bot.storage import open_storage
+from fiml_bot.storage.database import make_engine
+from fiml_bot.storage.models import Base
+from fiml_bot.tutor.callbacks import encode
+from fiml_bot.tutor.engine import Tutor
+from fiml_bot.tutor.events import Pressed, Start
+from fiml_cms.config import load_settings
+from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits
 
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret"
-NODELAY = [(6, 1, 1)]  # IPPROTO_TCP, TCP_NODELAY: httpx writes a POST's headers and body apart (Nagle + delayed ACK)
+NODELAY = [
+    (6, 1, 1)
+]  # IPPROTO_TCP, TCP_NODELAY: httpx writes a POST's headers and body apart (Nagle + delayed ACK)
 LESSON = "what_is_a_market"
 NOTICE_MARK = "is out: version"
-ECHO_BOT = '''
+ECHO_BOT = """
 import sys
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 async def echo(update, context):
@@ -67,7 +68,7 @@ async def echo(update, context):
 app = ApplicationBuilder().token(sys.argv[1]).base_url(sys.argv[2]).build()
 app.add_handler(MessageHandler(filters.TEXT, echo))
 app.run_polling()
-'''
+"""
 
 
 PROFILED_RUN = """
@@ -105,7 +106,7 @@ def cpu_seconds(pid: int) -> float:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
@@ -134,8 +135,14 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 def base_env(server: FakeBotApiServer, repo: ContentRepo, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIML_")}
-    env.update(FIML_TELEGRAM_TOKEN=DEFAULT_TOKEN, FIML_TELEGRAM_API_URL=server.base_url, FIML_CONTENT_REPO=str(repo.root), FIML_DATABASE_URL=database_url,
-               PYTHONPATH=str(PROJECT), **extra)
+    env.update(
+        FIML_TELEGRAM_TOKEN=DEFAULT_TOKEN,
+        FIML_TELEGRAM_API_URL=server.base_url,
+        FIML_CONTENT_REPO=str(repo.root),
+        FIML_DATABASE_URL=database_url,
+        PYTHONPATH=str(PROJECT),
+        **extra,
+    )
     return env
 
 
@@ -156,7 +163,11 @@ def populate(url: str, content: LessonContent, first: int, count: int) -> None:
             if column is None:
                 continue
             rows = [dict(r._mapping) for r in conn.execute(select(table).where(table.c[column] == template))]
-            autoincrement = [c.name for c in table.primary_key.columns if c.autoincrement is True or (c.name == "id" and column != "id")]
+            autoincrement = [
+                c.name
+                for c in table.primary_key.columns
+                if c.autoincrement is True or (c.name == "id" and column != "id")
+            ]
             for start in range(1, count, 20000):
                 batch = []
                 for i in range(start, min(count, start + 20000)):
@@ -179,7 +190,9 @@ def publish_minor(repo: ContentRepo, content: LessonContent) -> str:
 # ---------------------------------------------------------------------------------------------- 1. fleet
 
 
-async def load_worker(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
+async def load_worker(
+    urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int
+) -> list[float]:
     """POST `rate` text updates per second for `seconds`, round-robin over chats and replicas; latencies.
 
     Runs in its own process (`--load-worker`), so the learners' side shares no interpreter with the fake.
@@ -194,9 +207,17 @@ async def load_worker(urls: list[str], chats: list[int], rate: float, seconds: f
         nonlocal failures
         chat = chats[n % len(chats)]
         text = "/lessons" if n % 3 else "/progress"
-        update = {"update_id": first_update + n, "message": {
-            "message_id": first_update + n, "date": int(time.time()), "chat": {"id": chat, "type": "private", "first_name": "L"},
-            "from": {"id": chat, "is_bot": False, "first_name": "L"}, "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+        update = {
+            "update_id": first_update + n,
+            "message": {
+                "message_id": first_update + n,
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private", "first_name": "L"},
+                "from": {"id": chat, "is_bot": False, "first_name": "L"},
+                "text": text,
+                "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+            },
+        }
         started = time.perf_counter()
         response = await client.post(urls[n % len(urls)], content=json.dumps(update), headers=headers)
         if response.status_code == 200:
@@ -220,7 +241,14 @@ async def load_worker(urls: list[str], chats: list[int], rate: float, seconds: f
 
 
 def load(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
-    args = [sys.executable, __file__, "--load-worker", json.dumps({"urls": urls, "chats": chats, "rate": rate, "seconds": seconds, "first_update": first_update})]
+    args = [
+        sys.executable,
+        __file__,
+        "--load-worker",
+        json.dumps(
+            {"urls": urls, "chats": chats, "rate": rate, "seconds": seconds, "first_update": first_update}
+        ),
+    ]
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
     return json.loads(out)
 
@@ -245,7 +273,22 @@ def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str,
     for i in range(2):
         port = 18440 + i
         hook = f"http://127.0.0.1:{port}/hook"
-        stack.enter_context(process([str(BIN / "fiml-bot"), "run", "--webhook-url", hook, "--listen", "127.0.0.1", "--port", str(port)], env, folder / f"replica{i}.log"))
+        stack.enter_context(
+            process(
+                [
+                    str(BIN / "fiml-bot"),
+                    "run",
+                    "--webhook-url",
+                    hook,
+                    "--listen",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env,
+                folder / f"replica{i}.log",
+            )
+        )
         urls.append(hook)
     import httpx
 
@@ -259,7 +302,12 @@ def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str,
     chats = [900000 + i for i in range(int(args.rate * 10))]  # each learner acts every 10 s
     load(urls, chats, args.rate, 3.0, 10**8)  # warm-up
     alone = load(urls, chats, args.rate, args.phase, 2 * 10**8)
-    notices = lambda: sum(1 for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))  # noqa: E731
+
+    def notices():
+        return sum(
+            1 for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", ""))
+        )
+
     started = time.monotonic()
     with process([str(BIN / "fiml-bot"), "notify", "--since", ref], env, folder / "notify.log") as notifier:
         wait_until(lambda: notices() >= 20, 120, "the broadcast to start")
@@ -269,14 +317,28 @@ def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str,
         during_rate = (notices() - before) / (time.monotonic() - t0)
         notifier.wait(args.notify / 10 + 120)
         seconds = time.monotonic() - started
-    after = load(urls, chats, args.rate, args.phase, 4 * 10**8)  # and once more after it: the machine is shared
+    after = load(
+        urls, chats, args.rate, args.phase, 4 * 10**8
+    )  # and once more after it: the machine is shared
     summary = (folder / "notify.log").read_text(errors="replace").strip().splitlines()[-1]
-    sends = sorted(c.at for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", "")))
+    sends = sorted(
+        c.at for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", ""))
+    )
     reply_rate = args.rate  # one message per update
     return {
-        "429": len(fake.errors(429)), "alone": alone + after, "before": alone, "after": after, "during": during, "notices": len(sends), "notify_seconds": seconds,
-        "broadcast_rate": (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0, "during_rate": during_rate,
-        "leftover": 30.0 - reply_rate, "share": 0.8 * 30.0, "summary": summary, "notify_rc": notifier.returncode,
+        "429": len(fake.errors(429)),
+        "alone": alone + after,
+        "before": alone,
+        "after": after,
+        "during": during,
+        "notices": len(sends),
+        "notify_seconds": seconds,
+        "broadcast_rate": (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0,
+        "during_rate": during_rate,
+        "leftover": 30.0 - reply_rate,
+        "share": 0.8 * 30.0,
+        "summary": summary,
+        "notify_rc": notifier.returncode,
     }
 
 
@@ -301,7 +363,11 @@ def rounds(fake: FakeBotApi, chats: list[int], echo: bool) -> int:
                 fake.user_message(chat, "/lessons")
             else:
                 buttons = fake.last_buttons(chat)
-                data = next((d for _, d in buttons if d and d.startswith(("o|", "n|"))), None) if buttons else None
+                data = (
+                    next((d for _, d in buttons if d and d.startswith(("o|", "n|"))), None)
+                    if buttons
+                    else None
+                )
                 if data is None:
                     fake.user_message(chat, "/lessons")
                 else:
@@ -322,7 +388,16 @@ def probe(fake: FakeBotApi, chats: list[int], echo: bool) -> list[float]:
     return latencies
 
 
-def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content: LessonContent, learners: int, echo: bool, run: int, profile: Path | None = None) -> dict[str, float]:
+def cpu_case(
+    args: argparse.Namespace,
+    folder: Path,
+    repo: ContentRepo,
+    content: LessonContent,
+    learners: int,
+    echo: bool,
+    run: int,
+    profile: Path | None = None,
+) -> dict[str, float]:
     fake = FakeBotApi(record_calls=True)
     name = f"{'echo' if echo else 'bot'}-{learners}-{run}"
     db = folder / f"{name}.db"
@@ -332,8 +407,14 @@ def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content:
     chats = [3000000 + i for i in range(args.learners)]  # the active learners are among those in the database
     with FakeBotApiServer(fake) as server:
         env = base_env(server, repo, url, FIML_TELEGRAM_RATE="1000")  # CPU, not pacing, is measured here
-        argv = [sys.executable, "-c", ECHO_BOT, DEFAULT_TOKEN, server.base_url] if echo else [str(BIN / "fiml-bot"), "run"]
-        if profile is not None:  # the event loop's thread, by its own CPU time (the tutor's threads are counted apart)
+        argv = (
+            [sys.executable, "-c", ECHO_BOT, DEFAULT_TOKEN, server.base_url]
+            if echo
+            else [str(BIN / "fiml-bot"), "run"]
+        )
+        if (
+            profile is not None
+        ):  # the event loop's thread, by its own CPU time (the tutor's threads are counted apart)
             argv = [sys.executable, "-c", PROFILED_RUN, str(profile)]
         with process(argv, env, folder / f"{name}.log") as proc:
             wait_until(lambda: len(fake.calls_to("getUpdates")) >= 2, 60, "the bot to poll")
@@ -341,14 +422,31 @@ def cpu_case(args: argparse.Namespace, folder: Path, repo: ContentRepo, content:
             cpu0, t0, threads0 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
             updates = rounds(fake, chats, echo)
             cpu1, t1, threads1 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
-            worker_ms = 1000 * (threads1.get("worker threads", 0.0) - threads0.get("worker threads", 0.0)) / updates
+            worker_ms = (
+                1000 * (threads1.get("worker threads", 0.0) - threads0.get("worker threads", 0.0)) / updates
+            )
             latencies = probe(fake, chats[: args.probe], echo)
         hook = webhook_probe(args, folder, server, repo, url, chats, name) if not echo else [0.0]
-    return {"hook_p50_ms": 1000 * statistics.median(hook), "hook_p99_ms": 1000 * percentile(hook, 0.99),
-            "cpu_ms": 1000 * (cpu1 - cpu0) / updates, "worker_ms": worker_ms, "wall_ms": 1000 * (t1 - t0) / updates, "p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * percentile(latencies, 0.99)}
+    return {
+        "hook_p50_ms": 1000 * statistics.median(hook),
+        "hook_p99_ms": 1000 * percentile(hook, 0.99),
+        "cpu_ms": 1000 * (cpu1 - cpu0) / updates,
+        "worker_ms": worker_ms,
+        "wall_ms": 1000 * (t1 - t0) / updates,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+    }
 
 
-def webhook_probe(args: argparse.Namespace, folder: Path, server: FakeBotApiServer, repo: ContentRepo, url: str, chats: list[int], name: str) -> list[float]:
+def webhook_probe(
+    args: argparse.Namespace,
+    folder: Path,
+    server: FakeBotApiServer,
+    repo: ContentRepo,
+    url: str,
+    chats: list[int],
+    name: str,
+) -> list[float]:
     """The same database behind a webhook replica: `/progress` POSTed one at a time; each round trip."""
     import httpx
 
@@ -358,7 +456,11 @@ def webhook_probe(args: argparse.Namespace, folder: Path, server: FakeBotApiServ
     argv = [str(BIN / "fiml-bot"), "run", "--webhook-url", hook, "--listen", "127.0.0.1", "--port", str(port)]
     latencies = []
     transport = httpx.HTTPTransport(socket_options=NODELAY)
-    with process(argv, env, folder / f"{name}-webhook.log"), httpx.Client(trust_env=False, timeout=30.0, transport=transport) as client:
+    with (
+        process(argv, env, folder / f"{name}-webhook.log"),
+        httpx.Client(trust_env=False, timeout=30.0, transport=transport) as client,
+    ):
+
         def ready() -> bool:
             try:
                 return client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
@@ -369,9 +471,17 @@ def webhook_probe(args: argparse.Namespace, folder: Path, server: FakeBotApiServ
         headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
         for n in range(args.probe * 2):
             chat = chats[n % len(chats)]
-            update = {"update_id": 5 * 10**8 + n, "message": {"message_id": 5 * 10**8 + n, "date": int(time.time()), "text": "/progress",
-                      "chat": {"id": chat, "type": "private"}, "from": {"id": chat, "is_bot": False, "first_name": "L"},
-                      "entities": [{"type": "bot_command", "offset": 0, "length": 9}]}}
+            update = {
+                "update_id": 5 * 10**8 + n,
+                "message": {
+                    "message_id": 5 * 10**8 + n,
+                    "date": int(time.time()),
+                    "text": "/progress",
+                    "chat": {"id": chat, "type": "private"},
+                    "from": {"id": chat, "is_bot": False, "first_name": "L"},
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 9}],
+                },
+            }
             started = time.perf_counter()
             if client.post(hook, content=json.dumps(update), headers=headers).status_code != 200:
                 raise RuntimeError("a probe update was not answered 200")
@@ -385,9 +495,15 @@ def cpu(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
     content = LessonContent.open(repo.root, load_settings(repo.root))
     results: dict[str, list[dict[str, float]]] = {}
     for run in range(args.runs):  # interleaved, so a slow minute of the shared machine hits every case
-        for label, learners, echo in (("echo", 0, True), ("bot, 1,000 learners", 1000, False), ("bot, 100,000 learners", 100000, False)):
+        for label, learners, echo in (
+            ("echo", 0, True),
+            ("bot, 1,000 learners", 1000, False),
+            ("bot, 100,000 learners", 100000, False),
+        ):
             results.setdefault(label, []).append(cpu_case(args, folder, repo, content, learners, echo, run))
-    return {label: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for label, rows in results.items()}
+    return {
+        label: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for label, rows in results.items()
+    }
 
 
 def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float]]:
@@ -406,14 +522,16 @@ def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, fl
         if "site-packages" in parts:
             name = parts[parts.index("site-packages") + 1]
         elif "fiml_bot" in parts or "fiml_cms" in parts:
-            name = "/".join(parts[parts.index("fiml_bot" if "fiml_bot" in parts else "fiml_cms"):][:2])
+            name = "/".join(parts[parts.index("fiml_bot" if "fiml_bot" in parts else "fiml_cms") :][:2])
         elif filename.startswith("<") or filename == "~":
             name = "builtins (C)"
         else:
             name = "stdlib/" + Path(filename).stem
         by_package[name] = by_package.get(name, 0.0) + own
     total = sum(by_package.values())
-    return [(name, seconds / total) for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]]
+    return [
+        (name, seconds / total) for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -422,12 +540,19 @@ def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notify", type=int, default=5000, help="learners the broadcast tells")
-    parser.add_argument("--rate", type=float, default=10.0, help="learners' updates per second (each gets one reply)")
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="learners' updates per second (each gets one reply)"
+    )
     parser.add_argument("--phase", type=float, default=15.0, help="seconds of load per phase")
-    parser.add_argument("--learners", type=int, default=200, help="active learners in the CPU runs (3 updates each)")
+    parser.add_argument(
+        "--learners", type=int, default=200, help="active learners in the CPU runs (3 updates each)"
+    )
     parser.add_argument("--probe", type=int, default=50, help="updates of the latency probe")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--postgres", default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--redis", default=os.environ.get("FIML_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--skip-cpu", action="store_true")
@@ -436,10 +561,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.load_worker:
         spec = json.loads(args.load_worker)
-        print(json.dumps(asyncio.run(load_worker(spec["urls"], spec["chats"], spec["rate"], spec["seconds"], spec["first_update"]))))
+        print(
+            json.dumps(
+                asyncio.run(
+                    load_worker(
+                        spec["urls"], spec["chats"], spec["rate"], spec["seconds"], spec["first_update"]
+                    )
+                )
+            )
+        )
         return 0
     folder = Path(tempfile.mkdtemp(prefix="fiml-bench-budget-"))
-    print(f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
+    print(
+        f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}"
+    )
     try:
         with ExitStack() as stack, git_identity():
             if args.profile:
@@ -453,30 +588,52 @@ def main(argv: list[str] | None = None) -> int:
                     r = fleet(args, folder, stack)
                     a50, a99 = 1000 * statistics.median(r["alone"]), 1000 * percentile(r["alone"], 0.99)
                     b50, b99 = 1000 * statistics.median(r["during"]), 1000 * percentile(r["during"], 0.99)
-                    print(f"\n## Fleet: 2 replicas + notify of {args.notify} learners, {args.rate:g} updates/s of load\n")
+                    print(
+                        f"\n## Fleet: 2 replicas + notify of {args.notify} learners, {args.rate:g} updates/s of load\n"
+                    )
                     print("| metric | value | goal | result |\n|---|---:|---|---|")
                     print(f"| 429s over the run | {r['429']} | 0 | {'pass' if r['429'] == 0 else 'fail'} |")
-                    print(f"| reply latency p50, load alone / during the broadcast | {a50:.1f} / {b50:.1f} ms ({b50 / a50:.2f}×) | ≤ 1.5× | {'pass' if b50 <= 1.5 * a50 else 'fail'} |")
-                    print(f"| reply latency p99, load alone / during the broadcast | {a99:.1f} / {b99:.1f} ms ({b99 / a99:.2f}×) | ≤ 1.5× | {'pass' if b99 <= 1.5 * a99 else 'fail'} |")
+                    print(
+                        f"| reply latency p50, load alone / during the broadcast | {a50:.1f} / {b50:.1f} ms ({b50 / a50:.2f}×) | ≤ 1.5× | {'pass' if b50 <= 1.5 * a50 else 'fail'} |"
+                    )
+                    print(
+                        f"| reply latency p99, load alone / during the broadcast | {a99:.1f} / {b99:.1f} ms ({b99 / a99:.2f}×) | ≤ 1.5× | {'pass' if b99 <= 1.5 * a99 else 'fail'} |"
+                    )
                     for phase in ("before", "after"):
-                        print(f"| reply latency p50 / p99, load alone {phase} the broadcast | {1000 * statistics.median(r[phase]):.1f} / "
-                              f"{1000 * percentile(r[phase], 0.99):.1f} ms | — | — |")
-                    print(f"| broadcast rate while replies run | {r['during_rate']:.1f}/s | leftover {r['leftover']:.0f}/s (share cap {r['share']:.0f}/s) | — |")
-                    print(f"| broadcast: {r['notices']} notices sent, overall rate | {r['broadcast_rate']:.1f}/s in {r['notify_seconds']:.0f} s | — | — |")
+                        print(
+                            f"| reply latency p50 / p99, load alone {phase} the broadcast | {1000 * statistics.median(r[phase]):.1f} / "
+                            f"{1000 * percentile(r[phase], 0.99):.1f} ms | — | — |"
+                        )
+                    print(
+                        f"| broadcast rate while replies run | {r['during_rate']:.1f}/s | leftover {r['leftover']:.0f}/s (share cap {r['share']:.0f}/s) | — |"
+                    )
+                    print(
+                        f"| broadcast: {r['notices']} notices sent, overall rate | {r['broadcast_rate']:.1f}/s in {r['notify_seconds']:.0f} s | — | — |"
+                    )
                     print(f"\nnotify (exit {r['notify_rc']}): {r['summary']}")
             if not args.skip_cpu:
                 rows = cpu(args, folder)
                 echo = rows["echo"]
-                print(f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n")
-                print("| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |")
+                print(
+                    f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n"
+                )
+                print(
+                    "| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
+                )
                 print("|---|---:|---:|---:|---:|---:|---:|")
                 for label, row in rows.items():
-                    hook = f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
-                    print(f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
-                          f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |")
+                    hook = (
+                        f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
+                    )
+                    print(
+                        f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
+                        f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |"
+                    )
                 small, big = rows["bot, 1,000 learners"], rows["bot, 100,000 learners"]
-                print(f"\n100,000 vs 1,000 learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
-                      f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}")
+                print(
+                    f"\n100,000 vs 1,000 learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
+                    f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}"
+                )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -49,6 +49,8 @@ from typing import Any, Self
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from benchlib import cpu_model, postgres_reachable
+
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
 from fiml_bot.storage.database import make_engine
@@ -59,7 +61,6 @@ from fiml_cms import store as store_module
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
 from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
-from benchlib import cpu_model, postgres_reachable  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 GOAL_SQLITE = 1000.0
 
@@ -71,13 +72,17 @@ def machine() -> list[str]:
     cpu = cpu_model()
     import sqlite3
 
-    packages = ", ".join(f"{name} {_version(name)}" for name in ("SQLAlchemy", "psycopg", "alembic", "ruamel.yaml"))
+    packages = ", ".join(
+        f"{name} {_version(name)}" for name in ("SQLAlchemy", "psycopg", "alembic", "ruamel.yaml")
+    )
     lines = [
         f"- machine: {platform.system()} {platform.release()} {platform.machine()}, nproc {os.cpu_count()}, CPU {cpu}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), SQLite {sqlite3.sqlite_version}, {packages}",
     ]
     try:
-        server = subprocess.run(["psql", "--version"], capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        server = subprocess.run(
+            ["psql", "--version"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
         lines.append(f"- {server}")
     except (OSError, subprocess.SubprocessError):
         pass
@@ -148,7 +153,11 @@ class Script:
             done = {a.question_id for a in progress.answers}
             question = next((q for q in lesson.quiz.questions if q.id not in done), None)
             if isinstance(question, NumericQuestion):
-                return f"{question.answer:g}" if self.rng.random() < 0.8 else f"{question.answer + question.tolerance + 7:g}"
+                return (
+                    f"{question.answer:g}"
+                    if self.rng.random() < 0.8
+                    else f"{question.answer + question.tolerance + 7:g}"
+                )
         return "42"
 
     def run(self, actions: int) -> float:
@@ -165,7 +174,9 @@ class Script:
             spent += clock() - t0
             self.timing = False
             self.mix[kind] += 1
-            if not messages or any("Something went wrong" in m.text or "can't reach my records" in m.text for m in messages):
+            if not messages or any(
+                "Something went wrong" in m.text or "can't reach my records" in m.text for m in messages
+            ):
                 raise SystemExit(f"the tutor failed on {event!r} for {learner}: {[m.text for m in messages]}")
             self.last[learner] = messages
         return spent
@@ -196,7 +207,10 @@ class Misses:
 
         store_module.ContentStore._load = load  # type: ignore[method-assign]
         store_module._parse_published = parse  # type: ignore[assignment]
-        self._undo = [lambda: setattr(store_module.ContentStore, "_load", original_load), lambda: setattr(store_module, "_parse_published", original_parse)]
+        self._undo = [
+            lambda: setattr(store_module.ContentStore, "_load", original_load),
+            lambda: setattr(store_module, "_parse_published", original_parse),
+        ]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -233,7 +247,13 @@ def baseline(url: str, count: int) -> float:
 
     engine = make_engine(url)
     meta = MetaData()
-    table = Table("bench_baseline", meta, Column("id", Integer, primary_key=True), Column("learner_id", String(64)), Column("payload", String(200)))
+    table = Table(
+        "bench_baseline",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("learner_id", String(64)),
+        Column("payload", String(200)),
+    )
     meta.create_all(engine)
     statement = insert(table)
     try:
@@ -242,13 +262,17 @@ def baseline(url: str, count: int) -> float:
         t0 = time.perf_counter()
         for i in range(count):
             with engine.begin() as connection:
-                connection.execute(statement, {"learner_id": f"bench:{i % 200}", "payload": "next section pressed"})
+                connection.execute(
+                    statement, {"learner_id": f"bench:{i % 200}", "payload": "next section pressed"}
+                )
         return time.perf_counter() - t0
     finally:
         engine.dispose()
 
 
-def tutor_run(content: LessonContent, url: str, actions: int, learners: int, seed: int, prefix: str) -> tuple[float, Counter]:
+def tutor_run(
+    content: LessonContent, url: str, actions: int, learners: int, seed: int, prefix: str
+) -> tuple[float, Counter]:
     from sqlalchemy import event
 
     storage = open_storage(url, auto_upgrade=True)
@@ -266,8 +290,6 @@ def tutor_run(content: LessonContent, url: str, actions: int, learners: int, see
         return spent, script.mix
     finally:
         storage.close()
-
-
 
 
 def profile_run(content: LessonContent, db: Database, actions: int, learners: int) -> str:
@@ -289,7 +311,9 @@ def profile_run(content: LessonContent, db: Database, actions: int, learners: in
 # --------------------------------------------------------------------------- main
 
 
-def measure(kind: str, content: LessonContent, db: Database, args: argparse.Namespace, misses: Misses) -> dict[str, Any]:
+def measure(
+    kind: str, content: LessonContent, db: Database, args: argparse.Namespace, misses: Misses
+) -> dict[str, Any]:
     # warm-up: every lesson version the script touches gets parsed once (cold misses), engines connect
     tutor_run(content, db.fresh(), min(args.actions, 1500), args.learners, 7, "warm")
     misses.reset()
@@ -306,19 +330,41 @@ def measure(kind: str, content: LessonContent, db: Database, args: argparse.Name
                 base_rates.append(args.actions / baseline(url, args.actions))
     actions_s, baseline_s = statistics.median(rates), statistics.median(base_rates)
     return {
-        "kind": kind, "actions_s": actions_s, "baseline_s": baseline_s, "ratio": actions_s / baseline_s,
-        "rates": rates, "base_rates": base_rates, "mix": mix, "loads": misses.loads, "parses": misses.parses,
+        "kind": kind,
+        "actions_s": actions_s,
+        "baseline_s": baseline_s,
+        "ratio": actions_s / baseline_s,
+        "rates": rates,
+        "base_rates": base_rates,
+        "mix": mix,
+        "loads": misses.loads,
+        "parses": misses.parses,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--actions", type=int, default=3000, help="learner actions per timed run (and as many baseline transactions)")
+    parser.add_argument(
+        "--actions",
+        type=int,
+        default=3000,
+        help="learner actions per timed run (and as many baseline transactions)",
+    )
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--learners", type=int, default=50, help="learners sharing the actions (about 60 actions each by default: whole lessons)")
-    parser.add_argument("--postgres", default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--learners",
+        type=int,
+        default=50,
+        help="learners sharing the actions (about 60 actions each by default: whole lessons)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of one SQLite run whatever the result")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile of one SQLite run whatever the result"
+    )
     parser.add_argument("--out", type=Path, help="work folder (default: a temporary one, removed afterwards)")
     args = parser.parse_args(argv)
 
@@ -338,25 +384,41 @@ def main(argv: list[str] | None = None) -> int:
         profile = None
         sqlite_ok = results[0]["actions_s"] >= GOAL_SQLITE
         if args.profile or not sqlite_ok:
-            profile = profile_run(content, Database("sqlite", folder / "profile", None, stack), args.actions, args.learners)
+            profile = profile_run(
+                content, Database("sqlite", folder / "profile", None, stack), args.actions, args.learners
+            )
 
-    print(f"# Tutor actions per second ({args.actions} actions per run, {args.runs} runs, {args.learners} learners, medians)\n")
-    print("| database | actions/s (Tutor.handle, 1 commit each) | baseline tx/s (1-row INSERT + commit) | ratio | goal | result |")
+    print(
+        f"# Tutor actions per second ({args.actions} actions per run, {args.runs} runs, {args.learners} learners, medians)\n"
+    )
+    print(
+        "| database | actions/s (Tutor.handle, 1 commit each) | baseline tx/s (1-row INSERT + commit) | ratio | goal | result |"
+    )
     print("|---|---|---|---|---|---|")
     for r in results:
         goal = f">= {GOAL_SQLITE:,.0f} actions/s" if r["kind"] == "sqlite" else "-"
         verdict = ("PASS" if r["actions_s"] >= GOAL_SQLITE else "FAIL") if r["kind"] == "sqlite" else "-"
-        print(f"| {r['kind']} | {r['actions_s']:,.0f} | {r['baseline_s']:,.0f} | {r['ratio']:.2f} | {goal} | {verdict} |")
+        print(
+            f"| {r['kind']} | {r['actions_s']:,.0f} | {r['baseline_s']:,.0f} | {r['ratio']:.2f} | {goal} | {verdict} |"
+        )
     print()
     for r in results:
         kinds = Counter({k: n for k, n in r["mix"].items() if not k.startswith("sql ")})
         sql = Counter({k[4:]: n for k, n in r["mix"].items() if k.startswith("sql ")})
         total = sum(kinds.values())
         mix = ", ".join(f"{k} {100 * n / total:.0f}%" for k, n in kinds.most_common())
-        mix += f"; SQL statements per action: {sum(sql.values()) / total:.1f} (" + ", ".join(f"{k} {n / total:.1f}" for k, n in sql.most_common()) + ")"
-        print(f"- {r['kind']}: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} actions/s; baseline {', '.join(f'{x:,.0f}' for x in r['base_rates'])} tx/s")
+        mix += (
+            f"; SQL statements per action: {sum(sql.values()) / total:.1f} ("
+            + ", ".join(f"{k} {n / total:.1f}" for k, n in sql.most_common())
+            + ")"
+        )
+        print(
+            f"- {r['kind']}: runs {', '.join(f'{x:,.0f}' for x in r['rates'])} actions/s; baseline {', '.join(f'{x:,.0f}' for x in r['base_rates'])} tx/s"
+        )
         print(f"  mix: {mix}")
-        print(f"  content cache on the hot path (timed runs, after one warm-up): {r['loads']} ContentStore._load misses, {r['parses']} lesson parses")
+        print(
+            f"  content cache on the hot path (timed runs, after one warm-up): {r['loads']} ContentStore._load misses, {r['parses']} lesson parses"
+        )
     print()
     print("\n".join(machine()))
     if profile:

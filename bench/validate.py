@@ -51,7 +51,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 SCHEMA = PROJECT / "schemas" / "lesson.schema.json"
 REPO_SAMPLE = "content/lessons/reading_stock_prices.yaml"
 
-from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons  # noqa: E402  (bench/ is on sys.path when run as a script)
+import itertools
+
+from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons
 
 RATIO_GOAL = 4.0  # fiml-cms at least 4x faster than check-jsonschema on the N files
 SINGLE_GOAL_S = 0.25  # one file end to end
@@ -93,12 +95,12 @@ def rewrite_prerequisites(text: str, rename) -> str:
     m = PREREQ_FLOW.search(text)
     if m:
         kept = [n for n in (rename(p) for p in _split_flow(m.group(1))) if n]
-        return text[: m.start()] + f"prerequisites: [{', '.join(kept)}]" + text[m.end():]
+        return text[: m.start()] + f"prerequisites: [{', '.join(kept)}]" + text[m.end() :]
     m = PREREQ_BLOCK.search(text)
     if m:
         old = [line.strip()[2:].strip().strip("\"'") for line in m.group(1).splitlines()]
         kept = [n for n in (rename(p) for p in old) if n]
-        return text[: m.start()] + f"prerequisites: [{', '.join(kept)}]\n" + text[m.end():]
+        return text[: m.start()] + f"prerequisites: [{', '.join(kept)}]\n" + text[m.end() :]
     if PREREQ_LINE.search(text):
         raise BenchError("a `prerequisites:` line in an unexpected form; extend rewrite_prerequisites")
     return text  # optional field, absent
@@ -129,7 +131,7 @@ def inject_error(text: str) -> str:
     if not quiz:
         raise BenchError("no top-level `quiz:` to mutate")
     starts = [m.start() for m in QUESTION_START.finditer(text, quiz.end())] + [len(text)]
-    for begin, end in reversed(list(zip(starts, starts[1:]))):
+    for begin, end in reversed(list(itertools.pairwise(starts))):
         chunk = text[begin:end]
         answer = ANSWER_LINE.search(chunk)
         if answer and re.search(r"^ +type: *multiple_choice *$", chunk, re.M):
@@ -164,7 +166,7 @@ def child_env() -> dict[str, str]:
 
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, cwd=cwd, env=child_env(), capture_output=True, text=True)
 
 
 def fiml_json(fiml: str, target: Path | str, cwd: Path) -> tuple[int, dict]:
@@ -172,7 +174,9 @@ def fiml_json(fiml: str, target: Path | str, cwd: Path) -> tuple[int, dict]:
     try:
         return proc.returncode, json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise BenchError(f"fiml-cms validate {target} (exit {proc.returncode}) printed no JSON:\n{proc.stdout}{proc.stderr}") from None
+        raise BenchError(
+            f"fiml-cms validate {target} (exit {proc.returncode}) printed no JSON:\n{proc.stdout}{proc.stderr}"
+        ) from None
 
 
 def expect_findings(fiml: str, target: Path | str, cwd: Path, files: int, codes: dict[str, int]) -> None:
@@ -183,7 +187,10 @@ def expect_findings(fiml: str, target: Path | str, cwd: Path, files: int, codes:
         got[f["code"]] = got.get(f["code"], 0) + 1
     want_rc = 1 if codes else 0
     if rc != want_rc or out.get("files") != files or got != codes:
-        shown = "\n".join(f"{f['file']}:{f['line']}:{f['column']}: {f['code']} {f['message']}" for f in out.get("findings", [])[:50])
+        shown = "\n".join(
+            f"{f['file']}:{f['line']}:{f['column']}: {f['code']} {f['message']}"
+            for f in out.get("findings", [])[:50]
+        )
         raise BenchError(
             f"fiml-cms validate {target}: expected exit {want_rc}, {files} files, findings {codes or 'none'}; "
             f"got exit {rc}, {out.get('files')} files, findings {got or 'none'}\n{shown}"
@@ -214,7 +221,9 @@ class Case:
         elapsed = time.perf_counter() - start
         self.exit_codes.add(proc.returncode)
         if self.expected_exit is not None and proc.returncode != self.expected_exit:
-            raise BenchError(f"{self.name}: exit {proc.returncode}, expected {self.expected_exit}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+            raise BenchError(
+                f"{self.name}: exit {proc.returncode}, expected {self.expected_exit}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+            )
         return elapsed
 
 
@@ -223,7 +232,7 @@ def time_cases(cases: list[Case], runs: int, warmup: int) -> None:
         for case in cases:
             case.once()
     for r in range(runs):
-        order = cases[r % len(cases):] + cases[: r % len(cases)]
+        order = cases[r % len(cases) :] + cases[: r % len(cases)]
         for case in order:
             case.times.append(case.once())
         print(f"  run {r + 1}/{runs} done", file=sys.stderr)
@@ -253,8 +262,16 @@ def cpu_model() -> str:
 
 def git_state() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "fiml_cms"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "fiml_cms"],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return f"{head}{' + uncommitted changes in fiml_cms/' if dirty else ''}"
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -269,7 +286,11 @@ def machine_lines() -> list[str]:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() if shutil.which("nproc") else str(usable)
+    nproc = (
+        subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+        if shutil.which("nproc")
+        else str(usable)
+    )
     return [
         f"- nproc: {nproc} (os.cpu_count: {os.cpu_count()})",
         f"- CPU: {cpu_model()}",
@@ -295,19 +316,35 @@ def sibling_script(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise BenchError(f"{name} not found next to {sys.executable} nor on PATH (run `make bench`, or `.venv/bin/pip install check-jsonschema`)")
+    raise BenchError(
+        f"{name} not found next to {sys.executable} nor on PATH (run `make bench`, or `.venv/bin/pip install check-jsonschema`)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs per case before timing (default 1)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed runs per case before timing (default 1)"
+    )
     parser.add_argument("--count", type=int, default=1000, help="lessons to generate (default 1000)")
-    parser.add_argument("--repo-sizes", default="1000,10000", help="lesson counts of the big-repository cases, comma-separated ('' skips them)")
-    parser.add_argument("--out", type=Path, help="folder to generate into (must be new or empty, outside the project); kept afterwards")
+    parser.add_argument(
+        "--repo-sizes",
+        default="1000,10000",
+        help="lesson counts of the big-repository cases, comma-separated ('' skips them)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder to generate into (must be new or empty, outside the project); kept afterwards",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--fiml-cms", default=None, help="fiml-cms script (default: next to this Python)")
-    parser.add_argument("--check-jsonschema", default=None, help="check-jsonschema script (default: next to this Python)")
+    parser.add_argument(
+        "--check-jsonschema", default=None, help="check-jsonschema script (default: next to this Python)"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1 or args.count < 1:
         parser.error("--runs and --count must be at least 1")
@@ -318,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             root = args.out.resolve()
             if root == PROJECT or PROJECT in root.parents:
-                raise BenchError(f"--out {root} is inside the project; the project's lessons would become context")
+                raise BenchError(
+                    f"--out {root} is inside the project; the project's lessons would become context"
+                )
             if root.exists() and any(root.iterdir()):
                 raise BenchError(f"--out {root} is not empty")
             root.mkdir(parents=True, exist_ok=True)
@@ -340,9 +379,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
     n = args.count
-    markers = [p for d in (root, *root.parents) for p in (d / ".git", d / ".fiml-cms.toml", d / "pyproject.toml") if p.exists()]
+    markers = [
+        p
+        for d in (root, *root.parents)
+        for p in (d / ".git", d / ".fiml-cms.toml", d / "pyproject.toml")
+        if p.exists()
+    ]
     if markers:
-        print(f"warning: {markers[0]} above the temporary root: fiml-cms may find a repository there", file=sys.stderr)
+        print(
+            f"warning: {markers[0]} above the temporary root: fiml-cms may find a repository there",
+            file=sys.stderr,
+        )
 
     # 1. generate and verify
     sources = read_sources()
@@ -355,7 +402,9 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
     # Single files, each alone in its folder (no context). The clean one is a generated copy
     # of a lesson without prerequisites, so it is valid on its own.
     def has_prerequisites(path: Path) -> bool:
-        return rewrite_prerequisites(path.read_text(encoding="utf-8"), lambda p: p) != rewrite_prerequisites(path.read_text(encoding="utf-8"), lambda p: None)
+        return rewrite_prerequisites(path.read_text(encoding="utf-8"), lambda p: p) != rewrite_prerequisites(
+            path.read_text(encoding="utf-8"), lambda p: None
+        )
 
     lone = next((p for p in clean if not has_prerequisites(p)), clean[0])
     lone_text = rewrite_prerequisites(lone.read_text(encoding="utf-8"), lambda p: None)
@@ -391,37 +440,90 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
         quoted = copy_set(clean, root / "lessons_quoted", lambda i, t: quote_dates(t))
         cj_quoted = run(cjs_base + [str(p) for p in quoted], root)
         tail = (cj_plain.stdout + cj_plain.stderr).strip().splitlines()
-        notes.append(f"check-jsonschema FAILED on the generated files (exit {cj_plain.returncode}); first lines:\n\n  ```text\n" + "\n".join("  " + t for t in tail[:12]) + "\n  ```\n")
+        notes.append(
+            f"check-jsonschema FAILED on the generated files (exit {cj_plain.returncode}); first lines:\n\n  ```text\n"
+            + "\n".join("  " + t for t in tail[:12])
+            + "\n  ```\n"
+        )
         if cj_quoted.returncode == 0:
             anchor_label = "dates quoted"
-            notes.append("With changelog dates quoted it passes: that copy is the anchor for the ratio (both are timed).")
+            notes.append(
+                "With changelog dates quoted it passes: that copy is the anchor for the ratio (both are timed)."
+            )
         else:
-            notes.append(f"It fails with dates quoted too (exit {cj_quoted.returncode}): the ratio uses the unquoted set; timings of a failing run.")
+            notes.append(
+                f"It fails with dates quoted too (exit {cj_quoted.returncode}): the ratio uses the unquoted set; timings of a failing run."
+            )
 
     # 2. time, alternating
     cases: list[Case] = []
-    fiml_n = Case(f"fiml-cms validate DIR ({n} files, clean)", [fiml, "validate", str(root / "lessons")], root,
-                  goal=f"ratio >= {RATIO_GOAL:g}", expected_exit=0)
+    fiml_n = Case(
+        f"fiml-cms validate DIR ({n} files, clean)",
+        [fiml, "validate", str(root / "lessons")],
+        root,
+        goal=f"ratio >= {RATIO_GOAL:g}",
+        expected_exit=0,
+    )
     cases.append(fiml_n)
     cj_cases = []
-    cj_main = Case(f"check-jsonschema ({n} files, as generated)", cjs_base + [str(p) for p in clean], root, expected_exit=cj_plain.returncode)
+    cj_main = Case(
+        f"check-jsonschema ({n} files, as generated)",
+        cjs_base + [str(p) for p in clean],
+        root,
+        expected_exit=cj_plain.returncode,
+    )
     cases.append(cj_main)
     cj_cases.append(cj_main)
     if cj_quoted is not None:
-        cj_q = Case(f"check-jsonschema ({n} files, dates quoted)", cjs_base + [str(p) for p in quoted], root, expected_exit=cj_quoted.returncode)
+        cj_q = Case(
+            f"check-jsonschema ({n} files, dates quoted)",
+            cjs_base + [str(p) for p in quoted],
+            root,
+            expected_exit=cj_quoted.returncode,
+        )
         cases.append(cj_q)
         cj_cases.append(cj_q)
     anchor = cj_cases[-1] if anchor_label == "dates quoted" else cj_main
-    fiml_err = Case(f"fiml-cms validate DIR ({n} files, {n_err} with answer: 7)", [fiml, "validate", str(root / "lessons_err")], root, expected_exit=1)
+    fiml_err = Case(
+        f"fiml-cms validate DIR ({n} files, {n_err} with answer: 7)",
+        [fiml, "validate", str(root / "lessons_err")],
+        root,
+        expected_exit=1,
+    )
     cases.append(fiml_err)
-    one = Case("fiml-cms validate FILE (1 file, clean)", [fiml, "validate", str(single)], root, goal=f"<= {SINGLE_GOAL_S} s", expected_exit=0)
-    one_err = Case("fiml-cms validate FILE (1 file, 1 finding)", [fiml, "validate", str(single_err)], root, goal=f"<= {SINGLE_GOAL_S} s", expected_exit=1)
-    repo_one = Case(f"fiml-cms validate {REPO_SAMPLE} (in this repo, with its context)", [fiml, "validate", REPO_SAMPLE], PROJECT,
-                    goal=f"<= {SINGLE_GOAL_S} s", expected_exit=repo_rc)
-    cj_one = Case(f"check-jsonschema (1 file, clean{', dates quoted' if cj_single_file is not single else ''})", cjs_base + [str(cj_single_file)], root, expected_exit=cj_single.returncode)
+    one = Case(
+        "fiml-cms validate FILE (1 file, clean)",
+        [fiml, "validate", str(single)],
+        root,
+        goal=f"<= {SINGLE_GOAL_S} s",
+        expected_exit=0,
+    )
+    one_err = Case(
+        "fiml-cms validate FILE (1 file, 1 finding)",
+        [fiml, "validate", str(single_err)],
+        root,
+        goal=f"<= {SINGLE_GOAL_S} s",
+        expected_exit=1,
+    )
+    repo_one = Case(
+        f"fiml-cms validate {REPO_SAMPLE} (in this repo, with its context)",
+        [fiml, "validate", REPO_SAMPLE],
+        PROJECT,
+        goal=f"<= {SINGLE_GOAL_S} s",
+        expected_exit=repo_rc,
+    )
+    cj_one = Case(
+        f"check-jsonschema (1 file, clean{', dates quoted' if cj_single_file is not single else ''})",
+        cjs_base + [str(cj_single_file)],
+        root,
+        expected_exit=cj_single.returncode,
+    )
     cases += [one, one_err, repo_one, cj_one]
 
-    print(f"timing {len(cases)} cases x {args.runs} runs (+{args.warmup} warm-up), alternating ...", file=sys.stderr)
+    print(
+        f"timing {len(cases)} cases x {args.runs} runs (+{args.warmup} warm-up), alternating ...",
+        file=sys.stderr,
+    )
     time_cases(cases, args.runs, args.warmup)
 
     # 3. report
@@ -444,34 +546,54 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
     out = []
     out.append(f"## fiml-cms validate vs check-jsonschema ({n} lessons, {args.runs} runs each, median)")
     out.append("")
-    out.append(f"Generated {n} lessons from {len(sources)} in `content/lessons` (sizes {min(sizes)}–{max(sizes)} B, mean {statistics.mean(sizes) / 1024:.1f} KB, total {sum(sizes) / 1024 / 1024:.2f} MB); "
-               f"ratio = check-jsonschema median ({anchor_label}) / fiml-cms median; "
-               f"for the one-file rows, against check-jsonschema on the same one clean file.")
+    out.append(
+        f"Generated {n} lessons from {len(sources)} in `content/lessons` (sizes {min(sizes)}–{max(sizes)} B, mean {statistics.mean(sizes) / 1024:.1f} KB, total {sum(sizes) / 1024 / 1024:.2f} MB); "
+        f"ratio = check-jsonschema median ({anchor_label}) / fiml-cms median; "
+        f"for the one-file rows, against check-jsonschema on the same one clean file."
+    )
     out.append("")
     out.append("| case | median s | min s | ratio | goal | pass/fail |")
     out.append("|---|---:|---:|---:|---|---|")
     for case in cases:
-        out.append(f"| {case.name} | {fmt_s(case.median)} | {fmt_s(case.best)} | {ratio(case)} | {case.goal} | {verdict(case)} |")
+        out.append(
+            f"| {case.name} | {fmt_s(case.median)} | {fmt_s(case.best)} | {ratio(case)} | {case.goal} | {verdict(case)} |"
+        )
     out.append("")
     out.append("Notes:")
     out.append("")
-    out.append(f"- fiml-cms verified before timing: {n} clean files -> 0 findings (exit 0); error set -> exactly {n_err} FIML035 (exit 1); "
-               f"single clean -> 0; single with finding -> 1 FIML035.")
+    out.append(
+        f"- fiml-cms verified before timing: {n} clean files -> 0 findings (exit 0); error set -> exactly {n_err} FIML035 (exit 1); "
+        f"single clean -> 0; single with finding -> 1 FIML035."
+    )
     cj_ok = "passed (exit 0)" if cj_plain.returncode == 0 else f"FAILED (exit {cj_plain.returncode})"
-    out.append(f"- check-jsonschema on the generated files as written (unquoted `date: 2026-11-26`): {cj_ok}.")
-    out.append(f"- check-jsonschema on the one clean file{' (dates quoted)' if cj_single_file is not single else ''}: "
-               f"{'passed' if cj_single.returncode == 0 else 'FAILED'} (exit {cj_single.returncode}).")
+    out.append(
+        f"- check-jsonschema on the generated files as written (unquoted `date: 2026-11-26`): {cj_ok}."
+    )
+    out.append(
+        f"- check-jsonschema on the one clean file{' (dates quoted)' if cj_single_file is not single else ''}: "
+        f"{'passed' if cj_single.returncode == 0 else 'FAILED'} (exit {cj_single.returncode})."
+    )
     if cj_quoted is not None:
-        out.append(f"- check-jsonschema with dates quoted: {'passed' if cj_quoted.returncode == 0 else 'FAILED'} (exit {cj_quoted.returncode}).")
+        out.append(
+            f"- check-jsonschema with dates quoted: {'passed' if cj_quoted.returncode == 0 else 'FAILED'} (exit {cj_quoted.returncode})."
+        )
     out.extend(f"- {note}" for note in notes)
-    out.append(f"- per file (median / {n}): fiml-cms {fiml_n.median / n * 1000:.2f} ms clean, {fiml_err.median / n * 1000:.2f} ms error set; "
-               f"check-jsonschema {anchor.median / n * 1000:.2f} ms.")
-    out.append(f"- position pass cost (error set - clean set, medians): {fiml_err.median - fiml_n.median:+.3f} s for {n_err} files with a finding "
-               f"({(fiml_err.median - fiml_n.median) / n_err * 1000:+.2f} ms each); single file: {one_err.median - one.median:+.3f} s.")
-    out.append(f"- repo sample ({REPO_SAMPLE}, cwd {PROJECT}): {repo_out.get('files')} file checked, {repo_out.get('errors')} error(s), "
-               f"{repo_out.get('warnings')} warning(s) (exit {repo_rc}); its context is the repository's other lessons and paths.")
-    out.append("- Wall time of the whole subprocess (interpreter start, imports, output captured through a pipe); cwd = the temporary root "
-               "for the generated cases (not a repository: no context read); cases alternate round robin, order rotated each run.")
+    out.append(
+        f"- per file (median / {n}): fiml-cms {fiml_n.median / n * 1000:.2f} ms clean, {fiml_err.median / n * 1000:.2f} ms error set; "
+        f"check-jsonschema {anchor.median / n * 1000:.2f} ms."
+    )
+    out.append(
+        f"- position pass cost (error set - clean set, medians): {fiml_err.median - fiml_n.median:+.3f} s for {n_err} files with a finding "
+        f"({(fiml_err.median - fiml_n.median) / n_err * 1000:+.2f} ms each); single file: {one_err.median - one.median:+.3f} s."
+    )
+    out.append(
+        f"- repo sample ({REPO_SAMPLE}, cwd {PROJECT}): {repo_out.get('files')} file checked, {repo_out.get('errors')} error(s), "
+        f"{repo_out.get('warnings')} warning(s) (exit {repo_rc}); its context is the repository's other lessons and paths."
+    )
+    out.append(
+        "- Wall time of the whole subprocess (interpreter start, imports, output captured through a pipe); cwd = the temporary root "
+        "for the generated cases (not a repository: no context read); cases alternate round robin, order rotated each run."
+    )
     sizes_wanted = [int(s) for s in args.repo_sizes.split(",") if s.strip()]
     repo_failed = bench_repositories(args, root, fiml, sources, sizes_wanted, out) if sizes_wanted else False
     out.append("")
@@ -484,9 +606,16 @@ def bench(args: argparse.Namespace, root: Path, fiml: str, cjs: str) -> int:
     return 1 if failed or repo_failed else 0
 
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "Bench",
-           "GIT_COMMITTER_EMAIL": "bench@example.invalid", "GIT_AUTHOR_DATE": "2026-01-02T03:04:05+00:00",
-           "GIT_COMMITTER_DATE": "2026-01-02T03:04:05+00:00", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-02T03:04:05+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-02T03:04:05+00:00",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 
 
 def make_repository(sources: list[Source], count: int, root: Path) -> Path:
@@ -497,11 +626,18 @@ def make_repository(sources: list[Source], count: int, root: Path) -> Path:
     env = {**os.environ, **GIT_ENV}
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "lessons"]):
         subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-    with_prerequisites = [p for p in files if PREREQ_LINE.search(p.read_text(encoding="utf-8")) and "prerequisites: []" not in p.read_text(encoding="utf-8")]
+    with_prerequisites = [
+        p
+        for p in files
+        if PREREQ_LINE.search(p.read_text(encoding="utf-8"))
+        and "prerequisites: []" not in p.read_text(encoding="utf-8")
+    ]
     return (with_prerequisites or files)[len(with_prerequisites or files) // 2]
 
 
-def bench_repositories(args: argparse.Namespace, root: Path, fiml: str, sources: list[Source], sizes: list[int], out: list[str]) -> bool:
+def bench_repositories(
+    args: argparse.Namespace, root: Path, fiml: str, sources: list[Source], sizes: list[int], out: list[str]
+) -> bool:
     """Issue 10.13: one file vs the whole repository, in repositories of each size; True if a goal failed."""
     rows = []
     failed = False
@@ -514,22 +650,43 @@ def bench_repositories(args: argparse.Namespace, root: Path, fiml: str, sources:
         cold = run([fiml, "validate", relative], repo)
         cold_s = time.perf_counter() - start
         if cold.returncode != 0:
-            raise BenchError(f"validate {relative} in the {size}-lesson repository: exit {cold.returncode}\n{cold.stdout[-2000:]}{cold.stderr[-2000:]}")
-        whole = Case(f"`fiml-cms validate` ({size} lessons, the whole repository)", [fiml, "validate"], repo, expected_exit=0)
-        single = Case(f"`fiml-cms validate {relative}` ({size} lessons, one file, warm cache)", [fiml, "validate", relative], repo, expected_exit=0)
-        print(f"timing the {size}-lesson repository: 2 cases x {args.runs} runs (+{args.warmup} warm-up) ...", file=sys.stderr)
+            raise BenchError(
+                f"validate {relative} in the {size}-lesson repository: exit {cold.returncode}\n{cold.stdout[-2000:]}{cold.stderr[-2000:]}"
+            )
+        whole = Case(
+            f"`fiml-cms validate` ({size} lessons, the whole repository)",
+            [fiml, "validate"],
+            repo,
+            expected_exit=0,
+        )
+        single = Case(
+            f"`fiml-cms validate {relative}` ({size} lessons, one file, warm cache)",
+            [fiml, "validate", relative],
+            repo,
+            expected_exit=0,
+        )
+        print(
+            f"timing the {size}-lesson repository: 2 cases x {args.runs} runs (+{args.warmup} warm-up) ...",
+            file=sys.stderr,
+        )
         time_cases([whole, single], args.runs, args.warmup)
         goal = REPO_FILE_GOALS.get(size)
         verdict = "—" if goal is None else ("pass" if single.median <= goal else "FAIL")
         failed = failed or verdict == "FAIL"
         rows.append(f"| {whole.name} | {fmt_s(whole.median)} | {fmt_s(whole.best)} | — | — | — |")
-        rows.append(f"| {single.name} | {fmt_s(single.median)} | {fmt_s(single.best)} | {whole.median / single.median:.2f}x | "
-                    f"{'<= ' + format(goal, 'g') + ' s' if goal else '—'} | {verdict} |")
-        rows.append(f"| the same file, first run (cold cache, fills it) | {fmt_s(cold_s)} | — | {whole.median / cold_s:.2f}x | — | — |")
+        rows.append(
+            f"| {single.name} | {fmt_s(single.median)} | {fmt_s(single.best)} | {whole.median / single.median:.2f}x | "
+            f"{'<= ' + format(goal, 'g') + ' s' if goal else '—'} | {verdict} |"
+        )
+        rows.append(
+            f"| the same file, first run (cold cache, fills it) | {fmt_s(cold_s)} | — | {whole.median / cold_s:.2f}x | — | — |"
+        )
     out.append("")
     out.append(f"## One file in a big repository (issue 10.13; {args.runs} runs each, median)")
     out.append("")
-    out.append("Git repositories of generated lessons (as above), committed; ratio = the whole repository's median / this row's.")
+    out.append(
+        "Git repositories of generated lessons (as above), committed; ratio = the whole repository's median / this row's."
+    )
     out.append("")
     out.append("| case | median s | min s | ratio | goal | pass/fail |")
     out.append("|---|---:|---:|---:|---|---|")

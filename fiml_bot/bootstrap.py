@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from fiml_cms.config import load_settings
 
@@ -34,7 +35,7 @@ class BotSettings:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "BotSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
         from .live import REMOTE_VARIABLE, refresh_interval
         from .retention import event_retention
         from .storage.database import database_url
@@ -56,7 +57,9 @@ def open_content(settings: BotSettings) -> LessonContent:
     from fiml_cms.errors import UsageError
 
     if not settings.content.is_dir():
-        raise UsageError(f"{settings.content}: no such content folder (give the content repository with --content or FIML_CONTENT_REPO)")
+        raise UsageError(
+            f"{settings.content}: no such content folder (give the content repository with --content or FIML_CONTENT_REPO)"
+        )
     return _open_lessons(settings)
 
 
@@ -65,7 +68,9 @@ def require_lessons(content: LessonContent) -> LessonContent:
     from fiml_cms.errors import UsageError
 
     if not content.lesson_ids():
-        raise UsageError(f"{content.settings.lessons}: no lessons to serve in {content.settings.root} (write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository)")
+        raise UsageError(
+            f"{content.settings.lessons}: no lessons to serve in {content.settings.root} (write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository)"
+        )
     return content
 
 
@@ -73,7 +78,11 @@ def _open_lessons(settings: BotSettings) -> LessonContent:
     repo = load_settings(settings.content)
     preview = settings.preview
     if preview is None:
-        published = LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote) if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file() else None
+        published = (
+            LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote)
+            if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file()
+            else None
+        )
         if published is not None and published.lesson_ids():
             return published
         log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)
@@ -128,4 +137,11 @@ def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False, ops: Any =
     if ops is None:
         return Tutor(content, units, policy=policy_settings(content))
     ops.metrics.watch_content(content.refresh_age)
-    return Tutor(content, units, policy=policy_settings(content), observer=ops.observer, features=ops.flags, rollout=ops.rollout)
+    return Tutor(
+        content,
+        units,
+        policy=policy_settings(content),
+        observer=ops.observer,
+        features=ops.flags,
+        rollout=ops.rollout,
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
@@ -14,7 +15,13 @@ from fiml_cms.clikit import example, version_option
 
 from . import __version__
 
-app = typer.Typer(name="fiml-bot", help="The FIML learning bot: chat, database and progress tools.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="fiml-bot",
+    help="The FIML learning bot: chat, database and progress tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -26,9 +33,20 @@ def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
     """The FIML learning bot: chat, database and progress tools."""
 
 
-ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
-DatabaseOption = typer.Option(None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).")
-MetricsPortOption = typer.Option(None, "--metrics-port", envvar="FIML_METRICS_PORT", min=1, max=65535, help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).")
+ContentOption = typer.Option(
+    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
+)
+DatabaseOption = typer.Option(
+    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
+)
+MetricsPortOption = typer.Option(
+    None,
+    "--metrics-port",
+    envvar="FIML_METRICS_PORT",
+    min=1,
+    max=65535,
+    help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).",
+)
 
 
 def user_errors(func: F) -> F:
@@ -54,19 +72,23 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _settings(content: Optional[Path], database: Optional[str], **extra: object) -> Any:
+def _settings(content: Path | None, database: str | None, **extra: object) -> Any:
     from .bootstrap import BotSettings
 
     return BotSettings.from_env(content=content, database_url=database, **extra)
 
 
-@app.command(epilog=example('fiml-bot chat --content ../my-lessons --user carol'))
+@app.command(epilog=example("fiml-bot chat --content ../my-lessons --user carol"))
 @user_errors
 def chat(
-    content: Optional[Path] = ContentOption,
-    database: Optional[str] = DatabaseOption,
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
     user: str = typer.Option("local", "--user", help="The learner to chat as (progress is kept per user)."),
-    preview: Optional[bool] = typer.Option(None, "--preview/--published", help="Serve the lessons folder as it is, or only published versions (default: preview when nothing is published)."),
+    preview: bool | None = typer.Option(
+        None,
+        "--preview/--published",
+        help="Serve the lessons folder as it is, or only published versions (default: preview when nothing is published).",
+    ),
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
@@ -85,17 +107,39 @@ def chat(
     raise typer.Exit(code)
 
 
-@app.command(epilog=example('FIML_TELEGRAM_TOKEN=123:abc fiml-bot run'))
+@app.command(epilog=example("FIML_TELEGRAM_TOKEN=123:abc fiml-bot run"))
 @user_errors
 def run(
-    content: Optional[Path] = ContentOption,
-    database: Optional[str] = DatabaseOption,
-    api_base_url: Optional[str] = typer.Option(None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot."),
-    preview: Optional[bool] = typer.Option(None, "--preview/--published", help="As for `chat`."),
-    webhook_url: Optional[str] = typer.Option(None, "--webhook-url", envvar="FIML_WEBHOOK_URL", help="Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET."),
-    listen: Optional[str] = typer.Option(None, "--listen", envvar="FIML_WEBHOOK_LISTEN", help="Webhook mode: the address to listen on (default 0.0.0.0)."),
-    port: Optional[int] = typer.Option(None, "--port", envvar="FIML_WEBHOOK_PORT", min=0, max=65535, help="Webhook mode: the port to listen on (default 8443)."),
-    metrics_port: Optional[int] = MetricsPortOption,
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    api_base_url: str | None = typer.Option(
+        None,
+        "--api-base-url",
+        envvar="FIML_TELEGRAM_API_URL",
+        help="A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot.",
+    ),
+    preview: bool | None = typer.Option(None, "--preview/--published", help="As for `chat`."),
+    webhook_url: str | None = typer.Option(
+        None,
+        "--webhook-url",
+        envvar="FIML_WEBHOOK_URL",
+        help="Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET.",
+    ),
+    listen: str | None = typer.Option(
+        None,
+        "--listen",
+        envvar="FIML_WEBHOOK_LISTEN",
+        help="Webhook mode: the address to listen on (default 0.0.0.0).",
+    ),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        envvar="FIML_WEBHOOK_PORT",
+        min=0,
+        max=65535,
+        help="Webhook mode: the port to listen on (default 8443).",
+    ),
+    metrics_port: int | None = MetricsPortOption,
 ) -> None:
     """Run the Telegram bot: long polling, or with --webhook-url a webhook server (with /healthz and /readyz).
 
@@ -109,11 +153,16 @@ def run(
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
-        print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
+        print(
+            "fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr
+        )
         raise typer.Exit(2)
     secret = os.environ.get("FIML_WEBHOOK_SECRET", "").strip()
     if webhook_url is None and (listen is not None or port is not None):
-        print("fiml-bot: error: --listen and --port are for webhook mode: give --webhook-url too", file=sys.stderr)
+        print(
+            "fiml-bot: error: --listen and --port are for webhook mode: give --webhook-url too",
+            file=sys.stderr,
+        )
         raise typer.Exit(2)
     if webhook_url is not None:
         from .adapters.webhook import WebhookConfigError, check_secret, webhook_path
@@ -139,16 +188,37 @@ def run(
     try:
         if webhook_url is None:
             with token_rejection(token):
-                build_application(tutor, token, base_url=api_base_url, budget=budget, metrics=ops.metrics, rate_limit=rate_limit).run_polling(drop_pending_updates=False)
+                build_application(
+                    tutor,
+                    token,
+                    base_url=api_base_url,
+                    budget=budget,
+                    metrics=ops.metrics,
+                    rate_limit=rate_limit,
+                ).run_polling(drop_pending_updates=False)
             return
         from .adapters.telegram import default_builder
         from .adapters.webhook import run_webhook
 
         application = build_application(
-            tutor, token, base_url=api_base_url, builder=default_builder(token).updater(None), budget=budget, metrics=ops.metrics, rate_limit=rate_limit
+            tutor,
+            token,
+            base_url=api_base_url,
+            builder=default_builder(token).updater(None),
+            budget=budget,
+            metrics=ops.metrics,
+            rate_limit=rate_limit,
         )
         with token_rejection(token):
-            run_webhook(application, tutor, url=webhook_url, secret_token=secret, listen=listen or "0.0.0.0", port=8443 if port is None else port, metrics=ops.metrics.exposition)
+            run_webhook(
+                application,
+                tutor,
+                url=webhook_url,
+                secret_token=secret,
+                listen=listen or "0.0.0.0",
+                port=8443 if port is None else port,
+                metrics=ops.metrics.exposition,
+            )
     finally:
         ops.stop()
         live.stop()
@@ -166,7 +236,9 @@ def _install_plugins(tutor: Any) -> None:
         raise typer.Exit(2) from None
 
 
-def _operations(settings: Any, token: str, api_base_url: Optional[str], metrics_port: Optional[int], watch_flags: bool = True) -> Any:
+def _operations(
+    settings: Any, token: str, api_base_url: str | None, metrics_port: int | None, watch_flags: bool = True
+) -> Any:
     """Metrics, alerts (FIML_ALERT_WEBHOOK_URL, FIML_ADMIN_CHAT_ID) and the feature flags; /metrics on `metrics_port`."""
     import os
 
@@ -196,18 +268,37 @@ def _publish_build_info(ops: Any, tutor: Any, settings: Any) -> None:
     ops.metrics.set_build(**build_info(tutor.content, settings.database_url, os.environ))
 
 
-@app.command(epilog=example('fiml-bot notify --since lessons-2026-11 --dry-run'))
+@app.command(epilog=example("fiml-bot notify --since lessons-2026-11 --dry-run"))
 @user_errors
 def notify(
-    since: str = typer.Option(..., "--since", help="A git ref of the content repository: announce lessons whose major or minor versions were published after it."),
-    rate: Optional[float] = typer.Option(None, "--rate", min=0.1, help="At most this many messages/s (default: what the fleet's shared send budget leaves, at most its broadcast share)."),
-    paid_broadcast: bool = typer.Option(False, "--paid-broadcast", help="Send with allow_paid_broadcast (up to 1,000 messages/s, billed 0.1 Telegram Stars each): prints the cost first, then asks (or give --yes)."),
-    yes: bool = typer.Option(False, "--yes", help="With --paid-broadcast: accept the printed cost without asking."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List who would be told what; send and record nothing."),
-    content: Optional[Path] = ContentOption,
-    database: Optional[str] = DatabaseOption,
-    api_base_url: Optional[str] = typer.Option(None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."),
-    metrics_port: Optional[int] = MetricsPortOption,
+    since: str = typer.Option(
+        ...,
+        "--since",
+        help="A git ref of the content repository: announce lessons whose major or minor versions were published after it.",
+    ),
+    rate: float | None = typer.Option(
+        None,
+        "--rate",
+        min=0.1,
+        help="At most this many messages/s (default: what the fleet's shared send budget leaves, at most its broadcast share).",
+    ),
+    paid_broadcast: bool = typer.Option(
+        False,
+        "--paid-broadcast",
+        help="Send with allow_paid_broadcast (up to 1,000 messages/s, billed 0.1 Telegram Stars each): prints the cost first, then asks (or give --yes).",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", help="With --paid-broadcast: accept the printed cost without asking."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List who would be told what; send and record nothing."
+    ),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    api_base_url: str | None = typer.Option(
+        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+    ),
+    metrics_port: int | None = MetricsPortOption,
 ) -> None:
     """Message Telegram learners whose started or finished lessons got a major or minor update since REF.
 
@@ -224,7 +315,9 @@ def notify(
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     configure_logging([token], logging.WARNING if dry_run else logging.INFO)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema upgrade's step-by-step lines are noise here
+    logging.getLogger("alembic").setLevel(
+        logging.WARNING
+    )  # a schema upgrade's step-by-step lines are noise here
     settings = _settings(content, database, preview=False)
     ops = _operations(settings, token, api_base_url, metrics_port, watch_flags=False) if not dry_run else None
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
@@ -240,22 +333,31 @@ def notify(
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
     if not token:
-        print("fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr)
+        print(
+            "fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr
+        )
         raise typer.Exit(2)
     if paid_broadcast and not _accept_paid_cost(notices_.paid_cost(selected), yes):
         raise typer.Exit(1)
+    from telegram.ext import ExtBot
+
     from .adapters.rate_limiter import FleetRateLimiter
     from .adapters.send_budget import Priority, open_budget
-    from telegram.ext import ExtBot
 
     limiter = FleetRateLimiter(open_budget(token, settings.database_url), priority=Priority.BROADCAST)
 
     from .adapters.telegram import token_rejection
 
     async def send() -> Any:
-        bot = ExtBot(token, base_url=api_base_url, rate_limiter=limiter) if api_base_url else ExtBot(token, rate_limiter=limiter)
+        bot = (
+            ExtBot(token, base_url=api_base_url, rate_limiter=limiter)
+            if api_base_url
+            else ExtBot(token, rate_limiter=limiter)
+        )
         async with bot:
-            return await notices_.broadcast(bot, tutor, selected, rate=rate, paid=paid_broadcast, metrics=ops.metrics)
+            return await notices_.broadcast(
+                bot, tutor, selected, rate=rate, paid=paid_broadcast, metrics=ops.metrics
+            )
 
     with token_rejection(token):
         report = asyncio.run(send())
@@ -263,29 +365,41 @@ def notify(
     if report.failed and ops.alerts is not None:
         from .ops.alerts import Alert
 
-        ops.alerts.send(Alert("NotifyDeliveryFailed", "warning", f"fiml-bot notify: {len(report.failed)} notice(s) not delivered", report.summary()))
+        ops.alerts.send(
+            Alert(
+                "NotifyDeliveryFailed",
+                "warning",
+                f"fiml-bot notify: {len(report.failed)} notice(s) not delivered",
+                report.summary(),
+            )
+        )
     ops.stop()
 
 
 def _accept_paid_cost(cost: tuple[int, float], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
     messages, stars = cost
-    print(f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
-          "with allow_paid_broadcast, taken from the bot's balance)")
+    print(
+        f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
+        "with allow_paid_broadcast, taken from the bot's balance)"
+    )
     if yes:
         return True
     if not sys.stdin.isatty():
-        print("fiml-bot: error: --paid-broadcast costs Stars: give --yes to accept the cost above", file=sys.stderr)
+        print(
+            "fiml-bot: error: --paid-broadcast costs Stars: give --yes to accept the cost above",
+            file=sys.stderr,
+        )
         return False
     return typer.confirm("send it?", default=False)
 
 
-@db_app.command("upgrade", epilog=example('fiml-bot db upgrade --database sqlite:///var/fiml.db'))
+@db_app.command("upgrade", epilog=example("fiml-bot db upgrade --database sqlite:///var/fiml.db"))
 @user_errors
 def db_upgrade(
     revision: str = typer.Argument("head"),
-    database: Optional[str] = DatabaseOption,
-    content: Optional[Path] = ContentOption,
+    database: str | None = DatabaseOption,
+    content: Path | None = ContentOption,
     no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
 ) -> None:
     """Migrate the database up to REVISION (default: the newest): snapshot first, doctor after."""
@@ -298,7 +412,9 @@ def db_upgrade(
     before = migrations_api.current(url)
     target = migrations_api.head() if revision == "head" else revision
     if before is not None and before != target and not no_snapshot:
-        print(f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-upgrade', settings.content))}")
+        print(
+            f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-upgrade', settings.content))}"
+        )
     migrations_api.upgrade(url, revision)
     print(f"database at {migrations_api.current(url)}")
     report = ops.run_doctor(settings)
@@ -306,14 +422,16 @@ def db_upgrade(
     raise typer.Exit(report.exit_code)
 
 
-@db_app.command("downgrade", epilog=example('fiml-bot db downgrade -1'))
+@db_app.command("downgrade", epilog=example("fiml-bot db downgrade -1"))
 @user_errors
 def db_downgrade(
     revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."),
-    database: Optional[str] = DatabaseOption,
-    content: Optional[Path] = ContentOption,
+    database: str | None = DatabaseOption,
+    content: Path | None = ContentOption,
     no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
-    yes: bool = typer.Option(False, "--yes", help="Downgrade even though it drops tables or columns that hold data."),
+    yes: bool = typer.Option(
+        False, "--yes", help="Downgrade even though it drops tables or columns that hold data."
+    ),
 ) -> None:
     """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
     from .ops import commands as ops
@@ -323,22 +441,30 @@ def db_downgrade(
     settings = _settings(content, database)
     url = settings.database_url
     if migrations_api.current(url) is None:
-        print(f"fiml-bot: error: the database at {url} has no schema: there is nothing to downgrade", file=sys.stderr)
+        print(
+            f"fiml-bot: error: the database at {url} has no schema: there is nothing to downgrade",
+            file=sys.stderr,
+        )
         raise typer.Exit(1)
     losses = downgrade_loss(url, revision)
     if losses and not yes:
         lost = "; ".join(loss.describe() for loss in losses)
-        print(f"fiml-bot: error: downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead", file=sys.stderr)
+        print(
+            f"fiml-bot: error: downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead",
+            file=sys.stderr,
+        )
         raise typer.Exit(1)
     if not no_snapshot:
-        print(f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}")
+        print(
+            f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}"
+        )
     migrations_api.downgrade(url, revision)
     print(f"database at {migrations_api.current(url) or 'base (empty)'}")
 
 
-@db_app.command("current", epilog=example('fiml-bot db current'))
+@db_app.command("current", epilog=example("fiml-bot db current"))
 @user_errors
-def db_current(database: Optional[str] = DatabaseOption) -> None:
+def db_current(database: str | None = DatabaseOption) -> None:
     """Print the database's schema revision, the newest one and the window of revisions this code runs on."""
     from .storage import migrations_api, window
 
@@ -347,11 +473,21 @@ def db_current(database: Optional[str] = DatabaseOption) -> None:
     code = window.code_window()
     if current == head:
         state = "up to date"
-    elif current is not None and current in migrations_api.known_revisions() and window.includes(current, code.min_schema):
+    elif (
+        current is not None
+        and current in migrations_api.known_revisions()
+        and window.includes(current, code.min_schema)
+    ):
         state = f"inside this code's window; `fiml-bot db upgrade` moves it to {head}"
     else:
-        state = "run `fiml-bot db upgrade`" if current is None or current in migrations_api.known_revisions() else "newer than this code: see its schema window"
-    print(f"current: {current or 'base (empty)'}\nhead: {head}\nwindow: {code.describe()} (this code runs on these revisions)\n{state}")
+        state = (
+            "run `fiml-bot db upgrade`"
+            if current is None or current in migrations_api.known_revisions()
+            else "newer than this code: see its schema window"
+        )
+    print(
+        f"current: {current or 'base (empty)'}\nhead: {head}\nwindow: {code.describe()} (this code runs on these revisions)\n{state}"
+    )
 
 
 def _register_ops() -> None:
@@ -362,16 +498,27 @@ def _register_ops() -> None:
 
 _register_ops()
 
-progress_app = typer.Typer(help="Progress documents: export and import learners' progress as JSON (schemas/progress.schema.json).", no_args_is_help=True)
+progress_app = typer.Typer(
+    help="Progress documents: export and import learners' progress as JSON (schemas/progress.schema.json).",
+    no_args_is_help=True,
+)
 app.add_typer(progress_app, name="progress")
 
 
-@progress_app.command("export", epilog=example('fiml-bot progress export carol carol.json'))
+@progress_app.command("export", epilog=example("fiml-bot progress export carol carol.json"))
 @user_errors
 def progress_export(
-    targets: list[str] = typer.Argument(..., metavar="USER FILE | --all FILE", help="The learner (telegram:123456, console:carol; a bare number means telegram:<number>, a bare name the one learner of that name) and the file to write (- for stdout); with --all, only the file."),
-    all_learners: bool = typer.Option(False, "--all", help='Export every learner into one bundle: {"schema_version": "1.0", "users": [...]}.'),
-    database: Optional[str] = DatabaseOption,
+    targets: list[str] = typer.Argument(
+        ...,
+        metavar="USER FILE | --all FILE",
+        help="The learner (telegram:123456, console:carol; a bare number means telegram:<number>, a bare name the one learner of that name) and the file to write (- for stdout); with --all, only the file.",
+    ),
+    all_learners: bool = typer.Option(
+        False,
+        "--all",
+        help='Export every learner into one bundle: {"schema_version": "1.0", "users": [...]}.',
+    ),
+    database: str | None = DatabaseOption,
 ) -> None:
     """Write a learner's progress document, or with --all every learner's, as JSON validated against the schema.
 
@@ -389,25 +536,47 @@ def progress_export(
         user, file = None, targets[0]
     else:
         if len(targets) != 2:
-            raise UsageError("give the learner and the file: fiml-bot progress export USER FILE (or --all FILE)")
+            raise UsageError(
+                "give the learner and the file: fiml-bot progress export USER FILE (or --all FILE)"
+            )
         user, file = targets[0], targets[1]
     with open_storage(_settings(None, database).database_url) as storage:
-        document = export_all(storage) if user is None else export_learner(storage, resolve_learner(storage, user))
+        document = (
+            export_all(storage) if user is None else export_learner(storage, resolve_learner(storage, user))
+        )
     write_document(file, document)
     count = len(document["users"]) if user is None else 1
     where = "standard output" if file == "-" else file
-    print(f"exported {count} learner{'s' if count != 1 else ''} to {where}", file=sys.stderr if file == "-" else sys.stdout)
+    print(
+        f"exported {count} learner{'s' if count != 1 else ''} to {where}",
+        file=sys.stderr if file == "-" else sys.stdout,
+    )
 
 
-@progress_app.command("import", epilog=example('fiml-bot progress import carol.json --dry-run'))
+@progress_app.command("import", epilog=example("fiml-bot progress import carol.json --dry-run"))
 @user_errors
 def progress_import(
-    file: str = typer.Argument(..., metavar="FILE", help="A progress document or an `export --all` bundle (- for stdin)."),
-    database: Optional[str] = DatabaseOption,
-    content: Optional[Path] = typer.Option(None, "--content", help="The content repository, to resolve the lesson versions of 0.9 documents (default: FIML_CONTENT_REPO, else the current folder; without content they get 1.0.0)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check the document and report what would change; write nothing."),
-    as_user: Optional[str] = typer.Option(None, "--as", metavar="USER", help="Import a single learner's document as the learner USER instead of its user_id."),
-    force: bool = typer.Option(False, "--force", help="Merge into a learner that already holds data the document lacks."),
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="A progress document or an `export --all` bundle (- for stdin)."
+    ),
+    database: str | None = DatabaseOption,
+    content: Path | None = typer.Option(
+        None,
+        "--content",
+        help="The content repository, to resolve the lesson versions of 0.9 documents (default: FIML_CONTENT_REPO, else the current folder; without content they get 1.0.0).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check the document and report what would change; write nothing."
+    ),
+    as_user: str | None = typer.Option(
+        None,
+        "--as",
+        metavar="USER",
+        help="Import a single learner's document as the learner USER instead of its user_id.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Merge into a learner that already holds data the document lacks."
+    ),
 ) -> None:
     """Import progress documents: validated, migrated from older schema versions, merged per learner.
 
@@ -432,7 +601,7 @@ def progress_import(
     print(report.summary())
 
 
-def _migration_content(content: Optional[Path], database: Optional[str]) -> Any:
+def _migration_content(content: Path | None, database: str | None) -> Any:
     """The content for resolving lesson versions while migrating; None (with a warning) when there is
     none and none was asked for."""
     from fiml_cms.errors import FimlError, UsageError
@@ -446,11 +615,14 @@ def _migration_content(content: Optional[Path], database: Optional[str]) -> Any:
     except FimlError as exc:
         if content is not None:
             raise
-        print(f"fiml-bot: warning: no content repository ({exc}): lessons of older documents get version 1.0.0", file=sys.stderr)
+        print(
+            f"fiml-bot: warning: no content repository ({exc}): lessons of older documents get version 1.0.0",
+            file=sys.stderr,
+        )
         return None
 
 
-from .flags_cli import flags_app  # noqa: E402  (it uses this module's options and error handler)
+from .flags_cli import flags_app  # noqa: E402  (flags_cli imports this module's options)
 
 app.add_typer(flags_app, name="flags")
 

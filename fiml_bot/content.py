@@ -42,7 +42,7 @@ class LessonContent:
         self._summaries = SummaryCache()
         self._paths_seen: tuple[tuple[str, int, int], ...] | None = None
         self._paths: tuple[LearningPath, ...] = ()
-        self._archive: ContentStore | None | bool = False  # False: not looked for since the last refresh
+        self._archive: ContentStore | bool | None = False  # False: not looked for since the last refresh
         self.refreshed_at: float | None = None  # time.monotonic() of the last refresh that fully worked
         self.refresh_error: str | None = None
         self.max_staleness: float | None = None  # set by a refresher: older content makes /readyz fail
@@ -50,7 +50,9 @@ class LessonContent:
         self.refreshed_at = time.monotonic()
 
     @classmethod
-    def open(cls, root: Path, settings: Settings, preview: bool = False, *, remote: str | None = None) -> "LessonContent":
+    def open(
+        cls, root: Path, settings: Settings, preview: bool = False, *, remote: str | None = None
+    ) -> LessonContent:
         return cls(ContentStore.open(root, settings, preview=preview), settings, remote=remote)
 
     # -- refresh -----------------------------------------------------------------------------
@@ -116,10 +118,17 @@ class LessonContent:
                     problems.append(str(exc))
                     continue
                 if problems:
-                    log.error("lesson %s: serving %s, the newest version that works: %s", lesson_id, version, "; ".join(problems))
+                    log.error(
+                        "lesson %s: serving %s, the newest version that works: %s",
+                        lesson_id,
+                        version,
+                        "; ".join(problems),
+                    )
                 self._latest[lesson_id] = lesson
                 return lesson
-        raise ContentError(f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}")
+        raise ContentError(
+            f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}"
+        )
 
     def _parsed_latest(self, lesson_id: str) -> Lesson | None:
         try:
@@ -149,7 +158,9 @@ class LessonContent:
         if former_ids and version not in self._tagged(lesson_id):
             for former in former_ids:
                 if version in self._tagged(former):
-                    return replace(self.store.get(former, version), id=lesson_id)  # served under the id the learner's records use now
+                    return replace(
+                        self.store.get(former, version), id=lesson_id
+                    )  # served under the id the learner's records use now
         try:
             return self.store.get(lesson_id, version)
         except ContentError:
@@ -173,7 +184,9 @@ class LessonContent:
             if self._archive is False:
                 index = self.settings.archive / "index.json"
                 git = (self.settings.root / ".git").exists()
-                self._archive = ContentStore(ArchiveBackend(self.settings.archive)) if git and index.is_file() else None
+                self._archive = (
+                    ContentStore(ArchiveBackend(self.settings.archive)) if git and index.is_file() else None
+                )
             return self._archive if isinstance(self._archive, ContentStore) else None
 
     def versions(self, lesson_id: str) -> list[str]:
@@ -221,7 +234,11 @@ class LessonContent:
             file = self.settings.paths / name
             checked = check_file(file, str(file), PATH, self.settings.root)
             if checked.path is None:
-                log.error("learning path %s is invalid and is not shown: %s", file, "; ".join(f.message for f in checked.findings[:2]))
+                log.error(
+                    "learning path %s is invalid and is not shown: %s",
+                    file,
+                    "; ".join(f.message for f in checked.findings[:2]),
+                )
                 continue
             paths.append(checked.path)
         self._paths_seen, self._paths = signature, tuple(paths)
@@ -233,4 +250,6 @@ class LessonContent:
             floor = versions.parse(version)
         except ValueError:
             return list(latest.changelog)
-        return [e for e in latest.changelog if versions.is_valid(e.version) and versions.parse(e.version) > floor]
+        return [
+            e for e in latest.changelog if versions.is_valid(e.version) and versions.parse(e.version) > floor
+        ]

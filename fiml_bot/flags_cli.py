@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -12,11 +12,18 @@ from fiml_cms.clikit import example
 
 from .cli import ContentOption, DatabaseOption, _settings, user_errors
 
-flags_app = typer.Typer(help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.", no_args_is_help=True)
-FlagsFileOption = typer.Option(None, "--flags", help="The flag file (default: FIML_FLAGS_FILE, else deploy/flags.json in the content repository).")
+flags_app = typer.Typer(
+    help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.",
+    no_args_is_help=True,
+)
+FlagsFileOption = typer.Option(
+    None,
+    "--flags",
+    help="The flag file (default: FIML_FLAGS_FILE, else deploy/flags.json in the content repository).",
+)
 
 
-def _flags_file(flags: Optional[Path], content: Optional[Path]) -> Path:
+def _flags_file(flags: Path | None, content: Path | None) -> Path:
     import os
 
     from .ops.runtime import flags_path
@@ -26,7 +33,7 @@ def _flags_file(flags: Optional[Path], content: Optional[Path]) -> Path:
     return flags_path(_settings(content, None).content, os.environ)
 
 
-def _content(content: Optional[Path], database: Optional[str], required: bool) -> Any:
+def _content(content: Path | None, database: str | None, required: bool) -> Any:
     from fiml_cms.errors import FimlError
 
     from .bootstrap import open_content
@@ -36,13 +43,16 @@ def _content(content: Optional[Path], database: Optional[str], required: bool) -
     except FimlError as exc:
         if required:
             raise
-        print(f"fiml-bot: note: no content repository ({exc}); canaries are not checked against it", file=sys.stderr)
+        print(
+            f"fiml-bot: note: no content repository ({exc}); canaries are not checked against it",
+            file=sys.stderr,
+        )
         return None
 
 
 @flags_app.command("check", epilog=example("fiml-bot flags check --flags deploy/flags.json"))
 @user_errors
-def check(flags: Optional[Path] = FlagsFileOption, content: Optional[Path] = ContentOption) -> None:
+def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOption) -> None:
     """Check the flag file: schema, variants, fractional targeting, canaries (and what they do against the content).
 
     Exit 0 when the bot would load it, 1 with each problem as FILE:LINE:COLUMN, 2 when it cannot be read.
@@ -68,10 +78,12 @@ def check(flags: Optional[Path] = FlagsFileOption, content: Optional[Path] = Con
 @user_errors
 def explain(
     flag: str = typer.Argument(..., help="The flag key, e.g. review-mistakes or canary.<lesson id>."),
-    user: str = typer.Argument(..., help="The learner: telegram:123456 (a bare number means telegram:<number>)."),
-    flags: Optional[Path] = FlagsFileOption,
-    content: Optional[Path] = ContentOption,
-    database: Optional[str] = DatabaseOption,
+    user: str = typer.Argument(
+        ..., help="The learner: telegram:123456 (a bare number means telegram:<number>)."
+    ),
+    flags: Path | None = FlagsFileOption,
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
 ) -> None:
     """Which variant a learner gets from a flag, and why: their sticky bucket, the shares, the reason, and what they see."""
     from .documents import normalize_learner_id
@@ -93,5 +105,8 @@ def explain(
         with open_storage(_settings(content, database).database_url) as storage, storage() as uow:
             print(explanation.render(served(feature_flags, flag, learner, lessons, uow.progress)))
     except StorageUnavailable as exc:
-        print(f"fiml-bot: note: database unavailable ({exc}); showing what a learner with no records gets", file=sys.stderr)
+        print(
+            f"fiml-bot: note: database unavailable ({exc}); showing what a learner with no records gets",
+            file=sys.stderr,
+        )
         print(explanation.render(served(feature_flags, flag, learner, lessons, NoProgress())))

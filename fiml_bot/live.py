@@ -31,9 +31,13 @@ STALE_AFTER = 5  # intervals without a successful refresh before /readyz says so
 
 def refresh_interval(env: Mapping[str, str]) -> float:
     """Seconds between refreshes from FIML_CONTENT_REFRESH (0 turns periodic refresh off; SIGHUP still works)."""
-    value = float_variable(env, REFRESH_VARIABLE, DEFAULT_INTERVAL, "the seconds between content refreshes, e.g. 10")
+    value = float_variable(
+        env, REFRESH_VARIABLE, DEFAULT_INTERVAL, "the seconds between content refreshes, e.g. 10"
+    )
     if value < 0:
-        raise ConfigError(f"{REFRESH_VARIABLE}={env[REFRESH_VARIABLE].strip()!r}: must be 0 (off) or a positive number of seconds")
+        raise ConfigError(
+            f"{REFRESH_VARIABLE}={env[REFRESH_VARIABLE].strip()!r}: must be 0 (off) or a positive number of seconds"
+        )
     return value
 
 
@@ -87,7 +91,7 @@ class ContentRefresher:
         self._woken = True
         self._periodic.wake()
 
-    def start(self) -> "ContentRefresher":
+    def start(self) -> ContentRefresher:
         self._periodic.start()
         return self
 
@@ -98,7 +102,7 @@ class ContentRefresher:
         """SIGHUP refreshes at once (main thread only); returns a function that restores the old handler."""
         return on_sighup(self.wake)
 
-    def __enter__(self) -> "ContentRefresher":
+    def __enter__(self) -> ContentRefresher:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -107,10 +107,20 @@ def published_at(root: Path, tag_format: str, ref: str) -> dict[str, str]:
     """lesson id -> the newest version whose tag points at a commit reachable from `ref`."""
     fmt = TagFormat(tag_format)
     git = ["git", "-C", str(root)]
-    check = subprocess.run([*git, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], check=False, capture_output=True, text=True)
+    check = subprocess.run(
+        [*git, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if check.returncode != 0:
         raise ContentError(f"unknown git ref {ref!r} in {root}")
-    out = subprocess.run([*git, "tag", "--merged", check.stdout.strip(), "--list", f"{fmt.prefix}*"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [*git, "tag", "--merged", check.stdout.strip(), "--list", f"{fmt.prefix}*"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     found: dict[str, str] = {}
     for name in out.split():
         parsed = fmt.parse(name)
@@ -154,14 +164,18 @@ def select(tutor: Tutor, updates: dict[str, LessonUpdate]) -> list[Notice]:
     with tutor.unit_of_work.snapshot() as snapshot:  # type: ignore[attr-defined]
         for fact in snapshot.progress_on(asked, PREFIX):
             try:
-                chat_id = int(fact.learner_id[len(PREFIX):])
+                chat_id = int(fact.learner_id[len(PREFIX) :])
             except ValueError:
                 continue
             lesson_id = content.current_id(fact.lesson_id) or fact.lesson_id
             update = updates.get(lesson_id)
             if update is None:
                 continue
-            mine = (fact.seen_version or fact.completed_version or fact.pinned_version) if fact.status == COMPLETED else fact.pinned_version
+            mine = (
+                (fact.seen_version or fact.completed_version or fact.pinned_version)
+                if fact.status == COMPLETED
+                else fact.pinned_version
+            )
             if not versions.is_valid(mine) or versions.level_between(mine, update.new) < Level.MINOR:
                 continue
             key = (lesson_id, mine)
@@ -171,11 +185,25 @@ def select(tutor: Tutor, updates: dict[str, LessonUpdate]) -> list[Notice]:
             if text is None:
                 continue
             title, changes = text
-            notices.append(Notice(fact.learner_id, chat_id, lesson_id, title, update.new, mine, versions.level_between(mine, update.new), changes, fact.status))
+            notices.append(
+                Notice(
+                    fact.learner_id,
+                    chat_id,
+                    lesson_id,
+                    title,
+                    update.new,
+                    mine,
+                    versions.level_between(mine, update.new),
+                    changes,
+                    fact.status,
+                )
+            )
     return notices
 
 
-def _notice_text(content: LessonContent, lesson_id: str, new: str, mine: str) -> tuple[str, tuple[ChangelogEntry, ...]] | None:
+def _notice_text(
+    content: LessonContent, lesson_id: str, new: str, mine: str
+) -> tuple[str, tuple[ChangelogEntry, ...]] | None:
     """The title of `new` and the changelog since `mine`; None (logged) when the lesson cannot be read."""
     try:
         return content.get(lesson_id, new).title, tuple(content.changelog_since(lesson_id, mine))
@@ -190,7 +218,12 @@ def _notice_text(content: LessonContent, lesson_id: str, new: str, mine: str) ->
 class Pacer:
     """Spaces calls `1/rate` seconds apart (no bursts): a leaky bucket of one."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
@@ -235,9 +268,11 @@ class Report:
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds > 0 else 0.0
-        return (f"{self.selected} notice(s) selected: {self.sent} sent, {self.already} already sent earlier, "
-                f"{len(self.blocked)} learner(s) blocked the bot (now inactive), {len(self.failed)} failed, "
-                f"{self.retries} rate-limit retries; {self.seconds:.1f} s ({rate:.1f} messages/s)")
+        return (
+            f"{self.selected} notice(s) selected: {self.sent} sent, {self.already} already sent earlier, "
+            f"{len(self.blocked)} learner(s) blocked the bot (now inactive), {len(self.failed)} failed, "
+            f"{self.retries} rate-limit retries; {self.seconds:.1f} s ({rate:.1f} messages/s)"
+        )
 
 
 def _record(tutor: Tutor, key: str) -> bool:
@@ -301,7 +336,9 @@ async def broadcast(
                 if pacer is not None:
                     await pacer.wait()
                 try:
-                    await bot.send_message(notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs)
+                    await bot.send_message(
+                        notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs
+                    )
                     break
                 except RetryAfter as exc:
                     count("retried", exc)
@@ -345,7 +382,9 @@ async def broadcast(
     return report
 
 
-async def notify(bot: Bot, tutor: Tutor, ref: str, *, rate: float | None = DEFAULT_RATE, dry_run: bool = False) -> tuple[list[Notice], Report | None]:
+async def notify(
+    bot: Bot, tutor: Tutor, ref: str, *, rate: float | None = DEFAULT_RATE, dry_run: bool = False
+) -> tuple[list[Notice], Report | None]:
     """Select the notices for updates since `ref` and (unless `dry_run`) send them."""
     notices = select(tutor, updates_since(tutor.content, ref))  # type: ignore[arg-type]
     if dry_run:

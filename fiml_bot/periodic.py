@@ -15,7 +15,9 @@ log = logging.getLogger("fiml_bot.periodic")
 class Periodic:
     """Runs `job` every `interval` seconds (0: only when woken); `job` handles its own errors."""
 
-    def __init__(self, name: str, interval: float, job: Callable[[], object], *, run_first: bool = False) -> None:
+    def __init__(
+        self, name: str, interval: float, job: Callable[[], object], *, run_first: bool = False
+    ) -> None:
         self.name = name
         self.interval = interval
         self.job = job

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 log = logging.getLogger("fiml_bot.plugins")
 

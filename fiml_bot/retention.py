@@ -35,9 +35,13 @@ class Prunable(Protocol):
 
 def event_retention(env: Mapping[str, str]) -> dt.timedelta:
     """The window from FIML_EVENT_RETENTION_HOURS; it must be longer than Telegram's 24 h redelivery horizon."""
-    hours = float_variable(env, RETENTION_VARIABLE, DEFAULT_RETENTION / dt.timedelta(hours=1), "a number of hours, e.g. 48")
+    hours = float_variable(
+        env, RETENTION_VARIABLE, DEFAULT_RETENTION / dt.timedelta(hours=1), "a number of hours, e.g. 48"
+    )
     if hours * 3600 <= REDELIVERY_HORIZON.total_seconds():
-        raise ConfigError(f"{RETENTION_VARIABLE}={env[RETENTION_VARIABLE].strip()!r}: must be more than 24 hours (Telegram redelivers an update for up to 24 h)")
+        raise ConfigError(
+            f"{RETENTION_VARIABLE}={env[RETENTION_VARIABLE].strip()!r}: must be more than 24 hours (Telegram redelivers an update for up to 24 h)"
+        )
     return dt.timedelta(hours=min(hours, 24 * 365 * 100))
 
 
@@ -49,10 +53,14 @@ def prune_old_updates(storage: Prunable, retention: dt.timedelta, now: dt.dateti
     return removed
 
 
-def start_pruning(storage: object, retention: dt.timedelta, clock: Callable[[], dt.datetime], every: float = PRUNE_EVERY) -> Periodic | None:
+def start_pruning(
+    storage: object, retention: dt.timedelta, clock: Callable[[], dt.datetime], every: float = PRUNE_EVERY
+) -> Periodic | None:
     """Prune now and every `every` seconds on a daemon thread; None for a store that keeps no update ids."""
     if not hasattr(storage, "prune_events"):
         return None
-    periodic = Periodic("event-pruning", every, lambda: prune_old_updates(storage, retention, clock()), run_first=True)  # type: ignore[arg-type]
+    periodic = Periodic(
+        "event-pruning", every, lambda: prune_old_updates(storage, retention, clock()), run_first=True
+    )  # type: ignore[arg-type]
     periodic.start()
     return periodic

@@ -23,12 +23,23 @@ from .tutor.catalogue import LessonSummary
 
 log = logging.getLogger("fiml_bot.content")
 
-FIELDS = frozenset({"id", "version", "title", "duration_minutes", "prerequisites", "replaces", "retired", "yanked"})
+FIELDS = frozenset(
+    {"id", "version", "title", "duration_minutes", "prerequisites", "replaces", "retired", "yanked"}
+)
 _LISTS = ("prerequisites", "replaces", "yanked")
 
 
 def summary_of(lesson: Lesson) -> LessonSummary:
-    return LessonSummary(lesson.id, lesson.version, lesson.title, lesson.duration_minutes, lesson.prerequisites, lesson.replaces, lesson.retired, lesson.yanked)
+    return LessonSummary(
+        lesson.id,
+        lesson.version,
+        lesson.title,
+        lesson.duration_minutes,
+        lesson.prerequisites,
+        lesson.replaces,
+        lesson.retired,
+        lesson.yanked,
+    )
 
 
 def read_summary(data: bytes, entry: Published) -> LessonSummary | None:
@@ -37,7 +48,11 @@ def read_summary(data: bytes, entry: Published) -> LessonSummary | None:
         fields = load_fields(data.decode("utf-8"), FIELDS)
     except (UnicodeDecodeError, YamlProblem):
         return None
-    title, minutes, retired = fields.get("title"), fields.get("duration_minutes"), fields.get("retired", False)
+    title, minutes, retired = (
+        fields.get("title"),
+        fields.get("duration_minutes"),
+        fields.get("retired", False),
+    )
     lists = [fields.get(name) or [] for name in _LISTS]
     if (
         fields.get("id") != entry.lesson_id
@@ -46,11 +61,15 @@ def read_summary(data: bytes, entry: Published) -> LessonSummary | None:
         or not isinstance(minutes, int)
         or isinstance(minutes, bool)
         or not isinstance(retired, bool)
-        or not all(isinstance(value, list) and all(isinstance(item, str) for item in value) for value in lists)
+        or not all(
+            isinstance(value, list) and all(isinstance(item, str) for item in value) for value in lists
+        )
     ):
         return None
     prerequisites, replaces, yanked = (tuple(value) for value in lists)
-    return LessonSummary(entry.lesson_id, entry.version, title, minutes, prerequisites, replaces, retired, yanked)
+    return LessonSummary(
+        entry.lesson_id, entry.version, title, minutes, prerequisites, replaces, retired, yanked
+    )
 
 
 class SummaryCache:
@@ -116,8 +135,12 @@ class SummaryCache:
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(self._by_blob, separators=(",", ":"))  # the C encoder: json.dump writes piecemeal
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".summaries-", delete=False) as out:
+            text = json.dumps(
+                self._by_blob, separators=(",", ":")
+            )  # the C encoder: json.dump writes piecemeal
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=folder, prefix=".summaries-", delete=False
+            ) as out:
                 out.write(text)
             os.replace(out.name, folder / self.FILE)
         except OSError as exc:
@@ -129,13 +152,29 @@ def _key(entry: Published, sha: str) -> str:
 
 
 def _fields(summary: LessonSummary) -> list[object]:
-    return [summary.title, summary.duration_minutes, list(summary.prerequisites), list(summary.replaces), summary.retired, list(summary.yanked)]
+    return [
+        summary.title,
+        summary.duration_minutes,
+        list(summary.prerequisites),
+        list(summary.replaces),
+        summary.retired,
+        list(summary.yanked),
+    ]
 
 
 def _from_fields(fields: list[object] | None, entry: Published) -> LessonSummary | None:
     """A summary from the disk cache; None for a missing or malformed record."""
     try:
         title, minutes, prerequisites, replaces, retired, yanked = fields  # type: ignore[misc]
-        return LessonSummary(entry.lesson_id, entry.version, str(title), int(minutes), tuple(prerequisites), tuple(replaces), bool(retired), tuple(yanked))  # type: ignore[arg-type]
+        return LessonSummary(
+            entry.lesson_id,
+            entry.version,
+            str(title),
+            int(minutes),
+            tuple(prerequisites),
+            tuple(replaces),
+            bool(retired),
+            tuple(yanked),
+        )  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None

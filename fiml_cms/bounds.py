@@ -8,9 +8,10 @@ first, and the semantic rules compare the lesson's numbers with the schema's own
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Iterator
+from functools import cache
+from typing import Any
 
 from .findings import JsonPath
 
@@ -52,13 +53,21 @@ class Range:
     maximum: int | float | None
 
     def holds(self, value: int | float) -> bool:
-        return (self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
 
     def describe(self) -> str:
-        return f"between {self.minimum:,} and {self.maximum:,}" if self.minimum is not None and self.maximum is not None else f"at most {self.maximum:,}" if self.maximum is not None else f"at least {self.minimum:,}"
+        return (
+            f"between {self.minimum:,} and {self.maximum:,}"
+            if self.minimum is not None and self.maximum is not None
+            else f"at most {self.maximum:,}"
+            if self.maximum is not None
+            else f"at least {self.minimum:,}"
+        )
 
 
-@lru_cache(maxsize=None)
+@cache
 def lesson_range(*schema_path: str) -> Range:
     """`minimum`/`maximum` of the lesson schema node at `schema_path` (e.g. "properties", "xp_reward")."""
     from .schema import LESSON_SCHEMA, load_schema

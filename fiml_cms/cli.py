@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
@@ -47,16 +48,27 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-LessonsOption = typer.Option(None, "--lessons", help="Lessons folder (default: `lessons` in .fiml-cms.toml or in pyproject.toml's tool.fiml-cms table, else content/lessons).")
+LessonsOption = typer.Option(
+    None,
+    "--lessons",
+    help="Lessons folder (default: `lessons` in .fiml-cms.toml or in pyproject.toml's tool.fiml-cms table, else content/lessons).",
+)
 
 
-@app.command(epilog=example('fiml-cms validate content/lessons/bond_basics.yaml'))
+@app.command(epilog=example("fiml-cms validate content/lessons/bond_basics.yaml"))
 @user_errors
 def validate(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Lesson or path files, or folders (default: the repository's lessons and paths)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="text | json | github | sarif (default: github under GitHub Actions, else text)."),
+    paths: list[Path] | None = typer.Argument(
+        None, help="Lesson or path files, or folders (default: the repository's lessons and paths)."
+    ),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="text | json | github | sarif (default: github under GitHub Actions, else text).",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
-    lessons: Optional[Path] = LessonsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Check lessons against the schema and the semantic rules. Exit 0 clean, 1 findings, 2 usage error."""
     from . import report
@@ -80,9 +92,13 @@ def validate(
 def new(
     lesson_id: str = typer.Argument(..., metavar="ID", help="The new lesson's id, e.g. bond_basics."),
     title: str = typer.Option(..., "--title", "-t", help="The lesson's title."),
-    category: str = typer.Option("general", "--category", help="Topic group: a keyword of lowercase letters, digits, '_' or '-' (e.g. fixed_income)."),
+    category: str = typer.Option(
+        "general",
+        "--category",
+        help="Topic group: a keyword of lowercase letters, digits, '_' or '-' (e.g. fixed_income).",
+    ),
     difficulty: str = typer.Option("beginner", "--difficulty", help="beginner | intermediate | advanced."),
-    lessons: Optional[Path] = LessonsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Write a valid lesson skeleton to <lessons>/<ID>.yaml."""
     from .commands.new import new_lesson
@@ -92,10 +108,15 @@ def new(
     print(f"created {target}")
 
 
-FlagsOption = typer.Option(None, "--flags", envvar="FIML_FLAGS_FILE", help="The bot's flag file (flagd format; default: deploy/flags.json in the repository).")
+FlagsOption = typer.Option(
+    None,
+    "--flags",
+    envvar="FIML_FLAGS_FILE",
+    help="The bot's flag file (flagd format; default: deploy/flags.json in the repository).",
+)
 
 
-def _flags_file(ws: Any, flags: Optional[Path]) -> Path:
+def _flags_file(ws: Any, flags: Path | None) -> Path:
     from .flagfile import DEFAULT_PATH
 
     return flags if flags is not None else ws.settings.root / DEFAULT_PATH
@@ -104,7 +125,7 @@ def _flags_file(ws: Any, flags: Optional[Path]) -> Path:
 FormatOption = typer.Option("text", "--format", "-f", help="text | json.")
 
 
-def _workspace(lessons: Optional[Path]) -> Any:
+def _workspace(lessons: Path | None) -> Any:
     from .workspace import Workspace
 
     return Workspace.open(Path.cwd(), lessons)
@@ -125,14 +146,21 @@ DryRunEditOption = typer.Option(False, "--dry-run", help="Print the change inste
 def bump(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
     level: str = typer.Argument(..., help="major | minor | patch | auto (the level `diff` requires)."),
-    message: List[str] = typer.Option([], "--message", "-m", help="A changelog line (repeatable)."),
-    date: Optional[str] = DateOption,
+    message: list[str] = typer.Option([], "--message", "-m", help="A changelog line (repeatable)."),
+    date: str | None = DateOption,
     commit: bool = CommitOption,
-    tag: bool = typer.Option(False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."),
+    tag: bool = typer.Option(
+        False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."
+    ),
     dry_run: bool = DryRunEditOption,
     force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
-    yank: List[str] = typer.Option([], "--yank", metavar="VERSION", help="Also withdraw VERSION (add it to `yanked`): learners on it restart on the new version (repeatable)."),
-    lessons: Optional[Path] = LessonsOption,
+    yank: list[str] = typer.Option(
+        [],
+        "--yank",
+        metavar="VERSION",
+        help="Also withdraw VERSION (add it to `yanked`): learners on it restart on the new version (repeatable).",
+    ),
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Raise a lesson's version and prepend a dated changelog entry; nothing else in the file changes (but --yank)."""
     from .commands.bump import plan_bump
@@ -151,7 +179,7 @@ def bump(
     _run_bump(ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag)
 
 
-def _parse_day(date: Optional[str]) -> Any:
+def _parse_day(date: str | None) -> Any:
     import datetime as dt
 
     try:
@@ -167,26 +195,41 @@ def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> Non
     yanked = f"; yanks {', '.join(plan.yanked)}" if plan.yanked else ""
     if dry_run:
         print(plan.unified_diff(), end="")
-        print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}{yanked}) [dry run, nothing written]")
+        print(
+            f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}{yanked}) [dry run, nothing written]"
+        )
         return
     outcome = apply_bump(ws, plan, commit, tag)
-    extra = "".join(f", {what} {value}" for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag)) if value)
+    extra = "".join(
+        f", {what} {value}"
+        for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag))
+        if value
+    )
     print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}{yanked}){extra}")
     if yanked and not outcome.tag:
-        print(f"the yank takes effect for learners once {plan.new_version} is published: `fiml-cms tag {plan.lesson_id}`" + ("" if outcome.commit else " after committing it"))
+        print(
+            f"the yank takes effect for learners once {plan.new_version} is published: `fiml-cms tag {plan.lesson_id}`"
+            + ("" if outcome.commit else " after committing it")
+        )
 
 
-@app.command(epilog=example("fiml-cms yank bond_basics 1.0.0 -m \"Wrong coupon formula\" --commit --tag"))
+@app.command(epilog=example('fiml-cms yank bond_basics 1.0.0 -m "Wrong coupon formula" --commit --tag'))
 @user_errors
 def yank(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
     version: str = typer.Argument(..., help="The published version to withdraw."),
-    message: List[str] = typer.Option([], "--message", "-m", help="Why (changelog line; default: 'Withdrew version X because of an error')."),
-    date: Optional[str] = DateOption,
+    message: list[str] = typer.Option(
+        [], "--message", "-m", help="Why (changelog line; default: 'Withdrew version X because of an error')."
+    ),
+    date: str | None = DateOption,
     commit: bool = CommitOption,
-    tag: bool = typer.Option(False, "--tag", help="With --commit: publish the new version (its tag), which makes the yank take effect."),
+    tag: bool = typer.Option(
+        False,
+        "--tag",
+        help="With --commit: publish the new version (its tag), which makes the yank take effect.",
+    ),
     dry_run: bool = DryRunEditOption,
-    lessons: Optional[Path] = LessonsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Withdraw a published version: a patch release that lists it in `yanked`. Learners on it restart on the new version, keeping XP and completions."""
     from .commands import yanks
@@ -195,18 +238,30 @@ def yank(
     ws = _workspace(lessons)
     ref = ws.lesson_ref(lesson)
     yanks.check_yankable(ws, ref, version)
-    plan = plan_bump(ws, lesson, "auto", message or [yanks.default_message(version.removeprefix("v"))], _parse_day(date), False, (version,))
+    plan = plan_bump(
+        ws,
+        lesson,
+        "auto",
+        message or [yanks.default_message(version.removeprefix("v"))],
+        _parse_day(date),
+        False,
+        (version,),
+    )
     _run_bump(ws, plan, dry_run, commit, tag)
 
 
-@app.command(epilog=example('fiml-cms diff bond_basics 1.0.0 worktree'))
+@app.command(epilog=example("fiml-cms diff bond_basics 1.0.0 worktree"))
 @user_errors
 def diff(
     lesson: str = typer.Argument(..., help="Lesson id or path."),
-    base: Optional[str] = typer.Argument(None, metavar="[FROM]", help="A version, a git ref or `worktree` (default: last published)."),
-    target: Optional[str] = typer.Argument(None, metavar="[TO]", help="A version, a git ref or `worktree` (default: the working tree)."),
+    base: str | None = typer.Argument(
+        None, metavar="[FROM]", help="A version, a git ref or `worktree` (default: last published)."
+    ),
+    target: str | None = typer.Argument(
+        None, metavar="[TO]", help="A version, a git ref or `worktree` (default: the working tree)."
+    ),
     fmt: str = FormatOption,
-    lessons: Optional[Path] = LessonsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Semantic changes between two versions and the bump level they require."""
     from .commands.diff import diff as run_diff
@@ -215,13 +270,15 @@ def diff(
     print(run_diff(_workspace(lessons), lesson, base, target).render(fmt))
 
 
-@app.command(epilog=example('fiml-cms check --base origin/main'))
+@app.command(epilog=example("fiml-cms check --base origin/main"))
 @user_errors
 def check(
-    base: str = typer.Option(..., "--base", help="The branch or commit the change is compared with (its merge base with HEAD)."),
-    head: Optional[str] = typer.Option(None, "--head", help="Compare this commit instead of the working tree."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="text | json | github | sarif."),
-    lessons: Optional[Path] = LessonsOption,
+    base: str = typer.Option(
+        ..., "--base", help="The branch or commit the change is compared with (its merge base with HEAD)."
+    ),
+    head: str | None = typer.Option(None, "--head", help="Compare this commit instead of the working tree."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="text | json | github | sarif."),
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Pull-request gate: every changed lesson bumped by enough, with a changelog entry, no id lost."""
     from . import report
@@ -236,12 +293,12 @@ def check(
     raise typer.Exit(result.exit_code())
 
 
-@app.command(epilog=example('fiml-cms versions bond_basics'))
+@app.command(epilog=example("fiml-cms versions bond_basics"))
 @user_errors
 def versions(
     lesson: str = typer.Argument(..., help="Lesson id."),
     fmt: str = FormatOption,
-    lessons: Optional[Path] = LessonsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Published versions of a lesson with dates, tags and yanked marks."""
     from .commands.published import list_versions, render_versions
@@ -251,11 +308,11 @@ def versions(
     print(render_versions(lesson, list_versions(ws, lesson), fmt))
 
 
-@app.command(epilog=example('fiml-cms show bond_basics@1.0.0'))
+@app.command(epilog=example("fiml-cms show bond_basics@1.0.0"))
 @user_errors
 def show(
     spec: str = typer.Argument(..., metavar="LESSON@VERSION"),
-    lessons: Optional[Path] = LessonsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Print a published version's file exactly as tagged."""
     from .commands.published import show as run_show
@@ -266,15 +323,24 @@ def show(
     sys.stdout.buffer.flush()
 
 
-@app.command(epilog=example('fiml-cms tag bond_basics'))
+@app.command(epilog=example("fiml-cms tag bond_basics"))
 @user_errors
 def tag(
-    lesson: Optional[str] = typer.Argument(None, help="Lesson id or path: tag its committed version."),
-    from_history: bool = typer.Option(False, "--from-history", help="Tag every version in the history of an untagged repository."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="With --from-history: list the tags without creating them."),
-    canary: Optional[int] = typer.Option(None, "--canary", metavar="PERCENT", help="Serve the new version to PERCENT % of new starts only (a canary flag in the flag file); the rest keep the previous latest."),
-    flags: Optional[Path] = FlagsOption,
-    lessons: Optional[Path] = LessonsOption,
+    lesson: str | None = typer.Argument(None, help="Lesson id or path: tag its committed version."),
+    from_history: bool = typer.Option(
+        False, "--from-history", help="Tag every version in the history of an untagged repository."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="With --from-history: list the tags without creating them."
+    ),
+    canary: int | None = typer.Option(
+        None,
+        "--canary",
+        metavar="PERCENT",
+        help="Serve the new version to PERCENT % of new starts only (a canary flag in the flag file); the rest keep the previous latest.",
+    ),
+    flags: Path | None = FlagsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Publish a version: create its annotated tag."""
     from .commands.tagging import apply_history, plan_from_history, tag_current
@@ -287,7 +353,9 @@ def tag(
 
         planned, started = tag_canary(ws, lesson, canary, _flags_file(ws, flags))
         print(f"created {planned.name} at {planned.commit[:12]}")
-        print(f"canary: {started.lesson} {started.version} for {started.percent} % of new starts; the others get {started.stable} ({_flags_file(ws, flags)})")
+        print(
+            f"canary: {started.lesson} {started.version} for {started.percent} % of new starts; the others get {started.stable} ({_flags_file(ws, flags)})"
+        )
         return
     if canary is not None:
         raise UsageError("--canary is for tagging one LESSON")
@@ -305,16 +373,22 @@ def tag(
 @user_errors
 def canary_share(
     lesson: str = typer.Argument(..., help="Lesson id or path with a running canary."),
-    percent: int = typer.Argument(..., min=0, max=100, help="The share of new starts that get the canary version; 0 rolls it back."),
-    flags: Optional[Path] = FlagsOption,
-    lessons: Optional[Path] = LessonsOption,
+    percent: int = typer.Argument(
+        ..., min=0, max=100, help="The share of new starts that get the canary version; 0 rolls it back."
+    ),
+    flags: Path | None = FlagsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Change a content canary's share: raise it (only adds learners), or 0 to roll it back."""
     from .commands.canary import set_share
 
     ws = _workspace(lessons)
     before, after = set_share(ws, lesson, percent, _flags_file(ws, flags))
-    what = "rolled back: learners on it restart on " + after.stable + ", keeping their XP" if percent == 0 else f"{after.percent} % of new starts"
+    what = (
+        "rolled back: learners on it restart on " + after.stable + ", keeping their XP"
+        if percent == 0
+        else f"{after.percent} % of new starts"
+    )
     print(f"canary: {after.lesson} {after.version}: {before.percent} % -> {what}")
 
 
@@ -322,25 +396,33 @@ def canary_share(
 @user_errors
 def promote(
     lesson: str = typer.Argument(..., help="Lesson id or path with a running canary."),
-    flags: Optional[Path] = FlagsOption,
-    lessons: Optional[Path] = LessonsOption,
+    flags: Path | None = FlagsOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Release a canary version to everyone: its flag is removed, it becomes the plain latest."""
     from .commands.canary import promote as promote_canary
 
     ws = _workspace(lessons)
     done = promote_canary(ws, lesson, _flags_file(ws, flags))
-    print(f"promoted: {done.lesson} {done.version} is the latest for everyone (was {done.percent} % of new starts)")
+    print(
+        f"promoted: {done.lesson} {done.version} is the latest for everyone (was {done.percent} % of new starts)"
+    )
 
 
-@app.command(epilog=example('fiml-cms archive --check'))
+@app.command(epilog=example("fiml-cms archive --check"))
 @user_errors
 def archive(
-    out: Optional[Path] = typer.Option(None, "--out", help="Archive folder (default: <content>/archive)."),
-    check_only: bool = typer.Option(False, "--check", help="Verify the archive against the tags; change nothing."),
-    prune: bool = typer.Option(False, "--prune", help="Also remove archived files that no published version backs (FIML072)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="With --check: text | json | github | sarif."),
-    lessons: Optional[Path] = LessonsOption,
+    out: Path | None = typer.Option(None, "--out", help="Archive folder (default: <content>/archive)."),
+    check_only: bool = typer.Option(
+        False, "--check", help="Verify the archive against the tags; change nothing."
+    ),
+    prune: bool = typer.Option(
+        False, "--prune", help="Also remove archived files that no published version backs (FIML072)."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="With --check: text | json | github | sarif."
+    ),
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Write every published version to <archive>/<id>/<version>.yaml plus index.json."""
     from . import report
@@ -349,7 +431,9 @@ def archive(
 
     ws = _workspace(lessons)
     if check_only and prune:
-        raise UsageError("--check changes nothing and --prune removes files: run `fiml-cms archive --prune`, then `fiml-cms archive --check`")
+        raise UsageError(
+            "--check changes nothing and --prune removes files: run `fiml-cms archive --prune`, then `fiml-cms archive --check`"
+        )
     if check_only:
         chosen = fmt or report.default_format()
         _check_format(chosen, report.FORMATS)
@@ -360,23 +444,51 @@ def archive(
         result = run_archive(ws, out, progress)
     removed = _prune_archive(ws, out) if prune else []
     stale = f", {len(result.removed)} stale temp file(s) removed" if result.removed else ""
-    print(f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged" + (f", {len(removed)} removed" if prune else "") + stale)
+    print(
+        f"{result.folder}: {len(result.written)} file(s) written, {result.unchanged} unchanged"
+        + (f", {len(removed)} removed" if prune else "")
+        + stale
+    )
     for path in removed:
         print(f"removed {path}")
 
 
-@app.command(epilog=example('fiml-cms upgrade legacy/ --dry-run'))
+@app.command(epilog=example("fiml-cms upgrade legacy/ --dry-run"))
 @user_errors
 def upgrade(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Lesson files or folders (default: the lessons folder; not recursive)."),
-    check_only: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if a file needs upgrading (for CI)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; print the unified diff of what would be written."),
-    rename: bool = typer.Option(False, "--rename", help="Name each lesson <id>.yaml, removing the old name (refused if that file exists)."),
-    drop_field: Optional[List[str]] = typer.Option(None, "--drop-field", metavar="NAME", help="Allow dropping the legacy field NAME wherever it has no place in the format (repeatable); `metrics` drops unsupported metric names."),
-    as_text: Optional[List[str]] = typer.Option(None, "--as-text", metavar="TYPE", help="Show sections of the unknown legacy type TYPE as text sections (repeatable)."),
-    duration: Optional[int] = typer.Option(None, "--duration", min=1, metavar="MINUTES", help="duration_minutes for lessons that give none."),
-    xp: Optional[int] = typer.Option(None, "--xp", min=0, metavar="XP", help="xp_reward for lessons that give none."),
-    lessons: Optional[Path] = LessonsOption,
+    paths: list[Path] | None = typer.Argument(
+        None, help="Lesson files or folders (default: the lessons folder; not recursive)."
+    ),
+    check_only: bool = typer.Option(
+        False, "--check", help="Change nothing; exit 1 if a file needs upgrading (for CI)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Change nothing; print the unified diff of what would be written."
+    ),
+    rename: bool = typer.Option(
+        False,
+        "--rename",
+        help="Name each lesson <id>.yaml, removing the old name (refused if that file exists).",
+    ),
+    drop_field: list[str] | None = typer.Option(
+        None,
+        "--drop-field",
+        metavar="NAME",
+        help="Allow dropping the legacy field NAME wherever it has no place in the format (repeatable); `metrics` drops unsupported metric names.",
+    ),
+    as_text: list[str] | None = typer.Option(
+        None,
+        "--as-text",
+        metavar="TYPE",
+        help="Show sections of the unknown legacy type TYPE as text sections (repeatable).",
+    ),
+    duration: int | None = typer.Option(
+        None, "--duration", min=1, metavar="MINUTES", help="duration_minutes for lessons that give none."
+    ),
+    xp: int | None = typer.Option(
+        None, "--xp", min=0, metavar="XP", help="xp_reward for lessons that give none."
+    ),
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Rewrite legacy lessons in the current format. Exit 0 done, 1 problems (or --check: upgrade needed), 2 usage error."""
     import datetime as dt
@@ -401,7 +513,7 @@ def upgrade(
     raise typer.Exit(report.exit_code)
 
 
-def _prune_archive(ws: Any, out: Optional[Path]) -> list[Path]:
+def _prune_archive(ws: Any, out: Path | None) -> list[Path]:
     from .commands.prune import prune
 
     return prune(ws, out)

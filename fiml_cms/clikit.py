@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -21,4 +22,6 @@ def version_option(program: str, version: str) -> Any:
             raise typer.Exit()
 
     callback: Callable[[bool], None] = show
-    return typer.Option(False, "--version", callback=callback, is_eager=True, help="Print the version and exit.")
+    return typer.Option(
+        False, "--version", callback=callback, is_eager=True, help="Print the version and exit."
+    )

@@ -61,7 +61,16 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
     policy = table.get("policy", {})
     if not isinstance(policy, dict):
         raise ConfigError(f"{source}: `policy` must be a table")
-    return Settings(root, content, lessons_dir.resolve(), paths_dir.resolve(), archive.resolve(), tag_format, source, tuple(sorted(policy.items())))
+    return Settings(
+        root,
+        content,
+        lessons_dir.resolve(),
+        paths_dir.resolve(),
+        archive.resolve(),
+        tag_format,
+        source,
+        tuple(sorted(policy.items())),
+    )
 
 
 def _read_table(root: Path) -> tuple[dict[str, Any], Path | None]:
@@ -85,7 +94,9 @@ def _dedicated_table(path: Path) -> dict[str, Any]:
         return document
     others = sorted(k for k in document if k != "tool") + sorted(f"tool.{k}" for k in tool if k != "fiml-cms")
     if others:
-        raise ConfigError(f"{path}: put every setting under `[tool.fiml-cms]` or every one at the top of the file, not both (also found: {', '.join(others)})")
+        raise ConfigError(
+            f"{path}: put every setting under `[tool.fiml-cms]` or every one at the top of the file, not both (also found: {', '.join(others)})"
+        )
     table = tool["fiml-cms"]
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: `tool.fiml-cms` must be a table")
@@ -98,11 +109,15 @@ def check_keys(path: Path, table: dict[str, Any]) -> None:
 
     for key in table:
         if key not in KNOWN_KEYS:
-            raise ConfigError(f"{path}:{_line_of(path, key)}: unknown setting `{key}`{suggest(key, KNOWN_KEYS)} (valid: {', '.join(KNOWN_KEYS)})")
+            raise ConfigError(
+                f"{path}:{_line_of(path, key)}: unknown setting `{key}`{suggest(key, KNOWN_KEYS)} (valid: {', '.join(KNOWN_KEYS)})"
+            )
     policy = table.get("policy")
     for key in policy if isinstance(policy, dict) else ():
         if key not in KNOWN_POLICY_KEYS:
-            raise ConfigError(f"{path}:{_line_of(path, key)}: unknown policy setting `{key}`{suggest(key, KNOWN_POLICY_KEYS)} (valid: {', '.join(KNOWN_POLICY_KEYS)})")
+            raise ConfigError(
+                f"{path}:{_line_of(path, key)}: unknown policy setting `{key}`{suggest(key, KNOWN_POLICY_KEYS)} (valid: {', '.join(KNOWN_POLICY_KEYS)})"
+            )
 
 
 def _line_of(path: Path, key: str) -> int:

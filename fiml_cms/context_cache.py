@@ -27,8 +27,18 @@ from .lesson import LearningPath
 CACHE_FILE = Path("fiml-cms") / "validate-context.marshal"
 FORMAT = 2  # 2: a lesson entry keeps why its file cannot be read (FIML037 names it)
 #: The modules and schemas a cached entry is derived by; any change to them makes a new cache.
-_DERIVED_BY = ("document.py", "plain.py", "schema.py", "lesson.py", "yamlfile.py", "sourcefile.py", "bounds.py", "context_cache.py",
-               "schemas/lesson.schema.json", "schemas/path.schema.json")
+_DERIVED_BY = (
+    "document.py",
+    "plain.py",
+    "schema.py",
+    "lesson.py",
+    "yamlfile.py",
+    "sourcefile.py",
+    "bounds.py",
+    "context_cache.py",
+    "schemas/lesson.schema.json",
+    "schemas/path.schema.json",
+)
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +57,11 @@ def encode(entry: rules.LessonEntry | rules.PathEntry) -> Entry:
     """An entry's content-derived part as plain tuples (its file name is attached again on reading)."""
     if isinstance(entry, rules.LessonEntry):
         summary = entry.lesson
-        summary_data = None if summary is None else (summary.id, summary.prerequisites, summary.replaces, summary.retired)
+        summary_data = (
+            None
+            if summary is None
+            else (summary.id, summary.prerequisites, summary.replaces, summary.retired)
+        )
         return (entry.id, entry.replaces, summary_data, entry.unreadable)
     path = entry.path
     return (entry.id, None if path is None else (path.id, path.title, path.description, path.lessons))
@@ -58,7 +72,9 @@ def decode(kind_is_path: bool, data: Entry, file: str, stem: str) -> rules.Lesso
         path = data[1]
         return rules.PathEntry(file, stem, None if path is None else LearningPath(*path), data[0])
     summary = data[2]
-    return rules.LessonEntry(file, stem, data[0], data[1], None if summary is None else rules.LessonSummary(*summary), data[3])
+    return rules.LessonEntry(
+        file, stem, data[0], data[1], None if summary is None else rules.LessonSummary(*summary), data[3]
+    )
 
 
 @dataclass
@@ -71,13 +87,18 @@ class ContextCache:
     added: bool = False
 
     @classmethod
-    def load(cls, git_dir: Path) -> "ContextCache":
+    def load(cls, git_dir: Path) -> ContextCache:
         file = git_dir / CACHE_FILE
         try:
             stored = marshal.loads(file.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             return cls(file)
-        if not (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == code_stamp() and isinstance(stored[1], dict)):
+        if not (
+            isinstance(stored, tuple)
+            and len(stored) == 2
+            and stored[0] == code_stamp()
+            and isinstance(stored[1], dict)
+        ):
             return cls(file)
         return cls(file, stored[1])
 

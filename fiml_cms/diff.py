@@ -5,14 +5,23 @@ Compares parsed values, not text: reformatting YAML is no change at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .lesson import Lesson, MultipleChoiceQuestion, Question, Section
 from .versions import Level
 
 #: Lesson fields whose change is a patch (wording and metadata).
-_PATCH_FIELDS = ("title", "category", "difficulty", "duration_minutes", "tags", "learning_objectives", "yanked")
+_PATCH_FIELDS = (
+    "title",
+    "category",
+    "difficulty",
+    "duration_minutes",
+    "tags",
+    "learning_objectives",
+    "yanked",
+)
 #: Lesson fields whose change is minor (who may start it, what it pays, what it replaces).
 _MINOR_FIELDS = ("xp_reward", "prerequisites", "replaces", "retired")
 _SECTION_DATA = {"live_example": ("symbol", "metrics"), "chart": ("symbol", "period", "kind")}
@@ -40,9 +49,14 @@ def diff_lessons(old: Lesson, new: Lesson) -> LessonDiff:
 def _changes(old: Lesson, new: Lesson) -> Iterator[Change]:
     renamed = old.id != new.id and old.id in new.replaces
     if renamed:
-        yield Change(Level.NONE, f"renamed from {old.id} to {new.id} (listed in `replaces`: learners keep their place; not a new edition)")
+        yield Change(
+            Level.NONE,
+            f"renamed from {old.id} to {new.id} (listed in `replaces`: learners keep their place; not a new edition)",
+        )
     elif old.id != new.id:
-        yield Change(Level.MAJOR, f"id changed from {old.id} to {new.id} without listing {old.id} in `replaces`")
+        yield Change(
+            Level.MAJOR, f"id changed from {old.id} to {new.id} without listing {old.id} in `replaces`"
+        )
     if old.format != new.format:
         yield Change(Level.MAJOR, f"lesson format changed from {old.format} to {new.format}")
     for name in _PATCH_FIELDS:
@@ -55,7 +69,9 @@ def _changes(old: Lesson, new: Lesson) -> Iterator[Change]:
             yield Change(Level.MINOR, f"{name} changed from {getattr(old, name)!r} to {getattr(new, name)!r}")
     yield from _item_changes("section", old.sections, new.sections, _same_type_section)
     if old.quiz.pass_ratio != new.quiz.pass_ratio:
-        yield Change(Level.MINOR, f"quiz pass ratio changed from {old.quiz.pass_ratio} to {new.quiz.pass_ratio}")
+        yield Change(
+            Level.MINOR, f"quiz pass ratio changed from {old.quiz.pass_ratio} to {new.quiz.pass_ratio}"
+        )
     yield from _item_changes("question", old.quiz.questions, new.quiz.questions, _same_type_question)
 
 
@@ -71,7 +87,9 @@ def _order_changes(kind: str, old_ids: list[str], new_ids: list[str]) -> Iterato
         yield Change(Level.MAJOR, f"{kind}s re-ordered")
 
 
-def _item_changes(kind: str, old: tuple, new: tuple, same_type: Callable[[Any, Any], Iterator[Change]]) -> Iterator[Change]:
+def _item_changes(
+    kind: str, old: tuple, new: tuple, same_type: Callable[[Any, Any], Iterator[Change]]
+) -> Iterator[Change]:
     """Sections or questions: matched by id across versions, then compared one by one."""
     yield from _order_changes(kind, [i.id for i in old], [i.id for i in new])
     before = {i.id: i for i in old}
@@ -89,7 +107,11 @@ def _same_type_section(previous: Section, section: Section) -> Iterator[Change]:
     data = _SECTION_DATA.get(section.type, ())
     if any(getattr(previous, f) != getattr(section, f) for f in data):
         yield Change(Level.MINOR, f"section {section.id}: example data query changed")
-    if any(getattr(previous, f.name) != getattr(section, f.name) for f in fields(section) if f.name not in data and f.name != "fallback"):
+    if any(
+        getattr(previous, f.name) != getattr(section, f.name)
+        for f in fields(section)
+        if f.name not in data and f.name != "fallback"
+    ):
         yield Change(Level.PATCH, f"section {section.id}: wording changed")
     if getattr(previous, "fallback", None) != getattr(section, "fallback", None):
         yield Change(Level.MINOR, f"section {section.id}: example changed")
@@ -98,7 +120,9 @@ def _same_type_section(previous: Section, section: Section) -> Iterator[Change]:
 def _same_type_question(old: Question, new: Question) -> Iterator[Change]:
     qid = new.id
     if isinstance(old, MultipleChoiceQuestion) and isinstance(new, MultipleChoiceQuestion):
-        if len(old.options) != len(new.options) or (old.options != new.options and sorted(old.options) == sorted(new.options)):
+        if len(old.options) != len(new.options) or (
+            old.options != new.options and sorted(old.options) == sorted(new.options)
+        ):
             yield Change(Level.MAJOR, f"question {qid}: option set changed")
         elif old.options != new.options:
             yield Change(Level.MINOR, f"question {qid}: option wording changed")

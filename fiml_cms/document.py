@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plain, rules, schema, yamlfile
-from .findings import Finding
-from .findings import JsonPath
+from .findings import Finding, JsonPath
 from .lesson import ChangelogEntry, LearningPath, Lesson, question_from_dict, section_from_dict
 from .sourcefile import Source, decode_source, read_source
 
@@ -37,7 +36,14 @@ class CheckedFile:
         lesson_id = data.get("id") if isinstance(data.get("id"), str) else None
         replaces = data.get("replaces") if isinstance(data.get("replaces"), list) else []
         summary = rules.LessonSummary.of(self.lesson) if self.lesson else _partial_summary(data, lesson_id)
-        return rules.LessonEntry(self.file, self.stem, lesson_id, tuple(r for r in replaces if isinstance(r, str)), summary, self._unreadable())
+        return rules.LessonEntry(
+            self.file,
+            self.stem,
+            lesson_id,
+            tuple(r for r in replaces if isinstance(r, str)),
+            summary,
+            self._unreadable(),
+        )
 
     def _unreadable(self) -> str | None:
         """The first error of a file that did not load at all (bad YAML, bad bytes): what others must be told."""
@@ -92,14 +98,33 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
         loaded = yamlfile.load(source.text)
     except yamlfile.YamlProblem as problem:
         tab = source.tab_indentation(problem.line) if problem.code == "FIML001" else None
-        checked.findings.append(tab or Finding(problem.code, problem.message, source.file, line=problem.line, column=problem.column))
+        checked.findings.append(
+            tab
+            or Finding(problem.code, problem.message, source.file, line=problem.line, column=problem.column)
+        )
         return checked
     if loaded is None:
-        checked.findings.append(Finding("FIML006", "the file holds no YAML data (only comments or blank lines)", source.file, line=1, column=1))
+        checked.findings.append(
+            Finding(
+                "FIML006",
+                "the file holds no YAML data (only comments or blank lines)",
+                source.file,
+                line=1,
+                column=1,
+            )
+        )
         return checked
     if not isinstance(loaded, dict):
         found = "a list" if isinstance(loaded, list) else "a single value"
-        checked.findings.append(Finding("FIML010", f"the top level must be a mapping of fields (id: ..., title: ...), not {found}", source.file, line=1, column=1))
+        checked.findings.append(
+            Finding(
+                "FIML010",
+                f"the top level must be a mapping of fields (id: ..., title: ...), not {found}",
+                source.file,
+                line=1,
+                column=1,
+            )
+        )
         return checked
     try:
         plain.expanded_size(loaded)
@@ -108,7 +133,9 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
         return checked
     data, problems = plain.to_plain(loaded)
     checked.data = data
-    checked.findings.extend(Finding(p.code, p.message, source.file, p.path, at_key=p.at_key) for p in problems)
+    checked.findings.extend(
+        Finding(p.code, p.message, source.file, p.path, at_key=p.at_key) for p in problems
+    )
     _validate(checked, {p.path for p in problems})
     return checked
 
@@ -155,13 +182,17 @@ def valid_parts(data: dict[str, Any], bad: set[JsonPath]) -> rules.LessonParts:
 
     changelog = None
     if ok("changelog") and isinstance(data.get("changelog"), list):
-        changelog = tuple(ChangelogEntry(c["version"], c["date"], tuple(c["changes"])) for c in data["changelog"])
+        changelog = tuple(
+            ChangelogEntry(c["version"], c["date"], tuple(c["changes"])) for c in data["changelog"]
+        )
     return rules.LessonParts(
         id=data["id"] if ok("id") and isinstance(data.get("id"), str) else None,
         version=data["version"] if ok("version") and isinstance(data.get("version"), str) else None,
         changelog=changelog,
         sections=tuple((i, section_from_dict(s)) for i, s in items(("sections",)) if ok("sections", i)),
-        questions=tuple((i, question_from_dict(q)) for i, q in items(("quiz", "questions")) if ok("quiz", "questions", i)),
+        questions=tuple(
+            (i, question_from_dict(q)) for i, q in items(("quiz", "questions")) if ok("quiz", "questions", i)
+        ),
         yanked=tuple((i, v) for i, v in items(("yanked",)) if ok("yanked", i)),
         replaces=tuple((i, v) for i, v in items(("replaces",)) if ok("replaces", i)),
         xp_reward=data.get("xp_reward") if ok("xp_reward") else None,
@@ -182,7 +213,9 @@ def add_positions(files: list[CheckedFile]) -> None:
         checked.findings = [f.at(*where[(f.path, f.at_key)]) if f.line == 0 else f for f in checked.findings]
 
 
-def parse_lesson(data: bytes, display: str, stem: str | None = None, tolerate: tuple[str, ...] = ()) -> Lesson:
+def parse_lesson(
+    data: bytes, display: str, stem: str | None = None, tolerate: tuple[str, ...] = ()
+) -> Lesson:
     """A valid Lesson from raw bytes, or ContentError naming the first problems.
 
     `tolerate`: rule codes that do not count here (`bump` reads a lesson whose current version

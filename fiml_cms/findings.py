@@ -7,10 +7,10 @@ only for files that have findings (locating nodes costs a second parse).
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable, Union
 
-PathPart = Union[str, int]
+PathPart = str | int
 JsonPath = tuple[PathPart, ...]
 
 
@@ -45,12 +45,27 @@ RULES: dict[str, Rule] = _rules(
     ("FIML008", "binary-file", E, "The file contains NUL bytes: it is not text."),
     ("FIML009", "alias-expansion", E, "YAML aliases expand too far, or refer to themselves."),
     ("FIML010", "not-a-mapping", E, "The top level of the file is not a mapping of fields."),
-    ("FIML011", "unsafe-file", E, "The file cannot be read safely (a symlink leaving the repository, a directory, unreadable)."),
-    ("FIML012", "unsupported-value", E, "A key or value has a YAML type JSON cannot hold (binary, set, non-text key)."),
+    (
+        "FIML011",
+        "unsafe-file",
+        E,
+        "The file cannot be read safely (a symlink leaving the repository, a directory, unreadable).",
+    ),
+    (
+        "FIML012",
+        "unsupported-value",
+        E,
+        "A key or value has a YAML type JSON cannot hold (binary, set, non-text key).",
+    ),
     ("FIML020", "missing-field", E, "A required field is missing."),
     ("FIML021", "unknown-field", E, "A field the format does not define."),
     ("FIML022", "wrong-type", E, "A field has the wrong type (text, number, list, ...)."),
-    ("FIML023", "invalid-value", E, "A value is not one of the allowed values or does not match the allowed form."),
+    (
+        "FIML023",
+        "invalid-value",
+        E,
+        "A value is not one of the allowed values or does not match the allowed form.",
+    ),
     ("FIML024", "out-of-range", E, "A number, text length or list length is outside its allowed range."),
     ("FIML030", "id-file-mismatch", E, "The id does not equal the file name without .yaml."),
     ("FIML031", "duplicate-id", E, "Two lessons (or a lesson's `replaces`) claim the same id."),
@@ -58,25 +73,70 @@ RULES: dict[str, Rule] = _rules(
     ("FIML033", "changelog-order", E, "Changelog versions are not strictly decreasing from the top."),
     ("FIML034", "changelog-dates", E, "A changelog date is later than the entry above it."),
     ("FIML035", "answer-out-of-range", E, "A multiple-choice answer index points past the options."),
-    ("FIML036", "ambiguous-answer", E, "Two options are the same, so there is not exactly one correct answer."),
+    (
+        "FIML036",
+        "ambiguous-answer",
+        E,
+        "Two options are the same, so there is not exactly one correct answer.",
+    ),
     ("FIML037", "unknown-prerequisite", E, "A prerequisite names a lesson that does not exist."),
-    ("FIML038", "prerequisite-cycle", E, "Prerequisites form a cycle, so none of the lessons could be started."),
+    (
+        "FIML038",
+        "prerequisite-cycle",
+        E,
+        "Prerequisites form a cycle, so none of the lessons could be started.",
+    ),
     ("FIML039", "duplicate-section-id", E, "Two sections of a lesson share an id."),
     ("FIML040", "duplicate-question-id", E, "Two questions of a lesson share an id."),
-    ("FIML041", "message-too-long", E, "A section or question would not fit in one Telegram message (4,096 characters)."),
+    (
+        "FIML041",
+        "message-too-long",
+        E,
+        "A section or question would not fit in one Telegram message (4,096 characters).",
+    ),
     ("FIML042", "unknown-yanked-version", E, "A yanked version does not appear in the lesson's changelog."),
     ("FIML043", "unknown-path-lesson", E, "A learning path lists a lesson that does not exist."),
     ("FIML044", "duplicate-path-id", E, "Two learning paths share an id."),
-    ("FIML045", "yanked-current-version", E, "The current version is listed as yanked, so the lesson could never be served."),
+    (
+        "FIML045",
+        "yanked-current-version",
+        E,
+        "The current version is listed as yanked, so the lesson could never be served.",
+    ),
     ("FIML046", "self-replacement", E, "A lesson lists its own id in `replaces`."),
     ("FIML060", "version-not-bumped", E, "A lesson's content changed but its version did not."),
-    ("FIML061", "bump-too-small", E, "The version rose by less than the change requires (patch < minor < major)."),
+    (
+        "FIML061",
+        "bump-too-small",
+        E,
+        "The version rose by less than the change requires (patch < minor < major).",
+    ),
     ("FIML062", "version-lowered", E, "The version is lower than before."),
-    ("FIML063", "missing-changelog-entry", E, "The version rose without a changelog entry for the new version."),
+    (
+        "FIML063",
+        "missing-changelog-entry",
+        E,
+        "The version rose without a changelog entry for the new version.",
+    ),
     ("FIML064", "id-changed", E, "A lesson's id changed without listing the old id in `replaces`."),
-    ("FIML065", "published-lesson-deleted", E, "A lesson with published versions was deleted; retire it instead."),
-    ("FIML066", "base-unreadable", W, "The base version of a changed lesson could not be read, so the bump was not checked."),
-    ("FIML067", "changelog-rewritten", E, "A changelog entry of an earlier version was removed or changed; the changelog only grows at the top."),
+    (
+        "FIML065",
+        "published-lesson-deleted",
+        E,
+        "A lesson with published versions was deleted; retire it instead.",
+    ),
+    (
+        "FIML066",
+        "base-unreadable",
+        W,
+        "The base version of a changed lesson could not be read, so the bump was not checked.",
+    ),
+    (
+        "FIML067",
+        "changelog-rewritten",
+        E,
+        "A changelog entry of an earlier version was removed or changed; the changelog only grows at the top.",
+    ),
     ("FIML070", "archive-missing", E, "A published version has no archive file."),
     ("FIML071", "archive-differs", E, "An archive file (or index.json) differs from the published blob."),
     ("FIML072", "archive-extra", E, "An archive file belongs to no published version."),
@@ -113,7 +173,7 @@ class Finding:
     def json_path(self) -> str:
         return format_json_path(self.path)
 
-    def at(self, line: int, column: int) -> "Finding":
+    def at(self, line: int, column: int) -> Finding:
         return replace(self, line=line, column=column)
 
 

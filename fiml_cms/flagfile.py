@@ -42,7 +42,12 @@ def canary_flag(canary: Canary) -> dict[str, Any]:
         "variants": {"on": True, "off": False},
         "defaultVariant": "off",
         "targeting": {"fractional": [["on", canary.percent], ["off", 100 - canary.percent]]},
-        "metadata": {"kind": CANARY_KIND, "lesson": canary.lesson, "version": canary.version, "stable": canary.stable},
+        "metadata": {
+            "kind": CANARY_KIND,
+            "lesson": canary.lesson,
+            "version": canary.version,
+            "stable": canary.stable,
+        },
     }
 
 
@@ -68,7 +73,11 @@ def on_percent(flag: dict[str, Any]) -> int | None:
     fractions = targeting.get("fractional") if isinstance(targeting, dict) else None
     if not isinstance(fractions, list):
         return None
-    weights = [f for f in fractions if isinstance(f, list) and len(f) == 2 and isinstance(f[1], int) and not isinstance(f[1], bool)]
+    weights = [
+        f
+        for f in fractions
+        if isinstance(f, list) and len(f) == 2 and isinstance(f[1], int) and not isinstance(f[1], bool)
+    ]
     total = sum(w for _, w in weights)
     if not weights or total <= 0:
         return None
@@ -94,7 +103,7 @@ def parse(text: str, source: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"{source}: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1:1: a flag file is a JSON object with a \"flags\" object")
+        raise ConfigError(f'{source}:1:1: a flag file is a JSON object with a "flags" object')
     return data
 
 
@@ -108,7 +117,7 @@ def read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read the flag file: {exc}") from None
     data = parse(text, str(path))
     if not isinstance(data.get("flags", {}), dict):
-        raise ConfigError(f"{path}: \"flags\" must be an object")
+        raise ConfigError(f'{path}: "flags" must be an object')
     return data
 
 

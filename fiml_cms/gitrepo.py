@@ -45,7 +45,9 @@ class GitRepo:
         try:
             self._repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise MissingInput(f"{path}: not inside a git repository (run `git init`, or work in a clone)") from None
+            raise MissingInput(
+                f"{path}: not inside a git repository (run `git init`, or work in a clone)"
+            ) from None
         if self._repo.bare:
             raise ContentError(f"{path}: a bare repository has no work tree to read lessons from")
         self.root = Path(self._repo.working_tree_dir).resolve()  # type: ignore[arg-type]
@@ -81,11 +83,6 @@ class GitRepo:
         with self._lock:
             return self._repo.head.is_detached
 
-    @property
-    def git_dir(self) -> Path:
-        """This work tree's git folder (`.git`, or `.git/worktrees/<name>` for a linked work tree)."""
-        return Path(self._repo.git_dir)
-
     def is_shallow(self) -> bool:
         return (Path(self._repo.git_dir) / "shallow").exists()
 
@@ -94,12 +91,27 @@ class GitRepo:
         try:
             return self._git("rev_parse", "--verify", "-q", f"{ref}^{{commit}}")
         except ContentError:
-            hint = " (this is a shallow clone: fetch it, e.g. actions/checkout with fetch-depth: 0)" if self.is_shallow() else ""
+            hint = (
+                " (this is a shallow clone: fetch it, e.g. actions/checkout with fetch-depth: 0)"
+                if self.is_shallow()
+                else ""
+            )
             raise MissingInput(f"unknown git ref {ref!r}{hint}") from None
 
     def tags(self, prefix: str = "", names: list[str] | None = None) -> list[TagRef]:
         """Every tag under `refs/tags/<prefix>` (or just the tags `names`), from one `git for-each-ref` call."""
-        fmt = _FIELD.join(["%(refname:strip=2)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(creatordate:iso-strict)"]) + _RECORD
+        fmt = (
+            _FIELD.join(
+                [
+                    "%(refname:strip=2)",
+                    "%(objectname)",
+                    "%(*objectname)",
+                    "%(objecttype)",
+                    "%(creatordate:iso-strict)",
+                ]
+            )
+            + _RECORD
+        )
         patterns = [f"refs/tags/{prefix}"] if names is None else [f"refs/tags/{name}" for name in names]
         if not patterns:
             return []
@@ -145,7 +157,10 @@ class GitRepo:
         request = "".join(f"{commit}:{path}\n" for commit, path in specs)
         done = subprocess.run(
             ["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
-            cwd=self.root, input=request.encode(), capture_output=True, check=False,
+            cwd=self.root,
+            input=request.encode(),
+            capture_output=True,
+            check=False,
         )
         if done.returncode != 0:
             raise ContentError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip()}")
@@ -167,7 +182,13 @@ class GitRepo:
 
         if not shas:
             return {}
-        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input="".join(f"{s}\n" for s in shas).encode(), capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            input="".join(f"{s}\n" for s in shas).encode(),
+            capture_output=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise ContentError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip()}")
         out, found, at = done.stdout, {}, 0
@@ -195,14 +216,29 @@ class GitRepo:
         import os
         import subprocess
 
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+        env = {
+            **os.environ,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",
+            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+        }
         try:
-            done = subprocess.run(["git", "fetch", "--quiet", "--tags", "--no-recurse-submodules", remote], cwd=self.root, env=env, capture_output=True, timeout=timeout, check=False)
+            done = subprocess.run(
+                ["git", "fetch", "--quiet", "--tags", "--no-recurse-submodules", remote],
+                cwd=self.root,
+                env=env,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise ContentError(f"git fetch --tags {remote} took longer than {timeout:g} s") from None
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines()
-            detail = next((line for line in lines if line.startswith("fatal:")), lines[0] if lines else f"exit {done.returncode}")
+            detail = next(
+                (line for line in lines if line.startswith("fatal:")),
+                lines[0] if lines else f"exit {done.returncode}",
+            )
             raise ContentError(f"git fetch --tags {remote} failed: {detail.removeprefix('fatal: ')}")
 
     def read_spec(self, commit: str, path: str) -> tuple[str, bytes] | None:
@@ -320,7 +356,7 @@ class GitRepo:
         with self._lock:
             self._repo.close()
 
-    def __enter__(self) -> "GitRepo":
+    def __enter__(self) -> GitRepo:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -334,7 +370,9 @@ def worktree_blob_shas(root: Path, folders: list[str]) -> dict[str, str]:
     import subprocess
 
     def git_z(*args: str) -> list[str]:
-        done = subprocess.run(["git", "-C", str(root), *args, "-z", "--", *folders], capture_output=True, check=True)
+        done = subprocess.run(
+            ["git", "-C", str(root), *args, "-z", "--", *folders], capture_output=True, check=True
+        )
         return [item for item in done.stdout.decode("utf-8", errors="surrogateescape").split("\0") if item]
 
     try:
@@ -349,4 +387,3 @@ def worktree_blob_shas(root: Path, folders: list[str]) -> dict[str, str]:
         if mode.startswith("100") and stage == "0" and path not in changed:
             shas[path] = sha
     return shas
-

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 FORMAT = 1
 IMPORTED = "Imported from the legacy format"
@@ -29,7 +31,9 @@ IMPORTED = "Imported from the legacy format"
 LESSON_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 ITEM_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+SEMVER = re.compile(
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
 SHORT_VERSION = re.compile(r"^v?(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?$")
 SYMBOL = re.compile(r"^[A-Z0-9^][A-Z0-9.^=-]{0,14}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -77,7 +81,20 @@ METRIC_ALIASES = {
     "pe": "pe_ratio", "p_e": "pe_ratio", "p_e_ratio": "pe_ratio", "price_to_earnings": "pe_ratio",
     "div_yield": "dividend_yield",
 }  # fmt: skip
-PERIODS = {"1d": "1d", "5d": "5d", "1mo": "1mo", "1m": "1mo", "3mo": "3mo", "3m": "3mo", "6mo": "6mo", "6m": "6mo", "1y": "1y", "12m": "1y", "5y": "5y", "max": "max"}
+PERIODS = {
+    "1d": "1d",
+    "5d": "5d",
+    "1mo": "1mo",
+    "1m": "1mo",
+    "3mo": "3mo",
+    "3m": "3mo",
+    "6mo": "6mo",
+    "6m": "6mo",
+    "1y": "1y",
+    "12m": "1y",
+    "5y": "5y",
+    "max": "max",
+}
 CHART_KINDS = ("line", "candlestick", "bar")
 
 QUESTION_TYPES = {
@@ -134,8 +151,17 @@ def upgrade_lesson(
         fmt = data["format"]
         if is_current(data):
             return Upgraded(copy.deepcopy(data), False, [], [])
-        return Upgraded(None, False, [], [f"$.format: format {fmt!r} is not one this fiml-cms knows (it reads legacy lessons and format {FORMAT})"])
-    mapper = _Mapper(frozenset(drop_fields), frozenset(t.strip().lower() for t in text_types), dict(defaults or {}))
+        return Upgraded(
+            None,
+            False,
+            [],
+            [
+                f"$.format: format {fmt!r} is not one this fiml-cms knows (it reads legacy lessons and format {FORMAT})"
+            ],
+        )
+    mapper = _Mapper(
+        frozenset(drop_fields), frozenset(t.strip().lower() for t in text_types), dict(defaults or {})
+    )
     result = mapper.lesson(data, first_seen or today)
     if mapper.problems:
         return Upgraded(None, True, mapper.notes, mapper.problems)
@@ -150,7 +176,9 @@ def _path(*parts: Any) -> str:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, dict)) and not (value.strip() if isinstance(value, str) else value))
+    return value is None or (
+        isinstance(value, (str, list, dict)) and not (value.strip() if isinstance(value, str) else value)
+    )
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -201,7 +229,10 @@ def version_of(value: Any) -> tuple[str | None, str | None]:
         text = repr(value)
         if SHORT_VERSION.match(text):
             full = version_of(text)[0]
-            return full, f"version {text} (an unquoted number) -> {full}: check it was not written with a trailing zero, e.g. 1.10"
+            return (
+                full,
+                f"version {text} (an unquoted number) -> {full}: check it was not written with a trailing zero, e.g. 1.10",
+            )
         return None, f"{value!r} is not a version"
     if not isinstance(value, str):
         return None, f"{_show(value)} is not a version"
@@ -216,7 +247,12 @@ def version_of(value: Any) -> tuple[str | None, str | None]:
 
 
 class _Mapper:
-    def __init__(self, drop_fields: frozenset[str], user_text_types: frozenset[str], defaults: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        drop_fields: frozenset[str],
+        user_text_types: frozenset[str],
+        defaults: dict[str, int] | None = None,
+    ) -> None:
         self.defaults = defaults or {}
         self.drop_fields = drop_fields
         self.user_text_types = user_text_types
@@ -243,7 +279,10 @@ class _Mapper:
             elif key in self.drop_fields:
                 self.note(f"{where}: dropped {_show(value, 40)} (--drop-field {key})")
             else:
-                self.problem(where, f"{_show(value, 40)} has no place in the current format (allow dropping it with --drop-field {key})")
+                self.problem(
+                    where,
+                    f"{_show(value, 40)} has no place in the current format (allow dropping it with --drop-field {key})",
+                )
 
     def text(self, value: Any, where: str, *, required: bool = True) -> str | None:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -288,7 +327,10 @@ class _Mapper:
 
         lesson_id = data.get("id")
         if not isinstance(lesson_id, str) or not LESSON_ID.match(lesson_id):
-            self.problem("$.id", f"{_show(lesson_id)} is not a valid lesson id (3 to 64 lowercase letters, digits, '_'); ids never change, so it is not rewritten")
+            self.problem(
+                "$.id",
+                f"{_show(lesson_id)} is not a valid lesson id (3 to 64 lowercase letters, digits, '_'); ids never change, so it is not rewritten",
+            )
         out["id"] = lesson_id
 
         version = "1.0.0"
@@ -312,7 +354,10 @@ class _Mapper:
             out["xp_reward"] = self.defaults["xp_reward"]
             self.note(f"$.xp_reward: missing, set to {out['xp_reward']} (--xp)")
         elif data.get("xp_reward") is None:
-            self.problem("$.xp_reward", "is missing; the current format needs the XP a learner earns for completing the lesson (give a default with --xp N)")
+            self.problem(
+                "$.xp_reward",
+                "is missing; the current format needs the XP a learner earns for completing the lesson (give a default with --xp N)",
+            )
             out["xp_reward"] = None
         else:
             out["xp_reward"] = self.integer(data["xp_reward"], "$.xp_reward")
@@ -356,11 +401,19 @@ class _Mapper:
 
     def category(self, value: Any) -> str | None:
         if not isinstance(value, str) or not value.strip():
-            self.problem("$.category", f"{_show(value)} is not a category name" if value is not None else "is missing; the current format needs a category")
+            self.problem(
+                "$.category",
+                f"{_show(value)} is not a category name"
+                if value is not None
+                else "is missing; the current format needs a category",
+            )
             return None
         slug = re.sub(r"\s+", "_", value.strip().lower())
         if not SLUG.match(slug):
-            self.problem("$.category", f"{value!r} cannot be made a category name (lowercase letters, digits, '_' or '-', starting with a letter)")
+            self.problem(
+                "$.category",
+                f"{value!r} cannot be made a category name (lowercase letters, digits, '_' or '-', starting with a letter)",
+            )
             return None
         if slug != value:
             self.note(f"$.category: {value!r} -> {slug}")
@@ -369,7 +422,12 @@ class _Mapper:
     def difficulty(self, value: Any) -> str | None:
         key = value.strip().lower() if isinstance(value, str) else None
         if key not in DIFFICULTIES:
-            self.problem("$.difficulty", f"{_show(value)} is not beginner, intermediate or advanced" if value is not None else "is missing; the current format needs beginner, intermediate or advanced")
+            self.problem(
+                "$.difficulty",
+                f"{_show(value)} is not beginner, intermediate or advanced"
+                if value is not None
+                else "is missing; the current format needs beginner, intermediate or advanced",
+            )
             return None
         if DIFFICULTIES[key] != value:
             self.note(f"$.difficulty: {value!r} -> {DIFFICULTIES[key]}")
@@ -386,12 +444,21 @@ class _Mapper:
             value = None
         if estimate is None:
             if minutes is None and "duration_minutes" in self.defaults:
-                self.note(f"$.duration_minutes: missing, set to {self.defaults['duration_minutes']} (--duration)")
+                self.note(
+                    f"$.duration_minutes: missing, set to {self.defaults['duration_minutes']} (--duration)"
+                )
                 return self.defaults["duration_minutes"]
             if minutes is None:
-                self.problem("$.duration_minutes", "is missing; the current format needs the lesson's length in minutes (give a default with --duration N)")
+                self.problem(
+                    "$.duration_minutes",
+                    "is missing; the current format needs the lesson's length in minutes (give a default with --duration N)",
+                )
             return value
-        match = MINUTES.match(str(estimate)) if isinstance(estimate, (str, int)) and not isinstance(estimate, bool) else None
+        match = (
+            MINUTES.match(str(estimate))
+            if isinstance(estimate, (str, int)) and not isinstance(estimate, bool)
+            else None
+        )
         parsed = int(match.group(1)) if match else None
         if minutes is None and parsed is not None:
             self.note(f"$.estimated_completion_time: {estimate!r} -> duration_minutes {parsed}")
@@ -399,11 +466,16 @@ class _Mapper:
         if minutes is not None and parsed == value:
             self.note(f"$.estimated_completion_time: dropped, it repeats duration_minutes ({estimate!r})")
         elif "estimated_completion_time" in self.drop_fields:
-            self.note(f"$.estimated_completion_time: dropped {estimate!r} (--drop-field estimated_completion_time)")
+            self.note(
+                f"$.estimated_completion_time: dropped {estimate!r} (--drop-field estimated_completion_time)"
+            )
         elif minutes is None:
             self.problem("$.estimated_completion_time", f"{_show(estimate)} cannot be read as minutes")
         else:
-            self.problem("$.estimated_completion_time", f"{_show(estimate)} differs from duration_minutes {minutes!r} (allow dropping it with --drop-field estimated_completion_time)")
+            self.problem(
+                "$.estimated_completion_time",
+                f"{_show(estimate)} differs from duration_minutes {minutes!r} (allow dropping it with --drop-field estimated_completion_time)",
+            )
         return value
 
     def id_list(self, value: Any, key: str) -> list[str] | None:
@@ -431,7 +503,10 @@ class _Mapper:
         for i, tag in enumerate(value):
             slug = re.sub(r"\s+", "-", tag.strip().lower()) if isinstance(tag, str) else None
             if slug is None or not SLUG.match(slug):
-                self.problem(_path("tags", i), f"{_show(tag)} cannot be made a keyword (lowercase letters, digits, '_' or '-')")
+                self.problem(
+                    _path("tags", i),
+                    f"{_show(tag)} cannot be made a keyword (lowercase letters, digits, '_' or '-')",
+                )
                 continue
             if slug != tag:
                 self.note(f"{_path('tags', i)}: {tag!r} -> {slug}")
@@ -486,26 +561,49 @@ class _Mapper:
             if isinstance(changes, str) and changes.strip():
                 changes = [changes.strip()]
                 self.note(f"{_path(*where, 'changes')}: one text -> a list of one change")
-            if not isinstance(changes, list) or not changes or not all(isinstance(c, str) and c.strip() for c in changes):
-                self.problem(_path(*where, "changes"), f"{_show(changes)} is not a list of changes (one line of text each)")
+            if (
+                not isinstance(changes, list)
+                or not changes
+                or not all(isinstance(c, str) and c.strip() for c in changes)
+            ):
+                self.problem(
+                    _path(*where, "changes"),
+                    f"{_show(changes)} is not a list of changes (one line of text each)",
+                )
                 changes = []
             self.leftover(entry, ("version", "date", "changes"), *where)
             entries.append({"version": full, "date": date, "changes": [c.strip() for c in changes]})
         keys = [str(e["version"]) for e in entries if e["version"]]
-        if len(keys) > 1 and all(_semver_key(a) < _semver_key(b) for a, b in zip(keys, keys[1:])):
+        if len(keys) > 1 and all(_semver_key(a) < _semver_key(b) for a, b in itertools.pairwise(keys)):
             entries.reverse()
             self.note("$.changelog: oldest-first -> newest first")
         if entries and entries[0]["version"] and entries[0]["version"] != version:
-            self.problem("$.changelog", f"the newest entry is {entries[0]['version']} but the lesson's version is {version}: add an entry for {version} at the top (its date and changes are history only an author knows)")
+            self.problem(
+                "$.changelog",
+                f"the newest entry is {entries[0]['version']} but the lesson's version is {version}: add an entry for {version} at the top (its date and changes are history only an author knows)",
+            )
         return entries
 
     # -- sections -------------------------------------------------------------------------
     def sections(self, value: Any) -> list[dict[str, Any]]:
         if not isinstance(value, list) or not value:
-            self.problem("$.sections", "is missing or empty; a lesson needs at least one section" if _empty(value) else f"{_show(value)} is not a list of sections")
+            self.problem(
+                "$.sections",
+                "is missing or empty; a lesson needs at least one section"
+                if _empty(value)
+                else f"{_show(value)} is not a list of sections",
+            )
             return []
-        taken = {s["id"] for s in value if isinstance(s, dict) and isinstance(s.get("id"), str) and ITEM_ID.match(s["id"])}
-        if len(taken) != sum(1 for s in value if isinstance(s, dict) and isinstance(s.get("id"), str) and ITEM_ID.match(s["id"])):
+        taken = {
+            s["id"]
+            for s in value
+            if isinstance(s, dict) and isinstance(s.get("id"), str) and ITEM_ID.match(s["id"])
+        }
+        if len(taken) != sum(
+            1
+            for s in value
+            if isinstance(s, dict) and isinstance(s.get("id"), str) and ITEM_ID.match(s["id"])
+        ):
             taken = set()  # repeated legacy ids: derive all of them
         out = []
         for i, section in enumerate(value):
@@ -524,10 +622,16 @@ class _Mapper:
             if isinstance(legacy_id, str) and legacy_id in taken:
                 sid = legacy_id
             else:
-                base = slug_id(str(legacy_type)) if isinstance(legacy_type, str) and legacy_type.strip() else "section"
+                base = (
+                    slug_id(str(legacy_type))
+                    if isinstance(legacy_type, str) and legacy_type.strip()
+                    else "section"
+                )
                 sid = _unique(base, taken)
                 if legacy_id is not None:
-                    self.note(f"{_path('sections', i, 'id')}: {legacy_id!r} is not a valid or unique id -> {sid}")
+                    self.note(
+                        f"{_path('sections', i, 'id')}: {legacy_id!r} is not a valid or unique id -> {sid}"
+                    )
                 taken.add(sid)
             mapped = {"id": sid, **mapped}
             self.note(f"{_path('sections', i)} ({legacy_type}) -> {mapped['type']} section id {sid}")
@@ -546,14 +650,20 @@ class _Mapper:
         if kind in self.user_text_types:
             return self.text_section(section, where)
         if kind in LIVE_TYPES or kind in CHART_TYPES:
-            self.problem(_path(*where), f"a {legacy_type} section without a data query (fiml_query: {{symbol, metrics}}): nothing to show live; show it as text with --as-text {legacy_type}")
+            self.problem(
+                _path(*where),
+                f"a {legacy_type} section without a data query (fiml_query: {{symbol, metrics}}): nothing to show live; show it as text with --as-text {legacy_type}",
+            )
             return None
         if kind in POINT_TYPES:
             return self.points_section(section, where)
         if kind in TEXT_TYPES:
             return self.text_section(section, where)
         if kind:
-            self.problem(_path(*where, "type"), f"{_show(legacy_type)} is not a section type this upgrade knows; show it as text with --as-text {legacy_type}")
+            self.problem(
+                _path(*where, "type"),
+                f"{_show(legacy_type)} is not a section type this upgrade knows; show it as text with --as-text {legacy_type}",
+            )
         else:
             self.problem(_path(*where, "type"), "is missing; cannot tell how to show this section")
         return None
@@ -594,10 +704,17 @@ class _Mapper:
         points: list[str | None]
         self.title(section, where, out)
         if isinstance(section.get("points"), list) and section["points"]:
-            points = [self.line(p, _path(*where, "points", j)) for j, p in enumerate(section["points"]) if not _empty(p)]
+            points = [
+                self.line(p, _path(*where, "points", j))
+                for j, p in enumerate(section["points"])
+                if not _empty(p)
+            ]
             used = "points"
             if not _empty(section.get("content")):
-                self.problem(_path(*where, "content"), "a key-points section with both `points` and `content`: the text has no place next to the points")
+                self.problem(
+                    _path(*where, "content"),
+                    "a key-points section with both `points` and `content`: the text has no place next to the points",
+                )
         else:
             text, used = self.content(section, where)
             parsed = _list_of_points(text or "", has_title="title" in out)
@@ -612,16 +729,27 @@ class _Mapper:
                 out["title"] = heading
                 self.note(f"{_path(*where)}: heading {heading!r} -> title")
         if len(points) > 12 or any(p is not None and len(p) > 400 for p in points):
-            out = {"type": "text", **({"title": out["title"]} if "title" in out else {}), "body": "\n".join(f"- {p}" for p in points if p) + "\n"}
-            self.note(f"{_path(*where)}: more than 12 points or a point over 400 characters, so it stays a text section (a bulleted list)")
+            out = {
+                "type": "text",
+                **({"title": out["title"]} if "title" in out else {}),
+                "body": "\n".join(f"- {p}" for p in points if p) + "\n",
+            }
+            self.note(
+                f"{_path(*where)}: more than 12 points or a point over 400 characters, so it stays a text section (a bulleted list)"
+            )
         else:
             out["points"] = [p for p in points if p is not None]
         self.leftover(section, ("id", "type", "title", used), *where)
         return out
 
-    def query(self, section: dict[str, Any], where: tuple[Any, ...], query_key: str | None) -> tuple[dict[str, Any], tuple[Any, ...]] | None:
+    def query(
+        self, section: dict[str, Any], where: tuple[Any, ...], query_key: str | None
+    ) -> tuple[dict[str, Any], tuple[Any, ...]] | None:
         if query_key is None:
-            self.problem(_path(*where), "a live example without a data query (fiml_query: {symbol, metrics}); nothing to show live")
+            self.problem(
+                _path(*where),
+                "a live example without a data query (fiml_query: {symbol, metrics}); nothing to show live",
+            )
             return None
         query = section[query_key]
         qwhere = (*where, query_key)
@@ -631,9 +759,14 @@ class _Mapper:
             symbol = None
         elif symbol != symbol.strip().upper():
             self.note(f"{_path(*qwhere, 'symbol')}: {symbol!r} -> {symbol.strip().upper()}")
-        return {"symbol": symbol.strip().upper() if symbol else None, **{k: v for k, v in query.items() if k != "symbol"}}, qwhere
+        return {
+            "symbol": symbol.strip().upper() if symbol else None,
+            **{k: v for k, v in query.items() if k != "symbol"},
+        }, qwhere
 
-    def live_section(self, section: dict[str, Any], where: tuple[Any, ...], query_key: str | None) -> dict[str, Any] | None:
+    def live_section(
+        self, section: dict[str, Any], where: tuple[Any, ...], query_key: str | None
+    ) -> dict[str, Any] | None:
         found = self.query(section, where, query_key)
         if found is None:
             return None
@@ -656,11 +789,17 @@ class _Mapper:
                 self.note(f"{_path(*where, key)} -> fallback (shown when no data provider is reachable)")
         used.append(key)
         if fallback is None:
-            self.problem(_path(*where, "content"), "a live example needs text to show when no data provider is reachable (the current format's `fallback`)")
+            self.problem(
+                _path(*where, "content"),
+                "a live example needs text to show when no data provider is reachable (the current format's `fallback`)",
+            )
         for field_key, text in ((key, fallback), ("body", out.get("body"))):
             holes = sorted(set(PLACEHOLDER.findall(text or "")))
             if holes:
-                self.problem(_path(*where, field_key), f"the text is a template with data placeholders ({', '.join(holes)}); the current format shows it as written when no provider is reachable, so it needs stated example figures instead")
+                self.problem(
+                    _path(*where, field_key),
+                    f"the text is a template with data placeholders ({', '.join(holes)}); the current format shows it as written when no provider is reachable, so it needs stated example figures instead",
+                )
         out["fallback"] = fallback
         self.leftover(section, used, *where)
         return out
@@ -668,7 +807,9 @@ class _Mapper:
     def metrics(self, value: Any, qwhere: tuple[Any, ...]) -> list[str]:
         where = _path(*qwhere, "metrics")
         if _empty(value):
-            self.problem(where, "the data query names no metrics; the current format needs at least one (e.g. price)")
+            self.problem(
+                where, "the data query names no metrics; the current format needs at least one (e.g. price)"
+            )
             return []
         items = value if isinstance(value, list) else [value]
         out: list[str] = []
@@ -677,9 +818,14 @@ class _Mapper:
             mapped = name if name in METRICS else METRIC_ALIASES.get(name or "")
             if mapped is None:
                 if "metrics" in self.drop_fields:
-                    self.note(f"{where}[{j}]: dropped unsupported metric {_show(item)} (--drop-field metrics)")
+                    self.note(
+                        f"{where}[{j}]: dropped unsupported metric {_show(item)} (--drop-field metrics)"
+                    )
                 else:
-                    self.problem(f"{where}[{j}]", f"{_show(item)} is not a metric the current format can show ({', '.join(METRICS)}); drop unsupported metrics with --drop-field metrics")
+                    self.problem(
+                        f"{where}[{j}]",
+                        f"{_show(item)} is not a metric the current format can show ({', '.join(METRICS)}); drop unsupported metrics with --drop-field metrics",
+                    )
                 continue
             if mapped != item:
                 self.note(f"{where}[{j}]: {item!r} -> {mapped}")
@@ -689,7 +835,9 @@ class _Mapper:
             self.problem(where, "no metric the current format can show is left")
         return out
 
-    def chart_section(self, section: dict[str, Any], where: tuple[Any, ...], query_key: str | None) -> dict[str, Any] | None:
+    def chart_section(
+        self, section: dict[str, Any], where: tuple[Any, ...], query_key: str | None
+    ) -> dict[str, Any] | None:
         found = self.query(section, where, query_key)
         if found is None:
             return None
@@ -699,11 +847,17 @@ class _Mapper:
         period_key = next((k for k in ("period", "timeframe", "range") if k in query), None)
         period = PERIODS.get(str(query.get(period_key, "")).strip().lower()) if period_key else None
         if period is None:
-            self.problem(_path(*qwhere, period_key or "period"), f"{_show(query.get(period_key)) if period_key else 'missing'}: the chart period must be one of {', '.join(sorted(set(PERIODS.values())))}")
+            self.problem(
+                _path(*qwhere, period_key or "period"),
+                f"{_show(query.get(period_key)) if period_key else 'missing'}: the chart period must be one of {', '.join(sorted(set(PERIODS.values())))}",
+            )
         kind_key = next((k for k in ("kind", "chart_type", "style") if k in query), None)
         kind = str(query.get(kind_key)).strip().lower() if kind_key else "line"
         if kind not in CHART_KINDS:
-            self.problem(_path(*qwhere, kind_key or "kind"), f"{_show(query.get(kind_key or 'kind'))} is not a chart kind ({', '.join(CHART_KINDS)})")
+            self.problem(
+                _path(*qwhere, kind_key or "kind"),
+                f"{_show(query.get(kind_key or 'kind'))} is not a chart kind ({', '.join(CHART_KINDS)})",
+            )
         elif kind_key is None:
             self.note(f"{_path(*qwhere)}: no chart kind -> line")
         out["data"] = {"symbol": query["symbol"], "period": period, "kind": kind}
@@ -718,7 +872,10 @@ class _Mapper:
             if fallback is not None:
                 self.note(f"{_path(*where, key)} -> fallback (shown when no data provider is reachable)")
         if fallback is None:
-            self.problem(_path(*where, "content"), "a chart needs text to show when no data provider is reachable (the current format's `fallback`)")
+            self.problem(
+                _path(*where, "content"),
+                "a chart needs text to show when no data provider is reachable (the current format's `fallback`)",
+            )
         out["fallback"] = fallback
         self.leftover(section, ("id", "type", "title", "caption", key, query_key), *where)
         return out
@@ -743,7 +900,9 @@ class _Mapper:
         else:
             questions, base = None, ("quiz",)
         if not isinstance(questions, list) or not questions:
-            self.problem(_path(*base), "the lesson has no quiz questions; the current format needs at least one")
+            self.problem(
+                _path(*base), "the lesson has no quiz questions; the current format needs at least one"
+            )
             out["questions"] = []
             return out
         taken: set[str] = set()
@@ -761,7 +920,9 @@ class _Mapper:
             if not (isinstance(qid, str) and qid in keep):
                 new_id = _unique(f"q{n + 1}", taken)
                 taken.add(new_id)
-                self.note(f"{_path(*where, 'id')}: {'missing' if qid is None else repr(qid) + ' is not a valid or unique id'} -> {new_id}")
+                self.note(
+                    f"{_path(*where, 'id')}: {'missing' if qid is None else repr(qid) + ' is not a valid or unique id'} -> {new_id}"
+                )
                 qid = new_id
             mapped = self.question(question, where)
             if mapped is not None:
@@ -780,7 +941,9 @@ class _Mapper:
             if kind:
                 self.note(f"{_path(*where, 'type')}: missing -> {kind}")
         elif kind is None:
-            self.problem(_path(*where, "type"), f"{_show(legacy_type)} is not multiple_choice, true_false or numeric")
+            self.problem(
+                _path(*where, "type"), f"{_show(legacy_type)} is not multiple_choice, true_false or numeric"
+            )
             return None
         elif kind != legacy_type:
             self.note(f"{_path(*where, 'type')}: {legacy_type!r} -> {kind}")
@@ -798,7 +961,10 @@ class _Mapper:
         else:
             used |= self.numeric(q, where, out)
         if _empty(q.get("explanation")):
-            self.problem(_path(*where, "explanation"), "is missing; the current format shows an explanation after each answer: write one")
+            self.problem(
+                _path(*where, "explanation"),
+                "is missing; the current format shows an explanation after each answer: write one",
+            )
             out["explanation"] = None
         else:
             out["explanation"] = self.line(q["explanation"], _path(*where, "explanation"))
@@ -847,8 +1013,15 @@ class _Mapper:
         by_key: dict[str, int] = {}
         if flag_keys:
             if len(flagged) != 1:
-                which = "no option is" if not flagged else "options " + ", ".join(str(j) for j in flagged) + " are"
-                self.problem(_path(*where, "options"), f"{which} marked correct; the current format has exactly one correct option")
+                which = (
+                    "no option is"
+                    if not flagged
+                    else "options " + ", ".join(str(j) for j in flagged) + " are"
+                )
+                self.problem(
+                    _path(*where, "options"),
+                    f"{which} marked correct; the current format has exactly one correct option",
+                )
             else:
                 by_key["options"] = flagged[0]
         for key in ("correct", "correct_answer", "answer"):
@@ -860,17 +1033,25 @@ class _Mapper:
                 if 0 <= value < len(texts):
                     by_key[key] = value
                 else:
-                    self.problem(_path(*where, key), f"index {value} is not one of the {len(texts)} options (indexes start at 0)")
+                    self.problem(
+                        _path(*where, key),
+                        f"index {value} is not one of the {len(texts)} options (indexes start at 0)",
+                    )
             elif isinstance(value, str) and value.strip() in [t for t in texts if t]:
-                by_key[key] = [t for t in texts].index(value.strip())
+                by_key[key] = list(texts).index(value.strip())
             else:
                 self.problem(_path(*where, key), f"{_show(value)} is neither an option's index nor its text")
         found = set(by_key.values())
         if len(found) > 1:
-            self.problem(_path(*where), f"the correct answer is given more than once and disagrees: {', '.join(f'{k} -> option {v}' for k, v in by_key.items())}")
+            self.problem(
+                _path(*where),
+                f"the correct answer is given more than once and disagrees: {', '.join(f'{k} -> option {v}' for k, v in by_key.items())}",
+            )
         elif found:
             out["answer"] = found.pop()
-            self.note(f"{_path(*where)}: correct option ({', '.join(k if k != 'options' else next(iter(flag_keys)) for k in by_key)}) -> answer {out['answer']}")
+            self.note(
+                f"{_path(*where)}: correct option ({', '.join(k if k != 'options' else next(iter(flag_keys)) for k in by_key)}) -> answer {out['answer']}"
+            )
         elif not any(p.startswith(_path(*where)) for p in self.problems):
             self.problem(_path(*where), "no correct answer is given (is_correct / correct / correct_answer)")
         return used
@@ -888,21 +1069,47 @@ class _Mapper:
                 value = value.strip().lower() == "true"
             if isinstance(value, bool):
                 answers[key] = value
-            elif isinstance(value, int) and isinstance(q.get("options"), list) and 0 <= value < len(q["options"]):
+            elif (
+                isinstance(value, int)
+                and isinstance(q.get("options"), list)
+                and 0 <= value < len(q["options"])
+            ):
                 pass  # an index into ["True", "False"]: read below
             else:
                 self.problem(_path(*where, key), f"{_show(value)} is not true or false")
         options = q.get("options")
         if options is not None:
             used.add("options")
-            labels = [str(o.get("text") if isinstance(o, dict) else o).strip().lower() for o in options] if isinstance(options, list) else []
-            index = next((q[k] for k in ("correct", "correct_answer", "answer") if isinstance(q.get(k), int) and not isinstance(q.get(k), bool)), None)
-            flags = [j for j, o in enumerate(options) if isinstance(o, dict) and (o.get("is_correct") is True or o.get("correct") is True)] if isinstance(options, list) else []
+            labels = (
+                [str(o.get("text") if isinstance(o, dict) else o).strip().lower() for o in options]
+                if isinstance(options, list)
+                else []
+            )
+            index = next(
+                (
+                    q[k]
+                    for k in ("correct", "correct_answer", "answer")
+                    if isinstance(q.get(k), int) and not isinstance(q.get(k), bool)
+                ),
+                None,
+            )
+            flags = (
+                [
+                    j
+                    for j, o in enumerate(options)
+                    if isinstance(o, dict) and (o.get("is_correct") is True or o.get("correct") is True)
+                ]
+                if isinstance(options, list)
+                else []
+            )
             if sorted(labels) == ["false", "true"] and (index is not None or len(flags) == 1):
                 answers["options"] = labels[index if index is not None else flags[0]] == "true"
                 self.note(f"{_path(*where, 'options')}: true/false options -> answer")
             elif not answers:
-                self.problem(_path(*where, "options"), "a true/false question whose options are not just True and False")
+                self.problem(
+                    _path(*where, "options"),
+                    "a true/false question whose options are not just True and False",
+                )
         if len(set(answers.values())) > 1:
             self.problem(_path(*where), f"the answer is given more than once and disagrees: {answers}")
         elif answers:
@@ -935,7 +1142,13 @@ def _list_of_points(text: str, *, has_title: bool) -> tuple[str | None, list[str
     """(heading, points) when `text` is an optional `Heading:` line and a plain list; else None."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     heading = None
-    if lines and not LIST_ITEM.match(lines[0]) and lines[0].endswith(":") and not has_title and len(lines) > 1:
+    if (
+        lines
+        and not LIST_ITEM.match(lines[0])
+        and lines[0].endswith(":")
+        and not has_title
+        and len(lines) > 1
+    ):
         heading = lines.pop(0)[:-1].strip()
         if not heading or len(heading) > 120:
             return None

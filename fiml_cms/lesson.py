@@ -6,7 +6,7 @@ Build these only from documents the schema accepted: the constructors trust the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 DEFAULT_PASS_RATIO = 0.6
 DEFAULT_QUESTION_XP = 10
@@ -60,7 +60,7 @@ class ChartSection:
     type: str = "chart"
 
 
-Section = Union[TextSection, KeyPointsSection, LiveExampleSection, ChartSection]
+Section = TextSection | KeyPointsSection | LiveExampleSection | ChartSection
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class NumericQuestion:
     type: str = "numeric"
 
 
-Question = Union[MultipleChoiceQuestion, TrueFalseQuestion, NumericQuestion]
+Question = MultipleChoiceQuestion | TrueFalseQuestion | NumericQuestion
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Lesson:
     quiz: Quiz
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Lesson":
+    def from_dict(cls, d: dict[str, Any]) -> Lesson:
         return cls(
             id=d["id"],
             version=d["version"],
@@ -142,7 +142,9 @@ class Lesson:
             yanked=tuple(d.get("yanked", ())),
             tags=tuple(d.get("tags", ())),
             learning_objectives=tuple(d.get("learning_objectives", ())),
-            changelog=tuple(ChangelogEntry(c["version"], c["date"], tuple(c["changes"])) for c in d["changelog"]),
+            changelog=tuple(
+                ChangelogEntry(c["version"], c["date"], tuple(c["changes"])) for c in d["changelog"]
+            ),
             sections=tuple(section_from_dict(s) for s in d["sections"]),
             quiz=Quiz(
                 pass_ratio=d["quiz"].get("pass_ratio", DEFAULT_PASS_RATIO),
@@ -159,17 +161,25 @@ def section_from_dict(s: dict[str, Any]) -> Section:
         return KeyPointsSection(s["id"], title, tuple(s["points"]))
     data = s["data"]
     if kind == "live_example":
-        return LiveExampleSection(s["id"], title, s.get("body"), data["symbol"], tuple(data["metrics"]), s["fallback"])
-    return ChartSection(s["id"], title, s.get("caption"), data["symbol"], data["period"], data["kind"], s["fallback"])
+        return LiveExampleSection(
+            s["id"], title, s.get("body"), data["symbol"], tuple(data["metrics"]), s["fallback"]
+        )
+    return ChartSection(
+        s["id"], title, s.get("caption"), data["symbol"], data["period"], data["kind"], s["fallback"]
+    )
 
 
 def question_from_dict(q: dict[str, Any]) -> Question:
     xp = q.get("xp", DEFAULT_QUESTION_XP)
     if q["type"] == "multiple_choice":
-        return MultipleChoiceQuestion(q["id"], q["prompt"], tuple(q["options"]), q["answer"], q["explanation"], xp)
+        return MultipleChoiceQuestion(
+            q["id"], q["prompt"], tuple(q["options"]), q["answer"], q["explanation"], xp
+        )
     if q["type"] == "true_false":
         return TrueFalseQuestion(q["id"], q["prompt"], q["answer"], q["explanation"], xp)
-    return NumericQuestion(q["id"], q["prompt"], q["answer"], q.get("tolerance", 0), q.get("unit"), q["explanation"], xp)
+    return NumericQuestion(
+        q["id"], q["prompt"], q["answer"], q.get("tolerance", 0), q.get("unit"), q["explanation"], xp
+    )
 
 
 @dataclass(frozen=True)
@@ -180,5 +190,5 @@ class LearningPath:
     lessons: tuple[str, ...]
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LearningPath":
+    def from_dict(cls, d: dict[str, Any]) -> LearningPath:
         return cls(d["id"], d["title"], d["description"], tuple(d["lessons"]))

@@ -63,7 +63,11 @@ def expanded_size(data: Any, limit: int = MAX_NODES) -> int:
         if key in on_stack:
             raise AliasProblem("a YAML alias refers to the collection that contains it")
         if depth > MAX_DEPTH:
-            raise AliasProblem(f"the document is nested more than {MAX_DEPTH} levels deep", "FIML001", _path_to_depth(data, MAX_DEPTH + 1))
+            raise AliasProblem(
+                f"the document is nested more than {MAX_DEPTH} levels deep",
+                "FIML001",
+                _path_to_depth(data, MAX_DEPTH + 1),
+            )
         on_stack.add(key)
         stack.append((obj, True, depth))
         children = obj.values() if isinstance(obj, dict) else obj
@@ -110,7 +114,14 @@ def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
             for k, v in value.items():
                 if not isinstance(k, str):
                     k, was = _key_text(k)
-                    problems.append(PlainProblem("FIML012", (*path, k), f"the key `{k}` is read as {was}; field names are text: quote it or rename it", True))
+                    problems.append(
+                        PlainProblem(
+                            "FIML012",
+                            (*path, k),
+                            f"the key `{k}` is read as {was}; field names are text: quote it or rename it",
+                            True,
+                        )
+                    )
                 out[k] = convert(v, (*path, k))
             return out
         if isinstance(value, list):
@@ -121,12 +132,24 @@ def to_plain(data: Any) -> tuple[Any, list[PlainProblem]]:
             problems.append(PlainProblem("FIML012", path, f"{value} is not a usable number"))
             return None
         if is_unsafe_number(value):
-            problems.append(PlainProblem("FIML024", path, f"{describe_number(value)} is too large: no field allows numbers beyond ±{MAX_SAFE_INTEGER:,}"))
+            problems.append(
+                PlainProblem(
+                    "FIML024",
+                    path,
+                    f"{describe_number(value)} is too large: no field allows numbers beyond ±{MAX_SAFE_INTEGER:,}",
+                )
+            )
             return None
         if value is None or isinstance(value, (str, int, float, bool)):
             return value
-        kind = {"bytes": "binary data (!!binary)", "set": "a set (!!set)"}.get(type(value).__name__, f"a {type(value).__name__}")
-        problems.append(PlainProblem("FIML012", path, f"{kind} is not allowed in a lesson; use text, numbers, lists or mappings"))
+        kind = {"bytes": "binary data (!!binary)", "set": "a set (!!set)"}.get(
+            type(value).__name__, f"a {type(value).__name__}"
+        )
+        problems.append(
+            PlainProblem(
+                "FIML012", path, f"{kind} is not allowed in a lesson; use text, numbers, lists or mappings"
+            )
+        )
         return None
 
     return convert(data, ()), problems

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from .findings import RULES, Finding, Severity
 
@@ -83,7 +84,9 @@ def _github(result: Result, color: bool) -> str:
     lines = []
     for f in result.findings:
         command = "error" if f.severity is Severity.ERROR else "warning"
-        props = f"file={_escape_property(f.file)},line={f.line},col={f.column},title={_escape_property(f.code)}"
+        props = (
+            f"file={_escape_property(f.file)},line={f.line},col={f.column},title={_escape_property(f.code)}"
+        )
         lines.append(f"::{command} {props}::{_escape_data(f'{f.message} [{f.json_path}]')}")
     return "\n".join(lines)
 
@@ -143,4 +146,3 @@ _RENDERERS: dict[str, Callable[[Result, bool], str]] = {
     "github": _github,
     "sarif": _sarif,
 }
-

@@ -7,13 +7,23 @@ path at once (ids, prerequisites, paths). Positions are added later from the JSO
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from . import render, versions
 from .bounds import Range, describe_number, lesson_range
 from .findings import Finding, JsonPath
-from .lesson import ChangelogEntry, LearningPath, Lesson, MultipleChoiceQuestion, NumericQuestion, Question, Section, TextSection, TrueFalseQuestion
+from .lesson import (
+    ChangelogEntry,
+    LearningPath,
+    Lesson,
+    MultipleChoiceQuestion,
+    NumericQuestion,
+    Question,
+    Section,
+    TextSection,
+    TrueFalseQuestion,
+)
 
 LONG_PARAGRAPH = 1000
 
@@ -28,7 +38,7 @@ class LessonSummary:
     retired: bool
 
     @classmethod
-    def of(cls, lesson: Lesson) -> "LessonSummary":
+    def of(cls, lesson: Lesson) -> LessonSummary:
         return cls(lesson.id, lesson.prerequisites, lesson.replaces, lesson.retired)
 
 
@@ -70,7 +80,7 @@ class LessonParts:
     duration_minutes: int | None = None
 
     @classmethod
-    def of(cls, lesson: Lesson) -> "LessonParts":
+    def of(cls, lesson: Lesson) -> LessonParts:
         return cls(
             lesson.id,
             lesson.version,
@@ -91,7 +101,12 @@ def check_lesson(lesson: Lesson | LessonParts, file: str, stem: str) -> list[Fin
 
 def _id_matches_file(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
     if lesson.id is not None and lesson.id != stem:
-        yield Finding("FIML030", f'the id "{lesson.id}" must equal the file name "{stem}" (rename the file to {lesson.id}.yaml, or fix the id)', file, ("id",))
+        yield Finding(
+            "FIML030",
+            f'the id "{lesson.id}" must equal the file name "{stem}" (rename the file to {lesson.id}.yaml, or fix the id)',
+            file,
+            ("id",),
+        )
 
 
 def _version_is_top_of_changelog(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
@@ -99,7 +114,12 @@ def _version_is_top_of_changelog(lesson: LessonParts, file: str, stem: str) -> I
         return
     top = lesson.changelog[0].version
     if top != lesson.version:
-        yield Finding("FIML032", f'`version` is "{lesson.version}" but the top changelog entry is "{top}"; add a changelog entry for {lesson.version} at the top', file, ("version",))
+        yield Finding(
+            "FIML032",
+            f'`version` is "{lesson.version}" but the top changelog entry is "{top}"; add a changelog entry for {lesson.version} at the top',
+            file,
+            ("version",),
+        )
 
 
 def _changelog_ordered(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
@@ -107,9 +127,19 @@ def _changelog_ordered(lesson: LessonParts, file: str, stem: str) -> Iterator[Fi
     for i in range(1, len(entries)):
         above, here = entries[i - 1], entries[i]
         if versions.parse(here.version) >= versions.parse(above.version):
-            yield Finding("FIML033", f'changelog entry {here.version} must be older than {above.version} above it (newest first, no repeats)', file, ("changelog", i, "version"))
+            yield Finding(
+                "FIML033",
+                f"changelog entry {here.version} must be older than {above.version} above it (newest first, no repeats)",
+                file,
+                ("changelog", i, "version"),
+            )
         if here.date > above.date:
-            yield Finding("FIML034", f"changelog date {here.date} of {here.version} is later than {above.date} of the newer entry {above.version}", file, ("changelog", i, "date"))
+            yield Finding(
+                "FIML034",
+                f"changelog date {here.date} of {here.version} is later than {above.date} of the newer entry {above.version}",
+                file,
+                ("changelog", i, "date"),
+            )
 
 
 def _answers_valid(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
@@ -117,23 +147,41 @@ def _answers_valid(lesson: LessonParts, file: str, stem: str) -> Iterator[Findin
         if not isinstance(q, MultipleChoiceQuestion):
             continue
         if q.answer >= len(q.options):
-            yield Finding("FIML035", f'question "{q.id}": answer {q.answer} points past its {len(q.options)} options (indexes start at 0, so the last is {len(q.options) - 1})', file, ("quiz", "questions", i, "answer"))
+            yield Finding(
+                "FIML035",
+                f'question "{q.id}": answer {q.answer} points past its {len(q.options)} options (indexes start at 0, so the last is {len(q.options) - 1})',
+                file,
+                ("quiz", "questions", i, "answer"),
+            )
         seen: dict[str, int] = {}
         for j, option in enumerate(q.options):
             key = " ".join(option.casefold().split())
             if key in seen:
-                yield Finding("FIML036", f'question "{q.id}": option {j} repeats option {seen[key]} ("{option}"), so there is not exactly one correct answer', file, ("quiz", "questions", i, "options", j))
+                yield Finding(
+                    "FIML036",
+                    f'question "{q.id}": option {j} repeats option {seen[key]} ("{option}"), so there is not exactly one correct answer',
+                    file,
+                    ("quiz", "questions", i, "options", j),
+                )
             else:
                 seen[key] = j
 
 
 def _unique_item_ids(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
-    for code, field, items in (("FIML039", "sections", lesson.sections), ("FIML040", "questions", lesson.questions)):
+    for code, field, items in (
+        ("FIML039", "sections", lesson.sections),
+        ("FIML040", "questions", lesson.questions),
+    ):
         first: dict[str, int] = {}
         base = ("quiz", "questions") if field == "questions" else ("sections",)
         for i, item in items:
             if item.id in first:
-                yield Finding(code, f'{field[:-1]} id "{item.id}" is already used by {field[:-1]} {first[item.id]}; ids must be unique in a lesson', file, (*base, i, "id"))
+                yield Finding(
+                    code,
+                    f'{field[:-1]} id "{item.id}" is already used by {field[:-1]} {first[item.id]}; ids must be unique in a lesson',
+                    file,
+                    (*base, i, "id"),
+                )
             else:
                 first[item.id] = i
 
@@ -145,13 +193,23 @@ def _fits_in_a_message(lesson: LessonParts, file: str, stem: str) -> Iterator[Fi
             continue
         size = len(render.section_text(section))
         if size > limit:
-            yield Finding("FIML041", f'section "{section.id}" renders to {size:,} characters; a Telegram message holds {limit:,}: split it into two sections', file, ("sections", i))
+            yield Finding(
+                "FIML041",
+                f'section "{section.id}" renders to {size:,} characters; a Telegram message holds {limit:,}: split it into two sections',
+                file,
+                ("sections", i),
+            )
     for i, q in lesson.questions:
         if len(q.prompt) + sum(len(o) + 8 for o in getattr(q, "options", ())) + 40 <= limit:
             continue
         size = len(render.question_text(q))
         if size > limit:
-            yield Finding("FIML041", f'question "{q.id}" renders to {size:,} characters; a Telegram message holds {limit:,}', file, ("quiz", "questions", i))
+            yield Finding(
+                "FIML041",
+                f'question "{q.id}" renders to {size:,} characters; a Telegram message holds {limit:,}',
+                file,
+                ("quiz", "questions", i),
+            )
 
 
 def _long_paragraphs(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
@@ -159,7 +217,12 @@ def _long_paragraphs(lesson: LessonParts, file: str, stem: str) -> Iterator[Find
         if isinstance(section, TextSection):
             for paragraph in render.paragraphs(section.body):
                 if len(paragraph) > LONG_PARAGRAPH:
-                    yield Finding("FIML050", f'section "{section.id}" has a paragraph of {len(paragraph):,} characters; keep chat paragraphs under {LONG_PARAGRAPH:,}', file, ("sections", i, "body"))
+                    yield Finding(
+                        "FIML050",
+                        f'section "{section.id}" has a paragraph of {len(paragraph):,} characters; keep chat paragraphs under {LONG_PARAGRAPH:,}',
+                        file,
+                        ("sections", i, "body"),
+                    )
                     break
 
 
@@ -169,9 +232,16 @@ def _yanked_known(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding
     history = {entry.version for entry in lesson.changelog}
     for i, version in lesson.yanked:
         if version == lesson.version:
-            yield Finding("FIML045", f"the current version {version} is yanked, so the lesson could never be served; a yank is published with the fixed version: remove {version} from `yanked` and run `fiml-cms bump {lesson.id} auto --yank {version} -m ...` (or just `fiml-cms bump {lesson.id} patch -m ...`)", file, ("yanked", i))
+            yield Finding(
+                "FIML045",
+                f"the current version {version} is yanked, so the lesson could never be served; a yank is published with the fixed version: remove {version} from `yanked` and run `fiml-cms bump {lesson.id} auto --yank {version} -m ...` (or just `fiml-cms bump {lesson.id} patch -m ...`)",
+                file,
+                ("yanked", i),
+            )
         elif version not in history:
-            yield Finding("FIML042", f"yanked version {version} does not appear in the changelog", file, ("yanked", i))
+            yield Finding(
+                "FIML042", f"yanked version {version} does not appear in the changelog", file, ("yanked", i)
+            )
 
 
 def _no_self_replacement(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
@@ -188,14 +258,33 @@ def _numbers_in_range(lesson: LessonParts, file: str, stem: str) -> Iterator[Fin
     ]
     for i, q in lesson.questions:
         definition = f"{q.type}_question"
-        checks.append((("quiz", "questions", i, "xp"), q.xp, lesson_range("$defs", definition, "properties", "xp")))
+        checks.append(
+            (("quiz", "questions", i, "xp"), q.xp, lesson_range("$defs", definition, "properties", "xp"))
+        )
         if not isinstance(q, TrueFalseQuestion):
-            checks.append((("quiz", "questions", i, "answer"), q.answer, lesson_range("$defs", definition, "properties", "answer")))
+            checks.append(
+                (
+                    ("quiz", "questions", i, "answer"),
+                    q.answer,
+                    lesson_range("$defs", definition, "properties", "answer"),
+                )
+            )
         if isinstance(q, NumericQuestion):
-            checks.append((("quiz", "questions", i, "tolerance"), q.tolerance, lesson_range("$defs", definition, "properties", "tolerance")))
+            checks.append(
+                (
+                    ("quiz", "questions", i, "tolerance"),
+                    q.tolerance,
+                    lesson_range("$defs", definition, "properties", "tolerance"),
+                )
+            )
     for path, value, allowed in checks:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not allowed.holds(value):
-            yield Finding("FIML024", f"`{path[-1]}` is {describe_number(value)}; it must be {allowed.describe()}", file, path)
+            yield Finding(
+                "FIML024",
+                f"`{path[-1]}` is {describe_number(value)}; it must be {allowed.describe()}",
+                file,
+                path,
+            )
 
 
 _LESSON_RULES = (
@@ -212,7 +301,9 @@ _LESSON_RULES = (
 )
 
 
-def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry], focus: set[str] | None = None) -> list[Finding]:
+def check_repository(
+    lessons: Iterable[LessonEntry], paths: Iterable[PathEntry], focus: set[str] | None = None
+) -> list[Finding]:
     """Rules that need every lesson and path at once. With `focus` (file names), findings are wanted
     only for those files, so the cycle search only walks what their lessons can reach."""
     lessons = list(lessons)
@@ -220,8 +311,17 @@ def check_repository(lessons: Iterable[LessonEntry], paths: Iterable[PathEntry],
     findings = list(_unique_lesson_ids(lessons))
     known = {e.id for e in lessons if e.id} | {old for e in lessons for old in e.replaces}
     by_id = {e.lesson.id: e.lesson for e in lessons if e.lesson}
-    unreadable = {e.stem: e for e in lessons if e.id is None and e.unreadable}  # of every file, not only the focus
-    findings.extend(_prerequisites([e for e in lessons if e.file in focus] if focus is not None else lessons, known, by_id, unreadable))
+    unreadable = {
+        e.stem: e for e in lessons if e.id is None and e.unreadable
+    }  # of every file, not only the focus
+    findings.extend(
+        _prerequisites(
+            [e for e in lessons if e.file in focus] if focus is not None else lessons,
+            known,
+            by_id,
+            unreadable,
+        )
+    )
     findings.extend(_cycles(lessons, focus))
     findings.extend(_paths(paths, known, by_id))
     return findings
@@ -241,21 +341,46 @@ def _unique_lesson_ids(lessons: list[LessonEntry]) -> Iterator[Finding]:
         for entry, path in owners:
             others = ", ".join(sorted({o.file for o, _ in owners if o is not entry} or {entry.file}))
             how = "as its id" if path == ("id",) else "in `replaces`"
-            yield Finding("FIML031", f'the id "{lesson_id}" (claimed here {how}) is also claimed by {others}; lesson ids are unique across the repository, including `replaces`', entry.file, path)
+            yield Finding(
+                "FIML031",
+                f'the id "{lesson_id}" (claimed here {how}) is also claimed by {others}; lesson ids are unique across the repository, including `replaces`',
+                entry.file,
+                path,
+            )
 
 
-def _prerequisites(lessons: list[LessonEntry], known: set[str], by_id: dict[str, LessonSummary], unreadable: dict[str, LessonEntry]) -> Iterator[Finding]:
+def _prerequisites(
+    lessons: list[LessonEntry],
+    known: set[str],
+    by_id: dict[str, LessonSummary],
+    unreadable: dict[str, LessonEntry],
+) -> Iterator[Finding]:
     for e in lessons:
         if not e.lesson:
             continue
         for j, prereq in enumerate(e.lesson.prerequisites):
             if prereq not in known and prereq in unreadable:
                 broken = unreadable[prereq]
-                yield Finding("FIML037", f'prerequisite "{prereq}" cannot be checked: its file {broken.file} cannot be read ({broken.unreadable}); fix that file first', e.file, ("prerequisites", j))
+                yield Finding(
+                    "FIML037",
+                    f'prerequisite "{prereq}" cannot be checked: its file {broken.file} cannot be read ({broken.unreadable}); fix that file first',
+                    e.file,
+                    ("prerequisites", j),
+                )
             elif prereq not in known:
-                yield Finding("FIML037", f'prerequisite "{prereq}" is not a lesson in this repository{_closest(prereq, known)}', e.file, ("prerequisites", j))
+                yield Finding(
+                    "FIML037",
+                    f'prerequisite "{prereq}" is not a lesson in this repository{_closest(prereq, known)}',
+                    e.file,
+                    ("prerequisites", j),
+                )
             elif prereq in by_id and by_id[prereq].retired:
-                yield Finding("FIML051", f'prerequisite "{prereq}" is retired: new learners cannot start it, so they can never start this lesson', e.file, ("prerequisites", j))
+                yield Finding(
+                    "FIML051",
+                    f'prerequisite "{prereq}" is retired: new learners cannot start it, so they can never start this lesson',
+                    e.file,
+                    ("prerequisites", j),
+                )
 
 
 def _closest(word: str, known: set[str]) -> str:
@@ -279,7 +404,12 @@ def _cycles(lessons: list[LessonEntry], focus: set[str] | None = None) -> Iterat
             entry = entries[lesson_id]
             for j, prereq in enumerate(entry.lesson.prerequisites):  # type: ignore[union-attr]
                 if alias.get(prereq, prereq) in members:
-                    yield Finding("FIML038", f'prerequisite "{prereq}" closes a cycle ({ring}); remove one of these prerequisites', entry.file, ("prerequisites", j))
+                    yield Finding(
+                        "FIML038",
+                        f'prerequisite "{prereq}" closes a cycle ({ring}); remove one of these prerequisites',
+                        entry.file,
+                        ("prerequisites", j),
+                    )
 
 
 def _reachable(graph: dict[str, list[str]], starts: list[str]) -> dict[str, list[str]]:
@@ -346,13 +476,30 @@ def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, LessonSumma
         pid = p.path.id if p.path else p.id
         others = [f for f in owners.get(pid or "", []) if f != p.file]
         if others:
-            yield Finding("FIML044", f'learning path id "{pid}" is also used by {", ".join(sorted(others))}', p.file, ("id",))
+            yield Finding(
+                "FIML044",
+                f'learning path id "{pid}" is also used by {", ".join(sorted(others))}',
+                p.file,
+                ("id",),
+            )
         if not p.path:
             continue
         if p.path.id != p.stem:
-            yield Finding("FIML030", f'the id "{p.path.id}" must equal the file name "{p.stem}"', p.file, ("id",))
+            yield Finding(
+                "FIML030", f'the id "{p.path.id}" must equal the file name "{p.stem}"', p.file, ("id",)
+            )
         for j, lesson_id in enumerate(p.path.lessons):
             if lesson_id not in known:
-                yield Finding("FIML043", f'lesson "{lesson_id}" is not a lesson in this repository', p.file, ("lessons", j))
+                yield Finding(
+                    "FIML043",
+                    f'lesson "{lesson_id}" is not a lesson in this repository',
+                    p.file,
+                    ("lessons", j),
+                )
             elif lesson_id in by_id and by_id[lesson_id].retired:
-                yield Finding("FIML052", f'lesson "{lesson_id}" is retired: new learners cannot start it', p.file, ("lessons", j))
+                yield Finding(
+                    "FIML052",
+                    f'lesson "{lesson_id}" is retired: new learners cannot start it',
+                    p.file,
+                    ("lessons", j),
+                )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -23,18 +23,28 @@ _TYPE_WORDS = {
     "null": "empty",
 }
 _RANGE_KINDS = {
-    "Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "MinLength", "MaxLength",
-    "MinItems", "MaxItems", "UniqueItems", "MinProperties", "MaxProperties", "MultipleOf",
+    "Minimum",
+    "Maximum",
+    "ExclusiveMinimum",
+    "ExclusiveMaximum",
+    "MinLength",
+    "MaxLength",
+    "MinItems",
+    "MaxItems",
+    "UniqueItems",
+    "MinProperties",
+    "MaxProperties",
+    "MultipleOf",
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("fiml_cms").joinpath("schemas", name).read_text(encoding="utf-8")
     return json.loads(text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> Any:
     import jsonschema_rs
 
@@ -60,7 +70,16 @@ def _findings(error: Any, schema: dict[str, Any], file: str, noun: str) -> list[
         known = sorted(node.get("properties", {})) if node else []
         hint = f" (allowed here: {', '.join(known)})" if known else ""
         where = _field_name(path, noun)
-        return [Finding("FIML021", f"unknown field `{name}` in {where}{suggest(name, known)}{hint}", file, (*path, name), at_key=True) for name in kind.unexpected]
+        return [
+            Finding(
+                "FIML021",
+                f"unknown field `{name}` in {where}{suggest(name, known)}{hint}",
+                file,
+                (*path, name),
+                at_key=True,
+            )
+            for name in kind.unexpected
+        ]
     return [_finding(error, schema, file, noun)]
 
 
@@ -71,12 +90,21 @@ def _finding(error: Any, schema: dict[str, Any], file: str, noun: str) -> Findin
     where = _field_name(path, noun)
     node = schema_node(schema, list(error.schema_path)[:-1])
     if kind_name == "Required":
-        return Finding("FIML020", f"{where} is missing the required field `{kind.property}`", file, (*path, kind.property))
+        return Finding(
+            "FIML020",
+            f"{where} is missing the required field `{kind.property}`",
+            file,
+            (*path, kind.property),
+        )
     if kind_name == "Type":
         expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
         found = describe_value(error.instance)
         hint = ""
-        if "string" in kind.types and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
+        if (
+            "string" in kind.types
+            and isinstance(error.instance, (int, float))
+            and not isinstance(error.instance, bool)
+        ):
             hint = f'; write it in quotes: "{error.instance}"'
         return Finding("FIML022", f"{where} must be {expected}, not {found}{hint}", file, path)
     if kind_name in _RANGE_KINDS:
@@ -112,7 +140,11 @@ def _drop_redundant(findings: list[Finding]) -> list[Finding]:
     for f in findings:
         if f.code != "FIML022" and f.path in typed:
             continue
-        if f.code == "FIML020" and f.path and any(closest(name, [str(f.path[-1])]) for name in unknown.get(f.path[:-1], ())):
+        if (
+            f.code == "FIML020"
+            and f.path
+            and any(closest(name, [str(f.path[-1])]) for name in unknown.get(f.path[:-1], ()))
+        ):
             continue
         key = (f.path, f.code, f.message)
         if key not in seen:
@@ -175,4 +207,3 @@ def describe_value(value: Any, mapping: str = "a mapping", null: str = "an empty
 
 def _plain_message(message: str) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
-

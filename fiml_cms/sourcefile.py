@@ -6,8 +6,8 @@ tab indentation, symlinks. Each problem becomes a Finding with a position.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import Finding
@@ -36,7 +36,13 @@ class Source:
                 line = lines[number - 1]
                 indent = line[: len(line) - len(line.lstrip(" \t"))]
                 if "\t" in indent:
-                    return Finding("FIML005", "is indented with a tab; YAML indentation must use spaces", self.file, line=number, column=indent.index("\t") + 1)
+                    return Finding(
+                        "FIML005",
+                        "is indented with a tab; YAML indentation must use spaces",
+                        self.file,
+                        line=number,
+                        column=indent.index("\t") + 1,
+                    )
         return None
 
 
@@ -45,7 +51,9 @@ def read_source(path: Path, display: str, root: Path | None = None) -> Source:
     if root is not None and path.is_symlink():
         target = path.resolve()
         if not target.is_relative_to(root.resolve()):
-            return _refuse(display, "FIML011", f"is a symlink to {target}, outside the repository; refusing to read it")
+            return _refuse(
+                display, "FIML011", f"is a symlink to {target}, outside the repository; refusing to read it"
+            )
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # before open(): opening a FIFO would block
             return _refuse(display, "FIML011", "is not a regular file (a directory, a pipe or a device)")
@@ -63,20 +71,40 @@ def decode_source(display: str, data: bytes) -> Source:
     if len(data) > MAX_BYTES:
         return _refuse(display, "FIML007", f"is larger than {MAX_BYTES:,} bytes; lessons are a few KB")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return _refuse(display, "FIML003", "is UTF-16 or UTF-32 encoded (it starts with that byte order mark); save it as UTF-8")
+        return _refuse(
+            display,
+            "FIML003",
+            "is UTF-16 or UTF-32 encoded (it starts with that byte order mark); save it as UTF-8",
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = _position_of_byte(data, nul)
-        return _refuse(display, "FIML008", "contains a NUL byte: this is a binary file, not YAML text", line, col)
+        return _refuse(
+            display, "FIML008", "contains a NUL byte: this is a binary file, not YAML text", line, col
+        )
     findings: list[Finding] = []
     if data.startswith(BOM):
-        findings.append(Finding("FIML004", "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM", display, line=1, column=1))
-        data = data[len(BOM):]
+        findings.append(
+            Finding(
+                "FIML004",
+                "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM",
+                display,
+                line=1,
+                column=1,
+            )
+        )
+        data = data[len(BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _position_of_byte(data, exc.start)
-        return _refuse(display, "FIML003", f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, col)
+        return _refuse(
+            display,
+            "FIML003",
+            f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            line,
+            col,
+        )
     if not text.strip():
         return _refuse(display, "FIML006", "is empty")
     return Source(display, text, findings)
@@ -90,4 +118,3 @@ def _position_of_byte(data: bytes, offset: int) -> tuple[int, int]:
 
 def _refuse(display: str, code: str, message: str, line: int = 1, column: int = 1) -> Source:
     return Source(display, None, [Finding(code, f"the file {message}", display, line=line, column=column)])
-

@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import versions
 from .config import Settings, load_settings
@@ -21,6 +21,9 @@ from .document import parse_lesson
 from .errors import ContentError, MissingInput
 from .lesson import Lesson
 from .tags import TagFormat
+
+if TYPE_CHECKING:  # the git adapter is imported lazily: validate and the bot without git history skip it
+    from .gitrepo import GitRepo, TagRef
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class ContentStore:
         self._index: dict[str, dict[str, Published]] = backend.index()
 
     @classmethod
-    def open(cls, path: Path, settings: Settings | None = None, preview: bool = False) -> "ContentStore":
+    def open(cls, path: Path, settings: Settings | None = None, preview: bool = False) -> ContentStore:
         """The store for the content repository at `path`: git if it has `.git`, else its archive.
 
         `preview` serves the lessons folder as it is (each lesson's current version only), for
@@ -80,7 +83,9 @@ class ContentStore:
             return cls(GitBackend(GitRepo(settings.root), settings))
         if (settings.archive / "index.json").is_file():
             return cls(ArchiveBackend(settings.archive))
-        raise ContentError(f"{settings.root}: neither a git repository nor an archive ({settings.archive}/index.json)")
+        raise ContentError(
+            f"{settings.root}: neither a git repository nor an archive ({settings.archive}/index.json)"
+        )
 
     def refresh(self) -> set[str]:
         """Re-read the published versions (new tags); returns the ids whose versions changed.
@@ -231,10 +236,16 @@ def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
         if not isinstance(document, dict) or legacy.is_current(document):
             raise
         day = (entry.date or "")[:10] or None
-        upgraded = legacy.upgrade_lesson(document, stem=entry.lesson_id, first_seen=day, today=day or "1970-01-01")
+        upgraded = legacy.upgrade_lesson(
+            document, stem=entry.lesson_id, first_seen=day, today=day or "1970-01-01"
+        )
         if upgraded.data is None:
-            raise ContentError(f"{invalid} (a legacy lesson that cannot be upgraded: {'; '.join(upgraded.problems[:2])})") from None
-        return parse_lesson(yamlfile.dump_lesson(upgraded.data).encode("utf-8"), f"{display}, upgraded from the legacy format")
+            raise ContentError(
+                f"{invalid} (a legacy lesson that cannot be upgraded: {'; '.join(upgraded.problems[:2])})"
+            ) from None
+        return parse_lesson(
+            yamlfile.dump_lesson(upgraded.data).encode("utf-8"), f"{display}, upgraded from the legacy format"
+        )
 
 
 class GitBackend:
@@ -243,7 +254,7 @@ class GitBackend:
     LIST_TREE_FROM = 16  # lookups at one commit from which listing its lessons folder once is cheaper
     READ_ALL_FROM = 256  # new tags from which reading all tags in one listing is cheaper than by name
 
-    def __init__(self, repo: "GitRepo", settings: Settings) -> None:  # noqa: F821
+    def __init__(self, repo: GitRepo, settings: Settings) -> None:
         self.repo = repo
         self.settings = settings
         self.format = TagFormat(settings.tag_format)
@@ -262,9 +273,17 @@ class GitBackend:
         objects = self.repo.tag_objects(self.format.prefix)
         if self._indexed is not None and objects == self._objects:
             return self._indexed
-        kept = {name: entry for name, entry in self._entries.items() if self._objects.get(name) == objects.get(name)}
+        kept = {
+            name: entry
+            for name, entry in self._entries.items()
+            if self._objects.get(name) == objects.get(name)
+        }
         changed = [name for name in objects if name not in kept]
-        read = self.repo.tags(self.format.prefix) if len(changed) > self.READ_ALL_FROM or not kept else self.repo.tags(names=changed)
+        read = (
+            self.repo.tags(self.format.prefix)
+            if len(changed) > self.READ_ALL_FROM or not kept
+            else self.repo.tags(names=changed)
+        )
         entries = dict(kept)
         for tag in read:
             if tag.name in objects:
@@ -277,10 +296,14 @@ class GitBackend:
             else:
                 index.setdefault(entry.lesson_id, {})[entry.version] = entry
         self.problems = problems
-        self._entries, self._objects, self._indexed = entries, {name: objects[name] for name in entries}, index
+        self._entries, self._objects, self._indexed = (
+            entries,
+            {name: objects[name] for name in entries},
+            index,
+        )
         return index
 
-    def _entry(self, tag: "TagRef") -> Published | str:  # noqa: F821
+    def _entry(self, tag: TagRef) -> Published | str:
         """The published version a tag stands for, or why the tag is ignored."""
         parsed = self.format.parse(tag.name)
         if parsed is None or not versions.is_valid(parsed.version):
@@ -324,7 +347,12 @@ class GitBackend:
             # Each `commit:path` lookup re-reads the lessons folder's tree; one listing serves them all.
             files = dict(self.repo.list_files(commit, self.lessons_rel))
             found.update((id(e), files.get(self.lesson_path(e.lesson_id))) for e in group)
-        found.update(zip(map(id, single), self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in single])))
+        found.update(
+            zip(
+                map(id, single),
+                self.repo.blob_shas([(e.commit or "", self.lesson_path(e.lesson_id)) for e in single]),
+            )
+        )
         return [e.blob or found[id(e)] or self._find_by_id(e) for e in entries]
 
     def _find_by_id(self, entry: Published) -> str:
@@ -339,7 +367,9 @@ class GitBackend:
             if data.get("id") == entry.lesson_id:
                 return sha
         where = entry.tag or entry.commit
-        raise ContentError(f"{where}: no file for lesson {entry.lesson_id!r} in {self.lessons_rel or 'the repository root'} at commit {entry.commit[:12]}")
+        raise ContentError(
+            f"{where}: no file for lesson {entry.lesson_id!r} in {self.lessons_rel or 'the repository root'} at commit {entry.commit[:12]}"
+        )
 
     def read(self, blob: str, entry: Published) -> bytes:
         return self.repo.read_blob(blob)
@@ -358,7 +388,9 @@ class GitBackend:
         from .document import LESSON, check_text
 
         if self.repo.is_shallow():
-            raise ContentError(f"lesson {lesson_id!r}: this version has no tag and this is a shallow clone, so its history cannot be searched; fetch the tags or unshallow the clone")
+            raise ContentError(
+                f"lesson {lesson_id!r}: this version has no tag and this is a shallow clone, so its history cannot be searched; fetch the tags or unshallow the clone"
+            )
         path = self.lesson_path(lesson_id)
         found: dict[str, Published] = {}
         for commit in self.repo.commits((path,)):
@@ -424,13 +456,17 @@ class WorktreeBackend(_KnownBlobs):
             if not isinstance(lesson_id, str) or version is None:
                 problems.append(f"{path}: no lesson id and version; skipped")
                 continue
-            index[lesson_id] = {version: Published(lesson_id, version, "", blob=git_blob_sha(data), path=path)}
+            index[lesson_id] = {
+                version: Published(lesson_id, version, "", blob=git_blob_sha(data), path=path)
+            }
         self.problems = problems
         return index
 
     def read(self, blob: str, entry: Published) -> bytes:
         assert entry.path is not None
-        return self._read_verified(entry.path, blob, f"{entry.path} changed since it was indexed; refresh the store")
+        return self._read_verified(
+            entry.path, blob, f"{entry.path} changed since it was indexed; refresh the store"
+        )
 
 
 class ArchiveBackend(_KnownBlobs):
@@ -448,9 +484,18 @@ class ArchiveBackend(_KnownBlobs):
         index: dict[str, dict[str, Published]] = {}
         for lesson_id, entries in raw.get("lessons", {}).items():
             for version, meta in entries.items():
-                index.setdefault(lesson_id, {})[version] = Published(lesson_id, version, meta.get("date", ""), meta.get("tag"), meta.get("commit"), meta["blob"])
+                index.setdefault(lesson_id, {})[version] = Published(
+                    lesson_id,
+                    version,
+                    meta.get("date", ""),
+                    meta.get("tag"),
+                    meta.get("commit"),
+                    meta["blob"],
+                )
         return index
 
     def read(self, blob: str, entry: Published) -> bytes:
         path = self.folder / entry.lesson_id / f"{entry.version}.yaml"
-        return self._read_verified(path, blob, f"{path}: differs from the published blob {blob[:12]} (run `fiml-cms archive` again)")
+        return self._read_verified(
+            path, blob, f"{path}: differs from the published blob {blob[:12]} (run `fiml-cms archive` again)"
+        )

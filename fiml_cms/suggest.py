@@ -1,9 +1,9 @@
-""""Did you mean ...?": the closest known name to a misspelt one, for error messages."""
+""" "Did you mean ...?": the closest known name to a misspelt one, for error messages."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def closest(word: str, known: Iterable[str]) -> str | None:

@@ -24,7 +24,7 @@ class Level(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, text: str) -> "Level":
+    def parse(cls, text: str) -> Level:
         try:
             return cls[text.upper()]
         except KeyError:

@@ -34,7 +34,7 @@ class Workspace:
     _store: ContentStore | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, start: Path | None = None, lessons: Path | None = None) -> "Workspace":
+    def open(cls, start: Path | None = None, lessons: Path | None = None) -> Workspace:
         return cls(load_settings(start or Path.cwd(), lessons))
 
     @cached_property
@@ -67,12 +67,18 @@ class Workspace:
             published = self.store.ids() if (self.settings.root / ".git").exists() else []
             if arg in published:
                 return LessonRef(arg, path)
-            raise MissingInput(f"unknown lesson {arg!r}: no file {path} and no published version{suggest(arg, self.known_ids())}")
+            raise MissingInput(
+                f"unknown lesson {arg!r}: no file {path} and no published version{suggest(arg, self.known_ids())}"
+            )
         return LessonRef(arg, path)
 
     def known_ids(self) -> list[str]:
         """Lesson ids with a file in the lessons folder or a published version (for suggestions)."""
-        ids = {p.stem for p in self.settings.lessons.glob("*.y*ml")} if self.settings.lessons.is_dir() else set()
+        ids = (
+            {p.stem for p in self.settings.lessons.glob("*.y*ml")}
+            if self.settings.lessons.is_dir()
+            else set()
+        )
         if (self.settings.root / ".git").exists():
             ids.update(self.store.ids())
         return sorted(ids)

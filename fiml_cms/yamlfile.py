@@ -9,9 +9,10 @@ other byte (bump) and the dumps of new files (upgrade).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Iterable
+from functools import cache
+from typing import Any
 
 from .findings import JsonPath
 
@@ -26,7 +27,7 @@ class YamlProblem(Exception):
     column: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loader() -> Any:
     """A CSafeLoader with YAML 1.2 core-schema scalars, duplicate-key errors and lenient dates."""
     import yaml
@@ -44,8 +45,10 @@ def _loader() -> Any:
                     key = self.construct_object(key_node)
                     if key in seen:
                         raise ConstructorError(
-                            "while constructing a mapping", node.start_mark,
-                            f'found duplicate key "{key_node.value}" (first at line {seen[key].line + 1})', key_node.start_mark,
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f'found duplicate key "{key_node.value}" (first at line {seen[key].line + 1})',
+                            key_node.start_mark,
                         )
                     seen[key] = key_node.start_mark
             return super().construct_mapping(node, deep)
@@ -70,8 +73,16 @@ def _loader() -> Any:
         ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
         ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
         ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
-        ("timestamp", r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?)$", "0123456789"),
+        (
+            "float",
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+            "-+.0123456789",
+        ),
+        (
+            "timestamp",
+            r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?)$",
+            "0123456789",
+        ),
         ("merge", r"^(?:<<)$", "<"),
     ):
         LessonLoader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern), list(first))
@@ -83,11 +94,16 @@ def load(text: str) -> Any:
     import yaml
 
     try:
-        return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=_loader())
     except yaml.reader.ReaderError as exc:
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
-        raise YamlProblem("FIML001", f"the character {exc.character!r} (U+{ord(exc.character) if isinstance(exc.character, str) else exc.character:04X}) is not allowed in YAML text", line, col) from None
+        raise YamlProblem(
+            "FIML001",
+            f"the character {exc.character!r} (U+{ord(exc.character) if isinstance(exc.character, str) else exc.character:04X}) is not allowed in YAML text",
+            line,
+            col,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         code = "FIML002" if exc.problem and exc.problem.startswith("found duplicate key") else "FIML001"
@@ -95,7 +111,9 @@ def load(text: str) -> Any:
         message = " ".join(p for p in parts if p) or "invalid YAML"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         if code == "FIML001":
-            message += parse_hint(exc.problem or "", text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else "")
+            message += parse_hint(
+                exc.problem or "", text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+            )
         raise YamlProblem(code, message, line, col) from None
     except yaml.YAMLError as exc:
         raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
@@ -115,11 +133,18 @@ def parse_hint(problem: str, line: str) -> str:
         match = _KEY_VALUE.match(line)
         if match and ": " not in match.group(2):
             return "; check the indentation of this line: it is indented more than the field above it (use spaces, and line fields up)"
-        example = f' ({match.group(1).strip()}: "{match.group(2)}")' if match and '"' not in match.group(2) else ""
+        example = (
+            f' ({match.group(1).strip()}: "{match.group(2)}")' if match and '"' not in match.group(2) else ""
+        )
         return f"; quote a value that contains ': '{example}"
     if "\\t" in problem or "\t" in problem:
         return "; indent with spaces, not tabs"
-    if "could not find expected ':'" in problem or "did not find expected key" in problem or "expected <block end>" in problem or "expected '-'" in problem:
+    if (
+        "could not find expected ':'" in problem
+        or "did not find expected key" in problem
+        or "expected <block end>" in problem
+        or "expected '-'" in problem
+    ):
         return "; check the indentation: fields of one mapping and items of one list line up, indented with spaces"
     if "found unexpected end of stream" in problem or "while scanning a quoted scalar" in problem:
         return "; a quote is not closed"
@@ -128,8 +153,12 @@ def parse_hint(problem: str, line: str) -> str:
 
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:(?=[ \t\r\n]|$)", re.M)
 _INT = re.compile(r"[-+]?[0-9]+")
-_NOT_PLAIN_TEXT = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`\s]|: |:$| #|\s$|^[-+.0-9]|^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|\.\w+)$")
-_LIST_ITEM = re.compile(r'\s*(?:"([^"\\]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.-]*|[0-9]+\.[0-9]+\.[0-9][A-Za-z0-9_.+-]*))\s*')
+_NOT_PLAIN_TEXT = re.compile(
+    r"^[-?:,\[\]{}#&*!|>'\"%@`\s]|: |:$| #|\s$|^[-+.0-9]|^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|\.\w+)$"
+)
+_LIST_ITEM = re.compile(
+    r'\s*(?:"([^"\\]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.-]*|[0-9]+\.[0-9]+\.[0-9][A-Za-z0-9_.+-]*))\s*'
+)
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
 
@@ -170,7 +199,13 @@ def _simple_value(value: str) -> Any:
         return _BOOLS[value]
     if _INT.fullmatch(value):
         return int(value)
-    if value[:1] == '"' and value[-1:] == '"' and len(value) > 1 and '"' not in value[1:-1] and "\\" not in value:
+    if (
+        value[:1] == '"'
+        and value[-1:] == '"'
+        and len(value) > 1
+        and '"' not in value[1:-1]
+        and "\\" not in value
+    ):
         return value[1:-1]
     if value[:1] == "'" and value[-1:] == "'" and len(value) > 1 and "'" not in value[1:-1]:
         return value[1:-1]
@@ -206,7 +241,9 @@ def _first_line(text: str | None) -> str:
     return (text or "invalid YAML").strip().splitlines()[0]
 
 
-def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[JsonPath, bool], tuple[int, int]]:
+def locate(
+    text: str, wanted: Iterable[tuple[JsonPath, bool]]
+) -> dict[tuple[JsonPath, bool], tuple[int, int]]:
     """Map (JSON path, at_key) to the 1-based line and column of that node in `text`.
 
     A path that does not exist (a missing field) resolves to the deepest node that does,
@@ -215,7 +252,7 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
     import yaml
 
     try:
-        root = yaml.compose(text, Loader=_loader())  # noqa: S506
+        root = yaml.compose(text, Loader=_loader())
     except Exception:
         root = None
     positions: dict[tuple[JsonPath, bool], tuple[int, int]] = {}
@@ -228,7 +265,9 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
                     if str(k.value) == str(part):
                         child, child_key = v, k
                         break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            elif (
+                isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value)
+            ):
                 child = node.value[part]
             if child is None:
                 break
@@ -239,7 +278,7 @@ def locate(text: str, wanted: Iterable[tuple[JsonPath, bool]]) -> dict[tuple[Jso
     return positions
 
 
-@lru_cache(maxsize=None)
+@cache
 def _safe_yaml() -> Any:
     """ruamel.yaml's C safe composer, for edits that need node styles and positions."""
     from ruamel.yaml import YAML
@@ -283,17 +322,28 @@ def bump_text(text: str, version: str, date: str, changes: list[str]) -> str:
         raise EditError("the first changelog entry does not start on its own `- ` line")
     pad, inner = " " * dash_column, " " * first.start_mark.column
     newline = "\r\n" if item_line.endswith("\r\n") else "\n"
-    entry = [f'{pad}-{" " * (first.start_mark.column - dash_column - 1)}version: "{version}"', f"{inner}date: {date}", f"{inner}changes:"]
+    entry = [
+        f'{pad}-{" " * (first.start_mark.column - dash_column - 1)}version: "{version}"',
+        f"{inner}date: {date}",
+        f"{inner}changes:",
+    ]
     entry += [f"{inner}  - {_quote(change)}" for change in changes]
     insert_at = _offset(lines, first.start_mark.line, 0)
     start = _offset(lines, version_node.start_mark.line, version_node.start_mark.column)
     end = _offset(lines, version_node.end_mark.line, version_node.end_mark.column)
     quote = version_node.style if version_node.style in ("'", '"') else '"'
-    new_text = text[:start] + f"{quote}{version}{quote}" + text[end:insert_at] + newline.join(entry) + newline + text[insert_at:]
+    new_text = (
+        text[:start]
+        + f"{quote}{version}{quote}"
+        + text[end:insert_at]
+        + newline.join(entry)
+        + newline
+        + text[insert_at:]
+    )
     if start > insert_at:  # `version` written after `changelog`: apply the edits the other way round
         shifted = text[:insert_at] + newline.join(entry) + newline + text[insert_at:]
         delta = len(shifted) - len(text)
-        new_text = shifted[: start + delta] + f"{quote}{version}{quote}" + shifted[end + delta:]
+        new_text = shifted[: start + delta] + f"{quote}{version}{quote}" + shifted[end + delta :]
     return new_text
 
 
@@ -302,8 +352,6 @@ def _quote(text: str) -> str:
     import json
 
     return json.dumps(text, ensure_ascii=False)
-
-
 
 
 #: Characters that only survive a round trip escaped in a double-quoted scalar.
@@ -378,7 +426,9 @@ def add_yanked_text(text: str, added: list[str]) -> str:
             raise EditError("the lesson needs a `changelog` list")
         key = values["changelog"][0]
         at = _offset(lines, key.start_mark.line, 0)
-        return text[:at] + " " * key.start_mark.column + f"yanked: [{', '.join(quoted)}]" + newline + text[at:]
+        return (
+            text[:at] + " " * key.start_mark.column + f"yanked: [{', '.join(quoted)}]" + newline + text[at:]
+        )
     node = values["yanked"][1]
     if not isinstance(node, SequenceNode):
         raise EditError("`yanked` is not a list")

@@ -113,4 +113,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if fuzz is not None and any(fuzz.COUNTS.values()):
         total = sum(fuzz.COUNTS.values())
         parts = ", ".join(f"{n:,} {where}" for where, n in fuzz.COUNTS.items())
-        terminalreporter.write_line(f"fuzzing: {total:,} generated lesson inputs ({parts}; hypothesis profile {settings._current_profile})")
+        terminalreporter.write_line(
+            f"fuzzing: {total:,} generated lesson inputs ({parts}; hypothesis profile {settings._current_profile})"
+        )

@@ -36,7 +36,10 @@ def tags(root: Path) -> list[str]:
 
 def release(root: Path, lesson_id: str, version: str) -> None:
     path = root / LESSONS / f"{lesson_id}.yaml"
-    path.write_text(yamlfile.bump_text(path.read_text(encoding="utf-8"), version, "2026-12-15", [f"Release {version}"]), encoding="utf-8")
+    path.write_text(
+        yamlfile.bump_text(path.read_text(encoding="utf-8"), version, "2026-12-15", [f"Release {version}"]),
+        encoding="utf-8",
+    )
     commit_all(root, f"{lesson_id} {version}")
     assert cli("tag", lesson_id).exit_code == 0
 
@@ -53,14 +56,18 @@ def published(git_repo: Path) -> Path:
 
 
 def archive_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def expected_files(root: Path) -> dict[str, bytes]:
     files = {}
     for name in tags(root):
         _, lesson_id, version = name.split("/")
-        files[f"{lesson_id}/{version.removeprefix('v')}.yaml"] = git_bytes(root, "show", f"{name}:{LESSONS}/{lesson_id}.yaml")
+        files[f"{lesson_id}/{version.removeprefix('v')}.yaml"] = git_bytes(
+            root, "show", f"{name}:{LESSONS}/{lesson_id}.yaml"
+        )
     return files
 
 
@@ -83,7 +90,10 @@ def test_index_json(published: Path) -> None:
     assert raw.endswith("}\n") and raw == json.dumps(document, indent=2, sort_keys=True) + "\n"
     lessons = document["lessons"]
     assert sorted(lessons) == sorted(p.stem for p in (published / LESSONS).glob("*.yaml"))
-    assert sorted(lessons[MARKET]) == ["1.0.0", "1.1.0"] and sorted(lessons["risk_and_return"]) == ["1.0.0", "2.0.0"]
+    assert sorted(lessons[MARKET]) == ["1.0.0", "1.1.0"] and sorted(lessons["risk_and_return"]) == [
+        "1.0.0",
+        "2.0.0",
+    ]
     for name in tags(published):
         _, lesson_id, version = name.split("/")
         entry = lessons[lesson_id][version.removeprefix("v")]
@@ -105,7 +115,9 @@ def test_archive_is_idempotent(published: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
     release(published, "diversification", "1.0.1")
     result = cli("archive")
-    assert "1 file(s) written" not in result.output and "2 file(s) written, 13 unchanged" in result.output  # new file + index
+    assert (
+        "1 file(s) written" not in result.output and "2 file(s) written, 13 unchanged" in result.output
+    )  # new file + index
     assert (folder / "diversification" / "1.0.1.yaml").is_file()
 
 
@@ -140,10 +152,22 @@ def test_check_text(drifted: Path) -> None:
     result = cli("archive", "--check")
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert f"{MISSING}:1:1: error FIML070 missing archive file for published {MARKET}@1.0.0 (run `fiml-cms archive`) [$]" in lines
-    assert any(line.startswith(f"{DIFFERS}:1:1: error FIML071 differs from the published blob ") and "of risk_and_return@2.0.0" in line for line in lines)
-    assert f"{EXTRA}:1:1: error FIML072 is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version [$]" in lines
-    assert lines[-1].endswith(" files checked: 3 error(s), 0 warning(s)")  # the count is of in-sync files only
+    assert (
+        f"{MISSING}:1:1: error FIML070 missing archive file for published {MARKET}@1.0.0 (run `fiml-cms archive`) [$]"
+        in lines
+    )
+    assert any(
+        line.startswith(f"{DIFFERS}:1:1: error FIML071 differs from the published blob ")
+        and "of risk_and_return@2.0.0" in line
+        for line in lines
+    )
+    assert (
+        f"{EXTRA}:1:1: error FIML072 is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version [$]"
+        in lines
+    )
+    assert lines[-1].endswith(
+        " files checked: 3 error(s), 0 warning(s)"
+    )  # the count is of in-sync files only
 
 
 def test_check_json(drifted: Path) -> None:
@@ -164,7 +188,10 @@ def test_check_github(drifted: Path) -> None:
     lines = result.output.splitlines()
     assert len(lines) == 3
     for code, file in (("FIML070", MISSING), ("FIML071", DIFFERS), ("FIML072", EXTRA)):
-        assert any(line.startswith(f"::error file={file},line=1,col=1,title={code}::") for line in lines), (code, lines)
+        assert any(line.startswith(f"::error file={file},line=1,col=1,title={code}::") for line in lines), (
+            code,
+            lines,
+        )
 
 
 def test_check_github_is_the_default_in_actions(drifted: Path) -> None:
@@ -175,7 +202,10 @@ def test_check_github_is_the_default_in_actions(drifted: Path) -> None:
 def test_check_reports_a_stale_index_and_a_missing_archive(published: Path) -> None:
     result = cli("archive", "--check")
     assert result.exit_code == 1
-    assert result.output.count("FIML070") == 13 and "content/archive/index.json:1:1: error FIML071 index.json is missing" in result.output
+    assert (
+        result.output.count("FIML070") == 13
+        and "content/archive/index.json:1:1: error FIML071 index.json is missing" in result.output
+    )
     assert cli("archive").exit_code == 0
     release(published, "diversification", "1.0.1")
     result = cli("archive", "--check")
@@ -238,12 +268,16 @@ def test_interrupted_run_leaves_no_partial_file(published: Path, monkeypatch: py
     assert not (folder / "index.json").exists()
 
     result = cli("archive")
-    assert result.exit_code == 0 and f"{14 - len(left)} file(s) written, {len(left)} unchanged" in result.output
+    assert (
+        result.exit_code == 0 and f"{14 - len(left)} file(s) written, {len(left)} unchanged" in result.output
+    )
     assert cli("archive", "--check").exit_code == 0
-    assert not [p for p in folder.rglob("*.tmp")]
+    assert not list(folder.rglob("*.tmp"))
 
 
-def test_interrupted_rewrite_keeps_the_old_file_whole(published: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_rewrite_keeps_the_old_file_whole(
+    published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import fiml_cms.atomic
 
     assert cli("archive").exit_code == 0

@@ -16,8 +16,6 @@ runner = CliRunner()
 LESSON = Path("content/lessons/reading_stock_prices.yaml")
 
 
-
-
 @pytest.fixture
 def published(git_repo: Path) -> Path:
     assert cli("tag", "reading_stock_prices").exit_code == 0
@@ -28,7 +26,9 @@ def test_bump_changes_only_version_and_changelog(published: Path) -> None:
     replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     commit_all(published, "wording")
     before = (published / LESSON).read_bytes()
-    result = cli("bump", "reading_stock_prices", "patch", "-m", "Clearer wording: last price", "--date", "2026-12-01")
+    result = cli(
+        "bump", "reading_stock_prices", "patch", "-m", "Clearer wording: last price", "--date", "2026-12-01"
+    )
     assert result.exit_code == 0, result.output
     assert "1.0.0 -> 1.0.1 (patch)" in result.output
     after = (published / LESSON).read_bytes()
@@ -84,12 +84,27 @@ def test_a_tag_on_a_commit_with_another_version_is_named(published: Path) -> Non
 def test_commit_and_tag(published: Path) -> None:
     replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     commit_all(published, "wording")
-    result = cli("bump", "reading_stock_prices", "auto", "-m", "Clearer wording", "--date", "2026-12-01", "--commit", "--tag")
+    result = cli(
+        "bump",
+        "reading_stock_prices",
+        "auto",
+        "-m",
+        "Clearer wording",
+        "--date",
+        "2026-12-01",
+        "--commit",
+        "--tag",
+    )
     assert result.exit_code == 0, result.output
     assert git(published, "status", "--porcelain") == ""
     assert git(published, "cat-file", "-t", "lesson/reading_stock_prices/v1.0.1") == "tag"
-    assert git(published, "tag", "-l", "--format=%(contents)", "lesson/reading_stock_prices/v1.0.1") == "1.0.1 (2026-12-01)\n\n- Clearer wording"
-    assert git(published, "rev-list", "-n1", "lesson/reading_stock_prices/v1.0.1") == git(published, "rev-parse", "HEAD")
+    assert (
+        git(published, "tag", "-l", "--format=%(contents)", "lesson/reading_stock_prices/v1.0.1")
+        == "1.0.1 (2026-12-01)\n\n- Clearer wording"
+    )
+    assert git(published, "rev-list", "-n1", "lesson/reading_stock_prices/v1.0.1") == git(
+        published, "rev-parse", "HEAD"
+    )
     listing = json.loads(cli("versions", "reading_stock_prices", "--format", "json").output)
     assert [v["version"] for v in listing["versions"]] == ["1.0.0", "1.0.1"]
 
@@ -115,13 +130,16 @@ def test_dry_run_writes_nothing(published: Path) -> None:
     assert (published / LESSON).read_bytes() == before
 
 
-@pytest.mark.parametrize("args,message", [
-    (["nope_lesson", "patch", "-m", "x"], "unknown lesson 'nope_lesson'"),
-    (["reading_stock_prices", "huge", "-m", "x"], "unknown level"),
-    (["reading_stock_prices", "patch"], "at least one"),
-    (["reading_stock_prices", "patch", "-m", "x", "--date", "12/01/2026"], "--date must be YYYY-MM-DD"),
-    (["reading_stock_prices", "patch", "-m", "x", "--tag"], "--tag needs --commit"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["nope_lesson", "patch", "-m", "x"], "unknown lesson 'nope_lesson'"),
+        (["reading_stock_prices", "huge", "-m", "x"], "unknown level"),
+        (["reading_stock_prices", "patch"], "at least one"),
+        (["reading_stock_prices", "patch", "-m", "x", "--date", "12/01/2026"], "--date must be YYYY-MM-DD"),
+        (["reading_stock_prices", "patch", "-m", "x", "--tag"], "--tag needs --commit"),
+    ],
+)
 def test_bump_errors(published: Path, args: list[str], message: str) -> None:
     result = cli("bump", *args)
     assert result.exit_code in (1, 2) and message in result.output
@@ -139,7 +157,14 @@ def test_show_prints_the_tagged_bytes(published: Path) -> None:
     assert result.exit_code == 0 and result.stdout_bytes == tagged
 
 
-@pytest.mark.parametrize("spec,message", [("reading_stock_prices@9.9.9", "has no version 9.9.9"), ("nope_lesson@1.0.0", "unknown lesson"), ("reading_stock_prices", "LESSON@VERSION")])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("reading_stock_prices@9.9.9", "has no version 9.9.9"),
+        ("nope_lesson@1.0.0", "unknown lesson"),
+        ("reading_stock_prices", "LESSON@VERSION"),
+    ],
+)
 def test_show_errors(published: Path, spec: str, message: str) -> None:
     result = cli("show", spec)
     assert result.exit_code in (1, 2) and message in result.output
@@ -160,7 +185,9 @@ def test_diff_between_versions_and_refs(published: Path) -> None:
     assert "(no changes)" in same and "required: none" in same
 
 
-def test_a_failure_between_commit_and_tag_says_how_to_finish(published: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_between_commit_and_tag_says_how_to_finish(
+    published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fiml_cms.errors import ContentError
     from fiml_cms.gitrepo import GitRepo
 
@@ -177,4 +204,6 @@ def test_a_failure_between_commit_and_tag_says_how_to_finish(published: Path, mo
     assert f"To undo the commit: `git reset --hard {head}~1`" in result.output
     monkeypatch.setattr(GitRepo, "create_tag", real)
     assert cli("tag", "reading_stock_prices").exit_code == 0
-    assert git(published, "rev-list", "-n1", "lesson/reading_stock_prices/v1.0.1") == git(published, "rev-parse", "HEAD")
+    assert git(published, "rev-list", "-n1", "lesson/reading_stock_prices/v1.0.1") == git(
+        published, "rev-parse", "HEAD"
+    )

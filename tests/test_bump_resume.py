@@ -16,10 +16,20 @@ from pathlib import Path
 import pytest
 
 from .conftest import cli, commit_all, git, replace_in
-from .test_bump import LESSON, published  # noqa: F401 (fixture)
+from .test_bump import LESSON, published
 
 TAG = "lesson/reading_stock_prices/v1.0.1"
-BUMP = ["bump", "reading_stock_prices", "patch", "-m", "Clearer wording", "--date", "2026-12-01", "--commit", "--tag"]
+BUMP = [
+    "bump",
+    "reading_stock_prices",
+    "patch",
+    "-m",
+    "Clearer wording",
+    "--date",
+    "2026-12-01",
+    "--commit",
+    "--tag",
+]
 
 # The hook runs under git, which runs under fiml-cms: kill the grandparent.
 KILLER = """#!/bin/sh
@@ -40,8 +50,14 @@ def install_hook(root: Path, name: str, code: int) -> Path:
 
 def run_killed(root: Path) -> int:
     """Run the bump in a process the hook kills; return its exit status once its git child is done too."""
-    done = subprocess.run([sys.executable, "-m", "fiml_cms", *BUMP], cwd=root, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    done = subprocess.run(
+        [sys.executable, "-m", "fiml_cms", *BUMP],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
     deadline = time.monotonic() + 10
     while (root / ".git" / "index.lock").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # the orphaned `git commit` finishes (and unlocks the index) on its own
@@ -49,7 +65,7 @@ def run_killed(root: Path) -> int:
 
 
 @pytest.fixture
-def edited(published: Path) -> Path:  # noqa: F811
+def edited(published: Path) -> Path:
     replace_in(published / LESSON, "It tells you where the stock", "It shows where the stock")
     commit_all(published, "wording")
     return published
@@ -59,7 +75,10 @@ def assert_bumped_once_and_tagged(root: Path) -> None:
     assert git(root, "status", "--porcelain") == ""
     assert git(root, "rev-list", "-n1", TAG) == git(root, "rev-parse", "HEAD")
     assert 'version: "1.0.1"' in (root / LESSON).read_text(encoding="utf-8")
-    assert git(root, "log", "--format=%s", "-3").splitlines()[:2] == ["reading_stock_prices: version 1.0.1", "wording"]
+    assert git(root, "log", "--format=%s", "-3").splitlines()[:2] == [
+        "reading_stock_prices: version 1.0.1",
+        "wording",
+    ]
 
 
 def test_killed_after_the_commit_the_rerun_tags_it(edited: Path) -> None:
@@ -93,7 +112,17 @@ def test_killed_after_the_write_before_git_add(edited: Path) -> None:
 
 def test_a_different_change_is_not_taken_for_an_interrupted_bump(edited: Path) -> None:
     assert cli(*BUMP[:-1]).exit_code == 0  # committed 1.0.1 on purpose, without a tag
-    other = ["bump", "reading_stock_prices", "patch", "-m", "Another fix", "--date", "2026-12-02", "--commit", "--tag"]
+    other = [
+        "bump",
+        "reading_stock_prices",
+        "patch",
+        "-m",
+        "Another fix",
+        "--date",
+        "2026-12-02",
+        "--commit",
+        "--tag",
+    ]
     result = cli(*other)
     assert result.exit_code == 0, result.output
     assert "1.0.1 -> 1.0.2" in result.stdout

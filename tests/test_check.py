@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-
 from .conftest import cli, commit_all, git, line_col_of, replace_in
 
 LESSON = Path("content/lessons/reading_stock_prices.yaml")
-
-
 
 
 @pytest.fixture
@@ -69,7 +66,7 @@ def test_enough_bump_passes(pr: Path) -> None:
 def test_lowered_version(pr: Path) -> None:
     replace_in(pr / LESSON, 'version: "1.0.0"', 'version: "0.9.0"')
     replace_in(pr / LESSON, '  - version: "1.0.0"', '  - version: "0.9.0"')
-    code, found = findings()
+    _code, found = findings()
     assert "FIML062" in [f["code"] for f in found]
 
 
@@ -87,15 +84,21 @@ def test_id_changed_without_replaces(pr: Path) -> None:
     git(pr, "mv", str(source), str(target))
     replace_in(pr / Path("content/lessons/stock_quotes.yaml"), "id: reading_stock_prices", "id: stock_quotes")
     replace_in(pr / Path("content/lessons/stock_quotes.yaml"), 'version: "1.0.0"', 'version: "2.0.0"')
-    replace_in(pr / Path("content/lessons/stock_quotes.yaml"), "changelog:\n", 'changelog:\n  - version: "2.0.0"\n    date: 2026-12-01\n    changes: [Renamed]\n')
+    replace_in(
+        pr / Path("content/lessons/stock_quotes.yaml"),
+        "changelog:\n",
+        'changelog:\n  - version: "2.0.0"\n    date: 2026-12-01\n    changes: [Renamed]\n',
+    )
     for other in ("market_and_limit_orders", "candlestick_charts", "valuation_ratios"):
         p = Path(f"content/lessons/{other}.yaml")
         if "reading_stock_prices" in (pr / p).read_text(encoding="utf-8"):
             replace_in(pr / p, "reading_stock_prices", "stock_quotes")
-    code, found = findings()
+    _, found = findings()
     assert "FIML064" in [f["code"] for f in found]
-    replace_in(pr / Path("content/lessons/stock_quotes.yaml"), "replaces: []", "replaces: [reading_stock_prices]")
-    code, found = findings()
+    replace_in(
+        pr / Path("content/lessons/stock_quotes.yaml"), "replaces: []", "replaces: [reading_stock_prices]"
+    )
+    _code, found = findings()
     assert "FIML064" not in [f["code"] for f in found]
 
 

@@ -51,8 +51,8 @@ def _positions(content_repo: Path, case: str) -> tuple[str, int, int, str]:
         match = re.search(r"type: multiple_choice\n(?:.*\n)*?\s+answer: (\d+)", text)
         assert match
         start = match.start(1)
-        path.write_text(text[:start] + "7" + text[match.end(1):], encoding="utf-8")
-        line, col = line_col_of(text, match.group(0)[-len(match.group(1)) - len("answer: "):])
+        path.write_text(text[:start] + "7" + text[match.end(1) :], encoding="utf-8")
+        line, col = line_col_of(text, match.group(0)[-len(match.group(1)) - len("answer: ") :])
         return "FIML035", line, col + len("answer: "), "$.quiz.questions[0].answer"
     if case == "unknown":
         line, col = mutate(path, "\ncategory:", "\ncolour: red\ncategory:")
@@ -79,7 +79,11 @@ def test_mutation_is_reported_at_its_node_in_every_format(content_repo: Path, ca
 
     document = json.loads(run(str(LESSON), "--format", "json").output)
     matching = [f for f in document["findings"] if f["code"] == code]
-    assert matching and (matching[0]["line"], matching[0]["column"], matching[0]["path"]) == (line, col, json_path)
+    assert matching and (matching[0]["line"], matching[0]["column"], matching[0]["path"]) == (
+        line,
+        col,
+        json_path,
+    )
     assert document["files"] == 1 and document["errors"] >= 1
 
     github = run(str(LESSON), "--format", "github").output
@@ -136,7 +140,11 @@ def test_unknown_format_is_a_usage_error(content_repo: Path) -> None:
 
 def test_one_file_is_checked_against_the_whole_repository(content_repo: Path) -> None:
     """A prerequisite defined in another file is found; that file's problems are not reported."""
-    mutate(content_repo / "content/lessons/what_is_a_market.yaml", "duration_minutes:", "duration_minutes: x\nzz:")
+    mutate(
+        content_repo / "content/lessons/what_is_a_market.yaml",
+        "duration_minutes:",
+        "duration_minutes: x\nzz:",
+    )
     result = run(str(LESSON), "--format", "json")
     assert json.loads(result.output)["findings"] == []
 

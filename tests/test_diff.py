@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -40,17 +41,44 @@ CASES: list[tuple[str, Callable[[dict], None], Level]] = [
     ("tags", lambda d: d.update(tags=["x"]), Level.PATCH),
     ("objectives", lambda d: d.update(learning_objectives=["Read a quote."]), Level.PATCH),
     ("question prompt", lambda d: mc(d).update(prompt="Which one?"), Level.PATCH),
-    ("added section", lambda d: d["sections"].append({"id": "extra", "type": "text", "body": "More."}), Level.MINOR),
-    ("added question", lambda d: d["quiz"]["questions"].append({"id": "qx", "type": "true_false", "prompt": "P", "answer": True, "explanation": "E"}), Level.MINOR),
+    (
+        "added section",
+        lambda d: d["sections"].append({"id": "extra", "type": "text", "body": "More."}),
+        Level.MINOR,
+    ),
+    (
+        "added question",
+        lambda d: d["quiz"]["questions"].append(
+            {"id": "qx", "type": "true_false", "prompt": "P", "answer": True, "explanation": "E"}
+        ),
+        Level.MINOR,
+    ),
     ("changed data query", lambda d: section(d, "live_quote")["data"].update(symbol="MSFT"), Level.MINOR),
     ("changed example", lambda d: section(d, "live_quote").update(fallback="Other figures."), Level.MINOR),
-    ("changed correct answer", lambda d: mc(d).update(answer=(mc(d)["answer"] + 1) % len(mc(d)["options"])), Level.MINOR),
+    (
+        "changed correct answer",
+        lambda d: mc(d).update(answer=(mc(d)["answer"] + 1) % len(mc(d)["options"])),
+        Level.MINOR,
+    ),
     ("lesson xp", lambda d: d.update(xp_reward=d["xp_reward"] + 10), Level.MINOR),
     ("question xp", lambda d: mc(d).update(xp=99), Level.MINOR),
     ("removed section", lambda d: d["sections"].pop(1), Level.MAJOR),
     ("re-ordered sections", lambda d: d["sections"].insert(0, d["sections"].pop(1)), Level.MAJOR),
     ("removed question", lambda d: d["quiz"]["questions"].pop(), Level.MAJOR),
-    ("question type", lambda d: d["quiz"]["questions"].__setitem__(0, {"id": d["quiz"]["questions"][0]["id"], "type": "true_false", "prompt": "P", "answer": True, "explanation": "E"}), Level.MAJOR),
+    (
+        "question type",
+        lambda d: d["quiz"]["questions"].__setitem__(
+            0,
+            {
+                "id": d["quiz"]["questions"][0]["id"],
+                "type": "true_false",
+                "prompt": "P",
+                "answer": True,
+                "explanation": "E",
+            },
+        ),
+        Level.MAJOR,
+    ),
     ("option set: one more option", lambda d: mc(d)["options"].append("Something else"), Level.MAJOR),
     ("option set: re-ordered", lambda d: mc(d)["options"].reverse(), Level.MAJOR),
     ("format", lambda d: d.update(format=2), Level.MAJOR),

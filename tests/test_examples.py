@@ -100,8 +100,10 @@ class Expect:
     line: int | None = None
     column: int | None = None
 
-    def matches(self, finding: "Finding") -> bool:
-        return finding.code == self.code and (self.line is None or (finding.line, finding.column) == (self.line, self.column))
+    def matches(self, finding: Finding) -> bool:
+        return finding.code == self.code and (
+            self.line is None or (finding.line, finding.column) == (self.line, self.column)
+        )
 
     def __str__(self) -> str:
         return self.code if self.line is None else f"{self.code} at {self.line}:{self.column}"
@@ -160,7 +162,13 @@ def folder_examples() -> list[Path]:
 
 
 def folder_files(folder: Path) -> list[Path]:
-    return sorted(p for sub in ("lessons", "paths") if (folder / sub).is_dir() for p in (folder / sub).iterdir() if p.is_file())
+    return sorted(
+        p
+        for sub in ("lessons", "paths")
+        if (folder / sub).is_dir()
+        for p in (folder / sub).iterdir()
+        if p.is_file()
+    )
 
 
 def valid_examples() -> list[Path]:
@@ -181,7 +189,9 @@ def _folder_xfail(folder: Path) -> str | None:
 
 
 def _folder_xfail_alone(folder: Path) -> str | None:
-    return _folder_xfail(folder) or next((h.xfail_alone for h in map(read_header, folder_files(folder)) if h.xfail_alone), None)
+    return _folder_xfail(folder) or next(
+        (h.xfail_alone for h in map(read_header, folder_files(folder)) if h.xfail_alone), None
+    )
 
 
 def lesson_name(path: Path, header: Header) -> str:
@@ -211,7 +221,11 @@ def invoke(*args: str):
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
 
-        detail = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else repr(result.exception)
+        detail = (
+            "".join(traceback.format_exception(*result.exc_info))
+            if result.exc_info
+            else repr(result.exception)
+        )
         pytest.fail(f"fiml-cms {' '.join(args)} raised instead of reporting:\n{detail}")
     assert "Traceback" not in result.output, result.output
     return result
@@ -221,16 +235,24 @@ def validate(*args: str, fmt: str = "json", strict: bool = False):
     return invoke("validate", *args, "--format", fmt, *(["--strict"] if strict else []))
 
 
-_TEXT_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning) (?P<code>FIML\d{3}) .+ \[\$.*\]$")
-_TEXT_SUMMARY = re.compile(r"^(?P<files>\d+) files? checked: (?P<errors>\d+) error\(s\), (?P<warnings>\d+) warning\(s\)$")
-_GITHUB_LINE = re.compile(r"^::(?P<sev>error|warning) file=(?P<file>[^,]*),line=(?P<line>\d+),col=(?P<col>\d+),title=(?P<code>FIML\d{3})::.+$")
+_TEXT_LINE = re.compile(
+    r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning) (?P<code>FIML\d{3}) .+ \[\$.*\]$"
+)
+_TEXT_SUMMARY = re.compile(
+    r"^(?P<files>\d+) files? checked: (?P<errors>\d+) error\(s\), (?P<warnings>\d+) warning\(s\)$"
+)
+_GITHUB_LINE = re.compile(
+    r"^::(?P<sev>error|warning) file=(?P<file>[^,]*),line=(?P<line>\d+),col=(?P<col>\d+),title=(?P<code>FIML\d{3})::.+$"
+)
 
 
 def parse(output: str, fmt: str) -> tuple[list[Finding], tuple[int, int] | None]:
     """Findings (and the error/warning counts where the format states them) from one output."""
     if fmt == "json":
         doc = json.loads(output)
-        findings = [Finding(f["file"], f["code"], f["line"], f["column"], f["severity"]) for f in doc["findings"]]
+        findings = [
+            Finding(f["file"], f["code"], f["line"], f["column"], f["severity"]) for f in doc["findings"]
+        ]
         for f in doc["findings"]:
             assert f["message"] and f["path"].startswith("$"), f
             assert f["severity"] == RULES[f["code"]].severity.value, f
@@ -245,7 +267,15 @@ def parse(output: str, fmt: str) -> tuple[list[Finding], tuple[int, int] | None]
             assert rule_ids[r["ruleIndex"]] == r["ruleId"]
             (loc,) = r["locations"]
             region = loc["physicalLocation"]["region"]
-            findings.append(Finding(loc["physicalLocation"]["artifactLocation"]["uri"], r["ruleId"], region["startLine"], region["startColumn"], r["level"]))
+            findings.append(
+                Finding(
+                    loc["physicalLocation"]["artifactLocation"]["uri"],
+                    r["ruleId"],
+                    region["startLine"],
+                    region["startColumn"],
+                    r["level"],
+                )
+            )
         return findings, None
     lines = [line for line in output.splitlines() if line.strip()]
     if fmt == "text":
@@ -284,7 +314,9 @@ def assert_exactly(findings: list[Finding], expects: list[Expect], where: str) -
         else:
             left.remove(hit)
     got = ", ".join(f"{f.code} at {f.line}:{f.column}" for f in findings) or "no finding"
-    assert not missing and not left, f"{where}: expected {', '.join(map(str, expects)) or 'no finding'}; got {got}"
+    assert not missing and not left, (
+        f"{where}: expected {', '.join(map(str, expects)) or 'no finding'}; got {got}"
+    )
     for f in findings:
         assert f.line >= 1 and f.column >= 1, f"{where}: {f.code} has no position ({f.line}:{f.column})"
 
@@ -300,7 +332,10 @@ def assert_formats_agree(*args: str) -> None:
     codes = {fmt: r.exit_code for fmt, r in outputs.items()}
     assert len(set(codes.values())) == 1, codes
     reference, counts = parse(outputs["json"].stdout, "json")
-    assert counts == (sum(f.severity == "error" for f in reference), sum(f.severity == "warning" for f in reference))
+    assert counts == (
+        sum(f.severity == "error" for f in reference),
+        sum(f.severity == "warning" for f in reference),
+    )
     for fmt in FORMATS[1:]:
         found, fmt_counts = parse(outputs[fmt].stdout, fmt)
         assert Counter(found) == Counter(reference), f"{fmt} output differs from json:\n{outputs[fmt].stdout}"
@@ -330,8 +365,12 @@ def install_folder(repo: Path, folder: Path) -> dict[str, Path]:
 
 def test_every_rule_has_an_example() -> None:
     shown = {code_of(p.name) for p in single_file_examples() + folder_examples()} | set(GENERATED)
-    assert not shown - set(VALIDATE_RULES), f"examples named after unknown codes: {sorted(shown - set(VALIDATE_RULES))}"
-    assert not set(VALIDATE_RULES) - shown, f"rules without an example in {INVALID}: {sorted(set(VALIDATE_RULES) - shown)}"
+    assert not shown - set(VALIDATE_RULES), (
+        f"examples named after unknown codes: {sorted(shown - set(VALIDATE_RULES))}"
+    )
+    assert not set(VALIDATE_RULES) - shown, (
+        f"rules without an example in {INVALID}: {sorted(set(VALIDATE_RULES) - shown)}"
+    )
 
 
 def test_every_example_expects_its_own_code() -> None:
@@ -348,7 +387,11 @@ def test_every_example_expects_its_own_code() -> None:
 def test_rules_doc_lists_every_rule() -> None:
     doc = RULES_DOC.read_text(encoding="utf-8")
     for rule in RULES.values():
-        assert re.search(rf"^\|\s*`?{rule.code}`?\s*\|\s*`?{re.escape(rule.name)}`?\s*\|\s*{rule.severity.value}\s*\|", doc, re.M), f"{rule.code} is not in the table of {RULES_DOC.name}"
+        assert re.search(
+            rf"^\|\s*`?{rule.code}`?\s*\|\s*`?{re.escape(rule.name)}`?\s*\|\s*{rule.severity.value}\s*\|",
+            doc,
+            re.M,
+        ), f"{rule.code} is not in the table of {RULES_DOC.name}"
         assert re.search(rf"^##+ {rule.code}\b", doc, re.M), f"{rule.code} has no section in {RULES_DOC.name}"
 
 
@@ -393,7 +436,11 @@ def test_cross_file_example(repo: Path, folder: Path) -> None:
     for display, source in installed.items():
         expects = list(read_header(source).expects)
         expected_codes += [e.code for e in expects]
-        assert_exactly([f for f in findings if f.file == display], expects, f"{folder.name}/{source.parent.name}/{source.name}")
+        assert_exactly(
+            [f for f in findings if f.file == display],
+            expects,
+            f"{folder.name}/{source.parent.name}/{source.name}",
+        )
     assert {f.file for f in findings} <= set(installed)
     assert_exit_code(exit_code, expected_codes, strict=False)
     assert_exit_code(validate(strict=True).exit_code, expected_codes, strict=True)
@@ -426,7 +473,9 @@ def _new_lesson(lesson_id: str) -> Path:
     return Path("content/lessons") / f"{lesson_id}.yaml"
 
 
-@pytest.mark.parametrize("size, code", [(MIB, None), (MIB + 1, "FIML007")], ids=["exactly-1-MiB", "1-MiB-plus-one-byte"])
+@pytest.mark.parametrize(
+    "size, code", [(MIB, None), (MIB + 1, "FIML007")], ids=["exactly-1-MiB", "1-MiB-plus-one-byte"]
+)
 def test_file_over_one_mib(repo: Path, size: int, code: str | None) -> None:
     path = _new_lesson("big_lesson")
     data = path.read_bytes()
@@ -525,5 +574,11 @@ def test_valid_examples_cover_every_section_and_question_type() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in valid_examples())
     for kind in ("text", "key_points", "live_example", "chart", "multiple_choice", "true_false", "numeric"):
         assert re.search(rf"\btype: {kind}\b", text), kind
-    for feature in (r"\^GSPC", r"^yanked:", r"^replaces: \[\w", r"date: \d{4}-\d\d-\d\d\b", r"^retired: true"):
+    for feature in (
+        r"\^GSPC",
+        r"^yanked:",
+        r"^replaces: \[\w",
+        r"date: \d{4}-\d\d-\d\d\b",
+        r"^retired: true",
+    ):
         assert re.search(feature, text, re.M), feature

@@ -11,7 +11,7 @@ import pytest
 from fiml_cms import atomic
 
 from .conftest import cli, commit_all
-from .test_archive import ARCHIVE, LESSONS, MARKET, published  # noqa: F401 (fixture)
+from .test_archive import ARCHIVE, LESSONS, MARKET, published
 
 
 def mode(path: Path) -> int:
@@ -31,21 +31,27 @@ def umask_022() -> None:
 def leave_temp_files(root: Path) -> list[Path]:
     """What `kill -9` during `fiml-cms archive` leaves: the atomic writes' temp files."""
     assert cli("archive").exit_code == 0
-    stale = [root / ARCHIVE / MARKET / ".1.1.0.yaml.k2j4x9_a.tmp", root / ARCHIVE / ".index.json.0a1b2c3d.tmp"]
+    stale = [
+        root / ARCHIVE / MARKET / ".1.1.0.yaml.k2j4x9_a.tmp",
+        root / ARCHIVE / ".index.json.0a1b2c3d.tmp",
+    ]
     for path in stale:
         path.write_bytes(b"half a fi")
     return stale
 
 
-def test_check_reports_stale_temp_files(published: Path) -> None:  # noqa: F811
+def test_check_reports_stale_temp_files(published: Path) -> None:
     stale = leave_temp_files(published)
     result = cli("archive", "--check")
     assert result.exit_code == 1
     for path in stale:
-        assert f"{path.relative_to(published).as_posix()}:1:1: error FIML073 a temporary file left by an interrupted `fiml-cms archive`" in result.stdout
+        assert (
+            f"{path.relative_to(published).as_posix()}:1:1: error FIML073 a temporary file left by an interrupted `fiml-cms archive`"
+            in result.stdout
+        )
 
 
-def test_the_next_run_removes_them(published: Path) -> None:  # noqa: F811
+def test_the_next_run_removes_them(published: Path) -> None:
     stale = leave_temp_files(published)
     result = cli("archive")
     assert result.exit_code == 0
@@ -54,7 +60,7 @@ def test_the_next_run_removes_them(published: Path) -> None:  # noqa: F811
     assert cli("archive", "--check").exit_code == 0
 
 
-def test_a_running_archive_holds_the_lock_so_its_temp_files_are_not_reported(published: Path) -> None:  # noqa: F811
+def test_a_running_archive_holds_the_lock_so_its_temp_files_are_not_reported(published: Path) -> None:
     from fiml_cms.commands.archive import run_lock
 
     leave_temp_files(published)
@@ -63,7 +69,7 @@ def test_a_running_archive_holds_the_lock_so_its_temp_files_are_not_reported(pub
     assert result.exit_code == 0, result.stdout
 
 
-def test_files_that_merely_look_like_temp_files_are_left_alone(published: Path) -> None:  # noqa: F811
+def test_files_that_merely_look_like_temp_files_are_left_alone(published: Path) -> None:
     assert cli("archive").exit_code == 0
     notes = published / ARCHIVE / "notes.tmp"
     notes.write_text("mine\n", encoding="utf-8")
@@ -74,7 +80,7 @@ def test_files_that_merely_look_like_temp_files_are_left_alone(published: Path) 
 # -- 10.11: modes -----------------------------------------------------------------------------------
 
 
-def test_bump_keeps_the_lesson_files_mode(published: Path, umask_022: None) -> None:  # noqa: F811
+def test_bump_keeps_the_lesson_files_mode(published: Path, umask_022: None) -> None:
     lesson = published / LESSONS / f"{MARKET}.yaml"
     for wanted in (0o644, 0o664):
         lesson.chmod(wanted)
@@ -83,7 +89,7 @@ def test_bump_keeps_the_lesson_files_mode(published: Path, umask_022: None) -> N
         commit_all(published, "bump")
 
 
-def test_archive_files_get_the_normal_mode(published: Path, umask_022: None) -> None:  # noqa: F811
+def test_archive_files_get_the_normal_mode(published: Path, umask_022: None) -> None:
     assert cli("archive").exit_code == 0
     files = [p for p in (published / ARCHIVE).rglob("*") if p.is_file()]
     assert len(files) == 14

@@ -25,11 +25,31 @@ SAMPLE = (LESSONS / "reading_stock_prices.yaml").read_bytes()
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
 json_like = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=30,
 )
 yaml_fragments = st.sampled_from(
-    ["a: 1\n", "- x\n", "&a [*a]\n", "? [1]\n: 2\n", "!!binary aGk=\n", "!!set {a}\n", "\t- x\n", "{", "]", "'", '"\\x', "%YAML 1.1\n---\n", "...\n", "*nope\n", "<<: {a: 1}\n", "2024-13-45\n", "id: ../../etc/x\n"]
+    [
+        "a: 1\n",
+        "- x\n",
+        "&a [*a]\n",
+        "? [1]\n: 2\n",
+        "!!binary aGk=\n",
+        "!!set {a}\n",
+        "\t- x\n",
+        "{",
+        "]",
+        "'",
+        '"\\x',
+        "%YAML 1.1\n---\n",
+        "...\n",
+        "*nope\n",
+        "<<: {a: 1}\n",
+        "2024-13-45\n",
+        "id: ../../etc/x\n",
+    ]
 )
 
 
@@ -128,6 +148,11 @@ def test_mutated_lesson_through_a_file(fuzz_repository: tuple[Path, Settings], d
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.binary(max_size=2000), st.lists(yaml_fragments, max_size=12).map(lambda parts: "".join(parts).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.lists(yaml_fragments, max_size=12).map(lambda parts: "".join(parts).encode()),
+    )
+)
 def test_arbitrary_bytes_through_a_file(fuzz_repository: tuple[Path, Settings], data: bytes) -> None:
     validate_file(*fuzz_repository, data)

@@ -24,7 +24,10 @@ def test_a_stale_tag_lock_names_the_file_to_remove(git_repo: Path) -> None:
     lock = leave_tag_lock(git_repo)
     result = cli("tag", "--from-history")
     assert result.exit_code == 1
-    assert f"{lock} was left by a git process that was killed (none is running in this repository now): remove it with `rm '{lock}'` and run the command again" in result.stderr
+    assert (
+        f"{lock} was left by a git process that was killed (none is running in this repository now): remove it with `rm '{lock}'` and run the command again"
+        in result.stderr
+    )
     assert "remove the file manually" not in result.stderr
     lock.unlink()
     assert cli("tag", "--from-history").exit_code == 0
@@ -40,7 +43,9 @@ def test_a_lock_held_by_a_running_git_says_to_wait(git_repo: Path) -> None:
         busy.kill()
         busy.wait()
     assert result.exit_code == 1
-    assert f"{lock} is held by a git process still running in this repository: pid {busy.pid}" in result.stderr
+    assert (
+        f"{lock} is held by a git process still running in this repository: pid {busy.pid}" in result.stderr
+    )
     assert "wait for it to finish" in result.stderr
 
 

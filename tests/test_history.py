@@ -29,7 +29,14 @@ RENAMES = {
     "market_concepts_002": "market_basics_002",
     "tax_strategy_001": "tax_001",
 }
-VERSION_1 = {"stock_basics_001", "investment_strategies_001", "market_concepts_002", "economics_001", "tax_strategy_001", "investment_planning_001"}
+VERSION_1 = {
+    "stock_basics_001",
+    "investment_strategies_001",
+    "market_concepts_002",
+    "economics_001",
+    "tax_strategy_001",
+    "investment_planning_001",
+}
 
 
 @pytest.fixture
@@ -60,10 +67,15 @@ def test_from_history_dry_run_on_the_corpus(corpus: Path) -> None:
 def test_from_history_creates_tags_the_store_reads(corpus: Path) -> None:
     assert cli("tag", "--from-history", "--lessons", ".").exit_code == 0
     assert len(git(corpus, "tag", "-l").splitlines()) == 26
-    date = git(corpus, "for-each-ref", "--format=%(creatordate:short)", "refs/tags/lesson/stock_basics_001/v1.0.0")
+    date = git(
+        corpus, "for-each-ref", "--format=%(creatordate:short)", "refs/tags/lesson/stock_basics_001/v1.0.0"
+    )
     assert date == "2025-11-24"  # backdated to the commit that introduced the version
     again = cli("tag", "--from-history", "--dry-run", "--lessons", ".")
-    assert "0 tag(s) would create" in again.output and "already tagged: lesson/stock_basics_001/v1.0.0" in again.output
+    assert (
+        "0 tag(s) would create" in again.output
+        and "already tagged: lesson/stock_basics_001/v1.0.0" in again.output
+    )
     listing = cli("versions", "stock_basics_001", "--lessons", ".")
     assert [line.split()[0] for line in listing.output.splitlines()] == ["1.0.0", "2.0.0"]
     shown = runner.invoke(app, ["show", "market_concepts_002@1.0.0", "--lessons", "."])
@@ -75,7 +87,9 @@ def test_from_history_creates_tags_the_store_reads(corpus: Path) -> None:
     assert all(store.latest(i).id == i for i in ("stock_basics_001", "tax_001", "risk_management_001"))
 
 
-def test_from_history_refuses_a_shallow_clone(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_history_refuses_a_shallow_clone(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{corpus}", str(shallow)], check=True)
     monkeypatch.chdir(shallow)
@@ -88,11 +102,18 @@ def test_invalid_yaml_at_one_commit_is_named(git_repo: Path) -> None:
     good = lesson.read_text(encoding="utf-8")
     lesson.write_text("id: [unclosed\n", encoding="utf-8")
     bad_commit = commit_all(git_repo, "broken")
-    lesson.write_text(good.replace('version: "1.0.0"', 'version: "1.1.0"').replace("changelog:\n", 'changelog:\n  - version: "1.1.0"\n    date: 2026-12-01\n    changes: [Fixed]\n'), encoding="utf-8")
+    lesson.write_text(
+        good.replace('version: "1.0.0"', 'version: "1.1.0"').replace(
+            "changelog:\n", 'changelog:\n  - version: "1.1.0"\n    date: 2026-12-01\n    changes: [Fixed]\n'
+        ),
+        encoding="utf-8",
+    )
     commit_all(git_repo, "fixed")
     result = cli("tag", "--from-history", "--dry-run")
     assert result.exit_code == 0
-    assert f"content/lessons/diversification.yaml at commit {bad_commit[:12]} is not valid YAML" in result.output
+    assert (
+        f"content/lessons/diversification.yaml at commit {bad_commit[:12]} is not valid YAML" in result.output
+    )
     assert "would create lesson/diversification/v1.0.0" in result.output
     assert "would create lesson/diversification/v1.1.0" in result.output
 

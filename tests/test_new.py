@@ -40,7 +40,10 @@ def test_new_refuses_existing_id(content_repo: Path) -> None:
 
 def test_new_refuses_id_claimed_in_replaces(content_repo: Path) -> None:
     lesson = content_repo / "content/lessons/diversification.yaml"
-    lesson.write_text(lesson.read_text(encoding="utf-8").replace("replaces: []", "replaces: [spreading_risk]"), encoding="utf-8")
+    lesson.write_text(
+        lesson.read_text(encoding="utf-8").replace("replaces: []", "replaces: [spreading_risk]"),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["new", "spreading_risk", "--title", "T"])
     assert result.exit_code == 2 and "already claimed" in result.output
 

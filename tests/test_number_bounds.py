@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -38,8 +39,12 @@ def types_of(node: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize("name", ["lesson.schema.json", "progress.schema.json"])
 def test_every_number_in_the_schemas_has_both_bounds(name: str) -> None:
     unbounded = [
-        "/".join(path) for path, node in schema_nodes(load_schema(name))
-        if types_of(node) & {"integer", "number"} and not ({"minimum", "exclusiveMinimum"} & node.keys() and {"maximum", "exclusiveMaximum"} & node.keys())
+        "/".join(path)
+        for path, node in schema_nodes(load_schema(name))
+        if types_of(node) & {"integer", "number"}
+        and not (
+            {"minimum", "exclusiveMinimum"} & node.keys() and {"maximum", "exclusiveMaximum"} & node.keys()
+        )
     ]
     assert unbounded == []
 
@@ -47,10 +52,22 @@ def test_every_number_in_the_schemas_has_both_bounds(name: str) -> None:
 def test_every_text_and_list_of_a_progress_document_is_bounded() -> None:
     """Issue 10.6 too: lengths and entry counts no honest export reaches."""
     unbounded = [
-        "/".join(path) for path, node in schema_nodes(load_schema("progress.schema.json"))
-        if ("string" in types_of(node) and "maxLength" not in node and "enum" not in node and "const" not in node and "pattern" not in node)
+        "/".join(path)
+        for path, node in schema_nodes(load_schema("progress.schema.json"))
+        if (
+            "string" in types_of(node)
+            and "maxLength" not in node
+            and "enum" not in node
+            and "const" not in node
+            and "pattern" not in node
+        )
         or ("array" in types_of(node) and "maxItems" not in node)
-        or (types_of(node) == {"object"} and "additionalProperties" in node and isinstance(node["additionalProperties"], dict) and "maxProperties" not in node)
+        or (
+            types_of(node) == {"object"}
+            and "additionalProperties" in node
+            and isinstance(node["additionalProperties"], dict)
+            and "maxProperties" not in node
+        )
     ]
     assert unbounded == []
 
@@ -60,7 +77,9 @@ def test_a_huge_hex_xp_reward_is_an_error_with_its_position(content_repo: Path) 
     replace_in(lesson, "xp_reward: 50", f"xp_reward: {HUGE_HEX}")
     result = cli("validate", "content/lessons/reading_stock_prices.yaml")
     assert result.exit_code == 1
-    line = next(i for i, text in enumerate(lesson.read_text().splitlines(), 1) if text.startswith("xp_reward:"))
+    line = next(
+        i for i, text in enumerate(lesson.read_text().splitlines(), 1) if text.startswith("xp_reward:")
+    )
     assert f"reading_stock_prices.yaml:{line}:12: error FIML024" in result.stdout
     assert "too large" in result.stdout
 
@@ -77,13 +96,17 @@ def test_the_semantic_rules_check_bounds_without_the_validator() -> None:
 
     data = YAML(typ="safe").load(SAMPLE.read_bytes())
     lesson = Lesson.from_dict(data)
-    huge = 16 ** 3600
+    huge = 16**3600
     question = dataclasses.replace(lesson.quiz.questions[0], xp=huge)
     broken = dataclasses.replace(
-        lesson, xp_reward=huge, duration_minutes=-huge,
+        lesson,
+        xp_reward=huge,
+        duration_minutes=-huge,
         quiz=dataclasses.replace(lesson.quiz, questions=(question, *lesson.quiz.questions[1:])),
     )
-    found = {f.path: f for f in rules.check_lesson(broken, "x.yaml", "reading_stock_prices") if f.code == "FIML024"}
+    found = {
+        f.path: f for f in rules.check_lesson(broken, "x.yaml", "reading_stock_prices") if f.code == "FIML024"
+    }
     assert set(found) == {("xp_reward",), ("duration_minutes",), ("quiz", "questions", 0, "xp")}
     assert "between 0 and 10,000" in found[("xp_reward",)].message
     assert rules.check_lesson(lesson, "x.yaml", "reading_stock_prices") == []
@@ -92,8 +115,12 @@ def test_the_semantic_rules_check_bounds_without_the_validator() -> None:
 def test_a_numeric_answer_past_the_bound_is_refused() -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     assert "type: numeric" in text
-    data = json.loads(json.dumps(__import__("ruamel.yaml", fromlist=["YAML"]).YAML(typ="safe").load(text), default=str))
+    data = json.loads(
+        json.dumps(__import__("ruamel.yaml", fromlist=["YAML"]).YAML(typ="safe").load(text), default=str)
+    )
     numeric = next(q for q in data["quiz"]["questions"] if q["type"] == "numeric")
     numeric["answer"] = 10**16
-    codes = [f.code for f in check_text(json.dumps(data).encode(), "x.json", stem="reading_stock_prices").findings]
+    codes = [
+        f.code for f in check_text(json.dumps(data).encode(), "x.json", stem="reading_stock_prices").findings
+    ]
     assert codes == ["FIML024"]

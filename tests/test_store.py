@@ -31,13 +31,17 @@ def lesson_file(root: Path, lesson_id: str) -> Path:
     return root / LESSONS / f"{lesson_id}.yaml"
 
 
-def set_version(root: Path, lesson_id: str, version: str, yanked: tuple[str, ...] = (), path: Path | None = None) -> None:
+def set_version(
+    root: Path, lesson_id: str, version: str, yanked: tuple[str, ...] = (), path: Path | None = None
+) -> None:
     """What `fiml-cms bump` writes: the new version and a changelog entry; optionally a `yanked` list."""
     path = path or lesson_file(root, lesson_id)
     text = yamlfile.bump_text(path.read_text(encoding="utf-8"), version, "2026-12-15", [f"Release {version}"])
     text = re.sub(r"^yanked:.*\n", "", text, flags=re.M)
     if yanked:
-        text = text.replace("\nretired: false\n", f"\nretired: false\nyanked: [{', '.join(repr(v) for v in yanked)}]\n", 1)
+        text = text.replace(
+            "\nretired: false\n", f"\nretired: false\nyanked: [{', '.join(repr(v) for v in yanked)}]\n", 1
+        )
     path.write_text(text, encoding="utf-8")
 
 
@@ -68,7 +72,9 @@ def test_versions_in_semver_order_and_latest(git_repo: Path) -> None:
     store = ContentStore.open(git_repo)
     assert store.versions(MARKET) == ["1.0.0", "1.9.0", "1.10.0"]
     assert [p.version for p in store.published(MARKET)] == ["1.0.0", "1.9.0", "1.10.0"]
-    assert [p.tag for p in store.published(MARKET)] == [f"lesson/{MARKET}/v{v}" for v in ("1.0.0", "1.9.0", "1.10.0")]
+    assert [p.tag for p in store.published(MARKET)] == [
+        f"lesson/{MARKET}/v{v}" for v in ("1.0.0", "1.9.0", "1.10.0")
+    ]
     latest = store.latest(MARKET)
     assert latest.version == "1.10.0" and latest.id == MARKET
     assert store.latest_any(MARKET) is latest
@@ -173,10 +179,16 @@ def test_untagged_version_found_in_the_file_history(git_repo: Path) -> None:
 def test_unknown_lesson_and_unknown_version(git_repo: Path) -> None:
     tag(MARKET)
     store = ContentStore.open(git_repo)
-    for call in (lambda: store.get("no_such_lesson", "1.0.0"), lambda: store.latest("no_such_lesson"), lambda: store.versions("no_such_lesson")):
+    for call in (
+        lambda: store.get("no_such_lesson", "1.0.0"),
+        lambda: store.latest("no_such_lesson"),
+        lambda: store.versions("no_such_lesson"),
+    ):
         with pytest.raises(ContentError, match="unknown lesson 'no_such_lesson'"):
             call()
-    with pytest.raises(ContentError, match=rf"lesson '{MARKET}' has no version 9\.9\.9 \(published: 1\.0\.0\)"):
+    with pytest.raises(
+        ContentError, match=rf"lesson '{MARKET}' has no version 9\.9\.9 \(published: 1\.0\.0\)"
+    ):
         store.get(MARKET, "9.9.9")
     with pytest.raises(ContentError, match="unknown lesson 'risk_and_return'"):  # a file, but never published
         store.get("risk_and_return", "1.0.0")
@@ -187,7 +199,9 @@ def test_tag_on_a_commit_with_another_version(git_repo: Path) -> None:
     git(git_repo, "tag", "-a", f"lesson/{MARKET}/v2.0.0", "-m", "wrong", "HEAD")
     store = ContentStore.open(git_repo)
     assert store.versions(MARKET) == ["1.0.0", "2.0.0"]
-    with pytest.raises(ContentError, match=rf"lesson/{MARKET}/v2\.0\.0: the file there has version 1\.0\.0, not 2\.0\.0"):
+    with pytest.raises(
+        ContentError, match=rf"lesson/{MARKET}/v2\.0\.0: the file there has version 1\.0\.0, not 2\.0\.0"
+    ):
         store.get(MARKET, "2.0.0")
     with pytest.raises(ContentError, match="has version 1.0.0, not 2.0.0"):
         store.latest(MARKET)
@@ -198,7 +212,10 @@ def test_tag_on_a_commit_without_the_lesson(git_repo: Path) -> None:
     git(git_repo, "tag", "-a", "lesson/ghost_lesson/v1.0.0", "-m", "no such file")
     store = ContentStore.open(git_repo)
     assert store.ids() == ["ghost_lesson"]
-    with pytest.raises(ContentError, match=r"lesson/ghost_lesson/v1\.0\.0: no file for lesson 'ghost_lesson' in content/lessons at commit [0-9a-f]{12}"):
+    with pytest.raises(
+        ContentError,
+        match=r"lesson/ghost_lesson/v1\.0\.0: no file for lesson 'ghost_lesson' in content/lessons at commit [0-9a-f]{12}",
+    ):
         store.get("ghost_lesson", "1.0.0")
 
 
@@ -222,14 +239,21 @@ def test_malformed_tags_are_ignored_and_reported(git_repo: Path) -> None:
 def test_invalid_yaml_at_a_tagged_commit_names_the_tag(git_repo: Path) -> None:
     tag(MARKET)
     path = lesson_file(git_repo, MARKET)
-    path.write_text(path.read_text(encoding="utf-8").replace('version: "1.0.0"', 'version: "1.1.0"\nsections: [unclosed', 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            'version: "1.0.0"', 'version: "1.1.0"\nsections: [unclosed', 1
+        ),
+        encoding="utf-8",
+    )
     commit_all(git_repo, "broken file")
     git(git_repo, "tag", "-a", f"lesson/{MARKET}/v1.1.0", "-m", "1.1.0")
     store = ContentStore.open(git_repo)
     with pytest.raises(ContentError) as caught:
         store.get(MARKET, "1.1.0")
     message = str(caught.value)
-    assert f"lesson/{MARKET}/v1.1.0" in message and "is not a valid lesson" in message and "FIML001" in message
+    assert (
+        f"lesson/{MARKET}/v1.1.0" in message and "is not a valid lesson" in message and "FIML001" in message
+    )
     assert store.get(MARKET, "1.0.0").version == "1.0.0"
 
 
@@ -289,7 +313,9 @@ def test_archive_backend_serves_the_same_lessons(released: Path, tmp_path: Path)
     assert from_archive.ids() == from_git.ids() and len(from_git.ids()) == 11
     for lesson_id in from_git.ids():
         assert from_archive.versions(lesson_id) == from_git.versions(lesson_id)
-        assert [(p.date, p.tag, p.commit) for p in from_archive.published(lesson_id)] == [(p.date, p.tag, p.commit) for p in from_git.published(lesson_id)]
+        assert [(p.date, p.tag, p.commit) for p in from_archive.published(lesson_id)] == [
+            (p.date, p.tag, p.commit) for p in from_git.published(lesson_id)
+        ]
         for version in from_git.versions(lesson_id):
             assert from_archive.get(lesson_id, version) == from_git.get(lesson_id, version)
         assert from_archive.latest(lesson_id) == from_git.latest(lesson_id)
@@ -325,7 +351,9 @@ def test_unreadable_archive_index(released: Path, tmp_path: Path) -> None:
 
 def test_concurrent_get_latest_refresh(released: Path) -> None:
     store = ContentStore.open(released)
-    expected_latest = {i: ("1.1.1" if i == MARKET else "2.0.0" if i == "risk_and_return" else "1.0.0") for i in store.ids()}
+    expected_latest = {
+        i: ("1.1.1" if i == MARKET else "2.0.0" if i == "risk_and_return" else "1.0.0") for i in store.ids()
+    }
     pairs = [(i, v) for i in store.ids() for v in store.versions(i)]
     assert len(pairs) == 14
     errors: list[BaseException] = []
@@ -347,7 +375,7 @@ def test_concurrent_get_latest_refresh(released: Path) -> None:
                     assert (lesson.id, lesson.version) == (lesson_id, expected_latest[lesson_id])
                 else:
                     store.refresh()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     interval = sys.getswitchinterval()
@@ -367,7 +395,12 @@ def test_concurrent_get_latest_refresh(released: Path) -> None:
 
 def test_git_show_matches_store(released: Path) -> None:
     """`fiml-cms show` bytes are exactly the tagged blob (the store's source)."""
-    done = subprocess.run(["git", "show", f"lesson/{MARKET}/v1.1.0:content/lessons/{MARKET}.yaml"], cwd=released, capture_output=True, check=True)
+    done = subprocess.run(
+        ["git", "show", f"lesson/{MARKET}/v1.1.0:content/lessons/{MARKET}.yaml"],
+        cwd=released,
+        capture_output=True,
+        check=True,
+    )
     result = runner.invoke(app, ["show", f"{MARKET}@1.1.0"])
     assert result.exit_code == 0
     assert result.stdout_bytes == done.stdout

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from fiml_cms.commands.upgrade import CURRENT, PROBLEMS, SKIPPED, UPGRADED, upgrade
 from fiml_cms.commands.validate import validate
@@ -54,20 +56,40 @@ def lesson(**fields: Any) -> dict[str, Any]:
         "duration_minutes": 4,
         "learning_objectives": ["Understand what stock prices represent"],
         "sections": [
-            {"type": "introduction", "content": "Stock price = what buyers and sellers agree on.\n\nMore buyers = price up\n"},
-            {"type": "explanation", "content": "BID = highest price buyers will pay\nASK = lowest price sellers accept\n"},
-            {"type": "key_takeaways", "content": "🎯 Remember:\n\n1. Bid = what buyers pay\n2. Ask = what sellers want\n"},
+            {
+                "type": "introduction",
+                "content": "Stock price = what buyers and sellers agree on.\n\nMore buyers = price up\n",
+            },
+            {
+                "type": "explanation",
+                "content": "BID = highest price buyers will pay\nASK = lowest price sellers accept\n",
+            },
+            {
+                "type": "key_takeaways",
+                "content": "🎯 Remember:\n\n1. Bid = what buyers pay\n2. Ask = what sellers want\n",
+            },
         ],
         "quiz": [
             {
                 "id": "q1",
                 "type": "multiple_choice",
                 "text": "If Bid is $50.00 and Ask is $50.10, what's the spread?",
-                "options": [{"text": "$0.10", "is_correct": True}, {"text": "$50.00", "is_correct": False}, {"text": "$50.10", "is_correct": False}],
+                "options": [
+                    {"text": "$0.10", "is_correct": True},
+                    {"text": "$50.00", "is_correct": False},
+                    {"text": "$50.10", "is_correct": False},
+                ],
                 "explanation": "Spread = Ask - Bid = $0.10",
                 "xp_reward": 10,
             },
-            {"id": "q2", "type": "true_false", "text": "During crashes, panic sell everything.", "correct_answer": False, "explanation": "Stick to your plan.", "xp_reward": 15},
+            {
+                "id": "q2",
+                "type": "true_false",
+                "text": "During crashes, panic sell everything.",
+                "correct_answer": False,
+                "explanation": "Stick to your plan.",
+                "xp_reward": 15,
+            },
         ],
         "xp_reward": 50,
         "tags": ["stock-basics", "pricing"],
@@ -81,18 +103,60 @@ def test_newer_shape_bare_quiz_list_with_is_correct() -> None:
     result = run(lesson())
     data = valid(result)
     assert result.changed
-    assert list(data) == ["id", "version", "format", "title", "category", "difficulty", "duration_minutes", "xp_reward", "tags", "learning_objectives", "changelog", "sections", "quiz"]
+    assert list(data) == [
+        "id",
+        "version",
+        "format",
+        "title",
+        "category",
+        "difficulty",
+        "duration_minutes",
+        "xp_reward",
+        "tags",
+        "learning_objectives",
+        "changelog",
+        "sections",
+        "quiz",
+    ]
     assert data["version"] == "2.0.0" and data["format"] == 1 and data["xp_reward"] == 50
     assert data["changelog"] == [{"version": "2.0.0", "date": "2025-11-24", "changes": [IMPORTED]}]
     assert data["sections"] == [
-        {"id": "introduction", "type": "text", "body": "Stock price = what buyers and sellers agree on.\n\nMore buyers = price up\n"},
-        {"id": "explanation", "type": "text", "body": "BID = highest price buyers will pay\nASK = lowest price sellers accept\n"},
-        {"id": "key_takeaways", "type": "key_points", "title": "🎯 Remember", "points": ["Bid = what buyers pay", "Ask = what sellers want"]},
+        {
+            "id": "introduction",
+            "type": "text",
+            "body": "Stock price = what buyers and sellers agree on.\n\nMore buyers = price up\n",
+        },
+        {
+            "id": "explanation",
+            "type": "text",
+            "body": "BID = highest price buyers will pay\nASK = lowest price sellers accept\n",
+        },
+        {
+            "id": "key_takeaways",
+            "type": "key_points",
+            "title": "🎯 Remember",
+            "points": ["Bid = what buyers pay", "Ask = what sellers want"],
+        },
     ]
     assert data["quiz"] == {
         "questions": [
-            {"id": "q1", "type": "multiple_choice", "prompt": "If Bid is $50.00 and Ask is $50.10, what's the spread?", "options": ["$0.10", "$50.00", "$50.10"], "answer": 0, "explanation": "Spread = Ask - Bid = $0.10", "xp": 10},
-            {"id": "q2", "type": "true_false", "prompt": "During crashes, panic sell everything.", "answer": False, "explanation": "Stick to your plan.", "xp": 15},
+            {
+                "id": "q1",
+                "type": "multiple_choice",
+                "prompt": "If Bid is $50.00 and Ask is $50.10, what's the spread?",
+                "options": ["$0.10", "$50.00", "$50.10"],
+                "answer": 0,
+                "explanation": "Spread = Ask - Bid = $0.10",
+                "xp": 10,
+            },
+            {
+                "id": "q2",
+                "type": "true_false",
+                "prompt": "During crashes, panic sell everything.",
+                "answer": False,
+                "explanation": "Stick to your plan.",
+                "xp": 15,
+            },
         ]
     }
     assert "version 2.0 -> 2.0.0" in result.notes
@@ -105,8 +169,23 @@ def test_older_shape_quiz_questions_with_string_options_and_correct_index() -> N
         estimated_completion_time="4 minutes",
         quiz={
             "questions": [
-                {"id": "q1", "type": "multiple_choice", "text": "Which order is instant?", "options": ["Limit", "Market", "Stop"], "correct": 1, "explanation": "Market orders fill now.", "points": 20},
-                {"id": "q2", "type": "true_false", "text": "Spreads are a cost.", "correct": True, "explanation": "You buy at the ask.", "points": 10},
+                {
+                    "id": "q1",
+                    "type": "multiple_choice",
+                    "text": "Which order is instant?",
+                    "options": ["Limit", "Market", "Stop"],
+                    "correct": 1,
+                    "explanation": "Market orders fill now.",
+                    "points": 20,
+                },
+                {
+                    "id": "q2",
+                    "type": "true_false",
+                    "text": "Spreads are a cost.",
+                    "correct": True,
+                    "explanation": "You buy at the ask.",
+                    "points": 10,
+                },
             ]
         },
     )
@@ -114,19 +193,42 @@ def test_older_shape_quiz_questions_with_string_options_and_correct_index() -> N
     data = valid(result)
     assert data["version"] == "1.0.0" and "$.version: missing -> 1.0.0" in result.notes
     q1, q2 = data["quiz"]["questions"]
-    assert q1 == {"id": "q1", "type": "multiple_choice", "prompt": "Which order is instant?", "options": ["Limit", "Market", "Stop"], "answer": 1, "explanation": "Market orders fill now.", "xp": 20}
+    assert q1 == {
+        "id": "q1",
+        "type": "multiple_choice",
+        "prompt": "Which order is instant?",
+        "options": ["Limit", "Market", "Stop"],
+        "answer": 1,
+        "explanation": "Market orders fill now.",
+        "xp": 20,
+    }
     assert q2["answer"] is True and q2["xp"] == 10
     assert any("estimated_completion_time: dropped, it repeats duration_minutes" in n for n in result.notes)
 
 
 def test_options_as_text_and_correct_mappings() -> None:
-    question = {"type": "multiple_choice", "text": "Pick", "options": [{"text": "A", "correct": False}, {"text": "B", "correct": True}], "explanation": "B.", "xp_reward": 5}
+    question = {
+        "type": "multiple_choice",
+        "text": "Pick",
+        "options": [{"text": "A", "correct": False}, {"text": "B", "correct": True}],
+        "explanation": "B.",
+        "xp_reward": 5,
+    }
     data = valid(run(lesson(quiz=[question])))
-    assert data["quiz"]["questions"][0]["answer"] == 1 and data["quiz"]["questions"][0]["options"] == ["A", "B"]
+    assert data["quiz"]["questions"][0]["answer"] == 1 and data["quiz"]["questions"][0]["options"] == [
+        "A",
+        "B",
+    ]
 
 
 def test_correct_answer_given_as_option_text_must_agree_with_flags() -> None:
-    agree = {"type": "multiple_choice", "text": "Spread?", "options": [{"text": "$0.05", "correct": True}, {"text": "$100", "correct": False}], "correct_answer": "$0.05", "explanation": "x"}
+    agree = {
+        "type": "multiple_choice",
+        "text": "Spread?",
+        "options": [{"text": "$0.05", "correct": True}, {"text": "$100", "correct": False}],
+        "correct_answer": "$0.05",
+        "explanation": "x",
+    }
     assert valid(run(lesson(quiz=[agree])))["quiz"]["questions"][0]["answer"] == 0
     disagree = {**agree, "correct_answer": "$100"}
     result = run(lesson(quiz=[disagree]))
@@ -135,7 +237,16 @@ def test_correct_answer_given_as_option_text_must_agree_with_flags() -> None:
 
 @pytest.mark.parametrize(
     ("legacy", "expected"),
-    [("1.0", "1.0.0"), ("2.0", "2.0.0"), ("1", "1.0.0"), ("v1.2", "1.2.0"), ("1.2.3", "1.2.3"), (1.0, "1.0.0"), (2, "2.0.0"), (None, "1.0.0")],
+    [
+        ("1.0", "1.0.0"),
+        ("2.0", "2.0.0"),
+        ("1", "1.0.0"),
+        ("v1.2", "1.2.0"),
+        ("1.2.3", "1.2.3"),
+        (1.0, "1.0.0"),
+        (2, "2.0.0"),
+        (None, "1.0.0"),
+    ],
 )
 def test_versions(legacy: Any, expected: str) -> None:
     data = valid(run(lesson(version=legacy)))
@@ -153,9 +264,21 @@ def test_changelog_dated_today_without_history() -> None:
 
 
 def test_legacy_changelog_is_kept_and_versions_completed() -> None:
-    changelog = [{"version": "1.0", "date": "2024-11-24", "changes": ["Initial release with FIML live data integration"]}]
+    changelog = [
+        {
+            "version": "1.0",
+            "date": "2024-11-24",
+            "changes": ["Initial release with FIML live data integration"],
+        }
+    ]
     data = valid(run(lesson(version="1.0", changelog=changelog)))
-    assert data["changelog"] == [{"version": "1.0.0", "date": "2024-11-24", "changes": ["Initial release with FIML live data integration"]}]
+    assert data["changelog"] == [
+        {
+            "version": "1.0.0",
+            "date": "2024-11-24",
+            "changes": ["Initial release with FIML live data integration"],
+        }
+    ]
 
 
 def test_changelog_behind_the_version_is_a_problem_not_invented_history() -> None:
@@ -174,7 +297,13 @@ def test_section_ids_are_stable_slugs_unique_in_the_lesson() -> None:
         {"id": "wrap_up", "type": "key_takeaways", "points": ["x", "y"]},
     ]
     data = valid(run(lesson(sections=sections)))
-    assert [s["id"] for s in data["sections"]] == ["introduction", "explanation", "explanation_2", "explanation_3", "wrap_up"]
+    assert [s["id"] for s in data["sections"]] == [
+        "introduction",
+        "explanation",
+        "explanation_2",
+        "explanation_3",
+        "wrap_up",
+    ]
     assert data["sections"][4] == {"id": "wrap_up", "type": "key_points", "points": ["x", "y"]}
 
 
@@ -190,7 +319,10 @@ def test_question_ids_kept_when_valid_else_numbered() -> None:
 
 
 def test_repeated_question_ids_are_renumbered() -> None:
-    quiz = [{"id": "q1", "type": "true_false", "text": t, "correct_answer": True, "explanation": "x"} for t in ("a", "b")]
+    quiz = [
+        {"id": "q1", "type": "true_false", "text": t, "correct_answer": True, "explanation": "x"}
+        for t in ("a", "b")
+    ]
     assert [q["id"] for q in valid(run(lesson(quiz=quiz)))["quiz"]["questions"]] == ["q1", "q2"]
 
 
@@ -202,14 +334,27 @@ def test_invalid_lesson_id_is_a_problem() -> None:
 # -- answers -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("flags", [(True, True, False), (False, False, False)])
 def test_not_exactly_one_correct_option_is_a_problem(flags: tuple[bool, ...]) -> None:
-    question = {"type": "multiple_choice", "text": "?", "options": [{"text": t, "is_correct": f} for t, f in zip("ABC", flags)], "explanation": "x"}
+    question = {
+        "type": "multiple_choice",
+        "text": "?",
+        "options": [{"text": t, "is_correct": f} for t, f in zip("ABC", flags)],
+        "explanation": "x",
+    }
     result = run(lesson(quiz=[question]))
     assert result.data is None
-    assert any(p.startswith("$.quiz[0].options:") and "exactly one correct option" in p for p in result.problems)
+    assert any(
+        p.startswith("$.quiz[0].options:") and "exactly one correct option" in p for p in result.problems
+    )
 
 
 def test_correct_index_out_of_range_is_a_problem() -> None:
-    question = {"type": "multiple_choice", "text": "?", "options": ["A", "B"], "correct": 2, "explanation": "x"}
+    question = {
+        "type": "multiple_choice",
+        "text": "?",
+        "options": ["A", "B"],
+        "correct": 2,
+        "explanation": "x",
+    }
     result = run(lesson(quiz={"questions": [question]}))
     assert any(p.startswith("$.quiz.questions[0].correct:") for p in result.problems)
 
@@ -256,7 +401,9 @@ def test_section_field_with_no_place_is_a_problem() -> None:
 def test_unknown_section_type_is_a_problem_unless_shown_as_text() -> None:
     sections = [{"type": "interactive_exercise", "content": "Try it"}]
     result = run(lesson(sections=sections))
-    assert any(p.startswith("$.sections[0].type:") and "--as-text interactive_exercise" in p for p in result.problems)
+    assert any(
+        p.startswith("$.sections[0].type:") and "--as-text interactive_exercise" in p for p in result.problems
+    )
     data = valid(run(lesson(sections=sections), text_types={"interactive_exercise"}))
     assert data["sections"] == [{"id": "interactive_exercise", "type": "text", "body": "Try it"}]
 
@@ -270,7 +417,12 @@ def test_differing_completion_time_is_a_problem() -> None:
 def test_data_query_becomes_a_live_example_with_the_text_as_fallback() -> None:
     sections = [
         {"type": "introduction", "content": "Quotes."},
-        {"type": "live_example", "title": "A live quote", "content": "At the time of writing, AAPL was bid $230.08, ask $230.12.\n", "fiml_query": {"symbol": "aapl", "metrics": ["price", "bid", "ask", "week_52_high"]}},
+        {
+            "type": "live_example",
+            "title": "A live quote",
+            "content": "At the time of writing, AAPL was bid $230.08, ask $230.12.\n",
+            "fiml_query": {"symbol": "aapl", "metrics": ["price", "bid", "ask", "week_52_high"]},
+        },
     ]
     result = run(lesson(sections=sections))
     data = valid(result)
@@ -284,7 +436,13 @@ def test_data_query_becomes_a_live_example_with_the_text_as_fallback() -> None:
 
 
 def test_live_example_problems_templates_metrics_and_query_fields() -> None:
-    sections = [{"type": "live_example", "content": "Price of {symbol}: ${price}", "fiml_query": {"symbol": "AAPL", "market": "US", "metrics": ["price", "eps"]}}]
+    sections = [
+        {
+            "type": "live_example",
+            "content": "Price of {symbol}: ${price}",
+            "fiml_query": {"symbol": "AAPL", "market": "US", "metrics": ["price", "eps"]},
+        }
+    ]
     result = run(lesson(sections=sections))
     assert result.data is None
     assert any(p.startswith("$.sections[0].content:") and "{price}" in p for p in result.problems)
@@ -301,9 +459,20 @@ def test_live_example_without_a_query_is_a_problem() -> None:
 
 
 def test_chart_section() -> None:
-    sections = [{"type": "chart", "content": "SPY rose 20% over the year.", "fiml_query": {"symbol": "SPY", "timeframe": "1Y"}}]
+    sections = [
+        {
+            "type": "chart",
+            "content": "SPY rose 20% over the year.",
+            "fiml_query": {"symbol": "SPY", "timeframe": "1Y"},
+        }
+    ]
     data = valid(run(lesson(sections=sections)))
-    assert data["sections"][0] == {"id": "chart", "type": "chart", "data": {"symbol": "SPY", "period": "1y", "kind": "line"}, "fallback": "SPY rose 20% over the year."}
+    assert data["sections"][0] == {
+        "id": "chart",
+        "type": "chart",
+        "data": {"symbol": "SPY", "period": "1y", "kind": "line"},
+        "fallback": "SPY rose 20% over the year.",
+    }
 
 
 def test_key_takeaways_that_are_not_a_plain_list_stay_text() -> None:
@@ -332,7 +501,11 @@ def test_current_lesson_is_unchanged() -> None:
     assert again.changed is False and again.data == current and not again.notes and not again.problems
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "content/lessons").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parents[1] / "content/lessons").glob("*.yaml")),
+    ids=lambda p: p.stem,
+)
 def test_current_shape_without_format_maps_to_itself(path: Path) -> None:
     """A lesson in today's shape that only lacks `format` comes back field for field."""
     from fiml_cms.plain import to_plain
@@ -361,21 +534,48 @@ def test_dump_lesson_layout() -> None:
     text = dump_lesson(data)
     assert 'version: "2.0.0"\n' in text and '  - version: "2.0.0"\n' in text
     assert "tags:\n  - stock-basics\n" in text
-    assert "    body: |\n      Stock price = what buyers and sellers agree on.\n\n      More buyers = price up\n" in text
+    assert (
+        "    body: |\n      Stock price = what buyers and sellers agree on.\n\n      More buyers = price up\n"
+        in text
+    )
     assert "🎯 Remember" in text
 
 
 _SCALARS = st.one_of(
     st.text(),
     st.text(alphabet=" \n\t:#-|>'\"é🎯\r\x85\u2028", max_size=20),
-    st.sampled_from(["yes", "no", "on", "null", "~", "1.0", "0o7", "0x1F", "1_000", ".5", "2025-11-24", "12:30", "- x", "a: b", " lead", "trail ", ""]),
+    st.sampled_from(
+        [
+            "yes",
+            "no",
+            "on",
+            "null",
+            "~",
+            "1.0",
+            "0o7",
+            "0x1F",
+            "1_000",
+            ".5",
+            "2025-11-24",
+            "12:30",
+            "- x",
+            "a: b",
+            " lead",
+            "trail ",
+            "",
+        ]
+    ),
     st.integers(),
     st.booleans(),
     st.none(),
     st.floats(allow_nan=False, allow_infinity=False),
 )
 _KEYS = st.sampled_from(["id", "version", "body", "title", "points", "yanked", "changes", "other"])
-_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=20)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=20,
+)
 
 
 @hsettings(max_examples=300, deadline=None)
@@ -431,7 +631,11 @@ def test_dry_run_prints_a_diff_and_changes_nothing(lessons_dir: Path) -> None:
     before = path.read_bytes()
     report = run_upgrade(lessons_dir, dry_run=True, rename=True)
     text = report.render_text()
-    assert report.exit_code == 0 and path.read_bytes() == before and not (lessons_dir / "stock_basics_001.yaml").exists()
+    assert (
+        report.exit_code == 0
+        and path.read_bytes() == before
+        and not (lessons_dir / "stock_basics_001.yaml").exists()
+    )
     assert "--- a/lessons/01_prices.yaml" in text and "+++ b/lessons/stock_basics_001.yaml" in text
     assert '+version: "2.0.0"' in text and "+format: 1" in text
 
@@ -468,7 +672,9 @@ def test_rename_writes_id_file_and_removes_the_old_name(lessons_dir: Path) -> No
     write(lessons_dir, "01_prices.yaml", lesson())
     report = run_upgrade(lessons_dir, rename=True)
     assert report.exit_code == 0 and not (lessons_dir / "01_prices.yaml").exists()
-    assert load((lessons_dir / "stock_basics_001.yaml").read_text(encoding="utf-8"))["id"] == "stock_basics_001"
+    assert (
+        load((lessons_dir / "stock_basics_001.yaml").read_text(encoding="utf-8"))["id"] == "stock_basics_001"
+    )
 
 
 def test_rename_refuses_an_existing_target(lessons_dir: Path) -> None:
@@ -476,7 +682,9 @@ def test_rename_refuses_an_existing_target(lessons_dir: Path) -> None:
     other = write(lessons_dir, "stock_basics_001.yaml", "id: something_else\ntitle: kept\n")
     before = other.read_bytes()
     report = run_upgrade(lessons_dir, rename=True)
-    assert report.exit_code == 1 and other.read_bytes() == before and (lessons_dir / "01_prices.yaml").exists()
+    assert (
+        report.exit_code == 1 and other.read_bytes() == before and (lessons_dir / "01_prices.yaml").exists()
+    )
     assert any("already exists" in p for f in report.files for p in f.problems)
 
 
@@ -484,7 +692,9 @@ def test_rename_of_a_current_lesson_keeps_its_bytes(lessons_dir: Path) -> None:
     text = "# a comment the rename keeps\n" + dump_lesson(valid(run(lesson())))
     write(lessons_dir, "old_name.yaml", text)
     report = run_upgrade(lessons_dir, rename=True)
-    assert report.exit_code == 0 and (lessons_dir / "stock_basics_001.yaml").read_text(encoding="utf-8") == text
+    assert (
+        report.exit_code == 0 and (lessons_dir / "stock_basics_001.yaml").read_text(encoding="utf-8") == text
+    )
 
 
 def test_duplicate_ids_are_reported_and_neither_file_touched(lessons_dir: Path) -> None:
@@ -493,7 +703,10 @@ def test_duplicate_ids_are_reported_and_neither_file_touched(lessons_dir: Path) 
     before = a.read_bytes(), b.read_bytes()
     report = run_upgrade(lessons_dir, rename=True)
     assert report.exit_code == 1 and (a.read_bytes(), b.read_bytes()) == before
-    assert [f.duplicate_of for f in report.files] == [["lessons/02_prices_again.yaml"], ["lessons/01_prices.yaml"]]
+    assert [f.duplicate_of for f in report.files] == [
+        ["lessons/02_prices_again.yaml"],
+        ["lessons/01_prices.yaml"],
+    ]
 
 
 def test_usage_errors(lessons_dir: Path) -> None:
@@ -527,7 +740,9 @@ def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     root = tmp_path / "fiml-lessons"
-    subprocess.run(["git", "clone", "-q", str(BUNDLE), str(root)], check=True, capture_output=True, env=os.environ.copy())
+    subprocess.run(
+        ["git", "clone", "-q", str(BUNDLE), str(root)], check=True, capture_output=True, env=os.environ.copy()
+    )
     (root / ".fiml-cms.toml").write_text('lessons = "."\n', encoding="utf-8")
     monkeypatch.chdir(root)
     return root
@@ -537,7 +752,10 @@ def test_corpus_upgrade_with_rename(corpus: Path) -> None:
     numbered = sorted(p.name for p in corpus.glob("[0-9][0-9]_*.yaml"))
     assert len(numbered) == 20
     ids = {name: load((corpus / name).read_text(encoding="utf-8"))["id"] for name in numbered}
-    first_dates = {name: _git(corpus, "log", "--reverse", "--format=%aI", "--", name).split()[0][:10] for name in numbered}
+    first_dates = {
+        name: _git(corpus, "log", "--reverse", "--format=%aI", "--", name).split()[0][:10]
+        for name in numbered
+    }
     stray = corpus / "stock_basics_002.yaml"
     twin = corpus / "02_market_orders_vs_limit_orders.yaml"
     stray_bytes, twin_bytes = stray.read_bytes(), twin.read_bytes()
@@ -552,12 +770,17 @@ def test_corpus_upgrade_with_rename(corpus: Path) -> None:
     assert by_name["02_market_orders_vs_limit_orders.yaml"].duplicate_of == []
     assert stray.read_bytes() == stray_bytes
     assert report.exit_code == 1
-    assert all(by_name[n].status == UPGRADED and by_name[n].written and not by_name[n].problems for n in numbered)
+    assert all(
+        by_name[n].status == UPGRADED and by_name[n].written and not by_name[n].problems for n in numbered
+    )
     # Lesson 02 cannot take the name stock_basics_002.yaml while the stray holds it: upgraded in place.
     assert twin.read_bytes() != twin_bytes and any("not renamed" in n for n in by_name[twin.name].notes)
     first = [corpus / f"{ids[n]}.yaml" for n in numbered if n != twin.name] + [twin]
     result = validate(first, settings)
-    assert {(Path(f.file).name, f.code) for f in result.findings} == {(twin.name, "FIML030"), (twin.name, "FIML031")}
+    assert {(Path(f.file).name, f.code) for f in result.findings} == {
+        (twin.name, "FIML030"),
+        (twin.name, "FIML031"),
+    }
 
     # The author removes the placeholder and runs upgrade again: lesson 02 takes its name.
     _git(corpus, "rm", "-q", stray.name)
@@ -571,7 +794,9 @@ def test_corpus_upgrade_with_rename(corpus: Path) -> None:
     for name in numbered:
         data = load((corpus / f"{ids[name]}.yaml").read_text(encoding="utf-8"))
         # No legacy lesson had a changelog at HEAD: one entry, dated when the file first appeared.
-        assert data["changelog"] == [{"version": data["version"], "date": first_dates[name], "changes": [IMPORTED]}]
+        assert data["changelog"] == [
+            {"version": data["version"], "date": first_dates[name], "changes": [IMPORTED]}
+        ]
         assert data["version"] == "2.0.0" and data["format"] == 1
         # At HEAD no lesson lists prerequisites (the 2.0 commit removed them with the id renames).
         assert "prerequisites" not in data

@@ -32,7 +32,9 @@ def codes(result) -> list[str]:
 def test_the_cache_lives_under_git_and_holds_the_other_files(git_repo: Path) -> None:
     assert validate_one(git_repo).exit_code == 0
     entries = cache_of(git_repo)["entries"]
-    total = len(list((git_repo / "content/lessons").glob("*.yaml"))) + len(list((git_repo / "content/paths").glob("*.yaml")))
+    total = len(list((git_repo / "content/lessons").glob("*.yaml"))) + len(
+        list((git_repo / "content/paths").glob("*.yaml"))
+    )
     assert len(entries) == total - 1  # every file but the one reported on
     assert git(git_repo, "status", "--porcelain") == ""  # nothing in the work tree
 
@@ -56,34 +58,56 @@ def test_a_retired_prerequisite_edited_in_place_is_seen(git_repo: Path) -> None:
     replace_in(git_repo / PREREQUISITE, "retired: false", "retired: true")
     result = validate_one(git_repo)
     assert "FIML051" in codes(result)
-    replace_in(git_repo / PREREQUISITE, "retired: true", "retired: false")  # and back: the first entry is used again
+    replace_in(
+        git_repo / PREREQUISITE, "retired: true", "retired: false"
+    )  # and back: the first entry is used again
     assert codes(validate_one(git_repo)) == []
 
 
 def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(git_repo: Path) -> None:
     assert validate_one(git_repo).exit_code == 0
     cache = git_repo / ".git" / CACHE_FILE
-    for junk in (b"{not marshal", marshal.dumps(("another stamp", {"lesson:x": ("a", (), None)})), marshal.dumps([]), b""):
+    for junk in (
+        b"{not marshal",
+        marshal.dumps(("another stamp", {"lesson:x": ("a", (), None)})),
+        marshal.dumps([]),
+        b"",
+    ):
         cache.write_bytes(junk)
         assert validate_one(git_repo).exit_code == 0
         assert cache_of(git_repo)["entries"]
 
 
 def test_results_equal_validation_without_a_cache(git_repo: Path, content_repo: Path) -> None:
-    replace_in(git_repo / "content/lessons/diversification.yaml", "prerequisites: [risk_and_return]", "prerequisites: [risk_and_reward]")
-    with_cache = [cli("validate", str(p.relative_to(git_repo)), "--format", "json").stdout for p in sorted((git_repo / "content/lessons").glob("*.yaml"))]
-    again = [cli("validate", str(p.relative_to(git_repo)), "--format", "json").stdout for p in sorted((git_repo / "content/lessons").glob("*.yaml"))]
+    replace_in(
+        git_repo / "content/lessons/diversification.yaml",
+        "prerequisites: [risk_and_return]",
+        "prerequisites: [risk_and_reward]",
+    )
+    with_cache = [
+        cli("validate", str(p.relative_to(git_repo)), "--format", "json").stdout
+        for p in sorted((git_repo / "content/lessons").glob("*.yaml"))
+    ]
+    again = [
+        cli("validate", str(p.relative_to(git_repo)), "--format", "json").stdout
+        for p in sorted((git_repo / "content/lessons").glob("*.yaml"))
+    ]
     (git_repo / ".git" / CACHE_FILE).unlink()
     import shutil
 
     shutil.move(str(git_repo / ".git"), str(git_repo.parent / "git-away"))  # no repository: no cache at all
-    without = [cli("validate", str(p.relative_to(git_repo)), "--format", "json").stdout for p in sorted((git_repo / "content/lessons").glob("*.yaml"))]
+    without = [
+        cli("validate", str(p.relative_to(git_repo)), "--format", "json").stdout
+        for p in sorted((git_repo / "content/lessons").glob("*.yaml"))
+    ]
     assert with_cache == again == without
     assert any('"FIML037"' in out for out in without)
 
 
 def test_a_cycle_through_the_named_file_is_found_from_that_file_alone(git_repo: Path) -> None:
     assert validate_one(git_repo).exit_code == 0
-    replace_in(git_repo / PREREQUISITE, "prerequisites: [what_is_a_market]", "prerequisites: [candlestick_charts]")
+    replace_in(
+        git_repo / PREREQUISITE, "prerequisites: [what_is_a_market]", "prerequisites: [candlestick_charts]"
+    )
     result = validate_one(git_repo)  # candlestick_charts -> reading_stock_prices -> candlestick_charts
     assert codes(result) == ["FIML038"]

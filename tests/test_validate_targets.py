@@ -26,7 +26,9 @@ def test_a_missing_path_is_a_usage_error(content_repo: Path, target: str) -> Non
     assert "no such file or folder" in result.stderr
 
 
-def test_an_empty_configured_lessons_folder_is_still_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_configured_lessons_folder_is_still_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "fresh"
     (root / "content" / "lessons").mkdir(parents=True)
     (root / ".fiml-cms.toml").write_text("# defaults\n", encoding="utf-8")

@@ -10,7 +10,8 @@ it ends at the end of input.
 from __future__ import annotations
 
 import re
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 from rich.console import Console
 from rich.markup import escape
@@ -69,9 +70,16 @@ def parse_line(line: str, buttons: list[Button]) -> Event | Quit | str | None:
 
 
 class ConsoleChat:
-    def __init__(self, handle: Callable[[Event], list[Message]], output: IO[str] | None = None, color: bool | None = None) -> None:
+    def __init__(
+        self,
+        handle: Callable[[Event], list[Message]],
+        output: IO[str] | None = None,
+        color: bool | None = None,
+    ) -> None:
         self.handle = handle
-        self.console = Console(file=output, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True)
+        self.console = Console(
+            file=output, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True
+        )
         self.buttons: list[Button] = []
 
     def show(self, messages: list[Message]) -> None:
@@ -109,4 +117,6 @@ class ConsoleChat:
                 continue
             self.show(self.handle(event))
             if isinstance(event, Help):
-                self.console.print("In this terminal: type the number of a button to press it, and /quit (or q) to leave.\n")
+                self.console.print(
+                    "In this terminal: type the number of a button to press it, and /quit (or q) to leave.\n"
+                )

@@ -66,7 +66,14 @@ def _chat_of(data: dict[str, Any]) -> int | None:
 class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
     """Throttles the calls of one `ExtBot` through a budget shared with every other sender."""
 
-    def __init__(self, budget: SendBudget, *, priority: Priority = Priority.REPLY, max_retries: int = 5, longest_nap: float = 0.25) -> None:
+    def __init__(
+        self,
+        budget: SendBudget,
+        *,
+        priority: Priority = Priority.REPLY,
+        max_retries: int = 5,
+        longest_nap: float = 0.25,
+    ) -> None:
         self.budget = budget
         self.priority = priority
         self.max_retries = max_retries
@@ -153,11 +160,16 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
     def _store_failed(self, exc: Exception) -> None:
         now = time.monotonic()
         if self._down_since is None:
-            log.error("the shared send budget is unreachable (%s); limiting this process alone until it is back", exc)
+            log.error(
+                "the shared send budget is unreachable (%s); limiting this process alone until it is back",
+                exc,
+            )
             self._down_since = now
         self._next_probe = now + FALLBACK_PROBE
 
     def _store_answered(self) -> None:
         if self._down_since is not None:
-            log.warning("the shared send budget answers again after %.0f s", time.monotonic() - self._down_since)
+            log.warning(
+                "the shared send budget answers again after %.0f s", time.monotonic() - self._down_since
+            )
             self._down_since = None

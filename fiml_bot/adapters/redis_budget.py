@@ -18,7 +18,9 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function f6(x) return string.format('%.6f', x) end
 """
 
-TAKE = _CLOCK + """
+TAKE = (
+    _CLOCK
+    + """
 local fleet, chatkey = KEYS[1], KEYS[2]
 local priority = ARGV[1]
 local rate, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -65,14 +67,18 @@ if chat then
 end
 return '0'
 """
+)
 
-PAUSE = _CLOCK + """
+PAUSE = (
+    _CLOCK
+    + """
 local until_ = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'pause') or '0')
 if until_ > current then redis.call('HSET', KEYS[1], 'pause', f6(until_)) end
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return f6(until_)
 """
+)
 
 
 class RedisBudget:
@@ -91,7 +97,17 @@ class RedisBudget:
         chat_key = f"{self.fleet_key}:chat:{chat}" if chat is not None else ""
         wait = await self._take(
             keys=[self.fleet_key, chat_key],
-            args=[priority.value, s.per_second, s.burst, chat_rate, chat_burst, s.broadcast_share, s.reserve, s.reply_guard, s.paid_per_second],
+            args=[
+                priority.value,
+                s.per_second,
+                s.burst,
+                chat_rate,
+                chat_burst,
+                s.broadcast_share,
+                s.reserve,
+                s.reply_guard,
+                s.paid_per_second,
+            ],
         )
         return float(wait)
 

@@ -102,7 +102,9 @@ def fill(slots: Mapping[str, Slot], name: str, now: float, rate: float, burst: f
     return min(burst, slot.tokens + max(0.0, now - slot.at) * rate)
 
 
-def take(slots: Mapping[str, Slot], now: float, chat: int | None, priority: Priority, settings: BudgetSettings) -> tuple[float, Slots]:
+def take(
+    slots: Mapping[str, Slot], now: float, chat: int | None, priority: Priority, settings: BudgetSettings
+) -> tuple[float, Slots]:
     """(0, the slots to write) when a send may go now; else (seconds to wait, the slots to write).
 
     Pure: the backends read the slots, call this (or its Lua twin) atomically and write the result.
@@ -178,7 +180,9 @@ class SendBudget(Protocol):
 class MemoryBudget:
     """The budget of one process: the same rule, in a dict (the embedded default)."""
 
-    def __init__(self, settings: BudgetSettings | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: BudgetSettings | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings or BudgetSettings()
         self.clock = clock
         self._slots: Slots = {}
@@ -201,7 +205,10 @@ class MemoryBudget:
 
     def _forget_full_chats(self, now: float) -> None:
         """A chat bucket idle long enough to be full again is the same as no bucket: drop it."""
-        horizon = max(self.settings.chat_burst / self.settings.chat_per_second, self.settings.group_burst * 60.0 / self.settings.group_per_minute)
+        horizon = max(
+            self.settings.chat_burst / self.settings.chat_per_second,
+            self.settings.group_burst * 60.0 / self.settings.group_per_minute,
+        )
         for name in [n for n, s in self._slots.items() if n.startswith("chat:") and now - s.at > horizon]:
             del self._slots[name]
 
@@ -238,7 +245,9 @@ def store_for(env: Mapping[str, str], database_url: str) -> str:
         if chosen not in STORES:
             raise BudgetConfigError(f"{STORE_VARIABLE}={chosen!r}: choose one of {', '.join(STORES)}")
         if chosen == "redis" and not env.get(REDIS_URL_VARIABLE, "").strip():
-            raise BudgetConfigError(f"{STORE_VARIABLE}=redis needs {REDIS_URL_VARIABLE} (e.g. redis://127.0.0.1:6379/0)")
+            raise BudgetConfigError(
+                f"{STORE_VARIABLE}=redis needs {REDIS_URL_VARIABLE} (e.g. redis://127.0.0.1:6379/0)"
+            )
         return chosen
     if env.get(REDIS_URL_VARIABLE, "").strip():
         return "redis"
@@ -264,4 +273,3 @@ def open_budget(token: str, database_url: str, env: Mapping[str, str] | None = N
 
         return SqlBudget(database_url, budget_key(token), settings)
     return MemoryBudget(settings)
-

@@ -29,7 +29,9 @@ PRUNE_EVERY = 1000  # takes between deletions of chat rows that are full again
 class SqlBudget:
     """`SendBudget` in the `send_budget` table (migration 0005)."""
 
-    def __init__(self, url: str, key: str, settings: BudgetSettings | None = None, engine: Engine | None = None) -> None:
+    def __init__(
+        self, url: str, key: str, settings: BudgetSettings | None = None, engine: Engine | None = None
+    ) -> None:
         self.settings = settings or BudgetSettings()
         self.key = key
         self.engine = engine or make_engine(url)
@@ -53,7 +55,11 @@ class SqlBudget:
             names.append(chat_name)
         with self._lock, self.engine.begin() as conn:
             now, slots = self._locked_fleet(conn)
-            rows = conn.execute(select(TABLE.c.slot, TABLE.c.tokens, TABLE.c.at).where(TABLE.c.budget == self.key, TABLE.c.slot.in_(names)))
+            rows = conn.execute(
+                select(TABLE.c.slot, TABLE.c.tokens, TABLE.c.at).where(
+                    TABLE.c.budget == self.key, TABLE.c.slot.in_(names)
+                )
+            )
             slots.update({row.slot: Slot(row.tokens, row.at) for row in rows})
             wait, changes = take(slots, now, chat, priority, self.settings)
             self._write(conn, changes)
@@ -65,7 +71,9 @@ class SqlBudget:
     def _pause_now(self, seconds: float) -> None:
         with self._lock, self.engine.begin() as conn:
             now, slots = self._locked_fleet(conn)
-            row = conn.execute(select(TABLE.c.tokens, TABLE.c.at).where(TABLE.c.budget == self.key, TABLE.c.slot == "pause")).first()
+            row = conn.execute(
+                select(TABLE.c.tokens, TABLE.c.at).where(TABLE.c.budget == self.key, TABLE.c.slot == "pause")
+            ).first()
             if row is not None:
                 slots["pause"] = Slot(row.tokens, row.at)
             self._write(conn, paused_until(slots, now, seconds))
@@ -73,7 +81,9 @@ class SqlBudget:
     def _locked_fleet(self, conn: Connection) -> tuple[float, Slots]:
         """The database's time and the `all` slot, locked until the transaction ends (created if missing)."""
         clock = func.extract("epoch", func.clock_timestamp()) if self._postgres else None
-        query = select(TABLE.c.tokens, TABLE.c.at, *([clock] if clock is not None else [])).where(TABLE.c.budget == self.key, TABLE.c.slot == "all")
+        query = select(TABLE.c.tokens, TABLE.c.at, *([clock] if clock is not None else [])).where(
+            TABLE.c.budget == self.key, TABLE.c.slot == "all"
+        )
         for _ in range(2):
             row = conn.execute(query.with_for_update()).first()
             if row is not None:
@@ -92,9 +102,17 @@ class SqlBudget:
         if not changes:
             return
         dialect = postgresql if self._postgres else sqlite
-        statement = dialect.insert(TABLE).values([{"budget": self.key, "slot": name, "tokens": s.tokens, "at": s.at} for name, s in changes.items()])
+        statement = dialect.insert(TABLE).values(
+            [
+                {"budget": self.key, "slot": name, "tokens": s.tokens, "at": s.at}
+                for name, s in changes.items()
+            ]
+        )
         if replace:
-            statement = statement.on_conflict_do_update(index_elements=["budget", "slot"], set_={"tokens": statement.excluded.tokens, "at": statement.excluded.at})
+            statement = statement.on_conflict_do_update(
+                index_elements=["budget", "slot"],
+                set_={"tokens": statement.excluded.tokens, "at": statement.excluded.at},
+            )
         else:
             statement = statement.on_conflict_do_nothing(index_elements=["budget", "slot"])
         conn.execute(statement)
@@ -103,4 +121,8 @@ class SqlBudget:
         """Chat buckets idle long enough to be full again carry no information: delete them."""
         s = self.settings
         horizon = max(s.chat_burst / s.chat_per_second, s.group_burst * 60.0 / s.group_per_minute)
-        conn.execute(delete(TABLE).where(TABLE.c.budget == self.key, TABLE.c.slot.like("chat:%"), TABLE.c.at < now - horizon))
+        conn.execute(
+            delete(TABLE).where(
+                TABLE.c.budget == self.key, TABLE.c.slot.like("chat:%"), TABLE.c.at < now - horizon
+            )
+        )

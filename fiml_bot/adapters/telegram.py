@@ -16,13 +16,30 @@ import logging
 import re
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Awaitable, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from fiml_cms.errors import FimlError
 
@@ -43,7 +60,9 @@ class TokenRejected(FimlError):
     """Telegram refused the bot token (exit 2, like any other bad setting)."""
 
     def __init__(self, token: str) -> None:
-        super().__init__(f"Telegram rejected the bot token {masked(token)} (FIML_TELEGRAM_TOKEN): copy it again from @BotFather")
+        super().__init__(
+            f"Telegram rejected the bot token {masked(token)} (FIML_TELEGRAM_TOKEN): copy it again from @BotFather"
+        )
 
 
 class _WithoutInvalidToken(logging.Filter):
@@ -67,6 +86,7 @@ def token_rejection(token: str) -> Iterator[None]:
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
+
 
 LIMIT = 4096
 COMMANDS = (
@@ -121,7 +141,9 @@ def _pieces(markup: str, limit: int) -> list[str]:
             pieces.append(paragraph)
             continue
         line_buffer = ""
-        for word in re.split(r"(?<=\n)|(?<= )", _TAG.sub("", paragraph)):  # an oversized paragraph loses its formatting
+        for word in re.split(
+            r"(?<=\n)|(?<= )", _TAG.sub("", paragraph)
+        ):  # an oversized paragraph loses its formatting
             if visible_length(line_buffer + word) > limit and line_buffer:
                 pieces.append(line_buffer.rstrip())
                 line_buffer = ""
@@ -134,7 +156,9 @@ def _pieces(markup: str, limit: int) -> list[str]:
 def keyboard(message: Message) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in message.buttons])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in message.buttons]
+    )
 
 
 def event_for(update: Update) -> Event | None:
@@ -149,7 +173,12 @@ def event_for(update: Update) -> Event | None:
         return Text(text)
     name, _, argument = text[1:].partition(" ")
     name = name.split("@", 1)[0].lower()
-    simple: dict[str, Callable[[], Event]] = {"start": Start, "help": Help, "lessons": ListLessons, "progress": Progress}
+    simple: dict[str, Callable[[], Event]] = {
+        "start": Start,
+        "help": Help,
+        "lessons": ListLessons,
+        "progress": Progress,
+    }
     if name in simple:
         return simple[name]()
     if name == "timezone":
@@ -198,12 +227,24 @@ class PerLearnerOrder(BaseUpdateProcessor):
 
 
 def update_kind(update: Update) -> str:
-    return "callback_query" if update.callback_query is not None else "message" if update.message is not None else "other"
+    return (
+        "callback_query"
+        if update.callback_query is not None
+        else "message"
+        if update.message is not None
+        else "other"
+    )
 
 
 def error_code(exc: TelegramError) -> str:
     """A Bot API failure as a metric label: the HTTP status it stands for, or timeout/network."""
-    for kind, code in ((RetryAfter, "429"), (Forbidden, "403"), (BadRequest, "400"), (TimedOut, "timeout"), (NetworkError, "network")):
+    for kind, code in (
+        (RetryAfter, "429"),
+        (Forbidden, "403"),
+        (BadRequest, "400"),
+        (TimedOut, "timeout"),
+        (NetworkError, "network"),
+    ):
         if isinstance(exc, kind):
             return code
     return "other"
@@ -250,7 +291,12 @@ class TelegramAdapter:
             answered = asyncio.ensure_future(self._safely(query.answer(), "answerCallbackQuery"))
         try:
             replies, outcome = await asyncio.to_thread(
-                self.tutor.handle_reporting, learner, event, event_key=f"telegram:{update.update_id}", name=user.first_name or "", raise_unavailable=True
+                self.tutor.handle_reporting,
+                learner,
+                event,
+                event_key=f"telegram:{update.update_id}",
+                name=user.first_name or "",
+                raise_unavailable=True,
             )
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and
@@ -280,15 +326,27 @@ class TelegramAdapter:
         chunks = split_html(to_html(reply.text))
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
-            await self._with_retries("sendMessage", lambda: context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup))
+            await self._with_retries(
+                "sendMessage",
+                lambda chunk=chunk, markup=markup: context.bot.send_message(
+                    chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                ),
+            )
 
-    async def _edit(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Message) -> None:
+    async def _edit(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Message
+    ) -> None:
         chunks = split_html(to_html(reply.text))
         if len(chunks) > 1:
             await self._send(context, chat_id, reply)
             return
         try:
-            await self._with_retries("editMessageText", lambda: context.bot.edit_message_text(chunks[0], chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)))
+            await self._with_retries(
+                "editMessageText",
+                lambda: context.bot.edit_message_text(
+                    chunks[0], chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
+                ),
+            )
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return
@@ -332,7 +390,9 @@ async def _register_commands(application: Application) -> None:
 
 
 CONCURRENT_UPDATES = 8  # learners served at once: with ~50-100 ms per Bot API round trip, > 30 updates/s
-CONNECTION_POOL = 8  # one connection per learner served; httpcore scans them (and the queued calls) per request
+CONNECTION_POOL = (
+    8  # one connection per learner served; httpcore scans them (and the queued calls) per request
+)
 POOL_TIMEOUT = 10.0  # seconds a call may wait for a free connection (PTB's default of 1 s fails bursts)
 
 
@@ -348,7 +408,13 @@ def default_builder(token: str) -> ApplicationBuilder:
 
 
 def build_application(
-    tutor: Tutor, token: str, *, base_url: str | None = None, builder: ApplicationBuilder | None = None, rate_limit: bool = True, budget: SendBudget | None = None,
+    tutor: Tutor,
+    token: str,
+    *,
+    base_url: str | None = None,
+    builder: ApplicationBuilder | None = None,
+    rate_limit: bool = True,
+    budget: SendBudget | None = None,
     metrics: UpdateMetrics | None = None,
 ) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
@@ -358,7 +424,9 @@ def build_application(
         builder = builder.base_url(base_url)
     if rate_limit:
         builder = builder.rate_limiter(FleetRateLimiter(budget or MemoryBudget()))
-    application = builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
+    application = (
+        builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
+    )
     adapter = TelegramAdapter(tutor, metrics=metrics)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))

@@ -58,9 +58,13 @@ class WebhookConfigError(ValueError):
 
 def check_secret(secret: str | None) -> str:
     if not secret:
-        raise WebhookConfigError("webhook mode needs a secret token: set FIML_WEBHOOK_SECRET (1-256 characters of A-Z, a-z, 0-9, _ and -)")
+        raise WebhookConfigError(
+            "webhook mode needs a secret token: set FIML_WEBHOOK_SECRET (1-256 characters of A-Z, a-z, 0-9, _ and -)"
+        )
     if not _SECRET.fullmatch(secret):
-        raise WebhookConfigError("FIML_WEBHOOK_SECRET may only hold 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        raise WebhookConfigError(
+            "FIML_WEBHOOK_SECRET may only hold 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+        )
     return secret
 
 
@@ -68,7 +72,9 @@ def webhook_path(url: str) -> str:
     """The path Telegram will POST to, from the public webhook URL (`/` when the URL has none)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebhookConfigError(f"--webhook-url {url!r}: give an http(s) URL, e.g. https://bot.example.org/telegram")
+        raise WebhookConfigError(
+            f"--webhook-url {url!r}: give an http(s) URL, e.g. https://bot.example.org/telegram"
+        )
     return parts.path or "/"
 
 
@@ -125,7 +131,9 @@ class WebhookServer:
 
     def make_app(self) -> tornado.web.Application:
         if self.path in ("/healthz", "/readyz", "/metrics"):
-            raise WebhookConfigError(f"the webhook path {self.path} clashes with the health checks and metrics")
+            raise WebhookConfigError(
+                f"the webhook path {self.path} clashes with the health checks and metrics"
+            )
         routes: list[Any] = [
             (re.escape(self.path), _UpdateHandler, {"server": self}),
             (r"/healthz", _HealthHandler),
@@ -160,7 +168,12 @@ class WebhookServer:
         """PTB's error handler: remember that this update failed, so its delivery is answered 500."""
         if update is not None and context.error is not None:
             self._failures[id(update)] = context.error
-            log.error("update %s failed: %r", getattr(update, "update_id", "?"), context.error, exc_info=context.error)
+            log.error(
+                "update %s failed: %r",
+                getattr(update, "update_id", "?"),
+                context.error,
+                exc_info=context.error,
+            )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -182,7 +195,9 @@ class WebhookServer:
             self._http.add_sockets(self._sockets)
             log.info("webhook server listening on %s:%d (path %s)", self.listen, self.port, self.path)
             if self.register_webhook:
-                await app.bot.set_webhook(self.url, secret_token=self.secret_token, allowed_updates=list(self.allowed_updates))
+                await app.bot.set_webhook(
+                    self.url, secret_token=self.secret_token, allowed_updates=list(self.allowed_updates)
+                )
                 log.info("webhook registered with Telegram")
         except BaseException:
             await self.stop()
@@ -202,7 +217,10 @@ class WebhookServer:
                 try:
                     await asyncio.wait_for(self._idle.wait(), drain_timeout)
                 except TimeoutError:
-                    log.warning("%d update(s) still in flight at shutdown; Telegram will redeliver them", self._in_flight)
+                    log.warning(
+                        "%d update(s) still in flight at shutdown; Telegram will redeliver them",
+                        self._in_flight,
+                    )
             await asyncio.wait_for(http.close_all_connections(), 5.0)
         self._sockets = []
         app = self.application
@@ -237,9 +255,20 @@ class WebhookServer:
             await self.stop()
 
 
-def run_webhook(application: Application, tutor: Tutor, *, url: str, secret_token: str, listen: str, port: int, metrics: Callable[[], bytes] | None = None) -> None:
+def run_webhook(
+    application: Application,
+    tutor: Tutor,
+    *,
+    url: str,
+    secret_token: str,
+    listen: str,
+    port: int,
+    metrics: Callable[[], bytes] | None = None,
+) -> None:
     """The blocking entry point of `fiml-bot run --webhook-url ...`."""
-    server = WebhookServer(application, tutor, url=url, secret_token=secret_token, listen=listen, port=port, metrics=metrics)
+    server = WebhookServer(
+        application, tutor, url=url, secret_token=secret_token, listen=listen, port=port, metrics=metrics
+    )
     asyncio.run(server.serve())
 
 
@@ -251,7 +280,15 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
     level = logging.DEBUG if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     request = handler.request
-    log.log(level, "%d %s %s (%s) %.1f ms", status, request.method, request.path, request.remote_ip, 1000 * request.request_time())
+    log.log(
+        level,
+        "%d %s %s (%s) %.1f ms",
+        status,
+        request.method,
+        request.path,
+        request.remote_ip,
+        1000 * request.request_time(),
+    )
 
 
 class _Base(tornado.web.RequestHandler):

@@ -101,17 +101,27 @@ def to_document(records: LearnerRecords, *, exported_at: dt.datetime | None = No
         "active": learner.active,
         "created_at": timestamp(learner.created_at),
     }
-    document["lessons"] = {p.lesson_id: _lesson(p) for p in sorted(records.progress, key=lambda p: p.lesson_id)}
+    document["lessons"] = {
+        p.lesson_id: _lesson(p) for p in sorted(records.progress, key=lambda p: p.lesson_id)
+    }
     latest: dict[str, Completion] = {}
     for completion in records.completions:  # oldest first: the last one per lesson wins
         latest[completion.lesson_id] = completion
-    document["lesson_completions"] = {lesson_id: _completion(latest[lesson_id]) for lesson_id in sorted(latest)}
-    document["completion_history"] = [{"lesson_id": c.lesson_id, **_completion(c)} for c in records.completions]
+    document["lesson_completions"] = {
+        lesson_id: _completion(latest[lesson_id]) for lesson_id in sorted(latest)
+    }
+    document["completion_history"] = [
+        {"lesson_id": c.lesson_id, **_completion(c)} for c in records.completions
+    ]
     document["gamification"] = {
         "total_xp": records.total_xp,
         "level": records.level,
         "badges": [b.badge for b in records.badges],
-        "badge_awards": [{"badge": b.badge, "awarded_at": timestamp(b.awarded_at)} for b in records.badges if b.awarded_at is not None],
+        "badge_awards": [
+            {"badge": b.badge, "awarded_at": timestamp(b.awarded_at)}
+            for b in records.badges
+            if b.awarded_at is not None
+        ],
         "streak_days": learner.streak_days,
         "last_active_day": _day(learner.last_active_day),
         "freeze_available": learner.freeze_available,
@@ -130,7 +140,10 @@ def _lesson(p: LessonProgress) -> dict[str, Any]:
         "started_at": timestamp(p.started_at),
         "last_accessed": timestamp(p.updated_at),
         "attempt": p.attempt,
-        "answers": [{"question_id": a.question_id, "given": a.given, "correct": a.correct, "version": a.version} for a in p.answers],
+        "answers": [
+            {"question_id": a.question_id, "given": a.given, "correct": a.correct, "version": a.version}
+            for a in p.answers
+        ],
         "completed_version": p.completed_version,
         "completed_at": timestamp(p.completed_at),
         "seen_version": p.seen_version,
@@ -204,7 +217,12 @@ def from_document(document: dict[str, Any]) -> tuple[LearnerRecords, list[Proble
     game = document["gamification"]
     time_zone = profile.get("time_zone", "UTC")
     if not gamification.valid_time_zone(time_zone):
-        read.problems.append(Problem(("profile", "time_zone"), f"{time_zone!r} is not an IANA time zone: use a name like Europe/Berlin, America/New_York or UTC"))
+        read.problems.append(
+            Problem(
+                ("profile", "time_zone"),
+                f"{time_zone!r} is not an IANA time zone: use a name like Europe/Berlin, America/New_York or UTC",
+            )
+        )
     learner = Learner(
         id=learner_id,
         name=profile.get("name", ""),
@@ -216,13 +234,20 @@ def from_document(document: dict[str, Any]) -> tuple[LearnerRecords, list[Proble
         freeze_used_on=read.day(game.get("freeze_used_on"), "gamification", "freeze_used_on"),
         created_at=read.ts(profile.get("created_at"), "profile", "created_at"),
     )
-    progress = tuple(_progress(read, learner_id, lesson_id, entry) for lesson_id, entry in document["lessons"].items())
+    progress = tuple(
+        _progress(read, learner_id, lesson_id, entry) for lesson_id, entry in document["lessons"].items()
+    )
     completions = _completions(read, learner_id, document)
     xp = _ledger(read, learner_id, game.get("xp_ledger", []))
     badges = _badges(read, game)
     records = LearnerRecords(learner, progress, completions, xp, badges, game["total_xp"], game["level"])
     if records.ledger_total > MAX_XP:
-        read.problems.append(Problem(("gamification", "xp_ledger"), f"the XP ledger sums to {records.ledger_total:,} XP; a learner holds at most {MAX_XP:,}"))
+        read.problems.append(
+            Problem(
+                ("gamification", "xp_ledger"),
+                f"the XP ledger sums to {records.ledger_total:,} XP; a learner holds at most {MAX_XP:,}",
+            )
+        )
     return records, read.problems
 
 
@@ -235,7 +260,10 @@ def _progress(read: _Reader, learner_id: str, lesson_id: str, entry: dict[str, A
         status=entry["status"],
         current_section=entry.get("current_section"),
         sections_done=tuple(entry["sections_completed"]),
-        answers=tuple(QuizAnswer(a["question_id"], a["given"], a["correct"], a["version"]) for a in entry.get("answers", [])),
+        answers=tuple(
+            QuizAnswer(a["question_id"], a["given"], a["correct"], a["version"])
+            for a in entry.get("answers", [])
+        ),
         attempt=entry.get("attempt", 1),
         started_at=read.ts(entry.get("started_at"), *at, "started_at"),
         updated_at=read.ts(entry.get("last_accessed"), *at, "last_accessed"),
@@ -255,9 +283,13 @@ def _completions(read: _Reader, learner_id: str, document: dict[str, Any]) -> tu
     """`completion_history` merged with `lesson_completions` (which repeats the latest of each lesson)."""
     found: dict[tuple[str, dt.datetime], tuple[Completion, tuple[str | int, ...]]] = {}
     sources: list[tuple[tuple[str | int, ...], str, dict[str, Any]]] = [
-        (("completion_history", i), entry["lesson_id"], entry) for i, entry in enumerate(document.get("completion_history", []))
+        (("completion_history", i), entry["lesson_id"], entry)
+        for i, entry in enumerate(document.get("completion_history", []))
     ]
-    sources += [(("lesson_completions", lesson_id), lesson_id, entry) for lesson_id, entry in document["lesson_completions"].items()]
+    sources += [
+        (("lesson_completions", lesson_id), lesson_id, entry)
+        for lesson_id, entry in document["lesson_completions"].items()
+    ]
     for path, lesson_id, entry in sources:
         completed_at = read.ts(entry["completed_at"], *path, "completed_at")
         if completed_at is None:
@@ -276,10 +308,17 @@ def _completions(read: _Reader, learner_id: str, document: dict[str, Any]) -> tu
         if key in found:
             earlier, earlier_path = found[key]
             if earlier != completion:
-                read.problems.append(Problem(path, f"the same completion (lesson and completed_at) as {_format(earlier_path)}, with different values"))
+                read.problems.append(
+                    Problem(
+                        path,
+                        f"the same completion (lesson and completed_at) as {_format(earlier_path)}, with different values",
+                    )
+                )
             continue
         found[key] = (completion, path)
-    ordered = sorted(found.values(), key=lambda item: item[0].completed_at)  # stable: ties keep document order
+    ordered = sorted(
+        found.values(), key=lambda item: item[0].completed_at
+    )  # stable: ties keep document order
     return tuple(completion for completion, _ in ordered)
 
 
@@ -290,11 +329,26 @@ def _ledger(read: _Reader, learner_id: str, entries: list[dict[str, Any]]) -> tu
         path = ("gamification", "xp_ledger", index)
         key = entry["key"]
         if key in seen:
-            read.problems.append(Problem((*path, "key"), f"the key {key!r} is already used by item {seen[key]}: each award has its own key"))
+            read.problems.append(
+                Problem(
+                    (*path, "key"),
+                    f"the key {key!r} is already used by item {seen[key]}: each award has its own key",
+                )
+            )
             continue
         seen[key] = index
         awarded_at = read.ts(entry["awarded_at"], *path, "awarded_at")
-        awards.append(XpAward(learner_id, entry["amount"], entry["reason"], key, entry.get("lesson_id"), entry.get("version"), awarded_at))
+        awards.append(
+            XpAward(
+                learner_id,
+                entry["amount"],
+                entry["reason"],
+                key,
+                entry.get("lesson_id"),
+                entry.get("version"),
+                awarded_at,
+            )
+        )
     return tuple(awards)
 
 

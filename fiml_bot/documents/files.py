@@ -44,9 +44,14 @@ def parse_document(text: str, source: str) -> Any:
     except RecursionError:
         raise InvalidDocument(source, _too_deep()) from None
     except json.JSONDecodeError as error:
-        raise InvalidDocument(source, f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+        raise InvalidDocument(
+            source, f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
     except _DuplicateKey as error:
-        raise InvalidDocument(source, f"not valid JSON for a progress document: the key {error.args[0]!r} appears twice in one object") from None
+        raise InvalidDocument(
+            source,
+            f"not valid JSON for a progress document: the key {error.args[0]!r} appears twice in one object",
+        ) from None
     except ValueError as error:
         raise InvalidDocument(source, f"not valid JSON: {error}") from None
     if _depth(document) > MAX_DEPTH:
@@ -67,7 +72,9 @@ def _depth(value: Any) -> int:
         if isinstance(node, (dict, list)):
             deepest = max(deepest, depth)
             if depth <= MAX_DEPTH:
-                stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+                stack.extend(
+                    (child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)
+                )
     return deepest
 
 

@@ -41,6 +41,14 @@ def resolve_learner(units: Callable[[], Any], typed: str) -> str:
             raise LearnerNotFound(typed, f"{typed!r} is ambiguous: {', '.join(named)}; give the full id")
     close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
     names = {i.partition(":")[2]: i for i in known}
-    close += [names[n] for n in difflib.get_close_matches(typed.strip(), list(names), n=3, cutoff=0.6) if names[n] not in close]
-    hint = f"; did you mean {', '.join(close)}?" if close else (f"; learners: {', '.join(sorted(known)[:10])}" if known else "; the store has no learners yet")
+    close += [
+        names[n]
+        for n in difflib.get_close_matches(typed.strip(), list(names), n=3, cutoff=0.6)
+        if names[n] not in close
+    ]
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else (f"; learners: {', '.join(sorted(known)[:10])}" if known else "; the store has no learners yet")
+    )
     raise LearnerNotFound(typed, f"no learner {typed!r} in the progress store{hint}")

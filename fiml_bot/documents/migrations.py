@@ -66,10 +66,17 @@ class Migration:
 MIGRATIONS: dict[str, Migration] = {}
 
 
-def step(source: str, target: str) -> Callable[[Callable[[dict[str, Any], MigrationContext], dict[str, Any]]], Callable[[dict[str, Any], MigrationContext], dict[str, Any]]]:
+def step(
+    source: str, target: str
+) -> Callable[
+    [Callable[[dict[str, Any], MigrationContext], dict[str, Any]]],
+    Callable[[dict[str, Any], MigrationContext], dict[str, Any]],
+]:
     """Register a migration step from `source` to `target` (one per source version)."""
 
-    def register(function: Callable[[dict[str, Any], MigrationContext], dict[str, Any]]) -> Callable[[dict[str, Any], MigrationContext], dict[str, Any]]:
+    def register(
+        function: Callable[[dict[str, Any], MigrationContext], dict[str, Any]],
+    ) -> Callable[[dict[str, Any], MigrationContext], dict[str, Any]]:
         if source in MIGRATIONS:
             raise ValueError(f"a migration from schema version {source} is already registered")
         MIGRATIONS[source] = Migration(source, target, function)
@@ -86,7 +93,9 @@ class UnknownSchemaVersion(ValueError):
     pass
 
 
-def migrate(document: dict[str, Any], context: MigrationContext | None = None) -> tuple[dict[str, Any], list[str]]:
+def migrate(
+    document: dict[str, Any], context: MigrationContext | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The document at the current schema version, and the steps taken ("0.9 -> 1.0").
 
     Never changes `document`: each step works on a deep copy of its input. A document already at the
@@ -99,12 +108,16 @@ def migrate(document: dict[str, Any], context: MigrationContext | None = None) -
     while version != CURRENT_VERSION:
         migration = MIGRATIONS.get(version) if isinstance(version, str) else None
         if migration is None:
-            raise UnknownSchemaVersion(f"unknown schema_version {version!r}: this fiml-bot reads {', '.join(supported_versions())}")
+            raise UnknownSchemaVersion(
+                f"unknown schema_version {version!r}: this fiml-bot reads {', '.join(supported_versions())}"
+            )
         if len(taken) > len(MIGRATIONS):  # pragma: no cover - a registry with a cycle
             raise RuntimeError(f"migration steps loop: {taken}")
         current = migration.apply(copy.deepcopy(current), context)
         if current.get("schema_version") != migration.target:  # pragma: no cover - a broken step
-            raise RuntimeError(f"migration {migration.label} produced schema_version {current.get('schema_version')!r}")
+            raise RuntimeError(
+                f"migration {migration.label} produced schema_version {current.get('schema_version')!r}"
+            )
         taken.append(migration.label)
         version = migration.target
     return current, taken
@@ -143,7 +156,9 @@ def _release_day(value: object) -> dt.date | None:
         return None
 
 
-def resolve_version(content: Content | None, lesson_id: str, at: dt.datetime | None, notes: list[str] | None = None) -> str:
+def resolve_version(
+    content: Content | None, lesson_id: str, at: dt.datetime | None, notes: list[str] | None = None
+) -> str:
     """The published version of `lesson_id` a learner most likely had at `at` (see the module docstring).
 
     When it has to fall back to "1.0.0" (no content, or a lesson the content does not know), it says
@@ -151,7 +166,9 @@ def resolve_version(content: Content | None, lesson_id: str, at: dt.datetime | N
     """
     if content is None:
         if notes is not None:
-            notes.append(f"no content to look lesson versions up in: version {FALLBACK_VERSION} assumed for every lesson")
+            notes.append(
+                f"no content to look lesson versions up in: version {FALLBACK_VERSION} assumed for every lesson"
+            )
         return FALLBACK_VERSION
     try:
         published = [v for v in content.versions(lesson_id) if versions.is_valid(v)]
@@ -159,7 +176,9 @@ def resolve_version(content: Content | None, lesson_id: str, at: dt.datetime | N
         published = []
     if not published:
         if notes is not None:
-            notes.append(f"lesson {lesson_id}: not published in the content; version {FALLBACK_VERSION} assumed")
+            notes.append(
+                f"lesson {lesson_id}: not published in the content; version {FALLBACK_VERSION} assumed"
+            )
         return FALLBACK_VERSION
     published.sort(key=versions.sort_key)
     if at is not None:
@@ -217,7 +236,11 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
         else:
             at = entry.get("started_at") or entry.get("last_accessed")
         version = done["version"] if done and entry["status"] == "completed" else resolve(lesson_id, at)
-        completed_at = done["completed_at"] if done else (entry.get("last_accessed") if entry["status"] == "completed" else None)
+        completed_at = (
+            done["completed_at"]
+            if done
+            else (entry.get("last_accessed") if entry["status"] == "completed" else None)
+        )
         completed_version = done["version"] if done else (version if entry["status"] == "completed" else None)
         lessons[lesson_id] = {
             "version": version,
@@ -250,7 +273,10 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
                 "pending_choice": None,
             }
 
-    history = sorted(({"lesson_id": lesson_id, **entry} for lesson_id, entry in completions.items()), key=lambda c: (_moment(c["completed_at"]) or dt.datetime.min.replace(tzinfo=dt.UTC)))
+    history = sorted(
+        ({"lesson_id": lesson_id, **entry} for lesson_id, entry in completions.items()),
+        key=lambda c: _moment(c["completed_at"]) or dt.datetime.min.replace(tzinfo=dt.UTC),
+    )
     ledger = [
         {
             "key": gamification.lesson_key(entry["lesson_id"]),
@@ -269,7 +295,11 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
         for entry in lessons_in.values()
         for text in (entry.get("started_at"), entry.get("last_accessed"))
         if (m := _moment(text)) is not None
-    ] + [(m, entry["completed_at"]) for entry in completions_in.values() if (m := _moment(entry["completed_at"])) is not None]
+    ] + [
+        (m, entry["completed_at"])
+        for entry in completions_in.values()
+        if (m := _moment(entry["completed_at"])) is not None
+    ]
     moments.sort(key=lambda pair: pair[0])
     game = document["gamification"]
     last_active_day = moments[-1][0].date().isoformat() if moments and game["streak_days"] > 0 else None
@@ -277,7 +307,12 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
     return {
         "user_id": normalize_learner_id(document["user_id"]),
         "schema_version": "1.0",
-        "profile": {"name": "", "time_zone": "UTC", "active": True, "created_at": moments[0][1] if moments else None},
+        "profile": {
+            "name": "",
+            "time_zone": "UTC",
+            "active": True,
+            "created_at": moments[0][1] if moments else None,
+        },
         "lessons": {lesson_id: lessons[lesson_id] for lesson_id in sorted(lessons)},
         "lesson_completions": {lesson_id: completions[lesson_id] for lesson_id in sorted(completions)},
         "completion_history": history,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fiml_cms.errors import FimlError, UsageError
 from fiml_bot.tutor.ports import ProgressRepository
+from fiml_cms.errors import FimlError, UsageError
 
 from .codec import LearnerRecords, completion_key
 
@@ -23,7 +23,9 @@ class ImportConflict(FimlError):
 
     def __init__(self, conflicts: list[str]) -> None:
         listed = "; ".join(conflicts)
-        super().__init__(f"{listed}. Nothing was imported: give --as USER to import the document as another learner, or --force to merge anyway")
+        super().__init__(
+            f"{listed}. Nothing was imported: give --as USER to import the document as another learner, or --force to merge anyway"
+        )
 
 
 def other_data(repo: ProgressRepository, records: LearnerRecords) -> str | None:
@@ -35,9 +37,19 @@ def other_data(repo: ProgressRepository, records: LearnerRecords) -> str | None:
     lessons = {p.lesson_id for p in records.progress}
     completions = {completion_key(c) for c in records.completions}
     extra = [
-        count_label(sum(1 for a in repo.xp_awards(learner_id) if a.key not in keys and not a.key.startswith(f"import-adjust:{learner_id}:")), "XP entry", "XP entries"),
+        count_label(
+            sum(
+                1
+                for a in repo.xp_awards(learner_id)
+                if a.key not in keys and not a.key.startswith(f"import-adjust:{learner_id}:")
+            ),
+            "XP entry",
+            "XP entries",
+        ),
         count_label(sum(1 for p in repo.all_progress(learner_id) if p.lesson_id not in lessons), "lesson"),
-        count_label(sum(1 for c in repo.completions(learner_id) if completion_key(c) not in completions), "completion"),
+        count_label(
+            sum(1 for c in repo.completions(learner_id) if completion_key(c) not in completions), "completion"
+        ),
     ]
     found = [e for e in extra if e]
     if not found:

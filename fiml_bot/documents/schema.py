@@ -101,7 +101,13 @@ def _validator() -> Any:
 
 def schema_problems(document: Any) -> list[Problem]:
     """Every way `document` (a single document or a bundle) breaks the schema; [] when it is valid."""
-    huge = [Problem(path, f"{describe_number(value)} is too large: no field allows numbers beyond {MAX_SAFE_INTEGER:,}") for path, value in unsafe_numbers(document)]
+    huge = [
+        Problem(
+            path,
+            f"{describe_number(value)} is too large: no field allows numbers beyond {MAX_SAFE_INTEGER:,}",
+        )
+        for path, value in unsafe_numbers(document)
+    ]
     if huge:  # the validator would let them through, and str() of one can fail
         return huge
     validator = _validator()
@@ -134,15 +140,31 @@ def _problems(error: Any, schema: dict[str, Any]) -> list[Problem]:
     if kind_name == "Constant":
         return [Problem(path, f"must be {json.dumps(kind.expected_value)}, not {_describe(error.instance)}")]
     if kind_name in ("Pattern", "Format"):
-        return [Problem(path, f"{_describe(error.instance)} is not a valid {node.get('title', 'value')}: {node.get('description', '')}".rstrip(": "))]
+        return [
+            Problem(
+                path,
+                f"{_describe(error.instance)} is not a valid {node.get('title', 'value')}: {node.get('description', '')}".rstrip(
+                    ": "
+                ),
+            )
+        ]
     if kind_name == "PropertyNames":
         inner = kind.error
         inner_node = schema_node(schema, list(inner.schema_path)[:-1]) or {}
         title = inner_node.get("title", "key")
-        return [Problem((*path, str(inner.instance)), f"the key {_describe(inner.instance)} is not a valid {title}: {inner_node.get('description', '')}".rstrip(": "))]
+        return [
+            Problem(
+                (*path, str(inner.instance)),
+                f"the key {_describe(inner.instance)} is not a valid {title}: {inner_node.get('description', '')}".rstrip(
+                    ": "
+                ),
+            )
+        ]
     if kind_name == "AnyOf":
         what = node.get("description", "")
-        return [Problem(path, f"{_describe(error.instance)} is not allowed here" + (f": {what}" if what else ""))]
+        return [
+            Problem(path, f"{_describe(error.instance)} is not allowed here" + (f": {what}" if what else ""))
+        ]
     if kind_name == "UniqueItems":
         return [Problem(path, "lists the same item more than once")]
     if kind_name in _SIZE_LIMITS:  # without the value: it may be megabytes long
@@ -159,7 +181,9 @@ def _deduplicated(problems: list[Problem]) -> list[Problem]:
     seen: set[tuple[JsonPath, str]] = set()
     out: list[Problem] = []
     for problem in problems:
-        if problem.path in typed and not (problem.message.startswith("must be ") and ", not " in problem.message):
+        if problem.path in typed and not (
+            problem.message.startswith("must be ") and ", not " in problem.message
+        ):
             continue
         key = (problem.path, problem.message)
         if key not in seen:

@@ -79,7 +79,9 @@ def adjust_key(learner_id: str, total: int) -> str:
 # -- export ------------------------------------------------------------------------------
 
 
-def learner_document(repo: ProgressRepository, learner_id: str, *, exported_at: dt.datetime | None = None) -> dict[str, Any] | None:
+def learner_document(
+    repo: ProgressRepository, learner_id: str, *, exported_at: dt.datetime | None = None
+) -> dict[str, Any] | None:
     """The learner's document from an open unit of work's repository; None for an unknown learner."""
     records = read_records(repo, learner_id)
     return None if records is None else to_document(records, exported_at=exported_at)
@@ -110,8 +112,14 @@ def export_all(units: Units, *, now: dt.datetime | None = None) -> dict[str, Any
     now = now or utc_now()
     read = getattr(units, "reader", units)
     with read() as uow:
-        documents = [d for d in (learner_document(uow.progress, i) for i in uow.progress.learner_ids()) if d is not None]
-    return _checked({"schema_version": CURRENT_VERSION, "exported_at": timestamp(now), "users": documents}, "all learners")
+        documents = [
+            d
+            for d in (learner_document(uow.progress, i) for i in uow.progress.learner_ids())
+            if d is not None
+        ]
+    return _checked(
+        {"schema_version": CURRENT_VERSION, "exported_at": timestamp(now), "users": documents}, "all learners"
+    )
 
 
 # -- import: checking --------------------------------------------------------------------
@@ -133,14 +141,22 @@ def is_bundle(document: Any) -> bool:
 def needs_migration(document: Any) -> bool:
     """Whether any learner document in `document` is of an older schema version (so content helps)."""
     items = document.get("users") if is_bundle(document) else [document]
-    return any(isinstance(item, dict) and item.get("schema_version") != CURRENT_VERSION for item in (items if isinstance(items, list) else []))
+    return any(
+        isinstance(item, dict) and item.get("schema_version") != CURRENT_VERSION
+        for item in (items if isinstance(items, list) else [])
+    )
 
 
-def prepare_import(document: Any, *, content: Content | None = None, source: str = "document") -> list[PreparedDocument]:
+def prepare_import(
+    document: Any, *, content: Content | None = None, source: str = "document"
+) -> list[PreparedDocument]:
     """Check a document or bundle completely and migrate it; InvalidDocument (listing every problem) if
     anything is wrong. `document` is never changed."""
     if not isinstance(document, dict):
-        raise InvalidDocument(source, [Problem((), "a progress document must be a JSON object (or a bundle object with `users`)")])
+        raise InvalidDocument(
+            source,
+            [Problem((), "a progress document must be a JSON object (or a bundle object with `users`)")],
+        )
     bundle = is_bundle(document)
     items: list[tuple[tuple[str | int, ...], Any]]
     if bundle:
@@ -150,9 +166,14 @@ def prepare_import(document: Any, *, content: Content | None = None, source: str
         items = [((), document)]
     known = supported_versions()
     unknown = [
-        Problem((*prefix, "schema_version"), f"unknown schema_version {item['schema_version']!r}: this fiml-bot reads {', '.join(known)} (was the file written by a newer fiml-bot?)")
+        Problem(
+            (*prefix, "schema_version"),
+            f"unknown schema_version {item['schema_version']!r}: this fiml-bot reads {', '.join(known)} (was the file written by a newer fiml-bot?)",
+        )
         for prefix, item in items
-        if isinstance(item, dict) and isinstance(item.get("schema_version"), str) and item["schema_version"] not in known
+        if isinstance(item, dict)
+        and isinstance(item.get("schema_version"), str)
+        and item["schema_version"] not in known
     ]
     if unknown:
         raise InvalidDocument(source, unknown)
@@ -186,9 +207,13 @@ def _warnings(records: LearnerRecords) -> list[str]:
     out = []
     ledger = records.ledger_total
     if records.total_xp < ledger:
-        out.append(f"total_xp {records.total_xp} is below the sum of the XP ledger ({ledger}); the ledger counts")
+        out.append(
+            f"total_xp {records.total_xp} is below the sum of the XP ledger ({ledger}); the ledger counts"
+        )
     if records.level != gamification.level_for(max(records.total_xp, ledger)):
-        out.append(f"level {records.level} does not match {max(records.total_xp, ledger)} XP; levels are derived from XP")
+        out.append(
+            f"level {records.level} does not match {max(records.total_xp, ledger)} XP; levels are derived from XP"
+        )
     return out
 
 
@@ -218,8 +243,13 @@ class LearnerImport:
     @property
     def changed(self) -> bool:
         return bool(
-            self.created or self.learner_updated or self.lessons_added or self.lessons_updated
-            or self.completions_added or self.xp_entries_added or self.badges_added
+            self.created
+            or self.learner_updated
+            or self.lessons_added
+            or self.lessons_updated
+            or self.completions_added
+            or self.xp_entries_added
+            or self.badges_added
         )
 
     def summary(self) -> str:
@@ -230,9 +260,15 @@ class LearnerImport:
                 "new learner" if self.created else ("learner updated" if self.learner_updated else ""),
                 count_label(self.lessons_added, "lesson") + (" added" if self.lessons_added else ""),
                 count_label(self.lessons_updated, "lesson") + (" advanced" if self.lessons_updated else ""),
-                count_label(self.completions_added, "completion") + (" added" if self.completions_added else ""),
-                (f"{count_label(self.xp_entries_added, 'XP entry', 'XP entries')} added (+{self.xp_added} XP"
-                 + (f", {self.xp_adjusted} of it as an import adjustment" if self.xp_adjusted else "") + ")") if self.xp_entries_added else "",
+                count_label(self.completions_added, "completion")
+                + (" added" if self.completions_added else ""),
+                (
+                    f"{count_label(self.xp_entries_added, 'XP entry', 'XP entries')} added (+{self.xp_added} XP"
+                    + (f", {self.xp_adjusted} of it as an import adjustment" if self.xp_adjusted else "")
+                    + ")"
+                )
+                if self.xp_entries_added
+                else "",
                 count_label(self.badges_added, "badge") + (" added" if self.badges_added else ""),
             ]
             text = f"{self.learner_id}: " + ", ".join(p for p in parts if p)
@@ -240,7 +276,9 @@ class LearnerImport:
         if self.migrated:
             text += f" (migrated {', '.join(self.migrated)})"
         if self.conflict:
-            text += f"\n  note: {self.conflict}; importing merges into that learner: give --as USER or --force"
+            text += (
+                f"\n  note: {self.conflict}; importing merges into that learner: give --as USER or --force"
+            )
         return text
 
 
@@ -275,10 +313,19 @@ def import_document(
     Nothing is written unless every learner document is valid (InvalidDocument otherwise).
     `content` resolves lesson versions for documents of schema 0.9 (without it they get "1.0.0").
     """
-    return apply_import(units, prepare_import(document, content=content, source=source), dry_run=dry_run, force=force, now=now)
+    return apply_import(
+        units, prepare_import(document, content=content, source=source), dry_run=dry_run, force=force, now=now
+    )
 
 
-def apply_import(units: Units, prepared: list[PreparedDocument], *, dry_run: bool = False, force: bool = False, now: dt.datetime | None = None) -> ImportReport:
+def apply_import(
+    units: Units,
+    prepared: list[PreparedDocument],
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> ImportReport:
     """Merge every prepared document in ONE transaction: a bundle is imported whole or not at all
     (a learner that fails midway rolls back the learners before it). A learner who uses the bot
     meanwhile makes the transaction conflict; it is then retried from fresh reads.
@@ -286,7 +333,7 @@ def apply_import(units: Units, prepared: list[PreparedDocument], *, dry_run: boo
     A document that would merge into a learner holding other data is refused (ImportConflict, nothing
     written) unless `force`; a dry run reports it instead."""
     now = now or utc_now()
-    for attempt in range(RETRIES):
+    for _attempt in range(RETRIES):
         try:
             with units() as uow:
                 learners = []
@@ -347,7 +394,15 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
             result.xp_added += award.amount
     total = repo.xp_total(learner_id)
     if records.total_xp > total:
-        adjust = XpAward(learner_id, records.total_xp - total, REASON_ADJUST, adjust_key(learner_id, records.total_xp), None, None, now)
+        adjust = XpAward(
+            learner_id,
+            records.total_xp - total,
+            REASON_ADJUST,
+            adjust_key(learner_id, records.total_xp),
+            None,
+            None,
+            now,
+        )
         if repo.award_xp(adjust):
             result.xp_entries_added += 1
             result.xp_added += adjust.amount
@@ -355,7 +410,10 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
             total += adjust.amount
 
     if total > MAX_XP:  # raised inside the transaction, so nothing of this import is kept
-        raise InvalidDocument(learner_id, f"importing would give {learner_id!r} {total:,} XP; a learner holds at most {MAX_XP:,}")
+        raise InvalidDocument(
+            learner_id,
+            f"importing would give {learner_id!r} {total:,} XP; a learner holds at most {MAX_XP:,}",
+        )
     for badge in badge_awards(records, now):
         if repo.award_badge(badge):
             result.badges_added += 1
@@ -368,7 +426,9 @@ def merge_learner(existing: Learner, incoming: Learner) -> Learner:
     merged = existing
     if not existing.name and incoming.name:
         merged = replace(merged, name=incoming.name)
-    if incoming.created_at is not None and (existing.created_at is None or incoming.created_at < existing.created_at):
+    if incoming.created_at is not None and (
+        existing.created_at is None or incoming.created_at < existing.created_at
+    ):
         merged = replace(merged, created_at=incoming.created_at)
     if _streak_rank(incoming) > _streak_rank(existing):
         merged = replace(
@@ -389,7 +449,11 @@ _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _advancement(progress: LessonProgress) -> tuple[int, dt.datetime]:
-    completed = progress.status == COMPLETED or progress.completed_at is not None or progress.completed_version is not None
+    completed = (
+        progress.status == COMPLETED
+        or progress.completed_at is not None
+        or progress.completed_version is not None
+    )
     return (1 if completed else 0, progress.updated_at or _EARLIEST)
 
 

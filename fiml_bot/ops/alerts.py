@@ -16,8 +16,9 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger("fiml_bot.alerts")
 
@@ -35,23 +36,34 @@ class Alert:
     summary: str
     description: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
-    starts_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    starts_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def all_labels(self, source: str) -> dict[str, str]:
-        return {"alertname": self.name, "severity": self.severity, "service": "fiml-bot", "instance": source, **self.labels}
+        return {
+            "alertname": self.name,
+            "severity": self.severity,
+            "service": "fiml-bot",
+            "instance": source,
+            **self.labels,
+        }
 
     def text(self) -> str:
-        return f"[{self.severity.upper()}] {self.name}: {self.summary}" + (f"\n{self.description}" if self.description else "")
+        return f"[{self.severity.upper()}] {self.name}: {self.summary}" + (
+            f"\n{self.description}" if self.description else ""
+        )
 
 
 def payload(alert: Alert, source: str, receiver: str = "fiml") -> dict[str, Any]:
     """Alertmanager's webhook payload (version 4) with the one firing alert."""
     labels = alert.all_labels(source)
     fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
-    annotations = {"summary": alert.summary, **({"description": alert.description} if alert.description else {})}
+    annotations = {
+        "summary": alert.summary,
+        **({"description": alert.description} if alert.description else {}),
+    }
     return {
         "version": "4",
-        "groupKey": f"{{}}:{{alertname=\"{alert.name}\"}}",
+        "groupKey": f'{{}}:{{alertname="{alert.name}"}}',
         "truncatedAlerts": 0,
         "status": "firing",
         "receiver": receiver,
@@ -99,7 +111,16 @@ class WebhookReceiver:
 class AlertSender:
     """Queues alerts and delivers them to every receiver from one daemon thread."""
 
-    def __init__(self, receivers: list[Receiver], *, metrics: Any = None, source: str | None = None, first_delay: float = FIRST_DELAY, attempts: int = ATTEMPTS, sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        receivers: list[Receiver],
+        *,
+        metrics: Any = None,
+        source: str | None = None,
+        first_delay: float = FIRST_DELAY,
+        attempts: int = ATTEMPTS,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         self.receivers = receivers
         self.metrics = metrics
         self.source = source or socket.gethostname()
@@ -157,10 +178,22 @@ class AlertSender:
                 receiver.deliver(alert, self.source)
             except Exception as exc:
                 if attempt == self.attempts:
-                    log.error("alert %s not delivered to the %s receiver after %d attempts: %s", alert.name, receiver.name, attempt, exc)
+                    log.error(
+                        "alert %s not delivered to the %s receiver after %d attempts: %s",
+                        alert.name,
+                        receiver.name,
+                        attempt,
+                        exc,
+                    )
                     self._count(receiver, "failed")
                     return
-                log.warning("alert %s: the %s receiver failed (%s); retrying in %.0f s", alert.name, receiver.name, exc, delay)
+                log.warning(
+                    "alert %s: the %s receiver failed (%s); retrying in %.0f s",
+                    alert.name,
+                    receiver.name,
+                    exc,
+                    delay,
+                )
                 self._count(receiver, "retried")
                 self._sleep(delay)
                 delay = min(delay * 2, MAX_DELAY)
@@ -173,7 +206,9 @@ class AlertSender:
             self.metrics.alerts.labels(receiver.name, outcome).inc()
 
 
-def from_env(env: Mapping[str, str] | None = None, *, metrics: Any = None, admin_chat: Receiver | None = None) -> AlertSender | None:
+def from_env(
+    env: Mapping[str, str] | None = None, *, metrics: Any = None, admin_chat: Receiver | None = None
+) -> AlertSender | None:
     """The sender configured by FIML_ALERT_WEBHOOK_URL (and a Telegram admin chat); None when neither is set."""
     env = os.environ if env is None else env
     receivers: list[Receiver] = []
@@ -182,13 +217,22 @@ def from_env(env: Mapping[str, str] | None = None, *, metrics: Any = None, admin
         receivers.append(WebhookReceiver(url))
     if admin_chat is not None:
         receivers.append(admin_chat)
-    return AlertSender(receivers, metrics=metrics, source=env.get("FIML_INSTANCE") or None) if receivers else None
+    return (
+        AlertSender(receivers, metrics=metrics, source=env.get("FIML_INSTANCE") or None)
+        if receivers
+        else None
+    )
 
 
 class Deduplicated:
     """Raises each alert name at most once per `window` seconds (a database outage is one alert, not thousands)."""
 
-    def __init__(self, send: Callable[[Alert], None], window: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        send: Callable[[Alert], None],
+        window: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.send = send
         self.window = window
         self.clock = clock

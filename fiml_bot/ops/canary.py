@@ -52,7 +52,14 @@ class CanaryRollout:
 class LearnerContent:
     """The content as one learner is served it during content canaries (for one action)."""
 
-    def __init__(self, content: Content, canaries: dict[str, Canary], learner_id: str, progress: ProgressRepository, flags: FeatureFlags) -> None:
+    def __init__(
+        self,
+        content: Content,
+        canaries: dict[str, Canary],
+        learner_id: str,
+        progress: ProgressRepository,
+        flags: FeatureFlags,
+    ) -> None:
         self._content = content
         self._canaries = canaries
         self._learner = learner_id
@@ -79,7 +86,9 @@ class LearnerContent:
         canary = self.active(lesson_id)
         if canary is None:
             return self._content.latest(lesson_id)
-        lesson = self._content.latest(lesson_id) if self.gets_canary(canary) else self._stable(lesson_id, canary)
+        lesson = (
+            self._content.latest(lesson_id) if self.gets_canary(canary) else self._stable(lesson_id, canary)
+        )
         self._served[lesson_id] = lesson
         return lesson
 

@@ -7,20 +7,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 
 from fiml_cms.clikit import example
 from fiml_cms.errors import FimlError, MissingInput
 
-ContentOption = typer.Option(None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder).")
-DatabaseOption = typer.Option(None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).")
-FolderOption = typer.Option(None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots).")
+ContentOption = typer.Option(
+    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
+)
+DatabaseOption = typer.Option(
+    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
+)
+FolderOption = typer.Option(
+    None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots)."
+)
 
 
-def _settings(content: Optional[Path], database: Optional[str]) -> Any:
+def _settings(content: Path | None, database: str | None) -> Any:
     from fiml_bot.bootstrap import BotSettings
 
     return BotSettings.from_env(content=content, database_url=database)
@@ -47,7 +54,7 @@ def run_doctor(settings: Any) -> Any:
     return report
 
 
-def take_snapshot(url: str, folder: Optional[Path], label: str, content: Optional[Path] = None) -> Any:
+def take_snapshot(url: str, folder: Path | None, label: str, content: Path | None = None) -> Any:
     """A snapshot; before a migration (label `pre-...`) a failure says how to go on without one."""
     from . import snapshots
     from .errors import OpsError
@@ -56,7 +63,9 @@ def take_snapshot(url: str, folder: Optional[Path], label: str, content: Optiona
         return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
     except OpsError as error:
         if label.startswith("pre-") and label != "pre-restore":
-            raise OpsError(f"{error}; nothing was migrated (to migrate without a snapshot, pass --no-snapshot)") from None
+            raise OpsError(
+                f"{error}; nothing was migrated (to migrate without a snapshot, pass --no-snapshot)"
+            ) from None
         raise
 
 
@@ -92,8 +101,14 @@ def write_doctor_textfile(path: Path, problems: int) -> None:
     from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
     registry = CollectorRegistry()
-    Gauge("fiml_doctor_problems", "Integrity problems the last `fiml-bot doctor` found.", registry=registry).set(problems)
-    Gauge("fiml_doctor_last_run_timestamp_seconds", "When `fiml-bot doctor` last ran (Unix time).", registry=registry).set(time.time())
+    Gauge(
+        "fiml_doctor_problems", "Integrity problems the last `fiml-bot doctor` found.", registry=registry
+    ).set(problems)
+    Gauge(
+        "fiml_doctor_last_run_timestamp_seconds",
+        "When `fiml-bot doctor` last ran (Unix time).",
+        registry=registry,
+    ).set(time.time())
     try:
         write_to_textfile(str(path), registry)
     except OSError as exc:
@@ -105,7 +120,11 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
 
     @db_app.command("snapshot", epilog=example("fiml-bot db snapshot --out var/snapshots"))
     @user_errors
-    def db_snapshot(out: Optional[Path] = FolderOption, database: Optional[str] = DatabaseOption, content: Optional[Path] = ContentOption) -> None:
+    def db_snapshot(
+        out: Path | None = FolderOption,
+        database: str | None = DatabaseOption,
+        content: Path | None = ContentOption,
+    ) -> None:
         """Snapshot the database (SQLite: online backup; PostgreSQL: pg_dump -Fc) with a manifest beside it."""
         settings = _settings(content, database)
         manifest = take_snapshot(settings.database_url, out, "manual", settings.content)
@@ -113,7 +132,10 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
 
     @db_app.command("snapshots", epilog=example("fiml-bot db snapshots --keep 10"))
     @user_errors
-    def db_snapshots(out: Optional[Path] = FolderOption, keep: Optional[int] = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots.")) -> None:
+    def db_snapshots(
+        out: Path | None = FolderOption,
+        keep: int | None = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots."),
+    ) -> None:
         """List the snapshots, oldest first; with --keep N delete all but the newest N."""
         from . import snapshots
 
@@ -126,14 +148,20 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
             print(f"{manifest.created_at}  {manifest.label:<13} {describe_snapshot(manifest)}")
         print(f"{len(found)} snapshot(s) in {folder}")
 
-    @db_app.command("restore", epilog=example("fiml-bot db restore var/snapshots/fiml-20261202T010000Z-manual.sqlite"))
+    @db_app.command(
+        "restore", epilog=example("fiml-bot db restore var/snapshots/fiml-20261202T010000Z-manual.sqlite")
+    )
     @user_errors
     def db_restore(
         snapshot: Path = typer.Argument(..., help="A snapshot file (or its .json manifest)."),
-        quarantine: Optional[Path] = typer.Option(None, "--quarantine", help="Write what was earned after the snapshot to FILE (JSON) instead of merging it back."),
-        out: Optional[Path] = FolderOption,
-        database: Optional[str] = DatabaseOption,
-        content: Optional[Path] = ContentOption,
+        quarantine: Path | None = typer.Option(
+            None,
+            "--quarantine",
+            help="Write what was earned after the snapshot to FILE (JSON) instead of merging it back.",
+        ),
+        out: Path | None = FolderOption,
+        database: str | None = DatabaseOption,
+        content: Path | None = ContentOption,
     ) -> None:
         """Restore a snapshot, then merge back what was earned after it: XP and completions never go down.
 
@@ -142,16 +170,33 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
         from . import restore, snapshots
 
         settings = _settings(content, database)
-        report = restore.restore(settings.database_url, snapshot, folder=snapshots.snapshot_folder(out=out), quarantine=quarantine, content=settings.content)
+        report = restore.restore(
+            settings.database_url,
+            snapshot,
+            folder=snapshots.snapshot_folder(out=out),
+            quarantine=quarantine,
+            content=settings.content,
+        )
         print(report.summary())
-        send_alert("DatabaseRestored", "warning", f"fiml-bot db restore: the database was restored from {snapshot.name}", report.summary())
+        send_alert(
+            "DatabaseRestored",
+            "warning",
+            f"fiml-bot db restore: the database was restored from {snapshot.name}",
+            report.summary(),
+        )
 
-    @db_app.command("rehearse", epilog=example("fiml-bot db rehearse var/snapshots/fiml-20261202T010000Z-manual.sqlite"))
+    @db_app.command(
+        "rehearse", epilog=example("fiml-bot db rehearse var/snapshots/fiml-20261202T010000Z-manual.sqlite")
+    )
     @user_errors
     def db_rehearse(
-        source: Optional[str] = typer.Argument(None, metavar="[SNAPSHOT|URL]", help="A snapshot, or a database URL to copy (default: the database)."),
-        database: Optional[str] = DatabaseOption,
-        content: Optional[Path] = ContentOption,
+        source: str | None = typer.Argument(
+            None,
+            metavar="[SNAPSHOT|URL]",
+            help="A snapshot, or a database URL to copy (default: the database).",
+        ),
+        database: str | None = DatabaseOption,
+        content: Path | None = ContentOption,
     ) -> None:
         """Rehearse the migration on a throwaway copy: upgrade, doctor, a scripted session, downgrade, doctor, compare.
 
@@ -168,9 +213,13 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
     @user_errors
     def doctor_command(
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-        textfile: Optional[Path] = typer.Option(None, "--textfile", help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector)."),
-        database: Optional[str] = DatabaseOption,
-        content: Optional[Path] = ContentOption,
+        textfile: Path | None = typer.Option(
+            None,
+            "--textfile",
+            help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector).",
+        ),
+        database: str | None = DatabaseOption,
+        content: Path | None = ContentOption,
     ) -> None:
         """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
         from fiml_bot.tutor.ports import StorageUnavailable
@@ -186,5 +235,10 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
         if textfile is not None:
             write_doctor_textfile(textfile, len(report.problems))
         if report.problems:
-            send_alert("DoctorProblems", "critical", f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store", doctor.render_text(report))
+            send_alert(
+                "DoctorProblems",
+                "critical",
+                f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store",
+                doctor.render_text(report),
+            )
         raise typer.Exit(report.exit_code)

@@ -35,7 +35,11 @@ class Problem:
     lesson: str | None = None
 
     def line(self) -> str:
-        where = " ".join(part for part in (self.learner and f"learner {self.learner}", self.lesson and f"lesson {self.lesson}") if part)
+        where = " ".join(
+            part
+            for part in (self.learner and f"learner {self.learner}", self.lesson and f"lesson {self.lesson}")
+            if part
+        )
         return f"{where + ': ' if where else ''}{self.message} [{self.check}] (fix: {self.hint})"
 
 
@@ -107,7 +111,13 @@ def _schema(connection: Connection, revision: str, where: str, window: Any) -> l
     try:
         window.check(connection, revision, where)
     except SchemaOutOfDate as error:
-        return [Problem("schema revision", str(error), "run the fiml-bot whose window holds this revision, or `fiml-bot db upgrade`")]
+        return [
+            Problem(
+                "schema revision",
+                str(error),
+                "run the fiml-bot whose window holds this revision, or `fiml-bot db upgrade`",
+            )
+        ]
     return []
 
 
@@ -134,12 +144,26 @@ class _Checks:
         duplicates = self.rows(
             "SELECT learner_id, key, count(*) AS n, sum(amount) AS total FROM xp_ledger GROUP BY learner_id, key HAVING count(*) > 1 ORDER BY learner_id, key"
         )
-        negative = self.rows("SELECT learner_id, key, amount, lesson_id FROM xp_ledger WHERE amount < 0 ORDER BY learner_id, key")
+        negative = self.rows(
+            "SELECT learner_id, key, amount, lesson_id FROM xp_ledger WHERE amount < 0 ORDER BY learner_id, key"
+        )
         return [
-            Problem("ledger keys unique", f"XP ledger key {r.key!r} appears {r.n} times ({r.total} XP)", "delete the later copies: a key pays once", r.learner_id, _lesson_of_key(r.key))
+            Problem(
+                "ledger keys unique",
+                f"XP ledger key {r.key!r} appears {r.n} times ({r.total} XP)",
+                "delete the later copies: a key pays once",
+                r.learner_id,
+                _lesson_of_key(r.key),
+            )
             for r in duplicates
         ] + [
-            Problem("ledger keys unique", f"XP ledger entry {r.key!r} has a negative amount ({r.amount})", "XP is never taken away: delete the entry", r.learner_id, r.lesson_id)
+            Problem(
+                "ledger keys unique",
+                f"XP ledger entry {r.key!r} has a negative amount ({r.amount})",
+                "XP is never taken away: delete the entry",
+                r.learner_id,
+                r.lesson_id,
+            )
             for r in negative
         ]
 
@@ -150,7 +174,14 @@ class _Checks:
                 f"SELECT t.learner_id, count(*) AS n FROM {table} t LEFT JOIN learners l ON l.id = t.learner_id "
                 f"WHERE l.id IS NULL GROUP BY t.learner_id ORDER BY t.learner_id"
             ):
-                problems.append(Problem("no orphan rows", f"{r.n} row(s) in {table} belong to no learner", "restore the learner from a snapshot, or delete the rows", r.learner_id))
+                problems.append(
+                    Problem(
+                        "no orphan rows",
+                        f"{r.n} row(s) in {table} belong to no learner",
+                        "restore the learner from a snapshot, or delete the rows",
+                        r.learner_id,
+                    )
+                )
         return problems
 
     def completion_awards(self) -> list[Problem]:
@@ -166,21 +197,42 @@ class _Checks:
         paid_formerly = set()
         if former and unpaid:
             keys = sorted(former)
-            for r in self.rows("SELECT learner_id, key FROM xp_ledger WHERE key IN (" + ", ".join(f":k{i}" for i in range(len(keys))) + ")", **{f"k{i}": k for i, k in enumerate(keys)}):
+            for r in self.rows(
+                "SELECT learner_id, key FROM xp_ledger WHERE key IN ("
+                + ", ".join(f":k{i}" for i in range(len(keys)))
+                + ")",
+                **{f"k{i}": k for i, k in enumerate(keys)},
+            ):
                 paid_formerly.add((r.learner_id, former[r.key]))
         for r in unpaid:
-            if (r.learner_id, r.lesson_id) in paid_formerly or (r.earned == 0 and self._reward(r.lesson_id, r.version) == 0):
+            if (r.learner_id, r.lesson_id) in paid_formerly or (
+                r.earned == 0 and self._reward(r.lesson_id, r.version) == 0
+            ):
                 continue
-            problems.append(Problem("completions paid", f"completed, but the ledger has no {gamification.lesson_key(r.lesson_id)!r} payment",
-                                    "restore the ledger from a snapshot (`fiml-bot db restore`), or import the learner's progress document", r.learner_id, r.lesson_id))
+            problems.append(
+                Problem(
+                    "completions paid",
+                    f"completed, but the ledger has no {gamification.lesson_key(r.lesson_id)!r} payment",
+                    "restore the ledger from a snapshot (`fiml-bot db restore`), or import the learner's progress document",
+                    r.learner_id,
+                    r.lesson_id,
+                )
+            )
         for r in self.rows(
             "SELECT c.learner_id, c.lesson_id, c.xp_earned, x.amount FROM completions c JOIN xp_ledger x "
             "ON x.learner_id = c.learner_id AND x.key = 'lesson:' || c.lesson_id "
             "WHERE c.xp_earned > 0 AND x.reason = :reason AND x.amount <> c.xp_earned ORDER BY c.learner_id, c.lesson_id",
             reason=gamification.REASON_LESSON,
         ):
-            problems.append(Problem("completions paid", f"the completion records {r.xp_earned} XP, the ledger paid {r.amount}",
-                                    "the ledger is the truth: correct the completion's xp_earned", r.learner_id, r.lesson_id))
+            problems.append(
+                Problem(
+                    "completions paid",
+                    f"the completion records {r.xp_earned} XP, the ledger paid {r.amount}",
+                    "the ledger is the truth: correct the completion's xp_earned",
+                    r.learner_id,
+                    r.lesson_id,
+                )
+            )
         return problems
 
     def badges(self) -> list[Problem]:
@@ -213,15 +265,24 @@ class _Checks:
             elif self.content is not None and r.badge not in known:
                 reason = "is not a badge of this bot (nor of a learning path in the content)"
             if reason is not None:
-                problems.append(Problem("badges match the rules", f"badge {r.badge!r} {reason}", "delete the badge, or restore the data that earned it"  , r.learner_id))
+                problems.append(
+                    Problem(
+                        "badges match the rules",
+                        f"badge {r.badge!r} {reason}",
+                        "delete the badge, or restore the data that earned it",
+                        r.learner_id,
+                    )
+                )
         if needs_lessons and self.content is not None:
             problems += self._path_badges(needs_lessons, paths)
         return problems
 
     def _path_badges(self, holders: dict[str, set[str]], paths: list[Any]) -> list[Problem]:
         completed: dict[str, set[str]] = {learner: set() for learner in holders}
-        for r in self.rows("SELECT DISTINCT c.learner_id, c.lesson_id FROM completions c JOIN badges b ON b.learner_id = c.learner_id "
-                           "WHERE b.badge = 'path_explorer' OR b.badge LIKE 'path_complete:%'"):
+        for r in self.rows(
+            "SELECT DISTINCT c.learner_id, c.lesson_id FROM completions c JOIN badges b ON b.learner_id = c.learner_id "
+            "WHERE b.badge = 'path_explorer' OR b.badge LIKE 'path_complete:%'"
+        ):
             if r.learner_id in completed:
                 completed[r.learner_id].add(self.content.current_id(r.lesson_id) or r.lesson_id)  # type: ignore[union-attr]
         by_id = {p.id: p for p in paths}
@@ -233,11 +294,22 @@ class _Checks:
                     ok = any(len(done.intersection(p.lessons)) >= 3 for p in paths)
                     reason = "needs 3 completed lessons of one learning path"
                 else:
-                    path = by_id.get(badge[len(gamification.PATH_BADGE_PREFIX):])
+                    path = by_id.get(badge[len(gamification.PATH_BADGE_PREFIX) :])
                     ok = path is not None and set(path.lessons) <= done
-                    reason = "names no learning path of the content" if path is None else "needs every lesson of its path completed"
+                    reason = (
+                        "names no learning path of the content"
+                        if path is None
+                        else "needs every lesson of its path completed"
+                    )
                 if not ok:
-                    problems.append(Problem("badges match the rules", f"badge {badge!r} {reason}", "delete the badge, or restore the data that earned it", learner))
+                    problems.append(
+                        Problem(
+                            "badges match the rules",
+                            f"badge {badge!r} {reason}",
+                            "delete the badge, or restore the data that earned it",
+                            learner,
+                        )
+                    )
         return problems
 
     # the store against the content
@@ -271,26 +343,39 @@ class _Checks:
         assert self.content is not None
         problems = []
         for column in ("pinned_version", "seen_version"):
-            pairs = self.rows(f"SELECT lesson_id, {column} AS version, count(*) AS n FROM lesson_progress WHERE {column} IS NOT NULL GROUP BY lesson_id, {column}")
+            pairs = self.rows(
+                f"SELECT lesson_id, {column} AS version, count(*) AS n FROM lesson_progress WHERE {column} IS NOT NULL GROUP BY lesson_id, {column}"
+            )
             for pair in pairs:
                 verdict = self._version_verdict(pair.lesson_id, pair.version, column)
                 if verdict is None:
                     continue
                 message, hint = verdict
-                for r in self.rows(f"SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND {column} = :v ORDER BY learner_id", l=pair.lesson_id, v=pair.version):
-                    problems.append(Problem("versions resolvable", message, hint, r.learner_id, pair.lesson_id))
+                for r in self.rows(
+                    f"SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND {column} = :v ORDER BY learner_id",
+                    l=pair.lesson_id,
+                    v=pair.version,
+                ):
+                    problems.append(
+                        Problem("versions resolvable", message, hint, r.learner_id, pair.lesson_id)
+                    )
         return problems
 
     def _version_verdict(self, lesson_id: str, version: str, column: str) -> tuple[str, str] | None:
         assert self.content is not None
         if self.content.current_id(lesson_id) is None:
-            return (f"lesson {lesson_id!r} is not in the content", "publish the lesson again, or list its id in another lesson's `replaces`")
+            return (
+                f"lesson {lesson_id!r} is not in the content",
+                "publish the lesson again, or list its id in another lesson's `replaces`",
+            )
         if self._lesson(lesson_id, version) is not None:
             return None
         if self.content.is_yanked(lesson_id, version):
             return None  # known and withdrawn: the tutor restarts an in-progress learner on their next visit
-        return (f"{column.replace('_', ' ')} {version} cannot be resolved (no tag, history or archive entry)",
-                "publish that version (`fiml-cms tag`), or yank it so the learner restarts on the latest")
+        return (
+            f"{column.replace('_', ' ')} {version} cannot be resolved (no tag, history or archive entry)",
+            "publish that version (`fiml-cms tag`), or yank it so the learner restarts on the latest",
+        )
 
     def positions(self) -> list[Problem]:
         assert self.content is not None
@@ -303,10 +388,21 @@ class _Checks:
             lesson = self._lesson(t.lesson_id, t.pinned_version)
             if lesson is None or any(s.id == t.current_section for s in lesson.sections):
                 continue  # an unresolvable version is reported by `versions`
-            for r in self.rows("SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND pinned_version = :v AND current_section = :s ORDER BY learner_id",
-                               l=t.lesson_id, v=t.pinned_version, s=t.current_section):
-                problems.append(Problem("positions exist", f"current section {t.current_section!r} is not a section of version {t.pinned_version}",
-                                        f"set current_section to a section of {t.lesson_id} {t.pinned_version} (or NULL to start at the first)", r.learner_id, t.lesson_id))
+            for r in self.rows(
+                "SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND pinned_version = :v AND current_section = :s ORDER BY learner_id",
+                l=t.lesson_id,
+                v=t.pinned_version,
+                s=t.current_section,
+            ):
+                problems.append(
+                    Problem(
+                        "positions exist",
+                        f"current section {t.current_section!r} is not a section of version {t.pinned_version}",
+                        f"set current_section to a section of {t.lesson_id} {t.pinned_version} (or NULL to start at the first)",
+                        r.learner_id,
+                        t.lesson_id,
+                    )
+                )
         return problems
 
 

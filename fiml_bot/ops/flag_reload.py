@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..periodic import Periodic, on_sighup
 from .alerts import Alert
@@ -23,7 +24,15 @@ DEFAULT_INTERVAL = 30.0
 
 
 class FlagReloader:
-    def __init__(self, path: Path, flags: FeatureFlags, *, interval: float = DEFAULT_INTERVAL, metrics: Any = None, alert: Callable[[Alert], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        flags: FeatureFlags,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        metrics: Any = None,
+        alert: Callable[[Alert], None] | None = None,
+    ) -> None:
         self.path = path
         self.flags = flags
         self.interval = interval
@@ -50,7 +59,12 @@ class FlagReloader:
                 self._count("unchanged")
                 return "unchanged"
             changed = self.flags.provider.replace(checked)
-            log.info("flags reloaded from %s: %d flag(s), changed: %s", self.path, len(checked.flags), ", ".join(changed) or "none")
+            log.info(
+                "flags reloaded from %s: %d flag(s), changed: %s",
+                self.path,
+                len(checked.flags),
+                ", ".join(changed) or "none",
+            )
             self._count("loaded")
             if self.metrics is not None:
                 self.metrics.flags_loaded_at.set_to_current_time()
@@ -63,7 +77,14 @@ class FlagReloader:
     def _problem(self, message: str) -> None:
         log.error("%s; keeping the last good flags", message)
         if message != self._last_problem and self.alert is not None:
-            self.alert(Alert("FlagFileInvalid", "warning", "The feature-flag file is invalid; the bot keeps its last good flags", message))
+            self.alert(
+                Alert(
+                    "FlagFileInvalid",
+                    "warning",
+                    "The feature-flag file is invalid; the bot keeps its last good flags",
+                    message,
+                )
+            )
         self._last_problem = message
 
     # -- the loop -----------------------------------------------------------------------------

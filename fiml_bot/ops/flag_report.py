@@ -35,7 +35,9 @@ def _summary(flag: dict[str, Any]) -> str:
     percent = on_percent(flag) if "on" in flag.get("variants", {}) else None
     if percent is not None:
         return f"on for {percent} % (fractional, sticky per learner)"
-    return f"default variant {flag.get('defaultVariant')!r}" + (", with targeting" if flag.get("targeting") else "")
+    return f"default variant {flag.get('defaultVariant')!r}" + (
+        ", with targeting" if flag.get("targeting") else ""
+    )
 
 
 def canary_notes(flags: FlagSet, content: Any) -> list[str]:
@@ -49,21 +51,37 @@ def canary_notes(flags: FlagSet, content: Any) -> list[str]:
             notes.append(f"canary.{lesson_id}: no lesson {lesson_id!r} is published; the flag does nothing")
             continue
         if canary.version not in published:
-            notes.append(f"canary.{lesson_id}: version {canary.version} is not published yet; learners get {newest}")
+            notes.append(
+                f"canary.{lesson_id}: version {canary.version} is not published yet; learners get {newest}"
+            )
         elif newest != canary.version:
-            notes.append(f"canary.{lesson_id}: {newest} was published after the canary {canary.version}; the flag does nothing (remove it with `fiml-cms promote`)")
+            notes.append(
+                f"canary.{lesson_id}: {newest} was published after the canary {canary.version}; the flag does nothing (remove it with `fiml-cms promote`)"
+            )
         elif canary.stable not in published:
-            notes.append(f"canary.{lesson_id}: stable version {canary.stable} is not published; the newest published below it is served")
+            notes.append(
+                f"canary.{lesson_id}: stable version {canary.stable} is not published; the newest published below it is served"
+            )
         else:
-            state = "rolled back (learners on it restart on the stable version)" if canary.percent == 0 else f"{canary.percent} % of new starts"
-            notes.append(f"canary.{lesson_id}: {canary.version} running for {state}; the others get {canary.stable}")
+            state = (
+                "rolled back (learners on it restart on the stable version)"
+                if canary.percent == 0
+                else f"{canary.percent} % of new starts"
+            )
+            notes.append(
+                f"canary.{lesson_id}: {canary.version} running for {state}; the others get {canary.stable}"
+            )
     return notes
 
 
 def served(flags: FeatureFlags, flag: str, learner_id: str, content: Any, progress: Any) -> str | None:
     """What the learner actually gets from the flags the bot uses: the version served, or the feature's state."""
     if flag == REVIEW_MISTAKES:
-        return "the review-your-mistakes step after each quiz" if flags.enabled(flag, learner_id) else "no review step after quizzes"
+        return (
+            "the review-your-mistakes step after each quiz"
+            if flags.enabled(flag, learner_id)
+            else "no review step after quizzes"
+        )
     canary = flags.canaries().get(flag.removeprefix("canary.")) if flag.startswith("canary.") else None
     if canary is None or content is None or flag != canary_key(canary.lesson):
         return None
@@ -77,7 +95,11 @@ def served(flags: FeatureFlags, flag: str, learner_id: str, content: Any, progre
     pinned = record.pinned_version
     if view.is_yanked(canary.lesson, pinned):
         return f"{canary.lesson} {version}: they are on the rolled-back {pinned} and restart on {version} at their next step (XP kept)"
-    moved = "" if pinned == version or versions.parse(pinned) > versions.parse(version) else f"; the version policy compares them with {version}"
+    moved = (
+        ""
+        if pinned == version or versions.parse(pinned) > versions.parse(version)
+        else f"; the version policy compares them with {version}"
+    )
     return f"{canary.lesson} {pinned} (started before; pinned learners are untouched{moved})"
 
 

@@ -18,9 +18,10 @@ import itertools
 import json
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from openfeature import api
 from openfeature.contrib.tools.flagd.core import FlagdCore
@@ -64,7 +65,10 @@ SCHEMA: dict[str, Any] = {
                 "variants": {"type": "object", "minProperties": 1},
                 "defaultVariant": {"type": ["string", "null"]},
                 "targeting": {"type": "object"},
-                "metadata": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+                "metadata": {
+                    "type": "object",
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
+                },
             },
             "additionalProperties": False,
         }
@@ -101,7 +105,9 @@ class FlagFileError(ConfigError):
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) in the flag file:\n" + "\n".join(self.problems))
+        super().__init__(
+            f"{source}: {len(problems)} problem(s) in the flag file:\n" + "\n".join(self.problems)
+        )
 
 
 def check_text(text: str, source: str) -> FlagSet:
@@ -117,7 +123,9 @@ def check_text(text: str, source: str) -> FlagSet:
             problems.extend(((("flags", key, *path), message) for path, message in _flag_problems(key, flag)))
     if not problems:
         try:
-            FlagdCore().set_flags(json.loads(json.dumps(data)))  # flagd's own parse (it edits what it is given)
+            FlagdCore().set_flags(
+                json.loads(json.dumps(data))
+            )  # flagd's own parse (it edits what it is given)
         except Exception as exc:
             problems.append(((), f"flagd cannot load the file: {exc}"))
     if problems:
@@ -135,10 +143,20 @@ def _flag_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...]
     problems: list[tuple[tuple[Any, ...], str]] = []
     default = flag.get("defaultVariant")
     if default is not None and default not in variants:
-        problems.append((("defaultVariant",), f"flag {key!r}: defaultVariant {default!r} is not one of its variants ({', '.join(variants)})"))
+        problems.append(
+            (
+                ("defaultVariant",),
+                f"flag {key!r}: defaultVariant {default!r} is not one of its variants ({', '.join(variants)})",
+            )
+        )
     kinds = {_value_kind(v) for v in variants.values()}
     if len(kinds) > 1:
-        problems.append((("variants",), f"flag {key!r}: variants mix value types ({', '.join(sorted(kinds))}); a flag has one type"))
+        problems.append(
+            (
+                ("variants",),
+                f"flag {key!r}: variants mix value types ({', '.join(sorted(kinds))}); a flag has one type",
+            )
+        )
     problems.extend(_fractional_problems(key, flag.get("targeting"), variants, ("targeting",)))
     if key.startswith(CANARY_PREFIX):
         problems.extend(_canary_problems(key, flag))
@@ -153,7 +171,9 @@ def _value_kind(value: Any) -> str:
     return "string" if isinstance(value, str) else "object"
 
 
-def _fractional_problems(key: str, node: Any, variants: Mapping[str, Any], path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+def _fractional_problems(
+    key: str, node: Any, variants: Mapping[str, Any], path: tuple[Any, ...]
+) -> list[tuple[tuple[Any, ...], str]]:
     """Every `fractional` inside the targeting names known variants with whole, non-negative weights."""
     problems: list[tuple[tuple[Any, ...], str]] = []
     if isinstance(node, list):
@@ -175,10 +195,17 @@ def _fractional_problems(key: str, node: Any, variants: Mapping[str, Any], path:
                     problems.append((where, f"flag {key!r}: a fractional bucket is [variant, weight]"))
                     continue
                 if bucket[0] not in variants:
-                    problems.append((where, f"flag {key!r}: fractional names variant {bucket[0]!r}, which the flag does not have"))
+                    problems.append(
+                        (
+                            where,
+                            f"flag {key!r}: fractional names variant {bucket[0]!r}, which the flag does not have",
+                        )
+                    )
                 weight = bucket[1] if len(bucket) == 2 else 1
                 if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-                    problems.append((where, f"flag {key!r}: a fractional weight is a whole number >= 0, not {weight!r}"))
+                    problems.append(
+                        (where, f"flag {key!r}: a fractional weight is a whole number >= 0, not {weight!r}")
+                    )
         problems.extend(_fractional_problems(key, args, variants, here))
     return problems
 
@@ -186,18 +213,38 @@ def _fractional_problems(key: str, node: Any, variants: Mapping[str, Any], path:
 def _canary_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     canary = flagfile.canary_of(key, flag)
     if canary is None:
-        return [(("metadata",), f"flag {key!r}: a content canary needs metadata kind={flagfile.CANARY_KIND!r}, lesson, version and stable, and a fractional on/off targeting (as `fiml-cms tag --canary` writes)")]
+        return [
+            (
+                ("metadata",),
+                f"flag {key!r}: a content canary needs metadata kind={flagfile.CANARY_KIND!r}, lesson, version and stable, and a fractional on/off targeting (as `fiml-cms tag --canary` writes)",
+            )
+        ]
     problems: list[tuple[tuple[Any, ...], str]] = []
     if key != flagfile.canary_key(canary.lesson):
-        problems.append((("metadata", "lesson"), f"flag {key!r} is for lesson {canary.lesson!r}: its key must be {flagfile.canary_key(canary.lesson)!r}"))
+        problems.append(
+            (
+                ("metadata", "lesson"),
+                f"flag {key!r} is for lesson {canary.lesson!r}: its key must be {flagfile.canary_key(canary.lesson)!r}",
+            )
+        )
     parsed = {}
     for field_ in ("version", "stable"):
         try:
             parsed[field_] = versions.parse(getattr(canary, field_))
         except ValueError:
-            problems.append((("metadata", field_), f"flag {key!r}: {field_} {getattr(canary, field_)!r} is not a semantic version"))
+            problems.append(
+                (
+                    ("metadata", field_),
+                    f"flag {key!r}: {field_} {getattr(canary, field_)!r} is not a semantic version",
+                )
+            )
     if len(parsed) == 2 and not parsed["stable"] < parsed["version"]:
-        problems.append((("metadata", "stable"), f"flag {key!r}: the stable version {canary.stable} must be older than the canary {canary.version}"))
+        problems.append(
+            (
+                ("metadata", "stable"),
+                f"flag {key!r}: the stable version {canary.stable} must be older than the canary {canary.version}",
+            )
+        )
     if set(flag["variants"]) != {"on", "off"}:
         problems.append((("variants",), f"flag {key!r}: a content canary has the variants on and off"))
     return problems
@@ -235,25 +282,40 @@ class FlagFileProvider(AbstractProvider):
             changed = self._core.set_flags_and_get_changed_keys(json.loads(json.dumps(dict(flags.data))))
             self.flags = flags
         if changed:
-            self.emit_provider_configuration_changed(ProviderEventDetails(flags_changed=changed, message=f"flags reloaded from {flags.source}"))
+            self.emit_provider_configuration_changed(
+                ProviderEventDetails(flags_changed=changed, message=f"flags reloaded from {flags.source}")
+            )
         return changed
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="fiml-flag-file")
 
-    def resolve_boolean_details(self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[bool]:
+    def resolve_boolean_details(
+        self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[bool]:
         return self._core.resolve_boolean_value(flag_key, default_value, evaluation_context)
 
-    def resolve_string_details(self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[str]:
+    def resolve_string_details(
+        self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[str]:
         return self._core.resolve_string_value(flag_key, default_value, evaluation_context)
 
-    def resolve_integer_details(self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[int]:
+    def resolve_integer_details(
+        self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[int]:
         return self._core.resolve_integer_value(flag_key, default_value, evaluation_context)
 
-    def resolve_float_details(self, flag_key: str, default_value: float, evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[float]:
+    def resolve_float_details(
+        self, flag_key: str, default_value: float, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[float]:
         return self._core.resolve_float_value(flag_key, default_value, evaluation_context)
 
-    def resolve_object_details(self, flag_key: str, default_value: Sequence[FlagValueType] | Mapping[str, FlagValueType], evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
+    def resolve_object_details(
+        self,
+        flag_key: str,
+        default_value: Sequence[FlagValueType] | Mapping[str, FlagValueType],
+        evaluation_context: EvaluationContext | None = None,
+    ) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
         return self._core.resolve_object_value(flag_key, default_value, evaluation_context)
 
 
@@ -267,7 +329,9 @@ class Explanation:
     value: Any
     reason: str
     error: str | None = None
-    bucket: int | None = None  # the learner's fractional bucket, 0-99 (when the targeting is a plain fractional)
+    bucket: int | None = (
+        None  # the learner's fractional bucket, 0-99 (when the targeting is a plain fractional)
+    )
     shares: tuple[tuple[str, int], ...] = ()  # (variant, percent) in bucket order
     canary: Canary | None = None
 
@@ -281,11 +345,15 @@ class Explanation:
             lines.append(f"fractional: buckets 0-99 by murmur3 of (flag, learner): {', '.join(ranges)}")
         if self.bucket is not None:
             lines.append(f"bucket: {self.bucket}")
-        lines.append(f"variant: {self.variant if self.variant is not None else '(default value)'} = {json.dumps(self.value)}")
+        lines.append(
+            f"variant: {self.variant if self.variant is not None else '(default value)'} = {json.dumps(self.value)}"
+        )
         lines.append(f"reason: {self.reason}" + (f" ({self.error})" if self.error else ""))
         if self.canary is not None:
             c = self.canary
-            lines.append(f"canary: lesson {c.lesson} {c.version} for {c.percent} % of new starts, else {c.stable}")
+            lines.append(
+                f"canary: lesson {c.lesson} {c.version} for {c.percent} % of new starts, else {c.stable}"
+            )
         if served:
             lines.append(f"learner sees: {served}")
         return "\n".join(lines)
@@ -322,22 +390,39 @@ class FeatureFlags:
     def explain(self, flag: str, learner_id: str) -> Explanation:
         definition = self.provider.flags.flags.get(flag)
         if definition is None:
-            raise ConfigError(f"no flag {flag!r} in {self.provider.flags.source}; known: {', '.join(sorted(self.provider.flags.flags)) or 'none'}")
+            raise ConfigError(
+                f"no flag {flag!r} in {self.provider.flags.source}; known: {', '.join(sorted(self.provider.flags.flags)) or 'none'}"
+            )
         default = _default_for(definition)
         try:
-            details = self.client.get_object_details(flag, default, EvaluationContext(targeting_key=learner_id)) if isinstance(default, (dict, list)) else _typed_details(self.client, flag, default, learner_id)
+            details = (
+                self.client.get_object_details(flag, default, EvaluationContext(targeting_key=learner_id))
+                if isinstance(default, (dict, list))
+                else _typed_details(self.client, flag, default, learner_id)
+            )
         except OpenFeatureError as exc:  # pragma: no cover - the client reports errors in the details
             raise ConfigError(f"flag {flag!r}: {exc}") from None
         shares = _shares(definition)
         return Explanation(
-            flag, learner_id, details.variant, details.value, str(details.reason.value if hasattr(details.reason, "value") else details.reason),
-            details.error_message, bucket(flag, learner_id) if shares else None, shares, flagfile.canary_of(flag, definition),
+            flag,
+            learner_id,
+            details.variant,
+            details.value,
+            str(details.reason.value if hasattr(details.reason, "value") else details.reason),
+            details.error_message,
+            bucket(flag, learner_id) if shares else None,
+            shares,
+            flagfile.canary_of(flag, definition),
         )
 
 
 def _default_for(definition: Mapping[str, Any]) -> Any:
     variants = definition["variants"]
-    sample = variants.get(definition.get("defaultVariant")) if definition.get("defaultVariant") in variants else next(iter(variants.values()))
+    sample = (
+        variants.get(definition.get("defaultVariant"))
+        if definition.get("defaultVariant") in variants
+        else next(iter(variants.values()))
+    )
     return {"boolean": False, "number": 0.0, "string": ""}.get(_value_kind(sample), {})
 
 
@@ -353,7 +438,11 @@ def _typed_details(client: Any, flag: str, default: Any, learner_id: str) -> Any
 def _shares(definition: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
     """(variant, percent) of a targeting that is exactly one shorthand `fractional`."""
     targeting = definition.get("targeting")
-    if not isinstance(targeting, dict) or list(targeting) != ["fractional"] or definition.get("state") == "DISABLED":
+    if (
+        not isinstance(targeting, dict)
+        or list(targeting) != ["fractional"]
+        or definition.get("state") == "DISABLED"
+    ):
         return ()
     buckets = targeting["fractional"]
     if not buckets or not all(isinstance(b, list) for b in buckets):

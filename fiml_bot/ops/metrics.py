@@ -7,10 +7,18 @@ an author compares during a content canary).
 
 from __future__ import annotations
 
-import time
-from typing import Callable
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, disable_created_metrics, Counter, Gauge, Histogram, Info, generate_latest, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..tutor.observe import ActionEvents
@@ -30,22 +38,90 @@ class BotMetrics:
         disable_created_metrics()  # the *_created series only double what a scrape has to carry
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.updates = Counter("fiml_updates", "Telegram updates handled, by update kind and outcome (ok, user_error, failed).", ("kind", "outcome"), registry=r)
-        self.update_duration = Histogram("fiml_update_duration_seconds", "Time from receiving an update to its last reply sent.", ("kind",), buckets=DURATION_BUCKETS, registry=r)
-        self.policy_actions = Counter("fiml_policy_actions", "Version-policy moves (SPEC §5) applied to learners.", ("action",), registry=r)
-        self.lesson_starts = Counter("fiml_lesson_starts", "Lesson attempts started, by lesson and version.", ("lesson", "version"), registry=r)
-        self.lesson_completions = Counter("fiml_lesson_completions", "Lessons completed (quiz passed), by lesson and version.", ("lesson", "version"), registry=r)
-        self.lesson_abandons = Counter("fiml_lesson_abandons", "Attempts that ended without a completion (restarted, moved by the policy, retried after a failed quiz).", ("lesson", "version"), registry=r)
-        self.quiz_answers = Counter("fiml_quiz_answers", "Quiz answers graded, by lesson, version and result (correct, wrong).", ("lesson", "version", "result"), registry=r)
+        self.updates = Counter(
+            "fiml_updates",
+            "Telegram updates handled, by update kind and outcome (ok, user_error, failed).",
+            ("kind", "outcome"),
+            registry=r,
+        )
+        self.update_duration = Histogram(
+            "fiml_update_duration_seconds",
+            "Time from receiving an update to its last reply sent.",
+            ("kind",),
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.policy_actions = Counter(
+            "fiml_policy_actions",
+            "Version-policy moves (SPEC §5) applied to learners.",
+            ("action",),
+            registry=r,
+        )
+        self.lesson_starts = Counter(
+            "fiml_lesson_starts",
+            "Lesson attempts started, by lesson and version.",
+            ("lesson", "version"),
+            registry=r,
+        )
+        self.lesson_completions = Counter(
+            "fiml_lesson_completions",
+            "Lessons completed (quiz passed), by lesson and version.",
+            ("lesson", "version"),
+            registry=r,
+        )
+        self.lesson_abandons = Counter(
+            "fiml_lesson_abandons",
+            "Attempts that ended without a completion (restarted, moved by the policy, retried after a failed quiz).",
+            ("lesson", "version"),
+            registry=r,
+        )
+        self.quiz_answers = Counter(
+            "fiml_quiz_answers",
+            "Quiz answers graded, by lesson, version and result (correct, wrong).",
+            ("lesson", "version", "result"),
+            registry=r,
+        )
         self.xp_awarded = Counter("fiml_xp_awarded", "XP paid into learners' ledgers.", registry=r)
-        self.telegram_errors = Counter("fiml_telegram_api_errors", "Failed Bot API calls, by method and error code (HTTP status, or timeout/network).", ("method", "code"), registry=r)
-        self.db_errors = Counter("fiml_db_errors", "Actions that failed because the database was unavailable.", registry=r)
-        self.content_refresh_age = Gauge("fiml_content_refresh_age_seconds", "Seconds since the content was last (re)loaded.", registry=r)
-        self.build = Info("fiml_build", "The running bot: package version, database schema revision, content ref and deployment color.", registry=r)
-        self.alerts = Counter("fiml_alerts", "Alert deliveries, by receiver (webhook, telegram) and outcome (sent, retried, failed, dropped).", ("receiver", "outcome"), registry=r)
-        self.notices = Counter("fiml_notices", "Update notices of `fiml-bot notify`, by outcome (sent, retried, blocked, failed).", ("outcome",), registry=r)
-        self.flag_reloads = Counter("fiml_flags_reloads", "Feature-flag file loads, by outcome (loaded, unchanged, invalid).", ("outcome",), registry=r)
-        self.flags_loaded_at = Gauge("fiml_flags_last_load_timestamp_seconds", "When the flag file was last loaded successfully (Unix time).", registry=r)
+        self.telegram_errors = Counter(
+            "fiml_telegram_api_errors",
+            "Failed Bot API calls, by method and error code (HTTP status, or timeout/network).",
+            ("method", "code"),
+            registry=r,
+        )
+        self.db_errors = Counter(
+            "fiml_db_errors", "Actions that failed because the database was unavailable.", registry=r
+        )
+        self.content_refresh_age = Gauge(
+            "fiml_content_refresh_age_seconds", "Seconds since the content was last (re)loaded.", registry=r
+        )
+        self.build = Info(
+            "fiml_build",
+            "The running bot: package version, database schema revision, content ref and deployment color.",
+            registry=r,
+        )
+        self.alerts = Counter(
+            "fiml_alerts",
+            "Alert deliveries, by receiver (webhook, telegram) and outcome (sent, retried, failed, dropped).",
+            ("receiver", "outcome"),
+            registry=r,
+        )
+        self.notices = Counter(
+            "fiml_notices",
+            "Update notices of `fiml-bot notify`, by outcome (sent, retried, blocked, failed).",
+            ("outcome",),
+            registry=r,
+        )
+        self.flag_reloads = Counter(
+            "fiml_flags_reloads",
+            "Feature-flag file loads, by outcome (loaded, unchanged, invalid).",
+            ("outcome",),
+            registry=r,
+        )
+        self.flags_loaded_at = Gauge(
+            "fiml_flags_last_load_timestamp_seconds",
+            "When the flag file was last loaded successfully (Unix time).",
+            registry=r,
+        )
         for kind in UPDATE_KINDS:
             for outcome in OUTCOMES:
                 self.updates.labels(kind, outcome)  # exported at 0 from the start, so rates work at once
@@ -82,7 +158,14 @@ class BotMetrics:
         self.content_refresh_age.set_function(refresh_age)
 
     def set_build(self, *, version: str, schema_revision: str, content_ref: str, color: str) -> None:
-        self.build.info({"version": version, "schema_revision": schema_revision, "content_ref": content_ref, "color": color})
+        self.build.info(
+            {
+                "version": version,
+                "schema_revision": schema_revision,
+                "content_ref": content_ref,
+                "color": color,
+            }
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -51,7 +51,13 @@ def check_client(name: str, server_version_num: int) -> None:
 def libpq_env(url: URL) -> dict[str, str]:
     """The environment that points libpq at `url` (password included, never in argv)."""
     env = dict(os.environ)
-    pairs = {"PGHOST": url.host, "PGPORT": url.port, "PGUSER": url.username, "PGPASSWORD": url.password, "PGDATABASE": url.database}
+    pairs = {
+        "PGHOST": url.host,
+        "PGPORT": url.port,
+        "PGUSER": url.username,
+        "PGPASSWORD": url.password,
+        "PGDATABASE": url.database,
+    }
     for key, value in pairs.items():
         if value is not None:
             env[key] = str(value)
@@ -72,7 +78,14 @@ def dump(url: URL, schema: str, out: Path, server_version_num: int, snapshot: st
     """`pg_dump -Fc` of one schema (the one the application's tables live in) into `out`; with
     `snapshot`, the dump sees exactly what that exported transaction snapshot sees."""
     check_client("pg_dump", server_version_num)
-    argv = [tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl", f"--schema={schema}", f"--file={out}"]
+    argv = [
+        tool("pg_dump"),
+        "--format=custom",
+        "--no-owner",
+        "--no-acl",
+        f"--schema={schema}",
+        f"--file={out}",
+    ]
     if snapshot is not None:
         argv.append(f"--snapshot={snapshot}")
     _run(argv, libpq_env(url), "pg_dump")
@@ -83,12 +96,24 @@ def restore(url: URL, dump_file: Path, server_version_num: int, workdir: Path) -
     (the schema exists: it is the one being restored into)."""
     check_client("pg_restore", server_version_num)
     env = libpq_env(url)
-    listing = subprocess.run([tool("pg_restore"), "--list", str(dump_file)], env=env, capture_output=True, text=True, check=False)
+    listing = subprocess.run(
+        [tool("pg_restore"), "--list", str(dump_file)], env=env, capture_output=True, text=True, check=False
+    )
     if listing.returncode != 0:
         raise OpsError(f"pg_restore cannot read {dump_file}: {listing.stderr.strip()}")
-    entries = [line for line in listing.stdout.splitlines() if not re.match(r"^\d+;\s*\d+\s+\d+\s+SCHEMA\s", line)]
+    entries = [
+        line for line in listing.stdout.splitlines() if not re.match(r"^\d+;\s*\d+\s+\d+\s+SCHEMA\s", line)
+    ]
     listed = workdir / "restore.list"
     listed.write_text("\n".join(entries) + "\n", encoding="utf-8")
-    argv = [tool("pg_restore"), "--no-owner", "--no-acl", "--single-transaction", "--exit-on-error",
-            f"--use-list={listed}", f"--dbname={url.database}", str(dump_file)]
+    argv = [
+        tool("pg_restore"),
+        "--no-owner",
+        "--no-acl",
+        "--single-transaction",
+        "--exit-on-error",
+        f"--use-list={listed}",
+        f"--dbname={url.database}",
+        str(dump_file),
+    ]
     _run(argv, env, "pg_restore")

@@ -65,13 +65,23 @@ class Rehearsal:
         lines = [f"rehearsal of {self.source}", header, "-" * len(header)]
         for s in self.stages:
             doctor_cell = "-" if s.problems is None else ("clean" if s.problems == 0 else f"{s.problems} pb")
-            lines.append(f"{s.name:<24} {s.revision or 'base':<9} {len(s.totals):>9} {s.xp:>12} {s.completions:>12} {doctor_cell:>8}")
+            lines.append(
+                f"{s.name:<24} {s.revision or 'base':<9} {len(s.totals):>9} {s.xp:>12} {s.completions:>12} {doctor_cell:>8}"
+            )
         lines += [f"note: {n}" for n in self.notes]
         lines += [f"LOSS: {loss}" for loss in self.losses[:SHOWN_LOSSES]]
         if len(self.losses) > SHOWN_LOSSES:
             lines.append(f"LOSS: ... and {len(self.losses) - SHOWN_LOSSES} more")
         lines += [f"NEW PROBLEM: {p}" for p in self.new_problems[:SHOWN_LOSSES]]
-        verdict = "FAILED: data would be lost" if self.losses else ("FAILED: the migration creates doctor problems" if self.new_problems else "passed: no learner lost XP or completions")
+        verdict = (
+            "FAILED: data would be lost"
+            if self.losses
+            else (
+                "FAILED: the migration creates doctor problems"
+                if self.new_problems
+                else "passed: no learner lost XP or completions"
+            )
+        )
         lines.append(verdict)
         return "\n".join(lines)
 
@@ -82,9 +92,13 @@ def totals(url: str) -> dict[str, tuple[int, int]]:
     try:
         with engine.connect() as connection:
             learners = {row[0]: [0, 0] for row in connection.execute(text("SELECT id FROM learners"))}
-            for who, xp in connection.execute(text("SELECT learner_id, sum(amount) FROM xp_ledger GROUP BY learner_id")):
+            for who, xp in connection.execute(
+                text("SELECT learner_id, sum(amount) FROM xp_ledger GROUP BY learner_id")
+            ):
                 learners.setdefault(who, [0, 0])[0] = int(xp)
-            for who, count in connection.execute(text("SELECT learner_id, count(*) FROM completions GROUP BY learner_id")):
+            for who, count in connection.execute(
+                text("SELECT learner_id, count(*) FROM completions GROUP BY learner_id")
+            ):
                 learners.setdefault(who, [0, 0])[1] = int(count)
             connection.rollback()
             return {who: (xp, count) for who, (xp, count) in learners.items()}
@@ -97,9 +111,13 @@ def compare(earlier: Stage, later: Stage) -> list[str]:
     for who, (xp, count) in sorted(earlier.totals.items()):
         now = later.totals.get(who)
         if now is None:
-            losses.append(f"{who}: missing after {later.name} (had {xp} XP, {count} completions at {earlier.name})")
+            losses.append(
+                f"{who}: missing after {later.name} (had {xp} XP, {count} completions at {earlier.name})"
+            )
         elif now[0] < xp or now[1] < count:
-            losses.append(f"{who}: {xp} XP / {count} completions at {earlier.name}, {now[0]} XP / {now[1]} after {later.name}")
+            losses.append(
+                f"{who}: {xp} XP / {count} completions at {earlier.name}, {now[0]} XP / {now[1]} after {later.name}"
+            )
     return losses
 
 
@@ -146,7 +164,11 @@ def _stage(result: Rehearsal, name: str, url: str, problems: int | None = None) 
 
 def _problem_keys(url: str, content: Any) -> set[str]:
     report = doctor.run(url, content)
-    return {f"{p.check}: {p.learner or '-'} {p.lesson or '-'}: {p.message}" for p in report.problems if p.check != "schema revision"}
+    return {
+        f"{p.check}: {p.learner or '-'} {p.lesson or '-'}: {p.message}"
+        for p in report.problems
+        if p.check != "schema revision"
+    }
 
 
 @contextmanager
@@ -182,7 +204,9 @@ def _copy(source: str, configured_url: str, work: Path) -> Iterator[str]:
 def _throwaway_postgres(server_url: str, schema: str) -> Iterator[str]:
     parsed = parse_url(server_url)
     if parsed.get_backend_name() != "postgresql":
-        raise OpsError("a PostgreSQL snapshot is rehearsed on a PostgreSQL server: give its URL with --database (or FIML_DATABASE_URL)")
+        raise OpsError(
+            "a PostgreSQL snapshot is rehearsed on a PostgreSQL server: give its URL with --database (or FIML_DATABASE_URL)"
+        )
     name = f"fiml_rehearse_{uuid.uuid4().hex[:12]}"
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
     try:

@@ -67,31 +67,55 @@ class RestoreReport:
     quarantined: Path | None = None
 
     def summary(self) -> str:
-        lines = [f"restored {self.snapshot.path} (revision {self.snapshot.schema_revision}, taken {self.snapshot.created_at})"]
+        lines = [
+            f"restored {self.snapshot.path} (revision {self.snapshot.schema_revision}, taken {self.snapshot.created_at})"
+        ]
         if self.safety is not None:
             lines.append(f"the database as it was is kept in {self.safety.path}")
         if self.upgraded_to is not None:
             lines.append(f"upgraded the restored schema to {self.upgraded_to}, where the database was")
         later = ", ".join(f"{n} {t}" for t, n in self.merged.items() if n) or "nothing"
         if self.quarantined is not None:
-            lines.append(f"later data NOT merged ({later}; {self.merged_xp} XP): written to {self.quarantined}")
+            lines.append(
+                f"later data NOT merged ({later}; {self.merged_xp} XP): written to {self.quarantined}"
+            )
         else:
             lines.append(f"merged back what was earned after the snapshot: {later} ({self.merged_xp} XP)")
         return "\n".join(lines)
 
 
-def restore(url: str, snapshot_path: Path, *, folder: Path, quarantine: Path | None = None, content: Path | None = None) -> RestoreReport:
+def restore(
+    url: str,
+    snapshot_path: Path,
+    *,
+    folder: Path,
+    quarantine: Path | None = None,
+    content: Path | None = None,
+) -> RestoreReport:
     manifest = snapshots.read_manifest(snapshot_path)
     snapshots.verify(manifest)
     kind = "sqlite" if parse_url(url).get_backend_name() == "sqlite" else "postgresql"
     if manifest.kind != kind:
-        raise OpsError(f"{manifest.path} is a {manifest.kind} snapshot; the database at {describe(url)} is {kind}")
-    if manifest.schema_revision is not None and manifest.schema_revision not in migrations_api.known_revisions():
-        raise OpsError(f"{manifest.path} is at schema revision {manifest.schema_revision}, which this fiml-bot does not know: restore it with the fiml-bot that made it")
+        raise OpsError(
+            f"{manifest.path} is a {manifest.kind} snapshot; the database at {describe(url)} is {kind}"
+        )
+    if (
+        manifest.schema_revision is not None
+        and manifest.schema_revision not in migrations_api.known_revisions()
+    ):
+        raise OpsError(
+            f"{manifest.path} is at schema revision {manifest.schema_revision}, which this fiml-bot does not know: restore it with the fiml-bot that made it"
+        )
     before = migrations_api.current(url)
     if before is not None and before not in migrations_api.known_revisions():
-        raise OpsError(f"the database at {describe(url)} is at revision {before}, which this fiml-bot does not know: restore with the fiml-bot that migrated it")
-    safety = snapshots.take(url, folder=folder, label="pre-restore", content=content) if before is not None else None
+        raise OpsError(
+            f"the database at {describe(url)} is at revision {before}, which this fiml-bot does not know: restore with the fiml-bot that migrated it"
+        )
+    safety = (
+        snapshots.take(url, folder=folder, label="pre-restore", content=content)
+        if before is not None
+        else None
+    )
     report = RestoreReport(manifest, safety)
     if kind == "sqlite":
         _replace_sqlite(url, manifest)
@@ -103,8 +127,15 @@ def restore(url: str, snapshot_path: Path, *, folder: Path, quarantine: Path | N
     return report
 
 
-def _after_replace(url: str, connection: Connection, side: str | None, before: str | None, manifest: snapshots.Manifest,
-                   report: RestoreReport, quarantine: Path | None) -> None:
+def _after_replace(
+    url: str,
+    connection: Connection,
+    side: str | None,
+    before: str | None,
+    manifest: snapshots.Manifest,
+    report: RestoreReport,
+    quarantine: Path | None,
+) -> None:
     if before is not None and manifest.schema_revision != before:
         order = {r.revision: i for i, r in enumerate(_chain())}
         if manifest.schema_revision is None or order[manifest.schema_revision] < order[before]:
@@ -173,9 +204,14 @@ def later_rows(connection: Connection, side: str) -> dict[str, list[dict[str, An
         if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, None)):
             continue
         columns = ", ".join(f"s.{_q(c)}" for c in _shared_columns(connection, rule, side))
-        rows = [dict(r._mapping) for r in connection.execute(text(f"SELECT {columns} {_missing(rule, side)}"))]
+        rows = [
+            dict(r._mapping) for r in connection.execute(text(f"SELECT {columns} {_missing(rule, side)}"))
+        ]
         if rule.forward:
-            rows += [dict(r._mapping) for r in connection.execute(text(f"SELECT {columns} {_moved_forward(rule, side)}"))]
+            rows += [
+                dict(r._mapping)
+                for r in connection.execute(text(f"SELECT {columns} {_moved_forward(rule, side)}"))
+            ]
         found[rule.table] = rows
     return found
 
@@ -196,13 +232,17 @@ def merge(connection: Connection, side: str) -> dict[str, int]:
         if rule.forward:
             assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in shared if c not in rule.key)
             match = " AND ".join(f"{_q(rule.table)}.{_q(k)} = s.{_q(k)}" for k in rule.key)
-            count += connection.execute(text(
-                f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
-                f"WHERE {match} AND s.{_q(rule.forward)} > {_q(rule.table)}.{_q(rule.forward)}"
-            )).rowcount
+            count += connection.execute(
+                text(
+                    f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
+                    f"WHERE {match} AND s.{_q(rule.forward)} > {_q(rule.table)}.{_q(rule.forward)}"
+                )
+            ).rowcount
         names = ", ".join(_q(c) for c in shared)
         values = ", ".join(f"s.{_q(c)}" for c in shared)
-        count += connection.execute(text(f"INSERT INTO {_q(rule.table)} ({names}) SELECT {values} {_missing(rule, side)}")).rowcount
+        count += connection.execute(
+            text(f"INSERT INTO {_q(rule.table)} ({names}) SELECT {values} {_missing(rule, side)}")
+        ).rowcount
         merged[rule.table] = count
     return merged
 
@@ -262,7 +302,9 @@ def _replaced_postgres(url: str, manifest: snapshots.Manifest) -> Iterator[tuple
         with storage_errors(describe(url)), engine.connect() as connection:
             schema = connection.execute(text("SELECT current_schema()")).scalar_one()
             if manifest.pg_schema != schema:
-                raise OpsError(f"{manifest.path} holds schema {manifest.pg_schema!r}; the database URL uses {schema!r}: restore into a URL whose search_path is {manifest.pg_schema!r}")
+                raise OpsError(
+                    f"{manifest.path} holds schema {manifest.pg_schema!r}; the database URL uses {schema!r}: restore into a URL whose search_path is {manifest.pg_schema!r}"
+                )
             version = snapshots.server_version(connection)
             pgtools.check_client("pg_restore", version)
             # Every table of the schema moves aside, not a list of known ones: the dump holds the whole

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..tutor.observe import FAILED, ActionEvents
 from .alerts import Alert, AlertSender, Deduplicated, from_env
@@ -54,12 +55,24 @@ class AlertingObserver:
     def action_done(self, events: ActionEvents) -> None:
         self.metrics.action_done(events)
         if events.outcome == FAILED and self.alert is not None:
-            self.alert(Alert("LearnerActionsFailing", "critical", "A learner's action failed (database unavailable or a bug); see the bot's log"))
+            self.alert(
+                Alert(
+                    "LearnerActionsFailing",
+                    "critical",
+                    "A learner's action failed (database unavailable or a bug); see the bot's log",
+                )
+            )
 
     def storage_error(self) -> None:
         self.metrics.storage_error()
         if self.alert is not None:
-            self.alert(Alert("DatabaseUnavailable", "critical", "The bot cannot reach its database; learners are told to retry"))
+            self.alert(
+                Alert(
+                    "DatabaseUnavailable",
+                    "critical",
+                    "The bot cannot reach its database; learners are told to retry",
+                )
+            )
 
 
 @dataclass
@@ -72,7 +85,14 @@ class Operations:
     reloader: FlagReloader | None
 
     @classmethod
-    def from_env(cls, content_root: Path, env: Mapping[str, str] | None = None, *, admin_chat: Any = None, watch_flags: bool = True) -> "Operations":
+    def from_env(
+        cls,
+        content_root: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        admin_chat: Any = None,
+        watch_flags: bool = True,
+    ) -> Operations:
         """Reads the flag file (an invalid one stops the start: FlagFileError) and the alert settings."""
         env = os.environ if env is None else env
         metrics = BotMetrics()
@@ -109,7 +129,12 @@ def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[
         revision = migrations_api.current(database_url) or "base"
     except Exception:
         revision = "unknown"
-    return {"version": version, "schema_revision": revision, "content_ref": content_ref(content), "color": env.get("FIML_COLOR", "")}
+    return {
+        "version": version,
+        "schema_revision": revision,
+        "content_ref": content_ref(content),
+        "color": env.get("FIML_COLOR", ""),
+    }
 
 
 def content_ref(content: Any) -> str:
@@ -119,7 +144,9 @@ def content_ref(content: Any) -> str:
     try:
         if not (root / ".git").exists():
             archive = getattr(settings, "archive", None)
-            return "archive" if archive is not None and (Path(archive) / "index.json").is_file() else "worktree"
+            return (
+                "archive" if archive is not None and (Path(archive) / "index.json").is_file() else "worktree"
+            )
         from fiml_cms.gitrepo import GitRepo
 
         sha = GitRepo(root).head()

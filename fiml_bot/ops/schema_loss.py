@@ -33,7 +33,11 @@ class Loss:
 
 def _shape(connection: Connection) -> dict[str, set[str]]:
     inspector = inspect(connection)
-    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names() if t not in BOOKKEEPING}
+    return {
+        t: {c["name"] for c in inspector.get_columns(t)}
+        for t in inspector.get_table_names()
+        if t not in BOOKKEEPING
+    }
 
 
 def downgrade_loss(url: str, revision: str) -> list[Loss]:
@@ -51,7 +55,13 @@ def downgrade_loss(url: str, revision: str) -> list[Loss]:
             losses = []
             for table, columns in sorted(before.items()):
                 if table not in after:
-                    losses.append(Loss(table, None, int(connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())))
+                    losses.append(
+                        Loss(
+                            table,
+                            None,
+                            int(connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()),
+                        )
+                    )
                     continue
                 for column in sorted(columns - after[table]):
                     count = connection.execute(text(f'SELECT count("{column}") FROM "{table}"')).scalar_one()

@@ -127,8 +127,16 @@ def content_ref(content: Path | None) -> str | None:
 def counts(connection: Connection) -> tuple[dict[str, int], int]:
     """Row counts of the data tables that exist, and the XP ledger's sum."""
     present = set(inspect(connection).get_table_names())
-    rows = {t: int(connection.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()) for t in DATA_TABLES if t in present}
-    xp = int(connection.execute(text("SELECT coalesce(sum(amount), 0) FROM xp_ledger")).scalar_one()) if "xp_ledger" in present else 0
+    rows = {
+        t: int(connection.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one())
+        for t in DATA_TABLES
+        if t in present
+    }
+    xp = (
+        int(connection.execute(text("SELECT coalesce(sum(amount), 0) FROM xp_ledger")).scalar_one())
+        if "xp_ledger" in present
+        else 0
+    )
     return rows, xp
 
 
@@ -168,9 +176,21 @@ def _take_sqlite(url: str, folder: Path, label: str, content: Path | None, now: 
         finally:
             engine.dispose()
         stem = f"fiml-{_stamp(now)}-{revision or 'empty'}-{label}"
-        return _finish(temp, folder, stem, ".sqlite", kind="sqlite", schema_revision=revision, code_version=__version__,
-                       content_ref=content_ref(content), created_at=now.isoformat(), row_counts=rows, xp_ledger_sum=xp,
-                       source=describe(url), label=label)
+        return _finish(
+            temp,
+            folder,
+            stem,
+            ".sqlite",
+            kind="sqlite",
+            schema_revision=revision,
+            code_version=__version__,
+            content_ref=content_ref(content),
+            created_at=now.isoformat(),
+            row_counts=rows,
+            xp_ledger_sum=xp,
+            source=describe(url),
+            label=label,
+        )
 
 
 def copy_sqlite(source: Path, target: Path, *, self_contained: bool = True) -> None:
@@ -213,9 +233,22 @@ def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now
             with _temp_private(folder, ".dump") as temp:
                 pgtools.dump(parsed, schema, temp, version, snapshot=exported)
                 stem = f"fiml-{_stamp(now)}-{revision or 'empty'}-{label}"
-                manifest = _finish(temp, folder, stem, ".dump", kind="postgresql", schema_revision=revision,
-                                   code_version=__version__, content_ref=content_ref(content), created_at=now.isoformat(),
-                                   row_counts=rows, xp_ledger_sum=xp, source=describe(url), label=label, pg_schema=schema)
+                manifest = _finish(
+                    temp,
+                    folder,
+                    stem,
+                    ".dump",
+                    kind="postgresql",
+                    schema_revision=revision,
+                    code_version=__version__,
+                    content_ref=content_ref(content),
+                    created_at=now.isoformat(),
+                    row_counts=rows,
+                    xp_ledger_sum=xp,
+                    source=describe(url),
+                    label=label,
+                    pg_schema=schema,
+                )
             connection.rollback()
             return manifest
     finally:
@@ -228,7 +261,9 @@ def read_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise OpsError(f"{path}: no manifest {manifest_path.name} beside it: not a snapshot made by `fiml-bot db snapshot`") from None
+        raise OpsError(
+            f"{path}: no manifest {manifest_path.name} beside it: not a snapshot made by `fiml-bot db snapshot`"
+        ) from None
     except (OSError, ValueError) as error:
         raise OpsError(f"{manifest_path}: unreadable manifest: {error}") from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
@@ -244,7 +279,9 @@ def verify(manifest: Manifest) -> None:
     if not manifest.path.is_file():
         raise OpsError(f"{manifest.manifest_path}: its snapshot file {manifest.file} is missing")
     if sha256_of(manifest.path) != manifest.sha256:
-        raise OpsError(f"{manifest.path}: sha256 differs from its manifest: the file was changed or is incomplete")
+        raise OpsError(
+            f"{manifest.path}: sha256 differs from its manifest: the file was changed or is incomplete"
+        )
 
 
 def listing(folder: Path) -> list[Manifest]:

@@ -7,8 +7,8 @@ and one that cannot be reached adds nothing this time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,7 +21,7 @@ class Counts:
     total: float = 0.0
     failed: float = 0.0
 
-    def __add__(self, other: "Counts") -> "Counts":
+    def __add__(self, other: Counts) -> Counts:
         return Counts(self.total + other.total, self.failed + other.failed)
 
     @property
@@ -83,7 +83,15 @@ def judge(canary: Counts, stable: Counts, limit: float | None, min_samples: int)
     """Breach when the canary fails more than the phase allows AND more than the stable color does
     (an outage failing both colors alike is not the release's fault); too few samples means wait."""
     if canary.total < min_samples:
-        return Verdict("wait", f"{canary.total:.0f} update(s) on the new color, fewer than min_samples {min_samples}")
+        return Verdict(
+            "wait", f"{canary.total:.0f} update(s) on the new color, fewer than min_samples {min_samples}"
+        )
     if limit is not None and canary.error_rate > limit and canary.error_rate > stable.error_rate:
-        return Verdict("breach", f"error rate {canary.error_rate:.1f}% on the new color ({canary.failed:.0f} of {canary.total:.0f}) over the phase's {limit:g}% (stable: {stable.error_rate:.1f}% of {stable.total:.0f})")
-    return Verdict("healthy", f"error rate {canary.error_rate:.1f}% on the new color ({canary.total:.0f} updates), stable {stable.error_rate:.1f}% ({stable.total:.0f})")
+        return Verdict(
+            "breach",
+            f"error rate {canary.error_rate:.1f}% on the new color ({canary.failed:.0f} of {canary.total:.0f}) over the phase's {limit:g}% (stable: {stable.error_rate:.1f}% of {stable.total:.0f})",
+        )
+    return Verdict(
+        "healthy",
+        f"error rate {canary.error_rate:.1f}% on the new color ({canary.total:.0f} updates), stable {stable.error_rate:.1f}% ({stable.total:.0f})",
+    )

@@ -7,20 +7,33 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
 from fiml_cms.clikit import example
 
-release_app = typer.Typer(help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback.", no_args_is_help=True)
+release_app = typer.Typer(
+    help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback.",
+    no_args_is_help=True,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ConfigOption = typer.Option(Path("deploy/rollout.yaml"), "--config", envvar="FIML_ROLLOUT", help="The rollout file (default deploy/rollout.yaml, or FIML_ROLLOUT).")
-ContentOption = typer.Option(None, "--content", help="The content repository, for the doctor (default: FIML_CONTENT_REPO, else the current folder).")
+ConfigOption = typer.Option(
+    Path("deploy/rollout.yaml"),
+    "--config",
+    envvar="FIML_ROLLOUT",
+    help="The rollout file (default deploy/rollout.yaml, or FIML_ROLLOUT).",
+)
+ContentOption = typer.Option(
+    None,
+    "--content",
+    help="The content repository, for the doctor (default: FIML_CONTENT_REPO, else the current folder).",
+)
 DatabaseOption = typer.Option(None, "--database", help="The shared database (default: FIML_DATABASE_URL).")
 
 
@@ -43,14 +56,14 @@ def release_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _release(config: Path, content: Optional[Path] = None, database: Optional[str] = None) -> Any:
+def _release(config: Path, content: Path | None = None, database: str | None = None) -> Any:
     from .wiring import build
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return build(config, content, database, out=lambda line: print(line, flush=True))
 
 
-@release_app.command("check", epilog=example('fiml-bot release check --config deploy/rollout.yaml'))
+@release_app.command("check", epilog=example("fiml-bot release check --config deploy/rollout.yaml"))
 @release_errors
 def check(config: Path = ConfigOption) -> None:
     """Validate the rollout file; every problem with its line, column and field."""
@@ -58,10 +71,12 @@ def check(config: Path = ConfigOption) -> None:
 
     loaded = config_.load(config)
     phases = ", ".join(f"{p.traffic_split:g}%" for p in loaded.phases)
-    print(f"{config}: ok: blue {len(loaded.environments['blue'].replicas)} and green {len(loaded.environments['green'].replicas)} replica(s), phases {phases}")
+    print(
+        f"{config}: ok: blue {len(loaded.environments['blue'].replicas)} and green {len(loaded.environments['green'].replicas)} replica(s), phases {phases}"
+    )
 
 
-@release_app.command("render", epilog=example('fiml-bot release render --config deploy/rollout.yaml'))
+@release_app.command("render", epilog=example("fiml-bot release render --config deploy/rollout.yaml"))
 @release_errors
 def render(config: Path = ConfigOption) -> None:
     """Write HAProxy's configuration and the split's map file from the rollout file and the recorded state."""
@@ -70,18 +85,28 @@ def render(config: Path = ConfigOption) -> None:
     release = _release(config)
     state = release.state()
     haproxy.write_files(release.config, state.split)
-    print(f"wrote {release.config.haproxy.config} and {release.config.haproxy.split_map} ({state.stable} stable, {state.canary} {state.canary_percent}%)")
+    print(
+        f"wrote {release.config.haproxy.config} and {release.config.haproxy.split_map} ({state.stable} stable, {state.canary} {state.canary_percent}%)"
+    )
     print(f"start it with: haproxy -f {release.config.haproxy.config}")
 
 
-@release_app.command("start", epilog=example('fiml-bot release start 0.2.0 --migrate'))
+@release_app.command("start", epilog=example("fiml-bot release start 0.2.0 --migrate"))
 @release_errors
 def start(
-    version: str = typer.Argument(..., metavar="GREEN_VERSION", help="The version the new color's replicas run (checked against their fiml_build_info)."),
-    migrate: bool = typer.Option(False, "--migrate", help="Snapshot and upgrade the shared database first (expand-only migrations); a failure rolls back."),
+    version: str = typer.Argument(
+        ...,
+        metavar="GREEN_VERSION",
+        help="The version the new color's replicas run (checked against their fiml_build_info).",
+    ),
+    migrate: bool = typer.Option(
+        False,
+        "--migrate",
+        help="Snapshot and upgrade the shared database first (expand-only migrations); a failure rolls back.",
+    ),
     config: Path = ConfigOption,
-    content: Optional[Path] = ContentOption,
-    database: Optional[str] = DatabaseOption,
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
 ) -> None:
     """Start (or resume) a release: canary phases, analysis every interval, promote or roll back.
 
@@ -93,9 +118,11 @@ def start(
     raise typer.Exit(0 if state.status == PROMOTED else 1)
 
 
-@release_app.command("status", epilog=example('fiml-bot release status --json'))
+@release_app.command("status", epilog=example("fiml-bot release status --json"))
 @release_errors
-def status(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json", help="The state as JSON.")) -> None:
+def status(
+    config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json", help="The state as JSON.")
+) -> None:
     """The release's state, the split HAProxy routes by right now, and each replica as HAProxy sees it."""
     from .haproxy import HaproxyError
 
@@ -108,7 +135,10 @@ def status(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--j
         print(f"fiml-bot: warning: {exc}", file=sys.stderr)
     if as_json:
         data = asdict(state)
-        data["haproxy"] = {"split": asdict(live) if live else None, "servers": {k: v.get("status") for k, v in servers.items()}}
+        data["haproxy"] = {
+            "split": asdict(live) if live else None,
+            "servers": {k: v.get("status") for k, v in servers.items()},
+        }
         print(json.dumps(data, indent=1))
         return
     phase = f"phase {state.phase + 1} of {len(release.config.phases)}" if state.status == "running" else "-"
@@ -120,37 +150,50 @@ def status(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--j
         rate = 100 * counts["failed"] / counts["total"] if counts["total"] else 0.0
         print(f"{color}: {counts['total']:.0f} update(s) this phase, {rate:.1f}% failed")
     if live is not None:
-        agrees = "" if live == state.split else "  (differs from the recorded state: `fiml-bot release start` or `switch` puts it back)"
+        agrees = (
+            ""
+            if live == state.split
+            else "  (differs from the recorded state: `fiml-bot release start` or `switch` puts it back)"
+        )
         print(f"haproxy: {live.stable} stable, {live.canary} {live.canary_percent}%{agrees}")
     for name, row in sorted(servers.items()):
         print(f"  {name:<10} {row.get('status', '?')}")
     for entry in state.log[-5:]:
-        at = datetime.datetime.fromtimestamp(entry["at"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        at = datetime.datetime.fromtimestamp(entry["at"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
         print(f"  {at} {entry['step']}: {entry['detail']}")
 
 
-@release_app.command("promote", epilog=example('fiml-bot release promote'))
+@release_app.command("promote", epilog=example("fiml-bot release promote"))
 @release_errors
 def promote(config: Path = ConfigOption) -> None:
     """Give the new color every learner now and make it the stable one."""
     _release(config).manual_promote()
 
 
-@release_app.command("rollback", epilog=example('fiml-bot release rollback'))
+@release_app.command("rollback", epilog=example("fiml-bot release rollback"))
 @release_errors
-def rollback(config: Path = ConfigOption, reason: str = typer.Option("rolled back by hand", "--reason", help="Recorded in the state and the alert.")) -> None:
+def rollback(
+    config: Path = ConfigOption,
+    reason: str = typer.Option(
+        "rolled back by hand", "--reason", help="Recorded in the state and the alert."
+    ),
+) -> None:
     """Step 1 of the rollback: every learner back on the stable color, the state and an alert say so."""
     _release(config).manual_rollback(reason)
 
 
-@release_app.command("switch", epilog=example('fiml-bot release switch green 50'))
+@release_app.command("switch", epilog=example("fiml-bot release switch green 50"))
 @release_errors
-def switch(color: str = typer.Argument(..., metavar="COLOR"), percent: int = typer.Argument(..., metavar="PERCENT"), config: Path = ConfigOption) -> None:
+def switch(
+    color: str = typer.Argument(..., metavar="COLOR"),
+    percent: int = typer.Argument(..., metavar="PERCENT"),
+    config: Path = ConfigOption,
+) -> None:
     """Step 3: give COLOR PERCENT% of learners through HAProxy's runtime API (no reload), and check it took."""
     _release(config).switch(color, percent)
 
 
-@release_app.command("health", epilog=example('fiml-bot release health green'))
+@release_app.command("health", epilog=example("fiml-bot release health green"))
 @release_errors
 def health(color: str = typer.Argument(..., metavar="COLOR"), config: Path = ConfigOption) -> None:
     """Step 2: every replica of COLOR answers /readyz, and HAProxy sees it UP. Exit 1 otherwise."""
@@ -179,7 +222,10 @@ def health(color: str = typer.Argument(..., metavar="COLOR"), config: Path = Con
 
 @release_app.command("alert", epilog=example('fiml-bot release alert "green rolled back by hand"'))
 @release_errors
-def alert(message: str = typer.Argument(..., metavar="MESSAGE"), severity: str = typer.Option("warning", "--severity")) -> None:
+def alert(
+    message: str = typer.Argument(..., metavar="MESSAGE"),
+    severity: str = typer.Option("warning", "--severity"),
+) -> None:
     """Step 6: tell the team (FIML_ALERT_WEBHOOK_URL, Alertmanager's payload); exit 1 if it was not delivered."""
     from .wiring import alert_sender
 

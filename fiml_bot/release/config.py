@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fiml_cms.findings import JsonPath
 
@@ -81,7 +82,11 @@ class RolloutConfig:
         return max(COLORS, key=lambda color: self.environments[color].traffic)
 
     def error_limit(self, phase: Phase) -> float | None:
-        return phase.rollback_on_error_rate if phase.rollback_on_error_rate is not None else self.error_rate_threshold
+        return (
+            phase.rollback_on_error_rate
+            if phase.rollback_on_error_rate is not None
+            else self.error_rate_threshold
+        )
 
 
 def load(path: Path) -> RolloutConfig:
@@ -127,8 +132,13 @@ class _Reader:
         from fiml_cms import yamlfile
 
         positions = yamlfile.locate(self.source, [(p, False) for p, _ in self.problems])
-        located = sorted((positions[(field_path, False)], _dotted(field_path), message) for field_path, message in self.problems)
-        return [f"{self.path}:{line}:{column}: {field}: {message}" for (line, column), field, message in located]
+        located = sorted(
+            (positions[(field_path, False)], _dotted(field_path), message)
+            for field_path, message in self.problems
+        )
+        return [
+            f"{self.path}:{line}:{column}: {field}: {message}" for (line, column), field, message in located
+        ]
 
     def problem(self, path: JsonPath, message: str) -> None:
         self.problems.append((path, message))
@@ -140,10 +150,19 @@ class _Reader:
             return {}
         for key in value:
             if key not in allowed:
-                self.problem(path + (str(key),), f"unknown field {key!r} (allowed here: {', '.join(allowed)})")
+                self.problem(
+                    path + (str(key),), f"unknown field {key!r} (allowed here: {', '.join(allowed)})"
+                )
         return value
 
-    def get(self, data: dict[str, Any], key: str, path: JsonPath, convert: Callable[[Any, JsonPath], Any], default: Any = MISSING) -> Any:
+    def get(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: JsonPath,
+        convert: Callable[[Any, JsonPath], Any],
+        default: Any = MISSING,
+    ) -> Any:
         if key not in data or data[key] is None:
             if default is MISSING:
                 self.problem(path + (key,), "required field is missing")
@@ -205,13 +224,28 @@ class _Reader:
     # -- the document ---------------------------------------------------------------------------
     def config(self, data: Any) -> RolloutConfig | None:
         top = self.mapping(data, (), ("deployment",))
-        deployment = self.mapping(top.get("deployment"), ("deployment",), ("strategy", "environments", "rollout", "healthchecks", "rollback", "haproxy", "state", "metrics_file"))
+        deployment = self.mapping(
+            top.get("deployment"),
+            ("deployment",),
+            (
+                "strategy",
+                "environments",
+                "rollout",
+                "healthchecks",
+                "rollback",
+                "haproxy",
+                "state",
+                "metrics_file",
+            ),
+        )
         d: JsonPath = ("deployment",)
         strategy = deployment.get("strategy", "blue-green")
         if strategy != "blue-green":
             self.problem(d + ("strategy",), f"only blue-green is supported, got {strategy!r}")
         environments = self.environments(deployment.get("environments"), d + ("environments",))
-        rollout = self.mapping(deployment.get("rollout", {}), d + ("rollout",), ("phases", "analysis_interval", "min_samples"))
+        rollout = self.mapping(
+            deployment.get("rollout", {}), d + ("rollout",), ("phases", "analysis_interval", "min_samples")
+        )
         phases = self.phases(rollout.get("phases"), d + ("rollout", "phases"))
         interval = self.get(rollout, "analysis_interval", d + ("rollout",), self.duration, 30.0)
         min_samples = self.get(rollout, "min_samples", d + ("rollout",), self.positive_int, 50)
@@ -220,17 +254,32 @@ class _Reader:
         automatic = self.get(rollback, "automatic", d + ("rollback",), self.boolean, True)
         triggers = self.triggers(rollback.get("triggers", []), d + ("rollback", "triggers"))
         haproxy = self.haproxy(deployment.get("haproxy", {}), d + ("haproxy",))
-        state = self.get(deployment, "state", d, self.file, Path(os.path.normpath(self.base.parent / "var" / "release" / "state.json")))
+        state = self.get(
+            deployment,
+            "state",
+            d,
+            self.file,
+            Path(os.path.normpath(self.base.parent / "var" / "release" / "state.json")),
+        )
         metrics_file = self.get(deployment, "metrics_file", d, self.file, None)
         if self.problems:
             return None
         return RolloutConfig(
-            path=self.path, environments=environments, phases=phases, analysis_interval=interval, min_samples=min_samples,
-            readiness_interval=readiness[0], readiness_timeout=readiness[1], integrity_interval=integrity,
-            automatic_rollback=automatic, error_rate_threshold=triggers.get("error_rate_threshold"),
+            path=self.path,
+            environments=environments,
+            phases=phases,
+            analysis_interval=interval,
+            min_samples=min_samples,
+            readiness_interval=readiness[0],
+            readiness_timeout=readiness[1],
+            integrity_interval=integrity,
+            automatic_rollback=automatic,
+            error_rate_threshold=triggers.get("error_rate_threshold"),
             rollback_on_migration_failure=bool(triggers.get("database_migration_failure", True)),
             rollback_on_integrity=bool(triggers.get("user_progress_integrity", True)),
-            haproxy=haproxy, state=state, metrics_file=metrics_file or state.with_name("release.prom"),
+            haproxy=haproxy,
+            state=state,
+            metrics_file=metrics_file or state.with_name("release.prom"),
         )
 
     def environments(self, value: Any, path: JsonPath) -> dict[str, Environment]:
@@ -248,20 +297,37 @@ class _Reader:
             if not isinstance(replicas, list) or not replicas:
                 self.problem(where + ("replicas",), "expected a list of host:port, one per webhook replica")
             else:
-                addresses = [a for i, item in enumerate(replicas) if (a := self.address(item, where + ("replicas", i)))]
-            instances = self.get(env, "instances", where, self.positive_int, len(replicas) if isinstance(replicas, list) and replicas else 1)
+                addresses = [
+                    a for i, item in enumerate(replicas) if (a := self.address(item, where + ("replicas", i)))
+                ]
+            instances = self.get(
+                env,
+                "instances",
+                where,
+                self.positive_int,
+                len(replicas) if isinstance(replicas, list) and replicas else 1,
+            )
             if addresses and instances is not None and instances != len(replicas):
-                self.problem(where + ("instances",), f"says {instances} but {len(replicas)} replica(s) are listed")
+                self.problem(
+                    where + ("instances",), f"says {instances} but {len(replicas)} replica(s) are listed"
+                )
             traffic = self.get(env, "traffic", where, self.percent, 100.0 if color == "blue" else 0.0)
             version = self.get(env, "version", where, self.text, None)
-            environments[color] = Environment(color, tuple(addresses), traffic if traffic is not None else 0.0, version)
+            environments[color] = Environment(
+                color, tuple(addresses), traffic if traffic is not None else 0.0, version
+            )
         if len(environments) == 2:
             traffic = [environments[c].traffic for c in COLORS]
             if sorted(traffic) != [0.0, 100.0]:
-                self.problem(path, f"one color must have traffic 100% and the other 0% between releases, got blue {traffic[0]:g}% and green {traffic[1]:g}%")
+                self.problem(
+                    path,
+                    f"one color must have traffic 100% and the other 0% between releases, got blue {traffic[0]:g}% and green {traffic[1]:g}%",
+                )
             shared = set(environments["blue"].replicas) & set(environments["green"].replicas)
             if shared:
-                self.problem(path + ("green", "replicas"), f"{', '.join(sorted(shared))} is listed for blue too")
+                self.problem(
+                    path + ("green", "replicas"), f"{', '.join(sorted(shared))} is listed for blue too"
+                )
         return environments
 
     def phases(self, value: Any, path: JsonPath) -> tuple[Phase, ...]:
@@ -277,13 +343,20 @@ class _Reader:
             rate = self.get(data, "rollback_on_error_rate", where, self.percent, None)
             if split is not None:
                 if split == 0:
-                    self.problem(where + ("traffic_split",), "a phase must send some traffic to the new color")
+                    self.problem(
+                        where + ("traffic_split",), "a phase must send some traffic to the new color"
+                    )
                 if phases and split <= phases[-1].traffic_split:
-                    self.problem(where + ("traffic_split",), f"must be larger than the previous phase's {phases[-1].traffic_split:g}%")
+                    self.problem(
+                        where + ("traffic_split",),
+                        f"must be larger than the previous phase's {phases[-1].traffic_split:g}%",
+                    )
             phases.append(Phase(split or 0.0, duration, rate))
         last = len(value) - 1
         if phases and phases[-1].traffic_split != 100:
-            self.problem(path + (last, "traffic_split"), "the last phase must be the cutover: traffic_split: 100%")
+            self.problem(
+                path + (last, "traffic_split"), "the last phase must be the cutover: traffic_split: 100%"
+            )
         for i, phase in enumerate(phases[:-1]):
             if phase.duration is None and "duration" in (value[i] or {}):
                 self.problem(path + (i, "duration"), "only the last phase may be permanent")
@@ -292,19 +365,31 @@ class _Reader:
     def healthchecks(self, value: Any, path: JsonPath) -> tuple[tuple[float, float], float | None]:
         readiness, integrity = (30.0, 5.0), None
         if not isinstance(value, list):
-            self.problem(path, "expected a list of checks (- endpoint: /readyz, - custom_check: user_progress_integrity)")
+            self.problem(
+                path,
+                "expected a list of checks (- endpoint: /readyz, - custom_check: user_progress_integrity)",
+            )
             return readiness, integrity
         for i, item in enumerate(value):
             where = path + (i,)
             data = self.mapping(item, where, ("endpoint", "custom_check", "interval", "timeout"))
             if "endpoint" in data:
                 if data["endpoint"] not in ("/readyz", "/healthz", "/health"):
-                    self.problem(where + ("endpoint",), f"the replicas serve /readyz (ready to take updates) and /healthz (up); got {data['endpoint']!r}")
-                readiness = (self.get(data, "interval", where, self.duration, 30.0) or 30.0, self.get(data, "timeout", where, self.duration, 5.0) or 5.0)
+                    self.problem(
+                        where + ("endpoint",),
+                        f"the replicas serve /readyz (ready to take updates) and /healthz (up); got {data['endpoint']!r}",
+                    )
+                readiness = (
+                    self.get(data, "interval", where, self.duration, 30.0) or 30.0,
+                    self.get(data, "timeout", where, self.duration, 5.0) or 5.0,
+                )
             elif data.get("custom_check") == "user_progress_integrity":
                 integrity = self.get(data, "interval", where, self.duration, 300.0)
             elif isinstance(data, dict) and data:
-                self.problem(where, "expected endpoint: /readyz or custom_check: user_progress_integrity (fiml-bot doctor)")
+                self.problem(
+                    where,
+                    "expected endpoint: /readyz or custom_check: user_progress_integrity (fiml-bot doctor)",
+                )
         return readiness, integrity
 
     def triggers(self, value: Any, path: JsonPath) -> dict[str, Any]:
@@ -317,19 +402,26 @@ class _Reader:
             if not isinstance(item, dict) or len(item) != 1:
                 self.problem(where, f"expected one trigger per item: {', '.join(TRIGGERS)}")
                 continue
-            (key, raw), = item.items()
+            ((key, raw),) = item.items()
             if key == "error_rate_threshold":
                 found[key] = self.percent(raw, where + (key,))
             elif key in ("database_migration_failure", "user_progress_integrity"):
                 found[key] = self.boolean(raw, where + (key,))
             elif key == "user_complaints":
-                self.problem(where + (key,), "fiml-bot does not count complaints; roll back by hand (`fiml-bot release rollback`) and remove this trigger")
+                self.problem(
+                    where + (key,),
+                    "fiml-bot does not count complaints; roll back by hand (`fiml-bot release rollback`) and remove this trigger",
+                )
             else:
                 self.problem(where + (str(key),), f"unknown trigger (known: {', '.join(TRIGGERS)})")
         return found
 
     def haproxy(self, value: Any, path: JsonPath) -> HaproxySettings:
-        data = self.mapping(value, path, ("bind", "admin_socket", "template", "config", "split_map", "webhook_path", "maxconn"))
+        data = self.mapping(
+            value,
+            path,
+            ("bind", "admin_socket", "template", "config", "split_map", "webhook_path", "maxconn"),
+        )
         run = Path(os.path.normpath(self.base.parent / "var" / "release"))
         return HaproxySettings(
             bind=self.get(data, "bind", path, self.address, "127.0.0.1:8443") or "",

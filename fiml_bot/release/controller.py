@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import analysis
 from .analysis import Counts
@@ -31,15 +31,26 @@ class Hooks:
     """What a release needs from outside HAProxy; each may be None (not checked)."""
 
     doctor: Check | None = None  # fiml-bot doctor on the shared database
-    migrate: Callable[[], tuple[str | None, str | None]] | None = None  # -> (schema before, snapshot); raises on failure
+    migrate: Callable[[], tuple[str | None, str | None]] | None = (
+        None  # -> (schema before, snapshot); raises on failure
+    )
     alert: Callable[[str, str, str], bool] | None = None  # (name, severity, summary) -> delivered
-    ready: Callable[[str], "str | None"] = field(default=lambda address: None)  # a replica's /readyz
-    scrape: Callable[[str], "analysis.Scrape | None"] = analysis.scrape
+    ready: Callable[[str], str | None] = field(default=lambda address: None)  # a replica's /readyz
+    scrape: Callable[[str], analysis.Scrape | None] = analysis.scrape
     metrics: Callable[[ReleaseState], None] | None = None  # export the state (textfile)
 
 
 class Release:
-    def __init__(self, config: RolloutConfig, api: RuntimeApi, hooks: Hooks, *, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep, out: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        config: RolloutConfig,
+        api: RuntimeApi,
+        hooks: Hooks,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        out: Callable[[str], None] = print,
+    ) -> None:
         self.config = config
         self.api = api
         self.hooks = hooks
@@ -76,12 +87,20 @@ class Release:
         state = self.state()
         if state.status == RUNNING:
             if state.release != version:
-                raise ReleaseError(f"release {state.release} is running on {state.canary}: promote it or roll it back before starting {version}")
-            self.step(state, "resume", f"release {version} on {state.canary}, phase {state.phase + 1} of {len(self.config.phases)} at {state.canary_percent}%")
+                raise ReleaseError(
+                    f"release {state.release} is running on {state.canary}: promote it or roll it back before starting {version}"
+                )
+            self.step(
+                state,
+                "resume",
+                f"release {version} on {state.canary}, phase {state.phase + 1} of {len(self.config.phases)} at {state.canary_percent}%",
+            )
             self.apply_split(state)
         else:
             self.preflight(state.canary, version)
-            state = ReleaseState(stable=state.stable, canary=state.canary, release=version, status=RUNNING, seen=state.seen)
+            state = ReleaseState(
+                stable=state.stable, canary=state.canary, release=version, status=RUNNING, seen=state.seen
+            )
             self.step(state, "start", f"release {version} on {state.canary} (stable: {state.stable})")
             if migrate and self.hooks.migrate is not None and not self.migrate(state):
                 return state
@@ -99,7 +118,9 @@ class Release:
             scraped = self.hooks.scrape(address)
             running = scraped.build.get("version") if scraped is not None else None
             if running != version:
-                problems.append(f"{canary} replica {address} runs version {running or 'unknown'}, not {version}")
+                problems.append(
+                    f"{canary} replica {address} runs version {running or 'unknown'}, not {version}"
+                )
         if problems:
             raise ReleaseError("cannot start the release: " + "; ".join(problems))
 
@@ -112,7 +133,9 @@ class Release:
                 self.rollback(state, f"database migration failed: {exc}")
                 return False
             raise
-        self.step(state, "migrate", f"database upgraded (was {state.schema_before}; snapshot {state.snapshot})")
+        self.step(
+            state, "migrate", f"database upgraded (was {state.schema_before}; snapshot {state.snapshot})"
+        )
         return True
 
     def enter_phase(self, state: ReleaseState, index: int) -> None:
@@ -122,11 +145,16 @@ class Release:
         if phase.traffic_split >= 100 and phase.duration is None:
             self.promote(state, "the last phase is the cutover")
             return
-        state.canary_percent = int(round(phase.traffic_split))
+        state.canary_percent = round(phase.traffic_split)
         self.apply_split(state)
         limit = self.config.error_limit(phase)
-        self.step(state, "phase", f"{index + 1} of {len(self.config.phases)}: {state.canary_percent}% of learners on {state.canary}"
-                  + (f" for {phase.duration:g} s" if phase.duration else "") + (f", rollback above {limit:g}% errors" if limit is not None else ""))
+        self.step(
+            state,
+            "phase",
+            f"{index + 1} of {len(self.config.phases)}: {state.canary_percent}% of learners on {state.canary}"
+            + (f" for {phase.duration:g} s" if phase.duration else "")
+            + (f", rollback above {limit:g}% errors" if limit is not None else ""),
+        )
 
     def follow(self, state: ReleaseState) -> None:
         """Analyse every interval until the release is promoted or rolled back."""
@@ -151,7 +179,11 @@ class Release:
         canary, stable = counts[state.canary], counts[state.stable]
         phase = self.config.phases[state.phase]
         verdict = analysis.judge(canary, stable, self.config.error_limit(phase), self.config.min_samples)
-        trigger = self.unready(state) or (verdict.reason if verdict.action == "breach" else None) or self.doctor_problem(state)
+        trigger = (
+            self.unready(state)
+            or (verdict.reason if verdict.action == "breach" else None)
+            or self.doctor_problem(state)
+        )
         if trigger is not None and self.config.automatic_rollback:
             self.rollback(state, trigger)
             return
@@ -163,7 +195,11 @@ class Release:
             else:
                 self.promote(state, "every phase passed")
             return
-        self.step(state, "analysis", f"{verdict.action}: {verdict.reason}; {elapsed:.0f} s into phase {state.phase + 1}")
+        self.step(
+            state,
+            "analysis",
+            f"{verdict.action}: {verdict.reason}; {elapsed:.0f} s into phase {state.phase + 1}",
+        )
 
     def baseline(self, state: ReleaseState) -> None:
         """A phase counts from here: every replica's counters as they are now."""
@@ -214,7 +250,12 @@ class Release:
         self.apply_split(state)
         state.status, state.reason = PROMOTED, why
         self.step(state, "promote", f"release {state.release}: {new_stable} serves every learner ({why})")
-        self.notify(state, "ReleasePromoted", "info", f"release {state.release} promoted: {new_stable} is stable ({why})")
+        self.notify(
+            state,
+            "ReleasePromoted",
+            "info",
+            f"release {state.release} promoted: {new_stable} is stable ({why})",
+        )
 
     def rollback(self, state: ReleaseState, reason: str) -> None:
         """Every learner back on the stable color; the state, the metrics and an alert say why."""
@@ -222,9 +263,16 @@ class Release:
         self.apply_split(state)
         was_running = state.status == RUNNING
         state.status, state.reason = ROLLED_BACK, reason
-        self.step(state, "rollback", f"release {state.release}: every learner back on {state.stable}: {reason}")
+        self.step(
+            state, "rollback", f"release {state.release}: every learner back on {state.stable}: {reason}"
+        )
         if was_running or not state.alerted:
-            self.notify(state, "ReleaseRolledBack", "critical", f"release {state.release} rolled back to {state.stable}: {reason}")
+            self.notify(
+                state,
+                "ReleaseRolledBack",
+                "critical",
+                f"release {state.release} rolled back to {state.stable}: {reason}",
+            )
 
     def notify(self, state: ReleaseState, name: str, severity: str, summary: str) -> None:
         if self.hooks.alert is None:
@@ -242,7 +290,11 @@ class Release:
             state = self.state()
             state.canary_percent = percent if color == state.canary else 100 - percent
             split = self.apply_split(state)
-            self.step(state, "switch", f"{color} now serves {split.share(color)}% of learners ({other(color)} {split.share(other(color))}%)")
+            self.step(
+                state,
+                "switch",
+                f"{color} now serves {split.share(color)}% of learners ({other(color)} {split.share(other(color))}%)",
+            )
         return split
 
     def manual_rollback(self, reason: str) -> ReleaseState:
@@ -264,7 +316,9 @@ class Release:
     def _manual_promote(self) -> ReleaseState:
         state = self.state()
         if state.status == PROMOTED:
-            self.step(state, "promote", f"release {state.release} is already promoted ({state.stable} is stable)")
+            self.step(
+                state, "promote", f"release {state.release} is already promoted ({state.stable} is stable)"
+            )
             return state
         self.promote(state, "promoted by hand")
         return state

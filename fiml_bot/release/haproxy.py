@@ -120,7 +120,9 @@ class RuntimeApi:
                 while chunk := sock.recv(65536):
                     chunks.append(chunk)
         except OSError as exc:
-            raise HaproxyError(f"HAProxy's admin socket {self.socket_path}: {exc.strerror or exc} (is HAProxy running with the rendered configuration?)") from None
+            raise HaproxyError(
+                f"HAProxy's admin socket {self.socket_path}: {exc.strerror or exc} (is HAProxy running with the rendered configuration?)"
+            ) from None
         return b"".join(chunks).decode(errors="replace")
 
     def split(self) -> Split:
@@ -133,12 +135,18 @@ class RuntimeApi:
         try:
             return Split(values["stable"], values["canary"], int(values["canary_percent"]))
         except (KeyError, ValueError):
-            raise HaproxyError(f"HAProxy's map {self.map_path} does not hold a split (stable, canary, canary_percent): is it the rendered configuration?") from None
+            raise HaproxyError(
+                f"HAProxy's map {self.map_path} does not hold a split (stable, canary, canary_percent): is it the rendered configuration?"
+            ) from None
 
     def set_split(self, split: Split) -> Split:
         """Route by `split` from the next request on, and check HAProxy took it."""
         path = self.map_path.resolve()
-        for key, value in (("stable", split.stable), ("canary", split.canary), ("canary_percent", split.canary_percent)):
+        for key, value in (
+            ("stable", split.stable),
+            ("canary", split.canary),
+            ("canary_percent", split.canary_percent),
+        ):
             answer = self.command(f"set map {path} {key} {value}").strip()
             if answer:
                 raise HaproxyError(f"HAProxy refused `set map {key} {value}`: {answer}")

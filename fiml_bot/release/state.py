@@ -50,7 +50,7 @@ class ReleaseState:
     def split(self) -> Split:
         return Split(self.stable, self.canary, self.canary_percent)
 
-    def adopt(self, other: "ReleaseState") -> None:
+    def adopt(self, other: ReleaseState) -> None:
         """Take every field of `other` (the file, newer than this process's copy)."""
         for item in fields(self):
             setattr(self, item.name, getattr(other, item.name))
@@ -68,7 +68,9 @@ def load(path: Path, stable: str, canary: str) -> ReleaseState:
     except FileNotFoundError:
         return ReleaseState(stable=stable, canary=canary)
     except (OSError, ValueError) as exc:
-        raise ReleaseStateError(f"{path}: the release state cannot be read ({exc}); fix or move it, then run `fiml-bot release status`") from None
+        raise ReleaseStateError(
+            f"{path}: the release state cannot be read ({exc}); fix or move it, then run `fiml-bot release status`"
+        ) from None
     try:
         state = ReleaseState(**data)
     except TypeError as exc:

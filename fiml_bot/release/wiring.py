@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import config as config_
 from .controller import Hooks, Release
@@ -61,14 +61,21 @@ def alert_sender(env: Any = None) -> Any:
 
     from ..ops.alerts import Alert, from_env
 
-    outcomes = Counter("fiml_alerts", "Alert deliveries by outcome.", ("receiver", "outcome"), registry=CollectorRegistry())
+    outcomes = Counter(
+        "fiml_alerts", "Alert deliveries by outcome.", ("receiver", "outcome"), registry=CollectorRegistry()
+    )
     sender = from_env(os.environ if env is None else env, metrics=SimpleNamespace(alerts=outcomes))
     if sender is None:
         return None
     sender.first_delay = 0.5
 
     def undelivered() -> float:
-        return sum(s.value for m in outcomes.collect() for s in m.samples if s.name.endswith("_total") and s.labels["outcome"] in ("failed", "dropped"))
+        return sum(
+            s.value
+            for m in outcomes.collect()
+            for s in m.samples
+            if s.name.endswith("_total") and s.labels["outcome"] in ("failed", "dropped")
+        )
 
     def send(name: str, severity: str, summary: str) -> bool:
         before = undelivered()
@@ -85,20 +92,36 @@ def textfile_exporter(path: Path) -> Any:
         from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
         registry = CollectorRegistry()
-        status = Gauge("fiml_release_status", "The release's status: 1 on the current one (idle, running, promoted, rolled_back).", ("release", "status"), registry=registry)
+        status = Gauge(
+            "fiml_release_status",
+            "The release's status: 1 on the current one (idle, running, promoted, rolled_back).",
+            ("release", "status"),
+            registry=registry,
+        )
         for name in STATUSES:
             status.labels(state.release or "", name).set(1 if name == state.status else 0)
-        share = Gauge("fiml_release_traffic_percent", "Percent of learners each color serves.", ("color",), registry=registry)
+        share = Gauge(
+            "fiml_release_traffic_percent",
+            "Percent of learners each color serves.",
+            ("color",),
+            registry=registry,
+        )
         share.labels(state.canary).set(state.canary_percent)
         share.labels(state.stable).set(100 - state.canary_percent)
-        Gauge("fiml_release_phase", "The phase the release is in (1-based; 0 outside a release).", registry=registry).set(state.phase + 1 if state.status == "running" else 0)
+        Gauge(
+            "fiml_release_phase",
+            "The phase the release is in (1-based; 0 outside a release).",
+            registry=registry,
+        ).set(state.phase + 1 if state.status == "running" else 0)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), registry)
 
     return export
 
 
-def build(config_path: Path, content: Optional[Path] = None, database: Optional[str] = None, out: Any = print) -> Release:
+def build(
+    config_path: Path, content: Path | None = None, database: str | None = None, out: Any = print
+) -> Release:
     from ..bootstrap import BotSettings
 
     config = config_.load(config_path)

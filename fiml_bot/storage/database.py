@@ -166,7 +166,9 @@ def translate_error(error: BaseException, where: str) -> Exception | None:
         return ConcurrentUpdate(f"the database refused a concurrent transaction: {reason}")
     missing_table = sqlstate == _MISSING_TABLE_SQLSTATE or "no such table" in reason
     if missing_table:
-        return StorageUnavailable(f"the database at {where} has no progress tables ({reason}): {UPGRADE_HINT}")
+        return StorageUnavailable(
+            f"the database at {where} has no progress tables ({reason}): {UPGRADE_HINT}"
+        )
     if isinstance(error, (exc.OperationalError, exc.InterfaceError)) or error.connection_invalidated:
         return StorageUnavailable(f"the database at {where} is unavailable: {reason}")
     return None

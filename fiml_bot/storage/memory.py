@@ -23,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -62,7 +62,9 @@ class _Bucket:
     badges: dict[str, BadgeAward] = field(default_factory=dict)
 
     def copy(self) -> _Bucket:
-        return _Bucket(self.learner, dict(self.progress), list(self.completions), dict(self.xp), dict(self.badges))
+        return _Bucket(
+            self.learner, dict(self.progress), list(self.completions), dict(self.xp), dict(self.badges)
+        )
 
 
 def _rename_completions(completions: list[Completion], old_id: str, new_id: str) -> None:
@@ -83,7 +85,9 @@ class _MemorySnapshot:
                 continue
             for lesson_id in sorted(wanted & bucket.progress.keys()):
                 p = bucket.progress[lesson_id]
-                yield ProgressFact(learner_id, lesson_id, p.status, p.pinned_version, p.completed_version, p.seen_version)
+                yield ProgressFact(
+                    learner_id, lesson_id, p.status, p.pinned_version, p.completed_version, p.seen_version
+                )
 
 
 class MemoryStorage:
@@ -351,7 +355,9 @@ class MemoryProgressRepository:
         current = self._progress_revision_for_write(bucket, learner_id, lesson_id)
         mine = bucket.progress.get(lesson_id)
         if (0 if mine is None else mine.revision) != current:
-            raise ConcurrentUpdate(f"progress of {learner_id!r} in {lesson_id!r} changed while it was being renamed")
+            raise ConcurrentUpdate(
+                f"progress of {learner_id!r} in {lesson_id!r} changed while it was being renamed"
+            )
         self._progress_base.setdefault((learner_id, lesson_id), current)
 
     def rename_lesson(self, learner_id: str, old_id: str, new_id: str) -> None:
@@ -364,9 +370,13 @@ class MemoryProgressRepository:
             self._touch_progress(bucket, learner_id, old_id)
             self._touch_progress(bucket, learner_id, new_id)
             if staying is None:
-                bucket.progress[new_id] = dataclasses.replace(moving, lesson_id=new_id, revision=moving.revision + 1)
+                bucket.progress[new_id] = dataclasses.replace(
+                    moving, lesson_id=new_id, revision=moving.revision + 1
+                )
             elif _updated_later(moving, staying):
-                bucket.progress[new_id] = dataclasses.replace(moving, lesson_id=new_id, revision=staying.revision + 1)
+                bucket.progress[new_id] = dataclasses.replace(
+                    moving, lesson_id=new_id, revision=staying.revision + 1
+                )
             del bucket.progress[old_id]
         _rename_completions(bucket.completions, old_id, new_id)
         self._completion_ops.setdefault(learner_id, []).append((old_id, new_id))

@@ -51,7 +51,9 @@ def head() -> str:
 @functools.cache
 def known_revisions() -> frozenset[str]:
     """Every revision this code ships."""
-    return frozenset(script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+    return frozenset(
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
 
 
 def upgrade(url: str, revision: str = "head") -> None:
@@ -111,6 +113,7 @@ def _run(url: str, operation: Callable[[Config], None]) -> None:
 def revision_errors() -> Iterator[None]:
     """Alembic's "no such revision" (a typo in `db upgrade REV`) as a usage error naming the known ones."""
     from alembic.util import CommandError
+
     from fiml_cms.errors import UsageError
 
     try:
@@ -118,4 +121,3 @@ def revision_errors() -> Iterator[None]:
     except CommandError as error:
         known = ", ".join(sorted(known_revisions()))
         raise UsageError(f"{error} (known revisions: {known}; also head, base, +N, -N)") from None
-

@@ -29,7 +29,9 @@ LEARNERS: Table = LearnerRow.__table__  # type: ignore[assignment]
 PROGRESS: Table = LessonProgressRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
 
-READ_ONLY = "fiml_read_only"  # execution option: `database._configure_sqlite` then begins a deferred transaction
+READ_ONLY = (
+    "fiml_read_only"  # execution option: `database._configure_sqlite` then begins a deferred transaction
+)
 STREAM_ROWS = 5000
 PRUNE_BATCH = 500  # a bot action waits for at most one batch (a few ms)
 
@@ -44,7 +46,14 @@ class SqlSnapshot:
         if not ids:
             return
         statement = (
-            select(PROGRESS.c.learner_id, PROGRESS.c.lesson_id, PROGRESS.c.status, PROGRESS.c.pinned_version, PROGRESS.c.completed_version, PROGRESS.c.seen_version)
+            select(
+                PROGRESS.c.learner_id,
+                PROGRESS.c.lesson_id,
+                PROGRESS.c.status,
+                PROGRESS.c.pinned_version,
+                PROGRESS.c.completed_version,
+                PROGRESS.c.seen_version,
+            )
             .join(LEARNERS, LEARNERS.c.id == PROGRESS.c.learner_id)
             .where(LEARNERS.c.active.is_(True), PROGRESS.c.lesson_id.in_(ids))
             .order_by(PROGRESS.c.learner_id, PROGRESS.c.lesson_id)

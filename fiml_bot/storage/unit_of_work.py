@@ -62,6 +62,7 @@ from fiml_bot.tutor.ports import (
     StorageUnavailable,
 )
 
+from . import reports, window
 from .database import (
     DEFAULT_BUSY_TIMEOUT,
     UPGRADE_HINT,
@@ -70,7 +71,6 @@ from .database import (
     sqlite_path,
     storage_errors,
 )
-from . import reports, window
 from .errors import UnknownLearner
 from .facts import Snapshot
 from .migrations_api import check_schema, current, known_revisions, upgrade
@@ -102,14 +102,20 @@ R = TypeVar("R")
 # the compiled form. WHERE parameters are prefixed `b_` (unprefixed names are the SET/VALUES columns).
 _b = bindparam
 SELECT_LEARNER = select(LEARNERS).where(LEARNERS.c.id == _b("b_id"))
-UPDATE_LEARNER = update(LEARNERS).where((LEARNERS.c.id == _b("b_id")) & (LEARNERS.c.revision == _b("b_revision")))
+UPDATE_LEARNER = update(LEARNERS).where(
+    (LEARNERS.c.id == _b("b_id")) & (LEARNERS.c.revision == _b("b_revision"))
+)
 LEARNER_IDS = select(LEARNERS.c.id).order_by(LEARNERS.c.id)
 _PROGRESS_KEY = (PROGRESS.c.learner_id == _b("b_learner_id")) & (PROGRESS.c.lesson_id == _b("b_lesson_id"))
 _PROGRESS_REVISION = _PROGRESS_KEY & (PROGRESS.c.revision == _b("b_revision"))
 # The columns every schema in the window has (0002's `migrated_at` is only written, when present).
 _PROGRESS_COLUMNS = [column for column in PROGRESS.c if column.name != "migrated_at"]
 SELECT_PROGRESS = select(*_PROGRESS_COLUMNS).where(_PROGRESS_KEY)
-ALL_PROGRESS = select(*_PROGRESS_COLUMNS).where(PROGRESS.c.learner_id == _b("b_learner_id")).order_by(PROGRESS.c.lesson_id)
+ALL_PROGRESS = (
+    select(*_PROGRESS_COLUMNS)
+    .where(PROGRESS.c.learner_id == _b("b_learner_id"))
+    .order_by(PROGRESS.c.lesson_id)
+)
 UPDATE_PROGRESS = update(PROGRESS).where(_PROGRESS_REVISION)
 # From 0002: the same update, stamping `migrated_at` when the pinned version moves.
 UPDATE_PROGRESS_STAMPED = UPDATE_PROGRESS.values(
@@ -121,16 +127,22 @@ RENAME_COMPLETIONS = update(COMPLETIONS).where(
 )
 INSERT_COMPLETION = COMPLETIONS.insert()
 _BY_COMPLETION_TIME = (COMPLETIONS.c.completed_at, COMPLETIONS.c.id)
-ALL_COMPLETIONS = select(COMPLETIONS).where(COMPLETIONS.c.learner_id == _b("b_learner_id")).order_by(*_BY_COMPLETION_TIME)
+ALL_COMPLETIONS = (
+    select(COMPLETIONS).where(COMPLETIONS.c.learner_id == _b("b_learner_id")).order_by(*_BY_COMPLETION_TIME)
+)
 LESSON_COMPLETIONS = (
     select(COMPLETIONS)
     .where((COMPLETIONS.c.learner_id == _b("b_learner_id")) & (COMPLETIONS.c.lesson_id == _b("b_lesson_id")))
     .order_by(*_BY_COMPLETION_TIME)
 )
-XP_TOTAL = select(func.coalesce(func.sum(XP_LEDGER.c.amount), 0)).where(XP_LEDGER.c.learner_id == _b("b_learner_id"))
+XP_TOTAL = select(func.coalesce(func.sum(XP_LEDGER.c.amount), 0)).where(
+    XP_LEDGER.c.learner_id == _b("b_learner_id")
+)
 XP_AWARDS = select(XP_LEDGER).where(XP_LEDGER.c.learner_id == _b("b_learner_id")).order_by(XP_LEDGER.c.id)
 SELECT_BADGES = (
-    select(BADGES).where(BADGES.c.learner_id == _b("b_learner_id")).order_by(BADGES.c.awarded_at, BADGES.c.badge)
+    select(BADGES)
+    .where(BADGES.c.learner_id == _b("b_learner_id"))
+    .order_by(BADGES.c.awarded_at, BADGES.c.badge)
 )
 
 
@@ -250,7 +262,11 @@ class SqlProgressRepository:
                 raise ConcurrentUpdate(f"{what} was created by another action")
             saved = dataclasses.replace(progress, revision=1)
         elif self._stamps_migrations:
-            key = {**_progress_key(progress, progress.lesson_id), "b_pinned": progress.pinned_version, "b_now": utc_now()}
+            key = {
+                **_progress_key(progress, progress.lesson_id),
+                "b_pinned": progress.pinned_version,
+                "b_now": utc_now(),
+            }
             self._update(UPDATE_PROGRESS_STAMPED, key, values, what)
             saved = dataclasses.replace(progress, revision=progress.revision + 1)
         else:
@@ -283,7 +299,9 @@ class SqlProgressRepository:
                     self._update(UPDATE_PROGRESS, _progress_key(staying, new_id), values, what)
                 if self._run(DELETE_PROGRESS, _progress_key(moving, old_id)).rowcount != 1:
                     raise ConcurrentUpdate(f"{what} changed while it was being renamed")
-        self._run(RENAME_COMPLETIONS, {"b_learner_id": learner_id, "b_lesson_id": old_id, "lesson_id": new_id})
+        self._run(
+            RENAME_COMPLETIONS, {"b_learner_id": learner_id, "b_lesson_id": old_id, "lesson_id": new_id}
+        )
 
     # the XP ledger (append-only: rows are inserted, never updated or deleted)
 
@@ -449,8 +467,6 @@ def _progress(row: Row[Any]) -> LessonProgress:
     )
 
 
-
-
 class SqlUnitOfWork:
     """`UnitOfWork` on one connection: `with uow: ...; uow.commit()`.
 
@@ -542,7 +558,9 @@ class _WriterLock:
 
     def acquire(self, where: str) -> None:
         if not self._lock.acquire(timeout=self._timeout):
-            raise StorageUnavailable(f"the database at {where} is unavailable: database is locked (waited {self._timeout:g} s)")
+            raise StorageUnavailable(
+                f"the database at {where} is unavailable: database is locked (waited {self._timeout:g} s)"
+            )
 
     def release(self) -> None:
         self._lock.release()
@@ -554,7 +572,9 @@ class Storage:
     Holds the engine (and its connection pool) for the life of the process; `close()` releases it.
     """
 
-    def __init__(self, engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, revision: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, revision: str | None = None
+    ) -> None:
         self.engine = engine
         self.where = describe(engine.url)
         self.revision = revision  # the schema revision found when the store was opened

@@ -143,10 +143,19 @@ def check(connection: Connection, found: str | None, where: str) -> None:
         return
     recorded = recorded_oldest_code(connection)
     if recorded is not None and recorded[0] == found and recorded[1] in order:
-        log.info("the database at %s is at revision %s, newer than this code (%s); its window admits code from %s",
-                 where, found, window.head, recorded[1])
+        log.info(
+            "the database at %s is at revision %s, newer than this code (%s); its window admits code from %s",
+            where,
+            found,
+            window.head,
+            recorded[1],
+        )
         return
-    needs = f" (it admits code from revision {recorded[1]} on)" if recorded is not None and recorded[0] == found else ""
+    needs = (
+        f" (it admits code from revision {recorded[1]} on)"
+        if recorded is not None and recorded[0] == found
+        else ""
+    )
     raise SchemaOutOfDate(
         f"the database at {where} is at schema revision {found}, which this fiml-bot does not know "
         f"(it runs on {window.describe()}){needs}: the database was migrated by a newer fiml-bot; run that "

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 LIMIT = 64
 SEP = "|"

@@ -44,10 +44,12 @@ class Catalogue:
     paths: tuple[LearningPath, ...]
     _shown: tuple[int, ...] = field(repr=False, default=())  # positions in `listing` of lessons not retired
     _position: Mapping[str, int] = field(repr=False, default_factory=dict)
-    _short_keys: dict[str, str] = field(repr=False, default_factory=dict)  # filled on the first short key asked
+    _short_keys: dict[str, str] = field(
+        repr=False, default_factory=dict
+    )  # filled on the first short key asked
 
     @classmethod
-    def build(cls, summaries: Iterable[LessonSummary], paths: Iterable[LearningPath] = ()) -> "Catalogue":
+    def build(cls, summaries: Iterable[LessonSummary], paths: Iterable[LearningPath] = ()) -> Catalogue:
         by_id = {s.id: s for s in summaries}
         direct = {old: s.id for s in by_id.values() for old in s.replaces}
         aliases = {old: _follow(direct, old) for old in direct}
@@ -65,7 +67,11 @@ class Catalogue:
         listing.extend((MORE_LESSONS, i) for i in current if i not in seen)
         shown = tuple(n for n, (_, i) in enumerate(listing) if not by_id[i].retired)
         return cls(
-            MappingProxyType(by_id), MappingProxyType(aliases), tuple(listing), paths, shown,
+            MappingProxyType(by_id),
+            MappingProxyType(aliases),
+            tuple(listing),
+            paths,
+            shown,
             MappingProxyType({i: n for n, (_, i) in enumerate(listing)}),
         )
 
@@ -97,13 +103,17 @@ class Catalogue:
     def retired(self) -> set[str]:
         return {i for _, i in self.listing if self.summaries[i].retired}
 
-    def page(self, number: int, size: int, also: Iterable[str] = ()) -> tuple[list[tuple[str, LessonSummary]], int, int]:
+    def page(
+        self, number: int, size: int, also: Iterable[str] = ()
+    ) -> tuple[list[tuple[str, LessonSummary]], int, int]:
         """One page of the list: lessons not retired, plus the retired ones in `also` (a learner's own).
 
         Returns (items, page number clamped to the pages there are, page count). Costs O(size + log n)
         plus the few extra lessons, however many lessons there are.
         """
-        extra = sorted(self._position[i] for i in set(also) if i in self._position and self.summaries[i].retired)
+        extra = sorted(
+            self._position[i] for i in set(also) if i in self._position and self.summaries[i].retired
+        )
         total = len(self._shown) + len(extra)
         pages = max(1, -(-total // size))
         number = min(max(number, 0), pages - 1)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
@@ -20,11 +20,20 @@ from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Que
 from . import callbacks, gamification, render
 from .callbacks import encode
 from .catalogue import LessonSummary
-from .features import REVIEW_MISTAKES, Features, NoFeatures, Rollout, mistakes_review
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from .features import REVIEW_MISTAKES, Features, NoFeatures, Rollout, mistakes_review
 from .messages import Button, Message, rows
+from .model import (
+    COMPLETED,
+    IN_PROGRESS,
+    QUIZ,
+    Completion,
+    Learner,
+    LearnerSnapshot,
+    LessonProgress,
+    QuizAnswer,
+)
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
-from .model import COMPLETED, IN_PROGRESS, QUIZ, Completion, LessonProgress, Learner, LearnerSnapshot, QuizAnswer
 from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 
@@ -48,7 +57,7 @@ _HOME = ((Button("📚 Lessons", encode("l", "0", "")), Button("📈 My progress
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Tutor:
@@ -71,16 +80,34 @@ class Tutor:
         self.features: Features = features or NoFeatures()
         self.rollout = rollout
 
-    def handle(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "", raise_unavailable: bool = False) -> list[Message]:
+    def handle(
+        self,
+        learner_id: str,
+        event: Event,
+        *,
+        event_key: str | None = None,
+        name: str = "",
+        raise_unavailable: bool = False,
+    ) -> list[Message]:
         """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once.
 
         With the database unavailable nothing was applied: the learner is told so, or, with
         `raise_unavailable`, the caller gets `StorageUnavailable` (a webhook then answers 500, and
         Telegram delivers the update again later).
         """
-        return self.handle_reporting(learner_id, event, event_key=event_key, name=name, raise_unavailable=raise_unavailable)[0]
+        return self.handle_reporting(
+            learner_id, event, event_key=event_key, name=name, raise_unavailable=raise_unavailable
+        )[0]
 
-    def handle_reporting(self, learner_id: str, event: Event, *, event_key: str | None = None, name: str = "", raise_unavailable: bool = False) -> tuple[list[Message], str]:
+    def handle_reporting(
+        self,
+        learner_id: str,
+        event: Event,
+        *,
+        event_key: str | None = None,
+        name: str = "",
+        raise_unavailable: bool = False,
+    ) -> tuple[list[Message], str]:
         """`handle`, plus the action's outcome (ok, user_error or failed), reported to the observer too."""
         failed = ActionEvents(outcome=FAILED)
         refreshed = False
@@ -101,7 +128,11 @@ class Tutor:
                 refreshed = True
                 self._refresh_content(exc)
             except LessonUpdating as exc:
-                log.warning("learner %s: %s is not known on this replica even after a refresh; nothing changed", learner_id, exc)
+                log.warning(
+                    "learner %s: %s is not known on this replica even after a refresh; nothing changed",
+                    learner_id,
+                    exc,
+                )
                 self.observer.action_done(ActionEvents())  # handled: the learner is asked to try again
                 return [Message(UPDATING, _HOME)], "ok"
             except StorageUnavailable as exc:
@@ -114,7 +145,11 @@ class Tutor:
             except Exception:  # a bug must cost one reply, not the bot; the transaction was rolled back
                 log.exception("unexpected error handling %r for %s", event, learner_id)
                 self.observer.action_done(failed)
-                return [Message("Something went wrong on my side, and nothing was changed. Please try again.", _HOME)], FAILED
+                return [
+                    Message(
+                        "Something went wrong on my side, and nothing was changed. Please try again.", _HOME
+                    )
+                ], FAILED
         log.error("gave up on an action of %s after %d concurrent updates", learner_id, RETRIES)
         self.observer.action_done(failed)
         return [Message("Lots is happening on your account at once; please try that again.")], FAILED
@@ -122,7 +157,6 @@ class Tutor:
     def content_for(self, learner_id: str, progress: ProgressRepository) -> Content:
         """The content as this learner is served it: a running content canary may pick other versions."""
         return self.content if self.rollout is None else self.rollout.view(self.content, learner_id, progress)
-
 
     def _refresh_content(self, reason: Exception) -> None:
         log.info("refreshing the content before running the action again: %s", reason)
@@ -227,7 +261,11 @@ class _Action:
         zone = zone.strip()
         if not zone or not gamification.valid_time_zone(zone):
             self.events.outcome = USER_ERROR
-            return [Message(f"I don't know the time zone {zone!r}. Use a name like Europe/Berlin, America/New_York or UTC.")]
+            return [
+                Message(
+                    f"I don't know the time zone {zone!r}. Use a name like Europe/Berlin, America/New_York or UTC."
+                )
+            ]
         self.learner = self.repo.save_learner(replace(self.learner, time_zone=zone))
         return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
 
@@ -253,10 +291,14 @@ class _Action:
             nav.append(Button("◀ Previous", encode("l", str(page - 1), path_id)))
         if page + 1 < pages:
             nav.append(Button("Next ▶", encode("l", str(page + 1), path_id)))
-        lines.append("\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first")
+        lines.append(
+            "\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first"
+        )
         return [Message("\n".join(lines), rows(buttons) + ((tuple(nav),) if nav else ()), replace=True)]
 
-    def _mark(self, lesson: Lesson | LessonSummary, progress: LessonProgress | None, done: set[str] | None = None) -> str:
+    def _mark(
+        self, lesson: Lesson | LessonSummary, progress: LessonProgress | None, done: set[str] | None = None
+    ) -> str:
         if progress is None:
             return "🔒" if self._missing_prerequisites(lesson, done) else "📘"
         if progress.status == COMPLETED:
@@ -279,7 +321,8 @@ class _Action:
         lines = [
             "**Your progress**",
             f"⭐ {total} XP · level {level} ({gamification.level_name(level)}) · {next_text}",
-            f"🔥 streak: {streak} day{'s' if streak != 1 else ''}" + (" · streak freeze ready" if gamification.freeze_ready(self.learner, self.now) else ""),
+            f"🔥 streak: {streak} day{'s' if streak != 1 else ''}"
+            + (" · streak freeze ready" if gamification.freeze_ready(self.learner, self.now) else ""),
             f"✅ {len(done)} lesson{'s' if len(done) != 1 else ''} completed · ▶️ {len(going)} in progress",
         ]
         if badges:
@@ -292,7 +335,12 @@ class _Action:
         if callback is None:
             log.warning("unknown or forged button data %r from %s", data, self.learner_id)
             self.events.outcome = USER_ERROR
-            return [Message("That button is no longer valid. Here is where you can go from here:", self._home_buttons())]
+            return [
+                Message(
+                    "That button is no longer valid. Here is where you can go from here:",
+                    self._home_buttons(),
+                )
+            ]
         kind, fields = callback.kind, callback.fields
         if kind == "h":
             return [self._help()]
@@ -327,7 +375,9 @@ class _Action:
     def _resolve_pressed(self, key: str) -> str | None:
         """A button's lesson; one the learner has records of but this replica does not know yet is pending."""
         lesson_id = self._resolve(key)
-        if lesson_id is None and any(_same_key(key, p.lesson_id) for p in self.repo.all_progress(self.learner_id)):
+        if lesson_id is None and any(
+            _same_key(key, p.lesson_id) for p in self.repo.all_progress(self.learner_id)
+        ):
             self._not_resolvable_yet(f"lesson {key!r}")
         return lesson_id
 
@@ -341,7 +391,10 @@ class _Action:
     def _open(self, lesson_id: str) -> list[Message]:
         latest = self._latest(lesson_id)
         if latest is None:
-            return [Message("That lesson is not available right now. Please try another one."), *self._list(0)]
+            return [
+                Message("That lesson is not available right now. Please try another one."),
+                *self._list(0),
+            ]
         progress = self.repo.progress(self.learner_id, lesson_id)
         if progress is None:
             return self._begin(latest)
@@ -354,23 +407,47 @@ class _Action:
 
     def _begin(self, latest: Lesson) -> list[Message]:
         if latest.retired:
-            return [Message(f"“{latest.title}” has been retired and takes no new learners.", self._home_buttons())]
+            return [
+                Message(f"“{latest.title}” has been retired and takes no new learners.", self._home_buttons())
+            ]
         missing = self._missing_prerequisites(latest)
         if missing:
             titles = [(m, self._latest(m)) for m in missing]
             names = [t.title if t else m for m, t in titles]
             text = f"“{latest.title}” builds on {_join(names)}. Finish {'that' if len(missing) == 1 else 'those'} first:"
-            return [Message(text, rows([Button(t.title[:60], encode("o", m)) for m, t in titles if t]) or self._home_buttons())]
+            return [
+                Message(
+                    text,
+                    rows([Button(t.title[:60], encode("o", m)) for m, t in titles if t])
+                    or self._home_buttons(),
+                )
+            ]
         progress = LessonProgress(
-            self.learner_id, latest.id, latest.version, IN_PROGRESS, latest.sections[0].id, (), (), 1, self.now, self.now, seen_version=latest.version,
+            self.learner_id,
+            latest.id,
+            latest.version,
+            IN_PROGRESS,
+            latest.sections[0].id,
+            (),
+            (),
+            1,
+            self.now,
+            self.now,
+            seen_version=latest.version,
         )
         progress = self.repo.save_progress(progress)
         self.events.starts.append((latest.id, latest.version))
         return self._show_step(progress)
 
-    def _missing_prerequisites(self, lesson: Lesson | LessonSummary, done: set[str] | None = None) -> list[str]:
+    def _missing_prerequisites(
+        self, lesson: Lesson | LessonSummary, done: set[str] | None = None
+    ) -> list[str]:
         if done is None:
-            done = {p.lesson_id for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED or p.completed_version}
+            done = {
+                p.lesson_id
+                for p in self.repo.all_progress(self.learner_id)
+                if p.status == COMPLETED or p.completed_version
+            }
         missing = []
         for prerequisite in lesson.prerequisites:
             current = self.content.current_id(prerequisite) or prerequisite
@@ -404,15 +481,28 @@ class _Action:
         progress = reconciled
         lesson = self._pinned(progress)
         current = progress.current_section
-        if progress.status != IN_PROGRESS or version not in (progress.pinned_version, shown_under) or not _same_key(section_key, current):
-            return [Message("↩️ That button was from an earlier message. Here is where you are:"), *self._show_step(progress)]
+        if (
+            progress.status != IN_PROGRESS
+            or version not in (progress.pinned_version, shown_under)
+            or not _same_key(section_key, current)
+        ):
+            return [
+                Message("↩️ That button was from an earlier message. Here is where you are:"),
+                *self._show_step(progress),
+            ]
         ids = [s.id for s in lesson.sections]
-        done = progress.sections_done + ((current,) if current and current not in progress.sections_done else ())
+        done = progress.sections_done + (
+            (current,) if current and current not in progress.sections_done else ()
+        )
         following = ids[ids.index(current) + 1 :] if current in ids else []
         if following:
-            progress = replace(progress, current_section=following[0], sections_done=done, updated_at=self.now)
+            progress = replace(
+                progress, current_section=following[0], sections_done=done, updated_at=self.now
+            )
         else:
-            progress = replace(progress, status=QUIZ, current_section=None, sections_done=done, updated_at=self.now)
+            progress = replace(
+                progress, status=QUIZ, current_section=None, sections_done=done, updated_at=self.now
+            )
         progress = self.repo.save_progress(progress)
         return self._show_step(progress)
 
@@ -422,10 +512,16 @@ class _Action:
         header = f"**Quiz · {lesson.title}** · question {number}/{len(lesson.quiz.questions)}"
         text = f"{header}\n\n{render.question(question)}"
         if isinstance(question, MultipleChoiceQuestion):
-            buttons = [Button(f"{i + 1}. {o}"[:60], encode("a", lesson.id, lesson.version, question.id, str(i))) for i, o in enumerate(question.options)]
+            buttons = [
+                Button(f"{i + 1}. {o}"[:60], encode("a", lesson.id, lesson.version, question.id, str(i)))
+                for i, o in enumerate(question.options)
+            ]
             return Message(text, rows(buttons))
         if isinstance(question, TrueFalseQuestion):
-            pair = (Button("True", encode("a", lesson.id, lesson.version, question.id, "t")), Button("False", encode("a", lesson.id, lesson.version, question.id, "f")))
+            pair = (
+                Button("True", encode("a", lesson.id, lesson.version, question.id, "t")),
+                Button("False", encode("a", lesson.id, lesson.version, question.id, "f")),
+            )
             return Message(text, (pair,))
         return Message(text + "\n\n_Type your answer as a number._")
 
@@ -434,13 +530,22 @@ class _Action:
         if progress is None:
             return self._open(lesson_id)
         if progress.status != QUIZ:
-            return [Message("↩️ That question is from an earlier message. Here is where you are:"), *self._show_step(progress)]
+            return [
+                Message("↩️ That question is from an earlier message. Here is where you are:"),
+                *self._show_step(progress),
+            ]
         asked = self._lesson_at(lesson_id, version) or self._pinned(progress)
         question = next((q for q in asked.quiz.questions if _same_key(question_key, q.id)), None)
         if question is None:
-            return [Message("↩️ That question is no longer in this lesson. Here is where you are:"), *self._show_step(progress)]
+            return [
+                Message("↩️ That question is no longer in this lesson. Here is where you are:"),
+                *self._show_step(progress),
+            ]
         if any(a.question_id == question.id for a in progress.answers):
-            return [Message("You already answered that one. Here is where you are:"), *self._show_step(progress)]
+            return [
+                Message("You already answered that one. Here is where you are:"),
+                *self._show_step(progress),
+            ]
         reconciled = self._apply_policy(progress)
         if isinstance(reconciled, list):
             return reconciled
@@ -448,16 +553,27 @@ class _Action:
         correct = _grade(question, given)
         if correct is None:
             self.events.outcome = USER_ERROR
-            return [Message("Please answer with a number, like 12.5"), self._question_message(self._pinned(progress), question, progress)]
+            return [
+                Message("Please answer with a number, like 12.5"),
+                self._question_message(self._pinned(progress), question, progress),
+            ]
         answer = QuizAnswer(question.id, given, correct, asked.version)
         self.events.answers.append((lesson_id, asked.version, correct))
-        progress = self.repo.save_progress(replace(progress, answers=progress.answers + (answer,), updated_at=self.now))
+        progress = self.repo.save_progress(
+            replace(progress, answers=progress.answers + (answer,), updated_at=self.now)
+        )
         earned = 0
         if correct and not self._answer_paid_under_former_ids(lesson_id, question.id):
-            award = gamification.answer_award(self.learner_id, lesson_id, asked.version, question.id, question.xp, self.now)
+            award = gamification.answer_award(
+                self.learner_id, lesson_id, asked.version, question.id, question.xp, self.now
+            )
             if award is not None and self.repo.award_xp(award):
                 earned = award.amount
-        verdict = f"✅ Correct!{f' +{earned} XP' if earned else ''}" if correct else f"❌ Not quite. The answer is {_answer_text(question)}."
+        verdict = (
+            f"✅ Correct!{f' +{earned} XP' if earned else ''}"
+            if correct
+            else f"❌ Not quite. The answer is {_answer_text(question)}."
+        )
         feedback = f"{verdict}\n\n{question.explanation}"
         following = self._show_step(progress)
         if following and not following[0].replace:  # one message: the feedback above what comes next
@@ -482,25 +598,81 @@ class _Action:
         if total and score / total < lesson.quiz.pass_ratio:
             needed = -(-int(lesson.quiz.pass_ratio * total * 1000) // 1000)
             text = f"You scored {score}/{total}; {needed} correct answers pass this quiz. Read it again and have another go!"
-            return [*self._review(lesson, progress), Message(text, ((Button("🔁 Try again", encode("r", lesson.id)), Button("📚 Lessons", encode("l", "0", ""))),))]
+            return [
+                *self._review(lesson, progress),
+                Message(
+                    text,
+                    (
+                        (
+                            Button("🔁 Try again", encode("r", lesson.id)),
+                            Button("📚 Lessons", encode("l", "0", "")),
+                        ),
+                    ),
+                ),
+            ]
         before = self.repo.xp_total(self.learner_id)
-        award = gamification.lesson_completion_award(self.learner_id, lesson.id, lesson.version, lesson.xp_reward, self._paid_for_lesson(lesson.id), self.now)
+        award = gamification.lesson_completion_award(
+            self.learner_id,
+            lesson.id,
+            lesson.version,
+            lesson.xp_reward,
+            self._paid_for_lesson(lesson.id),
+            self.now,
+        )
         lesson_xp = award.amount if award is not None and self.repo.award_xp(award) else 0
-        progress = replace(progress, status=COMPLETED, completed_version=lesson.version, completed_at=self.now, seen_version=self._latest_version(lesson.id) or lesson.version, updated_at=self.now)
+        progress = replace(
+            progress,
+            status=COMPLETED,
+            completed_version=lesson.version,
+            completed_at=self.now,
+            seen_version=self._latest_version(lesson.id) or lesson.version,
+            updated_at=self.now,
+        )
         self.repo.save_progress(progress)
-        self.repo.add_completion(Completion(self.learner_id, lesson.id, lesson.version, progress.attempt, score, total, lesson_xp, self.now))
+        self.repo.add_completion(
+            Completion(
+                self.learner_id,
+                lesson.id,
+                lesson.version,
+                progress.attempt,
+                score,
+                total,
+                lesson_xp,
+                self.now,
+            )
+        )
         total_xp = self.repo.xp_total(self.learner_id)
         level = gamification.level_for(total_xp)
-        snapshot = LearnerSnapshot(self.learner, total_xp, tuple(self.repo.completions(self.learner_id)), frozenset(b.badge for b in self.repo.badges(self.learner_id)))
-        new = [b for b in gamification.new_badges(snapshot, self.content.paths(), perfect_attempt=total > 0 and score == total, now=self.now) if self.repo.award_badge(b)]
-        lines = [f"🎉 **Lesson complete: {lesson.title}**", f"Score {score}/{total}" + (f" · +{lesson_xp} XP for the lesson" if lesson_xp else "")]
+        snapshot = LearnerSnapshot(
+            self.learner,
+            total_xp,
+            tuple(self.repo.completions(self.learner_id)),
+            frozenset(b.badge for b in self.repo.badges(self.learner_id)),
+        )
+        new = [
+            b
+            for b in gamification.new_badges(
+                snapshot, self.content.paths(), perfect_attempt=total > 0 and score == total, now=self.now
+            )
+            if self.repo.award_badge(b)
+        ]
+        lines = [
+            f"🎉 **Lesson complete: {lesson.title}**",
+            f"Score {score}/{total}" + (f" · +{lesson_xp} XP for the lesson" if lesson_xp else ""),
+        ]
         lines.append(f"⭐ {total_xp} XP · level {level} ({gamification.level_name(level)})")
         if gamification.level_for(before) < level:
             lines.append(f"⬆️ You reached level {level}!")
         for badge in new:
             lines.append(f"🏅 New badge: {gamification.badge_title(badge.badge)}")
         self.events.completions.append((lesson.id, lesson.version))
-        return [*self._review(lesson, progress), Message("\n".join(lines), ((Button("📚 More lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),))]
+        return [
+            *self._review(lesson, progress),
+            Message(
+                "\n".join(lines),
+                ((Button("📚 More lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),),
+            ),
+        ]
 
     def _review(self, lesson: Lesson, progress: LessonProgress) -> list[Message]:
         """The "review your mistakes" step, for learners the feature is rolled out to."""
@@ -537,7 +709,12 @@ class _Action:
             text = "\n".join(lines)
         if progress.status == COMPLETED:  # for a lesson in progress, "seen" would mean a declined update
             self.repo.save_progress(replace(progress, seen_version=latest.version, updated_at=self.now))
-        return [Message(text, ((Button("🔁 Retake", encode("r", lesson_id)), Button("📚 Lessons", encode("l", "0", ""))),))]
+        return [
+            Message(
+                text,
+                ((Button("🔁 Retake", encode("r", lesson_id)), Button("📚 Lessons", encode("l", "0", ""))),),
+            )
+        ]
 
     def _retake(self, lesson_id: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
@@ -555,8 +732,17 @@ class _Action:
             self.events.abandons.append((progress.lesson_id, progress.pinned_version))
         self.events.starts.append((latest.id, latest.version))
         return replace(
-            progress, pinned_version=latest.version, status=IN_PROGRESS, current_section=latest.sections[0].id, sections_done=(), answers=(),
-            attempt=progress.attempt + 1, started_at=self.now, updated_at=self.now, seen_version=latest.version, pending_choice=None,
+            progress,
+            pinned_version=latest.version,
+            status=IN_PROGRESS,
+            current_section=latest.sections[0].id,
+            sections_done=(),
+            answers=(),
+            attempt=progress.attempt + 1,
+            started_at=self.now,
+            updated_at=self.now,
+            seen_version=latest.version,
+            pending_choice=None,
         )
 
     # -- the version policy ------------------------------------------------------------------
@@ -571,36 +757,64 @@ class _Action:
             return progress  # nothing newer can be served: stay on the pinned version
         pinned = self._pinned_or_pending(progress.lesson_id, progress.pinned_version)
         decision = decide(
-            progress.pinned_version, latest.version,
-            pinned_available=pinned is not None, pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
-            declined=progress.seen_version == latest.version != progress.pinned_version and progress.pending_choice is None,
+            progress.pinned_version,
+            latest.version,
+            pinned_available=pinned is not None,
+            pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
+            declined=progress.seen_version == latest.version != progress.pinned_version
+            and progress.pending_choice is None,
             settings=self.tutor.policy,
         )
-        decision = after_rename(decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id))
+        decision = after_rename(
+            decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id)
+        )
         if decision.action is Action.NONE:
             return progress
         self.events.policy_actions.append(decision.action.value)
         if decision.action is Action.CHOICE:
             if progress.pending_choice != latest.version:
-                progress = self.repo.save_progress(replace(progress, pending_choice=latest.version, updated_at=self.now))
+                progress = self.repo.save_progress(
+                    replace(progress, pending_choice=latest.version, updated_at=self.now)
+                )
             return [self._choice_message(progress, latest)]
         if decision.action is Action.FORCED_RESTART:
             log.info("forced restart of %s for %s: %s", progress.lesson_id, self.learner_id, decision.reason)
-            self.notes.append(Message(f"ℹ️ **{latest.title}**: {decision.reason}, so you restart on version {latest.version}. Your XP and completions are kept."))
+            self.notes.append(
+                Message(
+                    f"ℹ️ **{latest.title}**: {decision.reason}, so you restart on version {latest.version}. Your XP and completions are kept."
+                )
+            )
             restarted = self._restart(progress, latest)
-            return self._show_step(self.repo.save_progress(restarted))  # the pressed button belonged to the old version
+            return self._show_step(
+                self.repo.save_progress(restarted)
+            )  # the pressed button belonged to the old version
         assert pinned is not None
-        position = map_position(pinned, latest, progress.current_section if progress.status == IN_PROGRESS else None, progress.sections_done)
+        position = map_position(
+            pinned,
+            latest,
+            progress.current_section if progress.status == IN_PROGRESS else None,
+            progress.sections_done,
+        )
         status = progress.status
         if status == IN_PROGRESS and position.current_section is None:
             status = QUIZ
         migrated = replace(
-            progress, pinned_version=latest.version, status=status, current_section=position.current_section if status == IN_PROGRESS else None,
-            sections_done=position.sections_done, updated_at=self.now, seen_version=latest.version, pending_choice=None,
+            progress,
+            pinned_version=latest.version,
+            status=status,
+            current_section=position.current_section if status == IN_PROGRESS else None,
+            sections_done=position.sections_done,
+            updated_at=self.now,
+            seen_version=latest.version,
+            pending_choice=None,
         )
         if decision.action is Action.AUTO_MIGRATE_NOTIFY:
             changes = self._changes_since(progress.lesson_id, progress.pinned_version, "small improvements")
-            self.notes.append(Message(f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"))
+            self.notes.append(
+                Message(
+                    f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"
+                )
+            )
         return self.repo.save_progress(migrated)
 
     def _choice_message(self, progress: LessonProgress, latest: Lesson) -> Message:
@@ -625,13 +839,21 @@ class _Action:
         if progress is None or progress.pending_choice != offered or choice not in ("c", "r"):
             return [Message("↩️ That choice is from an earlier message."), *self._open(lesson_id)]
         if choice == "c":
-            progress = self.repo.save_progress(replace(progress, pending_choice=None, seen_version=offered, updated_at=self.now))
-            return [Message(f"OK, you continue with version {progress.pinned_version}."), *self._show_step(progress)]
+            progress = self.repo.save_progress(
+                replace(progress, pending_choice=None, seen_version=offered, updated_at=self.now)
+            )
+            return [
+                Message(f"OK, you continue with version {progress.pinned_version}."),
+                *self._show_step(progress),
+            ]
         latest = self._latest(lesson_id)  # the newest: the one offered may have been yanked since
         if latest is None:
             return self._open(lesson_id)
         restarted = self._restart(progress, latest)
-        return [Message(f"Restarting on version {latest.version}. Your XP and completions are kept."), *self._show_step(self.repo.save_progress(restarted))]
+        return [
+            Message(f"Restarting on version {latest.version}. Your XP and completions are kept."),
+            *self._show_step(self.repo.save_progress(restarted)),
+        ]
 
     # -- housekeeping --------------------------------------------------------------------------
     def _reconcile_records(self) -> None:
@@ -640,9 +862,16 @@ class _Action:
         for progress in self.repo.all_progress(self.learner_id):
             current = self.content.current_id(progress.lesson_id)
             if current and current != progress.lesson_id:
-                log.info("learner %s: lesson %s is now %s; moving progress", self.learner_id, progress.lesson_id, current)
+                log.info(
+                    "learner %s: lesson %s is now %s; moving progress",
+                    self.learner_id,
+                    progress.lesson_id,
+                    current,
+                )
                 self.repo.rename_lesson(self.learner_id, progress.lesson_id, current)
-            if progress.completed_version and self._reward_rose(current or progress.lesson_id, progress.completed_version):
+            if progress.completed_version and self._reward_rose(
+                current or progress.lesson_id, progress.completed_version
+            ):
                 raised.append(current or progress.lesson_id)
         for lesson_id in raised:
             self._credit_raised_rewards(only=lesson_id)
@@ -658,12 +887,16 @@ class _Action:
 
     def _paid_for_lesson(self, lesson_id: str) -> int:
         """Paid for completing the lesson, under its id or an id it replaces (a rename pays once)."""
-        return gamification.paid_for_lesson(self.repo.xp_awards(self.learner_id), (lesson_id, *self._former_ids(lesson_id)))
+        return gamification.paid_for_lesson(
+            self.repo.xp_awards(self.learner_id), (lesson_id, *self._former_ids(lesson_id))
+        )
 
     def _answer_paid_under_former_ids(self, lesson_id: str, question_id: str) -> bool:
         """The ledger's unique key stops a second payment under the same id; this covers renames."""
         former = self._former_ids(lesson_id)
-        return bool(former) and gamification.answer_paid(self.repo.xp_awards(self.learner_id), former, question_id)
+        return bool(former) and gamification.answer_paid(
+            self.repo.xp_awards(self.learner_id), former, question_id
+        )
 
     def _credit_raised_rewards(self, only: str | None = None) -> None:
         """A lesson whose `xp_reward` rose pays past completers the difference (never takes XP away)."""
@@ -673,9 +906,20 @@ class _Action:
             latest = self._latest(progress.lesson_id)
             if latest is None:
                 continue
-            award = gamification.raise_award(self.learner_id, latest.id, latest.version, latest.xp_reward, self._paid_for_lesson(latest.id), self.now)
+            award = gamification.raise_award(
+                self.learner_id,
+                latest.id,
+                latest.version,
+                latest.xp_reward,
+                self._paid_for_lesson(latest.id),
+                self.now,
+            )
             if award is not None and self.repo.award_xp(award):
-                self.notes.append(Message(f"⭐ **{latest.title}** now rewards more XP: +{award.amount} XP for having completed it."))
+                self.notes.append(
+                    Message(
+                        f"⭐ **{latest.title}** now rewards more XP: +{award.amount} XP for having completed it."
+                    )
+                )
 
     def _latest(self, lesson_id: str) -> Lesson | None:
         try:
@@ -704,13 +948,17 @@ class _Action:
         lesson = self._lesson_at(lesson_id, version)
         if lesson is not None:
             return lesson
-        if self.content.is_yanked(lesson_id, version) or _below(version, self.content.newest_version(lesson_id)):
+        if self.content.is_yanked(lesson_id, version) or _below(
+            version, self.content.newest_version(lesson_id)
+        ):
             return None
         self._not_resolvable_yet(f"{lesson_id}@{version}")
         return None  # pragma: no cover - the call above always raises
 
     def _pinned(self, progress: LessonProgress) -> Lesson:
-        lesson = self._pinned_or_pending(progress.lesson_id, progress.pinned_version) or self._latest(progress.lesson_id)
+        lesson = self._pinned_or_pending(progress.lesson_id, progress.pinned_version) or self._latest(
+            progress.lesson_id
+        )
         if lesson is None:
             raise StorageUnavailable(f"lesson {progress.lesson_id} cannot be served")
         return lesson
@@ -782,4 +1030,3 @@ def _newer(a: str, b: str) -> bool:
 def _join(names: list[str]) -> str:
     quoted = [f"“{n}”" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-

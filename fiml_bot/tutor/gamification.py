@@ -115,7 +115,12 @@ def raise_key(lesson_id: str, new_reward: int) -> str:
 
 
 def lesson_completion_award(
-    learner_id: str, lesson_id: str, version: str, xp_reward: int, paid_so_far_for_lesson: int, now: dt.datetime
+    learner_id: str,
+    lesson_id: str,
+    version: str,
+    xp_reward: int,
+    paid_so_far_for_lesson: int,
+    now: dt.datetime,
 ) -> XpAward | None:
     """The lesson's reward, when nothing has been paid for the lesson yet; else None.
 
@@ -142,7 +147,12 @@ def answer_award(
 
 
 def raise_award(
-    learner_id: str, lesson_id: str, version: str, new_reward: int, paid_so_far_for_lesson: int, now: dt.datetime
+    learner_id: str,
+    lesson_id: str,
+    version: str,
+    new_reward: int,
+    paid_so_far_for_lesson: int,
+    now: dt.datetime,
 ) -> XpAward | None:
     """For a learner who completed the lesson: the difference when `new_reward` exceeds what they were paid.
 
@@ -208,7 +218,9 @@ _THRESHOLDS = tuple(level.min_xp for level in LEVELS)
 class LevelProgress(NamedTuple):
     level: int
     xp_into_level: int  # XP earned since the level began
-    xp_for_next: int | None  # the XP the whole level spans (a bar is xp_into_level / xp_for_next); None at the top
+    xp_for_next: (
+        int | None
+    )  # the XP the whole level spans (a bar is xp_into_level / xp_for_next); None at the top
 
     @property
     def xp_to_next(self) -> int | None:
@@ -275,15 +287,23 @@ def _three_in_one_path(c: BadgeContext) -> bool:
 BADGES: tuple[Badge, ...] = (
     Badge("first_steps", "First Steps", "Complete your first lesson.", lambda c: len(c.completed) >= 1),
     Badge("perfect_quiz", "Perfect Score", "Answer every question of a quiz correctly.", _perfect_quiz),
-    Badge("path_explorer", "Path Explorer", "Complete 3 lessons of the same learning path.", _three_in_one_path),
+    Badge(
+        "path_explorer", "Path Explorer", "Complete 3 lessons of the same learning path.", _three_in_one_path
+    ),
     Badge("five_lessons", "Keen Learner", "Complete 5 different lessons.", lambda c: len(c.completed) >= 5),
-    Badge("ten_lessons", "Dedicated Learner", "Complete 10 different lessons.", lambda c: len(c.completed) >= 10),
+    Badge(
+        "ten_lessons", "Dedicated Learner", "Complete 10 different lessons.", lambda c: len(c.completed) >= 10
+    ),
     Badge("week_warrior", "Week Warrior", "Learn 7 days in a row.", lambda c: c.streak >= 7),
     Badge("month_master", "Month Master", "Learn 30 days in a row.", lambda c: c.streak >= 30),
     Badge("xp_1000", "Thousand Club", "Earn 1,000 XP.", lambda c: c.xp >= 1_000),
 )
 PATH_BADGE_PREFIX = "path_complete:"
-PATH_BADGE_ROW = (f"{PATH_BADGE_PREFIX}<path id>", "Path complete: <path title>", "Complete every lesson of a learning path (one badge per path).")
+PATH_BADGE_ROW = (
+    f"{PATH_BADGE_PREFIX}<path id>",
+    "Path complete: <path title>",
+    "Complete every lesson of a learning path (one badge per path).",
+)
 
 
 def path_badge(path: LearningPath) -> Badge:
@@ -330,7 +350,11 @@ def new_badges(
         streak=streak_status(snapshot.learner, now),
     )
     learner_id = snapshot.learner.id
-    return [BadgeAward(learner_id, b.id, now) for b in badge_table(paths) if b.id not in snapshot.badges and b.rule(context)]
+    return [
+        BadgeAward(learner_id, b.id, now)
+        for b in badge_table(paths)
+        if b.id not in snapshot.badges and b.rule(context)
+    ]
 
 
 # ==============================================================================================
@@ -369,7 +393,12 @@ _NOT_LEARNER_PREFIXES = ("right/", "posix/")
 @functools.lru_cache(maxsize=1024)
 def valid_time_zone(name: str) -> bool:
     """Whether `name` is an IANA time zone (Europe/Berlin, America/New_York, UTC, Etc/GMT+5, ...)."""
-    if not isinstance(name, str) or not name or name in _NOT_LEARNER_ZONES or name.startswith(_NOT_LEARNER_PREFIXES):
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in _NOT_LEARNER_ZONES
+        or name.startswith(_NOT_LEARNER_PREFIXES)
+    ):
         return False
     try:
         ZoneInfo(name)
@@ -437,7 +466,9 @@ class StreakStatus:
     today: dt.date  # in the learner's zone
     active_today: bool
     freeze_ready: bool  # ready to cover a future missed day
-    freeze_covering: dt.date | None  # yesterday was missed: the freeze covers it if the learner is active today
+    freeze_covering: (
+        dt.date | None
+    )  # yesterday was missed: the freeze covers it if the learner is active today
     freeze_back_on: dt.date | None  # when a used freeze is ready again
 
 

@@ -24,7 +24,9 @@ class ActionEvents:
     outcome: str = OK
     starts: list[tuple[str, str]] = field(default_factory=list)  # (lesson, version)
     completions: list[tuple[str, str]] = field(default_factory=list)
-    abandons: list[tuple[str, str]] = field(default_factory=list)  # an unfinished attempt replaced by a new one
+    abandons: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # an unfinished attempt replaced by a new one
     answers: list[tuple[str, str, bool]] = field(default_factory=list)  # (lesson, version, correct)
     policy_actions: list[str] = field(default_factory=list)
     xp: int = 0

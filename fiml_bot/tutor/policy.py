@@ -49,7 +49,15 @@ class Decision:
     reason: str = ""
 
 
-def decide(pinned: str, latest: str, *, pinned_available: bool, pinned_yanked: bool, declined: bool = False, settings: PolicySettings = PolicySettings()) -> Decision:
+def decide(
+    pinned: str,
+    latest: str,
+    *,
+    pinned_available: bool,
+    pinned_yanked: bool,
+    declined: bool = False,
+    settings: PolicySettings = PolicySettings(),
+) -> Decision:
     """The §5 row for a learner pinned to `pinned` when `latest` is the newest published version.
 
     `declined`: the learner already chose to continue their version when offered `latest`.
@@ -65,14 +73,18 @@ def decide(pinned: str, latest: str, *, pinned_available: bool, pinned_yanked: b
         if declined:
             return Decision(Action.NONE, pinned)
         if not settings.choice_on_major:
-            return Decision(Action.FORCED_RESTART, latest, f"version {latest} is a new edition of this lesson")
+            return Decision(
+                Action.FORCED_RESTART, latest, f"version {latest} is a new edition of this lesson"
+            )
         return Decision(Action.CHOICE, latest)
     if new.minor - old.minor >= settings.notify_minor_steps:
         return Decision(Action.AUTO_MIGRATE_NOTIFY, latest)
     return Decision(Action.AUTO_MIGRATE, latest)
 
 
-def after_rename(decision: Decision, pinned: Lesson | None, latest: Lesson, pinned_under_former_id: bool) -> Decision:
+def after_rename(
+    decision: Decision, pinned: Lesson | None, latest: Lesson, pinned_under_former_id: bool
+) -> Decision:
     """A rename is not a new edition: agree with `fiml-cms diff` on the level.
 
     When the learner's version was published under an id the lesson has since replaced, a major
@@ -82,9 +94,15 @@ def after_rename(decision: Decision, pinned: Lesson | None, latest: Lesson, pinn
     from fiml_cms.diff import diff_lessons
     from fiml_cms.versions import Level
 
-    if not pinned_under_former_id or pinned is None or decision.action not in (Action.CHOICE, Action.FORCED_RESTART):
+    if (
+        not pinned_under_former_id
+        or pinned is None
+        or decision.action not in (Action.CHOICE, Action.FORCED_RESTART)
+    ):
         return decision
-    if decision.action is Action.FORCED_RESTART and not decision.reason.endswith("is a new edition of this lesson"):
+    if decision.action is Action.FORCED_RESTART and not decision.reason.endswith(
+        "is a new edition of this lesson"
+    ):
         return decision
     if diff_lessons(pinned, latest).required >= Level.MAJOR:
         return decision
@@ -116,4 +134,3 @@ def map_position(old: Lesson, new: Lesson, current: str | None, done: tuple[str,
             return Position(candidate, kept_done)
     remaining = [s for s in new_ids if s not in kept_done]
     return Position(remaining[0] if remaining else None, kept_done)
-

@@ -6,12 +6,13 @@ use in-memory fakes. The tutor never sees a database session or a git repository
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
 from .catalogue import Catalogue
-from .model import BadgeAward, Completion, LessonProgress, Learner, XpAward
+from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
 
 
 class ConcurrentUpdate(Exception):
@@ -71,7 +72,7 @@ class UnitOfWork(Protocol):
 
     progress: ProgressRepository
 
-    def __enter__(self) -> "UnitOfWork": ...
+    def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, *exc: object) -> None: ...
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from fiml_cms.lesson import ChartSection, KeyPointsSection, LiveExampleSection, MultipleChoiceQuestion, NumericQuestion, Question, Section, TextSection
+from fiml_cms.lesson import (
+    ChartSection,
+    KeyPointsSection,
+    LiveExampleSection,
+    MultipleChoiceQuestion,
+    NumericQuestion,
+    Question,
+    Section,
+    TextSection,
+)
 
 
 def section(item: Section) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from .. import atomic
 from ..errors import ContentError
@@ -51,15 +51,24 @@ def _published(ws: Workspace) -> list[Published]:
 def _index_document(entries: Iterable[tuple[Published, str]]) -> bytes:
     lessons: dict[str, dict[str, dict[str, str | None]]] = {}
     for entry, blob in entries:
-        lessons.setdefault(entry.lesson_id, {})[entry.version] = {"blob": blob, "date": entry.date, "tag": entry.tag, "commit": entry.commit}
-    return (json.dumps({"schema": INDEX_SCHEMA, "lessons": lessons}, indent=2, sort_keys=True) + "\n").encode()
+        lessons.setdefault(entry.lesson_id, {})[entry.version] = {
+            "blob": blob,
+            "date": entry.date,
+            "tag": entry.tag,
+            "commit": entry.commit,
+        }
+    return (
+        json.dumps({"schema": INDEX_SCHEMA, "lessons": lessons}, indent=2, sort_keys=True) + "\n"
+    ).encode()
 
 
 #: Writes overlap on a thread pool: each is an fsync-ed temp file plus a rename, mostly waiting on the disk.
 WRITERS = 8
 
 
-def archive(ws: Workspace, out: Path | None = None, progress: Callable[[int], Callable[[], None]] | None = None) -> ArchiveResult:
+def archive(
+    ws: Workspace, out: Path | None = None, progress: Callable[[int], Callable[[], None]] | None = None
+) -> ArchiveResult:
     """Write missing or differing archive files; idempotent, each write atomic; first remove the temp
     files of interrupted runs."""
     folder = out or ws.settings.archive
@@ -72,7 +81,9 @@ def archive(ws: Workspace, out: Path | None = None, progress: Callable[[int], Ca
     return result
 
 
-def _write_archive(ws: Workspace, folder: Path, result: ArchiveResult, progress: Callable[[int], Callable[[], None]] | None) -> None:
+def _write_archive(
+    ws: Workspace, folder: Path, result: ArchiveResult, progress: Callable[[int], Callable[[], None]] | None
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     entries = _published(ws)
@@ -129,22 +140,62 @@ def check_archive(ws: Workspace, out: Path | None = None) -> ArchiveResult:
     for path, blob in expected.items():
         name = _display(path)
         if not path.is_file():
-            result.findings.append(Finding("FIML070", f"missing archive file for published {path.parent.name}@{path.stem} (run `fiml-cms archive`)", name, line=1, column=1))
+            result.findings.append(
+                Finding(
+                    "FIML070",
+                    f"missing archive file for published {path.parent.name}@{path.stem} (run `fiml-cms archive`)",
+                    name,
+                    line=1,
+                    column=1,
+                )
+            )
         elif not _same(path, blob):
-            result.findings.append(Finding("FIML071", f"differs from the published blob {blob[:12]} of {path.parent.name}@{path.stem}", name, line=1, column=1))
+            result.findings.append(
+                Finding(
+                    "FIML071",
+                    f"differs from the published blob {blob[:12]} of {path.parent.name}@{path.stem}",
+                    name,
+                    line=1,
+                    column=1,
+                )
+            )
         else:
             result.unchanged += 1
     if folder.is_dir():
         for path in sorted(folder.glob("*/*.yaml")):
             if path not in expected:
-                result.findings.append(Finding("FIML072", "is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version", _display(path), line=1, column=1))
+                result.findings.append(
+                    Finding(
+                        "FIML072",
+                        "is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version",
+                        _display(path),
+                        line=1,
+                        column=1,
+                    )
+                )
     index = folder / INDEX
     if not index.is_file() or index.read_bytes() != _index_document(blobs):
-        result.findings.append(Finding("FIML071", "index.json is missing or out of date (run `fiml-cms archive`)", _display(index), line=1, column=1))
+        result.findings.append(
+            Finding(
+                "FIML071",
+                "index.json is missing or out of date (run `fiml-cms archive`)",
+                _display(index),
+                line=1,
+                column=1,
+            )
+        )
     with run_lock(ws.repo.git_dir, wait=False) as free:
         if free:  # while an archive run holds the lock its temp files are live, not stale
             for stale in stale_temp_files(folder):
-                result.findings.append(Finding("FIML073", "a temporary file left by an interrupted `fiml-cms archive` (the next run removes it)", _display(stale), line=1, column=1))
+                result.findings.append(
+                    Finding(
+                        "FIML073",
+                        "a temporary file left by an interrupted `fiml-cms archive` (the next run removes it)",
+                        _display(stale),
+                        line=1,
+                        column=1,
+                    )
+                )
     return result
 
 

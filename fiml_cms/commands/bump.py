@@ -36,7 +36,11 @@ class BumpPlan:
 
     def unified_diff(self) -> str:
         name = self.path.name
-        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), f"a/{name}", f"b/{name}"))
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(True), self.after.splitlines(True), f"a/{name}", f"b/{name}"
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,15 @@ class BumpOutcome:
     tag: str | None = None
 
 
-def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], date: dt.date | None, force: bool, yank: tuple[str, ...] = ()) -> BumpPlan:
+def plan_bump(
+    ws: Workspace,
+    lesson: str,
+    level_name: str,
+    messages: list[str],
+    date: dt.date | None,
+    force: bool,
+    yank: tuple[str, ...] = (),
+) -> BumpPlan:
     """The edit a bump makes; `yank`: versions to add to `yanked` in the same edit (SPEC §5)."""
     if not messages or not all(m.strip() for m in messages):
         raise UsageError("say what changed: at least one non-empty -m TEXT")
@@ -70,21 +82,35 @@ def plan_bump(ws: Workspace, lesson: str, level_name: str, messages: list[str], 
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if level < required and not force:
-            raise ContentError(f"{ref.id}: the changes since {published} require a {required.label} bump, not {level.label} (see `fiml-cms diff {ref.id}`; --force overrides)")
+            raise ContentError(
+                f"{ref.id}: the changes since {published} require a {required.label} bump, not {level.label} (see `fiml-cms diff {ref.id}`; --force overrides)"
+            )
     base_version = current.version
     if published and versions.parse(published) > versions.parse(base_version):
         base_version = published
     new_version = versions.bump(base_version, level)
     tag = ws.tag_format.name(ref.id, new_version)
     if (ws.settings.root / ".git").exists() and ws.repo.tag_exists(tag):
-        raise ContentError(f"{ref.id}: version {new_version} is already published (tag {tag}); bump from there")
-    entry = ChangelogEntry(new_version, (date or dt.date.today()).isoformat(), tuple(m.strip() for m in messages))
+        raise ContentError(
+            f"{ref.id}: version {new_version} is already published (tag {tag}); bump from there"
+        )
+    entry = ChangelogEntry(
+        new_version, (date or dt.date.today()).isoformat(), tuple(m.strip() for m in messages)
+    )
     try:
-        after = yamlfile.bump_text(yamlfile.add_yanked_text(before, list(yanking)), new_version, entry.date, list(entry.changes))
+        after = yamlfile.bump_text(
+            yamlfile.add_yanked_text(before, list(yanking)), new_version, entry.date, list(entry.changes)
+        )
     except yamlfile.EditError as exc:
         raise ContentError(f"{ref.path}: cannot edit in place: {exc}") from None
-    _verify(replace(current, yanked=current.yanked + yanking), parse_lesson(after.encode("utf-8"), str(ref.path)), entry)
-    return BumpPlan(ref.id, ref.path, current.version, new_version, level, required, entry, before, after, yanking)
+    _verify(
+        replace(current, yanked=current.yanked + yanking),
+        parse_lesson(after.encode("utf-8"), str(ref.path)),
+        entry,
+    )
+    return BumpPlan(
+        ref.id, ref.path, current.version, new_version, level, required, entry, before, after, yanking
+    )
 
 
 def _required_level(ws: Workspace, published: renames.PublishedAs | None, current: Lesson) -> Level:
@@ -97,8 +123,10 @@ def _nothing_to_bump(lesson_id: str, published: renames.PublishedAs | None) -> s
     if published is None:
         return f"nothing is published yet, so there is nothing to bump from: publish this version with `fiml-cms tag {lesson_id}` (after committing it)"
     if published.lesson_id != lesson_id:
-        return (f"no content changes since {published.label(lesson_id)}: a rename alone is not a new edition and needs no bump; "
-                f"publish it under its new id as it is, with `fiml-cms tag {lesson_id}` (after committing it)")
+        return (
+            f"no content changes since {published.label(lesson_id)}: a rename alone is not a new edition and needs no bump; "
+            f"publish it under its new id as it is, with `fiml-cms tag {lesson_id}` (after committing it)"
+        )
     return f"no content changes since the published {published.version}; nothing to bump"
 
 
@@ -106,7 +134,9 @@ def _verify(before: Lesson, after: Lesson, entry: ChangelogEntry) -> None:
     """The edit changed exactly the version and the changelog's top: checked, not assumed."""
     expected = replace(before, version=entry.version, changelog=(entry, *before.changelog))
     if after != expected:
-        raise ContentError("internal check failed: the edited file differs from the intended change; nothing was written")
+        raise ContentError(
+            "internal check failed: the edited file differs from the intended change; nothing was written"
+        )
 
 
 def _read_text(path: Path) -> str:
@@ -122,9 +152,13 @@ def apply_bump(ws: Workspace, plan: BumpPlan, commit: bool, tag: bool) -> BumpOu
     if commit:
         relative = ws.repo.relative(plan.path)
         if ws.repo.is_detached():
-            raise ContentError("HEAD is detached (not on a branch): check out a branch before committing a bump")
+            raise ContentError(
+                "HEAD is detached (not on a branch): check out a branch before committing a bump"
+            )
         if ws.repo.is_dirty(relative):
-            raise ContentError(f"{relative} has uncommitted changes; commit them first, so the bump commit holds only the version change")
+            raise ContentError(
+                f"{relative} has uncommitted changes; commit them first, so the bump commit holds only the version change"
+            )
     atomic.write_bytes(plan.path, plan.after.encode("utf-8"))
     if not commit:
         return BumpOutcome(plan, True)

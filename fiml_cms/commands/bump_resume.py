@@ -30,7 +30,9 @@ class Resumed:
     tag: str | None
 
     def summary(self) -> str:
-        done = [f"committed {self.commit[:12]}" if self.committed_now else f"found the commit {self.commit[:12]}"]
+        done = [
+            f"committed {self.commit[:12]}" if self.committed_now else f"found the commit {self.commit[:12]}"
+        ]
         if self.tag:
             done.append(f"tagged {self.tag}")
         return f"{self.lesson_id}: finished the interrupted bump to {self.version}: {', '.join(done)}"
@@ -65,7 +67,9 @@ def resume_bump(ws: Workspace, lesson: str, messages: list[str], tag: bool) -> R
     return Resumed(ref.id, working.version, sha, True, name if tag else None)
 
 
-def _tag_committed(ws: Workspace, ref: LessonRef, relative: str, working: Lesson, name: str | None) -> Resumed | None:
+def _tag_committed(
+    ws: Workspace, ref: LessonRef, relative: str, working: Lesson, name: str | None
+) -> Resumed | None:
     """Killed after the commit: the last commit of the file must be the bump commit of this version."""
     last = ws.repo.last_commit(relative)
     if last is None or last.subject != commit_message(ref.id, working.version, ()).strip():

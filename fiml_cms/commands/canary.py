@@ -26,12 +26,20 @@ def tag_canary(ws: Workspace, lesson: str, percent: int, flags: Path) -> tuple[P
     """Tag the committed version and serve it to `percent` % of new starts; the rest keep the previous latest."""
     _check_percent(percent)
     lesson_id = ws.lesson_ref(lesson).id
-    running = flagfile.current_canary(flags, lesson_id)  # read first: a broken flag file stops us before the tag
+    running = flagfile.current_canary(
+        flags, lesson_id
+    )  # read first: a broken flag file stops us before the tag
     previous = ws.last_published(lesson_id)
     if previous is None:
-        raise ContentError(f"{lesson_id} has no published version yet: a canary needs one for the other learners; tag it without --canary")
+        raise ContentError(
+            f"{lesson_id} has no published version yet: a canary needs one for the other learners; tag it without --canary"
+        )
     planned = tag_current(ws, lesson)
-    stable = running.stable if running is not None and versions.parse(running.stable) < versions.parse(planned.version) else previous
+    stable = (
+        running.stable
+        if running is not None and versions.parse(running.stable) < versions.parse(planned.version)
+        else previous
+    )
     canary = Canary(planned.lesson_id, planned.version, stable, percent)
     flagfile.set_canary(flags, canary)
     return planned, canary
@@ -43,7 +51,9 @@ def set_share(ws: Workspace, lesson: str, percent: int, flags: Path) -> tuple[Ca
     lesson_id = ws.lesson_ref(lesson).id
     running = flagfile.current_canary(flags, lesson_id)
     if running is None:
-        raise ContentError(f"{lesson_id} has no canary in {flags}; start one with `fiml-cms tag {lesson_id} --canary N`")
+        raise ContentError(
+            f"{lesson_id} has no canary in {flags}; start one with `fiml-cms tag {lesson_id} --canary N`"
+        )
     changed = Canary(running.lesson, running.version, running.stable, percent)
     flagfile.set_canary(flags, changed)
     return running, changed
@@ -56,6 +66,8 @@ def promote(ws: Workspace, lesson: str, flags: Path) -> Canary:
     if running is None:
         raise ContentError(f"{lesson_id} has no canary in {flags}: nothing to promote")
     if running.percent == 0:
-        raise ContentError(f"the canary of {lesson_id} {running.version} was rolled back (0 %); raise it with `fiml-cms canary {lesson_id} N` before promoting")
+        raise ContentError(
+            f"the canary of {lesson_id} {running.version} was rolled back (0 %); raise it with `fiml-cms canary {lesson_id} N` before promoting"
+        )
     flagfile.remove_canary(flags, lesson_id)
     return running

@@ -23,7 +23,9 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
     merge_base = repo.merge_base(base_commit, head_commit or "HEAD") or base_commit
     folder = repo.relative(ws.settings.lessons) if ws.settings.lessons != repo.root else ""
     findings: list[Finding] = []
-    changes = [c for c in repo.diff_names(merge_base, head_commit, folder or ".") if c[1].endswith((".yaml", ".yml"))]
+    changes = [
+        c for c in repo.diff_names(merge_base, head_commit, folder or ".") if c[1].endswith((".yaml", ".yml"))
+    ]
     deleted = {_id_at(ws, merge_base, c[1]): c[1] for c in changes if c[0] == "D"}
     for status, old_path, new_path in changes:
         if status == "D":
@@ -41,7 +43,14 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
         old_data = repo.read_at(merge_base, old_path)
         old = check_text(old_data, f"{old_path} at {base}", LESSON) if old_data is not None else None
         if old is None or old.lesson is None:
-            findings.append(Finding("FIML066", f"the version at {base} is not a valid lesson, so the bump cannot be checked", new.file, ("version",)))
+            findings.append(
+                Finding(
+                    "FIML066",
+                    f"the version at {base} is not a valid lesson, so the bump cannot be checked",
+                    new.file,
+                    ("version",),
+                )
+            )
         else:
             findings.extend(_compare(old.lesson, new.lesson, new.file, base))
     for old_path in deleted.values():
@@ -78,31 +87,78 @@ def _deleted(ws: Workspace, base: str, old_path: str) -> list[Finding]:
         published = []
     if not published:
         return []
-    return [Finding("FIML065", f"lesson {lesson_id} was deleted but has published versions ({', '.join(published)}); set `retired: true` instead, so learners who started it can finish", display_name(ws.repo.root / old_path), line=1, column=1)]
+    return [
+        Finding(
+            "FIML065",
+            f"lesson {lesson_id} was deleted but has published versions ({', '.join(published)}); set `retired: true` instead, so learners who started it can finish",
+            display_name(ws.repo.root / old_path),
+            line=1,
+            column=1,
+        )
+    ]
 
 
 def _compare(old: Lesson, new: Lesson, file: str, base: str) -> list[Finding]:
     findings = []
     if old.id != new.id and old.id not in new.replaces:
-        findings.append(Finding("FIML064", f"the id changed from {old.id} to {new.id}; ids never change: keep {old.id}, or list it in `replaces: [{old.id}]`", file, ("id",)))
+        findings.append(
+            Finding(
+                "FIML064",
+                f"the id changed from {old.id} to {new.id}; ids never change: keep {old.id}, or list it in `replaces: [{old.id}]`",
+                file,
+                ("id",),
+            )
+        )
     required = diff_lessons(old, new).required
     before, after = versions.parse(old.version), versions.parse(new.version)
     raised = versions.level_between(old.version, new.version)
     if after < before:
-        findings.append(Finding("FIML062", f"version {new.version} is lower than {old.version} at {base}", file, ("version",)))
+        findings.append(
+            Finding(
+                "FIML062", f"version {new.version} is lower than {old.version} at {base}", file, ("version",)
+            )
+        )
     elif required > Level.NONE and after == before:
-        findings.append(Finding("FIML060", f"the content changed ({required.label} change) but the version is still {old.version}; run `fiml-cms bump {new.id} {required.label} -m ...`", file, ("version",)))
+        findings.append(
+            Finding(
+                "FIML060",
+                f"the content changed ({required.label} change) but the version is still {old.version}; run `fiml-cms bump {new.id} {required.label} -m ...`",
+                file,
+                ("version",),
+            )
+        )
     elif raised < required:
-        findings.append(Finding("FIML061", f"the changes require a {required.label} bump, but {old.version} -> {new.version} is a {raised.label} bump (see `fiml-cms diff {new.id} {old.version}`)", file, ("version",)))
+        findings.append(
+            Finding(
+                "FIML061",
+                f"the changes require a {required.label} bump, but {old.version} -> {new.version} is a {raised.label} bump (see `fiml-cms diff {new.id} {old.version}`)",
+                file,
+                ("version",),
+            )
+        )
     kept = {e.version: e for e in new.changelog}
     for entry in old.changelog:
         if kept.get(entry.version) != entry:
             what = "was removed" if entry.version not in kept else "was changed"
-            findings.append(Finding("FIML067", f"the changelog entry of {entry.version} {what}; earlier entries stay as they were: add a new entry at the top instead", file, ("changelog",)))
+            findings.append(
+                Finding(
+                    "FIML067",
+                    f"the changelog entry of {entry.version} {what}; earlier entries stay as they were: add a new entry at the top instead",
+                    file,
+                    ("changelog",),
+                )
+            )
     if after > before:
         old_entries = {e.version for e in old.changelog}
         if not any(e.version == new.version for e in new.changelog) or new.version in old_entries:
-            findings.append(Finding("FIML063", f"version {new.version} has no new changelog entry; add one at the top of `changelog`", file, ("version",)))
+            findings.append(
+                Finding(
+                    "FIML063",
+                    f"version {new.version} has no new changelog entry; add one at the top of `changelog`",
+                    file,
+                    ("version",),
+                )
+            )
     return findings
 
 
@@ -116,7 +172,11 @@ def _positioned(ws: Workspace, head: str | None, findings: list[Finding]) -> lis
             continue
         if f.file not in texts:
             absolute = Path(f.file) if Path(f.file).is_absolute() else Path.cwd() / f.file
-            data = absolute.read_bytes() if head is None and absolute.is_file() else ws.repo.read_at(head or "HEAD", ws.repo.relative(absolute)) or b""
+            data = (
+                absolute.read_bytes()
+                if head is None and absolute.is_file()
+                else ws.repo.read_at(head or "HEAD", ws.repo.relative(absolute)) or b""
+            )
             texts[f.file] = data.decode("utf-8", errors="replace")
         where = yamlfile.locate(texts[f.file], [(f.path, f.at_key)])
         out.append(f.at(*where[(f.path, f.at_key)]))

@@ -47,7 +47,9 @@ def diff(ws: Workspace, lesson: str, base: str | None, target: str | None) -> Di
     if base is None:
         published = renames.last_published(ws, ref)
         if published is None:
-            raise ContentError(f"lesson {ref.id!r} has no published version to compare with; name one: fiml-cms diff {ref.id} FROM [TO]")
+            raise ContentError(
+                f"lesson {ref.id!r} has no published version to compare with; name one: fiml-cms diff {ref.id} FROM [TO]"
+            )
         old, old_label = ws.store.get(published.lesson_id, published.version), published.label(ref.id)
     else:
         old, old_label = ws.lesson_version(ref, base)

@@ -61,14 +61,25 @@ quiz:
 """
 
 
-def new_lesson(lesson_id: str, title: str, settings: Settings, category: str = "general", difficulty: str = "beginner", date: dt.date | None = None) -> Path:
+def new_lesson(
+    lesson_id: str,
+    title: str,
+    settings: Settings,
+    category: str = "general",
+    difficulty: str = "beginner",
+    date: dt.date | None = None,
+) -> Path:
     """Write `<lessons>/<id>.yaml` and return its path; refuse bad or taken ids."""
     if not LESSON_ID.match(lesson_id):
-        raise UsageError(f"invalid lesson id {lesson_id!r}: use 3 to 64 lowercase letters, digits and underscores, starting with a letter")
+        raise UsageError(
+            f"invalid lesson id {lesson_id!r}: use 3 to 64 lowercase letters, digits and underscores, starting with a letter"
+        )
     if not title.strip():
         raise UsageError("the title must not be empty")
     if difficulty not in DIFFICULTIES:
-        raise UsageError(f"invalid difficulty {difficulty!r}: use one of {', '.join(DIFFICULTIES)}{suggest(difficulty.lower(), DIFFICULTIES)}")
+        raise UsageError(
+            f"invalid difficulty {difficulty!r}: use one of {', '.join(DIFFICULTIES)}{suggest(difficulty.lower(), DIFFICULTIES)}"
+        )
     if not CATEGORY.match(category):
         raise UsageError(_category_refusal(category, settings))
     target = settings.lessons / f"{lesson_id}.yaml"
@@ -76,7 +87,9 @@ def new_lesson(lesson_id: str, title: str, settings: Settings, category: str = "
         raise UsageError(f"{target}: a lesson with id {lesson_id!r} already exists")
     claimed_by = _claims(settings).get(lesson_id)
     if claimed_by:
-        raise UsageError(f"the id {lesson_id!r} is already claimed by {claimed_by} (as its id or in `replaces`)")
+        raise UsageError(
+            f"the id {lesson_id!r} is already claimed by {claimed_by} (as its id or in `replaces`)"
+        )
     settings.lessons.mkdir(parents=True, exist_ok=True)
     text = SKELETON.format(
         id=lesson_id,

@@ -16,7 +16,11 @@ def unbacked_files(ws: Workspace, folder: Path) -> list[Path]:
     """Archive files `<id>/<version>.yaml` with no published version behind them."""
     if not folder.is_dir():
         return []
-    expected = {folder / lesson_id / f"{version}.yaml" for lesson_id in ws.store.ids() for version in ws.store.versions(lesson_id)}
+    expected = {
+        folder / lesson_id / f"{version}.yaml"
+        for lesson_id in ws.store.ids()
+        for version in ws.store.versions(lesson_id)
+    }
     return [path for path in sorted(folder.glob("*/*.yaml")) if path not in expected]
 
 
@@ -28,7 +32,9 @@ def prune(ws: Workspace, out: Path | None = None) -> list[Path]:
         try:
             path.unlink()
         except OSError as exc:
-            raise ContentError(f"{path}: cannot be removed: {exc.strerror} ({len(removed)} removed before it; run `fiml-cms archive --prune` again)") from None
+            raise ContentError(
+                f"{path}: cannot be removed: {exc.strerror} ({len(removed)} removed before it; run `fiml-cms archive --prune` again)"
+            ) from None
         removed.append(path)
         if not any(path.parent.iterdir()):
             path.parent.rmdir()

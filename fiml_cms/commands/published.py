@@ -21,7 +21,9 @@ class VersionRow:
 
 def list_versions(ws: Workspace, lesson: str) -> list[VersionRow]:
     lesson_id = _lesson_id(ws, lesson)
-    entries = ws.store.published(lesson_id) if lesson_id in ws.store.ids() else []  # a lesson file not yet published
+    entries = (
+        ws.store.published(lesson_id) if lesson_id in ws.store.ids() else []
+    )  # a lesson file not yet published
     try:
         yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
     except ContentError:  # the newest version is not a valid lesson (e.g. a legacy format): no yanked list
@@ -35,7 +37,10 @@ def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
     if not rows:
         return f"{lesson_id}: no published versions"
     width = max(len(r.version) for r in rows)
-    return "\n".join(f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}" for r in rows)
+    return "\n".join(
+        f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}"
+        for r in rows
+    )
 
 
 def show(ws: Workspace, spec: str) -> bytes:
@@ -64,5 +69,7 @@ def _lesson_id(ws: Workspace, lesson: str) -> str:
     if lesson.endswith((".yaml", ".yml")):
         return ws.lesson_ref(lesson).id
     if lesson not in ws.store.ids() and not (ws.settings.lessons / f"{lesson}.yaml").is_file():
-        raise MissingInput(f"unknown lesson {lesson!r}: no published version{suggest(lesson, ws.known_ids())}")
+        raise MissingInput(
+            f"unknown lesson {lesson!r}: no published version{suggest(lesson, ws.known_ids())}"
+        )
     return lesson

@@ -35,9 +35,13 @@ class HistoryPlan:
         lines = [f"{verb} {t.name} at {t.commit[:12]} ({t.date[:10]}, {t.path})" for t in self.tags]
         lines += [f"already tagged: {name}" for name in self.existing]
         for old, new, path, commit in self.renames:
-            lines.append(f"rename: {old} -> {new} in {path} at {commit[:12]}; add `replaces: [{old}]` to {new}")
+            lines.append(
+                f"rename: {old} -> {new} in {path} at {commit[:12]}; add `replaces: [{old}]` to {new}"
+            )
         lines += [f"problem: {p}" for p in self.problems]
-        lines.append(f"{len(self.tags)} tag(s) {verb}, {len(self.renames)} rename(s), {len(self.problems)} problem(s)")
+        lines.append(
+            f"{len(self.tags)} tag(s) {verb}, {len(self.renames)} rename(s), {len(self.problems)} problem(s)"
+        )
         return "\n".join(lines)
 
 
@@ -68,8 +72,12 @@ def tag_current(ws: Workspace, lesson: str) -> PlannedTag:
         raise ContentError(_already_published(ws, ref, name, current.version, relative))
     last = ws.last_published(current.id)
     if last and versions.parse(current.version) < versions.parse(last):
-        raise ContentError(f"{current.id}: committed version {current.version} is lower than the published {last}")
-    planned = PlannedTag(name, current.id, current.version, head, "", relative, tag_message(current.changelog[0]))
+        raise ContentError(
+            f"{current.id}: committed version {current.version} is lower than the published {last}"
+        )
+    planned = PlannedTag(
+        name, current.id, current.version, head, "", relative, tag_message(current.changelog[0])
+    )
     ws.repo.create_tag(name, head, planned.message)
     return planned
 
@@ -77,7 +85,9 @@ def tag_current(ws: Workspace, lesson: str) -> PlannedTag:
 def plan_from_history(ws: Workspace) -> HistoryPlan:
     """For each lesson and version, the first commit at which it appears in the lessons folder."""
     if ws.repo.is_shallow():
-        raise ContentError("this is a shallow clone: its history is incomplete, so versions cannot be reconstructed from it; run `git fetch --unshallow` first")
+        raise ContentError(
+            "this is a shallow clone: its history is incomplete, so versions cannot be reconstructed from it; run `git fetch --unshallow` first"
+        )
     plan = HistoryPlan()
     folder = ws.repo.relative(ws.settings.lessons) if ws.settings.lessons != ws.repo.root else ""
     seen: set[tuple[str, str]] = set()
@@ -85,7 +95,7 @@ def plan_from_history(ws: Workspace) -> HistoryPlan:
     existing = {t.name for t in ws.repo.tags(ws.tag_format.prefix)}
     for commit in ws.repo.commits((folder,) if folder else ()):
         for path in ws.repo.changed_files(commit.sha, folder):
-            if not path.endswith((".yaml", ".yml")) or "/" in path[len(folder) + 1 if folder else 0:]:
+            if not path.endswith((".yaml", ".yml")) or "/" in path[len(folder) + 1 if folder else 0 :]:
                 continue
             data = ws.repo.read_at(commit.sha, path)
             if data is None:
@@ -95,7 +105,9 @@ def plan_from_history(ws: Workspace) -> HistoryPlan:
             if doc is None:
                 first = next((f for f in checked.findings if f.is_error), None)
                 reason = f"{first.line}:{first.column} {first.message}" if first else "no lesson data"
-                plan.problems.append(f"{path} at commit {commit.sha[:12]} is not valid YAML ({reason}); skipped")
+                plan.problems.append(
+                    f"{path} at commit {commit.sha[:12]} is not valid YAML ({reason}); skipped"
+                )
                 continue
             lesson_id = doc.get("id")
             if not isinstance(lesson_id, str):
@@ -121,7 +133,9 @@ def _history_message(doc: dict, version: str, commit: str) -> str:
     for entry in doc.get("changelog") or []:
         if isinstance(entry, dict) and versions.normalize_legacy(entry.get("version")) == version:
             changes = entry.get("changes") if isinstance(entry.get("changes"), list) else []
-            return tag_message(ChangelogEntry(version, str(entry.get("date", "")), tuple(str(c) for c in changes)))
+            return tag_message(
+                ChangelogEntry(version, str(entry.get("date", "")), tuple(str(c) for c in changes))
+            )
     return f"{version}\n\n- Published before fiml-cms; tagged from history (commit {commit[:12]})\n"
 
 

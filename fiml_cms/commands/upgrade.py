@@ -8,9 +8,10 @@ has no place in the format is reported, never dropped, unless the user allowed i
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .. import atomic, legacy
 from ..config import Settings
@@ -84,11 +85,17 @@ class UpgradeReport:
         for f in self.files:
             name = f.display + (f" -> {_display(f.target)}" if f.renamed and not f.problems else "")
             if f.problems:
-                head = f"not upgraded: {len(f.problems)} problem(s)" if f.status != CURRENT else f"already current, but {len(f.problems)} problem(s)"
+                head = (
+                    f"not upgraded: {len(f.problems)} problem(s)"
+                    if f.status != CURRENT
+                    else f"already current, but {len(f.problems)} problem(s)"
+                )
             elif f.status == UPGRADED:
                 head = "would be upgraded" if preview else "upgraded"
             elif f.status == CURRENT:
-                head = "already current" + ((", would be renamed" if preview else ", renamed") if f.renamed else "")
+                head = "already current" + (
+                    (", would be renamed" if preview else ", renamed") if f.renamed else ""
+                )
             else:
                 head = "skipped"
             lines.append(f"{name}: {head}")
@@ -127,7 +134,12 @@ def upgrade(
     files = _expand(targets or [settings.lessons], settings, explicit=bool(targets))
     history = _History(settings.root)
     try:
-        outcomes = [_upgrade_one(path, settings, history, today, frozenset(drop_fields), tuple(text_types), defaults or {}) for path in files]
+        outcomes = [
+            _upgrade_one(
+                path, settings, history, today, frozenset(drop_fields), tuple(text_types), defaults or {}
+            )
+            for path in files
+        ]
     finally:
         history.close()
     _mark_duplicates(outcomes)
@@ -153,7 +165,11 @@ def _expand(targets: list[Path], settings: Settings, *, explicit: bool) -> list[
             except OSError as exc:
                 raise UsageError(f"{target}: cannot list the folder: {exc.strerror or exc}") from None
             for path in entries:
-                if path.name.endswith(YAML_SUFFIXES) and not path.name.startswith(".") and (path.is_file() or path.is_symlink()):
+                if (
+                    path.name.endswith(YAML_SUFFIXES)
+                    and not path.name.startswith(".")
+                    and (path.is_file() or path.is_symlink())
+                ):
                     seen.setdefault(path.absolute(), None)
         elif target.exists() or target.is_symlink():
             if not target.name.endswith(YAML_SUFFIXES):
@@ -162,7 +178,9 @@ def _expand(targets: list[Path], settings: Settings, *, explicit: bool) -> list[
         elif explicit:
             raise UsageError(f"{target}: no such file or folder")
         else:
-            raise UsageError(f"no lessons folder at {target}; pass files or folders, or set `lessons` in {settings.config_file or '.fiml-cms.toml'}")
+            raise UsageError(
+                f"no lessons folder at {target}; pass files or folders, or set `lessons` in {settings.config_file or '.fiml-cms.toml'}"
+            )
     return list(seen)
 
 
@@ -207,11 +225,21 @@ class _History:
 
 
 # -- one file --------------------------------------------------------------------------------
-def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, drop_fields: frozenset[str], text_types: tuple[str, ...], defaults: dict[str, int]) -> FileOutcome:
+def _upgrade_one(
+    path: Path,
+    settings: Settings,
+    history: _History,
+    today: str,
+    drop_fields: frozenset[str],
+    text_types: tuple[str, ...],
+    defaults: dict[str, int],
+) -> FileOutcome:
     display = display_name(path)
     outcome = FileOutcome(path, display, PROBLEMS)
     if path.is_symlink():
-        outcome.problems.append("is a symlink; upgrade rewrites regular files only (upgrade the file it points to)")
+        outcome.problems.append(
+            "is a symlink; upgrade rewrites regular files only (upgrade the file it points to)"
+        )
         return outcome
     source = read_source(path, display, settings.root)
     if source.text is None:
@@ -225,7 +253,14 @@ def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, 
         return outcome
     if not isinstance(data, dict) or "id" not in data:
         outcome.status = SKIPPED
-        outcome.notes.append("not a lesson: " + ("the file has no `id` field" if isinstance(data, dict) else "the top level is not a mapping of fields"))
+        outcome.notes.append(
+            "not a lesson: "
+            + (
+                "the file has no `id` field"
+                if isinstance(data, dict)
+                else "the top level is not a mapping of fields"
+            )
+        )
         return outcome
     outcome.lesson_id = data["id"] if isinstance(data["id"], str) else None
     outcome.first_added = history.first_added(path)
@@ -233,22 +268,34 @@ def _upgrade_one(path: Path, settings: Settings, history: _History, today: str, 
         outcome.status = CURRENT
         return outcome
     result = legacy.upgrade_lesson(
-        data, stem=_stem(path), first_seen=history.first_seen(path), today=today, drop_fields=drop_fields, text_types=text_types, defaults=defaults
+        data,
+        stem=_stem(path),
+        first_seen=history.first_seen(path),
+        today=today,
+        drop_fields=drop_fields,
+        text_types=text_types,
+        defaults=defaults,
     )
-    outcome.notes.extend(f"{f.code} {f.message}" for f in source.findings)  # e.g. a byte order mark, removed by the rewrite
+    outcome.notes.extend(
+        f"{f.code} {f.message}" for f in source.findings
+    )  # e.g. a byte order mark, removed by the rewrite
     outcome.notes.extend(result.notes)
     if result.problems or result.data is None:
         outcome.problems.extend(result.problems or ["cannot be upgraded"])
         return outcome
     text = dump_lesson(result.data)
     if load(text) != result.data:  # pragma: no cover - dump_lesson is fuzzed to prevent this
-        outcome.problems.append("internal error: the rewritten file does not read back to the upgraded lesson; nothing written")
+        outcome.problems.append(
+            "internal error: the rewritten file does not read back to the upgraded lesson; nothing written"
+        )
         return outcome
     checked = check_text(text.encode("utf-8"), display, stem=result.data["id"])
     for finding in checked.findings:
         where = f" [{finding.json_path}]" if finding.path else ""
         message = f"the upgraded lesson fails validation: {finding.code} {finding.message}{where}"
-        (outcome.problems if finding.is_error else outcome.notes).append(message if finding.is_error else f"warning {finding.code} {finding.message}{where}")
+        (outcome.problems if finding.is_error else outcome.notes).append(
+            message if finding.is_error else f"warning {finding.code} {finding.message}{where}"
+        )
     if outcome.problems:
         return outcome
     outcome.status = UPGRADED
@@ -281,7 +328,9 @@ def _mark_duplicates(outcomes: list[FileOutcome]) -> None:
         if all(o.first_added for o in owners):
             ordered = sorted(owners, key=lambda o: dt.datetime.fromisoformat(o.first_added or ""))
             first = ordered[0]
-            if dt.datetime.fromisoformat(first.first_added or "") < dt.datetime.fromisoformat(ordered[1].first_added or ""):
+            if dt.datetime.fromisoformat(first.first_added or "") < dt.datetime.fromisoformat(
+                ordered[1].first_added or ""
+            ):
                 for outcome in ordered[1:]:
                     outcome.duplicate_of = [first.display]
                     outcome.problems.append(
@@ -299,7 +348,9 @@ def _mark_duplicates(outcomes: list[FileOutcome]) -> None:
             )
 
 
-def _plan_target(outcome: FileOutcome, rename: bool, duplicates: dict[Path, FileOutcome] | None = None) -> None:
+def _plan_target(
+    outcome: FileOutcome, rename: bool, duplicates: dict[Path, FileOutcome] | None = None
+) -> None:
     if outcome.status not in (UPGRADED, CURRENT) or not outcome.lesson_id:
         return
     outcome.target = outcome.path
@@ -307,7 +358,9 @@ def _plan_target(outcome: FileOutcome, rename: bool, duplicates: dict[Path, File
         return
     if not rename:
         if outcome.status == UPGRADED:
-            outcome.notes.append(f"the file name differs from the id {outcome.lesson_id!r}: rename it {outcome.lesson_id}.yaml (--rename) or `validate` reports FIML030")
+            outcome.notes.append(
+                f"the file name differs from the id {outcome.lesson_id!r}: rename it {outcome.lesson_id}.yaml (--rename) or `validate` reports FIML030"
+            )
         return
     if outcome.problems:
         return
@@ -320,7 +373,9 @@ def _plan_target(outcome: FileOutcome, rename: bool, duplicates: dict[Path, File
                     "remove it, then run `fiml-cms upgrade --rename` again"
                 )
                 return
-            outcome.problems.append(f"cannot rename to {_display(taken)}: that file already exists (a different file); nothing is overwritten or merged")
+            outcome.problems.append(
+                f"cannot rename to {_display(taken)}: that file already exists (a different file); nothing is overwritten or merged"
+            )
             return
     outcome.target = wanted
     if outcome.status == CURRENT:
@@ -337,10 +392,16 @@ def _same_file(a: Path, b: Path) -> bool:
 def _diff(outcome: FileOutcome) -> str:
     old = (outcome.old_text or "").splitlines(keepends=True)
     new = (outcome.new_text or "").splitlines(keepends=True)
-    lines = list(difflib.unified_diff(old, new, fromfile=f"a/{outcome.display}", tofile=f"b/{_display(outcome.target)}"))
+    lines = list(
+        difflib.unified_diff(
+            old, new, fromfile=f"a/{outcome.display}", tofile=f"b/{_display(outcome.target)}"
+        )
+    )
     if not lines and outcome.renamed:
         return f"rename {outcome.display} -> {_display(outcome.target)} (content unchanged)\n"
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def _write(outcome: FileOutcome) -> None:
@@ -354,7 +415,9 @@ def _write(outcome: FileOutcome) -> None:
         else:
             atomic.write_bytes(outcome.target, data)
     except FileExistsError:
-        outcome.problems.append(f"cannot rename to {_display(outcome.target)}: the file appeared meanwhile; nothing is overwritten")
+        outcome.problems.append(
+            f"cannot rename to {_display(outcome.target)}: the file appeared meanwhile; nothing is overwritten"
+        )
         return
     except OSError as exc:
         outcome.problems.append(f"cannot write {_display(outcome.target)}: {exc.strerror or exc}")

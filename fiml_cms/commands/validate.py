@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .. import rules, yamlfile
 from ..config import Settings
@@ -55,16 +55,24 @@ def validate(targets: list[Path], settings: Settings) -> ValidationResult:
     if not targets:
         targets = [d for d in (settings.lessons, settings.paths) if d.is_dir()]
         if not targets:
-            raise UsageError(f"no lessons folder at {settings.lessons}; pass files or folders, or set `lessons` in {settings.config_file or '.fiml-cms.toml'}")
+            raise UsageError(
+                f"no lessons folder at {settings.lessons}; pass files or folders, or set `lessons` in {settings.config_file or '.fiml-cms.toml'}"
+            )
     chosen = _expand(targets, settings)
     chosen_set = {str(p) for p in chosen}
-    context = [p for p in _walk_yaml([d for d in (settings.lessons, settings.paths) if d.is_dir()], settings) if p not in chosen_set]
+    context = [
+        p
+        for p in _walk_yaml([d for d in (settings.lessons, settings.paths) if d.is_dir()], settings)
+        if p not in chosen_set
+    ]
     outcomes = check_files(chosen, settings)
     reported = {o.file: o for o in outcomes}
     entries = [o.entry for o in outcomes] + context_entries(context, settings)
     lessons = [e for e in entries if isinstance(e, rules.LessonEntry)]
     paths = [e for e in entries if isinstance(e, rules.PathEntry)]
-    repository = [f for f in rules.check_repository(lessons, paths, focus=set(reported)) if f.file in reported]
+    repository = [
+        f for f in rules.check_repository(lessons, paths, focus=set(reported)) if f.file in reported
+    ]
     findings = [f for o in reported.values() for f in o.findings] + _position(repository, reported)
     return ValidationResult(len(chosen), sort_findings(findings))
 
@@ -89,9 +97,9 @@ def context_entries(files: list[str], settings: Settings) -> list[rules.LessonEn
     entries: dict[str, rules.LessonEntry | rules.PathEntry] = {}
     missing: list[tuple[str, str | None]] = []
     for file in files:
-        name = file[file.rfind(os.sep) + 1:]
+        name = file[file.rfind(os.sep) + 1 :]
         is_path = file.startswith(paths_folder) and len(paths_folder) + len(name) == len(file)
-        sha = indexed.get(file[len(root):]) if file.startswith(root) else None
+        sha = indexed.get(file[len(root) :]) if file.startswith(root) else None
         if sha is None and not os.path.islink(file):
             try:
                 with open(file, "rb") as handle:
@@ -101,7 +109,7 @@ def context_entries(files: list[str], settings: Settings) -> list[rules.LessonEn
         key = f"{'path' if is_path else 'lesson'}:{sha}"
         found = cache.get(key) if sha else None
         if found is not None:
-            display = file[len(here):] if file.startswith(here) else display_name(Path(file))
+            display = file[len(here) :] if file.startswith(here) else display_name(Path(file))
             entries[file] = decode(is_path, found, display, name.rsplit(".", 1)[0])
         else:
             missing.append((file, key if sha else None))
@@ -167,7 +175,11 @@ def _walk_yaml(folders: list[Path], settings: Settings) -> list[str]:
     found: dict[str, None] = {}
     for top in folders:
         for dirpath, dirnames, filenames in os.walk(os.path.abspath(top)):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and os.path.realpath(os.path.join(dirpath, d)) != archive)
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".") and os.path.realpath(os.path.join(dirpath, d)) != archive
+            )
             prefix = dirpath.rstrip(os.sep) + os.sep
             for name in sorted(filenames):
                 if name.endswith(YAML_SUFFIXES):
@@ -182,7 +194,11 @@ def _expand(targets: list[Path], settings: Settings) -> list[Path]:
         if target.is_dir():
             before = len(seen)
             for dirpath, dirnames, filenames in os.walk(target):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and Path(dirpath, d).resolve() != settings.archive)
+                dirnames[:] = sorted(
+                    d
+                    for d in dirnames
+                    if not d.startswith(".") and Path(dirpath, d).resolve() != settings.archive
+                )
                 for name in sorted(filenames):
                     if name.endswith(YAML_SUFFIXES):
                         seen.setdefault(Path(dirpath, name).absolute(), None)

@@ -24,7 +24,9 @@ def to_add(lesson: Lesson, asked: tuple[str, ...]) -> tuple[str, ...]:
         if not versions.is_valid(version):
             raise UsageError(f"--yank {raw!r}: not a version like 1.0.0")
         if version not in history:
-            raise ContentError(f"{lesson.id}: cannot yank {version}: it is not in the changelog (versions: {', '.join(history)})")
+            raise ContentError(
+                f"{lesson.id}: cannot yank {version}: it is not in the changelog (versions: {', '.join(history)})"
+            )
         if version not in lesson.yanked and version not in added:
             added.append(version)
     return tuple(added)
@@ -43,10 +45,15 @@ def check_yankable(ws: Workspace, ref: LessonRef, version: str) -> None:
     version = version.removeprefix("v")
     known = ws.store.versions(ref.id) if ref.id in ws.store.ids() else []
     if version not in known:
-        raise ContentError(f"{ref.id}: version {version} is not published (published: {', '.join(known) or 'none'}); only a published version can be yanked")
+        raise ContentError(
+            f"{ref.id}: version {version} is not published (published: {', '.join(known) or 'none'}); only a published version can be yanked"
+        )
     current = ws.worktree_lesson(ref)
-    if current.version == version and diff_lessons(ws.store.get(ref.id, version), current).required is Level.NONE:
+    if (
+        current.version == version
+        and diff_lessons(ws.store.get(ref.id, version), current).required is Level.NONE
+    ):
         raise ContentError(
             f"{ref.id}: {version} is the current version and the file has no fix yet, so the new version would serve the same content; "
-            f"fix the lesson, commit, then `fiml-cms bump {ref.id} auto --yank {version} -m \"What was fixed\"`"
+            f'fix the lesson, commit, then `fiml-cms bump {ref.id} auto --yank {version} -m "What was fixed"`'
         )

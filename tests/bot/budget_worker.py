@@ -25,7 +25,10 @@ from tests.fakebotapi import DEFAULT_TOKEN
 
 
 async def main(base_url: str, first_chat: int, count: int, priority: str) -> dict[str, float]:
-    limiter = FleetRateLimiter(open_budget(DEFAULT_TOKEN, os.environ.get("FIML_DATABASE_URL", "sqlite:///unused.db")), priority=Priority(priority))
+    limiter = FleetRateLimiter(
+        open_budget(DEFAULT_TOKEN, os.environ.get("FIML_DATABASE_URL", "sqlite:///unused.db")),
+        priority=Priority(priority),
+    )
     request = HTTPXRequest(connection_pool_size=64, httpx_kwargs={"trust_env": False})
     bot = ExtBot(DEFAULT_TOKEN, base_url=base_url, request=request, rate_limiter=limiter)
     started = time.monotonic()

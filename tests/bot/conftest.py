@@ -68,7 +68,11 @@ def pg_tools(request: pytest.FixtureRequest) -> None:
     import shutil
 
     callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("database_url") == "postgres" and shutil.which("pg_dump") is None:
+    if (
+        callspec is not None
+        and callspec.params.get("database_url") == "postgres"
+        and shutil.which("pg_dump") is None
+    ):
         pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
 
 

@@ -17,7 +17,7 @@ from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQu
 
 
 class Clock:
-    def __init__(self, start: dt.datetime = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)) -> None:
+    def __init__(self, start: dt.datetime = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)) -> None:
         self.now = start
 
     def __call__(self) -> dt.datetime:
@@ -25,7 +25,9 @@ class Clock:
         return self.now
 
 
-def make_tutor(root: Path, storage: object | None = None, policy: PolicySettings = PolicySettings()) -> tuple[Tutor, LessonContent]:
+def make_tutor(
+    root: Path, storage: object | None = None, policy: PolicySettings = PolicySettings()
+) -> tuple[Tutor, LessonContent]:
     content = LessonContent.open(root, load_settings(root))
     return Tutor(content, storage or MemoryStorage(), policy=policy, clock=Clock()), content  # type: ignore[arg-type]
 
@@ -70,7 +72,7 @@ class Learner:
     def answer_current(self, correct: bool = True) -> list[Message]:
         """Answer the question on screen (from the lesson the tutor serves), rightly or wrongly."""
         store = self.tutor.content
-        progress = [p for p in _all_progress(self.tutor, self.id) if p.status == "quiz"][0]
+        progress = next(p for p in _all_progress(self.tutor, self.id) if p.status == "quiz")
         lesson = store.get(progress.lesson_id, progress.pinned_version)
         answered = {a.question_id for a in progress.answers}
         question = next(q for q in lesson.quiz.questions if q.id not in answered)

@@ -130,7 +130,14 @@ class ContentRepo:
 
     # -- tools -------------------------------------------------------------------------------
     def git(self, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, env={**GIT_IDENTITY, **os.environ}, check=False)
+        done = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env={**GIT_IDENTITY, **os.environ},
+            check=False,
+        )
         if done.returncode != 0:
             raise ReleaseError(f"git {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout.strip()
@@ -144,7 +151,9 @@ class ContentRepo:
         with contextlib.chdir(self.root):
             result = CliRunner().invoke(app, list(args), env={"GITHUB_ACTIONS": "false"})
         if result.exit_code != 0 or (result.exception and not isinstance(result.exception, SystemExit)):
-            raise ReleaseError(f"fiml-cms {' '.join(args)} exited {result.exit_code}: {result.output.strip()} {result.exception!r}")
+            raise ReleaseError(
+                f"fiml-cms {' '.join(args)} exited {result.exit_code}: {result.output.strip()} {result.exception!r}"
+            )
         return result.output
 
     def commit(self, message: str) -> None:
@@ -173,7 +182,9 @@ class ContentRepo:
         if found is None:
             raise ReleaseError(f"unexpected bump output: {out!r}")
         if found.group(3) != expected_level:
-            raise ReleaseError(f"{lesson_id}: fiml-cms chose a {found.group(3)} bump, the release train expected {expected_level}: {out.strip()}")
+            raise ReleaseError(
+                f"{lesson_id}: fiml-cms chose a {found.group(3)} bump, the release train expected {expected_level}: {out.strip()}"
+            )
         self.published.append(f"{lesson_id}@{found.group(2)}")
         return found.group(2)
 
@@ -185,10 +196,14 @@ class ContentRepo:
         """
         bad = _version_of(self.path(lesson_id).read_text(encoding="utf-8"))
         self.commit(f"{lesson_id}: {message}")
-        out = self.cms("bump", lesson_id, "auto", "-m", message, "-m", f"Version {bad} is withdrawn", "--date", date)
+        out = self.cms(
+            "bump", lesson_id, "auto", "-m", message, "-m", f"Version {bad} is withdrawn", "--date", date
+        )
         if "(patch)" not in out:
             raise ReleaseError(f"{lesson_id}: the fix should be a patch: {out.strip()}")
-        self.edit(lesson_id, lambda t: t.replace("retired: false\n", f'retired: false\nyanked: ["{bad}"]\n', 1))
+        self.edit(
+            lesson_id, lambda t: t.replace("retired: false\n", f'retired: false\nyanked: ["{bad}"]\n', 1)
+        )
         self.commit(f"{lesson_id}: withdraw {bad}")
         self.cms("tag", lesson_id)
         version = _version_of(self.path(lesson_id).read_text(encoding="utf-8"))
@@ -202,12 +217,16 @@ class ContentRepo:
         from fiml_cms.versions import Level
 
         text = self.path(old).read_text(encoding="utf-8")
-        text = text.replace(f"id: {old}\n", f"id: {new}\n", 1).replace("replaces: []\n", f"replaces: [{old}]\n", 1)
+        text = text.replace(f"id: {old}\n", f"id: {new}\n", 1).replace(
+            "replaces: []\n", f"replaces: [{old}]\n", 1
+        )
         version = versions.bump(_version_of(text), Level.MAJOR)
         self.path(new).write_text(yamlfile.bump_text(text, version, date, [message]), encoding="utf-8")
         self.path(old).unlink()
         for path_file in (self.root / "content" / "paths").glob("*.yaml"):
-            path_file.write_text(path_file.read_text(encoding="utf-8").replace(f"- {old}\n", f"- {new}\n"), encoding="utf-8")
+            path_file.write_text(
+                path_file.read_text(encoding="utf-8").replace(f"- {old}\n", f"- {new}\n"), encoding="utf-8"
+            )
         self.commit(f"Rename {old} to {new}")
         self.cms("tag", new)
         self.published.append(f"{new}@{version} (replaces {old})")
@@ -273,38 +292,79 @@ class Release:
 
 
 def _patch(repo: ContentRepo, date: str) -> list[str]:
-    repo.edit(MARKET, replace_once("A market is any place where people who want something meet people who have it.",
-                                   "A market is any place where people who want something meet the people who have it."))
+    repo.edit(
+        MARKET,
+        replace_once(
+            "A market is any place where people who want something meet people who have it.",
+            "A market is any place where people who want something meet the people who have it.",
+        ),
+    )
     repo.edit(QUOTES, replace_once("    title: ", "    title: The "))  # the first section's title
-    return [f"{MARKET}@{repo.bump(MARKET, 'patch', 'Clearer wording in the introduction', date)}",
-            f"{QUOTES}@{repo.bump(QUOTES, 'patch', 'Clearer first title', date)}"]
+    return [
+        f"{MARKET}@{repo.bump(MARKET, 'patch', 'Clearer wording in the introduction', date)}",
+        f"{QUOTES}@{repo.bump(QUOTES, 'patch', 'Clearer first title', date)}",
+    ]
 
 
 def _minor_section(repo: ContentRepo, date: str) -> list[str]:
-    repo.edit(MARKET, insert_section("exchanges", "order_book", "The order book",
-                                     "An exchange keeps an **order book**: every buy and sell order waiting to be matched, sorted by price."))
-    repo.edit(QUOTES, insert_section("bid_ask", "tick_size", "Tick size",
-                                     "Prices move in small fixed steps called ticks; for most US shares one tick is one cent."))
-    return [f"{MARKET}@{repo.bump(MARKET, 'minor', 'New section: the order book', date)}",
-            f"{QUOTES}@{repo.bump(QUOTES, 'minor', 'New section: tick size', date)}"]
+    repo.edit(
+        MARKET,
+        insert_section(
+            "exchanges",
+            "order_book",
+            "The order book",
+            "An exchange keeps an **order book**: every buy and sell order waiting to be matched, sorted by price.",
+        ),
+    )
+    repo.edit(
+        QUOTES,
+        insert_section(
+            "bid_ask",
+            "tick_size",
+            "Tick size",
+            "Prices move in small fixed steps called ticks; for most US shares one tick is one cent.",
+        ),
+    )
+    return [
+        f"{MARKET}@{repo.bump(MARKET, 'minor', 'New section: the order book', date)}",
+        f"{QUOTES}@{repo.bump(QUOTES, 'minor', 'New section: tick size', date)}",
+    ]
 
 
 def _minor_example(repo: ContentRepo, date: str) -> list[str]:
-    repo.edit(MARKET, replace_once("data: {symbol: SPY, period: 1y, kind: line}", "data: {symbol: QQQ, period: 1y, kind: line}"))
+    repo.edit(
+        MARKET,
+        replace_once(
+            "data: {symbol: SPY, period: 1y, kind: line}", "data: {symbol: QQQ, period: 1y, kind: line}"
+        ),
+    )
     repo.edit(QUOTES, replace_once("data: {symbol: AAPL,", "data: {symbol: MSFT,"))
-    return [f"{MARKET}@{repo.bump(MARKET, 'minor', 'The chart now shows QQQ', date)}",
-            f"{QUOTES}@{repo.bump(QUOTES, 'minor', 'The live example now shows MSFT', date)}"]
+    return [
+        f"{MARKET}@{repo.bump(MARKET, 'minor', 'The chart now shows QQQ', date)}",
+        f"{QUOTES}@{repo.bump(QUOTES, 'minor', 'The live example now shows MSFT', date)}",
+    ]
 
 
 def _major(repo: ContentRepo, date: str) -> list[str]:
     repo.edit(MARKET, reorder_sections(["intro", "price_discovery", "exchanges", "order_book", "summary"]))
-    return [f"{MARKET}@{repo.bump(MARKET, 'major', 'Shorter: participants removed, price discovery first', date)}"]
+    return [
+        f"{MARKET}@{repo.bump(MARKET, 'major', 'Shorter: participants removed, price discovery first', date)}"
+    ]
 
 
 def _yank(repo: ContentRepo, date: str) -> list[str]:
     repo.edit(MARKET, replace_once("Every trade has two sides.", "Every trade always has two sides."))
-    repo.edit(QUOTES, replace_once("Prices move in small fixed steps called ticks;", "Prices move in small fixed steps, called ticks;"))
-    return [repo.yank_fix(MARKET, "Fixed a wrong statement", date), repo.yank_fix(QUOTES, "Fixed the MSFT example", date)]
+    repo.edit(
+        QUOTES,
+        replace_once(
+            "Prices move in small fixed steps called ticks;",
+            "Prices move in small fixed steps, called ticks;",
+        ),
+    )
+    return [
+        repo.yank_fix(MARKET, "Fixed a wrong statement", date),
+        repo.yank_fix(QUOTES, "Fixed the MSFT example", date),
+    ]
 
 
 def _rename(repo: ContentRepo, date: str) -> list[str]:
@@ -314,8 +374,10 @@ def _rename(repo: ContentRepo, date: str) -> list[str]:
 def _xp_raise(repo: ContentRepo, date: str) -> list[str]:
     repo.edit(MARKET, replace_once("xp_reward: 50\n", "xp_reward: 80\n"))
     repo.edit(ORDERS_NEW, replace_once("xp_reward: 50\n", "xp_reward: 70\n"))
-    return [f"{MARKET}@{repo.bump(MARKET, 'minor', 'Worth more XP', date)}",
-            f"{ORDERS_NEW}@{repo.bump(ORDERS_NEW, 'minor', 'Worth more XP', date)}"]
+    return [
+        f"{MARKET}@{repo.bump(MARKET, 'minor', 'Worth more XP', date)}",
+        f"{ORDERS_NEW}@{repo.bump(ORDERS_NEW, 'minor', 'Worth more XP', date)}",
+    ]
 
 
 RELEASE_TRAIN: tuple[Release, ...] = (
@@ -367,8 +429,25 @@ CATEGORIES = (  # the first whose words appear in a violation's kind names its c
     ("idempotency", ("repeated update",)),
     ("xp", ("XP", "paid", "ledger", "xp_reward")),
     ("completions", ("completion",)),
-    ("policy", ("CHOICE", "AUTO_MIGRATE", "FORCED_RESTART", "NONE", "restart", "continue", "Updated", "retake",
-                "new start", "prerequisites", "did not do", "record disappeared", "stale or repeated answer", "§5")),
+    (
+        "policy",
+        (
+            "CHOICE",
+            "AUTO_MIGRATE",
+            "FORCED_RESTART",
+            "NONE",
+            "restart",
+            "continue",
+            "Updated",
+            "retake",
+            "new start",
+            "prerequisites",
+            "did not do",
+            "record disappeared",
+            "stale or repeated answer",
+            "§5",
+        ),
+    ),
     ("messages", ("message", "reply", "button", "callback", "label")),
     ("records", ("record", "section", "graded", "pinned version", "lesson it was not about")),
 )
@@ -414,9 +493,11 @@ class Report:
 
     def summary(self) -> str:
         lines = [
-            (f"learners {self.config.learners}, seed {self.config.seed}, actions {self.actions} (+{self.replays} replayed updates), "
-             f"{self.seconds:.1f} s in all, {self.handle_seconds:.1f} s in Tutor.handle ({self.actions / max(self.handle_seconds, 1e-9):.0f} actions/s), "
-             f"{self.release_seconds:.1f} s publishing"),
+            (
+                f"learners {self.config.learners}, seed {self.config.seed}, actions {self.actions} (+{self.replays} replayed updates), "
+                f"{self.seconds:.1f} s in all, {self.handle_seconds:.1f} s in Tutor.handle ({self.actions / max(self.handle_seconds, 1e-9):.0f} actions/s), "
+                f"{self.release_seconds:.1f} s publishing"
+            ),
             "releases: " + "; ".join(f"{name}: {', '.join(tags)}" for name, tags in self.releases),
             "§5 decisions checked: " + ", ".join(f"{a}: {n}" for a, n in sorted(self.decisions.items())),
         ]
@@ -428,11 +509,15 @@ class Report:
         lines += [f"checkpoint {c}" for c in self.checkpoints]
         lines.append("final: " + ", ".join(f"{k}: {v}" for k, v in self.final.items()))
         if self.warnings:
-            lines.append("bot warnings logged: " + "; ".join(f"{n}× {w}" for w, n in self.warnings.most_common(8)))
+            lines.append(
+                "bot warnings logged: " + "; ".join(f"{n}× {w}" for w, n in self.warnings.most_common(8))
+            )
         if self.ok:
             lines.append("INVARIANTS HOLD: 0 violations")
         else:
-            lines.append(f"VIOLATIONS: {sum(self.violation_counts.values())} in {len(self.violation_counts)} kinds")
+            lines.append(
+                f"VIOLATIONS: {sum(self.violation_counts.values())} in {len(self.violation_counts)} kinds"
+            )
             for kind, n in self.violation_counts.most_common():
                 lines.append(f"  {n}× [{category(kind)}] {kind}")
                 for v in [v for v in self.violations if v.kind == kind][: self.config.max_examples]:
@@ -480,7 +565,9 @@ class Agent:
     rng: random.Random
     last: list[Message] = field(default_factory=list)
     old_buttons: list[str] = field(default_factory=list)
-    declined: dict[str, str] = field(default_factory=dict)  # lesson id -> the major version they chose not to take
+    declined: dict[str, str] = field(
+        default_factory=dict
+    )  # lesson id -> the major version they chose not to take
     seq: int = 0
     started: bool = False
     previous: tuple[Event, str] | None = None  # the last update, for a replay
@@ -520,8 +607,16 @@ class State:
 
     @classmethod
     def of(cls, p: LessonProgress) -> State:
-        return cls(p.pinned_version, p.status, p.current_section, tuple(p.sections_done),
-                   tuple((a.question_id, a.given, a.correct, a.version) for a in p.answers), p.attempt, p.pending_choice, p.completed_version)
+        return cls(
+            p.pinned_version,
+            p.status,
+            p.current_section,
+            tuple(p.sections_done),
+            tuple((a.question_id, a.given, a.correct, a.version) for a in p.answers),
+            p.attempt,
+            p.pending_choice,
+            p.completed_version,
+        )
 
 
 class Simulation:
@@ -536,10 +631,12 @@ class Simulation:
 
         url = config.database_url or f"sqlite:///{workdir / 'var' / 'fiml.db'}"
         if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         self.storage = open_storage(url, auto_upgrade=True)
         self.tutor = Tutor(self.content, self.storage, policy=config.policy, clock=_Clock())
-        self.agents = [Agent(f"sim:{i:05d}", random.Random(self.rng.random())) for i in range(config.learners)]
+        self.agents = [
+            Agent(f"sim:{i:05d}", random.Random(self.rng.random())) for i in range(config.learners)
+        ]
         self.phase = "warm-up"
         self.checkpoint: dict[str, dict[str, Any]] | None = None
         self.watch = _LogWatch()
@@ -596,7 +693,9 @@ class Simulation:
                 if progress.status != COMPLETED:
                     self.step(agent, Pressed(callbacks.encode("o", progress.lesson_id)))
                     if any(_kind(b) == "c" for b in agent.buttons()):  # a choice: take it, then look again
-                        self.step(agent, Pressed(agent.rng.choice([b for b in agent.buttons() if _kind(b) == "c"])))
+                        self.step(
+                            agent, Pressed(agent.rng.choice([b for b in agent.buttons() if _kind(b) == "c"]))
+                        )
         self._checkpoint("after the final sweep")
         self._final_checks()
 
@@ -637,8 +736,14 @@ class Simulation:
         self.report.replays += 1
         after = self._records(agent.id)
         if messages:
-            self._violate("a repeated update (same event_key) was applied again", agent.id, f"{event!r} -> {[m.text[:60] for m in messages]}")
-        if {k: State.of(v) for k, v in before.items()} != {k: State.of(v) for k, v in after.items()} or self._xp_total(agent.id) != total:
+            self._violate(
+                "a repeated update (same event_key) was applied again",
+                agent.id,
+                f"{event!r} -> {[m.text[:60] for m in messages]}",
+            )
+        if {k: State.of(v) for k, v in before.items()} != {
+            k: State.of(v) for k, v in after.items()
+        } or self._xp_total(agent.id) != total:
             self._violate("a repeated update (same event_key) changed the records", agent.id, repr(event))
 
     def _choose(self, agent: Agent, records: dict[str, LessonProgress]) -> Event:
@@ -647,12 +752,24 @@ class Simulation:
             return Start()
         roll = rng.random()
         if roll < self.config.chaos:
-            return rng.choice([
-                Command("frobnicate"), Text("hello there"), Help(), Progress(), ListLessons(page=7),
-                Pressed("o|no_such_lesson"), Pressed("zz|1|2"), Pressed("a|" + MARKET + "|9.9.9|q1|0"),
-                Pressed("n|" + MARKET + "|1.0.0|no_such_section"), Pressed("c|" + MARKET + "|7.0.0|c"), Pressed("x" * 80),
-                Pressed(f"o|{ORDERS}"), Pressed(f"r|{ORDERS}"), Pressed(f"u|{MARKET}"),
-            ])
+            return rng.choice(
+                [
+                    Command("frobnicate"),
+                    Text("hello there"),
+                    Help(),
+                    Progress(),
+                    ListLessons(page=7),
+                    Pressed("o|no_such_lesson"),
+                    Pressed("zz|1|2"),
+                    Pressed("a|" + MARKET + "|9.9.9|q1|0"),
+                    Pressed("n|" + MARKET + "|1.0.0|no_such_section"),
+                    Pressed("c|" + MARKET + "|7.0.0|c"),
+                    Pressed("x" * 80),
+                    Pressed(f"o|{ORDERS}"),
+                    Pressed(f"r|{ORDERS}"),
+                    Pressed(f"u|{MARKET}"),
+                ]
+            )
         if roll < self.config.chaos + self.config.stale and agent.old_buttons:
             return Pressed(rng.choice(agent.old_buttons))
         buttons = agent.buttons()
@@ -669,10 +786,18 @@ class Simulation:
         if kinds["n"]:
             return Pressed(kinds["n"][0]) if rng.random() < 0.92 else ListLessons()
         if kinds["o"]:
-            marks = {data: label for m in agent.last for b in m.all_buttons for data, label in [(b.data, b.label)]}
+            marks = {
+                data: label for m in agent.last for b in m.all_buttons for data, label in [(b.data, b.label)]
+            }
             going = [d for d in kinds["o"] if marks[d].startswith("▶")]
             fresh = [d for d in kinds["o"] if marks[d].startswith("📘")]
-            pool = going if going and rng.random() < 0.6 else fresh if fresh and rng.random() < 0.85 else kinds["o"]
+            pool = (
+                going
+                if going and rng.random() < 0.6
+                else fresh
+                if fresh and rng.random() < 0.85
+                else kinds["o"]
+            )
             if kinds["l"] and rng.random() < 0.1:
                 return Pressed(rng.choice(kinds["l"]))  # another page
             return Pressed(rng.choice(pool))
@@ -697,7 +822,9 @@ class Simulation:
     def _typed_answer(self, rng: random.Random, question: NumericQuestion) -> str:
         roll = rng.random()
         if roll < self.config.correct:
-            return rng.choice([f"{question.answer:g}", f" {question.answer:g} {question.unit or ''}".rstrip()])
+            return rng.choice(
+                [f"{question.answer:g}", f" {question.answer:g} {question.unit or ''}".rstrip()]
+            )
         if roll < self.config.correct + 0.03:
             return rng.choice(["no idea", "about a lot", "?"])
         return f"{question.answer + question.tolerance + rng.randint(1, 500):g}"
@@ -741,7 +868,11 @@ class Simulation:
 
     def _former(self, lesson_id: str) -> tuple[str, ...]:
         try:
-            return tuple(old for old in self.content.store.ids() if old != lesson_id and self.content.current_id(old) == lesson_id)
+            return tuple(
+                old
+                for old in self.content.store.ids()
+                if old != lesson_id and self.content.current_id(old) == lesson_id
+            )
         except FimlError:
             return ()
 
@@ -749,19 +880,31 @@ class Simulation:
         """The version a question was asked under: the button's, else the learner's pinned one, else the latest."""
         if lesson_id is None:
             return None
-        return self._lesson(lesson_id, version) or (self._lesson(lesson_id, pinned) if pinned else None) or _latest_or_none(self.content, lesson_id)
+        return (
+            self._lesson(lesson_id, version)
+            or (self._lesson(lesson_id, pinned) if pinned else None)
+            or _latest_or_none(self.content, lesson_id)
+        )
 
-    def _question(self, lesson_id: str | None, version: str, key: str, pinned: str | None = None) -> Question | None:
+    def _question(
+        self, lesson_id: str | None, version: str, key: str, pinned: str | None = None
+    ) -> Question | None:
         lesson = self._asked(lesson_id, version, pinned)
         if lesson is None:
             return None
         return next((q for q in lesson.quiz.questions if key in (q.id, callbacks.short_key(q.id))), None)
 
-    def _numeric_question(self, records: dict[str, LessonProgress]) -> tuple[LessonProgress, Lesson, NumericQuestion] | None:
+    def _numeric_question(
+        self, records: dict[str, LessonProgress]
+    ) -> tuple[LessonProgress, Lesson, NumericQuestion] | None:
         """What the tutor takes typed text for: the latest-updated quiz whose next question is numeric."""
         waiting = [p for p in records.values() if p.status == QUIZ]
-        for progress in sorted(waiting, key=lambda p: p.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True):
-            lesson = self._exact(progress.lesson_id, progress.pinned_version) or _latest_or_none(self.content, progress.lesson_id)
+        for progress in sorted(
+            waiting, key=lambda p: p.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True
+        ):
+            lesson = self._exact(progress.lesson_id, progress.pinned_version) or _latest_or_none(
+                self.content, progress.lesson_id
+            )
             if lesson is None:
                 continue
             answered = {a.question_id for a in progress.answers}
@@ -791,13 +934,23 @@ class Simulation:
         if target is None:
             return Expectation(self, "unknown-lesson", None, None, False)
         progress, former = self._find(records, target)
-        kinds = {"o": "open", "n": "next", "a": "answer", "c": "choose", "u": "updates", "r": "retake", "q": "quiz"}
+        kinds = {
+            "o": "open",
+            "n": "next",
+            "a": "answer",
+            "c": "choose",
+            "u": "updates",
+            "r": "retake",
+            "q": "quiz",
+        }
         exp = Expectation(self, kinds[cb.kind], target, progress, former)
         if cb.kind == "n":
             exp.version, exp.section_key = cb.fields[1], cb.fields[2]
         elif cb.kind == "a":
             exp.version, exp.given = cb.fields[1], cb.fields[3]
-            exp.question = self._question(target, cb.fields[1], cb.fields[2], progress.pinned_version if progress else None)
+            exp.question = self._question(
+                target, cb.fields[1], cb.fields[2], progress.pinned_version if progress else None
+            )
             exp.question_key = cb.fields[2]
         elif cb.kind == "c":
             exp.version, exp.choice = cb.fields[1], cb.fields[2]
@@ -818,14 +971,19 @@ class Simulation:
         else:
             available = self._exact(lesson_id, progress.pinned_version) is not None
         decision = decide(
-            progress.pinned_version, latest.version, pinned_available=available,
+            progress.pinned_version,
+            latest.version,
+            pinned_available=available,
             pinned_yanked=self.content.is_yanked(lesson_id, progress.pinned_version),
-            declined=agent.declined.get(lesson_id) == latest.version, settings=self.config.policy,
+            declined=agent.declined.get(lesson_id) == latest.version,
+            settings=self.config.policy,
         )
         # A rename alone is not a new edition (issue 15): a version published under a former id, whose
         # content differs from the latest by less than a major change, auto-migrates whatever the number.
         under_former_id = progress.pinned_version not in self.content.versions(lesson_id)
-        decision = after_rename(decision, self._lesson(lesson_id, progress.pinned_version), latest, under_former_id)
+        decision = after_rename(
+            decision, self._lesson(lesson_id, progress.pinned_version), latest, under_former_id
+        )
         return decision, latest
 
     def count_decision(self, action: Action) -> None:
@@ -846,7 +1004,9 @@ class Simulation:
             if not message.text.strip():
                 self._violate("an empty message", agent.id, repr(event))
             if any(text in message.text for text in FAILURE_TEXTS):
-                self._violate("the learner saw a failure reply", agent.id, f"{event!r} -> {message.text[:100]}")
+                self._violate(
+                    "the learner saw a failure reply", agent.id, f"{event!r} -> {message.text[:100]}"
+                )
             for button in message.all_buttons:
                 if len(button.data.encode()) > callbacks.LIMIT:
                     self._violate("callback data over 64 bytes", agent.id, button.data)
@@ -865,7 +1025,9 @@ class Simulation:
             return
         self.raise_seen.add(agent.id)
         paid = gamification.paid_for_lesson(self._ledger(agent.id), (MARKET,))
-        self.report.final.setdefault("raised reward credited at the completer's next action", Counter())["yes" if paid >= 80 else "no"] += 1
+        self.report.final.setdefault("raised reward credited at the completer's next action", Counter())[
+            "yes" if paid >= 80 else "no"
+        ] += 1
 
     def _check_xp(self, agent: Agent) -> None:
         total = self._xp_total(agent.id)
@@ -873,51 +1035,99 @@ class Simulation:
             self._violate("XP went down", agent.id, f"{self.xp_seen[agent.id]} -> {total}")
         self.xp_seen[agent.id] = max(total, self.xp_seen[agent.id])
 
-    def _check_records(self, agent: Agent, event: Event, before: dict[str, LessonProgress], after: dict[str, LessonProgress], exp: Expectation | None) -> None:
+    def _check_records(
+        self,
+        agent: Agent,
+        event: Event,
+        before: dict[str, LessonProgress],
+        after: dict[str, LessonProgress],
+        exp: Expectation | None,
+    ) -> None:
         target = exp.lesson if exp is not None else None
         for lesson_id, progress in after.items():
             if before.get(lesson_id) is not None and State.of(before[lesson_id]) == State.of(progress):
                 continue  # unchanged: checked when it was written
             lesson = self._lesson(lesson_id, progress.pinned_version)
             if lesson is None:
-                self._violate("a pinned version that cannot be served", agent.id, f"{lesson_id}@{progress.pinned_version}")
+                self._violate(
+                    "a pinned version that cannot be served",
+                    agent.id,
+                    f"{lesson_id}@{progress.pinned_version}",
+                )
                 continue
             ids = [s.id for s in lesson.sections]
             if progress.status == IN_PROGRESS:
                 if progress.current_section not in ids:
-                    self._violate("an in-progress record whose section is not in its pinned version", agent.id, f"{lesson_id}@{progress.pinned_version}: {progress.current_section!r} not in {ids}")
+                    self._violate(
+                        "an in-progress record whose section is not in its pinned version",
+                        agent.id,
+                        f"{lesson_id}@{progress.pinned_version}: {progress.current_section!r} not in {ids}",
+                    )
                 was = before.get(lesson_id)
                 if progress.answers and not (was is not None and was.status == IN_PROGRESS and was.answers):
-                    self._violate("an in-progress record (reading sections) that already holds quiz answers", agent.id,
-                                  f"{lesson_id}@{progress.pinned_version} at {progress.current_section} holds {[(a.question_id, a.version) for a in progress.answers]} after {event!r}")
+                    self._violate(
+                        "an in-progress record (reading sections) that already holds quiz answers",
+                        agent.id,
+                        f"{lesson_id}@{progress.pinned_version} at {progress.current_section} holds {[(a.question_id, a.version) for a in progress.answers]} after {event!r}",
+                    )
             elif progress.status == QUIZ and progress.current_section is not None:
-                self._violate("a quiz record with a current section", agent.id, f"{lesson_id}: {progress.current_section}")
+                self._violate(
+                    "a quiz record with a current section",
+                    agent.id,
+                    f"{lesson_id}: {progress.current_section}",
+                )
             if [s for s in progress.sections_done if s not in ids]:
-                self._violate("sections done that are not in the pinned version", agent.id, f"{lesson_id}@{progress.pinned_version}: {progress.sections_done}")
+                self._violate(
+                    "sections done that are not in the pinned version",
+                    agent.id,
+                    f"{lesson_id}@{progress.pinned_version}: {progress.sections_done}",
+                )
             for answer in progress.answers:  # graded against the version it was given under (grandfathering)
                 question = self._question(lesson_id, answer.version, answer.question_id)
-                if question is not None and _grade(question, answer.given) is not None and bool(_grade(question, answer.given)) != answer.correct:
-                    self._violate("an answer graded against the wrong version", agent.id, f"{lesson_id} {answer}")
+                if (
+                    question is not None
+                    and _grade(question, answer.given) is not None
+                    and bool(_grade(question, answer.given)) != answer.correct
+                ):
+                    self._violate(
+                        "an answer graded against the wrong version", agent.id, f"{lesson_id} {answer}"
+                    )
         for lesson_id, progress in after.items():
             current = self.content.current_id(lesson_id)
-            if current not in (lesson_id, None) and current in after and (lesson_id not in before or current not in before):
-                self._violate("an action left two records for one lesson (one under a renamed lesson's old id)", agent.id,
-                              f"{lesson_id}@{progress.pinned_version} ({progress.status} at {progress.current_section}) beside {current}@{after[current].pinned_version} "
-                              f"({after[current].status}) after {event!r}")
+            if (
+                current not in (lesson_id, None)
+                and current in after
+                and (lesson_id not in before or current not in before)
+            ):
+                self._violate(
+                    "an action left two records for one lesson (one under a renamed lesson's old id)",
+                    agent.id,
+                    f"{lesson_id}@{progress.pinned_version} ({progress.status} at {progress.current_section}) beside {current}@{after[current].pinned_version} "
+                    f"({after[current].status}) after {event!r}",
+                )
         # records the action did not aim at are left alone (renames aside)
         moved = {self.content.current_id(k) or k: State.of(v) for k, v in before.items()}
         for lesson_id, progress in after.items():
-            if lesson_id == target or (exp is not None and exp.path == "answer" and lesson_id == getattr(exp, "text_via_id", None)):
+            if lesson_id == target or (
+                exp is not None and exp.path == "answer" and lesson_id == getattr(exp, "text_via_id", None)
+            ):
                 continue
             old = moved.get(lesson_id)
             if old is not None and old != State.of(progress):
-                self._violate("an action changed a lesson it was not about", agent.id, f"{event!r} changed {lesson_id}: {old} -> {State.of(progress)}")
+                self._violate(
+                    "an action changed a lesson it was not about",
+                    agent.id,
+                    f"{event!r} changed {lesson_id}: {old} -> {State.of(progress)}",
+                )
         for lesson_id, progress in before.items():
             if progress.completed_version is not None:
                 now = after.get(self.content.current_id(lesson_id) or lesson_id) or after.get(lesson_id)
                 if now is None or now.completed_version is None:
-                    self._violate("a completion disappeared from the progress record", agent.id,
-                                  f"{lesson_id} completed at {progress.completed_version}; after {event!r}: {now and State.of(now)}")
+                    self._violate(
+                        "a completion disappeared from the progress record",
+                        agent.id,
+                        f"{lesson_id} completed at {progress.completed_version}; after {event!r}: {now and State.of(now)}",
+                    )
 
     # -- checkpoints -------------------------------------------------------------------------
     def _checkpoint(self, name: str) -> None:
@@ -931,7 +1141,9 @@ class Simulation:
                     "total": sum(a.amount for a in ledger),
                     "ledger": Counter((a.key, a.amount) for a in ledger),
                     "keys": Counter(a.key for a in ledger),
-                    "completions": Counter((c.lesson_id, c.version, c.attempt, c.completed_at) for c in completions),
+                    "completions": Counter(
+                        (c.lesson_id, c.version, c.attempt, c.completed_at) for c in completions
+                    ),
                     "awards": ledger,
                     "progress": repo.all_progress(agent.id),
                 }
@@ -986,14 +1198,20 @@ class Simulation:
                     lesson_keys[current] += 1
         for (lesson_id, question), n in answers.items():
             if n > 1:
-                self._violate("a question's XP paid twice (across a rename)", agent_id, f"{lesson_id} {question}: {n}×")
+                self._violate(
+                    "a question's XP paid twice (across a rename)", agent_id, f"{lesson_id} {question}: {n}×"
+                )
         for lesson_id, n in lesson_keys.items():
             if n > 1:
                 self._violate("a lesson's XP paid twice (across a rename)", agent_id, f"{lesson_id}: {n}×")
         for lesson_id, paid in lesson_paid.items():
             highest = self._highest_reward(lesson_id)
             if highest is not None and paid > highest:
-                self._violate("paid more for a lesson than its highest xp_reward", agent_id, f"{lesson_id}: {paid} > {highest}")
+                self._violate(
+                    "paid more for a lesson than its highest xp_reward",
+                    agent_id,
+                    f"{lesson_id}: {paid} > {highest}",
+                )
 
     def _highest_reward(self, lesson_id: str) -> int | None:
         rewards = []
@@ -1019,14 +1237,26 @@ class Simulation:
                 for p in progress:
                     if p.lesson_id in aliases:
                         stale_records += 1
-                        self._violate("a record still under a renamed lesson's old id after the final sweep", agent.id, f"{p.lesson_id}")
+                        self._violate(
+                            "a record still under a renamed lesson's old id after the final sweep",
+                            agent.id,
+                            f"{p.lesson_id}",
+                        )
                     if p.status != COMPLETED:
                         latest = self.content.latest(p.lesson_id)
-                        in_progress["on latest" if p.pinned_version == latest.version else f"kept {p.pinned_version} (continue chosen)"] += 1
+                        in_progress[
+                            "on latest"
+                            if p.pinned_version == latest.version
+                            else f"kept {p.pinned_version} (continue chosen)"
+                        ] += 1
                 for c in completions:
                     if c.lesson_id in aliases:
                         stale_completions += 1
-                        self._violate("a completion still under a renamed lesson's old id after the final sweep", agent.id, f"{c.lesson_id}@{c.version}")
+                        self._violate(
+                            "a completion still under a renamed lesson's old id after the final sweep",
+                            agent.id,
+                            f"{c.lesson_id}@{c.version}",
+                        )
                 for lesson_id in {self.content.current_id(c.lesson_id) or c.lesson_id for c in completions}:
                     completers += 1
                     ids = (lesson_id, *self._former(lesson_id))
@@ -1034,17 +1264,23 @@ class Simulation:
                     latest = self.content.latest(lesson_id)
                     if paid < latest.xp_reward:
                         unpaid += 1
-                        self._violate("a completer was not paid the lesson's current xp_reward (retroactive credit)", agent.id, f"{lesson_id}: paid {paid}, xp_reward {latest.xp_reward}")
+                        self._violate(
+                            "a completer was not paid the lesson's current xp_reward (retroactive credit)",
+                            agent.id,
+                            f"{lesson_id}: paid {paid}, xp_reward {latest.xp_reward}",
+                        )
                     if lesson_id in raised and paid == raised[lesson_id]:
                         raised_paid[lesson_id] += 1
-        self.report.final.update({
-            "completed lessons checked for pay": completers,
-            "underpaid": unpaid,
-            "completers credited the raised reward": dict(raised_paid),
-            "records left under old ids": stale_records,
-            "completions left under old ids": stale_completions,
-            "in-progress records at the end": dict(in_progress),
-        })
+        self.report.final.update(
+            {
+                "completed lessons checked for pay": completers,
+                "underpaid": unpaid,
+                "completers credited the raised reward": dict(raised_paid),
+                "records left under old ids": stale_records,
+                "completions left under old ids": stale_completions,
+                "in-progress records at the end": dict(in_progress),
+            }
+        )
 
 
 def _latest_or_none(content: LessonContent, lesson_id: str) -> Lesson | None:
@@ -1097,9 +1333,19 @@ class Expectation:
         (a choice or a restart); an auto-migration (a rename alone) lets it go on, as for any button."""
         if not self.former:
             return False
-        return path == "choose" or sim.decision(agent, self.lesson, p0)[0].action in (Action.CHOICE, Action.FORCED_RESTART)  # type: ignore[arg-type]
+        return path == "choose" or sim.decision(agent, self.lesson, p0)[0].action in (
+            Action.CHOICE,
+            Action.FORCED_RESTART,
+        )  # type: ignore[arg-type]
 
-    def check(self, sim: Simulation, agent: Agent, before: dict[str, LessonProgress], after: dict[str, LessonProgress], messages: list[Message]) -> None:
+    def check(
+        self,
+        sim: Simulation,
+        agent: Agent,
+        before: dict[str, LessonProgress],
+        after: dict[str, LessonProgress],
+        messages: list[Message],
+    ) -> None:
         sim.report.paths[self.path] += 1
         if self.lesson is None:
             return
@@ -1109,11 +1355,17 @@ class Expectation:
             p1 = after.get(p0.lesson_id)  # typed text reached a record still under an old id
         path = self.path
         # the tutor's own detours, mirrored: a record not found under the lesson's id opens the lesson
-        if path in ("next", "answer", "choose") and (p0 is None or self._former_stops(sim, agent, path, p0)) and self.text_via_id is None:
+        if (
+            path in ("next", "answer", "choose")
+            and (p0 is None or self._former_stops(sim, agent, path, p0))
+            and self.text_via_id is None
+        ):
             path = "open"
         if path == "next" and p0 is not None and p0.status == COMPLETED:
             path = "open"
-        if path == "choose" and (p0 is None or p0.pending_choice != self.version or self.choice not in ("c", "r")):
+        if path == "choose" and (
+            p0 is None or p0.pending_choice != self.version or self.choice not in ("c", "r")
+        ):
             path = "open"
         sim.report.paths[f"→ {path}"] += 1
         if path in ("retake", "updates", "quiz"):
@@ -1126,20 +1378,36 @@ class Expectation:
             return
         if p0.status == COMPLETED:
             if p1 is None or p1.completed_version is None:
-                self.fail(agent, "a completed lesson lost its completion", f"{State.of(p0)} -> {p1 and State.of(p1)}")
+                self.fail(
+                    agent,
+                    "a completed lesson lost its completion",
+                    f"{State.of(p0)} -> {p1 and State.of(p1)}",
+                )
             return
         if path == "answer":
             applies = self._answer_applies_policy(p0)
             if not applies:
                 if p1 is None or State.of(p1) != State.of(p0):
-                    self.fail(agent, "a stale or repeated answer changed the record", f"{State.of(p0)} -> {p1 and State.of(p1)}")
+                    self.fail(
+                        agent,
+                        "a stale or repeated answer changed the record",
+                        f"{State.of(p0)} -> {p1 and State.of(p1)}",
+                    )
                 return
         decision, latest = sim.decision(agent, self.lesson, p0)
         sim.count_decision(decision.action)
-        if self.former and p1 is not None and p1.lesson_id != self.lesson and decision.action is not Action.NONE:
-            self.fail(agent, "a typed answer to a record still under a renamed lesson's old id skipped the §5 policy",
-                      f"expected {decision.action.value} ({p0.pinned_version} -> {self.lesson}@{latest.version}); the answer was recorded under "
-                      f"{p1.lesson_id}@{p1.pinned_version}: {State.of(p0)} -> {State.of(p1)}")
+        if (
+            self.former
+            and p1 is not None
+            and p1.lesson_id != self.lesson
+            and decision.action is not Action.NONE
+        ):
+            self.fail(
+                agent,
+                "a typed answer to a record still under a renamed lesson's old id skipped the §5 policy",
+                f"expected {decision.action.value} ({p0.pinned_version} -> {self.lesson}@{latest.version}); the answer was recorded under "
+                f"{p1.lesson_id}@{p1.pinned_version}: {State.of(p0)} -> {State.of(p1)}",
+            )
             return
         expected = self._after_policy(p0, decision, latest)
         if p1 is None:
@@ -1162,44 +1430,89 @@ class Expectation:
         if decision.action in (Action.AUTO_MIGRATE, Action.AUTO_MIGRATE_NOTIFY):
             pinned = self.sim._lesson(self.lesson, p0.pinned_version)
             assert pinned is not None
-            position = map_position(pinned, latest, p0.current_section if p0.status == IN_PROGRESS else None, p0.sections_done)
+            position = map_position(
+                pinned, latest, p0.current_section if p0.status == IN_PROGRESS else None, p0.sections_done
+            )
             status = QUIZ if p0.status == QUIZ or position.current_section is None else IN_PROGRESS
-            return dataclasses.replace(s, pinned=latest.version, status=status, current=position.current_section if status == IN_PROGRESS else None,
-                                       done=position.sections_done, pending=None)
+            return dataclasses.replace(
+                s,
+                pinned=latest.version,
+                status=status,
+                current=position.current_section if status == IN_PROGRESS else None,
+                done=position.sections_done,
+                pending=None,
+            )
         if decision.action is Action.FORCED_RESTART:
-            return dataclasses.replace(s, pinned=latest.version, status=IN_PROGRESS, current=latest.sections[0].id, done=(), answers=(),
-                                       attempt=p0.attempt + 1, pending=None)
+            return dataclasses.replace(
+                s,
+                pinned=latest.version,
+                status=IN_PROGRESS,
+                current=latest.sections[0].id,
+                done=(),
+                answers=(),
+                attempt=p0.attempt + 1,
+                pending=None,
+            )
         return s
 
-    def _check_notices(self, agent: Agent, decision: Decision, latest: Lesson, p0: LessonProgress, messages: list[Message]) -> None:
+    def _check_notices(
+        self, agent: Agent, decision: Decision, latest: Lesson, p0: LessonProgress, messages: list[Message]
+    ) -> None:
         text = "\n".join(m.text for m in messages)
         if decision.action is Action.AUTO_MIGRATE_NOTIFY:
             if "Updated" not in text:
-                self.fail(agent, "auto-migrate + notify without an 'Updated' notice", f"{p0.pinned_version} -> {latest.version}: {text[:120]!r}")
+                self.fail(
+                    agent,
+                    "auto-migrate + notify without an 'Updated' notice",
+                    f"{p0.pinned_version} -> {latest.version}: {text[:120]!r}",
+                )
             lines = [c for e in latest.changelog if _newer(e.version, p0.pinned_version) for c in e.changes]
             missing = [c for c in lines if c not in text]
             if missing:
-                self.fail(agent, "the 'Updated' notice misses changelog lines since the learner's version", f"{p0.pinned_version} -> {latest.version}: missing {missing}")
+                self.fail(
+                    agent,
+                    "the 'Updated' notice misses changelog lines since the learner's version",
+                    f"{p0.pinned_version} -> {latest.version}: missing {missing}",
+                )
         elif decision.action in (Action.NONE, Action.AUTO_MIGRATE) and "Updated" in text:
-            self.fail(agent, f"an 'Updated' notice on a silent row ({decision.action.value})", f"{p0.pinned_version} -> {latest.version}")
+            self.fail(
+                agent,
+                f"an 'Updated' notice on a silent row ({decision.action.value})",
+                f"{p0.pinned_version} -> {latest.version}",
+            )
         if decision.action is Action.FORCED_RESTART and "restart" not in text.lower():
-            self.fail(agent, "a forced restart without a notice", f"{p0.pinned_version} -> {latest.version}: {text[:120]!r}")
+            self.fail(
+                agent,
+                "a forced restart without a notice",
+                f"{p0.pinned_version} -> {latest.version}: {text[:120]!r}",
+            )
 
-    def _check_choice_offer(self, agent: Agent, latest: Lesson, p0: LessonProgress, p1: LessonProgress, messages: list[Message]) -> None:
+    def _check_choice_offer(
+        self, agent: Agent, latest: Lesson, p0: LessonProgress, p1: LessonProgress, messages: list[Message]
+    ) -> None:
         s0, s1 = State.of(p0), State.of(p1)
         if dataclasses.replace(s1, pending=None) != dataclasses.replace(s0, pending=None):
-            self.fail(agent, "CHOICE expected (§5: major newer), but the learner was moved without being asked",
-                      f"{p0.pinned_version} -> {latest.version}: {s0} -> {s1}; replies {[m.text[:90] for m in messages]}")
+            self.fail(
+                agent,
+                "CHOICE expected (§5: major newer), but the learner was moved without being asked",
+                f"{p0.pinned_version} -> {latest.version}: {s0} -> {s1}; replies {[m.text[:90] for m in messages]}",
+            )
             return
         offers = [m for m in messages if any(_kind(b.data) == "c" for b in m.all_buttons)]
         datas = sorted(b.data for m in offers for b in m.all_buttons)
         expected = sorted(callbacks.encode("c", latest.id, latest.version, c) for c in "cr")
         if len(offers) != 1 or datas != expected:
-            self.fail(agent, "CHOICE without the two choice buttons", f"{p0.pinned_version} -> {latest.version}: buttons {datas}, messages {[m.text[:50] for m in messages]}")
+            self.fail(
+                agent,
+                "CHOICE without the two choice buttons",
+                f"{p0.pinned_version} -> {latest.version}: buttons {datas}, messages {[m.text[:50] for m in messages]}",
+            )
         if p1.pending_choice != latest.version:
             self.fail(agent, "CHOICE not recorded as pending", f"{s0} -> {s1}")
 
-    def _check_choose(self, agent: Agent, p0: LessonProgress | None, p1: LessonProgress | None, messages: list[Message]) -> None:
+    def _check_choose(
+        self, agent: Agent, p0: LessonProgress | None, p1: LessonProgress | None, messages: list[Message]
+    ) -> None:
         assert p0 is not None
         if p1 is None:
             self.fail(agent, "the record disappeared", f"{State.of(p0)}")
@@ -1208,7 +1521,10 @@ class Expectation:
         self.sim.report.paths[f"choice taken: {self.choice}"] += 1
         if self.choice == "c":
             agent.declined[self.lesson] = self.version  # type: ignore[index]
-            if dataclasses.replace(s1, pending=None) != dataclasses.replace(s0, pending=None) or s1.pending is not None:
+            if (
+                dataclasses.replace(s1, pending=None) != dataclasses.replace(s0, pending=None)
+                or s1.pending is not None
+            ):
                 self.fail(agent, "'continue my version' moved the learner", f"{s0} -> {s1}")
             return
         latest = self.sim.content.latest(self.lesson)  # type: ignore[arg-type]
@@ -1218,11 +1534,30 @@ class Expectation:
             wants = [latest]
         else:
             wants = [offered, latest]
-        candidates = [dataclasses.replace(s0, pinned=w.version, status=IN_PROGRESS, current=w.sections[0].id, done=(), answers=(), attempt=s0.attempt + 1, pending=None) for w in wants]
+        candidates = [
+            dataclasses.replace(
+                s0,
+                pinned=w.version,
+                status=IN_PROGRESS,
+                current=w.sections[0].id,
+                done=(),
+                answers=(),
+                attempt=s0.attempt + 1,
+                pending=None,
+            )
+            for w in wants
+        ]
         if s1 not in candidates:
-            kind = ("'restart on the new one' pinned a version that was yanked after it was offered" if s1.pinned != latest.version and self.sim.content.is_yanked(self.lesson, s1.pinned)  # type: ignore[arg-type]
-                    else "'restart on the new one' did not restart on the offered version")
-            self.fail(agent, kind, f"offered {self.version}, latest {latest.version}: {s0} -> {s1}, expected one of {candidates}")
+            kind = (
+                "'restart on the new one' pinned a version that was yanked after it was offered"
+                if s1.pinned != latest.version and self.sim.content.is_yanked(self.lesson, s1.pinned)  # type: ignore[arg-type]
+                else "'restart on the new one' did not restart on the offered version"
+            )
+            self.fail(
+                agent,
+                kind,
+                f"offered {self.version}, latest {latest.version}: {s0} -> {s1}, expected one of {candidates}",
+            )
 
     def _check_retake(self, agent: Agent, p0: LessonProgress | None, p1: LessonProgress | None) -> None:
         latest = self.sim.content.latest(self.lesson)  # type: ignore[arg-type]
@@ -1231,27 +1566,70 @@ class Expectation:
         if p0 is None:
             return self._check_new_record(agent, p1, latest)
         s0, s1 = State.of(p0), State.of(p1)
-        want = dataclasses.replace(s0, pinned=latest.version, status=IN_PROGRESS, current=latest.sections[0].id, done=(), answers=(), attempt=s0.attempt + 1, pending=None)
+        want = dataclasses.replace(
+            s0,
+            pinned=latest.version,
+            status=IN_PROGRESS,
+            current=latest.sections[0].id,
+            done=(),
+            answers=(),
+            attempt=s0.attempt + 1,
+            pending=None,
+        )
         if s1 != want:
-            self.fail(agent, "a retake did not restart on the latest version", f"{s0} -> {s1}, expected {want}")
+            self.fail(
+                agent, "a retake did not restart on the latest version", f"{s0} -> {s1}, expected {want}"
+            )
 
-    def _check_begin(self, agent: Agent, before: dict[str, LessonProgress], p1: LessonProgress | None, messages: list[Message]) -> None:
+    def _check_begin(
+        self,
+        agent: Agent,
+        before: dict[str, LessonProgress],
+        p1: LessonProgress | None,
+        messages: list[Message],
+    ) -> None:
         latest = self.sim.content.latest(self.lesson)  # type: ignore[arg-type]
-        done = {self.sim.content.current_id(k) or k for k, p in before.items() if p.status == COMPLETED or p.completed_version}
+        done = {
+            self.sim.content.current_id(k) or k
+            for k, p in before.items()
+            if p.status == COMPLETED or p.completed_version
+        }
         missing = [r for r in latest.prerequisites if (self.sim.content.current_id(r) or r) not in done]
         if p1 is None:
             if not missing and not latest.retired:
-                self.fail(agent, "a lesson with its prerequisites done did not start", f"{[m.text[:60] for m in messages]}")
+                self.fail(
+                    agent,
+                    "a lesson with its prerequisites done did not start",
+                    f"{[m.text[:60] for m in messages]}",
+                )
             return
         if missing:
             self.fail(agent, "a lesson started without its prerequisites", f"missing {missing}")
         self._check_new_record(agent, p1, latest)
 
     def _check_new_record(self, agent: Agent, p1: LessonProgress, latest: Lesson) -> None:
-        if p1.pinned_version != latest.version or p1.current_section != latest.sections[0].id or p1.status != IN_PROGRESS or p1.sections_done:
-            self.fail(agent, "a new start is not pinned to the latest version at its first section", f"{State.of(p1)} vs {latest.version}")
+        if (
+            p1.pinned_version != latest.version
+            or p1.current_section != latest.sections[0].id
+            or p1.status != IN_PROGRESS
+            or p1.sections_done
+        ):
+            self.fail(
+                agent,
+                "a new start is not pinned to the latest version at its first section",
+                f"{State.of(p1)} vs {latest.version}",
+            )
 
-    def _check_effect(self, agent: Agent, path: str, decision: Decision, latest: Lesson, s: State, p0: LessonProgress, p1: LessonProgress) -> None:
+    def _check_effect(
+        self,
+        agent: Agent,
+        path: str,
+        decision: Decision,
+        latest: Lesson,
+        s: State,
+        p0: LessonProgress,
+        p1: LessonProgress,
+    ) -> None:
         """After the policy: open shows the step, next may advance, an answer is recorded."""
         s1 = State.of(p1)
         label = f"{decision.action.value}, {p0.pinned_version} -> {latest.version}"
@@ -1269,20 +1647,47 @@ class Expectation:
         # A Next button made before a silent migration still counts (the learner saw that section);
         # after a forced restart the learner must see the new version from its first section.
         shown = (s.pinned,) if decision.action is Action.FORCED_RESTART else (s.pinned, p0.pinned_version)
-        if path == "next" and s.status == IN_PROGRESS and self.version in shown and self.section_key in (s.current, callbacks.short_key(s.current or "")):
+        if (
+            path == "next"
+            and s.status == IN_PROGRESS
+            and self.version in shown
+            and self.section_key in (s.current, callbacks.short_key(s.current or ""))
+        ):
             ids = [x.id for x in lesson.sections]
             following = ids[ids.index(s.current) + 1 :] if s.current in ids else []
             done = s.done + ((s.current,) if s.current and s.current not in s.done else ())
-            candidates = [dataclasses.replace(s, current=following[0], done=done) if following else dataclasses.replace(s, status=QUIZ, current=None, done=done)]
-        if path == "answer" and decision.action is not Action.FORCED_RESTART:  # a restart stops the action: the answer was to the old version
+            candidates = [
+                dataclasses.replace(s, current=following[0], done=done)
+                if following
+                else dataclasses.replace(s, status=QUIZ, current=None, done=done)
+            ]
+        if (
+            path == "answer" and decision.action is not Action.FORCED_RESTART
+        ):  # a restart stops the action: the answer was to the old version
             grade = _grade(self.question, self.given or "") if self.question is not None else None
-            asked = self.sim._asked(self.lesson, self.version or "", self.before.pinned_version if self.before else None) or lesson
+            asked = (
+                self.sim._asked(
+                    self.lesson, self.version or "", self.before.pinned_version if self.before else None
+                )
+                or lesson
+            )
             if grade is not None:
-                candidates = [dataclasses.replace(s, answers=s.answers + ((self.question.id, self.given, bool(grade), asked.version),))]  # type: ignore[union-attr]
-        finished = [c for c in candidates if c.status == QUIZ and not [q for q in lesson.quiz.questions if q.id not in {a[0] for a in c.answers}]]
+                candidates = [
+                    dataclasses.replace(
+                        s, answers=s.answers + ((self.question.id, self.given, bool(grade), asked.version),)
+                    )
+                ]  # type: ignore[union-attr]
+        finished = [
+            c
+            for c in candidates
+            if c.status == QUIZ
+            and not [q for q in lesson.quiz.questions if q.id not in {a[0] for a in c.answers}]
+        ]
         for c in finished:  # the quiz is over: passed (completed at the pinned version) or failed (unchanged)
             candidates.append(dataclasses.replace(c, status=COMPLETED, completed_version=c.pinned))
-        if s1 not in candidates and not (s1.status == COMPLETED and finished and s1.completed_version == s.pinned and s1.pinned == s.pinned):
+        if s1 not in candidates and not (
+            s1.status == COMPLETED and finished and s1.completed_version == s.pinned and s1.pinned == s.pinned
+        ):
             kind = {
                 Action.NONE: "the action did not do what it should (no version change)",
                 Action.AUTO_MIGRATE: "AUTO_MIGRATE: position not mapped by section id",
@@ -1327,7 +1732,9 @@ def postgres_schema(base_url: str) -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        yield parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

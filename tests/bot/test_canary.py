@@ -17,9 +17,9 @@ from fiml_bot.ops.flag_reload import FlagReloader
 from fiml_bot.ops.flags import FeatureFlags, FlagFileProvider, read_file
 from fiml_bot.ops.metrics import BotMetrics
 from fiml_bot.storage import open_storage
+from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed
-from fiml_bot.tutor.callbacks import encode
 from fiml_cms.config import load_settings
 
 from ..conftest import cli, commit_all, replace_in
@@ -41,9 +41,16 @@ def published(git_repo: Path) -> Path:
 def publish_minor(root: Path, canary: int | None) -> str:
     """Add a section to the lesson, bump it (minor), commit; tag it with or without a canary."""
     path = root / f"content/lessons/{LESSON}.yaml"
-    replace_in(path, "sections:\n", "sections:\n  - id: warmup\n    type: text\n    title: Before we start\n    body: |\n      Markets are everywhere once you look for them.\n")
+    replace_in(
+        path,
+        "sections:\n",
+        "sections:\n  - id: warmup\n    type: text\n    title: Before we start\n    body: |\n      Markets are everywhere once you look for them.\n",
+    )
     commit_all(root, "A warm-up section")
-    assert cli("bump", LESSON, "auto", "-m", "A warm-up section", "--date", "2026-12-01", "--commit").exit_code == 0
+    assert (
+        cli("bump", LESSON, "auto", "-m", "A warm-up section", "--date", "2026-12-01", "--commit").exit_code
+        == 0
+    )
     args = ["tag", LESSON] + (["--canary", str(canary)] if canary is not None else [])
     result = cli(*args)
     assert result.exit_code == 0, result.output
@@ -61,9 +68,24 @@ class Bot:
         self.metrics = BotMetrics()
         self.reloader = FlagReloader(self.flags_file, self.flags, metrics=self.metrics)
         self.storage = open_storage(url, auto_upgrade=True)
-        self.tutor = Tutor(self.content, self.storage, clock=Clock(), observer=self.metrics, features=self.flags, rollout=CanaryRollout(self.flags))
-        self.fake = FakeBotApi(record_calls=False, first_update_id=first_update_id)  # Telegram's ids only grow
-        self.app = build_application(self.tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False, metrics=self.metrics)
+        self.tutor = Tutor(
+            self.content,
+            self.storage,
+            clock=Clock(),
+            observer=self.metrics,
+            features=self.flags,
+            rollout=CanaryRollout(self.flags),
+        )
+        self.fake = FakeBotApi(
+            record_calls=False, first_update_id=first_update_id
+        )  # Telegram's ids only grow
+        self.app = build_application(
+            self.tutor,
+            self.fake.default_token,
+            builder=self.fake.application_builder(),
+            rate_limit=False,
+            metrics=self.metrics,
+        )
 
     def refresh(self) -> None:
         """What the running bot does on its interval or SIGHUP: new tags, new flags."""
@@ -87,11 +109,13 @@ class Bot:
         return Learner(self.tutor, f"telegram:{chat}")
 
 
-def run(coro):  # noqa: ANN001, ANN201
+def run(coro):
     return asyncio.run(coro)
 
 
-def test_canary_serves_its_share_of_new_starts_sticky_and_loses_no_xp_on_rollback_or_promotion(published: Path, sqlite_url: str) -> None:
+def test_canary_serves_its_share_of_new_starts_sticky_and_loses_no_xp_on_rollback_or_promotion(
+    published: Path, sqlite_url: str
+) -> None:
     root = published
     bot = Bot(root, sqlite_url)
     chats = [FIRST_CHAT + i for i in range(1000)]
@@ -117,7 +141,10 @@ def test_canary_serves_its_share_of_new_starts_sticky_and_loses_no_xp_on_rollbac
             on_canary = [c for c, v in served.items() if v == "1.1.0"]
             assert set(served.values()) == {"1.0.0", "1.1.0"}
             assert 70 <= len(on_canary) <= 130, len(on_canary)
-            assert all((served[c] == "1.1.0") == bot.flags.enabled(f"canary.{LESSON}", f"telegram:{c}") for c in chats)
+            assert all(
+                (served[c] == "1.1.0") == bot.flags.enabled(f"canary.{LESSON}", f"telegram:{c}")
+                for c in chats
+            )
             starts = bot.metrics.lesson_starts
             assert starts.labels(LESSON, "1.1.0")._value.get() == len(on_canary)
             assert starts.labels(LESSON, "1.0.0")._value.get() == 1000 - len(on_canary) + len(pinned)
@@ -215,7 +242,11 @@ def test_tag_canary_refuses_a_broken_flag_file_before_tagging(published: Path) -
     (published / "deploy").mkdir()
     (published / "deploy/flags.json").write_text('{"flags": {,}}\n', encoding="utf-8")
     path = published / f"content/lessons/{LESSON}.yaml"
-    replace_in(path, "sections:\n", "sections:\n  - id: warmup\n    type: text\n    title: Before\n    body: |\n      Hi.\n")
+    replace_in(
+        path,
+        "sections:\n",
+        "sections:\n  - id: warmup\n    type: text\n    title: Before\n    body: |\n      Hi.\n",
+    )
     commit_all(published, "edit")
     assert cli("bump", LESSON, "auto", "-m", "x", "--date", "2026-12-01", "--commit").exit_code == 0
     result = cli("tag", LESSON, "--canary", "10")
@@ -243,7 +274,20 @@ def test_flags_explain_agrees_with_what_each_learner_is_served(published: Path, 
     served = run(serve())
     assert set(served.values()) == {"1.0.0", "1.1.0"}
     for chat in [*chats, FIRST_CHAT + 999]:
-        result = CliRunner().invoke(bot_app, ["flags", "explain", f"canary.{LESSON}", str(chat), "--content", str(published), "--database", sqlite_url], env={"FIML_FLAGS_FILE": ""})
+        result = CliRunner().invoke(
+            bot_app,
+            [
+                "flags",
+                "explain",
+                f"canary.{LESSON}",
+                str(chat),
+                "--content",
+                str(published),
+                "--database",
+                sqlite_url,
+            ],
+            env={"FIML_FLAGS_FILE": ""},
+        )
         assert result.exit_code == 0, result.output
         if chat in served:
             assert f"learner sees: {LESSON} {served[chat]} (started before" in result.output, result.output
@@ -252,5 +296,11 @@ def test_flags_explain_agrees_with_what_each_learner_is_served(published: Path, 
             expected = "1.1.0" if "variant: on" in result.output else "1.0.0"
             assert f"learner sees: {LESSON} {expected} when they start it" in result.output
     assert "canary: lesson what_is_a_market 1.1.0 for 40 % of new starts, else 1.0.0" in result.output
-    checked = CliRunner().invoke(bot_app, ["flags", "check", "--content", str(published)], env={"FIML_FLAGS_FILE": ""})
-    assert checked.exit_code == 0 and "canary.what_is_a_market: 1.1.0 running for 40 % of new starts; the others get 1.0.0" in checked.output
+    checked = CliRunner().invoke(
+        bot_app, ["flags", "check", "--content", str(published)], env={"FIML_FLAGS_FILE": ""}
+    )
+    assert (
+        checked.exit_code == 0
+        and "canary.what_is_a_market: 1.1.0 running for 40 % of new starts; the others get 1.0.0"
+        in checked.output
+    )

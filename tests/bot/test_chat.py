@@ -19,7 +19,15 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def fiml_bot(*args: str, stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "fiml_bot", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fiml_bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
 
 
 def answers_for(lesson_file: Path) -> list[str]:
@@ -42,7 +50,9 @@ def test_a_scripted_session_through_a_whole_lesson(content_repo: Path, tmp_path:
     sections = len(parse_lesson(lesson.read_bytes(), "x").sections)
     script = ["1", "1"] + ["1"] * sections + answers_for(lesson) + ["/progress", "/nonsense", "99"]
     database = f"sqlite:///{tmp_path / 'var' / 'chat.db'}"
-    done = fiml_bot("chat", "--database", database, "--preview", stdin="\n".join(script) + "\n", cwd=content_repo)
+    done = fiml_bot(
+        "chat", "--database", database, "--preview", stdin="\n".join(script) + "\n", cwd=content_repo
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Welcome, local!" in out
@@ -78,4 +88,7 @@ def test_input_lines_become_events() -> None:
 
 
 def test_markup_is_escaped_for_the_terminal() -> None:
-    assert to_rich("**bold** [red]not markup[/red] `code`") == "[bold]bold[/bold] \\[red]not markup\\[/red] [cyan]code[/cyan]"
+    assert (
+        to_rich("**bold** [red]not markup[/red] `code`")
+        == "[bold]bold[/bold] \\[red]not markup\\[/red] [cyan]code[/cyan]"
+    )

@@ -16,7 +16,11 @@ def test_db_upgrade_current_downgrade(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # snapshots go to var/snapshots under the working directory
     url = f"sqlite:///{tmp_path / 'var' / 'bot.db'}"
     current = runner.invoke(app, ["db", "current", "--database", url])
-    assert current.exit_code == 0 and "current: base (empty)" in current.output and "run `fiml-bot db upgrade`" in current.output
+    assert (
+        current.exit_code == 0
+        and "current: base (empty)" in current.output
+        and "run `fiml-bot db upgrade`" in current.output
+    )
     up = runner.invoke(app, ["db", "upgrade", "--database", url])
     from fiml_bot.storage import migrations_api
 
@@ -33,7 +37,9 @@ def test_db_errors_are_messages(tmp_path: Path) -> None:
 
 
 def test_policy_thresholds_come_from_the_content_repository(content_repo: Path) -> None:
-    (content_repo / ".fiml-cms.toml").write_text("[policy]\nnotify_minor_steps = 3\nchoice_on_major = false\n", encoding="utf-8")
+    (content_repo / ".fiml-cms.toml").write_text(
+        "[policy]\nnotify_minor_steps = 3\nchoice_on_major = false\n", encoding="utf-8"
+    )
     content = open_content(BotSettings(content=content_repo, preview=True))
     settings = policy_settings(content)
     assert (settings.notify_minor_steps, settings.choice_on_major) == (3, False)

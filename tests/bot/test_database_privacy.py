@@ -69,6 +69,10 @@ def test_the_chat_creates_its_database_private(tmp_path: Path, content_repo: Pat
     from fiml_bot.cli import app
 
     database = tmp_path / "data" / "fiml.db"
-    result = CliRunner().invoke(app, ["chat", "--database", f"sqlite:///{database}", "--content", str(content_repo), "--preview"], input="/help\n")
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--database", f"sqlite:///{database}", "--content", str(content_repo), "--preview"],
+        input="/help\n",
+    )
     assert result.exit_code == 0, result.output
     assert mode(database.parent) == 0o700 and mode(database) == 0o600

@@ -64,31 +64,46 @@ def test_clean_then_each_corruption_is_named(published: Path, database_url: str)
     learn(published, database_url)
     assert problems(published, database_url) == []
 
-    execute(database_url, "UPDATE lesson_progress SET current_section = 'nowhere' WHERE learner_id = 'telegram:2'")
+    execute(
+        database_url, "UPDATE lesson_progress SET current_section = 'nowhere' WHERE learner_id = 'telegram:2'"
+    )
     assert problems(published, database_url) == [("positions exist", "telegram:2", MARKET)]
 
-    execute(database_url, "UPDATE lesson_progress SET pinned_version = '9.9.9' WHERE learner_id = 'telegram:2'")
+    execute(
+        database_url, "UPDATE lesson_progress SET pinned_version = '9.9.9' WHERE learner_id = 'telegram:2'"
+    )
     assert problems(published, database_url) == [("versions resolvable", "telegram:2", MARKET)]
-    execute(database_url, "UPDATE lesson_progress SET pinned_version = '1.0.0', current_section = NULL WHERE learner_id = 'telegram:2'")
+    execute(
+        database_url,
+        "UPDATE lesson_progress SET pinned_version = '1.0.0', current_section = NULL WHERE learner_id = 'telegram:2'",
+    )
 
     execute(database_url, "UPDATE completions SET xp_earned = 999")
     assert problems(published, database_url) == [("completions paid", "telegram:1", MARKET)]
     execute(database_url, f"DELETE FROM xp_ledger WHERE key = 'lesson:{MARKET}'")
     assert problems(published, database_url) == [("completions paid", "telegram:1", MARKET)]
 
-    execute(database_url, "INSERT INTO badges (learner_id, badge, awarded_at) VALUES ('telegram:2', 'five_lessons', '2026-03-02 09:00:00')")
+    execute(
+        database_url,
+        "INSERT INTO badges (learner_id, badge, awarded_at) VALUES ('telegram:2', 'five_lessons', '2026-03-02 09:00:00')",
+    )
     assert ("badges match the rules", "telegram:2", None) in problems(published, database_url)
 
 
 @BOTH
 def test_a_duplicate_ledger_key_and_orphans_are_found(database_url: str, tmp_path: Path) -> None:
     migrations_api.upgrade(database_url)
-    execute(database_url, "INSERT INTO learners (id, name, time_zone, active, streak_days, freeze_available, created_at, revision) "
-                          "VALUES ('telegram:1', 'Ada', 'UTC', true, 0, true, '2026-03-02 09:00:00', 1)")
+    execute(
+        database_url,
+        "INSERT INTO learners (id, name, time_zone, active, streak_days, freeze_available, created_at, revision) "
+        "VALUES ('telegram:1', 'Ada', 'UTC', true, 0, true, '2026-03-02 09:00:00', 1)",
+    )
     if database_url.startswith("sqlite"):
         import sqlite3
 
-        raw = sqlite3.connect(database_url.removeprefix("sqlite:///"))  # foreign keys off, as a hand edit has them
+        raw = sqlite3.connect(
+            database_url.removeprefix("sqlite:///")
+        )  # foreign keys off, as a hand edit has them
         raw.execute("DROP INDEX IF EXISTS uq_xp_ledger_learner_id_key")
         raw.executescript(
             "CREATE TABLE x AS SELECT * FROM xp_ledger; DROP TABLE xp_ledger; ALTER TABLE x RENAME TO xp_ledger;"
@@ -98,10 +113,13 @@ def test_a_duplicate_ledger_key_and_orphans_are_found(database_url: str, tmp_pat
         raw.commit()
         raw.close()
     else:
-        execute(database_url, "ALTER TABLE xp_ledger DROP CONSTRAINT uq_xp_ledger_learner_id_key",
-                "ALTER TABLE badges DROP CONSTRAINT fk_badges_learner_id_learners",
-                "INSERT INTO xp_ledger (learner_id, amount, reason, key, awarded_at) VALUES ('telegram:1', 10, 'x', 'lesson:a', now()), ('telegram:1', 10, 'x', 'lesson:a', now())",
-                "INSERT INTO badges (learner_id, badge, awarded_at) VALUES ('telegram:9', 'first_steps', now())")
+        execute(
+            database_url,
+            "ALTER TABLE xp_ledger DROP CONSTRAINT uq_xp_ledger_learner_id_key",
+            "ALTER TABLE badges DROP CONSTRAINT fk_badges_learner_id_learners",
+            "INSERT INTO xp_ledger (learner_id, amount, reason, key, awarded_at) VALUES ('telegram:1', 10, 'x', 'lesson:a', now()), ('telegram:1', 10, 'x', 'lesson:a', now())",
+            "INSERT INTO badges (learner_id, badge, awarded_at) VALUES ('telegram:9', 'first_steps', now())",
+        )
     found = doctor.run(database_url, None)
     checks = {(p.check, p.learner, p.lesson) for p in found.problems}
     assert ("ledger keys unique", "telegram:1", "a") in checks
@@ -120,7 +138,10 @@ def test_the_cli_exits_1_naming_the_row_then_0_and_2(published: Path, tmp_path: 
     execute(url, "UPDATE lesson_progress SET current_section = 'nowhere' WHERE learner_id = 'telegram:2'")
     found = runner.invoke(app, ["doctor", "--database", url, "--content", str(published)])
     assert found.exit_code == 1
-    assert f"learner telegram:2 lesson {MARKET}: current section 'nowhere' is not a section of version 1.0.0 [positions exist]" in found.output
+    assert (
+        f"learner telegram:2 lesson {MARKET}: current section 'nowhere' is not a section of version 1.0.0 [positions exist]"
+        in found.output
+    )
     as_json = runner.invoke(app, ["doctor", "--json", "--database", url, "--content", str(published)])
     data = json.loads(as_json.output)
     assert as_json.exit_code == 1 and data["ok"] is False
@@ -137,8 +158,12 @@ def test_a_yanked_pinned_version_is_known_not_a_problem(published: Path, tmp_pat
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     migrations_api.upgrade(url)
     learn(published, url)  # telegram:2 is pinned to 1.0.0 of MARKET, in progress
-    assert cli("bump", MARKET, "patch", "-m", "Withdraw 1.0.0", "--date", "2026-12-01").exit_code == 0, "bump failed"
-    replace_in(published / f"content/lessons/{MARKET}.yaml", "retired: false", 'retired: false\nyanked: ["1.0.0"]')
+    assert cli("bump", MARKET, "patch", "-m", "Withdraw 1.0.0", "--date", "2026-12-01").exit_code == 0, (
+        "bump failed"
+    )
+    replace_in(
+        published / f"content/lessons/{MARKET}.yaml", "retired: false", 'retired: false\nyanked: ["1.0.0"]'
+    )
     commit_all(published, "Withdraw 1.0.0")
     assert cli("tag", MARKET).exit_code == 0
     assert problems(published, url) == []
@@ -146,7 +171,9 @@ def test_a_yanked_pinned_version_is_known_not_a_problem(published: Path, tmp_pat
     assert problems(published, url) == [("versions resolvable", "telegram:2", MARKET)]
 
 
-def test_problems_are_posted_as_an_alertmanager_alert(published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_problems_are_posted_as_an_alertmanager_alert(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from .test_observability import AlertReceiver
 
     url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -166,7 +193,10 @@ def test_problems_are_posted_as_an_alertmanager_alert(published: Path, tmp_path:
     assert payload["version"] == "4" and payload["status"] == "firing"
     [alert] = payload["alerts"]
     assert alert["labels"]["alertname"] == "DoctorProblems" and alert["labels"]["severity"] == "critical"
-    assert "1 integrity problem(s)" in alert["annotations"]["summary"] and "telegram:2" in alert["annotations"]["description"]
+    assert (
+        "1 integrity problem(s)" in alert["annotations"]["summary"]
+        and "telegram:2" in alert["annotations"]["description"]
+    )
 
 
 def test_textfile_feeds_the_doctor_alert_rule(published: Path, tmp_path: Path) -> None:
@@ -177,9 +207,24 @@ def test_textfile_feeds_the_doctor_alert_rule(published: Path, tmp_path: Path) -
     learn(published, url)
     execute(url, "UPDATE lesson_progress SET current_section = 'nowhere' WHERE learner_id = 'telegram:2'")
     prom = tmp_path / "doctor.prom"
-    found = runner.invoke(app, ["doctor", "--textfile", str(prom), "--database", url, "--content", str(published)])
+    found = runner.invoke(
+        app, ["doctor", "--textfile", str(prom), "--database", url, "--content", str(published)]
+    )
     assert found.exit_code == 1
-    samples = {s.name: s.value for family in text_string_to_metric_families(prom.read_text()) for s in family.samples}
+    samples = {
+        s.name: s.value for family in text_string_to_metric_families(prom.read_text()) for s in family.samples
+    }
     assert samples["fiml_doctor_problems"] == 1 and samples["fiml_doctor_last_run_timestamp_seconds"] > 0
-    nowhere = runner.invoke(app, ["doctor", "--textfile", str(tmp_path / "no" / "such" / "doctor.prom"), "--database", url, "--content", str(published)])
+    nowhere = runner.invoke(
+        app,
+        [
+            "doctor",
+            "--textfile",
+            str(tmp_path / "no" / "such" / "doctor.prom"),
+            "--database",
+            url,
+            "--content",
+            str(published),
+        ],
+    )
     assert nowhere.exit_code == 2 and "--textfile" in nowhere.output

@@ -18,8 +18,8 @@ from fiml_bot.ops.alerts import Alert
 from fiml_bot.ops.flag_reload import FlagReloader
 from fiml_bot.ops.flags import FeatureFlags, FlagFileError, FlagFileProvider, bucket, check_text, read_file
 from fiml_bot.ops.metrics import BotMetrics
-from fiml_bot.tutor.events import Pressed
 from fiml_bot.tutor.callbacks import encode
+from fiml_bot.tutor.events import Pressed
 from fiml_bot.tutor.features import REVIEW_MISTAKES
 
 from .driver import Learner, make_tutor
@@ -28,9 +28,18 @@ LEARNERS = [f"telegram:{n}" for n in range(100_000, 104_000)]
 
 
 def flag_file(percent: int, key: str = REVIEW_MISTAKES, **extra: object) -> dict:
-    return {"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": {key: {
-        "state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off",
-        "targeting": {"fractional": [["on", percent], ["off", 100 - percent]]}, **extra}}}
+    return {
+        "$schema": "https://flagd.dev/schema/v0/flags.json",
+        "flags": {
+            key: {
+                "state": "ENABLED",
+                "variants": {"on": True, "off": False},
+                "defaultVariant": "off",
+                "targeting": {"fractional": [["on", percent], ["off", 100 - percent]]},
+                **extra,
+            }
+        },
+    }
 
 
 def flags_for(data: dict) -> FeatureFlags:
@@ -57,8 +66,15 @@ def test_explain_shows_the_bucket_flagd_uses() -> None:
     for learner in LEARNERS[:300]:
         explanation = flags.explain(REVIEW_MISTAKES, learner)
         assert explanation.bucket == bucket(REVIEW_MISTAKES, learner)
-        assert (explanation.bucket < 30) == flags.enabled(REVIEW_MISTAKES, learner) == (explanation.value is True)
-    assert "fractional: buckets 0-99 by murmur3 of (flag, learner): on 0-29, off 30-99" in flags.explain(REVIEW_MISTAKES, LEARNERS[0]).render()
+        assert (
+            (explanation.bucket < 30)
+            == flags.enabled(REVIEW_MISTAKES, learner)
+            == (explanation.value is True)
+        )
+    assert (
+        "fractional: buckets 0-99 by murmur3 of (flag, learner): on 0-29, off 30-99"
+        in flags.explain(REVIEW_MISTAKES, LEARNERS[0]).render()
+    )
 
 
 def test_unknown_flags_are_off_and_unknown_variants_are_reported() -> None:
@@ -70,20 +86,37 @@ def test_unknown_flags_are_off_and_unknown_variants_are_reported() -> None:
         broken["flags"][REVIEW_MISTAKES]["defaultVariant"] = "maybe"
         check_text(json.dumps(broken, indent=2), "deploy/flags.json")
     problems = caught.value.problems
-    assert problems[0].startswith("deploy/flags.json:10:7: flag 'review-mistakes': defaultVariant 'maybe' is not one of its variants")
-    assert any(p.startswith("deploy/flags.json:13:11: flag 'review-mistakes': fractional names variant 'yes'") for p in problems)
+    assert problems[0].startswith(
+        "deploy/flags.json:10:7: flag 'review-mistakes': defaultVariant 'maybe' is not one of its variants"
+    )
+    assert any(
+        p.startswith("deploy/flags.json:13:11: flag 'review-mistakes': fractional names variant 'yes'")
+        for p in problems
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('{"flags": {"a": {"state": "ON", "variants": {"x": 1}}}}', "flags.json:1:18: \"ON\" is not one of"),
-        ('{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1, "y": "z"}}}}', "flags.json:1:38: flag 'a': variants mix value types"),
-        ('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"fractional": [["on", 1.5]]}}}}', "a fractional weight is a whole number >= 0, not 1.5"),
-        ('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}}, "a": {}}}', "flags.json: not valid JSON: duplicate key 'a'"),
+        ('{"flags": {"a": {"state": "ON", "variants": {"x": 1}}}}', 'flags.json:1:18: "ON" is not one of'),
+        (
+            '{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1, "y": "z"}}}}',
+            "flags.json:1:38: flag 'a': variants mix value types",
+        ),
+        (
+            '{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"fractional": [["on", 1.5]]}}}}',
+            "a fractional weight is a whole number >= 0, not 1.5",
+        ),
+        (
+            '{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}}, "a": {}}}',
+            "flags.json: not valid JSON: duplicate key 'a'",
+        ),
         ('{"flags": {"a": }', "flags.json:1:17: not valid JSON: Expecting value"),
-        ('{"flags": {"canary.x": {"state": "ENABLED", "variants": {"on": true, "off": false}}}}', "a content canary needs metadata"),
-        ('{"flagz": {}}', "flags.json:1:1: \"flags\" is a required property"),
+        (
+            '{"flags": {"canary.x": {"state": "ENABLED", "variants": {"on": true, "off": false}}}}',
+            "a content canary needs metadata",
+        ),
+        ('{"flagz": {}}', 'flags.json:1:1: "flags" is a required property'),
     ],
 )
 def test_bad_flag_files_name_file_line_and_column(text: str, expected: str) -> None:
@@ -113,7 +146,7 @@ def test_reload_keeps_the_last_good_flags_alerts_once_and_follows_sighup(tmp_pat
     assert reloader.reload() == "invalid" and reloader.reload() == "invalid"
     assert flags.enabled(REVIEW_MISTAKES, LEARNERS[0])  # the last good flags stay
     assert [a.name for a in alerts] == ["FlagFileInvalid"]  # one alert per distinct problem
-    assert "flags.json:1:12: \"variants\" is a required property" in alerts[0].description
+    assert 'flags.json:1:12: "variants" is a required property' in alerts[0].description
     assert metrics.flag_reloads.labels("invalid")._value.get() == 2
     path.unlink()
     assert reloader.reload() == "invalid" and len(alerts) == 2 and "gone" in alerts[1].description
@@ -147,7 +180,11 @@ def test_review_your_mistakes_reaches_exactly_the_learners_the_flag_explains(git
         learner.read_to_quiz()
         for _ in range(20):
             learner.answer_current(correct=False)
-            if "Lesson complete" in learner.text or "Try again" in learner.text or "another go" in learner.text:
+            if (
+                "Lesson complete" in learner.text
+                or "Try again" in learner.text
+                or "another go" in learner.text
+            ):
                 break
         seen[learner_id] = "Review your mistakes" in learner.text
     assert set(seen.values()) == {True, False}
@@ -156,7 +193,7 @@ def test_review_your_mistakes_reaches_exactly_the_learners_the_flag_explains(git
         assert explained.value is reviewed
 
 
-def run_bot(*args: str, env: dict[str, str] | None = None):  # noqa: ANN201
+def run_bot(*args: str, env: dict[str, str] | None = None):
     result = CliRunner().invoke(bot_app, list(args), env={"FIML_FLAGS_FILE": "", **(env or {})})
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result
@@ -167,17 +204,26 @@ def test_flags_check_and_explain_commands(tmp_path: Path) -> None:
     good.write_text(json.dumps(flag_file(20), indent=2), encoding="utf-8")
     result = run_bot("flags", "check", "--flags", str(good))
     assert result.exit_code == 0
-    assert result.output.splitlines()[:2] == [f"{good}: 1 flag(s) OK", "  review-mistakes: on for 20 % (fractional, sticky per learner)"]
+    assert result.output.splitlines()[:2] == [
+        f"{good}: 1 flag(s) OK",
+        "  review-mistakes: on for 20 % (fractional, sticky per learner)",
+    ]
 
     learner = next(n for n in range(1000) if bucket(REVIEW_MISTAKES, f"telegram:{n}") < 20)
     result = run_bot("flags", "explain", REVIEW_MISTAKES, str(learner), "--flags", str(good))
     assert result.exit_code == 0
     assert f"learner: telegram:{learner}" in result.output
-    assert "variant: on = true" in result.output and "learner sees: the review-your-mistakes step after each quiz" in result.output
+    assert (
+        "variant: on = true" in result.output
+        and "learner sees: the review-your-mistakes step after each quiz" in result.output
+    )
     assert run_bot("flags", "explain", "nope", "1", "--flags", str(good)).exit_code == 2
 
     bad = tmp_path / "bad.json"
-    bad.write_text('{"flags": {"x": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "off"}}}', encoding="utf-8")
+    bad.write_text(
+        '{"flags": {"x": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "off"}}}',
+        encoding="utf-8",
+    )
     result = run_bot("flags", "check", "--flags", str(bad))
     assert result.exit_code == 1
     assert f"{bad}:1:64: flag 'x': defaultVariant 'off' is not one of its variants (on)" in result.output

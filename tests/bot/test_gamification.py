@@ -53,7 +53,9 @@ def test_lesson_completion_award(xp_reward: int, paid: int, expected: int | None
     if expected is None:
         assert award is None
     else:
-        assert award == XpAward("u", expected, g.REASON_LESSON, "lesson:risk_and_return", "risk_and_return", "1.2.0", NOW)
+        assert award == XpAward(
+            "u", expected, g.REASON_LESSON, "lesson:risk_and_return", "risk_and_return", "1.2.0", NOW
+        )
 
 
 @pytest.mark.parametrize(("xp", "expected"), [(10, 10), (25, 25), (0, None)])
@@ -166,7 +168,13 @@ def test_xp_rules_table_is_readable() -> None:
     for rule in g.XP_RULES:
         assert rule.when and rule.pays and rule.once_per and rule.description
     text = g.rules_text([LearningPath("foundations", "Market Foundations", "", ("a_one",))])
-    for needle in ("lesson:<lesson_id>", "Legend", "Week Warrior", "Path complete: Market Foundations", "freeze"):
+    for needle in (
+        "lesson:<lesson_id>",
+        "Legend",
+        "Week Warrior",
+        "Path complete: Market Foundations",
+        "freeze",
+    ):
         assert needle in text
 
 
@@ -236,7 +244,10 @@ def done(*lesson_ids: str, score: int = 2, total: int = 3) -> tuple[Completion, 
 
 
 def snapshot(
-    completions: tuple[Completion, ...] = (), xp: int = 0, badges: frozenset[str] = frozenset(), who: Learner | None = None
+    completions: tuple[Completion, ...] = (),
+    xp: int = 0,
+    badges: frozenset[str] = frozenset(),
+    who: Learner | None = None,
 ) -> LearnerSnapshot:
     return LearnerSnapshot(who or learner(), xp, completions, badges)
 
@@ -259,8 +270,18 @@ def streaked(days: int) -> Learner:
         (snapshot(done("x_one", score=0, total=0)), True, "perfect_quiz", False),  # a quiz with no questions
         (snapshot(done("a_one", "a_two")), False, "path_explorer", False),
         (snapshot(done("a_one", "b_one", "b_two")), False, "path_explorer", False),  # 3 lessons, 2 paths
-        (snapshot(done("a_four", "b_one", "b_two")), False, "path_explorer", True),  # a shared lesson counts in each path
-        (snapshot(done("a_one", "a_one", "a_two")), False, "path_explorer", False),  # a retake is not a new lesson
+        (
+            snapshot(done("a_four", "b_one", "b_two")),
+            False,
+            "path_explorer",
+            True,
+        ),  # a shared lesson counts in each path
+        (
+            snapshot(done("a_one", "a_one", "a_two")),
+            False,
+            "path_explorer",
+            False,
+        ),  # a retake is not a new lesson
         (snapshot(done("a_one", "a_two", "a_three")), False, "path_explorer", True),
         (snapshot(done("a_one", "a_two", "a_three")), False, "path_complete:foundations", False),
         (snapshot(done("a_one", "a_two", "a_three", "a_four")), False, "path_complete:foundations", True),
@@ -289,7 +310,11 @@ def test_a_broken_streak_earns_no_streak_badge() -> None:
 
 
 def test_new_badges_returns_awards_in_table_order_without_held_ones() -> None:
-    snap = snapshot(done("a_one", "a_two", "a_three", "a_four", "b_one", score=3, total=3), xp=1200, badges=frozenset({"first_steps"}))
+    snap = snapshot(
+        done("a_one", "a_two", "a_three", "a_four", "b_one", score=3, total=3),
+        xp=1200,
+        badges=frozenset({"first_steps"}),
+    )
     awards = g.new_badges(snap, PATHS, perfect_attempt=True, now=NOW)
     assert awards == [
         BadgeAward("console:test", b, NOW)
@@ -374,9 +399,15 @@ def run(zone: str, *moments: str, start: Learner | None = None) -> Learner:
         (["2024-06-10", "2024-06-12", "2024-06-14"], 1, False, D(2024, 6, 11)),  # second gap, freeze spent
     ],
 )
-def test_streak_rules(moments: list[str], streak: int, freeze_available: bool, freeze_used_on: D | None) -> None:
+def test_streak_rules(
+    moments: list[str], streak: int, freeze_available: bool, freeze_used_on: D | None
+) -> None:
     who = run("UTC", *moments)
-    assert (who.streak_days, who.freeze_available, who.freeze_used_on) == (streak, freeze_available, freeze_used_on)
+    assert (who.streak_days, who.freeze_available, who.freeze_used_on) == (
+        streak,
+        freeze_available,
+        freeze_used_on,
+    )
 
 
 def test_same_day_returns_the_same_record() -> None:
@@ -384,7 +415,9 @@ def test_same_day_returns_the_same_record() -> None:
     assert g.record_activity(first, at("UTC", "2024-06-10 18:00")) is first
 
 
-def daily(zone: str, first: D, last: D, skip: frozenset[D] = frozenset(), start: Learner | None = None) -> Learner:
+def daily(
+    zone: str, first: D, last: D, skip: frozenset[D] = frozenset(), start: Learner | None = None
+) -> Learner:
     who = start or learner(time_zone=zone)
     day = first
     while day <= last:
@@ -405,7 +438,9 @@ def daily(zone: str, first: D, last: D, skip: frozenset[D] = frozenset(), start:
 )
 def test_freeze_recharges_seven_days_after_the_day_it_covered(second_miss: D, covered: bool) -> None:
     first_miss = D(2024, 6, 11)
-    who = daily("UTC", D(2024, 6, 1), second_miss + dt.timedelta(days=1), skip=frozenset({first_miss, second_miss}))
+    who = daily(
+        "UTC", D(2024, 6, 1), second_miss + dt.timedelta(days=1), skip=frozenset({first_miss, second_miss})
+    )
     days_active = (second_miss + dt.timedelta(days=1) - D(2024, 6, 1)).days + 1 - 2
     if covered:
         assert who.streak_days == days_active
@@ -431,15 +466,27 @@ def test_a_recharged_freeze_shows_as_available_after_the_next_activity() -> None
         # ... and falls back on 2024-10-27 (03:00 CEST -> 02:00 CET): a 25-hour day.
         ("Europe/Berlin", ["2024-10-27 00:05", "2024-10-27 23:55"], 1),  # 24 h 50 min apart, same day
         ("Europe/Berlin", ["2024-10-26 23:55", "2024-10-27 00:05"], 2),
-        ("Europe/Berlin", ["2024-10-26 12:00", "2024-10-28 00:30"], 2),  # one missed day over a 25-hour day: freeze
+        (
+            "Europe/Berlin",
+            ["2024-10-26 12:00", "2024-10-28 00:30"],
+            2,
+        ),  # one missed day over a 25-hour day: freeze
         # America/New_York: 2024-03-10 (23-hour day) and 2024-11-03 (25-hour day).
         ("America/New_York", ["2024-03-09 23:30", "2024-03-10 23:30"], 2),  # 23 h apart, next day
         ("America/New_York", ["2024-03-10 00:10", "2024-03-10 23:50"], 1),
         ("America/New_York", ["2024-11-02 23:30", "2024-11-03 23:30"], 2),  # 25 h apart, next day (not a gap)
         ("America/New_York", ["2024-11-03 00:10", "2024-11-03 23:50"], 1),  # 24 h 40 min apart, same day
         # UTC midnight is not local midnight.
-        ("America/New_York", ["2024-06-10 20:00", "2024-06-11 08:00"], 2),  # same UTC date (June 11), next local day
-        ("America/New_York", ["2024-06-10 08:00", "2024-06-10 23:00"], 1),  # UTC dates June 10 and 11, same local day
+        (
+            "America/New_York",
+            ["2024-06-10 20:00", "2024-06-11 08:00"],
+            2,
+        ),  # same UTC date (June 11), next local day
+        (
+            "America/New_York",
+            ["2024-06-10 08:00", "2024-06-10 23:00"],
+            1,
+        ),  # UTC dates June 10 and 11, same local day
         ("Asia/Tokyo", ["2024-06-10 08:00", "2024-06-10 10:00"], 1),  # either side of UTC midnight
         ("Asia/Kolkata", ["2024-06-10 23:59", "2024-06-11 00:00"], 2),  # a half-hour offset
     ],
@@ -449,8 +496,12 @@ def test_streaks_follow_local_days(zone: str, moments: list[str], streak: int) -
 
 
 def test_the_repeated_hour_at_fall_back_is_one_day() -> None:
-    first = g.record_activity(learner(time_zone="Europe/Berlin"), at("Europe/Berlin", "2024-10-27 02:30", fold=0))
-    again = g.record_activity(first, at("Europe/Berlin", "2024-10-27 02:30", fold=1))  # an hour later, same wall time
+    first = g.record_activity(
+        learner(time_zone="Europe/Berlin"), at("Europe/Berlin", "2024-10-27 02:30", fold=0)
+    )
+    again = g.record_activity(
+        first, at("Europe/Berlin", "2024-10-27 02:30", fold=1)
+    )  # an hour later, same wall time
     assert again is first and first.last_active_day == D(2024, 10, 27)
 
 
@@ -496,18 +547,74 @@ def test_bad_stored_values_never_go_negative() -> None:
         (learner(), D(2024, 6, 10), 0, False, True, None, None),  # never active
         (streaked(5), D(2024, 6, 10), 5, True, True, None, None),  # active today
         (streaked(5), D(2024, 6, 11), 5, False, True, None, None),  # not yet today: still alive
-        (streaked(5), D(2024, 6, 12), 5, False, False, D(2024, 6, 11), D(2024, 6, 18)),  # yesterday missed, freeze covers
-        (replace(streaked(5), freeze_available=False, freeze_used_on=D(2024, 6, 8)), D(2024, 6, 12), 0, False, False, None, D(2024, 6, 15)),
-        (streaked(5), D(2024, 6, 13), 0, False, True, None, None),  # two days missed: 0 before the next activity
-        (replace(streaked(5), freeze_available=False, freeze_used_on=D(2024, 6, 1)), D(2024, 6, 12), 5, False, False, D(2024, 6, 11), D(2024, 6, 18)),
-        (replace(streaked(5), freeze_available=False, freeze_used_on=D(2024, 6, 9)), D(2024, 6, 10), 5, True, False, None, D(2024, 6, 16)),
-        (replace(streaked(5), freeze_available=False, freeze_used_on=None), D(2024, 6, 10), 5, True, False, None, None),
+        (
+            streaked(5),
+            D(2024, 6, 12),
+            5,
+            False,
+            False,
+            D(2024, 6, 11),
+            D(2024, 6, 18),
+        ),  # yesterday missed, freeze covers
+        (
+            replace(streaked(5), freeze_available=False, freeze_used_on=D(2024, 6, 8)),
+            D(2024, 6, 12),
+            0,
+            False,
+            False,
+            None,
+            D(2024, 6, 15),
+        ),
+        (
+            streaked(5),
+            D(2024, 6, 13),
+            0,
+            False,
+            True,
+            None,
+            None,
+        ),  # two days missed: 0 before the next activity
+        (
+            replace(streaked(5), freeze_available=False, freeze_used_on=D(2024, 6, 1)),
+            D(2024, 6, 12),
+            5,
+            False,
+            False,
+            D(2024, 6, 11),
+            D(2024, 6, 18),
+        ),
+        (
+            replace(streaked(5), freeze_available=False, freeze_used_on=D(2024, 6, 9)),
+            D(2024, 6, 10),
+            5,
+            True,
+            False,
+            None,
+            D(2024, 6, 16),
+        ),
+        (
+            replace(streaked(5), freeze_available=False, freeze_used_on=None),
+            D(2024, 6, 10),
+            5,
+            True,
+            False,
+            None,
+            None,
+        ),
     ],
 )
-def test_streak_details(who: Learner, now_day: D, days: int, active: bool, ready: bool, covering: D | None, back_on: D | None) -> None:
+def test_streak_details(
+    who: Learner, now_day: D, days: int, active: bool, ready: bool, covering: D | None, back_on: D | None
+) -> None:
     moment = at("UTC", f"{now_day.isoformat()} 12:00")
     status = g.streak_details(who, moment)
-    assert (status.days, status.active_today, status.freeze_ready, status.freeze_covering, status.freeze_back_on) == (
+    assert (
+        status.days,
+        status.active_today,
+        status.freeze_ready,
+        status.freeze_covering,
+        status.freeze_back_on,
+    ) == (
         days,
         active,
         ready,
@@ -530,7 +637,16 @@ def test_streak_status_uses_the_local_day() -> None:
 # Properties
 # ----------------------------------------------------------------------------------------------
 
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Asia/Kolkata", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Nowhere/Unknown"]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Nowhere/Unknown",
+]
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 steps = st.lists(
@@ -563,7 +679,9 @@ def test_streak_is_never_negative_and_never_longer_than_the_days_lived(plan: lis
 
 @settings(max_examples=300)
 @given(steps, st.integers(min_value=0, max_value=24 * 60 - 1), st.sampled_from(ZONES))
-def test_record_activity_is_idempotent_within_a_local_day(plan: list[tuple[int, str]], offset: int, zone: str) -> None:
+def test_record_activity_is_idempotent_within_a_local_day(
+    plan: list[tuple[int, str]], offset: int, zone: str
+) -> None:
     who = learner()
     moment = START
     for minutes, step_zone in plan:

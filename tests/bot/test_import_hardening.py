@@ -23,7 +23,16 @@ MAX_XP = 2**31 - 1  # PostgreSQL's `integer`: the most XP a learner may hold
 def with_ledger_entry(document: dict[str, Any], amount: int, key: str = "support:big") -> dict[str, Any]:
     document = copy.deepcopy(document)
     game = document["gamification"]
-    game["xp_ledger"].append({"key": key, "amount": amount, "reason": "a manual credit", "lesson_id": None, "version": None, "awarded_at": "2026-03-04T12:00:00Z"})
+    game["xp_ledger"].append(
+        {
+            "key": key,
+            "amount": amount,
+            "reason": "a manual credit",
+            "lesson_id": None,
+            "version": None,
+            "awarded_at": "2026-03-04T12:00:00Z",
+        }
+    )
     game["total_xp"] += amount
     game["level"] = 1
     return document
@@ -50,7 +59,9 @@ def test_an_amount_past_max_xp_is_refused() -> None:
 
 
 def test_entries_summing_past_max_xp_are_refused() -> None:
-    document = with_ledger_entry(with_ledger_entry(seed_document(), MAX_XP - 100, "support:a"), 1000, "support:b")
+    document = with_ledger_entry(
+        with_ledger_entry(seed_document(), MAX_XP - 100, "support:a"), 1000, "support:b"
+    )
     document["gamification"]["total_xp"] = MAX_XP
     with pytest.raises(InvalidDocument, match="a learner holds at most 2,147,483,647"):
         import_document(MemoryStorage(), document)
@@ -66,7 +77,9 @@ def test_the_store_holds_the_largest_xp_the_schema_allows(database_url: str) -> 
     document["gamification"]["xp_ledger"] = []
     document["gamification"]["total_xp"] = MAX_XP  # paid as one import adjustment of MAX_XP - 0
     document["lesson_completions"] = {}
-    document["completion_history"] = [dict(c, xp_earned=MAX_XP) for c in document.get("completion_history", [])][:1]
+    document["completion_history"] = [
+        dict(c, xp_earned=MAX_XP) for c in document.get("completion_history", [])
+    ][:1]
     upgrade(database_url)
     with open_storage(database_url) as storage:
         report = import_document(storage, document)
@@ -103,7 +116,9 @@ def test_a_bundle_whose_second_learner_fails_writes_nothing(storage: Callable[[]
     bundle = export_all(source)
     with storage() as uow:  # the second learner is near the most XP a learner holds
         uow.progress.save_learner(Learner("telegram:2"))
-        uow.progress.award_xp(XpAward("telegram:2", MAX_XP - 10, "a manual credit", "support:huge", None, None, at(1)))
+        uow.progress.award_xp(
+            XpAward("telegram:2", MAX_XP - 10, "a manual credit", "support:huge", None, None, at(1))
+        )
         uow.commit()
     with pytest.raises(InvalidDocument, match="a learner holds at most"):
         import_document(storage, bundle, force=True)
@@ -112,7 +127,9 @@ def test_a_bundle_whose_second_learner_fails_writes_nothing(storage: Callable[[]
         assert uow.progress.xp_total("telegram:2") == MAX_XP - 10
 
 
-def test_a_failure_while_writing_the_second_learner_rolls_back_the_first(storage: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_while_writing_the_second_learner_rolls_back_the_first(
+    storage: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fiml_bot.documents import transfer
 
     source = MemoryStorage()
@@ -139,7 +156,9 @@ def other_learner_store() -> MemoryStorage:
     store = MemoryStorage()
     with store() as uow:
         uow.progress.save_learner(Learner(ADA, name="Someone else"))
-        uow.progress.award_xp(XpAward(ADA, 30, "lesson completed", "lesson:other", "other_lesson", "1.0.0", at(1)))
+        uow.progress.award_xp(
+            XpAward(ADA, 30, "lesson completed", "lesson:other", "other_lesson", "1.0.0", at(1))
+        )
         uow.commit()
     return store
 
@@ -148,7 +167,10 @@ def test_a_document_for_a_learner_with_other_data_is_refused() -> None:
     from fiml_bot.documents.ownership import ImportConflict
 
     store = other_learner_store()
-    with pytest.raises(ImportConflict, match=r"telegram:1 already exists with 1 XP entry this document does not have.*--as USER.*--force"):
+    with pytest.raises(
+        ImportConflict,
+        match=r"telegram:1 already exists with 1 XP entry this document does not have.*--as USER.*--force",
+    ):
         import_document(store, seed_document())
     with store() as uow:
         assert uow.progress.xp_total(ADA) == 30
@@ -173,11 +195,12 @@ def cli_database(tmp_path: Path) -> str:
 
     url = f"sqlite:///{tmp_path / 'target.db'}"
     upgrade(url)
-    with open_storage(url) as store:
-        with store() as uow:
-            uow.progress.save_learner(Learner(ADA, name="Someone else"))
-            uow.progress.award_xp(XpAward(ADA, 30, "lesson completed", "lesson:other", "other_lesson", "1.0.0", at(1)))
-            uow.commit()
+    with open_storage(url) as store, store() as uow:
+        uow.progress.save_learner(Learner(ADA, name="Someone else"))
+        uow.progress.award_xp(
+            XpAward(ADA, 30, "lesson completed", "lesson:other", "other_lesson", "1.0.0", at(1))
+        )
+        uow.commit()
     return url
 
 
@@ -193,9 +216,8 @@ def test_cli_requires_as_or_force(cli_database: str, tmp_path: Path) -> None:
     moved = fiml_bot("progress", "import", str(path), "--database", cli_database, "--as", "42")
     assert moved.exit_code == 0, moved.output
     assert moved.stdout.startswith("telegram:42: new learner")
-    with open_storage(cli_database) as store:
-        with store() as uow:
-            assert uow.progress.xp_total(ADA) == 30 and uow.progress.xp_total("telegram:42") == 77
+    with open_storage(cli_database) as store, store() as uow:
+        assert uow.progress.xp_total(ADA) == 30 and uow.progress.xp_total("telegram:42") == 77
     forced = fiml_bot("progress", "import", str(path), "--database", cli_database, "--force")
     assert forced.exit_code == 0, forced.output
 

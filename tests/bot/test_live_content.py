@@ -31,7 +31,7 @@ from fiml_cms.errors import ConfigError
 from ..conftest import cli, git
 from ..fakebotapi import FakeBotApi, FakeBotApiServer
 from .driver import Clock, Learner
-from .test_webhook import published, subprocess_env, wait_until  # noqa: F401  (published: a fixture)
+from .test_webhook import published, subprocess_env, wait_until
 
 MARKET = "what_is_a_market"
 CHAT = 7373
@@ -50,7 +50,9 @@ def clone(author: Path, where: Path) -> Path:
 
 
 def publish(level: str, message: str) -> None:
-    result = cli("bump", MARKET, level, "-m", message, "--commit", "--tag")  # in the author's repository (cwd)
+    result = cli(
+        "bump", MARKET, level, "-m", message, "--commit", "--tag"
+    )  # in the author's repository (cwd)
     assert result.exit_code == 0, result.output
 
 
@@ -98,7 +100,9 @@ def test_sighup_refreshes_at_once(author: Path) -> None:
         restore()
 
 
-def test_a_failing_fetch_is_logged_retried_and_reported_when_stale(author: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_fetch_is_logged_retried_and_reported_when_stale(
+    author: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     content = open_content(clone(author, tmp_path / "replica"), remote=str(tmp_path / "gone"))
     tutor = Tutor(content, MemoryStorage())
     refresher = ContentRefresher(content, 0.05)
@@ -106,7 +110,9 @@ def test_a_failing_fetch_is_logged_retried_and_reported_when_stale(author: Path,
         assert refresher.refresh_now() is False
         assert refresher.refresh_now() is False  # the same failure again: logged, but not as a warning
     failures = [r for r in caplog.records if "content refresh failed" in r.getMessage()]
-    assert [r.levelname for r in failures] == ["WARNING", "INFO"] and "git fetch --tags" in failures[0].getMessage()
+    assert [r.levelname for r in failures] == ["WARNING", "INFO"] and "git fetch --tags" in failures[
+        0
+    ].getMessage()
     time.sleep(0.3)  # more than 5 intervals without a successful refresh
     problem = readiness(tutor)
     assert problem is not None and "content not refreshed" in problem and "git fetch --tags" in problem
@@ -159,7 +165,13 @@ def pinned_to(tutor: Tutor, learner: str, version: str) -> None:
 def state(tutor: Tutor, learner: str) -> tuple:
     with tutor.unit_of_work() as uow:
         repo = uow.progress
-        return repo.learner(learner), repo.all_progress(learner), repo.xp_awards(learner), repo.completions(learner), repo.badges(learner)
+        return (
+            repo.learner(learner),
+            repo.all_progress(learner),
+            repo.xp_awards(learner),
+            repo.completions(learner),
+            repo.badges(learner),
+        )
 
 
 def test_a_version_ahead_of_this_replica_refreshes_once_then_changes_nothing(author: Path) -> None:
@@ -200,9 +212,11 @@ class Replica:
         self.fake = fake
         self.content = content
         self.tutor = Tutor(content, storage, clock=Clock())  # type: ignore[arg-type]
-        self.app = build_application(self.tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False)
+        self.app = build_application(
+            self.tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False
+        )
 
-    async def __aenter__(self) -> "Replica":
+    async def __aenter__(self) -> Replica:
         await self.app.initialize()
         return self
 
@@ -214,10 +228,14 @@ class Replica:
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
     async def say(self, text: str) -> None:
-        await self.app.process_update(Update.de_json(self.fake.user_message(CHAT, text, enqueue=False), self.app.bot))
+        await self.app.process_update(
+            Update.de_json(self.fake.user_message(CHAT, text, enqueue=False), self.app.bot)
+        )
 
 
-def test_a_stale_replica_loses_nothing_of_a_learner_pinned_ahead(author: Path, tmp_path: Path, sqlite_url: str) -> None:
+def test_a_stale_replica_loses_nothing_of_a_learner_pinned_ahead(
+    author: Path, tmp_path: Path, sqlite_url: str
+) -> None:
     from fiml_bot.storage import open_storage
 
     stale_content = open_content(clone(author, tmp_path / "stale"), remote=str(tmp_path / "unreachable"))
@@ -226,7 +244,10 @@ def test_a_stale_replica_loses_nothing_of_a_learner_pinned_ahead(author: Path, t
     fake = FakeBotApi()
 
     async def scenario() -> None:
-        async with Replica(fresh_content, fake, storage) as fresh, Replica(stale_content, fake, storage) as stale:
+        async with (
+            Replica(fresh_content, fake, storage) as fresh,
+            Replica(stale_content, fake, storage) as stale,
+        ):
             await fresh.say("/lessons")
             await fresh.tap("📘 What Is a Market?")
             await fresh.tap("Next ▶")
@@ -264,12 +285,26 @@ def test_a_stale_replica_loses_nothing_of_a_learner_pinned_ahead(author: Path, t
 # -- `fiml-bot run` (polling) as a subprocess: minor and major versions published while it runs ----
 
 
-def start_bot(api: FakeBotApiServer, fake: FakeBotApi, replica: Path, tmp_path: Path, refresh: str) -> tuple[subprocess.Popen, Path]:
+def start_bot(
+    api: FakeBotApiServer, fake: FakeBotApi, replica: Path, tmp_path: Path, refresh: str
+) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "bot.log"
-    command = [sys.executable, "-m", "fiml_bot", "run", "--api-base-url", api.base_url,
-               "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}", "--content", str(replica)]
+    command = [
+        sys.executable,
+        "-m",
+        "fiml_bot",
+        "run",
+        "--api-base-url",
+        api.base_url,
+        "--database",
+        f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+        "--content",
+        str(replica),
+    ]
     env = subprocess_env(fake.default_token, FIML_CONTENT_REFRESH=refresh)
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True
+    )
     wait_until(lambda: fake.calls_to("getUpdates"), 30, process, "the first getUpdates")
     return process, log
 
@@ -281,7 +316,12 @@ def refreshes_logged(log: Path) -> int:
 def tap(fake: FakeBotApi, process: subprocess.Popen, label: str) -> str:
     count = len(fake.sent(CHAT)) + sum(m.edit_count for m in fake.sent(CHAT))
     fake.press(CHAT, label)
-    wait_until(lambda: len(fake.sent(CHAT)) + sum(m.edit_count for m in fake.sent(CHAT)) > count, 20, process, f"the reply to {label!r}")
+    wait_until(
+        lambda: len(fake.sent(CHAT)) + sum(m.edit_count for m in fake.sent(CHAT)) > count,
+        20,
+        process,
+        f"the reply to {label!r}",
+    )
     time.sleep(0.2)  # a reply may come in two messages
     return fake.last_sent(CHAT).text
 
@@ -296,7 +336,10 @@ def pinned(tmp_path: Path) -> str:
     import sqlite3
 
     with sqlite3.connect(tmp_path / "var" / "bot.db") as db:
-        return db.execute("SELECT pinned_version FROM lesson_progress WHERE learner_id = ? AND lesson_id = ?", (LEARNER, MARKET)).fetchone()[0]
+        return db.execute(
+            "SELECT pinned_version FROM lesson_progress WHERE learner_id = ? AND lesson_id = ?",
+            (LEARNER, MARKET),
+        ).fetchone()[0]
 
 
 def finish(process: subprocess.Popen, log: Path) -> None:
@@ -313,7 +356,9 @@ def finish(process: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def polling_bot(author: Path, tmp_path: Path, refresh: str) -> Iterator[tuple[FakeBotApi, subprocess.Popen, Path]]:
+def polling_bot(
+    author: Path, tmp_path: Path, refresh: str
+) -> Iterator[tuple[FakeBotApi, subprocess.Popen, Path]]:
     """`fiml-bot run` on a clone of the authors' repository, its learner on the first section of the lesson."""
     replica = clone(author, tmp_path / "replica")
     fake = FakeBotApi(max_poll_wait=1)
@@ -326,7 +371,9 @@ def polling_bot(author: Path, tmp_path: Path, refresh: str) -> Iterator[tuple[Fa
             finish(process, log)
 
 
-def test_a_polling_bot_follows_minor_and_major_versions_published_while_it_runs(author: Path, tmp_path: Path) -> None:
+def test_a_polling_bot_follows_minor_and_major_versions_published_while_it_runs(
+    author: Path, tmp_path: Path
+) -> None:
     with polling_bot(author, tmp_path, refresh="0.5") as (fake, process, log):
         tap(fake, process, "Next ▶")
         assert pinned(tmp_path) == "1.0.0"
@@ -372,15 +419,27 @@ def test_readyz_reports_stale_content_over_http(author: Path, tmp_path: Path) ->
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("variable,value,message", [
-    ("FIML_CONTENT_REFRESH", "soon", "FIML_CONTENT_REFRESH='soon': give the seconds between content refreshes"),
-    ("FIML_EVENT_RETENTION_HOURS", "12", "FIML_EVENT_RETENTION_HOURS='12': must be more than 24 hours"),
-])
+@pytest.mark.parametrize(
+    "variable,value,message",
+    [
+        (
+            "FIML_CONTENT_REFRESH",
+            "soon",
+            "FIML_CONTENT_REFRESH='soon': give the seconds between content refreshes",
+        ),
+        ("FIML_EVENT_RETENTION_HOURS", "12", "FIML_EVENT_RETENTION_HOURS='12': must be more than 24 hours"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(author: Path, variable: str, value: str, message: str) -> None:
     from typer.testing import CliRunner
 
     from fiml_bot.cli import app
 
-    result = CliRunner().invoke(app, ["chat", "--content", str(author), "--database", "sqlite:///x.db"], env={variable: value}, input="")
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--content", str(author), "--database", "sqlite:///x.db"],
+        env={variable: value},
+        input="",
+    )
     assert result.exit_code == 2 and message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

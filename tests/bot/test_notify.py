@@ -78,7 +78,11 @@ def test_the_right_learners_get_one_message_each(published: Path) -> None:
     assert report.sent == 3 and not report.failed and not fake.errors()
     message = fake.last_sent(101)
     new = content.latest(MARKET)
-    assert new.title in message.text and new.version in message.text and "Added a section on auctions" in message.text
+    assert (
+        new.title in message.text
+        and new.version in message.text
+        and "Added a section on auctions" in message.text
+    )
     assert fake.last_buttons(101) == [("📖 Open the lesson", encode("o", MARKET))]
 
     again, report = run(fake, tutor, ref)  # resumable: a second run sends nothing
@@ -210,7 +214,9 @@ def test_cli_dry_run(published: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     database = f"sqlite:///{tmp_path / 'bot.db'}"
     ref = head(published)
     bump(MARKET, "minor", "CLI")
-    result = CliRunner().invoke(app, ["notify", "--since", ref, "--dry-run", "--content", str(published), "--database", database])
+    result = CliRunner().invoke(
+        app, ["notify", "--since", ref, "--dry-run", "--content", str(published), "--database", database]
+    )
     assert result.exit_code == 0, result.output
     assert f"{MARKET}: 1.0.0 -> 1.1.0 (minor)" in result.output and "0 notice(s)" in result.output
 
@@ -223,7 +229,9 @@ def test_an_unknown_ref_is_a_content_error(published: Path) -> None:
         notify.updates_since(content, "no-such-ref")
 
 
-def test_cli_paid_broadcast_prints_the_cost_then_needs_yes(published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_paid_broadcast_prints_the_cost_then_needs_yes(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from fiml_bot.cli import app
@@ -243,10 +251,15 @@ def test_cli_paid_broadcast_prints_the_cost_then_needs_yes(published: Path, tmp_
         monkeypatch.setenv("FIML_TELEGRAM_TOKEN", DEFAULT_TOKEN)
         monkeypatch.setenv("FIML_TELEGRAM_API_URL", server.base_url)
         refused = CliRunner().invoke(app, args)
-        assert refused.exit_code == 1 and "paid broadcast: 3 message(s), up to 0.3 Telegram Stars" in refused.output
+        assert (
+            refused.exit_code == 1
+            and "paid broadcast: 3 message(s), up to 0.3 Telegram Stars" in refused.output
+        )
         assert "give --yes" in refused.output and fake.calls_to("sendMessage") == []
         paid = CliRunner().invoke(app, [*args, "--yes"])
     assert paid.exit_code == 0, paid.output
     sends = fake.calls_to("sendMessage")
-    assert sorted(sent_to(fake)) == [701, 702, 703] and all(c.params.get("allow_paid_broadcast") in (True, "true") for c in sends)
+    assert sorted(sent_to(fake)) == [701, 702, 703] and all(
+        c.params.get("allow_paid_broadcast") in (True, "true") for c in sends
+    )
     assert "3 sent" in paid.output and fake.errors(429) == []

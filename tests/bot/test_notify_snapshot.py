@@ -37,11 +37,18 @@ READER = textwrap.dedent(
 )
 
 
-def test_a_bot_action_does_not_wait_for_a_report_reading_in_another_process(git_repo: Path, sqlite_url: str) -> None:
+def test_a_bot_action_does_not_wait_for_a_report_reading_in_another_process(
+    git_repo: Path, sqlite_url: str
+) -> None:
     upgrade(sqlite_url)
     seed_learners(sqlite_url, 20_000, MARKET)
-    reader = subprocess.Popen([sys.executable, "-c", READER, sqlite_url, MARKET, str(HOLD)], cwd=PROJECT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, sqlite_url, MARKET, str(HOLD)],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
         with open_storage(sqlite_url) as storage:
@@ -70,8 +77,8 @@ BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=
 def test_the_snapshot_reads_active_telegram_learners_in_one_query_and_writes_go_on(database_url: str) -> None:
     from sqlalchemy import update
 
-    from fiml_bot.storage.models import LearnerRow
     from fiml_bot.storage.facts import ProgressFact
+    from fiml_bot.storage.models import LearnerRow
 
     upgrade(database_url)
     seed_learners(database_url, 3, "a_lesson", first_chat=10)
@@ -86,7 +93,9 @@ def test_the_snapshot_reads_active_telegram_learners_in_one_query_and_writes_go_
                 uow.progress.mark_processed("telegram:99")
                 uow.commit()
             facts = [first, *rows]
-        assert facts == [ProgressFact(f"telegram:{n}", "a_lesson", "in_progress", "1.0.0", None, "1.0.0") for n in (10, 12)]
+        assert facts == [
+            ProgressFact(f"telegram:{n}", "a_lesson", "in_progress", "1.0.0", None, "1.0.0") for n in (10, 12)
+        ]
         with storage.snapshot() as snapshot:
             assert list(snapshot.progress_on([], "telegram:")) == []
 

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import pytest
 from telegram import Update
 
 from fiml_bot.adapters.telegram import build_application
@@ -40,7 +39,7 @@ class AlertReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.attempts += 1
                 if receiver.attempts <= receiver.failures:
@@ -75,13 +74,34 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 def test_alert_payload_is_alertmanager_version_4() -> None:
-    body = payload(Alert("FlagFileInvalid", "warning", "bad flags", "flags.json:1:2: oops", {"color": "blue"}), "bot-1")
-    assert body["version"] == "4" and body["status"] == "firing" and body["groupLabels"] == {"alertname": "FlagFileInvalid"}
+    body = payload(
+        Alert("FlagFileInvalid", "warning", "bad flags", "flags.json:1:2: oops", {"color": "blue"}), "bot-1"
+    )
+    assert (
+        body["version"] == "4"
+        and body["status"] == "firing"
+        and body["groupLabels"] == {"alertname": "FlagFileInvalid"}
+    )
     (alert,) = body["alerts"]
-    assert alert["labels"] == {"alertname": "FlagFileInvalid", "severity": "warning", "service": "fiml-bot", "instance": "bot-1", "color": "blue"}
+    assert alert["labels"] == {
+        "alertname": "FlagFileInvalid",
+        "severity": "warning",
+        "service": "fiml-bot",
+        "instance": "bot-1",
+        "color": "blue",
+    }
     assert alert["annotations"] == {"summary": "bad flags", "description": "flags.json:1:2: oops"}
-    assert alert["startsAt"].endswith("Z") and alert["endsAt"] == "0001-01-01T00:00:00Z" and alert["fingerprint"]
-    assert set(body) >= {"receiver", "commonLabels", "commonAnnotations", "externalURL", "truncatedAlerts", "groupKey"}
+    assert (
+        alert["startsAt"].endswith("Z") and alert["endsAt"] == "0001-01-01T00:00:00Z" and alert["fingerprint"]
+    )
+    assert set(body) >= {
+        "receiver",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+        "truncatedAlerts",
+        "groupKey",
+    }
 
 
 def test_a_down_receiver_is_retried_with_backoff_and_counted_without_blocking() -> None:
@@ -99,7 +119,12 @@ def test_a_down_receiver_is_retried_with_backoff_and_counted_without_blocking() 
         receiver.close()
 
     # A receiver that never answers: send() returns at once, the sender gives up after its attempts.
-    gone = AlertSender([WebhookReceiver(f"http://127.0.0.1:{free_port()}/x", timeout=0.5)], metrics=metrics, sleep=lambda s: None, attempts=3)
+    gone = AlertSender(
+        [WebhookReceiver(f"http://127.0.0.1:{free_port()}/x", timeout=0.5)],
+        metrics=metrics,
+        sleep=lambda s: None,
+        attempts=3,
+    )
     started = time.perf_counter()
     for _ in range(5):
         gone.send(Alert("X", "warning", "x"))
@@ -126,29 +151,41 @@ def test_update_outcomes_and_api_errors_are_counted(git_repo: Path) -> None:
     metrics = BotMetrics()
     tutor, _ = make_tutor(git_repo)
     tutor.observer = metrics
-    app = build_application(tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False, metrics=metrics)
+    app = build_application(
+        tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False, metrics=metrics
+    )
 
     async def scenario() -> None:
         await app.initialize()
         try:
+
             async def say(text: str) -> None:
-                await app.process_update(Update.de_json(fake.user_message(CHAT, text, enqueue=False), app.bot))
+                await app.process_update(
+                    Update.de_json(fake.user_message(CHAT, text, enqueue=False), app.bot)
+                )
 
             await say("/start")
             await say("/frobnicate")  # not a command the bot knows
             listing = fake.last_sent(CHAT)
-            press = fake.callback(CHAT, listing.message_id, next(d for label, d in listing.buttons if "Lessons" in label), enqueue=False)
+            press = fake.callback(
+                CHAT,
+                listing.message_id,
+                next(d for label, d in listing.buttons if "Lessons" in label),
+                enqueue=False,
+            )
             await app.process_update(Update.de_json(press, app.bot))
             fake.fail_next("sendMessage", times=1, error_code=400)
             await say("/help")  # the reply fails with a 400: the update fails
             original = tutor.unit_of_work
 
-            def down():  # noqa: ANN202
+            def down():
                 raise StorageUnavailable("database gone")
 
             tutor.unit_of_work = down  # type: ignore[assignment]
             # the handler raises (so a webhook answers 500); PTB logs it
-            await app.process_update(Update.de_json(fake.user_message(CHAT, "/progress", enqueue=False), app.bot))
+            await app.process_update(
+                Update.de_json(fake.user_message(CHAT, "/progress", enqueue=False), app.bot)
+            )
             tutor.unit_of_work = original  # type: ignore[assignment]
         finally:
             await app.shutdown()
@@ -164,32 +201,78 @@ def test_update_outcomes_and_api_errors_are_counted(git_repo: Path) -> None:
     assert metric(text, "fiml_db_errors_total") == 1
 
 
-def test_webhook_bot_serves_metrics_that_move_and_alerts_on_a_bad_flag_file(content_repo: Path, tmp_path: Path) -> None:
+def test_webhook_bot_serves_metrics_that_move_and_alerts_on_a_bad_flag_file(
+    content_repo: Path, tmp_path: Path
+) -> None:
     """As a new user would: `fiml-bot run --webhook-url ...` on loopback against the fake, `curl /metrics`."""
     fake = FakeBotApi()
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
     flags = tmp_path / "flags.json"
-    flags.write_text(json.dumps({"flags": {"review-mistakes": {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}}}), encoding="utf-8")
+    flags.write_text(
+        json.dumps(
+            {
+                "flags": {
+                    "review-mistakes": {
+                        "state": "ENABLED",
+                        "variants": {"on": True, "off": False},
+                        "defaultVariant": "off",
+                    }
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
     receiver = AlertReceiver(failures=1)
     with FakeBotApiServer(fake) as api:
-        command = [sys.executable, "-m", "fiml_bot", "run", "--webhook-url", url, "--listen", "127.0.0.1", "--port", str(port),
-                   "--api-base-url", api.base_url, "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
-                   "--content", str(content_repo), "--preview"]
-        env = subprocess_env(fake.default_token, FIML_WEBHOOK_SECRET=SECRET, FIML_FLAGS_FILE=str(flags), FIML_ALERT_WEBHOOK_URL=receiver.url,
-                             FIML_COLOR="green", FIML_ADMIN_CHAT_ID="999")
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "run",
+            "--webhook-url",
+            url,
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-base-url",
+            api.base_url,
+            "--database",
+            f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+            "--content",
+            str(content_repo),
+            "--preview",
+        ]
+        env = subprocess_env(
+            fake.default_token,
+            FIML_WEBHOOK_SECRET=SECRET,
+            FIML_FLAGS_FILE=str(flags),
+            FIML_ALERT_WEBHOOK_URL=receiver.url,
+            FIML_COLOR="green",
+            FIML_ADMIN_CHAT_ID="999",
+        )
+        process = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             with httpx.Client(trust_env=False, timeout=5) as client:
                 base = f"http://127.0.0.1:{port}"
                 wait_until(lambda: client.get(f"{base}/healthz").status_code == 200, 30, process, "/healthz")
                 before = client.get(f"{base}/metrics")
-                assert before.status_code == 200 and before.headers["content-type"].startswith("text/plain; version=0.0.4")
+                assert before.status_code == 200 and before.headers["content-type"].startswith(
+                    "text/plain; version=0.0.4"
+                )
                 assert metric(before.text, "fiml_updates_total", kind="message", outcome="ok") == 0
                 from fiml_bot.storage import migrations_api
 
                 head = re.escape(migrations_api.head())  # the merged branches' newest revision, not a literal
-                assert re.search(r'fiml_build_info\{color="green",content_ref="worktree",schema_revision="' + head + r'",version="[^"]+"\} 1.0', before.text), before.text
+                assert re.search(
+                    r'fiml_build_info\{color="green",content_ref="worktree",schema_revision="'
+                    + head
+                    + r'",version="[^"]+"\} 1.0',
+                    before.text,
+                ), before.text
                 assert post_update(url, fake.user_message(CHAT, "/start", enqueue=False), SECRET) == 200
                 assert post_update(url, fake.user_message(CHAT, "/nonsense", enqueue=False), SECRET) == 200
                 after = client.get(f"{base}/metrics").text
@@ -203,15 +286,36 @@ def test_webhook_bot_serves_metrics_that_move_and_alerts_on_a_bad_flag_file(cont
                 process.send_signal(signal.SIGHUP)
                 wait_until(lambda: receiver.payloads, 20, process, "the alert")
                 alert = receiver.payloads[0]["alerts"][0]
-                assert receiver.payloads[0]["version"] == "4" and alert["labels"]["alertname"] == "FlagFileInvalid"
-                assert f"{flags}:1:12: \"variants\" is a required property" in alert["annotations"]["description"]
-                wait_until(lambda: [m for m in fake.sent(999) if "FlagFileInvalid" in m.text], 20, process, "the admin chat message")
-                scraped = wait_until(lambda: (t := client.get(f"{base}/metrics").text) and metric(t, "fiml_alerts_total", receiver="telegram", outcome="sent") and t, 10, process, "the alerts counted")
+                assert (
+                    receiver.payloads[0]["version"] == "4"
+                    and alert["labels"]["alertname"] == "FlagFileInvalid"
+                )
+                assert (
+                    f'{flags}:1:12: "variants" is a required property' in alert["annotations"]["description"]
+                )
+                wait_until(
+                    lambda: [m for m in fake.sent(999) if "FlagFileInvalid" in m.text],
+                    20,
+                    process,
+                    "the admin chat message",
+                )
+                scraped = wait_until(
+                    lambda: (
+                        (t := client.get(f"{base}/metrics").text)
+                        and metric(t, "fiml_alerts_total", receiver="telegram", outcome="sent")
+                        and t
+                    ),
+                    10,
+                    process,
+                    "the alerts counted",
+                )
                 assert metric(scraped, "fiml_flags_reloads_total", outcome="invalid") == 1
                 assert metric(scraped, "fiml_alerts_total", receiver="webhook", outcome="retried") == 1
                 assert metric(scraped, "fiml_alerts_total", receiver="webhook", outcome="sent") == 1
                 assert metric(scraped, "fiml_alerts_total", receiver="telegram", outcome="sent") == 1
-                assert post_update(url, fake.user_message(CHAT, "/help", enqueue=False), SECRET) == 200  # still serving
+                assert (
+                    post_update(url, fake.user_message(CHAT, "/help", enqueue=False), SECRET) == 200
+                )  # still serving
         finally:
             code, err = stop(process)
             receiver.close()
@@ -223,16 +327,44 @@ def test_polling_bot_serves_metrics_on_its_metrics_port(content_repo: Path, tmp_
     fake = FakeBotApi(max_poll_wait=2)
     port = free_port()
     with FakeBotApiServer(fake) as api:
-        command = [sys.executable, "-m", "fiml_bot", "run", "--api-base-url", api.base_url, "--metrics-port", str(port),
-                   "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}", "--content", str(content_repo), "--preview"]
-        process = subprocess.Popen(command, env=subprocess_env(fake.default_token, FIML_METRICS_LISTEN="127.0.0.1"), cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "run",
+            "--api-base-url",
+            api.base_url,
+            "--metrics-port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+            "--content",
+            str(content_repo),
+            "--preview",
+        ]
+        process = subprocess.Popen(
+            command,
+            env=subprocess_env(fake.default_token, FIML_METRICS_LISTEN="127.0.0.1"),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             with httpx.Client(trust_env=False, timeout=5) as client:
                 wait_until(lambda: fake.calls_to("getUpdates"), 30, process, "the first getUpdates")
                 fake.user_message(CHAT, "/start")
                 wait_until(lambda: fake.sent(CHAT), 20, process, "the reply")
-                text = wait_until(lambda: (t := client.get(f"http://127.0.0.1:{port}/metrics").text) and metric(t, "fiml_updates_total", kind="message", outcome="ok") == 1 and t, 10, process, "the counter")
+                text = wait_until(
+                    lambda: (
+                        (t := client.get(f"http://127.0.0.1:{port}/metrics").text)
+                        and metric(t, "fiml_updates_total", kind="message", outcome="ok") == 1
+                        and t
+                    ),
+                    10,
+                    process,
+                    "the counter",
+                )
                 assert "fiml_build_info{" in text
         finally:
             code, err = stop(process)

@@ -35,7 +35,11 @@ def xp(url: str, who: str) -> int:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return int(connection.execute(text("SELECT coalesce(sum(amount), 0) FROM xp_ledger WHERE learner_id = :w"), {"w": who}).scalar_one())
+            return int(
+                connection.execute(
+                    text("SELECT coalesce(sum(amount), 0) FROM xp_ledger WHERE learner_id = :w"), {"w": who}
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 
@@ -75,7 +79,11 @@ def test_snapshot_earn_more_restore_keeps_the_newer_xp(published: Path, database
     assert "merged back what was earned after the snapshot" in restored.output
     assert xp(database_url, "console:local") == more
     listed = invoke("db", "snapshots")
-    assert "manual" in listed.output and "pre-restore" in listed.output and "2 snapshot(s) in var/snapshots" in listed.output
+    assert (
+        "manual" in listed.output
+        and "pre-restore" in listed.output
+        and "2 snapshot(s) in var/snapshots" in listed.output
+    )
     pruned = invoke("db", "snapshots", "--keep", "1")
     assert pruned.output.count("deleted ") == 1 and "1 snapshot(s)" in pruned.output
 
@@ -86,7 +94,11 @@ def test_upgrade_snapshots_first_and_runs_the_doctor(published: Path) -> None:
     up = invoke("db", "upgrade", "--database", url)
     assert up.exit_code == 0, up.output
     assert "snapshot var/snapshots/" in up.output and "-0001-pre-upgrade.sqlite" in up.output
-    assert f"database at {migrations_api.head()}" in up.output and "running doctor after the upgrade" in up.output and "clean" in up.output
+    assert (
+        f"database at {migrations_api.head()}" in up.output
+        and "running doctor after the upgrade" in up.output
+        and "clean" in up.output
+    )
     again = invoke("db", "upgrade", "--database", url)  # nothing to do: no snapshot
     assert "snapshot" not in again.output and again.exit_code == 0
     opted_out = invoke("db", "downgrade", "0001", "--no-snapshot", "--database", url)
@@ -99,7 +111,10 @@ def test_downgrade_refuses_to_drop_data_without_yes(published: Path) -> None:
     take_lesson(published, url, "console:local", "What Is a Market?")
     refused = invoke("db", "downgrade", "base", "--database", url)
     assert refused.exit_code == 1
-    assert "downgrading to base would drop data: table badges (2 row(s)); table completions (1 row(s)); table learners (1 row(s))" in refused.output
+    assert (
+        "downgrading to base would drop data: table badges (2 row(s)); table completions (1 row(s)); table learners (1 row(s))"
+        in refused.output
+    )
     assert "--yes" in refused.output and migrations_api.current(url) == migrations_api.head()
     assert not Path("var/snapshots").exists()
     done = invoke("db", "downgrade", "base", "--yes", "--database", url)
@@ -113,7 +128,10 @@ def test_current_names_the_window(tmp_path: Path) -> None:
     oldest = window.min_schema()  # 0001 while 0002 is the newest migration
     migrations_api.upgrade(url, oldest)
     shown = invoke("db", "current", "--database", url)
-    assert f"current: {oldest}" in shown.output and f"window: {window.code_window().describe()} (this code runs on these revisions)" in shown.output
+    assert (
+        f"current: {oldest}" in shown.output
+        and f"window: {window.code_window().describe()} (this code runs on these revisions)" in shown.output
+    )
     if oldest != migrations_api.head():
         assert "inside this code's window" in shown.output
 
@@ -124,7 +142,12 @@ def test_rehearse_a_copy_and_find_no_loss(published: Path, database_url: str) ->
     take_lesson(published, database_url, "console:local", "What Is a Market?")
     result = invoke("db", "rehearse", "--database", database_url)
     assert result.exit_code == 0, result.output
-    for stage in ("copy                     0001", f"upgraded to {migrations_api.head()}", "after scripted session", "downgraded to 0001       0001"):
+    for stage in (
+        "copy                     0001",
+        f"upgraded to {migrations_api.head()}",
+        "after scripted session",
+        "downgraded to 0001       0001",
+    ):
         assert stage in result.output
     assert "passed: no learner lost XP or completions" in result.output
     assert migrations_api.current(database_url) == "0001"  # the real database was never touched
@@ -159,10 +182,15 @@ def test_downgrade_names_a_dropped_column_that_holds_values(tmp_path: Path) -> N
     with open_storage(url) as storage, storage() as uow:
         uow.progress.save_learner(Learner(id="telegram:1"))
         saved = uow.progress.save_progress(LessonProgress("telegram:1", "a", "1.0.0"))
-        uow.progress.save_progress(LessonProgress("telegram:1", "a", "1.1.0", revision=saved.revision))  # stamps migrated_at
+        uow.progress.save_progress(
+            LessonProgress("telegram:1", "a", "1.1.0", revision=saved.revision)
+        )  # stamps migrated_at
         uow.commit()
     refused = invoke("db", "downgrade", "0001", "--no-snapshot", "--database", url)
-    assert refused.exit_code == 1 and "would drop data: column lesson_progress.migrated_at (1 value(s))" in refused.output
+    assert (
+        refused.exit_code == 1
+        and "would drop data: column lesson_progress.migrated_at (1 value(s))" in refused.output
+    )
     assert migrations_api.current(url) == migrations_api.head()
 
 
@@ -171,9 +199,15 @@ def test_rehearse_a_snapshot_file(published: Path, tmp_path: Path) -> None:
     migrations_api.upgrade(url, "0001")
     take_lesson(published, url, "console:local", "What Is a Market?")
     snap = invoke("db", "snapshot", "--database", url, "--out", str(tmp_path / "snaps"))
-    result = invoke("db", "rehearse", snap.output.split()[1], "--database", f"sqlite:///{tmp_path / 'unused.db'}")
+    result = invoke(
+        "db", "rehearse", snap.output.split()[1], "--database", f"sqlite:///{tmp_path / 'unused.db'}"
+    )
     assert result.exit_code == 0, result.output
-    assert "rehearsal of " in result.output and "downgraded to 0001" in result.output and "passed" in result.output
+    assert (
+        "rehearsal of " in result.output
+        and "downgraded to 0001" in result.output
+        and "passed" in result.output
+    )
     assert not (tmp_path / "unused.db").exists()
 
 
@@ -186,7 +220,9 @@ def test_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
         assert "Can't locate revision identified by 'zzz' (known revisions: 0001, 0002" in result.output
 
 
-def test_a_failed_snapshot_stops_the_migration_and_names_the_way_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_snapshot_stops_the_migration_and_names_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fiml_bot.ops import snapshots
     from fiml_bot.ops.errors import OpsError
 
@@ -198,5 +234,8 @@ def test_a_failed_snapshot_stops_the_migration_and_names_the_way_out(tmp_path: P
 
     monkeypatch.setattr(snapshots, "take", broken)
     result = invoke("db", "upgrade", "--database", url)
-    assert result.exit_code == 2 and "nothing was migrated (to migrate without a snapshot, pass --no-snapshot)" in result.output
+    assert (
+        result.exit_code == 2
+        and "nothing was migrated (to migrate without a snapshot, pass --no-snapshot)" in result.output
+    )
     assert migrations_api.current(url) == "0001"

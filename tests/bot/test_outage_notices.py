@@ -8,16 +8,18 @@ from pathlib import Path
 from fiml_bot.outage import OutageNotices
 
 from ..fakebotapi import FakeBotApi, apost_update
-from .test_webhook import CHAT, SECRET, InProcess, fake, published, tutor_with_outage  # noqa: F401 (fixtures)
+from .test_webhook import CHAT, SECRET, InProcess, fake, published, tutor_with_outage
 
 OTHER_CHAT = 5252
 
 
-def down_notices(fake: FakeBotApi, chat: int) -> int:  # noqa: F811
+def down_notices(fake: FakeBotApi, chat: int) -> int:
     return sum("can't reach my records" in m.text for m in fake.messages(chat))
 
 
-def test_redeliveries_and_repeated_presses_tell_the_learner_once_per_outage(published: Path, fake: FakeBotApi) -> None:  # noqa: F811
+def test_redeliveries_and_repeated_presses_tell_the_learner_once_per_outage(
+    published: Path, fake: FakeBotApi
+) -> None:
     tutor, down = tutor_with_outage(published)
 
     async def scenario() -> None:
@@ -25,9 +27,19 @@ def test_redeliveries_and_repeated_presses_tell_the_learner_once_per_outage(publ
             start = fake.user_message(CHAT, "/start", enqueue=False)
             for _ in range(3):  # Telegram's redeliveries of the same update
                 assert await apost_update(h.url, start, secret_token=SECRET) == 500
-            assert await apost_update(h.url, fake.user_message(CHAT, "/help", enqueue=False), secret_token=SECRET) == 500
+            assert (
+                await apost_update(
+                    h.url, fake.user_message(CHAT, "/help", enqueue=False), secret_token=SECRET
+                )
+                == 500
+            )
             assert down_notices(fake, CHAT) == 1
-            assert await apost_update(h.url, fake.user_message(OTHER_CHAT, "/start", enqueue=False), secret_token=SECRET) == 500
+            assert (
+                await apost_update(
+                    h.url, fake.user_message(OTHER_CHAT, "/start", enqueue=False), secret_token=SECRET
+                )
+                == 500
+            )
             assert down_notices(fake, OTHER_CHAT) == 1  # another learner is told too
 
             down["yes"] = False  # the outage ends
@@ -35,8 +47,18 @@ def test_redeliveries_and_repeated_presses_tell_the_learner_once_per_outage(publ
             assert "Welcome" in fake.messages(CHAT)[-1].text
 
             down["yes"] = True  # a new outage is news again
-            assert await apost_update(h.url, fake.user_message(CHAT, "/progress", enqueue=False), secret_token=SECRET) == 500
-            assert await apost_update(h.url, fake.user_message(CHAT, "/progress", enqueue=False), secret_token=SECRET) == 500
+            assert (
+                await apost_update(
+                    h.url, fake.user_message(CHAT, "/progress", enqueue=False), secret_token=SECRET
+                )
+                == 500
+            )
+            assert (
+                await apost_update(
+                    h.url, fake.user_message(CHAT, "/progress", enqueue=False), secret_token=SECRET
+                )
+                == 500
+            )
             assert down_notices(fake, CHAT) == 2
 
     asyncio.run(scenario())

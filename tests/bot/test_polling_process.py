@@ -15,10 +15,27 @@ CHAT = 6161
 def test_polling_subprocess_survives_a_429_storm(content_repo: Path, tmp_path: Path) -> None:
     fake = FakeBotApi(max_poll_wait=2)
     with FakeBotApiServer(fake) as api:
-        command = [sys.executable, "-m", "fiml_bot", "run", "--api-base-url", api.base_url,
-                   "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}", "--content", str(content_repo), "--preview"]
-        process = subprocess.Popen(command, env=subprocess_env(fake.default_token), cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "run",
+            "--api-base-url",
+            api.base_url,
+            "--database",
+            f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+            "--content",
+            str(content_repo),
+            "--preview",
+        ]
+        process = subprocess.Popen(
+            command,
+            env=subprocess_env(fake.default_token),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_until(lambda: fake.calls_to("getUpdates"), 20, process, "the first getUpdates")
             fake.fail_next("sendMessage", times=5, error_code=429, retry_after=1)

@@ -68,23 +68,68 @@ def seed(units: Callable[[], Any], learner_id: str = ADA) -> None:
     with units() as uow:
         repo = uow.progress
         repo.save_learner(
-            Learner(learner_id, name="Ada", time_zone="Europe/Berlin", streak_days=4, last_active_day=dt.date(2026, 3, 5),
-                    freeze_available=False, freeze_used_on=dt.date(2026, 3, 3), created_at=at(1, micro=123456))
+            Learner(
+                learner_id,
+                name="Ada",
+                time_zone="Europe/Berlin",
+                streak_days=4,
+                last_active_day=dt.date(2026, 3, 5),
+                freeze_available=False,
+                freeze_used_on=dt.date(2026, 3, 3),
+                created_at=at(1, micro=123456),
+            )
         )
         repo.save_progress(
-            LessonProgress(learner_id, MARKET, "1.1.0", "in_progress", "orders", ("intro",), (), 2, at(5, 8), at(5, 8, 5),
-                           completed_version="1.0.0", completed_at=at(2, 10), seen_version="1.1.0")
+            LessonProgress(
+                learner_id,
+                MARKET,
+                "1.1.0",
+                "in_progress",
+                "orders",
+                ("intro",),
+                (),
+                2,
+                at(5, 8),
+                at(5, 8, 5),
+                completed_version="1.0.0",
+                completed_at=at(2, 10),
+                seen_version="1.1.0",
+            )
         )
         repo.save_progress(
-            LessonProgress(learner_id, "reading_stock_prices", "1.0.0", "quiz", None, ("intro", "quote"),
-                           (QuizAnswer("q1", "2", True, "1.0.0"), QuizAnswer("q2", "false", False, "1.0.0")), 1, at(4), at(4, 9, 30),
-                           pending_choice="2.0.0")
+            LessonProgress(
+                learner_id,
+                "reading_stock_prices",
+                "1.0.0",
+                "quiz",
+                None,
+                ("intro", "quote"),
+                (QuizAnswer("q1", "2", True, "1.0.0"), QuizAnswer("q2", "false", False, "1.0.0")),
+                1,
+                at(4),
+                at(4, 9, 30),
+                pending_choice="2.0.0",
+            )
         )
         repo.add_completion(Completion(learner_id, MARKET, "1.0.0", 1, 3, 4, 50, at(2, 10)))
         repo.add_completion(Completion(learner_id, MARKET, "1.0.0", 2, 4, 4, 0, at(3, 11, micro=5)))
-        repo.award_xp(XpAward(learner_id, 10, "correct answer", f"answer:{MARKET}:q1", MARKET, "1.0.0", at(2, 9, 58)))
-        repo.award_xp(XpAward(learner_id, 50, "lesson completed", f"lesson:{MARKET}", MARKET, "1.0.0", at(2, 10)))
-        repo.award_xp(XpAward(learner_id, 10, "correct answer", "answer:reading_stock_prices:q1", "reading_stock_prices", "1.0.0", at(4, 9, 10)))
+        repo.award_xp(
+            XpAward(learner_id, 10, "correct answer", f"answer:{MARKET}:q1", MARKET, "1.0.0", at(2, 9, 58))
+        )
+        repo.award_xp(
+            XpAward(learner_id, 50, "lesson completed", f"lesson:{MARKET}", MARKET, "1.0.0", at(2, 10))
+        )
+        repo.award_xp(
+            XpAward(
+                learner_id,
+                10,
+                "correct answer",
+                "answer:reading_stock_prices:q1",
+                "reading_stock_prices",
+                "1.0.0",
+                at(4, 9, 10),
+            )
+        )
         repo.award_xp(XpAward(learner_id, 7, "a manual credit", "support:ticket-7", None, None, at(4, 12)))
         repo.award_badge(BadgeAward(learner_id, "first_steps", at(2, 10)))
         repo.award_badge(BadgeAward(learner_id, "path_complete:foundations", at(3, 11)))
@@ -100,7 +145,13 @@ def raw_state(units: Callable[[], Any], learner_id: str = ADA) -> tuple[Any, ...
     """Everything stored for a learner, revisions included (a write that changes nothing still shows)."""
     with units() as uow:
         repo = uow.progress
-        return (repo.learner(learner_id), repo.all_progress(learner_id), repo.completions(learner_id), repo.xp_awards(learner_id), repo.badges(learner_id))
+        return (
+            repo.learner(learner_id),
+            repo.all_progress(learner_id),
+            repo.completions(learner_id),
+            repo.xp_awards(learner_id),
+            repo.badges(learner_id),
+        )
 
 
 def without_export_time(document: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +185,19 @@ OLD = {
     },
     "lesson_completions": {
         MARKET: {"completed_at": "2026-12-20T10:30:00Z", "xp_earned": 50, "quiz_score": 4, "quiz_total": 5},
-        "diversification": {"completed_at": "2026-12-01T09:00:00Z", "xp_earned": 75, "quiz_score": 5, "quiz_total": 5},
+        "diversification": {
+            "completed_at": "2026-12-01T09:00:00Z",
+            "xp_earned": 75,
+            "quiz_score": 5,
+            "quiz_total": 5,
+        },
     },
-    "gamification": {"total_xp": 500, "level": 4, "badges": ["first_steps", "week_warrior"], "streak_days": 7},
+    "gamification": {
+        "total_xp": 500,
+        "level": 4,
+        "badges": ["first_steps", "week_warrior"],
+        "streak_days": 7,
+    },
 }
 
 
@@ -172,10 +233,31 @@ def test_the_seeds_example_shape_is_a_valid_document_once_ids_and_versions_are_o
     seed_example = {
         "user_id": "telegram:123456",
         "schema_version": "1.0",
-        "lessons": {"stock_basics_001": {"version": "1.2.0", "status": "in_progress", "sections_completed": ["introduction", "live_example"],
-                                         "current_section": "explanation", "started_at": "2024-11-24T10:00:00Z", "last_accessed": "2024-11-24T10:15:00Z"}},
-        "lesson_completions": {"stock_basics_001": {"completed_at": "2024-11-24T10:30:00Z", "version": "1.2.0", "xp_earned": 50, "quiz_score": 4, "quiz_total": 5}},
-        "gamification": {"total_xp": 500, "level": 4, "badges": ["first_steps", "week_warrior"], "streak_days": 7},
+        "lessons": {
+            "stock_basics_001": {
+                "version": "1.2.0",
+                "status": "in_progress",
+                "sections_completed": ["introduction", "live_example"],
+                "current_section": "explanation",
+                "started_at": "2024-11-24T10:00:00Z",
+                "last_accessed": "2024-11-24T10:15:00Z",
+            }
+        },
+        "lesson_completions": {
+            "stock_basics_001": {
+                "completed_at": "2024-11-24T10:30:00Z",
+                "version": "1.2.0",
+                "xp_earned": 50,
+                "quiz_score": 4,
+                "quiz_total": 5,
+            }
+        },
+        "gamification": {
+            "total_xp": 500,
+            "level": 4,
+            "badges": ["first_steps", "week_warrior"],
+            "streak_days": 7,
+        },
     }
     assert schema_problems(seed_example) == []
     assert schema_problems(OLD) == []
@@ -188,7 +270,10 @@ def test_exports_are_valid_documents_and_bundles() -> None:
     assert schema_problems(export_learner(storage, ADA)) == []
     bundle = export_all(storage)
     assert schema_problems(bundle) == []
-    assert bundle["schema_version"] == "1.0" and [d["user_id"] for d in bundle["users"]] == ["console:local", ADA]
+    assert bundle["schema_version"] == "1.0" and [d["user_id"] for d in bundle["users"]] == [
+        "console:local",
+        ADA,
+    ]
 
 
 # -- export and import --------------------------------------------------------------------------
@@ -198,20 +283,54 @@ def test_the_document_keeps_the_seed_shape_and_every_completion() -> None:
     document = seed_document()
     assert document["user_id"] == ADA and document["schema_version"] == "1.0"
     lesson = document["lessons"][MARKET]
-    assert {k: lesson[k] for k in ("version", "status", "sections_completed", "current_section", "started_at", "last_accessed")} == {
-        "version": "1.1.0", "status": "in_progress", "sections_completed": ["intro"], "current_section": "orders",
-        "started_at": "2026-03-05T08:00:00Z", "last_accessed": "2026-03-05T08:05:00Z",
+    assert {
+        k: lesson[k]
+        for k in ("version", "status", "sections_completed", "current_section", "started_at", "last_accessed")
+    } == {
+        "version": "1.1.0",
+        "status": "in_progress",
+        "sections_completed": ["intro"],
+        "current_section": "orders",
+        "started_at": "2026-03-05T08:00:00Z",
+        "last_accessed": "2026-03-05T08:05:00Z",
     }
     # the seed's one-per-lesson view holds the latest completion; the history holds both
     assert document["lesson_completions"][MARKET] == {
-        "completed_at": "2026-03-03T11:00:00.000005Z", "version": "1.0.0", "attempt": 2, "xp_earned": 0, "quiz_score": 4, "quiz_total": 4,
+        "completed_at": "2026-03-03T11:00:00.000005Z",
+        "version": "1.0.0",
+        "attempt": 2,
+        "xp_earned": 0,
+        "quiz_score": 4,
+        "quiz_total": 4,
     }
-    assert [(c["lesson_id"], c["attempt"]) for c in document["completion_history"]] == [(MARKET, 1), (MARKET, 2)]
+    assert [(c["lesson_id"], c["attempt"]) for c in document["completion_history"]] == [
+        (MARKET, 1),
+        (MARKET, 2),
+    ]
     game = document["gamification"]
-    assert (game["total_xp"], game["level"], game["badges"], game["streak_days"]) == (77, 1, ["first_steps", "path_complete:foundations"], 4)
-    assert [entry["key"] for entry in game["xp_ledger"]] == [f"answer:{MARKET}:q1", f"lesson:{MARKET}", "answer:reading_stock_prices:q1", "support:ticket-7"]
-    assert document["profile"] == {"name": "Ada", "time_zone": "Europe/Berlin", "active": True, "created_at": "2026-03-01T09:00:00.123456Z"}
-    assert (game["freeze_available"], game["freeze_used_on"], game["last_active_day"]) == (False, "2026-03-03", "2026-03-05")
+    assert (game["total_xp"], game["level"], game["badges"], game["streak_days"]) == (
+        77,
+        1,
+        ["first_steps", "path_complete:foundations"],
+        4,
+    )
+    assert [entry["key"] for entry in game["xp_ledger"]] == [
+        f"answer:{MARKET}:q1",
+        f"lesson:{MARKET}",
+        "answer:reading_stock_prices:q1",
+        "support:ticket-7",
+    ]
+    assert document["profile"] == {
+        "name": "Ada",
+        "time_zone": "Europe/Berlin",
+        "active": True,
+        "created_at": "2026-03-01T09:00:00.123456Z",
+    }
+    assert (game["freeze_available"], game["freeze_used_on"], game["last_active_day"]) == (
+        False,
+        "2026-03-03",
+        "2026-03-05",
+    )
 
 
 def test_export_then_import_into_an_empty_store_round_trips_exactly() -> None:
@@ -257,8 +376,12 @@ def test_import_never_lowers_xp_nor_pays_a_key_twice() -> None:
     target = MemoryStorage()
     with target() as uow:
         uow.progress.save_learner(Learner(ADA))
-        uow.progress.award_xp(XpAward(ADA, 50, "lesson completed", f"lesson:{MARKET}", MARKET, "1.0.0", at(1)))
-        uow.progress.award_xp(XpAward(ADA, 900, "lesson completed", "lesson:options_basics", "options_basics", "1.0.0", at(1)))
+        uow.progress.award_xp(
+            XpAward(ADA, 50, "lesson completed", f"lesson:{MARKET}", MARKET, "1.0.0", at(1))
+        )
+        uow.progress.award_xp(
+            XpAward(ADA, 900, "lesson completed", "lesson:options_basics", "options_basics", "1.0.0", at(1))
+        )
         uow.commit()
     document = seed_document()  # 77 XP, 50 of them under the same lesson key
     report = import_document(target, document, force=True)  # the store holds an entry the document lacks
@@ -298,12 +421,37 @@ def test_existing_progress_keeps_the_more_advanced_record() -> None:
     target = MemoryStorage()
     with target() as uow:
         repo = uow.progress
-        repo.save_learner(Learner(ADA, name="Ada B.", time_zone="Asia/Tokyo", streak_days=9, last_active_day=dt.date(2026, 3, 1), created_at=at(2)))
+        repo.save_learner(
+            Learner(
+                ADA,
+                name="Ada B.",
+                time_zone="Asia/Tokyo",
+                streak_days=9,
+                last_active_day=dt.date(2026, 3, 1),
+                created_at=at(2),
+            )
+        )
         # the store is further in this one (completed) ...
-        repo.save_progress(LessonProgress(ADA, "reading_stock_prices", "1.0.0", "completed", None, ("intro", "quote"), (), 1, at(1), at(2),
-                                          completed_version="1.0.0", completed_at=at(2)))
+        repo.save_progress(
+            LessonProgress(
+                ADA,
+                "reading_stock_prices",
+                "1.0.0",
+                "completed",
+                None,
+                ("intro", "quote"),
+                (),
+                1,
+                at(1),
+                at(2),
+                completed_version="1.0.0",
+                completed_at=at(2),
+            )
+        )
         # ... and behind in this one (in progress, accessed earlier than the document's)
-        repo.save_progress(LessonProgress(ADA, MARKET, "1.0.0", "in_progress", "intro", (), (), 1, at(1), at(1, 10)))
+        repo.save_progress(
+            LessonProgress(ADA, MARKET, "1.0.0", "in_progress", "intro", (), (), 1, at(1), at(1, 10))
+        )
         uow.commit()
     report = import_document(target, seed_document())
     result = report.learners[0]
@@ -315,25 +463,57 @@ def test_existing_progress_keeps_the_more_advanced_record() -> None:
         assert (market.attempt, market.pinned_version, market.completed_version) == (2, "1.1.0", "1.0.0")
         learner = repo.learner(ADA)
     # the store's settings stay; the earlier created_at and the later streak state come in
-    assert (learner.name, learner.time_zone, learner.created_at) == ("Ada B.", "Asia/Tokyo", at(1, micro=123456))
-    assert (learner.streak_days, learner.last_active_day, learner.freeze_used_on) == (4, dt.date(2026, 3, 5), dt.date(2026, 3, 3))
+    assert (learner.name, learner.time_zone, learner.created_at) == (
+        "Ada B.",
+        "Asia/Tokyo",
+        at(1, micro=123456),
+    )
+    assert (learner.streak_days, learner.last_active_day, learner.freeze_used_on) == (
+        4,
+        dt.date(2026, 3, 5),
+        dt.date(2026, 3, 3),
+    )
 
 
 @pytest.mark.parametrize(
     ("incoming", "current", "expected"),
     [
-        ({"status": "completed", "updated_at": at(1)}, {"status": "in_progress", "updated_at": at(5)}, True),  # completed beats in progress
+        (
+            {"status": "completed", "updated_at": at(1)},
+            {"status": "in_progress", "updated_at": at(5)},
+            True,
+        ),  # completed beats in progress
         ({"status": "quiz", "updated_at": at(5)}, {"status": "completed", "updated_at": at(1)}, False),
-        ({"status": "in_progress", "updated_at": at(5)}, {"status": "quiz", "updated_at": at(4)}, True),  # two in progress: later wins
+        (
+            {"status": "in_progress", "updated_at": at(5)},
+            {"status": "quiz", "updated_at": at(4)},
+            True,
+        ),  # two in progress: later wins
         ({"status": "quiz", "updated_at": at(4)}, {"status": "in_progress", "updated_at": at(5)}, False),
-        ({"status": "in_progress", "updated_at": at(4)}, {"status": "in_progress", "updated_at": at(4)}, False),  # a tie keeps the store's
-        ({"status": "in_progress", "updated_at": at(6), "completed_at": at(2)}, {"status": "completed", "updated_at": at(2)}, True),  # a retake after completing
-        ({"status": "in_progress", "updated_at": None}, {"status": "in_progress", "updated_at": at(1)}, False),
+        (
+            {"status": "in_progress", "updated_at": at(4)},
+            {"status": "in_progress", "updated_at": at(4)},
+            False,
+        ),  # a tie keeps the store's
+        (
+            {"status": "in_progress", "updated_at": at(6), "completed_at": at(2)},
+            {"status": "completed", "updated_at": at(2)},
+            True,
+        ),  # a retake after completing
+        (
+            {"status": "in_progress", "updated_at": None},
+            {"status": "in_progress", "updated_at": at(1)},
+            False,
+        ),
     ],
 )
-def test_which_progress_record_is_more_advanced(incoming: dict[str, Any], current: dict[str, Any], expected: bool) -> None:
+def test_which_progress_record_is_more_advanced(
+    incoming: dict[str, Any], current: dict[str, Any], expected: bool
+) -> None:
     base = LessonProgress(ADA, MARKET, "1.0.0")
-    assert more_advanced(dataclasses.replace(base, **incoming), dataclasses.replace(base, **current)) is expected
+    assert (
+        more_advanced(dataclasses.replace(base, **incoming), dataclasses.replace(base, **current)) is expected
+    )
 
 
 def test_completions_and_badges_are_merged_without_duplicates() -> None:
@@ -346,7 +526,9 @@ def test_completions_and_badges_are_merged_without_duplicates() -> None:
         repo.award_badge(BadgeAward(ADA, "first_steps", at(1)))  # also in the document, earlier
         repo.award_badge(BadgeAward(ADA, "perfect_quiz", at(6)))
         uow.commit()
-    result = import_document(target, seed_document(), force=True).learners[0]  # the store has a completion the document lacks
+    result = import_document(target, seed_document(), force=True).learners[
+        0
+    ]  # the store has a completion the document lacks
     assert (result.completions_added, result.badges_added) == (1, 1)
     with target() as uow:
         completions = [(c.lesson_id, c.attempt) for c in uow.progress.completions(ADA)]
@@ -414,37 +596,92 @@ def test_a_learner_the_tutor_taught_round_trips(git_repo: Path) -> None:
 
 # -- a property: any learner round-trips --------------------------------------------------------
 
-_moments = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31), timezones=st.just(dt.UTC))
-_maybe = lambda strategy: st.none() | strategy
+_moments = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31), timezones=st.just(dt.UTC)
+)
+
+
+def _maybe(strategy):
+    return st.none() | strategy
+
+
 _lessons = st.sampled_from([MARKET, "diversification", "options_basics", "risk_and_return"])
 _versions = st.sampled_from(["1.0.0", "1.1.0", "2.0.0", "1.10.3-rc.1"])
 _items = st.sampled_from(["intro", "quote", "q1", "q2", "summary"])
 
 
 @st.composite
-def learners(draw: Any) -> tuple[Learner, list[LessonProgress], list[Completion], list[XpAward], list[BadgeAward]]:
+def learners(
+    draw: Any,
+) -> tuple[Learner, list[LessonProgress], list[Completion], list[XpAward], list[BadgeAward]]:
     learner_id = draw(st.sampled_from([ADA, "console:Ada Lovelace", "telegram:99"]))
     learner = Learner(
-        learner_id, draw(st.text(max_size=20)), draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata"])), draw(st.booleans()),
-        draw(st.integers(0, 400)), draw(_maybe(st.dates())), draw(st.booleans()), draw(_maybe(st.dates())), draw(_moments),
+        learner_id,
+        draw(st.text(max_size=20)),
+        draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata"])),
+        draw(st.booleans()),
+        draw(st.integers(0, 400)),
+        draw(_maybe(st.dates())),
+        draw(st.booleans()),
+        draw(_maybe(st.dates())),
+        draw(_moments),
     )
     progress = [
         LessonProgress(
-            learner_id, lesson_id, draw(_versions), draw(st.sampled_from(["in_progress", "quiz", "completed"])), draw(_maybe(_items)),
+            learner_id,
+            lesson_id,
+            draw(_versions),
+            draw(st.sampled_from(["in_progress", "quiz", "completed"])),
+            draw(_maybe(_items)),
             tuple(draw(st.lists(_items, max_size=4))),
-            tuple(QuizAnswer(q, draw(st.text(max_size=5)), draw(st.booleans()), draw(_versions)) for q in draw(st.lists(_items, max_size=3))),
-            draw(st.integers(1, 5)), draw(_maybe(_moments)), draw(_maybe(_moments)), draw(_maybe(_versions)), draw(_maybe(_moments)),
-            draw(_maybe(_versions)), draw(_maybe(_versions)),
+            tuple(
+                QuizAnswer(q, draw(st.text(max_size=5)), draw(st.booleans()), draw(_versions))
+                for q in draw(st.lists(_items, max_size=3))
+            ),
+            draw(st.integers(1, 5)),
+            draw(_maybe(_moments)),
+            draw(_maybe(_moments)),
+            draw(_maybe(_versions)),
+            draw(_maybe(_moments)),
+            draw(_maybe(_versions)),
+            draw(_maybe(_versions)),
         )
         for lesson_id in draw(st.lists(_lessons, unique=True, max_size=4))
     ]
     keys = draw(st.lists(st.tuples(_lessons, _moments), unique=True, max_size=5))
-    completions = [Completion(learner_id, lesson_id, draw(_versions), draw(st.integers(1, 5)), draw(st.integers(0, 9)), draw(st.integers(0, 9)), draw(st.integers(0, 200)), when) for lesson_id, when in keys]
+    completions = [
+        Completion(
+            learner_id,
+            lesson_id,
+            draw(_versions),
+            draw(st.integers(1, 5)),
+            draw(st.integers(0, 9)),
+            draw(st.integers(0, 9)),
+            draw(st.integers(0, 200)),
+            when,
+        )
+        for lesson_id, when in keys
+    ]
     xp = [
-        XpAward(learner_id, draw(st.integers(0, 500)), draw(st.text(max_size=10)), key, draw(_maybe(_lessons)), draw(_maybe(_versions)), draw(_moments))
+        XpAward(
+            learner_id,
+            draw(st.integers(0, 500)),
+            draw(st.text(max_size=10)),
+            key,
+            draw(_maybe(_lessons)),
+            draw(_maybe(_versions)),
+            draw(_moments),
+        )
         for key in draw(st.lists(st.text(min_size=1, max_size=12), unique=True, max_size=6))
     ]
-    badges = [BadgeAward(learner_id, badge, draw(_moments)) for badge in draw(st.lists(st.sampled_from(["first_steps", "week_warrior", "path_complete:foundations"]), unique=True))]
+    badges = [
+        BadgeAward(learner_id, badge, draw(_moments))
+        for badge in draw(
+            st.lists(
+                st.sampled_from(["first_steps", "week_warrior", "path_complete:foundations"]), unique=True
+            )
+        )
+    ]
     return learner, progress, completions, xp, badges
 
 
@@ -484,21 +721,37 @@ def test_a_0_9_document_migrates_without_being_changed() -> None:
     assert schema_problems(migrated) == []
     # without content every lesson is assumed at 1.0.0
     assert {lesson_id: entry["version"] for lesson_id, entry in migrated["lessons"].items()} == {
-        MARKET: "1.0.0", "reading_stock_prices": "1.0.0", "diversification": "1.0.0",
+        MARKET: "1.0.0",
+        "reading_stock_prices": "1.0.0",
+        "diversification": "1.0.0",
     }
     market = migrated["lessons"][MARKET]
-    assert (market["completed_version"], market["completed_at"], market["attempt"], market["answers"]) == ("1.0.0", "2026-12-20T10:30:00Z", 1, [])
+    assert (market["completed_version"], market["completed_at"], market["attempt"], market["answers"]) == (
+        "1.0.0",
+        "2026-12-20T10:30:00Z",
+        1,
+        [],
+    )
     # a completion without a lessons entry gets one, so the tutor shows the lesson as done
     assert migrated["lessons"]["diversification"]["status"] == "completed"
-    assert [(c["lesson_id"], c["version"]) for c in migrated["completion_history"]] == [("diversification", "1.0.0"), (MARKET, "1.0.0")]
+    assert [(c["lesson_id"], c["version"]) for c in migrated["completion_history"]] == [
+        ("diversification", "1.0.0"),
+        (MARKET, "1.0.0"),
+    ]
     # completions that paid XP become the ledger entries the tutor would have written
     ledger = migrated["gamification"]["xp_ledger"]
     assert [(e["key"], e["amount"], e["awarded_at"]) for e in ledger] == [
-        ("lesson:diversification", 75, "2026-12-01T09:00:00Z"), (f"lesson:{MARKET}", 50, "2026-12-20T10:30:00Z"),
+        ("lesson:diversification", 75, "2026-12-01T09:00:00Z"),
+        (f"lesson:{MARKET}", 50, "2026-12-20T10:30:00Z"),
     ]
     game = migrated["gamification"]
     assert (game["last_active_day"], game["freeze_available"], game["streak_days"]) == ("2026-12-21", True, 7)
-    assert migrated["profile"] == {"name": "", "time_zone": "UTC", "active": True, "created_at": "2026-12-01T09:00:00Z"}
+    assert migrated["profile"] == {
+        "name": "",
+        "time_zone": "UTC",
+        "active": True,
+        "created_at": "2026-12-01T09:00:00Z",
+    }
 
 
 def test_importing_a_0_9_document_keeps_its_total_and_is_idempotent() -> None:
@@ -514,7 +767,11 @@ def test_importing_a_0_9_document_keeps_its_total_and_is_idempotent() -> None:
     with target() as uow:
         repo = uow.progress
         keys = {a.key: a.amount for a in repo.xp_awards("telegram:123456")}
-        assert keys == {"lesson:diversification": 75, f"lesson:{MARKET}": 50, "import-adjust:telegram:123456:500": 375}
+        assert keys == {
+            "lesson:diversification": 75,
+            f"lesson:{MARKET}": 50,
+            "import-adjust:telegram:123456:500": 375,
+        }
         assert {b.badge for b in repo.badges("telegram:123456")} == {"first_steps", "week_warrior"}
         assert repo.progress("telegram:123456", "reading_stock_prices").current_section == "quote"
     before = raw_state(target, "telegram:123456")
@@ -572,12 +829,16 @@ class FakeContent:
         ("unpublished", at(20, month=12), "1.0.0"),
     ],
 )
-def test_the_version_a_learner_most_likely_had(lesson_id: str, moment: dt.datetime | None, expected: str) -> None:
-    content = FakeContent({
-        "dated": [("1.0.0", "2026-11-20"), ("1.10.0", "2026-12-15"), ("1.2.0", "2026-12-01")],
-        "undated": [("2.0.0", None), ("2.1.0", None)],
-        "unpublished": [],
-    })
+def test_the_version_a_learner_most_likely_had(
+    lesson_id: str, moment: dt.datetime | None, expected: str
+) -> None:
+    content = FakeContent(
+        {
+            "dated": [("1.0.0", "2026-11-20"), ("1.10.0", "2026-12-15"), ("1.2.0", "2026-12-01")],
+            "undated": [("2.0.0", None), ("2.1.0", None)],
+            "unpublished": [],
+        }
+    )
     assert resolve_version(content, lesson_id, moment) == expected  # type: ignore[arg-type]
     assert resolve_version(None, lesson_id, moment) == "1.0.0"
 
@@ -586,7 +847,10 @@ def released_market(root: Path) -> LessonContent:
     """MARKET published as 1.0.0 (changelog date 2026-11-26) and 1.1.0 (2026-12-15), as git tags."""
     assert cli("tag", MARKET).exit_code == 0
     path = root / "content/lessons" / f"{MARKET}.yaml"
-    path.write_text(yamlfile.bump_text(path.read_text(encoding="utf-8"), "1.1.0", "2026-12-15", ["Clearer example"]), encoding="utf-8")
+    path.write_text(
+        yamlfile.bump_text(path.read_text(encoding="utf-8"), "1.1.0", "2026-12-15", ["Clearer example"]),
+        encoding="utf-8",
+    )
     commit_all(root, f"{MARKET} 1.1.0")
     assert cli("tag", MARKET).exit_code == 0
     return LessonContent.open(root, load_settings(root))
@@ -599,7 +863,9 @@ def test_0_9_versions_resolved_from_a_real_content_repository(git_repo: Path) ->
     document["lesson_completions"][MARKET]["completed_at"] = "2026-12-01T10:30:00Z"  # before 1.1.0
     document["lessons"][MARKET]["last_accessed"] = "2026-12-01T10:30:00Z"
     document["lessons"]["reading_stock_prices"]["status"] = "in_progress"
-    document["lessons"][MARKET + "_x"] = document["lessons"].pop("reading_stock_prices")  # a lesson the content lacks
+    document["lessons"][MARKET + "_x"] = document["lessons"].pop(
+        "reading_stock_prices"
+    )  # a lesson the content lacks
     kept = copy.deepcopy(document)
     target = MemoryStorage()
     report = import_document(target, document, content=content)
@@ -608,7 +874,11 @@ def test_0_9_versions_resolved_from_a_real_content_repository(git_repo: Path) ->
         market = uow.progress.progress("telegram:123456", MARKET)
         other = uow.progress.progress("telegram:123456", MARKET + "_x")
         completion = uow.progress.completions("telegram:123456", MARKET)[0]
-    assert (market.pinned_version, market.completed_version, completion.version) == ("1.0.0", "1.0.0", "1.0.0")
+    assert (market.pinned_version, market.completed_version, completion.version) == (
+        "1.0.0",
+        "1.0.0",
+        "1.0.0",
+    )
     assert other.pinned_version == "1.0.0"
     assert any(f"lesson {MARKET}_x: not published" in w for w in report.learners[0].warnings)
     # a completion after the 1.1.0 release resolves to 1.1.0, an in-progress lesson by its start
@@ -619,7 +889,9 @@ def test_0_9_versions_resolved_from_a_real_content_repository(git_repo: Path) ->
     migrated, _ = migrate(later, MigrationContext(content))
     assert migrated["lessons"][MARKET]["version"] == "1.1.0"
     migrated, _ = migrate(old_document(), MigrationContext(content))
-    assert migrated["lessons"][MARKET]["version"] == migrated["lesson_completions"][MARKET]["version"] == "1.1.0"  # completed 2026-12-20
+    assert (
+        migrated["lessons"][MARKET]["version"] == migrated["lesson_completions"][MARKET]["version"] == "1.1.0"
+    )  # completed 2026-12-20
 
 
 def test_0_9_versions_resolved_from_a_preview_of_the_lessons_folder(content_repo: Path) -> None:
@@ -636,7 +908,13 @@ def test_0_9_versions_resolved_from_a_preview_of_the_lessons_folder(content_repo
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("123", "telegram:123"), ("telegram_123", "telegram:123"), ("telegram:123", "telegram:123"), ("console:local", "console:local"), (" 42 ", "telegram:42")],
+    [
+        ("123", "telegram:123"),
+        ("telegram_123", "telegram:123"),
+        ("telegram:123", "telegram:123"),
+        ("console:local", "console:local"),
+        (" 42 ", "telegram:42"),
+    ],
 )
 def test_learner_ids(given: str, expected: str) -> None:
     assert normalize_learner_id(given) == expected
@@ -652,24 +930,70 @@ def broken(edit: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
 
 
 INVALID = [
-    ("status", lambda d: d["lessons"][MARKET].update(status=5), r"\$\.lessons\.what_is_a_market\.status: must be one of .*not the number 5"),
-    ("total as text", lambda d: d["gamification"].update(total_xp="500"), r"\$\.gamification\.total_xp: must be a whole number, not \"500\""),
-    ("negative XP", lambda d: d["gamification"]["xp_ledger"][0].update(amount=-5), r"\$\.gamification\.xp_ledger\[0\]\.amount: .*minimum of 0"),
-    ("unknown version", lambda d: d.update(schema_version="2.0"), r"\$\.schema_version: unknown schema_version '2\.0': this fiml-bot reads 0\.9, 1\.0"),
+    (
+        "status",
+        lambda d: d["lessons"][MARKET].update(status=5),
+        r"\$\.lessons\.what_is_a_market\.status: must be one of .*not the number 5",
+    ),
+    (
+        "total as text",
+        lambda d: d["gamification"].update(total_xp="500"),
+        r"\$\.gamification\.total_xp: must be a whole number, not \"500\"",
+    ),
+    (
+        "negative XP",
+        lambda d: d["gamification"]["xp_ledger"][0].update(amount=-5),
+        r"\$\.gamification\.xp_ledger\[0\]\.amount: .*minimum of 0",
+    ),
+    (
+        "unknown version",
+        lambda d: d.update(schema_version="2.0"),
+        r"\$\.schema_version: unknown schema_version '2\.0': this fiml-bot reads 0\.9, 1\.0",
+    ),
     ("missing field", lambda d: d.pop("gamification"), r"\$: the required field `gamification` is missing"),
-    ("unknown field", lambda d: d["lessons"][MARKET].update(colour="red"), r"\$\.lessons\.what_is_a_market\.colour: unknown field"),
-    ("bad lesson id", lambda d: d["lessons"].update({"Bad Id": d["lessons"][MARKET]}), r"\$\.lessons\[\"Bad Id\"\]: the key \"Bad Id\" is not a valid lesson id"),
-    ("bad version", lambda d: d["lessons"][MARKET].update(version="1.2"), r"\$\.lessons\.what_is_a_market\.version: \"1\.2\" is not a valid version"),
-    ("bad timestamp", lambda d: d["lessons"][MARKET].update(started_at="yesterday"), r"started_at: \"yesterday\" is not a valid timestamp"),
+    (
+        "unknown field",
+        lambda d: d["lessons"][MARKET].update(colour="red"),
+        r"\$\.lessons\.what_is_a_market\.colour: unknown field",
+    ),
+    (
+        "bad lesson id",
+        lambda d: d["lessons"].update({"Bad Id": d["lessons"][MARKET]}),
+        r"\$\.lessons\[\"Bad Id\"\]: the key \"Bad Id\" is not a valid lesson id",
+    ),
+    (
+        "bad version",
+        lambda d: d["lessons"][MARKET].update(version="1.2"),
+        r"\$\.lessons\.what_is_a_market\.version: \"1\.2\" is not a valid version",
+    ),
+    (
+        "bad timestamp",
+        lambda d: d["lessons"][MARKET].update(started_at="yesterday"),
+        r"started_at: \"yesterday\" is not a valid timestamp",
+    ),
     ("bad user id", lambda d: d.update(user_id="ada"), r"\$\.user_id: \"ada\" is not a valid learner id"),
-    ("bad time zone", lambda d: d["profile"].update(time_zone="Mars/Olympus"), r"\$\.profile\.time_zone: 'Mars/Olympus' is not an IANA time zone"),
-    ("duplicate key", lambda d: d["gamification"]["xp_ledger"].append(dict(d["gamification"]["xp_ledger"][0], amount=1)), r"xp_ledger\[4\]\.key: the key .* is already used by item 0"),
-    ("not an object", lambda d: d.clear() or d.update(users=[[]]), r"\$\.users\[0\]: must be an object, not a list"),
+    (
+        "bad time zone",
+        lambda d: d["profile"].update(time_zone="Mars/Olympus"),
+        r"\$\.profile\.time_zone: 'Mars/Olympus' is not an IANA time zone",
+    ),
+    (
+        "duplicate key",
+        lambda d: d["gamification"]["xp_ledger"].append(dict(d["gamification"]["xp_ledger"][0], amount=1)),
+        r"xp_ledger\[4\]\.key: the key .* is already used by item 0",
+    ),
+    (
+        "not an object",
+        lambda d: d.clear() or d.update(users=[[]]),
+        r"\$\.users\[0\]: must be an object, not a list",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "edit", "message"), INVALID, ids=[case[0] for case in INVALID])
-def test_invalid_documents_are_refused_with_their_path_and_nothing_is_written(name: str, edit: Callable[[dict[str, Any]], Any], message: str) -> None:
+def test_invalid_documents_are_refused_with_their_path_and_nothing_is_written(
+    name: str, edit: Callable[[dict[str, Any]], Any], message: str
+) -> None:
     target = MemoryStorage()
     with pytest.raises(InvalidDocument) as raised:
         import_document(target, broken(edit), source="ada.json")
@@ -696,7 +1020,10 @@ def test_one_bad_document_in_a_bundle_stops_the_whole_import() -> None:
 def test_a_0_9_document_that_does_not_migrate_to_a_valid_one_names_the_problem() -> None:
     document = old_document()
     document["user_id"] = "ada"  # neither platform-qualified nor a number
-    with pytest.raises(InvalidDocument, match=r"\$\.user_id: \"ada\" is not a valid learner id.*\(after migrating 0\.9 -> 1\.0\)"):
+    with pytest.raises(
+        InvalidDocument,
+        match=r"\$\.user_id: \"ada\" is not a valid learner id.*\(after migrating 0\.9 -> 1\.0\)",
+    ):
         import_document(MemoryStorage(), document)
 
 
@@ -711,7 +1038,10 @@ def test_a_non_object_document() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"user_id": "telegram:1",\n "schema_version": }', r"not valid JSON: Expecting value at line 2, column 20"),
+        (
+            '{"user_id": "telegram:1",\n "schema_version": }',
+            r"not valid JSON: Expecting value at line 2, column 20",
+        ),
         ('{"a": 1, "a": 2}', r"the key 'a' appears twice"),
         ('{"a": NaN}', r"NaN is not a JSON number"),
         ("", r"not valid JSON: Expecting value at line 1, column 1"),
@@ -801,14 +1131,18 @@ def stored_records(url: str, learner_id: str):
 def test_cli_round_trip_of_one_learner(databases: tuple[str, str], tmp_path: Path) -> None:
     source, target = databases
     out = tmp_path / "ada.json"
-    result = fiml_bot("progress", "export", "1", str(out), "--database", source)  # a bare number is a Telegram user
+    result = fiml_bot(
+        "progress", "export", "1", str(out), "--database", source
+    )  # a bare number is a Telegram user
     assert result.exit_code == 0, result.output
     assert f"exported 1 learner to {out}" in result.stdout
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["user_id"] == ADA and schema_problems(document) == []
     result = fiml_bot("progress", "import", str(out), "--database", target)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{ADA}: new learner, 2 lessons added, 2 completions added, 4 XP entries added (+77 XP), 2 badges added; 77 XP")
+    assert result.stdout.startswith(
+        f"{ADA}: new learner, 2 lessons added, 2 completions added, 4 XP entries added (+77 XP), 2 badges added; 77 XP"
+    )
     again = tmp_path / "again.json"
     assert fiml_bot("progress", "export", ADA, str(again), "--database", target).exit_code == 0
     assert without_export_time(json.loads(again.read_text(encoding="utf-8"))) == without_export_time(document)
@@ -831,17 +1165,32 @@ def test_cli_round_trip_of_every_learner_through_stdout_and_stdin(databases: tup
     for learner_id in (ADA, "telegram:2"):
         assert stored_records(target, learner_id) == stored_records(source, learner_id)
     again = fiml_bot("progress", "export", "--all", "-", "--database", target)
-    assert [without_export_time(d) for d in json.loads(again.stdout)["users"]] == [without_export_time(d) for d in bundle["users"]]
+    assert [without_export_time(d) for d in json.loads(again.stdout)["users"]] == [
+        without_export_time(d) for d in bundle["users"]
+    ]
 
 
-def test_cli_imports_a_0_9_document_with_and_without_content(databases: tuple[str, str], tmp_path: Path, git_repo: Path) -> None:
+def test_cli_imports_a_0_9_document_with_and_without_content(
+    databases: tuple[str, str], tmp_path: Path, git_repo: Path
+) -> None:
     _, target = databases
     path = tmp_path / "old.json"
     path.write_text(json.dumps(OLD), encoding="utf-8")
-    result = fiml_bot("progress", "import", str(path), "--database", target, "--content", str(tmp_path / "missing"))
+    result = fiml_bot(
+        "progress", "import", str(path), "--database", target, "--content", str(tmp_path / "missing")
+    )
     assert result.exit_code == 2 and "--content" in result.stderr and "no such folder" in result.stderr
     (tmp_path / "empty").mkdir()
-    result = fiml_bot("progress", "import", str(path), "--database", target, "--content", str(tmp_path / "empty"), "--dry-run")
+    result = fiml_bot(
+        "progress",
+        "import",
+        str(path),
+        "--database",
+        target,
+        "--content",
+        str(tmp_path / "empty"),
+        "--dry-run",
+    )
     assert result.exit_code == 0, result.output
     assert "migrated 0.9 -> 1.0" in result.stdout and "dry run: nothing was written" in result.stdout
     assert f"lesson {MARKET}: not published in the content; version 1.0.0 assumed" in result.stderr
@@ -860,13 +1209,26 @@ def test_cli_imports_a_0_9_document_with_and_without_content(databases: tuple[st
     ("content", "code", "message"),
     [
         (None, 2, r"fiml-bot: error: .*nope\.json: no such file"),
-        ("{not json", 1, r"not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
-        ('{"schema_version": "3.0", "user_id": "telegram:1"}', 1, r"\$\.schema_version: unknown schema_version '3\.0'"),
-        ('{"schema_version": "1.0", "user_id": 5, "lessons": [], "lesson_completions": {}, "gamification": {}}', 1,
-         r"\$\.user_id: must be text, not the number 5\n.*\$\.lessons: must be an object, not a list"),
+        (
+            "{not json",
+            1,
+            r"not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2",
+        ),
+        (
+            '{"schema_version": "3.0", "user_id": "telegram:1"}',
+            1,
+            r"\$\.schema_version: unknown schema_version '3\.0'",
+        ),
+        (
+            '{"schema_version": "1.0", "user_id": 5, "lessons": [], "lesson_completions": {}, "gamification": {}}',
+            1,
+            r"\$\.user_id: must be text, not the number 5\n.*\$\.lessons: must be an object, not a list",
+        ),
     ],
 )
-def test_cli_refuses_bad_input_and_writes_nothing(databases: tuple[str, str], tmp_path: Path, content: str | None, code: int, message: str) -> None:
+def test_cli_refuses_bad_input_and_writes_nothing(
+    databases: tuple[str, str], tmp_path: Path, content: str | None, code: int, message: str
+) -> None:
     _, target = databases
     path = tmp_path / "nope.json"
     if content is not None:
@@ -891,6 +1253,8 @@ def test_cli_export_errors(databases: tuple[str, str], tmp_path: Path) -> None:
     assert result.exit_code == 2 and "with --all give only the file" in result.stderr
     result = fiml_bot("progress", "export", str(out), "--database", source)
     assert result.exit_code == 2 and "give the learner and the file" in result.stderr
-    result = fiml_bot("progress", "export", ADA, str(out), "--database", f"sqlite:///{tmp_path / 'missing.db'}")
+    result = fiml_bot(
+        "progress", "export", ADA, str(out), "--database", f"sqlite:///{tmp_path / 'missing.db'}"
+    )
     assert result.exit_code == 1 and "fiml-bot db upgrade" in result.stderr
     assert not out.exists()

@@ -36,7 +36,9 @@ def count(storage) -> int:
 
 
 @BOTH
-def test_an_update_stays_at_most_once_inside_the_window_and_is_forgotten_after(git_repo: Path, database_url: str) -> None:
+def test_an_update_stays_at_most_once_inside_the_window_and_is_forgotten_after(
+    git_repo: Path, database_url: str
+) -> None:
     upgrade(database_url)
     with open_storage(database_url) as storage:
         tutor, _ = make_tutor(git_repo, storage)
@@ -44,11 +46,13 @@ def test_an_update_stays_at_most_once_inside_the_window_and_is_forgotten_after(g
         with storage() as uow:  # a notice recorded by `notify`: never pruned
             uow.progress.mark_processed("notify:telegram:1:lesson:1.1.0")
             uow.commit()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         window = retention.DEFAULT_RETENTION
 
         assert retention.prune_old_updates(storage, window, now + window - HOUR) == 0
-        assert tutor.handle("telegram:1", Start(), event_key="telegram:1001") == []  # redelivered: still ignored
+        assert (
+            tutor.handle("telegram:1", Start(), event_key="telegram:1001") == []
+        )  # redelivered: still ignored
 
         assert retention.prune_old_updates(storage, window, now + window + HOUR) == 1
         assert count(storage) == 1  # the notice key is kept
@@ -56,12 +60,14 @@ def test_an_update_stays_at_most_once_inside_the_window_and_is_forgotten_after(g
             assert not uow.progress.mark_processed("notify:telegram:1:lesson:1.1.0")
 
 
-def test_processed_events_stay_bounded_over_a_long_simulation(git_repo: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_processed_events_stay_bounded_over_a_long_simulation(
+    git_repo: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ten simulated days of updates, pruned every hour as `fiml-bot run` does: the table holds about
     one window of updates, never more, and never forgets one inside the window."""
     from fiml_bot.storage import unit_of_work
 
-    clock = {"now": dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)}
+    clock = {"now": dt.datetime(2026, 3, 1, tzinfo=dt.UTC)}
     monkeypatch.setattr(unit_of_work, "utc_now", lambda: clock["now"])
     upgrade(sqlite_url)
     window = dt.timedelta(hours=30)

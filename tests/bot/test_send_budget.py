@@ -54,15 +54,23 @@ def test_a_reply_takes_what_a_broadcast_must_leave() -> None:
     slots = {"all": Slot(2.5, 0.0)}  # under 1 + reserve: a broadcast waits, a reply goes
     assert take(slots, 0.0, 7, Priority.BROADCAST, SETTINGS)[0] > 0
     wait, changes = take(slots, 0.0, 7, Priority.REPLY, SETTINGS)
-    assert wait == 0 and changes["all"] == Slot(1.5, 0.0) and changes["chat:7"] == Slot(SETTINGS.chat_burst - 1, 0.0)
+    assert (
+        wait == 0
+        and changes["all"] == Slot(1.5, 0.0)
+        and changes["chat:7"] == Slot(SETTINGS.chat_burst - 1, 0.0)
+    )
 
 
 def test_a_waiting_reply_holds_broadcasts_back() -> None:
     slots = {"all": Slot(0.0, 0.0)}
     wait, changes = take(slots, 0.0, 7, Priority.REPLY, SETTINGS)
-    assert wait == pytest.approx(1 / 40) and changes["replies"].tokens == pytest.approx(1 / 40 + SETTINGS.reply_guard)
+    assert wait == pytest.approx(1 / 40) and changes["replies"].tokens == pytest.approx(
+        1 / 40 + SETTINGS.reply_guard
+    )
     later = {"all": Slot(5.0, 0.2), **changes}  # the bucket refilled, but the reply's guard still runs
-    assert take(later, 0.2, 8, Priority.BROADCAST, SETTINGS)[0] == pytest.approx(changes["replies"].tokens - 0.2)
+    assert take(later, 0.2, 8, Priority.BROADCAST, SETTINGS)[0] == pytest.approx(
+        changes["replies"].tokens - 0.2
+    )
 
 
 def test_broadcasts_get_at_most_their_share() -> None:
@@ -80,7 +88,9 @@ def test_the_per_chat_limit_holds_for_every_priority() -> None:
     waits = [asyncio.run(budget.take(5, Priority.REPLY)) for _ in range(4)]
     assert waits[:3] == [0, 0, 0] and waits[3] == pytest.approx(1.0)  # a burst of 3, then 1/s
     group = MemoryBudget(BudgetSettings(burst=20.0), clock=lambda: 0.0)  # the fleet has tokens to spare
-    assert [asyncio.run(group.take(-100, Priority.REPLY)) for _ in range(11)][-1] == pytest.approx(3.0)  # 20/min
+    assert [asyncio.run(group.take(-100, Priority.REPLY)) for _ in range(11)][-1] == pytest.approx(
+        3.0
+    )  # 20/min
 
 
 def test_a_pause_stops_every_priority() -> None:
@@ -108,9 +118,11 @@ def test_the_store_comes_from_the_environment() -> None:
 
 
 def test_the_embedded_default_does_not_import_redis_or_sqlalchemy() -> None:
-    code = ("import sys; from fiml_bot.adapters.send_budget import open_budget, MemoryBudget; "
-            "b = open_budget('t', 'sqlite:///x.db', {}); assert isinstance(b, MemoryBudget); "
-            "assert 'redis' not in sys.modules and 'sqlalchemy' not in sys.modules, sorted(sys.modules)")
+    code = (
+        "import sys; from fiml_bot.adapters.send_budget import open_budget, MemoryBudget; "
+        "b = open_budget('t', 'sqlite:///x.db', {}); assert isinstance(b, MemoryBudget); "
+        "assert 'redis' not in sys.modules and 'sqlalchemy' not in sys.modules, sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT)
 
 
@@ -143,7 +155,9 @@ def budgets(request: pytest.FixtureRequest) -> Iterator[Callable[[], SendBudget]
         client.delete(*client.keys(f"fiml:send-budget:{{{key}}}*") or ["-"])
         client.close()
         return
-    url = request.getfixturevalue(f"{kind}_url")  # FIML_SEND_BUDGET=database: PostgreSQL, or SQLite on one machine
+    url = request.getfixturevalue(
+        f"{kind}_url"
+    )  # FIML_SEND_BUDGET=database: PostgreSQL, or SQLite on one machine
     from fiml_bot.adapters.sql_budget import SqlBudget
     from fiml_bot.storage import migrations_api
 
@@ -170,7 +184,10 @@ def test_two_senders_one_budget(budgets: Callable[[], SendBudget]) -> None:
         one, two = extbot(fake, budgets()), extbot(fake, budgets())
         async with one, two:
             started = time.monotonic()
-            await asyncio.gather(*(one.send_message(100 + i, "a") for i in range(each)), *(two.send_message(200 + i, "b") for i in range(each)))
+            await asyncio.gather(
+                *(one.send_message(100 + i, "a") for i in range(each)),
+                *(two.send_message(200 + i, "b") for i in range(each)),
+            )
             return time.monotonic() - started
 
     elapsed = asyncio.run(go())
@@ -240,7 +257,9 @@ def test_a_store_that_is_down_falls_back_to_this_process(caplog: pytest.LogCaptu
 
     asyncio.run(go())
     assert len(fake.calls_to("sendMessage")) == 3
-    assert [r.message for r in caplog.records].count(next(m for m in (r.message for r in caplog.records) if "unreachable" in m)) == 1
+    assert [r.message for r in caplog.records].count(
+        next(m for m in (r.message for r in caplog.records) if "unreachable" in m)
+    ) == 1
 
 
 @pytest.mark.parametrize("store", ["redis", "postgres"])
@@ -254,7 +273,13 @@ def test_two_processes_one_budget(store: str, request: pytest.FixtureRequest) ->
         env["FIML_REDIS_URL"] = REDIS_URL
         import redis
 
-        redis.Redis.from_url(REDIS_URL).delete("fiml:send-budget:{" + __import__("fiml_bot.adapters.send_budget", fromlist=["x"]).budget_key("123456789:TEST-fakebotapi-token") + "}")
+        redis.Redis.from_url(REDIS_URL).delete(
+            "fiml:send-budget:{"
+            + __import__("fiml_bot.adapters.send_budget", fromlist=["x"]).budget_key(
+                "123456789:TEST-fakebotapi-token"
+            )
+            + "}"
+        )
     else:
         from fiml_bot.storage import migrations_api
 
@@ -265,7 +290,21 @@ def test_two_processes_one_budget(store: str, request: pytest.FixtureRequest) ->
     each = 45
     with FakeBotApiServer(fake) as server:
         workers = [
-            subprocess.Popen([sys.executable, "-m", "tests.bot.budget_worker", server.base_url, str(first), str(each), "reply"], cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.bot.budget_worker",
+                    server.base_url,
+                    str(first),
+                    str(each),
+                    "reply",
+                ],
+                cwd=PROJECT,
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             for first in (1000, 2000)
         ]
         results = [json.loads(w.communicate(timeout=60)[0]) for w in workers]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-
 import stat
 from pathlib import Path
 
@@ -38,7 +37,9 @@ def earn(url: str, who: str, key: str, amount: int, complete: str | None = None)
     with open_storage(url) as storage, storage() as uow:
         uow.progress.award_xp(XpAward(who, amount, "lesson completed", key, complete, "1.0.0", T0))
         if complete is not None:
-            uow.progress.add_completion(Completion(who, complete, "1.0.0", 1, 3, 3, amount, T0 + dt.timedelta(seconds=len(key))))
+            uow.progress.add_completion(
+                Completion(who, complete, "1.0.0", 1, 3, 3, amount, T0 + dt.timedelta(seconds=len(key)))
+            )
             uow.progress.award_badge(BadgeAward(who, "first_steps", T0))
         uow.commit()
 
@@ -46,7 +47,10 @@ def earn(url: str, who: str, key: str, amount: int, complete: str | None = None)
 def state(url: str) -> dict[str, tuple[int, int]]:
     """learner -> (XP, completions)."""
     with open_storage(url) as storage, storage() as uow:
-        return {who: (uow.progress.xp_total(who), len(uow.progress.completions(who))) for who in uow.progress.learner_ids()}
+        return {
+            who: (uow.progress.xp_total(who), len(uow.progress.completions(who)))
+            for who in uow.progress.learner_ids()
+        }
 
 
 def execute(url: str, sql: str) -> None:
@@ -140,7 +144,16 @@ def test_progress_that_moved_forward_comes_back(sqlite_url: str, tmp_path: Path)
     manifest = snapshots.take(sqlite_url, folder=tmp_path)
     with open_storage(sqlite_url) as storage, storage() as uow:
         saved = uow.progress.progress("telegram:1", "a")
-        uow.progress.save_progress(LessonProgress("telegram:1", "a", "1.0.0", current_section="three", sections_done=("one", "two"), revision=saved.revision))
+        uow.progress.save_progress(
+            LessonProgress(
+                "telegram:1",
+                "a",
+                "1.0.0",
+                current_section="three",
+                sections_done=("one", "two"),
+                revision=saved.revision,
+            )
+        )
         uow.commit()
     restore.restore(sqlite_url, manifest.path, folder=tmp_path)
     with open_storage(sqlite_url) as storage, storage() as uow:
@@ -174,7 +187,10 @@ def test_a_missing_or_old_postgres_client_is_named(tmp_path: Path, monkeypatch: 
     fake = tmp_path / "pg_dump"
     fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.9'\n")
     fake.chmod(0o755)
-    with pytest.raises(OpsError, match=r"pg_dump is version 13, older than the PostgreSQL server \(15\): install postgresql-client-15"):
+    with pytest.raises(
+        OpsError,
+        match=r"pg_dump is version 13, older than the PostgreSQL server \(15\): install postgresql-client-15",
+    ):
         pgtools.check_client("pg_dump", 150004)
     pgtools.check_client("pg_dump", 130002)  # same major: fine
 
@@ -183,7 +199,12 @@ def test_a_missing_or_old_postgres_client_is_named(tmp_path: Path, monkeypatch: 
 
 LEARNERS = st.sampled_from(["telegram:1", "telegram:2", "telegram:3"])
 ACTIONS = st.one_of(
-    st.tuples(st.just("earn"), LEARNERS, st.sampled_from(["lesson:a", "lesson:b", "answer:a:q1", "answer:b:q2"]), st.integers(0, 200)),
+    st.tuples(
+        st.just("earn"),
+        LEARNERS,
+        st.sampled_from(["lesson:a", "lesson:b", "answer:a:q1", "answer:b:q2"]),
+        st.integers(0, 200),
+    ),
     st.tuples(st.just("complete"), LEARNERS, st.sampled_from(["a", "b", "c"]), st.integers(0, 3)),
     st.tuples(st.just("lose"), LEARNERS, st.sampled_from(["xp_ledger", "completions", "badges"]), st.just(0)),
 )
@@ -196,7 +217,9 @@ def apply(url: str, action: tuple[str, str, str, int], step: int) -> None:
         if kind == "earn":
             uow.progress.award_xp(XpAward(who, number, "x", what, None, None, T0))
         elif kind == "complete":
-            uow.progress.add_completion(Completion(who, what, "1.0.0", number, 1, 1, 0, T0 + dt.timedelta(seconds=step)))
+            uow.progress.add_completion(
+                Completion(who, what, "1.0.0", number, 1, 1, 0, T0 + dt.timedelta(seconds=step))
+            )
             uow.progress.award_badge(BadgeAward(who, "first_steps", T0))
         uow.commit()
     if kind == "lose":  # data lost by accident (a bad deploy, a hand edit): what restores are for
@@ -205,9 +228,13 @@ def apply(url: str, action: tuple[str, str, str, int], step: int) -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=st.lists(ACTIONS, max_size=6), after=st.lists(ACTIONS, max_size=6))
-@example(before=[("earn", "telegram:1", "lesson:a", 10)],  # a key lost, then paid again with more
-         after=[("lose", "telegram:1", "xp_ledger", 0), ("earn", "telegram:1", "lesson:a", 200)])
-def test_restore_never_lowers_xp_or_completions(tmp_path_factory: pytest.TempPathFactory, before: list, after: list) -> None:
+@example(
+    before=[("earn", "telegram:1", "lesson:a", 10)],  # a key lost, then paid again with more
+    after=[("lose", "telegram:1", "xp_ledger", 0), ("earn", "telegram:1", "lesson:a", 200)],
+)
+def test_restore_never_lowers_xp_or_completions(
+    tmp_path_factory: pytest.TempPathFactory, before: list, after: list
+) -> None:
     folder = tmp_path_factory.mktemp("restore")
     url = f"sqlite:///{folder / 'fiml.db'}"
     migrations_api.upgrade(url)

@@ -170,7 +170,9 @@ def test_progress_with_empty_and_null_fields_round_trips(storage) -> None:
         uow.progress.save_progress(progress)
         uow.commit()
     with storage() as uow:
-        assert uow.progress.progress("telegram:1", "reading_stock_prices") == dataclasses.replace(progress, revision=1)
+        assert uow.progress.progress("telegram:1", "reading_stock_prices") == dataclasses.replace(
+            progress, revision=1
+        )
 
 
 def test_all_progress_is_the_learners_own_sorted_by_lesson(storage) -> None:
@@ -213,8 +215,15 @@ def test_progress_of_an_unsaved_learner_is_refused(storage) -> None:
 
 def test_an_xp_key_pays_once_and_the_transaction_goes_on(storage) -> None:
     add_learner(storage)
-    award = XpAward("telegram:1", 50, "lesson completed", "complete:reading_stock_prices@1.2.0#1",
-                    lesson_id="reading_stock_prices", version="1.2.0", awarded_at=at(1).astimezone(PARIS))
+    award = XpAward(
+        "telegram:1",
+        50,
+        "lesson completed",
+        "complete:reading_stock_prices@1.2.0#1",
+        lesson_id="reading_stock_prices",
+        version="1.2.0",
+        awarded_at=at(1).astimezone(PARIS),
+    )
     with storage() as uow:
         assert uow.progress.award_xp(award) is True
         assert uow.progress.award_xp(dataclasses.replace(award, amount=500)) is False
@@ -288,7 +297,10 @@ def test_a_badge_is_awarded_once(storage) -> None:
         assert not uow.progress.award_badge(BadgeAward("telegram:1", "first_lesson", at(4)))
         badges = uow.progress.badges("telegram:1")
         assert uow.progress.badges("telegram:2") == []
-    assert badges == [BadgeAward("telegram:1", "perfect_quiz", at(1)), BadgeAward("telegram:1", "first_lesson", at(2))]
+    assert badges == [
+        BadgeAward("telegram:1", "perfect_quiz", at(1)),
+        BadgeAward("telegram:1", "first_lesson", at(2)),
+    ]
     assert_utc(badges[0].awarded_at)
 
 
@@ -381,7 +393,9 @@ def test_rename_moves_progress_and_completions(storage) -> None:
     add_learner(storage)
     add_learner(storage, "telegram:2")
     with storage() as uow:
-        uow.progress.save_progress(progress_record(lesson_id="old_id", current_section="s2", updated_at=at(1)))
+        uow.progress.save_progress(
+            progress_record(lesson_id="old_id", current_section="s2", updated_at=at(1))
+        )
         uow.progress.save_progress(progress_record(learner_id="telegram:2", lesson_id="old_id"))
         uow.progress.add_completion(Completion("telegram:1", "old_id", "1.0.0", 1, 2, 2, 30, at(0)))
         uow.progress.rename_lesson("telegram:1", "old_id", "new_id")
@@ -398,10 +412,18 @@ def test_rename_moves_progress_and_completions(storage) -> None:
 def test_rename_onto_existing_progress_keeps_the_newer_and_every_completion(storage) -> None:
     add_learner(storage)
     with storage() as uow:
-        uow.progress.save_progress(progress_record(lesson_id="old_a", current_section="newer", updated_at=at(9)))
-        uow.progress.save_progress(progress_record(lesson_id="new_a", current_section="older", updated_at=at(1)))
-        uow.progress.save_progress(progress_record(lesson_id="old_b", current_section="older", updated_at=at(1)))
-        uow.progress.save_progress(progress_record(lesson_id="new_b", current_section="newer", updated_at=at(9)))
+        uow.progress.save_progress(
+            progress_record(lesson_id="old_a", current_section="newer", updated_at=at(9))
+        )
+        uow.progress.save_progress(
+            progress_record(lesson_id="new_a", current_section="older", updated_at=at(1))
+        )
+        uow.progress.save_progress(
+            progress_record(lesson_id="old_b", current_section="older", updated_at=at(1))
+        )
+        uow.progress.save_progress(
+            progress_record(lesson_id="new_b", current_section="newer", updated_at=at(9))
+        )
         for lesson_id in ["old_a", "new_a", "old_b"]:
             uow.progress.add_completion(Completion("telegram:1", lesson_id, "1.0.0", 1, 1, 1, 10, at(0)))
         uow.commit()
@@ -442,7 +464,9 @@ def test_reads_within_a_transaction_follow_its_own_saves_and_renames(storage) ->
         uow.commit()
     with storage() as uow:
         assert [p.lesson_id for p in uow.progress.all_progress("telegram:1")] == ["a", "old_id"]
-        saved = uow.progress.save_progress(dataclasses.replace(uow.progress.progress("telegram:1", "a"), current_section="s2"))
+        saved = uow.progress.save_progress(
+            dataclasses.replace(uow.progress.progress("telegram:1", "a"), current_section="s2")
+        )
         assert uow.progress.progress("telegram:1", "a") == saved
         uow.progress.save_progress(progress_record(lesson_id="b"))
         assert [p.lesson_id for p in uow.progress.all_progress("telegram:1")] == ["a", "b", "old_id"]

@@ -46,7 +46,7 @@ def run_threads(count: int, target: Callable[[int], None]) -> None:
     def guarded(index: int) -> None:
         try:
             target(index)
-        except BaseException as error:  # noqa: BLE001 (re-raised in the main thread below)
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=guarded, args=(index,)) for index in range(count)]
@@ -86,7 +86,9 @@ def test_concurrent_awards_of_one_key_pay_once(storage, request: pytest.FixtureR
             if first:
                 first = False
                 barrier.wait()
-            shared = uow.progress.award_xp(XpAward("telegram:1", 100, "lesson completed", "complete:lesson@1.0.0"))
+            shared = uow.progress.award_xp(
+                XpAward("telegram:1", 100, "lesson completed", "complete:lesson@1.0.0")
+            )
             assert uow.progress.award_xp(XpAward("telegram:1", 1, "answer", f"answer:{index}"))
             return shared
 
@@ -113,7 +115,9 @@ def test_two_saves_of_one_revision_one_wins_and_the_retry_succeeds(storage) -> N
         barrier.wait()
         try:
             with storage() as uow:
-                uow.progress.save_progress(dataclasses.replace(seen, sections_done=seen.sections_done + (name,)))
+                uow.progress.save_progress(
+                    dataclasses.replace(seen, sections_done=seen.sections_done + (name,))
+                )
                 uow.commit()
             outcomes[name] = "saved"
         except ConcurrentUpdate:
@@ -121,7 +125,9 @@ def test_two_saves_of_one_revision_one_wins_and_the_retry_succeeds(storage) -> N
 
             def retry(uow) -> None:  # read again, apply the action again
                 fresh = uow.progress.progress("telegram:1", LESSON)
-                uow.progress.save_progress(dataclasses.replace(fresh, sections_done=fresh.sections_done + (name,)))
+                uow.progress.save_progress(
+                    dataclasses.replace(fresh, sections_done=fresh.sections_done + (name,))
+                )
 
             with_retries(storage, retry)
 
@@ -133,7 +139,9 @@ def test_two_saves_of_one_revision_one_wins_and_the_retry_succeeds(storage) -> N
     assert sorted(final.sections_done) == ["laptop", "phone"]
 
 
-def test_a_second_writer_waits_for_the_first_and_then_is_refused(storage, request: pytest.FixtureRequest) -> None:
+def test_a_second_writer_waits_for_the_first_and_then_is_refused(
+    storage, request: pytest.FixtureRequest
+) -> None:
     """On SQL databases the second save blocks on the first's lock, then finds the revision moved on."""
     progress = setup_learner(storage)
     first_saved = threading.Event()
@@ -179,7 +187,9 @@ def _replica(url: str, index: int, barrier, results) -> None:
         barrier.wait()
 
         def action(uow) -> bool:
-            shared = uow.progress.award_xp(XpAward("telegram:1", 100, "lesson completed", "complete:lesson@1.0.0"))
+            shared = uow.progress.award_xp(
+                XpAward("telegram:1", 100, "lesson completed", "complete:lesson@1.0.0")
+            )
             uow.progress.award_xp(XpAward("telegram:1", 1, "answer", f"answer:{index}"))
             return shared
 
@@ -199,7 +209,8 @@ def test_replicas_in_separate_processes_pay_a_key_once(database_url: str) -> Non
     barrier = context.Barrier(replicas, timeout=60)
     results = context.Queue()
     processes = [
-        context.Process(target=_replica, args=(database_url, index, barrier, results)) for index in range(replicas)
+        context.Process(target=_replica, args=(database_url, index, barrier, results))
+        for index in range(replicas)
     ]
     for process in processes:
         process.start()

@@ -30,16 +30,28 @@ def test_the_url_comes_from_the_environment_or_defaults_to_sqlite() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["postgres://bot:pw@db:5433/fiml", "postgresql://bot:pw@db:5433/fiml", "postgresql+psycopg://bot:pw@db:5433/fiml"],
+    [
+        "postgres://bot:pw@db:5433/fiml",
+        "postgresql://bot:pw@db:5433/fiml",
+        "postgresql+psycopg://bot:pw@db:5433/fiml",
+    ],
 )
 def test_postgresql_urls_use_psycopg_3(url: str) -> None:
     parsed = parse_url(url)
     assert parsed.drivername == "postgresql+psycopg"
-    assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database) == ("bot", "pw", "db", 5433, "fiml")
+    assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database) == (
+        "bot",
+        "pw",
+        "db",
+        5433,
+        "fiml",
+    )
     assert make_engine(url).dialect.driver == "psycopg"  # no connection is made
 
 
-@pytest.mark.parametrize("url", ["mysql://root@localhost/fiml", "postgresql+psycopg2://u@h/d", "not a url", ""])
+@pytest.mark.parametrize(
+    "url", ["mysql://root@localhost/fiml", "postgresql+psycopg2://u@h/d", "not a url", ""]
+)
 def test_other_databases_and_garbage_are_refused(url: str) -> None:
     with pytest.raises(DatabaseUrlError):
         parse_url(url)

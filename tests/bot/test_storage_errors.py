@@ -43,7 +43,10 @@ def test_a_locked_sqlite_database_is_unavailable_then_recovers(migrated_sqlite: 
     with open_storage(migrated_sqlite, busy_timeout=0.2) as storage:
         other = request.getfixturevalue("locked")
         started = time.monotonic()
-        with pytest.raises(StorageUnavailable, match="is unavailable: database is locked") as raised, storage() as uow:
+        with (
+            pytest.raises(StorageUnavailable, match="is unavailable: database is locked") as raised,
+            storage() as uow,
+        ):
             uow.progress.learner("telegram:1")
         assert time.monotonic() - started < 3
         assert isinstance(raised.value.__cause__, exc.OperationalError)
@@ -89,7 +92,10 @@ def test_a_database_without_tables_is_unavailable_with_the_fix(sqlite_url: str) 
     sqlite_file(sqlite_url).parent.mkdir()
     storage = Storage(make_engine(sqlite_url))  # skips open_storage's schema check
     try:
-        with pytest.raises(StorageUnavailable, match=r"no progress tables .*run `fiml-bot db upgrade`"), storage() as uow:
+        with (
+            pytest.raises(StorageUnavailable, match=r"no progress tables .*run `fiml-bot db upgrade`"),
+            storage() as uow,
+        ):
             uow.progress.learner("telegram:1")
     finally:
         storage.close()
@@ -134,7 +140,12 @@ class _Orig(Exception):
 
 @pytest.mark.parametrize(
     ("sqlstate", "expected"),
-    [("40001", ConcurrentUpdate), ("40P01", ConcurrentUpdate), ("42P01", StorageUnavailable), ("23505", type(None))],
+    [
+        ("40001", ConcurrentUpdate),
+        ("40P01", ConcurrentUpdate),
+        ("42P01", StorageUnavailable),
+        ("23505", type(None)),
+    ],
 )
 def test_driver_errors_map_to_the_ports_exceptions(sqlstate: str, expected: type) -> None:
     error = exc.DBAPIError("SELECT 1", {}, _Orig("could not serialize access", sqlstate))

@@ -32,9 +32,11 @@ class Harness:
     def __init__(self, root: Path) -> None:
         self.fake = FakeBotApi()
         self.tutor, self.content = make_tutor(root)
-        self.app = build_application(self.tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False)
+        self.app = build_application(
+            self.tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False
+        )
 
-    async def __aenter__(self) -> "Harness":
+    async def __aenter__(self) -> Harness:
         await self.app.initialize()
         await self.app.post_init(self.app)  # type: ignore[misc]
         return self
@@ -132,7 +134,9 @@ class Replica(Harness):
     def __init__(self, root: Path, fake: FakeBotApi, storage: object) -> None:
         self.fake = fake
         self.tutor, self.content = make_tutor(root, storage)
-        self.app = build_application(self.tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False)
+        self.app = build_application(
+            self.tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False
+        )
 
 
 def test_two_replicas_on_one_postgresql_behave_as_one_bot(published: Path, postgres_url: str) -> None:
@@ -172,8 +176,12 @@ def test_two_replicas_on_one_postgresql_behave_as_one_bot(published: Path, postg
             storage.close()
 
 
-@pytest.mark.parametrize("choice,pinned", [("Continue my version", "1.0.0"), ("Restart on the new one", "2.0.0")])
-def test_a_major_update_mid_lesson_offers_the_choice_on_telegram(published: Path, choice: str, pinned: str) -> None:
+@pytest.mark.parametrize(
+    "choice,pinned", [("Continue my version", "1.0.0"), ("Restart on the new one", "2.0.0")]
+)
+def test_a_major_update_mid_lesson_offers_the_choice_on_telegram(
+    published: Path, choice: str, pinned: str
+) -> None:
     from ..conftest import commit_all, replace_in
 
     async def scenario() -> None:
@@ -181,7 +189,9 @@ def test_a_major_update_mid_lesson_offers_the_choice_on_telegram(published: Path
             await h.say("/lessons")
             await h.tap("What Is a Market?")
             await h.tap("Next")
-            replace_in(published / "content/lessons/what_is_a_market.yaml", "  - id: exchanges\n", "  - id: venues\n")
+            replace_in(
+                published / "content/lessons/what_is_a_market.yaml", "  - id: exchanges\n", "  - id: venues\n"
+            )
             commit_all(published, "rename a section")
             assert cli("bump", MARKET, "major", "-m", "Rewritten", "--commit", "--tag").exit_code == 0
             h.content.refresh()

@@ -10,7 +10,10 @@ from fiml_bot.tutor.events import Command, SetTimeZone, Start
 
 
 def test_everything_is_escaped_and_markdown_becomes_html() -> None:
-    assert to_html("**Bid < ask** & *spread* `a<b>`") == "<b>Bid &lt; ask</b> &amp; <i>spread</i> <code>a&lt;b&gt;</code>"
+    assert (
+        to_html("**Bid < ask** & *spread* `a<b>`")
+        == "<b>Bid &lt; ask</b> &amp; <i>spread</i> <code>a&lt;b&gt;</code>"
+    )
     assert to_html("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from fiml_bot.redaction import RedactingFilter, configure_logging, redact
 
-
 from ..fakebotapi import FakeBotApi, FakeBotApiServer
 from .test_webhook import subprocess_env
 
@@ -23,7 +22,9 @@ def test_redact_masks_the_token_and_its_secret_half() -> None:
     assert redact(text, [TOKEN]) == "POST http://api/bot987654:***/getMe and *** alone"
 
 
-def test_every_logger_is_redacted_including_httpx_and_ptb_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+def test_every_logger_is_redacted_including_httpx_and_ptb_tracebacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     configure_logging([TOKEN])
     logging.getLogger("httpx").setLevel(logging.INFO)
@@ -32,7 +33,9 @@ def test_every_logger_is_redacted_including_httpx_and_ptb_tracebacks(caplog: pyt
         raise RuntimeError(f"The token `{TOKEN}` was rejected by the server.")
     except RuntimeError:
         logging.getLogger("telegram.ext.Application").exception("Error while bootstrapping")
-    handler_filters = [f for h in logging.getLogger().handlers for f in h.filters if isinstance(f, RedactingFilter)]
+    handler_filters = [
+        f for h in logging.getLogger().handlers for f in h.filters if isinstance(f, RedactingFilter)
+    ]
     assert handler_filters
     output = "\n".join(caplog.handler.format(record) for record in caplog.records)
     assert "987654:***" in output and "Traceback" in output
@@ -40,26 +43,52 @@ def test_every_logger_is_redacted_including_httpx_and_ptb_tracebacks(caplog: pyt
 
 
 def run_bot(args: list[str], api_url: str, tmp_path: Path, content: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "fiml_bot", *args, "--api-base-url", api_url,
-               "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}", "--content", str(content)]
+    command = [
+        sys.executable,
+        "-m",
+        "fiml_bot",
+        *args,
+        "--api-base-url",
+        api_url,
+        "--database",
+        f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+        "--content",
+        str(content),
+    ]
     env = subprocess_env(TOKEN, FIML_WEBHOOK_SECRET="s" * 32)
     return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("mode", [
-    ["run", "--preview"],
-    ["run", "--preview", "--webhook-url", "https://bot.example/hook", "--listen", "127.0.0.1", "--port", "0"],
-    ["notify", "--since", "HEAD"],
-])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ["run", "--preview"],
+        [
+            "run",
+            "--preview",
+            "--webhook-url",
+            "https://bot.example/hook",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+        ["notify", "--since", "HEAD"],
+    ],
+)
 def test_a_rejected_token_is_one_line_and_exit_2(mode: list[str], published: Path, tmp_path: Path) -> None:
     with FakeBotApiServer(FakeBotApi(token="1:the-right-token")) as api:
-        done = run_bot(mode, api.base_url, tmp_path, published)  # published: notify serves only tagged lessons
+        done = run_bot(
+            mode, api.base_url, tmp_path, published
+        )  # published: notify serves only tagged lessons
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "SECRET" not in output
     assert "Traceback" not in output
     errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "error" in line]
-    assert errors == ["fiml-bot: error: Telegram rejected the bot token 987654:*** (FIML_TELEGRAM_TOKEN): copy it again from @BotFather"]
+    assert errors == [
+        "fiml-bot: error: Telegram rejected the bot token 987654:*** (FIML_TELEGRAM_TOKEN): copy it again from @BotFather"
+    ]
 
 
 def test_a_second_configuration_masks_both_tokens(caplog: pytest.LogCaptureFixture) -> None:

@@ -130,7 +130,9 @@ def test_a_stale_next_button_does_not_skip_ahead(repo: Path) -> None:
     assert progress_of(tutor, ada.id, MARKET).current_section == where
 
 
-@pytest.mark.parametrize("data", ["x|y", "o|nope_lesson", "a|what_is_a_market|1.0.0|qq|0", "n|" + "z" * 70, "", "l|abc|"])
+@pytest.mark.parametrize(
+    "data", ["x|y", "o|nope_lesson", "a|what_is_a_market|1.0.0|qq|0", "n|" + "z" * 70, "", "l|abc|"]
+)
 def test_forged_buttons_are_handled(repo: Path, data: str) -> None:
     tutor, _ = make_tutor(repo)
     ada = Learner(tutor)
@@ -183,7 +185,13 @@ def test_storage_down_is_a_clear_message() -> None:
 # -- the version policy, each row end to end -------------------------------------------------
 def test_patch_release_migrates_silently(repo: Path) -> None:
     tutor, content, ada = learner_mid_lesson(repo, steps=1)
-    release(repo, MARKET, "patch", "Clearer wording", ("An **exchange** is an organised marketplace", "An **exchange** is an organized marketplace"))
+    release(
+        repo,
+        MARKET,
+        "patch",
+        "Clearer wording",
+        ("An **exchange** is an organised marketplace", "An **exchange** is an organized marketplace"),
+    )
     content.refresh()
     ada.press("Next")
     progress = progress_of(tutor, ada.id, MARKET)
@@ -193,7 +201,16 @@ def test_patch_release_migrates_silently(repo: Path) -> None:
 
 def test_one_minor_step_migrates_silently_and_maps_the_position(repo: Path) -> None:
     tutor, content, ada = learner_mid_lesson(repo, steps=1)
-    release(repo, MARKET, "minor", "A section on auctions", ("  - id: participants\n", "  - id: auctions\n    type: text\n    body: Opening and closing auctions.\n  - id: participants\n"))
+    release(
+        repo,
+        MARKET,
+        "minor",
+        "A section on auctions",
+        (
+            "  - id: participants\n",
+            "  - id: auctions\n    type: text\n    body: Opening and closing auctions.\n  - id: participants\n",
+        ),
+    )
     content.refresh()
     ada.press("Next")
     progress = progress_of(tutor, ada.id, MARKET)
@@ -204,12 +221,23 @@ def test_one_minor_step_migrates_silently_and_maps_the_position(repo: Path) -> N
 
 def test_two_minor_steps_migrate_with_a_notice(repo: Path) -> None:
     tutor, content, ada = learner_mid_lesson(repo, steps=1)
-    release(repo, MARKET, "minor", "A section on auctions", ("  - id: participants\n", "  - id: auctions\n    type: text\n    body: Opening and closing auctions.\n  - id: participants\n"))
+    release(
+        repo,
+        MARKET,
+        "minor",
+        "A section on auctions",
+        (
+            "  - id: participants\n",
+            "  - id: auctions\n    type: text\n    body: Opening and closing auctions.\n  - id: participants\n",
+        ),
+    )
     release(repo, MARKET, "minor", "A fresh chart example", ("ends near $560", "ends near $590"))
     content.refresh()
     ada.press("Next")
     assert progress_of(tutor, ada.id, MARKET).pinned_version == "1.2.0"
-    assert "Updated" in ada.text and "A section on auctions" in ada.text and "A fresh chart example" in ada.text
+    assert (
+        "Updated" in ada.text and "A section on auctions" in ada.text and "A fresh chart example" in ada.text
+    )
 
 
 def test_major_release_offers_a_choice_and_both_branches_work(repo: Path) -> None:
@@ -228,7 +256,7 @@ def test_major_release_offers_a_choice_and_both_branches_work(repo: Path) -> Non
     ada.last = choice
     ada.press("Restart on the new one")
     assert "earlier message" in ada.text  # Ada already chose: a stale choice is refused
-    tutor2, content2, cy = learner_mid_lesson(repo, steps=0)
+    tutor2, _content2, cy = learner_mid_lesson(repo, steps=0)
     cy.press("Next")  # pinned 2.0.0 from the start
     assert progress_of(tutor2, cy.id, MARKET).pinned_version == "2.0.0"
     assert xp_of(tutor, ada.id) == before
@@ -241,7 +269,11 @@ def test_major_restart_branch(repo: Path) -> None:
     ada.press("Next")
     ada.press("Restart on the new one")
     progress = progress_of(tutor, ada.id, MARKET)
-    assert (progress.pinned_version, progress.current_section, progress.sections_done) == ("2.0.0", "intro", ())
+    assert (progress.pinned_version, progress.current_section, progress.sections_done) == (
+        "2.0.0",
+        "intro",
+        (),
+    )
     assert "· 1/5" in ada.text
 
 
@@ -344,7 +376,11 @@ def test_a_renamed_lesson_keeps_its_learners(repo: Path) -> None:
     tutor, content, ada = completed(repo)
     xp = xp_of(tutor, ada.id)
     old, new = lesson_file(repo), lesson_file(repo, "markets_101")
-    text = old.read_text(encoding="utf-8").replace(f"id: {MARKET}", "id: markets_101").replace("replaces: []", f"replaces: [{MARKET}]")
+    text = (
+        old.read_text(encoding="utf-8")
+        .replace(f"id: {MARKET}", "id: markets_101")
+        .replace("replaces: []", f"replaces: [{MARKET}]")
+    )
     new.write_text(text, encoding="utf-8")
     old.unlink()
     for other in (repo / "content").rglob("*.yaml"):
@@ -371,7 +407,9 @@ def test_level_names_exist_for_every_level() -> None:
     assert all(gamification.level_name(level) for level in range(1, 11))
 
 
-def test_a_broken_published_version_falls_back_to_the_last_good_one(repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_broken_published_version_falls_back_to_the_last_good_one(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from ..conftest import git
 
     tutor, content, ada = learner_mid_lesson(repo, steps=1)

@@ -4,7 +4,6 @@ as a subprocess against the loopback fake server."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -48,9 +47,13 @@ class InProcess:
         self.tutor = tutor
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
-        application = build_application(tutor, fake.default_token, builder=fake.application_builder().updater(None), rate_limit=False)
+        application = build_application(
+            tutor, fake.default_token, builder=fake.application_builder().updater(None), rate_limit=False
+        )
         self.application = application
-        self.server = WebhookServer(application, tutor, url=self.url, secret_token=SECRET, listen="127.0.0.1", port=self.port)
+        self.server = WebhookServer(
+            application, tutor, url=self.url, secret_token=SECRET, listen="127.0.0.1", port=self.port
+        )
         self.client = httpx.AsyncClient(trust_env=False, timeout=10)
 
     async def __aenter__(self) -> InProcess:
@@ -117,7 +120,9 @@ def test_webhook_routes_in_process(published: Path, fake: FakeBotApi) -> None:
     asyncio.run(scenario())
 
 
-def test_an_exception_while_processing_answers_500_and_the_retry_applies_once(published: Path, fake: FakeBotApi) -> None:
+def test_an_exception_while_processing_answers_500_and_the_retry_applies_once(
+    published: Path, fake: FakeBotApi
+) -> None:
     tutor, _ = make_tutor(published)
     fails = {"left": 1}
 
@@ -242,7 +247,9 @@ def test_run_refuses_webhook_mode_without_a_secret(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("FIML_TELEGRAM_TOKEN", "123:abc")
     for variable in ("FIML_WEBHOOK_SECRET", "FIML_WEBHOOK_URL", "FIML_WEBHOOK_LISTEN", "FIML_WEBHOOK_PORT"):
         monkeypatch.delenv(variable, raising=False)
-    result = CliRunner().invoke(cli_app, ["run", "--webhook-url", "https://bot.example.org/telegram", "--port", "8443"])
+    result = CliRunner().invoke(
+        cli_app, ["run", "--webhook-url", "https://bot.example.org/telegram", "--port", "8443"]
+    )
     assert result.exit_code == 2 and "FIML_WEBHOOK_SECRET" in result.output
     result = CliRunner().invoke(cli_app, ["run", "--port", "8443"])
     assert result.exit_code == 2 and "--webhook-url" in result.output
@@ -256,8 +263,15 @@ def test_run_refuses_webhook_mode_without_a_secret(monkeypatch: pytest.MonkeyPat
 
 def subprocess_env(token: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES and not k.startswith("FIML_")}
-    env.update({"FIML_TELEGRAM_TOKEN": token, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(PROJECT) + os.pathsep + env.get("PYTHONPATH", ""), **extra})
+    env.update(
+        {
+            "FIML_TELEGRAM_TOKEN": token,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(PROJECT) + os.pathsep + env.get("PYTHONPATH", ""),
+            **extra,
+        }
+    )
     return env
 
 
@@ -284,7 +298,7 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         _, err = process.communicate()
-        raise AssertionError(f"the bot did not exit within {timeout} s of SIGTERM:\n{err}")
+        raise AssertionError(f"the bot did not exit within {timeout} s of SIGTERM:\n{err}") from None
     return process.returncode, err
 
 
@@ -293,17 +307,43 @@ def test_webhook_subprocess(content_repo: Path, tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
     with FakeBotApiServer(fake) as api:
-        command = [sys.executable, "-m", "fiml_bot", "run", "--webhook-url", url, "--listen", "127.0.0.1", "--port", str(port),
-                   "--api-base-url", api.base_url, "--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
-                   "--content", str(content_repo), "--preview"]
-        process = subprocess.Popen(command, env=subprocess_env(fake.default_token, FIML_WEBHOOK_SECRET=SECRET), cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "run",
+            "--webhook-url",
+            url,
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-base-url",
+            api.base_url,
+            "--database",
+            f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
+            "--content",
+            str(content_repo),
+            "--preview",
+        ]
+        process = subprocess.Popen(
+            command,
+            env=subprocess_env(fake.default_token, FIML_WEBHOOK_SECRET=SECRET),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             with httpx.Client(trust_env=False, timeout=5) as client:
                 base = f"http://127.0.0.1:{port}"
                 wait_until(lambda: client.get(f"{base}/healthz").status_code == 200, 20, process, "/healthz")
                 wait_until(lambda: fake.webhook is not None, 10, process, "setWebhook")
-                assert fake.webhook is not None and fake.webhook.url == url and fake.webhook.secret_token == SECRET
+                assert (
+                    fake.webhook is not None
+                    and fake.webhook.url == url
+                    and fake.webhook.secret_token == SECRET
+                )
                 assert client.get(f"{base}/readyz").status_code == 200
 
                 start = fake.user_message(CHAT, "/start", enqueue=False)

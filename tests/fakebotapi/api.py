@@ -279,8 +279,15 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ serving requests
 
-    def handle(self, method: str, params: dict[str, Any] | None = None, *, token: str | None = None,
-               files: Iterable[UploadedFile] = (), abandoned: Callable[[], bool] | None = None) -> Reply:
+    def handle(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        files: Iterable[UploadedFile] = (),
+        abandoned: Callable[[], bool] | None = None,
+    ) -> Reply:
         """Answer one request; blocks (a thread) while getUpdates long-polls.
 
         `abandoned`, if given, is polled while getUpdates waits: once it returns True (the client hung
@@ -302,7 +309,9 @@ class FakeBotApi:
                 while True:
                     if abandoned is not None and abandoned():
                         return Reply(0, {}, drop_connection=True)
-                    reply = self._poll_step(params, token, generation, interrupts, deadline, drop_after, first)
+                    reply = self._poll_step(
+                        params, token, generation, interrupts, deadline, drop_after, first
+                    )
                     first = False
                     if reply is not None:
                         return reply
@@ -312,8 +321,14 @@ class FakeBotApi:
                 self._polls_waiting -= 1
                 self._notify()
 
-    async def handle_async(self, method: str, params: dict[str, Any] | None = None, *, token: str | None = None,
-                           files: Iterable[UploadedFile] = ()) -> Reply:
+    async def handle_async(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        files: Iterable[UploadedFile] = (),
+    ) -> Reply:
         """Answer one request without blocking the event loop (getUpdates waits asynchronously).
 
         If the awaiting task is cancelled (PTB cancels its pending long poll on `updater.stop()`), the
@@ -335,7 +350,9 @@ class FakeBotApi:
         try:
             while True:
                 with self._lock:
-                    reply = self._poll_step(params, token, generation, interrupts, deadline, drop_after, first)
+                    reply = self._poll_step(
+                        params, token, generation, interrupts, deadline, drop_after, first
+                    )
                     first = False
                     if reply is not None:
                         return reply
@@ -355,8 +372,9 @@ class FakeBotApi:
                 self._polls_waiting -= 1
                 self._notify()
 
-    def _prelude(self, method: str, params: dict[str, Any], token: str | None,
-                 files: tuple[UploadedFile, ...]) -> tuple[str, Reply | None, bool]:
+    def _prelude(
+        self, method: str, params: dict[str, Any], token: str | None, files: tuple[UploadedFile, ...]
+    ) -> tuple[str, Reply | None, bool]:
         """Method lookup, token check and injections: what happens before the method runs.
 
         Returns the canonical method name, a Reply if the method must not run, and whether the answer
@@ -364,7 +382,11 @@ class FakeBotApi:
         """
         known = self._methods.get(method.lower())
         if known is None:
-            return method, self._answer(method, params, token, files, 404, error_body(404, "Not Found")), False
+            return (
+                method,
+                self._answer(method, params, token, files, 404, error_body(404, "Not Found")),
+                False,
+            )
         canonical = known[0]
         if self.token is not None and token != self.token:
             body = error_body(401, "Unauthorized")
@@ -378,8 +400,14 @@ class FakeBotApi:
             return canonical, self._answer(canonical, params, token, files, failure.error_code, body), False
         return canonical, None, drop is True
 
-    def _dispatch(self, method: str, params: dict[str, Any], token: str | None, files: tuple[UploadedFile, ...],
-                  drop_after: bool = False) -> Reply:
+    def _dispatch(
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        files: tuple[UploadedFile, ...],
+        drop_after: bool = False,
+    ) -> Reply:
         handler = self._methods[method.lower()][1]
         try:
             result = handler(token, params)
@@ -391,8 +419,16 @@ class FakeBotApi:
             result, description = result
         return self._answer(method, params, token, files, 200, ok_body(result, description), drop=drop_after)
 
-    def _answer(self, method: str, params: dict[str, Any], token: str | None, files: tuple[UploadedFile, ...],
-                status: int, body: dict[str, Any], drop: bool = False) -> Reply:
+    def _answer(
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        files: tuple[UploadedFile, ...],
+        status: int,
+        body: dict[str, Any],
+        drop: bool = False,
+    ) -> Reply:
         if self.record_calls:
             self._calls.append(Call(method, params, body, status, token, files, time.monotonic(), drop))
         self._notify()
@@ -421,7 +457,9 @@ class FakeBotApi:
         self._poll_end_reason = POLL_TERMINATED
         self._notify()  # a poll still waiting is now terminated (409), as on Telegram
         timeout = params.get("timeout")
-        seconds = float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else 0.0
+        seconds = (
+            float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else 0.0
+        )
         if isinstance(timeout, str):
             try:
                 seconds = float(timeout)
@@ -432,9 +470,18 @@ class FakeBotApi:
             seconds = min(seconds, self.max_poll_wait)
         return time.monotonic() + seconds, self._poll_generation, self._interrupts
 
-    def _poll_step(self, params: dict[str, Any], token: str | None, generation: int, interrupts: int,
-                   deadline: float, drop_after: bool = False, first: bool = False) -> Reply | None:
+    def _poll_step(
+        self,
+        params: dict[str, Any],
+        token: str | None,
+        generation: int,
+        interrupts: int,
+        deadline: float,
+        drop_after: bool = False,
+        first: bool = False,
+    ) -> Reply | None:
         """One look at the queue: a Reply to send now, or None to keep waiting."""
+
         def done(status: int, body: dict[str, Any]) -> Reply:
             return self._answer("getUpdates", params, token, (), status, body, drop=drop_after)
 
@@ -483,8 +530,14 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ injections
 
-    def fail_next(self, method: str, times: int = 1, error_code: int = 500, description: str | None = None,
-                  retry_after: int | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        times: int = 1,
+        error_code: int = 500,
+        description: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         """The next `times` calls of `method` ("*" = any method) answer this error instead of running.
 
         A 429 storm: `fail_next("sendMessage", 3, 429, retry_after=1)` (description defaults to
@@ -550,8 +603,15 @@ class FakeBotApi:
                 self._notify()
             return _clone(update)
 
-    def user_message(self, chat_id: int, text: str, user: dict[str, Any] | int | None = None, *,
-                     enqueue: bool = True, **fields: Any) -> dict[str, Any]:
+    def user_message(
+        self,
+        chat_id: int,
+        text: str,
+        user: dict[str, Any] | int | None = None,
+        *,
+        enqueue: bool = True,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """A user writes `text` in the chat: stored in the history, returned as an Update (queued by default).
 
         A text starting with /command gets a `bot_command` entity at offset 0, as Telegram adds.
@@ -573,8 +633,15 @@ class FakeBotApi:
             chat.messages[message["message_id"]] = _Stored(message, from_bot=False)
             return self.add_update({"message": _clone(message)}, enqueue=enqueue)
 
-    def callback(self, chat_id: int, message_id: int, data: str, user: dict[str, Any] | int | None = None, *,
-                 enqueue: bool = True) -> dict[str, Any]:
+    def callback(
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        user: dict[str, Any] | int | None = None,
+        *,
+        enqueue: bool = True,
+    ) -> dict[str, Any]:
         """A user taps a button with `data` on message `message_id`: a callback_query Update.
 
         The data is not checked against the message's buttons, so a test can forge one; `press` taps a
@@ -596,8 +663,15 @@ class FakeBotApi:
             }
             return self.add_update({"callback_query": query}, enqueue=enqueue)
 
-    def press(self, chat_id: int, button_text: str, *, message_id: int | None = None,
-              user: dict[str, Any] | int | None = None, enqueue: bool = True) -> dict[str, Any]:
+    def press(
+        self,
+        chat_id: int,
+        button_text: str,
+        *,
+        message_id: int | None = None,
+        user: dict[str, Any] | int | None = None,
+        enqueue: bool = True,
+    ) -> dict[str, Any]:
         """Tap the inline button labelled `button_text` on a message (default: the last bot message)."""
         with self._lock:
             message = self._find_message(chat_id, message_id)
@@ -639,8 +713,11 @@ class FakeBotApi:
         Dropped connections are not answers: see `dropped()`.
         """
         with self._lock:
-            return [c for c in self._calls
-                    if not c.ok and not c.dropped and (error_code is None or c.error_code == error_code)]
+            return [
+                c
+                for c in self._calls
+                if not c.ok and not c.dropped and (error_code is None or c.error_code == error_code)
+            ]
 
     def dropped(self) -> list[Call]:
         """Calls whose connection `disconnect_next` dropped."""
@@ -774,7 +851,9 @@ class FakeBotApi:
                 return statuses
             webhook, update = target
             try:
-                status: int | None = await apost_update(webhook.url, update, webhook.secret_token, timeout=timeout, fake=self)
+                status: int | None = await apost_update(
+                    webhook.url, update, webhook.secret_token, timeout=timeout, fake=self
+                )
             except httpx.HTTPError:
                 status = None
             statuses.append(status)
@@ -807,21 +886,36 @@ class FakeBotApi:
     def _bot_user(self, token: str | None) -> dict[str, Any]:
         prefix = (token or self.default_token).split(":", 1)[0]
         bot_id = int(prefix) if prefix.isdigit() else int(DEFAULT_TOKEN.split(":", 1)[0])
-        return {"id": bot_id, "is_bot": True, "first_name": self.bot_first_name, "username": self.bot_username}
+        return {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
 
     def _user(self, chat_id: int, user: dict[str, Any] | int | None) -> dict[str, Any]:
         user_id = user if isinstance(user, int) else (user or {}).get("id")
         if user_id is None:
             user_id = chat_id if chat_id > 0 else 1000
-        default = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "username": f"user{user_id}",
-                   "language_code": "en"}
+        default = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User{user_id}",
+            "username": f"user{user_id}",
+            "language_code": "en",
+        }
         return {**default, **user} if isinstance(user, dict) else default
 
     def _ensure_chat(self, chat_id: int) -> _Chat:
         chat = self._chats.get(chat_id)
         if chat is None:
             if chat_id > 0:
-                info = {"id": chat_id, "type": "private", "first_name": f"User{chat_id}", "username": f"user{chat_id}"}
+                info = {
+                    "id": chat_id,
+                    "type": "private",
+                    "first_name": f"User{chat_id}",
+                    "username": f"user{chat_id}",
+                }
             else:
                 kind = "supergroup" if str(chat_id).startswith("-100") else "group"
                 info = {"id": chat_id, "type": kind, "title": f"Group {chat_id}"}
@@ -945,15 +1039,24 @@ class FakeBotApi:
             for button in row:
                 count += 1
                 if not isinstance(button, dict):
-                    raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+                    raise bad_request(
+                        "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+                    )
                 if not isinstance(button.get("text"), str):
-                    raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
+                    raise bad_request(
+                        'can\'t parse inline keyboard button: Field "text" must be of type String'
+                    )
                 if "callback_data" in button:
                     data = button["callback_data"]
-                    if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
+                    if (
+                        not isinstance(data, str)
+                        or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
+                    ):
                         raise bad_request("BUTTON_DATA_INVALID")
                 elif not BUTTON_ACTIONS & button.keys():
-                    raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                    raise bad_request(
+                        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                    )
         if count > MAX_INLINE_BUTTONS:
             raise bad_request("reply markup is too long")
         rows = [row for row in rows if row]
@@ -968,7 +1071,11 @@ class FakeBotApi:
         name = ("paid" if paid else "overall", token)
         overall = self._buckets.get(name)
         if overall is None:
-            rate, burst = (PAID_BROADCAST_PER_SECOND, PAID_BROADCAST_PER_SECOND) if paid else (limits.overall_per_second, limits.overall_burst)
+            rate, burst = (
+                (PAID_BROADCAST_PER_SECOND, PAID_BROADCAST_PER_SECOND)
+                if paid
+                else (limits.overall_per_second, limits.overall_burst)
+            )
             overall = self._buckets[name] = _Bucket(rate, burst, now)
         per_chat = self._buckets.get(chat.id)
         if per_chat is None:
@@ -1056,7 +1163,11 @@ class FakeBotApi:
         self._check_blocked(chat)
         stored = self._stored_for_edit(chat, params)
         raw = stored.raw
-        if raw.get("text") == text and raw.get("entities", []) == entities and raw.get("reply_markup") == markup:
+        if (
+            raw.get("text") == text
+            and raw.get("entities", []) == entities
+            and raw.get("reply_markup") == markup
+        ):
             raise bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
         self._rate_check_edit(chat, token)
         raw["text"] = text
@@ -1150,7 +1261,9 @@ class FakeBotApi:
 
     def _get_my_commands(self, token: str | None, params: dict[str, Any]) -> list[dict[str, Any]]:
         scope = _json_param(params.get("scope"), "can't parse BotCommandScope JSON object")
-        return _clone(self._commands.get((self._scope_key(scope), str(params.get("language_code") or "")), []))
+        return _clone(
+            self._commands.get((self._scope_key(scope), str(params.get("language_code") or "")), [])
+        )
 
     def _delete_my_commands(self, token: str | None, params: dict[str, Any]) -> bool:
         scope = _json_param(params.get("scope"), "can't parse BotCommandScope JSON object")

@@ -141,14 +141,16 @@ def _parse_start_tag(text: str, begin: int) -> tuple[str, str, int]:
             f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, begin)}'
         )
     if tag == "tg-emoji" and not argument:
-        raise EntityParseError(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {_byte_offset(text, begin)}')
+        raise EntityParseError(
+            f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {_byte_offset(text, begin)}'
+        )
     return tag, argument, i + 1
 
 
 def _parse_attribute_value(text: str, i: int) -> tuple[str, int]:
     if text[i] not in "'\"":
         begin = i
-        while i < len(text) and (text[i].isascii() and text[i].isalnum() or text[i] in ".-"):
+        while i < len(text) and ((text[i].isascii() and text[i].isalnum()) or text[i] in ".-"):
             i += 1
         if i < len(text) and text[i] not in _SPACES and text[i] != ">":
             raise EntityParseError(f"Unexpected end of name token at byte offset {_byte_offset(text, begin)}")
@@ -176,8 +178,12 @@ def _entity(tag: str, argument: str, offset: int, length: int, inner: str) -> di
     if tag == "a":
         url = argument or inner
         if url.startswith("tg://user?id=") and url[len("tg://user?id=") :].isdigit():
-            entity = {"type": "text_mention", "offset": offset, "length": length,
-                      "user": {"id": int(url[len("tg://user?id=") :]), "is_bot": False, "first_name": ""}}
+            entity = {
+                "type": "text_mention",
+                "offset": offset,
+                "length": length,
+                "user": {"id": int(url[len("tg://user?id=") :]), "is_bot": False, "first_name": ""},
+            }
         else:
             entity["url"] = url
     elif tag == "tg-emoji":
@@ -236,7 +242,7 @@ def parse_html(text: str) -> tuple[str, list[dict]]:
             start_index = starts.pop()
             if end_name and end_name != opened.tag:
                 raise EntityParseError(
-                    f'Unmatched end tag at byte offset {_byte_offset(text, begin)}, '
+                    f"Unmatched end tag at byte offset {_byte_offset(text, begin)}, "
                     f'expected "</{opened.tag}>", found "</{end_name}>"'
                 )
             length = offset - opened.offset

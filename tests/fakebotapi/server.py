@@ -46,8 +46,12 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
             self.connections.add(request)
-        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
-                                  name="fakebotapi-connection", daemon=True)
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="fakebotapi-connection",
+            daemon=True,
+        )
         with self.connections_lock:
             self.threads = [t for t in self.threads if t.is_alive()]
             self.threads.append(thread)
@@ -93,7 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.connections_lock:
                 self.server.answering_polls += 1
         try:
-            reply = self.server.fake.handle(method, params, token=token, files=files, abandoned=self._client_gone)
+            reply = self.server.fake.handle(
+                method, params, token=token, files=files, abandoned=self._client_gone
+            )
             if reply.drop_connection:
                 self.close_connection = True
                 return
@@ -133,8 +139,12 @@ class FakeBotApiServer:
         if self._httpd is not None:
             return self
         self._httpd = _Server(("127.0.0.1", self._port), self.fake)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fakebotapi-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fakebotapi-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -209,7 +219,14 @@ def _webhook_request(update: dict[str, Any], secret_token: str | None) -> tuple[
     return json.dumps(update).encode("utf-8"), headers
 
 
-def post_update(url: str, update: dict[str, Any], secret_token: str | None = None, *, timeout: float = 5.0, fake: FakeBotApi | None = None) -> int:
+def post_update(
+    url: str,
+    update: dict[str, Any],
+    secret_token: str | None = None,
+    *,
+    timeout: float = 5.0,
+    fake: FakeBotApi | None = None,
+) -> int:
     """POST an update to a (loopback) webhook URL as Telegram does; returns the HTTP status.
 
     `secret_token` is sent as X-Telegram-Bot-Api-Secret-Token when given. Network errors propagate.
@@ -224,8 +241,14 @@ def post_update(url: str, update: dict[str, Any], secret_token: str | None = Non
     return response.status_code
 
 
-async def apost_update(url: str, update: dict[str, Any], secret_token: str | None = None, *,
-                       timeout: float = 5.0, fake: FakeBotApi | None = None) -> int:
+async def apost_update(
+    url: str,
+    update: dict[str, Any],
+    secret_token: str | None = None,
+    *,
+    timeout: float = 5.0,
+    fake: FakeBotApi | None = None,
+) -> int:
     """`post_update` for asyncio code (the webhook server may run on the caller's own loop)."""
     _require_loopback(url)
     content, headers = _webhook_request(update, secret_token)
@@ -237,7 +260,9 @@ async def apost_update(url: str, update: dict[str, Any], secret_token: str | Non
 
 def carried_method(response: httpx.Response) -> dict[str, Any] | None:
     """The Bot API call a webhook's 2xx JSON answer carries (`{"method": ..., params...}`), if any."""
-    if not 200 <= response.status_code < 300 or not response.headers.get("content-type", "").startswith("application/json"):
+    if not 200 <= response.status_code < 300 or not response.headers.get("content-type", "").startswith(
+        "application/json"
+    ):
         return None
     try:
         body = response.json()

@@ -51,7 +51,9 @@ class FakeTransport(httpx.MockTransport):
 
 def _read(request: httpx.Request) -> tuple[str, str, dict[str, Any], list[Any]]:
     token, method = split_path(request.url.path)
-    query = request.url.query.decode("ascii") if isinstance(request.url.query, bytes) else str(request.url.query)
+    query = (
+        request.url.query.decode("ascii") if isinstance(request.url.query, bytes) else str(request.url.query)
+    )
     params, files = parse_body(request.headers.get("content-type"), request.content, query)
     return token, method, params, files
 
@@ -59,12 +61,17 @@ def _read(request: httpx.Request) -> tuple[str, str, dict[str, Any], list[Any]]:
 def _response(request: httpx.Request, reply: Reply) -> httpx.Response:
     if reply.drop_connection:
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-    return httpx.Response(reply.status, content=encode(reply.body), headers={"content-type": "application/json"})
+    return httpx.Response(
+        reply.status, content=encode(reply.body), headers={"content-type": "application/json"}
+    )
 
 
 def _error_response(error: WireError) -> httpx.Response:
-    return httpx.Response(error.status, content=encode(error_body(error.status, error.description)),
-                          headers={"content-type": "application/json"})
+    return httpx.Response(
+        error.status,
+        content=encode(error_body(error.status, error.description)),
+        headers={"content-type": "application/json"},
+    )
 
 
 def bot_kwargs(fake: FakeBotApi, token: str | None = None, base_url: str | None = None) -> dict[str, Any]:

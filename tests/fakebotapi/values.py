@@ -20,19 +20,38 @@ NOT_MODIFIED = (
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 BLOCKED = "Forbidden: bot was blocked by the user"
 WEBHOOK_CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
-POLL_TERMINATED = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+POLL_TERMINATED = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
 POLL_TERMINATED_BY_WEBHOOK = "Conflict: terminated by setWebhook request"
 
 CHAT_ACTIONS = frozenset(
     {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
     }
 )
 BUTTON_ACTIONS = frozenset(
     {
-        "url", "callback_data", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
-        "switch_inline_query_chosen_chat", "copy_text", "callback_game", "pay",
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
+        "pay",
     }
 )
 # getUpdates' default when allowed_updates is an empty list or was never given.

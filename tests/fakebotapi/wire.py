@@ -21,14 +21,57 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 # Parameters whose values are free text: never JSON-decode them ("123" stays a string).
 STRING_PARAMETERS = frozenset(
     {
-        "text", "caption", "parse_mode", "url", "secret_token", "callback_query_id", "inline_message_id",
-        "action", "language_code", "ip_address", "description", "short_description", "name", "title",
-        "query_id", "emoji", "business_connection_id", "message_effect_id", "custom_emoji_id",
-        "photo", "document", "audio", "video", "voice", "animation", "sticker", "video_note", "thumbnail",
-        "address", "first_name", "last_name", "phone_number", "question", "explanation", "payload",
-        "currency", "provider_token", "start_parameter", "game_short_name", "error_message",
-        "pre_checkout_query_id", "shipping_query_id", "web_app_query_id", "result_id", "switch_pm_text",
-        "next_offset", "button_text", "reaction", "invite_link", "sticker_set_name", "format",
+        "text",
+        "caption",
+        "parse_mode",
+        "url",
+        "secret_token",
+        "callback_query_id",
+        "inline_message_id",
+        "action",
+        "language_code",
+        "ip_address",
+        "description",
+        "short_description",
+        "name",
+        "title",
+        "query_id",
+        "emoji",
+        "business_connection_id",
+        "message_effect_id",
+        "custom_emoji_id",
+        "photo",
+        "document",
+        "audio",
+        "video",
+        "voice",
+        "animation",
+        "sticker",
+        "video_note",
+        "thumbnail",
+        "address",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "question",
+        "explanation",
+        "payload",
+        "currency",
+        "provider_token",
+        "start_parameter",
+        "game_short_name",
+        "error_message",
+        "pre_checkout_query_id",
+        "shipping_query_id",
+        "web_app_query_id",
+        "result_id",
+        "switch_pm_text",
+        "next_offset",
+        "button_text",
+        "reaction",
+        "invite_link",
+        "sticker_set_name",
+        "format",
     }
 )
 
@@ -75,7 +118,9 @@ def decode_value(name: str, value: str) -> Any:
         return value
 
 
-def parse_body(content_type: str | None, body: bytes, query: str = "") -> tuple[dict[str, Any], list[UploadedFile]]:
+def parse_body(
+    content_type: str | None, body: bytes, query: str = ""
+) -> tuple[dict[str, Any], list[UploadedFile]]:
     """The parameters (decoded) and uploaded files of a request."""
     params: dict[str, Any] = {}
     files: list[UploadedFile] = []
@@ -106,7 +151,9 @@ def parse_body(content_type: str | None, body: bytes, query: str = "") -> tuple[
 
 
 def _multipart_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, str | None, bytes]]:
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
     parts = []
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")

@@ -18,7 +18,9 @@ def test_prune_removes_what_no_tag_backs_and_check_turns_green(git_repo: Path) -
     stray.write_bytes(b"id: what_is_a_market\n")
     check = cli("archive", "--check")
     assert check.exit_code == 1 and "run `fiml-cms archive --prune` to remove it" in check.output
-    assert cli("archive").exit_code == 0 and cli("archive", "--check").exit_code == 1  # plain archive leaves them
+    assert (
+        cli("archive").exit_code == 0 and cli("archive", "--check").exit_code == 1
+    )  # plain archive leaves them
     result = cli("archive", "--prune")
     assert result.exit_code == 0, result.output
     assert ", 2 removed" in result.output and "removed " in result.output
@@ -29,4 +31,7 @@ def test_prune_removes_what_no_tag_backs_and_check_turns_green(git_repo: Path) -
 
 def test_prune_with_check_is_a_usage_error(git_repo: Path) -> None:
     result = cli("archive", "--check", "--prune")
-    assert result.exit_code == 2 and "run `fiml-cms archive --prune`, then `fiml-cms archive --check`" in result.output
+    assert (
+        result.exit_code == 2
+        and "run `fiml-cms archive --prune`, then `fiml-cms archive --check`" in result.output
+    )

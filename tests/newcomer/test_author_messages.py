@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from ..conftest import cli, commit_all, replace_in
 
 LESSONS = Path("content/lessons")
@@ -17,8 +15,11 @@ def test_a_broken_context_file_is_named_not_a_false_unknown_prerequisite(content
     replace_in(content_repo / MARKET, "title: What Is a Market?", "title: What Is a Market: the start")
     result = cli("validate", str(LESSONS / "reading_stock_prices.yaml"))
     assert result.exit_code == 1
-    assert 'is not a lesson in this repository' not in result.output
-    assert f'prerequisite "what_is_a_market" cannot be checked: its file {MARKET.as_posix()} cannot be read (5:24 FIML001 mapping values are not allowed' in result.output
+    assert "is not a lesson in this repository" not in result.output
+    assert (
+        f'prerequisite "what_is_a_market" cannot be checked: its file {MARKET.as_posix()} cannot be read (5:24 FIML001 mapping values are not allowed'
+        in result.output
+    )
     assert "fix that file first" in result.output
 
 
@@ -26,7 +27,10 @@ def test_a_broken_context_file_is_named_not_a_false_unknown_prerequisite(content
 def test_a_colon_in_a_value_gets_a_quoting_hint(content_repo: Path) -> None:
     replace_in(content_repo / MARKET, "title: What Is a Market?", "title: Bond Basics: the start")
     result = cli("validate", str(MARKET))
-    assert """FIML001 mapping values are not allowed in this context; quote a value that contains ': ' (title: "Bond Basics: the start")""" in result.output
+    assert (
+        """FIML001 mapping values are not allowed in this context; quote a value that contains ': ' (title: "Bond Basics: the start")"""
+        in result.output
+    )
 
 
 def test_an_over_indented_line_gets_an_indentation_hint(content_repo: Path) -> None:
@@ -37,21 +41,33 @@ def test_an_over_indented_line_gets_an_indentation_hint(content_repo: Path) -> N
 
 def test_a_misspelt_field_is_one_finding_with_the_likely_name(content_repo: Path) -> None:
     text = (content_repo / MARKET).read_text(encoding="utf-8")
-    (content_repo / MARKET).write_text(text.replace("      explanation:", "      explenation:", 1), encoding="utf-8")
+    (content_repo / MARKET).write_text(
+        text.replace("      explanation:", "      explenation:", 1), encoding="utf-8"
+    )
     result = cli("validate", str(MARKET), "--format", "json")
     import json
 
     findings = json.loads(result.output)["findings"]
     assert [f["code"] for f in findings] == ["FIML021"]
-    assert "unknown field `explenation` in item 0 of `questions`; did you mean `explanation`?" in findings[0]["message"]
+    assert (
+        "unknown field `explenation` in item 0 of `questions`; did you mean `explanation`?"
+        in findings[0]["message"]
+    )
 
 
 def test_an_unknown_lesson_id_suggests_the_closest(git_repo: Path) -> None:
     result = cli("bump", "what_is_a_markt", "patch", "-m", "x")
     assert result.exit_code == 2 and "did you mean `what_is_a_market`?" in result.output
-    replace_in(git_repo / LESSONS / "reading_stock_prices.yaml", "prerequisites: [what_is_a_market]", "prerequisites: [what_is_a_markt]")
+    replace_in(
+        git_repo / LESSONS / "reading_stock_prices.yaml",
+        "prerequisites: [what_is_a_market]",
+        "prerequisites: [what_is_a_markt]",
+    )
     result = cli("validate")
-    assert 'prerequisite "what_is_a_markt" is not a lesson in this repository; did you mean `what_is_a_market`?' in result.output
+    assert (
+        'prerequisite "what_is_a_markt" is not a lesson in this repository; did you mean `what_is_a_market`?'
+        in result.output
+    )
 
 
 LEGACY = """\
@@ -76,7 +92,10 @@ def test_validate_on_a_legacy_lesson_says_to_run_upgrade(content_repo: Path) -> 
     path.write_text(LEGACY, encoding="utf-8")
     result = cli("validate", str(LESSONS / "bond_basics.yaml"))
     assert result.exit_code == 1
-    assert "this looks like a lesson in a legacy format; run `fiml-cms upgrade content/lessons/bond_basics.yaml`" in result.output
+    assert (
+        "this looks like a lesson in a legacy format; run `fiml-cms upgrade content/lessons/bond_basics.yaml`"
+        in result.output
+    )
 
 
 def test_upgrade_takes_defaults_for_fields_the_legacy_format_lacks(content_repo: Path) -> None:
@@ -100,5 +119,8 @@ def test_tag_on_a_bumped_but_uncommitted_version_says_commit_it_first(git_repo: 
     assert cli("bump", "what_is_a_market", "patch", "-m", "Wording").exit_code == 0
     result = cli("tag", "what_is_a_market")
     assert result.exit_code == 1
-    assert "version 1.0.1 in content/lessons/what_is_a_market.yaml is not committed; commit it first" in result.output
+    assert (
+        "version 1.0.1 in content/lessons/what_is_a_market.yaml is not committed; commit it first"
+        in result.output
+    )
     assert "bump the version first" not in result.output

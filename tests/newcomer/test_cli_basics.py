@@ -46,7 +46,12 @@ def test_every_help_shows_one_example(app, program: str) -> None:
 
 
 def test_not_a_git_repository_is_exit_2(content_repo: Path) -> None:
-    for args in (["versions", "reading_stock_prices"], ["check", "--base", "main"], ["tag", "reading_stock_prices"], ["archive", "--check"]):
+    for args in (
+        ["versions", "reading_stock_prices"],
+        ["check", "--base", "main"],
+        ["tag", "reading_stock_prices"],
+        ["archive", "--check"],
+    ):
         result = cli(*args)
         assert result.exit_code == 2, (args, result.output)
         assert "not inside a git repository" in result.output
@@ -72,8 +77,14 @@ def test_notify_dry_run_prints_no_alembic_lines(git_repo: Path, tmp_path: Path) 
     ref = git(git_repo, "rev-parse", "HEAD")
     database = f"sqlite:///{tmp_path / 'fresh.db'}"  # created (migrated) by this very run
     env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run([sys.executable, "-m", "fiml_bot", "notify", "--since", ref, "--dry-run", "--database", database],
-                          cwd=git_repo, capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fiml_bot", "notify", "--since", ref, "--dry-run", "--database", database],
+        cwd=git_repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "0 notice(s) [dry run" in done.stdout
     assert "alembic" not in done.stderr.lower() and "INFO" not in done.stderr

@@ -42,7 +42,9 @@ def test_the_action_installs_the_tool_from_its_own_pinned_ref_not_the_content_re
 def run_checks(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     tools = str(Path(sys.executable).parent)  # fiml-cms and python as the action installs them
     full = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "GITHUB_ACTIONS": "true", **env}
-    return subprocess.run(["bash", str(SCRIPT)], cwd=root, capture_output=True, text=True, env=full, timeout=300)
+    return subprocess.run(
+        ["bash", str(SCRIPT)], cwd=root, capture_output=True, text=True, env=full, timeout=300
+    )
 
 
 @pytest.fixture
@@ -63,13 +65,24 @@ def test_a_clean_pull_request_passes_every_check(lessons_repo: Path) -> None:
         assert f"::group::{command}" in done.stdout
 
 
-def test_an_unbumped_change_fails_the_gate_with_an_annotation_and_the_other_checks_still_run(lessons_repo: Path) -> None:
-    replace_in(lessons_repo / "content/lessons/what_is_a_market.yaml", "A farmers' market trades vegetables", "A farmers' market trades fruit")
+def test_an_unbumped_change_fails_the_gate_with_an_annotation_and_the_other_checks_still_run(
+    lessons_repo: Path,
+) -> None:
+    replace_in(
+        lessons_repo / "content/lessons/what_is_a_market.yaml",
+        "A farmers' market trades vegetables",
+        "A farmers' market trades fruit",
+    )
     commit_all(lessons_repo, "wording")
-    (lessons_repo / "content/archive/what_is_a_market/1.0.0.yaml").write_text("id: tampered\n", encoding="utf-8")
+    (lessons_repo / "content/archive/what_is_a_market/1.0.0.yaml").write_text(
+        "id: tampered\n", encoding="utf-8"
+    )
     done = run_checks(lessons_repo, FIML_BASE="main")
     assert done.returncode == 1
-    assert "::error file=content/lessons/what_is_a_market.yaml,line=3," in done.stdout and "FIML060" in done.stdout
+    assert (
+        "::error file=content/lessons/what_is_a_market.yaml,line=3," in done.stdout
+        and "FIML060" in done.stdout
+    )
     assert "FIML071" in done.stdout  # archive --check ran after the failed gate
 
 

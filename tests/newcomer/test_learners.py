@@ -19,7 +19,7 @@ from fiml_bot.tutor.messages import Button, Message
 from ..bot.test_tutor import learner_mid_lesson, release
 from ..conftest import cli, commit_all, git
 
-NUMERIC_QUIZ = '''    - id: q1
+NUMERIC_QUIZ = """    - id: q1
       type: numeric
       prompt: A bond pays a 4% coupon on 1,000. How many dollars a year is that?
       answer: 40
@@ -27,12 +27,20 @@ NUMERIC_QUIZ = '''    - id: q1
       unit: USD
       explanation: 4% of 1,000 is 40.
       xp: 10
-'''
+"""
 
 
 def chat(*args: str, stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "fiml_bot", "chat", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fiml_bot", "chat", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -102,7 +110,9 @@ def test_telegram_grades_a_typed_whole_number_at_a_numeric_question(bond_repo: P
 # 15.2 -----------------------------------------------------------------------------------------
 def test_a_content_path_that_does_not_exist_is_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "nonexistent" / "x"
-    done = chat("--content", str(missing), "--database", f"sqlite:///{tmp_path / 'c.db'}", stdin="", cwd=tmp_path)
+    done = chat(
+        "--content", str(missing), "--database", f"sqlite:///{tmp_path / 'c.db'}", stdin="", cwd=tmp_path
+    )
     assert done.returncode == 2
     assert f"{missing}: no such content folder" in done.stderr
     assert "no lessons yet" not in done.stdout.lower()
@@ -111,7 +121,9 @@ def test_a_content_path_that_does_not_exist_is_exit_2(tmp_path: Path) -> None:
 def test_a_content_path_without_lessons_is_exit_2(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    done = chat("--content", str(empty), "--database", f"sqlite:///{tmp_path / 'c.db'}", stdin="", cwd=tmp_path)
+    done = chat(
+        "--content", str(empty), "--database", f"sqlite:///{tmp_path / 'c.db'}", stdin="", cwd=tmp_path
+    )
     assert done.returncode == 2
     assert f"{empty / 'content' / 'lessons'}: no lessons to serve" in done.stderr
 
@@ -120,9 +132,15 @@ def test_a_content_path_without_lessons_is_exit_2(tmp_path: Path) -> None:
 def test_the_major_update_prompt_says_what_changed(git_repo: Path) -> None:
     for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
         assert cli("tag", lesson.stem).exit_code == 0
-    tutor, content, ada = learner_mid_lesson(git_repo, steps=1)
+    _tutor, content, ada = learner_mid_lesson(git_repo, steps=1)
     release(git_repo, "what_is_a_market", "minor", "A note on auctions", ("ends near $560", "ends near $590"))
-    release(git_repo, "what_is_a_market", "major", "Venues instead of exchanges", ("  - id: exchanges\n", "  - id: venues\n"))
+    release(
+        git_repo,
+        "what_is_a_market",
+        "major",
+        "Venues instead of exchanges",
+        ("  - id: exchanges\n", "  - id: venues\n"),
+    )
     content.refresh()
     ada.press("Next")
     assert "new edition" in ada.text
@@ -155,7 +173,11 @@ def test_progress_export_accepts_the_chat_name(bond_repo: Path, tmp_path: Path) 
     assert '"user_id": "console:carol"' in result.stdout
     result = CliRunner().invoke(bot_app, ["progress", "export", "carl", "-", "--database", database])
     assert result.exit_code == 1
-    assert "no learner 'carl'" in result.output and "did you mean" in result.output and "console:carol" in result.output
+    assert (
+        "no learner 'carl'" in result.output
+        and "did you mean" in result.output
+        and "console:carol" in result.output
+    )
 
 
 def test_progress_export_refuses_an_ambiguous_name(tmp_path: Path) -> None:

@@ -11,7 +11,10 @@ def test_a_refused_category_says_what_a_category_may_be(content_repo: Path) -> N
     result = cli("new", "bond_basics", "--title", "Bond Basics", "--category", "Fixed Income")
     assert result.exit_code == 2
     assert "invalid category 'Fixed Income'" in result.output
-    assert "lowercase letters, digits, '_' or '-'" in result.output and "`--category fixed_income`" in result.output
+    assert (
+        "lowercase letters, digits, '_' or '-'" in result.output
+        and "`--category fixed_income`" in result.output
+    )
     assert "categories in use: derivatives, fundamentals, orders, risk, technical_analysis" in result.output
     assert not (content_repo / "content/lessons/bond_basics.yaml").exists()
     assert cli("new", "bond_basics", "--title", "Bond Basics", "--category", "fixed_income").exit_code == 0

@@ -28,14 +28,29 @@ def test_the_complete_example_lesson_is_valid(tmp_path: Path) -> None:
 
 def test_the_format_reference_names_every_choice() -> None:
     section = README.split("## Lesson format", 1)[1].split("## Commands", 1)[0]
-    for word in ("`beginner`, `intermediate` or `advanced`", "`text`", "`key_points`", "`live_example`", "`chart`",
-                 "`multiple_choice`", "`true_false`", "`numeric`", "`tolerance`", "`unit`", "`fixed_income`"):
+    for word in (
+        "`beginner`, `intermediate` or `advanced`",
+        "`text`",
+        "`key_points`",
+        "`live_example`",
+        "`chart`",
+        "`multiple_choice`",
+        "`true_false`",
+        "`numeric`",
+        "`tolerance`",
+        "`unit`",
+        "`fixed_income`",
+    ):
         assert word in section, word
 
 
 def test_every_fiml_cms_command_in_the_walk_through_is_a_real_command() -> None:
     walk = README.split("## Authors: a content repository from scratch", 1)[1].split("## Lesson format", 1)[0]
-    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", walk, re.S)) + "\n" + "\n".join(re.findall(r"`(fiml-cms [^`]+)`", walk))
+    blocks = (
+        "\n".join(re.findall(r"```sh\n(.*?)```", walk, re.S))
+        + "\n"
+        + "\n".join(re.findall(r"`(fiml-cms [^`]+)`", walk))
+    )
     used = set(re.findall(r"fiml-cms ([a-z]+)", blocks))
     assert {"new", "validate", "tag", "diff", "bump", "check", "archive", "yank", "versions"} <= used
     for command in used:

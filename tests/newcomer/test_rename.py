@@ -23,7 +23,11 @@ LESSONS = Path("content/lessons")
 def published(git_repo: Path) -> Path:
     """what_is_a_market published at 1.0.0 and 1.0.1; then a branch `rename` is checked out."""
     assert cli("tag", OLD).exit_code == 0
-    replace_in(git_repo / LESSONS / f"{OLD}.yaml", "A farmers' market trades vegetables", "A farmers' market trades fruit")
+    replace_in(
+        git_repo / LESSONS / f"{OLD}.yaml",
+        "A farmers' market trades vegetables",
+        "A farmers' market trades fruit",
+    )
     commit_all(git_repo, "wording")
     assert cli("bump", OLD, "patch", "-m", "Wording", "--commit", "--tag").exit_code == 0
     git(git_repo, "checkout", "-q", "-b", "rename")
@@ -43,7 +47,9 @@ def test_diff_follows_replaces_to_the_old_ids_versions(published: Path) -> None:
     result = cli("diff", NEW)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == f"{NEW}: {OLD}@1.0.1 -> working tree"
-    assert "renamed from what_is_a_market to markets_101" in result.output and "required: none" in result.output
+    assert (
+        "renamed from what_is_a_market to markets_101" in result.output and "required: none" in result.output
+    )
     result = cli("diff", NEW, "1.0.0")
     assert result.exit_code == 0, result.output
     assert f"{OLD}@1.0.0 -> working tree" in result.output and "required: minor" not in result.output
@@ -77,7 +83,12 @@ def test_a_rename_with_content_changes_needs_the_level_of_those_changes(publishe
 def test_check_pairs_a_rename_git_did_not_detect(published: Path) -> None:
     path = rename(published)
     text = path.read_text(encoding="utf-8")
-    path.write_text("\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")) + "\n" + "".join(f"# note {i}: rewritten\n" for i in range(2000)), encoding="utf-8")
+    path.write_text(
+        "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        + "\n"
+        + "".join(f"# note {i}: rewritten\n" for i in range(2000)),
+        encoding="utf-8",
+    )
     git(published, "add", "-A")
     statuses = git(published, "diff", "--cached", "--name-status", "-M", "main")
     assert any(line.startswith("D") for line in statuses.splitlines()), statuses
@@ -120,7 +131,7 @@ def test_a_major_number_for_a_rename_alone_does_not_ask_learners_to_choose(publi
 
 
 def test_a_rename_with_a_major_content_change_still_offers_the_choice(published: Path) -> None:
-    tutor, content, ada = _learner_mid_lesson(published)
+    _tutor, content, ada = _learner_mid_lesson(published)
     path = rename(published)
     replace_in(path, "  - id: participants\n", "  - id: players\n")
     commit_all(published, "rename and rewrite")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fiml_bot.tutor.events import Pressed, Start
 from fiml_bot.tutor.callbacks import encode
+from fiml_bot.tutor.events import Pressed, Start
 
 from ..bot.driver import Learner, make_tutor, progress_of, xp_of
 from ..conftest import cli, commit_all, git, replace_in
@@ -29,9 +29,14 @@ def fix(root: Path) -> None:
 
 def test_bump_yank_publishes_the_fix_and_the_yank_together(published: Path) -> None:
     fix(published)
-    result = cli("bump", LESSON, "auto", "--yank", "1.0.0", "-m", "Corrected the chart example", "--commit", "--tag")
+    result = cli(
+        "bump", LESSON, "auto", "--yank", "1.0.0", "-m", "Corrected the chart example", "--commit", "--tag"
+    )
     assert result.exit_code == 0, result.output
-    assert "1.0.0 -> 1.1.0 (minor; yanks 1.0.0)" in result.output and "tag lesson/what_is_a_market/v1.1.0" in result.output
+    assert (
+        "1.0.0 -> 1.1.0 (minor; yanks 1.0.0)" in result.output
+        and "tag lesson/what_is_a_market/v1.1.0" in result.output
+    )
     text = (published / FILE).read_text(encoding="utf-8")
     assert 'yanked: ["1.0.0"]\n' in text
     assert git(published, "status", "--porcelain") == ""
@@ -55,7 +60,9 @@ def test_the_natural_flow_fix_list_in_yanked_then_bump_works(published: Path) ->
 
 def test_yank_alone_withdraws_an_older_published_version(published: Path) -> None:
     fix(published)
-    assert cli("bump", LESSON, "minor", "-m", "Corrected the chart example", "--commit", "--tag").exit_code == 0
+    assert (
+        cli("bump", LESSON, "minor", "-m", "Corrected the chart example", "--commit", "--tag").exit_code == 0
+    )
     result = cli("yank", LESSON, "1.0.0", "--commit", "--tag")
     assert result.exit_code == 0, result.output
     assert "1.1.0 -> 1.1.1 (patch; yanks 1.0.0)" in result.output
@@ -78,9 +85,25 @@ def test_learners_on_a_yanked_version_restart_on_the_fix_keeping_xp(published: P
     ada.press("Next")
     before = xp_of(tutor, ada.id)
     fix(published)
-    assert cli("bump", LESSON, "auto", "--yank", "1.0.0", "-m", "Corrected the chart example", "--commit", "--tag").exit_code == 0
+    assert (
+        cli(
+            "bump",
+            LESSON,
+            "auto",
+            "--yank",
+            "1.0.0",
+            "-m",
+            "Corrected the chart example",
+            "--commit",
+            "--tag",
+        ).exit_code
+        == 0
+    )
     content.refresh()
     ada.press("Next")
-    assert "version 1.0.0 was withdrawn because of an error" in ada.text and "restart on version 1.1.0" in ada.text
+    assert (
+        "version 1.0.0 was withdrawn because of an error" in ada.text
+        and "restart on version 1.1.0" in ada.text
+    )
     assert progress_of(tutor, ada.id, LESSON).pinned_version == "1.1.0"
     assert xp_of(tutor, ada.id) == before

@@ -45,8 +45,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rollout_yaml(blue: list[int], green: list[int], bind: int, *, interval: str = "1s", min_samples: int = 20, phases: str | None = None, integrity: str = "1s") -> str:
-    phases = phases or """
+def rollout_yaml(
+    blue: list[int],
+    green: list[int],
+    bind: int,
+    *,
+    interval: str = "1s",
+    min_samples: int = 20,
+    phases: str | None = None,
+    integrity: str = "1s",
+) -> str:
+    phases = (
+        phases
+        or """
       - traffic_split: 10%
         duration: 30s
         rollback_on_error_rate: 5%
@@ -55,6 +66,7 @@ def rollout_yaml(blue: list[int], green: list[int], bind: int, *, interval: str 
         rollback_on_error_rate: 3%
       - traffic_split: 100%
         duration: permanent"""
+    )
     return f"""deployment:
   strategy: blue-green
   environments:
@@ -94,9 +106,17 @@ def rollout_yaml(blue: list[int], green: list[int], bind: int, *, interval: str 
 
 def bot_env(token: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES and not k.startswith("FIML_")}
-    env.update({"FIML_TELEGRAM_TOKEN": token, "FIML_WEBHOOK_SECRET": SECRET, "FIML_TELEGRAM_RATE_LIMIT": "off",
-                "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(PROJECT) + os.pathsep + env.get("PYTHONPATH", ""), **extra})
+    env.update(
+        {
+            "FIML_TELEGRAM_TOKEN": token,
+            "FIML_WEBHOOK_SECRET": SECRET,
+            "FIML_TELEGRAM_RATE_LIMIT": "off",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(PROJECT) + os.pathsep + env.get("PYTHONPATH", ""),
+            **extra,
+        }
+    )
     return env
 
 
@@ -125,7 +145,7 @@ class Cluster:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
     ports: dict[str, int] = field(default_factory=dict, init=False)
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         self.haproxy_bin = require_haproxy()
         self.api_server = FakeBotApiServer(self.fake).start()
         try:
@@ -145,15 +165,23 @@ class Cluster:
     def _start(self) -> None:
         deploy = self.folder / "deploy"
         deploy.mkdir(parents=True, exist_ok=True)
-        counts = {"blue": self.replicas, "green": self.replicas if self.green_replicas is None else self.green_replicas}
+        counts = {
+            "blue": self.replicas,
+            "green": self.replicas if self.green_replicas is None else self.green_replicas,
+        }
         for color, count in counts.items():
             for i in range(1, count + 1):
                 self.ports[f"{color}{i}"] = free_port()
         self.bind = free_port()
         self.config_path = deploy / "rollout.yaml"
-        self.config_path.write_text(rollout_yaml([p for n, p in self.ports.items() if n.startswith("blue")],
-                                                 [p for n, p in self.ports.items() if n.startswith("green")],
-                                                 self.bind, **self.rollout_options))
+        self.config_path.write_text(
+            rollout_yaml(
+                [p for n, p in self.ports.items() if n.startswith("blue")],
+                [p for n, p in self.ports.items() if n.startswith("green")],
+                self.bind,
+                **self.rollout_options,
+            )
+        )
         self.config = rollout.load(self.config_path)
         write_files(self.config, Split("blue", "green", 0))
         self.api = RuntimeApi(self.config.haproxy.admin_socket, self.config.haproxy.split_map)
@@ -166,15 +194,43 @@ class Cluster:
         color = name.rstrip("0123456789")
         port = self.ports[name]
         extra = {"FIML_COLOR": color, **(self.green_env if color == "green" else {})}
-        command = [sys.executable, "-m", "fiml_bot", "run", "--webhook-url", self.url, "--listen", "127.0.0.1", "--port", str(port),
-                   "--api-base-url", self.api_server.base_url, "--database", self.database_url, "--content", str(self.content), "--preview"]
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "run",
+            "--webhook-url",
+            self.url,
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-base-url",
+            self.api_server.base_url,
+            "--database",
+            self.database_url,
+            "--content",
+            str(self.content),
+            "--preview",
+        ]
         log = open(self.folder / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(command, env=bot_env(self.fake.default_token, **extra), cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = subprocess.Popen(
+            command,
+            env=bot_env(self.fake.default_token, **extra),
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
 
     def start_haproxy(self) -> None:
         log = open(self.folder / "haproxy.log", "ab")
-        self.processes["haproxy"] = subprocess.Popen([self.haproxy_bin, "-db", "-f", str(self.config.haproxy.config)], cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+        self.processes["haproxy"] = subprocess.Popen(
+            [self.haproxy_bin, "-db", "-f", str(self.config.haproxy.config)],
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
 
     def wait_ready(self, timeout: float = 90.0) -> None:

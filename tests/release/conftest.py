@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.conftest import pg_tools, postgres_url  # noqa: F401  (fixtures: a throwaway schema per test, pg_dump present)
+from tests.bot.conftest import pg_tools, postgres_url
 
 
 @pytest.fixture
-def release_db(postgres_url: str) -> Iterator[str]:  # noqa: F811
+def release_db(postgres_url: str) -> Iterator[str]:
     from fiml_bot.storage import migrations_api
 
     migrations_api.upgrade(postgres_url, "head")

@@ -66,11 +66,13 @@ class Load:
             if status is not None and 200 <= status < 300:
                 return delivery
             if time.monotonic() > give_up:
-                raise AssertionError(f"update {update['update_id']} of learner {learner} not accepted within {self.deadline_per_update} s (last: {status})")
+                raise AssertionError(
+                    f"update {update['update_id']} of learner {learner} not accepted within {self.deadline_per_update} s (last: {status})"
+                )
             time.sleep(pause)
             pause = min(pause * 2, 1.0)  # Telegram backs off too
 
-    def run(self, learners: list[int], script: Callable[["Load", int], None], workers: int = 16) -> None:
+    def run(self, learners: list[int], script: Callable[[Load, int], None], workers: int = 16) -> None:
         with ThreadPoolExecutor(workers) as pool:
             for future in [pool.submit(script, self, learner) for learner in learners]:
                 future.result()
@@ -79,10 +81,16 @@ class Load:
     def accepted(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.status is not None and 200 <= d.status < 300]
 
-    def colors_of(self, learner: int, after: float = 0.0, before: float = float("inf"), *, accepted_only: bool = True) -> set[str]:
+    def colors_of(
+        self, learner: int, after: float = 0.0, before: float = float("inf"), *, accepted_only: bool = True
+    ) -> set[str]:
         """The colors that answered the learner's deliveries sent and answered within [after, before]."""
         deliveries = self.accepted() if accepted_only else self.deliveries
-        return {d.color for d in deliveries if d.learner == learner and after <= d.sent and d.answered <= before and d.color}
+        return {
+            d.color
+            for d in deliveries
+            if d.learner == learner and after <= d.sent and d.answered <= before and d.color
+        }
 
 
 def say(load: Load, learner: int, text: str) -> Delivery:
@@ -92,7 +100,9 @@ def say(load: Load, learner: int, text: str) -> Delivery:
 def tap(load: Load, learner: int, label: str) -> Delivery:
     with_buttons = [m for m in load.fake.messages(learner) if m.from_bot and m.buttons]
     if not with_buttons:
-        raise AssertionError(f"learner {learner}: no message with buttons to tap {label!r}; the chat: {[m.text[:60] for m in load.fake.messages(learner)]}; deliveries: {[(d.update_id, d.status) for d in load.deliveries if d.learner == learner]}")
+        raise AssertionError(
+            f"learner {learner}: no message with buttons to tap {label!r}; the chat: {[m.text[:60] for m in load.fake.messages(learner)]}; deliveries: {[(d.update_id, d.status) for d in load.deliveries if d.learner == learner]}"
+        )
     message = with_buttons[-1]
     data = next(d for t, d in message.buttons if label in t)
     return load.deliver(learner, load.fake.callback(learner, message.message_id, data, enqueue=False))
@@ -156,5 +166,7 @@ def processed_keys(database_url: str) -> list[str]:
 
 
 def xp_by_learner(database_url: str) -> dict[str, int]:
-    return {row[0]: int(row[1]) for row in query(database_url, "SELECT learner_id, SUM(amount) FROM xp_ledger GROUP BY learner_id")}
-
+    return {
+        row[0]: int(row[1])
+        for row in query(database_url, "SELECT learner_id, SUM(amount) FROM xp_ledger GROUP BY learner_id")
+    }

@@ -46,7 +46,11 @@ class World:
 
     def __init__(self, tmp_path: Path) -> None:
         path = tmp_path / "rollout.yaml"
-        path.write_text(rollout_yaml([8101, 8102], [8201, 8202], 8443, interval="2s", min_samples=20, phases=PHASES, integrity="4s"))
+        path.write_text(
+            rollout_yaml(
+                [8101, 8102], [8201, 8202], 8443, interval="2s", min_samples=20, phases=PHASES, integrity="4s"
+            )
+        )
         self.config = rollout.load(path)
         self.time = 1000.0
         self.counters: dict[str, Counts] = {f"127.0.0.1:{p}": Counts() for p in (8101, 8102, 8201, 8202)}
@@ -65,13 +69,27 @@ class World:
     def scrape(self, address: str) -> Scrape | None:
         if address in self.down:
             return None
-        return Scrape(self.counters[address], {"version": "2.0.0" if address.endswith(("8201", "8202")) else "1.0.0"})
+        return Scrape(
+            self.counters[address], {"version": "2.0.0" if address.endswith(("8201", "8202")) else "1.0.0"}
+        )
 
     def release(self, migrate=None) -> Release:  # type: ignore[no-untyped-def]
-        hooks = Hooks(doctor=lambda: self.doctor_problem, migrate=migrate, alert=lambda *a: self.alerts.append(a) or True,
-                      ready=lambda address: "down" if address in self.down else None, scrape=self.scrape,
-                      metrics=textfile_exporter(self.config.metrics_file))
-        return Release(self.config, self.haproxy, hooks, clock=lambda: self.time, sleep=self.advance, out=self.lines.append)  # type: ignore[arg-type]
+        hooks = Hooks(
+            doctor=lambda: self.doctor_problem,
+            migrate=migrate,
+            alert=lambda *a: self.alerts.append(a) or True,
+            ready=lambda address: "down" if address in self.down else None,
+            scrape=self.scrape,
+            metrics=textfile_exporter(self.config.metrics_file),
+        )
+        return Release(
+            self.config,
+            self.haproxy,
+            hooks,
+            clock=lambda: self.time,
+            sleep=self.advance,
+            out=self.lines.append,
+        )  # type: ignore[arg-type]
 
     def advance(self, seconds: float) -> None:
         self.time += seconds
@@ -159,7 +177,9 @@ def test_a_failed_migration_rolls_back_before_any_learner_moves(world: World) ->
         raise RuntimeError("relation already exists")
 
     state = world.release(migrate=migrate).start("2.0.0", migrate=True)
-    assert state.status == "rolled_back" and state.reason == "database migration failed: relation already exists"
+    assert (
+        state.status == "rolled_back" and state.reason == "database migration failed: relation already exists"
+    )
     assert all(split.canary_percent == 0 for split in world.haproxy.history)
     assert world.alerts[0][0] == "ReleaseRolledBack"
 
@@ -221,11 +241,15 @@ fiml_build_info{color="green",version="2.0.0",schema_revision="0002",content_ref
     assert increase(Counts(4, 0), Counts(13, 1)) == Counts(4, 0)  # restarted: counts from zero
     assert judge(Counts(10, 5), Counts(100, 0), 5, 20).action == "wait"
     assert judge(Counts(40, 1), Counts(100, 0), 5, 20).action == "healthy"
-    assert judge(Counts(40, 4), Counts(100, 20), 5, 20).action == "healthy"  # both failing alike: not the release
+    assert (
+        judge(Counts(40, 4), Counts(100, 20), 5, 20).action == "healthy"
+    )  # both failing alike: not the release
     assert judge(Counts(40, 4), Counts(100, 1), 5, 20).action == "breach"
 
 
-def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(tmp_path: Path, postgres_url: str, pg_tools: None, content_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(
+    tmp_path: Path, postgres_url: str, pg_tools: None, content_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fiml_bot.bootstrap import BotSettings
     from fiml_bot.release.wiring import migrate_with_snapshot
     from fiml_bot.storage import migrations_api
@@ -240,7 +264,9 @@ def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(tmp
 
     from .load import query
 
-    query(postgres_url, "UPDATE alembic_version SET version_num = '9999'")  # a revision this code does not know
+    query(
+        postgres_url, "UPDATE alembic_version SET version_num = '9999'"
+    )  # a revision this code does not know
     world = World(tmp_path)
     state = world.release(migrate=lambda: migrate_with_snapshot(settings)).start("2.0.0", migrate=True)
     assert state.status == "rolled_back" and state.reason.startswith("database migration failed:")

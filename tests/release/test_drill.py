@@ -43,19 +43,47 @@ def assert_exactly_once(load: Load, database_url: str) -> None:
     assert accepted <= set(keys), sorted(accepted - set(keys))[:5]
 
 
-def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, content_repo: Path, release_db: str, lessons) -> None:  # type: ignore[no-untyped-def]
+def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(
+    tmp_path: Path, content_repo: Path, release_db: str, lessons
+) -> None:  # type: ignore[no-untyped-def]
     lesson = lessons.latest(MARKET)
     learners = list(range(9001, 9061))
     fault = {"FIML_PLUGINS": "tests.release.fault_plugin", "FIML_FAULT_PERCENT": "30"}
     options = {"interval": f"{INTERVAL:g}s", "min_samples": 5, "phases": DRILL_PHASES, "integrity": "1m"}
-    with AlertReceiver() as alerts, Cluster(tmp_path, content_repo, release_db, replicas=2, green_env=fault, rollout_options=options) as cluster:
+    with (
+        AlertReceiver() as alerts,
+        Cluster(
+            tmp_path, content_repo, release_db, replicas=2, green_env=fault, rollout_options=options
+        ) as cluster,
+    ):
         load = Load(cluster.fake, cluster.url, deadline_per_update=90)
-        command = [sys.executable, "-m", "fiml_bot", "release", "start", "0.1.0", "--config", str(cluster.config_path),
-                   "--database", release_db, "--content", str(content_repo)]
-        release = subprocess.Popen(command, env=bot_env(cluster.fake.default_token, FIML_ALERT_WEBHOOK_URL=alerts.url), cwd=tmp_path,
-                                   stdout=open(tmp_path / "release.log", "wb"), stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "release",
+            "start",
+            "0.1.0",
+            "--config",
+            str(cluster.config_path),
+            "--database",
+            release_db,
+            "--content",
+            str(content_repo),
+        ]
+        release = subprocess.Popen(
+            command,
+            env=bot_env(cluster.fake.default_token, FIML_ALERT_WEBHOOK_URL=alerts.url),
+            cwd=tmp_path,
+            stdout=open(tmp_path / "release.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
         try:
-            learning = threading.Thread(target=load.run, args=(learners, take_lesson(lesson, "What Is a Market?")), kwargs={"workers": 30})
+            learning = threading.Thread(
+                target=load.run,
+                args=(learners, take_lesson(lesson, "What Is a Market?")),
+                kwargs={"workers": 30},
+            )
             learning.start()
             code = release.wait(120)
             learning.join(180)
@@ -72,8 +100,10 @@ def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, con
         steps = [entry["step"] for entry in state["log"]]
         phase_at = next(e["at"] for e in state["log"] if e["step"] == "phase")
         rollback_at = next(e["at"] for e in state["log"] if e["step"] == "rollback")
-        ticks = steps[steps.index("phase"):steps.index("rollback")].count("analysis")
-        assert ticks <= 1, f"rolled back at analysis {ticks + 1}: {state['log']}"  # the first or the second interval
+        ticks = steps[steps.index("phase") : steps.index("rollback")].count("analysis")
+        assert ticks <= 1, (
+            f"rolled back at analysis {ticks + 1}: {state['log']}"
+        )  # the first or the second interval
         assert rollback_at - phase_at < 2 * INTERVAL + 8, (phase_at, rollback_at)
         assert cluster.api.split() == Split("blue", "green", 0)
         assert "ReleaseRolledBack" in alerts.names()
@@ -84,14 +114,18 @@ def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, con
         # Every update applied exactly once, none lost: each learner earned the lesson's XP exactly.
         assert_exactly_once(load, release_db)
         xp = xp_by_learner(release_db)
-        assert {f"telegram:{learner}": lesson_xp(lesson) for learner in learners} == {k: v for k, v in xp.items() if k.startswith("telegram:")}
+        assert {f"telegram:{learner}": lesson_xp(lesson) for learner in learners} == {
+            k: v for k, v in xp.items() if k.startswith("telegram:")
+        }
         failed_on_green = [d for d in load.deliveries if d.color == "green" and d.status == 500]
         assert failed_on_green, "the fault never fired"
 
         # Sticky: during the canary a learner was served by one color; after the rollback only blue.
         canary_learners = set()
         for learner in learners:
-            during = load.colors_of(learner, after=phase_at, before=rollback_at, accepted_only=False)  # failed ones too
+            during = load.colors_of(
+                learner, after=phase_at, before=rollback_at, accepted_only=False
+            )  # failed ones too
             assert len(during) <= 1, (learner, during)
             canary_learners |= {learner} if during == {"green"} else set()
             assert load.colors_of(learner, after=rollback_at + 1.0) <= {"blue"}
@@ -101,12 +135,16 @@ def test_the_canary_rolls_back_by_itself_and_nothing_is_lost(tmp_path: Path, con
         assert doctor.exit_code == 0, doctor.output
 
 
-def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(tmp_path: Path, content_repo: Path, release_db: str) -> None:
+def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(
+    tmp_path: Path, content_repo: Path, release_db: str
+) -> None:
     learners = list(range(8001, 8041))
     with Cluster(tmp_path, content_repo, release_db, replicas=2) as cluster:
         load = Load(cluster.fake, cluster.url, deadline_per_update=60)
         try:
-            chatting = threading.Thread(target=load.run, args=(learners, chatter(40, pause=0.2)), kwargs={"workers": 40})
+            chatting = threading.Thread(
+                target=load.run, args=(learners, chatter(40, pause=0.2)), kwargs={"workers": 40}
+            )
             chatting.start()
             time.sleep(2.0)
             cluster.kill("blue1")
@@ -121,13 +159,19 @@ def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(tmp_path: Path
         finally:
             load.close()
         servers = cluster.api.servers()
-        assert servers["blue/blue1"]["status"].startswith("DOWN") and servers["blue/blue2"]["status"].startswith("UP")
+        assert servers["blue/blue1"]["status"].startswith("DOWN") and servers["blue/blue2"][
+            "status"
+        ].startswith("UP")
         health = CliRunner().invoke(app, ["release", "health", "blue", "--config", str(cluster.config_path)])
-        assert health.exit_code == 1 and "blue1 127.0.0.1:" in health.output and "haproxy: DOWN" in health.output
+        assert (
+            health.exit_code == 1 and "blue1 127.0.0.1:" in health.output and "haproxy: DOWN" in health.output
+        )
         assert "blue: 1 replica(s) not healthy" in health.output
         health = CliRunner().invoke(app, ["release", "health", "green", "--config", str(cluster.config_path)])
         assert health.exit_code == 0 and "green: healthy" in health.output
         after = [d for d in load.deliveries if d.sent > down_at]
-        assert after and all(d.status == 200 for d in after), "HAProxy still sends updates to the dead replica"
+        assert after and all(d.status == 200 for d in after), (
+            "HAProxy still sends updates to the dead replica"
+        )
         assert_exactly_once(load, release_db)
         assert len([d for d in load.accepted() if d.learner]) == len(learners) * 40

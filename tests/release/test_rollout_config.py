@@ -61,8 +61,12 @@ def test_every_bad_field_is_reported_with_its_line_and_column(tmp_path: Path) ->
     expected = [
         (":6:18: deployment.environments.blue.instances: says 3 but 2 replica(s) are listed"),
         (":10:36: deployment.environments.green.replicas[1]: expected host:port"),
-        (":12:24: deployment.rollout.analysis_interval: expected a duration like 500ms, 30s, 5m or 2h, got 'soon'"),
-        (":16:33: deployment.rollout.phases[0].rollback_on_error_rate: expected a percentage from 0% to 100%"),
+        (
+            ":12:24: deployment.rollout.analysis_interval: expected a duration like 500ms, 30s, 5m or 2h, got 'soon'"
+        ),
+        (
+            ":16:33: deployment.rollout.phases[0].rollback_on_error_rate: expected a percentage from 0% to 100%"
+        ),
         (":17:24: deployment.rollout.phases[1].traffic_split: must be larger than the previous phase's 10%"),
         ("deployment.rollout.phases[1].traffic_split: the last phase must be the cutover"),
         (":23:16: deployment.rollback.automatic: expected true or false, got 'yes'"),
@@ -80,10 +84,16 @@ def test_release_check_exits_2_with_the_problems_and_no_traceback(tmp_path: Path
     path.write_text("deployment:\n  environments: [blue]\n")
     result = CliRunner().invoke(app, ["release", "check", "--config", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:2:17: deployment.environments: expected a mapping of fields (blue, green)" in result.output
+    assert (
+        f"{path}:2:17: deployment.environments: expected a mapping of fields (blue, green)" in result.output
+    )
     assert result.output.startswith("fiml-bot: error: ")
     assert "Traceback" not in result.output
     result = CliRunner().invoke(app, ["release", "check", "--config", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 2 and "cannot read the rollout file" in result.output
-    result = CliRunner().invoke(app, ["release", "check", "--config", str(PROJECT / "deploy" / "rollout.yaml")])
-    assert result.exit_code == 0 and "ok: blue 2 and green 2 replica(s), phases 10%, 50%, 100%" in result.output
+    result = CliRunner().invoke(
+        app, ["release", "check", "--config", str(PROJECT / "deploy" / "rollout.yaml")]
+    )
+    assert (
+        result.exit_code == 0 and "ok: blue 2 and green 2 replica(s), phases 10%, 50%, 100%" in result.output
+    )

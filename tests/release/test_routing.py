@@ -20,12 +20,16 @@ LEARNERS = list(range(7001, 7041))
 
 
 def switch(cluster: Cluster, color: str, percent: int) -> None:
-    result = CliRunner().invoke(app, ["release", "switch", color, str(percent), "--config", str(cluster.config_path)])
+    result = CliRunner().invoke(
+        app, ["release", "switch", color, str(percent), "--config", str(cluster.config_path)]
+    )
     assert result.exit_code == 0, result.output
     assert f"{color} now serves {percent}% of learners" in result.output
 
 
-def test_learners_stick_to_a_color_while_the_split_changes_at_run_time(tmp_path: Path, content_repo: Path, release_db: str) -> None:
+def test_learners_stick_to_a_color_while_the_split_changes_at_run_time(
+    tmp_path: Path, content_repo: Path, release_db: str
+) -> None:
     with Cluster(tmp_path, content_repo, release_db, replicas=2) as cluster:
         load = Load(cluster.fake, cluster.url)
         try:
@@ -48,7 +52,11 @@ def test_learners_stick_to_a_color_while_the_split_changes_at_run_time(tmp_path:
             switcher.join()
             assert cluster.api.split() == Split("blue", "green", 50)
 
-            on_green = {learner for learner in LEARNERS if load.colors_of(learner, after=moments["after"]) == {"green"}}
+            on_green = {
+                learner
+                for learner in LEARNERS
+                if load.colors_of(learner, after=moments["after"]) == {"green"}
+            }
             for learner in LEARNERS:
                 # sticky: one color per learner after the switch; everyone on blue before it
                 assert len(load.colors_of(learner, after=moments["after"])) == 1, learner
@@ -59,16 +67,30 @@ def test_learners_stick_to_a_color_while_the_split_changes_at_run_time(tmp_path:
             switch(cluster, "green", 10)
             start = time.time()
             load.run(LEARNERS, chatter(1))
-            on_green_at_10 = {learner for learner in LEARNERS if load.colors_of(learner, after=start) == {"green"}}
+            on_green_at_10 = {
+                learner for learner in LEARNERS if load.colors_of(learner, after=start) == {"green"}
+            }
             assert on_green_at_10 <= on_green and len(on_green_at_10) < len(on_green)
 
             # An update without a user (a channel post) goes to the stable color.
-            post = cluster.fake.add_update({"channel_post": {"message_id": 1, "date": 0, "chat": {"id": -100, "type": "channel"}, "text": "hi"}}, enqueue=False)
+            post = cluster.fake.add_update(
+                {
+                    "channel_post": {
+                        "message_id": 1,
+                        "date": 0,
+                        "chat": {"id": -100, "type": "channel"},
+                        "text": "hi",
+                    }
+                },
+                enqueue=False,
+            )
             switch(cluster, "green", 100)
             assert load.deliver(0, post).color == "blue"
 
             # Nothing dropped: every delivery was accepted the first time, each update applied once.
-            assert all(d.status == 200 for d in load.deliveries), collections.Counter(d.status for d in load.deliveries)
+            assert all(d.status == 200 for d in load.deliveries), collections.Counter(
+                d.status for d in load.deliveries
+            )
             keys = processed_keys(release_db)
             user_updates = {d.update_id for d in load.accepted() if d.learner}
             assert len(keys) == len(set(keys))

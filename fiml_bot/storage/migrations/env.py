@@ -27,9 +27,7 @@ target_metadata = Base.metadata
 
 def _url() -> str:
     return str(
-        config.attributes.get("url")
-        or config.get_main_option("sqlalchemy.url")
-        or database_url(os.environ)
+        config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or database_url(os.environ)
     )
 
 

@@ -57,7 +57,9 @@ def upgrade() -> None:
         sa.Column("seen_version", sa.Text(), nullable=True),
         sa.Column("pending_choice", sa.Text(), nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["learner_id"], ["learners.id"], name=op.f("fk_lesson_progress_learner_id_learners")),
+        sa.ForeignKeyConstraint(
+            ["learner_id"], ["learners.id"], name=op.f("fk_lesson_progress_learner_id_learners")
+        ),
         sa.PrimaryKeyConstraint("learner_id", "lesson_id", name=op.f("pk_lesson_progress")),
     )
     op.create_table(
@@ -71,7 +73,9 @@ def upgrade() -> None:
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("xp_earned", sa.Integer(), nullable=False),
         _timestamp("completed_at", nullable=False),
-        sa.ForeignKeyConstraint(["learner_id"], ["learners.id"], name=op.f("fk_completions_learner_id_learners")),
+        sa.ForeignKeyConstraint(
+            ["learner_id"], ["learners.id"], name=op.f("fk_completions_learner_id_learners")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_completions")),
     )
     op.create_index(op.f("ix_completions_learner_id_lesson_id"), "completions", ["learner_id", "lesson_id"])
@@ -86,7 +90,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Text(), nullable=True),
         _timestamp("awarded_at", nullable=False),
         sa.CheckConstraint("amount >= 0", name=op.f("ck_xp_ledger_amount_not_negative")),
-        sa.ForeignKeyConstraint(["learner_id"], ["learners.id"], name=op.f("fk_xp_ledger_learner_id_learners")),
+        sa.ForeignKeyConstraint(
+            ["learner_id"], ["learners.id"], name=op.f("fk_xp_ledger_learner_id_learners")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_xp_ledger")),
         sa.UniqueConstraint("learner_id", "key", name=op.f("uq_xp_ledger_learner_id_key")),
     )

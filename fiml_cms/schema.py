@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .findings import Finding, JsonPath
@@ -40,7 +40,9 @@ _RANGE_KINDS = {
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    text = resources.files("fiml_cms").joinpath("schemas", name).read_text(encoding="utf-8")
+    # Next to this module (package data), read directly: importlib.resources costs ~6 ms of imports
+    # on every `fiml-cms validate` run and the package is never imported from a zip.
+    text = (Path(__file__).parent / "schemas" / name).read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import semver
+if TYPE_CHECKING:
+    import semver
 
 _LEGACY = re.compile(r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
 
@@ -33,7 +35,12 @@ class Level(enum.IntEnum):
 
 @lru_cache(maxsize=4096)
 def parse(text: str) -> semver.Version:
-    """Parse a full semantic version; raises ValueError for anything else."""
+    """Parse a full semantic version; raises ValueError for anything else.
+
+    `semver` is imported here, not at the top: `fiml-cms validate FILE` runs on every commit and
+    most runs never compare a version (its import, with its argparse-based CLI, costs ~6 ms)."""
+    import semver
+
     return semver.Version.parse(text)
 
 

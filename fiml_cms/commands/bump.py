@@ -72,6 +72,7 @@ def plan_bump(
     yanking = yanks.to_add(current, yank)
     if yanking or current.version in current.yanked:
         required = max(required, Level.PATCH)  # a yank is published by a new version
+    level: Level
     if level_name == "auto":
         if required is Level.NONE:
             raise ContentError(f"{ref.id}: {_nothing_to_bump(ref.id, published_as)}")

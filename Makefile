@@ -21,10 +21,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The habits CI keeps: ruff's lint and format (pyproject.toml [tool.ruff]).
+# The habits CI keeps: ruff's lint and format (pyproject.toml [tool.ruff]) and mypy ([tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -71,4 +71,8 @@ def on_sighup(action: Callable[[], None]) -> Callable[[], None]:
             previous(signum, frame)
 
     signal.signal(signal.SIGHUP, handler)
-    return lambda: signal.signal(signal.SIGHUP, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGHUP, previous)
+
+    return restore

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fiml_cms.errors import ConfigError
 
@@ -29,7 +29,10 @@ PRUNE_EVERY = 3600.0  # seconds between prunes in a running bot
 UPDATE_KEY_PREFIX = "telegram:"  # the tutor's event key of a Telegram update: telegram:<update_id>
 
 
+@runtime_checkable
 class Prunable(Protocol):
+    """A store that keeps processed update ids (the SQL store; the in-memory one keeps none)."""
+
     def prune_events(self, before: dt.datetime, prefix: str) -> int: ...
 
 
@@ -57,10 +60,11 @@ def start_pruning(
     storage: object, retention: dt.timedelta, clock: Callable[[], dt.datetime], every: float = PRUNE_EVERY
 ) -> Periodic | None:
     """Prune now and every `every` seconds on a daemon thread; None for a store that keeps no update ids."""
-    if not hasattr(storage, "prune_events"):
+    if not isinstance(storage, Prunable):  # an attribute check, as runtime_checkable protocols do
         return None
+    prunable = storage
     periodic = Periodic(
-        "event-pruning", every, lambda: prune_old_updates(storage, retention, clock()), run_first=True
-    )  # type: ignore[arg-type]
+        "event-pruning", every, lambda: prune_old_updates(prunable, retention, clock()), run_first=True
+    )
     periodic.start()
     return periodic

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from fiml_cms.lesson import Lesson
 from fiml_cms.store import ContentStore, Published
@@ -27,6 +28,9 @@ FIELDS = frozenset(
     {"id", "version", "title", "duration_minutes", "prerequisites", "replaces", "retired", "yanked"}
 )
 _LISTS = ("prerequisites", "replaces", "yanked")
+# One summary as cached on disk: decoded JSON, so its items are whatever the file held; `_from_fields`
+# converts each one and treats a failed conversion as a missing record.
+_Record = list[Any]
 
 
 def summary_of(lesson: Lesson) -> LessonSummary:
@@ -84,7 +88,7 @@ class SummaryCache:
 
     def __init__(self) -> None:
         self._by_entry: dict[Published, LessonSummary | None] = {}
-        self._by_blob: dict[str, list[object]] | None = None  # "sha id version" -> summary fields
+        self._by_blob: dict[str, _Record] | None = None  # "sha id version" -> summary fields
 
     def summaries(self, store: ContentStore, parsed: Callable[[str], Lesson | None]) -> list[LessonSummary]:
         """One summary per lesson with a servable version; `parsed(id)` is the full parse, for the odd file."""
@@ -117,7 +121,7 @@ class SummaryCache:
             self._save(store)
         return [s for s in current.values() if s is not None]
 
-    def _disk(self, store: ContentStore) -> dict[str, list[object]]:
+    def _disk(self, store: ContentStore) -> dict[str, _Record]:
         if self._by_blob is None:
             self._by_blob = {}
             folder = store.cache_folder()
@@ -162,10 +166,12 @@ def _fields(summary: LessonSummary) -> list[object]:
     ]
 
 
-def _from_fields(fields: list[object] | None, entry: Published) -> LessonSummary | None:
+def _from_fields(fields: _Record | None, entry: Published) -> LessonSummary | None:
     """A summary from the disk cache; None for a missing or malformed record."""
+    if fields is None:
+        return None
     try:
-        title, minutes, prerequisites, replaces, retired, yanked = fields  # type: ignore[misc]
+        title, minutes, prerequisites, replaces, retired, yanked = fields
         return LessonSummary(
             entry.lesson_id,
             entry.version,
@@ -175,6 +181,6 @@ def _from_fields(fields: list[object] | None, entry: Published) -> LessonSummary
             tuple(replaces),
             bool(retired),
             tuple(yanked),
-        )  # type: ignore[arg-type]
+        )
     except (TypeError, ValueError):
         return None

@@ -79,11 +79,11 @@ def _read_table(root: Path) -> tuple[dict[str, Any], Path | None]:
         table = _dedicated_table(dedicated)
         check_keys(dedicated, table)
         return table, dedicated
-    table = _pyproject_table(root / "pyproject.toml")
-    if table is None:
+    project = _pyproject_table(root / "pyproject.toml")
+    if project is None:
         return {}, None
-    check_keys(root / "pyproject.toml", table)
-    return table, root / "pyproject.toml"
+    check_keys(root / "pyproject.toml", project)
+    return project, root / "pyproject.toml"
 
 
 def _dedicated_table(path: Path) -> dict[str, Any]:

@@ -34,7 +34,8 @@ class CheckedFile:
     def lesson_entry(self) -> rules.LessonEntry:
         data = self.data or {}
         lesson_id = data.get("id") if isinstance(data.get("id"), str) else None
-        replaces = data.get("replaces") if isinstance(data.get("replaces"), list) else []
+        listed = data.get("replaces")
+        replaces = listed if isinstance(listed, list) else []
         summary = rules.LessonSummary.of(self.lesson) if self.lesson else _partial_summary(data, lesson_id)
         return rules.LessonEntry(
             self.file,
@@ -66,7 +67,8 @@ def _partial_summary(data: dict[str, Any], lesson_id: str | None) -> rules.Lesso
     def ids(value: Any) -> tuple[str, ...]:
         return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
-    retired = data.get("retired") if isinstance(data.get("retired"), bool) else False
+    flag = data.get("retired")
+    retired = flag if isinstance(flag, bool) else False
     return rules.LessonSummary(lesson_id, ids(data.get("prerequisites")), ids(data.get("replaces")), retired)
 
 

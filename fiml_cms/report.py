@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .findings import RULES, Finding, Severity
@@ -16,8 +16,14 @@ FORMATS = ("text", "json", "github", "sarif")
 
 
 class Result(Protocol):
-    files: int
-    findings: list[Finding]
+    """What a reporter reads from a check's result. Read-only members, so frozen dataclasses
+    (`ValidationResult`, `ArchiveResult`) satisfy it as well as mutable ones."""
+
+    @property
+    def files(self) -> int: ...
+
+    @property
+    def findings(self) -> Sequence[Finding]: ...
 
     @property
     def errors(self) -> int: ...

@@ -21,7 +21,8 @@ from ..storage.database import make_engine
 from ..storage.models import SendBudgetRow
 from .send_budget import BudgetSettings, Priority, Slot, Slots, chat_slot, paused_until, take
 
-TABLE = SendBudgetRow.__table__
+# The Core table from the metadata (typed `Table`; the model's `__table__` is typed as any `FromClause`).
+TABLE = SendBudgetRow.metadata.tables[SendBudgetRow.__tablename__]
 FLEET_SLOTS = ("broadcast", "paid", "pause", "replies")
 PRUNE_EVERY = 1000  # takes between deletions of chat rows that are full again
 

@@ -28,7 +28,7 @@ from openfeature.contrib.tools.flagd.core import FlagdCore
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEventDetails
 from openfeature.exception import OpenFeatureError
-from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType
+from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider
 from openfeature.provider.metadata import Metadata
 
@@ -408,7 +408,7 @@ class FeatureFlags:
             learner_id,
             details.variant,
             details.value,
-            str(details.reason.value if hasattr(details.reason, "value") else details.reason),
+            str(details.reason.value if isinstance(details.reason, Reason) else details.reason),
             details.error_message,
             bucket(flag, learner_id) if shares else None,
             shares,

@@ -38,6 +38,16 @@ class BotMetrics:
         disable_created_metrics()  # the *_created series only double what a scrape has to carry
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
+        self._declare_updates(r)
+        self._declare_lessons(r)
+        self._declare_operations(r)
+        for kind in UPDATE_KINDS:
+            for outcome in OUTCOMES:
+                self.updates.labels(kind, outcome)  # exported at 0 from the start, so rates work at once
+        self.content_refresh_age.set_function(lambda: 0.0)
+
+    def _declare_updates(self, r: CollectorRegistry) -> None:
+        """Telegram updates: how many, how long, and what the version policy did."""
         self.updates = Counter(
             "fiml_updates",
             "Telegram updates handled, by update kind and outcome (ok, user_error, failed).",
@@ -57,6 +67,9 @@ class BotMetrics:
             ("action",),
             registry=r,
         )
+
+    def _declare_lessons(self, r: CollectorRegistry) -> None:
+        """Learning: attempts, quiz answers and XP, per lesson and version (what a content canary compares)."""
         self.lesson_starts = Counter(
             "fiml_lesson_starts",
             "Lesson attempts started, by lesson and version.",
@@ -82,6 +95,9 @@ class BotMetrics:
             registry=r,
         )
         self.xp_awarded = Counter("fiml_xp_awarded", "XP paid into learners' ledgers.", registry=r)
+
+    def _declare_operations(self, r: CollectorRegistry) -> None:
+        """Operations: Telegram and database errors, content and flag reloads, the build, alerts and notices."""
         self.telegram_errors = Counter(
             "fiml_telegram_api_errors",
             "Failed Bot API calls, by method and error code (HTTP status, or timeout/network).",
@@ -122,10 +138,6 @@ class BotMetrics:
             "When the flag file was last loaded successfully (Unix time).",
             registry=r,
         )
-        for kind in UPDATE_KINDS:
-            for outcome in OUTCOMES:
-                self.updates.labels(kind, outcome)  # exported at 0 from the start, so rates work at once
-        self.content_refresh_age.set_function(lambda: 0.0)
 
     # -- the tutor's Observer ---------------------------------------------------------------
     def action_done(self, events: ActionEvents) -> None:

@@ -293,23 +293,18 @@ class _Reader:
             where = path + (color,)
             env = self.mapping(data[color], where, ("version", "traffic", "instances", "replicas"))
             replicas = env.get("replicas")
+            listed: list[Any] = replicas if isinstance(replicas, list) else []
             addresses: list[str] = []
-            if not isinstance(replicas, list) or not replicas:
+            if not listed:
                 self.problem(where + ("replicas",), "expected a list of host:port, one per webhook replica")
             else:
                 addresses = [
-                    a for i, item in enumerate(replicas) if (a := self.address(item, where + ("replicas", i)))
+                    a for i, item in enumerate(listed) if (a := self.address(item, where + ("replicas", i)))
                 ]
-            instances = self.get(
-                env,
-                "instances",
-                where,
-                self.positive_int,
-                len(replicas) if isinstance(replicas, list) and replicas else 1,
-            )
-            if addresses and instances is not None and instances != len(replicas):
+            instances = self.get(env, "instances", where, self.positive_int, len(listed) or 1)
+            if addresses and instances is not None and instances != len(listed):
                 self.problem(
-                    where + ("instances",), f"says {instances} but {len(replicas)} replica(s) are listed"
+                    where + ("instances",), f"says {instances} but {len(listed)} replica(s) are listed"
                 )
             traffic = self.get(env, "traffic", where, self.percent, 100.0 if color == "blue" else 0.0)
             version = self.get(env, "version", where, self.text, None)
@@ -334,7 +329,7 @@ class _Reader:
         if not isinstance(value, list) or not value:
             self.problem(path, "expected a list of phases, e.g. - traffic_split: 10%")
             return ()
-        phases = []
+        phases: list[Phase] = []
         for i, item in enumerate(value):
             where = path + (i,)
             data = self.mapping(item, where, ("traffic_split", "duration", "rollback_on_error_rate"))

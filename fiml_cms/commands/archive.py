@@ -138,65 +138,55 @@ def check_archive(ws: Workspace, out: Path | None = None) -> ArchiveResult:
     blobs = list(zip(entries, ws.backend.blob_shas(entries)))
     expected = {folder / entry.lesson_id / f"{entry.version}.yaml": blob for entry, blob in blobs}
     for path, blob in expected.items():
-        name = _display(path)
         if not path.is_file():
             result.findings.append(
-                Finding(
+                _file_finding(
                     "FIML070",
                     f"missing archive file for published {path.parent.name}@{path.stem} (run `fiml-cms archive`)",
-                    name,
-                    line=1,
-                    column=1,
+                    path,
                 )
             )
         elif not _same(path, blob):
             result.findings.append(
-                Finding(
+                _file_finding(
                     "FIML071",
                     f"differs from the published blob {blob[:12]} of {path.parent.name}@{path.stem}",
-                    name,
-                    line=1,
-                    column=1,
+                    path,
                 )
             )
         else:
             result.unchanged += 1
     if folder.is_dir():
-        for path in sorted(folder.glob("*/*.yaml")):
-            if path not in expected:
-                result.findings.append(
-                    Finding(
-                        "FIML072",
-                        "is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version",
-                        _display(path),
-                        line=1,
-                        column=1,
-                    )
-                )
+        result.findings.extend(
+            _file_finding(
+                "FIML072",
+                "is not a published version (no tag): run `fiml-cms archive --prune` to remove it, or publish that version",
+                path,
+            )
+            for path in sorted(folder.glob("*/*.yaml"))
+            if path not in expected
+        )
     index = folder / INDEX
     if not index.is_file() or index.read_bytes() != _index_document(blobs):
         result.findings.append(
-            Finding(
-                "FIML071",
-                "index.json is missing or out of date (run `fiml-cms archive`)",
-                _display(index),
-                line=1,
-                column=1,
-            )
+            _file_finding("FIML071", "index.json is missing or out of date (run `fiml-cms archive`)", index)
         )
     with run_lock(ws.repo.git_dir, wait=False) as free:
         if free:  # while an archive run holds the lock its temp files are live, not stale
-            for stale in stale_temp_files(folder):
-                result.findings.append(
-                    Finding(
-                        "FIML073",
-                        "a temporary file left by an interrupted `fiml-cms archive` (the next run removes it)",
-                        _display(stale),
-                        line=1,
-                        column=1,
-                    )
+            result.findings.extend(
+                _file_finding(
+                    "FIML073",
+                    "a temporary file left by an interrupted `fiml-cms archive` (the next run removes it)",
+                    stale,
                 )
+                for stale in stale_temp_files(folder)
+            )
     return result
+
+
+def _file_finding(code: str, message: str, path: Path) -> Finding:
+    """A finding about a whole archive file (placed at its first line)."""
+    return Finding(code, message, _display(path), line=1, column=1)
 
 
 def stale_temp_files(folder: Path) -> list[Path]:

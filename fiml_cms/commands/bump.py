@@ -72,19 +72,7 @@ def plan_bump(
     yanking = yanks.to_add(current, yank)
     if yanking or current.version in current.yanked:
         required = max(required, Level.PATCH)  # a yank is published by a new version
-    if level_name == "auto":
-        if required is Level.NONE:
-            raise ContentError(f"{ref.id}: {_nothing_to_bump(ref.id, published_as)}")
-        level = required
-    else:
-        try:
-            level = Level.parse(level_name)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if level < required and not force:
-            raise ContentError(
-                f"{ref.id}: the changes since {published} require a {required.label} bump, not {level.label} (see `fiml-cms diff {ref.id}`; --force overrides)"
-            )
+    level = _chosen_level(ref.id, level_name, required, published_as, force)
     base_version = current.version
     if published and versions.parse(published) > versions.parse(base_version):
         base_version = published
@@ -111,6 +99,26 @@ def plan_bump(
     return BumpPlan(
         ref.id, ref.path, current.version, new_version, level, required, entry, before, after, yanking
     )
+
+
+def _chosen_level(
+    lesson_id: str, level_name: str, required: Level, published: renames.PublishedAs | None, force: bool
+) -> Level:
+    """The level asked for (`auto`: the one the changes require), refused below what they require."""
+    if level_name == "auto":
+        if required is Level.NONE:
+            raise ContentError(f"{lesson_id}: {_nothing_to_bump(lesson_id, published)}")
+        return required
+    try:
+        level = Level.parse(level_name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if level < required and not force:
+        since = published.version if published else None
+        raise ContentError(
+            f"{lesson_id}: the changes since {since} require a {required.label} bump, not {level.label} (see `fiml-cms diff {lesson_id}`; --force overrides)"
+        )
+    return level
 
 
 def _required_level(ws: Workspace, published: renames.PublishedAs | None, current: Lesson) -> Level:

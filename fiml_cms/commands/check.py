@@ -109,33 +109,44 @@ def _compare(old: Lesson, new: Lesson, file: str, base: str) -> list[Finding]:
                 ("id",),
             )
         )
+    return findings + _version_findings(old, new, file, base) + _changelog_findings(old, new, file)
+
+
+def _version_findings(old: Lesson, new: Lesson, file: str, base: str) -> list[Finding]:
+    """The version must not fall, and must rise at least as far as the content changed."""
     required = diff_lessons(old, new).required
     before, after = versions.parse(old.version), versions.parse(new.version)
     raised = versions.level_between(old.version, new.version)
     if after < before:
-        findings.append(
+        return [
             Finding(
                 "FIML062", f"version {new.version} is lower than {old.version} at {base}", file, ("version",)
             )
-        )
-    elif required > Level.NONE and after == before:
-        findings.append(
+        ]
+    if required > Level.NONE and after == before:
+        return [
             Finding(
                 "FIML060",
                 f"the content changed ({required.label} change) but the version is still {old.version}; run `fiml-cms bump {new.id} {required.label} -m ...`",
                 file,
                 ("version",),
             )
-        )
-    elif raised < required:
-        findings.append(
+        ]
+    if raised < required:
+        return [
             Finding(
                 "FIML061",
                 f"the changes require a {required.label} bump, but {old.version} -> {new.version} is a {raised.label} bump (see `fiml-cms diff {new.id} {old.version}`)",
                 file,
                 ("version",),
             )
-        )
+        ]
+    return []
+
+
+def _changelog_findings(old: Lesson, new: Lesson, file: str) -> list[Finding]:
+    """Earlier changelog entries stay as they were; a raised version brings a new entry."""
+    findings = []
     kept = {e.version: e for e in new.changelog}
     for entry in old.changelog:
         if kept.get(entry.version) != entry:
@@ -148,7 +159,7 @@ def _compare(old: Lesson, new: Lesson, file: str, base: str) -> list[Finding]:
                     ("changelog",),
                 )
             )
-    if after > before:
+    if versions.parse(new.version) > versions.parse(old.version):
         old_entries = {e.version for e in old.changelog}
         if not any(e.version == new.version for e in new.changelog) or new.version in old_entries:
             findings.append(

@@ -27,7 +27,7 @@ def unbacked_files(ws: Workspace, folder: Path) -> list[Path]:
 def prune(ws: Workspace, out: Path | None = None) -> list[Path]:
     """Delete the unbacked files (and lesson folders left empty); returns what was removed."""
     folder = out or ws.settings.archive
-    removed = []
+    removed: list[Path] = []
     for path in unbacked_files(ws, folder):
         try:
             path.unlink()

@@ -55,9 +55,9 @@ def show(ws: Workspace, spec: str) -> bytes:
 
 
 def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
-    for entry in ws.store.published(lesson_id):
-        if entry.version == version:
-            return entry
+    for tagged in ws.store.published(lesson_id):
+        if tagged.version == version:
+            return tagged
     entry = ws.backend.history(lesson_id).get(version)
     if entry is None:
         known = ", ".join(ws.store.versions(lesson_id)) or "none"

@@ -132,7 +132,8 @@ def plan_from_history(ws: Workspace) -> HistoryPlan:
 def _history_message(doc: dict, version: str, commit: str) -> str:
     for entry in doc.get("changelog") or []:
         if isinstance(entry, dict) and versions.normalize_legacy(entry.get("version")) == version:
-            changes = entry.get("changes") if isinstance(entry.get("changes"), list) else []
+            listed = entry.get("changes")
+            changes = listed if isinstance(listed, list) else []
             return tag_message(
                 ChangelogEntry(version, str(entry.get("date", "")), tuple(str(c) for c in changes))
             )

@@ -17,7 +17,7 @@ from .. import atomic, legacy
 from ..config import Settings
 from ..document import check_text
 from ..errors import ContentError, UsageError
-from ..sourcefile import read_source
+from ..sourcefile import Source, read_source
 from ..yamlfile import YamlProblem, dump_lesson, load
 from .validate import YAML_SUFFIXES, display_name
 
@@ -234,34 +234,11 @@ def _upgrade_one(
     text_types: tuple[str, ...],
     defaults: dict[str, int],
 ) -> FileOutcome:
-    display = display_name(path)
-    outcome = FileOutcome(path, display, PROBLEMS)
-    if path.is_symlink():
-        outcome.problems.append(
-            "is a symlink; upgrade rewrites regular files only (upgrade the file it points to)"
-        )
+    outcome = FileOutcome(path, display_name(path), PROBLEMS)
+    loaded = _read_lesson(path, settings, outcome)
+    if loaded is None:
         return outcome
-    source = read_source(path, display, settings.root)
-    if source.text is None:
-        outcome.problems.extend(f"{f.line}:{f.column} {f.code} {f.message}" for f in source.findings)
-        return outcome
-    outcome.old_text = source.text
-    try:
-        data = load(source.text)
-    except YamlProblem as problem:
-        outcome.problems.append(f"{problem.line}:{problem.column} {problem.code} {problem.message}")
-        return outcome
-    if not isinstance(data, dict) or "id" not in data:
-        outcome.status = SKIPPED
-        outcome.notes.append(
-            "not a lesson: "
-            + (
-                "the file has no `id` field"
-                if isinstance(data, dict)
-                else "the top level is not a mapping of fields"
-            )
-        )
-        return outcome
+    source, data = loaded
     outcome.lesson_id = data["id"] if isinstance(data["id"], str) else None
     outcome.first_added = history.first_added(path)
     if legacy.is_current(data):
@@ -283,13 +260,53 @@ def _upgrade_one(
     if result.problems or result.data is None:
         outcome.problems.extend(result.problems or ["cannot be upgraded"])
         return outcome
-    text = dump_lesson(result.data)
-    if load(text) != result.data:  # pragma: no cover - dump_lesson is fuzzed to prevent this
+    _rewrite(outcome, result.data)
+    return outcome
+
+
+def _read_lesson(
+    path: Path, settings: Settings, outcome: FileOutcome
+) -> tuple[Source, dict[str, Any]] | None:
+    """The file's source and top-level mapping; None, with the problem or the reason to skip in
+    `outcome`, for a symlink, an unreadable file, bad YAML or a file that is not a lesson."""
+    if path.is_symlink():
+        outcome.problems.append(
+            "is a symlink; upgrade rewrites regular files only (upgrade the file it points to)"
+        )
+        return None
+    source = read_source(path, outcome.display, settings.root)
+    if source.text is None:
+        outcome.problems.extend(f"{f.line}:{f.column} {f.code} {f.message}" for f in source.findings)
+        return None
+    outcome.old_text = source.text
+    try:
+        data = load(source.text)
+    except YamlProblem as problem:
+        outcome.problems.append(f"{problem.line}:{problem.column} {problem.code} {problem.message}")
+        return None
+    if not isinstance(data, dict) or "id" not in data:
+        outcome.status = SKIPPED
+        outcome.notes.append(
+            "not a lesson: "
+            + (
+                "the file has no `id` field"
+                if isinstance(data, dict)
+                else "the top level is not a mapping of fields"
+            )
+        )
+        return None
+    return source, data
+
+
+def _rewrite(outcome: FileOutcome, upgraded: dict[str, Any]) -> None:
+    """Dump the upgraded lesson and validate the text: UPGRADED with `new_text`, or its problems."""
+    text = dump_lesson(upgraded)
+    if load(text) != upgraded:  # pragma: no cover - dump_lesson is fuzzed to prevent this
         outcome.problems.append(
             "internal error: the rewritten file does not read back to the upgraded lesson; nothing written"
         )
-        return outcome
-    checked = check_text(text.encode("utf-8"), display, stem=result.data["id"])
+        return
+    checked = check_text(text.encode("utf-8"), outcome.display, stem=upgraded["id"])
     for finding in checked.findings:
         where = f" [{finding.json_path}]" if finding.path else ""
         message = f"the upgraded lesson fails validation: {finding.code} {finding.message}{where}"
@@ -297,10 +314,9 @@ def _upgrade_one(
             message if finding.is_error else f"warning {finding.code} {finding.message}{where}"
         )
     if outcome.problems:
-        return outcome
+        return
     outcome.status = UPGRADED
     outcome.new_text = text
-    return outcome
 
 
 def _stem(path: Path) -> str:

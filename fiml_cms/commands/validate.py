@@ -137,10 +137,10 @@ def context_entries(files: list[str], settings: Settings) -> list[rules.LessonEn
             entries[file] = decode(is_path, found, display, name.rsplit(".", 1)[0])
         else:
             missing.append((file, key if sha else None))
-    for (file, key), outcome in zip(missing, check_files([Path(f) for f, _ in missing], settings)):
+    for (file, cache_key), outcome in zip(missing, check_files([Path(f) for f, _ in missing], settings)):
         entries[file] = outcome.entry
-        if key is not None:
-            cache.put(key, encode(outcome.entry))
+        if cache_key is not None:
+            cache.put(cache_key, encode(outcome.entry))
     cache.save()
     return [entries[f] for f in files]
 
@@ -182,7 +182,7 @@ def _position(findings: list[Finding], outcomes: dict[str, FileOutcome]) -> list
     by_file: dict[str, list[Finding]] = {}
     for f in findings:
         by_file.setdefault(f.file, []).append(f)
-    placed = []
+    placed: list[Finding] = []
     for file, group in by_file.items():
         try:
             text = outcomes[file].path.read_bytes().decode("utf-8", errors="replace")

@@ -21,7 +21,7 @@ from fiml_cms.config import Settings
 from fiml_cms.document import PATH, check_file
 from fiml_cms.errors import ContentError, FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
-from fiml_cms.store import ArchiveBackend, ContentStore
+from fiml_cms.store import ArchiveBackend, ContentStore, Servable
 
 from .summaries import SummaryCache
 from .tutor.catalogue import Catalogue
@@ -36,9 +36,8 @@ class LessonContent:
         self.store = store
         self.settings = settings
         self.remote = remote  # FIML_CONTENT_REMOTE; None: the clone's `origin`, if any
-        self._lock = threading.RLock()  # guards lesson loads
+        self._lock = threading.RLock()  # guards the archive lookup
         self._refreshing = threading.Lock()  # one refresh at a time; never taken by an action
-        self._latest: dict[str, Lesson] = {}
         self._summaries = SummaryCache()
         self._paths_seen: tuple[tuple[str, int, int], ...] | None = None
         self._paths: tuple[LearningPath, ...] = ()
@@ -69,10 +68,8 @@ class LessonContent:
                     self.store.fetch_tags(self.remote)
                 except ContentError as exc:
                     problem = str(exc)
-            changed = self.store.refresh()
+            changed = self.store.refresh()  # also forgets the newest versions of the lessons that changed
             with self._lock:
-                for lesson_id in changed:
-                    self._latest.pop(lesson_id, None)
                 self._archive = False
             paths_changed = self._paths_signature() != self._paths_seen
             if changed or paths_changed:
@@ -105,30 +102,8 @@ class LessonContent:
 
     # -- lessons -----------------------------------------------------------------------------
     def latest(self, lesson_id: str) -> Lesson:
-        lesson = self._latest.get(lesson_id)
-        if lesson is not None:
-            return lesson
-        with self._lock:
-            ordered = self.store.versions(lesson_id)
-            problems = []
-            for version in reversed(ordered):
-                try:
-                    lesson = self.store.get(lesson_id, version)
-                except FimlError as exc:
-                    problems.append(str(exc))
-                    continue
-                if problems:
-                    log.error(
-                        "lesson %s: serving %s, the newest version that works: %s",
-                        lesson_id,
-                        version,
-                        "; ".join(problems),
-                    )
-                self._latest[lesson_id] = lesson
-                return lesson
-        raise ContentError(
-            f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}"
-        )
+        """The newest version that can be served (the store's cache: a refresh forgets what changed)."""
+        return self.store.servable(lesson_id, _report_fallback).lesson
 
     def _parsed_latest(self, lesson_id: str) -> Lesson | None:
         try:
@@ -201,8 +176,11 @@ class LessonContent:
         return ordered[-1] if ordered else None
 
     def is_yanked(self, lesson_id: str, version: str) -> bool:
-        summary = self._catalogue.summary(lesson_id)
-        return summary is not None and version in summary.yanked
+        """Yanked by the version served as the newest; False for a lesson with none."""
+        try:
+            return version in self.latest(lesson_id).yanked
+        except FimlError:
+            return False
 
     def current_id(self, lesson_id: str) -> str | None:
         return self._catalogue.current_id(lesson_id)
@@ -253,3 +231,12 @@ class LessonContent:
         return [
             e for e in latest.changelog if versions.is_valid(e.version) and versions.parse(e.version) > floor
         ]
+
+
+def _report_fallback(lesson_id: str, found: Servable) -> None:
+    log.error(
+        "lesson %s: serving %s, the newest version that works: %s",
+        lesson_id,
+        found.lesson.version,
+        "; ".join(found.skipped),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import versions
 from .config import Settings, load_settings
 from .document import parse_lesson
-from .errors import ContentError, MissingInput
+from .errors import ContentError, FimlError, MissingInput
 from .lesson import Lesson
 from .tags import TagFormat
 
@@ -37,6 +38,14 @@ class Published:
     commit: str | None = None
     blob: str | None = None  # known up front for the archive; resolved lazily from git
     path: Path | None = None  # the file, for a working-tree preview
+
+
+@dataclass(frozen=True)
+class Servable:
+    """A lesson's newest published version that can be served, and why any newer one cannot."""
+
+    lesson: Lesson
+    skipped: tuple[str, ...] = ()  # the problems of the newer versions, newest first
 
 
 class Backend(Protocol):
@@ -64,7 +73,7 @@ class ContentStore:
         self._lock = threading.RLock()
         self._lessons: dict[str, Lesson] = {}  # blob sha -> lesson (immutable)
         self._blobs: dict[tuple[str, str], str] = {}  # (id, version) -> blob sha
-        self._latest: dict[str, Lesson] = {}
+        self._latest: dict[str, Servable] = {}  # id -> newest servable version: the one latest/yanked cache
         self._index: dict[str, dict[str, Published]] = backend.index()
 
     @classmethod
@@ -167,21 +176,49 @@ class ContentStore:
         return self._load(lesson_id, version)
 
     def latest(self, lesson_id: str) -> Lesson:
-        """The newest published version.
+        """The newest published version; ContentError when it cannot be read (`servable` falls back).
 
         It is never yanked: a version is yanked by publishing a newer one that lists it, and a
         lesson cannot yank its own current version (FIML045).
         """
-        lesson = self._latest.get(lesson_id)
-        if lesson is not None:
-            return lesson
+        cached = self._latest.get(lesson_id)
+        if cached is not None and not cached.skipped:
+            return cached.lesson
         with self._lock:
-            lesson = self.latest_any(lesson_id)
-            self._latest[lesson_id] = lesson
+            lesson = self.latest_any(lesson_id)  # raises the newest version's own error
+            self._latest[lesson_id] = Servable(lesson)
             return lesson
 
+    def servable(
+        self, lesson_id: str, on_fallback: Callable[[str, Servable], None] | None = None
+    ) -> Servable:
+        """The newest version that can be served: a newer one that cannot be read is skipped, so
+        learners keep learning; `on_fallback(lesson_id, found)` hears of it once, when it is looked up.
+
+        Cached until a refresh changes the lesson's versions; ContentError when no version can be read.
+        """
+        cached = self._latest.get(lesson_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            problems: list[str] = []
+            for version in reversed(self.versions(lesson_id)):
+                try:
+                    lesson = self.get(lesson_id, version)
+                except FimlError as exc:
+                    problems.append(str(exc))
+                    continue
+                found = self._latest[lesson_id] = Servable(lesson, tuple(problems))
+                if problems and on_fallback is not None:
+                    on_fallback(lesson_id, found)
+                return found
+        raise ContentError(
+            f"lesson {lesson_id!r} has no version that can be served: {'; '.join(problems) or 'none published'}"
+        )
+
     def is_yanked(self, lesson_id: str, version: str) -> bool:
-        return version in self.latest_any(lesson_id).yanked
+        """Whether the newest servable version lists `version` as yanked (it carries the current list)."""
+        return version in self.servable(lesson_id).lesson.yanked
 
     def latest_any(self, lesson_id: str) -> Lesson:
         """The newest published version, yanked or not: it carries the current `yanked` list."""
@@ -206,16 +243,18 @@ class ContentStore:
                     known = ", ".join(self.versions(lesson_id)) or "none"
                     raise MissingInput(f"lesson {lesson_id!r} has no version {version} (published: {known})")
             blob, data = self._backend.fetch(entry)
+            where = entry.tag or f"{entry.commit or 'archive'}"
             lesson = self._lessons.get(blob)
             if lesson is None:
-                where = entry.tag or f"{entry.commit or 'archive'}"
                 raw = data if data is not None else self._backend.read(blob, entry)
-                lesson = _parse_published(raw, f"{lesson_id}@{version} ({where})", entry)
-                if lesson.id != lesson_id and lesson_id not in lesson.replaces:
-                    raise ContentError(f"{where}: holds lesson {lesson.id!r}, not {lesson_id!r}")
-                if lesson.version != version:
-                    raise ContentError(f"{where}: the file there has version {lesson.version}, not {version}")
-                self._lessons[blob] = lesson
+                lesson = self._lessons[blob] = _parse_published(
+                    raw, f"{lesson_id}@{version} ({where})", entry
+                )
+            # Checked on every first lookup, not only on the first parse: two tags may point at one blob.
+            if lesson.id != lesson_id and lesson_id not in lesson.replaces:
+                raise ContentError(f"{where}: holds lesson {lesson.id!r}, not {lesson_id!r}")
+            if lesson.version != version:
+                raise ContentError(f"{where}: the file there has version {lesson.version}, not {version}")
             self._blobs[(lesson_id, version)] = blob
             return lesson
 

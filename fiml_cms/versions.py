@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import semver
 
-_LEGACY = re.compile(r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
+#: A short legacy version (`1`, `1.2`, `1.2.3`), optionally written with a `v` in front.
+_LEGACY = re.compile(r"^(v?)(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?$")
 
 
 class Level(enum.IntEnum):
@@ -65,17 +66,21 @@ def sort_key(text: str) -> tuple[int, int, int, int, tuple[tuple[int, int, str],
     return (version.major, version.minor, version.patch, 0, parts)
 
 
-def normalize_legacy(value: object) -> str | None:
-    """`"1.0"`, `2`, `1.0` (a YAML float) -> `"1.0.0"`, `"2.0.0"`; full semver as is; else None."""
+def normalize_legacy(value: object, *, v_prefix: bool = False) -> str | None:
+    """`"1.0"`, `2`, `1.0` (a YAML float) -> `"1.0.0"`, `"2.0.0"`; full semver as is; else None.
+
+    With `v_prefix`, `"v1.2"` reads as `"1.2.0"` too: `fiml-cms upgrade` accepts what authors wrote,
+    while the tags made from history keep to versions a file could be published under.
+    """
     if isinstance(value, bool) or value is None:
         return None
     text = str(value).strip()
     if is_valid(text):
         return text
     match = _LEGACY.match(text)
-    if not match:
+    if not match or (match.group(1) and not v_prefix):
         return None
-    major, minor, patch = (int(g) if g else 0 for g in match.groups())
+    major, minor, patch = (int(g) if g else 0 for g in match.groups()[1:])
     return f"{major}.{minor}.{patch}"
 
 

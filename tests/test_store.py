@@ -208,6 +208,21 @@ def test_tag_on_a_commit_with_another_version(git_repo: Path) -> None:
     assert store.get(MARKET, "1.0.0").version == "1.0.0"
 
 
+def test_servable_falls_back_past_a_broken_newest_version_and_latest_still_says_why(git_repo: Path) -> None:
+    """One cache for the newest version: the bot's fallback and the strict `latest` share it."""
+    tag(MARKET)
+    git(git_repo, "tag", "-a", f"lesson/{MARKET}/v2.0.0", "-m", "wrong", "HEAD")
+    store = ContentStore.open(git_repo)
+    heard: list[tuple[str, str]] = []
+    found = store.servable(MARKET, lambda lesson_id, f: heard.append((lesson_id, f.lesson.version)))
+    assert found.lesson.version == "1.0.0" and "has version 1.0.0, not 2.0.0" in found.skipped[0]
+    assert store.servable(MARKET, lambda *_: heard.append(("again", ""))) is found  # cached: told once
+    assert heard == [(MARKET, "1.0.0")]
+    assert not store.is_yanked(MARKET, "1.0.0")
+    with pytest.raises(ContentError, match="has version 1.0.0, not 2.0.0"):
+        store.latest(MARKET)
+
+
 def test_tag_on_a_commit_without_the_lesson(git_repo: Path) -> None:
     git(git_repo, "tag", "-a", "lesson/ghost_lesson/v1.0.0", "-m", "no such file")
     store = ContentStore.open(git_repo)

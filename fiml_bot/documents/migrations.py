@@ -206,6 +206,9 @@ def _moment(text: Any) -> dt.datetime | None:
         return None
 
 
+Resolve = Callable[[str, Any], str]  # (lesson id, the moment that counts) -> the version
+
+
 @step("0.9", "1.0")
 def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, Any]:
     content = context.content
@@ -215,7 +218,44 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
 
     completions_in: dict[str, dict[str, Any]] = document.get("lesson_completions", {})
     lessons_in: dict[str, dict[str, Any]] = document.get("lessons", {})
+    completions = _completions_1_0(completions_in, resolve)  # resolved first: the notes keep that order
+    lessons = _lessons_1_0(lessons_in, completions, resolve)
+    history = sorted(
+        ({"lesson_id": lesson_id, **entry} for lesson_id, entry in completions.items()),
+        key=lambda c: _moment(c["completed_at"]) or dt.datetime.min.replace(tzinfo=dt.UTC),
+    )
+    moments = _moments(lessons_in, completions_in)
+    game = document["gamification"]
+    last_active_day = moments[-1][0].date().isoformat() if moments and game["streak_days"] > 0 else None
+    return {
+        "user_id": normalize_learner_id(document["user_id"]),
+        "schema_version": "1.0",
+        "profile": {
+            "name": "",
+            "time_zone": "UTC",
+            "active": True,
+            "created_at": moments[0][1] if moments else None,
+        },
+        "lessons": {lesson_id: lessons[lesson_id] for lesson_id in sorted(lessons)},
+        "lesson_completions": {lesson_id: completions[lesson_id] for lesson_id in sorted(completions)},
+        "completion_history": history,
+        "gamification": {
+            "total_xp": game["total_xp"],
+            "level": game["level"],
+            "badges": list(game["badges"]),
+            "streak_days": game["streak_days"],
+            "last_active_day": last_active_day,
+            "freeze_available": True,
+            "freeze_used_on": None,
+            "xp_ledger": _ledger(history),
+        },
+    }
 
+
+def _completions_1_0(
+    completions_in: dict[str, dict[str, Any]], resolve: Resolve
+) -> dict[str, dict[str, Any]]:
+    """Each 0.9 completion as attempt 1, at the version published when it was completed."""
     completions: dict[str, dict[str, Any]] = {}
     for lesson_id, entry in completions_in.items():
         version = resolve(lesson_id, entry.get("completed_at"))
@@ -227,7 +267,13 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
             "quiz_score": entry["quiz_score"],
             "quiz_total": entry["quiz_total"],
         }
+    return completions
 
+
+def _lessons_1_0(
+    lessons_in: dict[str, dict[str, Any]], completions: dict[str, dict[str, Any]], resolve: Resolve
+) -> dict[str, dict[str, Any]]:
+    """The 1.0 progress records: one per 0.9 lesson, plus one per completion without a lesson entry."""
     lessons: dict[str, dict[str, Any]] = {}
     for lesson_id, entry in lessons_in.items():
         done = completions.get(lesson_id)
@@ -272,12 +318,12 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
                 "seen_version": done["version"],
                 "pending_choice": None,
             }
+    return lessons
 
-    history = sorted(
-        ({"lesson_id": lesson_id, **entry} for lesson_id, entry in completions.items()),
-        key=lambda c: _moment(c["completed_at"]) or dt.datetime.min.replace(tzinfo=dt.UTC),
-    )
-    ledger = [
+
+def _ledger(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A `lesson:<id>` XP entry per completion that earned XP, in the order they were completed."""
+    return [
         {
             "key": gamification.lesson_key(entry["lesson_id"]),
             "amount": entry["xp_earned"],
@@ -290,6 +336,11 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
         if entry["xp_earned"] > 0
     ]
 
+
+def _moments(
+    lessons_in: dict[str, dict[str, Any]], completions_in: dict[str, dict[str, Any]]
+) -> list[tuple[dt.datetime, Any]]:
+    """Every readable timestamp in the document, oldest first, with its text as written."""
     moments = [
         (m, text)
         for entry in lessons_in.values()
@@ -301,29 +352,4 @@ def _from_0_9(document: dict[str, Any], context: MigrationContext) -> dict[str, 
         if (m := _moment(entry["completed_at"])) is not None
     ]
     moments.sort(key=lambda pair: pair[0])
-    game = document["gamification"]
-    last_active_day = moments[-1][0].date().isoformat() if moments and game["streak_days"] > 0 else None
-
-    return {
-        "user_id": normalize_learner_id(document["user_id"]),
-        "schema_version": "1.0",
-        "profile": {
-            "name": "",
-            "time_zone": "UTC",
-            "active": True,
-            "created_at": moments[0][1] if moments else None,
-        },
-        "lessons": {lesson_id: lessons[lesson_id] for lesson_id in sorted(lessons)},
-        "lesson_completions": {lesson_id: completions[lesson_id] for lesson_id in sorted(completions)},
-        "completion_history": history,
-        "gamification": {
-            "total_xp": game["total_xp"],
-            "level": game["level"],
-            "badges": list(game["badges"]),
-            "streak_days": game["streak_days"],
-            "last_active_day": last_active_day,
-            "freeze_available": True,
-            "freeze_used_on": None,
-            "xp_ledger": ledger,
-        },
-    }
+    return moments

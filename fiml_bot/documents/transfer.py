@@ -359,8 +359,24 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
     records = item.records
     learner_id = records.learner.id
     result = LearnerImport(learner_id, migrated=item.migrated, warnings=item.warnings)
+    _merge_learner_record(repo, records, result)
+    _merge_progress(repo, records, result)
+    _merge_completions(repo, records, result)
+    total = _merge_xp(repo, records, result, now)
+    if total > MAX_XP:  # raised inside the transaction, so nothing of this import is kept
+        raise InvalidDocument(
+            learner_id,
+            f"importing would give {learner_id!r} {total:,} XP; a learner holds at most {MAX_XP:,}",
+        )
+    for badge in badge_awards(records, now):
+        if repo.award_badge(badge):
+            result.badges_added += 1
+    result.xp_total = total
+    return result
 
-    existing = repo.learner(learner_id)
+
+def _merge_learner_record(repo: ProgressRepository, records: LearnerRecords, result: LearnerImport) -> None:
+    existing = repo.learner(records.learner.id)
     if existing is None:
         repo.save_learner(replace(records.learner, revision=0))
         result.created = True
@@ -370,8 +386,11 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
             repo.save_learner(merged)
             result.learner_updated = True
 
+
+def _merge_progress(repo: ProgressRepository, records: LearnerRecords, result: LearnerImport) -> None:
+    """Each lesson's record: added when new, replaced when the document's is further along."""
     for incoming in records.progress:
-        current = repo.progress(learner_id, incoming.lesson_id)
+        current = repo.progress(records.learner.id, incoming.lesson_id)
         if current is None:
             repo.save_progress(replace(incoming, revision=0))
             result.lessons_added += 1
@@ -381,13 +400,21 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
         else:
             result.lessons_kept += 1
 
-    have = {completion_key(c) for c in repo.completions(learner_id)}
+
+def _merge_completions(repo: ProgressRepository, records: LearnerRecords, result: LearnerImport) -> None:
+    have = {completion_key(c) for c in repo.completions(records.learner.id)}
     for completion in records.completions:
         if completion_key(completion) not in have:
             repo.add_completion(completion)
             have.add(completion_key(completion))
             result.completions_added += 1
 
+
+def _merge_xp(
+    repo: ProgressRepository, records: LearnerRecords, result: LearnerImport, now: dt.datetime
+) -> int:
+    """The ledger's entries, then one adjustment up to the document's total; returns the new total."""
+    learner_id = records.learner.id
     for award in records.xp:
         if repo.award_xp(award):
             result.xp_entries_added += 1
@@ -408,17 +435,7 @@ def _merge(repo: ProgressRepository, item: PreparedDocument, now: dt.datetime) -
             result.xp_added += adjust.amount
             result.xp_adjusted = adjust.amount
             total += adjust.amount
-
-    if total > MAX_XP:  # raised inside the transaction, so nothing of this import is kept
-        raise InvalidDocument(
-            learner_id,
-            f"importing would give {learner_id!r} {total:,} XP; a learner holds at most {MAX_XP:,}",
-        )
-    for badge in badge_awards(records, now):
-        if repo.award_badge(badge):
-            result.badges_added += 1
-    result.xp_total = total
-    return result
+    return total
 
 
 def merge_learner(existing: Learner, incoming: Learner) -> Learner:

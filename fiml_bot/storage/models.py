@@ -1,7 +1,7 @@
 """The progress store's tables, as SQLAlchemy 2.0 typed declarative models.
 
 These classes describe the schema (for Alembic's autogenerate comparison and for the repository's
-queries); the tutor never sees them: `unit_of_work.py` maps rows to the frozen records of
+queries); the tutor never sees them: `repository.py` maps rows to the frozen records of
 `fiml_bot.tutor.model`. Types are portable (SQLite and PostgreSQL); timestamps are stored in UTC and
 always read back as aware UTC datetimes (SQLite keeps no offset, so naive values are marked UTC).
 

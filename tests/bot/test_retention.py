@@ -65,10 +65,10 @@ def test_processed_events_stay_bounded_over_a_long_simulation(
 ) -> None:
     """Ten simulated days of updates, pruned every hour as `fiml-bot run` does: the table holds about
     one window of updates, never more, and never forgets one inside the window."""
-    from fiml_bot.storage import unit_of_work
+    from fiml_bot.storage import repository
 
     clock = {"now": dt.datetime(2026, 3, 1, tzinfo=dt.UTC)}
-    monkeypatch.setattr(unit_of_work, "utc_now", lambda: clock["now"])
+    monkeypatch.setattr(repository, "utc_now", lambda: clock["now"])
     upgrade(sqlite_url)
     window = dt.timedelta(hours=30)
     per_hour = 3

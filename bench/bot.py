@@ -55,8 +55,8 @@ from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
+from testing.fakebotapi import FakeBotApi, RateLimits
 from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
-from tests.fakebotapi import FakeBotApi, RateLimits
 
 GOAL_SQLITE = 1000.0
 GOAL_RATIO = 0.3

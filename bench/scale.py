@@ -34,8 +34,8 @@ from benchlib import cpu_model, postgres_reachable
 from doctor import populate_postgres
 
 from fiml_bot.bootstrap import BotSettings, open_content
+from testing.fakebotapi import FakeBotApi
 from tests.bot.simulation import postgres_schema
-from tests.fakebotapi import FakeBotApi
 from tests.release.cluster import Cluster
 from tests.release.load import Load, query, take_lesson
 

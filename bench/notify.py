@@ -39,7 +39,7 @@ from fiml_bot.tutor.engine import STORAGE_DOWN, Tutor
 from fiml_bot.tutor.events import Help
 from fiml_cms.config import load_settings
 from fiml_cms.versions import Level
-from tests.bot.seeding import seed_learners
+from testing.seeding import seed_learners
 
 
 def tutor_for(root: Path, url: str) -> Tutor:

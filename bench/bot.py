@@ -56,7 +56,8 @@ from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
 from testing.fakebotapi import FakeBotApi, RateLimits
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
+from testing.postgres import postgres_schema
+from testing.simulation import ContentRepo, git_identity
 
 GOAL_SQLITE = 1000.0
 GOAL_RATIO = 0.3

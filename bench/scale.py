@@ -35,9 +35,9 @@ from doctor import populate_postgres
 
 from fiml_bot.bootstrap import BotSettings, open_content
 from testing.fakebotapi import FakeBotApi
+from testing.postgres import postgres_schema
 from testing.release.cluster import Cluster
 from testing.release.load import Load, query, take_lesson
-from tests.bot.simulation import postgres_schema
 
 LESSON = "risk_and_return"  # the seeded learners completed what_is_a_market and started reading_stock_prices
 BIG_TABLES = ("learners", "lesson_progress", "completions", "xp_ledger", "badges", "processed_events")

@@ -51,7 +51,8 @@ from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
 from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
+from testing.postgres import postgres_schema
+from testing.simulation import ContentRepo, git_identity
 
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret"

@@ -60,7 +60,8 @@ from fiml_bot.tutor.messages import Message
 from fiml_cms import store as store_module
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
+from testing.postgres import postgres_schema
+from testing.simulation import ContentRepo, git_identity
 
 GOAL_SQLITE = 1000.0
 

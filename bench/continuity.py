@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The continuity simulation at scale: N learners (default 1,000) across the release train.
 
 The same simulation as `tests/bot/test_continuity.py` (see `testing/simulation/`): a real content
@@ -10,7 +9,7 @@ checking every action and a checkpoint at every release.
 Prints each invariant family (held or broken, with examples), the §5 decisions met, and the timing;
 exits 1 when an invariant was broken.
 
-Usage: .venv/bin/python bench/continuity.py [--learners 1000] [--seed N] [--postgres [URL]] [--keep DIR]
+Usage: .venv/bin/python -m bench.continuity [--learners 1000] [--seed N] [--postgres [URL]] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -23,11 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model
-
+from bench.benchlib import cpu_model
 from testing.postgres import postgres_schema
 from testing.simulation import CATEGORIES, Config, Report, run_simulation
 

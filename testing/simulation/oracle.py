@@ -86,6 +86,7 @@ class Oracle:
         with self.storage() as uow:
             return uow.progress.xp_awards(learner_id)
 
+    # -- what the driver calls around every action ------------------------------------------------
     def expect(self, learner: str, event: Event, records: dict[str, LessonProgress]) -> Expectation | None:
         """What the action must do, worked out before the tutor sees it (None: only the general checks)."""
         expectation = self._expectation(learner, event, records)

@@ -27,16 +27,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Benchmarks run as modules from the repository root (bench/ and testing/ import as packages).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	-$(BIN)/python bench/validate.py
-	-$(BIN)/python bench/store.py
-	-$(BIN)/python bench/archive.py
-	-$(BIN)/python bench/tutor.py
-	-$(BIN)/python bench/bot.py
-	-$(BIN)/python bench/doctor.py
-	-$(BIN)/python bench/scale.py
-	-$(BIN)/python bench/telegram_budget.py
+	-$(BIN)/python -m bench.validate
+	-$(BIN)/python -m bench.store
+	-$(BIN)/python -m bench.archive
+	-$(BIN)/python -m bench.tutor
+	-$(BIN)/python -m bench.bot
+	-$(BIN)/python -m bench.doctor
+	-$(BIN)/python -m bench.scale
+	-$(BIN)/python -m bench.telegram_budget
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

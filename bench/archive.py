@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark `fiml-cms archive` of every published version against a plain `git cat-file` loop.
 
 On the repository of bench/gitgen.py (N lessons x 3 tagged versions, default 3,000 versions),
@@ -6,7 +5,7 @@ each timed run writes the whole archive into a fresh, empty folder:
 
 - `fiml-cms archive --out DIR`, as a subprocess (what a user or CI runs; interpreter start and
   imports included), and `archive(Workspace.open(root), DIR)` called in this process;
-- the anchor, the same work done plainly, as a subprocess (`python bench/archive.py --anchor`)
+- the anchor, the same work done plainly, as a subprocess (`python -m bench.archive --anchor`)
   and in this process: one `git for-each-ref` (tag, peeled commit, date), one
   `git cat-file --batch-check` fed every `<commit>:<path>` at once (blob shas), then one
   persistent `git cat-file --batch` read per blob, each written with a plain `open().write()`
@@ -21,7 +20,7 @@ Context rows: a second, idempotent `fiml-cms archive` (nothing to write) and `--
 `--scratch /dev/shm` puts the output folders on tmpfs (file creation nearly free, fsync a no-op):
 what is left is the git and Python work, which a fast local disk comes close to.
 
-Usage: .venv/bin/python bench/archive.py [--count 1000] [--runs 3] [--profile] [--scratch DIR]
+Usage: .venv/bin/python -m bench.archive [--count 1000] [--runs 3] [--profile] [--scratch DIR]
 """
 
 from __future__ import annotations
@@ -41,8 +40,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gitgen
+from bench import gitgen
 
 os.environ.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
 PROJECT = Path(__file__).resolve().parent.parent
@@ -140,9 +138,7 @@ def main() -> None:
         anchor(Path(args.anchor[0]), Path(args.anchor[1]))
         return
 
-    sys.path.insert(0, str(PROJECT))
-    from store import machine  # bench/store.py: the same machine lines
-
+    from bench.store import machine  # bench/store.py: the same machine lines
     from fiml_cms.commands.archive import archive, check_archive
     from fiml_cms.workspace import Workspace
 
@@ -164,7 +160,9 @@ def main() -> None:
             raise SystemExit(f"fiml-cms archive failed: {done.stdout}{done.stderr}")
 
     def anchor_subprocess(out: Path) -> None:
-        subprocess.run([sys.executable, __file__, "--anchor", str(root), str(out)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "bench.archive", "--anchor", str(root), str(out)], check=True, cwd=PROJECT
+        )
 
     def in_process(out: Path) -> None:
         result = archive(Workspace.open(root), out)

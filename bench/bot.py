@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The Telegram bot's throughput through python-telegram-bot, against the in-process fake Bot API.
 
 1. **Updates per second** through `Application.process_update` (PTB's real update processing: the
@@ -16,7 +15,7 @@
    the fake with Telegram's flood limits on (`RateLimits`: 30/s overall, 1/s per chat after a burst of
    5). Goal: the configured rate (default 25 messages/s) sustained, zero 429s.
 
-Usage: .venv/bin/python bench/bot.py [--updates 3000] [--runs 3] [--learners 50] [--notify 250] [--no-postgres]
+Usage: .venv/bin/python -m bench.bot [--updates 3000] [--runs 3] [--learners 50] [--notify 250] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -38,14 +37,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model, postgres_reachable
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from bench.benchlib import cpu_model, postgres_reachable
 from fiml_bot import notify
 from fiml_bot.adapters.telegram import build_application
 from fiml_bot.content import LessonContent
@@ -55,8 +51,11 @@ from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
-from tests.fakebotapi import FakeBotApi, RateLimits
+from testing.fakebotapi import FakeBotApi, RateLimits
+from testing.postgres import postgres_schema
+from testing.simulation import ContentRepo, git_identity
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 GOAL_SQLITE = 1000.0
 GOAL_RATIO = 0.3

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Cost that grows with the catalogue (issue 16): tutor actions, the first action and `chat` start-up.
 
 | metric | what is timed | goal |
@@ -12,7 +11,7 @@
 The repositories are bench/gitgen.py's (copies of the project's lessons, 3 versions each, every
 version tagged), cached under /tmp.
 
-Usage: .venv/bin/python bench/catalogue.py [--count 10000] [--runs 5] [--actions 400]
+Usage: .venv/bin/python -m bench.catalogue [--count 10000] [--runs 5] [--actions 400]
 """
 
 from __future__ import annotations
@@ -29,12 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model
-from gitgen import GIT_ENV, ensure_repo
-
+from bench.benchlib import cpu_model
+from bench.gitgen import GIT_ENV, ensure_repo
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
 from fiml_bot.tutor.callbacks import encode
@@ -42,6 +37,8 @@ from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import ListLessons, Pressed
 from fiml_cms import yamlfile
 from fiml_cms.config import load_settings
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 SOURCE = "what_is_a_market"  # the lesson every scripted learner takes (one copy of it in each repository)
 

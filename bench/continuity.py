@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """The continuity simulation at scale: N learners (default 1,000) across the release train.
 
-The same simulation as `tests/bot/test_continuity.py` (see `tests/bot/simulation.py`): a real content
+The same simulation as `tests/bot/test_continuity.py` (see `testing/simulation/`): a real content
 repository made in a temporary folder from the project's lessons, every release a real commit and
 tag made with fiml-cms (patch, minor, minor, major, a yanked version, a renamed id, a raised
 `xp_reward`), a real database, the real `Tutor`, driven only through `Tutor.handle`, with the oracle
@@ -10,7 +9,7 @@ checking every action and a checkpoint at every release.
 Prints each invariant family (held or broken, with examples), the §5 decisions met, and the timing;
 exits 1 when an invariant was broken.
 
-Usage: .venv/bin/python bench/continuity.py [--learners 1000] [--seed N] [--postgres [URL]] [--keep DIR]
+Usage: .venv/bin/python -m bench.continuity [--learners 1000] [--seed N] [--postgres [URL]] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -23,18 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model
-
-from tests.bot.simulation import (
-    CATEGORIES,
-    Config,
-    Report,
-    postgres_schema,
-    run_simulation,
-)
+from bench.benchlib import cpu_model
+from testing.postgres import postgres_schema
+from testing.simulation import CATEGORIES, Config, Report, run_simulation
 
 FAMILIES = {
     "xp": "0 XP lost, none paid twice",

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark `fiml-bot doctor`, `db snapshot` and `db restore` on 100,000 learners (SQLite and PostgreSQL).
 
 Each learner completed "What Is a Market?" (completion, lesson award, three answer awards, badge) and
@@ -15,7 +14,7 @@ is the project's lessons (served as a preview, version 1.0.0).
 Medians of --runs runs. The doctor's result is checked before timing (clean; one hand-corrupted row
 found and named), and every restore is checked to keep the later XP.
 
-Usage: .venv/bin/python bench/doctor.py [--learners 100000] [--runs 3] [--postgres URL | --no-postgres] [--no-sqlite]
+Usage: .venv/bin/python -m bench.doctor [--learners 100000] [--runs 3] [--postgres URL | --no-postgres] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -27,18 +26,15 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchlib import cpu_model, postgres_reachable
 from sqlalchemy import create_engine, text
 
+from bench.benchlib import cpu_model, postgres_reachable
 from fiml_bot.bootstrap import BotSettings, open_content
 from fiml_bot.ops import doctor, pgtools, restore, snapshots
 from fiml_bot.storage import migrations_api

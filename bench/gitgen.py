@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A generated content repository for the store and archive benchmarks (shared by both).
 
 `ensure_repo(count)` returns a git repository (cached under /tmp, keyed by the count, the
@@ -20,7 +19,7 @@ built from the project's own `content/lessons/*.yaml`:
 Every generated version of the first round of copies is parsed with `parse_lesson` before the
 repository is written, so a generator bug cannot hand the benchmarks invalid lessons.
 
-Usage: .venv/bin/python bench/gitgen.py [--count 1000] [--versions 3] [--force]   (prints the path)
+Usage: .venv/bin/python -m bench.gitgen [--count 1000] [--versions 3] [--force]   (prints the path)
 """
 
 from __future__ import annotations
@@ -36,14 +35,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from bench.benchlib import ID_LINE, PROJECT_LESSONS, project_lessons
+
 CACHE = Path(tempfile.gettempdir()) / "fiml-bench-gitgen"
 REVISION = "4"  # bump when the generated repository changes shape
 LESSONS_REL = "content/lessons"
-
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons
 
 PREREQ_LINE = re.compile(r"^prerequisites:.*(?:\n[ \t]+- .*)*$", re.M)
 BODY_FIRST_LINE = re.compile(r"^( +)body: \|[-+]?\n( +)(.+)$", re.M)

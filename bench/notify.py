@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A bot action during a 100,000-learner `notify` selection (issue 16), on SQLite, with two processes.
 
 | metric | what is timed | goal |
@@ -9,7 +8,7 @@
 | anchor: selection holding the write lock | the same selection run inside a write transaction (`BEGIN IMMEDIATE`, as `notify` did before), and the actions meanwhile | - |
 | pruning | `prune_events` removing M update ids older than the window, in batches, while actions run | - |
 
-Usage: .venv/bin/python bench/notify.py [--learners 100000] [--actions 200]
+Usage: .venv/bin/python -m bench.notify [--learners 100000] [--actions 200]
 """
 
 from __future__ import annotations
@@ -25,12 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model
-from gitgen import ensure_repo
-
+from bench.benchlib import cpu_model
+from bench.gitgen import ensure_repo
 from fiml_bot import notify
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
@@ -39,7 +34,9 @@ from fiml_bot.tutor.engine import STORAGE_DOWN, Tutor
 from fiml_bot.tutor.events import Help
 from fiml_cms.config import load_settings
 from fiml_cms.versions import Level
-from tests.bot.seeding import seed_learners
+from testing.seeding import seed_learners
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def tutor_for(root: Path, url: str) -> Tutor:
@@ -97,7 +94,7 @@ def run_child(
     mode: str, url: str, root: Path, lesson: str, rounds: int, tutor: Tutor, actions: int
 ) -> tuple[list[float], list[float], int, int]:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--child", mode, url, str(root), lesson, str(rounds)],
+        [sys.executable, "-m", "bench.notify", "--child", mode, url, str(root), lesson, str(rounds)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Scale: updates/s and p50/p99 latency through HAProxy at 1, 2 and 4 webhook replicas on PostgreSQL
 holding 100,000 learners; the anchor, in the same run, is 2 replicas on a database of 1,000 learners
 (latency must not grow with the number of learners).
@@ -10,7 +9,7 @@ they have not started, each update delivered as Telegram does (in order per lear
 non-2xx). Latency is the webhook round trip through HAProxy. After the 100,000-learner runs the
 sequential scans of the big tables are counted (an index the queries need would be missing).
 
-Usage: .venv/bin/python bench/scale.py [--learners 100000] [--load 96] [--workers 32] [--replicas 1,2,4] [--postgres URL]
+Usage: .venv/bin/python -m bench.scale [--learners 100000] [--load 96] [--workers 32] [--replicas 1,2,4] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -20,24 +19,20 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-sys.path.insert(0, str(PROJECT / "bench"))
-
-from benchlib import cpu_model, postgres_reachable
-from doctor import populate_postgres
-
+from bench.benchlib import cpu_model, postgres_reachable
+from bench.doctor import populate_postgres
 from fiml_bot.bootstrap import BotSettings, open_content
-from tests.bot.simulation import postgres_schema
-from tests.fakebotapi import FakeBotApi
-from tests.release.cluster import Cluster
-from tests.release.load import Load, query, take_lesson
+from testing.fakebotapi import FakeBotApi
+from testing.postgres import postgres_schema
+from testing.release.cluster import Cluster
+from testing.release.load import Load, query, take_lesson
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 LESSON = "risk_and_return"  # the seeded learners completed what_is_a_market and started reading_stock_prices
 BIG_TABLES = ("learners", "lesson_progress", "completions", "xp_ledger", "badges", "processed_events")

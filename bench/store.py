@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark the ContentStore on a generated repository of N lessons x 3 tagged versions.
 
 One run, one repository (bench/gitgen.py, cached under /tmp), medians of repeated timings:
@@ -18,7 +17,7 @@ every blob, so both read from a warm pack. For context the table also shows GitP
 model (`repo.commit(tag).tree / path`, then reading the blob), `ContentStore.open` (settings and
 GitRepo included), the raw `git for-each-ref` subprocess, and the parts of a miss.
 
-Usage: .venv/bin/python bench/store.py [--count 1000] [--misses 300] [--profile]
+Usage: .venv/bin/python -m bench.store [--count 1000] [--misses 300] [--profile]
 """
 
 from __future__ import annotations
@@ -31,15 +30,13 @@ import platform
 import pstats
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gitgen
-from benchlib import cpu_model
+from bench import gitgen
+from bench.benchlib import cpu_model
 
 os.environ.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
 

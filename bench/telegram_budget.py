@@ -14,7 +14,7 @@
    (updates one at a time, enqueue to reply). Done with 1,000 and 100,000 learners in the database.
 
 Bounded: every wait has a deadline, every process is stopped at the end.
-Usage: .venv/bin/python bench/telegram_budget.py [--notify 5000] [--rate 10] [--phase 15] [--skip-fleet] [--skip-cpu]
+Usage: .venv/bin/python -m bench.telegram_budget [--notify 5000] [--rate 10] [--phase 15] [--skip-fleet] [--skip-cpu]
 """
 
 from __future__ import annotations
@@ -36,12 +36,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model, postgres_reachable
 from sqlalchemy import insert, select
 
+from bench.benchlib import cpu_model, postgres_reachable
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
 from fiml_bot.storage.database import make_engine
@@ -50,8 +47,11 @@ from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits
+from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits
+from testing.postgres import postgres_schema
+from testing.simulation import ContentRepo, git_identity
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret"
@@ -243,7 +243,8 @@ async def load_worker(
 def load(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
     args = [
         sys.executable,
-        __file__,
+        "-m",
+        "bench.telegram_budget",
         "--load-worker",
         json.dumps(
             {"urls": urls, "chats": chats, "rate": rate, "seconds": seconds, "first_update": first_update}

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Learner actions per second through `Tutor.handle`, beside bare single-row insert transactions.
 
 One run, for each database (a SQLite file; PostgreSQL too when reachable):
@@ -21,7 +20,7 @@ git + YAML parse) and the lesson parser are counted during the timed runs, after
 If the SQLite goal is missed, or with --profile, a cProfile of one run prints the top 25 functions
 by own time.
 
-Usage: .venv/bin/python bench/tutor.py [--actions 3000] [--runs 5] [--learners 50] [--postgres [URL] | --no-postgres] [--profile]
+Usage: .venv/bin/python -m bench.tutor [--actions 3000] [--runs 5] [--learners 50] [--postgres [URL] | --no-postgres] [--profile]
 """
 
 from __future__ import annotations
@@ -46,11 +45,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Self
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from benchlib import cpu_model, postgres_reachable
-
+from bench.benchlib import cpu_model, postgres_reachable
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
 from fiml_bot.storage.database import make_engine
@@ -60,7 +55,8 @@ from fiml_bot.tutor.messages import Message
 from fiml_cms import store as store_module
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
-from tests.bot.simulation import ContentRepo, git_identity, postgres_schema
+from testing.postgres import postgres_schema
+from testing.simulation import ContentRepo, git_identity
 
 GOAL_SQLITE = 1000.0
 

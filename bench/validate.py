@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark `fiml-cms validate` against `check-jsonschema` (a benchmark, not a test).
 
 What it does, in one run:
@@ -27,12 +26,13 @@ What it does, in one run:
    first, cold run of the one file is reported too.
 4. Prints Markdown tables and the machine it ran on.
 
-Usage: .venv/bin/python bench/validate.py [--runs 5] [--count 1000] [--repo-sizes 1000,10000] [--out DIR] [--keep]
+Usage: .venv/bin/python -m bench.validate [--runs 5] [--count 1000] [--repo-sizes 1000,10000] [--out DIR] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -47,13 +47,11 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from bench.benchlib import ID_LINE, PROJECT_LESSONS, project_lessons
+
 PROJECT = Path(__file__).resolve().parent.parent
 SCHEMA = PROJECT / "schemas" / "lesson.schema.json"
 REPO_SAMPLE = "content/lessons/reading_stock_prices.yaml"
-
-import itertools
-
-from benchlib import ID_LINE, PROJECT_LESSONS, project_lessons
 
 RATIO_GOAL = 4.0  # fiml-cms at least 4x faster than check-jsonschema on the N files
 SINGLE_GOAL_S = 0.25  # one file end to end

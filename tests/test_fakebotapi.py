@@ -36,7 +36,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from tests.fakebotapi import (
+from testing.fakebotapi import (
     NOT_MODIFIED,
     SECRET_HEADER,
     FakeBotApi,
@@ -45,7 +45,7 @@ from tests.fakebotapi import (
     parse_html,
     post_update,
 )
-from tests.fakebotapi.wire import parse_body
+from testing.fakebotapi.wire import parse_body
 
 CHAT = 42
 # PTB 22 itself reads the deprecated RetryAfter.retry_after while building the exception.

@@ -21,7 +21,7 @@ from telegram.request import HTTPXRequest
 
 from fiml_bot.adapters.rate_limiter import FleetRateLimiter
 from fiml_bot.adapters.send_budget import Priority, open_budget
-from tests.fakebotapi import DEFAULT_TOKEN
+from testing.fakebotapi import DEFAULT_TOKEN
 
 
 async def main(base_url: str, first_chat: int, count: int, priority: str) -> dict[str, float]:

@@ -29,7 +29,7 @@ def postgres_url() -> Iterator[str]:
     base = os.environ.get(POSTGRES_VARIABLE, "").strip()
     if not base:
         pytest.skip(f"{POSTGRES_VARIABLE} is not set")
-    from .simulation import postgres_schema
+    from testing.postgres import postgres_schema
 
     with postgres_schema(base) as url:
         yield url

@@ -21,9 +21,9 @@ from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed
 from fiml_cms.config import load_settings
+from testing.fakebotapi import FakeBotApi
 
 from ..conftest import cli, commit_all, replace_in
-from ..fakebotapi import FakeBotApi
 from .driver import Clock, Learner, progress_of, xp_of
 
 LESSON = "what_is_a_market"

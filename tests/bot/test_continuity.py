@@ -4,7 +4,7 @@ A real content repository in tmp (patch, minor, minor, major, a yanked version, 
 `xp_reward`, each a real commit and tag), a real database (a SQLite file; PostgreSQL too when
 FIML_TEST_POSTGRES_URL is set, with fewer learners), the real `Tutor`, driven only through
 `Tutor.handle`. The simulation runs once per database; each test below checks one family of
-invariants, so a failure names what broke. See `tests/bot/simulation.py` for the oracle and
+invariants, so a failure names what broke. See `testing/simulation/` for the oracle and
 `bench/continuity.py` for the 1,000-learner run.
 """
 
@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from .simulation import Config, Report, postgres_schema, run_simulation
+from testing.postgres import postgres_schema
+from testing.simulation import Config, Report, run_simulation
 
 POSTGRES_VARIABLE = "FIML_TEST_POSTGRES_URL"
 SQLITE_LEARNERS = 100

@@ -27,9 +27,9 @@ from fiml_bot.tutor.engine import UPDATING, Tutor
 from fiml_bot.tutor.events import Pressed
 from fiml_cms.config import load_settings
 from fiml_cms.errors import ConfigError
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer
 
 from ..conftest import cli, git
-from ..fakebotapi import FakeBotApi, FakeBotApiServer
 from .driver import Clock, Learner
 from .test_webhook import published, subprocess_env, wait_until
 

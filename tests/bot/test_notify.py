@@ -12,9 +12,9 @@ from telegram import Bot
 from fiml_bot import notify
 from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.events import Pressed, Start
+from testing.fakebotapi import FakeBotApi, RateLimits
 
 from ..conftest import cli, git
-from ..fakebotapi import FakeBotApi, RateLimits
 from .driver import Learner, make_tutor
 
 MARKET = "what_is_a_market"
@@ -236,8 +236,7 @@ def test_cli_paid_broadcast_prints_the_cost_then_needs_yes(
 
     from fiml_bot.cli import app
     from fiml_bot.storage import open_storage
-
-    from ..fakebotapi import DEFAULT_TOKEN, FakeBotApiServer
+    from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApiServer
 
     database = f"sqlite:///{tmp_path / 'bot.db'}"
     with open_storage(database, auto_upgrade=True) as storage:

@@ -15,10 +15,10 @@ from fiml_bot.storage import open_storage
 from fiml_bot.storage.migrations_api import upgrade
 from fiml_bot.tutor.engine import STORAGE_DOWN
 from fiml_bot.tutor.events import Help
+from testing.seeding import seed_learners
 
 from ..conftest import PROJECT
 from .driver import make_tutor
-from .seeding import seed_learners
 
 MARKET = "what_is_a_market"
 HOLD = 4.0  # seconds the reader keeps its snapshot open mid-read

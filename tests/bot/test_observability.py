@@ -21,8 +21,8 @@ from fiml_bot.adapters.telegram import build_application
 from fiml_bot.ops.alerts import Alert, AlertSender, Deduplicated, WebhookReceiver, payload
 from fiml_bot.ops.metrics import BotMetrics
 from fiml_bot.tutor.ports import StorageUnavailable
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer, post_update
 
-from ..fakebotapi import FakeBotApi, FakeBotApiServer, post_update
 from .driver import make_tutor
 from .test_webhook import SECRET, free_port, stop, subprocess_env, wait_until
 

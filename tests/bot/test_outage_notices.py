@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from fiml_bot.outage import OutageNotices
+from testing.fakebotapi import FakeBotApi, apost_update
 
-from ..fakebotapi import FakeBotApi, apost_update
 from .test_webhook import CHAT, SECRET, InProcess, fake, published, tutor_with_outage
 
 OTHER_CHAT = 5252

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer
+
 from .test_webhook import stop, subprocess_env, wait_until
 
 CHAT = 6161

@@ -28,7 +28,7 @@ from fiml_bot.adapters.send_budget import (
     store_for,
     take,
 )
-from tests.fakebotapi import FakeBotApi, FakeBotApiServer, RateLimits
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer, RateLimits
 
 PROJECT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("FIML_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

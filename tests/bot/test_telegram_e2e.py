@@ -10,9 +10,9 @@ from telegram import Update
 
 from fiml_bot.adapters.telegram import build_application
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
+from testing.fakebotapi import FakeBotApi
 
 from ..conftest import cli
-from ..fakebotapi import FakeBotApi
 from .driver import make_tutor, progress_of, xp_of
 
 CHAT = 4242

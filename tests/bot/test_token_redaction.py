@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fiml_bot.redaction import RedactingFilter, configure_logging, redact
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer
 
-from ..fakebotapi import FakeBotApi, FakeBotApiServer
 from .test_webhook import subprocess_env
 
 TOKEN = "987654:SECRET-token-do-not-print"

@@ -22,9 +22,9 @@ from fiml_bot.adapters.webhook import SECRET_HEADER, WebhookConfigError, Webhook
 from fiml_bot.cli import app as cli_app
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.ports import StorageUnavailable
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer, apost_update, post_update
 
 from ..conftest import cli
-from ..fakebotapi import FakeBotApi, FakeBotApiServer, apost_update, post_update
 from .driver import make_tutor
 
 CHAT = 5151

@@ -13,8 +13,7 @@ from fiml_bot.release.analysis import Counts, Scrape, increase, judge, parse
 from fiml_bot.release.controller import Hooks, Release, ReleaseError
 from fiml_bot.release.haproxy import Split
 from fiml_bot.release.wiring import textfile_exporter
-
-from .cluster import rollout_yaml
+from testing.release.cluster import rollout_yaml
 
 PHASES = """
       - traffic_split: 10%
@@ -262,7 +261,7 @@ def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(
     assert migrations_api.current(postgres_url) == migrations_api.head()
     assert migrate_with_snapshot(settings) == (migrations_api.head(), None)  # nothing to do: no snapshot
 
-    from .load import query
+    from testing.release.load import query
 
     query(
         postgres_url, "UPDATE alembic_version SET version_num = '9999'"

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from fiml_bot.cli import app
 from fiml_bot.release.haproxy import Split
+from testing.release.cluster import Cluster, bot_env
+from testing.release.load import Load, chatter, lesson_xp, processed_keys, take_lesson, xp_by_learner
 
-from .cluster import Cluster, bot_env
-from .load import Load, chatter, lesson_xp, processed_keys, take_lesson, xp_by_learner
 from .receiver import AlertReceiver
 
 MARKET = "what_is_a_market"

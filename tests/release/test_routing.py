@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from fiml_bot.cli import app
 from fiml_bot.release.haproxy import Split
-
-from .cluster import Cluster
-from .load import Load, chatter, processed_keys
+from testing.release.cluster import Cluster
+from testing.release.load import Load, chatter, processed_keys
 
 LEARNERS = list(range(7001, 7041))
 

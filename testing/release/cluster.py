@@ -22,7 +22,7 @@ import pytest
 
 from fiml_bot.release import config as rollout
 from fiml_bot.release.haproxy import RuntimeApi, Split, write_files
-from tests.fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import FakeBotApi, FakeBotApiServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 SECRET = "drill-secret"

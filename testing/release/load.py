@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
-from tests.fakebotapi import FakeBotApi
+from testing.fakebotapi import FakeBotApi
 
 from .cluster import SECRET
 

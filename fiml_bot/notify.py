@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
@@ -105,24 +104,16 @@ class Notice:
 
 def published_at(root: Path, tag_format: str, ref: str) -> dict[str, str]:
     """lesson id -> the newest version whose tag points at a commit reachable from `ref`."""
+    from fiml_cms.gitrepo import GitRepo
+
     fmt = TagFormat(tag_format)
-    git = ["git", "-C", str(root)]
-    check = subprocess.run(
-        [*git, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if check.returncode != 0:
-        raise ContentError(f"unknown git ref {ref!r} in {root}")
-    out = subprocess.run(
-        [*git, "tag", "--merged", check.stdout.strip(), "--list", f"{fmt.prefix}*"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    with GitRepo(root) as repo:
+        commit = repo.rev_parse(ref)
+        if commit is None:
+            raise ContentError(f"unknown git ref {ref!r} in {root}")
+        names = [tag.name for tag in repo.tags(fmt.prefix, merged_into=commit)]
     found: dict[str, str] = {}
-    for name in out.split():
+    for name in names:
         parsed = fmt.parse(name)
         if parsed is None or not versions.is_valid(parsed.version):
             continue

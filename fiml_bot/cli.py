@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from fiml_cms.clikit import example, version_option
+from fiml_cms.error_handler import handle_errors
+from fiml_cms.errors import UsageError
 
 from . import __version__
 
@@ -24,8 +24,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @app.callback()
@@ -49,27 +47,7 @@ MetricsPortOption = typer.Option(
 )
 
 
-def user_errors(func: F) -> F:
-    """Known failures become a one-line message and an exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from fiml_cms.errors import FimlError
-
-        from .adapters.send_budget import BudgetConfigError
-        from .storage.database import DatabaseUrlError
-        from .tutor.ports import StorageUnavailable
-
-        try:
-            return func(*args, **kwargs)
-        except FimlError as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(exc.exit_code) from None
-        except (StorageUnavailable, DatabaseUrlError, BudgetConfigError) as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
+user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
 
 
 def _settings(content: Path | None, database: str | None, **extra: object) -> Any:
@@ -153,26 +131,15 @@ def run(
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
     if not token:
-        print(
-            "fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr
-        )
-        raise typer.Exit(2)
+        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
     secret = os.environ.get("FIML_WEBHOOK_SECRET", "").strip()
     if webhook_url is None and (listen is not None or port is not None):
-        print(
-            "fiml-bot: error: --listen and --port are for webhook mode: give --webhook-url too",
-            file=sys.stderr,
-        )
-        raise typer.Exit(2)
+        raise UsageError("--listen and --port are for webhook mode: give --webhook-url too")
     if webhook_url is not None:
-        from .adapters.webhook import WebhookConfigError, check_secret, webhook_path
+        from .adapters.webhook import check_secret, webhook_path
 
-        try:
-            check_secret(secret)
-            webhook_path(webhook_url)
-        except WebhookConfigError as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
+        check_secret(secret)
+        webhook_path(webhook_url)
     configure_logging([token, secret])
     settings = _settings(content, database, preview=preview)
     ops = _operations(settings, token, api_base_url, metrics_port)
@@ -227,13 +194,9 @@ def run(
 def _install_plugins(tutor: Any) -> None:
     import os
 
-    from .plugins import PluginError, install
+    from .plugins import install
 
-    try:
-        install(tutor, os.environ)
-    except PluginError as exc:
-        print(f"fiml-bot: error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    install(tutor, os.environ)
 
 
 def _operations(
@@ -255,8 +218,7 @@ def _operations(
         try:
             ops.metrics.serve(metrics_port, os.environ.get("FIML_METRICS_LISTEN", "0.0.0.0"))
         except OSError as exc:
-            print(f"fiml-bot: error: --metrics-port {metrics_port}: {exc.strerror or exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
+            raise UsageError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
     return ops
 
 
@@ -333,10 +295,7 @@ def notify(
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
     if not token:
-        print(
-            "fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr
-        )
-        raise typer.Exit(2)
+        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
     if paid_broadcast and not _accept_paid_cost(notices_.paid_cost(selected), yes):
         raise typer.Exit(1)
     from telegram.ext import ExtBot
@@ -434,6 +393,8 @@ def db_downgrade(
     ),
 ) -> None:
     """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
+    from fiml_cms.errors import Refused
+
     from .ops import commands as ops
     from .ops.schema_loss import downgrade_loss
     from .storage import migrations_api
@@ -441,19 +402,13 @@ def db_downgrade(
     settings = _settings(content, database)
     url = settings.database_url
     if migrations_api.current(url) is None:
-        print(
-            f"fiml-bot: error: the database at {url} has no schema: there is nothing to downgrade",
-            file=sys.stderr,
-        )
-        raise typer.Exit(1)
+        raise Refused(f"the database at {url} has no schema: there is nothing to downgrade")
     losses = downgrade_loss(url, revision)
     if losses and not yes:
         lost = "; ".join(loss.describe() for loss in losses)
-        print(
-            f"fiml-bot: error: downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead",
-            file=sys.stderr,
+        raise Refused(
+            f"downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead"
         )
-        raise typer.Exit(1)
     if not no_snapshot:
         print(
             f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}"

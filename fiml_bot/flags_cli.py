@@ -57,13 +57,14 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
 
     Exit 0 when the bot would load it, 1 with each problem as FILE:LINE:COLUMN, 2 when it cannot be read.
     """
+    from fiml_cms.errors import MissingInput
+
     from .ops.flag_report import CheckResult, canary_notes
     from .ops.flags import FlagFileError, read_file
 
     path = _flags_file(flags, content)
     if not path.exists():
-        print(f"fiml-bot: error: {path}: no such flag file", file=sys.stderr)
-        raise typer.Exit(2)
+        raise MissingInput(f"{path}: no such flag file")
     try:
         checked = read_file(path)
     except FlagFileError as exc:

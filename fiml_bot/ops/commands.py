@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -228,9 +227,8 @@ def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any],
 
         try:
             report = run_doctor(_settings(content, database))
-        except (doctor.CannotRun, StorageUnavailable) as error:
-            print(f"fiml-bot: error: {error}", file=sys.stderr)
-            raise typer.Exit(2) from None
+        except StorageUnavailable as error:  # exit 2 here, not 1: the doctor could not run
+            raise doctor.CannotRun(str(error)) from None
         print(doctor.render_json(report) if as_json else doctor.render_text(report))
         if textfile is not None:
             write_doctor_textfile(textfile, len(report.problems))

@@ -10,10 +10,12 @@ from typing import Any
 import typer
 
 from fiml_cms.clikit import example, version_option
-from fiml_cms.error_handler import handle_errors
 from fiml_cms.errors import UsageError
 
 from . import __version__
+from .cli_options import ContentOption, DatabaseOption, MetricsPortOption, user_errors
+from .cli_options import bot_settings as _settings
+from .flags_cli import flags_app
 
 app = typer.Typer(
     name="fiml-bot",
@@ -29,31 +31,6 @@ app.add_typer(db_app, name="db")
 @app.callback()
 def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
     """The FIML learning bot: chat, database and progress tools."""
-
-
-ContentOption = typer.Option(
-    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
-)
-DatabaseOption = typer.Option(
-    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
-)
-MetricsPortOption = typer.Option(
-    None,
-    "--metrics-port",
-    envvar="FIML_METRICS_PORT",
-    min=1,
-    max=65535,
-    help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).",
-)
-
-
-user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
-
-
-def _settings(content: Path | None, database: str | None, **extra: object) -> Any:
-    from .bootstrap import BotSettings
-
-    return BotSettings.from_env(content=content, database_url=database, **extra)
 
 
 @app.command(epilog=example("fiml-bot chat --content ../my-lessons --user carol"))
@@ -576,8 +553,6 @@ def _migration_content(content: Path | None, database: str | None) -> Any:
         )
         return None
 
-
-from .flags_cli import flags_app  # noqa: E402  (flags_cli imports this module's options)
 
 app.add_typer(flags_app, name="flags")
 

@@ -10,7 +10,8 @@ import typer
 
 from fiml_cms.clikit import example
 
-from .cli import ContentOption, DatabaseOption, _settings, user_errors
+from .cli_options import ContentOption, DatabaseOption, user_errors
+from .cli_options import bot_settings as _settings
 
 flags_app = typer.Typer(
     help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.",

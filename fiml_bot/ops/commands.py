@@ -15,21 +15,12 @@ import typer
 from fiml_cms.clikit import example
 from fiml_cms.errors import FimlError, MissingInput
 
-ContentOption = typer.Option(
-    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
-)
-DatabaseOption = typer.Option(
-    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
-)
+from ..cli_options import ContentOption, DatabaseOption
+from ..cli_options import bot_settings as _settings
+
 FolderOption = typer.Option(
     None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots)."
 )
-
-
-def _settings(content: Path | None, database: str | None) -> Any:
-    from fiml_bot.bootstrap import BotSettings
-
-    return BotSettings.from_env(content=content, database_url=database)
 
 
 def doctor_content(settings: Any) -> tuple[Any, str | None]:

@@ -250,6 +250,7 @@ def notify(
 
     from . import notify as notices_
     from .bootstrap import build_tutor
+    from .content import LessonContent
     from .redaction import configure_logging
 
     token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
@@ -262,8 +263,10 @@ def notify(
     tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
     if ops is not None:
         _publish_build_info(ops, tutor, settings)
-    updates = notices_.updates_since(tutor.content, since)  # type: ignore[arg-type]
-    selected = notices_.select(tutor, updates)
+    content = tutor.content
+    assert isinstance(content, LessonContent)  # build_tutor serves a LessonContent
+    updates = notices_.updates_since(content, since)
+    selected = notices_.select(tutor.unit_of_work, content, updates)  # type: ignore[arg-type]
     for update in updates.values():
         print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
     if dry_run:
@@ -273,10 +276,10 @@ def notify(
         return
     if not token:
         raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
-    if paid_broadcast and not _accept_paid_cost(notices_.paid_cost(selected), yes):
-        raise typer.Exit(1)
-    from telegram.ext import ExtBot
+    from .adapters.notify_sender import TelegramNoticeSender, paid_cost
 
+    if paid_broadcast and not _accept_paid_cost(paid_cost(selected), yes):
+        raise typer.Exit(1)
     from .adapters.rate_limiter import FleetRateLimiter
     from .adapters.send_budget import Priority, open_budget
 
@@ -285,14 +288,16 @@ def notify(
     from .adapters.telegram import token_rejection
 
     async def send() -> Any:
-        bot = (
-            ExtBot(token, base_url=api_base_url, rate_limiter=limiter)
-            if api_base_url
-            else ExtBot(token, rate_limiter=limiter)
-        )
-        async with bot:
+        async with TelegramNoticeSender.for_token(
+            token, base_url=api_base_url, rate_limiter=limiter, paid=paid_broadcast
+        ) as sender:
             return await notices_.broadcast(
-                bot, tutor, selected, rate=rate, paid=paid_broadcast, metrics=ops.metrics
+                sender,
+                tutor.unit_of_work,  # type: ignore[arg-type]
+                selected,
+                deactivate=tutor.deactivate,
+                rate=rate,
+                metrics=ops.metrics,
             )
 
     with token_rejection(token):

@@ -47,14 +47,15 @@ def chat(
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
-    from .bootstrap import build_tutor, start_background
+    from .bootstrap import build, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(content, database, preview=preview)
-    tutor = build_tutor(settings, auto_upgrade=True)
+    parts = build(settings, auto_upgrade=True)
+    tutor = parts.tutor
     learner = f"console:{user}"
     chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
-    refresher = start_background(tutor, settings)
+    refresher = start_background(parts, settings)
     try:
         code = chat_.run(sys.stdin, interactive=sys.stdin.isatty())
     finally:
@@ -100,111 +101,12 @@ def run(
 
     The token comes from FIML_TELEGRAM_TOKEN; in webhook mode the secret token from FIML_WEBHOOK_SECRET.
     """
-    import os
-
-    from .adapters.telegram import build_application, token_rejection
-    from .bootstrap import build_tutor, start_background
+    from .launch import run_bot, telegram_settings
     from .redaction import configure_logging
 
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
-    if not token:
-        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
-    secret = os.environ.get("FIML_WEBHOOK_SECRET", "").strip()
-    if webhook_url is None and (listen is not None or port is not None):
-        raise UsageError("--listen and --port are for webhook mode: give --webhook-url too")
-    if webhook_url is not None:
-        from .adapters.webhook import check_secret, webhook_path
-
-        check_secret(secret)
-        webhook_path(webhook_url)
-    configure_logging([token, secret])
-    settings = _settings(content, database, preview=preview)
-    ops = _operations(settings, token, api_base_url, metrics_port)
-    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
-    _install_plugins(tutor)
-    _publish_build_info(ops, tutor, settings)
-    from .adapters.send_budget import open_budget
-
-    budget = open_budget(token, settings.database_url)  # shared by every replica and notify
-    live = start_background(tutor, settings, prune_events=True)
-    rate_limit = os.environ.get("FIML_TELEGRAM_RATE_LIMIT", "on").strip().lower() != "off"
-    ops.start()
-    try:
-        if webhook_url is None:
-            with token_rejection(token):
-                build_application(
-                    tutor,
-                    token,
-                    base_url=api_base_url,
-                    budget=budget,
-                    metrics=ops.metrics,
-                    rate_limit=rate_limit,
-                ).run_polling(drop_pending_updates=False)
-            return
-        from .adapters.telegram import default_builder
-        from .adapters.webhook import run_webhook
-
-        application = build_application(
-            tutor,
-            token,
-            base_url=api_base_url,
-            builder=default_builder(token).updater(None),
-            budget=budget,
-            metrics=ops.metrics,
-            rate_limit=rate_limit,
-        )
-        with token_rejection(token):
-            run_webhook(
-                application,
-                tutor,
-                url=webhook_url,
-                secret_token=secret,
-                listen=listen or "0.0.0.0",
-                port=8443 if port is None else port,
-                metrics=ops.metrics.exposition,
-            )
-    finally:
-        ops.stop()
-        live.stop()
-
-
-def _install_plugins(tutor: Any) -> None:
-    import os
-
-    from .plugins import install
-
-    install(tutor, os.environ)
-
-
-def _operations(
-    settings: Any, token: str, api_base_url: str | None, metrics_port: int | None, watch_flags: bool = True
-) -> Any:
-    """Metrics, alerts (FIML_ALERT_WEBHOOK_URL, FIML_ADMIN_CHAT_ID) and the feature flags; /metrics on `metrics_port`."""
-    import os
-
-    from .ops.runtime import Operations
-
-    admin_chat = None
-    chat_id = os.environ.get("FIML_ADMIN_CHAT_ID", "").strip()
-    if chat_id:
-        from .adapters.admin_chat import TelegramAdminChat
-
-        admin_chat = TelegramAdminChat(token, chat_id, api_base_url)
-    ops = Operations.from_env(settings.content, admin_chat=admin_chat, watch_flags=watch_flags)
-    if metrics_port is not None:
-        try:
-            ops.metrics.serve(metrics_port, os.environ.get("FIML_METRICS_LISTEN", "0.0.0.0"))
-        except OSError as exc:
-            raise UsageError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
-    return ops
-
-
-def _publish_build_info(ops: Any, tutor: Any, settings: Any) -> None:
-    import os
-
-    from .ops.runtime import build_info
-
-    ops.metrics.set_build(**build_info(tutor.content, settings.database_url, os.environ))
+    telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
+    configure_logging([telegram.token, telegram.secret])
+    run_bot(_settings(content, database, preview=preview), telegram, metrics_port)
 
 
 @app.command(epilog=example("fiml-bot notify --since lessons-2026-11 --dry-run"))
@@ -245,28 +147,12 @@ def notify(
     messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
     update in the chat). Learners who blocked the bot are marked inactive.
     """
-    import asyncio
-    import os
+    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
 
-    from . import notify as notices_
-    from .bootstrap import build_tutor
-    from .content import LessonContent
-    from .redaction import configure_logging
-
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
-    configure_logging([token], logging.WARNING if dry_run else logging.INFO)
-    logging.getLogger("alembic").setLevel(
-        logging.WARNING
-    )  # a schema upgrade's step-by-step lines are noise here
+    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False)
-    ops = _operations(settings, token, api_base_url, metrics_port, watch_flags=False) if not dry_run else None
-    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
-    if ops is not None:
-        _publish_build_info(ops, tutor, settings)
-    content = tutor.content
-    assert isinstance(content, LessonContent)  # build_tutor serves a LessonContent
-    updates = notices_.updates_since(content, since)
-    selected = notices_.select(tutor.unit_of_work, content, updates)  # type: ignore[arg-type]
+    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+    updates, selected = job.select(since)
     for update in updates.values():
         print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
     if dry_run:
@@ -274,52 +160,19 @@ def notify(
             print(f"would notify {notice.learner_id}: {notice.lesson_id} {notice.since} -> {notice.version}")
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
-    if not token:
-        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
-    from .adapters.notify_sender import TelegramNoticeSender, paid_cost
-
-    if paid_broadcast and not _accept_paid_cost(paid_cost(selected), yes):
+    require_token(job.token)
+    if paid_broadcast and not _accept_paid_cost(selected, yes):
         raise typer.Exit(1)
-    from .adapters.rate_limiter import FleetRateLimiter
-    from .adapters.send_budget import Priority, open_budget
-
-    limiter = FleetRateLimiter(open_budget(token, settings.database_url), priority=Priority.BROADCAST)
-
-    from .adapters.telegram import token_rejection
-
-    async def send() -> Any:
-        async with TelegramNoticeSender.for_token(
-            token, base_url=api_base_url, rate_limiter=limiter, paid=paid_broadcast
-        ) as sender:
-            return await notices_.broadcast(
-                sender,
-                tutor.unit_of_work,  # type: ignore[arg-type]
-                selected,
-                deactivate=tutor.deactivate,
-                rate=rate,
-                metrics=ops.metrics,
-            )
-
-    with token_rejection(token):
-        report = asyncio.run(send())
+    report = job.send(selected, rate=rate, paid=paid_broadcast)
     print(report.summary())
-    if report.failed and ops.alerts is not None:
-        from .ops.alerts import Alert
-
-        ops.alerts.send(
-            Alert(
-                "NotifyDeliveryFailed",
-                "warning",
-                f"fiml-bot notify: {len(report.failed)} notice(s) not delivered",
-                report.summary(),
-            )
-        )
-    ops.stop()
+    job.finish(report)
 
 
-def _accept_paid_cost(cost: tuple[int, float], yes: bool) -> bool:
+def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
-    messages, stars = cost
+    from .adapters.notify_sender import paid_cost
+
+    messages, stars = paid_cost(notices)
     print(
         f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
         "with allow_paid_broadcast, taken from the bot's balance)"
@@ -461,7 +314,6 @@ def progress_export(
 
     The file is replaced atomically (a temporary file, then a rename); nothing is written on an error.
     """
-    from fiml_cms.errors import UsageError
 
     from .documents import export_all, export_learner, write_document
     from .documents.learners import resolve_learner
@@ -541,7 +393,7 @@ def progress_import(
 def _migration_content(content: Path | None, database: str | None) -> Any:
     """The content for resolving lesson versions while migrating; None (with a warning) when there is
     none and none was asked for."""
-    from fiml_cms.errors import FimlError, UsageError
+    from fiml_cms.errors import FimlError
 
     from .bootstrap import open_content
 

@@ -283,7 +283,7 @@ def db_current(database: str | None = DatabaseOption) -> None:
 def _register_ops() -> None:
     from .ops.commands import register
 
-    register(db_app, app, user_errors)
+    register(db_app, app)
 
 
 _register_ops()

@@ -159,7 +159,7 @@ class GitRepo:
                 sha, kind, _ = self._repo.git.get_object_header(f"{commit}:{path}")
         except ValueError:
             return None
-        return sha.decode() if kind == b"blob" else None
+        return _text(sha) if _text(kind) == "blob" else None
 
     def blob_shas(self, specs: list[tuple[str, str]]) -> list[str | None]:
         """`blob_sha` for many (commit, path) pairs in one `git cat-file --batch-check` run."""
@@ -261,7 +261,7 @@ class GitRepo:
                 sha, kind, _, data = self._repo.git.get_object_data(f"{commit}:{path}")
         except ValueError:
             return None
-        return (sha.decode(), data) if kind == b"blob" else None
+        return (_text(sha), data) if _text(kind) == "blob" else None
 
     def read_at(self, commit: str, path: str) -> bytes | None:
         found = self.read_spec(commit, path)
@@ -374,6 +374,11 @@ class GitRepo:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _text(value: str | bytes) -> str:
+    """GitPython's cat-file answers are bytes (its type stubs say str)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _tag_patterns(prefix: str) -> list[str]:

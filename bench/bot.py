@@ -372,10 +372,11 @@ def notify_run(repo: ContentRepo, url: str, count: int, rate: float) -> dict[str
     fake = FakeBotApi(rate_limits=RateLimits())
 
     async def go() -> notify.Report:
-        bot = Bot(**fake.bot_kwargs())
-        async with bot:
-            notices = notify.select(tutor, notify.updates_since(content, ref))
-            return await notify.broadcast(bot, tutor, notices, rate=rate)
+        from fiml_bot.adapters.notify_sender import TelegramNoticeSender
+
+        async with TelegramNoticeSender(Bot(**fake.bot_kwargs())) as sender:
+            notices = notify.select(storage, content, notify.updates_since(content, ref))
+            return await notify.broadcast(sender, storage, notices, deactivate=tutor.deactivate, rate=rate)
 
     report = asyncio.run(go())
     sends = sorted(c.at for c in fake.calls_to("sendMessage") if c.ok)

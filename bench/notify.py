@@ -55,9 +55,9 @@ def child(mode: str, url: str, root: str, lesson: str, rounds: int) -> None:
         if mode == "locked":
             with tutor.unit_of_work() as uow:  # a write transaction around the read, as before
                 uow.progress.learner("nobody")
-                notices = notify.select(tutor, updates)
+                notices = notify.select(tutor.unit_of_work, tutor.content, updates)
         else:
-            notices = notify.select(tutor, updates)
+            notices = notify.select(tutor.unit_of_work, tutor.content, updates)
         print(f"{time.perf_counter() - began:.4f} {len(notices)}", flush=True)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fiml_cms.config import load_settings
 
@@ -17,7 +17,10 @@ from .live import ContentRefresher
 from .periodic import Periodic
 from .tutor.engine import Tutor
 from .tutor.policy import PolicySettings
-from .tutor.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from .ops.runtime import Operations
+    from .storage.unit_of_work import Storage
 
 log = logging.getLogger("fiml_bot")
 
@@ -96,10 +99,20 @@ def policy_settings(content: LessonContent) -> PolicySettings:
     return PolicySettings(**known)
 
 
-def open_units(settings: BotSettings, auto_upgrade: bool) -> Callable[[], UnitOfWork]:
+def open_units(settings: BotSettings, auto_upgrade: bool) -> Storage:
     from .storage import open_storage
 
     return open_storage(settings.database_url, auto_upgrade=auto_upgrade)
+
+
+@dataclass(frozen=True)
+class BotParts:
+    """The built bot: the tutor, and the concrete content and storage it was built on (the tutor sees
+    them through its ports; the refresher, the pruner and notify need what the ports leave out)."""
+
+    tutor: Tutor
+    content: LessonContent
+    storage: Storage
 
 
 @dataclass
@@ -115,33 +128,34 @@ class Background:
             self.pruner.stop()
 
 
-def start_background(tutor: Tutor, settings: BotSettings, *, prune_events: bool = False) -> Background:
-    """Refresh the tutor's content in the background and on SIGHUP (and prune old update ids); `stop()` after."""
+def start_background(parts: BotParts, settings: BotSettings, *, prune_events: bool = False) -> Background:
+    """Refresh the content in the background and on SIGHUP (and prune old update ids); `stop()` after."""
     from .retention import start_pruning
     from .storage.timestamps import utc_now
 
-    refresher = ContentRefresher(tutor.content, settings.content_refresh)  # type: ignore[arg-type]
+    refresher = ContentRefresher(parts.content, settings.content_refresh)
     refresher.start()
     try:
         refresher.install_sighup()
     except ValueError:  # not the main thread (an embedding test): periodic refresh only
         pass
-    pruner = start_pruning(tutor.unit_of_work, settings.event_retention, utc_now) if prune_events else None
+    pruner = start_pruning(parts.storage, settings.event_retention, utc_now) if prune_events else None
     return Background(refresher, pruner)
 
 
-def build_tutor(settings: BotSettings, *, auto_upgrade: bool = False, ops: Any = None) -> Tutor:
-    """The tutor; with `ops` (fiml_bot.ops.runtime.Operations) it reports metrics and follows the flags."""
+def build(settings: BotSettings, *, auto_upgrade: bool = False, ops: Operations | None = None) -> BotParts:
+    """The tutor on the settings' content and database; with `ops` it reports metrics and follows the flags."""
     content = require_lessons(open_content(settings))
-    units = open_units(settings, auto_upgrade)
+    storage = open_units(settings, auto_upgrade)
     if ops is None:
-        return Tutor(content, units, policy=policy_settings(content))
+        return BotParts(Tutor(content, storage, policy=policy_settings(content)), content, storage)
     ops.metrics.watch_content(content.refresh_age)
-    return Tutor(
+    tutor = Tutor(
         content,
-        units,
+        storage,
         policy=policy_settings(content),
         observer=ops.observer,
         features=ops.flags,
         rollout=ops.rollout,
     )
+    return BotParts(tutor, content, storage)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from fiml_cms.clikit import example, version_option
+from fiml_cms.errors import UsageError
 
 from . import __version__
+from .cli_options import ContentOption, DatabaseOption, MetricsPortOption, user_errors
+from .cli_options import bot_settings as _settings
+from .flags_cli import flags_app
 
 app = typer.Typer(
     name="fiml-bot",
@@ -25,57 +27,10 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 @app.callback()
 def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
     """The FIML learning bot: chat, database and progress tools."""
-
-
-ContentOption = typer.Option(
-    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
-)
-DatabaseOption = typer.Option(
-    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
-)
-MetricsPortOption = typer.Option(
-    None,
-    "--metrics-port",
-    envvar="FIML_METRICS_PORT",
-    min=1,
-    max=65535,
-    help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).",
-)
-
-
-def user_errors(func: F) -> F:
-    """Known failures become a one-line message and an exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from fiml_cms.errors import FimlError
-
-        from .adapters.send_budget import BudgetConfigError
-        from .storage.database import DatabaseUrlError
-        from .tutor.ports import StorageUnavailable
-
-        try:
-            return func(*args, **kwargs)
-        except FimlError as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(exc.exit_code) from None
-        except (StorageUnavailable, DatabaseUrlError, BudgetConfigError) as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings(content: Path | None, database: str | None, **extra: object) -> Any:
-    from .bootstrap import BotSettings
-
-    return BotSettings.from_env(content=content, database_url=database, **extra)
 
 
 @app.command(epilog=example("fiml-bot chat --content ../my-lessons --user carol"))
@@ -92,14 +47,15 @@ def chat(
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
-    from .bootstrap import build_tutor, start_background
+    from .bootstrap import build, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(content, database, preview=preview)
-    tutor = build_tutor(settings, auto_upgrade=True)
+    parts = build(settings, auto_upgrade=True)
+    tutor = parts.tutor
     learner = f"console:{user}"
     chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
-    refresher = start_background(tutor, settings)
+    refresher = start_background(parts, settings)
     try:
         code = chat_.run(sys.stdin, interactive=sys.stdin.isatty())
     finally:
@@ -145,127 +101,12 @@ def run(
 
     The token comes from FIML_TELEGRAM_TOKEN; in webhook mode the secret token from FIML_WEBHOOK_SECRET.
     """
-    import os
-
-    from .adapters.telegram import build_application, token_rejection
-    from .bootstrap import build_tutor, start_background
+    from .launch import run_bot, telegram_settings
     from .redaction import configure_logging
 
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
-    if not token:
-        print(
-            "fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr
-        )
-        raise typer.Exit(2)
-    secret = os.environ.get("FIML_WEBHOOK_SECRET", "").strip()
-    if webhook_url is None and (listen is not None or port is not None):
-        print(
-            "fiml-bot: error: --listen and --port are for webhook mode: give --webhook-url too",
-            file=sys.stderr,
-        )
-        raise typer.Exit(2)
-    if webhook_url is not None:
-        from .adapters.webhook import WebhookConfigError, check_secret, webhook_path
-
-        try:
-            check_secret(secret)
-            webhook_path(webhook_url)
-        except WebhookConfigError as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-    configure_logging([token, secret])
-    settings = _settings(content, database, preview=preview)
-    ops = _operations(settings, token, api_base_url, metrics_port)
-    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
-    _install_plugins(tutor)
-    _publish_build_info(ops, tutor, settings)
-    from .adapters.send_budget import open_budget
-
-    budget = open_budget(token, settings.database_url)  # shared by every replica and notify
-    live = start_background(tutor, settings, prune_events=True)
-    rate_limit = os.environ.get("FIML_TELEGRAM_RATE_LIMIT", "on").strip().lower() != "off"
-    ops.start()
-    try:
-        if webhook_url is None:
-            with token_rejection(token):
-                build_application(
-                    tutor,
-                    token,
-                    base_url=api_base_url,
-                    budget=budget,
-                    metrics=ops.metrics,
-                    rate_limit=rate_limit,
-                ).run_polling(drop_pending_updates=False)
-            return
-        from .adapters.telegram import default_builder
-        from .adapters.webhook import run_webhook
-
-        application = build_application(
-            tutor,
-            token,
-            base_url=api_base_url,
-            builder=default_builder(token).updater(None),
-            budget=budget,
-            metrics=ops.metrics,
-            rate_limit=rate_limit,
-        )
-        with token_rejection(token):
-            run_webhook(
-                application,
-                tutor,
-                url=webhook_url,
-                secret_token=secret,
-                listen=listen or "0.0.0.0",
-                port=8443 if port is None else port,
-                metrics=ops.metrics.exposition,
-            )
-    finally:
-        ops.stop()
-        live.stop()
-
-
-def _install_plugins(tutor: Any) -> None:
-    import os
-
-    from .plugins import PluginError, install
-
-    try:
-        install(tutor, os.environ)
-    except PluginError as exc:
-        print(f"fiml-bot: error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
-
-
-def _operations(
-    settings: Any, token: str, api_base_url: str | None, metrics_port: int | None, watch_flags: bool = True
-) -> Any:
-    """Metrics, alerts (FIML_ALERT_WEBHOOK_URL, FIML_ADMIN_CHAT_ID) and the feature flags; /metrics on `metrics_port`."""
-    import os
-
-    from .ops.runtime import Operations
-
-    admin_chat = None
-    chat_id = os.environ.get("FIML_ADMIN_CHAT_ID", "").strip()
-    if chat_id:
-        from .adapters.admin_chat import TelegramAdminChat
-
-        admin_chat = TelegramAdminChat(token, chat_id, api_base_url)
-    ops = Operations.from_env(settings.content, admin_chat=admin_chat, watch_flags=watch_flags)
-    if metrics_port is not None:
-        try:
-            ops.metrics.serve(metrics_port, os.environ.get("FIML_METRICS_LISTEN", "0.0.0.0"))
-        except OSError as exc:
-            print(f"fiml-bot: error: --metrics-port {metrics_port}: {exc.strerror or exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-    return ops
-
-
-def _publish_build_info(ops: Any, tutor: Any, settings: Any) -> None:
-    import os
-
-    from .ops.runtime import build_info
-
-    ops.metrics.set_build(**build_info(tutor.content, settings.database_url, os.environ))
+    telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
+    configure_logging([telegram.token, telegram.secret])
+    run_bot(_settings(content, database, preview=preview), telegram, metrics_port)
 
 
 @app.command(epilog=example("fiml-bot notify --since lessons-2026-11 --dry-run"))
@@ -306,25 +147,12 @@ def notify(
     messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
     update in the chat). Learners who blocked the bot are marked inactive.
     """
-    import asyncio
-    import os
+    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
 
-    from . import notify as notices_
-    from .bootstrap import build_tutor
-    from .redaction import configure_logging
-
-    token = os.environ.get("FIML_TELEGRAM_TOKEN", "").strip()
-    configure_logging([token], logging.WARNING if dry_run else logging.INFO)
-    logging.getLogger("alembic").setLevel(
-        logging.WARNING
-    )  # a schema upgrade's step-by-step lines are noise here
+    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False)
-    ops = _operations(settings, token, api_base_url, metrics_port, watch_flags=False) if not dry_run else None
-    tutor = build_tutor(settings, auto_upgrade=settings.database_url.startswith("sqlite"), ops=ops)
-    if ops is not None:
-        _publish_build_info(ops, tutor, settings)
-    updates = notices_.updates_since(tutor.content, since)  # type: ignore[arg-type]
-    selected = notices_.select(tutor, updates)
+    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+    updates, selected = job.select(since)
     for update in updates.values():
         print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
     if dry_run:
@@ -332,53 +160,19 @@ def notify(
             print(f"would notify {notice.learner_id}: {notice.lesson_id} {notice.since} -> {notice.version}")
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
-    if not token:
-        print(
-            "fiml-bot: error: set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)", file=sys.stderr
-        )
-        raise typer.Exit(2)
-    if paid_broadcast and not _accept_paid_cost(notices_.paid_cost(selected), yes):
+    require_token(job.token)
+    if paid_broadcast and not _accept_paid_cost(selected, yes):
         raise typer.Exit(1)
-    from telegram.ext import ExtBot
-
-    from .adapters.rate_limiter import FleetRateLimiter
-    from .adapters.send_budget import Priority, open_budget
-
-    limiter = FleetRateLimiter(open_budget(token, settings.database_url), priority=Priority.BROADCAST)
-
-    from .adapters.telegram import token_rejection
-
-    async def send() -> Any:
-        bot = (
-            ExtBot(token, base_url=api_base_url, rate_limiter=limiter)
-            if api_base_url
-            else ExtBot(token, rate_limiter=limiter)
-        )
-        async with bot:
-            return await notices_.broadcast(
-                bot, tutor, selected, rate=rate, paid=paid_broadcast, metrics=ops.metrics
-            )
-
-    with token_rejection(token):
-        report = asyncio.run(send())
+    report = job.send(selected, rate=rate, paid=paid_broadcast)
     print(report.summary())
-    if report.failed and ops.alerts is not None:
-        from .ops.alerts import Alert
-
-        ops.alerts.send(
-            Alert(
-                "NotifyDeliveryFailed",
-                "warning",
-                f"fiml-bot notify: {len(report.failed)} notice(s) not delivered",
-                report.summary(),
-            )
-        )
-    ops.stop()
+    job.finish(report)
 
 
-def _accept_paid_cost(cost: tuple[int, float], yes: bool) -> bool:
+def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
-    messages, stars = cost
+    from .adapters.notify_sender import paid_cost
+
+    messages, stars = paid_cost(notices)
     print(
         f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
         "with allow_paid_broadcast, taken from the bot's balance)"
@@ -434,6 +228,8 @@ def db_downgrade(
     ),
 ) -> None:
     """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
+    from fiml_cms.errors import Refused
+
     from .ops import commands as ops
     from .ops.schema_loss import downgrade_loss
     from .storage import migrations_api
@@ -441,19 +237,13 @@ def db_downgrade(
     settings = _settings(content, database)
     url = settings.database_url
     if migrations_api.current(url) is None:
-        print(
-            f"fiml-bot: error: the database at {url} has no schema: there is nothing to downgrade",
-            file=sys.stderr,
-        )
-        raise typer.Exit(1)
+        raise Refused(f"the database at {url} has no schema: there is nothing to downgrade")
     losses = downgrade_loss(url, revision)
     if losses and not yes:
         lost = "; ".join(loss.describe() for loss in losses)
-        print(
-            f"fiml-bot: error: downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead",
-            file=sys.stderr,
+        raise Refused(
+            f"downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead"
         )
-        raise typer.Exit(1)
     if not no_snapshot:
         print(
             f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}"
@@ -493,7 +283,7 @@ def db_current(database: str | None = DatabaseOption) -> None:
 def _register_ops() -> None:
     from .ops.commands import register
 
-    register(db_app, app, user_errors)
+    register(db_app, app)
 
 
 _register_ops()
@@ -524,7 +314,6 @@ def progress_export(
 
     The file is replaced atomically (a temporary file, then a rename); nothing is written on an error.
     """
-    from fiml_cms.errors import UsageError
 
     from .documents import export_all, export_learner, write_document
     from .documents.learners import resolve_learner
@@ -604,7 +393,7 @@ def progress_import(
 def _migration_content(content: Path | None, database: str | None) -> Any:
     """The content for resolving lesson versions while migrating; None (with a warning) when there is
     none and none was asked for."""
-    from fiml_cms.errors import FimlError, UsageError
+    from fiml_cms.errors import FimlError
 
     from .bootstrap import open_content
 
@@ -621,8 +410,6 @@ def _migration_content(content: Path | None, database: str | None) -> Any:
         )
         return None
 
-
-from .flags_cli import flags_app  # noqa: E402  (flags_cli imports this module's options)
 
 app.add_typer(flags_app, name="flags")
 

@@ -10,7 +10,8 @@ import typer
 
 from fiml_cms.clikit import example
 
-from .cli import ContentOption, DatabaseOption, _settings, user_errors
+from .cli_options import ContentOption, DatabaseOption, user_errors
+from .cli_options import bot_settings as _settings
 
 flags_app = typer.Typer(
     help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.",
@@ -57,13 +58,14 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
 
     Exit 0 when the bot would load it, 1 with each problem as FILE:LINE:COLUMN, 2 when it cannot be read.
     """
+    from fiml_cms.errors import MissingInput
+
     from .ops.flag_report import CheckResult, canary_notes
     from .ops.flags import FlagFileError, read_file
 
     path = _flags_file(flags, content)
     if not path.exists():
-        print(f"fiml-bot: error: {path}: no such flag file", file=sys.stderr)
-        raise typer.Exit(2)
+        raise MissingInput(f"{path}: no such flag file")
     try:
         checked = read_file(path)
     except FlagFileError as exc:

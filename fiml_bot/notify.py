@@ -14,7 +14,7 @@ Selection (pure, no Telegram):
   to a minor version just below a patch, is not told again. The message lists the changelog entries
   since the learner's version and has an "Open the lesson" button (`callbacks.encode("o", id)`).
 
-Delivery (`broadcast`, async, through a `telegram.Bot`):
+Delivery (`broadcast`, async, through a `NoticeSender`: `adapters/notify_sender.py` for Telegram):
 
 * **At most once.** Each notice is recorded with `mark_processed("notify:<learner>:<lesson>:<version>")`
   in its own committed transaction *before* it is sent (record-then-send). A rerun skips every notice
@@ -25,23 +25,24 @@ Delivery (`broadcast`, async, through a `telegram.Bot`):
 * **Pacing.** `fiml-bot notify` sends through the fleet's shared budget at broadcast priority
   (`adapters/rate_limiter.py`): at most the broadcast share of the token's rate, and only what the
   replicas' replies leave. `rate` adds a pacer of its own (`1/rate` seconds apart) on top, for a bot
-  without that limiter. `RetryAfter` (429) that gets past the limiter is honoured: wait `retry_after`,
+  without that limiter. `RetryLater` (Telegram's 429 RetryAfter) that gets past the limiter is honoured: wait `retry_after`,
   then retry the same send (a 429 was not delivered, so retrying cannot duplicate).
-* **Blocked learners.** `Forbidden` (403) marks the learner inactive (`Tutor.deactivate`) and skips
-  their remaining notices in this run; inactive learners are never selected.
+* **Blocked learners.** `Blocked` (Telegram's 403 Forbidden) marks the learner inactive (`deactivate`,
+  i.e. `Tutor.deactivate`) and skips their remaining notices in this run; inactive learners are never
+  selected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fiml_cms import versions
 from fiml_cms.errors import ContentError, FimlError
@@ -52,12 +53,12 @@ from fiml_cms.versions import Level
 from .tutor.callbacks import encode
 from .tutor.messages import Button, Message
 from .tutor.model import COMPLETED
+from .tutor.ports import Content, UnitOfWork
 
 if TYPE_CHECKING:
-    from telegram import Bot
+    from fiml_cms.config import Settings
 
-    from .content import LessonContent
-    from .tutor.engine import Tutor
+    from .storage.facts import Snapshot
 
 log = logging.getLogger("fiml_bot.notify")
 
@@ -100,29 +101,72 @@ class Notice:
         return Message("\n".join(lines), ((Button("📖 Open the lesson", encode("o", self.lesson_id)),),))
 
 
+# -- ports -------------------------------------------------------------------------------------
+
+
+class ProgressStore(Protocol):
+    """What notify needs of the progress store (`fiml_bot.storage.open_storage`): a unit of work to
+    record each notice, and a read-only snapshot to select from."""
+
+    def __call__(self) -> UnitOfWork: ...
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]: ...
+
+
+class PublishedContent(Content, Protocol):
+    """The content port, plus where its tags are (`LessonContent`): "published at REF" reads git."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+class NotDelivered(Exception):
+    """A send that failed (recorded, so never retried: at most once); `code` is its metric label."""
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class Blocked(NotDelivered):
+    """The learner blocked the bot: they are marked inactive."""
+
+
+class RetryLater(NotDelivered):
+    """Rate-limited: nothing was delivered, so the same send is tried again after `seconds`."""
+
+    def __init__(self, detail: str, code: str, seconds: float) -> None:
+        super().__init__(detail, code)
+        self.seconds = seconds
+
+
+PartT = TypeVar("PartT")
+
+
+class NoticeSender(Protocol[PartT]):
+    """Sends a notice's message as one or more parts (Telegram: HTML chunks of at most 4096 characters);
+    `send` raises `Blocked`, `RetryLater` or `NotDelivered`."""
+
+    def parts(self, message: Message) -> Sequence[PartT]: ...
+
+    async def send(self, chat_id: int, part: PartT) -> None: ...
+
+
 # -- selection ---------------------------------------------------------------------------------
 
 
 def published_at(root: Path, tag_format: str, ref: str) -> dict[str, str]:
     """lesson id -> the newest version whose tag points at a commit reachable from `ref`."""
+    from fiml_cms.gitrepo import GitRepo
+
     fmt = TagFormat(tag_format)
-    git = ["git", "-C", str(root)]
-    check = subprocess.run(
-        [*git, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if check.returncode != 0:
-        raise ContentError(f"unknown git ref {ref!r} in {root}")
-    out = subprocess.run(
-        [*git, "tag", "--merged", check.stdout.strip(), "--list", f"{fmt.prefix}*"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    with GitRepo(root) as repo:
+        commit = repo.rev_parse(ref)
+        if commit is None:
+            raise ContentError(f"unknown git ref {ref!r} in {root}")
+        names = [tag.name for tag in repo.tags(fmt.prefix, merged_into=commit)]
     found: dict[str, str] = {}
-    for name in out.split():
+    for name in names:
         parsed = fmt.parse(name)
         if parsed is None or not versions.is_valid(parsed.version):
             continue
@@ -132,7 +176,7 @@ def published_at(root: Path, tag_format: str, ref: str) -> dict[str, str]:
     return found
 
 
-def updates_since(content: LessonContent, ref: str) -> dict[str, LessonUpdate]:
+def updates_since(content: PublishedContent, ref: str) -> dict[str, LessonUpdate]:
     """The lessons whose newest version is a MAJOR or MINOR step above their version at `ref`."""
     base = published_at(content.settings.root, content.settings.tag_format, ref)
     found: dict[str, LessonUpdate] = {}
@@ -148,20 +192,19 @@ def updates_since(content: LessonContent, ref: str) -> dict[str, LessonUpdate]:
     return found
 
 
-def select(tutor: Tutor, updates: dict[str, LessonUpdate]) -> list[Notice]:
+def select(store: ProgressStore, content: Content, updates: dict[str, LessonUpdate]) -> list[Notice]:
     """One notice per (active Telegram learner, updated lesson they started or finished).
 
-    One set-based query in a read-only snapshot (`storage.snapshot()`): a selection over 100,000
+    One set-based query in a read-only snapshot (`store.snapshot()`): a selection over 100,000
     learners never holds the write lock the running bot's actions need.
     """
     if not updates:
         return []
-    content = tutor.content
     catalogue = content.catalogue()
     asked = {old for lesson_id in updates for old in catalogue.former_ids(lesson_id)} | set(updates)
     texts: dict[tuple[str, str], tuple[str, tuple[ChangelogEntry, ...]] | None] = {}
     notices: list[Notice] = []
-    with tutor.unit_of_work.snapshot() as snapshot:  # type: ignore[attr-defined]
+    with store.snapshot() as snapshot:
         for fact in snapshot.progress_on(asked, PREFIX):
             try:
                 chat_id = int(fact.learner_id[len(PREFIX) :])
@@ -202,7 +245,7 @@ def select(tutor: Tutor, updates: dict[str, LessonUpdate]) -> list[Notice]:
 
 
 def _notice_text(
-    content: LessonContent, lesson_id: str, new: str, mine: str
+    content: Content, lesson_id: str, new: str, mine: str
 ) -> tuple[str, tuple[ChangelogEntry, ...]] | None:
     """The title of `new` and the changelog since `mine`; None (logged) when the lesson cannot be read."""
     try:
@@ -248,14 +291,6 @@ class Pacer:
 PAID_STARS_PER_MESSAGE = 0.1  # Telegram's fee per message sent with allow_paid_broadcast
 
 
-def paid_cost(notices: Iterable[Notice]) -> tuple[int, float]:
-    """(messages, Telegram Stars at most) of sending `notices` as a paid broadcast (long texts split)."""
-    from .adapters.telegram import split_html, to_html
-
-    messages = sum(len(split_html(to_html(notice.message().text))) for notice in notices)
-    return messages, round(messages * PAID_STARS_PER_MESSAGE, 1)
-
-
 @dataclass
 class Report:
     selected: int = 0
@@ -275,9 +310,9 @@ class Report:
         )
 
 
-def _record(tutor: Tutor, key: str) -> bool:
+def _record(store: ProgressStore, key: str) -> bool:
     """Commit `key` in its own transaction; False when an earlier run recorded it."""
-    with tutor.unit_of_work() as uow:
+    with store() as uow:
         fresh = uow.progress.mark_processed(key)
         uow.commit()
         return fresh
@@ -286,107 +321,120 @@ def _record(tutor: Tutor, key: str) -> bool:
 DEFAULT_LANES = 4  # notices in flight at once (one learner's notices stay in one lane, in order)
 
 
+def lanes_of(notices: Iterable[Notice], lanes: int) -> list[list[Notice]]:
+    """`notices` spread over `lanes` queues, each learner's in one queue (in order)."""
+    queues: list[list[Notice]] = [[] for _ in range(max(1, lanes))]
+    for notice in notices:
+        queues[zlib.crc32(notice.learner_id.encode("utf-8")) % len(queues)].append(notice)
+    return queues
+
+
+@dataclass
+class _Delivery:
+    """One broadcast run: sends each notice's parts (honouring `RetryLater`), records, counts."""
+
+    sender: NoticeSender[Any]
+    store: ProgressStore
+    deactivate: Callable[[str], None]
+    pacer: Pacer | None
+    max_retries: int
+    metrics: Any
+    report: Report = field(default_factory=Report)
+    blocked: set[str] = field(default_factory=set)
+
+    def count(self, outcome: str, error: NotDelivered | None = None) -> None:
+        if self.metrics is not None:
+            if error is not None:
+                self.metrics.telegram_error("sendMessage", error.code)
+            self.metrics.notices.labels(outcome).inc()
+
+    async def send(self, notice: Notice) -> None:
+        for part in self.sender.parts(notice.message()):
+            for attempt in range(self.max_retries + 1):
+                if self.pacer is not None:
+                    await self.pacer.wait()
+                try:
+                    await self.sender.send(notice.chat_id, part)
+                    break
+                except RetryLater as exc:
+                    self.count("retried", exc)
+                    if attempt == self.max_retries:
+                        raise
+                    log.warning("Telegram asks to wait %.0f s", exc.seconds)
+                    self.report.retries += 1
+                    if self.pacer is not None:
+                        self.pacer.hold(exc.seconds)
+                    else:
+                        await asyncio.sleep(exc.seconds)
+
+    async def lane(self, queue: list[Notice]) -> None:
+        for notice in queue:
+            if notice.learner_id in self.blocked:
+                continue
+            if not await asyncio.to_thread(_record, self.store, notice.key):
+                self.report.already += 1
+                continue
+            try:
+                await self.send(notice)
+            except Blocked as exc:
+                self.count("blocked", exc)
+                log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
+                self.blocked.add(notice.learner_id)
+                self.report.blocked.append(notice.learner_id)
+                await asyncio.to_thread(self.deactivate, notice.learner_id)
+                continue
+            except NotDelivered as exc:  # recorded but not delivered: at most once, never twice
+                log.error("notice %s not delivered: %s", notice.key, exc)
+                self.count("failed", exc)
+                self.report.failed.append(notice.key)
+                continue
+            self.report.sent += 1
+            self.count("sent")
+
+
 async def broadcast(
-    bot: Bot,
-    tutor: Tutor,
+    sender: NoticeSender[Any],
+    store: ProgressStore,
     notices: Iterable[Notice],
     *,
+    deactivate: Callable[[str], None],
     rate: float | None = DEFAULT_RATE,
     max_retries: int = 5,
     pacer: Pacer | None = None,
-    paid: bool = False,
     lanes: int = DEFAULT_LANES,
     metrics: Any = None,
 ) -> Report:
-    """Send `notices` through `bot`, each at most once (see the module notes).
+    """Send `notices` through `sender`, each at most once (see the module notes).
 
-    `rate=None`: no pacing of its own; the bot's rate limiter (the fleet's shared budget, broadcast
-    priority) decides. `paid`: sends with `allow_paid_broadcast` (Telegram bills 0.1 Stars each).
-    `lanes` notices are in flight at once, so a round trip to the database and to Telegram per notice
-    does not cap the rate below what the budget leaves; a learner's notices share one lane.
-    `metrics` (fiml_bot.ops.metrics.BotMetrics) counts notices and Bot API errors as they happen.
+    `rate=None`: no pacing of its own; the sender's rate limiter (the fleet's shared budget, broadcast
+    priority) decides. `lanes` notices are in flight at once, so a round trip to the database and to
+    Telegram per notice does not cap the rate below what the budget leaves; a learner's notices share
+    one lane. `deactivate` marks a learner who blocked the bot inactive (`Tutor.deactivate`).
+    `metrics` (fiml_bot.ops.metrics.BotMetrics) counts notices and send errors as they happen.
     """
-    from telegram.constants import ParseMode
-    from telegram.error import Forbidden, RetryAfter, TelegramError
-
-    from .adapters.rate_limiter import retry_seconds
-    from .adapters.telegram import error_code, keyboard, split_html, to_html
-
-    def count(outcome: str, error: TelegramError | None = None) -> None:
-        if metrics is not None:
-            if error is not None:
-                metrics.telegram_error("sendMessage", error_code(error))
-            metrics.notices.labels(outcome).inc()
-
-    pacer = pacer or (Pacer(rate) if rate is not None else None)
-    paid_kwargs = {"allow_paid_broadcast": True} if paid else {}
-    report = Report()
-    blocked: set[str] = set()
-    queues: list[list[Notice]] = [[] for _ in range(max(1, lanes))]
-    for notice in notices:
-        report.selected += 1
-        queues[zlib.crc32(notice.learner_id.encode("utf-8")) % len(queues)].append(notice)
-
-    async def send(notice: Notice) -> None:
-        message = notice.message()
-        chunks = split_html(to_html(message.text))
-        for i, chunk in enumerate(chunks):
-            markup = keyboard(message) if i == len(chunks) - 1 else None
-            for attempt in range(max_retries + 1):
-                if pacer is not None:
-                    await pacer.wait()
-                try:
-                    await bot.send_message(
-                        notice.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup, **paid_kwargs
-                    )
-                    break
-                except RetryAfter as exc:
-                    count("retried", exc)
-                    if attempt == max_retries:
-                        raise
-                    wait = retry_seconds(exc)
-                    log.warning("Telegram asks to wait %.0f s", wait)
-                    report.retries += 1
-                    if pacer is not None:
-                        pacer.hold(wait)
-                    else:
-                        await asyncio.sleep(wait)
-
-    async def lane(queue: list[Notice]) -> None:
-        for notice in queue:
-            if notice.learner_id in blocked:
-                continue
-            if not await asyncio.to_thread(_record, tutor, notice.key):
-                report.already += 1
-                continue
-            try:
-                await send(notice)
-            except Forbidden as exc:
-                count("blocked", exc)
-                log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
-                blocked.add(notice.learner_id)
-                report.blocked.append(notice.learner_id)
-                await asyncio.to_thread(tutor.deactivate, notice.learner_id)
-                continue
-            except TelegramError as exc:  # recorded but not delivered: at most once, never twice
-                log.error("notice %s not delivered: %s", notice.key, exc)
-                count("failed", exc)
-                report.failed.append(notice.key)
-                continue
-            report.sent += 1
-            count("sent")
-
+    queues = lanes_of(notices, lanes)
+    delivery = _Delivery(
+        sender, store, deactivate, pacer or (Pacer(rate) if rate is not None else None), max_retries, metrics
+    )
+    delivery.report.selected = sum(len(queue) for queue in queues)
     started = time.monotonic()
-    await asyncio.gather(*(lane(queue) for queue in queues))
-    report.seconds = time.monotonic() - started
-    return report
+    await asyncio.gather(*(delivery.lane(queue) for queue in queues))
+    delivery.report.seconds = time.monotonic() - started
+    return delivery.report
 
 
 async def notify(
-    bot: Bot, tutor: Tutor, ref: str, *, rate: float | None = DEFAULT_RATE, dry_run: bool = False
+    sender: NoticeSender[Any],
+    content: PublishedContent,
+    store: ProgressStore,
+    ref: str,
+    *,
+    deactivate: Callable[[str], None],
+    rate: float | None = DEFAULT_RATE,
+    dry_run: bool = False,
 ) -> tuple[list[Notice], Report | None]:
     """Select the notices for updates since `ref` and (unless `dry_run`) send them."""
-    notices = select(tutor, updates_since(tutor.content, ref))  # type: ignore[arg-type]
+    notices = select(store, content, updates_since(content, ref))
     if dry_run:
         return notices, None
-    return notices, await broadcast(bot, tutor, notices, rate=rate)
+    return notices, await broadcast(sender, store, notices, deactivate=deactivate, rate=rate)

@@ -12,10 +12,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from fiml_cms.errors import FimlError
+
 log = logging.getLogger("fiml_bot.plugins")
 
 
-class PluginError(Exception):
+class PluginError(FimlError):
+    """FIML_PLUGINS names a plugin that cannot be imported or installed (exit 2)."""
+
     exit_code = 2
 
 

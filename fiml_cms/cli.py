@@ -1,22 +1,23 @@
 """The `fiml-cms` command line: parse options, call one command, render, exit.
 
-Errors a user can act on (`FimlError`) become a one-line message and an exit code; every
-command's heavy imports happen inside it, so `fiml-cms --help` stays fast.
+Errors a user can act on (`FimlError`) become a one-line message and an exit code (one handler for
+both CLIs: fiml_cms/error_handler.py); every command's heavy imports happen inside it, so
+`fiml-cms --help` stays fast.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from . import __version__
 from .clikit import example, version_option
-from .errors import FimlError, UsageError
+from .error_handler import handle_errors
+from .errors import UsageError
 
 app = typer.Typer(
     name="fiml-cms",
@@ -26,26 +27,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 @app.callback()
 def _root(version: bool = version_option("fiml-cms", __version__)) -> None:
     """Lesson content in git: validate, version, tag and archive lessons."""
 
 
-def user_errors(func: F) -> F:
-    """Turn a FimlError into its message on stderr and its exit code; no traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FimlError as exc:
-            print(f"fiml-cms: error: {exc}", file=sys.stderr)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
+user_errors = handle_errors("fiml-cms")  # FimlError -> message and exit code; a bug -> exit 3
 
 
 LessonsOption = typer.Option(

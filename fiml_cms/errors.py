@@ -1,6 +1,8 @@
-"""One exception root for everything fiml-cms reports to a user.
+"""One exception root for everything fiml-cms and fiml-bot report to a user.
 
-The CLI turns a `FimlError` into its message and exit code; anything else is a bug.
+Both CLIs turn a `FimlError` into its message and exit code (fiml_cms/error_handler.py); anything
+else is a bug (exit 3). Exit codes: 1 findings or a refusal, 2 usage or I/O. An error that callers
+also catch as a `ValueError` keeps that as a second base (`class X(FimlError, ValueError)`).
 """
 
 from __future__ import annotations
@@ -32,3 +34,10 @@ class MissingInput(ContentError):
     unreadable content keeps skipping it."""
 
     exit_code = 2
+
+
+class Refused(FimlError):
+    """The command will not do what was asked as things stand (it would drop data, there is nothing
+    to do, the operator declined): exit 1."""
+
+    exit_code = 1

@@ -98,8 +98,18 @@ class GitRepo:
             )
             raise MissingInput(f"unknown git ref {ref!r}{hint}") from None
 
-    def tags(self, prefix: str = "", names: list[str] | None = None) -> list[TagRef]:
-        """Every tag under `refs/tags/<prefix>` (or just the tags `names`), from one `git for-each-ref` call."""
+    def rev_parse(self, ref: str) -> str | None:
+        """The commit `ref` names, or None when there is no such commit (no hint, no error)."""
+        try:
+            return self._git("rev_parse", "--verify", "-q", f"{ref}^{{commit}}") or None
+        except ContentError:
+            return None
+
+    def tags(
+        self, prefix: str = "", names: list[str] | None = None, *, merged_into: str | None = None
+    ) -> list[TagRef]:
+        """Every tag whose name starts with `prefix` (or just the tags `names`), from one `git for-each-ref`
+        call; with `merged_into` (a commit) only the tags pointing at commits reachable from it."""
         fmt = (
             _FIELD.join(
                 [
@@ -112,16 +122,19 @@ class GitRepo:
             )
             + _RECORD
         )
-        patterns = [f"refs/tags/{prefix}"] if names is None else [f"refs/tags/{name}" for name in names]
+        patterns = _tag_patterns(prefix) if names is None else [f"refs/tags/{name}" for name in names]
         if not patterns:
             return []
-        out = self._git("for_each_ref", f"--format={fmt}", *patterns)
+        merged = [f"--merged={merged_into}"] if merged_into is not None else []
+        out = self._git("for_each_ref", f"--format={fmt}", *merged, *patterns)
         tags = []
         for record in out.split(_RECORD):
             record = record.strip("\n")
             if not record:
                 continue
             name, obj, peeled, kind, date = record.split(_FIELD)
+            if names is None and not name.startswith(prefix):
+                continue
             tags.append(TagRef(name, obj, peeled or obj, date, kind == "tag"))
         return tags
 
@@ -146,7 +159,7 @@ class GitRepo:
                 sha, kind, _ = self._repo.git.get_object_header(f"{commit}:{path}")
         except ValueError:
             return None
-        return sha.decode() if kind == b"blob" else None
+        return _text(sha) if _text(kind) == "blob" else None
 
     def blob_shas(self, specs: list[tuple[str, str]]) -> list[str | None]:
         """`blob_sha` for many (commit, path) pairs in one `git cat-file --batch-check` run."""
@@ -248,7 +261,7 @@ class GitRepo:
                 sha, kind, _, data = self._repo.git.get_object_data(f"{commit}:{path}")
         except ValueError:
             return None
-        return (sha.decode(), data) if kind == b"blob" else None
+        return (_text(sha), data) if _text(kind) == "blob" else None
 
     def read_at(self, commit: str, path: str) -> bytes | None:
         found = self.read_spec(commit, path)
@@ -361,6 +374,17 @@ class GitRepo:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _text(value: str | bytes) -> str:
+    """GitPython's cat-file answers are bytes (its type stubs say str)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _tag_patterns(prefix: str) -> list[str]:
+    """`for-each-ref` matches a literal pattern only whole or up to a `/`: a prefix that ends inside a
+    name (`lesson-`) lists every tag, and `tags()` keeps those that start with it."""
+    return [f"refs/tags/{prefix}" if prefix.endswith("/") else "refs/tags/"]
 
 
 def worktree_blob_shas(root: Path, folders: list[str]) -> dict[str, str]:

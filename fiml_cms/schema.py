@@ -1,4 +1,5 @@
-"""JSON Schema validation (jsonschema-rs) producing Findings a content author can act on."""
+"""JSON Schema validation of lessons and paths producing Findings a content author can act on (the
+validator and its errors come from fiml_cms/schema_errors.py, the one module that reads jsonschema-rs)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .findings import Finding, JsonPath
+from .schema_errors import SchemaError, compile_validator, schema_errors
 from .suggest import closest, suggest
 
 LESSON_SCHEMA = "lesson.schema.json"
@@ -48,28 +50,22 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
-    import jsonschema_rs
-
-    return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=True)
+    return compile_validator(load_schema(name))
 
 
 def validate(name: str, document: Any, file: str) -> list[Finding]:
     """All schema findings for `document` (JSON values) against schema `name`."""
-    validator = _validator(name)
-    if validator.is_valid(document):
+    errors = schema_errors(_validator(name), load_schema(name), document)
+    if not errors:
         return []
-    schema = load_schema(name)
     noun = "the learning path" if name == PATH_SCHEMA else "the lesson"
-    findings = [f for error in validator.iter_errors(document) for f in _findings(error, schema, file, noun)]
-    return _drop_redundant(findings)
+    return _drop_redundant([f for error in errors for f in _findings(error, file, noun)])
 
 
-def _findings(error: Any, schema: dict[str, Any], file: str, noun: str) -> list[Finding]:
-    kind = error.kind
-    if type(kind).__name__ == "AdditionalProperties":
-        path: JsonPath = tuple(error.instance_path)
-        node = schema_node(schema, list(error.schema_path)[:-1])
-        known = sorted(node.get("properties", {})) if node else []
+def _findings(error: SchemaError, file: str, noun: str) -> list[Finding]:
+    if error.kind == "AdditionalProperties":
+        path = error.path
+        known = sorted(error.node.get("properties", {})) if error.node else []
         hint = f" (allowed here: {', '.join(known)})" if known else ""
         where = _field_name(path, noun)
         return [
@@ -80,51 +76,48 @@ def _findings(error: Any, schema: dict[str, Any], file: str, noun: str) -> list[
                 (*path, name),
                 at_key=True,
             )
-            for name in kind.unexpected
+            for name in error.unexpected
         ]
-    return [_finding(error, schema, file, noun)]
+    return [_finding(error, file, noun)]
 
 
-def _finding(error: Any, schema: dict[str, Any], file: str, noun: str) -> Finding:
-    kind = error.kind
-    kind_name = type(kind).__name__
-    path: JsonPath = tuple(error.instance_path)
+def _finding(error: SchemaError, file: str, noun: str) -> Finding:
+    path = error.path
     where = _field_name(path, noun)
-    node = schema_node(schema, list(error.schema_path)[:-1])
-    if kind_name == "Required":
+    if error.kind == "Required":
         return Finding(
             "FIML020",
-            f"{where} is missing the required field `{kind.property}`",
+            f"{where} is missing the required field `{error.missing}`",
             file,
-            (*path, kind.property),
+            (*path, error.missing),
         )
-    if kind_name == "Type":
-        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
+    if error.kind == "Type":
+        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in error.types)
         found = describe_value(error.instance)
         hint = ""
         if (
-            "string" in kind.types
+            "string" in error.types
             and isinstance(error.instance, (int, float))
             and not isinstance(error.instance, bool)
         ):
             hint = f'; write it in quotes: "{error.instance}"'
         return Finding("FIML022", f"{where} must be {expected}, not {found}{hint}", file, path)
-    if kind_name in _RANGE_KINDS:
+    if error.kind in _RANGE_KINDS:
         return Finding("FIML024", f"{where}: {_plain_message(error.message)}", file, path)
-    return Finding("FIML023", _value_message(kind_name, kind, error, where, node), file, path)
+    return Finding("FIML023", _value_message(error, where), file, path)
 
 
-def _value_message(kind_name: str, kind: Any, error: Any, where: str, node: dict[str, Any] | None) -> str:
+def _value_message(error: SchemaError, where: str) -> str:
     value = describe_value(error.instance)
-    if kind_name == "Enum":
-        options = ", ".join(json.dumps(o) for o in kind.options)
+    if error.kind == "Enum":
+        options = ", ".join(json.dumps(o) for o in error.options)
         return f"{where} must be one of {options}, not {value}"
-    if kind_name == "Constant":
-        return f"{where} must be {json.dumps(kind.expected_value)}, not {value}"
-    if kind_name in ("Pattern", "Format"):
-        described = node or {}
+    if error.kind == "Constant":
+        return f"{where} must be {json.dumps(error.expected)}, not {value}"
+    if error.kind in ("Pattern", "Format"):
+        described = error.node or {}
         title = described.get("title", "value")
-        rule = described.get("description") or f"it must match {getattr(kind, 'pattern', '')}"
+        rule = described.get("description") or f"it must match {error.pattern}"
         return f"{where}: {value} is not a valid {title}. {rule}"
     return f"{where}: {_plain_message(error.message)}"
 
@@ -153,30 +146,6 @@ def _drop_redundant(findings: list[Finding]) -> list[Finding]:
             seen.add(key)
             out.append(f)
     return out
-
-
-def schema_node(schema: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
-    """Follow a schema path (through $ref) to the subschema that raised the error."""
-    node: Any = schema
-    for part in schema_path:
-        if isinstance(node, dict) and "$ref" in node and part not in node:
-            node = _resolve(schema, node["$ref"])
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    if isinstance(node, dict) and "$ref" in node:
-        merged = dict(_resolve(schema, node["$ref"]))
-        merged.update({k: v for k, v in node.items() if k != "$ref"})
-        node = merged
-    return node if isinstance(node, dict) else None
-
-
-def _resolve(schema: dict[str, Any], ref: str) -> Any:
-    node: Any = schema
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return node
 
 
 def _field_name(path: JsonPath, noun: str = "the lesson") -> str:

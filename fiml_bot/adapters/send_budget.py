@@ -36,6 +36,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from fiml_cms.errors import FimlError
+
 
 class Priority(str, enum.Enum):
     """Who a send is for; replies to a learner's own update go first."""
@@ -75,8 +77,10 @@ class BudgetSettings:
         return self.group_per_minute / 60.0, self.group_burst
 
 
-class BudgetConfigError(ValueError):
-    """The budget's settings cannot work (a bad rate, share or URL)."""
+class BudgetConfigError(FimlError, ValueError):
+    """The budget's settings cannot work (a bad rate, share or URL): exit 1."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ import tornado.web
 from telegram import Update
 from telegram.ext import Application, ContextTypes
 
+from fiml_cms.errors import FimlError
+
 from ..tutor.engine import Tutor
 from .telegram import WEBHOOK_ANSWER
 
@@ -52,8 +54,8 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus'
 DRAIN_TIMEOUT = 25.0  # on shutdown, how long in-flight deliveries may take to finish
 
 
-class WebhookConfigError(ValueError):
-    """The webhook settings cannot work (no secret, a bad URL, ...)."""
+class WebhookConfigError(FimlError, ValueError):
+    """The webhook settings cannot work (no secret, a bad URL, ...): a usage error (exit 2)."""
 
 
 def check_secret(secret: str | None) -> str:

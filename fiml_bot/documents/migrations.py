@@ -89,8 +89,10 @@ def supported_versions() -> list[str]:
     return sorted({CURRENT_VERSION, *MIGRATIONS}, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
-class UnknownSchemaVersion(ValueError):
-    pass
+class UnknownSchemaVersion(FimlError, ValueError):
+    """A document's schema_version this code has no migration from (exit 1)."""
+
+    exit_code = 1
 
 
 def migrate(

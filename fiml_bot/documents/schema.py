@@ -13,7 +13,8 @@ from typing import Any
 from fiml_cms.bounds import MAX_SAFE_INTEGER, describe_number, unsafe_numbers
 from fiml_cms.errors import FimlError
 from fiml_cms.findings import JsonPath
-from fiml_cms.schema import describe_value, load_schema, schema_node
+from fiml_cms.schema import describe_value, load_schema
+from fiml_cms.schema_errors import SchemaError, compile_validator, schema_errors
 
 PROGRESS_SCHEMA = "progress.schema.json"
 
@@ -94,9 +95,7 @@ def progress_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    import jsonschema_rs
-
-    return jsonschema_rs.Draft202012Validator(progress_schema(), validate_formats=True)
+    return compile_validator(progress_schema())
 
 
 def schema_problems(document: Any) -> list[Problem]:
@@ -110,69 +109,52 @@ def schema_problems(document: Any) -> list[Problem]:
     ]
     if huge:  # the validator would let them through, and str() of one can fail
         return huge
-    validator = _validator()
-    if validator.is_valid(document):
-        return []
-    schema = progress_schema()
-    problems: list[Problem] = []
-    for error in validator.iter_errors(document):
-        problems.extend(_problems(error, schema))
-    return _deduplicated(problems)
+    errors = schema_errors(_validator(), progress_schema(), document)
+    return _deduplicated([problem for error in errors for problem in _problems(error)])
 
 
-def _problems(error: Any, schema: dict[str, Any]) -> list[Problem]:
-    kind = error.kind
-    kind_name = type(kind).__name__
-    path: JsonPath = tuple(error.instance_path)
-    node = schema_node(schema, list(error.schema_path)[:-1]) or {}
-    if kind_name == "AdditionalProperties":
+def _problems(error: SchemaError) -> list[Problem]:
+    path, kind, node = error.path, error.kind, error.node or {}
+    if kind == "AdditionalProperties":
         allowed = ", ".join(sorted(node.get("properties", {})))
         hint = f" (allowed here: {allowed})" if allowed else ""
-        return [Problem((*path, name), f"unknown field{hint}") for name in kind.unexpected]
-    if kind_name == "Required":
-        return [Problem(path, f"the required field `{kind.property}` is missing")]
-    if kind_name == "Type":
-        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
+        return [Problem((*path, name), f"unknown field{hint}") for name in error.unexpected]
+    if kind == "Required":
+        return [Problem(path, f"the required field `{error.missing}` is missing")]
+    if kind == "Type":
+        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in error.types)
         return [Problem(path, f"must be {expected}, not {_describe(error.instance)}")]
-    if kind_name == "Enum":
-        options = ", ".join(json.dumps(o) for o in kind.options)
+    if kind == "Enum":
+        options = ", ".join(json.dumps(o) for o in error.options)
         return [Problem(path, f"must be one of {options}, not {_describe(error.instance)}")]
-    if kind_name == "Constant":
-        return [Problem(path, f"must be {json.dumps(kind.expected_value)}, not {_describe(error.instance)}")]
-    if kind_name in ("Pattern", "Format"):
+    if kind == "Constant":
+        return [Problem(path, f"must be {json.dumps(error.expected)}, not {_describe(error.instance)}")]
+    if kind in ("Pattern", "Format"):
+        return [Problem(path, _not_valid(_describe(error.instance), node))]
+    if kind == "PropertyNames" and error.key is not None:
+        key = error.key
         return [
             Problem(
-                path,
-                f"{_describe(error.instance)} is not a valid {node.get('title', 'value')}: {node.get('description', '')}".rstrip(
-                    ": "
-                ),
+                (*path, str(key.instance)),
+                _not_valid(f"the key {_describe(key.instance)}", key.node or {}, "key"),
             )
         ]
-    if kind_name == "PropertyNames":
-        inner = kind.error
-        inner_node = schema_node(schema, list(inner.schema_path)[:-1]) or {}
-        title = inner_node.get("title", "key")
-        return [
-            Problem(
-                (*path, str(inner.instance)),
-                f"the key {_describe(inner.instance)} is not a valid {title}: {inner_node.get('description', '')}".rstrip(
-                    ": "
-                ),
-            )
-        ]
-    if kind_name == "AnyOf":
+    if kind == "AnyOf":
         what = node.get("description", "")
         return [
             Problem(path, f"{_describe(error.instance)} is not allowed here" + (f": {what}" if what else ""))
         ]
-    if kind_name == "UniqueItems":
+    if kind == "UniqueItems":
         return [Problem(path, "lists the same item more than once")]
-    if kind_name in _SIZE_LIMITS:  # without the value: it may be megabytes long
-        noun, unit = _SIZE_LIMITS[kind_name]
-        return [Problem(path, f"{noun} {len(error.instance):,} {unit}; at most {kind.limit:,} are allowed")]
-    if kind_name in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "MinLength", "MinItems"):
-        return [Problem(path, _short(error.message))]
+    if kind in _SIZE_LIMITS:  # without the value: it may be megabytes long
+        noun, unit = _SIZE_LIMITS[kind]
+        return [Problem(path, f"{noun} {len(error.instance):,} {unit}; at most {error.limit:,} are allowed")]
     return [Problem(path, _short(error.message))]
+
+
+def _not_valid(what: str, node: dict[str, Any], noun: str = "value") -> str:
+    """`"x" is not a valid lesson id: <the schema's description>`, without a dangling colon."""
+    return f"{what} is not a valid {node.get('title', noun)}: {node.get('description', '')}".rstrip(": ")
 
 
 def _deduplicated(problems: list[Problem]) -> list[Problem]:

@@ -1,13 +1,11 @@
 """The operations' CLI commands: `db snapshot|snapshots|restore|rehearse` and `doctor`.
 
-`fiml_bot/cli.py` registers them (`register`); each parses options, calls one function of
+`fiml_bot/cli.py` adds them to its apps (`register`); each parses options, calls one function of
 `fiml_bot.ops`, and prints its result.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,12 @@ import typer
 from fiml_cms.clikit import example
 from fiml_cms.errors import FimlError, MissingInput
 
-ContentOption = typer.Option(
-    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
-)
-DatabaseOption = typer.Option(
-    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
-)
+from ..cli_options import ContentOption, DatabaseOption, user_errors
+from ..cli_options import bot_settings as _settings
+
 FolderOption = typer.Option(
     None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots)."
 )
-
-
-def _settings(content: Path | None, database: str | None) -> Any:
-    from fiml_bot.bootstrap import BotSettings
-
-    return BotSettings.from_env(content=content, database_url=database)
 
 
 def doctor_content(settings: Any) -> tuple[Any, str | None]:
@@ -115,130 +104,134 @@ def write_doctor_textfile(path: Path, problems: int) -> None:
         raise MissingInput(f"--textfile {path}: {exc.strerror or exc}") from None
 
 
-def register(db_app: typer.Typer, app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
-    """Add the commands to the `fiml-bot` and `fiml-bot db` Typer apps."""
+@user_errors
+def db_snapshot(
+    out: Path | None = FolderOption,
+    database: str | None = DatabaseOption,
+    content: Path | None = ContentOption,
+) -> None:
+    """Snapshot the database (SQLite: online backup; PostgreSQL: pg_dump -Fc) with a manifest beside it."""
+    settings = _settings(content, database)
+    manifest = take_snapshot(settings.database_url, out, "manual", settings.content)
+    print(f"snapshot {describe_snapshot(manifest)}")
 
-    @db_app.command("snapshot", epilog=example("fiml-bot db snapshot --out var/snapshots"))
-    @user_errors
-    def db_snapshot(
-        out: Path | None = FolderOption,
-        database: str | None = DatabaseOption,
-        content: Path | None = ContentOption,
-    ) -> None:
-        """Snapshot the database (SQLite: online backup; PostgreSQL: pg_dump -Fc) with a manifest beside it."""
-        settings = _settings(content, database)
-        manifest = take_snapshot(settings.database_url, out, "manual", settings.content)
-        print(f"snapshot {describe_snapshot(manifest)}")
 
-    @db_app.command("snapshots", epilog=example("fiml-bot db snapshots --keep 10"))
-    @user_errors
-    def db_snapshots(
-        out: Path | None = FolderOption,
-        keep: int | None = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots."),
-    ) -> None:
-        """List the snapshots, oldest first; with --keep N delete all but the newest N."""
-        from . import snapshots
+@user_errors
+def db_snapshots(
+    out: Path | None = FolderOption,
+    keep: int | None = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots."),
+) -> None:
+    """List the snapshots, oldest first; with --keep N delete all but the newest N."""
+    from . import snapshots
 
-        folder = snapshots.snapshot_folder(out=out)
-        if keep is not None:
-            for manifest in snapshots.prune(folder, keep):
-                print(f"deleted {manifest.path}")
-        found = snapshots.listing(folder)
-        for manifest in found:
-            print(f"{manifest.created_at}  {manifest.label:<13} {describe_snapshot(manifest)}")
-        print(f"{len(found)} snapshot(s) in {folder}")
+    folder = snapshots.snapshot_folder(out=out)
+    if keep is not None:
+        for manifest in snapshots.prune(folder, keep):
+            print(f"deleted {manifest.path}")
+    found = snapshots.listing(folder)
+    for manifest in found:
+        print(f"{manifest.created_at}  {manifest.label:<13} {describe_snapshot(manifest)}")
+    print(f"{len(found)} snapshot(s) in {folder}")
 
-    @db_app.command(
-        "restore", epilog=example("fiml-bot db restore var/snapshots/fiml-20261202T010000Z-manual.sqlite")
+
+@user_errors
+def db_restore(
+    snapshot: Path = typer.Argument(..., help="A snapshot file (or its .json manifest)."),
+    quarantine: Path | None = typer.Option(
+        None,
+        "--quarantine",
+        help="Write what was earned after the snapshot to FILE (JSON) instead of merging it back.",
+    ),
+    out: Path | None = FolderOption,
+    database: str | None = DatabaseOption,
+    content: Path | None = ContentOption,
+) -> None:
+    """Restore a snapshot, then merge back what was earned after it: XP and completions never go down.
+
+    The database as it was is snapshotted first (label pre-restore).
+    """
+    from . import restore, snapshots
+
+    settings = _settings(content, database)
+    report = restore.restore(
+        settings.database_url,
+        snapshot,
+        folder=snapshots.snapshot_folder(out=out),
+        quarantine=quarantine,
+        content=settings.content,
     )
-    @user_errors
-    def db_restore(
-        snapshot: Path = typer.Argument(..., help="A snapshot file (or its .json manifest)."),
-        quarantine: Path | None = typer.Option(
-            None,
-            "--quarantine",
-            help="Write what was earned after the snapshot to FILE (JSON) instead of merging it back.",
-        ),
-        out: Path | None = FolderOption,
-        database: str | None = DatabaseOption,
-        content: Path | None = ContentOption,
-    ) -> None:
-        """Restore a snapshot, then merge back what was earned after it: XP and completions never go down.
+    print(report.summary())
+    send_alert(
+        "DatabaseRestored",
+        "warning",
+        f"fiml-bot db restore: the database was restored from {snapshot.name}",
+        report.summary(),
+    )
 
-        The database as it was is snapshotted first (label pre-restore).
-        """
-        from . import restore, snapshots
 
-        settings = _settings(content, database)
-        report = restore.restore(
-            settings.database_url,
-            snapshot,
-            folder=snapshots.snapshot_folder(out=out),
-            quarantine=quarantine,
-            content=settings.content,
-        )
-        print(report.summary())
+@user_errors
+def db_rehearse(
+    source: str | None = typer.Argument(
+        None,
+        metavar="[SNAPSHOT|URL]",
+        help="A snapshot, or a database URL to copy (default: the database).",
+    ),
+    database: str | None = DatabaseOption,
+    content: Path | None = ContentOption,
+) -> None:
+    """Rehearse the migration on a throwaway copy: upgrade, doctor, a scripted session, downgrade, doctor, compare.
+
+    Exits 1 if any learner lost XP or completions, or the doctor found problems on the copy.
+    """
+    from . import rehearse
+
+    settings = _settings(content, database)
+    result = rehearse.rehearse(source or settings.database_url, settings)
+    print(result.render())
+    raise typer.Exit(result.exit_code)
+
+
+@user_errors
+def doctor_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    textfile: Path | None = typer.Option(
+        None,
+        "--textfile",
+        help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector).",
+    ),
+    database: str | None = DatabaseOption,
+    content: Path | None = ContentOption,
+) -> None:
+    """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
+    from fiml_bot.tutor.ports import StorageUnavailable
+
+    from . import doctor
+
+    try:
+        report = run_doctor(_settings(content, database))
+    except StorageUnavailable as error:  # exit 2 here, not 1: the doctor could not run
+        raise doctor.CannotRun(str(error)) from None
+    print(doctor.render_json(report) if as_json else doctor.render_text(report))
+    if textfile is not None:
+        write_doctor_textfile(textfile, len(report.problems))
+    if report.problems:
         send_alert(
-            "DatabaseRestored",
-            "warning",
-            f"fiml-bot db restore: the database was restored from {snapshot.name}",
-            report.summary(),
+            "DoctorProblems",
+            "critical",
+            f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store",
+            doctor.render_text(report),
         )
+    raise typer.Exit(report.exit_code)
 
-    @db_app.command(
+
+def register(db_app: typer.Typer, app: typer.Typer) -> None:
+    """Add the commands to the `fiml-bot` and `fiml-bot db` Typer apps."""
+    db_app.command("snapshot", epilog=example("fiml-bot db snapshot --out var/snapshots"))(db_snapshot)
+    db_app.command("snapshots", epilog=example("fiml-bot db snapshots --keep 10"))(db_snapshots)
+    db_app.command(
+        "restore", epilog=example("fiml-bot db restore var/snapshots/fiml-20261202T010000Z-manual.sqlite")
+    )(db_restore)
+    db_app.command(
         "rehearse", epilog=example("fiml-bot db rehearse var/snapshots/fiml-20261202T010000Z-manual.sqlite")
-    )
-    @user_errors
-    def db_rehearse(
-        source: str | None = typer.Argument(
-            None,
-            metavar="[SNAPSHOT|URL]",
-            help="A snapshot, or a database URL to copy (default: the database).",
-        ),
-        database: str | None = DatabaseOption,
-        content: Path | None = ContentOption,
-    ) -> None:
-        """Rehearse the migration on a throwaway copy: upgrade, doctor, a scripted session, downgrade, doctor, compare.
-
-        Exits 1 if any learner lost XP or completions, or the doctor found problems on the copy.
-        """
-        from . import rehearse
-
-        settings = _settings(content, database)
-        result = rehearse.rehearse(source or settings.database_url, settings)
-        print(result.render())
-        raise typer.Exit(result.exit_code)
-
-    @app.command("doctor", epilog=example("fiml-bot doctor --json"))
-    @user_errors
-    def doctor_command(
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-        textfile: Path | None = typer.Option(
-            None,
-            "--textfile",
-            help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector).",
-        ),
-        database: str | None = DatabaseOption,
-        content: Path | None = ContentOption,
-    ) -> None:
-        """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
-        from fiml_bot.tutor.ports import StorageUnavailable
-
-        from . import doctor
-
-        try:
-            report = run_doctor(_settings(content, database))
-        except (doctor.CannotRun, StorageUnavailable) as error:
-            print(f"fiml-bot: error: {error}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        print(doctor.render_json(report) if as_json else doctor.render_text(report))
-        if textfile is not None:
-            write_doctor_textfile(textfile, len(report.problems))
-        if report.problems:
-            send_alert(
-                "DoctorProblems",
-                "critical",
-                f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store",
-                doctor.render_text(report),
-            )
-        raise typer.Exit(report.exit_code)
+    )(db_rehearse)
+    app.command("doctor", epilog=example("fiml-bot doctor --json"))(doctor_command)

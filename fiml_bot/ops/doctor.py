@@ -22,6 +22,7 @@ from fiml_bot.storage.errors import SchemaOutOfDate
 from fiml_bot.storage.migrations_api import revision_of
 from fiml_bot.tutor import gamification
 from fiml_bot.tutor.ports import Content
+from fiml_cms.errors import FimlError
 
 LEARNER_TABLES = ("lesson_progress", "completions", "xp_ledger", "badges")
 
@@ -79,8 +80,10 @@ def render_json(report: Report) -> str:
     return json.dumps(data, indent=2)
 
 
-class CannotRun(Exception):
+class CannotRun(FimlError):
     """The doctor has nothing to check (no tables) or cannot reach the database: exit 2."""
+
+    exit_code = 2
 
 
 def examine(connection: Connection, content: Content | None, *, where: str = "the database") -> Report:

@@ -114,10 +114,10 @@ def check_text(text: str, source: str) -> FlagSet:
     """Schema and semantics of a flag file; FlagFileError names every problem's line and column."""
     data = flagfile.parse(text, source)
     problems: list[tuple[tuple[Any, ...], str]] = []
-    import jsonschema_rs
+    from fiml_cms.schema_errors import compile_validator, schema_errors
 
-    for error in jsonschema_rs.Draft202012Validator(SCHEMA).iter_errors(data):
-        problems.append((tuple(error.instance_path), error.message))
+    for error in schema_errors(compile_validator(SCHEMA, validate_formats=False), SCHEMA, data):
+        problems.append((error.path, error.message))
     if not problems:
         for key, flag in data["flags"].items():
             problems.extend(((("flags", key, *path), message) for path, message in _flag_problems(key, flag)))

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from fiml_cms.clikit import example
+from fiml_cms.error_handler import handle_errors
 
 release_app = typer.Typer(
     help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback.",
     no_args_is_help=True,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 ConfigOption = typer.Option(
     Path("deploy/rollout.yaml"),
@@ -37,23 +34,7 @@ ContentOption = typer.Option(
 DatabaseOption = typer.Option(None, "--database", help="The shared database (default: FIML_DATABASE_URL).")
 
 
-def release_errors(func: F) -> F:
-    """The release's known failures become `fiml-bot: error: ...` and an exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .config import RolloutConfigError
-        from .controller import ReleaseError
-        from .haproxy import HaproxyError
-        from .state import ReleaseStateError
-
-        try:
-            return func(*args, **kwargs)
-        except (RolloutConfigError, ReleaseError, HaproxyError, ReleaseStateError) as exc:
-            print(f"fiml-bot: error: {exc}", file=sys.stderr)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
+release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml_cms/error_handler.py)
 
 
 def _release(config: Path, content: Path | None = None, database: str | None = None) -> Any:

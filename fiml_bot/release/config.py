@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fiml_cms.errors import FimlError
 from fiml_cms.findings import JsonPath
 
 COLORS = ("blue", "green")
@@ -23,7 +24,7 @@ _ADDRESS = re.compile(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{
 TRIGGERS = ("error_rate_threshold", "database_migration_failure", "user_progress_integrity")
 
 
-class RolloutConfigError(Exception):
+class RolloutConfigError(FimlError):
     """deploy/rollout.yaml has problems: one line per field, `file:line:column: path: message`."""
 
     exit_code = 2

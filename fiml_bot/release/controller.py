@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fiml_cms.errors import FimlError
+
 from . import analysis
 from .analysis import Counts
 from .config import COLORS, RolloutConfig
@@ -22,7 +24,7 @@ log = logging.getLogger("fiml_bot.release")
 Check = Callable[[], "str | None"]  # None when fine, else what is wrong
 
 
-class ReleaseError(Exception):
+class ReleaseError(FimlError):
     exit_code = 2
 
 

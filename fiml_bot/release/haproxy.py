@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fiml_cms.atomic import write_bytes
+from fiml_cms.errors import FimlError
 
 from .config import COLORS, RolloutConfig
 
@@ -38,7 +39,7 @@ LEARNER_PATHS = (
 TIMEOUT = 5.0
 
 
-class HaproxyError(Exception):
+class HaproxyError(FimlError):
     """The admin socket cannot be reached or refused a command."""
 
     exit_code = 1

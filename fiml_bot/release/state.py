@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fiml_cms.atomic import write_bytes
+from fiml_cms.errors import FimlError
 
 from .haproxy import Split
 
@@ -24,7 +25,7 @@ STATUSES = (IDLE, RUNNING, PROMOTED, ROLLED_BACK)
 LOG_LIMIT = 500  # the newest steps kept in the file; the process log has them all
 
 
-class ReleaseStateError(Exception):
+class ReleaseStateError(FimlError):
     exit_code = 2
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from fiml_bot.tutor.ports import StorageUnavailable
+from fiml_cms.errors import FimlError
 
 
-class DatabaseUrlError(ValueError):
-    """The database URL cannot be parsed or names a database this project does not support."""
+class DatabaseUrlError(FimlError, ValueError):
+    """The database URL cannot be parsed or names a database this project does not support (exit 1)."""
+
+    exit_code = 1
 
 
 class SchemaOutOfDate(StorageUnavailable):

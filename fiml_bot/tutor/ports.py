@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from fiml_cms.errors import FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
 from .catalogue import Catalogue
@@ -19,8 +20,10 @@ class ConcurrentUpdate(Exception):
     """Another transaction saved the same record first; the action is retried from the start."""
 
 
-class StorageUnavailable(Exception):
-    """The database is locked, gone or unreachable; nothing was changed."""
+class StorageUnavailable(FimlError):
+    """The database is locked, gone or unreachable; nothing was changed (exit 1)."""
+
+    exit_code = 1
 
 
 class ProgressRepository(Protocol):

@@ -10,6 +10,7 @@ import pytest
 from telegram import Bot
 
 from fiml_bot import notify
+from fiml_bot.adapters.notify_sender import TelegramNoticeSender
 from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.events import Pressed, Start
 from testing.fakebotapi import FakeBotApi, RateLimits
@@ -48,13 +49,16 @@ def learners(tutor, chats: list[int], lesson: str = MARKET, finish: bool = False
                 learner.answer_current()
 
 
-def run(fake: FakeBotApi, tutor, ref: str, **kwargs):
-    async def go():
-        bot = Bot(**fake.bot_kwargs())
-        async with bot:
-            return await notify.notify(bot, tutor, ref, **kwargs)
+async def notify_through(bot: Bot, tutor, ref: str, **kwargs):
+    """`notify.notify` as `fiml-bot notify` wires it: Telegram sender, the tutor's store and content."""
+    async with TelegramNoticeSender(bot) as sender:
+        return await notify.notify(
+            sender, tutor.content, tutor.unit_of_work, ref, deactivate=tutor.deactivate, **kwargs
+        )
 
-    return asyncio.run(go())
+
+def run(fake: FakeBotApi, tutor, ref: str, **kwargs):
+    return asyncio.run(notify_through(Bot(**fake.bot_kwargs()), tutor, ref, **kwargs))
 
 
 def sent_to(fake: FakeBotApi) -> list[int]:
@@ -162,9 +166,7 @@ def test_an_interrupted_run_then_a_rerun_messages_nobody_twice(published: Path) 
     fake = FakeBotApi()
 
     async def crashing() -> None:
-        bot = CrashingBot(3, **fake.bot_kwargs())
-        async with bot:
-            await notify.notify(bot, tutor, ref, rate=1000)
+        await notify_through(CrashingBot(3, **fake.bot_kwargs()), tutor, ref, rate=1000)
 
     with pytest.raises(Crash):
         asyncio.run(crashing())

@@ -1,0 +1,39 @@
+"""What every `fiml-bot` command module shares (cli.py, flags_cli.py, ops/commands.py): the common
+options, the error handler, and the settings they build. A module of its own, so the command modules
+import it instead of each other (flags_cli used to import cli, which imported flags_cli back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from fiml_cms.error_handler import handle_errors
+
+if TYPE_CHECKING:
+    from .bootstrap import BotSettings
+
+user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
+
+ContentOption = typer.Option(
+    None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
+)
+DatabaseOption = typer.Option(
+    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
+)
+MetricsPortOption = typer.Option(
+    None,
+    "--metrics-port",
+    envvar="FIML_METRICS_PORT",
+    min=1,
+    max=65535,
+    help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).",
+)
+
+
+def bot_settings(content: Path | None, database: str | None, *, preview: bool | None = None) -> BotSettings:
+    """The bot's settings: these options first, then FIML_* variables, then defaults."""
+    from .bootstrap import BotSettings
+
+    return BotSettings.from_env(content=content, database_url=database, preview=preview)

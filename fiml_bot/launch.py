@@ -1,0 +1,212 @@
+"""What `fiml-bot run` and `fiml-bot notify` do once their options are parsed: the Telegram settings
+from the environment, the operations (metrics, alerts, flags), the bot built and served, notices sent.
+
+The CLI parses and prints; this module wires the pieces (bootstrap builds the tutor, the adapters talk
+to Telegram). Heavy imports happen inside the functions: importing it costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fiml_cms.errors import UsageError
+
+from .bootstrap import BotParts, BotSettings, build, start_background
+
+if TYPE_CHECKING:
+    from .adapters.serving import TelegramSettings
+    from .notify import LessonUpdate, Notice, Report
+    from .ops.runtime import Operations
+
+TOKEN_VARIABLE = "FIML_TELEGRAM_TOKEN"
+
+
+def telegram_token(env: Mapping[str, str] | None = None) -> str:
+    """The bot's token (FIML_TELEGRAM_TOKEN), "" when unset."""
+    return (os.environ if env is None else env).get(TOKEN_VARIABLE, "").strip()
+
+
+def require_token(token: str) -> str:
+    if not token:
+        raise UsageError(f"set {TOKEN_VARIABLE} to the bot's token (from @BotFather)")
+    return token
+
+
+def telegram_settings(
+    *,
+    api_base_url: str | None,
+    webhook_url: str | None,
+    listen: str | None,
+    port: int | None,
+    env: Mapping[str, str] | None = None,
+) -> TelegramSettings:
+    """`run`'s Telegram settings: the options, the token and webhook secret from the environment;
+    UsageError (or WebhookConfigError) for settings that cannot work."""
+    from .adapters.serving import TelegramSettings
+
+    env = os.environ if env is None else env
+    token = require_token(telegram_token(env))
+    secret = env.get("FIML_WEBHOOK_SECRET", "").strip()
+    if webhook_url is None and (listen is not None or port is not None):
+        raise UsageError("--listen and --port are for webhook mode: give --webhook-url too")
+    if webhook_url is not None:
+        from .adapters.webhook import check_secret, webhook_path
+
+        check_secret(secret)
+        webhook_path(webhook_url)
+    return TelegramSettings(
+        token,
+        api_base_url=api_base_url,
+        webhook_url=webhook_url,
+        secret=secret,
+        listen=listen or "0.0.0.0",
+        port=8443 if port is None else port,
+        rate_limit=env.get("FIML_TELEGRAM_RATE_LIMIT", "on").strip().lower() != "off",
+    )
+
+
+def operations(
+    settings: BotSettings,
+    token: str,
+    api_base_url: str | None,
+    metrics_port: int | None,
+    *,
+    watch_flags: bool = True,
+) -> Operations:
+    """Metrics, alerts (FIML_ALERT_WEBHOOK_URL, FIML_ADMIN_CHAT_ID) and the feature flags; /metrics on `metrics_port`."""
+    from .ops.runtime import Operations
+
+    admin_chat = None
+    chat_id = os.environ.get("FIML_ADMIN_CHAT_ID", "").strip()
+    if chat_id:
+        from .adapters.admin_chat import TelegramAdminChat
+
+        admin_chat = TelegramAdminChat(token, chat_id, api_base_url)
+    ops = Operations.from_env(settings.content, admin_chat=admin_chat, watch_flags=watch_flags)
+    if metrics_port is not None:
+        try:
+            ops.metrics.serve(metrics_port, os.environ.get("FIML_METRICS_LISTEN", "0.0.0.0"))
+        except OSError as exc:
+            raise UsageError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
+    return ops
+
+
+def _publish_build_info(ops: Operations, parts: BotParts, settings: BotSettings) -> None:
+    from .ops.runtime import build_info
+
+    ops.metrics.set_build(**build_info(parts.content, settings.database_url, os.environ))
+
+
+def _auto_upgrade(settings: BotSettings) -> bool:
+    """A SQLite database is migrated on start; a shared server's is migrated by `fiml-bot db upgrade`."""
+    return settings.database_url.startswith("sqlite")
+
+
+def run_bot(settings: BotSettings, telegram: TelegramSettings, metrics_port: int | None) -> None:
+    """`fiml-bot run`: build the bot with its operations and serve Telegram until stopped."""
+    from .adapters.send_budget import open_budget
+    from .adapters.serving import serve
+    from .plugins import install
+
+    ops = operations(settings, telegram.token, telegram.api_base_url, metrics_port)
+    parts = build(settings, auto_upgrade=_auto_upgrade(settings), ops=ops)
+    install(parts.tutor, os.environ)
+    _publish_build_info(ops, parts, settings)
+    budget = open_budget(telegram.token, settings.database_url)  # shared by every replica and notify
+    live = start_background(parts, settings, prune_events=True)
+    ops.start()
+    try:
+        serve(parts.tutor, telegram, budget=budget, metrics=ops.metrics, exposition=ops.metrics.exposition)
+    finally:
+        ops.stop()
+        live.stop()
+
+
+@dataclass
+class NotifyRun:
+    """`fiml-bot notify` between selecting and sending: the bot, and its operations (None in a dry run)."""
+
+    settings: BotSettings
+    parts: BotParts
+    ops: Operations | None
+    token: str
+    api_base_url: str | None
+
+    @classmethod
+    def open(
+        cls, settings: BotSettings, *, api_base_url: str | None, metrics_port: int | None, dry_run: bool
+    ) -> NotifyRun:
+        token = telegram_token()
+        ops = None if dry_run else operations(settings, token, api_base_url, metrics_port, watch_flags=False)
+        parts = build(settings, auto_upgrade=_auto_upgrade(settings), ops=ops)
+        if ops is not None:
+            _publish_build_info(ops, parts, settings)
+        return cls(settings, parts, ops, token, api_base_url)
+
+    def select(self, since: str) -> tuple[dict[str, LessonUpdate], list[Notice]]:
+        """The lesson updates since the git ref `since`, and who is told about which."""
+        from . import notify
+
+        updates = notify.updates_since(self.parts.content, since)
+        return updates, notify.select(self.parts.storage, self.parts.content, updates)
+
+    def send(self, notices: list[Notice], *, rate: float | None, paid: bool) -> Report:
+        """Send through the fleet's shared budget at broadcast priority; alert when some failed."""
+        import asyncio
+
+        from . import notify
+        from .adapters.notify_sender import TelegramNoticeSender
+        from .adapters.rate_limiter import FleetRateLimiter
+        from .adapters.send_budget import Priority, open_budget
+        from .adapters.telegram import token_rejection
+
+        token = require_token(self.token)
+        budget = open_budget(token, self.settings.database_url)
+        limiter = FleetRateLimiter(budget, priority=Priority.BROADCAST)
+        metrics = self.ops.metrics if self.ops is not None else None
+
+        async def send() -> Report:
+            sender = TelegramNoticeSender.for_token(
+                token, base_url=self.api_base_url, rate_limiter=limiter, paid=paid
+            )
+            async with sender:
+                return await notify.broadcast(
+                    sender,
+                    self.parts.storage,
+                    notices,
+                    deactivate=self.parts.tutor.deactivate,
+                    rate=rate,
+                    metrics=metrics,
+                )
+
+        with token_rejection(token):
+            return asyncio.run(send())
+
+    def finish(self, report: Report | None) -> None:
+        """Alert on notices not delivered (FIML_ALERT_WEBHOOK_URL), then flush and stop the operations."""
+        if self.ops is None:
+            return
+        if report is not None and report.failed and self.ops.alerts is not None:
+            from .ops.alerts import Alert
+
+            self.ops.alerts.send(
+                Alert(
+                    "NotifyDeliveryFailed",
+                    "warning",
+                    f"fiml-bot notify: {len(report.failed)} notice(s) not delivered",
+                    report.summary(),
+                )
+            )
+        self.ops.stop()
+
+
+def quiet_logging(token: str, dry_run: bool) -> None:
+    """notify's logging: the token masked; INFO while sending, WARNING for a dry run."""
+    from .redaction import configure_logging
+
+    configure_logging([token], logging.WARNING if dry_run else logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema upgrade's step-by-step lines are noise

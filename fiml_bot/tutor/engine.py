@@ -18,7 +18,21 @@ from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
 
 from . import callbacks, gamification, render
-from .callbacks import encode
+from .callbacks import (
+    CONTINUE,
+    RESTART,
+    Answer,
+    Choose,
+    LessonButton,
+    ListPage,
+    Next,
+    Open,
+    Retake,
+    ShowHelp,
+    ShowProgress,
+    ViewUpdates,
+    encode,
+)
 from .catalogue import LessonSummary
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .features import REVIEW_MISTAKES, Features, NoFeatures, Rollout, mistakes_review
@@ -53,7 +67,7 @@ class LessonUpdating(Exception):
     """Still unresolvable after a refresh: the learner is told to try again, and nothing changes."""
 
 
-_HOME = ((Button("📚 Lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),)
+_HOME = ((Button("📚 Lessons", encode(ListPage(0))), Button("📈 My progress", encode(ShowProgress()))),)
 
 
 def utc_now() -> dt.datetime:
@@ -203,26 +217,30 @@ class _Action:
     def run(self, event: Event) -> list[Message]:
         self.learner = self._touch_learner()
         self._reconcile_records()
-        if isinstance(event, Start):
-            out = self._start()
-        elif isinstance(event, Help):
-            out = [self._help()]
-        elif isinstance(event, ListLessons):
-            out = self._list(event.page, event.path_id)
-        elif isinstance(event, Progress):
-            out = self._progress()
-        elif isinstance(event, SetTimeZone):
-            out = self._set_time_zone(event.zone)
-        elif isinstance(event, Pressed):
-            out = self._pressed(event.data)
-        elif isinstance(event, Text):
-            out = self._text(event.text)
-        elif isinstance(event, Command):
-            self.events.outcome = USER_ERROR
-            out = [Message(f"I don't know the command /{event.name}.", self._home_buttons()), self._help()]
-        else:  # pragma: no cover - the Event union is closed
-            out = [self._help()]
+        out = self._dispatch(event)  # first: it may add notes (an update notice) that go above it
         return [*self.notes, *out]
+
+    def _dispatch(self, event: Event) -> list[Message]:
+        """The one table of what each event does (buttons: `_pressed`)."""
+        match event:
+            case Start():
+                return self._start()
+            case Help():
+                return [self._help()]
+            case ListLessons(page, path_id):
+                return self._list(page, path_id)
+            case Progress():
+                return self._progress()
+            case SetTimeZone(zone):
+                return self._set_time_zone(zone)
+            case Pressed(data):
+                return self._pressed(data)
+            case Text(text):
+                return self._text(text)
+            case Command(name):
+                self.events.outcome = USER_ERROR
+                return [Message(f"I don't know the command /{name}.", self._home_buttons()), self._help()]
+        return [self._help()]  # pragma: no cover - the Event union is closed
 
     def _touch_learner(self) -> Learner:
         learner = self.repo.learner(self.learner_id)
@@ -285,12 +303,12 @@ class _Action:
                 lines.append(f"\n*{path_title}*")
             mark = self._mark(lesson, progress.get(lesson.id), done)
             lines.append(f"{mark} {lesson.title} · {lesson.duration_minutes} min")
-            buttons.append(Button(f"{mark} {lesson.title}"[:60], encode("o", lesson.id)))
+            buttons.append(Button(f"{mark} {lesson.title}"[:60], encode(Open(lesson.id))))
         nav = []
         if page > 0:
-            nav.append(Button("◀ Previous", encode("l", str(page - 1), path_id)))
+            nav.append(Button("◀ Previous", encode(ListPage(page - 1, path_id))))
         if page + 1 < pages:
-            nav.append(Button("Next ▶", encode("l", str(page + 1), path_id)))
+            nav.append(Button("Next ▶", encode(ListPage(page + 1, path_id))))
         lines.append(
             "\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first"
         )
@@ -341,30 +359,40 @@ class _Action:
                     self._home_buttons(),
                 )
             ]
-        kind, fields = callback.kind, callback.fields
-        if kind == "h":
-            return [self._help()]
-        if kind == "p":
-            return self._progress()
-        if kind == "l":
-            return self._list(int(fields[0]) if fields[0].isdigit() else 0, fields[1])
-        lesson_id = self._resolve_pressed(fields[0])
-        if lesson_id is None:
-            log.warning("button for unknown lesson %r from %s", fields[0], self.learner_id)
-            return [Message("That lesson is no longer available. Here are the current ones:"), *self._list(0)]
-        if kind == "o":
-            return self._open(lesson_id)
-        if kind == "n":
-            return self._next(lesson_id, fields[1], fields[2])
-        if kind == "a":
-            return self._answer(lesson_id, fields[1], fields[2], fields[3])
-        if kind == "c":
-            return self._choose(lesson_id, fields[1], fields[2])
-        if kind == "u":
-            return self._updates(lesson_id)
-        if kind == "r":
-            return self._retake(lesson_id)
-        return [self._help()]
+        match callback:
+            case ShowHelp():
+                return [self._help()]
+            case ShowProgress():
+                return self._progress()
+            case ListPage(page, path_id):
+                return self._list(page, path_id)
+            case LessonButton(key):
+                lesson_id = self._resolve_pressed(key)
+                if lesson_id is None:
+                    log.warning("button for unknown lesson %r from %s", key, self.learner_id)
+                    return [
+                        Message("That lesson is no longer available. Here are the current ones:"),
+                        *self._list(0),
+                    ]
+                return self._lesson_button(callback, lesson_id)
+        return [self._help()]  # pragma: no cover - every kind of callback is matched above
+
+    def _lesson_button(self, button: LessonButton, lesson_id: str) -> list[Message]:
+        """The table of the buttons about one lesson, its key already resolved to `lesson_id`."""
+        match button:
+            case Open():
+                return self._open(lesson_id)
+            case Next(_, version, section):
+                return self._next(lesson_id, version, section)
+            case Answer(_, version, question, given):
+                return self._answer(lesson_id, version, question, given)
+            case Choose(_, offered, choice):
+                return self._choose(lesson_id, offered, choice)
+            case ViewUpdates():
+                return self._updates(lesson_id)
+            case Retake():
+                return self._retake(lesson_id)
+        return [self._help()]  # pragma: no cover - every lesson button is matched above
 
     def _resolve(self, key: str) -> str | None:
         lesson_id = self.content.catalogue().resolve_key(key)
@@ -418,7 +446,7 @@ class _Action:
             return [
                 Message(
                     text,
-                    rows([Button(t.title[:60], encode("o", m)) for m, t in titles if t])
+                    rows([Button(t.title[:60], encode(Open(m))) for m, t in titles if t])
                     or self._home_buttons(),
                 )
             ]
@@ -468,7 +496,7 @@ class _Action:
         label = "📝 Start the quiz" if last else "Next ▶"
         header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
         text = f"{header}\n\n{render.section(section)}"
-        return [Message(text, ((Button(label, encode("n", lesson.id, lesson.version, section.id)),),))]
+        return [Message(text, ((Button(label, encode(Next(lesson.id, lesson.version, section.id))),),))]
 
     def _next(self, lesson_id: str, version: str, section_key: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
@@ -513,14 +541,14 @@ class _Action:
         text = f"{header}\n\n{render.question(question)}"
         if isinstance(question, MultipleChoiceQuestion):
             buttons = [
-                Button(f"{i + 1}. {o}"[:60], encode("a", lesson.id, lesson.version, question.id, str(i)))
+                Button(f"{i + 1}. {o}"[:60], encode(Answer(lesson.id, lesson.version, question.id, str(i))))
                 for i, o in enumerate(question.options)
             ]
             return Message(text, rows(buttons))
         if isinstance(question, TrueFalseQuestion):
             pair = (
-                Button("True", encode("a", lesson.id, lesson.version, question.id, "t")),
-                Button("False", encode("a", lesson.id, lesson.version, question.id, "f")),
+                Button("True", encode(Answer(lesson.id, lesson.version, question.id, "t"))),
+                Button("False", encode(Answer(lesson.id, lesson.version, question.id, "f"))),
             )
             return Message(text, (pair,))
         return Message(text + "\n\n_Type your answer as a number._")
@@ -604,8 +632,8 @@ class _Action:
                     text,
                     (
                         (
-                            Button("🔁 Try again", encode("r", lesson.id)),
-                            Button("📚 Lessons", encode("l", "0", "")),
+                            Button("🔁 Try again", encode(Retake(lesson.id))),
+                            Button("📚 Lessons", encode(ListPage(0))),
                         ),
                     ),
                 ),
@@ -670,7 +698,12 @@ class _Action:
             *self._review(lesson, progress),
             Message(
                 "\n".join(lines),
-                ((Button("📚 More lessons", encode("l", "0", "")), Button("📈 My progress", encode("p"))),),
+                (
+                    (
+                        Button("📚 More lessons", encode(ListPage(0))),
+                        Button("📈 My progress", encode(ShowProgress())),
+                    ),
+                ),
             ),
         ]
 
@@ -685,11 +718,11 @@ class _Action:
     def _completed_summary(self, progress: LessonProgress, latest: Lesson) -> Message:
         when = progress.completed_at.date().isoformat() if progress.completed_at else "earlier"
         text = f"✅ You completed **{latest.title}** (version {progress.completed_version}) on {when}."
-        buttons = [Button("🔁 Retake", encode("r", latest.id))]
+        buttons = [Button("🔁 Retake", encode(Retake(latest.id)))]
         if self._has_updates(progress, latest):
             text += f"\n\n🔄 Updated since then: version {latest.version}."
-            buttons.insert(0, Button("🔄 View updates", encode("u", latest.id)))
-        buttons.append(Button("📚 Lessons", encode("l", "0", "")))
+            buttons.insert(0, Button("🔄 View updates", encode(ViewUpdates(latest.id))))
+        buttons.append(Button("📚 Lessons", encode(ListPage(0))))
         return Message(text, (tuple(buttons),))
 
     def _updates(self, lesson_id: str) -> list[Message]:
@@ -712,7 +745,12 @@ class _Action:
         return [
             Message(
                 text,
-                ((Button("🔁 Retake", encode("r", lesson_id)), Button("📚 Lessons", encode("l", "0", ""))),),
+                (
+                    (
+                        Button("🔁 Retake", encode(Retake(lesson_id))),
+                        Button("📚 Lessons", encode(ListPage(0))),
+                    ),
+                ),
             )
         ]
 
@@ -824,8 +862,8 @@ class _Action:
             "Continue where you are on your version, or restart with the new one? Your XP and completions are kept either way."
         )
         buttons = (
-            Button("▶️ Continue my version", encode("c", latest.id, latest.version, "c")),
-            Button("🆕 Restart on the new one", encode("c", latest.id, latest.version, "r")),
+            Button("▶️ Continue my version", encode(Choose(latest.id, latest.version, CONTINUE))),
+            Button("🆕 Restart on the new one", encode(Choose(latest.id, latest.version, RESTART))),
         )
         return Message(text, rows(list(buttons)))
 
@@ -836,9 +874,9 @@ class _Action:
 
     def _choose(self, lesson_id: str, offered: str, choice: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
-        if progress is None or progress.pending_choice != offered or choice not in ("c", "r"):
+        if progress is None or progress.pending_choice != offered or choice not in (CONTINUE, RESTART):
             return [Message("↩️ That choice is from an earlier message."), *self._open(lesson_id)]
-        if choice == "c":
+        if choice == CONTINUE:
             progress = self.repo.save_progress(
                 replace(progress, pending_choice=None, seen_version=offered, updated_at=self.now)
             )

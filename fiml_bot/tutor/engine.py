@@ -210,7 +210,7 @@ class _Action:
     def __post_init__(self) -> None:
         self.events = ActionEvents()
         self.repo = CountingRepository(self.uow.progress, self.events)
-        self.content = self.tutor.content_for(self.learner_id, self.repo)  # type: ignore[arg-type]
+        self.content = self.tutor.content_for(self.learner_id, self.repo)
         self.notes: list[Message] = []
 
     # -- entry -----------------------------------------------------------------------------

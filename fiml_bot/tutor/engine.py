@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
@@ -50,6 +50,7 @@ from .model import (
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
+from .turn import ContentMayBeNewer, LessonUpdating, Turn, newer, same_key
 
 log = logging.getLogger("fiml_bot.tutor")
 
@@ -57,14 +58,6 @@ PAGE_SIZE = 8
 RETRIES = 5
 STORAGE_DOWN = "I can't reach my records right now, so nothing was changed and nothing is lost. Please try again in a minute."
 UPDATING = "⏳ This lesson is being updated, try again in a moment. Nothing was changed and nothing is lost."
-
-
-class _ContentMayBeNewer(Exception):
-    """The learner's records name a lesson version this replica cannot resolve yet: refresh, then run again."""
-
-
-class LessonUpdating(Exception):
-    """Still unresolvable after a refresh: the learner is told to try again, and nothing changes."""
 
 
 _HOME = ((Button("📚 Lessons", encode(ListPage(0))), Button("📈 My progress", encode(ShowProgress()))),)
@@ -138,7 +131,7 @@ class Tutor:
                 return messages, action.events.outcome
             except ConcurrentUpdate:
                 log.info("concurrent update for %s; retrying the action", learner_id)
-            except _ContentMayBeNewer as exc:  # outside the transaction: a refresh never holds a write lock
+            except ContentMayBeNewer as exc:  # outside the transaction: a refresh never holds a write lock
                 refreshed = True
                 self._refresh_content(exc)
             except LessonUpdating as exc:
@@ -196,24 +189,25 @@ class Tutor:
                 return
 
 
-@dataclass
-class _Action:
+class _Action(Turn):
     """One learner action inside one unit of work."""
 
-    tutor: Tutor
-    uow: UnitOfWork
-    learner_id: str
-    name: str
-    now: dt.datetime
-    refreshed: bool = False  # the content was refreshed for this action already
+    def __init__(
+        self,
+        tutor: Tutor,
+        uow: UnitOfWork,
+        learner_id: str,
+        name: str,
+        now: dt.datetime,
+        refreshed: bool = False,
+    ) -> None:
+        events = ActionEvents()
+        repo = CountingRepository(uow.progress, events)
+        content = tutor.content_for(learner_id, repo)
+        super().__init__(
+            content, repo, learner_id, name, now, tutor.policy, tutor.features, events, refreshed
+        )
 
-    def __post_init__(self) -> None:
-        self.events = ActionEvents()
-        self.repo = CountingRepository(self.uow.progress, self.events)
-        self.content = self.tutor.content_for(self.learner_id, self.repo)
-        self.notes: list[Message] = []
-
-    # -- entry -----------------------------------------------------------------------------
     def run(self, event: Event) -> list[Message]:
         self.learner = self._touch_learner()
         self._reconcile_records()
@@ -255,7 +249,6 @@ class _Action:
             updated = self.repo.save_learner(updated)
         return updated
 
-    # -- simple screens ----------------------------------------------------------------------
     def _start(self) -> list[Message]:
         hello = f"Welcome{', ' + self.learner.name if self.learner.name else ''}! 👋"
         text = (
@@ -287,7 +280,6 @@ class _Action:
         self.learner = self.repo.save_learner(replace(self.learner, time_zone=zone))
         return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
 
-    # -- lessons list ----------------------------------------------------------------------
     def _list(self, page: int, path_id: str = "") -> list[Message]:
         progress = {p.lesson_id: p for p in self.repo.all_progress(self.learner_id)}
         done = {i for i, p in progress.items() if p.status == COMPLETED or p.completed_version}
@@ -325,9 +317,8 @@ class _Action:
 
     def _has_updates(self, progress: LessonProgress, latest: Lesson | LessonSummary) -> bool:
         seen = progress.seen_version or progress.completed_version or progress.pinned_version
-        return _newer(latest.version, seen)
+        return newer(latest.version, seen)
 
-    # -- progress ----------------------------------------------------------------------------
     def _progress(self) -> list[Message]:
         total = self.repo.xp_total(self.learner_id)
         level, into, needed = gamification.level_progress(total)  # needed: the size of this level
@@ -347,7 +338,6 @@ class _Action:
             lines.append("🏅 " + ", ".join(gamification.badge_title(b) for b in badges))
         return [Message("\n".join(lines), self._home_buttons())]
 
-    # -- buttons -------------------------------------------------------------------------------
     def _pressed(self, data: str) -> list[Message]:
         callback = callbacks.decode(data)
         if callback is None:
@@ -367,7 +357,7 @@ class _Action:
             case ListPage(page, path_id):
                 return self._list(page, path_id)
             case LessonButton(key):
-                lesson_id = self._resolve_pressed(key)
+                lesson_id = self.resolve_pressed(key)
                 if lesson_id is None:
                     log.warning("button for unknown lesson %r from %s", key, self.learner_id)
                     return [
@@ -394,30 +384,8 @@ class _Action:
                 return self._retake(lesson_id)
         return [self._help()]  # pragma: no cover - every lesson button is matched above
 
-    def _resolve(self, key: str) -> str | None:
-        lesson_id = self.content.catalogue().resolve_key(key)
-        if lesson_id is None and key and not key.startswith("~"):
-            lesson_id = self.content.current_id(key)
-        return lesson_id
-
-    def _resolve_pressed(self, key: str) -> str | None:
-        """A button's lesson; one the learner has records of but this replica does not know yet is pending."""
-        lesson_id = self._resolve(key)
-        if lesson_id is None and any(
-            _same_key(key, p.lesson_id) for p in self.repo.all_progress(self.learner_id)
-        ):
-            self._not_resolvable_yet(f"lesson {key!r}")
-        return lesson_id
-
-    def _not_resolvable_yet(self, what: str) -> None:
-        """Refresh and run the action again, once; after that, tell the learner to try again shortly."""
-        if self.refreshed:
-            raise LessonUpdating(what)
-        raise _ContentMayBeNewer(what)
-
-    # -- a lesson ------------------------------------------------------------------------------
     def _open(self, lesson_id: str) -> list[Message]:
-        latest = self._latest(lesson_id)
+        latest = self.latest(lesson_id)
         if latest is None:
             return [
                 Message("That lesson is not available right now. Please try another one."),
@@ -440,7 +408,7 @@ class _Action:
             ]
         missing = self._missing_prerequisites(latest)
         if missing:
-            titles = [(m, self._latest(m)) for m in missing]
+            titles = [(m, self.latest(m)) for m in missing]
             names = [t.title if t else m for m, t in titles]
             text = f"“{latest.title}” builds on {_join(names)}. Finish {'that' if len(missing) == 1 else 'those'} first:"
             return [
@@ -484,7 +452,7 @@ class _Action:
         return missing
 
     def _show_step(self, progress: LessonProgress) -> list[Message]:
-        lesson = self._pinned(progress)
+        lesson = self.pinned(progress)
         if progress.status == QUIZ:
             question = _next_question(lesson, progress)
             if question is None:
@@ -507,12 +475,12 @@ class _Action:
         if isinstance(reconciled, list):
             return reconciled
         progress = reconciled
-        lesson = self._pinned(progress)
+        lesson = self.pinned(progress)
         current = progress.current_section
         if (
             progress.status != IN_PROGRESS
             or version not in (progress.pinned_version, shown_under)
-            or not _same_key(section_key, current)
+            or not same_key(section_key, current)
         ):
             return [
                 Message("↩️ That button was from an earlier message. Here is where you are:"),
@@ -534,7 +502,6 @@ class _Action:
         progress = self.repo.save_progress(progress)
         return self._show_step(progress)
 
-    # -- the quiz ------------------------------------------------------------------------------
     def _question_message(self, lesson: Lesson, question: Question, progress: LessonProgress) -> Message:
         number = [q.id for q in lesson.quiz.questions].index(question.id) + 1
         header = f"**Quiz · {lesson.title}** · question {number}/{len(lesson.quiz.questions)}"
@@ -562,8 +529,8 @@ class _Action:
                 Message("↩️ That question is from an earlier message. Here is where you are:"),
                 *self._show_step(progress),
             ]
-        asked = self._lesson_at(lesson_id, version) or self._pinned(progress)
-        question = next((q for q in asked.quiz.questions if _same_key(question_key, q.id)), None)
+        asked = self.lesson_at(lesson_id, version) or self.pinned(progress)
+        question = next((q for q in asked.quiz.questions if same_key(question_key, q.id)), None)
         if question is None:
             return [
                 Message("↩️ That question is no longer in this lesson. Here is where you are:"),
@@ -583,7 +550,7 @@ class _Action:
             self.events.outcome = USER_ERROR
             return [
                 Message("Please answer with a number, like 12.5"),
-                self._question_message(self._pinned(progress), question, progress),
+                self._question_message(self.pinned(progress), question, progress),
             ]
         answer = QuizAnswer(question.id, given, correct, asked.version)
         self.events.answers.append((lesson_id, asked.version, correct))
@@ -612,7 +579,7 @@ class _Action:
     def _text(self, text: str) -> list[Message]:
         waiting = [p for p in self.repo.all_progress(self.learner_id) if p.status == QUIZ]
         for progress in sorted(waiting, key=lambda p: p.updated_at or self.now, reverse=True):
-            lesson = self._pinned(progress)
+            lesson = self.pinned(progress)
             question = _next_question(lesson, progress)
             if isinstance(question, NumericQuestion):
                 return self._answer(lesson.id, lesson.version, question.id, text.strip())
@@ -653,7 +620,7 @@ class _Action:
             status=COMPLETED,
             completed_version=lesson.version,
             completed_at=self.now,
-            seen_version=self._latest_version(lesson.id) or lesson.version,
+            seen_version=self.latest_version(lesson.id) or lesson.version,
             updated_at=self.now,
         )
         self.repo.save_progress(progress)
@@ -709,12 +676,11 @@ class _Action:
 
     def _review(self, lesson: Lesson, progress: LessonProgress) -> list[Message]:
         """The "review your mistakes" step, for learners the feature is rolled out to."""
-        if not self.tutor.features.enabled(REVIEW_MISTAKES, self.learner_id):
+        if not self.features.enabled(REVIEW_MISTAKES, self.learner_id):
             return []
         review = mistakes_review(lesson, progress, _answer_text)
         return [review] if review else []
 
-    # -- completed lessons -------------------------------------------------------------------
     def _completed_summary(self, progress: LessonProgress, latest: Lesson) -> Message:
         when = progress.completed_at.date().isoformat() if progress.completed_at else "earlier"
         text = f"✅ You completed **{latest.title}** (version {progress.completed_version}) on {when}."
@@ -727,7 +693,7 @@ class _Action:
 
     def _updates(self, lesson_id: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
-        latest = self._latest(lesson_id)
+        latest = self.latest(lesson_id)
         if progress is None or latest is None:
             return self._open(lesson_id)
         since = progress.seen_version or progress.completed_version or progress.pinned_version
@@ -756,7 +722,7 @@ class _Action:
 
     def _retake(self, lesson_id: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
-        latest = self._latest(lesson_id)
+        latest = self.latest(lesson_id)
         if latest is None:
             return self._open(lesson_id)
         if progress is None:
@@ -783,17 +749,16 @@ class _Action:
             pending_choice=None,
         )
 
-    # -- the version policy ------------------------------------------------------------------
     def _apply_policy(self, progress: LessonProgress) -> LessonProgress | list[Message]:
         """Move an in-progress learner by the §5 rule; a list of messages means "stop and show these".
 
         Auto-migrations let the action go on (its button names a section or question that is mapped
         by id); a choice or a forced restart stops it, since the learner must first see what changed.
         """
-        latest = self._latest(progress.lesson_id)
+        latest = self.latest(progress.lesson_id)
         if latest is None:
             return progress  # nothing newer can be served: stay on the pinned version
-        pinned = self._pinned_or_pending(progress.lesson_id, progress.pinned_version)
+        pinned = self.pinned_or_pending(progress.lesson_id, progress.pinned_version)
         decision = decide(
             progress.pinned_version,
             latest.version,
@@ -801,7 +766,7 @@ class _Action:
             pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
             declined=progress.seen_version == latest.version != progress.pinned_version
             and progress.pending_choice is None,
-            settings=self.tutor.policy,
+            settings=self.policy,
         )
         decision = after_rename(
             decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id)
@@ -884,7 +849,7 @@ class _Action:
                 Message(f"OK, you continue with version {progress.pinned_version}."),
                 *self._show_step(progress),
             ]
-        latest = self._latest(lesson_id)  # the newest: the one offered may have been yanked since
+        latest = self.latest(lesson_id)  # the newest: the one offered may have been yanked since
         if latest is None:
             return self._open(lesson_id)
         restarted = self._restart(progress, latest)
@@ -893,7 +858,6 @@ class _Action:
             *self._show_step(self.repo.save_progress(restarted)),
         ]
 
-    # -- housekeeping --------------------------------------------------------------------------
     def _reconcile_records(self) -> None:
         """Follow renamed lessons (`replaces`) and credit raised rewards, before any action."""
         raised = []
@@ -916,11 +880,11 @@ class _Action:
 
     def _reward_rose(self, lesson_id: str, completed_version: str) -> bool:
         """Cheap test before the ledger is read: is the reward now above the completed version's?"""
-        latest, then = self._latest(lesson_id), self._lesson_at(lesson_id, completed_version)
+        latest, then = self.latest(lesson_id), self.lesson_at(lesson_id, completed_version)
         return latest is not None and then is not None and latest.xp_reward > then.xp_reward
 
     def _former_ids(self, lesson_id: str) -> tuple[str, ...]:
-        latest = self._latest(lesson_id)
+        latest = self.latest(lesson_id)
         return latest.replaces if latest else ()
 
     def _paid_for_lesson(self, lesson_id: str) -> int:
@@ -941,7 +905,7 @@ class _Action:
         for progress in self.repo.all_progress(self.learner_id):
             if progress.completed_version is None or (only and progress.lesson_id != only):
                 continue
-            latest = self._latest(progress.lesson_id)
+            latest = self.latest(progress.lesson_id)
             if latest is None:
                 continue
             award = gamification.raise_award(
@@ -959,56 +923,10 @@ class _Action:
                     )
                 )
 
-    def _latest(self, lesson_id: str) -> Lesson | None:
-        try:
-            return self.content.latest(lesson_id)
-        except FimlError as exc:
-            log.warning("lesson %s has no servable version: %s", lesson_id, exc)
-            return None
-
-    def _latest_version(self, lesson_id: str) -> str | None:
-        latest = self._latest(lesson_id)
-        return latest.version if latest else None
-
-    def _lesson_at(self, lesson_id: str, version: str) -> Lesson | None:
-        try:
-            return self.content.get(lesson_id, version)
-        except FimlError:
-            return None
-
-    def _pinned_or_pending(self, lesson_id: str, version: str) -> Lesson | None:
-        """The version a learner is pinned to; None when it is known not to exist (§5: forced restart).
-
-        Known not to exist: yanked, or below the newest published version and in none of tags, history
-        and archive. A version this replica cannot resolve otherwise (newer than its content) is
-        pending: the action is run again after a refresh, and then stops without changing anything.
-        """
-        lesson = self._lesson_at(lesson_id, version)
-        if lesson is not None:
-            return lesson
-        if self.content.is_yanked(lesson_id, version) or _below(
-            version, self.content.newest_version(lesson_id)
-        ):
-            return None
-        self._not_resolvable_yet(f"{lesson_id}@{version}")
-        return None  # pragma: no cover - the call above always raises
-
-    def _pinned(self, progress: LessonProgress) -> Lesson:
-        lesson = self._pinned_or_pending(progress.lesson_id, progress.pinned_version) or self._latest(
-            progress.lesson_id
-        )
-        if lesson is None:
-            raise StorageUnavailable(f"lesson {progress.lesson_id} cannot be served")
-        return lesson
-
 
 def _next_question(lesson: Lesson, progress: LessonProgress) -> Question | None:
     answered = {a.question_id for a in progress.answers}
     return next((q for q in lesson.quiz.questions if q.id not in answered), None)
-
-
-def _same_key(key: str, value: str | None) -> bool:
-    return value is not None and (key == value or key == callbacks.short_key(value))
 
 
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
@@ -1043,26 +961,6 @@ def _answer_text(question: Question) -> str:
         return "true" if question.answer else "false"
     value = f"{question.answer:g}"
     return f"{value} {question.unit}".strip() if question.unit else value
-
-
-def _below(version: str, newest: str | None) -> bool:
-    """`version` cannot be published later: it is not a version at all, or older than the newest one."""
-    from fiml_cms import versions
-
-    if newest is None:
-        return False
-    if not versions.is_valid(version):
-        return True
-    return _newer(newest, version)
-
-
-def _newer(a: str, b: str) -> bool:
-    from fiml_cms import versions
-
-    try:
-        return versions.parse(a) > versions.parse(b)
-    except ValueError:
-        return False
 
 
 def _join(names: list[str]) -> str:

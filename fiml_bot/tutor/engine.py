@@ -17,7 +17,7 @@ from dataclasses import replace
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
 
-from . import callbacks, gamification, render
+from . import callbacks, gamification, render, screens
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -50,6 +50,7 @@ from .model import (
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
+from .screens import HOME
 from .turn import ContentMayBeNewer, LessonUpdating, Turn, newer, same_key
 
 log = logging.getLogger("fiml_bot.tutor")
@@ -58,9 +59,6 @@ PAGE_SIZE = 8
 RETRIES = 5
 STORAGE_DOWN = "I can't reach my records right now, so nothing was changed and nothing is lost. Please try again in a minute."
 UPDATING = "⏳ This lesson is being updated, try again in a moment. Nothing was changed and nothing is lost."
-
-
-_HOME = ((Button("📚 Lessons", encode(ListPage(0))), Button("📈 My progress", encode(ShowProgress()))),)
 
 
 def utc_now() -> dt.datetime:
@@ -141,7 +139,7 @@ class Tutor:
                     exc,
                 )
                 self.observer.action_done(ActionEvents())  # handled: the learner is asked to try again
-                return [Message(UPDATING, _HOME)], "ok"
+                return [Message(UPDATING, HOME)], "ok"
             except StorageUnavailable as exc:
                 log.error("storage unavailable for %s: %s", learner_id, exc)
                 self.observer.storage_error()
@@ -154,7 +152,7 @@ class Tutor:
                 self.observer.action_done(failed)
                 return [
                     Message(
-                        "Something went wrong on my side, and nothing was changed. Please try again.", _HOME
+                        "Something went wrong on my side, and nothing was changed. Please try again.", HOME
                     )
                 ], FAILED
         log.error("gave up on an action of %s after %d concurrent updates", learner_id, RETRIES)
@@ -218,23 +216,23 @@ class _Action(Turn):
         """The one table of what each event does (buttons: `_pressed`)."""
         match event:
             case Start():
-                return self._start()
+                return screens.start(self)
             case Help():
-                return [self._help()]
+                return [screens.help_message(self)]
             case ListLessons(page, path_id):
                 return self._list(page, path_id)
             case Progress():
-                return self._progress()
+                return screens.progress_screen(self)
             case SetTimeZone(zone):
-                return self._set_time_zone(zone)
+                return screens.set_time_zone(self, zone)
             case Pressed(data):
                 return self._pressed(data)
             case Text(text):
                 return self._text(text)
             case Command(name):
                 self.events.outcome = USER_ERROR
-                return [Message(f"I don't know the command /{name}.", self._home_buttons()), self._help()]
-        return [self._help()]  # pragma: no cover - the Event union is closed
+                return [Message(f"I don't know the command /{name}.", HOME), screens.help_message(self)]
+        return [screens.help_message(self)]  # pragma: no cover - the Event union is closed
 
     def _touch_learner(self) -> Learner:
         learner = self.repo.learner(self.learner_id)
@@ -248,37 +246,6 @@ class _Action(Turn):
         if updated != learner or learner.revision == 0:
             updated = self.repo.save_learner(updated)
         return updated
-
-    def _start(self) -> list[Message]:
-        hello = f"Welcome{', ' + self.learner.name if self.learner.name else ''}! 👋"
-        text = (
-            f"{hello}\n\nI teach trading and investing basics in short lessons: read a few screens, "
-            "answer a quick quiz, earn XP and badges, and keep a daily streak."
-        )
-        return [Message(text, self._home_buttons())]
-
-    def _help(self) -> Message:
-        return Message(
-            "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
-            "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n/help: this list\n\n"
-            "Tap the buttons under my messages to move on; type a number to answer a numeric question.",
-            self._home_buttons(),
-        )
-
-    def _home_buttons(self) -> tuple[tuple[Button, ...], ...]:
-        return _HOME
-
-    def _set_time_zone(self, zone: str) -> list[Message]:
-        zone = zone.strip()
-        if not zone or not gamification.valid_time_zone(zone):
-            self.events.outcome = USER_ERROR
-            return [
-                Message(
-                    f"I don't know the time zone {zone!r}. Use a name like Europe/Berlin, America/New_York or UTC."
-                )
-            ]
-        self.learner = self.repo.save_learner(replace(self.learner, time_zone=zone))
-        return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
 
     def _list(self, page: int, path_id: str = "") -> list[Message]:
         progress = {p.lesson_id: p for p in self.repo.all_progress(self.learner_id)}
@@ -319,25 +286,6 @@ class _Action(Turn):
         seen = progress.seen_version or progress.completed_version or progress.pinned_version
         return newer(latest.version, seen)
 
-    def _progress(self) -> list[Message]:
-        total = self.repo.xp_total(self.learner_id)
-        level, into, needed = gamification.level_progress(total)  # needed: the size of this level
-        streak = gamification.streak_status(self.learner, self.now)
-        done = [p for p in self.repo.all_progress(self.learner_id) if p.status == COMPLETED]
-        going = [p for p in self.repo.all_progress(self.learner_id) if p.status != COMPLETED]
-        badges = sorted(b.badge for b in self.repo.badges(self.learner_id))
-        next_text = f"{into}/{needed} XP to level {level + 1}" if needed else "top level reached"
-        lines = [
-            "**Your progress**",
-            f"⭐ {total} XP · level {level} ({gamification.level_name(level)}) · {next_text}",
-            f"🔥 streak: {streak} day{'s' if streak != 1 else ''}"
-            + (" · streak freeze ready" if gamification.freeze_ready(self.learner, self.now) else ""),
-            f"✅ {len(done)} lesson{'s' if len(done) != 1 else ''} completed · ▶️ {len(going)} in progress",
-        ]
-        if badges:
-            lines.append("🏅 " + ", ".join(gamification.badge_title(b) for b in badges))
-        return [Message("\n".join(lines), self._home_buttons())]
-
     def _pressed(self, data: str) -> list[Message]:
         callback = callbacks.decode(data)
         if callback is None:
@@ -346,14 +294,14 @@ class _Action(Turn):
             return [
                 Message(
                     "That button is no longer valid. Here is where you can go from here:",
-                    self._home_buttons(),
+                    HOME,
                 )
             ]
         match callback:
             case ShowHelp():
-                return [self._help()]
+                return [screens.help_message(self)]
             case ShowProgress():
-                return self._progress()
+                return screens.progress_screen(self)
             case ListPage(page, path_id):
                 return self._list(page, path_id)
             case LessonButton(key):
@@ -365,7 +313,7 @@ class _Action(Turn):
                         *self._list(0),
                     ]
                 return self._lesson_button(callback, lesson_id)
-        return [self._help()]  # pragma: no cover - every kind of callback is matched above
+        return [screens.help_message(self)]  # pragma: no cover - every kind of callback is matched above
 
     def _lesson_button(self, button: LessonButton, lesson_id: str) -> list[Message]:
         """The table of the buttons about one lesson, its key already resolved to `lesson_id`."""
@@ -382,7 +330,7 @@ class _Action(Turn):
                 return self._updates(lesson_id)
             case Retake():
                 return self._retake(lesson_id)
-        return [self._help()]  # pragma: no cover - every lesson button is matched above
+        return [screens.help_message(self)]  # pragma: no cover - every lesson button is matched above
 
     def _open(self, lesson_id: str) -> list[Message]:
         latest = self.latest(lesson_id)
@@ -403,9 +351,7 @@ class _Action(Turn):
 
     def _begin(self, latest: Lesson) -> list[Message]:
         if latest.retired:
-            return [
-                Message(f"“{latest.title}” has been retired and takes no new learners.", self._home_buttons())
-            ]
+            return [Message(f"“{latest.title}” has been retired and takes no new learners.", HOME)]
         missing = self._missing_prerequisites(latest)
         if missing:
             titles = [(m, self.latest(m)) for m in missing]
@@ -414,8 +360,7 @@ class _Action(Turn):
             return [
                 Message(
                     text,
-                    rows([Button(t.title[:60], encode(Open(m))) for m, t in titles if t])
-                    or self._home_buttons(),
+                    rows([Button(t.title[:60], encode(Open(m))) for m, t in titles if t]) or HOME,
                 )
             ]
         progress = LessonProgress(
@@ -584,7 +529,10 @@ class _Action(Turn):
             if isinstance(question, NumericQuestion):
                 return self._answer(lesson.id, lesson.version, question.id, text.strip())
         self.events.outcome = USER_ERROR
-        return [Message("I didn't understand that. Use the buttons, or one of these commands:"), self._help()]
+        return [
+            Message("I didn't understand that. Use the buttons, or one of these commands:"),
+            screens.help_message(self),
+        ]
 
     def _finish(self, progress: LessonProgress, lesson: Lesson) -> list[Message]:
         answered = {a.question_id: a for a in progress.answers}

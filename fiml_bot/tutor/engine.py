@@ -17,7 +17,7 @@ from dataclasses import replace
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
 
-from . import callbacks, gamification, render, screens
+from . import callbacks, gamification, listing, render, screens
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -33,7 +33,6 @@ from .callbacks import (
     ViewUpdates,
     encode,
 )
-from .catalogue import LessonSummary
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .features import REVIEW_MISTAKES, Features, NoFeatures, Rollout, mistakes_review
 from .messages import Button, Message, rows
@@ -51,11 +50,10 @@ from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObs
 from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 from .screens import HOME
-from .turn import ContentMayBeNewer, LessonUpdating, Turn, newer, same_key
+from .turn import ContentMayBeNewer, LessonUpdating, Turn, same_key
 
 log = logging.getLogger("fiml_bot.tutor")
 
-PAGE_SIZE = 8
 RETRIES = 5
 STORAGE_DOWN = "I can't reach my records right now, so nothing was changed and nothing is lost. Please try again in a minute."
 UPDATING = "⏳ This lesson is being updated, try again in a moment. Nothing was changed and nothing is lost."
@@ -220,7 +218,7 @@ class _Action(Turn):
             case Help():
                 return [screens.help_message(self)]
             case ListLessons(page, path_id):
-                return self._list(page, path_id)
+                return listing.lessons_page(self, page, path_id)
             case Progress():
                 return screens.progress_screen(self)
             case SetTimeZone(zone):
@@ -247,45 +245,6 @@ class _Action(Turn):
             updated = self.repo.save_learner(updated)
         return updated
 
-    def _list(self, page: int, path_id: str = "") -> list[Message]:
-        progress = {p.lesson_id: p for p in self.repo.all_progress(self.learner_id)}
-        done = {i for i, p in progress.items() if p.status == COMPLETED or p.completed_version}
-        items, page, pages = self.content.catalogue().page(page, PAGE_SIZE, also=progress)
-        if not items:
-            return [Message("There are no lessons yet. Please come back soon.")]
-        lines = [f"**Lessons** (page {page + 1} of {pages})"]
-        buttons = []
-        heading = None
-        for path_title, lesson in items:
-            if path_title != heading:
-                heading = path_title
-                lines.append(f"\n*{path_title}*")
-            mark = self._mark(lesson, progress.get(lesson.id), done)
-            lines.append(f"{mark} {lesson.title} · {lesson.duration_minutes} min")
-            buttons.append(Button(f"{mark} {lesson.title}"[:60], encode(Open(lesson.id))))
-        nav = []
-        if page > 0:
-            nav.append(Button("◀ Previous", encode(ListPage(page - 1, path_id))))
-        if page + 1 < pages:
-            nav.append(Button("Next ▶", encode(ListPage(page + 1, path_id))))
-        lines.append(
-            "\n✅ done · ▶️ in progress · 🔄 updated since you finished · 🔒 needs another lesson first"
-        )
-        return [Message("\n".join(lines), rows(buttons) + ((tuple(nav),) if nav else ()), replace=True)]
-
-    def _mark(
-        self, lesson: Lesson | LessonSummary, progress: LessonProgress | None, done: set[str] | None = None
-    ) -> str:
-        if progress is None:
-            return "🔒" if self._missing_prerequisites(lesson, done) else "📘"
-        if progress.status == COMPLETED:
-            return "🔄" if self._has_updates(progress, lesson) else "✅"
-        return "▶️"
-
-    def _has_updates(self, progress: LessonProgress, latest: Lesson | LessonSummary) -> bool:
-        seen = progress.seen_version or progress.completed_version or progress.pinned_version
-        return newer(latest.version, seen)
-
     def _pressed(self, data: str) -> list[Message]:
         callback = callbacks.decode(data)
         if callback is None:
@@ -303,14 +262,14 @@ class _Action(Turn):
             case ShowProgress():
                 return screens.progress_screen(self)
             case ListPage(page, path_id):
-                return self._list(page, path_id)
+                return listing.lessons_page(self, page, path_id)
             case LessonButton(key):
                 lesson_id = self.resolve_pressed(key)
                 if lesson_id is None:
                     log.warning("button for unknown lesson %r from %s", key, self.learner_id)
                     return [
                         Message("That lesson is no longer available. Here are the current ones:"),
-                        *self._list(0),
+                        *listing.lessons_page(self, 0),
                     ]
                 return self._lesson_button(callback, lesson_id)
         return [screens.help_message(self)]  # pragma: no cover - every kind of callback is matched above
@@ -337,7 +296,7 @@ class _Action(Turn):
         if latest is None:
             return [
                 Message("That lesson is not available right now. Please try another one."),
-                *self._list(0),
+                *listing.lessons_page(self, 0),
             ]
         progress = self.repo.progress(self.learner_id, lesson_id)
         if progress is None:
@@ -352,7 +311,7 @@ class _Action(Turn):
     def _begin(self, latest: Lesson) -> list[Message]:
         if latest.retired:
             return [Message(f"“{latest.title}” has been retired and takes no new learners.", HOME)]
-        missing = self._missing_prerequisites(latest)
+        missing = listing.missing_prerequisites(self, latest)
         if missing:
             titles = [(m, self.latest(m)) for m in missing]
             names = [t.title if t else m for m, t in titles]
@@ -379,22 +338,6 @@ class _Action(Turn):
         progress = self.repo.save_progress(progress)
         self.events.starts.append((latest.id, latest.version))
         return self._show_step(progress)
-
-    def _missing_prerequisites(
-        self, lesson: Lesson | LessonSummary, done: set[str] | None = None
-    ) -> list[str]:
-        if done is None:
-            done = {
-                p.lesson_id
-                for p in self.repo.all_progress(self.learner_id)
-                if p.status == COMPLETED or p.completed_version
-            }
-        missing = []
-        for prerequisite in lesson.prerequisites:
-            current = self.content.current_id(prerequisite) or prerequisite
-            if current not in done:
-                missing.append(current)
-        return missing
 
     def _show_step(self, progress: LessonProgress) -> list[Message]:
         lesson = self.pinned(progress)
@@ -633,7 +576,7 @@ class _Action(Turn):
         when = progress.completed_at.date().isoformat() if progress.completed_at else "earlier"
         text = f"✅ You completed **{latest.title}** (version {progress.completed_version}) on {when}."
         buttons = [Button("🔁 Retake", encode(Retake(latest.id)))]
-        if self._has_updates(progress, latest):
+        if listing.has_updates(self, progress, latest):
             text += f"\n\n🔄 Updated since then: version {latest.version}."
             buttons.insert(0, Button("🔄 View updates", encode(ViewUpdates(latest.id))))
         buttons.append(Button("📚 Lessons", encode(ListPage(0))))

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from fiml_cms.errors import FimlError
-from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
+from fiml_cms.lesson import Lesson, NumericQuestion
 
-from . import callbacks, gamification, listing, render, screens
+from . import callbacks, gamification, listing, questions, render, screens
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -49,6 +48,7 @@ from .model import (
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
+from .questions import parse_number as parse_number  # where tests and benches import it
 from .screens import HOME
 from .turn import ContentMayBeNewer, LessonUpdating, Turn, same_key
 
@@ -342,10 +342,10 @@ class _Action(Turn):
     def _show_step(self, progress: LessonProgress) -> list[Message]:
         lesson = self.pinned(progress)
         if progress.status == QUIZ:
-            question = _next_question(lesson, progress)
+            question = questions.next_question(lesson, progress)
             if question is None:
                 return self._finish(progress, lesson)
-            return [self._question_message(lesson, question, progress)]
+            return [questions.question_message(lesson, question)]
         section = next((s for s in lesson.sections if s.id == progress.current_section), lesson.sections[0])
         number = [s.id for s in lesson.sections].index(section.id) + 1
         last = number == len(lesson.sections)
@@ -390,24 +390,6 @@ class _Action(Turn):
         progress = self.repo.save_progress(progress)
         return self._show_step(progress)
 
-    def _question_message(self, lesson: Lesson, question: Question, progress: LessonProgress) -> Message:
-        number = [q.id for q in lesson.quiz.questions].index(question.id) + 1
-        header = f"**Quiz · {lesson.title}** · question {number}/{len(lesson.quiz.questions)}"
-        text = f"{header}\n\n{render.question(question)}"
-        if isinstance(question, MultipleChoiceQuestion):
-            buttons = [
-                Button(f"{i + 1}. {o}"[:60], encode(Answer(lesson.id, lesson.version, question.id, str(i))))
-                for i, o in enumerate(question.options)
-            ]
-            return Message(text, rows(buttons))
-        if isinstance(question, TrueFalseQuestion):
-            pair = (
-                Button("True", encode(Answer(lesson.id, lesson.version, question.id, "t"))),
-                Button("False", encode(Answer(lesson.id, lesson.version, question.id, "f"))),
-            )
-            return Message(text, (pair,))
-        return Message(text + "\n\n_Type your answer as a number._")
-
     def _answer(self, lesson_id: str, version: str, question_key: str, given: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
         if progress is None:
@@ -433,12 +415,12 @@ class _Action(Turn):
         if isinstance(reconciled, list):
             return reconciled
         progress = reconciled
-        correct = _grade(question, given)
+        correct = questions.grade(question, given)
         if correct is None:
             self.events.outcome = USER_ERROR
             return [
                 Message("Please answer with a number, like 12.5"),
-                self._question_message(self.pinned(progress), question, progress),
+                questions.question_message(self.pinned(progress), question),
             ]
         answer = QuizAnswer(question.id, given, correct, asked.version)
         self.events.answers.append((lesson_id, asked.version, correct))
@@ -455,7 +437,7 @@ class _Action(Turn):
         verdict = (
             f"✅ Correct!{f' +{earned} XP' if earned else ''}"
             if correct
-            else f"❌ Not quite. The answer is {_answer_text(question)}."
+            else f"❌ Not quite. The answer is {questions.answer_text(question)}."
         )
         feedback = f"{verdict}\n\n{question.explanation}"
         following = self._show_step(progress)
@@ -468,7 +450,7 @@ class _Action(Turn):
         waiting = [p for p in self.repo.all_progress(self.learner_id) if p.status == QUIZ]
         for progress in sorted(waiting, key=lambda p: p.updated_at or self.now, reverse=True):
             lesson = self.pinned(progress)
-            question = _next_question(lesson, progress)
+            question = questions.next_question(lesson, progress)
             if isinstance(question, NumericQuestion):
                 return self._answer(lesson.id, lesson.version, question.id, text.strip())
         self.events.outcome = USER_ERROR
@@ -569,7 +551,7 @@ class _Action(Turn):
         """The "review your mistakes" step, for learners the feature is rolled out to."""
         if not self.features.enabled(REVIEW_MISTAKES, self.learner_id):
             return []
-        review = mistakes_review(lesson, progress, _answer_text)
+        review = mistakes_review(lesson, progress, questions.answer_text)
         return [review] if review else []
 
     def _completed_summary(self, progress: LessonProgress, latest: Lesson) -> Message:
@@ -813,45 +795,6 @@ class _Action(Turn):
                         f"⭐ **{latest.title}** now rewards more XP: +{award.amount} XP for having completed it."
                     )
                 )
-
-
-def _next_question(lesson: Lesson, progress: LessonProgress) -> Question | None:
-    answered = {a.question_id for a in progress.answers}
-    return next((q for q in lesson.quiz.questions if q.id not in answered), None)
-
-
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-
-
-def parse_number(text: str) -> float | None:
-    """A typed number: `12.5`, `1,000`, `$12.50`, `5 %`, `12,5` (decimal comma)."""
-    cleaned = text.replace(" ", "").replace("\u00a0", "")
-    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", cleaned.strip("$€£%")):
-        cleaned = cleaned.replace(",", "")
-    match = _NUMBER.search(cleaned)
-    if not match:
-        return None
-    return float(match.group(0).replace(",", "."))
-
-
-def _grade(question: Question, given: str) -> bool | None:
-    if isinstance(question, MultipleChoiceQuestion):
-        return given.isdigit() and int(given) == question.answer
-    if isinstance(question, TrueFalseQuestion):
-        return (given == "t") == question.answer if given in ("t", "f") else False
-    value = parse_number(given)
-    if value is None:
-        return None
-    return abs(value - question.answer) <= question.tolerance + 1e-9
-
-
-def _answer_text(question: Question) -> str:
-    if isinstance(question, MultipleChoiceQuestion):
-        return f"“{question.options[question.answer]}”"
-    if isinstance(question, TrueFalseQuestion):
-        return "true" if question.answer else "false"
-    value = f"{question.answer:g}"
-    return f"{value} {question.unit}".strip() if question.unit else value
 
 
 def _join(names: list[str]) -> str:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, NumericQuestion
 
-from . import callbacks, gamification, listing, questions, render, screens
+from . import callbacks, gamification, listing, questions, reconcile, render, screens
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -206,7 +206,7 @@ class _Action(Turn):
 
     def run(self, event: Event) -> list[Message]:
         self.learner = self._touch_learner()
-        self._reconcile_records()
+        reconcile.reconcile_records(self)
         out = self._dispatch(event)  # first: it may add notes (an update notice) that go above it
         return [*self.notes, *out]
 
@@ -428,7 +428,7 @@ class _Action(Turn):
             replace(progress, answers=progress.answers + (answer,), updated_at=self.now)
         )
         earned = 0
-        if correct and not self._answer_paid_under_former_ids(lesson_id, question.id):
+        if correct and not reconcile.answer_paid_under_former_ids(self, lesson_id, question.id):
             award = gamification.answer_award(
                 self.learner_id, lesson_id, asked.version, question.id, question.xp, self.now
             )
@@ -484,7 +484,7 @@ class _Action(Turn):
             lesson.id,
             lesson.version,
             lesson.xp_reward,
-            self._paid_for_lesson(lesson.id),
+            reconcile.paid_for_lesson(self, lesson.id),
             self.now,
         )
         lesson_xp = award.amount if award is not None and self.repo.award_xp(award) else 0
@@ -730,71 +730,6 @@ class _Action(Turn):
             Message(f"Restarting on version {latest.version}. Your XP and completions are kept."),
             *self._show_step(self.repo.save_progress(restarted)),
         ]
-
-    def _reconcile_records(self) -> None:
-        """Follow renamed lessons (`replaces`) and credit raised rewards, before any action."""
-        raised = []
-        for progress in self.repo.all_progress(self.learner_id):
-            current = self.content.current_id(progress.lesson_id)
-            if current and current != progress.lesson_id:
-                log.info(
-                    "learner %s: lesson %s is now %s; moving progress",
-                    self.learner_id,
-                    progress.lesson_id,
-                    current,
-                )
-                self.repo.rename_lesson(self.learner_id, progress.lesson_id, current)
-            if progress.completed_version and self._reward_rose(
-                current or progress.lesson_id, progress.completed_version
-            ):
-                raised.append(current or progress.lesson_id)
-        for lesson_id in raised:
-            self._credit_raised_rewards(only=lesson_id)
-
-    def _reward_rose(self, lesson_id: str, completed_version: str) -> bool:
-        """Cheap test before the ledger is read: is the reward now above the completed version's?"""
-        latest, then = self.latest(lesson_id), self.lesson_at(lesson_id, completed_version)
-        return latest is not None and then is not None and latest.xp_reward > then.xp_reward
-
-    def _former_ids(self, lesson_id: str) -> tuple[str, ...]:
-        latest = self.latest(lesson_id)
-        return latest.replaces if latest else ()
-
-    def _paid_for_lesson(self, lesson_id: str) -> int:
-        """Paid for completing the lesson, under its id or an id it replaces (a rename pays once)."""
-        return gamification.paid_for_lesson(
-            self.repo.xp_awards(self.learner_id), (lesson_id, *self._former_ids(lesson_id))
-        )
-
-    def _answer_paid_under_former_ids(self, lesson_id: str, question_id: str) -> bool:
-        """The ledger's unique key stops a second payment under the same id; this covers renames."""
-        former = self._former_ids(lesson_id)
-        return bool(former) and gamification.answer_paid(
-            self.repo.xp_awards(self.learner_id), former, question_id
-        )
-
-    def _credit_raised_rewards(self, only: str | None = None) -> None:
-        """A lesson whose `xp_reward` rose pays past completers the difference (never takes XP away)."""
-        for progress in self.repo.all_progress(self.learner_id):
-            if progress.completed_version is None or (only and progress.lesson_id != only):
-                continue
-            latest = self.latest(progress.lesson_id)
-            if latest is None:
-                continue
-            award = gamification.raise_award(
-                self.learner_id,
-                latest.id,
-                latest.version,
-                latest.xp_reward,
-                self._paid_for_lesson(latest.id),
-                self.now,
-            )
-            if award is not None and self.repo.award_xp(award):
-                self.notes.append(
-                    Message(
-                        f"⭐ **{latest.title}** now rewards more XP: +{award.amount} XP for having completed it."
-                    )
-                )
 
 
 def _join(names: list[str]) -> str:

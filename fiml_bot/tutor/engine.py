@@ -16,7 +16,7 @@ from dataclasses import replace
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, NumericQuestion
 
-from . import callbacks, gamification, listing, questions, reconcile, render, screens
+from . import callbacks, finishing, gamification, listing, questions, reconcile, render, screens
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -33,18 +33,9 @@ from .callbacks import (
     encode,
 )
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
-from .features import REVIEW_MISTAKES, Features, NoFeatures, Rollout, mistakes_review
+from .features import Features, NoFeatures, Rollout
 from .messages import Button, Message, rows
-from .model import (
-    COMPLETED,
-    IN_PROGRESS,
-    QUIZ,
-    Completion,
-    Learner,
-    LearnerSnapshot,
-    LessonProgress,
-    QuizAnswer,
-)
+from .model import COMPLETED, IN_PROGRESS, QUIZ, Learner, LessonProgress, QuizAnswer
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import Action, PolicySettings, after_rename, decide, map_position
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
@@ -302,7 +293,7 @@ class _Action(Turn):
         if progress is None:
             return self._begin(latest)
         if progress.status == COMPLETED:
-            return [self._completed_summary(progress, latest)]
+            return [finishing.completed_summary(self, progress, latest)]
         reconciled = self._apply_policy(progress)
         if isinstance(reconciled, list):
             return reconciled
@@ -344,7 +335,7 @@ class _Action(Turn):
         if progress.status == QUIZ:
             question = questions.next_question(lesson, progress)
             if question is None:
-                return self._finish(progress, lesson)
+                return finishing.finish(self, progress, lesson)
             return [questions.question_message(lesson, question)]
         section = next((s for s in lesson.sections if s.id == progress.current_section), lesson.sections[0])
         number = [s.id for s in lesson.sections].index(section.id) + 1
@@ -458,111 +449,6 @@ class _Action(Turn):
             Message("I didn't understand that. Use the buttons, or one of these commands:"),
             screens.help_message(self),
         ]
-
-    def _finish(self, progress: LessonProgress, lesson: Lesson) -> list[Message]:
-        answered = {a.question_id: a for a in progress.answers}
-        total = len(lesson.quiz.questions)
-        score = sum(1 for q in lesson.quiz.questions if q.id in answered and answered[q.id].correct)
-        if total and score / total < lesson.quiz.pass_ratio:
-            needed = -(-int(lesson.quiz.pass_ratio * total * 1000) // 1000)
-            text = f"You scored {score}/{total}; {needed} correct answers pass this quiz. Read it again and have another go!"
-            return [
-                *self._review(lesson, progress),
-                Message(
-                    text,
-                    (
-                        (
-                            Button("🔁 Try again", encode(Retake(lesson.id))),
-                            Button("📚 Lessons", encode(ListPage(0))),
-                        ),
-                    ),
-                ),
-            ]
-        before = self.repo.xp_total(self.learner_id)
-        award = gamification.lesson_completion_award(
-            self.learner_id,
-            lesson.id,
-            lesson.version,
-            lesson.xp_reward,
-            reconcile.paid_for_lesson(self, lesson.id),
-            self.now,
-        )
-        lesson_xp = award.amount if award is not None and self.repo.award_xp(award) else 0
-        progress = replace(
-            progress,
-            status=COMPLETED,
-            completed_version=lesson.version,
-            completed_at=self.now,
-            seen_version=self.latest_version(lesson.id) or lesson.version,
-            updated_at=self.now,
-        )
-        self.repo.save_progress(progress)
-        self.repo.add_completion(
-            Completion(
-                self.learner_id,
-                lesson.id,
-                lesson.version,
-                progress.attempt,
-                score,
-                total,
-                lesson_xp,
-                self.now,
-            )
-        )
-        total_xp = self.repo.xp_total(self.learner_id)
-        level = gamification.level_for(total_xp)
-        snapshot = LearnerSnapshot(
-            self.learner,
-            total_xp,
-            tuple(self.repo.completions(self.learner_id)),
-            frozenset(b.badge for b in self.repo.badges(self.learner_id)),
-        )
-        new = [
-            b
-            for b in gamification.new_badges(
-                snapshot, self.content.paths(), perfect_attempt=total > 0 and score == total, now=self.now
-            )
-            if self.repo.award_badge(b)
-        ]
-        lines = [
-            f"🎉 **Lesson complete: {lesson.title}**",
-            f"Score {score}/{total}" + (f" · +{lesson_xp} XP for the lesson" if lesson_xp else ""),
-        ]
-        lines.append(f"⭐ {total_xp} XP · level {level} ({gamification.level_name(level)})")
-        if gamification.level_for(before) < level:
-            lines.append(f"⬆️ You reached level {level}!")
-        for badge in new:
-            lines.append(f"🏅 New badge: {gamification.badge_title(badge.badge)}")
-        self.events.completions.append((lesson.id, lesson.version))
-        return [
-            *self._review(lesson, progress),
-            Message(
-                "\n".join(lines),
-                (
-                    (
-                        Button("📚 More lessons", encode(ListPage(0))),
-                        Button("📈 My progress", encode(ShowProgress())),
-                    ),
-                ),
-            ),
-        ]
-
-    def _review(self, lesson: Lesson, progress: LessonProgress) -> list[Message]:
-        """The "review your mistakes" step, for learners the feature is rolled out to."""
-        if not self.features.enabled(REVIEW_MISTAKES, self.learner_id):
-            return []
-        review = mistakes_review(lesson, progress, questions.answer_text)
-        return [review] if review else []
-
-    def _completed_summary(self, progress: LessonProgress, latest: Lesson) -> Message:
-        when = progress.completed_at.date().isoformat() if progress.completed_at else "earlier"
-        text = f"✅ You completed **{latest.title}** (version {progress.completed_version}) on {when}."
-        buttons = [Button("🔁 Retake", encode(Retake(latest.id)))]
-        if listing.has_updates(self, progress, latest):
-            text += f"\n\n🔄 Updated since then: version {latest.version}."
-            buttons.insert(0, Button("🔄 View updates", encode(ViewUpdates(latest.id))))
-        buttons.append(Button("📚 Lessons", encode(ListPage(0))))
-        return Message(text, (tuple(buttons),))
 
     def _updates(self, lesson_id: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)

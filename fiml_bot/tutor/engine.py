@@ -16,7 +16,7 @@ from dataclasses import replace
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson, NumericQuestion
 
-from . import callbacks, finishing, gamification, listing, questions, reconcile, render, screens
+from . import callbacks, finishing, gamification, listing, questions, reconcile, screens, stepping
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -291,59 +291,13 @@ class _Action(Turn):
             ]
         progress = self.repo.progress(self.learner_id, lesson_id)
         if progress is None:
-            return self._begin(latest)
+            return stepping.begin(self, latest)
         if progress.status == COMPLETED:
             return [finishing.completed_summary(self, progress, latest)]
         reconciled = self._apply_policy(progress)
         if isinstance(reconciled, list):
             return reconciled
-        return self._show_step(reconciled)
-
-    def _begin(self, latest: Lesson) -> list[Message]:
-        if latest.retired:
-            return [Message(f"“{latest.title}” has been retired and takes no new learners.", HOME)]
-        missing = listing.missing_prerequisites(self, latest)
-        if missing:
-            titles = [(m, self.latest(m)) for m in missing]
-            names = [t.title if t else m for m, t in titles]
-            text = f"“{latest.title}” builds on {_join(names)}. Finish {'that' if len(missing) == 1 else 'those'} first:"
-            return [
-                Message(
-                    text,
-                    rows([Button(t.title[:60], encode(Open(m))) for m, t in titles if t]) or HOME,
-                )
-            ]
-        progress = LessonProgress(
-            self.learner_id,
-            latest.id,
-            latest.version,
-            IN_PROGRESS,
-            latest.sections[0].id,
-            (),
-            (),
-            1,
-            self.now,
-            self.now,
-            seen_version=latest.version,
-        )
-        progress = self.repo.save_progress(progress)
-        self.events.starts.append((latest.id, latest.version))
-        return self._show_step(progress)
-
-    def _show_step(self, progress: LessonProgress) -> list[Message]:
-        lesson = self.pinned(progress)
-        if progress.status == QUIZ:
-            question = questions.next_question(lesson, progress)
-            if question is None:
-                return finishing.finish(self, progress, lesson)
-            return [questions.question_message(lesson, question)]
-        section = next((s for s in lesson.sections if s.id == progress.current_section), lesson.sections[0])
-        number = [s.id for s in lesson.sections].index(section.id) + 1
-        last = number == len(lesson.sections)
-        label = "📝 Start the quiz" if last else "Next ▶"
-        header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
-        text = f"{header}\n\n{render.section(section)}"
-        return [Message(text, ((Button(label, encode(Next(lesson.id, lesson.version, section.id))),),))]
+        return stepping.show_step(self, reconciled)
 
     def _next(self, lesson_id: str, version: str, section_key: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
@@ -363,7 +317,7 @@ class _Action(Turn):
         ):
             return [
                 Message("↩️ That button was from an earlier message. Here is where you are:"),
-                *self._show_step(progress),
+                *stepping.show_step(self, progress),
             ]
         ids = [s.id for s in lesson.sections]
         done = progress.sections_done + (
@@ -379,7 +333,7 @@ class _Action(Turn):
                 progress, status=QUIZ, current_section=None, sections_done=done, updated_at=self.now
             )
         progress = self.repo.save_progress(progress)
-        return self._show_step(progress)
+        return stepping.show_step(self, progress)
 
     def _answer(self, lesson_id: str, version: str, question_key: str, given: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
@@ -388,19 +342,19 @@ class _Action(Turn):
         if progress.status != QUIZ:
             return [
                 Message("↩️ That question is from an earlier message. Here is where you are:"),
-                *self._show_step(progress),
+                *stepping.show_step(self, progress),
             ]
         asked = self.lesson_at(lesson_id, version) or self.pinned(progress)
         question = next((q for q in asked.quiz.questions if same_key(question_key, q.id)), None)
         if question is None:
             return [
                 Message("↩️ That question is no longer in this lesson. Here is where you are:"),
-                *self._show_step(progress),
+                *stepping.show_step(self, progress),
             ]
         if any(a.question_id == question.id for a in progress.answers):
             return [
                 Message("You already answered that one. Here is where you are:"),
-                *self._show_step(progress),
+                *stepping.show_step(self, progress),
             ]
         reconciled = self._apply_policy(progress)
         if isinstance(reconciled, list):
@@ -431,7 +385,7 @@ class _Action(Turn):
             else f"❌ Not quite. The answer is {questions.answer_text(question)}."
         )
         feedback = f"{verdict}\n\n{question.explanation}"
-        following = self._show_step(progress)
+        following = stepping.show_step(self, progress)
         if following and not following[0].replace:  # one message: the feedback above what comes next
             first = following[0]
             return [Message(f"{feedback}\n\n———\n\n{first.text}", first.buttons), *following[1:]]
@@ -485,28 +439,9 @@ class _Action(Turn):
         if latest is None:
             return self._open(lesson_id)
         if progress is None:
-            return self._begin(latest)
-        restarted = self._restart(progress, latest)
-        return self._show_step(self.repo.save_progress(restarted))
-
-    def _restart(self, progress: LessonProgress, latest: Lesson) -> LessonProgress:
-        """A new attempt from the first section of `latest`; completions and XP live elsewhere, untouched."""
-        if progress.status != COMPLETED:
-            self.events.abandons.append((progress.lesson_id, progress.pinned_version))
-        self.events.starts.append((latest.id, latest.version))
-        return replace(
-            progress,
-            pinned_version=latest.version,
-            status=IN_PROGRESS,
-            current_section=latest.sections[0].id,
-            sections_done=(),
-            answers=(),
-            attempt=progress.attempt + 1,
-            started_at=self.now,
-            updated_at=self.now,
-            seen_version=latest.version,
-            pending_choice=None,
-        )
+            return stepping.begin(self, latest)
+        restarted = stepping.restart(self, progress, latest)
+        return stepping.show_step(self, self.repo.save_progress(restarted))
 
     def _apply_policy(self, progress: LessonProgress) -> LessonProgress | list[Message]:
         """Move an in-progress learner by the §5 rule; a list of messages means "stop and show these".
@@ -546,9 +481,9 @@ class _Action(Turn):
                     f"ℹ️ **{latest.title}**: {decision.reason}, so you restart on version {latest.version}. Your XP and completions are kept."
                 )
             )
-            restarted = self._restart(progress, latest)
-            return self._show_step(
-                self.repo.save_progress(restarted)
+            restarted = stepping.restart(self, progress, latest)
+            return stepping.show_step(
+                self, self.repo.save_progress(restarted)
             )  # the pressed button belonged to the old version
         assert pinned is not None
         position = map_position(
@@ -606,18 +541,13 @@ class _Action(Turn):
             )
             return [
                 Message(f"OK, you continue with version {progress.pinned_version}."),
-                *self._show_step(progress),
+                *stepping.show_step(self, progress),
             ]
         latest = self.latest(lesson_id)  # the newest: the one offered may have been yanked since
         if latest is None:
             return self._open(lesson_id)
-        restarted = self._restart(progress, latest)
+        restarted = stepping.restart(self, progress, latest)
         return [
             Message(f"Restarting on version {latest.version}. Your XP and completions are kept."),
-            *self._show_step(self.repo.save_progress(restarted)),
+            *stepping.show_step(self, self.repo.save_progress(restarted)),
         ]
-
-
-def _join(names: list[str]) -> str:
-    quoted = [f"“{n}”" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from fiml_cms.errors import FimlError
-from fiml_cms.lesson import Lesson, NumericQuestion
+from fiml_cms.lesson import NumericQuestion
 
-from . import callbacks, finishing, gamification, listing, questions, reconcile, screens, stepping
+from . import callbacks, finishing, gamification, listing, migration, questions, reconcile, screens, stepping
 from .callbacks import (
     CONTINUE,
     RESTART,
@@ -34,10 +34,10 @@ from .callbacks import (
 )
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .features import Features, NoFeatures, Rollout
-from .messages import Button, Message, rows
-from .model import COMPLETED, IN_PROGRESS, QUIZ, Learner, LessonProgress, QuizAnswer
+from .messages import Button, Message
+from .model import COMPLETED, IN_PROGRESS, QUIZ, Learner, QuizAnswer
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
-from .policy import Action, PolicySettings, after_rename, decide, map_position
+from .policy import PolicySettings
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 from .questions import parse_number as parse_number  # where tests and benches import it
 from .screens import HOME
@@ -294,7 +294,7 @@ class _Action(Turn):
             return stepping.begin(self, latest)
         if progress.status == COMPLETED:
             return [finishing.completed_summary(self, progress, latest)]
-        reconciled = self._apply_policy(progress)
+        reconciled = migration.apply_policy(self, progress)
         if isinstance(reconciled, list):
             return reconciled
         return stepping.show_step(self, reconciled)
@@ -304,7 +304,7 @@ class _Action(Turn):
         if progress is None or progress.status == COMPLETED:
             return self._open(lesson_id)
         shown_under = progress.pinned_version  # a button made before an auto-migration still counts
-        reconciled = self._apply_policy(progress)
+        reconciled = migration.apply_policy(self, progress)
         if isinstance(reconciled, list):
             return reconciled
         progress = reconciled
@@ -356,7 +356,7 @@ class _Action(Turn):
                 Message("You already answered that one. Here is where you are:"),
                 *stepping.show_step(self, progress),
             ]
-        reconciled = self._apply_policy(progress)
+        reconciled = migration.apply_policy(self, progress)
         if isinstance(reconciled, list):
             return reconciled
         progress = reconciled
@@ -442,94 +442,6 @@ class _Action(Turn):
             return stepping.begin(self, latest)
         restarted = stepping.restart(self, progress, latest)
         return stepping.show_step(self, self.repo.save_progress(restarted))
-
-    def _apply_policy(self, progress: LessonProgress) -> LessonProgress | list[Message]:
-        """Move an in-progress learner by the §5 rule; a list of messages means "stop and show these".
-
-        Auto-migrations let the action go on (its button names a section or question that is mapped
-        by id); a choice or a forced restart stops it, since the learner must first see what changed.
-        """
-        latest = self.latest(progress.lesson_id)
-        if latest is None:
-            return progress  # nothing newer can be served: stay on the pinned version
-        pinned = self.pinned_or_pending(progress.lesson_id, progress.pinned_version)
-        decision = decide(
-            progress.pinned_version,
-            latest.version,
-            pinned_available=pinned is not None,
-            pinned_yanked=self.content.is_yanked(progress.lesson_id, progress.pinned_version),
-            declined=progress.seen_version == latest.version != progress.pinned_version
-            and progress.pending_choice is None,
-            settings=self.policy,
-        )
-        decision = after_rename(
-            decision, pinned, latest, progress.pinned_version not in self.content.versions(progress.lesson_id)
-        )
-        if decision.action is Action.NONE:
-            return progress
-        self.events.policy_actions.append(decision.action.value)
-        if decision.action is Action.CHOICE:
-            if progress.pending_choice != latest.version:
-                progress = self.repo.save_progress(
-                    replace(progress, pending_choice=latest.version, updated_at=self.now)
-                )
-            return [self._choice_message(progress, latest)]
-        if decision.action is Action.FORCED_RESTART:
-            log.info("forced restart of %s for %s: %s", progress.lesson_id, self.learner_id, decision.reason)
-            self.notes.append(
-                Message(
-                    f"ℹ️ **{latest.title}**: {decision.reason}, so you restart on version {latest.version}. Your XP and completions are kept."
-                )
-            )
-            restarted = stepping.restart(self, progress, latest)
-            return stepping.show_step(
-                self, self.repo.save_progress(restarted)
-            )  # the pressed button belonged to the old version
-        assert pinned is not None
-        position = map_position(
-            pinned,
-            latest,
-            progress.current_section if progress.status == IN_PROGRESS else None,
-            progress.sections_done,
-        )
-        status = progress.status
-        if status == IN_PROGRESS and position.current_section is None:
-            status = QUIZ
-        migrated = replace(
-            progress,
-            pinned_version=latest.version,
-            status=status,
-            current_section=position.current_section if status == IN_PROGRESS else None,
-            sections_done=position.sections_done,
-            updated_at=self.now,
-            seen_version=latest.version,
-            pending_choice=None,
-        )
-        if decision.action is Action.AUTO_MIGRATE_NOTIFY:
-            changes = self._changes_since(progress.lesson_id, progress.pinned_version, "small improvements")
-            self.notes.append(
-                Message(
-                    f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"
-                )
-            )
-        return self.repo.save_progress(migrated)
-
-    def _choice_message(self, progress: LessonProgress, latest: Lesson) -> Message:
-        changes = self._changes_since(progress.lesson_id, progress.pinned_version, "a reworked lesson")
-        text = (
-            f"🆕 A new edition of **{latest.title}** is out (version {latest.version}; you started {progress.pinned_version}). What changed:\n{changes}\n\n"
-            "Continue where you are on your version, or restart with the new one? Your XP and completions are kept either way."
-        )
-        buttons = (
-            Button("▶️ Continue my version", encode(Choose(latest.id, latest.version, CONTINUE))),
-            Button("🆕 Restart on the new one", encode(Choose(latest.id, latest.version, RESTART))),
-        )
-        return Message(text, rows(list(buttons)))
-
-    def _changes_since(self, lesson_id: str, version: str, otherwise: str) -> str:
-        """The changelog lines published after `version`, as a bullet list (the seed's update notice)."""
-        entries = self.content.changelog_since(lesson_id, version)
-        return "\n".join(f"• {c}" for e in entries for c in e.changes) or f"• {otherwise}"
 
     def _choose(self, lesson_id: str, offered: str, choice: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)

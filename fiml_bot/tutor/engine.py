@@ -16,10 +16,8 @@ from dataclasses import replace
 from fiml_cms.errors import FimlError
 from fiml_cms.lesson import NumericQuestion
 
-from . import callbacks, finishing, gamification, listing, migration, questions, reconcile, screens, stepping
+from . import callbacks, gamification, lessons, listing, migration, questions, reconcile, screens, stepping
 from .callbacks import (
-    CONTINUE,
-    RESTART,
     Answer,
     Choose,
     LessonButton,
@@ -30,12 +28,11 @@ from .callbacks import (
     ShowHelp,
     ShowProgress,
     ViewUpdates,
-    encode,
 )
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .features import Features, NoFeatures, Rollout
-from .messages import Button, Message
-from .model import COMPLETED, IN_PROGRESS, QUIZ, Learner, QuizAnswer
+from .messages import Message
+from .model import QUIZ, Learner, QuizAnswer
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import PolicySettings
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
@@ -269,76 +266,23 @@ class _Action(Turn):
         """The table of the buttons about one lesson, its key already resolved to `lesson_id`."""
         match button:
             case Open():
-                return self._open(lesson_id)
+                return lessons.open_lesson(self, lesson_id)
             case Next(_, version, section):
-                return self._next(lesson_id, version, section)
+                return lessons.next_section(self, lesson_id, version, section)
             case Answer(_, version, question, given):
                 return self._answer(lesson_id, version, question, given)
             case Choose(_, offered, choice):
-                return self._choose(lesson_id, offered, choice)
+                return lessons.choose(self, lesson_id, offered, choice)
             case ViewUpdates():
-                return self._updates(lesson_id)
+                return lessons.view_updates(self, lesson_id)
             case Retake():
-                return self._retake(lesson_id)
+                return lessons.retake(self, lesson_id)
         return [screens.help_message(self)]  # pragma: no cover - every lesson button is matched above
-
-    def _open(self, lesson_id: str) -> list[Message]:
-        latest = self.latest(lesson_id)
-        if latest is None:
-            return [
-                Message("That lesson is not available right now. Please try another one."),
-                *listing.lessons_page(self, 0),
-            ]
-        progress = self.repo.progress(self.learner_id, lesson_id)
-        if progress is None:
-            return stepping.begin(self, latest)
-        if progress.status == COMPLETED:
-            return [finishing.completed_summary(self, progress, latest)]
-        reconciled = migration.apply_policy(self, progress)
-        if isinstance(reconciled, list):
-            return reconciled
-        return stepping.show_step(self, reconciled)
-
-    def _next(self, lesson_id: str, version: str, section_key: str) -> list[Message]:
-        progress = self.repo.progress(self.learner_id, lesson_id)
-        if progress is None or progress.status == COMPLETED:
-            return self._open(lesson_id)
-        shown_under = progress.pinned_version  # a button made before an auto-migration still counts
-        reconciled = migration.apply_policy(self, progress)
-        if isinstance(reconciled, list):
-            return reconciled
-        progress = reconciled
-        lesson = self.pinned(progress)
-        current = progress.current_section
-        if (
-            progress.status != IN_PROGRESS
-            or version not in (progress.pinned_version, shown_under)
-            or not same_key(section_key, current)
-        ):
-            return [
-                Message("↩️ That button was from an earlier message. Here is where you are:"),
-                *stepping.show_step(self, progress),
-            ]
-        ids = [s.id for s in lesson.sections]
-        done = progress.sections_done + (
-            (current,) if current and current not in progress.sections_done else ()
-        )
-        following = ids[ids.index(current) + 1 :] if current in ids else []
-        if following:
-            progress = replace(
-                progress, current_section=following[0], sections_done=done, updated_at=self.now
-            )
-        else:
-            progress = replace(
-                progress, status=QUIZ, current_section=None, sections_done=done, updated_at=self.now
-            )
-        progress = self.repo.save_progress(progress)
-        return stepping.show_step(self, progress)
 
     def _answer(self, lesson_id: str, version: str, question_key: str, given: str) -> list[Message]:
         progress = self.repo.progress(self.learner_id, lesson_id)
         if progress is None:
-            return self._open(lesson_id)
+            return lessons.open_lesson(self, lesson_id)
         if progress.status != QUIZ:
             return [
                 Message("↩️ That question is from an earlier message. Here is where you are:"),
@@ -402,64 +346,4 @@ class _Action(Turn):
         return [
             Message("I didn't understand that. Use the buttons, or one of these commands:"),
             screens.help_message(self),
-        ]
-
-    def _updates(self, lesson_id: str) -> list[Message]:
-        progress = self.repo.progress(self.learner_id, lesson_id)
-        latest = self.latest(lesson_id)
-        if progress is None or latest is None:
-            return self._open(lesson_id)
-        since = progress.seen_version or progress.completed_version or progress.pinned_version
-        entries = self.content.changelog_since(lesson_id, since)
-        if not entries:
-            text = f"No changes to **{latest.title}** since version {since}."
-        else:
-            lines = [f"**What changed in {latest.title}** since version {since}:"]
-            for entry in entries:
-                lines.append(f"\n*{entry.version}* ({entry.date})")
-                lines.extend(f"• {change}" for change in entry.changes)
-            text = "\n".join(lines)
-        if progress.status == COMPLETED:  # for a lesson in progress, "seen" would mean a declined update
-            self.repo.save_progress(replace(progress, seen_version=latest.version, updated_at=self.now))
-        return [
-            Message(
-                text,
-                (
-                    (
-                        Button("🔁 Retake", encode(Retake(lesson_id))),
-                        Button("📚 Lessons", encode(ListPage(0))),
-                    ),
-                ),
-            )
-        ]
-
-    def _retake(self, lesson_id: str) -> list[Message]:
-        progress = self.repo.progress(self.learner_id, lesson_id)
-        latest = self.latest(lesson_id)
-        if latest is None:
-            return self._open(lesson_id)
-        if progress is None:
-            return stepping.begin(self, latest)
-        restarted = stepping.restart(self, progress, latest)
-        return stepping.show_step(self, self.repo.save_progress(restarted))
-
-    def _choose(self, lesson_id: str, offered: str, choice: str) -> list[Message]:
-        progress = self.repo.progress(self.learner_id, lesson_id)
-        if progress is None or progress.pending_choice != offered or choice not in (CONTINUE, RESTART):
-            return [Message("↩️ That choice is from an earlier message."), *self._open(lesson_id)]
-        if choice == CONTINUE:
-            progress = self.repo.save_progress(
-                replace(progress, pending_choice=None, seen_version=offered, updated_at=self.now)
-            )
-            return [
-                Message(f"OK, you continue with version {progress.pinned_version}."),
-                *stepping.show_step(self, progress),
-            ]
-        latest = self.latest(lesson_id)  # the newest: the one offered may have been yanked since
-        if latest is None:
-            return self._open(lesson_id)
-        restarted = stepping.restart(self, progress, latest)
-        return [
-            Message(f"Restarting on version {latest.version}. Your XP and completions are kept."),
-            *stepping.show_step(self, self.repo.save_progress(restarted)),
         ]

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from fiml_cms.errors import FimlError
-from fiml_cms.lesson import NumericQuestion
 
-from . import callbacks, gamification, lessons, listing, migration, questions, reconcile, screens, stepping
+from . import callbacks, gamification, lessons, listing, quiz, reconcile, screens
 from .callbacks import (
     Answer,
     Choose,
@@ -32,13 +31,13 @@ from .callbacks import (
 from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from .features import Features, NoFeatures, Rollout
 from .messages import Message
-from .model import QUIZ, Learner, QuizAnswer
+from .model import Learner
 from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import PolicySettings
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 from .questions import parse_number as parse_number  # where tests and benches import it
 from .screens import HOME
-from .turn import ContentMayBeNewer, LessonUpdating, Turn, same_key
+from .turn import ContentMayBeNewer, LessonUpdating, Turn
 
 log = logging.getLogger("fiml_bot.tutor")
 
@@ -214,7 +213,7 @@ class _Action(Turn):
             case Pressed(data):
                 return self._pressed(data)
             case Text(text):
-                return self._text(text)
+                return quiz.typed_answer(self, text)
             case Command(name):
                 self.events.outcome = USER_ERROR
                 return [Message(f"I don't know the command /{name}.", HOME), screens.help_message(self)]
@@ -270,7 +269,7 @@ class _Action(Turn):
             case Next(_, version, section):
                 return lessons.next_section(self, lesson_id, version, section)
             case Answer(_, version, question, given):
-                return self._answer(lesson_id, version, question, given)
+                return quiz.answer(self, lesson_id, version, question, given)
             case Choose(_, offered, choice):
                 return lessons.choose(self, lesson_id, offered, choice)
             case ViewUpdates():
@@ -278,72 +277,3 @@ class _Action(Turn):
             case Retake():
                 return lessons.retake(self, lesson_id)
         return [screens.help_message(self)]  # pragma: no cover - every lesson button is matched above
-
-    def _answer(self, lesson_id: str, version: str, question_key: str, given: str) -> list[Message]:
-        progress = self.repo.progress(self.learner_id, lesson_id)
-        if progress is None:
-            return lessons.open_lesson(self, lesson_id)
-        if progress.status != QUIZ:
-            return [
-                Message("↩️ That question is from an earlier message. Here is where you are:"),
-                *stepping.show_step(self, progress),
-            ]
-        asked = self.lesson_at(lesson_id, version) or self.pinned(progress)
-        question = next((q for q in asked.quiz.questions if same_key(question_key, q.id)), None)
-        if question is None:
-            return [
-                Message("↩️ That question is no longer in this lesson. Here is where you are:"),
-                *stepping.show_step(self, progress),
-            ]
-        if any(a.question_id == question.id for a in progress.answers):
-            return [
-                Message("You already answered that one. Here is where you are:"),
-                *stepping.show_step(self, progress),
-            ]
-        reconciled = migration.apply_policy(self, progress)
-        if isinstance(reconciled, list):
-            return reconciled
-        progress = reconciled
-        correct = questions.grade(question, given)
-        if correct is None:
-            self.events.outcome = USER_ERROR
-            return [
-                Message("Please answer with a number, like 12.5"),
-                questions.question_message(self.pinned(progress), question),
-            ]
-        answer = QuizAnswer(question.id, given, correct, asked.version)
-        self.events.answers.append((lesson_id, asked.version, correct))
-        progress = self.repo.save_progress(
-            replace(progress, answers=progress.answers + (answer,), updated_at=self.now)
-        )
-        earned = 0
-        if correct and not reconcile.answer_paid_under_former_ids(self, lesson_id, question.id):
-            award = gamification.answer_award(
-                self.learner_id, lesson_id, asked.version, question.id, question.xp, self.now
-            )
-            if award is not None and self.repo.award_xp(award):
-                earned = award.amount
-        verdict = (
-            f"✅ Correct!{f' +{earned} XP' if earned else ''}"
-            if correct
-            else f"❌ Not quite. The answer is {questions.answer_text(question)}."
-        )
-        feedback = f"{verdict}\n\n{question.explanation}"
-        following = stepping.show_step(self, progress)
-        if following and not following[0].replace:  # one message: the feedback above what comes next
-            first = following[0]
-            return [Message(f"{feedback}\n\n———\n\n{first.text}", first.buttons), *following[1:]]
-        return [Message(feedback), *following]
-
-    def _text(self, text: str) -> list[Message]:
-        waiting = [p for p in self.repo.all_progress(self.learner_id) if p.status == QUIZ]
-        for progress in sorted(waiting, key=lambda p: p.updated_at or self.now, reverse=True):
-            lesson = self.pinned(progress)
-            question = questions.next_question(lesson, progress)
-            if isinstance(question, NumericQuestion):
-                return self._answer(lesson.id, lesson.version, question.id, text.strip())
-        self.events.outcome = USER_ERROR
-        return [
-            Message("I didn't understand that. Use the buttons, or one of these commands:"),
-            screens.help_message(self),
-        ]

@@ -15,24 +15,11 @@ from dataclasses import replace
 
 from fiml_cms.errors import FimlError
 
-from . import callbacks, gamification, lessons, listing, quiz, reconcile, screens
-from .callbacks import (
-    Answer,
-    Choose,
-    LessonButton,
-    ListPage,
-    Next,
-    Open,
-    Retake,
-    ShowHelp,
-    ShowProgress,
-    ViewUpdates,
-)
-from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from . import dispatch
+from .events import Event
 from .features import Features, NoFeatures, Rollout
 from .messages import Message
-from .model import Learner
-from .observe import FAILED, USER_ERROR, ActionEvents, CountingRepository, NoObserver, Observer
+from .observe import FAILED, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import PolicySettings
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 from .questions import parse_number as parse_number  # where tests and benches import it
@@ -107,11 +94,11 @@ class Tutor:
                     if event_key is not None and not uow.progress.mark_processed(event_key):
                         log.info("event %s for %s was already applied; ignored", event_key, learner_id)
                         return [], "ok"
-                    action = _Action(self, uow, learner_id, name, self.clock(), refreshed)
-                    messages = action.run(event)
+                    turn = self._turn(uow, learner_id, name, refreshed)
+                    messages = dispatch.run(turn, event)
                     uow.commit()
-                self.observer.action_done(action.events)
-                return messages, action.events.outcome
+                self.observer.action_done(turn.events)
+                return messages, turn.events.outcome
             except ConcurrentUpdate:
                 log.info("concurrent update for %s; retrying the action", learner_id)
             except ContentMayBeNewer as exc:  # outside the transaction: a refresh never holds a write lock
@@ -144,6 +131,15 @@ class Tutor:
         self.observer.action_done(failed)
         return [Message("Lots is happening on your account at once; please try that again.")], FAILED
 
+    def _turn(self, uow: UnitOfWork, learner_id: str, name: str, refreshed: bool) -> Turn:
+        """One action's state; its repository counts the XP actually paid, for the observer."""
+        events = ActionEvents()
+        repo = CountingRepository(uow.progress, events)
+        content = self.content_for(learner_id, repo)
+        return Turn(
+            content, repo, learner_id, name, self.clock(), self.policy, self.features, events, refreshed
+        )
+
     def content_for(self, learner_id: str, progress: ProgressRepository) -> Content:
         """The content as this learner is served it: a running content canary may pick other versions."""
         return self.content if self.rollout is None else self.rollout.view(self.content, learner_id, progress)
@@ -170,110 +166,3 @@ class Tutor:
             except StorageUnavailable as exc:
                 log.error("could not mark %s inactive: %s", learner_id, exc)
                 return
-
-
-class _Action(Turn):
-    """One learner action inside one unit of work."""
-
-    def __init__(
-        self,
-        tutor: Tutor,
-        uow: UnitOfWork,
-        learner_id: str,
-        name: str,
-        now: dt.datetime,
-        refreshed: bool = False,
-    ) -> None:
-        events = ActionEvents()
-        repo = CountingRepository(uow.progress, events)
-        content = tutor.content_for(learner_id, repo)
-        super().__init__(
-            content, repo, learner_id, name, now, tutor.policy, tutor.features, events, refreshed
-        )
-
-    def run(self, event: Event) -> list[Message]:
-        self.learner = self._touch_learner()
-        reconcile.reconcile_records(self)
-        out = self._dispatch(event)  # first: it may add notes (an update notice) that go above it
-        return [*self.notes, *out]
-
-    def _dispatch(self, event: Event) -> list[Message]:
-        """The one table of what each event does (buttons: `_pressed`)."""
-        match event:
-            case Start():
-                return screens.start(self)
-            case Help():
-                return [screens.help_message(self)]
-            case ListLessons(page, path_id):
-                return listing.lessons_page(self, page, path_id)
-            case Progress():
-                return screens.progress_screen(self)
-            case SetTimeZone(zone):
-                return screens.set_time_zone(self, zone)
-            case Pressed(data):
-                return self._pressed(data)
-            case Text(text):
-                return quiz.typed_answer(self, text)
-            case Command(name):
-                self.events.outcome = USER_ERROR
-                return [Message(f"I don't know the command /{name}.", HOME), screens.help_message(self)]
-        return [screens.help_message(self)]  # pragma: no cover - the Event union is closed
-
-    def _touch_learner(self) -> Learner:
-        learner = self.repo.learner(self.learner_id)
-        if learner is None:
-            learner = Learner(self.learner_id, name=self.name, created_at=self.now)
-        updated = gamification.record_activity(learner, self.now)
-        if not updated.active:  # they wrote to us again, so they no longer block the bot
-            updated = replace(updated, active=True)
-        if self.name and not updated.name:
-            updated = replace(updated, name=self.name)
-        if updated != learner or learner.revision == 0:
-            updated = self.repo.save_learner(updated)
-        return updated
-
-    def _pressed(self, data: str) -> list[Message]:
-        callback = callbacks.decode(data)
-        if callback is None:
-            log.warning("unknown or forged button data %r from %s", data, self.learner_id)
-            self.events.outcome = USER_ERROR
-            return [
-                Message(
-                    "That button is no longer valid. Here is where you can go from here:",
-                    HOME,
-                )
-            ]
-        match callback:
-            case ShowHelp():
-                return [screens.help_message(self)]
-            case ShowProgress():
-                return screens.progress_screen(self)
-            case ListPage(page, path_id):
-                return listing.lessons_page(self, page, path_id)
-            case LessonButton(key):
-                lesson_id = self.resolve_pressed(key)
-                if lesson_id is None:
-                    log.warning("button for unknown lesson %r from %s", key, self.learner_id)
-                    return [
-                        Message("That lesson is no longer available. Here are the current ones:"),
-                        *listing.lessons_page(self, 0),
-                    ]
-                return self._lesson_button(callback, lesson_id)
-        return [screens.help_message(self)]  # pragma: no cover - every kind of callback is matched above
-
-    def _lesson_button(self, button: LessonButton, lesson_id: str) -> list[Message]:
-        """The table of the buttons about one lesson, its key already resolved to `lesson_id`."""
-        match button:
-            case Open():
-                return lessons.open_lesson(self, lesson_id)
-            case Next(_, version, section):
-                return lessons.next_section(self, lesson_id, version, section)
-            case Answer(_, version, question, given):
-                return quiz.answer(self, lesson_id, version, question, given)
-            case Choose(_, offered, choice):
-                return lessons.choose(self, lesson_id, offered, choice)
-            case ViewUpdates():
-                return lessons.view_updates(self, lesson_id)
-            case Retake():
-                return lessons.retake(self, lesson_id)
-        return [screens.help_message(self)]  # pragma: no cover - every lesson button is matched above

@@ -80,5 +80,5 @@ def typed_answer(turn: Turn, text: str) -> list[Message]:
     turn.events.outcome = USER_ERROR
     return [
         Message("I didn't understand that. Use the buttons, or one of these commands:"),
-        screens.help_message(turn),
+        screens.help_message(),
     ]

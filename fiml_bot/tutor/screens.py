@@ -23,7 +23,7 @@ def start(turn: Turn) -> list[Message]:
     return [Message(text, HOME)]
 
 
-def help_message(turn: Turn) -> Message:
+def help_message() -> Message:
     return Message(
         "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
         "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n/help: this list\n\n"

@@ -12,6 +12,7 @@ from .turn import Turn, same_key
 
 
 def open_lesson(turn: Turn, lesson_id: str) -> list[Message]:
+    """Start, resume (after the version policy) or summarise a lesson; also the fallback of stale buttons."""
     latest = turn.latest(lesson_id)
     if latest is None:
         return [
@@ -22,7 +23,7 @@ def open_lesson(turn: Turn, lesson_id: str) -> list[Message]:
     if progress is None:
         return stepping.begin(turn, latest)
     if progress.status == COMPLETED:
-        return [finishing.completed_summary(turn, progress, latest)]
+        return [finishing.completed_summary(progress, latest)]
     reconciled = migration.apply_policy(turn, progress)
     if isinstance(reconciled, list):
         return reconciled
@@ -30,6 +31,7 @@ def open_lesson(turn: Turn, lesson_id: str) -> list[Message]:
 
 
 def next_section(turn: Turn, lesson_id: str, version: str, section_key: str) -> list[Message]:
+    """ "Next" under a section: on to the following one or the quiz, if the button is the current one."""
     progress = turn.repo.progress(turn.learner_id, lesson_id)
     if progress is None or progress.status == COMPLETED:
         return open_lesson(turn, lesson_id)
@@ -63,6 +65,7 @@ def next_section(turn: Turn, lesson_id: str, version: str, section_key: str) -> 
 
 
 def view_updates(turn: Turn, lesson_id: str) -> list[Message]:
+    """The changelog since the version the learner last saw; a completed lesson then counts as seen."""
     progress = turn.repo.progress(turn.learner_id, lesson_id)
     latest = turn.latest(lesson_id)
     if progress is None or latest is None:
@@ -93,6 +96,7 @@ def view_updates(turn: Turn, lesson_id: str) -> list[Message]:
 
 
 def retake(turn: Turn, lesson_id: str) -> list[Message]:
+    """A new attempt on the newest version (past completions and XP are kept)."""
     progress = turn.repo.progress(turn.learner_id, lesson_id)
     latest = turn.latest(lesson_id)
     if latest is None:
@@ -104,6 +108,7 @@ def retake(turn: Turn, lesson_id: str) -> list[Message]:
 
 
 def choose(turn: Turn, lesson_id: str, offered: str, choice: str) -> list[Message]:
+    """The answer to "a new edition is out": continue on the pinned version, or restart on the newest."""
     progress = turn.repo.progress(turn.learner_id, lesson_id)
     if progress is None or progress.pending_choice != offered or choice not in (CONTINUE, RESTART):
         return [Message("↩️ That choice is from an earlier message."), *open_lesson(turn, lesson_id)]

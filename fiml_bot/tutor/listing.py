@@ -44,11 +44,12 @@ def lesson_mark(
     if progress is None:
         return "🔒" if missing_prerequisites(turn, lesson, done) else "📘"
     if progress.status == COMPLETED:
-        return "🔄" if has_updates(turn, progress, lesson) else "✅"
+        return "🔄" if has_updates(progress, lesson) else "✅"
     return "▶️"
 
 
-def has_updates(turn: Turn, progress: LessonProgress, latest: Lesson | LessonSummary) -> bool:
+def has_updates(progress: LessonProgress, latest: Lesson | LessonSummary) -> bool:
+    """Published since the learner last saw the lesson (finished it, or read its changes)."""
     seen = progress.seen_version or progress.completed_version or progress.pinned_version
     return newer(latest.version, seen)
 

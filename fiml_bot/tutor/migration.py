@@ -15,7 +15,7 @@ from . import stepping
 from .callbacks import CONTINUE, RESTART, Choose, encode
 from .messages import Button, Message, rows
 from .model import IN_PROGRESS, QUIZ, LessonProgress
-from .policy import Action, after_rename, decide, map_position
+from .policy import Action, Decision, after_rename, decide, map_position
 from .turn import Turn
 
 log = logging.getLogger("fiml_bot.tutor")
@@ -31,18 +31,7 @@ def apply_policy(turn: Turn, progress: LessonProgress) -> LessonProgress | list[
     if latest is None:
         return progress  # nothing newer can be served: stay on the pinned version
     pinned = turn.pinned_or_pending(progress.lesson_id, progress.pinned_version)
-    decision = decide(
-        progress.pinned_version,
-        latest.version,
-        pinned_available=pinned is not None,
-        pinned_yanked=turn.content.is_yanked(progress.lesson_id, progress.pinned_version),
-        declined=progress.seen_version == latest.version != progress.pinned_version
-        and progress.pending_choice is None,
-        settings=turn.policy,
-    )
-    decision = after_rename(
-        decision, pinned, latest, progress.pinned_version not in turn.content.versions(progress.lesson_id)
-    )
+    decision = _decide(turn, progress, pinned, latest)
     if decision.action is Action.NONE:
         return progress
     turn.events.policy_actions.append(decision.action.value)
@@ -62,8 +51,35 @@ def apply_policy(turn: Turn, progress: LessonProgress) -> LessonProgress | list[
         restarted = stepping.restart(turn, progress, latest)
         return stepping.show_step(
             turn, turn.repo.save_progress(restarted)
-        )  # the pressed button belonged to the old version
+        )  # the button was the old version's
     assert pinned is not None
+    if decision.action is Action.AUTO_MIGRATE_NOTIFY:
+        changes = changes_since(turn, progress.lesson_id, progress.pinned_version, "small improvements")
+        turn.notes.append(
+            Message(
+                f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"
+            )
+        )
+    return turn.repo.save_progress(_migrated(turn, progress, pinned, latest))
+
+
+def _decide(turn: Turn, progress: LessonProgress, pinned: Lesson | None, latest: Lesson) -> Decision:
+    decision = decide(
+        progress.pinned_version,
+        latest.version,
+        pinned_available=pinned is not None,
+        pinned_yanked=turn.content.is_yanked(progress.lesson_id, progress.pinned_version),
+        declined=progress.seen_version == latest.version != progress.pinned_version
+        and progress.pending_choice is None,
+        settings=turn.policy,
+    )
+    return after_rename(
+        decision, pinned, latest, progress.pinned_version not in turn.content.versions(progress.lesson_id)
+    )
+
+
+def _migrated(turn: Turn, progress: LessonProgress, pinned: Lesson, latest: Lesson) -> LessonProgress:
+    """The learner's place in `pinned` mapped onto `latest` by section id (the quiz when none is left)."""
     position = map_position(
         pinned,
         latest,
@@ -73,7 +89,7 @@ def apply_policy(turn: Turn, progress: LessonProgress) -> LessonProgress | list[
     status = progress.status
     if status == IN_PROGRESS and position.current_section is None:
         status = QUIZ
-    migrated = replace(
+    return replace(
         progress,
         pinned_version=latest.version,
         status=status,
@@ -83,17 +99,10 @@ def apply_policy(turn: Turn, progress: LessonProgress) -> LessonProgress | list[
         seen_version=latest.version,
         pending_choice=None,
     )
-    if decision.action is Action.AUTO_MIGRATE_NOTIFY:
-        changes = changes_since(turn, progress.lesson_id, progress.pinned_version, "small improvements")
-        turn.notes.append(
-            Message(
-                f"🔄 **Updated:** {latest.title} is now version {latest.version}. What changed:\n{changes}"
-            )
-        )
-    return turn.repo.save_progress(migrated)
 
 
 def choice_message(turn: Turn, progress: LessonProgress, latest: Lesson) -> Message:
+    """ "A new edition is out": what changed, and buttons to continue on the pinned version or restart."""
     changes = changes_since(turn, progress.lesson_id, progress.pinned_version, "a reworked lesson")
     text = (
         f"🆕 A new edition of **{latest.title}** is out (version {latest.version}; you started {progress.pinned_version}). What changed:\n{changes}\n\n"

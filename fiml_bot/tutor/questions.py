@@ -51,6 +51,7 @@ def parse_number(text: str) -> float | None:
 
 
 def grade(question: Question, given: str) -> bool | None:
+    """Right or wrong; None when a numeric answer is not a number (the question is asked again)."""
     if isinstance(question, MultipleChoiceQuestion):
         return given.isdigit() and int(given) == question.answer
     if isinstance(question, TrueFalseQuestion):

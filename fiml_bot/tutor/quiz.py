@@ -14,6 +14,7 @@ from .turn import Turn, same_key
 
 
 def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: str) -> list[Message]:
+    """Mark an answer once, pay its XP once, and show the feedback above what comes next."""
     progress = turn.repo.progress(turn.learner_id, lesson_id)
     if progress is None:
         return lessons.open_lesson(turn, lesson_id)
@@ -71,6 +72,7 @@ def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: s
 
 
 def typed_answer(turn: Turn, text: str) -> list[Message]:
+    """Free text answers the numeric question the learner was asked most recently, if any."""
     waiting = [p for p in turn.repo.all_progress(turn.learner_id) if p.status == QUIZ]
     for progress in sorted(waiting, key=lambda p: p.updated_at or turn.now, reverse=True):
         lesson = turn.pinned(progress)

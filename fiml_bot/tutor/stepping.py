@@ -15,6 +15,7 @@ from .turn import Turn
 
 
 def begin(turn: Turn, latest: Lesson) -> list[Message]:
+    """A first attempt at `latest`, unless it is retired or its prerequisites are not done yet."""
     if latest.retired:
         return [Message(f"“{latest.title}” has been retired and takes no new learners.", HOME)]
     missing = listing.missing_prerequisites(turn, latest)
@@ -47,6 +48,7 @@ def begin(turn: Turn, latest: Lesson) -> list[Message]:
 
 
 def show_step(turn: Turn, progress: LessonProgress) -> list[Message]:
+    """Where the learner is: the current section, the next unanswered question, or the result."""
     lesson = turn.pinned(progress)
     if progress.status == QUIZ:
         question = questions.next_question(lesson, progress)

@@ -34,9 +34,12 @@ class LessonUpdating(Exception):
     """Still unresolvable after a refresh: the learner is told to try again, and nothing changes."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Turn:
-    """One learner action inside one unit of work: who, when, the repository and content it uses."""
+    """One learner action inside one unit of work: who, when, the repository and content it uses.
+
+    Mutable on purpose: the handlers update `learner`, append `notes` and record `events` as they go.
+    """
 
     content: Content
     repo: ProgressRepository

@@ -12,7 +12,7 @@ Selection (pure, no Telegram):
   completed) on a qualifying lesson, whose own version (the tutor's rule: seen, else completed, else
   pinned) is also a MAJOR or MINOR step below the new version: a learner who already moved to it, or
   to a minor version just below a patch, is not told again. The message lists the changelog entries
-  since the learner's version and has an "Open the lesson" button (`callbacks.encode("o", id)`).
+  since the learner's version and has an "Open the lesson" button (`callbacks.Open`).
 
 Delivery (`broadcast`, async, through a `NoticeSender`: `adapters/notify_sender.py` for Telegram):
 
@@ -50,7 +50,7 @@ from fiml_cms.lesson import ChangelogEntry
 from fiml_cms.tags import TagFormat
 from fiml_cms.versions import Level
 
-from .tutor.callbacks import encode
+from .tutor.callbacks import Open, encode
 from .tutor.messages import Button, Message
 from .tutor.model import COMPLETED
 from .tutor.ports import Content, UnitOfWork
@@ -98,7 +98,7 @@ class Notice:
             for entry in self.changes:
                 lines.append(f"\n*{entry.version}* ({entry.date})")
                 lines.extend(f"• {change}" for change in entry.changes)
-        return Message("\n".join(lines), ((Button("📖 Open the lesson", encode("o", self.lesson_id)),),))
+        return Message("\n".join(lines), ((Button("📖 Open the lesson", encode(Open(self.lesson_id))),),))
 
 
 # -- ports -------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ Shipped dark: with no flags configured every feature here is off and every learn
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-from fiml_cms.lesson import Lesson
+from fiml_cms.lesson import Lesson, Question
 
 from .messages import Message
 from .model import LessonProgress
@@ -32,7 +33,9 @@ class Rollout(Protocol):
     def view(self, content: Content, learner_id: str, progress: ProgressRepository) -> Content: ...
 
 
-def mistakes_review(lesson: Lesson, progress: LessonProgress, answer_text: object) -> Message | None:
+def mistakes_review(
+    lesson: Lesson, progress: LessonProgress, answer_text: Callable[[Question], str]
+) -> Message | None:
     """The "review your mistakes" step: each question answered wrong, its right answer and explanation."""
     wrong = {a.question_id for a in progress.answers if not a.correct}
     missed = [q for q in lesson.quiz.questions if q.id in wrong]
@@ -40,7 +43,7 @@ def mistakes_review(lesson: Lesson, progress: LessonProgress, answer_text: objec
         return None
     lines = ["📝 **Review your mistakes**"]
     for question in missed:
-        lines.append(f"\n*{question.prompt}*\n✔️ {answer_text(question)}")  # type: ignore[operator]
+        lines.append(f"\n*{question.prompt}*\n✔️ {answer_text(question)}")
         if question.explanation:
             lines.append(question.explanation)
     return Message("\n".join(lines))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import XpAward
+from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
 from .ports import ProgressRepository
 
 OK = "ok"
@@ -51,7 +51,11 @@ class NoObserver:
 
 
 class CountingRepository:
-    """The progress repository, counting the XP it actually paid (an award already paid adds nothing)."""
+    """The progress repository, counting the XP it actually paid (an award already paid adds nothing).
+
+    Every other call goes straight to the wrapped repository; spelled out, so it is a
+    `ProgressRepository` to the type checker too.
+    """
 
     def __init__(self, inner: ProgressRepository, events: ActionEvents) -> None:
         self._inner = inner
@@ -63,5 +67,44 @@ class CountingRepository:
             self._events.xp += award.amount
         return paid
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
+    def learner(self, learner_id: str) -> Learner | None:
+        return self._inner.learner(learner_id)
+
+    def save_learner(self, learner: Learner) -> Learner:
+        return self._inner.save_learner(learner)
+
+    def progress(self, learner_id: str, lesson_id: str) -> LessonProgress | None:
+        return self._inner.progress(learner_id, lesson_id)
+
+    def all_progress(self, learner_id: str) -> list[LessonProgress]:
+        return self._inner.all_progress(learner_id)
+
+    def save_progress(self, progress: LessonProgress) -> LessonProgress:
+        return self._inner.save_progress(progress)
+
+    def rename_lesson(self, learner_id: str, old_id: str, new_id: str) -> None:
+        self._inner.rename_lesson(learner_id, old_id, new_id)
+
+    def xp_total(self, learner_id: str) -> int:
+        return self._inner.xp_total(learner_id)
+
+    def xp_awards(self, learner_id: str) -> list[XpAward]:
+        return self._inner.xp_awards(learner_id)
+
+    def add_completion(self, completion: Completion) -> None:
+        self._inner.add_completion(completion)
+
+    def completions(self, learner_id: str, lesson_id: str | None = None) -> list[Completion]:
+        return self._inner.completions(learner_id, lesson_id)
+
+    def award_badge(self, award: BadgeAward) -> bool:
+        return self._inner.award_badge(award)
+
+    def badges(self, learner_id: str) -> list[BadgeAward]:
+        return self._inner.badges(learner_id)
+
+    def mark_processed(self, key: str) -> bool:
+        return self._inner.mark_processed(key)
+
+    def learner_ids(self) -> list[str]:
+        return self._inner.learner_ids()

@@ -141,6 +141,14 @@ def test_forged_buttons_are_handled(repo: Path, data: str) -> None:
     assert xp_of(tutor, ada.id) == 0
 
 
+@pytest.mark.parametrize("data", ["l|abc|", "l|²|", "l|-1|"])
+def test_a_list_button_whose_page_is_not_a_number_lists_the_first_page(repo: Path, data: str) -> None:
+    tutor, _ = make_tutor(repo)
+    ada = Learner(tutor)
+    ada.send(Pressed(data))
+    assert "**Lessons** (page 1 of" in ada.text
+
+
 def test_prerequisites_are_enforced_with_a_way_forward(repo: Path) -> None:
     tutor, _ = make_tutor(repo)
     ada = Learner(tutor)

@@ -72,13 +72,16 @@ app.run_polling()
 
 
 PROFILED_RUN = """
-import cProfile, signal, sys, time
+import cProfile, os, signal, sys, time
 from fiml_bot.cli import app
 profile = cProfile.Profile(time.thread_time)
-try:
-    profile.runcall(app, ["run"], standalone_mode=False)
-finally:
-    profile.dump_stats(sys.argv[1])
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())  # the rounds only: start-up is not per update
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[1] + ".part")
+    os.replace(sys.argv[1] + ".part", sys.argv[1])
+signal.signal(signal.SIGUSR2, dump)
+app(["run"], standalone_mode=False)
 """
 
 
@@ -419,9 +422,14 @@ def cpu_case(
         with process(argv, env, folder / f"{name}.log") as proc:
             wait_until(lambda: len(fake.calls_to("getUpdates")) >= 2, 60, "the bot to poll")
             time.sleep(0.5)
+            if profile is not None:
+                proc.send_signal(signal.SIGUSR1)
             cpu0, t0, threads0 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
             updates = rounds(fake, chats, echo)
             cpu1, t1, threads1 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
+            if profile is not None:
+                proc.send_signal(signal.SIGUSR2)
+                wait_until(profile.exists, 30, "the profile")
             worker_ms = (
                 1000 * (threads1.get("worker threads", 0.0) - threads0.get("worker threads", 0.0)) / updates
             )
@@ -495,19 +503,17 @@ def cpu(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
     content = LessonContent.open(repo.root, load_settings(repo.root))
     results: dict[str, list[dict[str, float]]] = {}
     for run in range(args.runs):  # interleaved, so a slow minute of the shared machine hits every case
-        for label, learners, echo in (
-            ("echo", 0, True),
-            ("bot, 1,000 learners", 1000, False),
-            ("bot, 100,000 learners", 100000, False),
-        ):
+        cases = [("echo", 0, True)] + [(f"bot, {n:,} learners", n, False) for n in args.sizes]
+        for label, learners, echo in cases:
             results.setdefault(label, []).append(cpu_case(args, folder, repo, content, learners, echo, run))
     return {
         label: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for label, rows in results.items()
     }
 
 
-def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float]]:
-    """One profiled `fiml-bot run` on the CPU load: own time per package, largest first (start-up included)."""
+def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float, float]]:
+    """One profiled `fiml-bot run` on the CPU load: the event loop's own time per package over the
+    rounds (start-up excluded), largest first: (package, share, ms per update at the profiler's pace)."""
     import pstats
 
     repo = ContentRepo.create(folder / "profile-content")
@@ -528,10 +534,9 @@ def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, fl
         else:
             name = "stdlib/" + Path(filename).stem
         by_package[name] = by_package.get(name, 0.0) + own
-    total = sum(by_package.values())
-    return [
-        (name, seconds / total) for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]
-    ]
+    total, updates = sum(by_package.values()), 3 * args.learners
+    ranked = sorted(by_package.items(), key=lambda kv: -kv[1])[:15]
+    return [(name, seconds / total, 1000 * seconds / updates) for name, seconds in ranked]
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -549,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--probe", type=int, default=50, help="updates of the latency probe")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 100000],
+        help="learners in the database of the CPU runs' bot cases (default 1000,100000)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
@@ -578,8 +589,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ExitStack() as stack, git_identity():
             if args.profile:
-                for name, share in where_cpu_goes(args, folder):
-                    print(f"| {name} | {share:.1%} |")
+                print(
+                    "| package | share of the event loop's CPU | ms per update (profiled) |\n|---|---:|---:|"
+                )
+                for name, share, ms in where_cpu_goes(args, folder):
+                    print(f"| {name} | {share:.1%} | {ms:.2f} |")
                 return 0
             if not args.skip_fleet:
                 if not postgres_reachable(args.postgres):
@@ -629,9 +643,14 @@ def main(argv: list[str] | None = None) -> int:
                         f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
                         f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |"
                     )
-                small, big = rows["bot, 1,000 learners"], rows["bot, 100,000 learners"]
+                if len(args.sizes) < 2:
+                    return 0
+                small, big = (
+                    rows[f"bot, {args.sizes[0]:,} learners"],
+                    rows[f"bot, {args.sizes[-1]:,} learners"],
+                )
                 print(
-                    f"\n100,000 vs 1,000 learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
+                    f"\n{args.sizes[-1]:,} vs {args.sizes[0]:,} learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
                     f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}"
                 )
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import importlib.util
 import logging
@@ -42,6 +43,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from fiml_cms.errors import FimlError
 
@@ -52,6 +54,7 @@ from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress,
 from ..tutor.messages import Message
 from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
+from .asyncio_network import asyncio_transport
 from .rate_limiter import FleetRateLimiter
 from .send_budget import MemoryBudget, SendBudget
 
@@ -218,7 +221,7 @@ class PerLearnerOrder(BaseUpdateProcessor):
             async with lock:
                 await coroutine
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            if not lock.locked() and not lock._waiters:
                 self._locks.pop(user.id, None)
 
     async def initialize(self) -> None:
@@ -330,8 +333,8 @@ class TelegramAdapter:
             markup = keyboard(reply) if i == len(chunks) - 1 else None
             await self._with_retries(
                 "sendMessage",
-                lambda chunk=chunk, markup=markup: context.bot.send_message(
-                    chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                functools.partial(
+                    context.bot.send_message, chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
                 ),
             )
 
@@ -413,12 +416,27 @@ def skip_missing_sniffio() -> None:
 def default_builder(token: str) -> ApplicationBuilder:
     """PTB's builder with a bounded connection pool.
 
-    PTB's default pool of 256 grows to one connection per concurrent update (64 were served at once),
+    The connections run on `asyncio_network` rather than anyio (less CPU per call). PTB's default
+    pool of 256 grows to one connection per concurrent update (64 were served at once),
     and httpcore looks at every pooled connection for every queued call on every request: with ~150
     connections that was the largest CPU cost per update (bench/telegram_budget.py). Sends are
     limited to 30/s by the budget anyway; 8 learners at once keep 8 connections busy.
     """
-    return ApplicationBuilder().token(token).connection_pool_size(CONNECTION_POOL).pool_timeout(POOL_TIMEOUT)
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .request(bot_api_request(CONNECTION_POOL, pool_timeout=POOL_TIMEOUT))
+        .get_updates_request(bot_api_request(1))
+    )
+
+
+def bot_api_request(connections: int, *, pool_timeout: float | None = 1.0) -> HTTPXRequest:
+    """PTB's HTTPXRequest (PTB's timeouts and error mapping) on httpx with the asyncio network layer."""
+    return HTTPXRequest(
+        connection_pool_size=connections,
+        pool_timeout=pool_timeout,
+        httpx_kwargs={"transport": asyncio_transport(connections)},
+    )
 
 
 def build_application(

@@ -43,7 +43,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from fiml_cms.errors import FimlError
 
@@ -54,7 +53,7 @@ from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress,
 from ..tutor.messages import Message
 from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
-from .asyncio_network import asyncio_transport
+from .bot_api_http import bot_api_request
 from .rate_limiter import FleetRateLimiter
 from .send_budget import MemoryBudget, SendBudget
 
@@ -427,15 +426,6 @@ def default_builder(token: str) -> ApplicationBuilder:
         .token(token)
         .request(bot_api_request(CONNECTION_POOL, pool_timeout=POOL_TIMEOUT))
         .get_updates_request(bot_api_request(1))
-    )
-
-
-def bot_api_request(connections: int, *, pool_timeout: float | None = 1.0) -> HTTPXRequest:
-    """PTB's HTTPXRequest (PTB's timeouts and error mapping) on httpx with the asyncio network layer."""
-    return HTTPXRequest(
-        connection_pool_size=connections,
-        pool_timeout=pool_timeout,
-        httpx_kwargs={"transport": asyncio_transport(connections)},
     )
 
 

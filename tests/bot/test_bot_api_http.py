@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from fiml_bot.adapters.asyncio_network import AsyncioStream, asyncio_transport
-from fiml_bot.adapters.telegram import bot_api_request
+from fiml_bot.adapters.bot_api_http import bot_api_request
 
-RESPONSE = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+HEADS: list[bytes] = []  # the Content-Type of every request the tiny server saw
+RESPONSE = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\n\r\n{"ok":true,"result":true}'
 
 
 @asynccontextmanager
@@ -32,6 +33,11 @@ async def server(*, answer: bool = True, close_after: bool = False) -> AsyncIter
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                HEADS.extend(
+                    line.split(b":", 1)[1].strip()
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-type")
+                )
                 length = next(
                     (
                         int(line.split(b":")[1])
@@ -68,7 +74,7 @@ def test_requests_reuse_one_kept_alive_connection_on_asyncio_streams() -> None:
             async with httpx.AsyncClient(transport=transport) as client:
                 for n in range(3):
                     response = await client.post(url, data={"chat_id": "1", "text": f"hello {n}"})
-                    assert response.json() == {"ok": True}
+                    assert response.json() == {"ok": True, "result": True}
                 connections = transport._pool.connections
                 assert len(connections) == 1
                 assert isinstance(connections[0]._connection._network_stream, AsyncioStream)  # type: ignore[attr-defined]
@@ -134,5 +140,52 @@ def test_ptb_maps_the_errors_as_before() -> None:
                 await request.post(url, connect_timeout=2.0)
         finally:
             await request.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_calls_go_as_json_and_uploads_as_multipart_to_the_fake_bot_api() -> None:
+    """Through the real HTTP fake: a text with a keyboard (JSON body) and a document (multipart form)."""
+    from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+
+    from ..fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer
+
+    fake = FakeBotApi(record_calls=True)
+    fake.user_message(42, "hi")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Next ▶", callback_data="n|market")]])
+
+    async def scenario(base_url: str) -> None:
+        bot = Bot(DEFAULT_TOKEN, base_url=base_url, request=bot_api_request(2))
+        async with bot:
+            sent = await bot.send_message(
+                42, "<b>Markets</b> & «prices»", parse_mode="HTML", reply_markup=keyboard
+            )
+            assert sent.text == "Markets & «prices»"
+
+    with FakeBotApiServer(fake) as api:
+        asyncio.run(scenario(api.base_url))
+    assert fake.last_buttons(42) == [("Next ▶", "n|market")]
+    call = fake.calls_to("sendMessage")[-1]
+    assert call.params["chat_id"] == 42 and call.params["parse_mode"] == "HTML"
+
+
+def test_an_upload_keeps_the_multipart_form() -> None:
+    from telegram import InputFile
+    from telegram.request import RequestData
+    from telegram.request._requestparameter import RequestParameter  # PTB builds these itself
+
+    async def scenario() -> None:
+        async with server() as (url, _):
+            request = bot_api_request(1)
+            await request.initialize()
+            try:
+                for parameters in (
+                    [RequestParameter.from_input("chat_id", 42)],
+                    [RequestParameter.from_input("document", InputFile(b"notes", filename="notes.txt"))],
+                ):
+                    assert await request.post(url, RequestData(parameters)) is True
+            finally:
+                await request.shutdown()
+            assert [h.split(b";")[0] for h in HEADS[-2:]] == [b"application/json", b"multipart/form-data"]
 
     asyncio.run(scenario())

@@ -69,16 +69,31 @@ app = ApplicationBuilder().token(sys.argv[1]).base_url(sys.argv[2]).build()
 app.add_handler(MessageHandler(filters.TEXT, echo))
 app.run_polling()
 """
+# The same echo bot for the bot's own load (/lessons, then two button presses): a press is answered
+# the simplest correct way, answerCallbackQuery (Telegram's clients spin until it comes) + one message.
+ECHO_PRESSES_BOT = ECHO_BOT.replace(
+    "MessageHandler, filters", "MessageHandler, CallbackQueryHandler, filters"
+).replace(
+    "app.run_polling()",
+    """async def pressed(update, context):
+    await update.callback_query.answer()
+    await update.effective_message.reply_text(update.callback_query.data)
+app.add_handler(CallbackQueryHandler(pressed))
+app.run_polling()""",
+)
 
 
 PROFILED_RUN = """
-import cProfile, signal, sys, time
+import cProfile, os, signal, sys, time
 from fiml_bot.cli import app
 profile = cProfile.Profile(time.thread_time)
-try:
-    profile.runcall(app, ["run"], standalone_mode=False)
-finally:
-    profile.dump_stats(sys.argv[1])
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())  # the rounds only: start-up is not per update
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[1] + ".part")
+    os.replace(sys.argv[1] + ".part", sys.argv[1])
+signal.signal(signal.SIGUSR2, dump)
+app(["run"], standalone_mode=False)
 """
 
 
@@ -352,14 +367,20 @@ def replies_since(fake: FakeBotApi, index: int) -> set[int]:
     return {c.params.get("chat_id") for c in calls if c.ok and c.method in ("sendMessage", "editMessageText")}
 
 
-def rounds(fake: FakeBotApi, chats: list[int], echo: bool) -> int:
-    """Three rounds of one update per learner; each round waits for every learner's reply."""
+def rounds(fake: FakeBotApi, chats: list[int], kind: str) -> int:
+    """Three rounds of one update per learner; each round waits for every learner's reply.
+
+    `echo`: three texts. `bot` and `echo-presses`: /lessons, then two presses of the button that
+    opens a lesson or goes on (the echo bot's own last message carries no button: the same data is
+    pressed on it)."""
     sent = 0
     for round_ in range(3):
         index = len(fake.calls)
         for chat in chats:
-            if echo:
+            if kind == "echo":
                 fake.user_message(chat, f"hello {round_}")
+            elif kind == "echo-presses" and round_ > 0:
+                fake.callback(chat, fake.last_sent(chat).message_id, encode("o", LESSON))
             elif round_ == 0:
                 fake.user_message(chat, "/lessons")
             else:
@@ -395,12 +416,13 @@ def cpu_case(
     repo: ContentRepo,
     content: LessonContent,
     learners: int,
-    echo: bool,
+    kind: str,
     run: int,
     profile: Path | None = None,
 ) -> dict[str, float]:
     fake = FakeBotApi(record_calls=True)
-    name = f"{'echo' if echo else 'bot'}-{learners}-{run}"
+    echo = kind != "bot"
+    name = f"{kind}-{learners}-{run}"
     db = folder / f"{name}.db"
     url = f"sqlite:///{db}"
     if not echo:
@@ -409,7 +431,13 @@ def cpu_case(
     with FakeBotApiServer(fake) as server:
         env = base_env(server, repo, url, FIML_TELEGRAM_RATE="1000")  # CPU, not pacing, is measured here
         argv = (
-            [sys.executable, "-c", ECHO_BOT, DEFAULT_TOKEN, server.base_url]
+            [
+                sys.executable,
+                "-c",
+                ECHO_BOT if kind == "echo" else ECHO_PRESSES_BOT,
+                DEFAULT_TOKEN,
+                server.base_url,
+            ]
             if echo
             else [str(BIN / "fiml-bot"), "run"]
         )
@@ -420,9 +448,14 @@ def cpu_case(
         with process(argv, env, folder / f"{name}.log") as proc:
             wait_until(lambda: len(fake.calls_to("getUpdates")) >= 2, 60, "the bot to poll")
             time.sleep(0.5)
+            if profile is not None:
+                proc.send_signal(signal.SIGUSR1)
             cpu0, t0, threads0 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
-            updates = rounds(fake, chats, echo)
+            updates = rounds(fake, chats, kind)
             cpu1, t1, threads1 = cpu_seconds(proc.pid), time.perf_counter(), thread_cpu(proc.pid)
+            if profile is not None:
+                proc.send_signal(signal.SIGUSR2)
+                wait_until(profile.exists, 30, "the profile")
             worker_ms = (
                 1000 * (threads1.get("worker threads", 0.0) - threads0.get("worker threads", 0.0)) / updates
             )
@@ -496,25 +529,24 @@ def cpu(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
     content = LessonContent.open(repo.root, load_settings(repo.root))
     results: dict[str, list[dict[str, float]]] = {}
     for run in range(args.runs):  # interleaved, so a slow minute of the shared machine hits every case
-        for label, learners, echo in (
-            ("echo", 0, True),
-            ("bot, 1,000 learners", 1000, False),
-            ("bot, 100,000 learners", 100000, False),
-        ):
-            results.setdefault(label, []).append(cpu_case(args, folder, repo, content, learners, echo, run))
+        cases = [("echo", 0, "echo"), ("echo, the bot's load (presses)", 0, "echo-presses")]
+        cases += [(f"bot, {n:,} learners", n, "bot") for n in args.sizes]
+        for label, learners, kind in cases:
+            results.setdefault(label, []).append(cpu_case(args, folder, repo, content, learners, kind, run))
     return {
         label: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for label, rows in results.items()
     }
 
 
-def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float]]:
-    """One profiled `fiml-bot run` on the CPU load: own time per package, largest first (start-up included)."""
+def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, float, float]]:
+    """One profiled `fiml-bot run` on the CPU load: the event loop's own time per package over the
+    rounds (start-up excluded), largest first: (package, share, ms per update at the profiler's pace)."""
     import pstats
 
     repo = ContentRepo.create(folder / "profile-content")
     content = LessonContent.open(repo.root, load_settings(repo.root))
     out = folder / "run.prof"
-    cpu_case(args, folder, repo, content, 1000, False, 99, profile=out)
+    cpu_case(args, folder, repo, content, 1000, "bot", 99, profile=out)
     shutil.copy(out, "/tmp/i14-run.prof")
     stats = pstats.Stats(str(out))
     by_package: dict[str, float] = {}
@@ -529,10 +561,9 @@ def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, fl
         else:
             name = "stdlib/" + Path(filename).stem
         by_package[name] = by_package.get(name, 0.0) + own
-    total = sum(by_package.values())
-    return [
-        (name, seconds / total) for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]
-    ]
+    total, updates = sum(by_package.values()), 3 * args.learners
+    ranked = sorted(by_package.items(), key=lambda kv: -kv[1])[:15]
+    return [(name, seconds / total, 1000 * seconds / updates) for name, seconds in ranked]
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -550,6 +581,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--probe", type=int, default=50, help="updates of the latency probe")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 100000],
+        help="learners in the database of the CPU runs' bot cases (default 1000,100000)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
@@ -579,8 +616,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ExitStack() as stack, git_identity():
             if args.profile:
-                for name, share in where_cpu_goes(args, folder):
-                    print(f"| {name} | {share:.1%} |")
+                print(
+                    "| package | share of the event loop's CPU | ms per update (profiled) |\n|---|---:|---:|"
+                )
+                for name, share, ms in where_cpu_goes(args, folder):
+                    print(f"| {name} | {share:.1%} | {ms:.2f} |")
                 return 0
             if not args.skip_fleet:
                 if not postgres_reachable(args.postgres):
@@ -614,25 +654,30 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"\nnotify (exit {r['notify_rc']}): {r['summary']}")
             if not args.skip_cpu:
                 rows = cpu(args, folder)
-                echo = rows["echo"]
+                echo, same_load = rows["echo"], rows["echo, the bot's load (presses)"]
                 print(
                     f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n"
                 )
                 print(
-                    "| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
+                    "| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo (the goal's anchor) | ratio to echo on the bot's load | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
                 )
-                print("|---|---:|---:|---:|---:|---:|---:|")
+                print("|---|---:|---:|---:|---:|---:|---:|---:|")
                 for label, row in rows.items():
                     hook = (
                         f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
                     )
                     print(
-                        f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
+                        f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['cpu_ms'] / same_load['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
                         f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |"
                     )
-                small, big = rows["bot, 1,000 learners"], rows["bot, 100,000 learners"]
+                if len(args.sizes) < 2:
+                    return 0
+                small, big = (
+                    rows[f"bot, {args.sizes[0]:,} learners"],
+                    rows[f"bot, {args.sizes[-1]:,} learners"],
+                )
                 print(
-                    f"\n100,000 vs 1,000 learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
+                    f"\n{args.sizes[-1]:,} vs {args.sizes[0]:,} learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
                     f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}"
                 )
     finally:

@@ -13,10 +13,8 @@ import asyncio
 import contextlib
 import functools
 import html
-import importlib.util
 import logging
 import re
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
@@ -400,18 +398,6 @@ CONNECTION_POOL = (
 POOL_TIMEOUT = 10.0  # seconds a call may wait for a free connection (PTB's default of 1 s fails bursts)
 
 
-def skip_missing_sniffio() -> None:
-    """Let httpcore learn once, not per Bot API call, that `sniffio` is not installed.
-
-    httpcore runs `import sniffio` for every lock and event it sets up (~13 per update here); when
-    the package is absent (anyio >= 4.12 no longer needs it) each attempt searches all of sys.path
-    again, ~50 µs of CPU, 0.7 ms per update. A None entry in sys.modules makes the import fail at
-    once; httpcore then assumes asyncio, as it did after the slow failure.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]  # None: "not importable", by design
-
-
 def default_builder(token: str) -> ApplicationBuilder:
     """PTB's builder with a bounded connection pool.
 
@@ -441,7 +427,6 @@ def build_application(
 ) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
     (the fleet's shared `budget`, else one for this process alone)."""
-    skip_missing_sniffio()
     builder = builder or default_builder(token)
     if base_url:
         builder = builder.base_url(base_url)

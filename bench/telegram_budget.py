@@ -659,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n"
                 )
                 print(
-                    "| case | CPU ms/update | of it in worker threads (tutor) | ratio to echo (the goal's anchor) | ratio to echo on the bot's load | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
+                    "| case | CPU ms/update | of it in worker threads (tutor) | ratio to the text echo (earlier anchor) | ratio to echo on the same load (goal ≤ 3×) | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
                 )
                 print("|---|---:|---:|---:|---:|---:|---:|---:|")
                 for label, row in rows.items():

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from .. import atomic
 from ..config import Settings
+from ..document import LESSON_ID
 from ..errors import UsageError
 from ..suggest import suggest
 
-LESSON_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 CATEGORY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 

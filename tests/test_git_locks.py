@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 from fiml_cms.gitlocks import live_git_processes
@@ -54,8 +55,13 @@ def test_live_git_processes_sees_only_this_repository(git_repo: Path, tmp_path: 
     elsewhere.mkdir()
     busy = subprocess.Popen(["git", "-c", "alias.wait=!sleep 30", "wait"], cwd=elsewhere)
     try:
+        # Popen returns after fork, possibly before the child has exec'd git (its /proc comm is still
+        # python's): wait, boundedly, until it is git.
+        deadline = time.monotonic() + 10
+        while busy.pid not in [p.pid for p in live_git_processes(elsewhere) or []]:
+            assert time.monotonic() < deadline, "the busy git never showed up in /proc"
+            time.sleep(0.01)
         assert [p.pid for p in live_git_processes(git_repo) or []] == []
-        assert busy.pid in [p.pid for p in live_git_processes(elsewhere) or []]
     finally:
         busy.kill()
         busy.wait()

@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +111,21 @@ class FlagFileError(ConfigError):
         )
 
 
+@lru_cache(maxsize=1)
+def _flag_validator() -> Any:
+    """The flag file's schema, compiled once per process rather than on every reload."""
+    from fiml_cms.schema_errors import compile_validator
+
+    return compile_validator(SCHEMA, validate_formats=False)
+
+
 def check_text(text: str, source: str) -> FlagSet:
     """Schema and semantics of a flag file; FlagFileError names every problem's line and column."""
     data = flagfile.parse(text, source)
     problems: list[tuple[tuple[Any, ...], str]] = []
-    from fiml_cms.schema_errors import compile_validator, schema_errors
+    from fiml_cms.schema_errors import schema_errors
 
-    for error in schema_errors(compile_validator(SCHEMA, validate_formats=False), SCHEMA, data):
+    for error in schema_errors(_flag_validator(), SCHEMA, data):
         problems.append((error.path, error.message))
     if not problems:
         for key, flag in data["flags"].items():

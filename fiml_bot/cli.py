@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from fiml_cms.clikit import example, version_option
+from fiml_cms.clikit import example, new_app, run_app, version_option
 from fiml_cms.errors import UsageError
 
 from . import __version__
@@ -17,14 +17,8 @@ from .cli_options import ContentOption, DatabaseOption, MetricsPortOption, user_
 from .cli_options import bot_settings as _settings
 from .flags_cli import flags_app
 
-app = typer.Typer(
-    name="fiml-bot",
-    help="The FIML learning bot: chat, database and progress tools.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
+db_app = new_app(help="Database schema migrations (Alembic).")
 app.add_typer(db_app, name="db")
 
 
@@ -288,9 +282,8 @@ def _register_ops() -> None:
 
 _register_ops()
 
-progress_app = typer.Typer(
-    help="Progress documents: export and import learners' progress as JSON (schemas/progress.schema.json).",
-    no_args_is_help=True,
+progress_app = new_app(
+    help="Progress documents: export and import learners' progress as JSON (schemas/progress.schema.json)."
 )
 app.add_typer(progress_app, name="progress")
 
@@ -424,4 +417,4 @@ _register_release()
 
 
 def main() -> None:
-    app()
+    run_app(app)

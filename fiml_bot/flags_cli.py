@@ -8,14 +8,13 @@ from typing import Any
 
 import typer
 
-from fiml_cms.clikit import example
+from fiml_cms.clikit import example, new_app
 
 from .cli_options import ContentOption, DatabaseOption, user_errors
 from .cli_options import bot_settings as _settings
 
-flags_app = typer.Typer(
-    help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.",
-    no_args_is_help=True,
+flags_app = new_app(
+    help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant."
 )
 FlagsFileOption = typer.Option(
     None,

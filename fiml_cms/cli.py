@@ -14,17 +14,13 @@ from typing import Any
 
 import typer
 
-from . import __version__
-from .clikit import example, version_option
+from . import __version__, completion
+from .clikit import example, new_app, run_app, version_option
 from .error_handler import handle_errors
 from .errors import UsageError
 
-app = typer.Typer(
-    name="fiml-cms",
-    help="Lesson content in git: validate, version, tag and archive lessons.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+app = new_app(
+    "fiml-cms", root=True, help="Lesson content in git: validate, version, tag and archive lessons."
 )
 
 
@@ -36,6 +32,7 @@ def _root(version: bool = version_option("fiml-cms", __version__)) -> None:
 user_errors = handle_errors("fiml-cms")  # FimlError -> message and exit code; a bug -> exit 3
 
 
+LessonArgument = typer.Argument(..., help="Lesson id or path.", autocompletion=completion.lesson_ids)
 LessonsOption = typer.Option(
     None,
     "--lessons",
@@ -132,7 +129,7 @@ DryRunEditOption = typer.Option(False, "--dry-run", help="Print the change inste
 @app.command(epilog=example('fiml-cms bump bond_basics auto -m "Clearer coupon example" --commit --tag'))
 @user_errors
 def bump(
-    lesson: str = typer.Argument(..., help="Lesson id or path."),
+    lesson: str = LessonArgument,
     level: str = typer.Argument(..., help="major | minor | patch | auto (the level `diff` requires)."),
     message: list[str] = typer.Option([], "--message", "-m", help="A changelog line (repeatable)."),
     date: str | None = DateOption,
@@ -204,8 +201,10 @@ def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> Non
 @app.command(epilog=example('fiml-cms yank bond_basics 1.0.0 -m "Wrong coupon formula" --commit --tag'))
 @user_errors
 def yank(
-    lesson: str = typer.Argument(..., help="Lesson id or path."),
-    version: str = typer.Argument(..., help="The published version to withdraw."),
+    lesson: str = LessonArgument,
+    version: str = typer.Argument(
+        ..., help="The published version to withdraw.", autocompletion=completion.lesson_versions
+    ),
     message: list[str] = typer.Option(
         [], "--message", "-m", help="Why (changelog line; default: 'Withdrew version X because of an error')."
     ),
@@ -225,6 +224,10 @@ def yank(
 
     ws = _workspace(lessons)
     ref = ws.lesson_ref(lesson)
+    said = yanks.already_yanked(ws, ref, version)
+    if said is not None:
+        typer.echo(said)
+        return
     yanks.check_yankable(ws, ref, version)
     plan = plan_bump(
         ws,
@@ -241,12 +244,18 @@ def yank(
 @app.command(epilog=example("fiml-cms diff bond_basics 1.0.0 worktree"))
 @user_errors
 def diff(
-    lesson: str = typer.Argument(..., help="Lesson id or path."),
+    lesson: str = LessonArgument,
     base: str | None = typer.Argument(
-        None, metavar="[FROM]", help="A version, a git ref or `worktree` (default: last published)."
+        None,
+        metavar="[FROM]",
+        help="A version, a git ref or `worktree` (default: last published).",
+        autocompletion=completion.lesson_versions,
     ),
     target: str | None = typer.Argument(
-        None, metavar="[TO]", help="A version, a git ref or `worktree` (default: the working tree)."
+        None,
+        metavar="[TO]",
+        help="A version, a git ref or `worktree` (default: the working tree).",
+        autocompletion=completion.lesson_versions,
     ),
     fmt: str = FormatOption,
     lessons: Path | None = LessonsOption,
@@ -284,7 +293,7 @@ def check(
 @app.command(epilog=example("fiml-cms versions bond_basics"))
 @user_errors
 def versions(
-    lesson: str = typer.Argument(..., help="Lesson id."),
+    lesson: str = typer.Argument(..., help="Lesson id.", autocompletion=completion.lesson_ids),
     fmt: str = FormatOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
@@ -299,7 +308,7 @@ def versions(
 @app.command(epilog=example("fiml-cms show bond_basics@1.0.0"))
 @user_errors
 def show(
-    spec: str = typer.Argument(..., metavar="LESSON@VERSION"),
+    spec: str = typer.Argument(..., metavar="LESSON@VERSION", autocompletion=completion.lesson_at_version),
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Print a published version's file exactly as tagged."""
@@ -536,4 +545,4 @@ def _stdout_is_terminal() -> bool:
 
 def main() -> None:
     """Console entry point."""
-    app()
+    run_app(app)

@@ -31,6 +31,7 @@ FINDINGS = 1
 USAGE = 2
 UNEXPECTED = 3
 INTERRUPTED = 130
+PIPE_CLOSED = 141  # 128 + SIGPIPE
 DEBUG_VARIABLE = "FIML_DEBUG"
 REPORT_TO = "the fiml-cms maintainers (the project's issue tracker)"
 
@@ -53,6 +54,11 @@ def error_handler(program: str) -> Iterator[None]:
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
+    except BrokenPipeError:
+        # A reader closed stdout (`| head -1`): end quietly, as git does, with the status a shell
+        # reports for a program that SIGPIPE ended.
+        silence_stdout()
+        raise SystemExit(PIPE_CLOSED) from None
     except OSError as exc:
         _fail(program, _describe_os_error(exc), USAGE)
     except Exception as exc:
@@ -74,6 +80,18 @@ def handle_errors(program: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature Typer reads
 
     return decorate
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not complain about the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test runner's capture)
+        pass
 
 
 def _fail(program: str, message: str, code: int) -> None:

@@ -323,7 +323,7 @@ def check_repository(
         )
     )
     findings.extend(_cycles(lessons, focus))
-    findings.extend(_paths(paths, known, by_id))
+    findings.extend(_paths(paths, known, by_id, unreadable))
     return findings
 
 
@@ -363,7 +363,7 @@ def _prerequisites(
                 broken = unreadable[prereq]
                 yield Finding(
                     "FIML037",
-                    f'prerequisite "{prereq}" cannot be checked: its file {broken.file} cannot be read ({broken.unreadable}); fix that file first',
+                    f'prerequisite "{prereq}" cannot be checked: {_does_not_parse(broken)}',
                     e.file,
                     ("prerequisites", j),
                 )
@@ -466,7 +466,20 @@ def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
     return result
 
 
-def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, LessonSummary]) -> Iterator[Finding]:
+def _does_not_parse(broken: LessonEntry) -> str:
+    """What a reference to a lesson whose file does not parse says: the file and where its error is
+    (the error itself is reported once, on that file)."""
+    where = (broken.unreadable or "").split(" ", 1)[0]
+    at = f" (its error is at {where})" if where[:1].isdigit() else ""
+    return f"its file {broken.file} does not parse{at}; fix that file first"
+
+
+def _paths(
+    paths: list[PathEntry],
+    known: set[str],
+    by_id: dict[str, LessonSummary],
+    unreadable: dict[str, LessonEntry],
+) -> Iterator[Finding]:
     owners: dict[str, list[str]] = defaultdict(list)
     for p in paths:
         pid = p.path.id if p.path else p.id
@@ -489,10 +502,18 @@ def _paths(paths: list[PathEntry], known: set[str], by_id: dict[str, LessonSumma
                 "FIML030", f'the id "{p.path.id}" must equal the file name "{p.stem}"', p.file, ("id",)
             )
         for j, lesson_id in enumerate(p.path.lessons):
-            if lesson_id not in known:
+            if lesson_id not in known and lesson_id in unreadable:
+                broken = unreadable[lesson_id]
                 yield Finding(
                     "FIML043",
-                    f'lesson "{lesson_id}" is not a lesson in this repository',
+                    f'lesson "{lesson_id}" cannot be checked: {_does_not_parse(broken)}',
+                    p.file,
+                    ("lessons", j),
+                )
+            elif lesson_id not in known:
+                yield Finding(
+                    "FIML043",
+                    f'lesson "{lesson_id}" is not a lesson in this repository{_closest(lesson_id, known)}',
                     p.file,
                     ("lessons", j),
                 )

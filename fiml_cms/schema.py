@@ -4,6 +4,7 @@ validator and its errors come from fiml_cms/schema_errors.py, the one module tha
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,22 @@ def _finding(error: SchemaError, file: str, noun: str) -> Finding:
             and isinstance(error.instance, (int, float))
             and not isinstance(error.instance, bool)
         ):
-            hint = f'; write it in quotes: "{error.instance}"'
+            hint = f'; write it in quotes: "{_quoted_suggestion(error)}"'
         return Finding("FIML022", f"{where} must be {expected}, not {found}{hint}", file, path)
     if error.kind in _RANGE_KINDS:
         return Finding("FIML024", f"{where}: {_plain_message(error.message)}", file, path)
     return Finding("FIML023", _value_message(error, where), file, path)
+
+
+def _quoted_suggestion(error: SchemaError) -> str:
+    """A number where a string belongs, as the string to write: a version is completed to MAJOR.MINOR.PATCH
+    (`1.0` becomes "1.0.0"), so the hint followed literally passes the version's own pattern."""
+    text = str(error.instance)
+    node = error.node or {}
+    if node.get("title") == "version" and re.fullmatch(r"[0-9]+(?:\.[0-9]+){0,2}", text):
+        parts = text.split(".")
+        return ".".join(str(int(p)) for p in parts + ["0"] * (3 - len(parts)))
+    return text
 
 
 def _value_message(error: SchemaError, where: str) -> str:

@@ -106,6 +106,9 @@ def load(text: str) -> Any:
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        quote = _unclosed_quote(text, exc)
+        if quote is not None:
+            raise quote from None
         code = "FIML002" if exc.problem and exc.problem.startswith("found duplicate key") else "FIML001"
         parts = (exc.problem,) if code == "FIML002" else (exc.problem, exc.context and f"({exc.context})")
         message = " ".join(p for p in parts if p) or "invalid YAML"
@@ -125,6 +128,50 @@ def load(text: str) -> Any:
 
 
 _KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?[\w-]+):\s+(.*?)\s*$")
+_FIELD_LINE = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][\w-]*:(?:\s|$)")
+
+
+def _unclosed_quote(text: str, exc: Any) -> YamlProblem | None:
+    """The quote an author forgot to close, where the construct starts rather than where libyaml gave up.
+
+    A quoted scalar may span lines in YAML, so `title: "Bond Basics` swallows the following fields up
+    to the next quote and the parser complains lines later. A quoted scalar that runs across lines that
+    read as fields (`key: value`) is that mistake; the line where the parser gave up is kept as context.
+    """
+    import yaml
+
+    gave_up = exc.problem_mark or exc.context_mark
+    lines = text.splitlines()
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
+        start = exc.context_mark  # the text ended inside the quotes
+        return _quote_problem(start.line + 1, start.column + 1, gave_up, "the file ends inside it")
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if not isinstance(token, yaml.ScalarToken) or token.style not in ('"', "'"):
+                continue
+            first, last = token.start_mark.line, token.end_mark.line
+            if gave_up is not None and first > gave_up.line:
+                break
+            if last > first and any(_FIELD_LINE.match(line) for line in lines[first + 1 : last + 1]):
+                return _quote_problem(
+                    first + 1,
+                    token.start_mark.column + 1,
+                    gave_up,
+                    "the text runs on into the fields below it",
+                )
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _quote_problem(line: int, column: int, gave_up: Any, why: str) -> YamlProblem:
+    where = f"; the parser gave up at line {gave_up.line + 1}, column {gave_up.column + 1}" if gave_up else ""
+    return YamlProblem(
+        "FIML001",
+        f"this quote is never closed: {why}; close it on this line{where}",
+        line,
+        column,
+    )
 
 
 def parse_hint(problem: str, line: str) -> str:

@@ -12,12 +12,11 @@ from typing import Any
 
 import typer
 
-from fiml_cms.clikit import example
+from fiml_cms.clikit import example, new_app
 from fiml_cms.error_handler import handle_errors
 
-release_app = typer.Typer(
-    help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback.",
-    no_args_is_help=True,
+release_app = new_app(
+    help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback."
 )
 
 ConfigOption = typer.Option(

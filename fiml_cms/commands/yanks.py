@@ -36,6 +36,15 @@ def default_message(version: str) -> str:
     return f"Withdrew version {version} because of an error"
 
 
+def already_yanked(ws: Workspace, ref: LessonRef, version: str) -> str | None:
+    """What to say when `version` is already withdrawn in the working tree's lesson (nothing to write)."""
+    version = version.removeprefix("v")
+    current = ws.worktree_lesson(ref)
+    if version in current.yanked:
+        return f"{ref.id}: version {version} is already yanked (listed in `yanked` of {current.version}); nothing to do"
+    return None
+
+
 def check_yankable(ws: Workspace, ref: LessonRef, version: str) -> None:
     """`fiml-cms yank` withdraws what learners may have (a published version), and never re-publishes
     the same content under a new number (the current version needs a fix first)."""

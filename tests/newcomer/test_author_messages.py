@@ -17,7 +17,7 @@ def test_a_broken_context_file_is_named_not_a_false_unknown_prerequisite(content
     assert result.exit_code == 1
     assert "is not a lesson in this repository" not in result.output
     assert (
-        f'prerequisite "what_is_a_market" cannot be checked: its file {MARKET.as_posix()} cannot be read (5:24 FIML001 mapping values are not allowed'
+        f'prerequisite "what_is_a_market" cannot be checked: its file {MARKET.as_posix()} does not parse (its error is at 5:24)'
         in result.output
     )
     assert "fix that file first" in result.output

@@ -71,6 +71,20 @@ def test_yank_alone_withdraws_an_older_published_version(published: Path) -> Non
     assert "only a published version can be yanked" in cli("yank", LESSON, "0.9.0").output
 
 
+def test_yank_of_a_yanked_version_says_so_and_writes_nothing(published: Path) -> None:
+    fix(published)
+    assert (
+        cli("bump", LESSON, "minor", "-m", "Corrected the chart example", "--commit", "--tag").exit_code == 0
+    )
+    assert cli("yank", LESSON, "1.0.0", "--commit", "--tag").exit_code == 0
+    before = (published / FILE).read_text(encoding="utf-8")
+    again = cli("yank", LESSON, "1.0.0", "--commit", "--tag")
+    assert again.exit_code == 0, again.output
+    assert "1.0.0 is already yanked" in again.output and "nothing to bump" not in again.output
+    assert (published / FILE).read_text(encoding="utf-8") == before
+    assert git(published, "status", "--porcelain") == ""
+
+
 def test_yank_refuses_to_republish_the_same_content(published: Path) -> None:
     result = cli("yank", LESSON, "1.0.0")
     assert result.exit_code == 1 and "the file has no fix yet" in result.output

@@ -53,6 +53,11 @@ def validate(
         help="text | json | github | sarif (default: github under GitHub Actions, else text).",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    fix: bool = typer.Option(
+        False,
+        "--fix",
+        help="Apply the edits that hints name (a misspelt field, a value to quote), then check again.",
+    ),
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Check lessons against the schema and the semantic rules. Exit 0 clean, 1 findings, 2 usage error."""
@@ -66,6 +71,13 @@ def validate(
     start = paths[0] if paths else Path.cwd()
     settings = load_settings(start, lessons)
     result = run_validate(list(paths or []), settings)
+    if fix:
+        from .commands.validate import fix_files
+
+        fixed, files = fix_files(result.findings)
+        if fixed:
+            print(f"fixed {fixed} problem(s) in {files} file(s)", file=sys.stderr)
+            result = run_validate(list(paths or []), settings)
     output = report.render(result, chosen, color=chosen == "text" and _stdout_is_terminal())
     if output:
         print(output)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plain, rules, schema, yamlfile
-from .findings import Finding, JsonPath
+from .findings import Finding, Fix, JsonPath
 from .lesson import ChangelogEntry, LearningPath, Lesson, question_from_dict, section_from_dict
 from .sourcefile import Source, decode_source, read_source
 
@@ -100,9 +100,12 @@ def _check_source(source: Source, stem: str, kind: str) -> CheckedFile:
         loaded = yamlfile.load(source.text)
     except yamlfile.YamlProblem as problem:
         tab = source.tab_indentation(problem.line) if problem.code == "FIML001" else None
+        fix = Fix("line", problem.fixed_line) if problem.fixed_line is not None else None
         checked.findings.append(
             tab
-            or Finding(problem.code, problem.message, source.file, line=problem.line, column=problem.column)
+            or Finding(
+                problem.code, problem.message, source.file, line=problem.line, column=problem.column, fix=fix
+            )
         )
         return checked
     if loaded is None:

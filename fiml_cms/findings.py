@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 PathPart = str | int
 JsonPath = tuple[PathPart, ...]
@@ -149,6 +150,22 @@ del E, W
 
 
 @dataclass(frozen=True)
+class Fix:
+    """A hint as an edit, so that following it is mechanical (`fiml-cms validate --fix`, editors through
+    `--format json`) and a test can prove that it fixes what it is about.
+
+    `set`: the value at the finding's path becomes `value`; `rename`: the key at the finding's path becomes
+    `value`; `line`: the finding's line is replaced by `value` (a file that does not parse has no paths).
+    """
+
+    action: str
+    value: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "value": self.value}
+
+
+@dataclass(frozen=True)
 class Finding:
     """One thing wrong with one file. `line`/`column` are 1-based; 0 means unknown."""
 
@@ -160,6 +177,7 @@ class Finding:
     column: int = 0
     severity: Severity | None = None
     at_key: bool = False  # point at the key of `path` rather than its value
+    fix: Fix | None = None  # the edit the message's hint asks for, when it names one
 
     def __post_init__(self) -> None:
         if self.severity is None:

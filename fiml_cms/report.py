@@ -69,6 +69,7 @@ def _json(result: Result, color: bool) -> str:
                     "column": f.column,
                     "path": f.json_path,
                     "message": f.message,
+                    **({"fix": f.fix.as_json()} if f.fix is not None else {}),
                 }
                 for f in result.findings
             ],

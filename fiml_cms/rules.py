@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import render, versions
 from .bounds import Range, describe_number, lesson_range
-from .findings import Finding, JsonPath
+from .findings import Finding, Fix, JsonPath
 from .lesson import (
     ChangelogEntry,
     LearningPath,
@@ -106,6 +106,7 @@ def _id_matches_file(lesson: LessonParts, file: str, stem: str) -> Iterator[Find
             f'the id "{lesson.id}" must equal the file name "{stem}" (rename the file to {lesson.id}.yaml, or fix the id)',
             file,
             ("id",),
+            fix=Fix("set", stem) if _is_lesson_id(stem) else None,
         )
 
 
@@ -373,6 +374,7 @@ def _prerequisites(
                     f'prerequisite "{prereq}" is not a lesson in this repository{_closest(prereq, known)}',
                     e.file,
                     ("prerequisites", j),
+                    fix=_set_closest(prereq, known),
                 )
             elif prereq in by_id and by_id[prereq].retired:
                 yield Finding(
@@ -387,6 +389,20 @@ def _closest(word: str, known: set[str]) -> str:
     from .suggest import suggest
 
     return suggest(word, known)
+
+
+def _set_closest(word: str, known: set[str]) -> Fix | None:
+    """The edit behind `_closest`'s "did you mean": the value becomes the suggested name."""
+    from .suggest import closest
+
+    match = closest(word, known)
+    return Fix("set", match) if match else None
+
+
+def _is_lesson_id(text: str) -> bool:
+    from .document import LESSON_ID
+
+    return bool(LESSON_ID.match(text))
 
 
 def _cycles(lessons: list[LessonEntry], focus: set[str] | None = None) -> Iterator[Finding]:
@@ -516,6 +532,7 @@ def _paths(
                     f'lesson "{lesson_id}" is not a lesson in this repository{_closest(lesson_id, known)}',
                     p.file,
                     ("lessons", j),
+                    fix=_set_closest(lesson_id, known),
                 )
             elif lesson_id in by_id and by_id[lesson_id].retired:
                 yield Finding(

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .findings import Finding, JsonPath
+from .findings import Finding, Fix, JsonPath
 from .schema_errors import SchemaError, compile_validator, schema_errors
 from .suggest import closest, suggest
 
@@ -69,13 +69,16 @@ def _findings(error: SchemaError, file: str, noun: str) -> list[Finding]:
         known = sorted(error.node.get("properties", {})) if error.node else []
         hint = f" (allowed here: {', '.join(known)})" if known else ""
         where = _field_name(path, noun)
+        # a field the mapping already has is no candidate: renaming to it would repeat a key
+        free = [k for k in known if not (isinstance(error.instance, dict) and k in error.instance)]
         return [
             Finding(
                 "FIML021",
-                f"unknown field `{name}` in {where}{suggest(name, known)}{hint}",
+                f"unknown field `{name}` in {where}{suggest(name, free)}{hint}",
                 file,
                 (*path, name),
                 at_key=True,
+                fix=Fix("rename", match) if (match := closest(name, free)) else None,
             )
             for name in error.unexpected
         ]
@@ -95,14 +98,15 @@ def _finding(error: SchemaError, file: str, noun: str) -> Finding:
     if error.kind == "Type":
         expected = " or ".join(_TYPE_WORDS.get(t, t) for t in error.types)
         found = describe_value(error.instance)
-        hint = ""
+        hint, fix = "", None
         if (
             "string" in error.types
             and isinstance(error.instance, (int, float))
             and not isinstance(error.instance, bool)
         ):
-            hint = f'; write it in quotes: "{_quoted_suggestion(error)}"'
-        return Finding("FIML022", f"{where} must be {expected}, not {found}{hint}", file, path)
+            quoted = _quoted_suggestion(error)
+            hint, fix = f'; write it in quotes: "{quoted}"', Fix("set", quoted)
+        return Finding("FIML022", f"{where} must be {expected}, not {found}{hint}", file, path, fix=fix)
     if error.kind in _RANGE_KINDS:
         return Finding("FIML024", f"{where}: {_plain_message(error.message)}", file, path)
     return Finding("FIML023", _value_message(error, where), file, path)

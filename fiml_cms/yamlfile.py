@@ -25,6 +25,7 @@ class YamlProblem(Exception):
     message: str
     line: int
     column: int
+    fixed_line: str | None = None  # the line as the hint asks it to be written, when the hint names one
 
 
 @cache
@@ -113,11 +114,12 @@ def load(text: str) -> Any:
         parts = (exc.problem,) if code == "FIML002" else (exc.problem, exc.context and f"({exc.context})")
         message = " ".join(p for p in parts if p) or "invalid YAML"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        fixed = None
         if code == "FIML001":
-            message += parse_hint(
-                exc.problem or "", text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-            )
-        raise YamlProblem(code, message, line, col) from None
+            source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+            message += parse_hint(exc.problem or "", source_line)
+            fixed = quoted_line(exc.problem or "", source_line)
+        raise YamlProblem(code, message, line, col, fixed) from None
     except yaml.YAMLError as exc:
         raise YamlProblem("FIML001", _first_line(str(exc)), 1, 1) from None
     except RecursionError:
@@ -172,6 +174,16 @@ def _quote_problem(line: int, column: int, gave_up: Any, why: str) -> YamlProble
         line,
         column,
     )
+
+
+def quoted_line(problem: str, line: str) -> str | None:
+    """The line with its value in quotes, for the "quote a value that contains ': '" hint."""
+    if "mapping values are not allowed" not in problem:
+        return None
+    match = _KEY_VALUE.match(line)
+    if not match or ": " not in match.group(2) or '"' in match.group(2):
+        return None
+    return f'{match.group(1)}: "{match.group(2)}"'
 
 
 def parse_hint(problem: str, line: str) -> str:

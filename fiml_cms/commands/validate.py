@@ -244,3 +244,24 @@ def display_name(path: Path) -> str:
     """The path as the user would type it: relative to the working folder when inside it."""
     relative = os.path.relpath(path)
     return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
+def fix_files(findings: Sequence[Finding]) -> tuple[int, int]:
+    """Apply every finding's fix to its file (atomically); how many fixes, in how many files."""
+    from collections import defaultdict
+
+    from ..atomic import write_bytes
+    from ..fixes import apply_fixes
+
+    by_file: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        if finding.fix is not None:
+            by_file[finding.file].append(finding)
+    fixed = files = 0
+    for name, found in by_file.items():
+        path = Path(name)
+        text, count = apply_fixes(path.read_text(encoding="utf-8"), found)
+        if count:
+            write_bytes(path, text.encode("utf-8"))
+            fixed, files = fixed + count, files + 1
+    return fixed, files

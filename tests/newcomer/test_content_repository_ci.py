@@ -20,7 +20,8 @@ SCRIPT = PROJECT / ".github/scripts/content-check.sh"
 def test_the_distribution_is_not_the_unrelated_fiml() -> None:
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == "fiml-cms"
-    assert project["scripts"] == {"fiml-cms": "fiml_cms.cli:main", "fiml-bot": "fiml_bot.cli:main"}
+    assert project["scripts"] == {"fiml-cms": "fiml_cms.cli:main", "fiml-bot": "fiml_bot.entry:main"}
+    assert "bot" in project["optional-dependencies"]  # the content tool installs without the bot
 
 
 def test_the_action_installs_the_tool_from_its_own_pinned_ref_not_the_content_repository() -> None:

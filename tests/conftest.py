@@ -60,10 +60,14 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     Tests start in their own empty folder, so a command run without a repository fixture can never
     reach the project's own repository.
     """
+    _isolate_git(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+
+def _isolate_git(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     for key, value in GIT_IDENTITY.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(folder.parent))
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -79,11 +83,32 @@ def commit_all(root: Path, message: str) -> str:
     return git(root, "rev-parse", "HEAD")
 
 
+@pytest.fixture(scope="session")
+def git_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled lessons committed once per session (fixed identity and dates, so the same commit as
+    a per-test build): `git_repo` copies its `.git` instead of running git init/add/commit each time."""
+    root = tmp_path_factory.mktemp("git-template") / "repo"
+    shutil.copytree(CONTENT / "lessons", root / "content" / "lessons")
+    shutil.copytree(CONTENT / "paths", root / "content" / "paths")
+    (root / ".fiml-cms.toml").write_text("# defaults\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate_git(patch, root.parent)
+        git(root, "init", "-q", "-b", "main")
+        commit_all(root, "Initial lessons")
+    return root
+
+
+def use_git_template(root: Path, template: Path) -> None:
+    """Give the files at `root` (the same as the template's) the template's repository."""
+    if (root / ".git").exists():
+        shutil.rmtree(root / ".git")
+    shutil.copytree(template / ".git", root / ".git", symlinks=True)
+
+
 @pytest.fixture
-def git_repo(content_repo: Path) -> Path:
+def git_repo(content_repo: Path, git_template: Path) -> Path:
     """`content_repo` as a git repository with one commit (branch main), nothing tagged."""
-    git(content_repo, "init", "-q", "-b", "main")
-    commit_all(content_repo, "Initial lessons")
+    use_git_template(content_repo, git_template)
     return content_repo
 
 

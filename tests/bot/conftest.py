@@ -76,11 +76,27 @@ def pg_tools(request: pytest.FixtureRequest) -> None:
         pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
 
 
-@pytest.fixture
-def published(git_repo: Path) -> Path:
-    """The bundled lessons in a git repository, every lesson tagged (published)."""
-    from ..conftest import cli
+@pytest.fixture(scope="session")
+def published_template(git_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`git_template` with every lesson tagged, built once per session through the real `fiml-cms tag`."""
+    import shutil
 
-    for lesson in sorted((git_repo / "content/lessons").glob("*.yaml")):
-        assert cli("tag", lesson.stem).exit_code == 0
+    from ..conftest import _isolate_git, cli
+
+    root = tmp_path_factory.mktemp("published-template") / "repo"
+    shutil.copytree(git_template, root, symlinks=True)
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate_git(patch, root.parent)
+        patch.chdir(root)
+        for lesson in sorted((root / "content/lessons").glob("*.yaml")):
+            assert cli("tag", lesson.stem).exit_code == 0
+    return root
+
+
+@pytest.fixture
+def published(git_repo: Path, published_template: Path) -> Path:
+    """The bundled lessons in a git repository, every lesson tagged (published)."""
+    from ..conftest import use_git_template
+
+    use_git_template(git_repo, published_template)
     return git_repo

@@ -353,9 +353,9 @@ def test_a_unit_of_work_goes_on_after_a_commit(storage) -> None:
         assert uow.progress.learner("telegram:2") is None
 
 
-def test_changes_are_invisible_to_others_until_commit(storage, request: pytest.FixtureRequest) -> None:
-    if kind_of(request) == "sqlite":
-        pytest.skip("SQLite transactions begin IMMEDIATE: a second one waits for the first to end")
+# Not on SQLite: its transactions begin IMMEDIATE, so a second one waits for the first to end.
+@pytest.mark.parametrize("storage", ["memory", "postgres"], indirect=True)
+def test_changes_are_invisible_to_others_until_commit(storage) -> None:
     add_learner(storage)
     with storage() as writer, storage() as reader:
         writer.progress.award_xp(XpAward("telegram:1", 5, "x", "k"))
@@ -368,9 +368,8 @@ def test_changes_are_invisible_to_others_until_commit(storage, request: pytest.F
         assert reader.progress.learner("telegram:2") is not None
 
 
-def test_a_learner_created_meanwhile_is_read_whole_and_saved(storage, request: pytest.FixtureRequest) -> None:
-    if kind_of(request) == "sqlite":
-        pytest.skip("SQLite transactions begin IMMEDIATE: a second one waits for the first to end")
+@pytest.mark.parametrize("storage", ["memory", "postgres"], indirect=True)  # not SQLite: as above
+def test_a_learner_created_meanwhile_is_read_whole_and_saved(storage) -> None:
     with storage() as first:
         assert first.progress.learner("telegram:2") is None
         with storage() as other:

@@ -217,3 +217,19 @@ def alert(
         print("fiml-bot: error: the alert was not delivered (see the log)", file=sys.stderr)
         raise typer.Exit(1)
     print("alert delivered")
+
+
+@release_app.command("init", epilog=example("fiml-bot release init deploy"))
+@release_errors
+def init(
+    folder: Path = typer.Argument(Path("deploy"), help="Where to write the templates (default: deploy)."),
+    force: bool = typer.Option(False, "--force", help="Replace files that are already there."),
+) -> None:
+    """Write the deployment templates: rollout.yaml, haproxy.cfg, Prometheus rules and scrape configuration."""
+    from .scaffold import write_templates
+
+    for item in write_templates(folder, force):
+        print(f"{'replaced' if item.replaced else 'wrote'} {item.path}")
+    print(
+        f"next: fill in {folder / 'rollout.yaml'}, then `fiml-bot release check --config {folder / 'rollout.yaml'}`"
+    )

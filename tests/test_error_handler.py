@@ -42,7 +42,7 @@ def test_bot_errors_share_the_root() -> None:
     from fiml_bot.documents.migrations import UnknownSchemaVersion
     from fiml_bot.ops.doctor import CannotRun
     from fiml_bot.plugins import PluginError
-    from fiml_bot.release.config import RolloutConfigError
+    from fiml_bot.release.config import RolloutConfigError, RolloutFileUnreadable
     from fiml_bot.release.controller import ReleaseError
     from fiml_bot.release.haproxy import HaproxyError
     from fiml_bot.release.state import ReleaseStateError
@@ -61,7 +61,8 @@ def test_bot_errors_share_the_root() -> None:
         CannotRun: 2,
         ReleaseError: 2,
         ReleaseStateError: 2,
-        RolloutConfigError: 2,
+        RolloutConfigError: 1,  # findings in the rollout file
+        RolloutFileUnreadable: 2,
     }
     for cls, code in codes.items():
         assert issubclass(cls, FimlError) and cls.exit_code == code, cls

@@ -15,6 +15,7 @@ from typing import Any
 
 from fiml_cms.errors import FimlError
 from fiml_cms.findings import JsonPath
+from fiml_cms.suggest import suggest
 
 COLORS = ("blue", "green")
 PERMANENT = "permanent"
@@ -25,13 +26,20 @@ TRIGGERS = ("error_rate_threshold", "database_migration_failure", "user_progress
 
 
 class RolloutConfigError(FimlError):
-    """deploy/rollout.yaml has problems: one line per field, `file:line:column: path: message`."""
+    """deploy/rollout.yaml has problems: one line per field, `file:line:column: path: message` (findings:
+    exit 1, the README's convention, as `fiml-cms validate` and `fiml-bot flags check`)."""
 
-    exit_code = 2
+    exit_code = 1
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class RolloutFileUnreadable(RolloutConfigError):
+    """The rollout file cannot be read at all: an I/O problem (exit 2), not a finding."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,9 @@ def load(path: Path) -> RolloutConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RolloutConfigError([f"{path}: cannot read the rollout file: {exc.strerror or exc}"]) from None
+        raise RolloutFileUnreadable(
+            [f"{path}: cannot read the rollout file: {exc.strerror or exc}"]
+        ) from None
     try:
         data = yamlfile.load(text)
     except yamlfile.YamlProblem as problem:
@@ -151,8 +161,9 @@ class _Reader:
             return {}
         for key in value:
             if key not in allowed:
+                hint = suggest(str(key), [name for name in allowed if name not in value])
                 self.problem(
-                    path + (str(key),), f"unknown field {key!r} (allowed here: {', '.join(allowed)})"
+                    path + (str(key),), f"unknown field {key!r}{hint} (allowed here: {', '.join(allowed)})"
                 )
         return value
 
@@ -353,8 +364,8 @@ class _Reader:
             self.problem(
                 path + (last, "traffic_split"), "the last phase must be the cutover: traffic_split: 100%"
             )
-        for i, phase in enumerate(phases[:-1]):
-            if phase.duration is None and "duration" in (value[i] or {}):
+        for i, item in enumerate(value[:-1]):
+            if isinstance(item, dict) and item.get("duration") == PERMANENT:  # not an unreadable duration
                 self.problem(path + (i, "duration"), "only the last phase may be permanent")
         return tuple(phases)
 

@@ -79,11 +79,12 @@ def test_every_bad_field_is_reported_with_its_line_and_column(tmp_path: Path) ->
     assert all(line.startswith(f"{path}:") for line in problems)
 
 
-def test_release_check_exits_2_with_the_problems_and_no_traceback(tmp_path: Path) -> None:
+def test_release_check_exits_1_with_the_problems_and_no_traceback(tmp_path: Path) -> None:
+    """Findings in the rollout file are exit 1 (the README's table); an unreadable file is exit 2."""
     path = tmp_path / "rollout.yaml"
     path.write_text("deployment:\n  environments: [blue]\n")
     result = CliRunner().invoke(app, ["release", "check", "--config", str(path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert (
         f"{path}:2:17: deployment.environments: expected a mapping of fields (blue, green)" in result.output
     )
@@ -96,4 +97,28 @@ def test_release_check_exits_2_with_the_problems_and_no_traceback(tmp_path: Path
     )
     assert (
         result.exit_code == 0 and "ok: blue 2 and green 2 replica(s), phases 10%, 50%, 100%" in result.output
+    )
+
+
+def test_an_unknown_field_gets_a_did_you_mean(tmp_path: Path) -> None:
+    text = (PROJECT / "deploy" / "rollout.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text.replace("    min_samples: 50", "    min_sample: 50"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["release", "check", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "unknown field 'min_sample'; did you mean `min_samples`?" in result.output
+
+
+def test_a_bad_duration_is_one_finding_not_also_a_false_permanent_one(tmp_path: Path) -> None:
+    text = (PROJECT / "deploy" / "rollout.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text.replace("duration: 1h", "duration: 1 hour", 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["release", "check", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "expected a duration like 500ms, 30s, 5m or 2h or permanent, got '1 hour'" in result.output
+    assert "only the last phase may be permanent" not in result.output
+    path.write_text(text.replace("duration: 1h", "duration: permanent", 1), encoding="utf-8")
+    assert (
+        "only the last phase may be permanent"
+        in CliRunner().invoke(app, ["release", "check", "--config", str(path)]).output
     )

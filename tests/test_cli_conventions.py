@@ -141,3 +141,47 @@ def test_zsh_and_fish_completion_protocols_complete_lesson_ids(tagged: Path, she
     }
     done = subprocess.run([str(BIN / "fiml-cms")], capture_output=True, text=True, env=env, cwd=tagged)
     assert "what_is_a_market" in done.stdout, (done.stdout, done.stderr)
+
+
+# --- one exit-code table (README): 0 ok, 1 findings, 2 usage/environment --------------------------
+def _leaf_commands() -> list[tuple[str, list[str]]]:
+    leaves = []
+    for program, app in _apps():
+        root = typer.main.get_command(app)
+        for path, command in _commands(program, root):
+            if not hasattr(command, "commands"):
+                leaves.append((program, path.split()[1:]))
+    return leaves
+
+
+@pytest.mark.parametrize(
+    ("program", "words"), _leaf_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
+def test_every_command_treats_a_usage_mistake_as_exit_2(program: str, words: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    app = dict(_apps())[program]
+    result = CliRunner().invoke(app, [*words, "--no-such-option"])
+    assert result.exit_code == 2, result.output
+    assert "No such option" in result.output
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_reporting_commands_exit_1_for_findings(git_repo: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app as bot
+
+    lesson = git_repo / "content/lessons/what_is_a_market.yaml"
+    lesson.write_text(lesson.read_text(encoding="utf-8").replace("xp_reward: ", "xp_rewards: "), "utf-8")
+    assert cli("validate").exit_code == 1
+    assert cli("check", "--base", "HEAD").exit_code == 1  # changed without a version bump, or invalid
+    flags = _write(git_repo / "deploy/flags.json", '{"flags": {"x": {"state": "ENABLED"}}}')
+    assert CliRunner().invoke(bot, ["flags", "check", "--flags", str(flags)]).exit_code == 1
+    rollout = _write(git_repo / "deploy/rollout.yaml", "deployment:\n  environments: [blue]\n")
+    assert CliRunner().invoke(bot, ["release", "check", "--config", str(rollout)]).exit_code == 1

@@ -32,6 +32,20 @@ def _root(version: bool = version_option("fiml-cms", __version__)) -> None:
 user_errors = handle_errors("fiml-cms")  # FimlError -> message and exit code; a bug -> exit 3
 
 
+JsonOption = typer.Option(
+    False,
+    "--json",
+    help="Print the output as JSON in the one envelope (schemas/output/); same as --format json.",
+)
+
+
+def _chosen(fmt: str | None, as_json: bool) -> str | None:
+    """`--json` is `--format json`; with another --format (than the default text) it is a usage error."""
+    if as_json and fmt not in (None, "json", "text"):
+        raise UsageError(f"--json and --format {fmt} disagree: use one of them")
+    return "json" if as_json else fmt
+
+
 LessonArgument = typer.Argument(..., help="Lesson id or path.", autocompletion=completion.lesson_ids)
 LessonsOption = typer.Option(
     None,
@@ -58,6 +72,7 @@ def validate(
         "--fix",
         help="Apply the edits that hints name (a misspelt field, a value to quote), then check again.",
     ),
+    as_json: bool = JsonOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Check lessons against the schema and the semantic rules. Exit 0 clean, 1 findings, 2 usage error."""
@@ -65,7 +80,7 @@ def validate(
     from .commands.validate import validate as run_validate
     from .config import load_settings
 
-    chosen = fmt or report.default_format()
+    chosen = _chosen(fmt, as_json) or report.default_format()
     if chosen not in report.FORMATS:
         raise UsageError(f"unknown format {chosen!r}; choose one of {', '.join(report.FORMATS)}")
     start = paths[0] if paths else Path.cwd()
@@ -270,11 +285,13 @@ def diff(
         autocompletion=completion.lesson_versions,
     ),
     fmt: str = FormatOption,
+    as_json: bool = JsonOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Semantic changes between two versions and the bump level they require."""
     from .commands.diff import diff as run_diff
 
+    fmt = _chosen(fmt, as_json) or fmt
     _check_format(fmt)
     print(run_diff(_workspace(lessons), lesson, base, target).render(fmt))
 
@@ -287,16 +304,17 @@ def check(
     ),
     head: str | None = typer.Option(None, "--head", help="Compare this commit instead of the working tree."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="text | json | github | sarif."),
+    as_json: bool = JsonOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Pull-request gate: every changed lesson bumped by enough, with a changelog entry, no id lost."""
     from . import report
     from .commands.check import check as run_check
 
-    chosen = fmt or report.default_format()
+    chosen = _chosen(fmt, as_json) or report.default_format()
     _check_format(chosen, report.FORMATS)
     result = run_check(_workspace(lessons), base, head)
-    output = report.render(result, chosen, color=chosen == "text" and _stdout_is_terminal())
+    output = report.render(result, chosen, color=chosen == "text" and _stdout_is_terminal(), command="check")
     if output:
         print(output)
     raise typer.Exit(result.exit_code())
@@ -431,6 +449,7 @@ def archive(
     fmt: str | None = typer.Option(
         None, "--format", "-f", help="With --check: text | json | github | sarif."
     ),
+    as_json: bool = typer.Option(False, "--json", help="With --check: the findings as JSON (--format json)."),
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Write every published version to <archive>/<id>/<version>.yaml plus index.json."""
@@ -444,10 +463,10 @@ def archive(
             "--check changes nothing and --prune removes files: run `fiml-cms archive --prune`, then `fiml-cms archive --check`"
         )
     if check_only:
-        chosen = fmt or report.default_format()
+        chosen = _chosen(fmt, as_json) or report.default_format()
         _check_format(chosen, report.FORMATS)
         result = check_archive(ws, out)
-        print(report.render(result, chosen))
+        print(report.render(result, chosen, command="archive"))
         raise typer.Exit(1 if result.findings else 0)
     with _progress("archiving") as progress:
         result = run_archive(ws, out, progress)

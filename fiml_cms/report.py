@@ -37,7 +37,10 @@ def default_format() -> str:
     return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
 
 
-def render(result: Result, fmt: str, color: bool = False) -> str:
+def render(result: Result, fmt: str, color: bool = False, command: str = "validate") -> str:
+    """The findings in `fmt`; `command` names the JSON envelope's schema (`fiml-cms/<command>`)."""
+    if fmt == "json":
+        return _json(result, command)
     return _RENDERERS[fmt](result, color)
 
 
@@ -54,8 +57,11 @@ def _text(result: Result, color: bool) -> str:
     return "\n".join(lines)
 
 
-def _json(result: Result, color: bool) -> str:
-    return json.dumps(
+def _json(result: Result, command: str) -> str:
+    from .envelope import dumps
+
+    return dumps(
+        f"fiml-cms/{command}",
         {
             "files": result.files,
             "errors": result.errors,
@@ -74,8 +80,6 @@ def _json(result: Result, color: bool) -> str:
                 for f in result.findings
             ],
         },
-        indent=2,
-        ensure_ascii=False,
     )
 
 
@@ -149,7 +153,6 @@ def _sarif(result: Result, color: bool) -> str:
 
 _RENDERERS: dict[str, Callable[[Result, bool], str]] = {
     "text": _text,
-    "json": _json,
     "github": _github,
     "sarif": _sarif,
 }

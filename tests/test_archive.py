@@ -128,7 +128,14 @@ def test_check_in_sync(published: Path) -> None:
     assert "13 files checked: 0 error(s)" in result.output
     result = cli("archive", "--check", "--format", "json")
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"files": 13, "errors": 0, "warnings": 0, "findings": []}
+    assert json.loads(result.output) == {
+        "schema": "fiml-cms/archive",
+        "version": 1,
+        "files": 13,
+        "errors": 0,
+        "warnings": 0,
+        "findings": [],
+    }
 
 
 @pytest.fixture

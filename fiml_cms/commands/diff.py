@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from .. import renames
 from ..diff import Change, diff_lessons
+from ..envelope import dumps
 from ..errors import ContentError
 from ..versions import Level
 from ..workspace import Workspace
@@ -25,7 +25,8 @@ class DiffResult:
 
     def render(self, fmt: str) -> str:
         if fmt == "json":
-            return json.dumps(
+            return dumps(
+                "fiml-cms/diff",
                 {
                     "lesson": self.lesson_id,
                     "from": self.base,
@@ -33,7 +34,6 @@ class DiffResult:
                     "changes": [{"level": c.level.label, "change": c.what} for c in self.changes],
                     "required": self.required.label,
                 },
-                indent=2,
             )
         lines = [f"{self.lesson_id}: {self.base} -> {self.target}"]
         lines += [f"  {c.level.label:<5}  {c.what}" for c in self.changes] or ["  (no changes)"]

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,13 @@ def send_alert(name: str, severity: str, summary: str, description: str = "") ->
     A command is about to exit, so the send is flushed, bounded: a down receiver costs at most a few
     seconds and never changes the command's exit code.
     """
-    from .alerts import Alert, from_env
+    from .alerts import Alert, AlertConfigError, from_env
 
-    sender = from_env()
+    try:
+        sender = from_env()
+    except AlertConfigError as exc:  # the command's own outcome stands
+        print(f"fiml-bot: warning: alert {name} not sent: {exc}", file=sys.stderr)
+        return
     if sender is None:
         return
     sender.send(Alert(name, severity, summary, description))

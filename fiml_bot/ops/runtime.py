@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,33 +47,55 @@ def reload_interval(text: str) -> float:
 
 
 class AlertingObserver:
-    """The tutor's observer: metrics, plus an alert when learners' actions fail (at most one per 5 minutes)."""
+    """The tutor's observer: metrics, plus an alert when learners' actions fail (at most one per 5
+    minutes), resolved by the next action that commits (the database answers again)."""
 
     def __init__(self, metrics: BotMetrics, alert: Callable[[Alert], None] | None) -> None:
         self.metrics = metrics
         self.alert = Deduplicated(alert) if alert is not None else None
+        self._resolve = getattr(alert, "resolve", None)  # an AlertSender's; a bare callable has none
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
 
     def action_done(self, events: ActionEvents) -> None:
         self.metrics.action_done(events)
-        if events.outcome == FAILED and self.alert is not None:
-            self.alert(
+        if events.outcome == FAILED:
+            self._fire(
                 Alert(
                     "LearnerActionsFailing",
                     "critical",
                     "A learner's action failed (database unavailable or a bug); see the bot's log",
                 )
             )
+        elif self._active:
+            self._clear()
 
     def storage_error(self) -> None:
         self.metrics.storage_error()
-        if self.alert is not None:
-            self.alert(
-                Alert(
-                    "DatabaseUnavailable",
-                    "critical",
-                    "The bot cannot reach its database; learners are told to retry",
-                )
+        self._fire(
+            Alert(
+                "DatabaseUnavailable",
+                "critical",
+                "The bot cannot reach its database; learners are told to retry",
             )
+        )
+
+    def _fire(self, alert: Alert) -> None:
+        if self.alert is None:
+            return
+        with self._lock:
+            self._active.add(alert.name)
+        self.alert(alert)
+
+    def _clear(self) -> None:
+        """An action committed: the database answers and actions succeed again."""
+        with self._lock:
+            names, self._active = self._active, set()
+        for name in sorted(names):
+            if self.alert is not None:
+                self.alert.forget(name)  # a new outage alerts at once, not after the 5-minute window
+            if self._resolve is not None:
+                self._resolve(name)
 
 
 @dataclass
@@ -105,7 +128,14 @@ class Operations:
         reloader = None
         if watch_flags:
             interval = reload_interval(env.get("FIML_FLAGS_RELOAD_SECONDS", ""))
-            reloader = FlagReloader(path, flags, interval=interval, metrics=metrics, alert=alerts)
+            reloader = FlagReloader(
+                path,
+                flags,
+                interval=interval,
+                metrics=metrics,
+                alert=alerts,
+                required=bool(env.get("FIML_FLAGS_FILE", "").strip()),
+            )
         return cls(metrics, flags, CanaryRollout(flags), AlertingObserver(metrics, alerts), alerts, reloader)
 
     def start(self) -> None:

@@ -168,7 +168,11 @@ def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[
 
 
 def content_ref(content: Any) -> str:
-    """The content repository's HEAD commit (12 hex digits); without git "archive" or "worktree"."""
+    """The content commit served (LessonContent.served_ref); else the repository's HEAD commit (12 hex
+    digits); without git "archive" or "worktree"."""
+    served = getattr(content, "served_ref", None)
+    if callable(served):
+        return str(served())
     settings = getattr(content, "settings", None)
     root = Path(getattr(settings, "root", "."))
     try:

@@ -232,3 +232,54 @@ def test_no_flag_file_where_none_was_configured_means_no_flags_not_an_alarm(tmp_
     assert named.reloader is not None
     named.reloader.alert = alerts.append
     assert named.reloader.reload() == "invalid" and [a.name for a in alerts] == ["FlagFileInvalid"]
+
+
+def test_doctor_problems_are_resolved_by_the_next_clean_run(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from fiml_bot.storage.database import make_engine
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    with open_storage(url, auto_upgrade=True) as storage:
+        tutor, _ = make_tutor(published, storage)
+        bob = Learner(tutor, "telegram:2")
+        bob.send(Start())
+        bob.send(ListLessons())
+        bob.press("What Is a Market?")
+
+    def set_section(section: str) -> None:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE lesson_progress SET current_section = :s"), {"s": section})
+        finally:
+            engine.dispose()
+
+    def doctor() -> int:
+        result = CliRunner().invoke(app, ["doctor", "--database", url, "--content", str(published)])
+        assert "Traceback" not in result.output
+        return result.exit_code
+
+    receiver = AlertReceiver()
+    monkeypatch.setenv("FIML_ALERT_WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("FIML_ALERT_STATE", str(tmp_path / "state" / "alerts.json"))
+    try:
+        assert doctor() == 0 and receiver.payloads == []  # clean, nothing fired: nothing to resolve
+        set_section("nowhere")
+        assert doctor() == 1 and doctor() == 1  # still broken: firing again, from the same start
+        set_section("intro")
+        assert doctor() == 0  # the condition cleared
+        assert doctor() == 0  # and stays clear: resolved once
+    finally:
+        receiver.close()
+    assert [(n, s) for n, s, _ in receiver.alerts()] == [
+        ("DoctorProblems", "firing"),
+        ("DoctorProblems", "firing"),
+        ("DoctorProblems", "resolved"),
+    ]
+    firing, again, resolved = (p["alerts"][0] for p in receiver.payloads)
+    assert firing["startsAt"] == again["startsAt"] == resolved["startsAt"]
+    assert firing["fingerprint"] == resolved["fingerprint"] and resolved["endsAt"] != NEVER
+    assert url not in (tmp_path / "state" / "alerts.json").read_text()

@@ -107,3 +107,21 @@ def test_only_the_webhook_path_is_public_and_health_and_metrics_are_on_the_inter
             green = client.get(cluster.internal_url + "/readyz?color=green")
             assert green.status_code == 200 and green.headers["X-Fiml-Color"] == "green"
             assert client.post(cluster.internal_url + "/telegram", json={"update_id": 2}).status_code == 404
+
+
+def test_release_check_refuses_a_webhook_path_that_differs_from_the_replicas_url(tmp_path: Path) -> None:
+    path = write_rollout(tmp_path, webhook_path="/telegram")
+    runner = CliRunner()
+    wrong = runner.invoke(
+        app, ["release", "check", "--config", str(path)], env={"FIML_WEBHOOK_URL": "https://bot.test/hook"}
+    )
+    assert (
+        wrong.exit_code == 2
+        and "webhook_path is /telegram but FIML_WEBHOOK_URL's path is /hook" in wrong.output
+    )
+    same = runner.invoke(
+        app,
+        ["release", "check", "--config", str(path)],
+        env={"FIML_WEBHOOK_URL": "https://bot.test/telegram"},
+    )
+    assert same.exit_code == 0, same.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +47,28 @@ def reload_interval(text: str) -> float:
     return value
 
 
+RESOLVE_AFTER = 60.0  # seconds without a failure before a committed action resolves the alert
+
+
 class AlertingObserver:
     """The tutor's observer: metrics, plus an alert when learners' actions fail (at most one per 5
-    minutes), resolved by the next action that commits (the database answers again)."""
+    minutes), resolved by an action that commits once no action failed for RESOLVE_AFTER seconds (a
+    bug that fails one action in ten must not fire and resolve on every other action)."""
 
-    def __init__(self, metrics: BotMetrics, alert: Callable[[Alert], None] | None) -> None:
+    def __init__(
+        self,
+        metrics: BotMetrics,
+        alert: Callable[[Alert], None] | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        resolve_after: float = RESOLVE_AFTER,
+    ) -> None:
         self.metrics = metrics
-        self.alert = Deduplicated(alert) if alert is not None else None
+        self.alert = Deduplicated(alert, clock=clock) if alert is not None else None
         self._resolve = getattr(alert, "resolve", None)  # an AlertSender's; a bare callable has none
-        self._active: set[str] = set()
+        self._clock = clock
+        self._resolve_after = resolve_after
+        self._active: dict[str, float] = {}  # alert name -> when it last failed
         self._lock = threading.Lock()
 
     def action_done(self, events: ActionEvents) -> None:
@@ -84,14 +98,17 @@ class AlertingObserver:
         if self.alert is None:
             return
         with self._lock:
-            self._active.add(alert.name)
+            self._active[alert.name] = self._clock()
         self.alert(alert)
 
     def _clear(self) -> None:
-        """An action committed: the database answers and actions succeed again."""
+        """An action committed: resolve what has not failed for `resolve_after` seconds."""
+        now = self._clock()
         with self._lock:
-            names, self._active = self._active, set()
-        for name in sorted(names):
+            quiet = sorted(n for n, at in self._active.items() if now - at >= self._resolve_after)
+            for name in quiet:
+                del self._active[name]
+        for name in quiet:
             if self.alert is not None:
                 self.alert.forget(name)  # a new outage alerts at once, not after the 5-minute window
             if self._resolve is not None:

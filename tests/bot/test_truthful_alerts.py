@@ -89,10 +89,11 @@ def test_database_unavailable_is_resolved_when_the_database_answers_again(
     receiver = AlertReceiver()
     sender = sender_to(receiver)
     database = tmp_path / "progress.sqlite"
+    now = [1000.0]  # the observer's clock: resolving waits for a quiet minute
     try:
         with open_storage(f"sqlite:///{database}", auto_upgrade=True, busy_timeout=0.2) as storage:
             tutor, _ = make_tutor(git_repo, storage)
-            tutor.observer = AlertingObserver(BotMetrics(), sender)
+            tutor.observer = AlertingObserver(BotMetrics(), sender, clock=lambda: now[0])
             learner = Learner(tutor)
             learner.send(Start())
             assert receiver.alerts() == [] and sender.firing() == []
@@ -106,7 +107,11 @@ def test_database_unavailable_is_resolved_when_the_database_answers_again(
             blocker.close()
             assert sender.firing() == ["DatabaseUnavailable", "LearnerActionsFailing"]
 
-            learner.send(ListLessons())  # the database answers again
+            now[0] += 30
+            learner.send(ListLessons())  # the database answers, but it failed 30 s ago: not yet
+            assert sender.firing() == ["DatabaseUnavailable", "LearnerActionsFailing"]
+            now[0] += 30
+            learner.send(ListLessons())  # a quiet minute, and an action commits: resolved
             assert sender.flush(10)
             assert sender.firing() == []
 
@@ -283,3 +288,27 @@ def test_doctor_problems_are_resolved_by_the_next_clean_run(
     assert firing["startsAt"] == again["startsAt"] == resolved["startsAt"]
     assert firing["fingerprint"] == resolved["fingerprint"] and resolved["endsAt"] != NEVER
     assert url not in (tmp_path / "state" / "alerts.json").read_text()
+
+
+def test_a_bug_that_fails_every_other_action_fires_once_and_resolves_once_it_stops() -> None:
+    from fiml_bot.tutor.observe import FAILED, ActionEvents
+
+    receiver = AlertReceiver()
+    sender = sender_to(receiver)
+    now = [0.0]
+    observer = AlertingObserver(BotMetrics(), sender, clock=lambda: now[0])
+    try:
+        for _ in range(100):  # 200 actions over 200 s, every other one failing
+            observer.action_done(ActionEvents(outcome=FAILED))
+            now[0] += 1
+            observer.action_done(ActionEvents())
+            now[0] += 1
+        now[0] += 60
+        observer.action_done(ActionEvents())  # the bug is gone for a minute
+        assert sender.flush(10)
+    finally:
+        receiver.close()
+    assert [(n, s) for n, s, _ in receiver.alerts()] == [
+        ("LearnerActionsFailing", "firing"),
+        ("LearnerActionsFailing", "resolved"),
+    ]

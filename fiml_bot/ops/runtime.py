@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..periodic import Periodic
 from ..tutor.observe import FAILED, ActionEvents
 from .alerts import Alert, AlertSender, Deduplicated, from_env
 from .canary import CanaryRollout
@@ -47,6 +48,7 @@ def reload_interval(text: str) -> float:
     return value
 
 
+PROBE_INTERVAL = 15.0  # seconds between database probes while DatabaseUnavailable fires
 RESOLVE_AFTER = 60.0  # seconds without a failure before a committed action resolves the alert
 
 
@@ -101,11 +103,21 @@ class AlertingObserver:
             self._active[alert.name] = self._clock()
         self.alert(alert)
 
-    def _clear(self) -> None:
+    def probe(self, database_answers: Callable[[], bool]) -> None:
+        """While DatabaseUnavailable fires, ask the database itself (periodically, from `Operations`):
+        with no learner acting after an outage, no action would ever resolve it."""
+        if "DatabaseUnavailable" in self._active and database_answers():
+            self._clear(("DatabaseUnavailable",))
+
+    def _clear(self, only: tuple[str, ...] | None = None) -> None:
         """An action committed: resolve what has not failed for `resolve_after` seconds."""
         now = self._clock()
         with self._lock:
-            quiet = sorted(n for n, at in self._active.items() if now - at >= self._resolve_after)
+            quiet = sorted(
+                n
+                for n, at in self._active.items()
+                if now - at >= self._resolve_after and (only is None or n in only)
+            )
             for name in quiet:
                 del self._active[name]
         for name in quiet:
@@ -123,6 +135,12 @@ class Operations:
     observer: AlertingObserver
     alerts: AlertSender | None
     reloader: FlagReloader | None
+    prober: Periodic | None = None  # resolves DatabaseUnavailable when nobody acts (watch_database)
+
+    def watch_database(self, database_answers: Callable[[], bool], interval: float = PROBE_INTERVAL) -> None:
+        """Probe the database every `interval` seconds while DatabaseUnavailable fires (from start())."""
+        if self.alerts is not None:
+            self.prober = Periodic("alert-probe", interval, lambda: self.observer.probe(database_answers))
 
     @classmethod
     def from_env(
@@ -158,12 +176,26 @@ class Operations:
     def start(self) -> None:
         if self.reloader is not None:
             self.reloader.start()
+        if self.prober is not None:
+            self.prober.start()
 
     def stop(self) -> None:
         if self.reloader is not None:
             self.reloader.stop()
+        if self.prober is not None:
+            self.prober.stop()
         if self.alerts is not None:
             self.alerts.flush(timeout=10)
+
+
+def database_answers(tutor: Any) -> bool:
+    """One round trip through the tutor's unit of work (what /readyz does), for the alert probe."""
+    try:
+        with tutor.unit_of_work() as uow:
+            uow.progress.learner("readyz")
+    except Exception:  # any failure means "not yet"
+        return False
+    return True
 
 
 def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[str, str]:

@@ -312,3 +312,46 @@ def test_a_bug_that_fails_every_other_action_fires_once_and_resolves_once_it_sto
         ("LearnerActionsFailing", "firing"),
         ("LearnerActionsFailing", "resolved"),
     ]
+
+
+def test_database_unavailable_is_resolved_by_the_probe_when_no_learner_acts(
+    tmp_path: Path, git_repo: Path
+) -> None:
+    import time
+
+    from fiml_bot.ops.runtime import database_answers
+
+    receiver = AlertReceiver()
+    database = tmp_path / "progress.sqlite"
+    content = tmp_path / "content"
+    (content / "deploy").mkdir(parents=True)
+    try:
+        with open_storage(f"sqlite:///{database}", auto_upgrade=True, busy_timeout=0.2) as storage:
+            tutor, _ = make_tutor(git_repo, storage)
+            ops = Operations.from_env(content, {"FIML_ALERT_WEBHOOK_URL": receiver.url}, watch_flags=False)
+            assert ops.alerts is not None
+            ops.observer = AlertingObserver(ops.metrics, ops.alerts, resolve_after=0.0)
+            tutor.observer = ops.observer
+            blocker = sqlite3.connect(database, isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")
+            Learner(tutor).send(Start())  # the outage: the one action there is fails
+            assert ops.alerts.firing() == ["DatabaseUnavailable", "LearnerActionsFailing"]
+            ops.observer.probe(lambda: database_answers(tutor))  # still locked: still firing
+            assert "DatabaseUnavailable" in ops.alerts.firing()
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+            ops.watch_database(lambda: database_answers(tutor), interval=0.05)
+            ops.start()
+            try:
+                deadline = time.monotonic() + 20
+                while "DatabaseUnavailable" in ops.alerts.firing() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                ops.stop()
+            # The database answers: resolved with nobody acting; a failed action is not the
+            # database's to resolve (it may have been a bug): that waits for an action that commits.
+            assert ops.alerts.firing() == ["LearnerActionsFailing"]
+    finally:
+        receiver.close()
+    assert ("DatabaseUnavailable", "resolved") in [(n, s) for n, s, _ in receiver.alerts()]

@@ -198,22 +198,56 @@ def db_upgrade(
     settings = _settings(content, database)
     url = settings.database_url
     before = migrations_api.current(url)
-    target = migrations_api.head() if revision == "head" else revision
+    target = _target(revision, before, "upgrade")  # checked before the snapshot: a typo costs nothing
     if before is not None and before != target and not no_snapshot:
         print(
             f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-upgrade', settings.content))}"
         )
-    migrations_api.upgrade(url, revision)
+    migrations_api.upgrade(url, target or "base")
     print(f"database at {migrations_api.current(url)}")
     report = ops.run_doctor(settings)
     print(f"running doctor after the upgrade:\n{render_text(report)}")
     raise typer.Exit(report.exit_code)
 
 
-@db_app.command("downgrade", epilog=example("fiml-bot db downgrade -1"))
+def _not_an_option(revision: str, direction: str) -> None:
+    """The command takes unknown options as a revision (for `-1`): a `--word` is a mistyped option."""
+    from fiml_cms.errors import UsageError
+
+    if revision.startswith("--"):
+        raise UsageError(f"No such option: {revision} (see `fiml-bot db {direction} --help`)")
+
+
+def _target(revision: str, current: str | None, direction: str) -> str | None:
+    """REVISION resolved against the database's `current` one, in the command's direction."""
+    from fiml_cms.errors import UsageError
+
+    from .storage import migrations_api
+
+    _not_an_option(revision, direction)
+    target = migrations_api.resolve(revision, current)
+    order = {r: i for i, r in enumerate(migrations_api.chain())}
+    at, to = order.get(current, -1) if current else -1, order.get(target, -1) if target else -1
+    if current in order or current is None:
+        if direction == "upgrade" and to < at:
+            raise UsageError(
+                f"{revision} ({target or 'base'}) is older than the database's {current}: use `fiml-bot db downgrade {revision}`"
+            )
+        if direction == "downgrade" and to > at:
+            raise UsageError(
+                f"{revision} ({target}) is newer than the database's {current or 'base'}: use `fiml-bot db upgrade {revision}`"
+            )
+    return target
+
+
+@db_app.command(
+    "downgrade",
+    epilog=example("fiml-bot db downgrade -1"),
+    context_settings={"ignore_unknown_options": True},  # `-1` is a revision, not an option
+)
 @user_errors
 def db_downgrade(
-    revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."),
+    revision: str = typer.Argument(..., help="Target revision, e.g. -1 (one step down), 0002 or base."),
     database: str | None = DatabaseOption,
     content: Path | None = ContentOption,
     no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
@@ -228,10 +262,13 @@ def db_downgrade(
     from .ops.schema_loss import downgrade_loss
     from .storage import migrations_api
 
+    _not_an_option(revision, "downgrade")
     settings = _settings(content, database)
     url = settings.database_url
-    if migrations_api.current(url) is None:
+    current = migrations_api.current(url)
+    if current is None:
         raise Refused(f"the database at {url} has no schema: there is nothing to downgrade")
+    revision = _target(revision, current, "downgrade") or "base"
     losses = downgrade_loss(url, revision)
     if losses and not yes:
         lost = "; ".join(loss.describe() for loss in losses)

@@ -45,6 +45,7 @@ class LessonContent:
         self.refreshed_at: float | None = None  # time.monotonic() of the last refresh that fully worked
         self.refresh_error: str | None = None
         self.max_staleness: float | None = None  # set by a refresher: older content makes /readyz fail
+        self._served_ref: tuple[tuple[str, ...], str] | None = None  # (published commits, their ref)
         self._catalogue = self._build_catalogue()
         self.refreshed_at = time.monotonic()
 
@@ -79,6 +80,33 @@ class LessonContent:
             if problem is not None:
                 raise ContentError(problem)
             self.refreshed_at = time.monotonic()
+
+    def served_ref(self) -> str:
+        """The content commit this replica serves (12 hex digits), for fiml_build_info and /readyz:
+        of the commits its lessons' newest published versions come from, the newest one (a fetch moves
+        tags, not HEAD); HEAD for a preview; "archive" or "worktree" without git. Asked on every probe,
+        it runs git only when the set of published commits changed."""
+        root = self.settings.root
+        if not (root / ".git").exists():
+            return "archive" if (self.settings.archive / "index.json").is_file() else "worktree"
+        try:
+            commits = tuple(sorted({p.commit for p in self.store.newest().values() if p.commit}))
+            cached = self._served_ref
+            if cached is not None and cached[0] == commits:
+                return cached[1]
+            from fiml_cms.gitrepo import GitRepo
+
+            repo = GitRepo(root)
+            try:
+                sha = repo.newest_commit(commits) if commits else repo.head()
+            finally:
+                repo.close()
+        except Exception as exc:  # a probe or a scrape never fails on this
+            log.warning("cannot tell which content commit is served: %s", exc)
+            return "unknown"
+        ref = sha[:12] if sha else "unknown"
+        self._served_ref = (commits, ref)
+        return ref
 
     def refresh_age(self) -> float:
         """Seconds since the last refresh that fully worked (fiml_content_refresh_age_seconds)."""

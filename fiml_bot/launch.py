@@ -110,6 +110,7 @@ def run_bot(settings: BotSettings, telegram: TelegramSettings, metrics_port: int
     """`fiml-bot run`: build the bot with its operations and serve Telegram until stopped."""
     from .adapters.send_budget import open_budget
     from .adapters.serving import serve
+    from .ops.runtime import content_ref, database_answers
     from .plugins import install
 
     ops = operations(settings, telegram.token, telegram.api_base_url, metrics_port)
@@ -118,6 +119,8 @@ def run_bot(settings: BotSettings, telegram: TelegramSettings, metrics_port: int
     _publish_build_info(ops, parts, settings)
     budget = open_budget(telegram.token, settings.database_url)  # shared by every replica and notify
     live = start_background(parts, settings, prune_events=True)
+    live.refresher.on_refreshed.append(lambda: ops.metrics.set_content_ref(content_ref(parts.content)))
+    ops.watch_database(lambda: database_answers(parts.tutor))
     ops.start()
     try:
         serve(parts.tutor, telegram, budget=budget, metrics=ops.metrics, exposition=ops.metrics.exposition)

@@ -59,6 +59,7 @@ class ContentRefresher:
         self._failing: str | None = None  # the last failure, until a refresh works again
         self._periodic = Periodic("content-refresh", interval, self._scheduled)
         self.refreshes = 0  # attempts, for tests and logs
+        self.on_refreshed: list[Callable[[], None]] = []  # after each refresh that worked (build info)
         if interval > 0:
             content.max_staleness = STALE_AFTER * interval
 
@@ -79,6 +80,11 @@ class ContentRefresher:
         if self._failing is not None:
             log.warning("content refresh works again")
             self._failing = None
+        for follow in self.on_refreshed:
+            try:
+                follow()
+            except Exception:  # reporting must never stop the refreshes
+                log.exception("after the content refresh")
         return True
 
     def _scheduled(self) -> None:

@@ -102,6 +102,8 @@ def parse(text: str, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:
         raise ConfigError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not usable JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f'{source}:1:1: a flag file is a JSON object with a "flags" object')
     return data

@@ -79,6 +79,13 @@ class GitRepo:
         except ContentError:
             return None
 
+    def newest_commit(self, commits: tuple[str, ...] | list[str]) -> str | None:
+        """Of `commits`, one that none of the others descends from (the newest of a line of history),
+        by topology, not by date (dates can be equal or wrong)."""
+        if not commits:
+            return None
+        return self._git("rev_list", "--topo-order", "--max-count=1", *commits).strip() or None
+
     def is_detached(self) -> bool:
         with self._lock:
             return self._repo.head.is_detached

@@ -23,12 +23,14 @@ class TelegramAdminChat:
         self.chat_id = chat_id
         self.base_url = base_url
 
-    def deliver(self, alert: Alert, source: str) -> None:
-        asyncio.run(self._send(alert, source))
+    def deliver(self, alert: Alert, source: str, timeout: float | None = None) -> None:
+        """Send once, over within `timeout` seconds (the alert's deadline) when given."""
+        asyncio.run(asyncio.wait_for(self._send(alert, source), timeout))
 
     async def _send(self, alert: Alert, source: str) -> None:
         bot = Bot(self.token, base_url=self.base_url) if self.base_url else Bot(self.token)
-        text = f"🚨 <b>{html.escape(alert.name)}</b> ({html.escape(alert.severity)}, {html.escape(source)})\n{html.escape(alert.summary)}"
+        mark = "✅ resolved: " if alert.ends_at is not None else "🚨 "
+        text = f"{mark}<b>{html.escape(alert.name)}</b> ({html.escape(alert.severity)}, {html.escape(source)})\n{html.escape(alert.summary)}"
         if alert.description:
             text += f"\n\n{html.escape(alert.description[:3000])}"
         async with bot:

@@ -378,6 +378,9 @@ class _ReadyHandler(_Base):
         from ..storage.window import status_line
 
         schema = status_line(getattr(self.server.tutor.unit_of_work, "revision", None))
+        served = getattr(self.server.tutor.content, "served_ref", None)
+        if callable(served):  # the content commit this replica serves, after its latest refresh
+            schema += f"\ncontent: {await asyncio.to_thread(served)}"
         if reason is None:
             self._text(200, f"ready\n{schema}")
         else:

@@ -2,14 +2,19 @@
 
 The same receiver serves the bot and the CLI commands. Sending never blocks the caller: alerts go to a
 bounded queue that one daemon thread delivers, retrying a receiver that is down with exponential
-backoff; every delivery, retry, failure and drop is counted (`fiml_alerts_total{receiver,outcome}`).
-A short-lived command calls `flush()` before it exits.
+backoff, within DEADLINE seconds of the send in total (a receiver that accepts and never answers
+cannot hold a command or the queue longer); every delivery, retry, failure and drop is counted
+(`fiml_alerts_total{receiver,outcome}`). A short-lived command calls `flush()` before it exits.
+
+An alert that fires for a condition is resolved when the condition clears: `resolve(name)` posts the
+same alert with `status: resolved` and `endsAt` set, as Alertmanager does, so receivers can close it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import logging
 import os
 import queue
@@ -17,8 +22,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from fiml_cms.errors import ConfigError
 
 log = logging.getLogger("fiml_bot.alerts")
 
@@ -27,6 +35,23 @@ ATTEMPTS = 5
 FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
 TIMEOUT = 5.0
+DEADLINE = 10.0  # seconds from send() to giving up on a receiver, every attempt and pause included
+NEVER = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of an alert still firing
+
+
+class AlertConfigError(ConfigError):
+    """FIML_ALERT_WEBHOOK_URL is not an http(s) URL: refused at start, never retried."""
+
+
+def check_url(url: str) -> str:
+    """`url` when it is an http(s) URL with a host; AlertConfigError otherwise (the URL is not echoed: it may hold a token)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        scheme = f"a {parts.scheme}: URL" if parts.scheme else "no scheme"
+        raise AlertConfigError(
+            f"FIML_ALERT_WEBHOOK_URL: give an http(s) URL with a host, e.g. https://alerts.example.org/hook (got {scheme})"
+        )
+    return url
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,20 @@ class Alert:
     description: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     starts_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    ends_at: dt.datetime | None = None  # set: the condition cleared (status "resolved")
+
+    @property
+    def status(self) -> str:
+        return "firing" if self.ends_at is None else "resolved"
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """What identifies one alert across firing and resolving: its name and labels."""
+        return self.name, tuple(sorted(self.labels.items()))
+
+    def resolved(self, at: dt.datetime | None = None) -> Alert:
+        """This alert, resolved (same labels and startsAt; endsAt now)."""
+        return replace(self, ends_at=at or dt.datetime.now(dt.UTC))
 
     def all_labels(self, source: str) -> dict[str, str]:
         return {
@@ -48,13 +87,15 @@ class Alert:
         }
 
     def text(self) -> str:
+        if self.ends_at is not None:
+            return f"[RESOLVED] {self.name}: {self.summary}"
         return f"[{self.severity.upper()}] {self.name}: {self.summary}" + (
             f"\n{self.description}" if self.description else ""
         )
 
 
 def payload(alert: Alert, source: str, receiver: str = "fiml") -> dict[str, Any]:
-    """Alertmanager's webhook payload (version 4) with the one firing alert."""
+    """Alertmanager's webhook payload (version 4) with the one alert, firing or resolved."""
     labels = alert.all_labels(source)
     fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
     annotations = {
@@ -65,7 +106,7 @@ def payload(alert: Alert, source: str, receiver: str = "fiml") -> dict[str, Any]
         "version": "4",
         "groupKey": f'{{}}:{{alertname="{alert.name}"}}',
         "truncatedAlerts": 0,
-        "status": "firing",
+        "status": alert.status,
         "receiver": receiver,
         "groupLabels": {"alertname": alert.name},
         "commonLabels": labels,
@@ -73,11 +114,11 @@ def payload(alert: Alert, source: str, receiver: str = "fiml") -> dict[str, Any]
         "externalURL": "",
         "alerts": [
             {
-                "status": "firing",
+                "status": alert.status,
                 "labels": labels,
                 "annotations": annotations,
-                "startsAt": alert.starts_at.isoformat().replace("+00:00", "Z"),
-                "endsAt": "0001-01-01T00:00:00Z",
+                "startsAt": _timestamp(alert.starts_at),
+                "endsAt": NEVER if alert.ends_at is None else _timestamp(alert.ends_at),
                 "generatorURL": "",
                 "fingerprint": fingerprint,
             }
@@ -85,11 +126,16 @@ def payload(alert: Alert, source: str, receiver: str = "fiml") -> dict[str, Any]
     }
 
 
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 class Receiver(Protocol):
     name: str
 
     def deliver(self, alert: Alert, source: str) -> None:
-        """Deliver once; raise on failure (the sender retries)."""
+        """Deliver once; raise on failure (the sender retries). A receiver whose `deliver` takes a
+        `timeout` keyword is given the seconds left before the alert's deadline."""
         ...
 
 
@@ -97,13 +143,22 @@ class WebhookReceiver:
     name = "webhook"
 
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
-        self.url = url
+        self.url = check_url(url)
         self.timeout = timeout
 
-    def deliver(self, alert: Alert, source: str) -> None:
+    def deliver(self, alert: Alert, source: str, timeout: float | None = None) -> None:
+        """One POST, over within `timeout` seconds in total (httpx's own timeouts are per read, so a
+        receiver that trickles bytes would outlast them: the whole exchange is cancelled instead)."""
+        import asyncio
+
+        limit = self.timeout if timeout is None else max(0.05, min(self.timeout, timeout))
+        asyncio.run(asyncio.wait_for(self._post(alert, source, limit), limit))
+
+    async def _post(self, alert: Alert, source: str, limit: float) -> None:
         import httpx
 
-        response = httpx.post(self.url, json=payload(alert, source), timeout=self.timeout)
+        async with httpx.AsyncClient(timeout=limit) as client:
+            response = await client.post(self.url, json=payload(alert, source))
         if response.status_code >= 300:
             raise RuntimeError(f"the alert webhook answered {response.status_code}")
 
@@ -120,13 +175,16 @@ class AlertSender:
         first_delay: float = FIRST_DELAY,
         attempts: int = ATTEMPTS,
         sleep: Callable[[float], None] | None = None,
+        deadline: float = DEADLINE,
     ) -> None:
         self.receivers = receivers
         self.metrics = metrics
         self.source = source or socket.gethostname()
         self.first_delay = first_delay
         self.attempts = attempts
-        self._queue: queue.Queue[tuple[Alert, Receiver] | None] = queue.Queue(QUEUE_SIZE)
+        self.deadline = deadline
+        self._queue: queue.Queue[tuple[Alert, Receiver, float] | None] = queue.Queue(QUEUE_SIZE)
+        self._firing: dict[tuple[str, tuple[tuple[str, str], ...]], Alert] = {}
         self._stopping = threading.Event()
         self._sleep = sleep or self._stopping.wait
         self._thread: threading.Thread | None = None
@@ -136,15 +194,40 @@ class AlertSender:
         self.send(alert)
 
     def send(self, alert: Alert) -> None:
-        """Queue `alert` for every receiver; returns at once (a full queue drops it, counted)."""
-        log.warning("alert %s (%s): %s", alert.name, alert.severity, alert.summary)
+        """Queue `alert` for every receiver; returns at once (a full queue drops it, counted).
+
+        A firing alert is remembered until `resolve()`; a resolved one (`ends_at` set) is sent as is."""
+        with self._lock:
+            if alert.ends_at is None:
+                self._firing[alert.key] = alert
+            else:
+                self._firing.pop(alert.key, None)
+        if alert.ends_at is None:
+            log.warning("alert %s (%s): %s", alert.name, alert.severity, alert.summary)
+        else:
+            log.info("alert %s resolved: %s", alert.name, alert.summary)
+        deadline = time.monotonic() + self.deadline
         for receiver in self.receivers:
             try:
-                self._queue.put_nowait((alert, receiver))
+                self._queue.put_nowait((alert, receiver, deadline))
             except queue.Full:
                 self._count(receiver, "dropped")
                 continue
             self._ensure_thread()
+
+    def resolve(self, name: str, labels: Mapping[str, str] | None = None) -> bool:
+        """Send `name` (with `labels`) as resolved if it fired from here and was not resolved yet."""
+        with self._lock:
+            firing = self._firing.get((name, tuple(sorted((labels or {}).items()))))
+        if firing is None:
+            return False
+        self.send(firing.resolved())
+        return True
+
+    def firing(self) -> list[str]:
+        """The names of the alerts fired from here and not resolved yet."""
+        with self._lock:
+            return sorted({name for name, _ in self._firing})
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until the queue is delivered (or given up); False on timeout. For commands about to exit."""
@@ -171,19 +254,28 @@ class AlertSender:
             finally:
                 self._queue.task_done()
 
-    def _deliver(self, alert: Alert, receiver: Receiver) -> None:
+    def _deliver(self, alert: Alert, receiver: Receiver, deadline: float) -> None:
         delay = self.first_delay
+        takes_timeout = "timeout" in inspect.signature(receiver.deliver).parameters
         for attempt in range(1, self.attempts + 1):
+            left = deadline - time.monotonic()
             try:
-                receiver.deliver(alert, self.source)
+                if left <= 0:
+                    raise TimeoutError(f"the {self.deadline:g} s deadline passed")
+                if takes_timeout:
+                    receiver.deliver(alert, self.source, timeout=left)  # type: ignore[call-arg]
+                else:
+                    receiver.deliver(alert, self.source)
             except Exception as exc:
-                if attempt == self.attempts:
+                left = deadline - time.monotonic()
+                if attempt == self.attempts or left <= delay:  # no time for a pause and one more try
                     log.error(
-                        "alert %s not delivered to the %s receiver after %d attempts: %s",
+                        "alert %s not delivered to the %s receiver after %d attempt(s) in %g s: %s",
                         alert.name,
                         receiver.name,
                         attempt,
-                        exc,
+                        self.deadline,
+                        _reason(exc),
                     )
                     self._count(receiver, "failed")
                     return
@@ -191,7 +283,7 @@ class AlertSender:
                     "alert %s: the %s receiver failed (%s); retrying in %.0f s",
                     alert.name,
                     receiver.name,
-                    exc,
+                    _reason(exc),
                     delay,
                 )
                 self._count(receiver, "retried")
@@ -206,6 +298,10 @@ class AlertSender:
             self.metrics.alerts.labels(receiver.name, outcome).inc()
 
 
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__  # asyncio's TimeoutError has no message
+
+
 def from_env(
     env: Mapping[str, str] | None = None, *, metrics: Any = None, admin_chat: Receiver | None = None
 ) -> AlertSender | None:
@@ -213,7 +309,7 @@ def from_env(
     env = os.environ if env is None else env
     receivers: list[Receiver] = []
     url = env.get("FIML_ALERT_WEBHOOK_URL", "").strip()
-    if url:
+    if url:  # not http(s): AlertConfigError (exit 2), never a receiver retried for ever
         receivers.append(WebhookReceiver(url))
     if admin_chat is not None:
         receivers.append(admin_chat)
@@ -238,6 +334,11 @@ class Deduplicated:
         self.clock = clock
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def forget(self, name: str) -> None:
+        """The condition behind `name` cleared: its next occurrence is a new alert, sent at once."""
+        with self._lock:
+            self._last.pop(name, None)
 
     def __call__(self, alert: Alert) -> None:
         now = self.clock()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,52 @@ def send_alert(name: str, severity: str, summary: str, description: str = "") ->
     A command is about to exit, so the send is flushed, bounded: a down receiver costs at most a few
     seconds and never changes the command's exit code.
     """
-    from .alerts import Alert, from_env
+    from .alerts import Alert
 
-    sender = from_env()
+    post_alert(Alert(name, severity, summary, description))
+
+
+def post_alert(alert: Any) -> None:
+    """`send_alert` for a ready Alert (a resolved one too)."""
+    from .alerts import AlertConfigError, from_env
+
+    try:
+        sender = from_env()
+    except AlertConfigError as exc:  # the command's own outcome stands
+        print(f"fiml-bot: warning: alert {alert.name} not sent: {exc}", file=sys.stderr)
+        return
     if sender is None:
         return
-    sender.send(Alert(name, severity, summary, description))
+    sender.send(alert)
     sender.flush(timeout=ALERT_FLUSH_SECONDS)
+
+
+def doctor_alert(database_url: str, problems: int, details: str) -> None:
+    """DoctorProblems while the doctor finds problems; resolved by the first clean run after them
+    (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron)."""
+    import os
+
+    from . import alert_memory
+    from .alerts import Alert
+
+    if not os.environ.get("FIML_ALERT_WEBHOOK_URL", "").strip():
+        return
+    path, entry = alert_memory.state_path(), alert_memory.key("DoctorProblems", database_url)
+    if problems:
+        post_alert(
+            alert_memory.remember(
+                path,
+                entry,
+                Alert(
+                    "DoctorProblems",
+                    "critical",
+                    f"fiml-bot doctor: {problems} integrity problem(s) in the progress store",
+                    details,
+                ),
+            )
+        )
+    elif (resolved := alert_memory.forget(path, entry)) is not None:
+        post_alert(resolved)
 
 
 def write_doctor_textfile(path: Path, problems: int) -> None:
@@ -207,20 +247,15 @@ def doctor_command(
 
     from . import doctor
 
+    settings = _settings(content, database)
     try:
-        report = run_doctor(_settings(content, database))
+        report = run_doctor(settings)
     except StorageUnavailable as error:  # exit 2 here, not 1: the doctor could not run
         raise doctor.CannotRun(str(error)) from None
     print(doctor.render_json(report) if as_json else doctor.render_text(report))
     if textfile is not None:
         write_doctor_textfile(textfile, len(report.problems))
-    if report.problems:
-        send_alert(
-            "DoctorProblems",
-            "critical",
-            f"fiml-bot doctor: {len(report.problems)} integrity problem(s) in the progress store",
-            doctor.render_text(report),
-        )
+    doctor_alert(settings.database_url, len(report.problems), doctor.render_text(report))
     raise typer.Exit(report.exit_code)
 
 

@@ -1,8 +1,9 @@
 """Reloads the flag file on an interval and on SIGHUP, in a daemon thread.
 
 It shares its loop (`Periodic`) and chained SIGHUP handler with the content refresher. A file that fails its
-check, or disappears, keeps the last good flags in use, is logged and counted, and raises an alert
-once per distinct problem.
+check (a syntax error too), or disappears when it was configured (FIML_FLAGS_FILE), keeps the last
+good flags in use, is logged and counted, and raises an alert once per distinct problem; the next
+good file resolves the alert. The default file (deploy/flags.json) absent means no flags, as at start.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class FlagReloader:
         interval: float = DEFAULT_INTERVAL,
         metrics: Any = None,
         alert: Callable[[Alert], None] | None = None,
+        required: bool = False,
     ) -> None:
         self.path = path
+        self.required = required  # the operator named the file: its absence is a problem
         self.flags = flags
         self.interval = interval
         self.metrics = metrics
@@ -47,14 +50,14 @@ class FlagReloader:
         """Check and load the file now: "loaded", "unchanged" or "invalid" (the last good flags stay)."""
         with self._lock:
             try:
-                if not self.path.exists():
+                if self.required and not self.path.exists():
                     raise FlagFileError(str(self.path), [f"{self.path}: the flag file is gone"])
-                checked = read_file(self.path)
+                checked = read_file(self.path)  # an absent default file: no flags (EMPTY)
             except FlagFileError as exc:
                 self._count("invalid")
                 self._problem(str(exc))
                 return "invalid"
-            self._last_problem = None
+            self._resolved()
             if checked.digest == self.flags.flags.digest:
                 self._count("unchanged")
                 return "unchanged"
@@ -73,6 +76,15 @@ class FlagReloader:
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
             self.metrics.flag_reloads.labels(outcome).inc()
+
+    def _resolved(self) -> None:
+        if self._last_problem is None:
+            return
+        self._last_problem = None
+        log.info("the flag file %s is valid again", self.path)
+        resolve = getattr(self.alert, "resolve", None)  # an AlertSender's
+        if resolve is not None:
+            resolve("FlagFileInvalid")
 
     def _problem(self, message: str) -> None:
         log.error("%s; keeping the last good flags", message)

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from openfeature import api
 from openfeature.contrib.tools.flagd.core import FlagdCore
@@ -44,6 +44,9 @@ log = logging.getLogger("fiml_bot.flags")
 DOMAIN = "fiml"
 _instances = itertools.count(1)
 MAX_FILE = 1024 * 1024
+# JSON Logic's forms its evaluator handles itself (not in its operator table), and flagd's `$ref`.
+SPECIAL_FORMS = ("if", "?:", "and", "or", "filter", "reduce", "map", "all", "some", "none", "$ref")
+MAX_DEPTH = 64  # nesting levels of the whole file; a targeting rule needs a handful
 
 # The parts of flagd's flag-file schema (https://flagd.dev/schema/v0/flags.json) this bot relies on.
 SCHEMA: dict[str, Any] = {
@@ -121,12 +124,22 @@ def _flag_validator() -> Any:
 
 def check_text(text: str, source: str) -> FlagSet:
     """Schema and semantics of a flag file; FlagFileError names every problem's line and column."""
-    data = flagfile.parse(text, source)
-    problems: list[tuple[tuple[Any, ...], str]] = []
+    try:
+        data = flagfile.parse(text, source)
+    except ConfigError as exc:  # a syntax error: one located problem, like any other (a reload counts it)
+        raise FlagFileError(source, [str(exc)]) from None
+    problems: list[tuple[tuple[Any, ...], str]] = _depth_problems(data)
+    if problems:  # too deep to walk (or for flagd to evaluate): nothing else is checked
+        return _raise_located(text, source, problems)
     from fiml_cms.schema_errors import schema_errors
 
     for error in schema_errors(_flag_validator(), SCHEMA, data):
         problems.append((error.path, error.message))
+    if not problems:
+        for name, rule in (data.get("$evaluators") or {}).items():
+            problems.extend(_rule_problems(f"$evaluators.{name}", rule, ("$evaluators", name)))
+        for key, flag in data["flags"].items():
+            problems.extend(_rule_problems(repr(key), flag.get("targeting"), ("flags", key, "targeting")))
     if not problems:
         for key, flag in data["flags"].items():
             problems.extend(((("flags", key, *path), message) for path, message in _flag_problems(key, flag)))
@@ -138,13 +151,61 @@ def check_text(text: str, source: str) -> FlagSet:
         except Exception as exc:
             problems.append(((), f"flagd cannot load the file: {exc}"))
     if problems:
-        positions = locate(text, [(path, True) for path, _ in problems])
-        lines = []
-        for path, message in problems:
-            line, column = positions[(path, True)]
-            lines.append(f"{source}:{line}:{column}: {message} [{format_json_path(path)}]")
-        raise FlagFileError(source, lines)
+        _raise_located(text, source, problems)
     return FlagSet(data, hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+
+
+def _raise_located(text: str, source: str, problems: list[tuple[tuple[Any, ...], str]]) -> NoReturn:
+    positions = locate(text, [(path, True) for path, _ in problems])
+    lines = []
+    for path, message in problems:
+        line, column = positions[(path, True)]
+        lines.append(f"{source}:{line}:{column}: {message} [{format_json_path(path)}]")
+    raise FlagFileError(source, lines)
+
+
+def _depth_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """The first place nested deeper than MAX_DEPTH, found without recursion (a hostile file cannot
+    exhaust the stack here, in the checks below or in flagd's evaluator, which recurses per level)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return [(path[:MAX_DEPTH], f"nested deeper than {MAX_DEPTH} levels; flatten the rule")]
+        if isinstance(node, dict):
+            stack.extend((value, (*path, key)) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((value, (*path, i)) for i, value in enumerate(node))
+    return []
+
+
+def _rule_problems(name: str, node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """JSON Logic operators flagd knows, and `fractional` given an array: flagd would answer ERROR or
+    the default for every learner instead."""
+    from openfeature.contrib.tools.flagd.core.targeting.targeting import OPERATORS
+
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(node, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, list):
+            stack.extend((value, (*where, i)) for i, value in enumerate(item))
+        elif isinstance(item, dict):
+            if len(item) == 1:  # JSON Logic: a one-key object is an operation
+                ((op, args),) = item.items()
+                if op not in OPERATORS and op not in SPECIAL_FORMS:
+                    known = ", ".join(sorted({*OPERATORS, *SPECIAL_FORMS}))
+                    problems.append(((*where, op), f"{name}: unknown operator {op!r} (flagd knows: {known})"))
+                elif op == "fractional" and not isinstance(args, list):
+                    problems.append(
+                        (
+                            (*where, op),
+                            f'{name}: fractional takes an array of [variant, weight] buckets, e.g. "fractional": [["on", 10], ["off", 90]], not {json.dumps(args)[:40]}',
+                        )
+                    )
+            stack.extend((value, (*where, key)) for key, value in item.items())
+    problems.reverse()  # in the file's order
+    return problems
 
 
 def _flag_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:

@@ -170,14 +170,19 @@ class BotMetrics:
         self.content_refresh_age.set_function(refresh_age)
 
     def set_build(self, *, version: str, schema_revision: str, content_ref: str, color: str) -> None:
-        self.build.info(
-            {
-                "version": version,
-                "schema_revision": schema_revision,
-                "content_ref": content_ref,
-                "color": color,
-            }
-        )
+        self._build_labels = {
+            "version": version,
+            "schema_revision": schema_revision,
+            "content_ref": content_ref,
+            "color": color,
+        }
+        self.build.info(self._build_labels)
+
+    def set_content_ref(self, content_ref: str) -> None:
+        """After a content refresh: fiml_build_info says which content commit is served now."""
+        labels = getattr(self, "_build_labels", None)
+        if labels is not None and labels["content_ref"] != content_ref:
+            self.set_build(**{**labels, "content_ref": content_ref})
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

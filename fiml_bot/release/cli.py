@@ -43,6 +43,24 @@ def _release(config: Path, content: Path | None = None, database: str | None = N
     return build(config, content, database, out=lambda line: print(line, flush=True))
 
 
+def _same_webhook_path(loaded: Any) -> None:
+    """HAProxy answers only `haproxy.webhook_path` publicly: the replicas' FIML_WEBHOOK_URL (when set
+    here) must use that path, or every update from Telegram would get a 404."""
+    import os
+    from urllib.parse import urlsplit
+
+    from .config import RolloutConfigError
+
+    url = os.environ.get("FIML_WEBHOOK_URL", "").strip()
+    path = (urlsplit(url).path or "/") if url else None
+    if path is not None and path != loaded.haproxy.webhook_path:
+        raise RolloutConfigError(
+            [
+                f"{loaded.path}: deployment.haproxy.webhook_path is {loaded.haproxy.webhook_path} but FIML_WEBHOOK_URL's path is {path}: HAProxy would answer Telegram's updates 404; make them the same"
+            ]
+        )
+
+
 @release_app.command("check", epilog=example("fiml-bot release check --config deploy/rollout.yaml"))
 @release_errors
 def check(config: Path = ConfigOption) -> None:
@@ -50,6 +68,7 @@ def check(config: Path = ConfigOption) -> None:
     from . import config as config_
 
     loaded = config_.load(config)
+    _same_webhook_path(loaded)
     phases = ", ".join(f"{p.traffic_split:g}%" for p in loaded.phases)
     print(
         f"{config}: ok: blue {len(loaded.environments['blue'].replicas)} and green {len(loaded.environments['green'].replicas)} replica(s), phases {phases}"
@@ -63,6 +82,7 @@ def render(config: Path = ConfigOption) -> None:
     from . import haproxy
 
     release = _release(config)
+    _same_webhook_path(release.config)
     state = release.state()
     haproxy.write_files(release.config, state.split)
     print(

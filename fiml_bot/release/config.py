@@ -22,6 +22,12 @@ PERMANENT = "permanent"
 _DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _ADDRESS = re.compile(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})")
+# Paths and the webhook path are rendered into HAProxy's configuration, where a space, a newline, `#`,
+# a quote or an `ipv4@`/`host:port` form would change what HAProxy reads: plain path characters only.
+_CONFIG_PATH = re.compile(r"[A-Za-z0-9._+~/-]+")
+_URL_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+_LOOPBACK = re.compile(r"127(?:\.\d{1,3}){3}|localhost|\[::1\]")
+UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its NUL: a longer socket path cannot be bound
 TRIGGERS = ("error_rate_threshold", "database_migration_failure", "user_progress_integrity")
 
 
@@ -66,6 +72,7 @@ class HaproxySettings:
     split_map: Path
     webhook_path: str
     maxconn: int
+    internal_bind: str = "127.0.0.1:8444"  # /metrics, /readyz and /healthz: loopback only
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,47 @@ class _Reader:
     def file(self, value: Any, path: JsonPath) -> Path | None:
         text = self.text(value, path)
         return None if text is None else Path(os.path.normpath(self.base / text))
+
+    def config_path(self, value: Any, path: JsonPath) -> Path | None:
+        """A file path HAProxy's configuration names: nothing HAProxy could read as more than a path."""
+        if not isinstance(value, str) or not _CONFIG_PATH.fullmatch(value) or "@" in value:
+            self.problem(
+                path,
+                f"expected a file path (letters, digits and . _ + ~ / - only; no spaces, newlines, `@` or host:port), got {value!r}",
+            )
+            return None
+        return self.file(value, path)
+
+    def socket_path(self, value: Any, path: JsonPath) -> Path | None:
+        found = self.config_path(value, path)
+        if found is not None and len(os.fsencode(found)) > UNIX_PATH_MAX:
+            self.problem(
+                path,
+                f"the socket's absolute path {found} is longer than a Unix socket allows ({UNIX_PATH_MAX} bytes)",
+            )
+            return None
+        return found
+
+    def url_path(self, value: Any, path: JsonPath) -> str | None:
+        reserved = ("", "/healthz", "/readyz", "/metrics")
+        if not isinstance(value, str) or not _URL_PATH.fullmatch(value) or value.rstrip("/") in reserved:
+            self.problem(
+                path,
+                f"expected the webhook's URL path (e.g. /telegram; letters, digits and . _ ~ / - only; not /, /healthz, /readyz or /metrics), got {value!r}",
+            )
+            return None
+        return value
+
+    def loopback_address(self, value: Any, path: JsonPath) -> str | None:
+        found = self.address(value, path)
+        match = _ADDRESS.fullmatch(found) if found is not None else None
+        if match is not None and not _LOOPBACK.fullmatch(match["host"]):
+            self.problem(
+                path,
+                f"the internal bind serves /metrics and /readyz: give a loopback address (127.0.0.1:PORT or [::1]:PORT), got {value!r}",
+            )
+            return None
+        return found
 
     def address(self, value: Any, path: JsonPath) -> str | None:
         match = _ADDRESS.fullmatch(value) if isinstance(value, str) else None
@@ -427,16 +475,27 @@ class _Reader:
         data = self.mapping(
             value,
             path,
-            ("bind", "admin_socket", "template", "config", "split_map", "webhook_path", "maxconn"),
+            (
+                "bind",
+                "internal_bind",
+                "admin_socket",
+                "template",
+                "config",
+                "split_map",
+                "webhook_path",
+                "maxconn",
+            ),
         )
         run = Path(os.path.normpath(self.base.parent / "var" / "release"))
         return HaproxySettings(
             bind=self.get(data, "bind", path, self.address, "127.0.0.1:8443") or "",
-            admin_socket=self.get(data, "admin_socket", path, self.file, run / "haproxy.sock"),
+            internal_bind=self.get(data, "internal_bind", path, self.loopback_address, "127.0.0.1:8444")
+            or "",
+            admin_socket=self.get(data, "admin_socket", path, self.socket_path, run / "haproxy.sock"),
             template=self.get(data, "template", path, self.file, self.base / "haproxy.cfg"),
             config=self.get(data, "config", path, self.file, run / "haproxy.cfg"),
-            split_map=self.get(data, "split_map", path, self.file, run / "split.map"),
-            webhook_path=self.get(data, "webhook_path", path, self.text, "/telegram") or "/telegram",
+            split_map=self.get(data, "split_map", path, self.config_path, run / "split.map"),
+            webhook_path=self.get(data, "webhook_path", path, self.url_path, "/telegram") or "/telegram",
             maxconn=self.get(data, "maxconn", path, self.positive_int, 2000) or 2000,
         )
 

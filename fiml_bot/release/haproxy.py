@@ -80,14 +80,26 @@ def render(config: RolloutConfig, split: Split) -> str:
     h = config.haproxy
     template = string.Template(h.template.read_text(encoding="utf-8"))
     interval_ms = max(100, int(config.readiness_interval * 1000))
+    tokens = {
+        "admin_socket": str(h.admin_socket.resolve()),
+        "split_map": str(h.split_map.resolve()),
+        "bind": h.bind,
+        "internal_bind": h.internal_bind,
+        "webhook_path": h.webhook_path,
+    }
+    for name, value in tokens.items():
+        # A default path (the deploy folder's own) is not checked by the loader: a space, `#` or a
+        # newline would let it change what HAProxy reads.
+        if not value or any(c.isspace() or c in "#\"'\\" or not c.isprintable() for c in value):
+            raise HaproxyError(
+                f"{config.path}: haproxy.{name} {value!r} cannot be written into HAProxy's configuration (spaces, quotes, `#` or control characters)"
+            )
     return template.substitute(
-        admin_socket=h.admin_socket.resolve(),
+        tokens,
         maxconn=h.maxconn,
-        bind=h.bind,
         check_interval=f"{interval_ms}ms",
         check_timeout=f"{max(100, int(config.readiness_timeout * 1000))}ms",
         learner_rules=learner_rules(),
-        split_map=h.split_map.resolve(),
         stable_default=split.stable,
         canary_default=split.canary,
         blue_servers=server_lines("blue", config.environments["blue"].replicas),

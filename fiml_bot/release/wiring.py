@@ -77,10 +77,13 @@ def alert_sender(env: Any = None) -> Any:
             if s.name.endswith("_total") and s.labels["outcome"] in ("failed", "dropped")
         )
 
-    def send(name: str, severity: str, summary: str) -> bool:
+    def send(name: str, severity: str, summary: str, *, resolved: bool = False) -> bool:
+        """Post the alert (or, `resolved=True`, its resolution: `status: resolved`, `endsAt` now);
+        True when delivered, within the sender's deadline (10 s)."""
         before = undelivered()
-        sender.send(Alert(name, severity, summary, labels={"component": "release"}))
-        return sender.flush(timeout=30) and undelivered() == before
+        alert = Alert(name, severity, summary, labels={"component": "release"})
+        sender.send(alert.resolved() if resolved else alert)
+        return sender.flush(timeout=sender.deadline + 1) and undelivered() == before
 
     return send
 

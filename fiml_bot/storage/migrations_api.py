@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,6 +55,58 @@ def known_revisions() -> frozenset[str]:
     return frozenset(
         script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
     )
+
+
+@functools.cache
+def chain() -> tuple[str, ...]:
+    """The revisions from the oldest to the newest (the migrations are one line, no branches)."""
+    scripts = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    return tuple(reversed([script.revision for script in scripts]))
+
+
+_RELATIVE = re.compile(r"(?P<anchor>.*?)(?P<step>[+-]\d+)")
+
+
+def resolve(revision: str, current: str | None) -> str | None:
+    """The revision `revision` names, checked before anything is done: head, base (None), an id (or
+    a unique prefix of one), or a step relative to the database's `current` revision (+1, -1) or to
+    an id (0002+1). UsageError names what is known, so a typo never costs a snapshot."""
+    from fiml_cms.errors import UsageError
+
+    known = chain()
+    forms = f"known revisions: {', '.join(known)}; also head, base, +N, -N"
+    text = revision.strip()
+    if text in ("head", "heads"):
+        return known[-1]
+    if text == "base":
+        return None
+    match = _RELATIVE.fullmatch(text)
+    anchor_text = match["anchor"] if match else text
+    if match and anchor_text == "":
+        anchor: str | None = current
+    elif anchor_text in ("head", "heads"):
+        anchor = known[-1]
+    elif anchor_text == "base":
+        anchor = None
+    else:
+        found = [r for r in known if r.startswith(anchor_text)] if anchor_text else []
+        if len(found) != 1:
+            why = "matches several" if found else "is not a revision of this code"
+            raise UsageError(f"revision {revision!r} {why} ({forms})")
+        anchor = found[0]
+    if match is None:
+        return anchor
+    if anchor is not None and anchor not in known:
+        raise UsageError(
+            f"the database is at {anchor}, which this code does not know: {revision!r} cannot be counted from it"
+        )
+    index = (known.index(anchor) if anchor is not None else -1) + int(match["step"])
+    if not -1 <= index < len(known):
+        start = anchor or "base"
+        raise UsageError(
+            f"revision {revision!r}: there are not {abs(int(match['step']))} revision(s) {'after' if int(match['step']) > 0 else 'before'} {start} ({forms})"
+        )
+    return known[index] if index >= 0 else None
 
 
 def upgrade(url: str, revision: str = "head") -> None:

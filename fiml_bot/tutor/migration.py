@@ -31,6 +31,8 @@ def apply_policy(turn: Turn, progress: LessonProgress) -> LessonProgress | list[
     if latest is None:
         return progress  # nothing newer can be served: stay on the pinned version
     pinned = turn.pinned_or_pending(progress.lesson_id, progress.pinned_version)
+    if pinned is not None:
+        progress = follow_rewritten(turn, progress, pinned)
     decision = _decide(turn, progress, pinned, latest)
     if decision.action is Action.NONE:
         return progress
@@ -61,6 +63,46 @@ def apply_policy(turn: Turn, progress: LessonProgress) -> LessonProgress | list[
             )
         )
     return turn.repo.save_progress(_migrated(turn, progress, pinned, latest))
+
+
+def follow_rewritten(turn: Turn, progress: LessonProgress, pinned: Lesson) -> LessonProgress:
+    """The learner's place when their published version changed under them (a force-moved tag):
+    sections they did that are gone are dropped, and a current section that is gone gives way to the
+    first section at or after their place (after the last done one that still exists), not the quiz.
+    A published version should never change, so this is logged as a warning."""
+    ids = [s.id for s in pinned.sections]
+    current = progress.current_section if progress.status == IN_PROGRESS else None
+    gone_done = [d for d in progress.sections_done if d not in ids]
+    if not gone_done and (current is None or current in ids):
+        return progress
+    done = tuple(d for d in progress.sections_done if d in ids)
+    moved_to = current
+    if current is not None and current not in ids:
+        start = max((ids.index(d) + 1 for d in done), default=0)
+        moved_to = next((s for s in ids[start:] if s not in done), None) or next(
+            (s for s in ids if s not in done), None
+        )
+    gone = ([current] if current is not None and current not in ids else []) + gone_done
+    log.warning(
+        "published version %s of %s changed after it was published (a moved tag?): section(s) %s gone; learner %s %s",
+        progress.pinned_version,
+        progress.lesson_id,
+        ", ".join(repr(g) for g in gone),
+        turn.learner_id,
+        f"continues at {moved_to!r}" if current is not None and moved_to else "keeps their place",
+    )
+    status = progress.status
+    if current is not None and moved_to is None:
+        status = QUIZ  # every section that exists is done
+    return turn.repo.save_progress(
+        replace(
+            progress,
+            status=status,
+            current_section=moved_to if status == IN_PROGRESS else None,
+            sections_done=done,
+            updated_at=turn.now,
+        )
+    )
 
 
 def _decide(turn: Turn, progress: LessonProgress, pinned: Lesson | None, latest: Lesson) -> Decision:

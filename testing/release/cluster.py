@@ -54,6 +54,7 @@ def rollout_yaml(
     min_samples: int = 20,
     phases: str | None = None,
     integrity: str = "1s",
+    internal: int | None = None,
 ) -> str:
     phases = (
         phases
@@ -95,7 +96,7 @@ def rollout_yaml(
       - database_migration_failure: true
       - user_progress_integrity: true
   haproxy:
-    bind: 127.0.0.1:{bind}
+    bind: 127.0.0.1:{bind}{f"{chr(10)}    internal_bind: 127.0.0.1:{internal}" if internal else ""}
     template: {PROJECT / "deploy" / "haproxy.cfg"}
     config: var/haproxy.cfg
     split_map: var/split.map
@@ -162,6 +163,11 @@ class Cluster:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.bind}/telegram"
 
+    @property
+    def internal_url(self) -> str:
+        """HAProxy's internal (loopback) frontend: the replicas' /metrics, /readyz and /healthz."""
+        return f"http://127.0.0.1:{self.internal}"
+
     def _start(self) -> None:
         deploy = self.folder / "deploy"
         deploy.mkdir(parents=True, exist_ok=True)
@@ -173,12 +179,14 @@ class Cluster:
             for i in range(1, count + 1):
                 self.ports[f"{color}{i}"] = free_port()
         self.bind = free_port()
+        self.internal = free_port()
         self.config_path = deploy / "rollout.yaml"
         self.config_path.write_text(
             rollout_yaml(
                 [p for n, p in self.ports.items() if n.startswith("blue")],
                 [p for n, p in self.ports.items() if n.startswith("green")],
                 self.bind,
+                internal=self.internal,
                 **self.rollout_options,
             )
         )

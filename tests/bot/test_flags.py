@@ -138,7 +138,7 @@ def test_reload_keeps_the_last_good_flags_alerts_once_and_follows_sighup(tmp_pat
     path.write_text(json.dumps(flag_file(0)), encoding="utf-8")
     flags = FeatureFlags(FlagFileProvider(read_file(path)))
     metrics, alerts = BotMetrics(), []
-    reloader = FlagReloader(path, flags, interval=3600, metrics=metrics, alert=alerts.append)
+    reloader = FlagReloader(path, flags, interval=3600, metrics=metrics, alert=alerts.append, required=True)
     assert reloader.reload() == "unchanged"
     path.write_text(json.dumps(flag_file(100)), encoding="utf-8")
     assert reloader.reload() == "loaded" and flags.enabled(REVIEW_MISTAKES, LEARNERS[0])

@@ -217,7 +217,7 @@ def test_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
     for command in (["db", "downgrade", "zzz"], ["db", "upgrade", "zzz", "--no-snapshot"]):
         result = invoke(*command, "--database", url)
         assert result.exit_code == 2
-        assert "Can't locate revision identified by 'zzz' (known revisions: 0001, 0002" in result.output
+        assert "revision 'zzz' is not a revision of this code (known revisions: 0001, 0002" in result.output
 
 
 def test_a_failed_snapshot_stops_the_migration_and_names_the_way_out(

@@ -21,7 +21,6 @@ from testing.simulation import Config, Report, run_simulation
 POSTGRES_VARIABLE = "FIML_TEST_POSTGRES_URL"
 SQLITE_LEARNERS = 100
 POSTGRES_LEARNERS = 30
-TIME_BUDGET_S = 60.0  # on the 2-core reference machine; the SQLite run takes about 10 s
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -84,6 +83,3 @@ def test_a_repeated_update_is_applied_once(report: Report) -> None:
     assert report.replays > 0
     _held(report, "idempotency")
 
-
-def test_the_simulation_runs_in_reasonable_time(report: Report) -> None:
-    assert report.final["wall seconds"] < TIME_BUDGET_S, report.final["wall seconds"]

@@ -52,7 +52,7 @@ class LessonContent:
     def open(
         cls, root: Path, settings: Settings, preview: bool = False, *, remote: str | None = None
     ) -> LessonContent:
-        return cls(ContentStore.open(root, settings, preview=preview), settings, remote=remote)
+        return cls(ContentStore.open(root, settings, preview=preview, remote=remote), settings, remote=remote)
 
     # -- refresh -----------------------------------------------------------------------------
     def refresh(self, fetch: bool = True) -> None:

@@ -125,6 +125,11 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None
 
 
 DateOption = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today).")
+PendingOption = typer.Option(
+    False,
+    "--pending",
+    help="Tag off a release branch knowingly: the version is listed as pending merge and goes live when its commit is merged into a release branch.",
+)
 CommitOption = typer.Option(False, "--commit", help="Commit the lesson file.")
 DryRunEditOption = typer.Option(False, "--dry-run", help="Print the change instead of writing it.")
 
@@ -138,8 +143,11 @@ def bump(
     date: str | None = DateOption,
     commit: bool = CommitOption,
     tag: bool = typer.Option(
-        False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."
+        False,
+        "--tag",
+        help="Create the annotated tag lesson/<id>/v<version> on that commit (on a release branch; see --pending).",
     ),
+    pending: bool = PendingOption,
     dry_run: bool = DryRunEditOption,
     force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
     yank: list[str] = typer.Option(
@@ -160,11 +168,15 @@ def bump(
     if commit and not dry_run:
         from .commands.bump_resume import resume_bump
 
-        resumed = resume_bump(ws, lesson, message, tag)  # a killed `bump --commit [--tag]`: finish it
+        resumed = resume_bump(
+            ws, lesson, message, tag, pending
+        )  # a killed `bump --commit [--tag]`: finish it
         if resumed is not None:
             print(resumed.summary())
             return
-    _run_bump(ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag)
+    _run_bump(
+        ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag, pending
+    )
 
 
 def _parse_day(date: str | None) -> Any:
@@ -176,7 +188,7 @@ def _parse_day(date: str | None) -> Any:
         raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
 
 
-def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> None:
+def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool, pending: bool = False) -> None:
     """Print the plan (dry run) or apply it, then say what changed."""
     from .commands.bump import apply_bump
 
@@ -187,7 +199,7 @@ def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> Non
             f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}{yanked}) [dry run, nothing written]"
         )
         return
-    outcome = apply_bump(ws, plan, commit, tag)
+    outcome = apply_bump(ws, plan, commit, tag, pending)
     extra = "".join(
         f", {what} {value}"
         for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag))
@@ -216,6 +228,7 @@ def yank(
         "--tag",
         help="With --commit: publish the new version (its tag), which makes the yank take effect.",
     ),
+    pending: bool = PendingOption,
     dry_run: bool = DryRunEditOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
@@ -235,7 +248,7 @@ def yank(
         False,
         (version,),
     )
-    _run_bump(ws, plan, dry_run, commit, tag)
+    _run_bump(ws, plan, dry_run, commit, tag, pending)
 
 
 @app.command(epilog=example("fiml-cms diff bond_basics 1.0.0 worktree"))
@@ -327,19 +340,35 @@ def tag(
         metavar="PERCENT",
         help="Serve the new version to PERCENT % of new starts only (a canary flag in the flag file); the rest keep the previous latest.",
     ),
+    merged: bool = typer.Option(
+        False,
+        "--merged",
+        help="Tag on merge (CI, on a push to the release branch): tag every lesson version new on it; idempotent.",
+    ),
+    pending: bool = PendingOption,
     flags: Path | None = FlagsOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
-    """Publish a version: create its annotated tag."""
+    """Publish a version: create its annotated tag (live once its commit is on a release branch)."""
     from .commands.tagging import apply_history, plan_from_history, tag_current
 
     ws = _workspace(lessons)
+    if merged:
+        if lesson or from_history or canary is not None:
+            raise UsageError(
+                "--merged tags every new version on the release branch: give no LESSON, --from-history or --canary"
+            )
+        from .commands.tag_merged import tag_merged
+
+        done = tag_merged(ws)
+        print(done.render())
+        raise typer.Exit(done.exit_code)
     if from_history == bool(lesson):
-        raise UsageError("give either a LESSON or --from-history")
+        raise UsageError("give either a LESSON, --merged or --from-history")
     if lesson and canary is not None:
         from .commands.canary import tag_canary
 
-        planned, started = tag_canary(ws, lesson, canary, _flags_file(ws, flags))
+        planned, started = tag_canary(ws, lesson, canary, _flags_file(ws, flags), pending)
         print(f"created {planned.name} at {planned.commit[:12]}")
         print(
             f"canary: {started.lesson} {started.version} for {started.percent} % of new starts; the others get {started.stable} ({_flags_file(ws, flags)})"
@@ -348,7 +377,7 @@ def tag(
     if canary is not None:
         raise UsageError("--canary is for tagging one LESSON")
     if lesson:
-        planned = tag_current(ws, lesson)
+        planned = tag_current(ws, lesson, pending)
         print(f"created {planned.name} at {planned.commit[:12]}")
         return
     plan = plan_from_history(ws)

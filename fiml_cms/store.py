@@ -77,7 +77,9 @@ class ContentStore:
         self._index: dict[str, dict[str, Published]] = backend.index()
 
     @classmethod
-    def open(cls, path: Path, settings: Settings | None = None, preview: bool = False) -> ContentStore:
+    def open(
+        cls, path: Path, settings: Settings | None = None, preview: bool = False, remote: str | None = None
+    ) -> ContentStore:
         """The store for the content repository at `path`: git if it has `.git`, else its archive.
 
         `preview` serves the lessons folder as it is (each lesson's current version only), for
@@ -89,7 +91,7 @@ class ContentStore:
         if (settings.root / ".git").exists():
             from .gitrepo import GitRepo
 
-            return cls(GitBackend(GitRepo(settings.root), settings))
+            return cls(GitBackend(GitRepo(settings.root), settings, remote))
         if (settings.archive / "index.json").is_file():
             return cls(ArchiveBackend(settings.archive))
         raise ContentError(
@@ -158,6 +160,11 @@ class ContentStore:
 
     def ids(self) -> list[str]:
         return sorted(self._index)
+
+    def pending(self, lesson_id: str) -> list[Published]:
+        """Versions tagged but not yet merged into a release branch (not served), oldest first."""
+        entries = getattr(self._backend, "pending", {}).get(lesson_id, {})
+        return [entries[v] for v in sorted(entries, key=versions.sort_key)]
 
     def versions(self, lesson_id: str) -> list[str]:
         """Published versions, oldest first (semver order), yanked ones included."""
@@ -293,12 +300,16 @@ class GitBackend:
     LIST_TREE_FROM = 16  # lookups at one commit from which listing its lessons folder once is cheaper
     READ_ALL_FROM = 256  # new tags from which reading all tags in one listing is cheaper than by name
 
-    def __init__(self, repo: GitRepo, settings: Settings) -> None:
+    def __init__(self, repo: GitRepo, settings: Settings, remote: str | None = None) -> None:
         self.repo = repo
         self.settings = settings
+        self.remote = remote  # where new tags and release branches are fetched from (None: origin, if any)
         self.format = TagFormat(settings.tag_format)
         self.lessons_rel = repo.relative(settings.lessons) if settings.lessons != repo.root else ""
         self.problems: list[str] = []
+        self.pending: dict[str, dict[str, Published]] = {}  # tagged, not merged into a release branch yet
+        self.release_note: str | None = None  # how the release branches were found, when not as configured
+        self._tips: tuple[str, ...] | None = None  # the release branches' commits the index was made at
         self._indexed: dict[str, dict[str, Published]] | None = None  # the last index
         self._entries: dict[str, Published | str] = {}  # tag name -> its version, or why the tag is ignored
         self._objects: dict[str, str] = {}  # tag name -> object, as indexed
@@ -309,8 +320,12 @@ class GitBackend:
         A running bot asks every few seconds; listing tag names and objects costs a fraction of reading
         every tag (its commit and date), and an unchanged listing returns the previous index as is.
         """
+        from .release import release_tips, tracking_remote
+
         objects = self.repo.tag_objects(self.format.prefix)
-        if self._indexed is not None and objects == self._objects:
+        tips = release_tips(self.repo, self.settings, tracking_remote(self.repo, self.remote))
+        self.release_note = tips.note
+        if self._indexed is not None and objects == self._objects and tips.commits == self._tips:
             return self._indexed
         kept = {
             name: entry
@@ -327,14 +342,18 @@ class GitBackend:
         for tag in read:
             if tag.name in objects:
                 entries[tag.name] = self._entry(tag)
+        merged: set[str] = set()
+        for commit in tips.commits:
+            merged |= self.repo.merged_tag_names(self.format.prefix, commit)
         index: dict[str, dict[str, Published]] = {}
+        pending: dict[str, dict[str, Published]] = {}
         problems = []
-        for entry in entries.values():
+        for name, entry in entries.items():
             if isinstance(entry, str):
                 problems.append(entry)
             else:
-                index.setdefault(entry.lesson_id, {})[entry.version] = entry
-        self.problems = problems
+                (index if name in merged else pending).setdefault(entry.lesson_id, {})[entry.version] = entry
+        self.problems, self.pending, self._tips = problems, pending, tips.commits
         self._entries, self._objects, self._indexed = (
             entries,
             {name: objects[name] for name in entries},
@@ -417,9 +436,12 @@ class GitBackend:
         return self.repo.read_blobs(list(dict.fromkeys(blobs)))
 
     def fetch_tags(self, remote: str | None) -> str | None:
-        chosen = self.repo.remote_for_tags(remote)
+        """New tags and the release branches (a tag counts once its commit is merged into one)."""
+        from .release import fetch_refspecs
+
+        chosen = self.repo.remote_for_tags(remote or self.remote)
         if chosen is not None:
-            self.repo.fetch_tags(chosen)
+            self.repo.fetch_tags(chosen, refspecs=fetch_refspecs(self.repo, self.settings, chosen))
         return chosen
 
     def history(self, lesson_id: str) -> dict[str, Published]:

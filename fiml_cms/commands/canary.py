@@ -22,7 +22,9 @@ def _check_percent(percent: int) -> None:
         raise UsageError(f"--canary {percent}: give a percentage from 0 to 100")
 
 
-def tag_canary(ws: Workspace, lesson: str, percent: int, flags: Path) -> tuple[PlannedTag, Canary]:
+def tag_canary(
+    ws: Workspace, lesson: str, percent: int, flags: Path, pending: bool = False
+) -> tuple[PlannedTag, Canary]:
     """Tag the committed version and serve it to `percent` % of new starts; the rest keep the previous latest."""
     _check_percent(percent)
     lesson_id = ws.lesson_ref(lesson).id
@@ -34,7 +36,7 @@ def tag_canary(ws: Workspace, lesson: str, percent: int, flags: Path) -> tuple[P
         raise ContentError(
             f"{lesson_id} has no published version yet: a canary needs one for the other learners; tag it without --canary"
         )
-    planned = tag_current(ws, lesson)
+    planned = tag_current(ws, lesson, pending)
     stable = (
         running.stable
         if running is not None and versions.parse(running.stable) < versions.parse(planned.version)

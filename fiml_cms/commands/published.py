@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .. import versions
 from ..errors import ContentError, MissingInput, UsageError
 from ..store import Published
 from ..suggest import suggest
@@ -17,18 +18,21 @@ class VersionRow:
     date: str
     tag: str | None
     yanked: bool
+    pending: bool = False  # tagged, but its commit is not merged into a release branch: not served yet
 
 
 def list_versions(ws: Workspace, lesson: str) -> list[VersionRow]:
     lesson_id = _lesson_id(ws, lesson)
     entries = (
         ws.store.published(lesson_id) if lesson_id in ws.store.ids() else []
-    )  # a lesson file not yet published
+    )  # a lesson file not yet published (or only pending merge)
     try:
         yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
     except ContentError:  # the newest version is not a valid lesson (e.g. a legacy format): no yanked list
         yanked = set()
-    return [VersionRow(e.version, e.date, e.tag, e.version in yanked) for e in entries]
+    rows = [VersionRow(e.version, e.date, e.tag, e.version in yanked) for e in entries]
+    rows += [VersionRow(e.version, e.date, e.tag, False, True) for e in ws.store.pending(lesson_id)]
+    return sorted(rows, key=lambda r: versions.sort_key(r.version))
 
 
 def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
@@ -38,7 +42,7 @@ def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
         return f"{lesson_id}: no published versions"
     width = max(len(r.version) for r in rows)
     return "\n".join(
-        f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}"
+        f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}{'  PENDING MERGE (not served until merged into a release branch)' if r.pending else ''}"
         for r in rows
     )
 
@@ -68,7 +72,11 @@ def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
 def _lesson_id(ws: Workspace, lesson: str) -> str:
     if lesson.endswith((".yaml", ".yml")):
         return ws.lesson_ref(lesson).id
-    if lesson not in ws.store.ids() and not (ws.settings.lessons / f"{lesson}.yaml").is_file():
+    if (
+        lesson not in ws.store.ids()
+        and not ws.store.pending(lesson)
+        and not (ws.settings.lessons / f"{lesson}.yaml").is_file()
+    ):
         raise MissingInput(
             f"unknown lesson {lesson!r}: no published version{suggest(lesson, ws.known_ids())}"
         )

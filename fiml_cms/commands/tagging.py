@@ -56,12 +56,15 @@ def _already_published(ws: Workspace, ref: LessonRef, name: str, committed: str,
     return f"{name} already exists: version {committed} is published; bump the version first (`fiml-cms bump {ref.id} auto -m ...`)"
 
 
-def tag_current(ws: Workspace, lesson: str) -> PlannedTag:
-    """Tag the committed (HEAD) version of one lesson."""
+def tag_current(ws: Workspace, lesson: str, pending: bool = False, commit: str | None = None) -> PlannedTag:
+    """Tag the committed (HEAD, or `commit`) version of one lesson; off a release branch only `pending`."""
+    from ..release import require_release_branch
+
     ref = ws.lesson_ref(lesson)
-    head = ws.repo.head()
+    head = commit or ws.repo.head()
     if head is None:
         raise ContentError("the repository has no commits yet")
+    require_release_branch(ws.repo, ws.settings, ref.id, pending)
     relative = ws.repo.relative(ref.path)
     data = ws.repo.read_at(head, relative)
     if data is None:

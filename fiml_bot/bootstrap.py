@@ -150,6 +150,7 @@ def build(settings: BotSettings, *, auto_upgrade: bool = False, ops: Operations 
     if ops is None:
         return BotParts(Tutor(content, storage, policy=policy_settings(content)), content, storage)
     ops.metrics.watch_content(content.refresh_age)
+    ops.rollout.published = content.canaries  # content canaries travel with the content (issue 22)
     tutor = Tutor(
         content,
         storage,

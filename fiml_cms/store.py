@@ -161,6 +161,16 @@ class ContentStore:
     def ids(self) -> list[str]:
         return sorted(self._index)
 
+    def read_published(self, path: str) -> bytes | None:
+        """A file of the content repository as published (at the release branch, as last indexed): the
+        committed flag file, say. None when absent, or when the store has no git history (`is_git`)."""
+        read = getattr(self._backend, "read_published", None)
+        return read(path) if read is not None else None
+
+    @property
+    def is_git(self) -> bool:
+        return hasattr(self._backend, "read_published")
+
     def pending(self, lesson_id: str) -> list[Published]:
         """Versions tagged but not yet merged into a release branch (not served), oldest first."""
         entries = getattr(self._backend, "pending", {}).get(lesson_id, {})
@@ -431,6 +441,11 @@ class GitBackend:
 
     def read(self, blob: str, entry: Published) -> bytes:
         return self.repo.read_blob(blob)
+
+    def read_published(self, path: str) -> bytes | None:
+        """`path` (relative to the repository) at the first release branch's commit, as last indexed."""
+        tips = self._tips
+        return self.repo.read_at(tips[0], path) if tips else None
 
     def read_many(self, blobs: list[str]) -> dict[str, bytes]:
         return self.repo.read_blobs(list(dict.fromkeys(blobs)))

@@ -30,6 +30,7 @@ class BotSettings:
     """Where the content and the database are; from options, then FIML_* variables, then defaults."""
 
     content: Path = Path(".")
+    lessons: Path | None = None  # --lessons: overrides the content repository's `lessons` setting
     database_url: str = "sqlite:///var/fiml.db"
     preview: bool | None = None  # None: preview only when the repository has no published version
     content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
@@ -71,14 +72,21 @@ def require_lessons(content: LessonContent) -> LessonContent:
     from fiml_cms.errors import UsageError
 
     if not content.lesson_ids():
+        settings = content.settings
+        where = (
+            f"`lessons` in {settings.config_file}"
+            if settings.config_file is not None
+            else f"`lessons` in {settings.root / '.fiml-cms.toml'} (default content/lessons)"
+        )
         raise UsageError(
-            f"{content.settings.lessons}: no lessons to serve in {content.settings.root} (write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository)"
+            f"{settings.lessons}: no lessons to serve in {settings.root}: the lessons folder is set by {where} or --lessons; "
+            "write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository"
         )
     return content
 
 
 def _open_lessons(settings: BotSettings) -> LessonContent:
-    repo = load_settings(settings.content)
+    repo = load_settings(settings.content, settings.lessons)
     preview = settings.preview
     if preview is None:
         published = (

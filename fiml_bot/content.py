@@ -40,6 +40,7 @@ class LessonContent:
         self.store = store
         self.settings = settings
         self.remote = remote  # FIML_CONTENT_REMOTE; None: the clone's `origin`, if any
+        self.fetch = True  # whether a refresh fetches from the remote (`chat` turns it off unless asked)
         self._lock = threading.RLock()  # guards the archive lookup
         self._refreshing = threading.Lock()  # one refresh at a time; never taken by an action
         self._summaries = SummaryCache()
@@ -62,15 +63,16 @@ class LessonContent:
         return cls(ContentStore.open(root, settings, preview=preview, remote=remote), settings, remote=remote)
 
     # -- refresh -----------------------------------------------------------------------------
-    def refresh(self, fetch: bool = True) -> None:
-        """Fetch new tags (if there is a remote), re-index, rebuild the catalogue, swap it in.
+    def refresh(self, fetch: bool | None = None) -> None:
+        """Fetch new tags (if there is a remote, and `fetch`, default `self.fetch`), re-index, rebuild
+        the catalogue, swap it in.
 
         A failed fetch still re-indexes what is there, then raises ContentError (the caller logs it
         and tries again later); the catalogue in use stays valid throughout.
         """
         with self._refreshing:
             problem = None
-            if fetch:
+            if self.fetch if fetch is None else fetch:
                 try:
                     self.store.fetch_tags(self.remote)
                 except ContentError as exc:

@@ -351,12 +351,12 @@ class GitRepo:
             args += ["--", folder]
         return [p for p in self._git(*args).splitlines() if p]
 
-    def diff_names(self, base: str, head: str | None, folder: str) -> list[tuple[str, str, str | None]]:
+    def diff_names(self, base: str, head: str | None, *folders: str) -> list[tuple[str, str, str | None]]:
         """(status, old path, new path) of files changed between `base` and `head` (None: work tree)."""
         args = ["diff", "--name-status", "-M", "-z", base]
         if head:
             args.append(head)
-        out = self._git(*args, "--", folder)
+        out = self._git(*args, "--", *folders)
         parts = [p for p in out.split("\x00") if p != ""]
         changes: list[tuple[str, str, str | None]] = []
         i = 0
@@ -369,6 +369,10 @@ class GitRepo:
                 changes.append((status[0], parts[i + 1], None))
                 i += 2
         return changes
+
+    def commit_date(self, commit: str) -> str:
+        """The committer date of `commit`, ISO 8601."""
+        return self._git("show", "-s", "--format=%cI", commit).strip()
 
     def merge_base(self, a: str, b: str) -> str | None:
         try:

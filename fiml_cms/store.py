@@ -276,6 +276,12 @@ class ContentStore:
             return lesson
 
 
+def parse_published(data: bytes, display: str, stem: str, date: str) -> Lesson:
+    """A lesson as published at `date` under the file stem `stem`: a legacy format is upgraded in memory,
+    as the store and `diff` read it (for `check --base` on a base in a legacy format)."""
+    return _parse_published(data, display, Published(stem, "", date))
+
+
 def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
     """A published lesson; a version tagged before the current format is upgraded in memory.
 
@@ -323,6 +329,7 @@ class GitBackend:
         self._indexed: dict[str, dict[str, Published]] | None = None  # the last index
         self._entries: dict[str, Published | str] = {}  # tag name -> its version, or why the tag is ignored
         self._objects: dict[str, str] = {}  # tag name -> object, as indexed
+        self._folders: dict[str, list[str]] = {}  # commit -> where lessons may be there (after a move)
 
     def index(self) -> dict[str, dict[str, Published]]:
         """The tag index, incrementally: only tags that are new or moved since the last call are read.
@@ -424,20 +431,42 @@ class GitBackend:
         return [e.blob or found[id(e)] or self._find_by_id(e) for e in entries]
 
     def _find_by_id(self, entry: Published) -> str:
-        """The lesson under another file name at that commit (e.g. a numbered legacy file)."""
+        """The lesson where it was at that commit, when not at `<lessons>/<id>.yaml`: under another file
+        name (a numbered legacy file), or in the folder the lessons were in then (before a move: the
+        `lessons` setting at that commit, else the default folder)."""
         from .document import LESSON, check_text
 
         assert entry.commit is not None
-        for path, sha in self.repo.list_files(entry.commit, self.lessons_rel):
-            if not path.endswith((".yaml", ".yml")):
-                continue
-            data = check_text(self.repo.read_blob(sha), path, LESSON).data or {}
-            if data.get("id") == entry.lesson_id:
+        folders = self._folders_at(entry.commit)
+        for folder in folders[1:]:
+            sha = self.repo.blob_sha(
+                entry.commit, f"{folder}/{entry.lesson_id}.yaml" if folder else f"{entry.lesson_id}.yaml"
+            )
+            if sha is not None:
                 return sha
+        for folder in folders:
+            for path, sha in self.repo.list_files(entry.commit, folder):
+                if not path.endswith((".yaml", ".yml")):
+                    continue
+                data = check_text(self.repo.read_blob(sha), path, LESSON).data or {}
+                if isinstance(data, dict) and data.get("id") == entry.lesson_id:
+                    return sha
         where = entry.tag or entry.commit
         raise ContentError(
-            f"{where}: no file for lesson {entry.lesson_id!r} in {self.lessons_rel or 'the repository root'} at commit {entry.commit[:12]}"
+            f"{where}: no file for lesson {entry.lesson_id!r} in {' or '.join(f or 'the repository root' for f in folders)} at commit {entry.commit[:12]}"
         )
+
+    def _folders_at(self, commit: str) -> list[str]:
+        """Where lessons may be at `commit`: the folder now, the one configured then, the default."""
+        cached = self._folders.get(commit)
+        if cached is not None:
+            return cached
+        folders = [self.lessons_rel]
+        for candidate in (lessons_folder_at(self.repo, commit), DEFAULT_LESSONS):
+            if candidate is not None and candidate not in folders:
+                folders.append(candidate)
+        self._folders[commit] = folders
+        return folders
 
     def read(self, blob: str, entry: Published) -> bytes:
         return self.repo.read_blob(blob)
@@ -478,6 +507,40 @@ class GitBackend:
             if data.get("id") == lesson_id and version and version not in found:
                 found[version] = Published(lesson_id, version, commit.date, None, commit.sha, sha)
         return found
+
+
+DEFAULT_LESSONS = "content/lessons"
+
+
+def lessons_folder_at(repo: GitRepo, commit: str) -> str | None:
+    """The lessons folder the settings named at `commit` (`.fiml-cms.toml`, else pyproject's table)."""
+    import tomllib
+
+    for name in (".fiml-cms.toml", "pyproject.toml"):
+        data = repo.read_at(commit, name)
+        if data is None:
+            continue
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        tool = document.get("tool", {}).get("fiml-cms") if isinstance(document.get("tool"), dict) else None
+        table = tool if isinstance(tool, dict) else (document if name == ".fiml-cms.toml" else {})
+        lessons, content = table.get("lessons"), table.get("content")
+        if isinstance(lessons, str) and lessons:
+            return _folder(lessons)
+        if isinstance(content, str) and content:
+            return _folder(f"{content}/lessons")
+        return None
+    return None
+
+
+def _folder(setting: str) -> str:
+    """A folder setting as a path inside the repository ("" for its root)."""
+    import posixpath
+
+    folder = posixpath.normpath(setting.replace("\\", "/")).strip("/")
+    return "" if folder == "." else folder
 
 
 class _KnownBlobs:

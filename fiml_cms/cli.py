@@ -340,6 +340,17 @@ def tag(
         metavar="PERCENT",
         help="Serve the new version to PERCENT % of new starts only (a canary flag in the flag file); the rest keep the previous latest.",
     ),
+    at: list[str] = typer.Option(
+        [],
+        "--at",
+        metavar="ID@VERSION=COMMIT",
+        help="With --from-history: tag that version at COMMIT instead of its first commit (repeatable).",
+    ),
+    last_text: bool = typer.Option(
+        False,
+        "--last-text",
+        help="With --from-history: tag each version whose text changed under the same number at its last text.",
+    ),
     merged: bool = typer.Option(
         False,
         "--merged",
@@ -380,10 +391,23 @@ def tag(
         planned = tag_current(ws, lesson, pending)
         print(f"created {planned.name} at {planned.commit[:12]}")
         return
-    plan = plan_from_history(ws)
+    if (at or last_text) and not from_history:
+        raise UsageError("--at and --last-text choose commits for --from-history")
+    plan = plan_from_history(ws, _parse_at(at), last_text)
     if not dry_run:
         apply_history(ws, plan)
     print(plan.render(dry_run))
+
+
+def _parse_at(values: list[str]) -> dict[tuple[str, str], str]:
+    chosen = {}
+    for value in values:
+        spec, sep, commit = value.partition("=")
+        lesson_id, at_sign, version = spec.partition("@")
+        if not (sep and at_sign and lesson_id and version and commit):
+            raise UsageError(f"--at {value!r}: expected ID@VERSION=COMMIT, e.g. tax_001@1.0.0=3f2a9c1")
+        chosen[(lesson_id, version.removeprefix("v"))] = commit
+    return chosen
 
 
 @app.command("canary", epilog=example("fiml-cms canary bond_basics 30"))

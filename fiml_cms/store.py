@@ -290,20 +290,35 @@ def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
     """
     try:
         return parse_lesson(data, display)
-    except ContentError as invalid:
+    except ContentError:
         from . import legacy, yamlfile
         from .document import LESSON, check_text
 
         document = check_text(data, display, LESSON).data
         if not isinstance(document, dict) or legacy.is_current(document):
             raise
+        import re
+
         day = (entry.date or "")[:10] or None
-        upgraded = legacy.upgrade_lesson(
-            document, stem=entry.lesson_id, first_seen=day, today=day or "1970-01-01"
-        )
+        dropped: set[str] = set()
+        while True:
+            # A published version cannot be edited any more: what has no place in the format is left
+            # out of what is served (as `upgrade --drop-field NAME` would), instead of serving nothing.
+            upgraded = legacy.upgrade_lesson(
+                document,
+                stem=entry.lesson_id,
+                first_seen=day,
+                today=day or "1970-01-01",
+                drop_fields=dropped,
+            )
+            droppable = set(re.findall(r"--drop-field (\w+)", " ".join(upgraded.problems))) - dropped
+            if upgraded.data is not None or not droppable:
+                break
+            dropped |= droppable
         if upgraded.data is None:
+            # Not `invalid` itself: its hint (`run fiml-cms upgrade <file>`) names no file here, a tag does.
             raise ContentError(
-                f"{invalid} (a legacy lesson that cannot be upgraded: {'; '.join(upgraded.problems[:2])})"
+                f"{display} is in a legacy format that cannot be read as a lesson: {'; '.join(upgraded.problems[:2])}"
             ) from None
         return parse_lesson(
             yamlfile.dump_lesson(upgraded.data).encode("utf-8"), f"{display}, upgraded from the legacy format"

@@ -101,6 +101,13 @@ def _open_lessons(settings: BotSettings) -> LessonContent:
     return LessonContent.open(repo.root, repo, preview=preview, remote=settings.content_remote)
 
 
+def chat_fetches(asked: bool, settings: BotSettings) -> bool:
+    """Whether `chat` fetches from the content remote: only when asked (--fetch) or when a remote is
+    configured (FIML_CONTENT_REMOTE). An author's clone is theirs: chat pulls no tags into it by
+    itself (`run` always fetches: its clone is the bot's)."""
+    return asked or settings.content_remote is not None
+
+
 def policy_settings(content: LessonContent) -> PolicySettings:
     table = dict(content.settings.policy)
     known = {k: table[k] for k in ("notify_minor_steps", "choice_on_major") if k in table}

@@ -53,13 +53,12 @@ def chat(
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
-    from .bootstrap import build, start_background
+    from .bootstrap import build, chat_fetches, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(content, database, preview=preview, lessons=lessons)
     parts = build(settings, auto_upgrade=True)
-    # An author's clone is theirs: chat pulls nothing into it unless asked (`run` fetches: it is a bot's clone).
-    parts.content.fetch = fetch or settings.content_remote is not None
+    parts.content.fetch = chat_fetches(fetch, settings)
     tutor = parts.tutor
     learner = f"console:{user}"
     chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))

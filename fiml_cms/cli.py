@@ -56,10 +56,16 @@ def validate(
         help="text | json | github | sarif (default: github under GitHub Actions, else text).",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    configured: bool = typer.Option(
+        False,
+        "--configured",
+        help="Check only the given files that are in the configured lessons or paths folder; ignore other YAML (for the pre-commit hook).",
+    ),
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Check lessons against the schema and the semantic rules. Exit 0 clean, 1 findings, 2 usage error."""
     from . import report
+    from .commands.validate import in_configured_folders
     from .commands.validate import validate as run_validate
     from .config import load_settings
 
@@ -68,6 +74,12 @@ def validate(
         raise UsageError(f"unknown format {chosen!r}; choose one of {', '.join(report.FORMATS)}")
     start = paths[0] if paths else Path.cwd()
     settings = load_settings(start, lessons)
+    if configured and paths:
+        given = len(paths)
+        paths = [p for p in paths if in_configured_folders(p, settings)]
+        if not paths:
+            print(f"0 files checked: none of the {given} given is in the lessons or paths folder")
+            raise typer.Exit(0)
     result = run_validate(list(paths or []), settings)
     output = report.render(result, chosen, color=chosen == "text" and _stdout_is_terminal())
     if output:
@@ -206,6 +218,8 @@ def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool, pendin
         if value
     )
     print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}{yanked}){extra}")
+    if outcome.tag:
+        _archive_hint(ws)
     if yanked and not outcome.tag:
         print(
             f"the yank takes effect for learners once {plan.new_version} is published: `fiml-cms tag {plan.lesson_id}`"
@@ -373,6 +387,8 @@ def tag(
 
         done = tag_merged(ws)
         print(done.render())
+        if done.created:
+            _archive_hint(ws)
         raise typer.Exit(done.exit_code)
     if from_history == bool(lesson):
         raise UsageError("give either a LESSON, --merged or --from-history")
@@ -384,12 +400,14 @@ def tag(
         print(
             f"canary: {started.lesson} {started.version} for {started.percent} % of new starts; the others get {started.stable} ({_flags_file(ws, flags)})"
         )
+        _archive_hint(ws)
         return
     if canary is not None:
         raise UsageError("--canary is for tagging one LESSON")
     if lesson:
         planned = tag_current(ws, lesson, pending)
         print(f"created {planned.name} at {planned.commit[:12]}")
+        _archive_hint(ws)
         return
     if (at or last_text) and not from_history:
         raise UsageError("--at and --last-text choose commits for --from-history")
@@ -397,6 +415,14 @@ def tag(
     if not dry_run:
         apply_history(ws, plan)
     print(plan.render(dry_run))
+
+
+def _archive_hint(ws: Any) -> None:
+    from .commands.archive import refresh_hint
+
+    hint = refresh_hint(ws)
+    if hint:
+        print(hint)
 
 
 def _parse_at(values: list[str]) -> dict[tuple[str, str], str]:

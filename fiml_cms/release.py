@@ -4,9 +4,9 @@ A tag made on a pull-request branch must not reach learners before review (the w
 and release-please publish only from release branches). The branches come from `release_branches`
 in the settings; by default the remote's default branch, else `main`. Each branch is looked up as the
 fetched remote branch first (`refs/remotes/<remote>/<branch>`: what the remote has, which is what a
-bot clone that only fetches knows), then as the local branch. A repository with neither (one local
-branch under another name, no remote) takes its checked-out branch, so a lone author's repository
-keeps working; that fallback is named in `ReleaseTips.note`.
+bot clone that only fetches knows), then as the local branch. Without `main`, `master` (git's old
+default); with neither (one local branch under another name, no remote) the checked-out branch, so a
+lone author's repository keeps working; that fallback is named in `ReleaseTips.note`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .gitrepo import GitRepo
 
 DEFAULT_BRANCH = "main"
+LEGACY_DEFAULT = "master"  # git's default branch name before `main`: taken when there is no `main`
 #: Where a content remote given as a URL (FIML_CONTENT_REMOTE) keeps its fetched release branches.
 URL_REMOTE_NAME = "fiml-content"
 
@@ -74,6 +75,12 @@ def release_tips(repo: GitRepo, settings: Settings, remote: str | None = None) -
             (),
             f"no release branch found ({', '.join(names)} in `release_branches`): nothing is published until one exists",
         )
+    for ref in ([f"refs/remotes/{remote}/{LEGACY_DEFAULT}"] if remote else []) + [
+        f"refs/heads/{LEGACY_DEFAULT}"
+    ]:
+        commit = repo.rev_parse(ref)
+        if commit is not None and names == (DEFAULT_BRANCH,):  # a repository from before `main`
+            return ReleaseTips((LEGACY_DEFAULT,), ((ref, commit),), None)
     current = repo.current_branch()
     head = repo.head()
     if current is None or head is None:
@@ -85,15 +92,13 @@ def release_tips(repo: GitRepo, settings: Settings, remote: str | None = None) -
     )
 
 
-def fetch_refspecs(repo: GitRepo, settings: Settings, remote: str) -> tuple[str, ...]:
-    """What a bot's fetch brings besides the tags: each release branch into `refs/remotes/<remote>/`."""
-    names = settings.release_branches or (
-        (repo.remote_default_branch(remote) or DEFAULT_BRANCH)
-        if remote in repo.remotes()
-        else DEFAULT_BRANCH,
-    )
-    local = remote if remote in repo.remotes() else URL_REMOTE_NAME
-    return tuple(f"+refs/heads/{name}:refs/remotes/{local}/{name}" for name in names)
+def fetch_refspecs(repo: GitRepo, remote: str) -> tuple[str, ...]:
+    """What a bot's fetch brings besides the tags. A named remote's own refspec already updates
+    `refs/remotes/<remote>/*` (the release branches among them); a URL has none, so its branches are
+    kept under `refs/remotes/fiml-content/` (a wildcard: a missing branch never fails the fetch)."""
+    if remote in repo.remotes():
+        return ()
+    return (f"+refs/heads/*:refs/remotes/{URL_REMOTE_NAME}/*",)
 
 
 def is_release_branch(repo: GitRepo, settings: Settings) -> bool:

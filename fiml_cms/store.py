@@ -500,7 +500,7 @@ class GitBackend:
 
         chosen = self.repo.remote_for_tags(remote or self.remote)
         if chosen is not None:
-            self.repo.fetch_tags(chosen, refspecs=fetch_refspecs(self.repo, self.settings, chosen))
+            self.repo.fetch_tags(chosen, refspecs=fetch_refspecs(self.repo, chosen))
         return chosen
 
     def history(self, lesson_id: str) -> dict[str, Published]:

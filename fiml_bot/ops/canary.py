@@ -29,11 +29,12 @@ from .flags import FeatureFlags, FlagSet, bucket
 
 
 class CanaryRollout:
-    """Implements the tutor's `Rollout` from the flags in use and the content's published canaries.
+    """Implements the tutor's `Rollout` from the content's published canaries, or the flags in use.
 
-    `published` (the content's `canaries()`: the flag file committed on the release branch) wins over
-    the operator's flag file for the same lesson: the canary travels with the content, so a bot that
-    only fetches serves it as committed."""
+    With `published` (the content's `canaries()`: the flag file committed on the release branch) the
+    canaries are those alone: the canary travels with the content, so a bot that only fetches serves
+    it as committed, and a stale checkout's flag file can neither start nor keep one (after `promote`).
+    Without it (an embedding that wires none), the canaries of the flag file in use."""
 
     def __init__(self, flags: FeatureFlags, published: Callable[[], dict[str, Canary]] | None = None) -> None:
         self.flags = flags
@@ -45,7 +46,7 @@ class CanaryRollout:
         published = self.published() if self.published is not None else _NONE
         seen = self._seen
         if seen is None or seen[0] is not current or seen[1] is not published:
-            seen = (current, published, {**current.canaries(), **published})
+            seen = (current, published, published if self.published is not None else current.canaries())
             self._seen = seen
         return seen[2]
 

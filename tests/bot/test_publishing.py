@@ -155,3 +155,21 @@ def test_tag_merged_tags_each_new_version_on_the_release_branch_idempotently(pub
     again = cli("tag", "--merged")
     assert again.exit_code == 0 and "0 tag(s) created, 11 version(s) already tagged" in again.output
     assert latest(published) == "1.0.1"
+
+
+def test_a_bot_fetching_from_a_url_checks_that_remotes_release_branch(
+    published: Path, tmp_path: Path
+) -> None:
+    bot = tmp_path / "bot"
+    git(tmp_path, "clone", "-q", str(published), str(bot))
+    git(bot, "remote", "remove", "origin")  # FIML_CONTENT_REMOTE names the repository by URL instead
+    open_branch_with_bump(published)
+    assert cli("bump", LESSON, "auto", "-m", "Unreviewed", "--commit", "--tag", "--pending").exit_code == 0
+    content = LessonContent.open(bot, load_settings(bot), remote=str(published))
+    content.refresh()
+    assert content.latest(LESSON).version == "1.0.0"
+    git(published, "checkout", "-q", "main")
+    git(published, "merge", "-q", "--no-ff", "-m", "Merge pr", "pr")
+    content.refresh()
+    assert content.latest(LESSON).version == "1.0.1"
+    assert git(bot, "rev-parse", "refs/remotes/fiml-content/main") == git(published, "rev-parse", "main")

@@ -173,3 +173,21 @@ def test_a_bot_fetching_from_a_url_checks_that_remotes_release_branch(
     content.refresh()
     assert content.latest(LESSON).version == "1.0.1"
     assert git(bot, "rev-parse", "refs/remotes/fiml-content/main") == git(published, "rev-parse", "main")
+
+
+def test_doctor_does_not_fail_on_a_tag_pending_merge(published: Path, tmp_path: Path) -> None:
+    from fiml_bot.bootstrap import BotSettings, build
+    from fiml_bot.ops.commands import run_doctor
+    from fiml_bot.tutor.callbacks import encode
+    from fiml_bot.tutor.events import Pressed
+
+    settings = BotSettings.from_env({}, content=published, database_url=f"sqlite:///{tmp_path / 'bot.db'}")
+    parts = build(settings, auto_upgrade=True)
+    try:
+        parts.tutor.handle("telegram:1", Pressed(encode("o", LESSON)), name="Ada")
+    finally:
+        parts.storage.close()
+    open_branch_with_bump(published)
+    assert cli("bump", LESSON, "auto", "-m", "Unreviewed", "--commit", "--tag", "--pending").exit_code == 0
+    report = run_doctor(settings)
+    assert report.problems == [] and report.skipped == []

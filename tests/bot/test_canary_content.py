@@ -109,6 +109,7 @@ def test_a_fetch_only_clone_serves_the_canary_to_its_share_raises_add_and_zero_r
         published, "rev-parse", "HEAD"
     )
     assert "deploy/flags.json" in git(published, "show", "--name-only", "--format=", "HEAD")
+    assert cli("check", "--base", "HEAD~2").exit_code == 0  # the bump and the canary's commit pass the gate
 
     bot.content.refresh()  # `git fetch` only; the clone's work tree is never updated
     assert not (clone / "deploy/flags.json").exists()

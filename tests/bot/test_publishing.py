@@ -64,6 +64,8 @@ def chat_output(root: Path, tmp_path: Path) -> str:
 
 def test_bump_tag_on_a_pull_request_branch_is_refused_and_writes_nothing(published: Path) -> None:
     open_branch_with_bump(published)
+    gate = cli("check", "--base", "main")  # the pull request's gate: changed, not bumped yet
+    assert gate.exit_code == 1 and "FIML060" in gate.output
     head = git(published, "rev-parse", "HEAD")
     before = (published / f"content/lessons/{LESSON}.yaml").read_bytes()
     result = cli("bump", LESSON, "auto", "-m", "Unreviewed", "--commit", "--tag")
@@ -73,8 +75,9 @@ def test_bump_tag_on_a_pull_request_branch_is_refused_and_writes_nothing(publish
     assert git(published, "rev-parse", "HEAD") == head
     assert (published / f"content/lessons/{LESSON}.yaml").read_bytes() == before
     assert git(published, "tag", "-l", f"lesson/{LESSON}/*") == f"lesson/{LESSON}/v1.0.0"
-    # `tag` alone refuses the same way once the bump is committed.
+    # `tag` alone refuses the same way once the bump is committed (which the gate then passes).
     assert cli("bump", LESSON, "auto", "-m", "Unreviewed", "--commit").exit_code == 0
+    assert cli("check", "--base", "main").exit_code == 0
     refused = cli("tag", LESSON)
     assert refused.exit_code == 1 and "not a release branch" in refused.output
 
@@ -191,3 +194,24 @@ def test_doctor_does_not_fail_on_a_tag_pending_merge(published: Path, tmp_path: 
     assert cli("bump", LESSON, "auto", "-m", "Unreviewed", "--commit", "--tag", "--pending").exit_code == 0
     report = run_doctor(settings)
     assert report.problems == [] and report.skipped == []
+
+
+def test_notify_counts_a_minor_update_only_once_it_is_merged(published: Path) -> None:
+    from fiml_bot.notify import updates_since
+
+    before = git(published, "rev-parse", "main")
+    git(published, "checkout", "-q", "-b", "pr")
+    replace_in(
+        published / f"content/lessons/{LESSON}.yaml",
+        "sections:\n",
+        "sections:\n  - id: warmup\n    type: text\n    title: Before we start\n    body: |\n      Look around you.\n",
+    )
+    commit_all(published, "A warm-up section")
+    assert cli("bump", LESSON, "auto", "-m", "A warm-up", "--commit", "--tag", "--pending").exit_code == 0
+    content = LessonContent.open(published, load_settings(published))
+    assert updates_since(content, before) == {}  # tagged, not merged: nobody is told
+    git(published, "checkout", "-q", "main")
+    git(published, "merge", "-q", "--no-ff", "-m", "Merge pr", "pr")
+    content.refresh(fetch=False)
+    update = updates_since(content, before)[LESSON]
+    assert (update.base, update.new) == ("1.0.0", "1.1.0")

@@ -52,6 +52,8 @@ class LessonContent:
         self.max_staleness: float | None = None  # set by a refresher: older content makes /readyz fail
         self._canaries: dict[str, Canary] = {}
         self._canaries_from: bytes | None = None
+        if store.release_note:
+            log.warning("published versions: %s", store.release_note)
         self._catalogue = self._build_catalogue()
         self._read_canaries()
         self.refreshed_at = time.monotonic()

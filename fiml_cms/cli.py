@@ -321,6 +321,8 @@ def versions(
     _check_format(fmt)
     ws = _workspace(lessons)
     print(render_versions(lesson, list_versions(ws, lesson), fmt))
+    if ws.backend.release_note:  # which branch decides what is published, when not as configured
+        print(f"note: {ws.backend.release_note}", file=sys.stderr)
 
 
 @app.command(epilog=example("fiml-cms show bond_basics@1.0.0"))

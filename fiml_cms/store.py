@@ -168,6 +168,11 @@ class ContentStore:
         return read(path) if read is not None else None
 
     @property
+    def release_note(self) -> str | None:
+        """How the release branches were found when not as configured (a fallback), else None."""
+        return getattr(self._backend, "release_note", None)
+
+    @property
     def is_git(self) -> bool:
         return hasattr(self._backend, "read_published")
 

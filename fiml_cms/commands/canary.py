@@ -30,10 +30,13 @@ def _committable(ws: Workspace, flags: Path) -> str:
     try:
         relative = ws.repo.relative(flags)
     except ValueError:
+        relative = None
+    if relative != flagfile.DEFAULT_PATH.as_posix():
+        where = "outside the content repository" if relative is None else "not the content's flag file"
         raise Refused(
-            f"{flags} is outside the content repository {ws.repo.root}: a content canary is committed with the content "
-            f"(use {flagfile.DEFAULT_PATH} in the repository; the bot reads it at the published commit)"
-        ) from None
+            f"{flags} is {where} {ws.repo.root}: a content canary is committed with the content in {flagfile.DEFAULT_PATH}, "
+            "which the bot reads at the published commit (drop --flags, or unset FIML_FLAGS_FILE for fiml-cms)"
+        )
     if ws.repo.is_detached():
         raise Refused("HEAD is detached (not on a branch): check out a branch before changing a canary")
     if ws.repo.is_dirty(relative):

@@ -191,6 +191,8 @@ def test_canary_commands_refuse_while_the_flag_file_is_uncommitted(published: Pa
         result = cli(*args)
         assert result.exit_code == 1 and "uncommitted changes" in result.output, args
     git(published, "checkout", "--", "deploy/flags.json")
+    other = cli("canary", LESSON, "30", "--flags", "deploy/other.json")
+    assert other.exit_code == 1 and "not the content's flag file" in other.output
     outside = tmp_path / "elsewhere.json"
     result = cli("canary", LESSON, "30", "--flags", str(outside))
     assert result.exit_code == 1 and "outside the content repository" in result.output

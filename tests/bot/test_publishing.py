@@ -215,3 +215,17 @@ def test_notify_counts_a_minor_update_only_once_it_is_merged(published: Path) ->
     content.refresh(fetch=False)
     update = updates_since(content, before)[LESSON]
     assert (update.base, update.new) == ("1.0.0", "1.1.0")
+
+
+def test_without_main_master_counts_then_the_checked_out_branch_with_a_note(published: Path) -> None:
+    git(published, "branch", "-m", "main", "master")
+    assert latest(published) == "1.0.0"
+    assert "note:" not in cli("versions", LESSON).output
+    git(published, "branch", "-m", "master", "trunk")  # a lone repository on a branch of its own name
+    assert latest(published) == "1.0.0"
+    listed = cli("versions", LESSON)
+    assert listed.exit_code == 0
+    assert (
+        "note: no branch 'main': the checked-out branch 'trunk' is taken as the release branch"
+        in listed.output
+    )

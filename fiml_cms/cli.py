@@ -112,7 +112,7 @@ FlagsOption = typer.Option(
     None,
     "--flags",
     envvar="FIML_FLAGS_FILE",
-    help="The bot's flag file (flagd format; default: deploy/flags.json in the repository).",
+    help="The content's flag file (flagd format): deploy/flags.json in the content repository, committed; another path is refused.",
 )
 
 

@@ -30,6 +30,7 @@ class BotSettings:
     """Where the content and the database are; from options, then FIML_* variables, then defaults."""
 
     content: Path = Path(".")
+    lessons: Path | None = None  # --lessons: overrides the content repository's `lessons` setting
     database_url: str = "sqlite:///var/fiml.db"
     preview: bool | None = None  # None: preview only when the repository has no published version
     content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
@@ -71,14 +72,21 @@ def require_lessons(content: LessonContent) -> LessonContent:
     from fiml_cms.errors import UsageError
 
     if not content.lesson_ids():
+        settings = content.settings
+        where = (
+            f"`lessons` in {settings.config_file}"
+            if settings.config_file is not None
+            else f"`lessons` in {settings.root / '.fiml-cms.toml'} (default content/lessons)"
+        )
         raise UsageError(
-            f"{content.settings.lessons}: no lessons to serve in {content.settings.root} (write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository)"
+            f"{settings.lessons}: no lessons to serve in {settings.root}: the lessons folder is set by {where} or --lessons; "
+            "write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository"
         )
     return content
 
 
 def _open_lessons(settings: BotSettings) -> LessonContent:
-    repo = load_settings(settings.content)
+    repo = load_settings(settings.content, settings.lessons)
     preview = settings.preview
     if preview is None:
         published = (
@@ -91,6 +99,13 @@ def _open_lessons(settings: BotSettings) -> LessonContent:
         log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)
         preview = True
     return LessonContent.open(repo.root, repo, preview=preview, remote=settings.content_remote)
+
+
+def chat_fetches(asked: bool, settings: BotSettings) -> bool:
+    """Whether `chat` fetches from the content remote: only when asked (--fetch) or when a remote is
+    configured (FIML_CONTENT_REMOTE). An author's clone is theirs: chat pulls no tags into it by
+    itself (`run` always fetches: its clone is the bot's)."""
+    return asked or settings.content_remote is not None
 
 
 def policy_settings(content: LessonContent) -> PolicySettings:
@@ -150,6 +165,7 @@ def build(settings: BotSettings, *, auto_upgrade: bool = False, ops: Operations 
     if ops is None:
         return BotParts(Tutor(content, storage, policy=policy_settings(content)), content, storage)
     ops.metrics.watch_content(content.refresh_age)
+    ops.rollout.published = content.canaries  # content canaries travel with the content (issue 22)
     tutor = Tutor(
         content,
         storage,

@@ -13,7 +13,7 @@ from fiml_cms.clikit import example, new_app, run_app, version_option
 from fiml_cms.errors import UsageError
 
 from . import __version__
-from .cli_options import ContentOption, DatabaseOption, MetricsPortOption, user_errors
+from .cli_options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
 from .cli_options import bot_settings as _settings
 from .flags_cli import flags_app
 
@@ -38,14 +38,21 @@ def chat(
         "--preview/--published",
         help="Serve the lessons folder as it is, or only published versions (default: preview when nothing is published).",
     ),
+    lessons: Path | None = LessonsOption,
+    fetch: bool = typer.Option(
+        False,
+        "--fetch",
+        help="Fetch new tags and release branches from the content remote while chatting (also when FIML_CONTENT_REMOTE is set); by default chat only re-reads the local repository.",
+    ),
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
-    from .bootstrap import build, start_background
+    from .bootstrap import build, chat_fetches, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = _settings(content, database, preview=preview)
+    settings = _settings(content, database, preview=preview, lessons=lessons)
     parts = build(settings, auto_upgrade=True)
+    parts.content.fetch = chat_fetches(fetch, settings)
     tutor = parts.tutor
     learner = f"console:{user}"
     chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
@@ -90,6 +97,7 @@ def run(
         help="Webhook mode: the port to listen on (default 8443).",
     ),
     metrics_port: int | None = MetricsPortOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Run the Telegram bot: long polling, or with --webhook-url a webhook server (with /healthz and /readyz).
 
@@ -100,7 +108,7 @@ def run(
 
     telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
     configure_logging([telegram.token, telegram.secret])
-    run_bot(_settings(content, database, preview=preview), telegram, metrics_port)
+    run_bot(_settings(content, database, preview=preview, lessons=lessons), telegram, metrics_port)
 
 
 @app.command(epilog=example("fiml-bot notify --since lessons-2026-11 --dry-run"))
@@ -134,6 +142,7 @@ def notify(
         None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
     ),
     metrics_port: int | None = MetricsPortOption,
+    lessons: Path | None = LessonsOption,
 ) -> None:
     """Message Telegram learners whose started or finished lessons got a major or minor update since REF.
 
@@ -144,7 +153,7 @@ def notify(
     from .launch import NotifyRun, quiet_logging, require_token, telegram_token
 
     quiet_logging(telegram_token(), dry_run)
-    settings = _settings(content, database, preview=False)
+    settings = _settings(content, database, preview=False, lessons=lessons)
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     updates, selected = job.select(since)
     for update in updates.values():

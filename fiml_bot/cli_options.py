@@ -19,6 +19,11 @@ user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a
 ContentOption = typer.Option(
     None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
 )
+LessonsOption = typer.Option(
+    None,
+    "--lessons",
+    help="The lessons folder (default: `lessons` in the content repository's .fiml-cms.toml or pyproject.toml tool.fiml-cms table, as for fiml-cms; else content/lessons).",
+)
 DatabaseOption = typer.Option(
     None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
 )
@@ -32,8 +37,10 @@ MetricsPortOption = typer.Option(
 )
 
 
-def bot_settings(content: Path | None, database: str | None, *, preview: bool | None = None) -> BotSettings:
+def bot_settings(
+    content: Path | None, database: str | None, *, preview: bool | None = None, lessons: Path | None = None
+) -> BotSettings:
     """The bot's settings: these options first, then FIML_* variables, then defaults."""
     from .bootstrap import BotSettings
 
-    return BotSettings.from_env(content=content, database_url=database, preview=preview)
+    return BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)

@@ -16,10 +16,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from fiml_cms import versions
+from fiml_cms import flagfile, versions
 from fiml_cms.config import Settings
 from fiml_cms.document import PATH, check_file
-from fiml_cms.errors import ContentError, FimlError
+from fiml_cms.errors import ConfigError, ContentError, FimlError
+from fiml_cms.flagfile import Canary
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 from fiml_cms.store import ArchiveBackend, ContentStore, Servable
 
@@ -27,6 +28,9 @@ from .summaries import SummaryCache
 from .tutor.catalogue import Catalogue
 
 log = logging.getLogger("fiml_bot.content")
+
+#: Where the content repository keeps its content canaries (what `fiml-cms tag --canary` commits).
+CANARY_FILE = flagfile.DEFAULT_PATH
 
 
 class LessonContent:
@@ -36,6 +40,7 @@ class LessonContent:
         self.store = store
         self.settings = settings
         self.remote = remote  # FIML_CONTENT_REMOTE; None: the clone's `origin`, if any
+        self.fetch = True  # whether a refresh fetches from the remote (`chat` turns it off unless asked)
         self._lock = threading.RLock()  # guards the archive lookup
         self._refreshing = threading.Lock()  # one refresh at a time; never taken by an action
         self._summaries = SummaryCache()
@@ -46,25 +51,31 @@ class LessonContent:
         self.refresh_error: str | None = None
         self.max_staleness: float | None = None  # set by a refresher: older content makes /readyz fail
         self._served_ref: tuple[tuple[str, ...], str] | None = None  # (published commits, their ref)
+        self._canaries: dict[str, Canary] = {}
+        self._canaries_from: bytes | None = None
+        if store.release_note:
+            log.warning("published versions: %s", store.release_note)
         self._catalogue = self._build_catalogue()
+        self._read_canaries()
         self.refreshed_at = time.monotonic()
 
     @classmethod
     def open(
         cls, root: Path, settings: Settings, preview: bool = False, *, remote: str | None = None
     ) -> LessonContent:
-        return cls(ContentStore.open(root, settings, preview=preview), settings, remote=remote)
+        return cls(ContentStore.open(root, settings, preview=preview, remote=remote), settings, remote=remote)
 
     # -- refresh -----------------------------------------------------------------------------
-    def refresh(self, fetch: bool = True) -> None:
-        """Fetch new tags (if there is a remote), re-index, rebuild the catalogue, swap it in.
+    def refresh(self, fetch: bool | None = None) -> None:
+        """Fetch new tags (if there is a remote, and `fetch`, default `self.fetch`), re-index, rebuild
+        the catalogue, swap it in.
 
         A failed fetch still re-indexes what is there, then raises ContentError (the caller logs it
         and tries again later); the catalogue in use stays valid throughout.
         """
         with self._refreshing:
             problem = None
-            if fetch:
+            if self.fetch if fetch is None else fetch:
                 try:
                     self.store.fetch_tags(self.remote)
                 except ContentError as exc:
@@ -76,6 +87,7 @@ class LessonContent:
             if changed or paths_changed:
                 self._catalogue = self._build_catalogue()
                 log.info("content refreshed: %d lesson(s) changed", len(changed))
+            self._read_canaries()
             self.refresh_error = problem
             if problem is not None:
                 raise ContentError(problem)
@@ -121,6 +133,35 @@ class LessonContent:
             return None
         why = f": {self.refresh_error}" if self.refresh_error else ""
         return f"content not refreshed for {age:.0f} s (limit {self.max_staleness:g} s){why}"
+
+    # -- content canaries --------------------------------------------------------------------
+    def canaries(self) -> dict[str, Canary]:
+        """The content canaries as published: the flag file committed on the release branch (what a
+        bot that only fetches has), not a file in a checkout. The same dict until the file changes."""
+        return self._canaries
+
+    def _read_canaries(self) -> None:
+        if self.store.is_git:
+            data = self.store.read_published(CANARY_FILE.as_posix())
+        else:
+            try:
+                data = (self.settings.root / CANARY_FILE).read_bytes()
+            except OSError:
+                data = None
+        if data == self._canaries_from:
+            return
+        try:
+            self._canaries = canaries_in(data, f"{CANARY_FILE} (published)")
+        except (
+            FimlError
+        ) as exc:  # a broken file keeps the canaries in force: never a full release by accident
+            log.error("content canaries unchanged: %s", exc)
+            return
+        self._canaries_from = data
+        log.info(
+            "content canaries: %s",
+            ", ".join(f"{c.lesson} {c.version} {c.percent} %" for c in self._canaries.values()) or "none",
+        )
 
     def _build_catalogue(self) -> Catalogue:
         return Catalogue.build(self._summaries.summaries(self.store, self._parsed_latest), self._read_paths())
@@ -259,6 +300,23 @@ class LessonContent:
         return [
             e for e in latest.changelog if versions.is_valid(e.version) and versions.parse(e.version) > floor
         ]
+
+
+def canaries_in(data: bytes | None, source: str) -> dict[str, Canary]:
+    """The content canaries of a flag file's bytes (none when there is no file); ConfigError if broken."""
+    if data is None:
+        return {}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not UTF-8 text") from None
+    flags = flagfile.parse(text, source).get("flags", {})
+    found = {}
+    for key, flag in flags.items() if isinstance(flags, dict) else ():
+        canary = flagfile.canary_of(key, flag)
+        if canary is not None:
+            found[canary.lesson] = canary
+    return found
 
 
 def _report_fallback(lesson_id: str, found: Servable) -> None:

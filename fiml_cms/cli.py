@@ -73,10 +73,16 @@ def validate(
         help="Apply the edits that hints name (a misspelt field, a value to quote), then check again.",
     ),
     as_json: bool = JsonOption,
+    configured: bool = typer.Option(
+        False,
+        "--configured",
+        help="Check only the given files that are in the configured lessons or paths folder; ignore other YAML (for the pre-commit hook).",
+    ),
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Check lessons against the schema and the semantic rules. Exit 0 clean, 1 findings, 2 usage error."""
     from . import report
+    from .commands.validate import in_configured_folders
     from .commands.validate import validate as run_validate
     from .config import load_settings
 
@@ -85,6 +91,12 @@ def validate(
         raise UsageError(f"unknown format {chosen!r}; choose one of {', '.join(report.FORMATS)}")
     start = paths[0] if paths else Path.cwd()
     settings = load_settings(start, lessons)
+    if configured and paths:
+        given = len(paths)
+        paths = [p for p in paths if in_configured_folders(p, settings)]
+        if not paths:
+            print(f"0 files checked: none of the {given} given is in the lessons or paths folder")
+            raise typer.Exit(0)
     result = run_validate(list(paths or []), settings)
     if fix:
         from .commands.validate import fix_files
@@ -124,7 +136,7 @@ FlagsOption = typer.Option(
     None,
     "--flags",
     envvar="FIML_FLAGS_FILE",
-    help="The bot's flag file (flagd format; default: deploy/flags.json in the repository).",
+    help="The content's flag file (flagd format): deploy/flags.json in the content repository, committed; another path is refused.",
 )
 
 
@@ -149,6 +161,11 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None
 
 
 DateOption = typer.Option(None, "--date", help="Changelog date, YYYY-MM-DD (default: today).")
+PendingOption = typer.Option(
+    False,
+    "--pending",
+    help="Tag off a release branch knowingly: the version is listed as pending merge and goes live when its commit is merged into a release branch.",
+)
 CommitOption = typer.Option(False, "--commit", help="Commit the lesson file.")
 DryRunEditOption = typer.Option(False, "--dry-run", help="Print the change instead of writing it.")
 
@@ -162,8 +179,11 @@ def bump(
     date: str | None = DateOption,
     commit: bool = CommitOption,
     tag: bool = typer.Option(
-        False, "--tag", help="Create the annotated tag lesson/<id>/v<version> on that commit."
+        False,
+        "--tag",
+        help="Create the annotated tag lesson/<id>/v<version> on that commit (on a release branch; see --pending).",
     ),
+    pending: bool = PendingOption,
     dry_run: bool = DryRunEditOption,
     force: bool = typer.Option(False, "--force", help="Allow a lower level than the change requires."),
     yank: list[str] = typer.Option(
@@ -184,11 +204,15 @@ def bump(
     if commit and not dry_run:
         from .commands.bump_resume import resume_bump
 
-        resumed = resume_bump(ws, lesson, message, tag)  # a killed `bump --commit [--tag]`: finish it
+        resumed = resume_bump(
+            ws, lesson, message, tag, pending
+        )  # a killed `bump --commit [--tag]`: finish it
         if resumed is not None:
             print(resumed.summary())
             return
-    _run_bump(ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag)
+    _run_bump(
+        ws, plan_bump(ws, lesson, level, message, day, force, tuple(yank)), dry_run, commit, tag, pending
+    )
 
 
 def _parse_day(date: str | None) -> Any:
@@ -200,7 +224,7 @@ def _parse_day(date: str | None) -> Any:
         raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
 
 
-def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> None:
+def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool, pending: bool = False) -> None:
     """Print the plan (dry run) or apply it, then say what changed."""
     from .commands.bump import apply_bump
 
@@ -211,13 +235,15 @@ def _run_bump(ws: Any, plan: Any, dry_run: bool, commit: bool, tag: bool) -> Non
             f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}; required: {plan.required.label}{yanked}) [dry run, nothing written]"
         )
         return
-    outcome = apply_bump(ws, plan, commit, tag)
+    outcome = apply_bump(ws, plan, commit, tag, pending)
     extra = "".join(
         f", {what} {value}"
         for what, value in (("commit", outcome.commit and outcome.commit[:12]), ("tag", outcome.tag))
         if value
     )
     print(f"{plan.lesson_id}: {plan.old_version} -> {plan.new_version} ({plan.level.label}{yanked}){extra}")
+    if outcome.tag:
+        _archive_hint(ws)
     if yanked and not outcome.tag:
         print(
             f"the yank takes effect for learners once {plan.new_version} is published: `fiml-cms tag {plan.lesson_id}`"
@@ -242,6 +268,7 @@ def yank(
         "--tag",
         help="With --commit: publish the new version (its tag), which makes the yank take effect.",
     ),
+    pending: bool = PendingOption,
     dry_run: bool = DryRunEditOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
@@ -265,7 +292,7 @@ def yank(
         False,
         (version,),
     )
-    _run_bump(ws, plan, dry_run, commit, tag)
+    _run_bump(ws, plan, dry_run, commit, tag, pending)
 
 
 @app.command(epilog=example("fiml-cms diff bond_basics 1.0.0 worktree"))
@@ -333,6 +360,8 @@ def versions(
     _check_format(fmt)
     ws = _workspace(lessons)
     print(render_versions(lesson, list_versions(ws, lesson), fmt))
+    if ws.backend.release_note:  # which branch decides what is published, when not as configured
+        print(f"note: {ws.backend.release_note}", file=sys.stderr)
 
 
 @app.command(epilog=example("fiml-cms show bond_basics@1.0.0"))
@@ -366,34 +395,86 @@ def tag(
         metavar="PERCENT",
         help="Serve the new version to PERCENT % of new starts only (a canary flag in the flag file); the rest keep the previous latest.",
     ),
+    at: list[str] = typer.Option(
+        [],
+        "--at",
+        metavar="ID@VERSION=COMMIT",
+        help="With --from-history: tag that version at COMMIT instead of its first commit (repeatable).",
+    ),
+    last_text: bool = typer.Option(
+        False,
+        "--last-text",
+        help="With --from-history: tag each version whose text changed under the same number at its last text.",
+    ),
+    merged: bool = typer.Option(
+        False,
+        "--merged",
+        help="Tag on merge (CI, on a push to the release branch): tag every lesson version new on it; idempotent.",
+    ),
+    pending: bool = PendingOption,
     flags: Path | None = FlagsOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
-    """Publish a version: create its annotated tag."""
+    """Publish a version: create its annotated tag (live once its commit is on a release branch)."""
     from .commands.tagging import apply_history, plan_from_history, tag_current
 
     ws = _workspace(lessons)
+    if merged:
+        if lesson or from_history or canary is not None:
+            raise UsageError(
+                "--merged tags every new version on the release branch: give no LESSON, --from-history or --canary"
+            )
+        from .commands.tag_merged import tag_merged
+
+        done = tag_merged(ws)
+        print(done.render())
+        if done.created:
+            _archive_hint(ws)
+        raise typer.Exit(done.exit_code)
     if from_history == bool(lesson):
-        raise UsageError("give either a LESSON or --from-history")
+        raise UsageError("give either a LESSON, --merged or --from-history")
     if lesson and canary is not None:
         from .commands.canary import tag_canary
 
-        planned, started = tag_canary(ws, lesson, canary, _flags_file(ws, flags))
+        planned, started = tag_canary(ws, lesson, canary, _flags_file(ws, flags), pending)
         print(f"created {planned.name} at {planned.commit[:12]}")
         print(
             f"canary: {started.lesson} {started.version} for {started.percent} % of new starts; the others get {started.stable} ({_flags_file(ws, flags)})"
         )
+        _archive_hint(ws)
         return
     if canary is not None:
         raise UsageError("--canary is for tagging one LESSON")
     if lesson:
-        planned = tag_current(ws, lesson)
+        planned = tag_current(ws, lesson, pending)
         print(f"created {planned.name} at {planned.commit[:12]}")
+        _archive_hint(ws)
         return
-    plan = plan_from_history(ws)
+    if (at or last_text) and not from_history:
+        raise UsageError("--at and --last-text choose commits for --from-history")
+    plan = plan_from_history(ws, _parse_at(at), last_text)
     if not dry_run:
         apply_history(ws, plan)
     print(plan.render(dry_run))
+
+
+def _archive_hint(ws: Any) -> None:
+    from .commands.archive import refresh_hint
+
+    hint = refresh_hint(ws)
+    if hint:
+        print(hint)
+
+
+def _parse_at(values: list[str]) -> dict[tuple[str, str], str]:
+    chosen = {}
+    for value in values:
+        spec, sep, commit = value.partition("=")
+        lesson_id, at_sign, version = spec.partition("@")
+        if not (sep and at_sign and lesson_id and version and commit):
+            raise UsageError(f"--at {value!r}: expected ID@VERSION=COMMIT, e.g. tax_001@1.0.0=3f2a9c1")
+        chosen[(lesson_id, version.removeprefix("v"))] = commit
+    return chosen
 
 
 @app.command("canary", epilog=example("fiml-cms canary bond_basics 30"))

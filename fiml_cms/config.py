@@ -17,7 +17,7 @@ from .errors import ConfigError
 CONFIG_FILE = ".fiml-cms.toml"
 DEFAULT_TAG_FORMAT = "lesson/{id}/v{version}"
 #: The keys a configuration table may hold; anything else is refused (a typo must not be ignored).
-KNOWN_KEYS = ("content", "lessons", "paths", "archive", "tag_format", "policy")
+KNOWN_KEYS = ("content", "lessons", "paths", "archive", "tag_format", "release_branches", "policy")
 KNOWN_POLICY_KEYS = ("notify_minor_steps", "choice_on_major")
 
 
@@ -31,6 +31,9 @@ class Settings:
     tag_format: str = DEFAULT_TAG_FORMAT
     config_file: Path | None = None
     policy: tuple[tuple[str, Any], ...] = ()  # the `[policy]` table: thresholds for the bot (SPEC §5)
+    #: Branches whose history is published: a tag is live once its commit is merged into one of them.
+    #: Empty: the remote's default branch, else `main` (see `fiml_cms.release`).
+    release_branches: tuple[str, ...] = ()
 
 
 def find_root(start: Path) -> Path:
@@ -58,6 +61,7 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
         raise ConfigError(f"{source}: tag_format must contain {{id}} and {{version}}, got {tag_format!r}")
     if lessons is not None:
         lessons_dir = lessons if lessons.is_absolute() else Path.cwd() / lessons
+    release_branches = _branches(table, source)
     policy = table.get("policy", {})
     if not isinstance(policy, dict):
         raise ConfigError(f"{source}: `policy` must be a table")
@@ -70,7 +74,19 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
         tag_format,
         source,
         tuple(sorted(policy.items())),
+        release_branches,
     )
+
+
+def _branches(table: dict[str, Any], source: Path | None) -> tuple[str, ...]:
+    """`release_branches`: a branch name or a list of them."""
+    value = table.get("release_branches", [])
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(
+            f'{source}:{_line_of(source, "release_branches") if source else 1}: `release_branches` must be a branch name or a list of them, e.g. ["main"], got {value!r}'
+        )
+    return tuple(n.strip().removeprefix("refs/heads/") for n in names)
 
 
 def _read_table(root: Path) -> tuple[dict[str, Any], Path | None]:

@@ -156,6 +156,46 @@ class GitRepo:
                 found[name] = obj
         return found
 
+    def merged_tag_names(self, prefix: str, commit: str) -> set[str]:
+        """Names of the tags under `refs/tags/<prefix>` whose commit is reachable from `commit`."""
+        out = self._git(
+            "for_each_ref", "--format=%(refname:strip=2)", f"--merged={commit}", *_tag_patterns(prefix)
+        )
+        return {name for name in out.splitlines() if name.startswith(prefix)}
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        """Whether `commit` is reachable from `of` (merged into it)."""
+        import subprocess
+
+        done = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, of],
+            cwd=self.root,
+            capture_output=True,
+            check=False,
+        )
+        return done.returncode == 0
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch's short name; None when HEAD is detached."""
+        try:
+            return self._git("symbolic_ref", "-q", "--short", "HEAD") or None
+        except ContentError:
+            return None
+
+    def remotes(self) -> list[str]:
+        try:
+            return self._git("remote").split()
+        except ContentError:
+            return []
+
+    def remote_default_branch(self, remote: str) -> str | None:
+        """The branch `refs/remotes/<remote>/HEAD` names (the remote's default branch, set by clone)."""
+        try:
+            ref = self._git("symbolic_ref", "-q", f"refs/remotes/{remote}/HEAD")
+        except ContentError:
+            return None
+        return ref.removeprefix(f"refs/remotes/{remote}/") or None
+
     def tag_message(self, name: str) -> str:
         return self._git("for_each_ref", "--format=%(contents)", f"refs/tags/{name}").rstrip("\n")
 
@@ -231,8 +271,9 @@ class GitRepo:
         except ContentError:
             return None
 
-    def fetch_tags(self, remote: str, timeout: float = 30.0) -> None:
-        """`git fetch --tags REMOTE`, non-interactive and bounded; ContentError when it fails."""
+    def fetch_tags(self, remote: str, timeout: float = 30.0, refspecs: tuple[str, ...] = ()) -> None:
+        """`git fetch --tags REMOTE [REFSPEC...]`, non-interactive and bounded; ContentError (with git's
+        own reason) when it fails."""
         import os
         import subprocess
 
@@ -244,7 +285,7 @@ class GitRepo:
         }
         try:
             done = subprocess.run(
-                ["git", "fetch", "--quiet", "--tags", "--no-recurse-submodules", remote],
+                ["git", "fetch", "--tags", "--no-recurse-submodules", remote, *refspecs],
                 cwd=self.root,
                 env=env,
                 capture_output=True,
@@ -254,12 +295,9 @@ class GitRepo:
         except subprocess.TimeoutExpired:
             raise ContentError(f"git fetch --tags {remote} took longer than {timeout:g} s") from None
         if done.returncode != 0:
-            lines = done.stderr.decode(errors="replace").strip().splitlines()
-            detail = next(
-                (line for line in lines if line.startswith("fatal:")),
-                lines[0] if lines else f"exit {done.returncode}",
+            raise ContentError(
+                f"git fetch --tags {remote} failed: {_git_reason(done.stderr, done.returncode)}"
             )
-            raise ContentError(f"git fetch --tags {remote} failed: {detail.removeprefix('fatal: ')}")
 
     def read_spec(self, commit: str, path: str) -> tuple[str, bytes] | None:
         """(blob sha, bytes) of `path` at `commit` in one `cat-file --batch` round trip; None if absent."""
@@ -320,12 +358,12 @@ class GitRepo:
             args += ["--", folder]
         return [p for p in self._git(*args).splitlines() if p]
 
-    def diff_names(self, base: str, head: str | None, folder: str) -> list[tuple[str, str, str | None]]:
+    def diff_names(self, base: str, head: str | None, *folders: str) -> list[tuple[str, str, str | None]]:
         """(status, old path, new path) of files changed between `base` and `head` (None: work tree)."""
         args = ["diff", "--name-status", "-M", "-z", base]
         if head:
             args.append(head)
-        out = self._git(*args, "--", folder)
+        out = self._git(*args, "--", *folders)
         parts = [p for p in out.split("\x00") if p != ""]
         changes: list[tuple[str, str, str | None]] = []
         i = 0
@@ -338,6 +376,10 @@ class GitRepo:
                 changes.append((status[0], parts[i + 1], None))
                 i += 2
         return changes
+
+    def commit_date(self, commit: str) -> str:
+        """The committer date of `commit`, ISO 8601."""
+        return self._git("show", "-s", "--format=%cI", commit).strip()
 
     def merge_base(self, a: str, b: str) -> str | None:
         try:
@@ -381,6 +423,16 @@ class GitRepo:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _git_reason(stderr: bytes, code: int) -> str:
+    """Git's own words for a failure: its `fatal:`/`error:`/`! [rejected]` lines (joined), else all it
+    said, else the exit code. (`fetch --quiet` would hide a rejected tag and exit 1 saying nothing.)"""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    picked = [line for line in lines if line.startswith(("fatal:", "error:", "!"))] or lines
+    if not picked:
+        return f"exit {code} (git said nothing)"
+    return "; ".join(line.removeprefix("fatal: ").removeprefix("error: ") for line in picked)
 
 
 def _text(value: str | bytes) -> str:

@@ -77,7 +77,9 @@ class ContentStore:
         self._index: dict[str, dict[str, Published]] = backend.index()
 
     @classmethod
-    def open(cls, path: Path, settings: Settings | None = None, preview: bool = False) -> ContentStore:
+    def open(
+        cls, path: Path, settings: Settings | None = None, preview: bool = False, remote: str | None = None
+    ) -> ContentStore:
         """The store for the content repository at `path`: git if it has `.git`, else its archive.
 
         `preview` serves the lessons folder as it is (each lesson's current version only), for
@@ -89,7 +91,7 @@ class ContentStore:
         if (settings.root / ".git").exists():
             from .gitrepo import GitRepo
 
-            return cls(GitBackend(GitRepo(settings.root), settings))
+            return cls(GitBackend(GitRepo(settings.root), settings, remote))
         if (settings.archive / "index.json").is_file():
             return cls(ArchiveBackend(settings.archive))
         raise ContentError(
@@ -158,6 +160,26 @@ class ContentStore:
 
     def ids(self) -> list[str]:
         return sorted(self._index)
+
+    def read_published(self, path: str) -> bytes | None:
+        """A file of the content repository as published (at the release branch, as last indexed): the
+        committed flag file, say. None when absent, or when the store has no git history (`is_git`)."""
+        read = getattr(self._backend, "read_published", None)
+        return read(path) if read is not None else None
+
+    @property
+    def release_note(self) -> str | None:
+        """How the release branches were found when not as configured (a fallback), else None."""
+        return getattr(self._backend, "release_note", None)
+
+    @property
+    def is_git(self) -> bool:
+        return hasattr(self._backend, "read_published")
+
+    def pending(self, lesson_id: str) -> list[Published]:
+        """Versions tagged but not yet merged into a release branch (not served), oldest first."""
+        entries = getattr(self._backend, "pending", {}).get(lesson_id, {})
+        return [entries[v] for v in sorted(entries, key=versions.sort_key)]
 
     def versions(self, lesson_id: str) -> list[str]:
         """Published versions, oldest first (semver order), yanked ones included."""
@@ -259,6 +281,12 @@ class ContentStore:
             return lesson
 
 
+def parse_published(data: bytes, display: str, stem: str, date: str) -> Lesson:
+    """A lesson as published at `date` under the file stem `stem`: a legacy format is upgraded in memory,
+    as the store and `diff` read it (for `check --base` on a base in a legacy format)."""
+    return _parse_published(data, display, Published(stem, "", date))
+
+
 def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
     """A published lesson; a version tagged before the current format is upgraded in memory.
 
@@ -267,20 +295,35 @@ def _parse_published(data: bytes, display: str, entry: Published) -> Lesson:
     """
     try:
         return parse_lesson(data, display)
-    except ContentError as invalid:
+    except ContentError:
         from . import legacy, yamlfile
         from .document import LESSON, check_text
 
         document = check_text(data, display, LESSON).data
         if not isinstance(document, dict) or legacy.is_current(document):
             raise
+        import re
+
         day = (entry.date or "")[:10] or None
-        upgraded = legacy.upgrade_lesson(
-            document, stem=entry.lesson_id, first_seen=day, today=day or "1970-01-01"
-        )
+        dropped: set[str] = set()
+        while True:
+            # A published version cannot be edited any more: what has no place in the format is left
+            # out of what is served (as `upgrade --drop-field NAME` would), instead of serving nothing.
+            upgraded = legacy.upgrade_lesson(
+                document,
+                stem=entry.lesson_id,
+                first_seen=day,
+                today=day or "1970-01-01",
+                drop_fields=dropped,
+            )
+            droppable = set(re.findall(r"--drop-field (\w+)", " ".join(upgraded.problems))) - dropped
+            if upgraded.data is not None or not droppable:
+                break
+            dropped |= droppable
         if upgraded.data is None:
+            # Not `invalid` itself: its hint (`run fiml-cms upgrade <file>`) names no file here, a tag does.
             raise ContentError(
-                f"{invalid} (a legacy lesson that cannot be upgraded: {'; '.join(upgraded.problems[:2])})"
+                f"{display} is in a legacy format that cannot be read as a lesson: {'; '.join(upgraded.problems[:2])}"
             ) from None
         return parse_lesson(
             yamlfile.dump_lesson(upgraded.data).encode("utf-8"), f"{display}, upgraded from the legacy format"
@@ -293,15 +336,20 @@ class GitBackend:
     LIST_TREE_FROM = 16  # lookups at one commit from which listing its lessons folder once is cheaper
     READ_ALL_FROM = 256  # new tags from which reading all tags in one listing is cheaper than by name
 
-    def __init__(self, repo: GitRepo, settings: Settings) -> None:
+    def __init__(self, repo: GitRepo, settings: Settings, remote: str | None = None) -> None:
         self.repo = repo
         self.settings = settings
+        self.remote = remote  # where new tags and release branches are fetched from (None: origin, if any)
         self.format = TagFormat(settings.tag_format)
         self.lessons_rel = repo.relative(settings.lessons) if settings.lessons != repo.root else ""
         self.problems: list[str] = []
+        self.pending: dict[str, dict[str, Published]] = {}  # tagged, not merged into a release branch yet
+        self.release_note: str | None = None  # how the release branches were found, when not as configured
+        self._tips: tuple[str, ...] | None = None  # the release branches' commits the index was made at
         self._indexed: dict[str, dict[str, Published]] | None = None  # the last index
         self._entries: dict[str, Published | str] = {}  # tag name -> its version, or why the tag is ignored
         self._objects: dict[str, str] = {}  # tag name -> object, as indexed
+        self._folders: dict[str, list[str]] = {}  # commit -> where lessons may be there (after a move)
 
     def index(self) -> dict[str, dict[str, Published]]:
         """The tag index, incrementally: only tags that are new or moved since the last call are read.
@@ -309,8 +357,12 @@ class GitBackend:
         A running bot asks every few seconds; listing tag names and objects costs a fraction of reading
         every tag (its commit and date), and an unchanged listing returns the previous index as is.
         """
+        from .release import release_tips, tracking_remote
+
         objects = self.repo.tag_objects(self.format.prefix)
-        if self._indexed is not None and objects == self._objects:
+        tips = release_tips(self.repo, self.settings, tracking_remote(self.repo, self.remote))
+        self.release_note = tips.note
+        if self._indexed is not None and objects == self._objects and tips.commits == self._tips:
             return self._indexed
         kept = {
             name: entry
@@ -327,14 +379,18 @@ class GitBackend:
         for tag in read:
             if tag.name in objects:
                 entries[tag.name] = self._entry(tag)
+        merged: set[str] = set()
+        for commit in tips.commits:
+            merged |= self.repo.merged_tag_names(self.format.prefix, commit)
         index: dict[str, dict[str, Published]] = {}
+        pending: dict[str, dict[str, Published]] = {}
         problems = []
-        for entry in entries.values():
+        for name, entry in entries.items():
             if isinstance(entry, str):
                 problems.append(entry)
             else:
-                index.setdefault(entry.lesson_id, {})[entry.version] = entry
-        self.problems = problems
+                (index if name in merged else pending).setdefault(entry.lesson_id, {})[entry.version] = entry
+        self.problems, self.pending, self._tips = problems, pending, tips.commits
         self._entries, self._objects, self._indexed = (
             entries,
             {name: objects[name] for name in entries},
@@ -395,31 +451,61 @@ class GitBackend:
         return [e.blob or found[id(e)] or self._find_by_id(e) for e in entries]
 
     def _find_by_id(self, entry: Published) -> str:
-        """The lesson under another file name at that commit (e.g. a numbered legacy file)."""
+        """The lesson where it was at that commit, when not at `<lessons>/<id>.yaml`: under another file
+        name (a numbered legacy file), or in the folder the lessons were in then (before a move: the
+        `lessons` setting at that commit, else the default folder)."""
         from .document import LESSON, check_text
 
         assert entry.commit is not None
-        for path, sha in self.repo.list_files(entry.commit, self.lessons_rel):
-            if not path.endswith((".yaml", ".yml")):
-                continue
-            data = check_text(self.repo.read_blob(sha), path, LESSON).data or {}
-            if data.get("id") == entry.lesson_id:
+        folders = self._folders_at(entry.commit)
+        for folder in folders[1:]:
+            sha = self.repo.blob_sha(
+                entry.commit, f"{folder}/{entry.lesson_id}.yaml" if folder else f"{entry.lesson_id}.yaml"
+            )
+            if sha is not None:
                 return sha
+        for folder in folders:
+            for path, sha in self.repo.list_files(entry.commit, folder):
+                if not path.endswith((".yaml", ".yml")):
+                    continue
+                data = check_text(self.repo.read_blob(sha), path, LESSON).data or {}
+                if isinstance(data, dict) and data.get("id") == entry.lesson_id:
+                    return sha
         where = entry.tag or entry.commit
         raise ContentError(
-            f"{where}: no file for lesson {entry.lesson_id!r} in {self.lessons_rel or 'the repository root'} at commit {entry.commit[:12]}"
+            f"{where}: no file for lesson {entry.lesson_id!r} in {' or '.join(f or 'the repository root' for f in folders)} at commit {entry.commit[:12]}"
         )
+
+    def _folders_at(self, commit: str) -> list[str]:
+        """Where lessons may be at `commit`: the folder now, the one configured then, the default."""
+        cached = self._folders.get(commit)
+        if cached is not None:
+            return cached
+        folders = [self.lessons_rel]
+        for candidate in (lessons_folder_at(self.repo, commit), DEFAULT_LESSONS):
+            if candidate is not None and candidate not in folders:
+                folders.append(candidate)
+        self._folders[commit] = folders
+        return folders
 
     def read(self, blob: str, entry: Published) -> bytes:
         return self.repo.read_blob(blob)
+
+    def read_published(self, path: str) -> bytes | None:
+        """`path` (relative to the repository) at the first release branch's commit, as last indexed."""
+        tips = self._tips
+        return self.repo.read_at(tips[0], path) if tips else None
 
     def read_many(self, blobs: list[str]) -> dict[str, bytes]:
         return self.repo.read_blobs(list(dict.fromkeys(blobs)))
 
     def fetch_tags(self, remote: str | None) -> str | None:
-        chosen = self.repo.remote_for_tags(remote)
+        """New tags and the release branches (a tag counts once its commit is merged into one)."""
+        from .release import fetch_refspecs
+
+        chosen = self.repo.remote_for_tags(remote or self.remote)
         if chosen is not None:
-            self.repo.fetch_tags(chosen)
+            self.repo.fetch_tags(chosen, refspecs=fetch_refspecs(self.repo, chosen))
         return chosen
 
     def history(self, lesson_id: str) -> dict[str, Published]:
@@ -441,6 +527,40 @@ class GitBackend:
             if data.get("id") == lesson_id and version and version not in found:
                 found[version] = Published(lesson_id, version, commit.date, None, commit.sha, sha)
         return found
+
+
+DEFAULT_LESSONS = "content/lessons"
+
+
+def lessons_folder_at(repo: GitRepo, commit: str) -> str | None:
+    """The lessons folder the settings named at `commit` (`.fiml-cms.toml`, else pyproject's table)."""
+    import tomllib
+
+    for name in (".fiml-cms.toml", "pyproject.toml"):
+        data = repo.read_at(commit, name)
+        if data is None:
+            continue
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        tool = document.get("tool", {}).get("fiml-cms") if isinstance(document.get("tool"), dict) else None
+        table = tool if isinstance(tool, dict) else (document if name == ".fiml-cms.toml" else {})
+        lessons, content = table.get("lessons"), table.get("content")
+        if isinstance(lessons, str) and lessons:
+            return _folder(lessons)
+        if isinstance(content, str) and content:
+            return _folder(f"{content}/lessons")
+        return None
+    return None
+
+
+def _folder(setting: str) -> str:
+    """A folder setting as a path inside the repository ("" for its root)."""
+    import posixpath
+
+    folder = posixpath.normpath(setting.replace("\\", "/")).strip("/")
+    return "" if folder == "." else folder
 
 
 class _KnownBlobs:

@@ -16,6 +16,7 @@ completions are kept). `fiml-cms promote` removes the flag: the version is the p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fiml_cms import versions
@@ -24,23 +25,30 @@ from fiml_cms.flagfile import Canary, canary_key
 from fiml_cms.lesson import ChangelogEntry, Lesson
 
 from ..tutor.ports import Content, ProgressRepository
-from .flags import FeatureFlags, FlagSet
+from .flags import FeatureFlags, FlagSet, bucket
 
 
 class CanaryRollout:
-    """Implements the tutor's `Rollout` from the flags in use."""
+    """Implements the tutor's `Rollout` from the content's published canaries, or the flags in use.
 
-    def __init__(self, flags: FeatureFlags) -> None:
+    With `published` (the content's `canaries()`: the flag file committed on the release branch) the
+    canaries are those alone: the canary travels with the content, so a bot that only fetches serves
+    it as committed, and a stale checkout's flag file can neither start nor keep one (after `promote`).
+    Without it (an embedding that wires none), the canaries of the flag file in use."""
+
+    def __init__(self, flags: FeatureFlags, published: Callable[[], dict[str, Canary]] | None = None) -> None:
         self.flags = flags
-        self._seen: tuple[FlagSet, dict[str, Canary]] | None = None
+        self.published = published
+        self._seen: tuple[FlagSet, dict[str, Canary], dict[str, Canary]] | None = None
 
     def canaries(self) -> dict[str, Canary]:
         current = self.flags.flags
+        published = self.published() if self.published is not None else _NONE
         seen = self._seen
-        if seen is None or seen[0] is not current:
-            seen = (current, current.canaries())
+        if seen is None or seen[0] is not current or seen[1] is not published:
+            seen = (current, published, published if self.published is not None else current.canaries())
             self._seen = seen
-        return seen[1]
+        return seen[2]
 
     def view(self, content: Content, learner_id: str, progress: ProgressRepository) -> Content:
         canaries = self.canaries()
@@ -98,7 +106,7 @@ class LearnerContent:
         record = self._progress.progress(self._learner, canary.lesson)
         if record is not None:
             return _above(record.pinned_version, canary.stable)
-        return self._flags.enabled(canary_key(canary.lesson), self._learner)
+        return in_cohort(canary, self._learner)
 
     def _stable(self, lesson_id: str, canary: Canary) -> Lesson:
         """The newest servable version at or below the canary's `stable` one."""
@@ -121,6 +129,22 @@ class LearnerContent:
         if self.active(lesson_id) is None:
             return self._content.changelog_since(lesson_id, version)
         return [e for e in self.latest(lesson_id).changelog if _above(e.version, version)]
+
+
+def in_cohort(canary: Canary, learner_id: str) -> bool:
+    """Whether a new learner starts the canary: flagd's `fractional` bucket of (flag key, learner), the
+    "on" range first, so raising the share only adds learners (the same answer the flag file gives)."""
+    return bucket(canary_key(canary.lesson), learner_id) < canary.percent
+
+
+def canary_share(canaries: dict[str, Canary], lesson_id: str) -> int | None:
+    """A lesson's canary share in percent (None: no canary), e.g. from `LessonContent.canaries()`; it is
+    set, committed, by `fiml_cms.commands.canary.set_share` (`fiml-cms canary LESSON N`)."""
+    canary = canaries.get(lesson_id)
+    return None if canary is None else canary.percent
+
+
+_NONE: dict[str, Canary] = {}
 
 
 def _above(version: str, floor: str) -> bool:

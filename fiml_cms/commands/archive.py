@@ -228,3 +228,19 @@ def _display(path: Path) -> str:
     from .validate import display_name
 
     return display_name(path)
+
+
+def refresh_hint(ws: Workspace) -> str | None:
+    """After a tag: when the repository keeps an archive that no longer matches what is published, the
+    exact commands that bring it up to date (`archive --check` in CI fails until they run), else None."""
+    folder = ws.settings.archive
+    if not (folder / "index.json").is_file():
+        return None
+    ws.store.refresh()  # the tag just made
+    if not check_archive(ws).findings:
+        return None
+    relative = ws.repo.relative(folder)
+    return (
+        f"the archive ({relative}) does not hold what is published now (`fiml-cms archive --check` fails in CI): "
+        f'run `fiml-cms archive && git add {relative} && git commit -m "Archive the published versions"`'
+    )

@@ -154,9 +154,13 @@ def _read_text(path: Path) -> str:
         raise ContentError(f"{path}: cannot be read: {exc}") from None
 
 
-def apply_bump(ws: Workspace, plan: BumpPlan, commit: bool, tag: bool) -> BumpOutcome:
+def apply_bump(ws: Workspace, plan: BumpPlan, commit: bool, tag: bool, pending: bool = False) -> BumpOutcome:
     if tag and not commit:
         raise UsageError("--tag needs --commit: a tag points at the commit holding the new version")
+    if tag:
+        from ..release import require_release_branch
+
+        require_release_branch(ws.repo, ws.settings, plan.lesson_id, pending)  # before anything is written
     if commit:
         relative = ws.repo.relative(plan.path)
         if ws.repo.is_detached():

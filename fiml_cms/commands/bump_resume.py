@@ -38,10 +38,16 @@ class Resumed:
         return f"{self.lesson_id}: finished the interrupted bump to {self.version}: {', '.join(done)}"
 
 
-def resume_bump(ws: Workspace, lesson: str, messages: list[str], tag: bool) -> Resumed | None:
+def resume_bump(
+    ws: Workspace, lesson: str, messages: list[str], tag: bool, pending: bool = False
+) -> Resumed | None:
     """Finish an interrupted `bump --commit [--tag]` of `lesson` with these messages; None when there is
     none (the caller then bumps as usual)."""
     ref = ws.lesson_ref(lesson)
+    if tag:
+        from ..release import require_release_branch
+
+        require_release_branch(ws.repo, ws.settings, ref.id, pending)
     relative = ws.repo.relative(ref.path)
     try:
         text = ref.path.read_bytes().decode("utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .. import versions, yamlfile
@@ -10,6 +12,7 @@ from ..document import LESSON, CheckedFile, check_text
 from ..errors import ContentError
 from ..findings import Finding, sort_findings
 from ..lesson import Lesson
+from ..store import DEFAULT_LESSONS, lessons_folder_at, parse_published
 from ..versions import Level
 from ..workspace import Workspace
 from .validate import ValidationResult, display_name
@@ -22,11 +25,17 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
     head_commit = repo.resolve(head) if head else None
     merge_base = repo.merge_base(base_commit, head_commit or "HEAD") or base_commit
     folder = repo.relative(ws.settings.lessons) if ws.settings.lessons != repo.root else ""
+    # The lessons folder may have moved since the base: files are compared across both folders.
+    base_folder = lessons_folder_at(repo, merge_base) or DEFAULT_LESSONS
+    folders = [folder or "."] + ([base_folder] if base_folder != folder else [])
     findings: list[Finding] = []
     changes = [
-        c for c in repo.diff_names(merge_base, head_commit, folder or ".") if c[1].endswith((".yaml", ".yml"))
+        c
+        for c in repo.diff_names(merge_base, head_commit, *folders)
+        if c[1].endswith((".yaml", ".yml")) and _directly_in(c[2] or c[1], folders + [base_folder])
     ]
     deleted = {_id_at(ws, merge_base, c[1]): c[1] for c in changes if c[0] == "D"}
+    history = _FormerIds()
     for status, old_path, new_path in changes:
         if status == "D":
             continue
@@ -35,13 +44,19 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
         if new.lesson is None:
             findings.extend(f for f in new.findings if f.is_error)
             continue
+        day = repo.commit_date(merge_base)
         if status == "A":
-            renamed_from = [deleted.pop(old_id) for old_id in new.lesson.replaces if old_id in deleted]
+            # Paired by id (a moved folder, a legacy file renamed to <id>.yaml), then by `replaces`.
+            candidates = [new.lesson.id, *new.lesson.replaces]
+            renamed_from = [deleted.pop(old_id) for old_id in candidates if old_id in deleted]
             if not renamed_from:
                 continue
             old_path = renamed_from[0]  # a rename git did not pair (the content changed a lot too)
+        elif new.lesson.id in deleted and _lesson_at(ws, merge_base, old_path, day) is None:
+            # The path held a stray file (not a lesson) and the lesson moved in from another name.
+            old_path = deleted.pop(new.lesson.id)
         old_data = repo.read_at(merge_base, old_path)
-        old = check_text(old_data, f"{old_path} at {base}", LESSON) if old_data is not None else None
+        old = _read_base(old_data, f"{old_path} at {base}", old_path, day, lambda: history.former(ws))
         if old is None or old.lesson is None:
             findings.append(
                 Finding(
@@ -56,6 +71,56 @@ def check(ws: Workspace, base: str, head: str | None = None) -> ValidationResult
     for old_path in deleted.values():
         findings.extend(_deleted(ws, merge_base, old_path))
     return ValidationResult(len(changes), sort_findings(_positioned(ws, head_commit, findings)))
+
+
+def _directly_in(path: str, folders: list[str]) -> bool:
+    """A file directly in one of the lessons folders (not in a subfolder such as the archive)."""
+    parent = path.rpartition("/")[0]
+    return any(parent == ("" if f == "." else f) for f in folders)
+
+
+class _FormerIds:
+    """Each lesson's former ids from git history, computed once and only if a legacy base needs them."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, tuple[str, ...]] | None = None
+
+    def former(self, ws: Workspace) -> dict[str, tuple[str, ...]]:
+        if self._found is None:
+            from .tagging import former_ids
+
+            self._found = former_ids(ws)
+        return self._found
+
+
+def _read_base(
+    data: bytes | None,
+    display: str,
+    path: str,
+    day: str,
+    former: Callable[[], dict[str, tuple[str, ...]]] | None = None,
+) -> CheckedFile | None:
+    """The base version as `diff` reads it: a lesson in a legacy format is upgraded in memory, as
+    `fiml-cms upgrade` writes it (with the `replaces` its history calls for). Its changelog is the
+    upgrade's invention (a legacy file has none), so it is not held against the new one."""
+    if data is None:
+        return None
+    checked = check_text(data, display, LESSON)
+    if checked.lesson is not None:
+        return checked
+    stem = Path(path).name.rsplit(".", 1)[0]
+    try:
+        lesson = parse_published(data, display, stem, day)
+    except ContentError:
+        return checked
+    renamed_from = former().get(lesson.id, ()) if former is not None else ()
+    replaces = lesson.replaces + tuple(old for old in renamed_from if old not in lesson.replaces)
+    return replace(checked, lesson=replace(lesson, changelog=(), replaces=replaces), findings=[])
+
+
+def _lesson_at(ws: Workspace, commit: str, path: str, day: str) -> Lesson | None:
+    found = _read_base(ws.repo.read_at(commit, path), path, path, day)
+    return None if found is None else found.lesson
 
 
 def _id_at(ws: Workspace, commit: str, path: str) -> str:

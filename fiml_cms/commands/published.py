@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .. import versions
 from ..errors import ContentError, MissingInput, UsageError
 from ..store import Published
 from ..suggest import suggest
-from ..workspace import Workspace
+from ..workspace import LessonRef, Workspace
 
 
 @dataclass(frozen=True)
@@ -17,18 +18,40 @@ class VersionRow:
     date: str
     tag: str | None
     yanked: bool
+    pending: bool = False  # tagged, but its commit is not merged into a release branch: not served yet
+    published_as: str | None = None  # the former id it was published under (the lesson `replaces` it)
 
 
 def list_versions(ws: Workspace, lesson: str) -> list[VersionRow]:
     lesson_id = _lesson_id(ws, lesson)
     entries = (
         ws.store.published(lesson_id) if lesson_id in ws.store.ids() else []
-    )  # a lesson file not yet published
+    )  # a lesson file not yet published (or only pending merge)
     try:
         yanked = set(ws.store.latest_any(lesson_id).yanked) if entries else set()
     except ContentError:  # the newest version is not a valid lesson (e.g. a legacy format): no yanked list
         yanked = set()
-    return [VersionRow(e.version, e.date, e.tag, e.version in yanked) for e in entries]
+    rows = [VersionRow(e.version, e.date, e.tag, e.version in yanked) for e in entries]
+    rows += [VersionRow(e.version, e.date, e.tag, False, True) for e in ws.store.pending(lesson_id)]
+    own = {r.version for r in rows}
+    for former in _former_ids(ws, lesson_id):  # the history under the ids it replaces, as `diff` reads it
+        for e in ws.store.published(former) if former in ws.store.ids() else []:
+            if e.version not in own:
+                rows.append(VersionRow(e.version, e.date, e.tag, False, published_as=former))
+    return sorted(rows, key=lambda r: (versions.sort_key(r.version), r.published_as or ""))
+
+
+def _former_ids(ws: Workspace, lesson_id: str) -> tuple[str, ...]:
+    """The ids the lesson replaces: from its file, else from its newest published version."""
+    from ..renames import former_ids
+
+    path = ws.settings.lessons / f"{lesson_id}.yaml"
+    if path.is_file():
+        return former_ids(ws, LessonRef(lesson_id, path))
+    try:
+        return ws.store.latest_any(lesson_id).replaces if lesson_id in ws.store.ids() else ()
+    except ContentError:
+        return ()
 
 
 def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
@@ -38,7 +61,7 @@ def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
         return f"{lesson_id}: no published versions"
     width = max(len(r.version) for r in rows)
     return "\n".join(
-        f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}"
+        f"{r.version:<{width}}  {r.date[:10]}  {r.tag or '(history)'}{'  YANKED' if r.yanked else ''}{'  PENDING MERGE (not served until merged into a release branch)' if r.pending else ''}{f'  (as {r.published_as}, which it replaces)' if r.published_as else ''}"
         for r in rows
     )
 
@@ -68,7 +91,11 @@ def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:
 def _lesson_id(ws: Workspace, lesson: str) -> str:
     if lesson.endswith((".yaml", ".yml")):
         return ws.lesson_ref(lesson).id
-    if lesson not in ws.store.ids() and not (ws.settings.lessons / f"{lesson}.yaml").is_file():
+    if (
+        lesson not in ws.store.ids()
+        and not ws.store.pending(lesson)
+        and not (ws.settings.lessons / f"{lesson}.yaml").is_file()
+    ):
         raise MissingInput(
             f"unknown lesson {lesson!r}: no published version{suggest(lesson, ws.known_ids())}"
         )

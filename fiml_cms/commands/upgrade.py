@@ -134,9 +134,17 @@ def upgrade(
     files = _expand(targets or [settings.lessons], settings, explicit=bool(targets))
     history = _History(settings.root)
     try:
+        former = history.former_ids(settings)
         outcomes = [
             _upgrade_one(
-                path, settings, history, today, frozenset(drop_fields), tuple(text_types), defaults or {}
+                path,
+                settings,
+                history,
+                today,
+                frozenset(drop_fields),
+                tuple(text_types),
+                defaults or {},
+                former,
             )
             for path in files
         ]
@@ -219,6 +227,17 @@ class _History:
             return None
         return commits[0].author_date if commits else None
 
+    def former_ids(self, settings: Settings) -> dict[str, tuple[str, ...]]:
+        """Lesson id -> the ids it had before in git history (a lesson renamed inside its file, as
+        `tag --from-history` reports), so the upgraded lesson lists them in `replaces`."""
+        self.first_added(settings.root)  # opens the repository, if there is one
+        if self._repo is None or self._repo.head() is None:
+            return {}
+        from ..workspace import Workspace
+        from .tagging import former_ids
+
+        return former_ids(Workspace(settings))
+
     def close(self) -> None:
         if self._repo is not None:
             self._repo.close()
@@ -233,6 +252,7 @@ def _upgrade_one(
     drop_fields: frozenset[str],
     text_types: tuple[str, ...],
     defaults: dict[str, int],
+    former: dict[str, tuple[str, ...]] | None = None,
 ) -> FileOutcome:
     outcome = FileOutcome(path, display_name(path), PROBLEMS)
     loaded = _read_lesson(path, settings, outcome)
@@ -260,6 +280,14 @@ def _upgrade_one(
     if result.problems or result.data is None:
         outcome.problems.extend(result.problems or ["cannot be upgraded"])
         return outcome
+    renamed_from = (former or {}).get(str(result.data.get("id")), ())
+    listed = list(result.data.get("replaces") or [])
+    added = [old for old in renamed_from if old not in listed]
+    if added:
+        result.data["replaces"] = listed + added
+        outcome.notes.append(
+            f"$.replaces: + {', '.join(added)} (the id it had before in git history, so its published versions stay its own)"
+        )
     _rewrite(outcome, result.data)
     return outcome
 

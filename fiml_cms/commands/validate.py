@@ -48,6 +48,18 @@ class FileOutcome:
     entry: rules.LessonEntry | rules.PathEntry
 
 
+def in_configured_folders(path: Path, settings: Settings) -> bool:
+    """A YAML file directly in the configured lessons or paths folder (what the pre-commit hook checks:
+    its `files:` matches any YAML, since the folders are the repository's to choose)."""
+    if not path.name.endswith(YAML_SUFFIXES):
+        return False
+    parent = Path(os.path.abspath(path)).parent
+    return parent in (settings.lessons, settings.paths) or parent.resolve() in (
+        settings.lessons,
+        settings.paths,
+    )
+
+
 def validate(targets: list[Path], settings: Settings) -> ValidationResult:
     """Check `targets` (files or folders; none: the repository's lessons and paths).
 

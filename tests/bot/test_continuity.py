@@ -82,4 +82,3 @@ def test_no_errors_and_every_reply_is_well_formed(report: Report) -> None:
 def test_a_repeated_update_is_applied_once(report: Report) -> None:
     assert report.replays > 0
     _held(report, "idempotency")
-

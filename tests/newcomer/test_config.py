@@ -22,7 +22,7 @@ def test_a_misspelt_key_names_the_file_the_line_and_the_valid_keys(content_repo:
     result = cli("validate")
     assert result.exit_code == 2
     assert ".fiml-cms.toml:3: unknown setting `lesons`; did you mean `lessons`?" in result.output
-    assert "valid: content, lessons, paths, archive, tag_format, policy" in result.output
+    assert "valid: content, lessons, paths, archive, tag_format, release_branches, policy" in result.output
 
 
 def test_a_misspelt_key_in_pyproject_and_in_policy(content_repo: Path) -> None:

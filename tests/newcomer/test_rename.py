@@ -63,7 +63,8 @@ def test_bump_auto_says_a_rename_needs_no_bump_and_check_agrees(published: Path)
     assert f"`fiml-cms tag {NEW}`" in bump.output
     assert cli("check", "--base", "main").exit_code == 0  # no FIML060 "major bump" demand
     commit_all(published, "rename")
-    assert cli("tag", NEW).exit_code == 0
+    assert cli("tag", NEW).exit_code == 1  # off the release branch: it would publish before review
+    assert cli("tag", NEW, "--pending").exit_code == 0
     check = cli("check", "--base", "main")
     assert check.exit_code == 0, check.output
 
@@ -98,6 +99,7 @@ def test_check_pairs_a_rename_git_did_not_detect(published: Path) -> None:
 
 
 def _learner_mid_lesson(root: Path):
+    git(root, "checkout", "-q", "main")  # an author working alone on the release branch publishes at once
     tutor, content = make_tutor(root)
     ada = Learner(tutor)
     ada.send(Start())

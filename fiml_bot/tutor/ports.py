@@ -13,7 +13,7 @@ from fiml_cms.errors import FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
 from .catalogue import Catalogue
-from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
+from .model import BadgeAward, Completion, Learner, LearnerReport, LessonProgress, XpAward
 
 
 class ConcurrentUpdate(Exception):
@@ -68,6 +68,18 @@ class ProgressRepository(Protocol):
         ...
 
     def learner_ids(self) -> list[str]: ...
+
+    def add_report(self, report: LearnerReport) -> None:
+        """Store a learner's report (pending while `words` is None)."""
+        ...
+
+    def pending_report(self, learner_id: str) -> LearnerReport | None:
+        """The learner's newest report still waiting for their words, if any."""
+        ...
+
+    def drop_pending_reports(self, learner_id: str) -> None:
+        """Forget the learner's reports still waiting for words (filed or abandoned)."""
+        ...
 
 
 class UnitOfWork(Protocol):

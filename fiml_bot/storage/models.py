@@ -203,3 +203,17 @@ class LearnerReportRow(Base):
     question_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     words: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class QuizFirstAnswerRow(Base):
+    """A learner's first answer to a question of a lesson version (0007): first-attempt accuracy."""
+
+    __tablename__ = "quiz_first_answers"
+    __table_args__ = (Index(None, "lesson_id", "version"),)
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[str] = mapped_column(Text, primary_key=True)
+    question_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -19,6 +19,7 @@ a session's per-statement overhead.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -58,6 +59,7 @@ from .models import (
     LearnerRow,
     LessonProgressRow,
     ProcessedEventRow,
+    QuizFirstAnswerRow,
     XpLedgerRow,
 )
 from .timestamps import utc_now
@@ -69,6 +71,7 @@ XP_LEDGER: Table = XpLedgerRow.__table__  # type: ignore[assignment]
 BADGES: Table = BadgeRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
 REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
+FIRST_ANSWERS: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -370,6 +373,22 @@ class SqlProgressRepository:
     def drop_pending_reports(self, learner_id: str) -> None:
         if self._has_reports:
             self._run(DROP_PENDING_REPORTS, {"b_learner_id": learner_id})
+
+    @_guarded
+    def record_first_answer(
+        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
+    ) -> None:
+        if not self._has_reports:  # the same migration: without it there is nowhere to keep them
+            return
+        values = {
+            "learner_id": learner_id,
+            "lesson_id": lesson_id,
+            "version": answer.version,
+            "question_id": answer.question_id,
+            "correct": answer.correct,
+            "answered_at": at,
+        }
+        self._insert(FIRST_ANSWERS, values, learner_id)
 
     # helpers
 

@@ -6,10 +6,11 @@ The tutor stays free of I/O: an action collects `ActionEvents` while it runs and
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import BadgeAward, Completion, Learner, LearnerReport, LessonProgress, XpAward
+from .model import BadgeAward, Completion, Learner, LearnerReport, LessonProgress, QuizAnswer, XpAward
 from .ports import ProgressRepository
 
 OK = "ok"
@@ -118,3 +119,8 @@ class CountingRepository:
 
     def drop_pending_reports(self, learner_id: str) -> None:
         self._inner.drop_pending_reports(learner_id)
+
+    def record_first_answer(
+        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
+    ) -> None:
+        self._inner.record_first_answer(learner_id, lesson_id, answer, at)

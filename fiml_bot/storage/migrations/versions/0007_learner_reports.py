@@ -1,4 +1,4 @@
-"""Learner reports: a learner's "something is wrong here" about a section or question (issue 24).
+"""Learner reports and first quiz answers: what content canaries are judged by (issue 24).
 
 Revision ID: 0007
 Revises: 0005
@@ -8,6 +8,11 @@ Expand-only: one new table, nothing existing changes, so code that does not know
 beside code that does. A row is a report about one lesson version's section or question; `words` is
 NULL while the bot waits for the learner to say what is wrong (a pending report), and set once filed.
 Indexes: a learner's pending report (read on typed text), and an author's listing per lesson.
+
+`quiz_first_answers` keeps each learner's first answer to each question of a lesson version (one row
+per learner, lesson, version and question; later attempts insert nothing): `lesson_progress.answers`
+holds only the current attempt, so a retry after a failed quiz erased the first answers, exactly those
+a content canary's first-attempt accuracy needs.
 """
 
 from __future__ import annotations
@@ -45,9 +50,29 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_learner_reports_learner_id"), "learner_reports", ["learner_id"])
     op.create_index(op.f("ix_learner_reports_lesson_id_version"), "learner_reports", ["lesson_id", "version"])
+    op.create_table(
+        "quiz_first_answers",
+        sa.Column("learner_id", sa.Text(), nullable=False),
+        sa.Column("lesson_id", sa.Text(), nullable=False),
+        sa.Column("version", sa.Text(), nullable=False),
+        sa.Column("question_id", sa.Text(), nullable=False),
+        sa.Column("correct", sa.Boolean(), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["learner_id"], ["learners.id"], name=op.f("fk_quiz_first_answers_learner_id_learners")
+        ),
+        sa.PrimaryKeyConstraint(
+            "learner_id", "lesson_id", "version", "question_id", name=op.f("pk_quiz_first_answers")
+        ),
+    )
+    op.create_index(
+        op.f("ix_quiz_first_answers_lesson_id_version"), "quiz_first_answers", ["lesson_id", "version"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_quiz_first_answers_lesson_id_version"), table_name="quiz_first_answers")
+    op.drop_table("quiz_first_answers")
     op.drop_index(op.f("ix_learner_reports_lesson_id_version"), table_name="learner_reports")
     op.drop_index(op.f("ix_learner_reports_learner_id"), table_name="learner_reports")
     op.drop_table("learner_reports")

@@ -168,3 +168,30 @@ def test_canary_status_without_a_canary_says_how_to_start_one(tmp_path: Path) ->
     )
     assert result.exit_code == 1
     assert f"fiml-cms tag {LESSON} --canary N" in result.output
+
+
+def test_watch_promotes_a_canary_shown_not_worse_when_allowed(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    flags = make_repository(root, BUNDLED, broken=False)
+    database = tmp_path / "promote.db"
+    drill = Drill(root, flags, database, seed=11)
+    try:
+        for index in range(160):
+            drill.learner(f"telegram:11{index:03d}")
+    finally:
+        drill.close()
+    common = ["--content", str(root), "--database", f"sqlite:///{database}", "--flags", str(flags)]
+    lenient = ["--min-learners", "50", "--margin", "0.3"]
+
+    waiting = run_bot("canary", "watch", LESSON, "--once", *common)  # default: 200 canary learners needed
+    assert waiting.exit_code == 0, waiting.output
+    assert "verdict: wait:" in waiting.output and "of 200 canary learners needed" in waiting.output
+
+    shown = run_bot("canary", "watch", LESSON, "--once", *lenient, *common)  # not allowed to promote
+    assert shown.exit_code == 0 and "verdict: promote" in shown.output
+    assert current_canary(flags, LESSON) is not None
+
+    promoted = run_bot("canary", "watch", LESSON, "--once", "--promote", *lenient, *common)
+    assert promoted.exit_code == 0, promoted.output
+    assert f"promoted: {LESSON} {CANARY} is the latest for everyone" in promoted.output
+    assert current_canary(flags, LESSON) is None

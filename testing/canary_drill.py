@@ -6,6 +6,8 @@ tagged as a canary (`fiml-cms tag --canary 50`) either unchanged or with a wrong
 question. A learner opens the lesson, reads to the quiz, and answers every question: rightly (by the
 *true* answer, the stable key) with probability `skill`, else a random option; some stop after the
 first section (they abandon), a few report a problem. Each run is seeded, so a run is reproducible.
+With `history`, that many learners took the stable version before the canary began (a lesson that was
+live for a while); the canary starts two days later.
 """
 
 from __future__ import annotations
@@ -108,14 +110,16 @@ class DrillResult:
 class Drill:
     """One run: a fresh database, the canary reset to 50 %, `learners` scripted learners."""
 
-    def __init__(self, root: Path, flags: Path, database: Path, seed: int, *, check_every: int = 1) -> None:
+    def __init__(
+        self, root: Path, flags: Path, database: Path, seed: int, *, check_every: int = 1, history: int = 0
+    ) -> None:
         self.root = root
         self.flags = flags
         self.rng = random.Random(seed)
         self.seed = seed
         self.check_every = check_every
         self.now = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
-        set_canary(flags, Canary(LESSON, CANARY, STABLE, 50))
+        set_canary(flags, Canary(LESSON, CANARY, STABLE, 0 if history else 50))
         url = f"sqlite:///{database}"
         upgrade(url)
         self.storage: Storage = open_storage(url)
@@ -129,6 +133,12 @@ class Drill:
         )
         self.watch = CanaryWatch(self.storage, LESSON, flags, root, clock=self.clock)
         self.truth = {q.id: q for q in self.content.get(LESSON, STABLE).quiz.questions}
+        if history:  # the lesson was live before the canary: `history` learners took the stable version
+            for index in range(history):
+                assert self.learner(f"telegram:{seed}h{index:05d}") == STABLE
+            self.now += dt.timedelta(days=2)
+            set_canary(flags, Canary(LESSON, CANARY, STABLE, 50))
+            self.feature_flags.provider.replace(read_file(flags))
 
     def clock(self) -> dt.datetime:
         self.now += dt.timedelta(seconds=20)

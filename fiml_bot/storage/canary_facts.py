@@ -7,6 +7,11 @@ both sides hold learners who started in the same period; learners who were alrea
 version before the canary are left out (they had longer to finish). Per side: how many started,
 completed, abandoned (no activity for `abandon_after`, not completed), reported a problem, and each
 question's first answers (0007's `quiz_first_answers`: a retry never replaces them).
+
+First answers are the one outcome not limited to the window: how a learner first answers a question
+does not depend on how long ago they started, so the stable version's whole history is its baseline
+(a lesson that has been live for a while gives a precise one, and a broken canary key stands out after
+a few learners).
 """
 
 from __future__ import annotations
@@ -115,11 +120,7 @@ def side_facts(
             func.count(),
             func.sum(case((FIRST_ANSWERS.c.correct.is_(True), 1), else_=0)),
         )
-        .where(
-            FIRST_ANSWERS.c.lesson_id == lesson_id,
-            FIRST_ANSWERS.c.version.in_(versions),
-            FIRST_ANSWERS.c.answered_at >= since,
-        )
+        .where(FIRST_ANSWERS.c.lesson_id == lesson_id, FIRST_ANSWERS.c.version.in_(versions))
         .group_by(FIRST_ANSWERS.c.version, FIRST_ANSWERS.c.question_id)
     )
     counts: dict[str, dict[str, object]] = {v: {"questions": {}} for v in versions}

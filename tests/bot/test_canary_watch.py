@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fiml_bot.cli import app as bot_app
@@ -59,10 +60,14 @@ def test_judge_rolls_back_waits_and_promotes() -> None:
     assert judge(slightly_worse, settings, 400, 400).action != PROMOTE
 
 
-def test_a_wrong_answer_key_is_rolled_back_before_30_canary_learners_answered_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("history", [100, 0], ids=["live lesson", "new lesson"])
+def test_a_wrong_answer_key_is_rolled_back_before_30_canary_learners_answered_it(
+    tmp_path: Path, history: int
+) -> None:
+    """`history`: learners who took the stable version before the canary (its accuracy baseline)."""
     flags = make_repository(tmp_path / "repo", BUNDLED, broken=True)
     for seed in range(5):
-        drill = Drill(tmp_path / "repo", flags, tmp_path / f"broken{seed}.db", seed)
+        drill = Drill(tmp_path / "repo", flags, tmp_path / f"broken{seed}.db", seed, history=history)
         try:
             result = drill.run(200)
             assert result.rolled_back, f"seed {seed}: never rolled back ({result})"

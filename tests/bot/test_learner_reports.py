@@ -218,3 +218,31 @@ def test_fiml_cms_reports_reads_fiml_database_url(
     done = cli("reports", MARKET)
     assert done.exit_code == 0, done.output
     assert "section intro: broken link" in done.output
+
+
+@BOTH
+def test_first_answers_are_kept_when_a_failed_quiz_is_retried(published: Path, database_url: str) -> None:
+    """What a canary's first-attempt accuracy reads: a retry after a failed quiz never replaces them."""
+    import datetime as dt
+
+    from fiml_bot.storage.canary_facts import side_facts
+
+    upgrade(database_url)
+    with open_storage(database_url) as storage:
+        tutor, _content = make_tutor(published, storage)
+        ada = Learner(tutor, "telegram:3")
+        open_market(ada)
+        ada.read_to_quiz()
+        for _ in range(5):
+            ada.answer_current(correct=False)
+        ada.press("Try again")
+        ada.read_to_quiz()
+        for _ in range(5):
+            ada.answer_current(correct=True)
+        assert "Lesson complete" in ada.text
+        since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        facts = side_facts(
+            storage.engine, storage.where, MARKET, ("1.0.0",), since, since, dt.timedelta(hours=1)
+        )["1.0.0"]
+    assert facts.questions == {f"q{n}": (1, 0) for n in range(1, 6)}  # one first answer each, wrong
+    assert (facts.learners, facts.completed) == (1, 1)

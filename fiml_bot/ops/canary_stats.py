@@ -21,6 +21,7 @@ below the margin.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -77,9 +78,24 @@ def fisher_greater(canary_bad: int, canary_n: int, stable_bad: int, stable_n: in
     def log_term(k: int) -> float:
         return _log_comb(bad, k) + _log_comb(total - bad, canary_n - k) - _log_comb(total, canary_n)
 
-    terms = [log_term(k) for k in range(canary_bad, high + 1)]
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+    mode = (canary_n + 1) * (bad + 1) // (total + 2)  # the hypergeometric's most likely count
+    if canary_bad > mode:  # the upper tail, decreasing from canary_bad on
+        return min(1.0, _tail(log_term, range(canary_bad, high + 1)))
+    return max(0.0, 1.0 - _tail(log_term, range(canary_bad - 1, low - 1, -1)))  # 1 - the lower tail
+
+
+def _tail(log_term: Callable[[int], float], ks: range) -> float:
+    """The sum of a tail whose terms only shrink along `ks`: stops once they no longer count."""
+    first = log_term(ks[0]) if ks else -math.inf
+    if first == -math.inf:
+        return 0.0
+    total = 0.0
+    for k in ks:
+        ratio = math.exp(log_term(k) - first)
+        total += ratio
+        if ratio < 1e-17 * total:
+            break
+    return math.exp(first) * total
 
 
 def _log_comb(n: int, k: int) -> float:

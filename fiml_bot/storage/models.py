@@ -209,7 +209,8 @@ class QuizFirstAnswerRow(Base):
     """A learner's first answer to a question of a lesson version (0007): first-attempt accuracy."""
 
     __tablename__ = "quiz_first_answers"
-    __table_args__ = (Index(None, "lesson_id", "version"),)
+    # Covering the canary watcher's per-question counts: read from the index alone, in group order.
+    __table_args__ = (Index(None, "lesson_id", "version", "question_id", "correct"),)
 
     learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
     lesson_id: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -5,6 +5,7 @@ learner population (a wrong answer key is rolled back early; identical content n
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,20 @@ def test_fisher_exact_one_sided_matches_the_hypergeometric_tail() -> None:
     assert math.isclose(fisher_greater(3, 4, 1, 4), 17 / 70)
     assert fisher_greater(0, 10, 5, 10) == 1.0
     assert fisher_greater(10, 10, 0, 10) < 1e-5
+
+
+def test_fisher_exact_agrees_with_exact_integer_arithmetic() -> None:
+    """The tails are summed from where they are small and cut once the rest no longer counts."""
+    rng = random.Random(3)
+    for _ in range(500):
+        canary_n, stable_n = rng.randint(1, 60), rng.randint(1, 60)
+        canary_bad, stable_bad = rng.randint(0, canary_n), rng.randint(0, stable_n)
+        total, bad = canary_n + stable_n, canary_bad + stable_bad
+        exact = sum(
+            math.comb(bad, k) * math.comb(total - bad, canary_n - k)
+            for k in range(canary_bad, min(bad, canary_n) + 1)
+        ) / math.comb(total, canary_n)
+        assert math.isclose(fisher_greater(canary_bad, canary_n, stable_bad, stable_n), exact, abs_tol=1e-12)
 
 
 def test_the_looks_spend_at_most_alpha() -> None:

@@ -65,13 +65,17 @@ def upgrade() -> None:
             "learner_id", "lesson_id", "version", "question_id", name=op.f("pk_quiz_first_answers")
         ),
     )
-    op.create_index(
-        op.f("ix_quiz_first_answers_lesson_id_version"), "quiz_first_answers", ["lesson_id", "version"]
+    op.create_index(  # covering the canary watcher's per-question counts
+        op.f("ix_quiz_first_answers_lesson_id_version_question_id_correct"),
+        "quiz_first_answers",
+        ["lesson_id", "version", "question_id", "correct"],
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_quiz_first_answers_lesson_id_version"), table_name="quiz_first_answers")
+    op.drop_index(
+        op.f("ix_quiz_first_answers_lesson_id_version_question_id_correct"), table_name="quiz_first_answers"
+    )
     op.drop_table("quiz_first_answers")
     op.drop_index(op.f("ix_learner_reports_lesson_id_version"), table_name="learner_reports")
     op.drop_index(op.f("ix_learner_reports_learner_id"), table_name="learner_reports")

@@ -121,9 +121,11 @@ def watch(
     once: bool = typer.Option(False, "--once", help="Check once (and act on it), then stop."),
     max_checks: int | None = typer.Option(None, "--max-checks", min=1, help="Stop after this many checks."),
 ) -> None:
-    """Check the canary every --interval seconds: roll it back to 0 % when its learners do worse (learners
-    restart on the stable version, XP kept), promote it with --promote when they do not. Stops when the
-    canary ends. Exit 1 when it rolled the canary back."""
+    """Check the canary every --interval seconds; roll it back, or promote it, on the verdict.
+
+    Worse: rolled back to 0 % (its learners restart on the stable version, XP kept); not worse with
+    enough learners: promoted with --promote. Stops when the canary ends; exit 1 when it rolled back.
+    """
     watcher = _watch(
         lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, promote
     )

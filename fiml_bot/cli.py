@@ -454,9 +454,11 @@ app.add_typer(flags_app, name="flags")
 
 
 def _register_release() -> None:
+    from .canary_cli import canary_app
     from .release.cli import release_app
 
     app.add_typer(release_app, name="release")
+    app.add_typer(canary_app, name="canary")
 
 
 _register_release()

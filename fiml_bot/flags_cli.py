@@ -103,11 +103,30 @@ def explain(
     from .tutor.ports import StorageUnavailable
 
     try:
-        with open_storage(_settings(content, database).database_url) as storage, storage() as uow:
-            print(explanation.render(served(feature_flags, flag, learner, lessons, uow.progress)))
+        with open_storage(_settings(content, database).database_url) as storage:
+            with storage() as uow:
+                print(explanation.render(served(feature_flags, flag, learner, lessons, uow.progress)))
+            print(_comparison(storage, explanation.canary))
     except StorageUnavailable as exc:
         print(
             f"fiml-bot: note: database unavailable ({exc}); showing what a learner with no records gets",
             file=sys.stderr,
         )
         print(explanation.render(served(feature_flags, flag, learner, lessons, NoProgress())))
+
+
+def _comparison(storage: Any, canary: Any) -> str:
+    """The canary judged by its learners (as `fiml-bot canary status`), or why it cannot be."""
+    import datetime as dt
+
+    from .ops.canary_stats import render
+    from .ops.canary_watch import assess
+    from .tutor.ports import StorageUnavailable
+
+    try:
+        verdict = assess(storage, canary, dt.datetime.now(dt.UTC))
+    except StorageUnavailable as exc:
+        return f"learning outcomes: not available ({exc})"
+    return "learning outcomes (as `fiml-bot canary status`):\n" + render(
+        verdict, canary.version, canary.stable
+    )

@@ -364,6 +364,33 @@ def versions(
         print(f"note: {ws.backend.release_note}", file=sys.stderr)
 
 
+@app.command(epilog=example("fiml-cms reports bond_basics --database sqlite:///var/fiml.db"))
+@user_errors
+def reports(
+    lesson: str = typer.Argument(..., help="Lesson id (or its file, resolved in the content)."),
+    database: str | None = typer.Option(
+        None,
+        "--database",
+        help="The bot's database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db).",
+    ),
+    version: str | None = typer.Option(None, "--version", help="Only the reports about this version."),
+    fmt: str = FormatOption,
+    lessons: Path | None = LessonsOption,
+) -> None:
+    """Problems learners reported in a lesson (a button or /report in the bot), per version, newest first."""
+    import os
+
+    from .commands.reports import render
+    from .learner_reports import database_url, read_reports
+
+    _check_format(fmt)
+    lesson_id = _workspace(lessons).lesson_ref(lesson).id if lesson.endswith((".yaml", ".yml")) else lesson
+    found = read_reports(database_url(database, os.environ), lesson_id)
+    if version is not None:
+        found = [r for r in found if r.version == version]
+    print(render(lesson_id, found, fmt))
+
+
 @app.command(epilog=example("fiml-cms show bond_basics@1.0.0"))
 @user_errors
 def show(

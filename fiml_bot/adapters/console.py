@@ -16,6 +16,7 @@ from typing import IO
 from rich.console import Console
 from rich.markup import escape
 
+from ..tutor.callbacks import ReportProblem, decode
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Button, Message
 
@@ -69,6 +70,11 @@ def parse_line(line: str, buttons: list[Button]) -> Event | Quit | str | None:
     return Text(text)
 
 
+def _is_report(button: Button) -> bool:
+    """The "Report a problem" button: in the terminal, `/report` does what it does."""
+    return isinstance(decode(button.data), ReportProblem)
+
+
 class ConsoleChat:
     def __init__(
         self,
@@ -89,12 +95,15 @@ class ConsoleChat:
             for row in message.buttons:
                 labels = []
                 for button in row:
+                    if _is_report(button):  # unnumbered: at a numeric question a number is the answer
+                        labels.append(f"[dim]/report: {escape(button.label.split(' ', 1)[-1].lower())}[/dim]")
+                        continue
                     buttons.append(button)
                     labels.append(f"[bold][{len(buttons)}][/bold] {escape(button.label)}")
                 self.console.print("   ".join(labels))
             self.console.print()
         if messages:  # a reply that ends without buttons retires the old ones: a number is then typed text
-            self.buttons = buttons if messages[-1].buttons else []
+            self.buttons = buttons if any(not _is_report(b) for b in messages[-1].all_buttons) else []
 
     def run(self, lines: IO[str], interactive: bool = False) -> int:
         self.show(self.handle(Start()))

@@ -96,6 +96,7 @@ COMMANDS = (
     ("lessons", "Browse the lessons"),
     ("progress", "Your XP, level, streak and badges"),
     ("timezone", "Set your time zone, e.g. /timezone Europe/Berlin"),
+    ("report", "Report a problem in the section or question you are at"),
     ("help", "What I can do"),
 )
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)

@@ -95,6 +95,12 @@ class BotMetrics:
             registry=r,
         )
         self.xp_awarded = Counter("fiml_xp_awarded", "XP paid into learners' ledgers.", registry=r)
+        self.learner_reports = Counter(
+            "fiml_learner_reports",
+            "Problems reported by learners (a button or /report), by lesson and version.",
+            ("lesson", "version"),
+            registry=r,
+        )
 
     def _declare_operations(self, r: CollectorRegistry) -> None:
         """Operations: Telegram and database errors, content and flag reloads, the build, alerts and notices."""
@@ -149,6 +155,8 @@ class BotMetrics:
             self.lesson_abandons.labels(lesson, version).inc()
         for lesson, version, correct in events.answers:
             self.quiz_answers.labels(lesson, version, "correct" if correct else "wrong").inc()
+        for lesson, version in events.reports:
+            self.learner_reports.labels(lesson, version).inc()
         for action in events.policy_actions:
             self.policy_actions.labels(action).inc()
         if events.xp:

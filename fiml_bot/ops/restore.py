@@ -54,6 +54,9 @@ MERGE_RULES = (  # parents before children (foreign keys)
     MergeRule("xp_ledger", ("learner_id", "key"), forward="amount", skip=("id",)),
     MergeRule("badges", ("learner_id", "badge")),
     MergeRule("processed_events", ("key",)),
+    # 0007: learners' problem reports and first answers (skipped when either side predates the tables).
+    MergeRule("learner_reports", ("learner_id", "lesson_id", "version", "created_at"), skip=("id",)),
+    MergeRule("quiz_first_answers", ("learner_id", "lesson_id", "version", "question_id")),
 )
 
 

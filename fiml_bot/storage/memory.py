@@ -33,7 +33,9 @@ from fiml_bot.tutor.model import (
     BadgeAward,
     Completion,
     Learner,
+    LearnerReport,
     LessonProgress,
+    QuizAnswer,
     XpAward,
 )
 from fiml_bot.tutor.ports import (
@@ -60,10 +62,18 @@ class _Bucket:
     completions: list[Completion] = field(default_factory=list)
     xp: dict[str, XpAward] = field(default_factory=dict)  # by key, in the order paid
     badges: dict[str, BadgeAward] = field(default_factory=dict)
+    reports: list[LearnerReport] = field(default_factory=list)
+    first_answers: dict[tuple[str, str, str], bool] = field(default_factory=dict)  # (lesson, version, q)
 
     def copy(self) -> _Bucket:
         return _Bucket(
-            self.learner, dict(self.progress), list(self.completions), dict(self.xp), dict(self.badges)
+            self.learner,
+            dict(self.progress),
+            list(self.completions),
+            dict(self.xp),
+            dict(self.badges),
+            list(self.reports),
+            dict(self.first_answers),
         )
 
 
@@ -184,6 +194,10 @@ class MemoryStorage:
         with self._lock:
             return key in self._processed
 
+    def _all_buckets(self) -> list[_Bucket]:
+        with self._lock:
+            return [bucket.copy() for bucket in self._buckets.values()]
+
     def _learner_ids(self) -> set[str]:
         with self._lock:
             return set(self._buckets)
@@ -246,6 +260,10 @@ class MemoryStorage:
         for badge in changes._new_badges:
             self._buckets[badge.learner_id].badges[badge.badge] = badge
         self._processed.update(changes._new_processed)
+        for learner_id in changes._report_learners:  # the unit's view of the learner's reports wins
+            self._buckets[learner_id].reports = mine[learner_id].reports  # type: ignore[union-attr]
+        for learner_id, key, correct in changes._first_answers:
+            self._buckets[learner_id].first_answers.setdefault(key, correct)
 
 
 class MemoryProgressRepository:
@@ -267,6 +285,8 @@ class MemoryProgressRepository:
         self._new_xp: list[XpAward] = []
         self._new_badges: list[BadgeAward] = []
         self._new_processed: dict[str, dt.datetime] = {}
+        self._report_learners: set[str] = set()
+        self._first_answers: list[tuple[str, tuple[str, str, str], bool]] = []
 
     def _bucket(self, learner_id: str) -> _Bucket | None:
         bucket = self._buckets.get(learner_id)
@@ -439,6 +459,36 @@ class MemoryProgressRepository:
             return False
         self._new_processed[key] = utc_now()
         return True
+
+    def add_report(self, report: LearnerReport) -> None:
+        self._existing(report.learner_id).reports.append(
+            dataclasses.replace(report, created_at=as_utc(report.created_at))
+        )
+        self._report_learners.add(report.learner_id)
+
+    def pending_report(self, learner_id: str) -> LearnerReport | None:
+        bucket = self._bucket(learner_id)
+        pending = [r for r in bucket.reports if r.words is None] if bucket is not None else []
+        return pending[-1] if pending else None
+
+    def drop_pending_reports(self, learner_id: str) -> None:
+        bucket = self._bucket(learner_id)
+        if bucket is not None and any(r.words is None for r in bucket.reports):
+            bucket.reports = [r for r in bucket.reports if r.words is not None]
+            self._report_learners.add(learner_id)
+
+    def record_first_answer(
+        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
+    ) -> None:
+        key = (lesson_id, answer.version, answer.question_id)
+        bucket = self._existing(learner_id)
+        if key not in bucket.first_answers:
+            bucket.first_answers[key] = answer.correct
+            self._first_answers.append((learner_id, key, answer.correct))
+
+    def reports(self) -> list[LearnerReport]:
+        """Every filed report this unit sees (for tests: the SQL store's are read with SQL)."""
+        return [r for b in self._storage._all_buckets() for r in b.reports if r.words is not None]
 
 
 def _updated_later(first: LessonProgress, second: LessonProgress) -> bool:

@@ -187,3 +187,34 @@ class SendBudgetRow(Base):
     slot: Mapped[str] = mapped_column(Text, primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     at: Mapped[float] = mapped_column(Float)
+
+
+class LearnerReportRow(Base):
+    """A learner's report of a problem in a section or question (0007); `words` NULL: still pending."""
+
+    __tablename__ = "learner_reports"
+    __table_args__ = (Index(None, "lesson_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), index=True)
+    lesson_id: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    section_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    question_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    words: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class QuizFirstAnswerRow(Base):
+    """A learner's first answer to a question of a lesson version (0007): first-attempt accuracy."""
+
+    __tablename__ = "quiz_first_answers"
+    # Covering the canary watcher's per-question counts: read from the index alone, in group order.
+    __table_args__ = (Index(None, "lesson_id", "version", "question_id", "correct"),)
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[str] = mapped_column(Text, primary_key=True)
+    question_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

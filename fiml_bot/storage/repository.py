@@ -19,6 +19,7 @@ a session's per-statement overhead.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -42,20 +43,23 @@ from fiml_bot.tutor.model import (
     BadgeAward,
     Completion,
     Learner,
+    LearnerReport,
     LessonProgress,
     QuizAnswer,
     XpAward,
 )
-from fiml_bot.tutor.ports import ConcurrentUpdate
+from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable
 
-from .database import describe, storage_errors
+from .database import UPGRADE_HINT, describe, storage_errors
 from .errors import UnknownLearner
 from .models import (
     BadgeRow,
     CompletionRow,
+    LearnerReportRow,
     LearnerRow,
     LessonProgressRow,
     ProcessedEventRow,
+    QuizFirstAnswerRow,
     XpLedgerRow,
 )
 from .timestamps import utc_now
@@ -66,6 +70,8 @@ COMPLETIONS: Table = CompletionRow.__table__  # type: ignore[assignment]
 XP_LEDGER: Table = XpLedgerRow.__table__  # type: ignore[assignment]
 BADGES: Table = BadgeRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
+REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
+FIRST_ANSWERS: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -116,6 +122,11 @@ SELECT_BADGES = (
     .where(BADGES.c.learner_id == _b("b_learner_id"))
     .order_by(BADGES.c.awarded_at, BADGES.c.badge)
 )
+
+INSERT_REPORT = REPORTS.insert()
+_PENDING = (REPORTS.c.learner_id == _b("b_learner_id")) & REPORTS.c.words.is_(None)
+PENDING_REPORT = select(REPORTS).where(_PENDING).order_by(REPORTS.c.id.desc()).limit(1)
+DROP_PENDING_REPORTS = delete(REPORTS).where(_PENDING)
 
 
 def _guarded(
@@ -168,9 +179,12 @@ class SqlProgressRepository:
     change in between is caught as before, by the revision check of the next save.
     """
 
-    def __init__(self, connection: Connection, stamps_migrations: bool = False) -> None:
+    def __init__(
+        self, connection: Connection, stamps_migrations: bool = False, has_reports: bool = True
+    ) -> None:
         self._connection = connection
         self._stamps_migrations = stamps_migrations  # the schema has 0002's `migrated_at`
+        self._has_reports = has_reports  # the schema has 0007's `learner_reports`
         self._dialect = connection.dialect.name
         self.where = _where(connection.engine.url)
         self._known: dict[str, dict[str, LessonProgress]] = {}  # learner -> lesson -> progress
@@ -333,6 +347,48 @@ class SqlProgressRepository:
     @_guarded
     def mark_processed(self, key: str) -> bool:
         return self._insert(PROCESSED, {"key": key, "processed_at": utc_now()}, None)
+
+    # learner reports (0007)
+
+    @_guarded
+    def add_report(self, report: LearnerReport) -> None:
+        if not self._has_reports:
+            raise StorageUnavailable(
+                f"the database at {self.where} has no learner reports table (schema before 0007): "
+                f"{UPGRADE_HINT}"
+            )
+        try:
+            self._run(INSERT_REPORT, dataclasses.asdict(report))
+        except exc.IntegrityError as error:
+            raise _integrity_error(error, report.learner_id) from error
+
+    @_guarded
+    def pending_report(self, learner_id: str) -> LearnerReport | None:
+        if not self._has_reports:
+            return None
+        row = self._run(PENDING_REPORT, {"b_learner_id": learner_id}).first()
+        return None if row is None else _record(LearnerReport, row)
+
+    @_guarded
+    def drop_pending_reports(self, learner_id: str) -> None:
+        if self._has_reports:
+            self._run(DROP_PENDING_REPORTS, {"b_learner_id": learner_id})
+
+    @_guarded
+    def record_first_answer(
+        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
+    ) -> None:
+        if not self._has_reports:  # the same migration: without it there is nowhere to keep them
+            return
+        values = {
+            "learner_id": learner_id,
+            "lesson_id": lesson_id,
+            "version": answer.version,
+            "question_id": answer.question_id,
+            "correct": answer.correct,
+            "answered_at": at,
+        }
+        self._insert(FIRST_ANSWERS, values, learner_id)
 
     # helpers
 

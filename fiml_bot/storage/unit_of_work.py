@@ -62,12 +62,14 @@ class SqlUnitOfWork:
         stamps_migrations: bool = False,
         *,
         read_only: bool = False,
+        has_reports: bool = True,
     ) -> None:
         self._engine = engine
         self._where = where
         self._writer_lock = writer_lock
         self._stamps_migrations = stamps_migrations
         self._read_only = read_only
+        self._has_reports = has_reports
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -88,7 +90,7 @@ class SqlUnitOfWork:
                 self._writer_lock.release()
             raise
         self._connection = connection
-        self._repository = SqlProgressRepository(connection, self._stamps_migrations)
+        self._repository = SqlProgressRepository(connection, self._stamps_migrations, self._has_reports)
         self.progress = self._repository
         return self
 
@@ -159,13 +161,27 @@ class Storage:
         self.revision = revision  # the schema revision found when the store was opened
         self._writer_lock = _WriterLock(busy_timeout) if engine.dialect.name == "sqlite" else None
         self._stamps_migrations = window.includes(revision, "0002")
+        self._has_reports = revision is None or window.includes(revision, "0007")
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.where, self._writer_lock, self._stamps_migrations)
+        return SqlUnitOfWork(
+            self.engine,
+            self.where,
+            self._writer_lock,
+            self._stamps_migrations,
+            has_reports=self._has_reports,
+        )
 
     def reader(self) -> SqlUnitOfWork:
         """A read-only unit of work: one consistent view for reading many learners, no write lock taken."""
-        return SqlUnitOfWork(self.engine, self.where, None, self._stamps_migrations, read_only=True)
+        return SqlUnitOfWork(
+            self.engine,
+            self.where,
+            None,
+            self._stamps_migrations,
+            read_only=True,
+            has_reports=self._has_reports,
+        )
 
     def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]:
         """A read-only, consistent view for reports over all learners; never blocks the bot's writes."""

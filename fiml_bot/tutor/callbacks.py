@@ -116,6 +116,20 @@ class Retake(LessonButton):
     KIND: ClassVar[str] = "r"
 
 
+SECTION = "s"
+QUESTION = "q"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportProblem(LessonButton):
+    """ "Report a problem" under a section (`place` SECTION) or a question (QUESTION), by its id or key."""
+
+    KIND: ClassVar[str] = "x"
+    version: str
+    place: str
+    key: str
+
+
 @dataclass(frozen=True, slots=True)
 class ShowProgress(Callback):
     KIND: ClassVar[str] = "p"
@@ -131,6 +145,7 @@ _TYPES: tuple[type[Callback], ...] = (
     ViewUpdates,
     Retake,
     ShowProgress,
+    ReportProblem,
 )
 # letter -> (number of wire fields, how to build the value from them)
 _DECODERS: dict[str, tuple[int, Callable[..., Callback]]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from . import callbacks, gamification, lessons, listing, quiz, reconcile, screens
+from . import callbacks, gamification, lessons, listing, quiz, reconcile, reporting, screens
 from .callbacks import (
     Answer,
     Choose,
@@ -17,6 +17,7 @@ from .callbacks import (
     ListPage,
     Next,
     Open,
+    ReportProblem,
     Retake,
     ShowHelp,
     ShowProgress,
@@ -42,6 +43,19 @@ def run(turn: Turn, event: Event) -> list[Message]:
 
 def _event(turn: Turn, event: Event) -> list[Message]:
     match event:
+        case Text(text):
+            pending = reporting.pending_for_text(turn)
+            if pending is not None:  # the bot asked for a report's words: this is them
+                return reporting.words_typed(turn, pending, text)
+            return quiz.typed_answer(turn, text)
+        case Command("report", argument):
+            return reporting.command(turn, argument)
+        case Command("cancel"):
+            return reporting.cancel(turn)
+        case Pressed(data) if isinstance(callbacks.decode(data), ReportProblem):
+            return _pressed(turn, data)
+    reporting.abandon_pending(turn)  # anything else than the words abandons a report waiting for them
+    match event:
         case Start():
             return screens.start(turn)
         case Help():
@@ -54,8 +68,6 @@ def _event(turn: Turn, event: Event) -> list[Message]:
             return screens.set_time_zone(turn, zone)
         case Pressed(data):
             return _pressed(turn, data)
-        case Text(text):
-            return quiz.typed_answer(turn, text)
         case Command(name):
             turn.events.outcome = USER_ERROR
             return [Message(f"I don't know the command /{name}.", HOME), help_message()]
@@ -101,6 +113,8 @@ def _lesson_button(turn: Turn, button: LessonButton, lesson_id: str) -> list[Mes
             return lessons.view_updates(turn, lesson_id)
         case Retake():
             return lessons.retake(turn, lesson_id)
+        case ReportProblem(_, version, place, key):
+            return reporting.pressed(turn, lesson_id, version, place, key)
     return [help_message()]  # pragma: no cover - every lesson button is matched above
 
 

@@ -100,3 +100,19 @@ class LearnerSnapshot:
     xp_total: int
     completions: tuple[Completion, ...] = ()
     badges: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class LearnerReport:
+    """A learner's report of a problem in one section or question of a lesson version.
+
+    `words` is None while the bot waits for the learner to say what is wrong (a pending report).
+    """
+
+    learner_id: str
+    lesson_id: str
+    version: str
+    section_id: str | None
+    question_id: str | None
+    words: str | None
+    created_at: dt.datetime

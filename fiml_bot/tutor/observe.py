@@ -6,10 +6,11 @@ The tutor stays free of I/O: an action collects `ActionEvents` while it runs and
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
+from .model import BadgeAward, Completion, Learner, LearnerReport, LessonProgress, QuizAnswer, XpAward
 from .ports import ProgressRepository
 
 OK = "ok"
@@ -28,6 +29,7 @@ class ActionEvents:
         default_factory=list
     )  # an unfinished attempt replaced by a new one
     answers: list[tuple[str, str, bool]] = field(default_factory=list)  # (lesson, version, correct)
+    reports: list[tuple[str, str]] = field(default_factory=list)  # learner reports filed (lesson, version)
     policy_actions: list[str] = field(default_factory=list)
     xp: int = 0
 
@@ -108,3 +110,17 @@ class CountingRepository:
 
     def learner_ids(self) -> list[str]:
         return self._inner.learner_ids()
+
+    def add_report(self, report: LearnerReport) -> None:
+        self._inner.add_report(report)
+
+    def pending_report(self, learner_id: str) -> LearnerReport | None:
+        return self._inner.pending_report(learner_id)
+
+    def drop_pending_reports(self, learner_id: str) -> None:
+        self._inner.drop_pending_reports(learner_id)
+
+    def record_first_answer(
+        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
+    ) -> None:
+        self._inner.record_first_answer(learner_id, lesson_id, answer, at)

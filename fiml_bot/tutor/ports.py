@@ -6,6 +6,7 @@ use in-memory fakes. The tutor never sees a database session or a git repository
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -13,7 +14,15 @@ from fiml_cms.errors import FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
 from .catalogue import Catalogue
-from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
+from .model import (
+    BadgeAward,
+    Completion,
+    Learner,
+    LearnerReport,
+    LessonProgress,
+    QuizAnswer,
+    XpAward,
+)
 
 
 class ConcurrentUpdate(Exception):
@@ -68,6 +77,24 @@ class ProgressRepository(Protocol):
         ...
 
     def learner_ids(self) -> list[str]: ...
+
+    def add_report(self, report: LearnerReport) -> None:
+        """Store a learner's report (pending while `words` is None)."""
+        ...
+
+    def pending_report(self, learner_id: str) -> LearnerReport | None:
+        """The learner's newest report still waiting for their words, if any."""
+        ...
+
+    def drop_pending_reports(self, learner_id: str) -> None:
+        """Forget the learner's reports still waiting for words (filed or abandoned)."""
+        ...
+
+    def record_first_answer(
+        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
+    ) -> None:
+        """Keep the learner's first answer to `answer`'s question in its version (later ones are ignored)."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -7,12 +7,25 @@ import re
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, Question, TrueFalseQuestion
 
 from . import render
-from .callbacks import Answer, encode
+from .callbacks import QUESTION, Answer, ReportProblem, encode
 from .messages import Button, Message, rows
 from .model import LessonProgress
 
+REPORT_LABEL = "⚠️ Report a problem"
+
 
 def question_message(lesson: Lesson, question: Question) -> Message:
+    """The question with its answer buttons, and "Report a problem" in a row of its own below."""
+    asked = _asked(lesson, question)
+    return Message(asked.text, (*asked.buttons, (report_button(lesson, QUESTION, question.id),)))
+
+
+def report_button(lesson: Lesson, place: str, item_id: str) -> Button:
+    """Under a section (`place` SECTION) or a question (QUESTION): starts a learner report."""
+    return Button(REPORT_LABEL, encode(ReportProblem(lesson.id, lesson.version, place, item_id)))
+
+
+def _asked(lesson: Lesson, question: Question) -> Message:
     number = [q.id for q in lesson.quiz.questions].index(question.id) + 1
     header = f"**Quiz · {lesson.title}** · question {number}/{len(lesson.quiz.questions)}"
     text = f"{header}\n\n{render.question(question)}"

@@ -26,7 +26,8 @@ def start(turn: Turn) -> list[Message]:
 def help_message() -> Message:
     return Message(
         "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
-        "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n/help: this list\n\n"
+        "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n"
+        "/report: tell the authors about a problem in the section or question you are at\n/help: this list\n\n"
         "Tap the buttons under my messages to move on; type a number to answer a numeric question.",
         HOME,
     )

@@ -7,7 +7,7 @@ from dataclasses import replace
 from fiml_cms.lesson import Lesson
 
 from . import finishing, listing, questions, render
-from .callbacks import Next, Open, encode
+from .callbacks import SECTION, Next, Open, encode
 from .messages import Button, Message, rows
 from .model import COMPLETED, IN_PROGRESS, QUIZ, LessonProgress
 from .screens import HOME
@@ -61,7 +61,8 @@ def show_step(turn: Turn, progress: LessonProgress) -> list[Message]:
     label = "📝 Start the quiz" if last else "Next ▶"
     header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
     text = f"{header}\n\n{render.section(section)}"
-    return [Message(text, ((Button(label, encode(Next(lesson.id, lesson.version, section.id))),),))]
+    next_button = Button(label, encode(Next(lesson.id, lesson.version, section.id)))
+    return [Message(text, ((next_button,), (questions.report_button(lesson, SECTION, section.id),)))]
 
 
 def restart(turn: Turn, progress: LessonProgress, latest: Lesson) -> LessonProgress:

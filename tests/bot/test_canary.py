@@ -101,7 +101,8 @@ class Bot:
         listing = self.fake.last_sent(chat)
         data = next(d for label, d in listing.buttons if TITLE in label)
         await self.deliver(self.fake.callback(chat, listing.message_id, data, enqueue=False))
-        kind, lesson, version, _section = self.fake.last_sent(chat).buttons[-1][1].split("|")
+        next_data = next(d for label, d in self.fake.last_sent(chat).buttons if "Next" in label)
+        kind, lesson, version, _section = next_data.split("|")
         assert (kind, lesson) == ("n", LESSON)
         return version
 

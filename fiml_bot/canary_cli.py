@@ -1,0 +1,141 @@
+"""`fiml-bot canary status|watch`: a content canary judged by what its learners learn (issue 24)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fiml_cms.clikit import example
+
+from .cli_options import ContentOption, DatabaseOption, user_errors
+from .cli_options import bot_settings as _settings
+
+canary_app = typer.Typer(
+    help="Content canaries: compare a canary's learners with the stable version's, roll back or promote.",
+    no_args_is_help=True,
+)
+FlagsOption = typer.Option(
+    None,
+    "--flags",
+    help="The flag file (default: FIML_FLAGS_FILE, else deploy/flags.json in the content repository).",
+)
+ConfidenceOption = typer.Option(
+    0.99,
+    "--confidence",
+    min=0.5,
+    max=0.999999,
+    help="How sure the comparison must be that the canary is worse (rollback) or not worse (promotion).",
+)
+MinLearnersOption = typer.Option(
+    200, "--min-learners", min=1, help="Canary learners needed before a promotion is considered."
+)
+MarginOption = typer.Option(
+    0.10,
+    "--margin",
+    min=0.0,
+    max=1.0,
+    help="How much worse (a rate, 0.10 = 10 points) still counts as not worse.",
+)
+AbandonOption = typer.Option(
+    24.0,
+    "--abandon-hours",
+    min=0.01,
+    help="Hours without activity after which an unfinished attempt is abandoned.",
+)
+
+
+def _watch(
+    lesson: str,
+    content: Path | None,
+    database: str | None,
+    flags: Path | None,
+    confidence: float,
+    min_learners: int,
+    margin: float,
+    abandon_hours: float,
+    promote: bool,
+) -> Any:
+    from .bootstrap import open_units
+    from .ops.canary_stats import Settings
+    from .ops.canary_watch import CanaryWatch
+    from .ops.runtime import flags_path
+
+    settings = _settings(content, database)
+    path = flags if flags is not None else flags_path(settings.content, os.environ)
+    storage = open_units(settings, auto_upgrade=False)
+    return CanaryWatch(
+        storage,
+        lesson,
+        path,
+        settings.content,
+        settings=Settings(confidence, min_learners, margin),
+        abandon_after=dt.timedelta(hours=abandon_hours),
+        promote=promote,
+    )
+
+
+@canary_app.command("status", epilog=example("fiml-bot canary status what_is_a_market"))
+@user_errors
+def status(
+    lesson: str = typer.Argument(..., help="The lesson id with a running canary."),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    flags: Path | None = FlagsOption,
+    confidence: float = ConfidenceOption,
+    min_learners: int = MinLearnersOption,
+    margin: float = MarginOption,
+    abandon_hours: float = AbandonOption,
+) -> None:
+    """The canary against the stable version, with the numbers; changes nothing. Exit 1 when the canary is worse."""
+    from .ops.canary_stats import ROLLBACK
+
+    watch = _watch(lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, False)
+    try:
+        result = watch.check(act=False)
+    finally:
+        watch.storage.close()
+    print(result.render())
+    if result.verdict.action == ROLLBACK and result.canary.percent > 0:
+        raise typer.Exit(1)
+
+
+@canary_app.command("watch", epilog=example("fiml-bot canary watch what_is_a_market --interval 60"))
+@user_errors
+def watch(
+    lesson: str = typer.Argument(..., help="The lesson id with a running canary."),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    flags: Path | None = FlagsOption,
+    confidence: float = ConfidenceOption,
+    min_learners: int = MinLearnersOption,
+    margin: float = MarginOption,
+    abandon_hours: float = AbandonOption,
+    promote: bool = typer.Option(
+        False, "--promote", help="Promote the canary (fiml-cms promote) when it is shown not worse."
+    ),
+    interval: float = typer.Option(60.0, "--interval", min=0.1, help="Seconds between two checks."),
+    once: bool = typer.Option(False, "--once", help="Check once (and act on it), then stop."),
+    max_checks: int | None = typer.Option(None, "--max-checks", min=1, help="Stop after this many checks."),
+) -> None:
+    """Check the canary every --interval seconds; roll it back, or promote it, on the verdict.
+
+    Worse: rolled back to 0 % (its learners restart on the stable version, XP kept); not worse with
+    enough learners: promoted with --promote. Stops when the canary ends; exit 1 when it rolled back.
+    """
+    watcher = _watch(
+        lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, promote
+    )
+
+    def echo(result: Any) -> None:
+        print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC\n{result.render()}\n", flush=True)
+
+    try:
+        last = watcher.run(interval, 1 if once else max_checks, echo)
+    finally:
+        watcher.storage.close()
+    if last.done is not None and last.done.startswith("rolled back"):
+        raise typer.Exit(1)

@@ -1,0 +1,136 @@
+"""What learners did on each side of a content canary, read from the progress store in a few set-based
+queries (one read-only transaction that takes no write lock).
+
+A side is one version of the lesson. Its learners are the progress records pinned to that version
+whose attempt started since the canary's window began (the first start on the canary version), so
+both sides hold learners who started in the same period; learners who were already on the stable
+version before the canary are left out (they had longer to finish). Per side: how many started,
+completed, abandoned (no activity for `abandon_after`, not completed), reported a problem, and each
+question's first answers (0007's `quiz_first_answers`: a retry never replaces them).
+
+First answers are the one outcome not limited to the window: how a learner first answers a question
+does not depend on how long ago they started, so the stable version's whole history is its baseline
+(a lesson that has been live for a while gives a precise one, and a broken canary key stands out after
+a few learners).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, Table, and_, case, distinct, func, select
+
+from .database import storage_errors
+from .models import LearnerReportRow, LessonProgressRow, QuizFirstAnswerRow
+from .reports import read_only_options
+
+PROGRESS: Table = LessonProgressRow.__table__  # type: ignore[assignment]
+REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
+FIRST_ANSWERS: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
+COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class SideFacts:
+    """One version's learners in the canary window."""
+
+    version: str
+    learners: int = 0
+    completed: int = 0
+    abandoned: int = 0
+    reporters: int = 0
+    questions: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (first answers, correct)
+
+
+@contextlib.contextmanager
+def _reading(engine: Engine, where: str) -> Iterator[Connection]:
+    """A read-only transaction that sees one state and takes no write lock (see `reports.py`)."""
+    with storage_errors(where):
+        connection = engine.connect()
+    try:
+        connection = connection.execution_options(**read_only_options(engine))
+        with storage_errors(where):
+            connection.begin()
+            yield connection
+    finally:
+        try:
+            connection.rollback()
+        finally:
+            connection.close()
+
+
+def window_start(engine: Engine, where: str, lesson_id: str, canary_version: str) -> dt.datetime | None:
+    """When the first learner started the canary version (None: nobody has yet)."""
+    first = select(func.min(PROGRESS.c.started_at, type_=PROGRESS.c.started_at.type)).where(
+        PROGRESS.c.lesson_id == lesson_id, PROGRESS.c.pinned_version == canary_version
+    )
+    with _reading(engine, where) as connection:
+        value: dt.datetime | None = connection.execute(first).scalar()
+    return value
+
+
+def side_facts(
+    engine: Engine,
+    where: str,
+    lesson_id: str,
+    versions: tuple[str, ...],
+    since: dt.datetime,
+    now: dt.datetime,
+    abandon_after: dt.timedelta,
+) -> dict[str, SideFacts]:
+    """Each version's facts since `since` (versions nobody is on come back with zeros)."""
+    stale = now - abandon_after
+    in_window = and_(
+        PROGRESS.c.lesson_id == lesson_id,
+        PROGRESS.c.pinned_version.in_(versions),
+        PROGRESS.c.started_at >= since,
+    )
+    progress = (
+        select(
+            PROGRESS.c.pinned_version,
+            func.count(),
+            func.sum(case((PROGRESS.c.status == COMPLETED, 1), else_=0)),
+            func.sum(
+                case(
+                    (and_(PROGRESS.c.status != COMPLETED, PROGRESS.c.updated_at < stale), 1),
+                    else_=0,
+                )
+            ),
+        )
+        .where(in_window)
+        .group_by(PROGRESS.c.pinned_version)
+    )
+    reports = (
+        select(REPORTS.c.version, func.count(distinct(REPORTS.c.learner_id)))
+        .where(
+            REPORTS.c.lesson_id == lesson_id,
+            REPORTS.c.version.in_(versions),
+            REPORTS.c.words.is_not(None),
+            REPORTS.c.created_at >= since,
+        )
+        .group_by(REPORTS.c.version)
+    )
+    answers = (
+        select(
+            FIRST_ANSWERS.c.version,
+            FIRST_ANSWERS.c.question_id,
+            func.count(),
+            func.sum(case((FIRST_ANSWERS.c.correct.is_(True), 1), else_=0)),
+        )
+        .where(FIRST_ANSWERS.c.lesson_id == lesson_id, FIRST_ANSWERS.c.version.in_(versions))
+        .group_by(FIRST_ANSWERS.c.version, FIRST_ANSWERS.c.question_id)
+    )
+    counts: dict[str, dict[str, object]] = {v: {"questions": {}} for v in versions}
+    with _reading(engine, where) as connection:
+        for version, learners, completed, abandoned in connection.execute(progress):
+            counts[version].update(
+                learners=int(learners), completed=int(completed or 0), abandoned=int(abandoned or 0)
+            )
+        for version, reporters in connection.execute(reports):
+            counts[version]["reporters"] = int(reporters)
+        for version, question, answered, correct in connection.execute(answers):
+            counts[version]["questions"][question] = (int(answered), int(correct or 0))  # type: ignore[index]
+    return {version: SideFacts(version, **values) for version, values in counts.items()}  # type: ignore[arg-type]

@@ -48,18 +48,23 @@ def chat(
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
     from .bootstrap import build, start_background
+    from .launch import terminal_market_data
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(content, database, preview=preview)
     parts = build(settings, auto_upgrade=True)
     tutor = parts.tutor
     learner = f"console:{user}"
-    chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
+    market = terminal_market_data(parts)
+    render = None if market is None else (lambda message: market.text(message, learner))
+    chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user), render=render)
     refresher = start_background(parts, settings)
     try:
         code = chat_.run(sys.stdin, interactive=sys.stdin.isatty())
     finally:
         refresher.stop()
+        if market is not None:
+            market.close()
     raise typer.Exit(code)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,8 @@ from .bootstrap import BotParts, BotSettings, build, start_background
 
 if TYPE_CHECKING:
     from .adapters.serving import TelegramSettings
+    from .marketdata.blocking import BlockingMarketData
+    from .marketdata.service import MarketData
     from .notify import LessonUpdate, Notice, Report
     from .ops.runtime import Operations
 
@@ -117,13 +119,42 @@ def run_bot(settings: BotSettings, telegram: TelegramSettings, metrics_port: int
     install(parts.tutor, os.environ)
     _publish_build_info(ops, parts, settings)
     budget = open_budget(telegram.token, settings.database_url)  # shared by every replica and notify
+    market = market_data(parts, count=ops.metrics.market_data_request)
     live = start_background(parts, settings, prune_events=True)
     ops.start()
     try:
-        serve(parts.tutor, telegram, budget=budget, metrics=ops.metrics, exposition=ops.metrics.exposition)
+        serve(
+            parts.tutor,
+            telegram,
+            budget=budget,
+            metrics=ops.metrics,
+            exposition=ops.metrics.exposition,
+            market=market,
+        )
     finally:
         ops.stop()
         live.stop()
+
+
+def market_data(parts: BotParts, *, count: Callable[[str, str], None] | None = None) -> MarketData | None:
+    """Live sections' data provider (FIML_MARKET_DATA_PROVIDER), or None: sections show their fallback."""
+    from .marketdata.wiring import open_market_data
+
+    return open_market_data(os.environ, count=count)
+
+
+def terminal_market_data(parts: BotParts) -> BlockingMarketData | None:
+    """`chat`'s live data: charts saved as PNG files in FIML_CHART_DIR (default: <tmp>/fiml-charts)."""
+    import tempfile
+    from pathlib import Path
+
+    from .marketdata.blocking import BlockingMarketData
+
+    market = market_data(parts)
+    if market is None:
+        return None
+    folder = os.environ.get("FIML_CHART_DIR", "").strip()
+    return BlockingMarketData(market, Path(folder) if folder else Path(tempfile.gettempdir()) / "fiml-charts")
 
 
 @dataclass

@@ -75,8 +75,10 @@ class ConsoleChat:
         handle: Callable[[Event], list[Message]],
         output: IO[str] | None = None,
         color: bool | None = None,
+        render: Callable[[Message], str] | None = None,
     ) -> None:
         self.handle = handle
+        self.render = render or (lambda message: message.text)  # live sections: data fetched here
         self.console = Console(
             file=output, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True
         )
@@ -85,7 +87,7 @@ class ConsoleChat:
     def show(self, messages: list[Message]) -> None:
         buttons: list[Button] = []
         for message in messages:
-            self.console.print(to_rich(message.text))
+            self.console.print(to_rich(self.render(message)))
             for row in message.buttons:
                 labels = []
                 for button in row:

@@ -19,7 +19,8 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -54,6 +55,9 @@ from ..tutor.ports import StorageUnavailable
 from .bot_api_http import bot_api_request
 from .rate_limiter import FleetRateLimiter
 from .send_budget import MemoryBudget, SendBudget
+
+if TYPE_CHECKING:
+    from ..marketdata.service import MarketData
 
 log = logging.getLogger("fiml_bot.telegram")
 
@@ -91,6 +95,7 @@ def token_rejection(token: str) -> Iterator[None]:
 
 
 LIMIT = 4096
+CAPTION_LIMIT = 1024
 COMMANDS = (
     ("start", "Start learning"),
     ("lessons", "Browse the lessons"),
@@ -259,10 +264,18 @@ class UpdateMetrics(Protocol):
 
 
 class TelegramAdapter:
-    def __init__(self, tutor: Tutor, *, send_retries: int = 3, metrics: UpdateMetrics | None = None) -> None:
+    def __init__(
+        self,
+        tutor: Tutor,
+        *,
+        send_retries: int = 3,
+        metrics: UpdateMetrics | None = None,
+        market: MarketData | None = None,
+    ) -> None:
         self.tutor = tutor
         self.send_retries = send_retries
         self.metrics = metrics
+        self.market = market
         self.outage = OutageNotices()
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -315,6 +328,12 @@ class TelegramAdapter:
             return outcome
         try:
             for index, reply in enumerate(replies):
+                if reply.live is not None and self.market is not None:
+                    shown = await self.market.show(reply.live, learner)
+                    reply = replace(reply, text=shown.text)
+                    if shown.photo is not None:
+                        await self._send_photo(context, chat.id, reply, shown.photo)
+                        continue
                 if index == 0 and reply.replace and query is not None and query.message is not None:
                     await self._edit(context, chat.id, query.message.message_id, reply)
                 else:
@@ -328,6 +347,33 @@ class TelegramAdapter:
         chunks = split_html(to_html(reply.text))
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
+            await self._with_retries(
+                "sendMessage",
+                functools.partial(
+                    context.bot.send_message, chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                ),
+            )
+
+    async def _send_photo(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message, photo: bytes
+    ) -> None:
+        """A chart: the picture with the text as its caption (a caption over 1,024 characters goes on
+        in text messages after it; the buttons sit under the last one)."""
+        chunks = split_html(to_html(reply.text), CAPTION_LIMIT)
+        rest = split_html("\n\n".join(chunks[1:])) if len(chunks) > 1 else []
+        await self._with_retries(
+            "sendPhoto",
+            functools.partial(
+                context.bot.send_photo,
+                chat_id,
+                photo,
+                caption=chunks[0],
+                parse_mode=ParseMode.HTML,
+                reply_markup=None if rest else keyboard(reply),
+            ),
+        )
+        for i, chunk in enumerate(rest):
+            markup = keyboard(reply) if i == len(rest) - 1 else None
             await self._with_retries(
                 "sendMessage",
                 functools.partial(
@@ -352,7 +398,10 @@ class TelegramAdapter:
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return
-            if "not found" in str(exc).lower() or "can't be edited" in str(exc).lower():
+            if any(
+                part in str(exc).lower()
+                for part in ("not found", "can't be edited", "no text in the message")
+            ):
                 await self._send(context, chat_id, reply)
                 return
             raise
@@ -424,6 +473,7 @@ def build_application(
     rate_limit: bool = True,
     budget: SendBudget | None = None,
     metrics: UpdateMetrics | None = None,
+    market: MarketData | None = None,
 ) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
     (the fleet's shared `budget`, else one for this process alone)."""
@@ -435,7 +485,7 @@ def build_application(
     application = (
         builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
     )
-    adapter = TelegramAdapter(tutor, metrics=metrics)
+    adapter = TelegramAdapter(tutor, metrics=metrics, market=market)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))
     return application

@@ -61,7 +61,8 @@ def show_step(turn: Turn, progress: LessonProgress) -> list[Message]:
     label = "📝 Start the quiz" if last else "Next ▶"
     header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
     text = f"{header}\n\n{render.section(section)}"
-    return [Message(text, ((Button(label, encode(Next(lesson.id, lesson.version, section.id))),),))]
+    buttons = ((Button(label, encode(Next(lesson.id, lesson.version, section.id))),),)
+    return [Message(text, buttons, live=render.live_data(section, lesson, header))]
 
 
 def restart(turn: Turn, progress: LessonProgress, latest: Lesson) -> LessonProgress:

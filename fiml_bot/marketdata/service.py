@@ -1,0 +1,175 @@
+"""Live sections as a learner sees them: data from the cache or one provider call, within a deadline.
+
+An adapter calls `MarketData.show` after the tutor's transaction, for a message carrying `LiveData`.
+The learner's own key for the provider is tried first, then the operator's; each call is counted in
+`fiml_market_data_requests_total{provider,outcome}`. Whatever happens (a 429, a bad key, an outage, the
+deadline) the learner gets the section: live, or the lesson's fallback with its "as of" line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ..tutor.messages import LiveData
+from . import codec, present
+from .cache import TtlCache
+from .limits import KeyLimits
+from .model import BadKey, History, ProviderFailure, Quote, RateLimited, Throttled
+from .ports import Provider, SharedStore
+
+log = logging.getLogger("fiml_bot.marketdata")
+
+DEADLINE = "deadline"  # the outcome counted when a learner's section went out without waiting longer
+LearnerKey = Callable[[str, str], str | None]  # (learner id, provider) -> the learner's key, or None
+KeyUsed = Callable[[str, str], None]  # (learner id, provider): one call made with the learner's key
+ChartRenderer = Callable[[History, str], bytes]
+V = TypeVar("V")
+RENDER_BOUND = 10.0  # seconds a learner may wait for a chart being drawn from data already in hand
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A live section ready to send: text, or a picture with `text` as its caption."""
+
+    text: str
+    live: bool
+    photo: bytes | None = None
+    history: History | None = None  # for a terminal's sparkline
+
+
+@dataclass
+class MarketData:
+    provider: Provider
+    operator_key: str = ""
+    ttl: float = 60.0
+    deadline: float = 2.0
+    count: Callable[[str, str], None] = lambda provider, outcome: None
+    learner_key: LearnerKey = lambda learner, provider: None
+    key_used: KeyUsed = lambda learner, provider: None
+    limits: KeyLimits = field(default_factory=KeyLimits)
+    shared: SharedStore | None = None
+    renderer: ChartRenderer | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.quotes: TtlCache[Quote] = TtlCache(
+            self.ttl, clock=self.clock, shared=self.shared, encode=codec.encode, decode=codec.decode_quote
+        )
+        self.histories: TtlCache[History] = TtlCache(
+            self.ttl, clock=self.clock, shared=self.shared, encode=codec.encode, decode=codec.decode_history
+        )
+        self.pictures: TtlCache[bytes] = TtlCache(self.ttl, clock=self.clock)
+
+    async def show(self, live: LiveData, learner_id: str) -> Shown:
+        """The section with live data, or with its fallback once the deadline passes or the data fails.
+
+        The deadline bounds the data (cache or provider); drawing a chart from data in hand is bounded
+        apart (RENDER_BOUND), and without a picture the chart's live summary goes out as text."""
+        name = self.provider.name
+        try:
+            data = await asyncio.wait_for(self._data(live, learner_id), self.deadline)
+        except TimeoutError:
+            self.count(name, DEADLINE)
+            log.info("%s %s: no data within %.1f s; sent the fallback", name, live.symbol, self.deadline)
+            return Shown(fallback_text(live), live=False)
+        except ProviderFailure as exc:
+            log.info("%s %s: %s; sent the fallback", name, live.symbol, exc)
+            return Shown(fallback_text(live), live=False)
+        except Exception:  # a bug here must cost the live figures, never the learner's update
+            log.exception("%s %s: live data failed; sent the fallback", name, live.symbol)
+            return Shown(fallback_text(live), live=False)
+        if isinstance(data, Quote):
+            block = present.quote_text(data, live.metrics, live.fallback, live.as_of)
+            if block is None:
+                return Shown(fallback_text(live), live=False)
+            return Shown(f"{live.head}\n\n{block}", live=True)
+        return Shown(
+            chart_caption(live, data), live=True, photo=await self._picture(live, data), history=data
+        )
+
+    async def _data(self, live: LiveData, learner_id: str) -> Quote | History:
+        name = self.provider.name
+        if live.kind == "quote":
+            return await self.quotes.get(
+                f"q:{name}:{live.symbol}",
+                lambda: self._call(learner_id, lambda k: self.provider.quote(live.symbol, k)),
+            )
+        return await self.histories.get(
+            f"h:{name}:{live.symbol}:{live.period}",
+            lambda: self._call(learner_id, lambda k: self.provider.history(live.symbol, live.period, k)),
+        )
+
+    async def _picture(self, live: LiveData, history: History) -> bytes | None:
+        """The chart as PNG, drawn in a worker thread (never on the event loop), cached per TTL."""
+        renderer = self.renderer
+        if renderer is None:
+            return None
+        key = f"p:{history.provider}:{history.symbol}:{history.period}:{live.chart_kind}:{history.time.isoformat()}"
+        try:
+            return await asyncio.wait_for(
+                self.pictures.get(key, lambda: asyncio.to_thread(renderer, history, live.chart_kind)),
+                RENDER_BOUND,
+            )
+        except Exception:
+            log.exception(
+                "%s %s: the chart could not be drawn; sent its summary as text",
+                history.provider,
+                history.symbol,
+            )
+            return None
+
+    async def _call(self, learner_id: str, call: Callable[[str], Awaitable[V]]) -> V:
+        """One provider call: the learner's key first (if stored), then the operator's."""
+        name = self.provider.name
+        own = await asyncio.to_thread(self.learner_key, learner_id, name)
+        keys = [(k, k is own) for k in (own, self.operator_key) if k]
+        if not keys:
+            raise BadKey(f"no {name} key: set FIML_MARKET_DATA_KEY, or add your own with /addkey")
+        failure: ProviderFailure = BadKey("no key")
+        for key, learners in keys:
+            if not self.limits.take(name, key, self.provider.limits):
+                self.count(name, Throttled.outcome)
+                failure = Throttled(f"{name}: the key's free-tier limit is used up for now")
+                continue
+            try:
+                value = await call(key)
+            except ProviderFailure as exc:
+                self.count(name, exc.outcome)
+                failure = exc
+                if isinstance(exc, RateLimited | BadKey):
+                    continue  # another key may still be good
+                raise
+            else:
+                self.count(name, "ok")
+                return value
+            finally:
+                if learners:
+                    await asyncio.to_thread(self.key_used, learner_id, name)
+        raise failure
+
+
+def fallback_text(live: LiveData) -> str:
+    if live.kind == "quote":
+        label = f"📊 `{live.symbol}` ({', '.join(live.metrics)})"
+        parts = [live.head, label, present.fallback_note(live.as_of), live.fallback]
+    else:
+        label = f"📈 `{live.symbol}` · {live.period} · {live.chart_kind} chart"
+        parts = [live.head, label, present.fallback_note(live.as_of), live.fallback]
+        if live.caption:
+            parts.append(f"*{live.caption}*")
+    return "\n\n".join(p for p in parts if p)
+
+
+def chart_caption(live: LiveData, history: History) -> str:
+    parts = [
+        live.head,
+        f"*{live.caption}*" if live.caption else "",
+        present.chart_summary(history),
+        present.NOT_ADVICE,
+    ]
+    return "\n\n".join(p for p in parts if p)

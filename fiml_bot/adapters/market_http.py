@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import re
 from typing import Any
 
 import httpx
@@ -19,12 +21,32 @@ TIMEOUT = 10.0  # seconds: a learner waits at most the deadline; a late answer s
 PERIOD_DAYS = {"1d": 5, "5d": 5, "1mo": 22, "3mo": 66, "6mo": 130, "1y": 260, "5y": 1300, "max": 100_000}
 
 
+_KEY_IN_QUERY = re.compile(r"\b(apikey|token)=[^&\s\"']+", re.I)
+
+
+class _KeysOutOfUrls(logging.Filter):
+    """httpx logs each request's URL (INFO), and the providers take the key in the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _KEY_IN_QUERY.search(message):
+            record.msg, record.args = _KEY_IN_QUERY.sub(r"\1=***", message), None
+        return True
+
+
+def _mask_keys_in_httpx_logs() -> None:
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _KeysOutOfUrls) for f in httpx_log.filters):
+        httpx_log.addFilter(_KeysOutOfUrls())
+
+
 class JsonApi:
     """GET requests answering JSON, on a client made for (and closed with) the running event loop."""
 
     def __init__(
         self, base_url: str, *, timeout: float = TIMEOUT, transport: httpx.AsyncBaseTransport | None = None
     ):
+        _mask_keys_in_httpx_logs()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.transport = transport

@@ -35,6 +35,7 @@ def serve(
     metrics: Any,
     exposition: Callable[[], bytes] | None = None,
     market: Any = None,
+    keys: Any = None,
 ) -> None:
     """Serve learners until stopped; a token Telegram refuses becomes TokenRejected (no token in the log)."""
     options: dict[str, Any] = {
@@ -43,6 +44,7 @@ def serve(
         "metrics": metrics,
         "rate_limit": telegram.rate_limit,
         "market": market,
+        "keys": keys,
     }
     if telegram.webhook_url is None:
         with token_rejection(telegram.token):

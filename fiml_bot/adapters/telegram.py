@@ -45,6 +45,8 @@ from telegram.ext import (
 
 from fiml_cms.errors import FimlError
 
+from ..keys.parsing import NOT_STORED
+from ..keys.parsing import parse as key_command
 from ..outage import OutageNotices
 from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
@@ -57,6 +59,7 @@ from .rate_limiter import FleetRateLimiter
 from .send_budget import MemoryBudget, SendBudget
 
 if TYPE_CHECKING:
+    from ..keys.commands import KeyCommands
     from ..marketdata.service import MarketData
 
 log = logging.getLogger("fiml_bot.telegram")
@@ -271,11 +274,13 @@ class TelegramAdapter:
         send_retries: int = 3,
         metrics: UpdateMetrics | None = None,
         market: MarketData | None = None,
+        keys: KeyCommands | None = None,
     ) -> None:
         self.tutor = tutor
         self.send_retries = send_retries
         self.metrics = metrics
         self.market = market
+        self.keys = keys
         self.outage = OutageNotices()
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -299,6 +304,12 @@ class TelegramAdapter:
             return "ok"
         learner = f"telegram:{user.id}"
         chat = update.effective_chat
+        message = update.effective_message
+        if query is None and message is not None and message.text and chat is not None:
+            command = key_command(message.text)
+            if command is not None:
+                await self._key_command(context, learner, chat.id, message.message_id, command)
+                return "ok"
         # In webhook mode the HTTP answer carries answerCallbackQuery (one call fewer); in polling mode
         # the button's spinner stops while the tutor's transaction runs: the two overlap.
         answered = None
@@ -342,6 +353,20 @@ class TelegramAdapter:
             log.info("learner %s blocked the bot; marking them inactive", learner)
             await asyncio.to_thread(self.tutor.deactivate, learner)
         return outcome
+
+    async def _key_command(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        learner: str,
+        chat_id: int,
+        message_id: int,
+        command: tuple[str, str],
+    ) -> None:
+        """/addkey, /listkeys, /removekey: a message carrying a key is deleted before anything else."""
+        if command[0] == "addkey":
+            await self._safely(context.bot.delete_message(chat_id, message_id), "deleteMessage")
+        reply = await self.keys.handle(learner, *command) if self.keys is not None else NOT_STORED
+        await self._send(context, chat_id, Message(reply))
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message) -> None:
         chunks = split_html(to_html(reply.text))
@@ -474,6 +499,7 @@ def build_application(
     budget: SendBudget | None = None,
     metrics: UpdateMetrics | None = None,
     market: MarketData | None = None,
+    keys: KeyCommands | None = None,
 ) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
     (the fleet's shared `budget`, else one for this process alone)."""
@@ -485,7 +511,7 @@ def build_application(
     application = (
         builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
     )
-    adapter = TelegramAdapter(tutor, metrics=metrics, market=market)
+    adapter = TelegramAdapter(tutor, metrics=metrics, market=market, keys=keys)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))
     return application

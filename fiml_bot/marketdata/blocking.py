@@ -9,28 +9,36 @@ import asyncio
 import os
 import tempfile
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..tutor.messages import Message
 from .present import sparkline
 from .service import MarketData, Shown
 
+T = TypeVar("T")
 BOUND = 30.0  # seconds: past the deadline a live section never waits this long; a bug must not hang the chat
 
 
 class BlockingMarketData:
-    def __init__(self, market: MarketData, chart_dir: Path) -> None:
+    """`market` None: no provider configured, messages print as they are (key commands still run here)."""
+
+    def __init__(self, market: MarketData | None, chart_dir: Path) -> None:
         self.market = market
         self.chart_dir = chart_dir
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="market-data", daemon=True)
         self._thread.start()
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on this object's loop and wait for it (bounded)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(BOUND)
+
     def shown(self, message: Message, learner_id: str) -> Shown | None:
-        if message.live is None:
+        if message.live is None or self.market is None:
             return None
-        future = asyncio.run_coroutine_threadsafe(self.market.show(message.live, learner_id), self._loop)
-        return future.result(BOUND)
+        return self.run(self.market.show(message.live, learner_id))
 
     def text(self, message: Message, learner_id: str) -> str:
         """The message as the terminal prints it: live data, or the chart's sparkline and saved file."""
@@ -65,7 +73,8 @@ class BlockingMarketData:
         async def shut() -> None:
             for task in asyncio.all_tasks() - {asyncio.current_task()}:
                 task.cancel()  # a provider call still running past its learner's deadline
-            await self.market.provider.aclose()
+            if self.market is not None:
+                await self.market.provider.aclose()
 
         try:
             asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5)

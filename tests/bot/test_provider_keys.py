@@ -329,3 +329,40 @@ def test_a_key_never_appears_in_logs_metrics_snapshots_exports_doctor_or_alerts(
         for text in [caplog.text, *seen, *(r.output for r in outputs), *(b.decode() for b in catcher.bodies)]:
             assert secret not in text
     assert "&token=***" in caplog.text  # httpx logs each request URL: the key in it is masked
+
+
+def test_the_terminal_chat_never_echoes_a_key(content_repo: Path, fake: FakeProvider, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+        "FIML_KEY_ENCRYPTION_KEYS": crypto.generate(),
+        "FIML_MARKET_DATA_URL": fake.url,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "chat",
+            "--preview",
+            "--database",
+            f"sqlite:///{tmp_path / 'c.db'}",
+        ],
+        input=f"/addkey finnhub {KEY}\n/listkeys\n/removekey finnhub\n",
+        capture_output=True,
+        text=True,
+        cwd=content_repo,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "› /addkey finnhub ****9876" in done.stdout
+    assert "Saved your finnhub key ending in 9876, encrypted." in done.stdout
+    assert "• finnhub: …9876, added " in done.stdout
+    assert "Deleted your finnhub key." in done.stdout
+    assert KEY not in done.stdout + done.stderr

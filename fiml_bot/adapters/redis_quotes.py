@@ -27,6 +27,13 @@ class RedisQuotes:
     async def put(self, key: str, value: bytes, seconds: float) -> None:
         await self._client().set(f"fiml:market:{key}", value, px=max(int(seconds * 1000), 1))
 
+    async def aclose(self) -> None:
+        import asyncio
+
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
     async def claim(self, key: str, seconds: float) -> bool:
         return bool(
             await self._client().set(

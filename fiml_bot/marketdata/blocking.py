@@ -74,7 +74,7 @@ class BlockingMarketData:
             for task in asyncio.all_tasks() - {asyncio.current_task()}:
                 task.cancel()  # a provider call still running past its learner's deadline
             if self.market is not None:
-                await self.market.provider.aclose()
+                await self.market.aclose()
 
         try:
             asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5)

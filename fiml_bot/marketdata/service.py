@@ -92,6 +92,12 @@ class MarketData:
             chart_caption(live, data), live=True, photo=await self._picture(live, data), history=data
         )
 
+    async def aclose(self) -> None:
+        """Close this event loop's connections (the provider's, the shared store's)."""
+        await self.provider.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
+
     async def _data(self, live: LiveData, learner_id: str) -> Quote | History:
         name = self.provider.name
         if live.kind == "quote":

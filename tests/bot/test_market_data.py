@@ -18,7 +18,7 @@ from fiml_bot.content import LessonContent
 from fiml_bot.marketdata.charts import HEIGHT, WIDTH, render_png
 from fiml_bot.marketdata.model import BadKey, NoData, RateLimited, Unavailable
 from fiml_bot.marketdata.present import NOT_ADVICE, UNAVAILABLE
-from fiml_bot.marketdata.service import MarketData
+from fiml_bot.marketdata.service import MarketData, Shown
 from fiml_bot.ops.metrics import BotMetrics
 from fiml_bot.storage import MemoryStorage
 from fiml_bot.tutor.engine import Tutor
@@ -390,3 +390,28 @@ def test_terminal_chat_shows_live_figures_and_saves_the_chart(
 
     assert Image.open(saved).size == (WIDTH, HEIGHT)
     assert "OP" not in done.stdout + done.stderr
+
+
+def test_replicas_sharing_redis_ask_the_provider_once_per_ttl(fake: FakeProvider, tmp_path: Path) -> None:
+    from fiml_bot.adapters.redis_quotes import RedisQuotes
+    from testing.redis_server import redis_server
+
+    try:
+        server = redis_server(tmp_path)
+        url = server.__enter__()
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed")
+    try:
+        replicas = [service(fake, shared=RedisQuotes(url)) for _ in range(3)]
+
+        async def scenario() -> list[Shown]:
+            shown = await asyncio.gather(*(replicas[i % 3].show(QUOTE, f"l{i}") for i in range(300)))
+            for replica in replicas:
+                await replica.aclose()
+            return list(shown)
+
+        shown = asyncio.run(scenario())
+        assert all(s.live for s in shown)
+        assert len(fake.calls) == 1  # three replicas, one call: the others read Redis
+    finally:
+        server.__exit__(None, None, None)

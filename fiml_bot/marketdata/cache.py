@@ -49,6 +49,12 @@ class TtlCache(Generic[T]):
         self.max_entries = max_entries
         self._entries: dict[str, _Entry[T]] = {}
         self._flights: dict[str, asyncio.Future[T]] = {}
+        self._started: dict[str, float] = {}  # when each fetch in flight began (time.monotonic)
+
+    def pending_for(self, key: str) -> float:
+        """Seconds the fetch of `key` has been in flight (0.0 when none is)."""
+        started = self._started.get(key)
+        return 0.0 if started is None or key not in self._flights else time.monotonic() - started
 
     def get(self, key: str, fetch: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         """The value for `key`: cached, or the one fetch in flight, or a new fetch (shielded: a caller's
@@ -65,6 +71,7 @@ class TtlCache(Generic[T]):
         flight = self._flights.get(key)
         if flight is None or flight.get_loop() is not loop:
             flight = self._flights[key] = asyncio.ensure_future(self._fill(key, fetch))
+            self._started[key] = time.monotonic()
             flight.add_done_callback(lambda f: self._landed(key, f))
         return asyncio.shield(flight)
 
@@ -96,6 +103,7 @@ class TtlCache(Generic[T]):
     def _landed(self, key: str, flight: asyncio.Future[T]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
+            self._started.pop(key, None)
         if flight.cancelled():
             return
         failure = flight.exception()

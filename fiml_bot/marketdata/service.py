@@ -29,6 +29,7 @@ LearnerKey = Callable[[str, str], str | None]  # (learner id, provider) -> the l
 KeyUsed = Callable[[str, str], None]  # (learner id, provider): one call made with the learner's key
 ChartRenderer = Callable[[History, str], bytes]
 V = TypeVar("V")
+LATE_WAIT = 0.05  # seconds a learner still waits for a call already past the deadline (it may just land)
 RENDER_BOUND = 10.0  # seconds a learner may wait for a chart being drawn from data already in hand
 
 
@@ -71,8 +72,11 @@ class MarketData:
         The deadline bounds the data (cache or provider); drawing a chart from data in hand is bounded
         apart (RENDER_BOUND), and without a picture the chart's live summary goes out as text."""
         name = self.provider.name
+        # A call already in flight for longer than the deadline (a provider hanging) is not waited for
+        # again by every learner: each waits only what is left of the deadline since it began.
+        budget = max(self.deadline - self._pending_for(live), LATE_WAIT)
         try:
-            data = await asyncio.wait_for(self._data(live, learner_id), self.deadline)
+            data = await asyncio.wait_for(self._data(live, learner_id), budget)
         except TimeoutError:
             self.count(name, DEADLINE)
             log.info("%s %s: no data within %.1f s; sent the fallback", name, live.symbol, self.deadline)
@@ -98,15 +102,23 @@ class MarketData:
         if self.shared is not None:
             await self.shared.aclose()
 
+    def _key(self, live: LiveData) -> str:
+        if live.kind == "quote":
+            return f"q:{self.provider.name}:{live.symbol}"
+        return f"h:{self.provider.name}:{live.symbol}:{live.period}"
+
+    def _pending_for(self, live: LiveData) -> float:
+        cache = self.quotes if live.kind == "quote" else self.histories
+        return cache.pending_for(self._key(live))
+
     async def _data(self, live: LiveData, learner_id: str) -> Quote | History:
-        name = self.provider.name
         if live.kind == "quote":
             return await self.quotes.get(
-                f"q:{name}:{live.symbol}",
+                self._key(live),
                 lambda: self._call(learner_id, lambda k: self.provider.quote(live.symbol, k)),
             )
         return await self.histories.get(
-            f"h:{name}:{live.symbol}:{live.period}",
+            self._key(live),
             lambda: self._call(learner_id, lambda k: self.provider.history(live.symbol, live.period, k)),
         )
 

@@ -42,7 +42,7 @@ def live_data(item: Section, lesson: Lesson, header: str) -> LiveData | None:
         return None
     head = [header] + ([f"**{item.title}**"] if item.title else [])
     stated = find_as_of(item.fallback)
-    as_of = stated.isoformat() if stated else (lesson.changelog[0].date if lesson.changelog else None)
+    as_of = stated.isoformat() if stated else (str(lesson.changelog[0].date) if lesson.changelog else None)
     if isinstance(item, LiveExampleSection):
         if item.body:
             head.append(item.body.strip())

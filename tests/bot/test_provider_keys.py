@@ -366,3 +366,33 @@ def test_the_terminal_chat_never_echoes_a_key(content_repo: Path, fake: FakeProv
     assert "• finnhub: …9876, added " in done.stdout
     assert "Deleted your finnhub key." in done.stdout
     assert KEY not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_the_vault_on_each_database(database_url: str) -> None:
+    import datetime as dt
+
+    migrations_api.upgrade(database_url)
+    old, new = crypto.generate(), crypto.generate()
+    days = iter(
+        [dt.datetime(2026, 12, 6, 23, 0, tzinfo=dt.UTC)] * 3
+        + [dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)] * 9
+    )
+    vault = KeyVault(
+        open_vault({}, database_url).engine,
+        crypto.cipher_from_env({"FIML_KEY_ENCRYPTION_KEYS": old}),
+        lambda: next(days),
+    )
+    vault.add("telegram:1", "finnhub", KEY)
+    vault.used("telegram:1", "finnhub")
+    vault.used("telegram:1", "finnhub")  # two calls on the 6th
+    vault.used("telegram:1", "finnhub")  # a new UTC day: the count starts again
+    [entry] = vault.entries("telegram:1")
+    assert (entry.provider, entry.last4, entry.used_today) == ("finnhub", "9876", 1)
+    assert entry.added_at == dt.datetime(2026, 12, 6, 23, 0, tzinfo=dt.UTC)
+    rotated = open_vault({"FIML_KEY_ENCRYPTION_KEYS": f"{new},{old}"}, database_url).rotate()
+    assert (rotated.rotated, rotated.current, rotated.unreadable) == (1, 0, 0)
+    assert open_vault({"FIML_KEY_ENCRYPTION_KEYS": new}, database_url).get("telegram:1", "finnhub") == KEY
+    assert vault.remove("telegram:1", "finnhub") and not vault.remove("telegram:1", "finnhub")
+    assert vault.count() == 0
+    vault.engine.dispose()

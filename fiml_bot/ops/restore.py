@@ -54,6 +54,7 @@ MERGE_RULES = (  # parents before children (foreign keys)
     MergeRule("xp_ledger", ("learner_id", "key"), forward="amount", skip=("id",)),
     MergeRule("badges", ("learner_id", "badge")),
     MergeRule("processed_events", ("key",)),
+    MergeRule("provider_keys", ("learner_id", "provider")),  # keys added since (ciphertext; issue 25)
 )
 
 

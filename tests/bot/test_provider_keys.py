@@ -396,3 +396,22 @@ def test_the_vault_on_each_database(database_url: str) -> None:
     assert vault.remove("telegram:1", "finnhub") and not vault.remove("telegram:1", "finnhub")
     assert vault.count() == 0
     vault.engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_a_restore_keeps_keys_added_after_the_snapshot(
+    database_url: str, tmp_path: Path, pg_tools: None
+) -> None:
+    from fiml_bot.ops import restore, snapshots
+
+    migrations_api.upgrade(database_url)
+    env = {"FIML_KEY_ENCRYPTION_KEYS": crypto.generate()}
+    store(database_url, env, {"telegram:1": "FIRSTKEY1111"})
+    manifest = snapshots.take(database_url, folder=tmp_path / "snaps")
+    assert b"FIRSTKEY1111" not in manifest.path.read_bytes()  # the snapshot holds ciphertext only
+    store(database_url, env, {"telegram:2": KEY})  # added after the snapshot
+    report = restore.restore(database_url, manifest.path, folder=tmp_path / "snaps")
+    assert report.merged["provider_keys"] == 1
+    vault = open_vault(env, database_url)
+    assert (vault.get("telegram:1", "finnhub"), vault.get("telegram:2", "finnhub")) == ("FIRSTKEY1111", KEY)
+    vault.engine.dispose()

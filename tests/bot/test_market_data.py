@@ -415,3 +415,31 @@ def test_replicas_sharing_redis_ask_the_provider_once_per_ttl(fake: FakeProvider
         assert len(fake.calls) == 1  # three replicas, one call: the others read Redis
     finally:
         server.__exit__(None, None, None)
+
+
+def test_a_caption_over_telegrams_limit_goes_on_below_the_picture(
+    content_repo: Path, fake: FakeProvider
+) -> None:
+    path = content_repo / "content" / "lessons" / "what_is_a_market.yaml"
+    text = path.read_text(encoding="utf-8")
+    long_caption = (
+        "Notice the trend. " * 56
+    )  # 1,008 characters: within the schema, over Telegram's with the rest
+    start = text.index("    caption: SPY, a fund")
+    end = text.index("\n", start)
+    path.write_text(text[:start] + f"    caption: {long_caption.strip()}" + text[end:], encoding="utf-8")
+    market = service(fake, "alphavantage")
+    market.renderer = render_png
+
+    async def scenario() -> None:
+        async with Bot(content_repo, market) as bot:
+            await bot.open_market_lesson()
+            for _ in range(3):
+                await bot.tap("Next")
+            photo, rest = bot.fake.sent(CHAT)[-2:]
+            assert photo.raw["photo"] and len(photo.raw["caption"]) <= 1024 and not photo.buttons
+            assert "not investment advice" in rest.text and "Next" in rest.buttons[0][0]
+            assert (photo.raw["caption"] + rest.text).count("Notice the trend.") == 56
+        await market.aclose()
+
+    asyncio.run(scenario())

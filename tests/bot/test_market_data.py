@@ -443,3 +443,52 @@ def test_a_caption_over_telegrams_limit_goes_on_below_the_picture(
         await market.aclose()
 
     asyncio.run(scenario())
+
+
+def test_the_time_line_says_how_old_and_how_delayed() -> None:
+    from fiml_bot.marketdata.model import Quote
+    from fiml_bot.marketdata.present import as_of
+
+    today = NOW.date()
+    assert (
+        as_of(Quote("finnhub", "AAPL", 1.0, NOW, delay_minutes=15), today)
+        == "as of 14:32 UTC, 15 min delayed"
+    )
+    assert as_of(Quote("finnhub", "AAPL", 1.0, NOW), today) == "as of 14:32 UTC"
+    yesterday = NOW - dt.timedelta(days=1)
+    assert as_of(Quote("finnhub", "AAPL", 1.0, yesterday), today) == "as of 2026-12-03 14:32 UTC"
+    assert (
+        as_of(Quote("alphavantage", "AAPL", 1.0, NOW, date_only=True), today)
+        == "as of the close of 2026-12-04"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "FIML_MARKET_DATA_PROVIDER",
+            "yahoo",
+            "FIML_MARKET_DATA_PROVIDER='yahoo': give one of alphavantage, finnhub",
+        ),
+        (
+            "FIML_MARKET_DATA_DEADLINE",
+            "soon",
+            "FIML_MARKET_DATA_DEADLINE='soon': give seconds to wait for a provider",
+        ),
+    ],
+)
+def test_a_bad_market_data_setting_is_exit_2(
+    content_repo: Path, tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app
+
+    env = {"FIML_MARKET_DATA_PROVIDER": "finnhub", variable: value}
+    result = CliRunner().invoke(
+        app, ["chat", "--preview", "--database", f"sqlite:///{tmp_path / 'c.db'}"], input="", env=env
+    )
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -27,7 +27,8 @@ def warm_up() -> None:
 
 
 def render_png(history: History, kind: str) -> bytes:
-    """A `kind` chart (line, candlestick, area; anything else is drawn as a line) of `history`."""
+    """A `kind` chart of `history`: line, candlestick or bar (OHLC bars: high-low with open and close
+    ticks); an unknown kind is drawn as a line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -47,10 +48,13 @@ def render_png(history: History, kind: str) -> bytes:
             color=colors,
             width=0.7,
         )
+    elif kind == "bar":
+        colors = [UP if c.close >= c.open else DOWN for c in candles]
+        axes.vlines(xs, [c.low for c in candles], [c.high for c in candles], colors=colors, linewidth=1.0)
+        axes.hlines([c.open for c in candles], [x - 0.35 for x in xs], xs, colors=colors, linewidth=1.0)
+        axes.hlines([c.close for c in candles], xs, [x + 0.35 for x in xs], colors=colors, linewidth=1.0)
     else:
         axes.plot(xs, closes, color="#1e88e5", linewidth=1.6)
-        if kind == "area":
-            axes.fill_between(xs, closes, min(closes), color="#1e88e5", alpha=0.15)
     ticks = xs[:: max(len(xs) // 6, 1)]
     axes.set_xticks(ticks, [candles[i].time.strftime("%Y-%m-%d") for i in ticks], fontsize=8)
     axes.grid(alpha=0.3)

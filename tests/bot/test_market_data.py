@@ -216,10 +216,10 @@ def test_the_chart_picture_has_its_size() -> None:
     from fiml_bot.marketdata.model import Candle, History
 
     candles = tuple(
-        Candle(NOW - dt.timedelta(days=30 - i), 100 + i, 103 + i, 99 + i, 101 + i * (-1) ** i)
+        Candle(NOW - dt.timedelta(days=30 - i), 100 + i, 103 + i, 98 + i, 101 + i if i % 2 else 99 + i)
         for i in range(30)
     )
-    for kind in ("line", "candlestick", "area"):
+    for kind in ("line", "candlestick", "bar"):
         image = Image.open(io.BytesIO(render_png(History("finnhub", "AAPL", "1mo", candles), kind)))
         assert image.format == "PNG"
         assert image.size == (WIDTH, HEIGHT)

@@ -161,7 +161,9 @@ def market_data(
 
     if vault is None:
         return open_market_data(os.environ, count=count)
-    return open_market_data(os.environ, count=count, learner_key=vault.get, key_used=vault.used)
+    return open_market_data(
+        os.environ, count=count, learner_key=vault.get, key_used=vault.used, used_today=vault.used_today
+    )
 
 
 def terminal_market_data(parts: BotParts, vault: KeyVault | None = None) -> BlockingMarketData:

@@ -145,6 +145,13 @@ class KeyVault:
                 .values(used_on=today, used_today=1)
             )
 
+    def used_today(self, learner: str, provider: str) -> int:
+        """Calls made with the learner's key today (UTC), by every replica."""
+        for entry in self.entries(learner):
+            if entry.provider == provider:
+                return entry.used_today
+        return 0
+
     def count(self) -> int:
         if not self.has_table():
             return 0

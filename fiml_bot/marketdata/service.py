@@ -52,6 +52,7 @@ class MarketData:
     count: Callable[[str, str], None] = lambda provider, outcome: None
     learner_key: LearnerKey = lambda learner, provider: None
     key_used: KeyUsed = lambda learner, provider: None
+    used_today: Callable[[str, str], int] = lambda learner, provider: 0  # calls with the learner's key today
     limits: KeyLimits = field(default_factory=KeyLimits)
     shared: SharedStore | None = None
     renderer: ChartRenderer | None = None
@@ -145,12 +146,18 @@ class MarketData:
         """One provider call: the learner's key first (if stored), then the operator's."""
         name = self.provider.name
         own = await asyncio.to_thread(self.learner_key, learner_id, name)
-        keys = [(k, k is own) for k in (own, self.operator_key) if k]
+        keys = ([(own, True)] if own else []) + ([(self.operator_key, False)] if self.operator_key else [])
         if not keys:
             raise BadKey(f"no {name} key: set FIML_MARKET_DATA_KEY, or add your own with /addkey")
         failure: ProviderFailure = BadKey("no key")
+        daily = daily_limit(self.provider.limits)
         for key, learners in keys:
-            if not self.limits.take(name, key, self.provider.limits):
+            over_today = (
+                learners
+                and daily is not None
+                and await asyncio.to_thread(self.used_today, learner_id, name) >= daily
+            )  # the day's quota of a learner's key, counted in the database for every replica
+            if over_today or not self.limits.take(name, key, self.provider.limits):
                 self.count(name, Throttled.outcome)
                 failure = Throttled(f"{name}: the key's free-tier limit is used up for now")
                 continue
@@ -169,6 +176,12 @@ class MarketData:
                 if learners:
                     await asyncio.to_thread(self.key_used, learner_id, name)
         raise failure
+
+
+def daily_limit(limits: tuple[tuple[int, float], ...]) -> int | None:
+    """The calls a key may make per day by the provider's limits (None: no daily limit)."""
+    daily = [count for count, seconds in limits if seconds >= 86_400]
+    return min(daily) if daily else None
 
 
 def fallback_text(live: LiveData) -> str:

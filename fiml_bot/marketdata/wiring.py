@@ -18,6 +18,7 @@ def open_market_data(
     count: Callable[[str, str], None] | None = None,
     learner_key: LearnerKey | None = None,
     key_used: KeyUsed | None = None,
+    used_today: Callable[[str, str], int] | None = None,
     charts: bool = True,
 ) -> MarketData | None:
     """FIML_MARKET_DATA_PROVIDER's adapter, the operator's key, TTL and deadline; FIML_REDIS_URL shares
@@ -45,6 +46,8 @@ def open_market_data(
         market.learner_key = learner_key
     if key_used is not None:
         market.key_used = key_used
+    if used_today is not None:
+        market.used_today = used_today
     return market
 
 

@@ -492,3 +492,24 @@ def test_a_bad_market_data_setting_is_exit_2(
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_a_learners_key_over_its_daily_quota_on_any_replica_is_not_used(fake: FakeProvider) -> None:
+    counted: list[str] = []
+    used = {"ada": 25, "bob": 24}  # Alpha Vantage's free tier: 25 calls a day, counted in the database
+    market = service(
+        fake,
+        "alphavantage",
+        count=lambda p, o: counted.append(o),
+        learner_key=lambda learner, provider: "MINE",
+        used_today=lambda learner, provider: used[learner],
+    )
+
+    async def scenario() -> None:
+        assert (await market.show(QUOTE, "ada")).live
+        assert (await market.show(LiveData("quote", "MSFT", "h", "fb", None, ("price",)), "bob")).live
+        await market.aclose()
+
+    asyncio.run(scenario())
+    assert [(c.symbol, c.key) for c in fake.calls] == [("AAPL", "OP"), ("MSFT", "MINE")]
+    assert counted == ["throttled", "ok", "ok"]

@@ -415,3 +415,91 @@ def test_a_restore_keeps_keys_added_after_the_snapshot(
     vault = open_vault(env, database_url)
     assert (vault.get("telegram:1", "finnhub"), vault.get("telegram:2", "finnhub")) == ("FIRSTKEY1111", KEY)
     vault.engine.dispose()
+
+
+def test_fiml_bot_run_serves_live_data_and_keys_as_a_real_process(
+    content_repo: Path, fake: FakeProvider, tmp_path: Path
+) -> None:
+    """`fiml-bot run` (polling) wired from the environment: provider, operator key, encryption keys."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from testing.fakebotapi import FakeBotApiServer
+
+    add_live_section(content_repo)
+    api_fake = FakeBotApi(max_poll_wait=2)
+    chat = 7171
+
+    def wait_for(predicate: Any, what: str, process: subprocess.Popen[str]) -> Any:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"the bot exited while waiting for {what}"
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def screen() -> tuple[int, str] | None:
+        sent = api_fake.sent(chat)
+        return (sent[-1].message_id, sent[-1].text) if sent else None
+
+    def button_there(label: str) -> bool:
+        with_buttons = [m for m in api_fake.messages(chat) if m.from_bot and m.buttons]
+        return bool(with_buttons) and any(label in t for t, _ in with_buttons[-1].buttons)
+
+    def last_with_button(label: str) -> tuple[int, str]:
+        message = [m for m in api_fake.messages(chat) if m.from_bot and m.buttons][-1]
+        return message.message_id, next(d for t, d in message.buttons if label in t)  # type: ignore[misc]
+
+    with FakeBotApiServer(api_fake) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIML_") and "proxy" not in k.lower()}
+        env.update(
+            {
+                "FIML_TELEGRAM_TOKEN": api_fake.default_token,
+                "FIML_MARKET_DATA_PROVIDER": "finnhub",
+                "FIML_MARKET_DATA_KEY": "OP",
+                "FIML_MARKET_DATA_URL": fake.url,
+                "FIML_KEY_ENCRYPTION_KEYS": crypto.generate(),
+                "NO_PROXY": "127.0.0.1,localhost",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fiml_bot", "run", "--api-base-url", api.base_url, "--preview"]
+            + ["--database", f"sqlite:///{tmp_path / 'var' / 'bot.db'}", "--content", str(content_repo)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: api_fake.calls_to("getUpdates"), "the first getUpdates", process)
+            added = api_fake.user_message(chat, f"/addkey finnhub {KEY}")
+            wait_for(lambda: api_fake.sent(chat), "the /addkey reply", process)
+            assert added["message"]["message_id"] in api_fake.deleted(chat)
+            assert "Saved your finnhub key ending in 9876" in api_fake.sent(chat)[-1].text
+            api_fake.user_message(chat, "/start")
+            shown: tuple[int, str] | None = None
+            for label in ("Lessons", "What Is a Market?", "Next", "Next", "Next"):
+                # the screen the last press led to (a new message, or the old one edited), with the button
+                wait_for(lambda: screen() != shown and button_there(label), f"a {label!r} button", process)  # noqa: B023
+                shown = screen()
+                message_id, data = last_with_button(label)
+                api_fake.callback(chat, message_id, data)
+            wait_for(lambda: "Price:" in api_fake.sent(chat)[-1].text, "the live section", process)
+            assert fake.calls[-1].key == KEY  # the learner's own key, from the encrypted table
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                _, err = process.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, err = process.communicate()
+    assert process.returncode == 0, err
+    assert KEY not in err and "Traceback" not in err

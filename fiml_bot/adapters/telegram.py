@@ -105,6 +105,7 @@ COMMANDS = (
     ("progress", "Your XP, level, streak and badges"),
     ("timezone", "Set your time zone, e.g. /timezone Europe/Berlin"),
     ("help", "What I can do"),
+    ("listkeys", "Your data-provider keys (add one: /addkey finnhub KEY)"),
 )
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from . import __version__
 from .cli_options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
 from .cli_options import bot_settings as _settings
 from .flags_cli import flags_app
+from .keys.cli import keys_app
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -48,6 +50,7 @@ def chat(
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
     from .adapters.console import ConsoleChat
     from .bootstrap import build, chat_fetches, start_background
+    from .launch import learner_keys, terminal_market_data
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(content, database, preview=preview, lessons=lessons)
@@ -55,12 +58,21 @@ def chat(
     parts.content.fetch = chat_fetches(fetch, settings)
     tutor = parts.tutor
     learner = f"console:{user}"
-    chat_ = ConsoleChat(lambda event: tutor.handle(learner, event, name=user))
+    vault, keys = learner_keys(settings)
+    market = terminal_market_data(parts, vault)
+    interactive = sys.stdin.isatty()
+    chat_ = ConsoleChat(
+        lambda event: tutor.handle(learner, event, name=user),
+        render=lambda message: market.text(message, learner),
+        commands=lambda name, argument: market.run(keys.handle(learner, name, argument)),
+        secret_input=getpass.getpass if interactive else None,
+    )
     refresher = start_background(parts, settings)
     try:
-        code = chat_.run(sys.stdin, interactive=sys.stdin.isatty())
+        code = chat_.run(sys.stdin, interactive=interactive)
     finally:
         refresher.stop()
+        market.close()
     raise typer.Exit(code)
 
 
@@ -352,6 +364,7 @@ def progress_export(
     """Write a learner's progress document, or with --all every learner's, as JSON validated against the schema.
 
     The file is replaced atomically (a temporary file, then a rename); nothing is written on an error.
+    Learners' stored data-provider keys are never exported (they are secrets; learners add them again).
     """
 
     from .documents import export_all, export_learner, write_document
@@ -376,7 +389,8 @@ def progress_export(
     count = len(document["users"]) if user is None else 1
     where = "standard output" if file == "-" else file
     print(
-        f"exported {count} learner{'s' if count != 1 else ''} to {where}",
+        f"exported {count} learner{'s' if count != 1 else ''} to {where} "
+        "(stored data-provider keys are not exported: learners add them again with /addkey)",
         file=sys.stderr if file == "-" else sys.stdout,
     )
 
@@ -451,6 +465,7 @@ def _migration_content(content: Path | None, database: str | None) -> Any:
 
 
 app.add_typer(flags_app, name="flags")
+app.add_typer(keys_app, name="keys")
 
 
 def _register_release() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,10 @@ from .bootstrap import BotParts, BotSettings, build, start_background
 
 if TYPE_CHECKING:
     from .adapters.serving import TelegramSettings
+    from .keys.commands import KeyCommands
+    from .keys.vault import KeyVault
+    from .marketdata.blocking import BlockingMarketData
+    from .marketdata.service import MarketData
     from .notify import LessonUpdate, Notice, Report
     from .ops.runtime import Operations
 
@@ -118,15 +122,66 @@ def run_bot(settings: BotSettings, telegram: TelegramSettings, metrics_port: int
     install(parts.tutor, os.environ)
     _publish_build_info(ops, parts, settings)
     budget = open_budget(telegram.token, settings.database_url)  # shared by every replica and notify
+    vault, keys = learner_keys(settings, count=ops.metrics.market_data_request)
+    market = market_data(parts, count=ops.metrics.market_data_request, vault=vault)
     live = start_background(parts, settings, prune_events=True)
     live.refresher.on_refreshed.append(lambda: ops.metrics.set_content_ref(content_ref(parts.content)))
     ops.watch_database(lambda: database_answers(parts.tutor))
     ops.start()
     try:
-        serve(parts.tutor, telegram, budget=budget, metrics=ops.metrics, exposition=ops.metrics.exposition)
+        serve(
+            parts.tutor,
+            telegram,
+            budget=budget,
+            metrics=ops.metrics,
+            exposition=ops.metrics.exposition,
+            market=market,
+            keys=keys,
+        )
     finally:
         ops.stop()
         live.stop()
+
+
+def learner_keys(
+    settings: BotSettings, *, count: Callable[[str, str], None] | None = None
+) -> tuple[KeyVault, KeyCommands]:
+    """Learners' stored provider keys; exit 2 when stored keys cannot be decrypted (FIML_KEY_ENCRYPTION_KEYS)."""
+    from .keys.vault import require_readable
+    from .keys.wiring import key_commands, open_vault
+
+    vault = open_vault(os.environ, settings.database_url)
+    require_readable(vault)
+    return vault, key_commands(os.environ, vault, count)
+
+
+def market_data(
+    parts: BotParts, *, count: Callable[[str, str], None] | None = None, vault: KeyVault | None = None
+) -> MarketData | None:
+    """Live sections' data provider (FIML_MARKET_DATA_PROVIDER), or None: sections show their fallback.
+    With a vault, a learner's own key for the provider is tried first."""
+    from .marketdata.wiring import open_market_data
+
+    if vault is None:
+        return open_market_data(os.environ, count=count)
+    return open_market_data(
+        os.environ, count=count, learner_key=vault.get, key_used=vault.used, used_today=vault.used_today
+    )
+
+
+def terminal_market_data(parts: BotParts, vault: KeyVault | None = None) -> BlockingMarketData:
+    """`chat`'s live data (charts saved as PNG files in FIML_CHART_DIR, default <tmp>/fiml-charts) and
+    the loop its key commands run on."""
+    import tempfile
+    from pathlib import Path
+
+    from .marketdata.blocking import BlockingMarketData
+
+    folder = os.environ.get("FIML_CHART_DIR", "").strip()
+    return BlockingMarketData(
+        market_data(parts, vault=vault),
+        Path(folder) if folder else Path(tempfile.gettempdir()) / "fiml-charts",
+    )
 
 
 @dataclass

@@ -17,7 +17,17 @@ from .errors import ConfigError
 CONFIG_FILE = ".fiml-cms.toml"
 DEFAULT_TAG_FORMAT = "lesson/{id}/v{version}"
 #: The keys a configuration table may hold; anything else is refused (a typo must not be ignored).
-KNOWN_KEYS = ("content", "lessons", "paths", "archive", "tag_format", "release_branches", "policy")
+KNOWN_KEYS = (
+    "content",
+    "lessons",
+    "paths",
+    "archive",
+    "tag_format",
+    "release_branches",
+    "policy",
+    "fallback_max_age_days",
+)
+DEFAULT_FALLBACK_MAX_AGE_DAYS = 365  # FIML053: a fallback's "as of" date older than this is stale
 KNOWN_POLICY_KEYS = ("notify_minor_steps", "choice_on_major")
 
 
@@ -34,6 +44,7 @@ class Settings:
     #: Branches whose history is published: a tag is live once its commit is merged into one of them.
     #: Empty: the remote's default branch, else `main` (see `fiml_cms.release`).
     release_branches: tuple[str, ...] = ()
+    fallback_max_age_days: int = DEFAULT_FALLBACK_MAX_AGE_DAYS
 
 
 def find_root(start: Path) -> Path:
@@ -65,6 +76,11 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
     policy = table.get("policy", {})
     if not isinstance(policy, dict):
         raise ConfigError(f"{source}: `policy` must be a table")
+    max_age = table.get("fallback_max_age_days", DEFAULT_FALLBACK_MAX_AGE_DAYS)
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1:
+        raise ConfigError(
+            f"{source}: fallback_max_age_days must be a whole number of days (1 or more), got {max_age!r}"
+        )
     return Settings(
         root,
         content,
@@ -75,6 +91,7 @@ def load_settings(start: Path, lessons: Path | None = None) -> Settings:
         source,
         tuple(sorted(policy.items())),
         release_branches,
+        max_age,
     )
 
 

@@ -145,6 +145,12 @@ RULES: dict[str, Rule] = _rules(
     ("FIML050", "long-paragraph", W, "A paragraph is long for a chat message; split it."),
     ("FIML051", "retired-prerequisite", W, "A prerequisite is retired: new learners can never complete it."),
     ("FIML052", "retired-in-path", W, "A learning path lists a retired lesson."),
+    (
+        "FIML053",
+        "stale-fallback",
+        W,
+        'A live_example or chart fallback gives figures without an "as of" date, or one older than `fallback_max_age_days`.',
+    ),
 )
 del E, W
 

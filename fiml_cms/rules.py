@@ -6,17 +6,21 @@ path at once (ids, prerequisites, paths). Positions are added later from the JSO
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from . import render, versions
+from .asof import find_as_of
 from .bounds import Range, describe_number, lesson_range
 from .findings import Finding, Fix, JsonPath
 from .lesson import (
     ChangelogEntry,
+    ChartSection,
     LearningPath,
     Lesson,
+    LiveExampleSection,
     MultipleChoiceQuestion,
     NumericQuestion,
     Question,
@@ -285,6 +289,39 @@ def _numbers_in_range(lesson: LessonParts, file: str, stem: str) -> Iterator[Fin
                 f"`{path[-1]}` is {describe_number(value)}; it must be {allowed.describe()}",
                 file,
                 path,
+            )
+
+
+# Words by which a fallback says its figures are made up: those cannot go stale, so need no date.
+ILLUSTRATIVE = ("illustrative", "hypothetical", "example figures", "an example", "not live data")
+
+
+def stale_fallbacks(lesson: LessonParts, file: str, max_age_days: int, today: dt.date) -> Iterator[Finding]:
+    """FIML053: a fallback with real figures needs an "as of" date no older than `max_age_days`.
+
+    The bot shows the fallback when no provider answers, and repeats its date; a learner must be able
+    to tell how old the numbers are. Not in `_LESSON_RULES`: it depends on the settings and the day.
+    """
+    for i, section in lesson.sections:
+        if not isinstance(section, LiveExampleSection | ChartSection):
+            continue
+        stated = find_as_of(section.fallback)
+        where = ("sections", i, "fallback")
+        if stated is None:
+            if any(word in section.fallback.lower() for word in ILLUSTRATIVE):
+                continue
+            yield Finding(
+                "FIML053",
+                f'section "{section.id}": the fallback gives no "as of" date; state when its figures were true (e.g. "As of YYYY-MM-DD, ...") or call them illustrative',
+                file,
+                where,
+            )
+        elif (today - stated).days > max_age_days:
+            yield Finding(
+                "FIML053",
+                f'section "{section.id}": the fallback\'s figures are as of {stated.isoformat()}, {(today - stated).days} days ago (more than fallback_max_age_days = {max_age_days}); refresh them',
+                file,
+                where,
             )
 
 

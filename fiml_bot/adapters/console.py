@@ -16,6 +16,8 @@ from typing import IO
 from rich.console import Console
 from rich.markup import escape
 
+from ..keys.parsing import masked_line
+from ..keys.parsing import parse as key_command
 from ..tutor.callbacks import ReportProblem, decode
 from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
 from ..tutor.messages import Button, Message
@@ -81,8 +83,14 @@ class ConsoleChat:
         handle: Callable[[Event], list[Message]],
         output: IO[str] | None = None,
         color: bool | None = None,
+        render: Callable[[Message], str] | None = None,
+        commands: Callable[[str, str], str] | None = None,
+        secret_input: Callable[[str], str] | None = None,
     ) -> None:
         self.handle = handle
+        self.render = render or (lambda message: message.text)  # live sections: data fetched here
+        self.commands = commands  # /addkey, /listkeys, /removekey: (name, argument) -> the reply
+        self.secret_input = secret_input  # asks for a key without echoing it (getpass)
         self.console = Console(
             file=output, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True
         )
@@ -91,7 +99,7 @@ class ConsoleChat:
     def show(self, messages: list[Message]) -> None:
         buttons: list[Button] = []
         for message in messages:
-            self.console.print(to_rich(message.text))
+            self.console.print(to_rich(self.render(message)))
             for row in message.buttons:
                 labels = []
                 for button in row:
@@ -113,8 +121,15 @@ class ConsoleChat:
             line = lines.readline()
             if not line:
                 return 0
-            if not interactive and line.strip():
-                self.console.print(f"[dim]›[/dim] {escape(line.strip())}")
+            if not interactive and line.strip():  # a key is never echoed: only its last 4 characters
+                self.console.print(f"[dim]›[/dim] {escape(masked_line(line.strip()))}")
+            command = key_command(line) if self.commands is not None else None
+            if command is not None and self.commands is not None:
+                name, argument = command
+                if name == "addkey" and len(argument.split()) == 1 and self.secret_input is not None:
+                    argument = f"{argument} {self.secret_input('Key (not shown): ').strip()}"
+                self.console.print(to_rich(self.commands(name, argument)) + "\n")
+                continue
             event = parse_line(line, self.buttons)
             if event is None:
                 continue

@@ -34,6 +34,8 @@ def serve(
     budget: SendBudget,
     metrics: Any,
     exposition: Callable[[], bytes] | None = None,
+    market: Any = None,
+    keys: Any = None,
 ) -> None:
     """Serve learners until stopped; a token Telegram refuses becomes TokenRejected (no token in the log)."""
     options: dict[str, Any] = {
@@ -41,6 +43,8 @@ def serve(
         "budget": budget,
         "metrics": metrics,
         "rate_limit": telegram.rate_limit,
+        "market": market,
+        "keys": keys,
     }
     if telegram.webhook_url is None:
         with token_rejection(telegram.token):

@@ -19,7 +19,8 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -44,6 +45,8 @@ from telegram.ext import (
 
 from fiml_cms.errors import FimlError
 
+from ..keys.parsing import NOT_STORED
+from ..keys.parsing import parse as key_command
 from ..outage import OutageNotices
 from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
@@ -54,6 +57,10 @@ from ..tutor.ports import StorageUnavailable
 from .bot_api_http import bot_api_request
 from .rate_limiter import FleetRateLimiter
 from .send_budget import MemoryBudget, SendBudget
+
+if TYPE_CHECKING:
+    from ..keys.commands import KeyCommands
+    from ..marketdata.service import MarketData
 
 log = logging.getLogger("fiml_bot.telegram")
 
@@ -91,6 +98,7 @@ def token_rejection(token: str) -> Iterator[None]:
 
 
 LIMIT = 4096
+CAPTION_LIMIT = 1024
 COMMANDS = (
     ("start", "Start learning"),
     ("lessons", "Browse the lessons"),
@@ -98,6 +106,7 @@ COMMANDS = (
     ("timezone", "Set your time zone, e.g. /timezone Europe/Berlin"),
     ("report", "Report a problem in the section or question you are at"),
     ("help", "What I can do"),
+    ("listkeys", "Your data-provider keys (add one: /addkey finnhub KEY)"),
 )
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)
@@ -260,10 +269,20 @@ class UpdateMetrics(Protocol):
 
 
 class TelegramAdapter:
-    def __init__(self, tutor: Tutor, *, send_retries: int = 3, metrics: UpdateMetrics | None = None) -> None:
+    def __init__(
+        self,
+        tutor: Tutor,
+        *,
+        send_retries: int = 3,
+        metrics: UpdateMetrics | None = None,
+        market: MarketData | None = None,
+        keys: KeyCommands | None = None,
+    ) -> None:
         self.tutor = tutor
         self.send_retries = send_retries
         self.metrics = metrics
+        self.market = market
+        self.keys = keys
         self.outage = OutageNotices()
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -287,6 +306,12 @@ class TelegramAdapter:
             return "ok"
         learner = f"telegram:{user.id}"
         chat = update.effective_chat
+        message = update.effective_message
+        if query is None and message is not None and message.text and chat is not None:
+            command = key_command(message.text)
+            if command is not None:
+                await self._key_command(context, learner, chat.id, message.message_id, command)
+                return "ok"
         # In webhook mode the HTTP answer carries answerCallbackQuery (one call fewer); in polling mode
         # the button's spinner stops while the tutor's transaction runs: the two overlap.
         answered = None
@@ -316,6 +341,12 @@ class TelegramAdapter:
             return outcome
         try:
             for index, reply in enumerate(replies):
+                if reply.live is not None and self.market is not None:
+                    shown = await self.market.show(reply.live, learner)
+                    reply = replace(reply, text=shown.text)
+                    if shown.photo is not None:
+                        await self._send_photo(context, chat.id, reply, shown.photo)
+                        continue
                 if index == 0 and reply.replace and query is not None and query.message is not None:
                     await self._edit(context, chat.id, query.message.message_id, reply)
                 else:
@@ -325,10 +356,51 @@ class TelegramAdapter:
             await asyncio.to_thread(self.tutor.deactivate, learner)
         return outcome
 
+    async def _key_command(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        learner: str,
+        chat_id: int,
+        message_id: int,
+        command: tuple[str, str],
+    ) -> None:
+        """/addkey, /listkeys, /removekey: a message carrying a key is deleted before anything else."""
+        if command[0] == "addkey":
+            await self._safely(context.bot.delete_message(chat_id, message_id), "deleteMessage")
+        reply = await self.keys.handle(learner, *command) if self.keys is not None else NOT_STORED
+        await self._send(context, chat_id, Message(reply))
+
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message) -> None:
         chunks = split_html(to_html(reply.text))
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
+            await self._with_retries(
+                "sendMessage",
+                functools.partial(
+                    context.bot.send_message, chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                ),
+            )
+
+    async def _send_photo(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message, photo: bytes
+    ) -> None:
+        """A chart: the picture with the text as its caption (a caption over 1,024 characters goes on
+        in text messages after it; the buttons sit under the last one)."""
+        chunks = split_html(to_html(reply.text), CAPTION_LIMIT)
+        rest = split_html("\n\n".join(chunks[1:])) if len(chunks) > 1 else []
+        await self._with_retries(
+            "sendPhoto",
+            functools.partial(
+                context.bot.send_photo,
+                chat_id,
+                photo,
+                caption=chunks[0],
+                parse_mode=ParseMode.HTML,
+                reply_markup=None if rest else keyboard(reply),
+            ),
+        )
+        for i, chunk in enumerate(rest):
+            markup = keyboard(reply) if i == len(rest) - 1 else None
             await self._with_retries(
                 "sendMessage",
                 functools.partial(
@@ -353,7 +425,10 @@ class TelegramAdapter:
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return
-            if "not found" in str(exc).lower() or "can't be edited" in str(exc).lower():
+            if any(
+                part in str(exc).lower()
+                for part in ("not found", "can't be edited", "no text in the message")
+            ):
                 await self._send(context, chat_id, reply)
                 return
             raise
@@ -425,6 +500,8 @@ def build_application(
     rate_limit: bool = True,
     budget: SendBudget | None = None,
     metrics: UpdateMetrics | None = None,
+    market: MarketData | None = None,
+    keys: KeyCommands | None = None,
 ) -> Application:
     """The PTB application: one handler for everything, per-learner ordering, Telegram's rate limits
     (the fleet's shared `budget`, else one for this process alone)."""
@@ -436,7 +513,7 @@ def build_application(
     application = (
         builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
     )
-    adapter = TelegramAdapter(tutor, metrics=metrics)
+    adapter = TelegramAdapter(tutor, metrics=metrics, market=market, keys=keys)
     application.add_handler(CallbackQueryHandler(adapter.on_update))
     application.add_handler(MessageHandler(filters.TEXT, adapter.on_update))
     return application

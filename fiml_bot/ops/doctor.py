@@ -102,6 +102,8 @@ def examine(connection: Connection, content: Content | None, *, where: str = "th
     doctor.run("no orphan rows", doctor.orphans)
     doctor.run("completions paid", doctor.completion_awards)
     doctor.run("badges match the rules", doctor.badges)
+    if "provider_keys" in tables and _scalar(connection, "SELECT count(*) FROM provider_keys"):
+        doctor.run("provider keys decryptable", lambda: _provider_keys(connection))
     if content is None:
         report.skipped.append("versions and positions against the content: no content repository")
     else:
@@ -122,6 +124,15 @@ def _schema(connection: Connection, revision: str, where: str, window: Any) -> l
             )
         ]
     return []
+
+
+def _provider_keys(connection: Connection) -> list[Problem]:
+    import os
+
+    from fiml_bot.keys.health import unreadable_keys
+
+    found = unreadable_keys(connection, os.environ)
+    return [] if found is None else [Problem("provider keys decryptable", *found)]
 
 
 def _scalar(connection: Connection, sql: str, **params: Any) -> int:

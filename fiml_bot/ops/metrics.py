@@ -25,7 +25,15 @@ from ..tutor.observe import ActionEvents
 
 UPDATE_KINDS = ("message", "callback_query", "other")
 OUTCOMES = ("ok", "user_error", "failed")
-TELEGRAM_METHODS = ("sendMessage", "editMessageText", "answerCallbackQuery", "setWebhook", "setMyCommands")
+TELEGRAM_METHODS = (
+    "sendMessage",
+    "editMessageText",
+    "answerCallbackQuery",
+    "setWebhook",
+    "setMyCommands",
+    "sendPhoto",
+    "deleteMessage",
+)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # An update takes 1-20 ms here; a slow database or Telegram pushes it to seconds.
 DURATION_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -41,6 +49,12 @@ class BotMetrics:
         self._declare_updates(r)
         self._declare_lessons(r)
         self._declare_operations(r)
+        self.market_data = Counter(
+            "fiml_market_data_requests",
+            "Data-provider calls for live sections, by provider and outcome (ok, rate_limited, throttled, bad_key, no_data, error; deadline: a section sent with its fallback without waiting longer).",
+            ("provider", "outcome"),
+            registry=r,
+        )
         for kind in UPDATE_KINDS:
             for outcome in OUTCOMES:
                 self.updates.labels(kind, outcome)  # exported at 0 from the start, so rates work at once
@@ -172,6 +186,9 @@ class BotMetrics:
 
     def telegram_error(self, method: str, code: str) -> None:
         self.telegram_errors.labels(method if method in TELEGRAM_METHODS else "other", code).inc()
+
+    def market_data_request(self, provider: str, outcome: str) -> None:
+        self.market_data.labels(provider, outcome).inc()
 
     def watch_content(self, refresh_age: Callable[[], float]) -> None:
         """`refresh_age` gives the seconds since the content's last successful refresh."""

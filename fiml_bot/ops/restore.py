@@ -57,6 +57,7 @@ MERGE_RULES = (  # parents before children (foreign keys)
     # 0007: learners' problem reports and first answers (skipped when either side predates the tables).
     MergeRule("learner_reports", ("learner_id", "lesson_id", "version", "created_at"), skip=("id",)),
     MergeRule("quiz_first_answers", ("learner_id", "lesson_id", "version", "question_id")),
+    MergeRule("provider_keys", ("learner_id", "provider")),  # keys added since (ciphertext; issue 25)
 )
 
 

@@ -218,3 +218,21 @@ class QuizFirstAnswerRow(Base):
     question_id: Mapped[str] = mapped_column(Text, primary_key=True)
     correct: Mapped[bool] = mapped_column(Boolean)
     answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ProviderKeyRow(Base):
+    """A learner's own data-provider key (issue 25), Fernet-encrypted (`fiml_bot/keys/`).
+
+    Only `ciphertext` holds the key; `last4` is what /listkeys shows. `used_today` counts the calls made
+    with the key on `used_on` (a UTC day): the quota /listkeys reports.
+    """
+
+    __tablename__ = "provider_keys"
+
+    learner_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    last4: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    used_today: Mapped[int] = mapped_column(Integer, default=0)

@@ -62,7 +62,8 @@ def show_step(turn: Turn, progress: LessonProgress) -> list[Message]:
     header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
     text = f"{header}\n\n{render.section(section)}"
     next_button = Button(label, encode(Next(lesson.id, lesson.version, section.id)))
-    return [Message(text, ((next_button,), (questions.report_button(lesson, SECTION, section.id),)))]
+    buttons = ((next_button,), (questions.report_button(lesson, SECTION, section.id),))
+    return [Message(text, buttons, live=render.live_data(section, lesson, header))]
 
 
 def restart(turn: Turn, progress: LessonProgress, latest: Lesson) -> LessonProgress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import os
 from collections.abc import Iterator, Sequence
@@ -184,6 +185,13 @@ def _outcomes(paths: list[Path], settings: Settings) -> list[FileOutcome]:
 def _outcome(path: Path, settings: Settings) -> FileOutcome:
     kind = PATH if path.parent.resolve() == settings.paths else LESSON
     checked = check_file(path, display_name(path), kind, settings.root)
+    if checked.lesson is not None:
+        today = dt.datetime.now(dt.UTC).date()
+        checked.findings.extend(
+            rules.stale_fallbacks(
+                rules.LessonParts.of(checked.lesson), checked.file, settings.fallback_max_age_days, today
+            )
+        )
     add_positions([checked])
     entry = checked.lesson_entry() if kind == LESSON else checked.path_entry()
     return FileOutcome(path, checked.file, kind, checked.findings, entry)

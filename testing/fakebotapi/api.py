@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from telegram.ext import ApplicationBuilder
 
 T = TypeVar("T")
+MAX_CAPTION_LENGTH = 1024  # a photo's caption, after entity parsing
 
 
 # ---------------------------------------------------------------------------------------------- state
@@ -121,6 +122,13 @@ class _Bucket:
 
     def take(self) -> None:
         self.tokens -= 1.0
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk; (0, 0) for other data (Telegram would convert it)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def _clone(value: T) -> T:
@@ -224,6 +232,8 @@ class FakeBotApi:
         self._poll_end_reason = POLL_TERMINATED
         self._polls_waiting = 0
         self._interrupts = 0  # bumped by interrupt_polls(): waiting polls return at once
+        self._uploads: tuple[UploadedFile, ...] = ()  # the files of the request being dispatched
+        self._photos: dict[str, bytes] = {}  # file_id -> the bytes uploaded with sendPhoto
 
         self._methods: dict[str, tuple[str, Callable[[str | None, dict[str, Any]], Any]]] = {
             name.lower(): (name, handler)
@@ -241,6 +251,7 @@ class FakeBotApi:
                 "editMessageText": self._edit_message_text,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "deleteMessage": self._delete_message,
+                "sendPhoto": self._send_photo,
                 "answerCallbackQuery": self._answer_callback_query,
                 "sendChatAction": self._send_chat_action,
                 "getUpdates": self._get_updates_now,  # only for the canonical name: handled apart
@@ -409,6 +420,7 @@ class FakeBotApi:
         drop_after: bool = False,
     ) -> Reply:
         handler = self._methods[method.lower()][1]
+        self._uploads = files
         try:
             result = handler(token, params)
         except ApiError as error:
@@ -1140,6 +1152,66 @@ class FakeBotApi:
         chat.messages[message["message_id"]] = _Stored(message, from_bot=True)
         return _clone(message)
 
+    def _send_photo(self, token: str | None, params: dict[str, Any]) -> dict[str, Any]:
+        """An uploaded photo (multipart part `photo`, or `attach://name`) or a file_id sent before; the
+        caption is parsed like a text, at most 1,024 characters. The PNG's size comes from its header."""
+        data = self._uploaded(params.get("photo"))
+        caption, entities = ("", [])
+        if params.get("caption"):
+            caption, entities = self._text(
+                {"text": params["caption"], "parse_mode": params.get("parse_mode")}
+            )
+            if utf16_len(caption) > MAX_CAPTION_LENGTH:
+                raise bad_request("message caption is too long")
+        markup = self._markup(params)
+        chat = self._chat(params)
+        self._check_blocked(chat)
+        self._rate_check(chat, token)
+        file_id = f"photo-{len(self._photos) + 1}"
+        self._photos[file_id] = data
+        width, height = png_size(data)
+        message: dict[str, Any] = {
+            "message_id": self._new_message_id(chat),
+            "from": self._bot_user(token),
+            "chat": _clone(chat.info),
+            "date": int(time.time()),
+            "photo": [
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{file_id}",
+                    "width": width,
+                    "height": height,
+                    "file_size": len(data),
+                }
+            ],
+        }
+        if caption:
+            message["caption"] = caption
+        if entities:
+            message["caption_entities"] = entities
+        if markup:
+            message["reply_markup"] = markup
+        chat.messages[message["message_id"]] = _Stored(message, from_bot=True)
+        return _clone(message)
+
+    def _uploaded(self, value: Any) -> bytes:
+        name = str(value or "")
+        if name in self._photos:
+            return self._photos[name]
+        field = name.removeprefix("attach://") or "photo"
+        for upload in self._uploads:
+            if upload.field == field:
+                if not upload.data:
+                    raise bad_request("file must be non-empty")
+                return upload.data
+        raise bad_request("there is no photo in the request")
+
+    def photo(self, chat_id: int, message_id: int) -> bytes:
+        """The bytes of the (largest) photo of a message the bot sent."""
+        with self._lock:
+            raw = self._chats[chat_id].messages[message_id].raw
+            return self._photos[raw["photo"][-1]["file_id"]]
+
     def _reply_to(self, chat: _Chat, params: dict[str, Any]) -> _Stored | None:
         reply = _json_param(params.get("reply_parameters"), "can't parse reply parameters JSON object")
         allow_missing = _as_bool(params.get("allow_sending_without_reply"))
@@ -1163,6 +1235,8 @@ class FakeBotApi:
         self._check_blocked(chat)
         stored = self._stored_for_edit(chat, params)
         raw = stored.raw
+        if "text" not in raw:
+            raise bad_request("there is no text in the message to edit")
         if (
             raw.get("text") == text
             and raw.get("entities", []) == entities

@@ -58,7 +58,7 @@ def _event(turn: Turn, event: Event) -> list[Message]:
             return quiz.typed_answer(turn, text)
         case Command(name):
             turn.events.outcome = USER_ERROR
-            return [Message(f"I don't know the command /{name}.", HOME), help_message()]
+            return [help_message(f"I don't know the command /{name}.")]
     return [help_message()]  # pragma: no cover - the Event union is closed
 
 

@@ -41,7 +41,7 @@ class BotSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
         from .live import REMOTE_VARIABLE, refresh_interval
         from .retention import event_retention
-        from .storage.database import database_url
+        from .storage.database import URL_VARIABLE, database_url
 
         env = os.environ if env is None else env
         values: dict[str, object] = {
@@ -52,7 +52,17 @@ class BotSettings:
             "event_retention": event_retention(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if overrides.get("database_url") is None and not env.get(URL_VARIABLE, "").strip():
+            values["database_url"] = default_database_url(Path(str(values["content"])))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def default_database_url(content: Path) -> str:
+    """The default SQLite file, under the content repository's root (found like git finds its own), so
+    `fiml-bot chat` run from `content/` uses the same progress as from the root."""
+    from fiml_cms.config import find_root
+
+    return f"sqlite:///{find_root(content) / 'var' / 'fiml.db'}"
 
 
 def open_content(settings: BotSettings) -> LessonContent:

@@ -20,7 +20,9 @@ ContentOption = typer.Option(
     None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
 )
 DatabaseOption = typer.Option(
-    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
+    None,
+    "--database",
+    help="Database URL (default: FIML_DATABASE_URL, else var/fiml.db under the content repository's root).",
 )
 MetricsPortOption = typer.Option(
     None,

@@ -361,7 +361,7 @@ def progress_import(
         None,
         "--as",
         metavar="USER",
-        help="Import a single learner's document as the learner USER instead of its user_id.",
+        help="Import a single learner's document as the learner USER instead of its user_id (as in `export`: telegram:123, a bare number, a known learner's name; a new name is console:NAME, the terminal chat's learner).",
     ),
     force: bool = typer.Option(
         False, "--force", help="Merge into a learner that already holds data the document lacks."
@@ -373,16 +373,17 @@ def progress_import(
     one transaction: an invalid document writes nothing (exit 1). A document whose learner already
     exists with other data is refused unless --as USER or --force.
     """
-    from .documents import apply_import, needs_migration, normalize_learner_id, prepare_import, read_document
+    from .documents import apply_import, needs_migration, prepare_import, read_document
+    from .documents.learners import known_learners, learner_reference
     from .documents.ownership import retarget
     from .storage import open_storage
 
     document = read_document(file)
-    if as_user is not None:
-        document = retarget(document, normalize_learner_id(as_user))
-    lessons = _migration_content(content, database) if needs_migration(document) else None
-    prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
     with open_storage(_settings(None, database).database_url) as storage:
+        if as_user is not None:  # the same references as `progress export`, or a new learner
+            document = retarget(document, learner_reference(known_learners(storage), as_user, "import --as"))
+        lessons = _migration_content(content, database) if needs_migration(document) else None
+        prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
         report = apply_import(storage, prepared, dry_run=dry_run, force=force)
     for learner in report.learners:
         for warning in learner.warnings:

@@ -81,18 +81,18 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
 def explain(
     flag: str = typer.Argument(..., help="The flag key, e.g. review-mistakes or canary.<lesson id>."),
     user: str = typer.Argument(
-        ..., help="The learner: telegram:123456 (a bare number means telegram:<number>)."
+        ...,
+        help="The learner, as for `progress export`: telegram:123456, a bare number (telegram:<number>), or a name (the one learner of that name; console:NAME when there is none).",
     ),
     flags: Path | None = FlagsFileOption,
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
 ) -> None:
     """Which variant a learner gets from a flag, and why: their sticky bucket, the shares, the reason, and what they see."""
-    from .documents import normalize_learner_id
     from .ops.flag_report import NoProgress, served
     from .ops.flags import FeatureFlags, FlagFileProvider, read_file
 
-    learner = normalize_learner_id(user)
+    learner = _learner(user, content, database)
     path = _flags_file(flags, content)
     feature_flags = FeatureFlags(FlagFileProvider(read_file(path)))
     explanation = feature_flags.explain(flag, learner)
@@ -112,3 +112,24 @@ def explain(
             file=sys.stderr,
         )
         print(explanation.render(served(feature_flags, flag, learner, lessons, NoProgress())))
+
+
+def _learner(typed: str, content: Path | None, database: str | None) -> str:
+    """The learner id `typed` names, as `progress export` reads it; without a database, by the rule alone."""
+    from fiml_cms.errors import FimlError
+
+    from .documents.learners import known_learners, learner_reference
+    from .storage import open_storage
+    from .tutor.ports import StorageUnavailable
+
+    try:
+        with open_storage(_settings(content, database).database_url) as storage:
+            known = known_learners(storage)
+    except (StorageUnavailable, FimlError) as exc:
+        if ":" not in typed and not typed.strip().isdigit():
+            print(
+                f"fiml-bot: note: no progress database ({exc}); a bare name is read as console:NAME",
+                file=sys.stderr,
+            )
+        known = []
+    return learner_reference(known, typed, "flags explain")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,48 +91,56 @@ def explain(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
 ) -> None:
-    """Which variant a learner gets from a flag, and why: their sticky bucket, the shares, the reason, and what they see."""
+    """Which variant a learner gets from a flag, and why: the context the bot evaluates it with (what it
+    knows of the learner), their sticky bucket, the shares, the reason, and what they see."""
+    from .documents.learners import learner_reference
     from .ops.flag_report import NoProgress, served
     from .ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from .tutor.features import LearnerContext, learner_context
 
-    learner = _learner(user, content, database)
-    path = _flags_file(flags, content)
-    feature_flags = FeatureFlags(FlagFileProvider(read_file(path)))
-    explanation = feature_flags.explain(flag, learner)
-    lessons = _content(content, database, required=False) if explanation.canary is not None else None
-    if lessons is None:
-        print(explanation.render(served(feature_flags, flag, learner, None, NoProgress())))
-        return
-    from .storage import open_storage
-    from .tutor.ports import StorageUnavailable
-
-    try:
-        with open_storage(_settings(content, database).database_url) as storage, storage() as uow:
-            print(explanation.render(served(feature_flags, flag, learner, lessons, uow.progress)))
-    except StorageUnavailable as exc:
-        print(
-            f"fiml-bot: note: database unavailable ({exc}); showing what a learner with no records gets",
-            file=sys.stderr,
+    feature_flags = FeatureFlags(FlagFileProvider(read_file(_flags_file(flags, content))))
+    with _records(content, database) as records:
+        learner = learner_reference(
+            records.learner_ids() if records is not None else [], user, "flags explain"
         )
-        print(explanation.render(served(feature_flags, flag, learner, lessons, NoProgress())))
+        context = (
+            learner_context(records, learner, dt.datetime.now(dt.UTC))
+            if records is not None
+            else LearnerContext()
+        )
+        explanation = feature_flags.explain(flag, learner, context)
+        lessons = _content(content, database, required=False) if explanation.canary is not None else None
+        print(
+            explanation.render(
+                served(
+                    feature_flags,
+                    flag,
+                    learner,
+                    lessons,
+                    NoProgress() if records is None else records,
+                    context,
+                )
+            )
+        )
 
 
-def _learner(typed: str, content: Path | None, database: str | None) -> str:
-    """The learner id `typed` names, as `progress export` reads it; without a database, by the rule alone."""
+@contextlib.contextmanager
+def _records(content: Path | None, database: str | None) -> Iterator[Any]:
+    """The progress records to explain with (read only); None, with a note, when there is no database."""
     from fiml_cms.errors import FimlError
 
-    from .documents.learners import known_learners, learner_reference
     from .storage import open_storage
     from .tutor.ports import StorageUnavailable
 
     try:
-        with open_storage(_settings(content, database).database_url) as storage:
-            known = known_learners(storage)
+        storage = open_storage(_settings(content, database).database_url)
     except (StorageUnavailable, FimlError) as exc:
-        if ":" not in typed and not typed.strip().isdigit():
-            print(
-                f"fiml-bot: note: no progress database ({exc}); a bare name is read as console:NAME",
-                file=sys.stderr,
-            )
-        known = []
-    return learner_reference(known, typed, "flags explain")
+        print(
+            f"fiml-bot: note: no progress database ({exc}); showing what a learner with no records gets "
+            "(a bare name is read as console:NAME)",
+            file=sys.stderr,
+        )
+        yield None
+        return
+    with storage, storage() as uow:
+        yield uow.progress

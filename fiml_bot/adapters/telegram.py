@@ -299,6 +299,7 @@ class TelegramAdapter:
                 event_key=f"telegram:{update.update_id}",
                 name=user.first_name or "",
                 raise_unavailable=True,
+                language=user.language_code or "",
             )
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and

@@ -65,6 +65,7 @@ class Tutor:
         event_key: str | None = None,
         name: str = "",
         raise_unavailable: bool = False,
+        language: str = "",
     ) -> list[Message]:
         """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once.
 
@@ -73,7 +74,12 @@ class Tutor:
         Telegram delivers the update again later).
         """
         return self.handle_reporting(
-            learner_id, event, event_key=event_key, name=name, raise_unavailable=raise_unavailable
+            learner_id,
+            event,
+            event_key=event_key,
+            name=name,
+            raise_unavailable=raise_unavailable,
+            language=language,
         )[0]
 
     def handle_reporting(
@@ -84,6 +90,7 @@ class Tutor:
         event_key: str | None = None,
         name: str = "",
         raise_unavailable: bool = False,
+        language: str = "",
     ) -> tuple[list[Message], str]:
         """`handle`, plus the action's outcome (ok, user_error or failed), reported to the observer too."""
         failed = ActionEvents(outcome=FAILED)
@@ -95,6 +102,7 @@ class Tutor:
                         log.info("event %s for %s was already applied; ignored", event_key, learner_id)
                         return [], "ok"
                     turn = self._turn(uow, learner_id, name, refreshed)
+                    turn.language = language
                     messages = dispatch.run(turn, event)
                     uow.commit()
                 self.observer.action_done(turn.events)

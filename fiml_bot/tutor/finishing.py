@@ -90,7 +90,7 @@ def _new_badges(turn: Turn, total_xp: int, *, perfect: bool) -> list[BadgeAward]
 
 def review(turn: Turn, lesson: Lesson, progress: LessonProgress) -> list[Message]:
     """The "review your mistakes" step, for learners the feature is rolled out to."""
-    if not turn.features.enabled(REVIEW_MISTAKES, turn.learner_id):
+    if not turn.enabled(REVIEW_MISTAKES):
         return []
     mistakes = mistakes_review(lesson, progress, questions.answer_text)
     return [mistakes] if mistakes else []

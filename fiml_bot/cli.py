@@ -109,6 +109,55 @@ def run(
     run_bot(_settings(content, database, preview=preview), telegram, metrics_port)
 
 
+@app.command(epilog=example("fiml-bot rescore what_is_a_market --dry-run"))
+@user_errors
+def rescore(
+    lesson: str = typer.Argument(..., help="The lesson whose answer key was fixed (its id)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List who would be credited and how much; pay and schedule nothing."
+    ),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+) -> None:
+    """Credit the learners whose earlier answers the lesson's newest answer key marks right.
+
+    Each learner once per question (the question's own ledger key), in one transaction per learner,
+    with the lesson completed when the quiz now passes, and a message telling them why. Run again, it
+    pays nothing twice.
+    """
+    import difflib
+
+    from .bootstrap import open_content, open_units, policy_settings, require_lessons
+    from .tutor.engine import Tutor
+
+    settings = _settings(content, database)
+    lessons = require_lessons(open_content(settings))
+    known = lessons.lesson_ids()
+    if lesson not in known:
+        close = difflib.get_close_matches(lesson, list(known), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"no lesson {lesson!r} in {settings.content}{hint}")
+    with open_units(settings, auto_upgrade=False) as storage:
+        tutor = Tutor(lessons, storage, policy=policy_settings(lessons))
+        results = tutor.rescore(lesson, dry_run=dry_run)
+    verb = "would be" if dry_run else "were"
+    xp = sum(r.xp + r.lesson_xp for r in results)
+    completed = sum(1 for r in results if r.completed)
+    print(
+        f"{lesson}: {len(results)} learner(s) {verb} credited {xp} XP"
+        + (f" ({completed} lesson completion(s))" if completed else "")
+    )
+    for result in results:
+        answers = "; ".join(
+            f"{c.question_id} answered {c.given!r} under {c.answered_version}, right since {c.fixed_version}"
+            for c in result.credits
+        )
+        done = f", lesson completed +{result.lesson_xp} XP" if result.completed else ""
+        print(f"  {result.learner_id}: +{result.xp} XP{done} ({answers})")
+    if dry_run:
+        print("dry run: nothing was written")
+
+
 @app.command(epilog=example("fiml-bot notify --since lessons-2026-11 --dry-run"))
 @user_errors
 def notify(

@@ -34,6 +34,8 @@ from fiml_bot.tutor.model import (
     Completion,
     Learner,
     LessonProgress,
+    Notice,
+    StoredAnswer,
     XpAward,
 )
 from fiml_bot.tutor.ports import (
@@ -60,10 +62,20 @@ class _Bucket:
     completions: list[Completion] = field(default_factory=list)
     xp: dict[str, XpAward] = field(default_factory=dict)  # by key, in the order paid
     badges: dict[str, BadgeAward] = field(default_factory=dict)
+    answers: dict[tuple[str, int, str], StoredAnswer] = field(
+        default_factory=dict
+    )  # (lesson, attempt, question)
+    notices: dict[str, Notice] = field(default_factory=dict)  # by key
 
     def copy(self) -> _Bucket:
         return _Bucket(
-            self.learner, dict(self.progress), list(self.completions), dict(self.xp), dict(self.badges)
+            self.learner,
+            dict(self.progress),
+            list(self.completions),
+            dict(self.xp),
+            dict(self.badges),
+            dict(self.answers),
+            dict(self.notices),
         )
 
 
@@ -180,6 +192,10 @@ class MemoryStorage:
             bucket = self._buckets.get(learner_id)
             return bucket is not None and badge in bucket.badges
 
+    def _lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        with self._lock:
+            return [a for b in self._buckets.values() for a in b.answers.values() if a.lesson_id == lesson_id]
+
     def _is_processed(self, key: str) -> bool:
         with self._lock:
             return key in self._processed
@@ -217,6 +233,19 @@ class MemoryStorage:
         for key in changes._new_processed:
             if key in self._processed:
                 return f"event {key!r} was processed"
+        for answer in changes._new_answers:
+            bucket = self._buckets.get(answer.learner_id)
+            if bucket is not None and _answer_key(answer) in bucket.answers:
+                return f"answer {_answer_key(answer)!r} of {answer.learner_id!r} was recorded"
+        for notice in changes._new_notices:
+            bucket = self._buckets.get(notice.learner_id)
+            if bucket is not None and notice.key in bucket.notices:
+                return f"message {notice.key!r} of {notice.learner_id!r} was scheduled"
+        for learner_id, key, _ in changes._sent:
+            bucket = self._buckets.get(learner_id)
+            sent = None if bucket is None else bucket.notices.get(key)
+            if sent is not None and sent.sent_at is not None:
+                return f"message {key!r} of {learner_id!r} was sent"
         return None
 
     def _apply(self, changes: MemoryProgressRepository) -> None:
@@ -246,6 +275,14 @@ class MemoryStorage:
         for badge in changes._new_badges:
             self._buckets[badge.learner_id].badges[badge.badge] = badge
         self._processed.update(changes._new_processed)
+        for answer in changes._new_answers:
+            self._buckets[answer.learner_id].answers[_answer_key(answer)] = answer
+        for notice in changes._new_notices:
+            self._buckets[notice.learner_id].notices[notice.key] = notice
+        for learner_id, key, at in changes._sent:
+            notices = self._buckets[learner_id].notices
+            if key in notices:
+                notices[key] = dataclasses.replace(notices[key], sent_at=at)
 
 
 class MemoryProgressRepository:
@@ -267,6 +304,9 @@ class MemoryProgressRepository:
         self._new_xp: list[XpAward] = []
         self._new_badges: list[BadgeAward] = []
         self._new_processed: dict[str, dt.datetime] = {}
+        self._new_answers: list[StoredAnswer] = []
+        self._new_notices: list[Notice] = []
+        self._sent: list[tuple[str, str, dt.datetime]] = []
 
     def _bucket(self, learner_id: str) -> _Bucket | None:
         bucket = self._buckets.get(learner_id)
@@ -439,6 +479,53 @@ class MemoryProgressRepository:
             return False
         self._new_processed[key] = utc_now()
         return True
+
+    # quiz answers and scheduled messages
+
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        bucket = self._existing(answer.learner_id)
+        if _answer_key(answer) in bucket.answers:
+            return False
+        stored = dataclasses.replace(answer, answered_at=as_utc(answer.answered_at))
+        bucket.answers[_answer_key(answer)] = stored
+        self._new_answers.append(stored)
+        return True
+
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        found = {(a.learner_id, *_answer_key(a)): a for a in self._storage._lesson_answers(lesson_id)}
+        for answer in self._new_answers:
+            if answer.lesson_id == lesson_id:
+                found[(answer.learner_id, *_answer_key(answer))] = answer
+        return sorted(found.values(), key=lambda a: (a.learner_id, a.attempt, a.answered_at))
+
+    def schedule(self, notice: Notice) -> bool:
+        bucket = self._existing(notice.learner_id)
+        if notice.key in bucket.notices:
+            return False
+        stored = dataclasses.replace(notice, due_at=as_utc(notice.due_at))
+        bucket.notices[notice.key] = stored
+        self._new_notices.append(stored)
+        return True
+
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
+        bucket = self._bucket(learner_id)
+        if bucket is None:
+            return []
+        due = [n for n in bucket.notices.values() if n.sent_at is None and n.due_at <= as_utc(now)]
+        return sorted(due, key=lambda n: (n.due_at, n.key))
+
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        bucket = self._existing(learner_id)
+        notice = bucket.notices.get(key)
+        if notice is None or notice.sent_at is not None:
+            return False
+        bucket.notices[key] = dataclasses.replace(notice, sent_at=as_utc(at))
+        self._sent.append((learner_id, key, as_utc(at)))
+        return True
+
+
+def _answer_key(answer: StoredAnswer) -> tuple[str, int, str]:
+    return (answer.lesson_id, answer.attempt, answer.question_id)
 
 
 def _updated_later(first: LessonProgress, second: LessonProgress) -> bool:

@@ -187,3 +187,33 @@ class SendBudgetRow(Base):
     slot: Mapped[str] = mapped_column(Text, primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     at: Mapped[float] = mapped_column(Float)
+
+
+class QuizAnswerRow(Base):
+    """0009 (expand): every quiz answer, per attempt, as it was marked (re-scoring reads them)."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (Index(None, "lesson_id", "question_id"),)
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[str] = mapped_column(Text)
+    given: Mapped[str] = mapped_column(Text)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ScheduledMessageRow(Base):
+    """0009 (expand): messages the bot starts, each sent once (`sent_at` set by the sending transaction)."""
+
+    __tablename__ = "scheduled_messages"
+    __table_args__ = (Index(None, "due_at"),)
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

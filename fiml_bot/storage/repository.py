@@ -19,6 +19,7 @@ a session's per-statement overhead.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -43,7 +44,9 @@ from fiml_bot.tutor.model import (
     Completion,
     Learner,
     LessonProgress,
+    Notice,
     QuizAnswer,
+    StoredAnswer,
     XpAward,
 )
 from fiml_bot.tutor.ports import ConcurrentUpdate
@@ -56,6 +59,8 @@ from .models import (
     LearnerRow,
     LessonProgressRow,
     ProcessedEventRow,
+    QuizAnswerRow,
+    ScheduledMessageRow,
     XpLedgerRow,
 )
 from .timestamps import utc_now
@@ -66,6 +71,8 @@ COMPLETIONS: Table = CompletionRow.__table__  # type: ignore[assignment]
 XP_LEDGER: Table = XpLedgerRow.__table__  # type: ignore[assignment]
 BADGES: Table = BadgeRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
+ANSWERS: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
+SCHEDULED: Table = ScheduledMessageRow.__table__  # type: ignore[assignment]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,6 +118,29 @@ XP_TOTAL = select(func.coalesce(func.sum(XP_LEDGER.c.amount), 0)).where(
     XP_LEDGER.c.learner_id == _b("b_learner_id")
 )
 XP_AWARDS = select(XP_LEDGER).where(XP_LEDGER.c.learner_id == _b("b_learner_id")).order_by(XP_LEDGER.c.id)
+LESSON_ANSWERS = (
+    select(ANSWERS)
+    .where(ANSWERS.c.lesson_id == _b("b_lesson_id"))
+    .order_by(ANSWERS.c.learner_id, ANSWERS.c.attempt, ANSWERS.c.answered_at)
+)
+DUE_NOTICES = (
+    select(SCHEDULED)
+    .where(
+        (SCHEDULED.c.learner_id == _b("b_learner_id"))
+        & SCHEDULED.c.sent_at.is_(None)
+        & (SCHEDULED.c.due_at <= _b("b_now"))
+    )
+    .order_by(SCHEDULED.c.due_at, SCHEDULED.c.key)
+)
+MARK_SENT = (
+    update(SCHEDULED)
+    .where(
+        (SCHEDULED.c.learner_id == _b("b_learner_id"))
+        & (SCHEDULED.c.key == _b("b_key"))
+        & SCHEDULED.c.sent_at.is_(None)
+    )
+    .values(sent_at=_b("b_sent_at"))
+)
 SELECT_BADGES = (
     select(BADGES)
     .where(BADGES.c.learner_id == _b("b_learner_id"))
@@ -168,9 +198,14 @@ class SqlProgressRepository:
     change in between is caught as before, by the revision check of the next save.
     """
 
-    def __init__(self, connection: Connection, stamps_migrations: bool = False) -> None:
+    def __init__(
+        self, connection: Connection, stamps_migrations: bool = False, keeps_answers: bool = True
+    ) -> None:
         self._connection = connection
         self._stamps_migrations = stamps_migrations  # the schema has 0002's `migrated_at`
+        # The schema has 0009's tables; without them (an older schema in the expand window) answers
+        # are not kept and nothing is scheduled, as before 0009.
+        self._keeps_answers = keeps_answers
         self._dialect = connection.dialect.name
         self.where = _where(connection.engine.url)
         self._known: dict[str, dict[str, LessonProgress]] = {}  # learner -> lesson -> progress
@@ -333,6 +368,40 @@ class SqlProgressRepository:
     @_guarded
     def mark_processed(self, key: str) -> bool:
         return self._insert(PROCESSED, {"key": key, "processed_at": utc_now()}, None)
+
+    # quiz answers and scheduled messages (0009)
+
+    @_guarded
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        if not self._keeps_answers:
+            return False
+        return self._insert(ANSWERS, dataclasses.asdict(answer), answer.learner_id)
+
+    @_guarded
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        if not self._keeps_answers:
+            return []
+        return [_record(StoredAnswer, row) for row in self._run(LESSON_ANSWERS, {"b_lesson_id": lesson_id})]
+
+    @_guarded
+    def schedule(self, notice: Notice) -> bool:
+        if not self._keeps_answers:
+            return False
+        return self._insert(SCHEDULED, dataclasses.asdict(notice), notice.learner_id)
+
+    @_guarded
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
+        if not self._keeps_answers:
+            return []
+        rows = self._run(DUE_NOTICES, {"b_learner_id": learner_id, "b_now": now})
+        return [_record(Notice, row) for row in rows]
+
+    @_guarded
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        if not self._keeps_answers:
+            return False
+        parameters = {"b_learner_id": learner_id, "b_key": key, "b_sent_at": at}
+        return self._run(MARK_SENT, parameters).rowcount == 1
 
     # helpers
 

@@ -62,12 +62,14 @@ class SqlUnitOfWork:
         stamps_migrations: bool = False,
         *,
         read_only: bool = False,
+        keeps_answers: bool = False,
     ) -> None:
         self._engine = engine
         self._where = where
         self._writer_lock = writer_lock
         self._stamps_migrations = stamps_migrations
         self._read_only = read_only
+        self._keeps_answers = keeps_answers  # the schema has 0009's quiz_answers and scheduled_messages
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -88,7 +90,7 @@ class SqlUnitOfWork:
                 self._writer_lock.release()
             raise
         self._connection = connection
-        self._repository = SqlProgressRepository(connection, self._stamps_migrations)
+        self._repository = SqlProgressRepository(connection, self._stamps_migrations, self._keeps_answers)
         self.progress = self._repository
         return self
 
@@ -159,13 +161,27 @@ class Storage:
         self.revision = revision  # the schema revision found when the store was opened
         self._writer_lock = _WriterLock(busy_timeout) if engine.dialect.name == "sqlite" else None
         self._stamps_migrations = window.includes(revision, "0002")
+        self._keeps_answers = window.includes(revision, "0009")
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.where, self._writer_lock, self._stamps_migrations)
+        return SqlUnitOfWork(
+            self.engine,
+            self.where,
+            self._writer_lock,
+            self._stamps_migrations,
+            keeps_answers=self._keeps_answers,
+        )
 
     def reader(self) -> SqlUnitOfWork:
         """A read-only unit of work: one consistent view for reading many learners, no write lock taken."""
-        return SqlUnitOfWork(self.engine, self.where, None, self._stamps_migrations, read_only=True)
+        return SqlUnitOfWork(
+            self.engine,
+            self.where,
+            None,
+            self._stamps_migrations,
+            read_only=True,
+            keeps_answers=self._keeps_answers,
+        )
 
     def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]:
         """A read-only, consistent view for reports over all learners; never blocks the bot's writes."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from . import callbacks, gamification, lessons, listing, quiz, reconcile, screens
+from . import callbacks, gamification, lessons, listing, notices, quiz, reconcile, screens
 from .callbacks import (
     Answer,
     Choose,
@@ -36,6 +36,7 @@ def run(turn: Turn, event: Event) -> list[Message]:
     """The learner's activity and housekeeping first, then the event; notes go above the reply."""
     turn.learner = _touch_learner(turn)
     reconcile.reconcile_records(turn)
+    notices.deliver_due(turn)
     out = _event(turn, event)  # first: it may add notes (an update notice) that go above it
     return [*turn.notes, *out]
 

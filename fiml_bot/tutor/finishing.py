@@ -21,7 +21,7 @@ def finish(turn: Turn, progress: LessonProgress, lesson: Lesson) -> list[Message
     score = sum(1 for q in lesson.quiz.questions if q.id in answered and answered[q.id].correct)
     if total and score / total < lesson.quiz.pass_ratio:
         return _try_again(turn, progress, lesson, score, total)
-    return _complete(turn, progress, lesson, score, total)
+    return complete(turn, progress, lesson, score, total)
 
 
 def _try_again(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int, total: int) -> list[Message]:
@@ -31,7 +31,7 @@ def _try_again(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int,
     return [*review(turn, lesson, progress), Message(text, (buttons,))]
 
 
-def _complete(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int, total: int) -> list[Message]:
+def complete(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int, total: int) -> list[Message]:
     """Record the completion, pay the lesson's XP (once, rename-aware) and award new badges."""
     before = turn.repo.xp_total(turn.learner_id)
     award = gamification.lesson_completion_award(

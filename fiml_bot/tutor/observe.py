@@ -6,10 +6,11 @@ The tutor stays free of I/O: an action collects `ActionEvents` while it runs and
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
+from .model import BadgeAward, Completion, Learner, LessonProgress, Notice, StoredAnswer, XpAward
 from .ports import ProgressRepository
 
 OK = "ok"
@@ -108,3 +109,18 @@ class CountingRepository:
 
     def learner_ids(self) -> list[str]:
         return self._inner.learner_ids()
+
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        return self._inner.record_answer(answer)
+
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        return self._inner.lesson_answers(lesson_id)
+
+    def schedule(self, notice: Notice) -> bool:
+        return self._inner.schedule(notice)
+
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
+        return self._inner.due_notices(learner_id, now)
+
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        return self._inner.mark_sent(learner_id, key, at)

@@ -6,6 +6,7 @@ use in-memory fakes. The tutor never sees a database session or a git repository
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -13,7 +14,7 @@ from fiml_cms.errors import FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
 from .catalogue import Catalogue
-from .model import BadgeAward, Completion, Learner, LessonProgress, XpAward
+from .model import BadgeAward, Completion, Learner, LessonProgress, Notice, StoredAnswer, XpAward
 
 
 class ConcurrentUpdate(Exception):
@@ -68,6 +69,24 @@ class ProgressRepository(Protocol):
         ...
 
     def learner_ids(self) -> list[str]: ...
+
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        """Keep a quiz answer for good; False when that attempt's question was already recorded."""
+        ...
+
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        """Every learner's recorded answers to the lesson's questions (re-scoring)."""
+        ...
+
+    def schedule(self, notice: Notice) -> bool:
+        """Schedule a message the bot starts; False when that learner's key was scheduled before."""
+        ...
+
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]: ...
+
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        """Mark a scheduled message sent; False when it was sent already (by another action or replica)."""
+        ...
 
 
 class UnitOfWork(Protocol):

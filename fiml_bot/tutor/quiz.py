@@ -8,7 +8,7 @@ from fiml_cms.lesson import NumericQuestion
 
 from . import gamification, lessons, migration, questions, reconcile, screens, stepping
 from .messages import Message
-from .model import QUIZ, QuizAnswer
+from .model import QUIZ, QuizAnswer, StoredAnswer
 from .observe import USER_ERROR
 from .turn import Turn, same_key
 
@@ -50,6 +50,11 @@ def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: s
     turn.events.answers.append((lesson_id, asked.version, correct))
     progress = turn.repo.save_progress(
         replace(progress, answers=progress.answers + (answer,), updated_at=turn.now)
+    )
+    turn.repo.record_answer(
+        StoredAnswer(
+            turn.learner_id, lesson_id, progress.attempt, question.id, asked.version, given, correct, turn.now
+        )
     )
     earned = 0
     if correct and not reconcile.answer_paid_under_former_ids(turn, lesson_id, question.id):

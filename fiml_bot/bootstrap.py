@@ -140,10 +140,11 @@ class Background:
 
 def start_background(parts: BotParts, settings: BotSettings, *, prune_events: bool = False) -> Background:
     """Refresh the content in the background and on SIGHUP (and prune old update ids); `stop()` after."""
+    from .rescore_watch import RescoreAfterRefresh
     from .retention import start_pruning
     from .storage.timestamps import utc_now
 
-    refresher = ContentRefresher(parts.content, settings.content_refresh)
+    refresher = ContentRefresher(RescoreAfterRefresh(parts.content, parts.tutor), settings.content_refresh)
     refresher.start()
     try:
         refresher.install_sighup()

@@ -119,6 +119,15 @@ def _key_changed(then: Question, now: Question) -> bool:
     return then.answer != now.answer
 
 
+def answer_keys_differ(before: Lesson, after: Lesson) -> bool:
+    """Whether some question asked the same way in both versions has another answer key in `after`."""
+    earlier = {q.id: q for q in before.quiz.questions}
+    return any(
+        q.id in earlier and _same_question(earlier[q.id], q) and _key_changed(earlier[q.id], q)
+        for q in after.quiz.questions
+    )
+
+
 def apply(turn: Turn, learner_credits: list[Credit]) -> Rescored:
     """Credit one learner's answers (inside the caller's transaction) and schedule the message why."""
     lesson = turn.content.latest(learner_credits[0].lesson_id)

@@ -142,3 +142,23 @@ def test_rescore_names_an_unknown_lesson(repo: Path, sqlite_url: str) -> None:
     result = run_bot("rescore", "what_is_a_markt", "--content", str(repo), "--database", sqlite_url)
     assert result.exit_code == 2
     assert "no lesson 'what_is_a_markt'" in result.output and "did you mean what_is_a_market" in result.output
+
+
+def test_a_running_bot_re_scores_when_a_refresh_brings_the_fix(repo: Path, sqlite_url: str) -> None:
+    from fiml_bot.rescore_watch import RescoreAfterRefresh
+
+    storage = open_storage(sqlite_url, auto_upgrade=True)
+    tutor, content = make_tutor(repo, storage)
+    watcher = RescoreAfterRefresh(content, tutor)
+    ada = Learner(tutor, "telegram:1")
+    take_quiz(ada, "False", {"q1", "q3"})
+    paid = xp_of(tutor, ada.id)
+    watcher.refresh()  # nothing new: nothing re-scored
+    assert xp_of(tutor, ada.id) == paid
+    fix_the_key(repo)
+    watcher.refresh()
+    assert xp_of(tutor, ada.id) == paid + 60
+    assert progress_of(tutor, ada.id, MARKET).status == "completed"
+    watcher.refresh()  # again: paid once
+    assert xp_of(tutor, ada.id) == paid + 60
+    storage.close()

@@ -217,6 +217,72 @@ def notify(
     job.finish(report)
 
 
+@app.command(
+    epilog=example('fiml-bot announce "New: review your mistakes after each quiz" --flag review-mistakes')
+)
+@user_errors
+def announce(
+    text: str = typer.Argument(
+        ..., help="The announcement (the tutor's Markdown subset: **bold**, *italic*)."
+    ),
+    flag: str | None = typer.Option(
+        None, "--flag", help="Only the learners this feature flag is on for (as the bot evaluates it)."
+    ),
+    rate: float | None = typer.Option(None, "--rate", min=0.1, help="As for `notify`."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List who would be told; send and record nothing."),
+    flags: Path | None = typer.Option(None, "--flags", help="The flag file (as for `flags check`)."),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    api_base_url: str | None = typer.Option(
+        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+    ),
+    metrics_port: int | None = MetricsPortOption,
+) -> None:
+    """Announce a feature to Telegram learners (with a button to try it), like `notify`: resumable, at most
+    once per learner and text, at broadcast priority through the fleet's send budget. Learners who
+    turned announcements off in /settings are skipped.
+    """
+    import datetime as dt
+
+    from . import announce as announcing
+    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from .tutor.features import NoFeatures
+
+    if not text.strip():
+        raise UsageError("the announcement is empty: give its text")
+    quiet_logging(telegram_token(), dry_run)
+    settings = _settings(content, database, preview=False)
+    features = _flag_for(flag, flags, settings.content) if flag is not None else NoFeatures()
+    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+    chosen = announcing.select(
+        job.parts.storage, text.strip(), flag=flag, features=features, now=dt.datetime.now(dt.UTC)
+    )
+    if dry_run:
+        for item in chosen:
+            print(f"would announce to {item.learner_id}")
+        print(f"{len(chosen)} announcement(s) [dry run, nothing sent or recorded]")
+        return
+    require_token(job.token)
+    report = job.send(chosen, rate=rate, paid=False)
+    print(report.summary())
+    job.finish(report)
+
+
+def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
+    """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
+    import os
+
+    from .ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from .ops.runtime import flags_path
+
+    path = flags if flags is not None else flags_path(content, os.environ)
+    loaded = read_file(path)
+    if flag not in loaded.flags:
+        known = ", ".join(sorted(loaded.flags)) or "none"
+        raise UsageError(f"--flag {flag}: no such flag in {path} (known: {known})")
+    return FeatureFlags(FlagFileProvider(loaded))
+
+
 def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
     from .adapters.notify_sender import paid_cost

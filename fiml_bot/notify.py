@@ -110,6 +110,8 @@ class ProgressStore(Protocol):
 
     def __call__(self) -> UnitOfWork: ...
 
+    def reader(self) -> UnitOfWork: ...
+
     def snapshot(self) -> AbstractContextManager[Snapshot]: ...
 
 
@@ -204,8 +206,12 @@ def select(store: ProgressStore, content: Content, updates: dict[str, LessonUpda
     asked = {old for lesson_id in updates for old in catalogue.former_ids(lesson_id)} | set(updates)
     texts: dict[tuple[str, str], tuple[str, tuple[ChangelogEntry, ...]] | None] = {}
     notices: list[Notice] = []
+    with store.reader() as uow:  # `/settings`: learners who turned update notices off are not told
+        quiet = uow.progress.opted_out("update_notices")
     with store.snapshot() as snapshot:
         for fact in snapshot.progress_on(asked, PREFIX):
+            if fact.learner_id in quiet:
+                continue
             try:
                 chat_id = int(fact.learner_id[len(PREFIX) :])
             except ValueError:

@@ -16,7 +16,18 @@ from typing import IO
 from rich.console import Console
 from rich.markup import escape
 
-from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from ..tutor.events import (
+    Command,
+    Event,
+    Help,
+    ListLessons,
+    Pressed,
+    Progress,
+    SetTimeZone,
+    Settings,
+    Start,
+    Text,
+)
 from ..tutor.messages import Button, Message
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
@@ -60,6 +71,7 @@ def parse_line(line: str, buttons: list[Button]) -> Event | Quit | str | None:
             "help": Help,
             "lessons": ListLessons,
             "progress": Progress,
+            "settings": Settings,
         }
         if name in simple:
             return simple[name]()

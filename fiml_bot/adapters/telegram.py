@@ -47,7 +47,18 @@ from fiml_cms.errors import FimlError
 from ..outage import OutageNotices
 from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
-from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from ..tutor.events import (
+    Command,
+    Event,
+    Help,
+    ListLessons,
+    Pressed,
+    Progress,
+    SetTimeZone,
+    Settings,
+    Start,
+    Text,
+)
 from ..tutor.messages import Message
 from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
@@ -96,6 +107,7 @@ COMMANDS = (
     ("lessons", "Browse the lessons"),
     ("progress", "Your XP, level, streak and badges"),
     ("timezone", "Set your time zone, e.g. /timezone Europe/Berlin"),
+    ("settings", "Which messages I may send you"),
     ("help", "What I can do"),
 )
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
@@ -180,6 +192,7 @@ def event_for(update: Update) -> Event | None:
         "help": Help,
         "lessons": ListLessons,
         "progress": Progress,
+        "settings": Settings,
     }
     if name in simple:
         return simple[name]()

@@ -34,6 +34,7 @@ from fiml_bot.tutor.model import (
     Completion,
     Learner,
     LessonProgress,
+    MessageSettings,
     Notice,
     StoredAnswer,
     XpAward,
@@ -66,6 +67,7 @@ class _Bucket:
         default_factory=dict
     )  # (lesson, attempt, question)
     notices: dict[str, Notice] = field(default_factory=dict)  # by key
+    settings: MessageSettings = field(default_factory=MessageSettings)
 
     def copy(self) -> _Bucket:
         return _Bucket(
@@ -76,6 +78,7 @@ class _Bucket:
             dict(self.badges),
             dict(self.answers),
             dict(self.notices),
+            self.settings,
         )
 
 
@@ -196,6 +199,10 @@ class MemoryStorage:
         with self._lock:
             return [a for b in self._buckets.values() for a in b.answers.values() if a.lesson_id == lesson_id]
 
+    def _opted_out(self, kind: str) -> set[str]:
+        with self._lock:
+            return {i for i, b in self._buckets.items() if not b.settings.allows(kind)}
+
     def _is_processed(self, key: str) -> bool:
         with self._lock:
             return key in self._processed
@@ -279,6 +286,8 @@ class MemoryStorage:
             self._buckets[answer.learner_id].answers[_answer_key(answer)] = answer
         for notice in changes._new_notices:
             self._buckets[notice.learner_id].notices[notice.key] = notice
+        for learner_id, settings in changes._settings.items():
+            self._buckets[learner_id].settings = settings
         for learner_id, key, at in changes._sent:
             notices = self._buckets[learner_id].notices
             if key in notices:
@@ -307,6 +316,7 @@ class MemoryProgressRepository:
         self._new_answers: list[StoredAnswer] = []
         self._new_notices: list[Notice] = []
         self._sent: list[tuple[str, str, dt.datetime]] = []
+        self._settings: dict[str, MessageSettings] = {}
 
     def _bucket(self, learner_id: str) -> _Bucket | None:
         bucket = self._buckets.get(learner_id)
@@ -513,6 +523,21 @@ class MemoryProgressRepository:
             return []
         due = [n for n in bucket.notices.values() if n.sent_at is None and n.due_at <= as_utc(now)]
         return sorted(due, key=lambda n: (n.due_at, n.key))
+
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        bucket = self._bucket(learner_id)
+        return MessageSettings() if bucket is None else bucket.settings
+
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None:
+        self._existing(learner_id).settings = settings
+        self._settings[learner_id] = settings
+
+    def opted_out(self, kind: str) -> set[str]:
+        if kind not in MessageSettings.__dataclass_fields__:
+            return set()
+        mine = {i for i, s in self._settings.items() if not s.allows(kind)}
+        back_on = {i for i, s in self._settings.items() if s.allows(kind)}
+        return (self._storage._opted_out(kind) - back_on) | mine
 
     def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
         bucket = self._existing(learner_id)

@@ -217,3 +217,16 @@ class ScheduledMessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class LearnerSettingsRow(Base):
+    """0009 (expand): which messages the bot may start for a learner (`/settings`); no row: all on."""
+
+    __tablename__ = "learner_settings"
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    reminders: Mapped[bool] = mapped_column(Boolean)
+    reviews: Mapped[bool] = mapped_column(Boolean)
+    announcements: Mapped[bool] = mapped_column(Boolean)
+    update_notices: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

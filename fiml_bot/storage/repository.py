@@ -44,19 +44,21 @@ from fiml_bot.tutor.model import (
     Completion,
     Learner,
     LessonProgress,
+    MessageSettings,
     Notice,
     QuizAnswer,
     StoredAnswer,
     XpAward,
 )
-from fiml_bot.tutor.ports import ConcurrentUpdate
+from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable
 
-from .database import describe, storage_errors
+from .database import UPGRADE_HINT, describe, storage_errors
 from .errors import UnknownLearner
 from .models import (
     BadgeRow,
     CompletionRow,
     LearnerRow,
+    LearnerSettingsRow,
     LessonProgressRow,
     ProcessedEventRow,
     QuizAnswerRow,
@@ -73,6 +75,7 @@ BADGES: Table = BadgeRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
 ANSWERS: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
 SCHEDULED: Table = ScheduledMessageRow.__table__  # type: ignore[assignment]
+SETTINGS: Table = LearnerSettingsRow.__table__  # type: ignore[assignment]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -118,6 +121,7 @@ XP_TOTAL = select(func.coalesce(func.sum(XP_LEDGER.c.amount), 0)).where(
     XP_LEDGER.c.learner_id == _b("b_learner_id")
 )
 XP_AWARDS = select(XP_LEDGER).where(XP_LEDGER.c.learner_id == _b("b_learner_id")).order_by(XP_LEDGER.c.id)
+SELECT_SETTINGS = select(SETTINGS).where(SETTINGS.c.learner_id == _b("b_learner_id"))
 LESSON_ANSWERS = (
     select(ANSWERS)
     .where(ANSWERS.c.lesson_id == _b("b_lesson_id"))
@@ -402,6 +406,30 @@ class SqlProgressRepository:
             return False
         parameters = {"b_learner_id": learner_id, "b_key": key, "b_sent_at": at}
         return self._run(MARK_SENT, parameters).rowcount == 1
+
+    @_guarded
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        if not self._keeps_answers:
+            return MessageSettings()
+        row = self._run(SELECT_SETTINGS, {"b_learner_id": learner_id}).first()
+        return MessageSettings() if row is None else _record(MessageSettings, row)
+
+    @_guarded
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None:
+        if not self._keeps_answers:
+            raise StorageUnavailable(f"{self.where} has no learner_settings table yet: {UPGRADE_HINT}")
+        values = {**dataclasses.asdict(settings), "updated_at": at}
+        statement = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(SETTINGS)
+        upsert = statement.values(learner_id=learner_id, **values).on_conflict_do_update(
+            index_elements=[SETTINGS.c.learner_id], set_=values
+        )
+        self._run(upsert)
+
+    @_guarded
+    def opted_out(self, kind: str) -> set[str]:
+        if not self._keeps_answers or kind not in SETTINGS.c:
+            return set()
+        return set(self._connection.scalars(select(SETTINGS.c.learner_id).where(SETTINGS.c[kind].is_(False))))
 
     # helpers
 

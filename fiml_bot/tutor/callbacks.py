@@ -117,6 +117,14 @@ class Retake(LessonButton):
 
 
 @dataclass(frozen=True, slots=True)
+class ToggleMessages(Callback):
+    """`/settings`: turn one kind of message the bot starts on or off (`""`: just show the settings)."""
+
+    KIND: ClassVar[str] = "s"
+    kind_of_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ShowProgress(Callback):
     KIND: ClassVar[str] = "p"
 
@@ -131,6 +139,7 @@ _TYPES: tuple[type[Callback], ...] = (
     ViewUpdates,
     Retake,
     ShowProgress,
+    ToggleMessages,
 )
 # letter -> (number of wire fields, how to build the value from them)
 _DECODERS: dict[str, tuple[int, Callable[..., Callback]]] = {

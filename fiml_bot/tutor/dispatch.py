@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from . import callbacks, gamification, lessons, listing, notices, quiz, reconcile, screens
+from . import callbacks, gamification, lessons, listing, notices, quiz, reconcile, screens, settings
 from .callbacks import (
     Answer,
     Choose,
@@ -20,9 +20,21 @@ from .callbacks import (
     Retake,
     ShowHelp,
     ShowProgress,
+    ToggleMessages,
     ViewUpdates,
 )
-from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from .events import (
+    Command,
+    Event,
+    Help,
+    ListLessons,
+    Pressed,
+    Progress,
+    SetTimeZone,
+    Settings,
+    Start,
+    Text,
+)
 from .messages import Message
 from .model import Learner
 from .observe import USER_ERROR
@@ -53,6 +65,8 @@ def _event(turn: Turn, event: Event) -> list[Message]:
             return screens.progress_screen(turn)
         case SetTimeZone(zone):
             return screens.set_time_zone(turn, zone)
+        case Settings():
+            return settings.settings_screen(turn)
         case Pressed(data):
             return _pressed(turn, data)
         case Text(text):
@@ -74,6 +88,8 @@ def _pressed(turn: Turn, data: str) -> list[Message]:
             return [help_message()]
         case ShowProgress():
             return screens.progress_screen(turn)
+        case ToggleMessages(kind):
+            return settings.toggle(turn, kind)
         case ListPage(page, path_id):
             return listing.lessons_page(turn, page, path_id)
         case LessonButton(key):

@@ -131,3 +131,19 @@ class Notice:
     text: str
     due_at: dt.datetime
     sent_at: dt.datetime | None = None
+
+
+MESSAGE_KINDS = ("reminders", "reviews", "announcements", "update_notices")
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    """Which messages the bot may start for a learner (`/settings`); all on until turned off."""
+
+    reminders: bool = True
+    reviews: bool = True
+    announcements: bool = True
+    update_notices: bool = True
+
+    def allows(self, kind: str) -> bool:
+        return bool(getattr(self, kind))

@@ -10,7 +10,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import BadgeAward, Completion, Learner, LessonProgress, Notice, StoredAnswer, XpAward
+from .model import (
+    BadgeAward,
+    Completion,
+    Learner,
+    LessonProgress,
+    MessageSettings,
+    Notice,
+    StoredAnswer,
+    XpAward,
+)
 from .ports import ProgressRepository
 
 OK = "ok"
@@ -124,3 +133,12 @@ class CountingRepository:
 
     def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
         return self._inner.mark_sent(learner_id, key, at)
+
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        return self._inner.message_settings(learner_id)
+
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None:
+        self._inner.save_message_settings(learner_id, settings, at)
+
+    def opted_out(self, kind: str) -> set[str]:
+        return self._inner.opted_out(kind)

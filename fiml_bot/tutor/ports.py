@@ -14,7 +14,16 @@ from fiml_cms.errors import FimlError
 from fiml_cms.lesson import ChangelogEntry, LearningPath, Lesson
 
 from .catalogue import Catalogue
-from .model import BadgeAward, Completion, Learner, LessonProgress, Notice, StoredAnswer, XpAward
+from .model import (
+    BadgeAward,
+    Completion,
+    Learner,
+    LessonProgress,
+    MessageSettings,
+    Notice,
+    StoredAnswer,
+    XpAward,
+)
 
 
 class ConcurrentUpdate(Exception):
@@ -83,6 +92,16 @@ class ProgressRepository(Protocol):
         ...
 
     def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]: ...
+
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        """Which messages the bot may start for the learner (all on when never set)."""
+        ...
+
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None: ...
+
+    def opted_out(self, kind: str) -> set[str]:
+        """The learners who turned off `kind` (one of `model.MESSAGE_KINDS`)."""
+        ...
 
     def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
         """Mark a scheduled message sent; False when it was sent already (by another action or replica)."""

@@ -28,7 +28,8 @@ def help_message(above: str = "") -> Message:
     return Message(
         (f"{above}\n\n" if above else "")
         + "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
-        "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n/help: this list\n\n"
+        "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n"
+        "/settings: which messages I may send you\n/help: this list\n\n"
         "Tap the buttons under my messages to move on; type a number to answer a numeric question.",
         HOME,
     )

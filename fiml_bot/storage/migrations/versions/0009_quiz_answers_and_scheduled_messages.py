@@ -12,8 +12,9 @@ working beside one that does.
   copies each current attempt's answers in (their time is the progress record's `updated_at`).
 - `scheduled_messages`: what the bot tells a learner on its own (a re-scoring credit), keyed per
   learner so scheduling twice is a no-op, and marked sent by the transaction that delivers it.
+- `learner_settings`: the kinds of message a learner turned off in `/settings` (no row: all on).
 
-Downgrade drops both: the current attempt's answers stay in `lesson_progress`; earlier attempts'
+Downgrade drops the three: the current attempt's answers stay in `lesson_progress`; earlier attempts'
 answers and undelivered messages are lost (`db downgrade` refuses without --yes when rows exist).
 """
 
@@ -71,6 +72,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("learner_id", "key", name=op.f("pk_scheduled_messages")),
     )
     op.create_index(op.f("ix_scheduled_messages_due_at"), "scheduled_messages", ["due_at"])
+    op.create_table(
+        "learner_settings",
+        sa.Column("learner_id", sa.Text(), nullable=False),
+        sa.Column("reminders", sa.Boolean(), nullable=False),
+        sa.Column("reviews", sa.Boolean(), nullable=False),
+        sa.Column("announcements", sa.Boolean(), nullable=False),
+        sa.Column("update_notices", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["learner_id"], ["learners.id"], name=op.f("fk_learner_settings_learner_id_learners")
+        ),
+        sa.PrimaryKeyConstraint("learner_id", name=op.f("pk_learner_settings")),
+    )
     _copy_current_answers()
 
 
@@ -132,6 +146,7 @@ def _copy_current_answers() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("learner_settings")
     op.drop_index(op.f("ix_scheduled_messages_due_at"), table_name="scheduled_messages")
     op.drop_table("scheduled_messages")
     op.drop_index(op.f("ix_quiz_answers_lesson_id_question_id"), table_name="quiz_answers")

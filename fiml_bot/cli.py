@@ -268,6 +268,66 @@ def announce(
     job.finish(report)
 
 
+@app.command(epilog=example("fiml-bot remind --dry-run"))
+@user_errors
+def remind(
+    lead_hours: float = typer.Option(
+        3.0, "--lead-hours", min=0.0, max=23.0, help="Remind this long before the learner's local midnight."
+    ),
+    quiet_hours: str = typer.Option(
+        "22-8",
+        "--quiet-hours",
+        help="Local hours when no reminder is sent, START-END (e.g. 22-8, 21:30-07:00).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Say how many would be planned and sent; change nothing."
+    ),
+    rate: float | None = typer.Option(None, "--rate", min=0.1, help="As for `notify`."),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    api_base_url: str | None = typer.Option(
+        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+    ),
+    metrics_port: int | None = MetricsPortOption,
+) -> None:
+    """Plan today's streak reminders and send the messages due (run it every few minutes, e.g. from a timer).
+
+    Each learner with a streak who has not studied today gets one reminder, LEAD before their local
+    midnight and never in quiet hours; each message is claimed in the database before it is sent, so
+    replicas and reruns send none twice. Learners who turned reminders off in /settings get none.
+    """
+    import datetime as dt
+
+    from . import reminders
+    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from .tutor.reminders import ReminderPolicy, parse_quiet_hours
+
+    try:
+        start, end = parse_quiet_hours(quiet_hours)
+    except ValueError:
+        raise UsageError(f"--quiet-hours {quiet_hours!r}: give START-END in local hours, e.g. 22-8") from None
+    policy = ReminderPolicy(dt.timedelta(hours=lead_hours), start, end)
+    quiet_logging(telegram_token(), dry_run)
+    settings = _settings(content, database, preview=False)
+    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+    now = dt.datetime.now(dt.UTC)
+    store = job.parts.storage
+    if dry_run:
+        would = len(reminders.to_plan(store, now, policy))
+        print(
+            f"{would} reminder(s) would be planned; {len(reminders.due(store, now))} message(s) due [dry run]"
+        )
+        return
+    planned = reminders.plan(store, now, policy)
+    due = reminders.due(store, now)
+    print(f"{planned} reminder(s) planned for today; {len(due)} message(s) due now")
+    require_token(job.token)
+    claim = reminders.claimer(store, lambda: dt.datetime.now(dt.UTC))
+    report = job.send(due, rate=rate, paid=False, record=claim)
+    print(report.summary())
+    job.finish(report)
+
+
 def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
     """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
     import os

@@ -345,6 +345,7 @@ class _Delivery:
     pacer: Pacer | None
     max_retries: int
     metrics: Any
+    record: Callable[[Any], bool] | None = None  # claims a notice before it is sent; default: its key
     report: Report = field(default_factory=Report)
     blocked: set[str] = field(default_factory=set)
 
@@ -377,7 +378,8 @@ class _Delivery:
         for notice in queue:
             if notice.learner_id in self.blocked:
                 continue
-            if not await asyncio.to_thread(_record, self.store, notice.key):
+            claim = self.record or (lambda n: _record(self.store, n.key))
+            if not await asyncio.to_thread(claim, notice):
                 self.report.already += 1
                 continue
             try:
@@ -409,6 +411,7 @@ async def broadcast(
     pacer: Pacer | None = None,
     lanes: int = DEFAULT_LANES,
     metrics: Any = None,
+    record: Callable[[Any], bool] | None = None,
 ) -> Report:
     """Send `notices` through `sender`, each at most once (see the module notes).
 
@@ -417,10 +420,18 @@ async def broadcast(
     Telegram per notice does not cap the rate below what the budget leaves; a learner's notices share
     one lane. `deactivate` marks a learner who blocked the bot inactive (`Tutor.deactivate`).
     `metrics` (fiml_bot.ops.metrics.BotMetrics) counts notices and send errors as they happen.
+    `record` claims a notice before it is sent (False: already sent); by default its key is recorded
+    as processed (`mark_processed`).
     """
     queues = lanes_of(notices, lanes)
     delivery = _Delivery(
-        sender, store, deactivate, pacer or (Pacer(rate) if rate is not None else None), max_retries, metrics
+        sender,
+        store,
+        deactivate,
+        pacer or (Pacer(rate) if rate is not None else None),
+        max_retries,
+        metrics,
+        record,
     )
     delivery.report.selected = sum(len(queue) for queue in queues)
     started = time.monotonic()

@@ -104,6 +104,12 @@ class _MemorySnapshot:
                     learner_id, lesson_id, p.status, p.pinned_version, p.completed_version, p.seen_version
                 )
 
+    def streaks(self, learner_prefix: str = "") -> Iterator[Learner]:
+        for learner_id in sorted(self.buckets):
+            learner = self.buckets[learner_id].learner
+            if learner_id.startswith(learner_prefix) and learner.active and learner.streak_days > 0:
+                yield learner
+
 
 class MemoryStorage:
     """The committed state; `storage()` returns a new unit of work on it."""
@@ -198,6 +204,10 @@ class MemoryStorage:
     def _lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
         with self._lock:
             return [a for b in self._buckets.values() for a in b.answers.values() if a.lesson_id == lesson_id]
+
+    def _all_notices(self) -> list[Notice]:
+        with self._lock:
+            return [n for b in self._buckets.values() for n in b.notices.values()]
 
     def _opted_out(self, kind: str) -> set[str]:
         with self._lock:
@@ -516,6 +526,18 @@ class MemoryProgressRepository:
         bucket.notices[notice.key] = stored
         self._new_notices.append(stored)
         return True
+
+    def schedule_many(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            self.schedule(notice)
+
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        found = {(n.learner_id, n.key): n for n in self._storage._all_notices()}
+        for bucket in self._buckets.values():
+            if bucket is not None:
+                found.update({(n.learner_id, n.key): n for n in bucket.notices.values()})
+        due = [n for n in found.values() if n.sent_at is None and n.kind in kinds and n.due_at <= as_utc(now)]
+        return sorted(due, key=lambda n: (n.due_at, n.learner_id, n.key))[:limit]
 
     def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
         bucket = self._bucket(learner_id)

@@ -12,11 +12,14 @@ own short write transaction, so a bot action waits at most for one batch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, Table, delete, select
+
+from fiml_bot.tutor.model import Learner
 
 from .database import storage_errors
 from .facts import ProgressFact
@@ -64,6 +67,20 @@ class SqlSnapshot:
             result = self._connection.execution_options(yield_per=STREAM_ROWS).execute(statement)
             for row in result:
                 yield ProgressFact(*row)
+
+    def streaks(self, learner_prefix: str = "") -> Iterator[Learner]:
+        statement = (
+            select(LEARNERS)
+            .where(LEARNERS.c.active.is_(True), LEARNERS.c.streak_days > 0)
+            .order_by(LEARNERS.c.id)
+        )
+        if learner_prefix:
+            statement = statement.where(LEARNERS.c.id.startswith(learner_prefix, autoescape=True))
+        names = [f.name for f in dataclasses.fields(Learner)]
+        with storage_errors(self._where):
+            result = self._connection.execution_options(yield_per=STREAM_ROWS).execute(statement)
+            for row in result:
+                yield Learner(**{name: getattr(row, name) for name in names})
 
 
 def read_only_options(engine: Engine) -> dict[str, object]:

@@ -394,6 +394,26 @@ class SqlProgressRepository:
         return self._insert(SCHEDULED, dataclasses.asdict(notice), notice.learner_id)
 
     @_guarded
+    def schedule_many(self, notices: list[Notice]) -> None:
+        """Schedule many at once (one statement); those already scheduled are left as they are."""
+        if self._keeps_answers and notices:
+            rows = [dataclasses.asdict(n) for n in notices]
+            self._connection.execute(_insert_ignoring_duplicates(self._dialect, SCHEDULED), rows)
+
+    @_guarded
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        """Unsent messages of these kinds due by `now`, oldest first, over all learners."""
+        if not self._keeps_answers:
+            return []
+        statement = (
+            select(SCHEDULED)
+            .where(SCHEDULED.c.sent_at.is_(None), SCHEDULED.c.due_at <= now, SCHEDULED.c.kind.in_(kinds))
+            .order_by(SCHEDULED.c.due_at, SCHEDULED.c.learner_id, SCHEDULED.c.key)
+            .limit(limit)
+        )
+        return [_record(Notice, row) for row in self._run(statement)]
+
+    @_guarded
     def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
         if not self._keeps_answers:
             return []

@@ -9,9 +9,11 @@ from __future__ import annotations
 from .messages import Message
 from .turn import Turn
 
+IN_CHAT = frozenset({"rescore"})  # a reminder is pointless to someone who is here already
+
 
 def deliver_due(turn: Turn) -> None:
     """Due notices go above this action's reply, marked sent in the same transaction."""
     for notice in turn.repo.due_notices(turn.learner_id, turn.now):
-        if turn.repo.mark_sent(turn.learner_id, notice.key, turn.now):
+        if notice.kind in IN_CHAT and turn.repo.mark_sent(turn.learner_id, notice.key, turn.now):
             turn.notes.append(Message(notice.text))

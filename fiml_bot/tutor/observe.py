@@ -142,3 +142,9 @@ class CountingRepository:
 
     def opted_out(self, kind: str) -> set[str]:
         return self._inner.opted_out(kind)
+
+    def schedule_many(self, notices: list[Notice]) -> None:
+        self._inner.schedule_many(notices)
+
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        return self._inner.due_everywhere(now, kinds, limit)

@@ -93,6 +93,14 @@ class ProgressRepository(Protocol):
 
     def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]: ...
 
+    def schedule_many(self, notices: list[Notice]) -> None:
+        """Schedule many at once; those already scheduled are left as they are."""
+        ...
+
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        """Unsent messages of these kinds due by `now`, oldest first, over all learners."""
+        ...
+
     def message_settings(self, learner_id: str) -> MessageSettings:
         """Which messages the bot may start for the learner (all on when never set)."""
         ...

@@ -24,7 +24,7 @@ from .notify import ProgressStore
 from .tutor.callbacks import ListPage, encode
 from .tutor.messages import Button, Message
 from .tutor.model import Notice
-from .tutor.reminders import DEFAULT_POLICY, KIND, ReminderPolicy, reminder_for, still_wanted
+from .tutor.reminders import DEFAULT_POLICY, KIND, ReminderPolicy, reminders_for, still_wanted
 
 PREFIX = "telegram:"
 BATCH = 500  # reminders per write transaction: a learner's action waits for one batch at most
@@ -48,11 +48,8 @@ def to_plan(store: ProgressStore, now: dt.datetime, policy: ReminderPolicy = DEF
     with store.reader() as uow:
         quiet = uow.progress.opted_out("reminders")
     with store.snapshot() as snapshot:
-        return [
-            notice
-            for learner in snapshot.streaks(PREFIX)
-            if learner.id not in quiet and (notice := reminder_for(learner, now, policy)) is not None
-        ]
+        wanted = (learner for learner in snapshot.streaks(PREFIX) if learner.id not in quiet)
+        return list(reminders_for(wanted, now, policy))
 
 
 def _chunks(items: list[Notice], size: int) -> Iterator[list[Notice]]:

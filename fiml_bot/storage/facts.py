@@ -32,5 +32,7 @@ class Snapshot(Protocol):
         ...
 
     def streaks(self, learner_prefix: str = "") -> Iterator[Learner]:
-        """Active learners with a streak (ids starting with `learner_prefix`): whom a reminder may keep."""
+        """Active learners with a streak (ids starting with `learner_prefix`): whom a reminder may keep.
+
+        Partial records: the streak's fields only (no name, creation time or revision), read fast."""
         ...

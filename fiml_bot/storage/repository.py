@@ -188,6 +188,24 @@ def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
     return statement.execution_options(preserve_rowcount=True)  # INSERT rowcounts are dropped otherwise
 
 
+_SQLITE_SCHEDULE = (
+    "INSERT INTO scheduled_messages (learner_id, key, kind, text, due_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _sqlite_utc(value: dt.datetime) -> str:
+    """A UTC time as `UtcDateTime` stores it on SQLite (SQLAlchemy's text form, no offset)."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@functools.cache
+def _bulk_insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
+    """As `_insert_ignoring_duplicates`, for many rows in one statement (no row count kept)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
+
+
 @functools.lru_cache(maxsize=16)
 def _where(url: URL) -> str:
     return describe(url)
@@ -397,8 +415,17 @@ class SqlProgressRepository:
     def schedule_many(self, notices: list[Notice]) -> None:
         """Schedule many at once (one statement); those already scheduled are left as they are."""
         if self._keeps_answers and notices:
-            rows = [dataclasses.asdict(n) for n in notices]
-            self._connection.execute(_insert_ignoring_duplicates(self._dialect, SCHEDULED), rows)
+            if self._dialect == "sqlite":  # the driver's executemany: the rows' types are known
+                self._connection.exec_driver_sql(
+                    _SQLITE_SCHEDULE,
+                    [(n.learner_id, n.key, n.kind, n.text, _sqlite_utc(n.due_at)) for n in notices],
+                )
+                return
+            rows = [
+                {"learner_id": n.learner_id, "key": n.key, "kind": n.kind, "text": n.text, "due_at": n.due_at}
+                for n in notices
+            ]
+            self._connection.execute(_bulk_insert_ignoring_duplicates(self._dialect, SCHEDULED), rows)
 
     @_guarded
     def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:

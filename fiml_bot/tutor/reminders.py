@@ -10,6 +10,8 @@ passed is sent at once when that is still before midnight and outside quiet hour
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from . import gamification
@@ -52,18 +54,52 @@ def parse_quiet_hours(text: str) -> tuple[dt.time, dt.time]:
     return clock(start), clock(end)
 
 
+def reminders_for(
+    learners: Iterable[Learner], now: dt.datetime, policy: ReminderPolicy = DEFAULT_POLICY
+) -> Iterator[Notice]:
+    """`reminder_for` over many learners: each time zone's day is worked out once."""
+    days: dict[str, _Day | None] = {}
+    for learner in learners:
+        zone = learner.time_zone
+        if zone not in days:
+            days[zone] = _zone_day(zone, now, policy)
+        notice = _reminder(learner, days[zone], now)
+        if notice is not None:
+            yield notice
+
+
 def reminder_for(
     learner: Learner, now: dt.datetime, policy: ReminderPolicy = DEFAULT_POLICY
 ) -> Notice | None:
     """Today's reminder for `learner`, or None (no streak at risk, studied today, or no time left)."""
-    zone = gamification.zone_for(learner.time_zone)
-    local_now = now.astimezone(zone)
-    today = local_now.date()
-    if learner.last_active_day is None or learner.last_active_day >= today:
+    return _reminder(learner, _zone_day(learner.time_zone, now, policy), now)
+
+
+def _reminder(learner: Learner, day: _Day | None, now: dt.datetime) -> Notice | None:
+    if day is None or learner.last_active_day is None or learner.last_active_day >= day.today:
         return None
-    streak = gamification.streak_status(learner, now)
+    # Yesterday's activity keeps the streak as it is; an older one only through a freeze (the rules').
+    gap = (day.today - learner.last_active_day).days
+    streak = learner.streak_days if gap == 1 else gamification.streak_status(learner, now)
     if streak <= 0:
         return None
+    text = f"🔥 Your {streak}-day streak ends at midnight. One lesson step today keeps it going: /lessons"
+    return Notice(learner.id, day.key, KIND, text, day.due)
+
+
+@dataclass(frozen=True)
+class _Day:
+    today: dt.date
+    key: str
+    due: dt.datetime  # UTC
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone_day(time_zone: str, now: dt.datetime, policy: ReminderPolicy) -> _Day | None:
+    """When a reminder is due today in `time_zone` (the same for every learner there); None: too late."""
+    zone = gamification.zone_for(time_zone)
+    local_now = now.astimezone(zone)
+    today = local_now.date()
     midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), zone)
     due = midnight - policy.lead
     if policy.quiet(due.timetz().replace(tzinfo=None)):
@@ -73,5 +109,4 @@ def reminder_for(
         if policy.quiet(local_now.time()) or local_now >= midnight:
             return None
         due = local_now
-    text = f"🔥 Your {streak}-day streak ends at midnight. One lesson step today keeps it going: /lessons"
-    return Notice(learner.id, f"{KIND}:{today.isoformat()}", KIND, text, due.astimezone(dt.UTC))
+    return _Day(today, f"{KIND}:{today.isoformat()}", due.astimezone(dt.UTC))

@@ -144,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=reminders.BATCH, help="reminders per write transaction")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -158,7 +159,7 @@ def main() -> None:
     tutor = Tutor(LessonContent.open(repo.root, load_settings(repo.root)), open_storage(url))
 
     idle, _ = actions_while(None, tutor, 200, "idle")
-    rounds = [plan_beside_actions(url, reminders.BATCH, tutor, f"r{i}-") for i in range(args.rounds)]
+    rounds = [plan_beside_actions(url, args.batch, tutor, f"r{i}-") for i in range(args.rounds)]
     anchor = plan_beside_actions(url, args.learners, tutor, "anchor-")
 
     print(
@@ -170,7 +171,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     times = [t for r in rounds for t in r[2]]
     print(
-        f"| planning, batches of {reminders.BATCH} | {statistics.median(r[0] for r in rounds):.2f} s | "
+        f"| planning, batches of {args.batch} | {statistics.median(r[0] for r in rounds):.2f} s | "
         f"{len(times)} | {ms(times)} | {ms(times, 0.99)} | {max(times) * 1000:.1f} ms | {sum(r[3] for r in rounds)} |"
     )
     print(

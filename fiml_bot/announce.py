@@ -34,6 +34,8 @@ class Announcement:
     chat_id: int
     text: str
 
+    kind = "announcement"
+
     @property
     def key(self) -> str:
         return f"announce:{digest(self.text)}:{self.learner_id}"

@@ -90,6 +90,11 @@ class Notice:
     def key(self) -> str:
         return f"notify:{self.learner_id}:{self.lesson_id}:{self.version}"
 
+    @property
+    def kind(self) -> str:
+        """The `kind` label of `fiml_notices_total` (announcements and scheduled messages have theirs)."""
+        return "update_notice"
+
     def message(self) -> Message:
         kind = "A new major version" if self.level is Level.MAJOR else "An update"
         lines = [f"🔄 {kind} of **{self.title}** is out: version {self.version} (you have {self.since})."]
@@ -349,11 +354,11 @@ class _Delivery:
     report: Report = field(default_factory=Report)
     blocked: set[str] = field(default_factory=set)
 
-    def count(self, outcome: str, error: NotDelivered | None = None) -> None:
+    def count(self, notice: Notice, outcome: str, error: NotDelivered | None = None) -> None:
         if self.metrics is not None:
             if error is not None:
                 self.metrics.telegram_error("sendMessage", error.code)
-            self.metrics.notices.labels(outcome).inc()
+            self.metrics.notices.labels(notice.kind, outcome).inc()
 
     async def send(self, notice: Notice) -> None:
         for part in self.sender.parts(notice.message()):
@@ -364,7 +369,7 @@ class _Delivery:
                     await self.sender.send(notice.chat_id, part)
                     break
                 except RetryLater as exc:
-                    self.count("retried", exc)
+                    self.count(notice, "retried", exc)
                     if attempt == self.max_retries:
                         raise
                     log.warning("Telegram asks to wait %.0f s", exc.seconds)
@@ -385,7 +390,7 @@ class _Delivery:
             try:
                 await self.send(notice)
             except Blocked as exc:
-                self.count("blocked", exc)
+                self.count(notice, "blocked", exc)
                 log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
                 self.blocked.add(notice.learner_id)
                 self.report.blocked.append(notice.learner_id)
@@ -393,11 +398,11 @@ class _Delivery:
                 continue
             except NotDelivered as exc:  # recorded but not delivered: at most once, never twice
                 log.error("notice %s not delivered: %s", notice.key, exc)
-                self.count("failed", exc)
+                self.count(notice, "failed", exc)
                 self.report.failed.append(notice.key)
                 continue
             self.report.sent += 1
-            self.count("sent")
+            self.count(notice, "sent")
 
 
 async def broadcast(

@@ -27,7 +27,7 @@ from .tutor.model import Notice
 from .tutor.reminders import DEFAULT_POLICY, KIND, ReminderPolicy, reminders_for, still_wanted
 
 PREFIX = "telegram:"
-BATCH = 500  # reminders per write transaction: a learner's action waits for one batch at most
+BATCH = 100  # reminders per write transaction: a learner's action waits for one batch at most
 SENT_KINDS = (KIND, "rescore")  # what `remind` sends (kinds with a sender of their own are not listed)
 
 
@@ -71,6 +71,10 @@ class Scheduled:
     @property
     def key(self) -> str:
         return f"{self.notice.learner_id}:{self.notice.key}"
+
+    @property
+    def kind(self) -> str:
+        return self.notice.kind
 
     def message(self) -> Message:
         return Message(self.notice.text, ((Button("📚 Lessons", encode(ListPage(0))),),))

@@ -4,6 +4,7 @@ announcements respect it, and `fiml-bot announce` is resumable, flag-targeted an
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -128,3 +129,38 @@ def test_announce_reaches_the_flagged_learners_who_allow_it_once(
     assert unknown.exit_code == 2 and "no such flag" in unknown.output
     with open_storage(sqlite_url) as storage, storage() as uow:
         assert uow.progress.learner("telegram:804").active is False  # a 403 stops every message
+
+
+def test_every_message_the_bot_starts_is_counted_by_kind(published: Path) -> None:
+    from fiml_bot.announce import Announcement
+    from fiml_bot.ops.metrics import BotMetrics
+    from fiml_bot.reminders import Scheduled
+    from fiml_bot.tutor.model import Notice
+
+    tutor, _ = make_tutor(published)
+    for chat in (11, 12, 13):
+        Learner(tutor, f"telegram:{chat}").send(Start())
+    metrics = BotMetrics()
+    fake = FakeBotApi()
+    fake.block(13)
+    now = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    items = [
+        Announcement("telegram:11", 11, "New!"),
+        Scheduled(Notice("telegram:12", "reminder:2026-12-07", "reminder", "Streak!", now), 12),
+        Announcement("telegram:13", 13, "New!"),
+    ]
+
+    async def run():
+        async with TelegramNoticeSender(Bot(**fake.bot_kwargs())) as sender:
+            return await notify.broadcast(
+                sender, tutor.unit_of_work, items, deactivate=tutor.deactivate, rate=None, metrics=metrics
+            )
+
+    report = asyncio.run(run())
+    assert report.sent == 2 and report.blocked == ["telegram:13"]
+
+    def count(kind: str, outcome: str) -> float | None:
+        return metrics.registry.get_sample_value("fiml_notices_total", {"kind": kind, "outcome": outcome})
+
+    assert count("announcement", "sent") == 1 and count("reminder", "sent") == 1
+    assert count("announcement", "blocked") == 1

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .notify import ProgressStore
+from .tutor import review
 from .tutor.callbacks import ListPage, encode
 from .tutor.messages import Button, Message
 from .tutor.model import Notice
@@ -28,7 +29,11 @@ from .tutor.reminders import DEFAULT_POLICY, KIND, ReminderPolicy, reminders_for
 
 PREFIX = "telegram:"
 BATCH = 100  # reminders per write transaction: a learner's action waits for one batch at most
-SENT_KINDS = (KIND, "rescore")  # what `remind` sends (kinds with a sender of their own are not listed)
+SENT_KINDS = (
+    KIND,
+    "rescore",
+    review.KIND,
+)  # what `remind` sends (kinds with a sender of their own are not listed)
 
 
 def plan(
@@ -57,6 +62,9 @@ def _chunks(items: list[Notice], size: int) -> Iterator[list[Notice]]:
         yield items[start : start + size]
 
 
+_SETTING = {KIND: "reminders", review.KIND: "reviews"}
+
+
 @dataclass(frozen=True)
 class Scheduled:
     """A due scheduled message as `notify.broadcast` sends it."""
@@ -77,7 +85,8 @@ class Scheduled:
         return self.notice.kind
 
     def message(self) -> Message:
-        return Message(self.notice.text, ((Button("📚 Lessons", encode(ListPage(0))),),))
+        button = review.button_for(self.notice) or Button("📚 Lessons", encode(ListPage(0)))
+        return Message(self.notice.text, ((button,),))
 
 
 def due(store: ProgressStore, now: dt.datetime, limit: int = 100_000) -> list[Scheduled]:
@@ -101,6 +110,9 @@ def claimer(store: ProgressStore, clock: Callable[[], dt.datetime]) -> Callable[
             fresh = uow.progress.mark_sent(item.notice.learner_id, item.notice.key, now)
             if item.notice.kind == KIND:  # studied since it was planned: retired unsent
                 fresh = fresh and still_wanted(uow.progress.learner(item.notice.learner_id), now)
+            setting = _SETTING.get(item.notice.kind)  # turned off since it was scheduled: retired unsent
+            if setting is not None:
+                fresh = fresh and uow.progress.message_settings(item.notice.learner_id).allows(setting)
             uow.commit()
             return fresh
 

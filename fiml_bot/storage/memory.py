@@ -518,6 +518,13 @@ class MemoryProgressRepository:
                 found[(answer.learner_id, *_answer_key(answer))] = answer
         return sorted(found.values(), key=lambda a: (a.learner_id, a.attempt, a.answered_at))
 
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        bucket = self._bucket(learner_id)
+        if bucket is None:
+            return []
+        mine = [a for a in bucket.answers.values() if a.lesson_id == lesson_id]
+        return sorted(mine, key=lambda a: (a.attempt, a.answered_at))
+
     def schedule(self, notice: Notice) -> bool:
         bucket = self._existing(notice.learner_id)
         if notice.key in bucket.notices:

@@ -406,6 +406,17 @@ class SqlProgressRepository:
         return [_record(StoredAnswer, row) for row in self._run(LESSON_ANSWERS, {"b_lesson_id": lesson_id})]
 
     @_guarded
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        if not self._keeps_answers:
+            return []
+        statement = (
+            select(ANSWERS)
+            .where(ANSWERS.c.learner_id == learner_id, ANSWERS.c.lesson_id == lesson_id)
+            .order_by(ANSWERS.c.attempt, ANSWERS.c.answered_at)
+        )
+        return [_record(StoredAnswer, row) for row in self._run(statement)]
+
+    @_guarded
     def schedule(self, notice: Notice) -> bool:
         if not self._keeps_answers:
             return False

@@ -117,6 +117,22 @@ class Retake(LessonButton):
 
 
 @dataclass(frozen=True, slots=True)
+class StartReview(LessonButton):
+    """A spaced review's "Review now": the questions of the lesson the learner last got wrong."""
+
+    KIND: ClassVar[str] = "w"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewAnswer(LessonButton):
+    """An answer in a review (marked, never paid): an option's index, or "t"/"f"."""
+
+    KIND: ClassVar[str] = "v"
+    question: str
+    given: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToggleMessages(Callback):
     """`/settings`: turn one kind of message the bot starts on or off (`""`: just show the settings)."""
 
@@ -140,6 +156,8 @@ _TYPES: tuple[type[Callback], ...] = (
     Retake,
     ShowProgress,
     ToggleMessages,
+    StartReview,
+    ReviewAnswer,
 )
 # letter -> (number of wire fields, how to build the value from them)
 _DECODERS: dict[str, tuple[int, Callable[..., Callback]]] = {

@@ -9,7 +9,18 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from . import callbacks, gamification, lessons, listing, notices, quiz, reconcile, screens, settings
+from . import (
+    callbacks,
+    gamification,
+    lessons,
+    listing,
+    notices,
+    quiz,
+    reconcile,
+    review,
+    screens,
+    settings,
+)
 from .callbacks import (
     Answer,
     Choose,
@@ -18,8 +29,10 @@ from .callbacks import (
     Next,
     Open,
     Retake,
+    ReviewAnswer,
     ShowHelp,
     ShowProgress,
+    StartReview,
     ToggleMessages,
     ViewUpdates,
 )
@@ -118,6 +131,10 @@ def _lesson_button(turn: Turn, button: LessonButton, lesson_id: str) -> list[Mes
             return lessons.view_updates(turn, lesson_id)
         case Retake():
             return lessons.retake(turn, lesson_id)
+        case StartReview():
+            return review.start(turn, lesson_id)
+        case ReviewAnswer(_, question, given):
+            return review.answer(turn, lesson_id, question, given)
     return [help_message()]  # pragma: no cover - every lesson button is matched above
 
 

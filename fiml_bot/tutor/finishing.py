@@ -7,6 +7,7 @@ from dataclasses import replace
 from fiml_cms.lesson import Lesson
 
 from . import gamification, listing, questions, reconcile
+from . import review as spaced_review
 from .callbacks import ListPage, Retake, ShowProgress, ViewUpdates, encode
 from .features import REVIEW_MISTAKES, mistakes_review
 from .messages import Button, Message
@@ -16,6 +17,7 @@ from .turn import Turn
 
 def finish(turn: Turn, progress: LessonProgress, lesson: Lesson) -> list[Message]:
     """All questions answered: a pass completes the lesson, a fail offers another try."""
+    spaced_review.schedule(turn, lesson, progress)
     answered = {a.question_id: a for a in progress.answers}
     total = len(lesson.quiz.questions)
     score = sum(1 for q in lesson.quiz.questions if q.id in answered and answered[q.id].correct)

@@ -125,6 +125,9 @@ class CountingRepository:
     def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
         return self._inner.lesson_answers(lesson_id)
 
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        return self._inner.learner_answers(learner_id, lesson_id)
+
     def schedule(self, notice: Notice) -> bool:
         return self._inner.schedule(notice)
 

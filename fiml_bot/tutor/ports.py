@@ -87,6 +87,10 @@ class ProgressRepository(Protocol):
         """Every learner's recorded answers to the lesson's questions (re-scoring)."""
         ...
 
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        """One learner's recorded answers in one lesson, by attempt."""
+        ...
+
     def schedule(self, notice: Notice) -> bool:
         """Schedule a message the bot starts; False when that learner's key was scheduled before."""
         ...

@@ -28,7 +28,7 @@ from .tutor.model import Notice
 from .tutor.reminders import DEFAULT_POLICY, KIND, ReminderPolicy, reminders_for, still_wanted
 
 PREFIX = "telegram:"
-BATCH = 100  # reminders per write transaction: a learner's action waits for one batch at most
+BATCH = 250  # reminders per write transaction: a learner's action waits for one batch at most
 SENT_KINDS = (
     KIND,
     "rescore",

@@ -427,10 +427,14 @@ class SqlProgressRepository:
         """Schedule many at once (one statement); those already scheduled are left as they are."""
         if self._keeps_answers and notices:
             if self._dialect == "sqlite":  # the driver's executemany: the rows' types are known
-                self._connection.exec_driver_sql(
-                    _SQLITE_SCHEDULE,
-                    [(n.learner_id, n.key, n.kind, n.text, _sqlite_utc(n.due_at)) for n in notices],
-                )
+                stamps: dict[dt.datetime, str] = {}  # learners of one time zone share a due time
+                values = []
+                for n in notices:
+                    stamp = stamps.get(n.due_at)
+                    if stamp is None:
+                        stamp = stamps[n.due_at] = _sqlite_utc(n.due_at)
+                    values.append((n.learner_id, n.key, n.kind, n.text, stamp))
+                self._connection.exec_driver_sql(_SQLITE_SCHEDULE, values)
                 return
             rows = [
                 {"learner_id": n.learner_id, "key": n.key, "kind": n.kind, "text": n.text, "due_at": n.due_at}

@@ -62,3 +62,22 @@ def test_a_scheduled_message_is_due_once_and_sent_once(storage: Callable[[], Any
             "t:1", "rescore:market@1.1.0", later
         )  # another replica: already sent
         assert uow.progress.due_notices("t:1", NOW) == []
+
+
+def test_many_messages_are_scheduled_at_once_and_found_due_everywhere(storage: Callable[[], Any]) -> None:
+    with_learners(storage, "t:1", "t:2")
+    later = NOW + dt.timedelta(hours=2)
+    batch = [
+        Notice("t:1", "reminder:2026-12-07", "reminder", "streak", NOW),
+        Notice("t:2", "reminder:2026-12-07", "reminder", "streak", later),
+        Notice("t:2", "other", "announcement", "news", NOW),
+    ]
+    with storage() as uow:
+        uow.progress.schedule_many(batch)
+        uow.progress.schedule_many(batch[:1])  # again: left as it is
+        uow.commit()
+    with storage() as uow:
+        due = uow.progress.due_everywhere(NOW, ("reminder",), 10)
+        assert [(n.learner_id, n.key, n.due_at) for n in due] == [("t:1", "reminder:2026-12-07", NOW)]
+        assert len(uow.progress.due_everywhere(later, ("reminder", "announcement"), 10)) == 3
+        assert len(uow.progress.due_everywhere(later, ("reminder",), 1)) == 1

@@ -123,7 +123,7 @@ class BotMetrics:
         )
         self.notices = Counter(
             "fiml_notices",
-            "Messages the bot starts (notify, announce, remind), by kind (update_notice, announcement, reminder, rescore) and outcome (sent, retried, blocked, failed).",
+            "Messages the bot starts (notify, announce, remind), by kind (update_notice, announcement, reminder, rescore, review) and outcome (sent, retried, blocked, failed).",
             ("kind", "outcome"),
             registry=r,
         )

@@ -54,6 +54,11 @@ MERGE_RULES = (  # parents before children (foreign keys)
     MergeRule("xp_ledger", ("learner_id", "key"), forward="amount", skip=("id",)),
     MergeRule("badges", ("learner_id", "badge")),
     MergeRule("processed_events", ("key",)),
+    # 0009: answers are facts; a message sent since the snapshot stays sent (its `sent_at` moved on
+    # from NULL), so it is not sent again; a learner's latest /settings choice wins.
+    MergeRule("quiz_answers", ("learner_id", "lesson_id", "attempt", "question_id")),
+    MergeRule("scheduled_messages", ("learner_id", "key"), forward="sent_at"),
+    MergeRule("learner_settings", ("learner_id",), forward="updated_at"),
 )
 
 
@@ -190,7 +195,14 @@ def _moved_forward(rule: MergeRule, side: str) -> str:
     """Side rows whose `forward` column is larger than the restored row's."""
     assert rule.forward is not None
     match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND s.{_q(rule.forward)} > m.{_q(rule.forward)})"
+    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND {_later(rule, 'm')})"
+
+
+def _later(rule: MergeRule, restored: str) -> str:
+    """The side row's `forward` value is past the restored row's (a value set since NULL counts)."""
+    assert rule.forward is not None
+    mine, theirs = f"s.{_q(rule.forward)}", f"{restored}.{_q(rule.forward)}"
+    return f"({mine} > {theirs} OR ({theirs} IS NULL AND {mine} IS NOT NULL))"
 
 
 def _has_table(connection: Connection, table: str, schema: str | None) -> bool:
@@ -235,7 +247,7 @@ def merge(connection: Connection, side: str) -> dict[str, int]:
             count += connection.execute(
                 text(
                     f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
-                    f"WHERE {match} AND s.{_q(rule.forward)} > {_q(rule.table)}.{_q(rule.forward)}"
+                    f"WHERE {match} AND {_later(rule, _q(rule.table))}"
                 )
             ).rowcount
         names = ", ".join(_q(c) for c in shared)

@@ -42,7 +42,7 @@ class BotSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
         from .live import REMOTE_VARIABLE, refresh_interval
         from .retention import event_retention
-        from .storage.database import database_url
+        from .storage.database import URL_VARIABLE, database_url
 
         env = os.environ if env is None else env
         values: dict[str, object] = {
@@ -53,7 +53,17 @@ class BotSettings:
             "event_retention": event_retention(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if overrides.get("database_url") is None and not env.get(URL_VARIABLE, "").strip():
+            values["database_url"] = default_database_url(Path(str(values["content"])))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def default_database_url(content: Path) -> str:
+    """The default SQLite file, under the content repository's root (found like git finds its own), so
+    `fiml-bot chat` run from `content/` uses the same progress as from the root."""
+    from fiml_cms.config import find_root
+
+    return f"sqlite:///{find_root(content) / 'var' / 'fiml.db'}"
 
 
 def open_content(settings: BotSettings) -> LessonContent:
@@ -145,10 +155,11 @@ class Background:
 
 def start_background(parts: BotParts, settings: BotSettings, *, prune_events: bool = False) -> Background:
     """Refresh the content in the background and on SIGHUP (and prune old update ids); `stop()` after."""
+    from .rescore_watch import RescoreAfterRefresh
     from .retention import start_pruning
     from .storage.timestamps import utc_now
 
-    refresher = ContentRefresher(parts.content, settings.content_refresh)
+    refresher = ContentRefresher(RescoreAfterRefresh(parts.content, parts.tutor), settings.content_refresh)
     refresher.start()
     try:
         refresher.install_sighup()

@@ -123,6 +123,55 @@ def run(
     run_bot(_settings(content, database, preview=preview, lessons=lessons), telegram, metrics_port)
 
 
+@app.command(epilog=example("fiml-bot rescore what_is_a_market --dry-run"))
+@user_errors
+def rescore(
+    lesson: str = typer.Argument(..., help="The lesson whose answer key was fixed (its id)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List who would be credited and how much; pay and schedule nothing."
+    ),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+) -> None:
+    """Credit the learners whose earlier answers the lesson's newest answer key marks right.
+
+    Each learner once per question (the question's own ledger key), in one transaction per learner,
+    with the lesson completed when the quiz now passes, and a message telling them why. Run again, it
+    pays nothing twice.
+    """
+    import difflib
+
+    from .bootstrap import open_content, open_units, policy_settings, require_lessons
+    from .tutor.engine import Tutor
+
+    settings = _settings(content, database)
+    lessons = require_lessons(open_content(settings))
+    known = lessons.lesson_ids()
+    if lesson not in known:
+        close = difflib.get_close_matches(lesson, list(known), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"no lesson {lesson!r} in {settings.content}{hint}")
+    with open_units(settings, auto_upgrade=False) as storage:
+        tutor = Tutor(lessons, storage, policy=policy_settings(lessons))
+        results = tutor.rescore(lesson, dry_run=dry_run)
+    verb = "would be" if dry_run else "were"
+    xp = sum(r.xp + r.lesson_xp for r in results)
+    completed = sum(1 for r in results if r.completed)
+    print(
+        f"{lesson}: {len(results)} learner(s) {verb} credited {xp} XP"
+        + (f" ({completed} lesson completion(s))" if completed else "")
+    )
+    for result in results:
+        answers = "; ".join(
+            f"{c.question_id} answered {c.given!r} under {c.answered_version}, right since {c.fixed_version}"
+            for c in result.credits
+        )
+        done = f", lesson completed +{result.lesson_xp} XP" if result.completed else ""
+        print(f"  {result.learner_id}: +{result.xp} XP{done} ({answers})")
+    if dry_run:
+        print("dry run: nothing was written")
+
+
 @app.command(epilog=example("fiml-bot notify --since lessons-2026-11 --dry-run"))
 @user_errors
 def notify(
@@ -181,6 +230,132 @@ def notify(
     report = job.send(selected, rate=rate, paid=paid_broadcast)
     print(report.summary())
     job.finish(report)
+
+
+@app.command(
+    epilog=example('fiml-bot announce "New: review your mistakes after each quiz" --flag review-mistakes')
+)
+@user_errors
+def announce(
+    text: str = typer.Argument(
+        ..., help="The announcement (the tutor's Markdown subset: **bold**, *italic*)."
+    ),
+    flag: str | None = typer.Option(
+        None, "--flag", help="Only the learners this feature flag is on for (as the bot evaluates it)."
+    ),
+    rate: float | None = typer.Option(None, "--rate", min=0.1, help="As for `notify`."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List who would be told; send and record nothing."),
+    flags: Path | None = typer.Option(None, "--flags", help="The flag file (as for `flags check`)."),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    api_base_url: str | None = typer.Option(
+        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+    ),
+    metrics_port: int | None = MetricsPortOption,
+) -> None:
+    """Announce a feature to Telegram learners (with a button to try it), like `notify`: resumable, at most
+    once per learner and text, at broadcast priority through the fleet's send budget. Learners who
+    turned announcements off in /settings are skipped.
+    """
+    import datetime as dt
+
+    from . import announce as announcing
+    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from .tutor.features import NoFeatures
+
+    if not text.strip():
+        raise UsageError("the announcement is empty: give its text")
+    quiet_logging(telegram_token(), dry_run)
+    settings = _settings(content, database, preview=False)
+    features = _flag_for(flag, flags, settings.content) if flag is not None else NoFeatures()
+    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+    chosen = announcing.select(
+        job.parts.storage, text.strip(), flag=flag, features=features, now=dt.datetime.now(dt.UTC)
+    )
+    if dry_run:
+        for item in chosen:
+            print(f"would announce to {item.learner_id}")
+        print(f"{len(chosen)} announcement(s) [dry run, nothing sent or recorded]")
+        return
+    require_token(job.token)
+    report = job.send(chosen, rate=rate, paid=False)
+    print(report.summary())
+    job.finish(report)
+
+
+@app.command(epilog=example("fiml-bot remind --dry-run"))
+@user_errors
+def remind(
+    lead_hours: float = typer.Option(
+        3.0, "--lead-hours", min=0.0, max=23.0, help="Remind this long before the learner's local midnight."
+    ),
+    quiet_hours: str = typer.Option(
+        "22-8",
+        "--quiet-hours",
+        help="Local hours when no reminder is sent, START-END (e.g. 22-8, 21:30-07:00).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Say how many would be planned and sent; change nothing."
+    ),
+    rate: float | None = typer.Option(None, "--rate", min=0.1, help="As for `notify`."),
+    content: Path | None = ContentOption,
+    database: str | None = DatabaseOption,
+    api_base_url: str | None = typer.Option(
+        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+    ),
+    metrics_port: int | None = MetricsPortOption,
+) -> None:
+    """Plan today's streak reminders and send the messages due (run it every few minutes, e.g. from a timer).
+
+    Each learner with a streak who has not studied today gets one reminder, LEAD before their local
+    midnight and never in quiet hours; each message is claimed in the database before it is sent, so
+    replicas and reruns send none twice. Learners who turned reminders off in /settings get none.
+    """
+    import datetime as dt
+
+    from . import reminders
+    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from .tutor.reminders import ReminderPolicy, parse_quiet_hours
+
+    try:
+        start, end = parse_quiet_hours(quiet_hours)
+    except ValueError:
+        raise UsageError(f"--quiet-hours {quiet_hours!r}: give START-END in local hours, e.g. 22-8") from None
+    policy = ReminderPolicy(dt.timedelta(hours=lead_hours), start, end)
+    quiet_logging(telegram_token(), dry_run)
+    settings = _settings(content, database, preview=False)
+    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+    now = dt.datetime.now(dt.UTC)
+    store = job.parts.storage
+    if dry_run:
+        would = len(reminders.to_plan(store, now, policy))
+        print(
+            f"{would} reminder(s) would be planned; {len(reminders.due(store, now))} message(s) due [dry run]"
+        )
+        return
+    planned = reminders.plan(store, now, policy)
+    due = reminders.due(store, now)
+    print(f"{planned} reminder(s) planned for today; {len(due)} message(s) due now")
+    require_token(job.token)
+    claim = reminders.claimer(store, lambda: dt.datetime.now(dt.UTC))
+    report = job.send(due, rate=rate, paid=False, record=claim)
+    print(report.summary())
+    job.finish(report)
+
+
+def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
+    """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
+    import os
+
+    from .ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from .ops.runtime import flags_path
+
+    path = flags if flags is not None else flags_path(content, os.environ)
+    loaded = read_file(path)
+    if flag not in loaded.flags:
+        known = ", ".join(sorted(loaded.flags)) or "none"
+        raise UsageError(f"--flag {flag}: no such flag in {path} (known: {known})")
+    return FeatureFlags(FlagFileProvider(loaded))
 
 
 def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
@@ -414,7 +589,7 @@ def progress_import(
         None,
         "--as",
         metavar="USER",
-        help="Import a single learner's document as the learner USER instead of its user_id.",
+        help="Import a single learner's document as the learner USER instead of its user_id (as in `export`: telegram:123, a bare number, a known learner's name; a new name is console:NAME, the terminal chat's learner).",
     ),
     force: bool = typer.Option(
         False, "--force", help="Merge into a learner that already holds data the document lacks."
@@ -426,16 +601,17 @@ def progress_import(
     one transaction: an invalid document writes nothing (exit 1). A document whose learner already
     exists with other data is refused unless --as USER or --force.
     """
-    from .documents import apply_import, needs_migration, normalize_learner_id, prepare_import, read_document
+    from .documents import apply_import, needs_migration, prepare_import, read_document
+    from .documents.learners import known_learners, learner_reference
     from .documents.ownership import retarget
     from .storage import open_storage
 
     document = read_document(file)
-    if as_user is not None:
-        document = retarget(document, normalize_learner_id(as_user))
-    lessons = _migration_content(content, database) if needs_migration(document) else None
-    prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
     with open_storage(_settings(None, database).database_url) as storage:
+        if as_user is not None:  # the same references as `progress export`, or a new learner
+            document = retarget(document, learner_reference(known_learners(storage), as_user, "import --as"))
+        lessons = _migration_content(content, database) if needs_migration(document) else None
+        prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
         report = apply_import(storage, prepared, dry_run=dry_run, force=force)
     for learner in report.learners:
         for warning in learner.warnings:

@@ -25,7 +25,9 @@ LessonsOption = typer.Option(
     help="The lessons folder (default: `lessons` in the content repository's .fiml-cms.toml or pyproject.toml tool.fiml-cms table, as for fiml-cms; else content/lessons).",
 )
 DatabaseOption = typer.Option(
-    None, "--database", help="Database URL (default: FIML_DATABASE_URL, else sqlite:///var/fiml.db)."
+    None,
+    "--database",
+    help="Database URL (default: FIML_DATABASE_URL, else var/fiml.db under the content repository's root).",
 )
 MetricsPortOption = typer.Option(
     None,

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from fiml_cms.clikit import example, new_app
+from fiml_cms.clikit import example
 
 from .cli_options import ContentOption, DatabaseOption, user_errors
 from .cli_options import bot_settings as _settings
 
-flags_app = new_app(
-    help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant."
+flags_app = typer.Typer(
+    help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.",
+    no_args_is_help=True,
 )
 FlagsFileOption = typer.Option(
     None,
@@ -80,53 +84,84 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
 def explain(
     flag: str = typer.Argument(..., help="The flag key, e.g. review-mistakes or canary.<lesson id>."),
     user: str = typer.Argument(
-        ..., help="The learner: telegram:123456 (a bare number means telegram:<number>)."
+        ...,
+        help="The learner, as for `progress export`: telegram:123456, a bare number (telegram:<number>), or a name (the one learner of that name; console:NAME when there is none).",
     ),
     flags: Path | None = FlagsFileOption,
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
 ) -> None:
-    """Which variant a learner gets from a flag, and why: their sticky bucket, the shares, the reason, and what they see."""
-    from .documents import normalize_learner_id
+    """Which variant a learner gets from a flag, and why: the context the bot evaluates it with (what it
+    knows of the learner), their sticky bucket, the shares, the reason, and what they see."""
+    from .documents.learners import learner_reference
     from .ops.flag_report import NoProgress, served
     from .ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from .tutor.features import LearnerContext, learner_context
 
-    learner = normalize_learner_id(user)
-    path = _flags_file(flags, content)
-    feature_flags = FeatureFlags(FlagFileProvider(read_file(path)))
-    explanation = feature_flags.explain(flag, learner)
-    lessons = _content(content, database, required=False) if explanation.canary is not None else None
-    if lessons is None:
-        print(explanation.render(served(feature_flags, flag, learner, None, NoProgress())))
-        return
+    feature_flags = FeatureFlags(FlagFileProvider(read_file(_flags_file(flags, content))))
+    with _records(content, database) as records:
+        learner = learner_reference(
+            records.learner_ids() if records is not None else [], user, "flags explain"
+        )
+        context = (
+            learner_context(records, learner, dt.datetime.now(dt.UTC))
+            if records is not None
+            else LearnerContext()
+        )
+        explanation = feature_flags.explain(flag, learner, context)
+        lessons = _content(content, database, required=False) if explanation.canary is not None else None
+        print(
+            explanation.render(
+                served(
+                    feature_flags,
+                    flag,
+                    learner,
+                    lessons,
+                    NoProgress() if records is None else records,
+                    context,
+                )
+            )
+        )
+    if explanation.canary is not None and lessons is not None:
+        print(_comparison(content, database, explanation.canary))
+
+
+def _comparison(content: Path | None, database: str | None, canary: Any) -> str:
+    """The canary judged by its learners (as `fiml-bot canary status`), or why it cannot be."""
+    from fiml_cms.errors import FimlError
+
+    from .ops.canary_stats import render
+    from .ops.canary_watch import assess
     from .storage import open_storage
     from .tutor.ports import StorageUnavailable
 
     try:
         with open_storage(_settings(content, database).database_url) as storage:
-            with storage() as uow:
-                print(explanation.render(served(feature_flags, flag, learner, lessons, uow.progress)))
-            print(_comparison(storage, explanation.canary))
-    except StorageUnavailable as exc:
-        print(
-            f"fiml-bot: note: database unavailable ({exc}); showing what a learner with no records gets",
-            file=sys.stderr,
-        )
-        print(explanation.render(served(feature_flags, flag, learner, lessons, NoProgress())))
-
-
-def _comparison(storage: Any, canary: Any) -> str:
-    """The canary judged by its learners (as `fiml-bot canary status`), or why it cannot be."""
-    import datetime as dt
-
-    from .ops.canary_stats import render
-    from .ops.canary_watch import assess
-    from .tutor.ports import StorageUnavailable
-
-    try:
-        verdict = assess(storage, canary, dt.datetime.now(dt.UTC))
-    except StorageUnavailable as exc:
+            verdict = assess(storage, canary, dt.datetime.now(dt.UTC))
+    except (StorageUnavailable, FimlError) as exc:
         return f"learning outcomes: not available ({exc})"
     return "learning outcomes (as `fiml-bot canary status`):\n" + render(
         verdict, canary.version, canary.stable
     )
+
+
+@contextlib.contextmanager
+def _records(content: Path | None, database: str | None) -> Iterator[Any]:
+    """The progress records to explain with (read only); None, with a note, when there is no database."""
+    from fiml_cms.errors import FimlError
+
+    from .storage import open_storage
+    from .tutor.ports import StorageUnavailable
+
+    try:
+        storage = open_storage(_settings(content, database).database_url)
+    except (StorageUnavailable, FimlError) as exc:
+        print(
+            f"fiml-bot: note: no progress database ({exc}); showing what a learner with no records gets "
+            "(a bare name is read as console:NAME)",
+            file=sys.stderr,
+        )
+        yield None
+        return
+    with storage, storage() as uow:
+        yield uow.progress

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fiml_cms.errors import UsageError
 
@@ -212,7 +212,14 @@ class NotifyRun:
         updates = notify.updates_since(self.parts.content, since)
         return updates, notify.select(self.parts.storage, self.parts.content, updates)
 
-    def send(self, notices: list[Notice], *, rate: float | None, paid: bool) -> Report:
+    def send(
+        self,
+        notices: Sequence[Any],
+        *,
+        rate: float | None,
+        paid: bool,
+        record: Callable[[Any], bool] | None = None,
+    ) -> Report:
         """Send through the fleet's shared budget at broadcast priority; alert when some failed."""
         import asyncio
 
@@ -239,6 +246,7 @@ class NotifyRun:
                     deactivate=self.parts.tutor.deactivate,
                     rate=rate,
                     metrics=metrics,
+                    record=record,
                 )
 
         with token_rejection(token):

@@ -90,6 +90,11 @@ class Notice:
     def key(self) -> str:
         return f"notify:{self.learner_id}:{self.lesson_id}:{self.version}"
 
+    @property
+    def kind(self) -> str:
+        """The `kind` label of `fiml_notices_total` (announcements and scheduled messages have theirs)."""
+        return "update_notice"
+
     def message(self) -> Message:
         kind = "A new major version" if self.level is Level.MAJOR else "An update"
         lines = [f"🔄 {kind} of **{self.title}** is out: version {self.version} (you have {self.since})."]
@@ -109,6 +114,8 @@ class ProgressStore(Protocol):
     record each notice, and a read-only snapshot to select from."""
 
     def __call__(self) -> UnitOfWork: ...
+
+    def reader(self) -> UnitOfWork: ...
 
     def snapshot(self) -> AbstractContextManager[Snapshot]: ...
 
@@ -204,8 +211,12 @@ def select(store: ProgressStore, content: Content, updates: dict[str, LessonUpda
     asked = {old for lesson_id in updates for old in catalogue.former_ids(lesson_id)} | set(updates)
     texts: dict[tuple[str, str], tuple[str, tuple[ChangelogEntry, ...]] | None] = {}
     notices: list[Notice] = []
+    with store.reader() as uow:  # `/settings`: learners who turned update notices off are not told
+        quiet = uow.progress.opted_out("update_notices")
     with store.snapshot() as snapshot:
         for fact in snapshot.progress_on(asked, PREFIX):
+            if fact.learner_id in quiet:
+                continue
             try:
                 chat_id = int(fact.learner_id[len(PREFIX) :])
             except ValueError:
@@ -339,14 +350,15 @@ class _Delivery:
     pacer: Pacer | None
     max_retries: int
     metrics: Any
+    record: Callable[[Any], bool] | None = None  # claims a notice before it is sent; default: its key
     report: Report = field(default_factory=Report)
     blocked: set[str] = field(default_factory=set)
 
-    def count(self, outcome: str, error: NotDelivered | None = None) -> None:
+    def count(self, notice: Notice, outcome: str, error: NotDelivered | None = None) -> None:
         if self.metrics is not None:
             if error is not None:
                 self.metrics.telegram_error("sendMessage", error.code)
-            self.metrics.notices.labels(outcome).inc()
+            self.metrics.notices.labels(notice.kind, outcome).inc()
 
     async def send(self, notice: Notice) -> None:
         for part in self.sender.parts(notice.message()):
@@ -357,7 +369,7 @@ class _Delivery:
                     await self.sender.send(notice.chat_id, part)
                     break
                 except RetryLater as exc:
-                    self.count("retried", exc)
+                    self.count(notice, "retried", exc)
                     if attempt == self.max_retries:
                         raise
                     log.warning("Telegram asks to wait %.0f s", exc.seconds)
@@ -371,13 +383,14 @@ class _Delivery:
         for notice in queue:
             if notice.learner_id in self.blocked:
                 continue
-            if not await asyncio.to_thread(_record, self.store, notice.key):
+            claim = self.record or (lambda n: _record(self.store, n.key))
+            if not await asyncio.to_thread(claim, notice):
                 self.report.already += 1
                 continue
             try:
                 await self.send(notice)
             except Blocked as exc:
-                self.count("blocked", exc)
+                self.count(notice, "blocked", exc)
                 log.info("learner %s blocked the bot; marking them inactive", notice.learner_id)
                 self.blocked.add(notice.learner_id)
                 self.report.blocked.append(notice.learner_id)
@@ -385,11 +398,11 @@ class _Delivery:
                 continue
             except NotDelivered as exc:  # recorded but not delivered: at most once, never twice
                 log.error("notice %s not delivered: %s", notice.key, exc)
-                self.count("failed", exc)
+                self.count(notice, "failed", exc)
                 self.report.failed.append(notice.key)
                 continue
             self.report.sent += 1
-            self.count("sent")
+            self.count(notice, "sent")
 
 
 async def broadcast(
@@ -403,6 +416,7 @@ async def broadcast(
     pacer: Pacer | None = None,
     lanes: int = DEFAULT_LANES,
     metrics: Any = None,
+    record: Callable[[Any], bool] | None = None,
 ) -> Report:
     """Send `notices` through `sender`, each at most once (see the module notes).
 
@@ -411,10 +425,18 @@ async def broadcast(
     Telegram per notice does not cap the rate below what the budget leaves; a learner's notices share
     one lane. `deactivate` marks a learner who blocked the bot inactive (`Tutor.deactivate`).
     `metrics` (fiml_bot.ops.metrics.BotMetrics) counts notices and send errors as they happen.
+    `record` claims a notice before it is sent (False: already sent); by default its key is recorded
+    as processed (`mark_processed`).
     """
     queues = lanes_of(notices, lanes)
     delivery = _Delivery(
-        sender, store, deactivate, pacer or (Pacer(rate) if rate is not None else None), max_retries, metrics
+        sender,
+        store,
+        deactivate,
+        pacer or (Pacer(rate) if rate is not None else None),
+        max_retries,
+        metrics,
+        record,
     )
     delivery.report.selected = sum(len(queue) for queue in queues)
     started = time.monotonic()

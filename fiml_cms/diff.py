@@ -127,7 +127,7 @@ def _same_type_question(old: Question, new: Question) -> Iterator[Change]:
         elif old.options != new.options:
             yield Change(Level.MINOR, f"question {qid}: option wording changed")
     if old.answer != new.answer or getattr(old, "tolerance", None) != getattr(new, "tolerance", None):
-        yield Change(Level.MINOR, f"question {qid}: correct answer changed (earlier answers stay accepted)")
+        yield Change(Level.MINOR, f"question {qid}: answer changed (learners re-scored)")
     if old.xp != new.xp:
         yield Change(Level.MINOR, f"question {qid}: xp changed from {old.xp} to {new.xp}")
     if old.prompt != new.prompt or getattr(old, "unit", None) != getattr(new, "unit", None):

@@ -19,7 +19,18 @@ from rich.markup import escape
 from ..keys.parsing import masked_line
 from ..keys.parsing import parse as key_command
 from ..tutor.callbacks import ReportProblem, decode
-from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from ..tutor.events import (
+    Command,
+    Event,
+    Help,
+    ListLessons,
+    Pressed,
+    Progress,
+    SetTimeZone,
+    Settings,
+    Start,
+    Text,
+)
 from ..tutor.messages import Button, Message
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
@@ -63,6 +74,7 @@ def parse_line(line: str, buttons: list[Button]) -> Event | Quit | str | None:
             "help": Help,
             "lessons": ListLessons,
             "progress": Progress,
+            "settings": Settings,
         }
         if name in simple:
             return simple[name]()

@@ -50,7 +50,18 @@ from ..keys.parsing import parse as key_command
 from ..outage import OutageNotices
 from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
-from ..tutor.events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from ..tutor.events import (
+    Command,
+    Event,
+    Help,
+    ListLessons,
+    Pressed,
+    Progress,
+    SetTimeZone,
+    Settings,
+    Start,
+    Text,
+)
 from ..tutor.messages import Message
 from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
@@ -105,6 +116,7 @@ COMMANDS = (
     ("progress", "Your XP, level, streak and badges"),
     ("timezone", "Set your time zone, e.g. /timezone Europe/Berlin"),
     ("report", "Report a problem in the section or question you are at"),
+    ("settings", "Which messages I may send you"),
     ("help", "What I can do"),
     ("listkeys", "Your data-provider keys (add one: /addkey finnhub KEY)"),
 )
@@ -190,6 +202,7 @@ def event_for(update: Update) -> Event | None:
         "help": Help,
         "lessons": ListLessons,
         "progress": Progress,
+        "settings": Settings,
     }
     if name in simple:
         return simple[name]()
@@ -325,6 +338,7 @@ class TelegramAdapter:
                 event_key=f"telegram:{update.update_id}",
                 name=user.first_name or "",
                 raise_unavailable=True,
+                language=user.language_code or "",
             )
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and

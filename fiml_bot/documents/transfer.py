@@ -58,6 +58,7 @@ from .migrations import (
 )
 from .ownership import ImportConflict, count_label, other_data
 from .schema import InvalidDocument, Problem, schema_problems
+from .unversioned import READ_AS_OLDEST, missing_version, read_unversioned
 
 Units = Callable[[], UnitOfWork]
 RETRIES = 5
@@ -164,6 +165,7 @@ def prepare_import(
         items = [(("users", i), item) for i, item in enumerate(users)] if isinstance(users, list) else []
     else:
         items = [((), document)]
+    document, items, unversioned = _read_unversioned(document, items, source)
     known = supported_versions()
     unknown = [
         Problem(
@@ -182,7 +184,7 @@ def prepare_import(
         raise InvalidDocument(source, problems)
     prepared: list[PreparedDocument] = []
     for prefix, item in items:
-        context = MigrationContext(content)
+        context = MigrationContext(content, [READ_AS_OLDEST] if prefix in unversioned else [])
         try:
             current, steps = migrate(item, context)
         except UnknownSchemaVersion as error:  # pragma: no cover - caught above
@@ -201,6 +203,29 @@ def prepare_import(
     if problems:
         raise InvalidDocument(source, problems)
     return prepared
+
+
+def _read_unversioned(
+    document: dict[str, Any], items: list[tuple[tuple[str | int, ...], Any]], source: str
+) -> tuple[dict[str, Any], list[tuple[tuple[str | int, ...], Any]], set[tuple[str | int, ...]]]:
+    """The document and its items with a missing schema_version read as 0.9 (see `unversioned`), and
+    where that was done; InvalidDocument when an item without it is not of 0.9's shape."""
+    problems: list[Problem] = []
+    read: set[tuple[str | int, ...]] = set()
+    out = []
+    for prefix, item in items:
+        if missing_version(item):
+            item, found = read_unversioned(item, prefix)
+            problems.extend(found)
+            read.add(prefix)
+        out.append((prefix, item))
+    if problems:
+        raise InvalidDocument(source, problems)
+    if not read:
+        return document, items, read
+    if is_bundle(document):
+        return {**document, "users": [item for _, item in out]}, out, read
+    return out[0][1], out, read
 
 
 def _warnings(records: LearnerRecords) -> list[str]:

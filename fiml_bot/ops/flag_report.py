@@ -9,7 +9,7 @@ from fiml_cms import versions
 from fiml_cms.errors import FimlError
 from fiml_cms.flagfile import canary_key
 
-from ..tutor.features import REVIEW_MISTAKES
+from ..tutor.features import REVIEW_MISTAKES, LearnerContext
 from .canary import LearnerContent
 from .flags import FeatureFlags, FlagSet
 
@@ -74,12 +74,19 @@ def canary_notes(flags: FlagSet, content: Any) -> list[str]:
     return notes
 
 
-def served(flags: FeatureFlags, flag: str, learner_id: str, content: Any, progress: Any) -> str | None:
+def served(
+    flags: FeatureFlags,
+    flag: str,
+    learner_id: str,
+    content: Any,
+    progress: Any,
+    context: LearnerContext | None = None,
+) -> str | None:
     """What the learner actually gets from the flags the bot uses: the version served, or the feature's state."""
     if flag == REVIEW_MISTAKES:
         return (
             "the review-your-mistakes step after each quiz"
-            if flags.enabled(flag, learner_id)
+            if flags.enabled(flag, learner_id, lambda: context or LearnerContext())
             else "no review step after quizzes"
         )
     canary = flags.canaries().get(flag.removeprefix("canary.")) if flag.startswith("canary.") else None
@@ -107,4 +114,7 @@ class NoProgress:
     """For `explain` without a database: the learner has no records (what a new learner gets)."""
 
     def progress(self, learner_id: str, lesson_id: str) -> None:
+        return None
+
+    def learner(self, learner_id: str) -> None:
         return None

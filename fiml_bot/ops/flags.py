@@ -13,6 +13,7 @@ good flags.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -38,6 +39,8 @@ from fiml_cms.errors import ConfigError
 from fiml_cms.findings import format_json_path
 from fiml_cms.flagfile import CANARY_PREFIX, Canary
 from fiml_cms.yamlfile import locate
+
+from ..tutor.features import ATTRIBUTES, ContextSource, LearnerContext
 
 log = logging.getLogger("fiml_bot.flags")
 
@@ -228,6 +231,7 @@ def _flag_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...]
             )
         )
     problems.extend(_fractional_problems(key, flag.get("targeting"), variants, ("targeting",)))
+    problems.extend(_attribute_problems(key, flag.get("targeting"), ("targeting",)))
     if key.startswith(CANARY_PREFIX):
         problems.extend(_canary_problems(key, flag))
     return problems
@@ -278,6 +282,42 @@ def _fractional_problems(
                     )
         problems.extend(_fractional_problems(key, args, variants, here))
     return problems
+
+
+KNOWN_VARIABLES = ("targetingKey", *ATTRIBUTES)
+_FLAGD_VARIABLES = "$flagd."  # flagd adds $flagd.flagKey and $flagd.timestamp itself
+
+
+def _attribute_problems(key: str, node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """Every `{"var": NAME}` in the targeting names an attribute the bot sends: a rule on any other
+    one would pass flagd and never match."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            problems.extend(_attribute_problems(key, item, (*path, i)))
+        return problems
+    if not isinstance(node, dict):
+        return problems
+    for op, args in node.items():
+        here = (*path, op)
+        if op == "var":
+            name = args[0] if isinstance(args, list) and args else args
+            if isinstance(name, str) and not _known_variable(name):
+                close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(
+                    (
+                        here,
+                        f"flag {key!r}: a rule on {name!r}, which the bot does not send (it sends {', '.join(KNOWN_VARIABLES)}){hint}",
+                    )
+                )
+            continue
+        problems.extend(_attribute_problems(key, args, here))
+    return problems
+
+
+def _known_variable(name: str) -> bool:
+    return name in KNOWN_VARIABLES or name.startswith(_FLAGD_VARIABLES)
 
 
 def _canary_problems(key: str, flag: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
@@ -404,9 +444,17 @@ class Explanation:
     )
     shares: tuple[tuple[str, int], ...] = ()  # (variant, percent) in bucket order
     canary: Canary | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)  # the evaluation context's attributes
 
     def render(self, served: str | None = None) -> str:
         lines = [f"flag: {self.flag}", f"learner: {self.learner}"]
+        if self.context:
+            lines.append(
+                "context: "
+                + ", ".join(
+                    f"{k}={json.dumps(v) if v != '' else '(unknown)'}" for k, v in self.context.items()
+                )
+            )
         if self.shares:
             ranges, start = [], 0
             for variant, percent in self.shares:
@@ -449,15 +497,17 @@ class FeatureFlags:
     def flags(self) -> FlagSet:
         return self.provider.flags
 
-    def enabled(self, flag: str, learner_id: str) -> bool:
+    def enabled(self, flag: str, learner_id: str, context: ContextSource | None = None) -> bool:
         if flag not in self.provider.flags.flags:  # the common case for a dark feature: skip the SDK's hooks
             return False
-        return self.client.get_boolean_value(flag, False, EvaluationContext(targeting_key=learner_id))
+        return self.client.get_boolean_value(flag, False, evaluation_context(learner_id, context))
 
     def canaries(self) -> dict[str, Canary]:
         return self.provider.flags.canaries()
 
-    def explain(self, flag: str, learner_id: str) -> Explanation:
+    def explain(self, flag: str, learner_id: str, context: LearnerContext | None = None) -> Explanation:
+        """Why `learner_id` gets what they get; `context` is what the bot knows of them (defaults if None)."""
+        context = context or LearnerContext()
         definition = self.provider.flags.flags.get(flag)
         if definition is None:
             raise ConfigError(
@@ -466,9 +516,11 @@ class FeatureFlags:
         default = _default_for(definition)
         try:
             details = (
-                self.client.get_object_details(flag, default, EvaluationContext(targeting_key=learner_id))
+                self.client.get_object_details(flag, default, evaluation_context(learner_id, lambda: context))
                 if isinstance(default, (dict, list))
-                else _typed_details(self.client, flag, default, learner_id)
+                else _typed_details(
+                    self.client, flag, default, evaluation_context(learner_id, lambda: context)
+                )
             )
         except OpenFeatureError as exc:  # pragma: no cover - the client reports errors in the details
             raise ConfigError(f"flag {flag!r}: {exc}") from None
@@ -483,6 +535,7 @@ class FeatureFlags:
             bucket(flag, learner_id) if shares else None,
             shares,
             flagfile.canary_of(flag, definition),
+            context.attributes(),
         )
 
 
@@ -496,8 +549,14 @@ def _default_for(definition: Mapping[str, Any]) -> Any:
     return {"boolean": False, "number": 0.0, "string": ""}.get(_value_kind(sample), {})
 
 
-def _typed_details(client: Any, flag: str, default: Any, learner_id: str) -> Any:
-    context = EvaluationContext(targeting_key=learner_id)
+def evaluation_context(learner_id: str, context: ContextSource | None) -> EvaluationContext:
+    """The targeting key (sticky buckets) and, when given, what the bot knows of the learner."""
+    if context is None:
+        return EvaluationContext(targeting_key=learner_id)
+    return EvaluationContext(targeting_key=learner_id, attributes=context().attributes())
+
+
+def _typed_details(client: Any, flag: str, default: Any, context: EvaluationContext) -> Any:
     if isinstance(default, bool):
         return client.get_boolean_details(flag, default, context)
     if isinstance(default, float):

@@ -143,8 +143,8 @@ class BotMetrics:
         )
         self.notices = Counter(
             "fiml_notices",
-            "Update notices of `fiml-bot notify`, by outcome (sent, retried, blocked, failed).",
-            ("outcome",),
+            "Messages the bot starts (notify, announce, remind), by kind (update_notice, announcement, reminder, rescore, review) and outcome (sent, retried, blocked, failed).",
+            ("kind", "outcome"),
             registry=r,
         )
         self.flag_reloads = Counter(

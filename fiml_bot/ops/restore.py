@@ -58,6 +58,11 @@ MERGE_RULES = (  # parents before children (foreign keys)
     MergeRule("learner_reports", ("learner_id", "lesson_id", "version", "created_at"), skip=("id",)),
     MergeRule("quiz_first_answers", ("learner_id", "lesson_id", "version", "question_id")),
     MergeRule("provider_keys", ("learner_id", "provider")),  # keys added since (ciphertext; issue 25)
+    # 0009: answers are facts; a message sent since the snapshot stays sent (its `sent_at` moved on
+    # from NULL), so it is not sent again; a learner's latest /settings choice wins.
+    MergeRule("quiz_answers", ("learner_id", "lesson_id", "attempt", "question_id")),
+    MergeRule("scheduled_messages", ("learner_id", "key"), forward="sent_at"),
+    MergeRule("learner_settings", ("learner_id",), forward="updated_at"),
 )
 
 
@@ -194,7 +199,14 @@ def _moved_forward(rule: MergeRule, side: str) -> str:
     """Side rows whose `forward` column is larger than the restored row's."""
     assert rule.forward is not None
     match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND s.{_q(rule.forward)} > m.{_q(rule.forward)})"
+    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND {_later(rule, 'm')})"
+
+
+def _later(rule: MergeRule, restored: str) -> str:
+    """The side row's `forward` value is past the restored row's (a value set since NULL counts)."""
+    assert rule.forward is not None
+    mine, theirs = f"s.{_q(rule.forward)}", f"{restored}.{_q(rule.forward)}"
+    return f"({mine} > {theirs} OR ({theirs} IS NULL AND {mine} IS NOT NULL))"
 
 
 def _has_table(connection: Connection, table: str, schema: str | None) -> bool:
@@ -239,7 +251,7 @@ def merge(connection: Connection, side: str) -> dict[str, int]:
             count += connection.execute(
                 text(
                     f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
-                    f"WHERE {match} AND s.{_q(rule.forward)} > {_q(rule.table)}.{_q(rule.forward)}"
+                    f"WHERE {match} AND {_later(rule, _q(rule.table))}"
                 )
             ).rowcount
         names = ", ".join(_q(c) for c in shared)

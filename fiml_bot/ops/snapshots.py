@@ -31,7 +31,15 @@ from .errors import OpsError
 
 DEFAULT_FOLDER = Path("var/snapshots")
 FOLDER_VARIABLE = "FIML_SNAPSHOT_DIR"
-DATA_TABLES = ("learners", "lesson_progress", "completions", "xp_ledger", "badges", "processed_events")
+DATA_TABLES = (
+    "learners",
+    "lesson_progress",
+    "completions",
+    "xp_ledger",
+    "badges",
+    "processed_events",
+    *("quiz_answers", "scheduled_messages", "learner_settings"),  # 0009 (counted where present)
+)
 MANIFEST_FORMAT = 1
 
 

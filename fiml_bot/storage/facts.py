@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from fiml_bot.tutor.model import Learner
+
 
 @dataclass(frozen=True)
 class ProgressFact:
@@ -27,4 +29,10 @@ class Snapshot(Protocol):
 
     def progress_on(self, lesson_ids: Iterable[str], learner_prefix: str = "") -> Iterator[ProgressFact]:
         """Progress of active learners (ids starting with `learner_prefix`) on these lessons, by learner, then lesson."""
+        ...
+
+    def streaks(self, learner_prefix: str = "") -> Iterator[Learner]:
+        """Active learners with a streak (ids starting with `learner_prefix`): whom a reminder may keep.
+
+        Partial records: the streak's fields only (no name, creation time or revision), read fast."""
         ...

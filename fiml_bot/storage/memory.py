@@ -35,7 +35,10 @@ from fiml_bot.tutor.model import (
     Learner,
     LearnerReport,
     LessonProgress,
+    MessageSettings,
+    Notice,
     QuizAnswer,
+    StoredAnswer,
     XpAward,
 )
 from fiml_bot.tutor.ports import (
@@ -64,6 +67,11 @@ class _Bucket:
     badges: dict[str, BadgeAward] = field(default_factory=dict)
     reports: list[LearnerReport] = field(default_factory=list)
     first_answers: dict[tuple[str, str, str], bool] = field(default_factory=dict)  # (lesson, version, q)
+    answers: dict[tuple[str, int, str], StoredAnswer] = field(
+        default_factory=dict
+    )  # (lesson, attempt, question)
+    notices: dict[str, Notice] = field(default_factory=dict)  # by key
+    settings: MessageSettings = field(default_factory=MessageSettings)
 
     def copy(self) -> _Bucket:
         return _Bucket(
@@ -74,6 +82,9 @@ class _Bucket:
             dict(self.badges),
             list(self.reports),
             dict(self.first_answers),
+            dict(self.answers),
+            dict(self.notices),
+            self.settings,
         )
 
 
@@ -98,6 +109,12 @@ class _MemorySnapshot:
                 yield ProgressFact(
                     learner_id, lesson_id, p.status, p.pinned_version, p.completed_version, p.seen_version
                 )
+
+    def streaks(self, learner_prefix: str = "") -> Iterator[Learner]:
+        for learner_id in sorted(self.buckets):
+            learner = self.buckets[learner_id].learner
+            if learner_id.startswith(learner_prefix) and learner.active and learner.streak_days > 0:
+                yield learner
 
 
 class MemoryStorage:
@@ -190,6 +207,18 @@ class MemoryStorage:
             bucket = self._buckets.get(learner_id)
             return bucket is not None and badge in bucket.badges
 
+    def _lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        with self._lock:
+            return [a for b in self._buckets.values() for a in b.answers.values() if a.lesson_id == lesson_id]
+
+    def _all_notices(self) -> list[Notice]:
+        with self._lock:
+            return [n for b in self._buckets.values() for n in b.notices.values()]
+
+    def _opted_out(self, kind: str) -> set[str]:
+        with self._lock:
+            return {i for i, b in self._buckets.items() if not b.settings.allows(kind)}
+
     def _is_processed(self, key: str) -> bool:
         with self._lock:
             return key in self._processed
@@ -231,6 +260,19 @@ class MemoryStorage:
         for key in changes._new_processed:
             if key in self._processed:
                 return f"event {key!r} was processed"
+        for answer in changes._new_answers:
+            bucket = self._buckets.get(answer.learner_id)
+            if bucket is not None and _answer_key(answer) in bucket.answers:
+                return f"answer {_answer_key(answer)!r} of {answer.learner_id!r} was recorded"
+        for notice in changes._new_notices:
+            bucket = self._buckets.get(notice.learner_id)
+            if bucket is not None and notice.key in bucket.notices:
+                return f"message {notice.key!r} of {notice.learner_id!r} was scheduled"
+        for learner_id, key, _ in changes._sent:
+            bucket = self._buckets.get(learner_id)
+            sent = None if bucket is None else bucket.notices.get(key)
+            if sent is not None and sent.sent_at is not None:
+                return f"message {key!r} of {learner_id!r} was sent"
         return None
 
     def _apply(self, changes: MemoryProgressRepository) -> None:
@@ -262,8 +304,18 @@ class MemoryStorage:
         self._processed.update(changes._new_processed)
         for learner_id in changes._report_learners:  # the unit's view of the learner's reports wins
             self._buckets[learner_id].reports = mine[learner_id].reports  # type: ignore[union-attr]
-        for learner_id, key, correct in changes._first_answers:
-            self._buckets[learner_id].first_answers.setdefault(key, correct)
+        for learner_id, answer_key, correct in changes._first_answers:
+            self._buckets[learner_id].first_answers.setdefault(answer_key, correct)
+        for answer in changes._new_answers:
+            self._buckets[answer.learner_id].answers[_answer_key(answer)] = answer
+        for notice in changes._new_notices:
+            self._buckets[notice.learner_id].notices[notice.key] = notice
+        for learner_id, settings in changes._settings.items():
+            self._buckets[learner_id].settings = settings
+        for learner_id, key, at in changes._sent:
+            notices = self._buckets[learner_id].notices
+            if key in notices:
+                notices[key] = dataclasses.replace(notices[key], sent_at=at)
 
 
 class MemoryProgressRepository:
@@ -287,6 +339,10 @@ class MemoryProgressRepository:
         self._new_processed: dict[str, dt.datetime] = {}
         self._report_learners: set[str] = set()
         self._first_answers: list[tuple[str, tuple[str, str, str], bool]] = []
+        self._new_answers: list[StoredAnswer] = []
+        self._new_notices: list[Notice] = []
+        self._sent: list[tuple[str, str, dt.datetime]] = []
+        self._settings: dict[str, MessageSettings] = {}
 
     def _bucket(self, learner_id: str) -> _Bucket | None:
         bucket = self._buckets.get(learner_id)
@@ -489,6 +545,87 @@ class MemoryProgressRepository:
     def reports(self) -> list[LearnerReport]:
         """Every filed report this unit sees (for tests: the SQL store's are read with SQL)."""
         return [r for b in self._storage._all_buckets() for r in b.reports if r.words is not None]
+
+    # quiz answers and scheduled messages
+
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        bucket = self._existing(answer.learner_id)
+        if _answer_key(answer) in bucket.answers:
+            return False
+        stored = dataclasses.replace(answer, answered_at=as_utc(answer.answered_at))
+        bucket.answers[_answer_key(answer)] = stored
+        self._new_answers.append(stored)
+        return True
+
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        found = {(a.learner_id, *_answer_key(a)): a for a in self._storage._lesson_answers(lesson_id)}
+        for answer in self._new_answers:
+            if answer.lesson_id == lesson_id:
+                found[(answer.learner_id, *_answer_key(answer))] = answer
+        return sorted(found.values(), key=lambda a: (a.learner_id, a.attempt, a.answered_at))
+
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        bucket = self._bucket(learner_id)
+        if bucket is None:
+            return []
+        mine = [a for a in bucket.answers.values() if a.lesson_id == lesson_id]
+        return sorted(mine, key=lambda a: (a.attempt, a.answered_at))
+
+    def schedule(self, notice: Notice) -> bool:
+        bucket = self._existing(notice.learner_id)
+        if notice.key in bucket.notices:
+            return False
+        stored = dataclasses.replace(notice, due_at=as_utc(notice.due_at))
+        bucket.notices[notice.key] = stored
+        self._new_notices.append(stored)
+        return True
+
+    def schedule_many(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            self.schedule(notice)
+
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        found = {(n.learner_id, n.key): n for n in self._storage._all_notices()}
+        for bucket in self._buckets.values():
+            if bucket is not None:
+                found.update({(n.learner_id, n.key): n for n in bucket.notices.values()})
+        due = [n for n in found.values() if n.sent_at is None and n.kind in kinds and n.due_at <= as_utc(now)]
+        return sorted(due, key=lambda n: (n.due_at, n.learner_id, n.key))[:limit]
+
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
+        bucket = self._bucket(learner_id)
+        if bucket is None:
+            return []
+        due = [n for n in bucket.notices.values() if n.sent_at is None and n.due_at <= as_utc(now)]
+        return sorted(due, key=lambda n: (n.due_at, n.key))
+
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        bucket = self._bucket(learner_id)
+        return MessageSettings() if bucket is None else bucket.settings
+
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None:
+        self._existing(learner_id).settings = settings
+        self._settings[learner_id] = settings
+
+    def opted_out(self, kind: str) -> set[str]:
+        if kind not in MessageSettings.__dataclass_fields__:
+            return set()
+        mine = {i for i, s in self._settings.items() if not s.allows(kind)}
+        back_on = {i for i, s in self._settings.items() if s.allows(kind)}
+        return (self._storage._opted_out(kind) - back_on) | mine
+
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        bucket = self._existing(learner_id)
+        notice = bucket.notices.get(key)
+        if notice is None or notice.sent_at is not None:
+            return False
+        bucket.notices[key] = dataclasses.replace(notice, sent_at=as_utc(at))
+        self._sent.append((learner_id, key, as_utc(at)))
+        return True
+
+
+def _answer_key(answer: StoredAnswer) -> tuple[str, int, str]:
+    return (answer.lesson_id, answer.attempt, answer.question_id)
 
 
 def _updated_later(first: LessonProgress, second: LessonProgress) -> bool:

@@ -220,6 +220,22 @@ class QuizFirstAnswerRow(Base):
     answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class QuizAnswerRow(Base):
+    """0009 (expand): every quiz answer, per attempt, as it was marked (re-scoring reads them)."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (Index(None, "lesson_id", "question_id"),)
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[str] = mapped_column(Text)
+    given: Mapped[str] = mapped_column(Text)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class ProviderKeyRow(Base):
     """A learner's own data-provider key (issue 25), Fernet-encrypted (`fiml_bot/keys/`).
 
@@ -236,3 +252,30 @@ class ProviderKeyRow(Base):
     added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     used_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     used_today: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScheduledMessageRow(Base):
+    """0009 (expand): messages the bot starts, each sent once (`sent_at` set by the sending transaction)."""
+
+    __tablename__ = "scheduled_messages"
+    __table_args__ = (Index(None, "due_at"),)
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class LearnerSettingsRow(Base):
+    """0009 (expand): which messages the bot may start for a learner (`/settings`); no row: all on."""
+
+    __tablename__ = "learner_settings"
+
+    learner_id: Mapped[str] = mapped_column(Text, ForeignKey("learners.id"), primary_key=True)
+    reminders: Mapped[bool] = mapped_column(Boolean)
+    reviews: Mapped[bool] = mapped_column(Boolean)
+    announcements: Mapped[bool] = mapped_column(Boolean)
+    update_notices: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -16,7 +16,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, Table, delete, select
+from sqlalchemy import Engine, Table, Text, delete, select, type_coerce
+
+from fiml_bot.tutor.model import Learner
 
 from .database import storage_errors
 from .facts import ProgressFact
@@ -64,6 +66,37 @@ class SqlSnapshot:
             result = self._connection.execution_options(yield_per=STREAM_ROWS).execute(statement)
             for row in result:
                 yield ProgressFact(*row)
+
+    def streaks(self, learner_prefix: str = "") -> Iterator[Learner]:
+        c = LEARNERS.c
+        # SQLite keeps dates as text: read as text and parsed here (C), not by SQLAlchemy's processor.
+        day = (
+            (lambda column: type_coerce(column, Text))
+            if self._connection.dialect.name == "sqlite"
+            else (lambda column: column)
+        )
+        statement = (
+            select(
+                c.id,
+                c.time_zone,
+                c.streak_days,
+                day(c.last_active_day),
+                c.freeze_available,
+                day(c.freeze_used_on),
+            )
+            .where(LEARNERS.c.active.is_(True), LEARNERS.c.streak_days > 0)
+            .order_by(LEARNERS.c.id)
+        )
+        if learner_prefix:
+            statement = statement.where(LEARNERS.c.id.startswith(learner_prefix, autoescape=True))
+        with storage_errors(self._where):
+            result = self._connection.execution_options(yield_per=STREAM_ROWS).execute(statement)
+            for id_, zone, streak, last, freeze, used in result:
+                yield Learner(id_, "", zone, True, streak, _day(last), bool(freeze), _day(used))
+
+
+def _day(value: dt.date | str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def read_only_options(engine: Engine) -> dict[str, object]:

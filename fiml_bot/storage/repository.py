@@ -45,7 +45,10 @@ from fiml_bot.tutor.model import (
     Learner,
     LearnerReport,
     LessonProgress,
+    MessageSettings,
+    Notice,
     QuizAnswer,
+    StoredAnswer,
     XpAward,
 )
 from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable
@@ -57,9 +60,12 @@ from .models import (
     CompletionRow,
     LearnerReportRow,
     LearnerRow,
+    LearnerSettingsRow,
     LessonProgressRow,
     ProcessedEventRow,
+    QuizAnswerRow,
     QuizFirstAnswerRow,
+    ScheduledMessageRow,
     XpLedgerRow,
 )
 from .timestamps import utc_now
@@ -72,6 +78,9 @@ BADGES: Table = BadgeRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
 REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
 FIRST_ANSWERS: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
+ANSWERS: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
+SCHEDULED: Table = ScheduledMessageRow.__table__  # type: ignore[assignment]
+SETTINGS: Table = LearnerSettingsRow.__table__  # type: ignore[assignment]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -117,6 +126,30 @@ XP_TOTAL = select(func.coalesce(func.sum(XP_LEDGER.c.amount), 0)).where(
     XP_LEDGER.c.learner_id == _b("b_learner_id")
 )
 XP_AWARDS = select(XP_LEDGER).where(XP_LEDGER.c.learner_id == _b("b_learner_id")).order_by(XP_LEDGER.c.id)
+SELECT_SETTINGS = select(SETTINGS).where(SETTINGS.c.learner_id == _b("b_learner_id"))
+LESSON_ANSWERS = (
+    select(ANSWERS)
+    .where(ANSWERS.c.lesson_id == _b("b_lesson_id"))
+    .order_by(ANSWERS.c.learner_id, ANSWERS.c.attempt, ANSWERS.c.answered_at)
+)
+DUE_NOTICES = (
+    select(SCHEDULED)
+    .where(
+        (SCHEDULED.c.learner_id == _b("b_learner_id"))
+        & SCHEDULED.c.sent_at.is_(None)
+        & (SCHEDULED.c.due_at <= _b("b_now"))
+    )
+    .order_by(SCHEDULED.c.due_at, SCHEDULED.c.key)
+)
+MARK_SENT = (
+    update(SCHEDULED)
+    .where(
+        (SCHEDULED.c.learner_id == _b("b_learner_id"))
+        & (SCHEDULED.c.key == _b("b_key"))
+        & SCHEDULED.c.sent_at.is_(None)
+    )
+    .values(sent_at=_b("b_sent_at"))
+)
 SELECT_BADGES = (
     select(BADGES)
     .where(BADGES.c.learner_id == _b("b_learner_id"))
@@ -165,6 +198,24 @@ def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
     return statement.execution_options(preserve_rowcount=True)  # INSERT rowcounts are dropped otherwise
 
 
+_SQLITE_SCHEDULE = (
+    "INSERT INTO scheduled_messages (learner_id, key, kind, text, due_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _sqlite_utc(value: dt.datetime) -> str:
+    """A UTC time as `UtcDateTime` stores it on SQLite (SQLAlchemy's text form, no offset)."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@functools.cache
+def _bulk_insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
+    """As `_insert_ignoring_duplicates`, for many rows in one statement (no row count kept)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
+
+
 @functools.lru_cache(maxsize=16)
 def _where(url: URL) -> str:
     return describe(url)
@@ -180,11 +231,18 @@ class SqlProgressRepository:
     """
 
     def __init__(
-        self, connection: Connection, stamps_migrations: bool = False, has_reports: bool = True
+        self,
+        connection: Connection,
+        stamps_migrations: bool = False,
+        has_reports: bool = True,
+        keeps_answers: bool = True,
     ) -> None:
         self._connection = connection
         self._stamps_migrations = stamps_migrations  # the schema has 0002's `migrated_at`
         self._has_reports = has_reports  # the schema has 0007's `learner_reports`
+        # The schema has 0009's tables; without them (an older schema in the expand window) answers
+        # are not kept and nothing is scheduled, as before 0009.
+        self._keeps_answers = keeps_answers
         self._dialect = connection.dialect.name
         self.where = _where(connection.engine.url)
         self._known: dict[str, dict[str, LessonProgress]] = {}  # learner -> lesson -> progress
@@ -389,6 +447,108 @@ class SqlProgressRepository:
             "answered_at": at,
         }
         self._insert(FIRST_ANSWERS, values, learner_id)
+
+    # quiz answers and scheduled messages (0009)
+
+    @_guarded
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        if not self._keeps_answers:
+            return False
+        return self._insert(ANSWERS, dataclasses.asdict(answer), answer.learner_id)
+
+    @_guarded
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        if not self._keeps_answers:
+            return []
+        return [_record(StoredAnswer, row) for row in self._run(LESSON_ANSWERS, {"b_lesson_id": lesson_id})]
+
+    @_guarded
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        if not self._keeps_answers:
+            return []
+        statement = (
+            select(ANSWERS)
+            .where(ANSWERS.c.learner_id == learner_id, ANSWERS.c.lesson_id == lesson_id)
+            .order_by(ANSWERS.c.attempt, ANSWERS.c.answered_at)
+        )
+        return [_record(StoredAnswer, row) for row in self._run(statement)]
+
+    @_guarded
+    def schedule(self, notice: Notice) -> bool:
+        if not self._keeps_answers:
+            return False
+        return self._insert(SCHEDULED, dataclasses.asdict(notice), notice.learner_id)
+
+    @_guarded
+    def schedule_many(self, notices: list[Notice]) -> None:
+        """Schedule many at once (one statement); those already scheduled are left as they are."""
+        if self._keeps_answers and notices:
+            if self._dialect == "sqlite":  # the driver's executemany: the rows' types are known
+                stamps: dict[dt.datetime, str] = {}  # learners of one time zone share a due time
+                values = []
+                for n in notices:
+                    stamp = stamps.get(n.due_at)
+                    if stamp is None:
+                        stamp = stamps[n.due_at] = _sqlite_utc(n.due_at)
+                    values.append((n.learner_id, n.key, n.kind, n.text, stamp))
+                self._connection.exec_driver_sql(_SQLITE_SCHEDULE, values)
+                return
+            rows = [
+                {"learner_id": n.learner_id, "key": n.key, "kind": n.kind, "text": n.text, "due_at": n.due_at}
+                for n in notices
+            ]
+            self._connection.execute(_bulk_insert_ignoring_duplicates(self._dialect, SCHEDULED), rows)
+
+    @_guarded
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        """Unsent messages of these kinds due by `now`, oldest first, over all learners."""
+        if not self._keeps_answers:
+            return []
+        statement = (
+            select(SCHEDULED)
+            .where(SCHEDULED.c.sent_at.is_(None), SCHEDULED.c.due_at <= now, SCHEDULED.c.kind.in_(kinds))
+            .order_by(SCHEDULED.c.due_at, SCHEDULED.c.learner_id, SCHEDULED.c.key)
+            .limit(limit)
+        )
+        return [_record(Notice, row) for row in self._run(statement)]
+
+    @_guarded
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
+        if not self._keeps_answers:
+            return []
+        rows = self._run(DUE_NOTICES, {"b_learner_id": learner_id, "b_now": now})
+        return [_record(Notice, row) for row in rows]
+
+    @_guarded
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        if not self._keeps_answers:
+            return False
+        parameters = {"b_learner_id": learner_id, "b_key": key, "b_sent_at": at}
+        return self._run(MARK_SENT, parameters).rowcount == 1
+
+    @_guarded
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        if not self._keeps_answers:
+            return MessageSettings()
+        row = self._run(SELECT_SETTINGS, {"b_learner_id": learner_id}).first()
+        return MessageSettings() if row is None else _record(MessageSettings, row)
+
+    @_guarded
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None:
+        if not self._keeps_answers:
+            raise StorageUnavailable(f"{self.where} has no learner_settings table yet: {UPGRADE_HINT}")
+        values = {**dataclasses.asdict(settings), "updated_at": at}
+        statement = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(SETTINGS)
+        upsert = statement.values(learner_id=learner_id, **values).on_conflict_do_update(
+            index_elements=[SETTINGS.c.learner_id], set_=values
+        )
+        self._run(upsert)
+
+    @_guarded
+    def opted_out(self, kind: str) -> set[str]:
+        if not self._keeps_answers or kind not in SETTINGS.c:
+            return set()
+        return set(self._connection.scalars(select(SETTINGS.c.learner_id).where(SETTINGS.c[kind].is_(False))))
 
     # helpers
 

@@ -63,6 +63,7 @@ class SqlUnitOfWork:
         *,
         read_only: bool = False,
         has_reports: bool = True,
+        keeps_answers: bool = False,
     ) -> None:
         self._engine = engine
         self._where = where
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
         self._stamps_migrations = stamps_migrations
         self._read_only = read_only
         self._has_reports = has_reports
+        self._keeps_answers = keeps_answers  # the schema has 0009's quiz_answers and scheduled_messages
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -90,7 +92,9 @@ class SqlUnitOfWork:
                 self._writer_lock.release()
             raise
         self._connection = connection
-        self._repository = SqlProgressRepository(connection, self._stamps_migrations, self._has_reports)
+        self._repository = SqlProgressRepository(
+            connection, self._stamps_migrations, self._has_reports, self._keeps_answers
+        )
         self.progress = self._repository
         return self
 
@@ -162,6 +166,7 @@ class Storage:
         self._writer_lock = _WriterLock(busy_timeout) if engine.dialect.name == "sqlite" else None
         self._stamps_migrations = window.includes(revision, "0002")
         self._has_reports = revision is None or window.includes(revision, "0007")
+        self._keeps_answers = window.includes(revision, "0009")
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -170,6 +175,7 @@ class Storage:
             self._writer_lock,
             self._stamps_migrations,
             has_reports=self._has_reports,
+            keeps_answers=self._keeps_answers,
         )
 
     def reader(self) -> SqlUnitOfWork:
@@ -181,6 +187,7 @@ class Storage:
             self._stamps_migrations,
             read_only=True,
             has_reports=self._has_reports,
+            keeps_answers=self._keeps_answers,
         )
 
     def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]:

@@ -131,6 +131,30 @@ class ReportProblem(LessonButton):
 
 
 @dataclass(frozen=True, slots=True)
+class StartReview(LessonButton):
+    """A spaced review's "Review now": the questions of the lesson the learner last got wrong."""
+
+    KIND: ClassVar[str] = "w"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewAnswer(LessonButton):
+    """An answer in a review (marked, never paid): an option's index, or "t"/"f"."""
+
+    KIND: ClassVar[str] = "v"
+    question: str
+    given: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToggleMessages(Callback):
+    """`/settings`: turn one kind of message the bot starts on or off (`""`: just show the settings)."""
+
+    KIND: ClassVar[str] = "s"
+    kind_of_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ShowProgress(Callback):
     KIND: ClassVar[str] = "p"
 
@@ -146,6 +170,9 @@ _TYPES: tuple[type[Callback], ...] = (
     Retake,
     ShowProgress,
     ReportProblem,
+    ToggleMessages,
+    StartReview,
+    ReviewAnswer,
 )
 # letter -> (number of wire fields, how to build the value from them)
 _DECODERS: dict[str, tuple[int, Callable[..., Callback]]] = {

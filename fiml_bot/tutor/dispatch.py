@@ -9,7 +9,19 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from . import callbacks, gamification, lessons, listing, quiz, reconcile, reporting, screens
+from . import (
+    callbacks,
+    gamification,
+    lessons,
+    listing,
+    notices,
+    quiz,
+    reconcile,
+    reporting,
+    review,
+    screens,
+    settings,
+)
 from .callbacks import (
     Answer,
     Choose,
@@ -19,11 +31,25 @@ from .callbacks import (
     Open,
     ReportProblem,
     Retake,
+    ReviewAnswer,
     ShowHelp,
     ShowProgress,
+    StartReview,
+    ToggleMessages,
     ViewUpdates,
 )
-from .events import Command, Event, Help, ListLessons, Pressed, Progress, SetTimeZone, Start, Text
+from .events import (
+    Command,
+    Event,
+    Help,
+    ListLessons,
+    Pressed,
+    Progress,
+    SetTimeZone,
+    Settings,
+    Start,
+    Text,
+)
 from .messages import Message
 from .model import Learner
 from .observe import USER_ERROR
@@ -37,6 +63,7 @@ def run(turn: Turn, event: Event) -> list[Message]:
     """The learner's activity and housekeeping first, then the event; notes go above the reply."""
     turn.learner = _touch_learner(turn)
     reconcile.reconcile_records(turn)
+    notices.deliver_due(turn)
     out = _event(turn, event)  # first: it may add notes (an update notice) that go above it
     return [*turn.notes, *out]
 
@@ -66,11 +93,13 @@ def _event(turn: Turn, event: Event) -> list[Message]:
             return screens.progress_screen(turn)
         case SetTimeZone(zone):
             return screens.set_time_zone(turn, zone)
+        case Settings():
+            return settings.settings_screen(turn)
         case Pressed(data):
             return _pressed(turn, data)
         case Command(name):
             turn.events.outcome = USER_ERROR
-            return [Message(f"I don't know the command /{name}.", HOME), help_message()]
+            return [help_message(f"I don't know the command /{name}.")]
     return [help_message()]  # pragma: no cover - the Event union is closed
 
 
@@ -85,6 +114,8 @@ def _pressed(turn: Turn, data: str) -> list[Message]:
             return [help_message()]
         case ShowProgress():
             return screens.progress_screen(turn)
+        case ToggleMessages(kind):
+            return settings.toggle(turn, kind)
         case ListPage(page, path_id):
             return listing.lessons_page(turn, page, path_id)
         case LessonButton(key):
@@ -115,6 +146,10 @@ def _lesson_button(turn: Turn, button: LessonButton, lesson_id: str) -> list[Mes
             return lessons.retake(turn, lesson_id)
         case ReportProblem(_, version, place, key):
             return reporting.pressed(turn, lesson_id, version, place, key)
+        case StartReview():
+            return review.start(turn, lesson_id)
+        case ReviewAnswer(_, question, given):
+            return review.answer(turn, lesson_id, question, given)
     return [help_message()]  # pragma: no cover - every lesson button is matched above
 
 

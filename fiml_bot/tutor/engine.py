@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from fiml_cms.errors import FimlError
 
-from . import dispatch
+from . import dispatch, rescoring
 from .events import Event
 from .features import Features, NoFeatures, Rollout
 from .messages import Message
@@ -23,6 +23,7 @@ from .observe import FAILED, ActionEvents, CountingRepository, NoObserver, Obser
 from .policy import PolicySettings
 from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
 from .questions import parse_number as parse_number  # where tests and benches import it
+from .rescoring import Credit, Rescored
 from .screens import HOME
 from .turn import ContentMayBeNewer, LessonUpdating, Turn
 
@@ -65,6 +66,7 @@ class Tutor:
         event_key: str | None = None,
         name: str = "",
         raise_unavailable: bool = False,
+        language: str = "",
     ) -> list[Message]:
         """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once.
 
@@ -73,7 +75,12 @@ class Tutor:
         Telegram delivers the update again later).
         """
         return self.handle_reporting(
-            learner_id, event, event_key=event_key, name=name, raise_unavailable=raise_unavailable
+            learner_id,
+            event,
+            event_key=event_key,
+            name=name,
+            raise_unavailable=raise_unavailable,
+            language=language,
         )[0]
 
     def handle_reporting(
@@ -84,6 +91,7 @@ class Tutor:
         event_key: str | None = None,
         name: str = "",
         raise_unavailable: bool = False,
+        language: str = "",
     ) -> tuple[list[Message], str]:
         """`handle`, plus the action's outcome (ok, user_error or failed), reported to the observer too."""
         failed = ActionEvents(outcome=FAILED)
@@ -95,6 +103,7 @@ class Tutor:
                         log.info("event %s for %s was already applied; ignored", event_key, learner_id)
                         return [], "ok"
                     turn = self._turn(uow, learner_id, name, refreshed)
+                    turn.language = language
                     messages = dispatch.run(turn, event)
                     uow.commit()
                 self.observer.action_done(turn.events)
@@ -150,6 +159,32 @@ class Tutor:
             self.content.refresh()
         except FimlError as exc:  # the refresh re-indexed what it could; the action runs again either way
             log.warning("content refresh failed: %s", exc)
+
+    def rescore(self, lesson_id: str, *, dry_run: bool = False) -> list[Rescored]:
+        """Credit every learner whose answer the lesson's newest key marks right (see `rescoring`):
+        one transaction per learner; with `dry_run` each is rolled back, so it reports without paying."""
+        with self.unit_of_work() as uow:
+            answers = uow.progress.lesson_answers(lesson_id)
+        found: dict[str, list[Credit]] = {}
+        for credit in rescoring.credits(self.content, lesson_id, answers):
+            found.setdefault(credit.learner_id, []).append(credit)
+        done = []
+        for learner_id, learner_credits in found.items():
+            for _ in range(RETRIES):
+                try:
+                    with self.unit_of_work() as uow:
+                        turn = self._turn(uow, learner_id, "", False)
+                        learner = uow.progress.learner(learner_id)
+                        if learner is None:  # pragma: no cover - answers belong to a learner
+                            break
+                        turn.learner = learner
+                        done.append(rescoring.apply(turn, learner_credits))
+                        if not dry_run:
+                            uow.commit()
+                    break
+                except ConcurrentUpdate:
+                    log.info("concurrent update for %s while re-scoring; trying again", learner_id)
+        return done
 
     def deactivate(self, learner_id: str) -> None:
         """The platform says the learner blocked the bot: skip them until they write again."""

@@ -32,6 +32,11 @@ class SetTimeZone:
 
 
 @dataclass(frozen=True)
+class Settings:
+    """`/settings`: which messages the bot may start."""
+
+
+@dataclass(frozen=True)
 class Pressed:
     """A button: its callback data (decoded and checked by the tutor; may be stale or forged)."""
 
@@ -53,4 +58,4 @@ class Command:
     argument: str = ""
 
 
-Event = Start | Help | ListLessons | Progress | SetTimeZone | Pressed | Text | Command
+Event = Start | Help | ListLessons | Progress | SetTimeZone | Pressed | Text | Command | Settings

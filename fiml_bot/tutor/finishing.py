@@ -7,6 +7,7 @@ from dataclasses import replace
 from fiml_cms.lesson import Lesson
 
 from . import gamification, listing, questions, reconcile
+from . import review as spaced_review
 from .callbacks import ListPage, Retake, ShowProgress, ViewUpdates, encode
 from .features import REVIEW_MISTAKES, mistakes_review
 from .messages import Button, Message
@@ -16,12 +17,13 @@ from .turn import Turn
 
 def finish(turn: Turn, progress: LessonProgress, lesson: Lesson) -> list[Message]:
     """All questions answered: a pass completes the lesson, a fail offers another try."""
+    spaced_review.schedule(turn, lesson, progress)
     answered = {a.question_id: a for a in progress.answers}
     total = len(lesson.quiz.questions)
     score = sum(1 for q in lesson.quiz.questions if q.id in answered and answered[q.id].correct)
     if total and score / total < lesson.quiz.pass_ratio:
         return _try_again(turn, progress, lesson, score, total)
-    return _complete(turn, progress, lesson, score, total)
+    return complete(turn, progress, lesson, score, total)
 
 
 def _try_again(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int, total: int) -> list[Message]:
@@ -31,7 +33,7 @@ def _try_again(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int,
     return [*review(turn, lesson, progress), Message(text, (buttons,))]
 
 
-def _complete(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int, total: int) -> list[Message]:
+def complete(turn: Turn, progress: LessonProgress, lesson: Lesson, score: int, total: int) -> list[Message]:
     """Record the completion, pay the lesson's XP (once, rename-aware) and award new badges."""
     before = turn.repo.xp_total(turn.learner_id)
     award = gamification.lesson_completion_award(
@@ -90,7 +92,7 @@ def _new_badges(turn: Turn, total_xp: int, *, perfect: bool) -> list[BadgeAward]
 
 def review(turn: Turn, lesson: Lesson, progress: LessonProgress) -> list[Message]:
     """The "review your mistakes" step, for learners the feature is rolled out to."""
-    if not turn.features.enabled(REVIEW_MISTAKES, turn.learner_id):
+    if not turn.enabled(REVIEW_MISTAKES):
         return []
     mistakes = mistakes_review(lesson, progress, questions.answer_text)
     return [mistakes] if mistakes else []

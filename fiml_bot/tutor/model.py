@@ -116,3 +116,50 @@ class LearnerReport:
     question_id: str | None
     words: str | None
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """One quiz answer as it was marked, kept for good (issue 26): re-scoring after an answer-key fix
+    needs every attempt's answers, and `LessonProgress.answers` holds only the current attempt's."""
+
+    learner_id: str
+    lesson_id: str
+    attempt: int
+    question_id: str
+    version: str  # the lesson version the question was asked from
+    given: str
+    correct: bool
+    answered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message the bot starts, scheduled in the database so that it is sent exactly once.
+
+    `key` is unique per learner (re-scheduling the same notice is a no-op); `sent_at` is set in the
+    transaction that delivers it.
+    """
+
+    learner_id: str
+    key: str
+    kind: str  # rescore (more kinds: reminders, reviews, announcements)
+    text: str
+    due_at: dt.datetime
+    sent_at: dt.datetime | None = None
+
+
+MESSAGE_KINDS = ("reminders", "reviews", "announcements", "update_notices")
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    """Which messages the bot may start for a learner (`/settings`); all on until turned off."""
+
+    reminders: bool = True
+    reviews: bool = True
+    announcements: bool = True
+    update_notices: bool = True
+
+    def allows(self, kind: str) -> bool:
+        return bool(getattr(self, kind))

@@ -10,7 +10,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import BadgeAward, Completion, Learner, LearnerReport, LessonProgress, QuizAnswer, XpAward
+from .model import (
+    BadgeAward,
+    Completion,
+    Learner,
+    LearnerReport,
+    LessonProgress,
+    MessageSettings,
+    Notice,
+    QuizAnswer,
+    StoredAnswer,
+    XpAward,
+)
 from .ports import ProgressRepository
 
 OK = "ok"
@@ -124,3 +135,36 @@ class CountingRepository:
         self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
     ) -> None:
         self._inner.record_first_answer(learner_id, lesson_id, answer, at)
+
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        return self._inner.record_answer(answer)
+
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        return self._inner.lesson_answers(lesson_id)
+
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        return self._inner.learner_answers(learner_id, lesson_id)
+
+    def schedule(self, notice: Notice) -> bool:
+        return self._inner.schedule(notice)
+
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]:
+        return self._inner.due_notices(learner_id, now)
+
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        return self._inner.mark_sent(learner_id, key, at)
+
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        return self._inner.message_settings(learner_id)
+
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None:
+        self._inner.save_message_settings(learner_id, settings, at)
+
+    def opted_out(self, kind: str) -> set[str]:
+        return self._inner.opted_out(kind)
+
+    def schedule_many(self, notices: list[Notice]) -> None:
+        self._inner.schedule_many(notices)
+
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        return self._inner.due_everywhere(now, kinds, limit)

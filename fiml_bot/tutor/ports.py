@@ -20,7 +20,10 @@ from .model import (
     Learner,
     LearnerReport,
     LessonProgress,
+    MessageSettings,
+    Notice,
     QuizAnswer,
+    StoredAnswer,
     XpAward,
 )
 
@@ -94,6 +97,46 @@ class ProgressRepository(Protocol):
         self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
     ) -> None:
         """Keep the learner's first answer to `answer`'s question in its version (later ones are ignored)."""
+        ...
+
+    def record_answer(self, answer: StoredAnswer) -> bool:
+        """Keep a quiz answer for good; False when that attempt's question was already recorded."""
+        ...
+
+    def lesson_answers(self, lesson_id: str) -> list[StoredAnswer]:
+        """Every learner's recorded answers to the lesson's questions (re-scoring)."""
+        ...
+
+    def learner_answers(self, learner_id: str, lesson_id: str) -> list[StoredAnswer]:
+        """One learner's recorded answers in one lesson, by attempt."""
+        ...
+
+    def schedule(self, notice: Notice) -> bool:
+        """Schedule a message the bot starts; False when that learner's key was scheduled before."""
+        ...
+
+    def due_notices(self, learner_id: str, now: dt.datetime) -> list[Notice]: ...
+
+    def schedule_many(self, notices: list[Notice]) -> None:
+        """Schedule many at once; those already scheduled are left as they are."""
+        ...
+
+    def due_everywhere(self, now: dt.datetime, kinds: tuple[str, ...], limit: int) -> list[Notice]:
+        """Unsent messages of these kinds due by `now`, oldest first, over all learners."""
+        ...
+
+    def message_settings(self, learner_id: str) -> MessageSettings:
+        """Which messages the bot may start for the learner (all on when never set)."""
+        ...
+
+    def save_message_settings(self, learner_id: str, settings: MessageSettings, at: dt.datetime) -> None: ...
+
+    def opted_out(self, kind: str) -> set[str]:
+        """The learners who turned off `kind` (one of `model.MESSAGE_KINDS`)."""
+        ...
+
+    def mark_sent(self, learner_id: str, key: str, at: dt.datetime) -> bool:
+        """Mark a scheduled message sent; False when it was sent already (by another action or replica)."""
         ...
 
 

@@ -63,6 +63,25 @@ def parse_number(text: str) -> float | None:
     return float(match.group(0).replace(",", "."))
 
 
+_TRUE_WORDS = frozenset({"true", "t", "yes", "y"})
+_FALSE_WORDS = frozenset({"false", "f", "no", "n"})
+
+
+def typed_choice(question: Question, text: str) -> str | None:
+    """The button a typed word stands for at a choice question: an option's text (case-insensitive),
+    its number, or true/false (yes/no); None when it names none of them (the question is asked again)."""
+    word = " ".join(text.split()).casefold().rstrip(".!")
+    if isinstance(question, TrueFalseQuestion):
+        return "t" if word in _TRUE_WORDS else "f" if word in _FALSE_WORDS else None
+    if isinstance(question, MultipleChoiceQuestion):
+        named = [i for i, o in enumerate(question.options) if " ".join(o.split()).casefold() == word]
+        if len(named) == 1:
+            return str(named[0])
+        if word.isdigit() and 1 <= int(word) <= len(question.options):
+            return str(int(word) - 1)
+    return None
+
+
 def grade(question: Question, given: str) -> bool | None:
     """Right or wrong; None when a numeric answer is not a number (the question is asked again)."""
     if isinstance(question, MultipleChoiceQuestion):

@@ -8,7 +8,7 @@ from fiml_cms.lesson import NumericQuestion
 
 from . import gamification, lessons, migration, questions, reconcile, screens, stepping
 from .messages import Message
-from .model import QUIZ, QuizAnswer
+from .model import QUIZ, QuizAnswer, StoredAnswer
 from .observe import USER_ERROR
 from .turn import Turn, same_key
 
@@ -52,6 +52,11 @@ def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: s
     progress = turn.repo.save_progress(
         replace(progress, answers=progress.answers + (answer,), updated_at=turn.now)
     )
+    turn.repo.record_answer(
+        StoredAnswer(
+            turn.learner_id, lesson_id, progress.attempt, question.id, asked.version, given, correct, turn.now
+        )
+    )
     earned = 0
     if correct and not reconcile.answer_paid_under_former_ids(turn, lesson_id, question.id):
         award = gamification.answer_award(
@@ -73,15 +78,23 @@ def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: s
 
 
 def typed_answer(turn: Turn, text: str) -> list[Message]:
-    """Free text answers the numeric question the learner was asked most recently, if any."""
+    """Free text answers the question the learner was asked most recently, if any: a number at a
+    numeric question; at a choice question an option's text, else the question again with its buttons."""
     waiting = [p for p in turn.repo.all_progress(turn.learner_id) if p.status == QUIZ]
     for progress in sorted(waiting, key=lambda p: p.updated_at or turn.now, reverse=True):
         lesson = turn.pinned(progress)
         question = questions.next_question(lesson, progress)
+        if question is None:
+            continue
         if isinstance(question, NumericQuestion):
             return answer(turn, lesson.id, lesson.version, question.id, text.strip())
+        given = questions.typed_choice(question, text)
+        if given is not None:
+            return answer(turn, lesson.id, lesson.version, question.id, given)
+        turn.events.outcome = USER_ERROR
+        return [
+            Message("Please pick one of the answers below (tap it, or type its text)."),
+            questions.question_message(lesson, question),
+        ]
     turn.events.outcome = USER_ERROR
-    return [
-        Message("I didn't understand that. Use the buttons, or one of these commands:"),
-        screens.help_message(),
-    ]
+    return [screens.help_message("I didn't understand that. Use the buttons, or one of these commands:")]

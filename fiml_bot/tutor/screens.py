@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import gamification
+from . import gamification, zones
 from .callbacks import ListPage, ShowProgress, encode
 from .messages import Button, Message
 from .model import COMPLETED
@@ -23,25 +23,39 @@ def start(turn: Turn) -> list[Message]:
     return [Message(text, HOME)]
 
 
-def help_message() -> Message:
+def help_message(above: str = "") -> Message:
+    """The commands and the menu; `above` (e.g. why it is shown) goes first, so the menu is shown once."""
     return Message(
-        "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
+        (f"{above}\n\n" if above else "")
+        + "**Commands**\n\n/lessons: browse the lessons\n/progress: your XP, level, streak and badges\n"
         "/timezone Europe/Berlin: set your time zone (streaks follow your calendar day)\n"
-        "/report: tell the authors about a problem in the section or question you are at\n/help: this list\n\n"
+        "/report: tell the authors about a problem in the section or question you are at\n"
+        "/settings: which messages I may send you\n/help: this list\n\n"
         "Tap the buttons under my messages to move on; type a number to answer a numeric question.",
         HOME,
     )
 
 
-def set_time_zone(turn: Turn, zone: str) -> list[Message]:
-    zone = zone.strip()
-    if not zone or not gamification.valid_time_zone(zone):
-        turn.events.outcome = USER_ERROR
+def set_time_zone(turn: Turn, typed: str) -> list[Message]:
+    """`/timezone` alone shows the zone; a name is matched ignoring case, a typo gets a did-you-mean."""
+    typed = typed.strip()
+    if not typed:
         return [
             Message(
-                f"I don't know the time zone {zone!r}. Use a name like Europe/Berlin, America/New_York or UTC."
+                f"Your time zone is {turn.learner.time_zone}: your streak follows the calendar day there.\n\n"
+                "To change it, send /timezone with a name like Europe/Berlin, America/New_York or UTC."
             )
         ]
+    zone = zones.canonical_zone(typed)
+    if zone is None:
+        turn.events.outcome = USER_ERROR
+        close = zones.close_zones(typed)
+        hint = (
+            "Did you mean " + " or ".join(f"/timezone {c}" for c in close) + "?"
+            if close
+            else "Use a name like Europe/Berlin, America/New_York or UTC."
+        )
+        return [Message(f"I don't know the time zone {typed!r}. {hint}")]
     turn.learner = turn.repo.save_learner(replace(turn.learner, time_zone=zone))
     return [Message(f"Time zone set to {zone}. Your streak now follows the calendar day there.")]
 

@@ -16,7 +16,7 @@ from fiml_cms.errors import FimlError
 from fiml_cms.lesson import Lesson
 
 from . import callbacks
-from .features import Features
+from .features import Features, LearnerContext, learner_context
 from .messages import Message
 from .model import Learner, LessonProgress
 from .observe import ActionEvents
@@ -50,8 +50,17 @@ class Turn:
     features: Features
     events: ActionEvents
     refreshed: bool = False  # the content was refreshed for this action already
+    language: str = ""  # the platform's language code for the learner, if it says
     notes: list[Message] = field(default_factory=list)  # shown above the action's own reply
     learner: Learner = field(init=False)  # set first thing by the dispatcher
+
+    def learner_context(self) -> LearnerContext:
+        """What flag rules may look at (read only when a flag asks)."""
+        return learner_context(self.repo, self.learner_id, self.now, self.language, self.learner)
+
+    def enabled(self, flag: str) -> bool:
+        """Whether a feature flag is on for this learner, with what the bot knows of them as context."""
+        return self.features.enabled(flag, self.learner_id, self.learner_context)
 
     def resolve(self, key: str) -> str | None:
         lesson_id = self.content.catalogue().resolve_key(key)

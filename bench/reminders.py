@@ -1,0 +1,185 @@
+"""Planning streak reminders for 100,000 learners (issue 26), on SQLite, with two processes.
+
+| metric | what is timed | goal |
+|---|---|---|
+| planning | `reminders.plan`: one read-only snapshot of the learners with a streak, then the reminders scheduled in batches of 500, each its own short write transaction | <= 5 s |
+| action during planning | `Tutor.handle` in this process, back to back, while another process plans | <= 50 ms |
+| action, idle | the same actions with nothing else running | - |
+| anchor: one transaction | the same reminders scheduled in a single write transaction (batch = all), and the actions meanwhile | - |
+
+Usage: .venv/bin/python -m bench.reminders [--learners 100000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import delete, insert
+
+from bench.benchlib import cpu_model
+from bench.gitgen import ensure_repo
+from fiml_bot import reminders
+from fiml_bot.content import LessonContent
+from fiml_bot.storage import open_storage
+from fiml_bot.storage.database import make_engine
+from fiml_bot.storage.models import LearnerRow, ScheduledMessageRow
+from fiml_bot.tutor.engine import STORAGE_DOWN, Tutor
+from fiml_bot.tutor.events import Help
+from fiml_cms.config import load_settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
+ZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Sao_Paulo",
+)
+
+
+def seed(url: str, count: int, batch: int = 10_000) -> None:
+    """`count` Telegram learners with a 5-day streak, last active yesterday, in eight time zones."""
+    engine = make_engine(url)
+    try:
+        for start in range(0, count, batch):
+            rows = [
+                {
+                    "id": f"telegram:{2_000_000 + n}",
+                    "name": "",
+                    "time_zone": ZONES[n % len(ZONES)],
+                    "active": True,
+                    "streak_days": 5,
+                    "last_active_day": dt.date(2026, 12, 6),
+                    "freeze_available": True,
+                    "freeze_used_on": None,
+                    "created_at": NOW - dt.timedelta(days=30),
+                    "revision": 1,
+                }
+                for n in range(start, min(count, start + batch))
+            ]
+            with engine.begin() as connection:
+                connection.execute(insert(LearnerRow), rows)
+    finally:
+        engine.dispose()
+
+
+def clear(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(delete(ScheduledMessageRow))
+    finally:
+        engine.dispose()
+
+
+def child(url: str, batch: int) -> None:
+    """The other process: plan once, print the seconds and how many were planned."""
+    storage = open_storage(url)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    began = time.perf_counter()
+    planned = reminders.plan(storage, NOW, batch=batch)
+    print(f"{time.perf_counter() - began:.4f} {planned}", flush=True)
+    storage.close()
+
+
+def actions_while(
+    process: subprocess.Popen | None, tutor: Tutor, count: int, prefix: str
+) -> tuple[list[float], int]:
+    """Seconds per action (and failures), back to back, until `count` are done and `process` ended."""
+    times, failures, n = [], 0, 0
+    while n < count or (process is not None and process.poll() is None):
+        n += 1
+        began = time.perf_counter()
+        replies = tutor.handle(f"telegram:{prefix}{n}", Help(), event_key=f"telegram:{prefix}:{n}")
+        times.append(time.perf_counter() - began)
+        failures += bool(replies) and replies[0].text == STORAGE_DOWN
+        if n > 1_000_000:  # bounded: a planner that never ends must not keep this loop going
+            break
+    return times, failures
+
+
+def plan_beside_actions(
+    url: str, batch: int, tutor: Tutor, prefix: str
+) -> tuple[float, int, list[float], int]:
+    clear(url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.reminders", "--child", url, str(batch)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    times, failures = actions_while(process, tutor, 20, prefix)
+    seconds, planned = process.stdout.read().split()
+    process.wait()
+    return float(seconds), int(planned), times, failures
+
+
+def ms(values: list[float], q: float | None = None) -> str:
+    if q is None:
+        return f"{statistics.median(values) * 1000:.1f} ms"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=reminders.BATCH, help="reminders per write transaction")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+
+    repo = ensure_repo(11, 3)
+    workdir = Path(tempfile.mkdtemp(prefix="fiml-bench-reminders-"))
+    url = f"sqlite:///{workdir / 'reminders.db'}"
+    open_storage(url, auto_upgrade=True).close()
+    seed(url, args.learners)
+    tutor = Tutor(LessonContent.open(repo.root, load_settings(repo.root)), open_storage(url))
+
+    idle, _ = actions_while(None, tutor, 200, "idle")
+    rounds = [plan_beside_actions(url, args.batch, tutor, f"r{i}-") for i in range(args.rounds)]
+    anchor = plan_beside_actions(url, args.learners, tutor, "anchor-")
+
+    print(
+        f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, "
+        f"Python {platform.python_version()}; SQLite file, WAL"
+    )
+    print(f"- {args.learners} learners with a streak at risk; {rounds[0][1]} reminders planned per round\n")
+    print("| case | planning (median of rounds) | actions meanwhile | action median | p99 | max | failed |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    times = [t for r in rounds for t in r[2]]
+    print(
+        f"| planning, batches of {args.batch} | {statistics.median(r[0] for r in rounds):.2f} s | "
+        f"{len(times)} | {ms(times)} | {ms(times, 0.99)} | {max(times) * 1000:.1f} ms | {sum(r[3] for r in rounds)} |"
+    )
+    print(
+        f"| anchor: one transaction | {anchor[0]:.2f} s | {len(anchor[2])} | {ms(anchor[2])} | "
+        f"{ms(anchor[2], 0.99)} | {max(anchor[2]) * 1000:.1f} ms | {anchor[3]} |"
+    )
+    print(f"| idle | - | {len(idle)} | {ms(idle)} | {ms(idle, 0.99)} | {max(idle) * 1000:.1f} ms | 0 |")
+
+
+if __name__ == "__main__":
+    main()

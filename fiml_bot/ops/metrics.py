@@ -104,6 +104,13 @@ class BotMetrics:
             ("method", "code"),
             registry=r,
         )
+        self.budget_fallbacks = Counter(
+            "fiml_send_budget_fallbacks",
+            "Sends limited by the process alone because the shared send budget failed, by reason "
+            "(unreachable: an outage; error: a script or protocol error, a bug).",
+            ("reason",),
+            registry=r,
+        )
         self.db_errors = Counter(
             "fiml_db_errors", "Actions that failed because the database was unavailable.", registry=r
         )
@@ -164,6 +171,9 @@ class BotMetrics:
 
     def telegram_error(self, method: str, code: str) -> None:
         self.telegram_errors.labels(method if method in TELEGRAM_METHODS else "other", code).inc()
+
+    def send_budget_fallback(self, reason: str) -> None:
+        self.budget_fallbacks.labels(reason).inc()
 
     def watch_content(self, refresh_age: Callable[[], float]) -> None:
         """`refresh_age` gives the seconds since the content's last successful refresh."""

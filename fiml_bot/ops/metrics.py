@@ -26,6 +26,7 @@ from ..tutor.observe import ActionEvents
 UPDATE_KINDS = ("message", "callback_query", "other")
 OUTCOMES = ("ok", "user_error", "failed")
 TELEGRAM_METHODS = ("sendMessage", "editMessageText", "answerCallbackQuery", "setWebhook", "setMyCommands")
+BUDGET_FALLBACK_REASONS = ("unreachable", "error")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # An update takes 1-20 ms here; a slow database or Telegram pushes it to seconds.
 DURATION_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -45,6 +46,10 @@ class BotMetrics:
             for outcome in OUTCOMES:
                 self.updates.labels(kind, outcome)  # exported at 0 from the start, so rates work at once
         self.content_refresh_age.set_function(lambda: 0.0)
+        for method in TELEGRAM_METHODS:
+            self.telegram_errors.labels(method, "429")  # at 0 from the start: the first 429 is an increase
+        for reason in BUDGET_FALLBACK_REASONS:
+            self.budget_fallbacks.labels(reason)
 
     def _declare_updates(self, r: CollectorRegistry) -> None:
         """Telegram updates: how many, how long, and what the version policy did."""

@@ -450,3 +450,42 @@ def test_two_processes_one_budget(store: str, request: pytest.FixtureRequest) ->
     sends = fake.calls_to("sendMessage")
     assert len(sends) == 2 * each and fake.errors(429) == []
     assert max(r["seconds"] for r in results) >= 2.0 * 0.95  # shared: 80 messages, 28 in any second
+
+
+def test_every_429_is_counted_in_the_bots_metrics() -> None:
+    """The limiter retries a 429 itself; `fiml_telegram_api_errors_total{code="429"}` still sees it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from fiml_bot.adapters.telegram import build_application
+    from fiml_bot.ops.metrics import BotMetrics
+
+    def value(text: str, name: str, **labels: str) -> float:
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+
+    metrics = BotMetrics()
+    before = metrics.exposition().decode()
+    assert 'fiml_telegram_api_errors_total{code="429",method="sendMessage"} 0.0' in before  # exported at 0
+    fake = FakeBotApi()
+    fake.fail_next("sendMessage", times=2, error_code=429, retry_after=1)
+    app = build_application(
+        object(),  # type: ignore[arg-type]  # no update is processed: only the bot's sends
+        fake.default_token,
+        builder=fake.application_builder(),
+        metrics=metrics,
+        budget=MemoryBudget(SETTINGS),
+    )
+
+    async def go() -> None:
+        async with app:
+            await app.bot.send_message(9, "after two 429s")
+
+    asyncio.run(go())
+    text = metrics.exposition().decode()
+    assert len(fake.sent(9)) == 1
+    assert value(text, "fiml_telegram_api_errors_total", method="sendMessage", code="429") == 2
+    assert value(text, "fiml_send_budget_fallbacks_total") == 0

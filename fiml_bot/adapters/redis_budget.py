@@ -28,7 +28,8 @@ end
 local function n(v) return tonumber(v) or 0 end
 """
 
-# ARGV: now|'', priority, cap, reserve, chat gap, reply guard, broadcast gap, paid gap (microseconds).
+# ARGV: now|'', priority, cap, reserve, chat gap, reply guard, broadcast gap, paid gap (microseconds),
+# burst, spacing (microseconds).
 TAKE = (
     _CLOCK
     + """
@@ -36,10 +37,11 @@ local fleet, chatkey = KEYS[1], KEYS[2]
 local priority = ARGV[2]
 local cap, reserve = tonumber(ARGV[3]), tonumber(ARGV[4])
 local chat_gap, guard, bgap, pgap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local fields = {'pause', 'replies', 'b', 'p'}
+local burst, spacing = tonumber(ARGV[9]), tonumber(ARGV[10])
+local fields = {'pause', 'replies', 'b', 'p', 'g'}
 for i = 0, cap - 1 do fields[#fields + 1] = 'w:' .. i end
 local v = redis.call('HMGET', fleet, unpack(fields))
-local pause, replies, bdue, pdue = n(v[1]), n(v[2]), n(v[3]), n(v[4])
+local pause, replies, bdue, pdue, tat = n(v[1]), n(v[2]), n(v[3]), n(v[4]), n(v[5])
 if pause > now then return {pause - now, 1} end
 local writes = {}
 local chat_due = nil
@@ -53,7 +55,7 @@ local function window(limit)
   local young = {}
   local free = nil
   for i = 0, cap - 1 do
-    local at = v[5 + i]
+    local at = v[6 + i]
     if at and tonumber(at) > now - 1000000 then
       young[#young + 1] = tonumber(at)
     elseif not free then
@@ -66,20 +68,31 @@ local function window(limit)
   end
   return 0, free
 end
+-- the fleet's pace (GCRA): 0 and the next 'g', or the wait
+local function pace(headroom)
+  local allowance = (burst - 1 - headroom) * spacing
+  if tat - allowance > now then return tat - allowance - now, nil end
+  return 0, math.max(tat, now) + spacing
+end
+local function hold_broadcasts(wait)
+  redis.call('HSET', fleet, 'replies', string.format('%.0f', math.max(replies, now + wait + guard)))
+  redis.call('PEXPIRE', fleet, 86400000)
+  return {wait, 0}
+end
 if priority == 'reply' then
   local wait, free = window(cap)
-  if not free then
-    redis.call('HSET', fleet, 'replies', string.format('%.0f', math.max(replies, now + wait + guard)))
-    redis.call('PEXPIRE', fleet, 86400000)
-    return {wait, 0}
-  end
-  writes = {free, now}
+  if not free then return hold_broadcasts(wait) end
+  local pwait, nexttat = pace(0)
+  if not nexttat then return hold_broadcasts(pwait) end
+  writes = {free, now, 'g', nexttat}
 elseif priority == 'broadcast' then
   if replies > now then return {replies - now, 0} end
   if bdue > now then return {bdue - now, 0} end
   local wait, free = window(cap - reserve)
   if not free then return {wait, 0} end
-  writes = {free, now, 'b', math.max(bdue, now - bgap) + bgap}
+  local pwait, nexttat = pace(reserve)
+  if not nexttat then return {pwait, 0} end
+  writes = {free, now, 'g', nexttat, 'b', math.max(bdue, now - bgap) + bgap}
 else
   if pdue > now then return {pdue - now, 0} end
   writes = {'p', now + pgap}
@@ -143,6 +156,8 @@ class RedisBudget:
                     micros(s.reply_guard),
                     s.broadcast_gap_us(),
                     s.paid_gap_us(),
+                    s.burst,
+                    s.spacing_us(),
                 ],
             )
         )

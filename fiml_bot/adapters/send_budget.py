@@ -10,7 +10,7 @@ reach, and every store applies the same rule, `take` below (Redis as its Lua twi
 * `SqlBudget` (`sql_budget.py`): one short transaction per send on the bot's PostgreSQL database.
 
 The rule bounds windows, it does not refill buckets: the guarantee is that no sliding 1-second window
-holds more than `cap` counted sends (default 28, a margin under Telegram's 30 for the network's
+holds more than `cap` counted sends (default 27, a margin under Telegram's 30 for the network's
 jitter) and that a chat gets a send at most every `chat_gap` seconds (groups `group_gap`). The state
 is a set of named *slots*, each one integer time in microseconds of the store's clock (integers make
 the Python rule and its Lua twin agree to the microsecond):
@@ -18,6 +18,10 @@ the Python rule and its Lua twin agree to the microsecond):
 * `w:0` .. `w:<cap-1>`: when the fleet's last `cap` counted sends went (the window's log). A send
   may go while fewer than `cap` of them are younger than a second; a broadcast only while fewer
   than `cap - reserve` are (the reserve is for replies), and not while replies wait (`replies`).
+* `g`: the fleet's pace (GCRA: the theoretical time of the next send at `cap` a second, with a burst
+  of `burst` inside the window's cap). The window alone would let a whole cap go at one instant and
+  the next cap exactly a second later; the network's jitter then packs more than the cap into
+  Telegram's second. Paced, a burst is `burst` sends, and broadcasts leave `reserve` of it to replies.
 * `b`: when the next broadcast send may go (broadcasts are paced at `broadcast_share` of the cap:
   spread out, never a burst); `p`: the same for paid broadcasts (billed by Telegram instead of
   counted, up to 1,000/s).
@@ -56,12 +60,13 @@ class Priority(str, enum.Enum):
 class BudgetSettings:
     """The limits the fleet keeps for one bot token (a margin under Telegram's own)."""
 
-    cap: int = 28  # counted sends in any sliding second (Telegram: 30)
-    reserve: int = 2  # of the cap, broadcasts never take: a reply finds a place at once
+    cap: int = 27  # counted sends in any sliding second (Telegram: 30; the margin absorbs the jitter)
+    reserve: int = 2  # of the cap and the burst, broadcasts never take: a reply finds a place at once
+    burst: int = 5  # sends at one instant, inside the cap (then paced at the cap)
     broadcast_share: float = 0.9  # of the cap, the pace of a broadcast when no reply competes
     chat_gap: float = 1.05  # seconds between two sends to one private chat (Telegram: 1)
     group_gap: float = 3.15  # seconds between two sends to one group or channel (Telegram: 20/min)
-    reply_guard: float = 0.5  # seconds broadcasts hold back after a reply had to wait
+    reply_guard: float = 0.1  # seconds broadcasts hold back after a reply had to wait
     paid_per_second: float = 1000.0  # Telegram's ceiling for paid broadcasts
 
     def __post_init__(self) -> None:
@@ -71,6 +76,8 @@ class BudgetSettings:
             )
         if not 0 <= self.reserve < self.cap:
             raise BudgetConfigError(f"the reply reserve must be in [0, {self.cap}), not {self.reserve}")
+        if not self.reserve < self.burst <= self.cap:
+            raise BudgetConfigError(f"the burst must be in ({self.reserve}, {self.cap}], not {self.burst}")
         if not 0 < self.broadcast_share <= 1:
             raise BudgetConfigError(f"the broadcast share must be in (0, 1], not {self.broadcast_share}")
         if not 0 < self.paid_per_second <= 1000:
@@ -81,6 +88,10 @@ class BudgetSettings:
     def chat_gap_us(self, chat: int) -> int:
         """Microseconds between two sends to `chat`: private chats have positive ids, groups negative."""
         return micros(self.chat_gap if chat > 0 else self.group_gap)
+
+    def spacing_us(self) -> int:
+        """Microseconds between two sends at the cap's pace (the GCRA's emission interval)."""
+        return math.ceil(US / self.cap)
 
     def broadcast_gap_us(self) -> int:
         return max(1, math.ceil(US / (self.cap * self.broadcast_share)))
@@ -94,6 +105,7 @@ class BudgetSettings:
         return BudgetSettings(
             cap=cap,
             reserve=min(self.reserve, cap - 1),
+            burst=max(min(self.burst, cap), min(self.reserve, cap - 1) + 1),
             broadcast_share=self.broadcast_share,
             chat_gap=self.chat_gap,
             group_gap=self.group_gap,
@@ -145,6 +157,17 @@ def window_wait(slots: Mapping[str, int], now: int, names: list[str], limit: int
     return 0, free
 
 
+def pace_wait(slots: Mapping[str, int], now: int, settings: BudgetSettings, headroom: int) -> tuple[int, int]:
+    """(0, the pace's next `g`) when a send conforms at `now` leaving `headroom` sends of the burst
+    unused, else (microseconds to wait, 0)."""
+    spacing = settings.spacing_us()
+    allowance = (settings.burst - 1 - headroom) * spacing
+    tat = slots.get("g", 0)
+    if tat - allowance > now:
+        return tat - allowance - now, 0
+    return 0, max(tat, now) + spacing
+
+
 def take(
     slots: Mapping[str, int], now: int, chat: int | None, priority: Priority, settings: BudgetSettings
 ) -> Decision:
@@ -168,7 +191,12 @@ def take(
         if free is None:
             guard = max(slots.get("replies", 0), now + wait + micros(settings.reply_guard))
             return Decision(wait, False, {"replies": guard})
+        wait, pace = pace_wait(slots, now, settings, 0)
+        if wait:
+            guard = max(slots.get("replies", 0), now + wait + micros(settings.reply_guard))
+            return Decision(wait, False, {"replies": guard})
         changes[free] = now
+        changes["g"] = pace
     elif priority is Priority.BROADCAST:
         replies = slots.get("replies", 0)
         if replies > now:
@@ -179,8 +207,12 @@ def take(
         wait, free = window_wait(slots, now, names, settings.cap - settings.reserve)
         if free is None:
             return Decision(wait, False, {})
+        wait, pace = pace_wait(slots, now, settings, settings.reserve)
+        if wait:
+            return Decision(wait, False, {})
         gap = settings.broadcast_gap_us()
         changes[free] = now
+        changes["g"] = pace
         changes["b"] = max(due, now - gap) + gap  # one late wake-up is caught up, never more
     else:
         due = slots.get("p", 0)
@@ -281,7 +313,7 @@ STORES = ("memory", "redis", "database")
 
 
 def settings_from_env(env: Mapping[str, str]) -> BudgetSettings:
-    """`FIML_TELEGRAM_RATE` (the cap: messages in any second per token, default 28) and
+    """`FIML_TELEGRAM_RATE` (the cap: messages in any second per token, default 27) and
     `FIML_BROADCAST_SHARE` (of the cap, default 0.9)."""
     values: dict[str, float] = {}
     for variable, name in (("FIML_TELEGRAM_RATE", "cap"), ("FIML_BROADCAST_SHARE", "broadcast_share")):

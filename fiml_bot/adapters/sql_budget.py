@@ -39,7 +39,7 @@ from .send_budget import (
 
 # The Core table from the metadata (typed `Table`; the model's `__table__` is typed as any `FromClause`).
 TABLE = SendBudgetRow.metadata.tables[SendBudgetRow.__tablename__]
-FLEET_SLOTS = ("pause", "replies", "b", "p")
+FLEET_SLOTS = ("pause", "replies", "b", "p", "g")
 LOCK = "lock"
 PRUNE_EVERY = 1000  # takes between deletions of chat rows whose next send is due already
 T = TypeVar("T")

@@ -46,10 +46,20 @@ steps = st.builds(
     priority=st.sampled_from(list(Priority)),
     pause=st.one_of(st.none(), st.none(), st.none(), st.none(), st.sampled_from([0.5, 1.0, 2.0])),
 )
+
+
+def limits_of(cap: int, reserve: int, burst: int, share: float) -> BudgetSettings:
+    reserve = min(reserve, cap - 1)
+    return BudgetSettings(
+        cap=cap, reserve=reserve, burst=max(reserve + 1, min(burst, cap)), broadcast_share=share
+    )
+
+
 budgets = st.builds(
-    lambda cap, reserve, share: BudgetSettings(cap=cap, reserve=min(reserve, cap - 1), broadcast_share=share),
+    limits_of,
     cap=st.integers(1, 5),
     reserve=st.integers(0, 2),
+    burst=st.integers(1, 5),
     share=st.sampled_from([0.3, 0.9, 1.0]),
 )
 

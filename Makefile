@@ -38,6 +38,7 @@ bench: $(STAMP)
 	-$(BIN)/python -m bench.doctor
 	-$(BIN)/python -m bench.scale
 	-$(BIN)/python -m bench.telegram_budget
+	-$(BIN)/python -m bench.budget_drill
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from .send_budget import US, BudgetUnreachable, MemoryBudget, Priority, SendBudget
+from .send_budget import US, BudgetUnreachable, Decision, MemoryBudget, Priority, SendBudget
 
 log = logging.getLogger("fiml_bot.rate_limit")
 
@@ -127,8 +127,7 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
         priority = self._priority(data, rate_limit_args)
         chat = _chat_of(data)
         for attempt in range(self.max_retries + 1):
-            if limited:
-                await self.wait_for_turn(chat, priority)
+            turn = await self.wait_for_turn(chat, priority) if limited else None
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -142,6 +141,9 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
                 await self._pause(seconds)
                 if not limited:
                     await asyncio.sleep(seconds + random.uniform(0.0, RESUME_JITTER))
+            finally:
+                if turn is not None:
+                    await self._sent(chat, *turn)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _priority(self, data: dict[str, Any], rate_limit_args: RateLimitArgs | None) -> Priority:
@@ -150,7 +152,7 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
         asked = (rate_limit_args or {}).get("priority")
         return Priority(asked) if asked is not None else self.priority
 
-    async def wait_for_turn(self, chat: int | None, priority: Priority) -> None:
+    async def wait_for_turn(self, chat: int | None, priority: Priority) -> tuple[Decision, SendBudget]:
         """Return once the budget granted a send; naps are short so a freed budget is noticed soon.
 
         One request per priority is in flight to the store at a time: a process with many queued
@@ -160,15 +162,16 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
         lock = self._asking.setdefault(priority, asyncio.Lock())
         while True:
             async with lock:
-                wait, paused = await self._take(chat, priority)
-            if wait <= 0:
-                return
-            if paused:
-                await asyncio.sleep(wait / US + random.uniform(0.0, RESUME_JITTER))
+                decision, budget = await self._take(chat, priority)
+            if decision.wait <= 0:
+                return decision, budget
+            if decision.paused:
+                await asyncio.sleep(decision.wait / US + random.uniform(0.0, RESUME_JITTER))
             else:
-                await asyncio.sleep(min(wait / US, self.longest_nap))
+                await asyncio.sleep(min(decision.wait / US, self.longest_nap))
 
-    async def _take(self, chat: int | None, priority: Priority) -> tuple[int, bool]:
+    async def _take(self, chat: int | None, priority: Priority) -> tuple[Decision, SendBudget]:
+        """The decision, and the budget that made it (the shared one, or this process's fallback)."""
         if self._down_since is None or time.monotonic() >= self._next_probe:
             try:
                 await self._heartbeat()
@@ -177,10 +180,18 @@ class FleetRateLimiter(BaseRateLimiter[RateLimitArgs]):
                 self._store_failed(exc)
             else:
                 self._store_answered()
-                return decision.wait, decision.paused
+                return decision, self.budget
         self.fallbacks += 1
-        decision = await self._local.take(chat, priority)
-        return decision.wait, decision.paused
+        return await self._local.take(chat, priority), self._local
+
+    async def _sent(self, chat: int | None, decision: Decision, budget: SendBudget) -> None:
+        """Tell the budget that granted the send that its answer came (a lost message is harmless:
+        the send then counts as in flight for `hold` seconds, longer than needed, never shorter)."""
+        try:
+            await budget.sent(chat, decision)
+        except Exception as exc:
+            if budget is self.budget:
+                self._store_failed(exc)
 
     async def _heartbeat(self) -> None:
         now = time.monotonic()

@@ -29,7 +29,7 @@ local function n(v) return tonumber(v) or 0 end
 """
 
 # ARGV: now|'', priority, cap, reserve, chat gap, reply guard, broadcast gap, paid gap (microseconds),
-# burst, spacing (microseconds).
+# burst, spacing, hold (microseconds). Answers {wait, paused} or, granted, {0, 0, log slot, held}.
 TAKE = (
     _CLOCK
     + """
@@ -37,7 +37,7 @@ local fleet, chatkey = KEYS[1], KEYS[2]
 local priority = ARGV[2]
 local cap, reserve = tonumber(ARGV[3]), tonumber(ARGV[4])
 local chat_gap, guard, bgap, pgap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local burst, spacing = tonumber(ARGV[9]), tonumber(ARGV[10])
+local burst, spacing, hold = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local fields = {'pause', 'replies', 'b', 'p', 'g'}
 for i = 0, cap - 1 do fields[#fields + 1] = 'w:' .. i end
 local v = redis.call('HMGET', fleet, unpack(fields))
@@ -75,7 +75,7 @@ local function pace(headroom)
   return 0, math.max(tat, now) + spacing
 end
 local function hold_broadcasts(wait)
-  redis.call('HSET', fleet, 'replies', string.format('%.0f', math.max(replies, now + wait + guard)))
+  redis.call('HSET', fleet, 'replies', string.format('%.0f', math.max(replies, now + math.min(wait, 1000000) + guard)))
   redis.call('PEXPIRE', fleet, 86400000)
   return {wait, 0}
 end
@@ -84,7 +84,7 @@ if priority == 'reply' then
   if not free then return hold_broadcasts(wait) end
   local pwait, nexttat = pace(0)
   if not nexttat then return hold_broadcasts(pwait) end
-  writes = {free, now, 'g', nexttat}
+  writes = {free, now + hold, 'g', nexttat}
 elseif priority == 'broadcast' then
   if replies > now then return {replies - now, 0} end
   if bdue > now then return {bdue - now, 0} end
@@ -92,18 +92,20 @@ elseif priority == 'broadcast' then
   if not free then return {wait, 0} end
   local pwait, nexttat = pace(reserve)
   if not nexttat then return {pwait, 0} end
-  writes = {free, now, 'g', nexttat, 'b', math.max(bdue, now - bgap) + bgap}
+  writes = {free, now + hold, 'g', nexttat, 'b', math.max(bdue, now - bgap) + bgap}
 else
   if pdue > now then return {pdue - now, 0} end
   writes = {'p', now + pgap}
 end
+local granted = {0, 0}
+if priority == 'reply' or priority == 'broadcast' then granted = {0, 0, writes[1], writes[2]} end
 for i = 2, #writes, 2 do writes[i] = string.format('%.0f', writes[i]) end
 redis.call('HSET', fleet, unpack(writes))
 redis.call('PEXPIRE', fleet, 86400000)
 if chat_due then
   redis.call('SET', chatkey, string.format('%.0f', chat_due), 'PX', math.floor((chat_due - now) / 1000) + 60000)
 end
-return {0, 0}
+return granted
 """
 )
 
@@ -115,6 +117,24 @@ if until_ > n(redis.call('HGET', KEYS[1], 'pause')) then
   redis.call('HSET', KEYS[1], 'pause', string.format('%.0f', until_))
 end
 redis.call('PEXPIRE', KEYS[1], 86400000)
+return 0
+"""
+)
+
+# KEYS: fleet, chat key or ''; ARGV: now|'', log slot or '', held, chat gap (microseconds).
+SENT = (
+    _CLOCK
+    + """
+if ARGV[2] ~= '' then
+  local current = redis.call('HGET', KEYS[1], ARGV[2])
+  if current and tonumber(current) == tonumber(ARGV[3]) then
+    redis.call('HSET', KEYS[1], ARGV[2], string.format('%.0f', now))
+  end
+end
+if KEYS[2] ~= '' then
+  local due = math.max(n(redis.call('GET', KEYS[2])), now + tonumber(ARGV[4]))
+  redis.call('SET', KEYS[2], string.format('%.0f', due), 'PX', math.floor((due - now) / 1000) + 60000)
+end
 return 0
 """
 )
@@ -140,13 +160,17 @@ class RedisBudget:
         self._take = self._client.register_script(TAKE)
         self._pause = self._client.register_script(PAUSE)
         self._heartbeat = self._client.register_script(HEARTBEAT)
+        self._sent = self._client.register_script(SENT)
+
+    def _chat_key(self, chat: int | None) -> str:
+        return f"{self.fleet_key}:next:{chat}" if chat is not None else ""
 
     async def take(self, chat: int | None, priority: Priority, now: int | None = None) -> Decision:
         """`now`: the store's clock unless given (tests drive the script through chosen times)."""
         s = self.settings
-        wait, paused = await _answer(
+        answer = await _answer(
             self._take(
-                keys=[self.fleet_key, f"{self.fleet_key}:next:{chat}" if chat is not None else ""],
+                keys=[self.fleet_key, self._chat_key(chat)],
                 args=[
                     "" if now is None else now,
                     priority.value,
@@ -158,10 +182,23 @@ class RedisBudget:
                     s.paid_gap_us(),
                     s.burst,
                     s.spacing_us(),
+                    micros(s.hold),
                 ],
             )
         )
-        return Decision(int(wait), bool(paused), {})
+        if len(answer) > 2:
+            slot = answer[2].decode() if isinstance(answer[2], bytes) else str(answer[2])
+            return Decision(0, False, {}, slot, int(answer[3]))
+        return Decision(int(answer[0]), bool(answer[1]), {})
+
+    async def sent(self, chat: int | None, decision: Decision, now: int | None = None) -> None:
+        gap = self.settings.chat_gap_us(chat) if chat is not None else 0
+        await _answer(
+            self._sent(
+                keys=[self.fleet_key, self._chat_key(chat)],
+                args=["" if now is None else now, decision.slot, decision.held, gap],
+            )
+        )
 
     async def pause(self, seconds: float, now: int | None = None) -> None:
         await _answer(self._pause(keys=[self.fleet_key], args=["" if now is None else now, micros(seconds)]))

@@ -10,8 +10,8 @@ reach, and every store applies the same rule, `take` below (Redis as its Lua twi
 * `SqlBudget` (`sql_budget.py`): one short transaction per send on the bot's PostgreSQL database.
 
 The rule bounds windows, it does not refill buckets: the guarantee is that no sliding 1-second window
-holds more than `cap` counted sends (default 27, a margin under Telegram's 30 for the network's
-jitter) and that a chat gets a send at most every `chat_gap` seconds (groups `group_gap`). The state
+holds more than `cap` counted sends (default 28, under Telegram's 30; each send counts from its
+answer, which is after Telegram saw it, so the bound holds at Telegram's end whatever the delays) and that a chat gets a send at most every `chat_gap` seconds (groups `group_gap`). The state
 is a set of named *slots*, each one integer time in microseconds of the store's clock (integers make
 the Python rule and its Lua twin agree to the microsecond):
 
@@ -60,13 +60,14 @@ class Priority(str, enum.Enum):
 class BudgetSettings:
     """The limits the fleet keeps for one bot token (a margin under Telegram's own)."""
 
-    cap: int = 27  # counted sends in any sliding second (Telegram: 30; the margin absorbs the jitter)
+    cap: int = 28  # counted sends in any sliding second, each counted from its answer (Telegram: 30)
     reserve: int = 2  # of the cap and the burst, broadcasts never take: a reply finds a place at once
     burst: int = 5  # sends at one instant, inside the cap (then paced at the cap)
     broadcast_share: float = 0.9  # of the cap, the pace of a broadcast when no reply competes
     chat_gap: float = 1.05  # seconds between two sends to one private chat (Telegram: 1)
     group_gap: float = 3.15  # seconds between two sends to one group or channel (Telegram: 20/min)
     reply_guard: float = 0.1  # seconds broadcasts hold back after a reply had to wait
+    hold: float = 10.0  # seconds a granted send counts as in flight until its answer (`sent`) comes
     paid_per_second: float = 1000.0  # Telegram's ceiling for paid broadcasts
 
     def __post_init__(self) -> None:
@@ -110,6 +111,7 @@ class BudgetSettings:
             chat_gap=self.chat_gap,
             group_gap=self.group_gap,
             reply_guard=self.reply_guard,
+            hold=self.hold,
             paid_per_second=self.paid_per_second,
         )
 
@@ -132,11 +134,14 @@ Slots = dict[str, int]
 
 
 class Decision(NamedTuple):
-    """A take's answer: microseconds to wait (0: send now), whether the fleet is paused, what to write."""
+    """A take's answer: microseconds to wait (0: send now), whether the fleet is paused, what to write;
+    for a counted send granted, the log slot it holds and the time written there until it is `sent`."""
 
     wait: int
     paused: bool
     changes: Slots
+    slot: str = ""
+    held: int = 0
 
 
 def chat_slot(chat: int | None) -> str | None:
@@ -189,14 +194,16 @@ def take(
     if priority is Priority.REPLY:
         wait, free = window_wait(slots, now, names, settings.cap)
         if free is None:
-            guard = max(slots.get("replies", 0), now + wait + micros(settings.reply_guard))
+            guard = max(slots.get("replies", 0), now + min(wait, WINDOW) + micros(settings.reply_guard))
             return Decision(wait, False, {"replies": guard})
         wait, pace = pace_wait(slots, now, settings, 0)
         if wait:
-            guard = max(slots.get("replies", 0), now + wait + micros(settings.reply_guard))
+            guard = max(slots.get("replies", 0), now + min(wait, WINDOW) + micros(settings.reply_guard))
             return Decision(wait, False, {"replies": guard})
-        changes[free] = now
+        held = now + micros(settings.hold)
+        changes[free] = held
         changes["g"] = pace
+        return Decision(0, False, changes, free, held)
     elif priority is Priority.BROADCAST:
         replies = slots.get("replies", 0)
         if replies > now:
@@ -211,15 +218,36 @@ def take(
         if wait:
             return Decision(wait, False, {})
         gap = settings.broadcast_gap_us()
-        changes[free] = now
+        held = now + micros(settings.hold)
+        changes[free] = held
         changes["g"] = pace
         changes["b"] = max(due, now - gap) + gap  # one late wake-up is caught up, never more
+        return Decision(0, False, changes, free, held)
     else:
         due = slots.get("p", 0)
         if due > now:
             return Decision(due - now, False, {})
         changes["p"] = now + settings.paid_gap_us()
     return Decision(0, False, changes)
+
+
+def sent(
+    slots: Mapping[str, int], now: int, chat: int | None, slot: str, held: int, settings: BudgetSettings
+) -> Slots:
+    """The slots after a granted send's answer came at `now`: its log slot counts from now (Telegram
+    saw it at the latest now) instead of `held`, and its chat's next send is a gap after now.
+
+    Why: a send's turn is granted before it reaches Telegram, by a delay that varies (the event loop,
+    the network); counting each send from its answer makes the window's bound hold at Telegram's end
+    whatever the delay. Nothing changes when the slot was reused meanwhile (it no longer holds `held`).
+    """
+    changes: Slots = {}
+    if slot and slots.get(slot) == held:
+        changes[slot] = now
+    chat_name = chat_slot(chat)
+    if chat_name is not None:
+        changes[chat_name] = max(slots.get(chat_name, 0), now + settings.chat_gap_us(chat))  # type: ignore[arg-type]
+    return changes
 
 
 def paused_until(slots: Mapping[str, int], now: int, seconds: float) -> Slots:
@@ -251,6 +279,10 @@ class SendBudget(Protocol):
 
     async def pause(self, seconds: float) -> None:
         """Nothing is sent by anyone for `seconds` (Telegram answered 429)."""
+        ...
+
+    async def sent(self, chat: int | None, decision: Decision) -> None:
+        """The send `decision` granted got its answer (delivered or not): it counts from now."""
         ...
 
     async def heartbeat(self, sender: str) -> int:
@@ -287,6 +319,9 @@ class MemoryBudget:
     async def pause(self, seconds: float) -> None:
         self._slots.update(paused_until(self._slots, self.clock(), seconds))
 
+    async def sent(self, chat: int | None, decision: Decision) -> None:
+        self._slots.update(sent(self._slots, self.clock(), chat, decision.slot, decision.held, self.settings))
+
     def adopt(self, other: MemoryBudget) -> None:
         """Take over `other`'s slots (same clock): a new share keeps the pause and the chats' gaps."""
         names = set(window_slots(self.settings))
@@ -313,7 +348,7 @@ STORES = ("memory", "redis", "database")
 
 
 def settings_from_env(env: Mapping[str, str]) -> BudgetSettings:
-    """`FIML_TELEGRAM_RATE` (the cap: messages in any second per token, default 27) and
+    """`FIML_TELEGRAM_RATE` (the cap: messages in any second per token, default 28) and
     `FIML_BROADCAST_SHARE` (of the cap, default 0.9)."""
     values: dict[str, float] = {}
     for variable, name in (("FIML_TELEGRAM_RATE", "cap"), ("FIML_BROADCAST_SHARE", "broadcast_share")):

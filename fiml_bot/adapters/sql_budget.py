@@ -33,6 +33,7 @@ from .send_budget import (
     live_senders,
     micros,
     paused_until,
+    sent,
     take,
     window_slots,
 )
@@ -73,6 +74,9 @@ class SqlBudget:
     async def pause(self, seconds: float, now: int | None = None) -> None:
         await asyncio.to_thread(_answer, lambda: self._pause_now(seconds, now))
 
+    async def sent(self, chat: int | None, decision: Decision, now: int | None = None) -> None:
+        await asyncio.to_thread(_answer, lambda: self._sent_now(chat, decision, now))
+
     async def heartbeat(self, sender: str, now: int | None = None) -> int:
         return await asyncio.to_thread(_answer, lambda: self._heartbeat_now(sender, now))
 
@@ -104,6 +108,17 @@ class SqlBudget:
             now = self._locked(conn)
             now = now if given is None else given
             self._write(conn, paused_until(self._read(conn, ["pause"]), now, seconds))
+
+    def _sent_now(self, chat: int | None, decision: Decision, given: int | None) -> None:
+        chat_name = chat_slot(chat)
+        names = [n for n in (decision.slot, chat_name) if n]
+        if not names:
+            return
+        with self._lock, self.engine.begin() as conn:
+            now = self._locked(conn)
+            now = now if given is None else given
+            changes = sent(self._read(conn, names), now, chat, decision.slot, decision.held, self.settings)
+            self._write(conn, changes)
 
     def _heartbeat_now(self, sender: str, given: int | None) -> int:
         with self._lock, self.engine.begin() as conn:

@@ -19,9 +19,11 @@ from fiml_bot.adapters.send_budget import (
     US,
     WINDOW,
     BudgetSettings,
+    Decision,
     Priority,
     Slots,
     paused_until,
+    sent,
     take,
 )
 
@@ -31,12 +33,17 @@ CHATS = [None, 1, 2, 3, -100]
 
 @dataclass(frozen=True)
 class Step:
-    """Advance the clock by `after` microseconds, then take (chat, priority) or pause `pause` seconds."""
+    """Advance the clock by `after` microseconds, then take (chat, priority), or pause `pause` seconds,
+    or (`answer`) tell the budget that the oldest granted send still unanswered got its answer."""
 
     after: int
     chat: int | None
     priority: Priority
     pause: float | None
+    answer: bool = False
+
+
+Answer = tuple[int, bool, str, int]
 
 
 steps = st.builds(
@@ -45,6 +52,7 @@ steps = st.builds(
     chat=st.sampled_from(CHATS),
     priority=st.sampled_from(list(Priority)),
     pause=st.one_of(st.none(), st.none(), st.none(), st.none(), st.sampled_from([0.5, 1.0, 2.0])),
+    answer=st.booleans(),
 )
 
 
@@ -64,40 +72,54 @@ budgets = st.builds(
 )
 
 
-def python_answers(sequence: list[Step], limits: BudgetSettings) -> list[tuple[int, bool]]:
+def python_answers(sequence: list[Step], limits: BudgetSettings) -> list[Answer]:
     slots: Slots = {}
     now, answers = T0, []
+    flight: list[tuple[int | None, Decision]] = []
     for step in sequence:
         now += step.after
         if step.pause is not None:
             slots.update(paused_until(slots, now, step.pause))
-            answers.append((-1, False))
-            continue
-        decision = take(slots, now, step.chat, step.priority, limits)
-        slots.update(decision.changes)
-        answers.append((decision.wait, decision.paused))
+            answers.append((-1, False, "", 0))
+        elif step.answer and flight:
+            chat, granted = flight.pop(0)
+            slots.update(sent(slots, now, chat, granted.slot, granted.held, limits))
+            answers.append((-2, False, "", 0))
+        else:
+            decision = take(slots, now, step.chat, step.priority, limits)
+            slots.update(decision.changes)
+            answers.append((decision.wait, decision.paused, decision.slot, decision.held))
+            if decision.wait == 0:
+                flight.append((step.chat, decision))
     return answers
 
 
-async def store_answers(budget: object, sequence: list[Step]) -> list[tuple[int, bool]]:
+async def store_answers(budget: object, sequence: list[Step]) -> list[Answer]:
     now, answers = T0, []
+    flight: list[tuple[int | None, Decision]] = []
     for step in sequence:
         now += step.after
         if step.pause is not None:
             await budget.pause(step.pause, now=now)  # type: ignore[attr-defined]
-            answers.append((-1, False))
-            continue
-        decision = await budget.take(step.chat, step.priority, now=now)  # type: ignore[attr-defined]
-        answers.append((decision.wait, decision.paused))
+            answers.append((-1, False, "", 0))
+        elif step.answer and flight:
+            chat, granted = flight.pop(0)
+            await budget.sent(chat, granted, now=now)  # type: ignore[attr-defined]
+            answers.append((-2, False, "", 0))
+        else:
+            decision = await budget.take(step.chat, step.priority, now=now)  # type: ignore[attr-defined]
+            answers.append((decision.wait, decision.paused, decision.slot, decision.held))
+            if decision.wait == 0:
+                flight.append((step.chat, decision))
     return answers
 
 
-def assert_the_bound(sequence: list[Step], answers: list[tuple[int, bool]], limits: BudgetSettings) -> None:
+def assert_the_bound(sequence: list[Step], answers: list[Answer], limits: BudgetSettings) -> None:
     """Counted grants: at most `cap` in any sliding second; a chat's grants `chat_gap` apart (groups more)."""
     now, counted, chats = T0, [], {}
-    for step, (wait, _paused) in zip(sequence, answers, strict=True):
+    for step, (wait, *_rest) in zip(sequence, answers, strict=True):
         now += step.after
-        if step.pause is not None or wait != 0:
+        if wait != 0:
             continue
         if step.priority is not Priority.PAID:
             counted.append(now)
@@ -131,7 +153,7 @@ def test_python_lua_and_sql_answer_alike(
 
     key = f"twin-{uuid.uuid4().hex[:12]}"
 
-    async def in_redis() -> list[tuple[int, bool]]:
+    async def in_redis() -> list[Answer]:
         budget = RedisBudget(redis_url, key, limits)
         try:
             return await store_answers(budget, sequence)
@@ -151,11 +173,13 @@ def test_a_repeat_within_a_second_is_where_the_old_script_failed(redis_url: str)
     sequence = [Step(0, 5, Priority.REPLY, None), Step(300_000, 5, Priority.REPLY, None)]
     key = f"twin-{uuid.uuid4().hex[:12]}"
 
-    async def go() -> list[tuple[int, bool]]:
+    async def go() -> list[Answer]:
         budget = RedisBudget(redis_url, key, BudgetSettings())
         try:
             return await store_answers(budget, sequence)
         finally:
             await budget.close()
 
-    assert asyncio.run(go()) == python_answers(sequence, BudgetSettings()) == [(0, False), (750_000, False)]
+    answers = asyncio.run(go())
+    assert answers == python_answers(sequence, BudgetSettings())
+    assert [a[:2] for a in answers] == [(0, False), (750_000, False)]

@@ -24,11 +24,13 @@ from fiml_bot.adapters.send_budget import (
     US,
     BudgetConfigError,
     BudgetSettings,
+    Decision,
     MemoryBudget,
     Priority,
     SendBudget,
     budget_key,
     open_budget,
+    sent,
     settings_from_env,
     store_for,
     take,
@@ -39,7 +41,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 SETTINGS = BudgetSettings(cap=10, reserve=2)  # a small cap: the window's edge is reached in a second
 TELEGRAM = RateLimits()  # the fake at Telegram's documented limits
 # Telegram's limits scaled to SETTINGS: 2 over the cap for the jitter between a grant and its arrival,
-# as Telegram's 30 is over the default cap of 27; per chat and group, Telegram's own.
+# as Telegram's 30 is over the default cap of 28; per chat and group, Telegram's own.
 FAKE_LIMITS = RateLimits(overall_per_second=SETTINGS.cap + 2)
 
 
@@ -52,11 +54,21 @@ def most_in_a_second(calls: list[Call]) -> int:
 # ---------------------------------------------------------------------------------------------- the rule
 
 
+def answered(
+    slots: dict[str, int], now: int, chat: int | None, priority: Priority, settings: BudgetSettings
+) -> Decision:
+    """A take whose send, when granted, is answered at once (`sent` at the same instant)."""
+    decision = take(slots, now, chat, priority, settings)
+    slots.update(decision.changes)
+    if decision.wait == 0:
+        slots.update(sent(slots, now, chat, decision.slot, decision.held, settings))
+    return decision
+
+
 def grants(priorities: list[Priority], now: int, slots: dict[str, int], chat0: int = 1000) -> list[int]:
     waits = []
     for i, priority in enumerate(priorities):
-        decision = take(slots, now, chat0 + i, priority, SETTINGS)
-        slots.update(decision.changes)
+        decision = answered(slots, now, chat0 + i, priority, SETTINGS)
         waits.append(decision.wait)
     return waits
 
@@ -67,8 +79,7 @@ def test_the_cap_holds_in_any_second_and_the_burst_is_inside_it() -> None:
     granted = []
     for now in range(0, 3 * US, 1000):
         for _ in range(SETTINGS.burst):  # several replies ask at each instant
-            decision = take(slots, now, 1000 + len(granted), Priority.REPLY, SETTINGS)
-            slots.update(decision.changes)
+            decision = answered(slots, now, 1000 + len(granted), Priority.REPLY, SETTINGS)
             if decision.wait == 0:
                 granted.append(now)
     assert (
@@ -82,13 +93,27 @@ def test_a_broadcast_leaves_the_reserve_to_replies() -> None:
     slots: dict[str, int] = {}
     now, granted = 0, 0
     while now < US:  # a broadcast alone, asking every millisecond for a second
-        decision = take(slots, now, 5000 + granted, Priority.BROADCAST, SETTINGS)
-        slots.update(decision.changes)
+        decision = answered(slots, now, 5000 + granted, Priority.BROADCAST, SETTINGS)
         granted += decision.wait == 0
         now += 1000
     assert granted == SETTINGS.cap - SETTINGS.reserve  # paced at the share, and never the reserve
     last = now - 1000
     assert grants([Priority.REPLY] * 3, last, slots) == [0, 0, US - last]  # the reserve, then the edge
+
+
+def test_a_send_counts_from_its_answer_and_in_flight_until_then() -> None:
+    """Telegram counts a message when it arrives, after its turn was granted: the window counts each
+    send from its answer (at the latest when Telegram saw it), and until the answer, for `hold`."""
+    one = BudgetSettings(cap=1, reserve=0, burst=1)
+    slots: dict[str, int] = {}
+    first = take(slots, 0, 1, Priority.REPLY, one)
+    slots.update(first.changes)
+    assert first.wait == 0 and slots[first.slot] == first.held == one.hold * US
+    assert take(slots, 5 * US, 2, Priority.REPLY, one).wait == first.held + US - 5 * US  # in flight
+    slots.update(sent(slots, 300_000, 1, first.slot, first.held, one))  # answered 0.3 s after the turn
+    assert take(slots, US, 2, Priority.REPLY, one).wait == 300_000  # a second after the answer
+    assert slots["chat:1"] == 300_000 + one.chat_gap_us(1)  # the chat's gap runs from the answer too
+    assert take(slots, 1_300_000, 2, Priority.REPLY, one).wait == 0
 
 
 def test_a_waiting_reply_holds_broadcasts_back() -> None:
@@ -105,12 +130,11 @@ def test_a_waiting_reply_holds_broadcasts_back() -> None:
 
 @pytest.mark.parametrize("settings", [BudgetSettings(), SETTINGS])
 def test_broadcasts_are_paced_at_their_share(settings: BudgetSettings) -> None:
-    """At the share of the cap (default 24.3 of 27 a second), or what the reserve leaves if less."""
+    """At the share of the cap (default 25.2 of 28 a second), or what the reserve leaves if less."""
     slots: dict[str, int] = {}
     granted, step = 0, 250
     for tick in range(10 * US // step):
-        decision = take(slots, tick * step, 100000 + granted, Priority.BROADCAST, settings)
-        slots.update(decision.changes)
+        decision = answered(slots, tick * step, 100000 + granted, Priority.BROADCAST, settings)
         granted += decision.wait == 0
     pace = min(settings.cap * settings.broadcast_share, settings.cap - settings.reserve)
     assert 10 * pace - 1 <= granted <= 10 * pace + 1
@@ -126,8 +150,7 @@ def test_a_chat_gets_one_message_a_second_a_group_twenty_a_minute() -> None:
     slots = {}
     now, sent = 0, []
     while now < 60 * US:
-        decision = take(slots, now, -100, Priority.REPLY, BudgetSettings())
-        slots.update(decision.changes)
+        decision = answered(slots, now, -100, Priority.REPLY, BudgetSettings())
         if decision.wait == 0:
             sent.append(now)
         now += US // 10
@@ -159,7 +182,7 @@ def test_the_store_comes_from_the_environment() -> None:
         open_budget("t", "sqlite:///x.db", {"FIML_BROADCAST_SHARE": "1.5"})
     with pytest.raises(BudgetConfigError, match="whole number"):
         settings_from_env({"FIML_TELEGRAM_RATE": "27.5"})
-    assert settings_from_env({}).cap == 27 and settings_from_env({"FIML_TELEGRAM_RATE": "20"}).cap == 20
+    assert settings_from_env({}).cap == 28 and settings_from_env({"FIML_TELEGRAM_RATE": "20"}).cap == 20
 
 
 def test_the_embedded_default_does_not_import_redis_or_sqlalchemy() -> None:
@@ -420,7 +443,7 @@ def test_heartbeats_count_the_live_senders(budgets: Callable[[], SendBudget]) ->
 def test_two_processes_one_budget(store: str, request: pytest.FixtureRequest) -> None:
     """Two real processes, each with its own connection to the store, against the fake at Telegram's limits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIML_")}
-    env.update(FIML_TELEGRAM_RATE="27", PYTHONPATH=str(PROJECT))
+    env.update(FIML_TELEGRAM_RATE="28", PYTHONPATH=str(PROJECT))
     if store == "redis":
         url = request.getfixturevalue("redis_url")
         env["FIML_REDIS_URL"] = url
@@ -460,7 +483,7 @@ def test_two_processes_one_budget(store: str, request: pytest.FixtureRequest) ->
     assert all(w.returncode == 0 for w in workers)
     sends = fake.calls_to("sendMessage")
     assert len(sends) == 2 * each and fake.errors(429) == []
-    assert max(r["seconds"] for r in results) >= 2.0 * 0.95  # shared: 80 messages, 27 in any second
+    assert max(r["seconds"] for r in results) >= 2.0 * 0.95  # shared: 80 messages, 28 in any second
 
 
 def test_every_429_is_counted_in_the_bots_metrics() -> None:

@@ -3,7 +3,8 @@
 Every Bot API call of an `ExtBot` built with this limiter passes through `process_request`:
 
 * Calls that send or edit a message (`send*` but `sendChatAction`, `edit*`, `copy*`, `forward*`)
-  wait their turn in the shared budget, with the limiter's priority: `Priority.REPLY` in `fiml-bot
+  wait their turn in the shared budget, and tell it when their answer came (`sent`: the send then
+  counts in the window from its answer), with the limiter's priority: `Priority.REPLY` in `fiml-bot
   run`, `Priority.BROADCAST` in `notify`; a call may override it with
   `rate_limit_args={"priority": "broadcast"}`, and `allow_paid_broadcast=True` makes it `PAID`.
   Other calls (`answerCallbackQuery`, `getMe`, `setWebhook`, ...) count against nothing and go at once.

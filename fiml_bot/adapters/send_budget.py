@@ -10,18 +10,18 @@ reach, and every store applies the same rule, `take` below (Redis as its Lua twi
 * `SqlBudget` (`sql_budget.py`): one short transaction per send on the bot's PostgreSQL database.
 
 The rule bounds windows, it does not refill buckets: the guarantee is that no sliding 1-second window
-holds more than `cap` counted sends (default 28, under Telegram's 30; each send counts from its
-answer, which is after Telegram saw it, so the bound holds at Telegram's end whatever the delays) and that a chat gets a send at most every `chat_gap` seconds (groups `group_gap`). The state
-is a set of named *slots*, each one integer time in microseconds of the store's clock (integers make
+holds more than `cap` counted sends (default 28, under Telegram's 30) and that a chat gets a send at
+most every `chat_gap` seconds (groups `group_gap`). A send counts from its turn as in flight, then
+(`sent`) from its answer: Telegram saw it before answering, so the bound holds at Telegram's end
+whatever the delays between a turn and the arrival. The state is a set of named *slots*, each one integer time in microseconds of the store's clock (integers make
 the Python rule and its Lua twin agree to the microsecond):
 
-* `w:0` .. `w:<cap-1>`: when the fleet's last `cap` counted sends went (the window's log). A send
-  may go while fewer than `cap` of them are younger than a second; a broadcast only while fewer
+* `w:0` .. `w:<cap-1>`: when the fleet's last `cap` counted sends were answered (the window's log;
+  in flight: the turn + `hold`). A send may go while fewer than `cap` of them are younger than a second; a broadcast only while fewer
   than `cap - reserve` are (the reserve is for replies), and not while replies wait (`replies`).
 * `g`: the fleet's pace (GCRA: the theoretical time of the next send at `cap` a second, with a burst
   of `burst` inside the window's cap). The window alone would let a whole cap go at one instant and
-  the next cap exactly a second later; the network's jitter then packs more than the cap into
-  Telegram's second. Paced, a burst is `burst` sends, and broadcasts leave `reserve` of it to replies.
+  the next cap a second later, in bursts that stress every hop. Paced, a burst is `burst` sends, and broadcasts leave `reserve` of it to replies.
 * `b`: when the next broadcast send may go (broadcasts are paced at `broadcast_share` of the cap:
   spread out, never a burst); `p`: the same for paid broadcasts (billed by Telegram instead of
   counted, up to 1,000/s).

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from fiml_bot.adapters.rate_limiter import FleetRateLimiter, counted
@@ -523,3 +524,20 @@ def test_every_429_is_counted_in_the_bots_metrics() -> None:
     assert len(fake.sent(9)) == 1
     assert value(text, "fiml_telegram_api_errors_total", method="sendMessage", code="429") == 2
     assert value(text, "fiml_send_budget_fallbacks_total") == 0
+
+
+def test_the_limiter_tells_the_budget_each_answer() -> None:
+    """After the sends, no slot of the window is still held as in flight: each counts from its answer."""
+    fake = FakeBotApi(rate_limits=TELEGRAM)
+    budget = MemoryBudget(SETTINGS)
+
+    async def go() -> None:
+        async with extbot(fake, budget) as bot:
+            await asyncio.gather(*(bot.send_message(50 + i, "hello") for i in range(1, 4)))
+            fake.fail_next("sendMessage", error_code=400)  # an answer all the same
+            with pytest.raises(BadRequest):
+                await bot.send_message(50, "refused")
+
+    asyncio.run(go())
+    window = {n: at for n, at in budget._slots.items() if n.startswith("w:")}
+    assert len(window) == 4 and all(at <= budget.clock() for at in window.values())

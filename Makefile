@@ -39,6 +39,7 @@ bench: $(STAMP)
 	-$(BIN)/python -m bench.scale
 	-$(BIN)/python -m bench.telegram_budget
 	-$(BIN)/python -m bench.canary_watch
+	-$(BIN)/python -m bench.budget_drill
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

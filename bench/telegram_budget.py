@@ -1,26 +1,22 @@
 #!/usr/bin/env python3
-"""One Telegram budget for the fleet (issue 14), measured end to end with real processes.
+"""CPU per update of `fiml-bot run` against a minimal PTB echo bot (issue 14), with real processes.
 
-1. **Fleet**: two `fiml-bot run` webhook replicas (PostgreSQL, the shared budget in Redis) behind
-   which the bench plays Telegram: learners' updates are POSTed at a steady rate (open loop), half to
-   each replica, and a reply's latency is the POST's round trip (a replica answers only once the
-   replies went out). The fake Bot API enforces Telegram's limits (429 past 30/s per token, 1/s per
-   chat after a burst of 5). Phase A: the load alone. Phase B: the same load while `fiml-bot notify`
-   sends a minor-update notice to N learners. Goals: 0 × 429; p50/p99 latency in B <= 1.5× A; the
-   broadcast runs at what the replies leave (at most the 80% share).
-2. **CPU per update**: `fiml-bot run` (polling, SQLite, the in-process budget) vs a minimal PTB echo
-   bot (polling) on the same fake and load: 200 learners × 3 rounds = 600 updates; CPU seconds of the
-   bot process (utime + stime from /proc) over the rounds, divided by the updates. Also a latency probe
-   (updates one at a time, enqueue to reply). Done with 1,000 and 100,000 learners in the database.
+The fleet half of this bench (two replicas + `notify` against the fake) moved to
+`bench/budget_drill.py` (issue 28), which measures it at Telegram's real limits and the learners'
+real rhythm; the helpers both use (`populate`, `process`, ...) stay here.
+
+**CPU per update**: `fiml-bot run` (polling, SQLite, the in-process budget) vs a minimal PTB echo
+bot (polling) on the same fake and load: 200 learners × 3 rounds = 600 updates; CPU seconds of the
+bot process (utime + stime from /proc) over the rounds, divided by the updates. Also a latency probe
+(updates one at a time, enqueue to reply). Done with 1,000 and 100,000 learners in the database.
 
 Bounded: every wait has a deadline, every process is stopped at the end.
-Usage: .venv/bin/python -m bench.telegram_budget [--notify 5000] [--rate 10] [--phase 15] [--skip-fleet] [--skip-cpu]
+Usage: .venv/bin/python -m bench.telegram_budget [--sizes 1000,100000] [--runs 3] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -32,13 +28,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
 
-from bench.benchlib import cpu_model, postgres_reachable
+from bench.benchlib import cpu_model
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
 from fiml_bot.storage.database import make_engine
@@ -47,8 +43,7 @@ from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
-from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits
-from testing.postgres import postgres_schema
+from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer
 from testing.simulation import ContentRepo, git_identity
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -200,162 +195,6 @@ def publish_minor(repo: ContentRepo, content: LessonContent) -> str:
     repo.cms("bump", LESSON, "minor", "-m", "Benchmark notice", "--commit", "--tag")
     content.refresh()
     return ref
-
-
-# ---------------------------------------------------------------------------------------------- 1. fleet
-
-
-async def load_worker(
-    urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int
-) -> list[float]:
-    """POST `rate` text updates per second for `seconds`, round-robin over chats and replicas; latencies.
-
-    Runs in its own process (`--load-worker`), so the learners' side shares no interpreter with the fake.
-    """
-    import httpx
-
-    latencies: list[float] = []
-    failures = 0
-    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
-
-    async def one(client: httpx.AsyncClient, n: int) -> None:
-        nonlocal failures
-        chat = chats[n % len(chats)]
-        text = "/lessons" if n % 3 else "/progress"
-        update = {
-            "update_id": first_update + n,
-            "message": {
-                "message_id": first_update + n,
-                "date": int(time.time()),
-                "chat": {"id": chat, "type": "private", "first_name": "L"},
-                "from": {"id": chat, "is_bot": False, "first_name": "L"},
-                "text": text,
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
-            },
-        }
-        started = time.perf_counter()
-        response = await client.post(urls[n % len(urls)], content=json.dumps(update), headers=headers)
-        if response.status_code == 200:
-            latencies.append(time.perf_counter() - started)
-        else:
-            failures += 1
-
-    transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, limits=httpx.Limits(max_connections=200))
-    async with httpx.AsyncClient(trust_env=False, timeout=60.0, transport=transport) as client:
-        tasks = []
-        start = time.perf_counter()
-        for n in range(int(rate * seconds)):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(client, n)))
-        await asyncio.gather(*tasks)
-    if failures:
-        raise RuntimeError(f"{failures} update(s) were not answered 200")
-    return latencies
-
-
-def load(urls: list[str], chats: list[int], rate: float, seconds: float, first_update: int) -> list[float]:
-    args = [
-        sys.executable,
-        "-m",
-        "bench.telegram_budget",
-        "--load-worker",
-        json.dumps(
-            {"urls": urls, "chats": chats, "rate": rate, "seconds": seconds, "first_update": first_update}
-        ),
-    ]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
-    return json.loads(out)
-
-
-def fleet(args: argparse.Namespace, folder: Path, stack: ExitStack) -> dict[str, Any]:
-    repo = ContentRepo.create(folder / "fleet-content")
-    content = LessonContent.open(repo.root, load_settings(repo.root))
-    url = stack.enter_context(postgres_schema(args.postgres))
-    populate(url, content, 20000, args.notify)
-    populate(url, content, 900000, 1)  # the load's learners exist too (their first update is not special)
-    ref = publish_minor(repo, content)
-    import redis
-
-    client = redis.Redis.from_url(args.redis)
-    from fiml_bot.adapters.send_budget import budget_key
-
-    client.delete(f"fiml:send-budget:{{{budget_key(DEFAULT_TOKEN)}}}")
-    fake = FakeBotApi(rate_limits=RateLimits(), record_calls=True)
-    server = stack.enter_context(FakeBotApiServer(fake))
-    env = base_env(server, repo, url, FIML_REDIS_URL=args.redis, FIML_WEBHOOK_SECRET=SECRET)
-    urls = []
-    for i in range(2):
-        port = 18440 + i
-        hook = f"http://127.0.0.1:{port}/hook"
-        stack.enter_context(
-            process(
-                [
-                    str(BIN / "fiml-bot"),
-                    "run",
-                    "--webhook-url",
-                    hook,
-                    "--listen",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env,
-                folder / f"replica{i}.log",
-            )
-        )
-        urls.append(hook)
-    import httpx
-
-    def up(u: str) -> bool:
-        try:
-            return httpx.get(u.replace("/hook", "/readyz"), timeout=1.0, trust_env=False).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(lambda: all(up(u) for u in urls), 60, "the replicas to be ready")
-    chats = [900000 + i for i in range(int(args.rate * 10))]  # each learner acts every 10 s
-    load(urls, chats, args.rate, 3.0, 10**8)  # warm-up
-    alone = load(urls, chats, args.rate, args.phase, 2 * 10**8)
-
-    def notices():
-        return sum(
-            1 for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", ""))
-        )
-
-    started = time.monotonic()
-    with process([str(BIN / "fiml-bot"), "notify", "--since", ref], env, folder / "notify.log") as notifier:
-        wait_until(lambda: notices() >= 20, 120, "the broadcast to start")
-        before = notices()
-        t0 = time.monotonic()
-        during = load(urls, chats, args.rate, args.phase, 3 * 10**8)
-        during_rate = (notices() - before) / (time.monotonic() - t0)
-        notifier.wait(args.notify / 10 + 120)
-        seconds = time.monotonic() - started
-    after = load(
-        urls, chats, args.rate, args.phase, 4 * 10**8
-    )  # and once more after it: the machine is shared
-    summary = (folder / "notify.log").read_text(errors="replace").strip().splitlines()[-1]
-    sends = sorted(
-        c.at for c in fake.calls_to("sendMessage") if c.ok and NOTICE_MARK in str(c.params.get("text", ""))
-    )
-    reply_rate = args.rate  # one message per update
-    return {
-        "429": len(fake.errors(429)),
-        "alone": alone + after,
-        "before": alone,
-        "after": after,
-        "during": during,
-        "notices": len(sends),
-        "notify_seconds": seconds,
-        "broadcast_rate": (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0,
-        "during_rate": during_rate,
-        "leftover": 30.0 - reply_rate,
-        "share": 0.8 * 30.0,
-        "summary": summary,
-        "notify_rc": notifier.returncode,
-    }
 
 
 # ---------------------------------------------------------------------------------------------- 2. CPU per update
@@ -571,11 +410,6 @@ def where_cpu_goes(args: argparse.Namespace, folder: Path) -> list[tuple[str, fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notify", type=int, default=5000, help="learners the broadcast tells")
-    parser.add_argument(
-        "--rate", type=float, default=10.0, help="learners' updates per second (each gets one reply)"
-    )
-    parser.add_argument("--phase", type=float, default=15.0, help="seconds of load per phase")
     parser.add_argument(
         "--learners", type=int, default=200, help="active learners in the CPU runs (3 updates each)"
     )
@@ -587,34 +421,14 @@ def main(argv: list[str] | None = None) -> int:
         default=[1000, 100000],
         help="learners in the database of the CPU runs' bot cases (default 1000,100000)",
     )
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("FIML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    )
-    parser.add_argument("--redis", default=os.environ.get("FIML_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
-    parser.add_argument("--skip-fleet", action="store_true")
-    parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--profile", action="store_true", help="only: where the CPU of `fiml-bot run` goes")
-    parser.add_argument("--load-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.load_worker:
-        spec = json.loads(args.load_worker)
-        print(
-            json.dumps(
-                asyncio.run(
-                    load_worker(
-                        spec["urls"], spec["chats"], spec["rate"], spec["seconds"], spec["first_update"]
-                    )
-                )
-            )
-        )
-        return 0
     folder = Path(tempfile.mkdtemp(prefix="fiml-bench-budget-"))
     print(
         f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}"
     )
     try:
-        with ExitStack() as stack, git_identity():
+        with git_identity():
             if args.profile:
                 print(
                     "| package | share of the event loop's CPU | ms per update (profiled) |\n|---|---:|---:|"
@@ -622,64 +436,29 @@ def main(argv: list[str] | None = None) -> int:
                 for name, share, ms in where_cpu_goes(args, folder):
                     print(f"| {name} | {share:.1%} | {ms:.2f} |")
                 return 0
-            if not args.skip_fleet:
-                if not postgres_reachable(args.postgres):
-                    print("fleet: skipped (no PostgreSQL)")
-                else:
-                    r = fleet(args, folder, stack)
-                    a50, a99 = 1000 * statistics.median(r["alone"]), 1000 * percentile(r["alone"], 0.99)
-                    b50, b99 = 1000 * statistics.median(r["during"]), 1000 * percentile(r["during"], 0.99)
-                    print(
-                        f"\n## Fleet: 2 replicas + notify of {args.notify} learners, {args.rate:g} updates/s of load\n"
-                    )
-                    print("| metric | value | goal | result |\n|---|---:|---|---|")
-                    print(f"| 429s over the run | {r['429']} | 0 | {'pass' if r['429'] == 0 else 'fail'} |")
-                    print(
-                        f"| reply latency p50, load alone / during the broadcast | {a50:.1f} / {b50:.1f} ms ({b50 / a50:.2f}×) | ≤ 1.5× | {'pass' if b50 <= 1.5 * a50 else 'fail'} |"
-                    )
-                    print(
-                        f"| reply latency p99, load alone / during the broadcast | {a99:.1f} / {b99:.1f} ms ({b99 / a99:.2f}×) | ≤ 1.5× | {'pass' if b99 <= 1.5 * a99 else 'fail'} |"
-                    )
-                    for phase in ("before", "after"):
-                        print(
-                            f"| reply latency p50 / p99, load alone {phase} the broadcast | {1000 * statistics.median(r[phase]):.1f} / "
-                            f"{1000 * percentile(r[phase], 0.99):.1f} ms | — | — |"
-                        )
-                    print(
-                        f"| broadcast rate while replies run | {r['during_rate']:.1f}/s | leftover {r['leftover']:.0f}/s (share cap {r['share']:.0f}/s) | — |"
-                    )
-                    print(
-                        f"| broadcast: {r['notices']} notices sent, overall rate | {r['broadcast_rate']:.1f}/s in {r['notify_seconds']:.0f} s | — | — |"
-                    )
-                    print(f"\nnotify (exit {r['notify_rc']}): {r['summary']}")
-            if not args.skip_cpu:
-                rows = cpu(args, folder)
-                echo, same_load = rows["echo"], rows["echo, the bot's load (presses)"]
+            rows = cpu(args, folder)
+            echo, same_load = rows["echo"], rows["echo, the bot's load (presses)"]
+            print(f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n")
+            print(
+                "| case | CPU ms/update | of it in worker threads (tutor) | ratio to the text echo (earlier anchor) | ratio to echo on the same load (goal ≤ 3×) | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
+            )
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for label, row in rows.items():
+                hook = f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
                 print(
-                    f"\n## CPU per update: {args.learners} learners × 3 updates, {args.runs} runs, medians\n"
+                    f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['cpu_ms'] / same_load['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
+                    f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |"
                 )
-                print(
-                    "| case | CPU ms/update | of it in worker threads (tutor) | ratio to the text echo (earlier anchor) | ratio to echo on the same load (goal ≤ 3×) | wall ms/update | polling probe p50 / p99 ms | webhook reply p50 / p99 ms |"
-                )
-                print("|---|---:|---:|---:|---:|---:|---:|---:|")
-                for label, row in rows.items():
-                    hook = (
-                        f"{row['hook_p50_ms']:.1f} / {row['hook_p99_ms']:.1f}" if row["hook_p50_ms"] else "—"
-                    )
-                    print(
-                        f"| {label} | {row['cpu_ms']:.2f} | {row['worker_ms']:.2f} | {row['cpu_ms'] / echo['cpu_ms']:.2f}× | {row['cpu_ms'] / same_load['cpu_ms']:.2f}× | {row['wall_ms']:.2f} | "
-                        f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {hook} |"
-                    )
-                if len(args.sizes) < 2:
-                    return 0
-                small, big = (
-                    rows[f"bot, {args.sizes[0]:,} learners"],
-                    rows[f"bot, {args.sizes[-1]:,} learners"],
-                )
-                print(
-                    f"\n{args.sizes[-1]:,} vs {args.sizes[0]:,} learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
-                    f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}"
-                )
+            if len(args.sizes) < 2:
+                return 0
+            small, big = (
+                rows[f"bot, {args.sizes[0]:,} learners"],
+                rows[f"bot, {args.sizes[-1]:,} learners"],
+            )
+            print(
+                f"\n{args.sizes[-1]:,} vs {args.sizes[0]:,} learners: CPU/update {big['cpu_ms'] / small['cpu_ms'] - 1:+.1%}, "
+                f"webhook reply p50 {big['hook_p50_ms'] / small['hook_p50_ms'] - 1:+.1%}, p99 {big['hook_p99_ms'] / small['hook_p99_ms'] - 1:+.1%}"
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

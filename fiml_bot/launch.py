@@ -231,15 +231,15 @@ class NotifyRun:
 
         token = require_token(self.token)
         budget = open_budget(token, self.settings.database_url)
-        limiter = FleetRateLimiter(budget, priority=Priority.BROADCAST)
         metrics = self.ops.metrics if self.ops is not None else None
+        limiter = FleetRateLimiter(budget, priority=Priority.BROADCAST, metrics=metrics)
 
         async def send() -> Report:
             sender = TelegramNoticeSender.for_token(
                 token, base_url=self.api_base_url, rate_limiter=limiter, paid=paid
             )
             async with sender:
-                return await notify.broadcast(
+                report = await notify.broadcast(
                     sender,
                     self.parts.storage,
                     notices,
@@ -248,6 +248,8 @@ class NotifyRun:
                     metrics=metrics,
                     record=record,
                 )
+            report.retries += limiter.retries  # the 429s the limiter paused for and retried
+            return report
 
         with token_rejection(token):
             return asyncio.run(send())

@@ -306,34 +306,65 @@ def test_a_dropped_answer_after_the_send_is_a_network_error_but_the_message_exis
 
 def test_rate_limits_answer_429_per_chat_and_overall() -> None:
     now = [100.0]
-    fake = FakeBotApi(
-        rate_limits=RateLimits(overall_per_second=3, overall_burst=3, per_chat_burst=2), clock=lambda: now[0]
-    )
+    loose = RateLimits(
+        overall_per_second=3, per_chat_per_second=2
+    )  # looser per chat than Telegram, to see both
+    fake = FakeBotApi(rate_limits=loose, clock=lambda: now[0])
 
     def send(chat_id: int) -> int:
         return fake.handle("sendMessage", {"chat_id": chat_id, "text": "hi"}).status
 
-    assert [send(1), send(1), send(1)] == [200, 200, 429]  # burst of 2 in one private chat
+    assert [send(1), send(1), send(1)] == [200, 200, 429]  # 2 in any second in one private chat
     assert fake.errors(429)[0].response["parameters"] == {"retry_after": 1}
-    assert [send(2), send(3)] == [200, 429]  # overall: 3 per second
+    assert [send(2), send(3)] == [200, 429]  # overall: 3 in any second
     now[0] += 1.0
     assert [send(1), send(3)] == [200, 200]
 
 
-def test_ptb_aioratelimiter_below_the_limits_never_sees_a_429() -> None:
+def test_the_defaults_are_telegrams_sliding_windows() -> None:
+    """30 in any sliding second per token (no burst on top), 1 a second per chat, 20 a minute per group."""
+    now = [100.0]
+    fake = FakeBotApi(rate_limits=RateLimits(), clock=lambda: now[0])
+
+    def send(chat_id: int) -> int:
+        return fake.handle("sendMessage", {"chat_id": chat_id, "text": "hi"}).status
+
+    statuses, times = [], []
+    for i in range(40):  # 40 chats over 1.3 s: the 31st within a second of the first is refused
+        statuses.append(send(1000 + i))
+        times += [now[0]] if statuses[-1] == 200 else []
+        now[0] += 0.0325
+    assert statuses[:30] == [200] * 30 and statuses[30] == 429 and statuses[-1] == 200
+    assert all(sum(1 for t in times if s - 1.0 < t <= s) <= 30 for s in times)
+    assert [send(7), send(7)] == [200, 429]
+    now[0] += 0.999
+    assert send(7) == 429
+    now[0] += 0.001
+    assert send(7) == 200
+    group = []
+    for _ in range(21):
+        group.append(send(-100))
+        now[0] += 1.0
+    assert group == [200] * 20 + [429]  # 20 in any minute
+    now[0] += 40.0  # the first falls out of the minute
+    assert send(-100) == 200
+
+
+def test_ptb_aioratelimiter_inside_the_limits_never_sees_a_429() -> None:
+    """AIORateLimiter is a leaky bucket: a burst of N, then N a second, so N=14 stays under 30 in any second."""
     fake = FakeBotApi(rate_limits=RateLimits())
 
     async def scenario() -> None:
         app = (
             fake.application_builder()
             .updater(None)
-            .rate_limiter(AIORateLimiter(overall_max_rate=25, overall_time_period=1, max_retries=0))
+            .rate_limiter(AIORateLimiter(overall_max_rate=14, overall_time_period=1, max_retries=0))
             .build()
         )
         async with app:
             await asyncio.gather(*(app.bot.send_message(chat_id, "news") for chat_id in range(1, 41)))
 
-    run(scenario(), timeout=6)
+    run(scenario(), timeout=8)
     assert fake.errors(429) == []
     assert sum(len(fake.sent(chat_id)) for chat_id in range(1, 41)) == 40
 

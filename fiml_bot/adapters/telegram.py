@@ -66,7 +66,7 @@ from ..tutor.messages import Message
 from ..tutor.observe import FAILED
 from ..tutor.ports import StorageUnavailable
 from .bot_api_http import bot_api_request
-from .rate_limiter import FleetRateLimiter
+from .rate_limiter import BudgetMetrics, FleetRateLimiter
 from .send_budget import MemoryBudget, SendBudget
 
 if TYPE_CHECKING:
@@ -523,7 +523,8 @@ def build_application(
     if base_url:
         builder = builder.base_url(base_url)
     if rate_limit:
-        builder = builder.rate_limiter(FleetRateLimiter(budget or MemoryBudget()))
+        counts = metrics if isinstance(metrics, BudgetMetrics) else None  # 429s and fallbacks
+        builder = builder.rate_limiter(FleetRateLimiter(budget or MemoryBudget(), metrics=counts))
     application = (
         builder.concurrent_updates(PerLearnerOrder(CONCURRENT_UPDATES)).post_init(_register_commands).build()
     )

@@ -34,6 +34,7 @@ TELEGRAM_METHODS = (
     "sendPhoto",
     "deleteMessage",
 )
+BUDGET_FALLBACK_REASONS = ("unreachable", "error")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # An update takes 1-20 ms here; a slow database or Telegram pushes it to seconds.
 DURATION_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -59,6 +60,10 @@ class BotMetrics:
             for outcome in OUTCOMES:
                 self.updates.labels(kind, outcome)  # exported at 0 from the start, so rates work at once
         self.content_refresh_age.set_function(lambda: 0.0)
+        for method in TELEGRAM_METHODS:
+            self.telegram_errors.labels(method, "429")  # at 0 from the start: the first 429 is an increase
+        for reason in BUDGET_FALLBACK_REASONS:
+            self.budget_fallbacks.labels(reason)
 
     def _declare_updates(self, r: CollectorRegistry) -> None:
         """Telegram updates: how many, how long, and what the version policy did."""
@@ -122,6 +127,13 @@ class BotMetrics:
             "fiml_telegram_api_errors",
             "Failed Bot API calls, by method and error code (HTTP status, or timeout/network).",
             ("method", "code"),
+            registry=r,
+        )
+        self.budget_fallbacks = Counter(
+            "fiml_send_budget_fallbacks",
+            "Sends limited by the process alone because the shared send budget failed, by reason "
+            "(unreachable: an outage; error: a script or protocol error, a bug).",
+            ("reason",),
             registry=r,
         )
         self.db_errors = Counter(
@@ -189,6 +201,9 @@ class BotMetrics:
 
     def market_data_request(self, provider: str, outcome: str) -> None:
         self.market_data.labels(provider, outcome).inc()
+
+    def send_budget_fallback(self, reason: str) -> None:
+        self.budget_fallbacks.labels(reason).inc()
 
     def watch_content(self, refresh_age: Callable[[], float]) -> None:
         """`refresh_age` gives the seconds since the content's last successful refresh."""

@@ -12,6 +12,7 @@ UTF-16 code units, a callback query answered at most once) and says so in the do
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import itertools
 import json
@@ -108,20 +109,23 @@ class _CallbackQuery:
 PAID_BROADCAST_PER_SECOND = 1000  # allow_paid_broadcast: Telegram's ceiling
 
 
-class _Bucket:
-    def __init__(self, rate: float, burst: int, now: float):
-        self.rate = rate
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.last = now
+class _Window:
+    """The times of the sends a sliding window of `seconds` still holds; at most `limit` of them."""
+
+    def __init__(self, limit: int, seconds: float):
+        self.limit = limit
+        self.seconds = seconds
+        self.times: collections.deque[float] = collections.deque()
 
     def wait_needed(self, now: float) -> float:
-        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        while self.times and self.times[0] <= now - self.seconds:
+            self.times.popleft()
+        if len(self.times) < self.limit:
+            return 0.0
+        return self.times[len(self.times) - self.limit] + self.seconds - now
 
-    def take(self) -> None:
-        self.tokens -= 1.0
+    def take(self, now: float) -> None:
+        self.times.append(now)
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -227,7 +231,7 @@ class FakeBotApi:
         self._callback_queries: dict[str, _CallbackQuery] = {}
         self._answers: list[AnsweredCallback] = []
         self._callback_ids = itertools.count(4_000_000_000_000_000_001)
-        self._buckets: dict[object, _Bucket] = {}
+        self._windows: dict[object, _Window] = {}
         self._poll_generation = 0  # bumped by every getUpdates: an older waiting poll is terminated
         self._poll_end_reason = POLL_TERMINATED
         self._polls_waiting = 0
@@ -592,7 +596,7 @@ class FakeBotApi:
     def set_rate_limits(self, limits: RateLimits | None) -> None:
         with self._lock:
             self.rate_limits = limits
-            self._buckets.clear()
+            self._windows.clear()
 
     # ------------------------------------------------------------------ incoming updates
 
@@ -1081,27 +1085,23 @@ class FakeBotApi:
             return
         now = self.clock()
         name = ("paid" if paid else "overall", token)
-        overall = self._buckets.get(name)
+        overall = self._windows.get(name)
         if overall is None:
-            rate, burst = (
-                (PAID_BROADCAST_PER_SECOND, PAID_BROADCAST_PER_SECOND)
-                if paid
-                else (limits.overall_per_second, limits.overall_burst)
-            )
-            overall = self._buckets[name] = _Bucket(rate, burst, now)
-        per_chat = self._buckets.get(chat.id)
+            limit = PAID_BROADCAST_PER_SECOND if paid else limits.overall_per_second
+            overall = self._windows[name] = _Window(limit, 1.0)
+        per_chat = self._windows.get(chat.id)
         if per_chat is None:
             if chat.id > 0:
-                per_chat = _Bucket(limits.per_chat_per_second, limits.per_chat_burst, now)
+                per_chat = _Window(limits.per_chat_per_second, 1.0)
             else:
-                per_chat = _Bucket(limits.group_per_minute / 60.0, limits.group_burst, now)
-            self._buckets[chat.id] = per_chat
+                per_chat = _Window(limits.group_per_minute, 60.0)
+            self._windows[chat.id] = per_chat
         wait = max(overall.wait_needed(now), per_chat.wait_needed(now))
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
-        overall.take()
-        per_chat.take()
+        overall.take(now)
+        per_chat.take(now)
 
     def _stored_for_edit(self, chat: _Chat, params: dict[str, Any]) -> _Stored:
         stored = chat.messages.get(self._message_id(params))

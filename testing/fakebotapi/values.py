@@ -142,20 +142,18 @@ class AnsweredCallback:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Telegram's flood limits as token buckets: `burst` messages at once, then `rate` per second.
+    """Telegram's documented flood limits, as sliding windows: past them, 429 with `retry_after`.
 
-    A client throttled by PTB's AIORateLimiter (a leaky bucket of N per second) passes as long as its
-    N is at most `overall_per_second`. Private chats: 1 message per second after a short burst;
-    groups and channels (negative ids): 20 per minute. Counted: sendMessage and, if `count_edits`,
-    editMessageText / editMessageReplyMarkup.
+    A token: at most `overall_per_second` counted messages in any sliding second (Telegram: 30); a
+    private chat: `per_chat_per_second` in any sliding second (1); a group or channel (negative id):
+    `group_per_minute` in any sliding minute (20). No burst on top of any of them. `RateLimits()` is
+    Telegram's; a test that needs looser limits says so by naming them. Counted: sendMessage and
+    the other sends, and, if `count_edits`, editMessageText / editMessageReplyMarkup.
     """
 
-    overall_per_second: float = 30.0
-    overall_burst: int = 30
-    per_chat_per_second: float = 1.0
-    per_chat_burst: int = 5
-    group_per_minute: float = 20.0
-    group_burst: int = 20
+    overall_per_second: int = 30
+    per_chat_per_second: int = 1
+    group_per_minute: int = 20
     count_edits: bool = True
 
 

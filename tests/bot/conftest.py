@@ -100,3 +100,18 @@ def published(git_repo: Path, published_template: Path) -> Path:
 
     use_git_template(git_repo, published_template)
     return git_repo
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis of the test session's own (`testing.redis_server`); tests keep to keys of their own.
+
+    Skipped without `redis-server` and FIML_TEST_REDIS_URL; under CI (`.ci/run` sets the variable)
+    it is used, and a Redis that does not answer fails the tests instead of skipping them.
+    """
+    from testing.redis_server import REDIS_VARIABLE, redis_url_for_tests
+
+    with redis_url_for_tests() as url:
+        if url is None:
+            pytest.skip(f"neither redis-server nor {REDIS_VARIABLE}")
+        yield url

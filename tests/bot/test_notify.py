@@ -264,3 +264,32 @@ def test_cli_paid_broadcast_prints_the_cost_then_needs_yes(
         c.params.get("allow_paid_broadcast") in (True, "true") for c in sends
     )
     assert "3 sent" in paid.output and fake.errors(429) == []
+
+
+def test_cli_summary_counts_the_429s_the_budget_retried(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: the limiter pauses and retries a 429 itself; notify's summary still counts them."""
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app
+    from fiml_bot.storage import open_storage
+    from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApiServer
+
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    with open_storage(database, auto_upgrade=True) as storage:
+        tutor, _ = make_tutor(published, storage)
+        learners(tutor, [801, 802])
+    ref = head(published)
+    bump(MARKET, "minor", "Counted")
+    fake = FakeBotApi(rate_limits=RateLimits())
+    fake.fail_next("sendMessage", times=2, error_code=429, retry_after=1)
+    with FakeBotApiServer(fake) as server:
+        monkeypatch.setenv("FIML_TELEGRAM_TOKEN", DEFAULT_TOKEN)
+        monkeypatch.setenv("FIML_TELEGRAM_API_URL", server.base_url)
+        result = CliRunner().invoke(
+            app, ["notify", "--since", ref, "--content", str(published), "--database", database]
+        )
+    assert result.exit_code == 0, result.output
+    assert sorted(sent_to(fake)) == [801, 802] and len(fake.errors(429)) == 2
+    assert "2 sent" in result.output and "2 rate-limit retries" in result.output

@@ -187,3 +187,15 @@ class SendBudgetRow(Base):
     slot: Mapped[str] = mapped_column(Text, primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     at: Mapped[float] = mapped_column(Float)
+
+
+class DatabaseIdentityRow(Base):
+    """One row: this database's identity, a random id created once by migration 0006 and kept by
+    `db restore`, so a snapshot's manifest can say which database it came from (`ops/identity.py`)."""
+
+    __tablename__ = "database_identity"
+    __table_args__ = (CheckConstraint("one = 1", name="one_row"),)
+
+    one: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

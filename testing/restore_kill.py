@@ -18,21 +18,28 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds: a restore of a small database never takes this long; the test fails, never hangs
 
 
-def fiml_bot(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, kill_after: float | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`python -m fiml_bot ARGS` in a new session (a process-group kill stays inside it); with
-    `kill_after`, the whole group is SIGKILLed after that many seconds if still running."""
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    process = subprocess.Popen(
+def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`python -m fiml_bot ARGS` started in a new session (a process-group kill stays inside it)."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.Popen(
         [sys.executable, "-m", "fiml_bot", *args],
         cwd=cwd,
         env=environment,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+
+
+def fiml_bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, kill_after: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m fiml_bot ARGS` run to its end; with `kill_after`, the whole process group is
+    SIGKILLed after that many seconds if still running."""
+    process = start(*args, cwd=cwd, env=env)
+    process.stdin.close()  # type: ignore[union-attr]
     try:
         out, err = process.communicate(timeout=kill_after if kill_after is not None else TIMEOUT)
     except subprocess.TimeoutExpired:

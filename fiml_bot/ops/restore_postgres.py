@@ -71,10 +71,8 @@ def _literal(value: str) -> str:
 
 def _prepare(connection: Connection, plan: Plan) -> tuple[str, int, str | None]:
     schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-    if schema is None or plan.manifest.pg_schema != schema:
-        raise OpsError(
-            f"{plan.manifest.path} holds schema {plan.manifest.pg_schema!r}; the database URL uses {schema!r}: restore into a URL whose search_path is {plan.manifest.pg_schema!r}"
-        )
+    if schema is None:
+        raise OpsError(f"the database URL {describe(plan.url)} names no existing schema in its search_path")
     version = snapshots.server_version(connection)
     pgtools.check_client("pg_restore", version)
     comment = connection.execute(
@@ -114,12 +112,14 @@ def _stage(
         connection.execution_options(isolation_level="AUTOCOMMIT")
         connection.execute(text(f"CREATE DATABASE {_q(tempdb)}"))
     point("pg:tempdb")
-    temp_url = parsed.set(database=tempdb)
+    # the dump recreates its own schema's name, whatever the live one is called (staging renames it)
+    dumped = plan.manifest.pg_schema or schema
+    temp_url = parsed.set(database=tempdb).update_query_dict({"options": f"-csearch_path={dumped}"})
     temp_engine = make_engine(temp_url)
     try:
-        if schema != "public":
+        if dumped != "public":
             with temp_engine.begin() as temp:
-                temp.execute(text(f"CREATE SCHEMA {_q(schema)}"))
+                temp.execute(text(f"CREATE SCHEMA {_q(dumped)}"))
         pgtools.restore(temp_url, plan.manifest.path, version, workdir)
         point("pg:restored-aside")
         with temp_engine.connect() as temp:
@@ -137,7 +137,7 @@ def _stage(
             report.upgraded_to = target
             point("pg:upgraded")
         with temp_engine.begin() as temp:
-            temp.execute(text(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(staging)}"))
+            temp.execute(text(f"ALTER SCHEMA {_q(dumped)} RENAME TO {_q(staging)}"))
         dump = workdir / "staged.dump"
         pgtools.dump(temp_url, staging, dump, version)
         point("pg:dumped")

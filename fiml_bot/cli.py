@@ -33,6 +33,16 @@ def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
     """The FIML learning bot: chat, database and progress tools."""
 
 
+def _storable(option: str, value: str) -> None:
+    """A name from the command line the database can store (argv bytes that are not UTF-8 arrive as
+    lone surrogates), else a usage error naming the option."""
+    from .documents.files import text_problem
+
+    problem = text_problem(value)
+    if problem is not None:
+        raise UsageError(f"{option}: the value {problem}")
+
+
 @app.command(epilog=example("fiml-bot chat --content ../my-lessons --user carol"))
 @user_errors
 def chat(
@@ -50,6 +60,7 @@ def chat(
     from .bootstrap import build, start_background
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _storable("--user", user)
     settings = _settings(content, database, preview=preview)
     parts = build(settings, auto_upgrade=True)
     tutor = parts.tutor
@@ -233,11 +244,12 @@ def db_downgrade(
     from .ops import commands as ops
     from .ops.schema_loss import downgrade_loss
     from .storage import migrations_api
+    from .storage.database import describe
 
     settings = _settings(content, database)
     url = settings.database_url
     if migrations_api.current(url) is None:
-        raise Refused(f"the database at {url} has no schema: there is nothing to downgrade")
+        raise Refused(f"the database at {describe(url)} has no schema: there is nothing to downgrade")
     losses = downgrade_loss(url, revision)
     if losses and not yes:
         lost = "; ".join(loss.describe() for loss in losses)
@@ -379,6 +391,7 @@ def progress_import(
 
     document = read_document(file)
     if as_user is not None:
+        _storable("--as", as_user)
         document = retarget(document, normalize_learner_id(as_user))
     lessons = _migration_content(content, database) if needs_migration(document) else None
     prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)

@@ -39,9 +39,8 @@ def fiml_bot(
     """`python -m fiml_bot ARGS` run to its end; with `kill_after`, the whole process group is
     SIGKILLed after that many seconds if still running."""
     process = start(*args, cwd=cwd, env=env)
-    process.stdin.close()  # type: ignore[union-attr]
     try:
-        out, err = process.communicate(timeout=kill_after if kill_after is not None else TIMEOUT)
+        out, err = process.communicate("", timeout=kill_after if kill_after is not None else TIMEOUT)
     except subprocess.TimeoutExpired:
         if kill_after is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -28,6 +28,7 @@ from fiml_bot.storage.database import describe, make_engine, parse_url, storage_
 from . import identity, pgtools, recovery, snapshots
 from .errors import OpsError
 from .killpoints import point
+from .pgtools import sql_literal
 from .restore import Plan, RestoreReport, check_file, merge_or_quarantine, record_switch
 
 
@@ -48,7 +49,7 @@ def run(plan: Plan, report: RestoreReport) -> None:
             mark = recovery.marker(rid, schema, str(parsed.database), tempdb, str(workdir), lock)
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock})
             connection.execute(text(f"CREATE SCHEMA {_q(staging)}"))
-            connection.execute(text(f"COMMENT ON SCHEMA {_q(staging)} IS {_literal(mark)}"))
+            connection.execute(text(f"COMMENT ON SCHEMA {_q(staging)} IS {sql_literal(mark)}"))
             connection.commit()
             terminate = _terminator(engine, connection)
             try:
@@ -63,10 +64,6 @@ def run(plan: Plan, report: RestoreReport) -> None:
             point("pg:cleaned")
     finally:
         engine.dispose()
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _prepare(connection: Connection, plan: Plan) -> tuple[str, int, str | None]:
@@ -173,8 +170,8 @@ def _switch(
         record_switch(connection, staging, plan.restore_id)
         connection.execute(text(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(old)}"))
         connection.execute(text(f"ALTER SCHEMA {_q(staging)} RENAME TO {_q(schema)}"))
-        connection.execute(text(f"COMMENT ON SCHEMA {_q(old)} IS {_literal(mark)}"))
-        original = "NULL" if comment is None else _literal(comment)
+        connection.execute(text(f"COMMENT ON SCHEMA {_q(old)} IS {sql_literal(mark)}"))
+        original = "NULL" if comment is None else sql_literal(comment)
         connection.execute(text(f"COMMENT ON SCHEMA {_q(schema)} IS {original}"))
         point("pg:switched", terminate)
 

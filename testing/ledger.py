@@ -11,7 +11,9 @@ from fiml_bot.tutor.model import BadgeAward, Completion, Learner, XpAward
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
-def earn(url: str, who: str, key: str, amount: int, complete: str | None = None, badge: str = "") -> None:
+def earn(
+    url: str, who: str, key: str, amount: int, complete: str | None = None, badge: str = "first_steps"
+) -> None:
     """One learner action: XP under `key`, a completion of `complete` and a badge (one transaction)."""
     with open_storage(url) as storage, storage() as uow:
         if uow.progress.learner(who) is None:
@@ -20,7 +22,7 @@ def earn(url: str, who: str, key: str, amount: int, complete: str | None = None,
         if complete is not None:
             at = T0 + dt.timedelta(seconds=len(key) + amount)
             uow.progress.add_completion(Completion(who, complete, "1.0.0", 1, 3, 3, amount, at))
-            uow.progress.award_badge(BadgeAward(who, badge or f"badge_{complete}", T0))
+            uow.progress.award_badge(BadgeAward(who, badge, T0))
         uow.commit()
 
 

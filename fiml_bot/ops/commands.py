@@ -216,16 +216,26 @@ def doctor_command(
         "--textfile",
         help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector).",
     ),
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        metavar="SNAPSHOT",
+        help="Also report learners with less XP or fewer completions than this earlier snapshot of the database held.",
+    ),
     database: str | None = DatabaseOption,
     content: Path | None = ContentOption,
 ) -> None:
     """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
     from fiml_bot.tutor.ports import StorageUnavailable
 
-    from . import doctor
+    from . import doctor, doctor_against
 
+    settings = _settings(content, database)
     try:
-        report = run_doctor(_settings(content, database))
+        report = run_doctor(settings)
+        if against is not None:
+            report.checks.append(doctor_against.CHECK)
+            report.problems.extend(doctor_against.check(settings.database_url, against))
     except StorageUnavailable as error:  # exit 2 here, not 1: the doctor could not run
         raise doctor.CannotRun(str(error)) from None
     print(doctor.render_json(report) if as_json else doctor.render_text(report))

@@ -4,6 +4,7 @@ finding the scratch an interrupted restore could leave behind."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,7 +52,13 @@ def fiml_bot(
 
 
 def temp_folders() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("fiml-restore-*")}
+    """The restore work folders in the temp folder (`fiml-restore-<restore id>`; other names there
+    are not this code's)."""
+    return {
+        p.name
+        for p in Path(tempfile.gettempdir()).glob("fiml-restore-*")
+        if re.fullmatch(r"fiml-restore-[0-9a-f]{12}", p.name)
+    }
 
 
 def sqlite_scratch(database: Path, snapshots: Path) -> list[str]:
@@ -61,9 +68,9 @@ def sqlite_scratch(database: Path, snapshots: Path) -> list[str]:
     return sorted(beside + temps)
 
 
-def postgres_scratch(url: str) -> list[str]:
-    """Marked restore schemas of the URL's schema, and temporary restore databases no marker names
-    (a running restore elsewhere on the server names its own)."""
+def postgres_scratch(url: str, folders_before: set[str]) -> list[str]:
+    """Marked restore schemas of the URL's schema, and temporary restore databases and temp folders
+    (new since `folders_before`) that no marker names (a running restore elsewhere names its own)."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -85,6 +92,9 @@ def postgres_scratch(url: str) -> list[str]:
                 )
                 if f'"{name}"' not in comments
             ]
-            return ours + databases
+            folders = [
+                f"folder {name}" for name in sorted(temp_folders() - folders_before) if name not in comments
+            ]
+            return ours + databases + folders
     finally:
         engine.dispose()

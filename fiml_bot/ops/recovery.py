@@ -241,5 +241,12 @@ def recover_quietly(url: str) -> None:
         messages = recover(url)
     except StorageUnavailable:
         return
+    except (exc.SQLAlchemyError, OSError) as error:  # e.g. no right to drop: say so, let the command run
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(
+            f"fiml-bot: warning: cannot clear an interrupted `db restore`'s leftovers: {reason}",
+            file=sys.stderr,
+        )
+        return
     for message in messages:
         print(message, file=sys.stderr)

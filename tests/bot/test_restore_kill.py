@@ -74,8 +74,9 @@ def scratch(url: str, tmp_path: Path, folders_before: set[str]) -> list[str]:
     from fiml_bot.storage.database import sqlite_path
 
     database = sqlite_path(url)
-    found = sqlite_scratch(database, tmp_path / "snaps") if database else postgres_scratch(url)
-    return found + sorted(temp_folders() - folders_before)
+    if database is not None:  # a SQLite restore makes no temp folder
+        return sqlite_scratch(database, tmp_path / "snaps")
+    return postgres_scratch(url, folders_before)
 
 
 def kill_and_check(
@@ -127,3 +128,28 @@ def test_a_postgres_restore_killed_at_every_step_loses_nothing(postgres_url: str
     if shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
     kill_everywhere(postgres_url, tmp_path, POSTGRES_KILLS)
+
+
+def test_a_running_restores_scratch_is_left_alone(sqlite_url: str, tmp_path: Path) -> None:
+    """Another command started while a restore runs must not remove its staged copy: the restore's
+    lock on its journal says it is alive. Once the lock is gone, the next command clears both."""
+    import fcntl
+    import json
+
+    from fiml_bot.ops import recovery
+    from fiml_bot.storage.database import sqlite_path
+
+    migrations_api.upgrade(sqlite_url)
+    database = sqlite_path(sqlite_url)
+    assert database is not None
+    journal = recovery.sqlite_journal(database)
+    journal.write_text(json.dumps({"id": "abc123", "snapshot": "s.sqlite"}))
+    staged = database.with_name(f"{database.name}.restore-abc123")
+    staged.write_bytes(b"a copy of every learner")
+    with journal.open("rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # the restore is alive
+        assert recovery.recover(sqlite_url) == []
+        assert staged.exists() and journal.exists()
+    messages = recovery.recover(sqlite_url)
+    assert len(messages) == 1 and "had not switched anything" in messages[0]
+    assert not staged.exists() and not journal.exists()

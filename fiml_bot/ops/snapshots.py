@@ -35,6 +35,7 @@ from fiml_cms.atomic import write_bytes
 
 from . import identity as identities
 from .errors import OpsError
+from .killpoints import point
 
 DEFAULT_FOLDER = Path("var/snapshots")
 FOLDER_VARIABLE = "FIML_SNAPSHOT_DIR"
@@ -218,6 +219,7 @@ def _take_sqlite(url: str, folder: Path, label: str, content: Path | None, now: 
         raise OpsError(f"the database file {source} does not exist: there is nothing to snapshot")
     with _temp_private(folder, ".sqlite") as temp:
         copy_sqlite(source, temp)
+        point("snapshot:copied")
         engine = make_engine(f"sqlite:///{temp}")
         try:
             with engine.connect() as connection:
@@ -285,6 +287,7 @@ def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now
             database_id = identities.identity_of(connection)
             with _temp_private(folder, ".dump") as temp:
                 pgtools.dump(parsed, schema, temp, version, snapshot=exported)
+                point("snapshot:copied")
                 stem = f"fiml-{_stamp(now)}-{revision or 'empty'}-{label}"
                 manifest = _finish(
                     temp,

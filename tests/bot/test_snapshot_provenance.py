@@ -196,3 +196,20 @@ def test_the_next_snapshot_removes_what_a_killed_one_left(sqlite_url: str, tmp_p
         assert made.exit_code == 0, made.output
     assert not dead.exists() and not Path(f"{dead}-journal").exists()
     assert busy.exists()
+
+
+@BOTH
+def test_a_killed_snapshot_leaves_nothing_after_the_next(database_url: str, tmp_path: Path) -> None:
+    from testing.restore_kill import fiml_bot
+
+    migrations_api.upgrade(database_url)
+    earn(database_url, "telegram:1", "lesson:a", 50, complete="a")
+    folder = tmp_path / "snaps"
+    args = ("db", "snapshot", "--database", database_url, "--out", str(folder))
+    killed = fiml_bot(*args, cwd=tmp_path, env={"FIML_KILL_AT": "snapshot:copied:group"})
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(p.name for p in folder.glob(".snapshot.*"))
+    assert left and snapshots.listing(folder) == []  # a copy of every learner, and no manifest
+    again = fiml_bot(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert list(folder.glob(".snapshot.*")) == [] and len(snapshots.listing(folder)) == 1

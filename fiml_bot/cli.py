@@ -29,6 +29,16 @@ def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
     """The FIML learning bot: chat, database and progress tools."""
 
 
+def _storable(option: str, value: str) -> None:
+    """A name from the command line the database can store (argv bytes that are not UTF-8 arrive as
+    lone surrogates), else a usage error naming the option."""
+    from .documents.files import text_problem
+
+    problem = text_problem(value)
+    if problem is not None:
+        raise UsageError(f"{option}: the value {problem}")
+
+
 @app.command(epilog=example("fiml-bot chat --content ../my-lessons --user carol"))
 @user_errors
 def chat(
@@ -53,6 +63,7 @@ def chat(
     from .launch import learner_keys, terminal_market_data
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _storable("--user", user)
     settings = _settings(content, database, preview=preview, lessons=lessons)
     parts = build(settings, auto_upgrade=True)
     parts.content.fetch = chat_fetches(fetch, settings)
@@ -457,13 +468,14 @@ def db_downgrade(
     from .ops import commands as ops
     from .ops.schema_loss import downgrade_loss
     from .storage import migrations_api
+    from .storage.database import describe
 
     _not_an_option(revision, "downgrade")
     settings = _settings(content, database)
     url = settings.database_url
     current = migrations_api.current(url)
     if current is None:
-        raise Refused(f"the database at {url} has no schema: there is nothing to downgrade")
+        raise Refused(f"the database at {describe(url)} has no schema: there is nothing to downgrade")
     revision = _target(revision, current, "downgrade") or "base"
     losses = downgrade_loss(url, revision)
     if losses and not yes:
@@ -607,6 +619,8 @@ def progress_import(
     from .storage import open_storage
 
     document = read_document(file)
+    if as_user is not None:
+        _storable("--as", as_user)
     with open_storage(_settings(None, database).database_url) as storage:
         if as_user is not None:  # the same references as `progress export`, or a new learner
             document = retarget(document, learner_reference(known_learners(storage), as_user, "import --as"))

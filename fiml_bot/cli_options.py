@@ -42,7 +42,13 @@ MetricsPortOption = typer.Option(
 def bot_settings(
     content: Path | None, database: str | None, *, preview: bool | None = None, lessons: Path | None = None
 ) -> BotSettings:
-    """The bot's settings: these options first, then FIML_* variables, then defaults."""
-    from .bootstrap import BotSettings
+    """The bot's settings: these options first, then FIML_* variables, then defaults.
 
-    return BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)
+    Every command that touches the database gets its URL here, so this is where an interrupted
+    `db restore`'s leftovers are cleared, before the command does anything (`ops/recovery.py`)."""
+    from .bootstrap import BotSettings
+    from .ops.recovery import recover_quietly
+
+    settings = BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)
+    recover_quietly(settings.database_url)
+    return settings

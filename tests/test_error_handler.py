@@ -52,7 +52,7 @@ def test_bot_errors_share_the_root() -> None:
     codes = {
         StorageUnavailable: 1,
         SchemaOutOfDate: 1,
-        DatabaseUrlError: 1,
+        DatabaseUrlError: 2,
         BudgetConfigError: 1,
         UnknownSchemaVersion: 1,
         HaproxyError: 1,
@@ -150,5 +150,5 @@ def test_the_decorator_keeps_the_options() -> None:
 
 def test_both_clis_use_it() -> None:
     result = CliRunner().invoke(bot_app, ["db", "current", "--database", "mysql://nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert result.output.startswith("fiml-bot: error: ")

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from fiml_cms.errors import UsageError
 
-from .schema import InvalidDocument
+from .schema import InvalidDocument, Problem
 
 STDIO = "-"
 #: A progress document nests about 6 levels; anything far deeper is not one.
@@ -56,7 +56,47 @@ def parse_document(text: str, source: str) -> Any:
         raise InvalidDocument(source, f"not valid JSON: {error}") from None
     if _depth(document) > MAX_DEPTH:
         raise InvalidDocument(source, _too_deep())
+    unstorable = unstorable_text(document)
+    if unstorable:
+        raise UnstorableText(source, unstorable)
     return document
+
+
+class UnstorableText(InvalidDocument):
+    """Text no database here can store (a NUL: PostgreSQL refuses it; a lone surrogate: not Unicode
+    SQLite can encode): bad input rather than a finding, so exit 2, naming each field."""
+
+    exit_code = 2
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored, or None."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000), which the database cannot store"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return "contains a lone surrogate (an unpaired \\ud800-\\udfff escape): not valid Unicode text"
+    return None
+
+
+def unstorable_text(document: Any) -> list[Problem]:
+    """Every key or string in `document` that no database can store, with its path (iterative)."""
+    found = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(document, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                problem = text_problem(key)
+                if problem is not None:
+                    found.append(Problem((*path, key), f"key {problem}"))
+                stack.append((value, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((value, (*path, i)) for i, value in enumerate(node))
+        elif isinstance(node, str):
+            problem = text_problem(node)
+            if problem is not None:
+                found.append(Problem(path, problem))
+    return sorted(found, key=lambda p: p.where)
 
 
 def _too_deep() -> str:

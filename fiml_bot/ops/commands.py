@@ -159,19 +159,28 @@ def db_snapshot(
 @user_errors
 def db_snapshots(
     out: Path | None = FolderOption,
-    keep: int | None = typer.Option(None, "--keep", min=0, help="Delete all but the newest N snapshots."),
+    keep: int | None = typer.Option(
+        None, "--keep", min=0, help="Delete all but the newest N snapshots of each source database."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --keep: print what would be deleted."),
 ) -> None:
-    """List the snapshots, oldest first; with --keep N delete all but the newest N."""
-    from . import snapshots
+    """List the snapshots, oldest first, with the database each came from; with --keep N delete all but
+    the newest N of each source database. Unreadable manifests are listed and skipped."""
+    from . import identity, snapshots
 
     folder = snapshots.snapshot_folder(out=out)
     if keep is not None:
-        for manifest in snapshots.prune(folder, keep):
-            print(f"deleted {manifest.path}")
-    found = snapshots.listing(folder)
-    for manifest in found:
-        print(f"{manifest.created_at}  {manifest.label:<13} {describe_snapshot(manifest)}")
-    print(f"{len(found)} snapshot(s) in {folder}")
+        for manifest in snapshots.prune(folder, keep, dry_run=dry_run):
+            print(f"{'would delete' if dry_run else 'deleted'} {manifest.path}")
+    found = snapshots.scan(folder)
+    for manifest in found.manifests:
+        print(
+            f"{manifest.created_at}  {manifest.label:<13} source {identity.short(manifest.database_id)} "
+            f"{manifest.source}  {describe_snapshot(manifest)}"
+        )
+    for path, reason in found.unreadable:
+        print(f"unreadable manifest {path} (skipped): {reason}")
+    print(f"{len(found.manifests)} snapshot(s) in {folder}")
 
 
 @user_errors
@@ -182,13 +191,20 @@ def db_restore(
         "--quarantine",
         help="Write what was earned after the snapshot to FILE (JSON) instead of merging it back.",
     ),
+    from_other_database: bool = typer.Option(
+        False,
+        "--from-other-database",
+        help="Restore a snapshot taken from another database (its learners are merged into this one).",
+    ),
     out: Path | None = FolderOption,
     database: str | None = DatabaseOption,
     content: Path | None = ContentOption,
 ) -> None:
     """Restore a snapshot, then merge back what was earned after it: XP and completions never go down.
 
-    The database as it was is snapshotted first (label pre-restore).
+    The snapshot file is checked against its manifest first, and the database as it was is
+    snapshotted (label pre-restore). Killed at any instant, the restore leaves the database as it was
+    or fully restored; the next fiml-bot command clears what it left.
     """
     from . import restore, snapshots
 
@@ -199,6 +215,7 @@ def db_restore(
         folder=snapshots.snapshot_folder(out=out),
         quarantine=quarantine,
         content=settings.content,
+        from_other_database=from_other_database,
     )
     print(report.summary())
     send_alert(
@@ -239,17 +256,26 @@ def doctor_command(
         "--textfile",
         help="Also write fiml_doctor_problems to FILE (Prometheus textfile, for node_exporter's textfile collector).",
     ),
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        metavar="SNAPSHOT",
+        help="Also report learners with less XP or fewer completions than this earlier snapshot of the database held.",
+    ),
     database: str | None = DatabaseOption,
     content: Path | None = ContentOption,
 ) -> None:
     """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
     from fiml_bot.tutor.ports import StorageUnavailable
 
-    from . import doctor
+    from . import doctor, doctor_against
 
     settings = _settings(content, database)
     try:
         report = run_doctor(settings)
+        if against is not None:
+            report.checks.append(doctor_against.CHECK)
+            report.problems.extend(doctor_against.check(settings.database_url, against))
     except StorageUnavailable as error:  # exit 2 here, not 1: the doctor could not run
         raise doctor.CannotRun(str(error)) from None
     print(doctor.render_json(report) if as_json else doctor.render_text(report))

@@ -10,7 +10,10 @@ and so is a doctor problem that the copy did not have before the migration.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import json
+import os
 import shutil
 import tempfile
 import uuid
@@ -23,10 +26,12 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from fiml_bot.storage import migrations_api
-from fiml_bot.storage.database import make_engine, parse_url
+from fiml_bot.storage.database import describe, make_engine, parse_url
 
 from . import doctor, restore, snapshots
 from .errors import OpsError
+from .killpoints import point
+from .pgtools import sql_literal
 
 SCRIPTED_LEARNER = "rehearsal:scripted"
 SHOWN_LOSSES = 20
@@ -121,17 +126,24 @@ def compare(earlier: Stage, later: Stage) -> list[str]:
     return losses
 
 
+def shown(source: str) -> str:
+    """A snapshot path as it is; a database URL without its password."""
+    return describe(source) if "://" in source else source
+
+
 def rehearse(source: str, settings: Any) -> Rehearsal:
     from .commands import doctor_content
 
     content, reason = doctor_content(settings)
+    remove_interrupted_workspaces()
     with _workspace() as work, _copy(source, settings.database_url, work) as url:
-        result = Rehearsal(source)
+        point("rehearse:copied")
+        result = Rehearsal(shown(source))
         start = migrations_api.current(url)
         if start is None:
-            raise OpsError(f"{source} holds no schema: there is nothing to rehearse")
+            raise OpsError(f"{shown(source)} holds no schema: there is nothing to rehearse")
         if start not in migrations_api.known_revisions():
-            raise OpsError(f"{source} is at revision {start}, which this fiml-bot does not know")
+            raise OpsError(f"{shown(source)} is at revision {start}, which this fiml-bot does not know")
         head = migrations_api.head()
         baseline_problems = _problem_keys(url, content)
         _stage(result, "copy", url, problems=len(baseline_problems))
@@ -171,13 +183,42 @@ def _problem_keys(url: str, content: Any) -> set[str]:
     }
 
 
+WORKSPACE_PREFIX = "fiml-rehearse-"
+WORKSPACE_LOCK = ".lock"
+
+
 @contextmanager
 def _workspace() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="fiml-rehearse-"))
+    """A private temp folder (it holds a copy of every learner), locked while the rehearsal runs so
+    that a later rehearsal removes it only once its process is gone."""
+    folder = Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX))
+    fd = os.open(folder / WORKSPACE_LOCK, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        os.close(fd)
+
+
+def remove_interrupted_workspaces() -> list[Path]:
+    """Remove the temp folders of rehearsals whose process died (their lock is free)."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORKSPACE_PREFIX}*"):
+        try:
+            fd = os.open(folder / WORKSPACE_LOCK, os.O_RDONLY)
+        except OSError:
+            continue  # not ours, or being created
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        finally:
+            os.close(fd)
+    return removed
 
 
 @contextmanager
@@ -207,11 +248,16 @@ def _throwaway_postgres(server_url: str, schema: str) -> Iterator[str]:
         raise OpsError(
             "a PostgreSQL snapshot is rehearsed on a PostgreSQL server: give its URL with --database (or FIML_DATABASE_URL)"
         )
-    name = f"fiml_rehearse_{uuid.uuid4().hex[:12]}"
+    rehearsal_id = uuid.uuid4().hex[:12]
+    name = f"{REHEARSE_DATABASE}{rehearsal_id}"
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    keeper = admin.connect()  # holds the rehearsal's advisory lock for its whole life
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        _drop_interrupted_databases(keeper)
+        keeper.execute(text("SELECT pg_advisory_lock(:k)"), {"k": int(rehearsal_id, 16)})
+        keeper.execute(text(f'CREATE DATABASE "{name}"'))
+        mark = json.dumps({"fiml_rehearse": rehearsal_id, "lock_database": parsed.database})
+        keeper.execute(text(f'COMMENT ON DATABASE "{name}" IS {sql_literal(mark)}'))
         url = parsed.set(database=name).update_query_dict({"options": f"-csearch_path={schema}"})
         fresh = create_engine(url, isolation_level="AUTOCOMMIT")
         try:
@@ -221,9 +267,43 @@ def _throwaway_postgres(server_url: str, schema: str) -> Iterator[str]:
             fresh.dispose()
         yield url.render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            keeper.close()
+            admin.dispose()
+
+
+REHEARSE_DATABASE = "fiml_rehearse_"
+
+
+def _drop_interrupted_databases(connection: Any) -> list[str]:
+    """Drop the throwaway databases of rehearsals whose process died: each is marked with the
+    database holding its lock, and a free lock there means its owner is gone. (One killed between
+    CREATE DATABASE and its COMMENT, a moment, stays: without a mark it might be running.)"""
+    rows = connection.execute(
+        text("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE :p"),
+        {"p": REHEARSE_DATABASE.replace("_", "\\_") + "%"},
+    ).all()
+    here = connection.execute(text("SELECT current_database()")).scalar_one()
+    dropped = []
+    for name, comment in rows:
+        try:
+            mark = json.loads(comment or "")
+            key = int(str(mark["fiml_rehearse"]), 16)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if mark.get("lock_database") != here or name != f"{REHEARSE_DATABASE}{mark['fiml_rehearse']}":
+            continue
+        if not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one():
+            continue  # that rehearsal is running
+        try:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            dropped.append(name)
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    return dropped
 
 
 def _scripted_session(url: str, content: Any, result: Rehearsal) -> None:

@@ -1,36 +1,39 @@
-"""Restore a snapshot without losing what was earned after it.
+"""Restore a snapshot without losing what was earned after it, crash-safe at every instant.
 
-1. The database as it is now is snapshotted first (label `pre-restore`): nothing is ever lost, and
-   that copy is where the later data is read from.
-2. The snapshot replaces the database (SQLite: the backup API; PostgreSQL: the current tables move
-   to a side schema, `pg_restore` recreates them, and they move back if it fails).
-3. A snapshot older than the database's schema is upgraded to the revision the database was at, so
-   the running code's window still holds.
-4. What the database held beyond the snapshot is merged back with set-based SQL (`MERGE_RULES`): new
-   learners, ledger entries (by key), completions, badges, processed events, and learner and progress
-   rows whose revision moved forward. So XP and completions never go down. With `quarantine`, those
-   rows are written to a JSON file instead, for rolling back a corruption.
+1. The snapshot is checked: its manifest (fields, sha256), its database (`--from-other-database`
+   overrides a stranger's snapshot) and the file itself against the manifest (tables, revision,
+   identity, row counts, XP), before anything is touched.
+2. It is staged aside, never over the live data (SQLite: a copy beside the database file; PostgreSQL:
+   a temporary database, then a marked staging schema in the live one) and upgraded there to the
+   revision the database is at, so the running code's window still holds. The database as it is is
+   snapshotted (label `pre-restore`).
+3. In ONE transaction on the live database, with writers excluded (SQLite: the write lock;
+   PostgreSQL: EXCLUSIVE locks on the live tables, readers go on), what the live database holds beyond
+   the snapshot is merged into the staged copy with set-based SQL (`MERGE_RULES`), and the staged copy
+   becomes the database (SQLite: its rows replace the live rows; PostgreSQL: the schemas are renamed).
+   A writer waiting on the lock then writes to the restored data, so nothing it does is lost.
+4. The scratch is removed. A restore killed anywhere leaves the database either as it was or fully
+   restored, and only scratch behind, which the next `fiml-bot` command removes (`recovery.py`).
+
+With `quarantine`, the later rows are written to a JSON file instead of merged, for rolling back a
+corruption. `killpoints.point` names each step, for the kill test.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, bindparam, inspect, text
 
 from fiml_bot.storage import migrations_api
-from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_path, storage_errors
+from fiml_bot.storage.database import describe, parse_url
 
-from . import snapshots
+from . import identity, recovery, snapshots
 from .errors import OpsError
 
 
@@ -100,7 +103,9 @@ def restore(
     folder: Path,
     quarantine: Path | None = None,
     content: Path | None = None,
+    from_other_database: bool = False,
 ) -> RestoreReport:
+    recovery.recover(url)  # an earlier, interrupted restore's scratch first
     manifest = snapshots.read_manifest(snapshot_path)
     snapshots.verify(manifest)
     kind = "sqlite" if parse_url(url).get_backend_name() == "sqlite" else "postgresql"
@@ -108,62 +113,150 @@ def restore(
         raise OpsError(
             f"{manifest.path} is a {manifest.kind} snapshot; the database at {describe(url)} is {kind}"
         )
-    if (
-        manifest.schema_revision is not None
-        and manifest.schema_revision not in migrations_api.known_revisions()
-    ):
+    known = migrations_api.known_revisions()
+    if manifest.schema_revision is not None and manifest.schema_revision not in known:
         raise OpsError(
             f"{manifest.path} is at schema revision {manifest.schema_revision}, which this fiml-bot does not know: restore it with the fiml-bot that made it"
         )
     before = migrations_api.current(url)
-    if before is not None and before not in migrations_api.known_revisions():
+    if before is not None and before not in known:
         raise OpsError(
             f"the database at {describe(url)} is at revision {before}, which this fiml-bot does not know: restore with the fiml-bot that migrated it"
         )
-    safety = (
-        snapshots.take(url, folder=folder, label="pre-restore", content=content)
-        if before is not None
-        else None
+    live_id = live_identity(url) if before is not None else None
+    check_provenance(manifest, url, live_id, from_other_database)
+    plan = Plan(
+        url=url,
+        manifest=manifest,
+        before=before,
+        live_id=live_id,
+        folder=folder,
+        content=content,
+        quarantine=quarantine,
+        restore_id=uuid.uuid4().hex[:12],
     )
-    report = RestoreReport(manifest, safety)
+    report = RestoreReport(manifest, None)
     if kind == "sqlite":
-        _replace_sqlite(url, manifest)
-        with _attached_sqlite(url, safety) as (connection, side):
-            _after_replace(url, connection, side, before, manifest, report, quarantine)
+        from .restore_sqlite import run
     else:
-        with _replaced_postgres(url, manifest) as (connection, side):
-            _after_replace(url, connection, side, before, manifest, report, quarantine)
+        from .restore_postgres import run
+    run(plan, report)
     return report
 
 
-def _after_replace(
-    url: str,
-    connection: Connection,
-    side: str | None,
-    before: str | None,
-    manifest: snapshots.Manifest,
-    report: RestoreReport,
-    quarantine: Path | None,
-) -> None:
-    if before is not None and manifest.schema_revision != before:
+@dataclass(frozen=True)
+class Plan:
+    """What one restore does, handed to the SQLite or PostgreSQL procedure."""
+
+    url: str
+    manifest: snapshots.Manifest
+    before: str | None  # the live database's revision (None: empty)
+    live_id: str | None
+    folder: Path
+    content: Path | None
+    quarantine: Path | None
+    restore_id: str
+
+    def upgrade_target(self) -> str | None:
+        """The revision the staged copy must reach (the live one's), when the snapshot is older."""
+        if self.before is None or self.manifest.schema_revision == self.before:
+            return None
         order = {r.revision: i for i, r in enumerate(_chain())}
-        if manifest.schema_revision is None or order[manifest.schema_revision] < order[before]:
-            connection.commit()
-            migrations_api.upgrade(url, before)
-            report.upgraded_to = before
-    if side is None:
-        return
-    with connection.begin():
-        if quarantine is not None:
-            later = later_rows(connection, side)
-            report.merged = {table: len(rows) for table, rows in later.items()}
-            report.merged_xp = sum(int(row["amount"]) for row in later.get("xp_ledger", []))
-            snapshots.write_private(quarantine, _quarantine_document(report, later).encode())
-            report.quarantined = quarantine
-        else:
-            xp_before = _ledger_sum(connection)
-            report.merged = merge(connection, side)
-            report.merged_xp = _ledger_sum(connection) - xp_before
+        older = (
+            self.manifest.schema_revision is None or order[self.manifest.schema_revision] < order[self.before]
+        )
+        return self.before if older else None
+
+    def live_upgrade_target(self) -> str | None:
+        """The revision the live database must reach first, when the snapshot is newer."""
+        if self.before is None or self.manifest.schema_revision in (None, self.before):
+            return None
+        return None if self.upgrade_target() else self.manifest.schema_revision
+
+
+def live_identity(url: str) -> str | None:
+    from fiml_bot.storage.database import make_engine, storage_errors
+
+    engine = make_engine(url, readers=True)
+    try:
+        with storage_errors(describe(url)), engine.connect() as connection:
+            return identity.identity_of(connection)
+    finally:
+        engine.dispose()
+
+
+def check_provenance(
+    manifest: snapshots.Manifest, url: str, live_id: str | None, from_other_database: bool
+) -> None:
+    """Refuse a snapshot of another database: merging it would bring a stranger's learners in."""
+    if from_other_database or live_id is None:
+        return  # an empty database (a new server) takes any snapshot, and its identity
+    if manifest.database_id is None:
+        if manifest.source == describe(url):
+            return  # taken before databases had identities, from this database's URL
+        raise OpsError(
+            f"{manifest.path} records no database identity and was taken from {manifest.source}, not "
+            f"{describe(url)}: if it is this database's, pass --from-other-database"
+        )
+    if manifest.database_id != live_id:
+        raise OpsError(
+            f"{manifest.path} is a snapshot of another database (identity {identity.short(manifest.database_id)}, "
+            f"taken from {manifest.source}); this database is {identity.short(live_id)}: restoring it would "
+            f"merge that database's learners into this one. Pass --from-other-database to do it anyway"
+        )
+
+
+def check_file(connection: Connection, manifest: snapshots.Manifest) -> None:
+    """The staged file must be what its manifest says (a sha256 only proves the manifest was written
+    for these bytes, not that they are the database it describes)."""
+    from fiml_bot.storage.migrations_api import revision_of
+
+    revision = revision_of(connection)
+    rows, xp = snapshots.counts(connection)
+    found_id = identity.identity_of(connection)
+    problems = []
+    if revision != manifest.schema_revision:
+        problems.append(f"schema revision {revision}, the manifest says {manifest.schema_revision}")
+    if found_id != manifest.database_id:
+        problems.append(f"database identity {found_id}, the manifest says {manifest.database_id}")
+    if rows != manifest.row_counts:
+        problems.append(f"row counts {rows}, the manifest says {manifest.row_counts}")
+    if xp != manifest.xp_ledger_sum:
+        problems.append(f"{xp} XP in the ledger, the manifest says {manifest.xp_ledger_sum}")
+    if problems:
+        raise OpsError(
+            f"{manifest.path} does not hold what {manifest.manifest_path.name} describes: {'; '.join(problems)}; nothing was restored"
+        )
+
+
+def merge_or_quarantine(
+    connection: Connection, plan: Plan, report: RestoreReport, target: str, side: str
+) -> None:
+    """Inside the switch's transaction: merge the live database's later rows (`side`) into the staged
+    copy (`target`), or write them to the quarantine file."""
+    if plan.quarantine is not None:
+        later = later_rows(connection, side, target)
+        report.merged = {table: len(rows) for table, rows in later.items()}
+        report.merged_xp = sum(int(row["amount"]) for row in later.get("xp_ledger", []))
+        snapshots.write_private(plan.quarantine, _quarantine_document(report, later).encode())
+        report.quarantined = plan.quarantine
+    else:
+        xp_before = _ledger_sum(connection, target)
+        report.merged = merge(connection, side, target)
+        report.merged_xp = _ledger_sum(connection, target) - xp_before
+
+
+def record_switch(connection: Connection, schema: str, restore_id: str) -> None:
+    """Record the restore in the restored data, in the switch's transaction: how recovery tells a
+    restore that took effect from one that did not."""
+    if inspect(connection).has_table("processed_events", schema=schema):
+        from fiml_bot.storage.models import UtcDateTime
+
+        insert = text(f"INSERT INTO {_q(schema)}.processed_events (key, processed_at) VALUES (:k, :t)")
+        connection.execute(
+            insert.bindparams(bindparam("t", type_=UtcDateTime())),
+            {"k": recovery.event_key(restore_id), "t": dt.datetime.now(dt.UTC)},
+        )
 
 
 def _chain() -> tuple[Any, ...]:
@@ -175,31 +268,35 @@ def _chain() -> tuple[Any, ...]:
 # the merge: one set of statements per table, the same SQL on both databases
 
 
-def _columns(connection: Connection, table: str, schema: str | None) -> list[str]:
-    return [c["name"] for c in inspect(connection).get_columns(table, schema=schema)]
-
-
-def _shared_columns(connection: Connection, rule: MergeRule, side: str) -> list[str]:
-    ours = _columns(connection, rule.table, None)
-    theirs = set(_columns(connection, rule.table, side))
-    return [c for c in ours if c in theirs and c not in rule.skip]
-
-
 def _q(name: str) -> str:
     return f'"{name}"'
 
 
-def _missing(rule: MergeRule, side: str) -> str:
+def _columns(connection: Connection, table: str, schema: str | None) -> list[str]:
+    return [c["name"] for c in inspect(connection).get_columns(table, schema=schema)]
+
+
+def _shared_columns(connection: Connection, rule: MergeRule, side: str, target: str | None) -> list[str]:
+    ours = _columns(connection, rule.table, target)
+    theirs = set(_columns(connection, rule.table, side))
+    return [c for c in ours if c in theirs and c not in rule.skip]
+
+
+def _table(schema: str | None, table: str) -> str:
+    return f"{_q(schema)}.{_q(table)}" if schema else _q(table)
+
+
+def _missing(rule: MergeRule, side: str, target: str | None) -> str:
     """Side rows whose key the restored table lacks."""
     match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE NOT EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match})"
+    return f"FROM {_table(side, rule.table)} s WHERE NOT EXISTS (SELECT 1 FROM {_table(target, rule.table)} m WHERE {match})"
 
 
-def _moved_forward(rule: MergeRule, side: str) -> str:
+def _moved_forward(rule: MergeRule, side: str, target: str | None) -> str:
     """Side rows whose `forward` column is larger than the restored row's."""
     assert rule.forward is not None
     match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_q(side)}.{_q(rule.table)} s WHERE EXISTS (SELECT 1 FROM {_q(rule.table)} m WHERE {match} AND {_later(rule, 'm')})"
+    return f"FROM {_table(side, rule.table)} s WHERE EXISTS (SELECT 1 FROM {_table(target, rule.table)} m WHERE {match} AND {_later(rule, 'm')})"
 
 
 def _later(rule: MergeRule, restored: str) -> str:
@@ -213,51 +310,57 @@ def _has_table(connection: Connection, table: str, schema: str | None) -> bool:
     return inspect(connection).has_table(table, schema=schema)
 
 
-def later_rows(connection: Connection, side: str) -> dict[str, list[dict[str, Any]]]:
+def later_rows(
+    connection: Connection, side: str, target: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The side's rows that the restored database lacks or holds at an older revision, per table."""
     found: dict[str, list[dict[str, Any]]] = {}
     for rule in MERGE_RULES:
-        if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, None)):
+        if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, target)):
             continue
-        columns = ", ".join(f"s.{_q(c)}" for c in _shared_columns(connection, rule, side))
+        columns = ", ".join(f"s.{_q(c)}" for c in _shared_columns(connection, rule, side, target))
         rows = [
-            dict(r._mapping) for r in connection.execute(text(f"SELECT {columns} {_missing(rule, side)}"))
+            dict(r._mapping)
+            for r in connection.execute(text(f"SELECT {columns} {_missing(rule, side, target)}"))
         ]
         if rule.forward:
             rows += [
                 dict(r._mapping)
-                for r in connection.execute(text(f"SELECT {columns} {_moved_forward(rule, side)}"))
+                for r in connection.execute(text(f"SELECT {columns} {_moved_forward(rule, side, target)}"))
             ]
         found[rule.table] = rows
     return found
 
 
-def _ledger_sum(connection: Connection) -> int:
-    return int(connection.execute(text('SELECT coalesce(sum(amount), 0) FROM "xp_ledger"')).scalar_one())
+def _ledger_sum(connection: Connection, schema: str | None = None) -> int:
+    table = _table(schema, "xp_ledger")
+    return int(connection.execute(text(f"SELECT coalesce(sum(amount), 0) FROM {table}")).scalar_one())
 
 
-def merge(connection: Connection, side: str) -> dict[str, int]:
+def merge(connection: Connection, side: str, target: str | None = None) -> dict[str, int]:
     """Insert the side's missing rows and move forward the rows whose revision advanced; the number
     of rows merged per table."""
     merged: dict[str, int] = {}
     for rule in MERGE_RULES:
-        if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, None)):
+        if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, target)):
             continue
-        shared = _shared_columns(connection, rule, side)
+        shared = _shared_columns(connection, rule, side, target)
         count = 0
         if rule.forward:
             assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in shared if c not in rule.key)
-            match = " AND ".join(f"{_q(rule.table)}.{_q(k)} = s.{_q(k)}" for k in rule.key)
+            match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
             count += connection.execute(
                 text(
-                    f"UPDATE {_q(rule.table)} SET {assignments} FROM {_q(side)}.{_q(rule.table)} s "
-                    f"WHERE {match} AND {_later(rule, _q(rule.table))}"
+                    f"UPDATE {_table(target, rule.table)} AS m SET {assignments} FROM {_table(side, rule.table)} s "
+                    f"WHERE {match} AND {_later(rule, 'm')}"
                 )
             ).rowcount
         names = ", ".join(_q(c) for c in shared)
         values = ", ".join(f"s.{_q(c)}" for c in shared)
         count += connection.execute(
-            text(f"INSERT INTO {_q(rule.table)} ({names}) SELECT {values} {_missing(rule, side)}")
+            text(
+                f"INSERT INTO {_table(target, rule.table)} ({names}) SELECT {values} {_missing(rule, side, target)}"
+            )
         ).rowcount
         merged[rule.table] = count
     return merged
@@ -273,80 +376,3 @@ def _quarantine_document(report: RestoreReport, later: dict[str, list[dict[str, 
         "tables": later,
     }
     return json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
-
-
-# SQLite: replace the file's contents, then attach the pre-restore copy as the side
-
-
-def _replace_sqlite(url: str, manifest: snapshots.Manifest) -> None:
-    target = sqlite_path(url)
-    assert target is not None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    snapshots.copy_sqlite(manifest.path, target, self_contained=False)
-
-
-@contextmanager
-def _attached_sqlite(url: str, safety: snapshots.Manifest | None) -> Iterator[tuple[Connection, str | None]]:
-    engine = make_engine(url)
-    try:
-        with storage_errors(describe(url)), engine.connect() as connection:
-            raw = connection.connection.dbapi_connection
-            assert raw is not None
-            if safety is not None:
-                raw.execute("ATTACH DATABASE ? AS side", (str(safety.path),))  # outside any transaction
-            try:
-                yield connection, "side" if safety is not None else None
-            finally:
-                if connection.in_transaction():
-                    connection.rollback()
-                if safety is not None:
-                    raw.execute("DETACH DATABASE side")
-    finally:
-        engine.dispose()
-
-
-# PostgreSQL: move the live tables aside, pg_restore the snapshot, merge from the side schema
-
-
-@contextmanager
-def _replaced_postgres(url: str, manifest: snapshots.Manifest) -> Iterator[tuple[Connection, str | None]]:
-    from . import pgtools
-
-    engine = make_engine(url)
-    side = f"fiml_restore_{uuid.uuid4().hex[:12]}"
-    try:
-        with storage_errors(describe(url)), engine.connect() as connection:
-            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-            if manifest.pg_schema != schema:
-                raise OpsError(
-                    f"{manifest.path} holds schema {manifest.pg_schema!r}; the database URL uses {schema!r}: restore into a URL whose search_path is {manifest.pg_schema!r}"
-                )
-            version = snapshots.server_version(connection)
-            pgtools.check_client("pg_restore", version)
-            # Every table of the schema moves aside, not a list of known ones: the dump holds the whole
-            # schema (a later migration's tables too, e.g. 0005's send_budget), and pg_restore recreates them.
-            live = inspect(connection).get_table_names()
-            connection.execute(text(f"CREATE SCHEMA {_q(side)}"))
-            for table in live:
-                connection.execute(text(f"ALTER TABLE {_q(table)} SET SCHEMA {_q(side)}"))
-            connection.commit()
-            workdir = Path(tempfile.mkdtemp(prefix="fiml-restore-"))
-            try:
-                pgtools.restore(parse_url(url), manifest.path, version, workdir)
-            except BaseException:
-                for table in live:  # nothing was restored (one transaction): put the tables back
-                    connection.execute(text(f"ALTER TABLE {_q(side)}.{_q(table)} SET SCHEMA {_q(schema)}"))
-                connection.execute(text(f"DROP SCHEMA {_q(side)}"))
-                connection.commit()
-                raise
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
-            try:
-                yield connection, side if live else None
-            finally:
-                if connection.in_transaction():
-                    connection.rollback()
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {_q(side)} CASCADE"))
-                connection.commit()
-    finally:
-        engine.dispose()

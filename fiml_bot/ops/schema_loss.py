@@ -3,7 +3,7 @@
 The migration's own code decides what a downgrade drops, so the only exact answer is to run it:
 both databases here run DDL inside transactions, so the downgrade is applied, the schema compared
 with the one before, and everything rolled back. Only then are the lost tables' rows and the lost
-columns' values counted. Bookkeeping tables (Alembic's and the schema window) are not data.
+columns' values counted. Bookkeeping tables (Alembic's, the schema window, the database identity) are not data.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect, text
 from fiml_bot.storage.database import describe, make_engine, storage_errors
 from fiml_bot.storage.migrations_api import alembic_config, revision_errors
 
-BOOKKEEPING = {"alembic_version", "schema_window"}
+BOOKKEEPING = {"alembic_version", "schema_window", "database_identity"}
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,17 @@ SQLite is copied with the online backup API (consistent while the bot writes); P
 `pg_dump -Fc` of the application's schema, inside a repeatable-read transaction whose snapshot the
 dump shares, so the manifest's row counts and XP sum describe exactly the rows in the dump. Files are
 created 0600 in a 0700 folder (they hold personal data) and appear atomically: a snapshot without
-its manifest is an interrupted one and is never listed.
+its manifest is an interrupted one and is never listed; while a snapshot is being written its temp
+file is locked (flock), so the next snapshot removes an interrupted one's temp file and no other.
+
+A manifest is input like any other file: `read_manifest` checks every field's type and that the file
+it names lies in its own folder, so a hostile or damaged manifest is reported and skipped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -17,8 +22,9 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, inspect, text
 
@@ -27,7 +33,9 @@ from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_p
 from fiml_bot.storage.migrations_api import revision_of
 from fiml_cms.atomic import write_bytes
 
+from . import identity as identities
 from .errors import OpsError
+from .killpoints import point
 
 DEFAULT_FOLDER = Path("var/snapshots")
 FOLDER_VARIABLE = "FIML_SNAPSHOT_DIR"
@@ -59,6 +67,7 @@ class Manifest:
     source: str  # the database URL, without its password
     label: str = "manual"  # manual | pre-upgrade | pre-downgrade | pre-restore | ...
     pg_schema: str | None = None
+    database_id: str | None = None  # the source database's identity (None before revision 0006)
     format: int = MANIFEST_FORMAT
     folder: Path = field(default=Path("."), compare=False)
 
@@ -74,6 +83,11 @@ class Manifest:
         data = asdict(self)
         del data["folder"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @property
+    def source_key(self) -> str:
+        """Which database the snapshot belongs to: its identity, else (older manifests) its URL."""
+        return f"id:{self.database_id}" if self.database_id else f"url:{self.source}"
 
 
 def snapshot_folder(env: dict[str, str] | None = None, out: Path | None = None) -> Path:
@@ -106,17 +120,54 @@ def write_private(path: Path, data: bytes) -> None:
     write_bytes(path, data, mode=0o600)
 
 
+TEMP_PREFIX = ".snapshot."
+
+
 @contextmanager
 def _temp_private(folder: Path, suffix: str) -> Iterator[Path]:
-    """A new, empty 0600 file in `folder`, removed unless the caller renamed it away."""
-    fd, name = tempfile.mkstemp(prefix=".snapshot.", suffix=suffix, dir=folder)
-    os.close(fd)
-    os.chmod(name, 0o600)
-    path = Path(name)
+    """A new, empty 0600 file in `folder`, removed unless the caller renamed it away; locked while
+    it lives, so `remove_interrupted` can tell an abandoned one (its process died) from a busy one."""
+    remove_interrupted(folder)
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     try:
-        yield path
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.chmod(name, 0o600)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+            Path(f"{name}-journal").unlink(missing_ok=True)
     finally:
-        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def remove_interrupted(folder: Path) -> list[Path]:
+    """Delete the temp files (and their SQLite -journal) of snapshots whose process died; they hold
+    personal data. A temp file whose lock is held belongs to a running snapshot and stays."""
+    removed = []
+    for path in sorted(folder.glob(f"{TEMP_PREFIX}*")) if folder.is_dir() else []:
+        base = Path(str(path).removesuffix("-journal"))
+        if base != path and base.exists():
+            continue  # removed with its database file
+        try:
+            fd = os.open(base, os.O_RDONLY) if base.exists() else None
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+            for doomed in (base, Path(f"{base}-journal")):
+                if doomed.exists():
+                    doomed.unlink(missing_ok=True)
+                    removed.append(doomed)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
 
 
 def content_ref(content: Path | None) -> str | None:
@@ -176,11 +227,13 @@ def _take_sqlite(url: str, folder: Path, label: str, content: Path | None, now: 
         raise OpsError(f"the database file {source} does not exist: there is nothing to snapshot")
     with _temp_private(folder, ".sqlite") as temp:
         copy_sqlite(source, temp)
+        point("snapshot:copied")
         engine = make_engine(f"sqlite:///{temp}")
         try:
             with engine.connect() as connection:
                 revision = revision_of(connection)
                 rows, xp = counts(connection)
+                database_id = identities.identity_of(connection)
         finally:
             engine.dispose()
         stem = f"fiml-{_stamp(now)}-{revision or 'empty'}-{label}"
@@ -198,6 +251,7 @@ def _take_sqlite(url: str, folder: Path, label: str, content: Path | None, now: 
             xp_ledger_sum=xp,
             source=describe(url),
             label=label,
+            database_id=database_id,
         )
 
 
@@ -238,8 +292,10 @@ def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now
             version = server_version(connection)
             revision = revision_of(connection)
             rows, xp = counts(connection)
+            database_id = identities.identity_of(connection)
             with _temp_private(folder, ".dump") as temp:
                 pgtools.dump(parsed, schema, temp, version, snapshot=exported)
+                point("snapshot:copied")
                 stem = f"fiml-{_stamp(now)}-{revision or 'empty'}-{label}"
                 manifest = _finish(
                     temp,
@@ -256,11 +312,43 @@ def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now
                     source=describe(url),
                     label=label,
                     pg_schema=schema,
+                    database_id=database_id,
                 )
             connection.rollback()
             return manifest
     finally:
         engine.dispose()
+
+
+_OPTIONAL_TEXT = ("schema_revision", "content_ref", "pg_schema", "database_id")
+_TEXT = ("file", "kind", "code_version", "created_at", "sha256", "source", "label")
+
+
+def _checked(data: dict[str, Any], where: Path) -> dict[str, Any]:
+    """The manifest's fields, each of the type it must have; OpsError naming the first bad field."""
+    known = {f.name for f in fields(Manifest)} - {"folder"}
+    unexpected = sorted(set(data) - known)
+    if unexpected:
+        raise OpsError(f"{where}: unexpected manifest field {unexpected[0]!r}")
+    for name in _TEXT:
+        if not isinstance(data.get(name), str):
+            raise OpsError(f"{where}: field {name!r} must be a string, found {type(data.get(name)).__name__}")
+    for name in _OPTIONAL_TEXT:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise OpsError(f"{where}: field {name!r} must be a string or null")
+    file = data["file"]
+    if file in ("", ".", "..") or Path(file).name != file or "\\" in file or "\x00" in file:
+        raise OpsError(f"{where}: field 'file' must name a file in the manifest's own folder, found {file!r}")
+    if data["kind"] not in ("sqlite", "postgresql"):
+        raise OpsError(f"{where}: field 'kind' must be sqlite or postgresql, found {data['kind']!r}")
+    rows = data.get("row_counts")
+    if not isinstance(rows, dict) or not all(
+        isinstance(k, str) and type(v) is int and v >= 0 for k, v in rows.items()
+    ):
+        raise OpsError(f"{where}: field 'row_counts' must map table names to row counts")
+    if type(data.get("xp_ledger_sum")) is not int:
+        raise OpsError(f"{where}: field 'xp_ledger_sum' must be an integer")
+    return data
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -274,12 +362,14 @@ def read_manifest(path: Path) -> Manifest:
         ) from None
     except (OSError, ValueError) as error:
         raise OpsError(f"{manifest_path}: unreadable manifest: {error}") from None
+    except RecursionError:
+        raise OpsError(f"{manifest_path}: unreadable manifest: nested too deeply") from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise OpsError(f"{manifest_path}: not a snapshot manifest of format {MANIFEST_FORMAT}")
-    try:
-        return Manifest(folder=manifest_path.parent, **data)
-    except TypeError as error:
-        raise OpsError(f"{manifest_path}: unexpected manifest fields: {error}") from None
+    manifest = Manifest(folder=manifest_path.parent, **_checked(data, manifest_path))
+    if path.suffix != ".json" and path.name != manifest.file:
+        raise OpsError(f"{manifest_path}: describes {manifest.file}, not {path.name}")
+    return manifest
 
 
 def verify(manifest: Manifest) -> None:
@@ -292,22 +382,39 @@ def verify(manifest: Manifest) -> None:
         )
 
 
-def listing(folder: Path) -> list[Manifest]:
-    """The snapshots in `folder`, oldest first (manifests that cannot be read are skipped)."""
-    found = []
+@dataclass
+class Scan:
+    """A folder's snapshots, oldest first, and the manifests that could not be read (path, reason)."""
+
+    manifests: list[Manifest]
+    unreadable: list[tuple[Path, str]]
+
+
+def scan(folder: Path) -> Scan:
+    found, bad = [], []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             found.append(read_manifest(path))
-        except OpsError:
-            continue
-    return sorted(found, key=lambda m: (m.created_at, m.file))
+        except OpsError as error:
+            bad.append((path, str(error).removeprefix(f"{path}: ")))
+    return Scan(sorted(found, key=lambda m: (m.created_at, m.file)), bad)
 
 
-def prune(folder: Path, keep: int) -> list[Manifest]:
-    """Delete all but the newest `keep` snapshots (file and manifest); returns the deleted ones."""
-    snapshots = listing(folder)
-    doomed = snapshots[: max(len(snapshots) - keep, 0)]
-    for manifest in doomed:
+def listing(folder: Path) -> list[Manifest]:
+    """The snapshots in `folder`, oldest first (manifests that cannot be read are skipped)."""
+    return scan(folder).manifests
+
+
+def prune(folder: Path, keep: int, *, dry_run: bool = False) -> list[Manifest]:
+    """Delete all but the newest `keep` snapshots of each source database (file and manifest); returns
+    the deleted ones (with `dry_run`, the ones it would delete). A snapshot of another database in a
+    shared folder counts against its own database's `keep`, never against this one's."""
+    by_source: dict[str, list[Manifest]] = {}
+    for manifest in listing(folder):
+        by_source.setdefault(manifest.source_key, []).append(manifest)
+    doomed = [m for group in by_source.values() for m in group[: max(len(group) - keep, 0)]]
+    doomed.sort(key=lambda m: (m.created_at, m.file))
+    for manifest in [] if dry_run else doomed:
         manifest.path.unlink(missing_ok=True)
         manifest.manifest_path.unlink(missing_ok=True)
     return doomed

@@ -41,12 +41,21 @@ def database_url(env: Mapping[str, str]) -> str:
     return env.get(URL_VARIABLE, "").strip() or DEFAULT_URL
 
 
+URL_FIELD = "the database URL (--database or FIML_DATABASE_URL)"
+_ESCAPE_HINT = "percent-encode '@' as %40, ':' as %3A and '/' as %2F in the user name and password"
+
+
 def parse_url(url: str | URL) -> URL:
-    """The URL with PostgreSQL routed to psycopg 3 (`postgres://` and `postgresql://` are accepted)."""
+    """The URL with PostgreSQL routed to psycopg 3 (`postgres://` and `postgresql://` are accepted).
+
+    An unparsable URL is reported without any of its text: the part that breaks it is usually a
+    password with an unescaped '@' or ':', and the error must not print it."""
     try:
         parsed = make_url(url)
-    except exc.ArgumentError as error:
-        raise DatabaseUrlError(f"cannot parse the database URL {str(url)!r}: {error}") from None
+    except (exc.ArgumentError, ValueError):
+        raise DatabaseUrlError(f"{URL_FIELD} cannot be parsed: {_ESCAPE_HINT}") from None
+    if "@" in (parsed.host or "") or "\x00" in str(url):
+        raise DatabaseUrlError(f"{URL_FIELD} has an unescaped character in its credentials: {_ESCAPE_HINT}")
     backend = parsed.get_backend_name()
     if parsed.drivername in _POSTGRES_NAMES:
         return parsed.set(drivername="postgresql+psycopg")
@@ -60,11 +69,15 @@ def parse_url(url: str | URL) -> URL:
 
 
 def describe(url: str | URL) -> str:
-    """The URL as it may appear in a message or a log line: never with its password."""
+    """The URL as it may appear in a message or a log line: never with its password. The one
+    function every printed database URL goes through."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError):
         return "<unparsable database URL>"
+    if "@" in (parsed.host or ""):  # an unescaped '@' in the password: part of it parsed as the host
+        return f"{parsed.drivername}://<credentials hidden>"
+    return parsed.render_as_string(hide_password=True)
 
 
 def sqlite_path(url: str | URL) -> Path | None:

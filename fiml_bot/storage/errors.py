@@ -7,9 +7,10 @@ from fiml_cms.errors import FimlError
 
 
 class DatabaseUrlError(FimlError, ValueError):
-    """The database URL cannot be parsed or names a database this project does not support (exit 1)."""
+    """The database URL cannot be parsed or names a database this project does not support: a usage
+    error (exit 2), reported without the URL's password."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 class SchemaOutOfDate(StorageUnavailable):

@@ -279,3 +279,15 @@ class LearnerSettingsRow(Base):
     announcements: Mapped[bool] = mapped_column(Boolean)
     update_notices: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class DatabaseIdentityRow(Base):
+    """One row: this database's identity, a random id created once by migration 0006 and kept by
+    `db restore`, so a snapshot's manifest can say which database it came from (`ops/identity.py`)."""
+
+    __tablename__ = "database_identity"
+    __table_args__ = (CheckConstraint("one = 1", name="one_row"),)
+
+    one: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -74,7 +74,7 @@ def test_end_of_input_exits_zero(content_repo: Path, tmp_path: Path) -> None:
 
 def test_a_bad_database_url_is_a_clear_error(content_repo: Path) -> None:
     done = fiml_bot("chat", "--database", "mysql://nobody@localhost/x", stdin="", cwd=content_repo)
-    assert done.returncode == 1 and "fiml-bot: error:" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "fiml-bot: error:" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_input_lines_become_events() -> None:

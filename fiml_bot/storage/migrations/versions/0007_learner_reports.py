@@ -1,7 +1,7 @@
 """Learner reports and first quiz answers: what content canaries are judged by (issue 24).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-07
 
 Expand-only: one new table, nothing existing changes, so code that does not know it keeps working
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 
 # The compatibility window (fiml_bot/storage/window.py): older code never reads the table, so it runs
 # on this schema; this code runs without it too (a report is then refused with the upgrade hint, and

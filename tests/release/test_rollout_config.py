@@ -46,7 +46,7 @@ BAD = """deployment:
   rollback:
     automatic: yes
     triggers:
-      - user_complaints: 10
+      - user_complaints: many
   colour: blue
 """
 
@@ -70,7 +70,9 @@ def test_every_bad_field_is_reported_with_its_line_and_column(tmp_path: Path) ->
         (":17:24: deployment.rollout.phases[1].traffic_split: must be larger than the previous phase's 10%"),
         ("deployment.rollout.phases[1].traffic_split: the last phase must be the cutover"),
         (":23:16: deployment.rollback.automatic: expected true or false, got 'yes'"),
-        (":25:26: deployment.rollback.triggers[0].user_complaints: fiml-bot does not count complaints"),
+        (
+            ":25:26: deployment.rollback.triggers[0].user_complaints: expected a whole number of at least 1, got 'many'"
+        ),
         (":26:11: deployment.colour: unknown field 'colour'"),
         ("deployment.environments.green.replicas: 127.0.0.1:8101 is listed for blue too"),
     ]

@@ -481,3 +481,27 @@ def test_the_rollout_file_accepts_latency_complaints_confidence_and_min_ready(tm
         "deployment.rollback.triggers[1].latency_p99: expected a multiple of the stable color's p99" in text
     )
     assert "deployment.rollout.confidence: expected a confidence from 50% to 99.9%" in text
+
+
+def test_pause_resume_and_status_from_the_command_line(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app
+
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    world.down = {"127.0.0.1:8202"}
+    release.tick(state)
+    config = ["--config", str(world.config.path)]
+    runner = CliRunner()
+    assert runner.invoke(app, ["release", "pause", *config]).exit_code == 0
+    status = runner.invoke(app, ["release", "status", *config])
+    assert "paused: no phase advances until `fiml-bot release resume`" in status.output
+    assert "holding: 1 of 2 green replica(s) ready, 2 needed to advance" in status.output
+    assert runner.invoke(app, ["release", "resume", *config]).exit_code == 0
+    assert "paused:" not in runner.invoke(app, ["release", "status", *config]).output
+    refused = runner.invoke(app, ["release", "abort", *config])
+    assert refused.exit_code == 2 and "--reason" in refused.output
+    world.release().abort("by hand")
+    result = runner.invoke(app, ["release", "pause", *config])
+    assert result.exit_code == 1 and "no release is running (status: rolled_back)" in result.output

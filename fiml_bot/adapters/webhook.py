@@ -8,7 +8,9 @@ Routes:
   *before* the answer: 200 means the tutor's transaction committed and the replies went out (a
   button's `answerCallbackQuery` rides in the 200's JSON body: one Bot API call fewer); an
   exception while processing → 500, so Telegram delivers it again (the ``update_id`` is the tutor's
-  event key, so a redelivery is applied at most once).
+  event key, so a redelivery is applied at most once). A delivery HAProxy marks ``X-Fiml-Role:
+  canary`` (the new color of a running release) is answered 500 on a bug too, instead of the
+  tutor's apology: the release rolls back and the old color applies it.
 * ``GET /healthz``: 200 "ok" while the process is up.
 * ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson that has
   been refreshed within 5 refresh intervals, else 503 with the reason; either way a line with the
@@ -41,11 +43,12 @@ from telegram.ext import Application, ContextTypes
 from fiml_cms.errors import FimlError
 
 from ..tutor.engine import Tutor
-from .telegram import WEBHOOK_ANSWER
+from .telegram import SERVING_CANARY, WEBHOOK_ANSWER
 
 log = logging.getLogger("fiml_bot.webhook")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ROLE_HEADER = "X-Fiml-Role"  # "canary": HAProxy routed this update to a running release's new color
 ALLOWED_UPDATES = ("message", "callback_query")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram never sends more than this
@@ -331,9 +334,11 @@ class _UpdateHandler(_Base):
             return
         carried: list[dict[str, Any]] = []
         context = WEBHOOK_ANSWER.set(carried)
+        canary = SERVING_CANARY.set(self.request.headers.get(ROLE_HEADER, "") == "canary")
         try:
             error = await server.process(update)
         finally:
+            SERVING_CANARY.reset(canary)
             WEBHOOK_ANSWER.reset(context)
         if error is not None:
             log.error("update %s not processed; answering 500 so Telegram redelivers it", update.update_id)

@@ -179,3 +179,70 @@ def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(
         )
         assert_exactly_once(load, release_db)
         assert len([d for d in load.accepted() if d.learner]) == len(learners) * 40
+
+
+def test_a_bug_in_a_tutor_handler_on_the_canary_costs_no_answer_and_no_apology(
+    tmp_path: Path, content_repo: Path, release_db: str, lessons
+) -> None:  # type: ignore[no-untyped-def]
+    """The independent drill's case: green's quiz handler raises for one question, inside the tutor.
+    The canary learners' answers are failed (500, no "something went wrong"), the release rolls back on
+    certain evidence long before min_samples and the 30 s analysis interval, and blue applies every
+    one of those answers exactly once."""
+    import re
+
+    lesson = lessons.latest(MARKET)
+    learners = list(range(9101, 9161))
+    bug = {"FIML_PLUGINS": "testing.release.faulty_question", "FIML_FAULT_QUESTION": "q2"}
+    options = {"interval": "30s", "min_samples": 50, "phases": DRILL_PHASES, "integrity": "5m"}
+    with (
+        AlertReceiver() as alerts,
+        Cluster(
+            tmp_path, content_repo, release_db, replicas=2, green_env=bug, rollout_options=options
+        ) as cluster,
+    ):
+        load = Load(cluster.fake, cluster.url, deadline_per_update=90)
+        command = [sys.executable, "-m", "fiml_bot", "release", "start", "0.1.0"]
+        command += ["--config", str(cluster.config_path), "--database", release_db]
+        release = subprocess.Popen(
+            [*command, "--content", str(content_repo)],
+            env=bot_env(cluster.fake.default_token, FIML_ALERT_WEBHOOK_URL=alerts.url),
+            cwd=tmp_path,
+            stdout=open(tmp_path / "release.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            learning = threading.Thread(
+                target=load.run,
+                args=(learners, take_lesson(lesson, "What Is a Market?")),
+                kwargs={"workers": 30},
+            )
+            learning.start()
+            code = release.wait(120)
+            learning.join(180)
+            assert not learning.is_alive()
+        finally:
+            if release.poll() is None:
+                release.kill()
+            load.close()
+        output = (tmp_path / "release.log").read_text()
+        assert code == 1, output
+        state = json.loads(cluster.config.state.read_text())
+        assert state["status"] == "rolled_back" and "on the new color" in state["reason"], state
+        seen = re.search(r"\((\d+) of (\d+); 99% sure", state["reason"])
+        assert seen is not None and int(seen[2]) < 50, state["reason"]  # before min_samples
+        assert [e["step"] for e in state["log"]].count("analysis") <= 2, state["log"]  # not on a 30 s tick
+        assert "ReleaseRolledBack" in alerts.names()
+
+        failed_on_green = [d for d in load.deliveries if d.color == "green" and d.status == 500]
+        assert failed_on_green, "the bug never fired"
+        for learner in learners:  # the fake Bot API's records: no learner was told of the bug
+            texts = [m.text for m in cluster.fake.messages(learner) if m.from_bot]
+            assert not [t for t in texts if "went wrong" in t], (learner, texts)
+        assert_exactly_once(load, release_db)
+        xp = xp_by_learner(release_db)
+        assert {f"telegram:{learner}": lesson_xp(lesson) for learner in learners} == {
+            k: v for k, v in xp.items() if k.startswith("telegram:")
+        }
+        failed_learners = {d.learner for d in failed_on_green}
+        for learner in failed_learners:  # their failed answers were applied, on blue, after the rollback
+            assert load.colors_of(learner) >= {"blue"}, learner

@@ -16,6 +16,9 @@ Routes:
   been refreshed within 5 refresh intervals, else 503 with the reason; either way a line with the
   schema revision and the window this code runs on.
 * ``GET /metrics``: the Prometheus metrics, when the server was given them.
+* ``GET /failures?seen=N&wait=S``: ``failed <count>``, the updates answered 500 since start, as soon
+  as there are more than N (or after S seconds, at most 30): a release watches its new color with
+  it, so the analysis looks at the evidence the moment it arrives instead of on its next poll.
 
 PTB's own webhook runner is not used: it answers 200 before the update is processed.
 """
@@ -55,6 +58,7 @@ MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram never sends mor
 READY_TIMEOUT = 5.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 DRAIN_TIMEOUT = 25.0  # on shutdown, how long in-flight deliveries may take to finish
+MAX_FAILURE_WAIT = 30.0  # the longest a /failures request is held open
 
 
 class WebhookConfigError(FimlError, ValueError):
@@ -124,6 +128,26 @@ class WebhookServer:
     _in_flight: int = field(default=0, init=False, repr=False)
     _idle: asyncio.Event | None = field(default=None, init=False, repr=False)
     _started_application: bool = field(default=False, init=False, repr=False)
+    failed: int = field(default=0, init=False)  # deliveries answered 500 since start
+    _failure: asyncio.Event | None = field(default=None, init=False, repr=False)
+
+    def count_failure(self) -> None:
+        """One more delivery failed: wake whoever waits on /failures."""
+        self.failed += 1
+        if self._failure is not None:
+            self._failure.set()
+            self._failure = asyncio.Event()
+
+    async def failures_after(self, seen: int, wait: float) -> int:
+        """The failure count, once it is above `seen` or `wait` seconds have passed."""
+        if self.failed <= seen and wait > 0:
+            if self._failure is None:
+                self._failure = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._failure.wait(), wait)
+            except TimeoutError:
+                pass
+        return self.failed
 
     def __post_init__(self) -> None:
         self.secret_token = check_secret(self.secret_token)
@@ -135,7 +159,7 @@ class WebhookServer:
     # ------------------------------------------------------------------ the tornado application
 
     def make_app(self) -> tornado.web.Application:
-        if self.path in ("/healthz", "/readyz", "/metrics"):
+        if self.path in ("/healthz", "/readyz", "/metrics", "/failures"):
             raise WebhookConfigError(
                 f"the webhook path {self.path} clashes with the health checks and metrics"
             )
@@ -143,6 +167,7 @@ class WebhookServer:
             (re.escape(self.path), _UpdateHandler, {"server": self}),
             (r"/healthz", _HealthHandler),
             (r"/readyz", _ReadyHandler, {"server": self}),
+            (r"/failures", _FailuresHandler, {"server": self}),
         ]
         if self.metrics is not None:
             routes.append((r"/metrics", _MetricsHandler, {"exposition": self.metrics}))
@@ -342,6 +367,7 @@ class _UpdateHandler(_Base):
             WEBHOOK_ANSWER.reset(context)
         if error is not None:
             log.error("update %s not processed; answering 500 so Telegram redelivers it", update.update_id)
+            server.count_failure()
             self._text(500, "update not processed")
             return
         if carried:  # Telegram runs the one method a webhook's answer may carry (answerCallbackQuery)
@@ -367,6 +393,20 @@ class _MetricsHandler(_Base):
     def get(self) -> None:
         self.set_header("Content-Type", METRICS_CONTENT_TYPE)
         self.finish(self.exposition())
+
+
+class _FailuresHandler(_Base):
+    def initialize(self, server: WebhookServer) -> None:
+        self.server = server
+
+    async def get(self) -> None:
+        try:
+            seen = int(self.get_query_argument("seen", "-1"))
+            wait = min(max(float(self.get_query_argument("wait", "0")), 0.0), MAX_FAILURE_WAIT)
+        except ValueError:
+            self._text(400, "seen is a whole number and wait a number of seconds")
+            return
+        self._text(200, f"failed {await self.server.failures_after(seen, wait)}")
 
 
 class _ReadyHandler(_Base):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fiml_cms.errors import FimlError
@@ -51,6 +52,8 @@ class Hooks:
     ready: Callable[[str], str | None] = field(default=lambda address: None)  # a replica's /readyz
     scrape: Callable[[str], analysis.Scrape | None] = analysis.scrape
     metrics: Callable[[ReleaseState], None] | None = None  # export the state (textfile)
+    # (replicas, seconds): return as soon as one of them failed an update, or after the seconds
+    watch: Callable[[tuple[str, ...], float], None] | None = None
 
 
 class Release:
@@ -175,7 +178,10 @@ class Release:
         """Look at the evidence every EVALUATE_EVERY seconds until the release is promoted or rolled back."""
         every = min(EVALUATE_EVERY, self.config.analysis_interval)
         while state.status == RUNNING:
-            self.sleep(every)
+            if self.hooks.watch is not None:  # a failure on the new color wakes the analysis at once
+                self.hooks.watch(self.config.environments[state.canary].replicas, every)
+            else:
+                self.sleep(every)
             self.tick(state)
 
     def tick(self, state: ReleaseState) -> None:
@@ -198,12 +204,13 @@ class Release:
         canary, stable = counts[state.canary], counts[state.stable]
         phase = self.config.phases[state.phase]
         verdict = analysis.judge(canary, stable, self.limits(phase))
+        if verdict.action == "breach" and self.config.automatic_rollback:
+            self.rollback(state, verdict.reason)  # first: every other check costs time the learners pay
+            return
         ready, reasons = self.ready_replicas(state.canary)
         trigger = (
-            (f"no replica of {state.canary} is ready: {reasons[0]}" if ready == 0 else None)
-            or (verdict.reason if verdict.action == "breach" else None)
-            or self.doctor_problem(state)
-        )
+            f"no replica of {state.canary} is ready: {reasons[0]}" if ready == 0 else None
+        ) or self.doctor_problem(state)
         if trigger is not None and self.config.automatic_rollback:
             self.rollback(state, trigger)
             return
@@ -246,11 +253,10 @@ class Release:
 
     def ready_replicas(self, color: str) -> tuple[int, list[str]]:
         """How many of `color`'s replicas answer /readyz now, and why the others do not."""
-        reasons = [
-            f"{address}: {reason}"
-            for address in self.config.environments[color].replicas
-            if (reason := self.hooks.ready(address)) is not None
-        ]
+        replicas = self.config.environments[color].replicas
+        with ThreadPoolExecutor(len(replicas)) as pool:
+            answers = list(pool.map(self.hooks.ready, replicas))
+        reasons = [f"{address}: {reason}" for address, reason in zip(replicas, answers) if reason is not None]
         return len(self.config.environments[color].replicas) - len(reasons), reasons
 
     def gate(self, state: ReleaseState, ready: int, reasons: list[str]) -> None:
@@ -289,11 +295,14 @@ class Release:
                     state.seen[address] = scraped.counts.as_dict()
 
     def read_counts(self, state: ReleaseState) -> dict[str, Counts]:
-        """Each color's update counts since the phase began, from its replicas' /metrics."""
+        """Each color's update counts since the phase began, from its replicas' /metrics (read at once)."""
+        addresses = [a for color in COLORS for a in self.config.environments[color].replicas]
+        with ThreadPoolExecutor(len(addresses)) as pool:
+            scrapes = dict(zip(addresses, pool.map(self.hooks.scrape, addresses)))
         for color in COLORS:
             total = Counts.from_dict(state.phase_counts.get(color))
             for address in self.config.environments[color].replicas:
-                scraped = self.hooks.scrape(address)
+                scraped = scrapes[address]
                 if scraped is None:
                     continue
                 before = state.seen.get(address)

@@ -180,6 +180,13 @@ def test_a_bug_on_a_release_canary_answers_500_without_an_apology_and_stays_as_i
             assert await post(on_canary, canary=True) == 500
             assert await post(on_canary, canary=True) == 500  # the same bug every time it comes back
             assert fake.sent(CHAT) == []  # no apology from the canary
+            # a release waits on /failures: answered at once when there are more than it saw
+            assert (await h.client.get(h.base("/failures?seen=-1"))).text.strip() == "failed 2"
+            waiting = asyncio.ensure_future(h.client.get(h.base("/failures?seen=2&wait=20")))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()  # held open: nothing new yet
+            assert await post(fake.user_message(CHAT, "/start", enqueue=False), canary=True) == 500
+            assert (await asyncio.wait_for(waiting, 10)).text.strip() == "failed 3"
             # outside a release (no role): as before, the learner is told and the update is done
             elsewhere = fake.user_message(CHAT + 1, "/start", enqueue=False)
             assert await post(elsewhere, canary=False) == 200

@@ -105,10 +105,17 @@ class Bench:
 
     def colors(self, load: Load, learners: list[int], split: int) -> dict[int, str]:
         """Which color HAProxy gives each learner at `split`% (asked by hand, before the release)."""
-        assert self.cli("switch", "green", str(split)).returncode == 0
+        self.must("switch", "green", str(split))
         found = {learner: say(load, learner, "/help").color or "" for learner in learners}
-        assert self.cli("switch", "green", "0").returncode == 0
+        self.must("switch", "green", "0")
         return found
+
+    def must(self, *args: str) -> None:
+        done = self.cli(*args)
+        if done.returncode != 0:
+            raise SystemExit(
+                f"fiml-bot release {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+            )
 
 
 def to_question(load: Load, learner: int, lesson: Any) -> dict[str, Any]:
@@ -243,7 +250,7 @@ def healthy_run(bench: Bench, lesson: Any, seconds: float, first_learner: int) -
             thread.join(seconds + 120)
         rolled_back = process.poll() is not None or bench.state().get("status") != "running"
         if not rolled_back:
-            assert bench.cli("abort", "--reason", "bench run over").returncode == 0
+            bench.must("abort", "--reason", "bench run over")
         process.wait(60)
         return not rolled_back
     finally:

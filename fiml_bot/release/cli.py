@@ -55,6 +55,16 @@ def check(config: Path = ConfigOption) -> None:
     print(
         f"{config}: ok: blue {len(loaded.environments['blue'].replicas)} and green {len(loaded.environments['green'].replicas)} replica(s), phases {phases}"
     )
+    judged = []
+    for phase in loaded.phases:
+        if phase.duration is None:
+            continue
+        limit, ratio = loaded.error_limit(phase), loaded.latency_limit(phase)
+        signals = [f"errors over {limit:g}%"] if limit is not None else []
+        signals += [f"p99 over {ratio:g}x the stable color's"] if ratio is not None else []
+        signals += [f"{loaded.user_complaints} learner reports"] if loaded.user_complaints else []
+        judged.append(f"{phase.traffic_split:g}%: {', '.join(signals) or 'nothing'}")
+    print(f"rollback ({loaded.confidence:.1%} sure) on: {'; '.join(judged)}")
 
 
 @release_app.command("render", epilog=example("fiml-bot release render --config deploy/rollout.yaml"))

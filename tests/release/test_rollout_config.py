@@ -99,3 +99,17 @@ def test_release_check_exits_2_with_the_problems_and_no_traceback(tmp_path: Path
     assert (
         result.exit_code == 0 and "ok: blue 2 and green 2 replica(s), phases 10%, 50%, 100%" in result.output
     )
+
+
+def test_release_check_names_what_each_phase_is_judged_on() -> None:
+    config = load(PROJECT / "deploy" / "rollout.yaml")
+    assert [config.latency_limit(p) for p in config.phases] == [3.0, 2.0, 3.0]
+    assert config.user_complaints == 10 and config.confidence == 0.99 and config.min_samples == 50
+    result = CliRunner().invoke(
+        app, ["release", "check", "--config", str(PROJECT / "deploy" / "rollout.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "rollback (99.0% sure) on: 10%: errors over 5%, p99 over 3x the stable color's, 10 learner reports; "
+        "50%: errors over 3%, p99 over 2x the stable color's, 10 learner reports"
+    ) in result.output

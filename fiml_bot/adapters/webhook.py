@@ -130,6 +130,7 @@ class WebhookServer:
     _started_application: bool = field(default=False, init=False, repr=False)
     failed: int = field(default=0, init=False)  # deliveries answered 500 since start
     _failure: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _waiting: int = field(default=0, init=False, repr=False)  # /failures requests held open
 
     def count_failure(self) -> None:
         """One more delivery failed: wake whoever waits on /failures."""
@@ -143,11 +144,25 @@ class WebhookServer:
         if self.failed <= seen and wait > 0:
             if self._failure is None:
                 self._failure = asyncio.Event()
+            self._waiting += 1
             try:
                 await asyncio.wait_for(self._failure.wait(), wait)
             except TimeoutError:
                 pass
+            finally:
+                self._waiting -= 1
         return self.failed
+
+    async def _release_waiters(self) -> None:
+        """On shutdown: answer the held /failures requests now (bounded), not when they time out."""
+        if self._failure is None or not self._waiting:
+            return
+        self._failure.set()
+        for _ in range(100):
+            if not self._waiting:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # their answers are written out
 
     def __post_init__(self) -> None:
         self.secret_token = check_secret(self.secret_token)
@@ -242,6 +257,7 @@ class WebhookServer:
         http, self._http = self._http, None
         if http is not None:
             http.stop()
+            await self._release_waiters()
             if self._idle is not None and self._in_flight:
                 log.info("waiting for %d update(s) in flight", self._in_flight)
                 try:

@@ -201,6 +201,24 @@ def test_a_bug_on_a_release_canary_answers_500_without_an_apology_and_stays_as_i
     asyncio.run(scenario())
 
 
+def test_shutdown_answers_a_held_failures_request_at_once(published: Path, fake: FakeBotApi) -> None:
+    """A release holds /failures open on each replica; stopping the replica must not wait for it."""
+    tutor, _ = make_tutor(published)
+
+    async def scenario() -> None:
+        h = InProcess(tutor, fake)
+        await h.server.start()
+        held = asyncio.ensure_future(h.client.get(h.base("/failures?seen=0&wait=30")))
+        await asyncio.sleep(0.2)
+        assert not held.done()
+        await asyncio.wait_for(h.server.stop(), 10)  # no TimeoutError from the connections' close
+        response = await asyncio.wait_for(held, 5)
+        assert response.text.strip() == "failed 0"
+        await h.client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_shutdown_lets_an_update_in_flight_finish(published: Path, fake: FakeBotApi) -> None:
     tutor, _ = make_tutor(published)
     entered = asyncio.Event()

@@ -158,6 +158,16 @@ def textfile_exporter(path: Path) -> Any:
             "The phase the release is in (1-based; 0 outside a release).",
             registry=registry,
         ).set(state.phase + 1 if state.status == "running" else 0)
+        Gauge(
+            "fiml_release_held",
+            "1 while the running release holds at a health gate (too few ready new-color replicas).",
+            registry=registry,
+        ).set(1 if state.status == "running" and state.hold else 0)
+        Gauge(
+            "fiml_release_paused",
+            "1 while the running release is paused by hand (`fiml-bot release pause`).",
+            registry=registry,
+        ).set(1 if state.status == "running" and state.paused else 0)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), registry)
 

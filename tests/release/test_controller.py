@@ -333,6 +333,7 @@ def test_a_phase_holds_while_the_new_color_has_a_replica_down_and_says_why(world
     assert state.hold.startswith("1 of 2 green replica(s) ready, 2 needed to advance (127.0.0.1:8202: down)")
     assert [a[:2] for a in world.alerts] == [("ReleaseHeld", "warning")]
     assert "held: 1 of 2 green replica(s) ready" in state.log[-1]["detail"]
+    assert "fiml_release_held 1.0" in world.config.metrics_file.read_text()
     with pytest.raises(ReleaseRefused, match="not promoting release 2.0.0: 1 of 2 green replica"):
         world.release().manual_promote()
     assert world.haproxy.now.canary_percent == 10

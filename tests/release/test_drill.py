@@ -246,3 +246,98 @@ def test_a_bug_in_a_tutor_handler_on_the_canary_costs_no_answer_and_no_apology(
         failed_learners = {d.learner for d in failed_on_green}
         for learner in failed_learners:  # their failed answers were applied, on blue, after the rollback
             assert load.colors_of(learner) >= {"blue"}, learner
+
+
+def test_a_release_holds_while_a_new_replica_is_down_and_promotes_once_it_is_back(
+    tmp_path: Path, content_repo: Path, release_db: str
+) -> None:
+    """The independent drill's case: a green replica killed during the 50% phase. HAProxy routes
+    around it, but the release must not promote onto the degraded color: it holds, says why and
+    alerts; with the replica back it promotes by itself."""
+    from fiml_bot import __version__
+
+    phases = """
+      - traffic_split: 10%
+        duration: 2s
+        rollback_on_error_rate: 20%
+      - traffic_split: 50%
+        duration: 2s
+        rollback_on_error_rate: 20%
+      - traffic_split: 100%
+        duration: permanent"""
+    options = {"interval": "1s", "min_samples": 20, "phases": phases, "integrity": "5m"}
+    learners = list(range(9301, 9341))
+    with (
+        AlertReceiver() as alerts,
+        Cluster(tmp_path, content_repo, release_db, replicas=2, rollout_options=options) as cluster,
+    ):
+        load = Load(cluster.fake, cluster.url, deadline_per_update=90)
+        command = [
+            sys.executable,
+            "-m",
+            "fiml_bot",
+            "release",
+            "start",
+            __version__,
+            "--config",
+            str(cluster.config_path),
+        ]
+        release = subprocess.Popen(
+            [*command, "--database", release_db, "--content", str(content_repo)],
+            env=bot_env(cluster.fake.default_token, FIML_ALERT_WEBHOOK_URL=alerts.url),
+            cwd=tmp_path,
+            stdout=open(tmp_path / "release.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+        def state() -> dict:  # type: ignore[type-arg]
+            return json.loads(cluster.config.state.read_text()) if cluster.config.state.exists() else {}
+
+        def wait_for(what: str, predicate) -> None:  # type: ignore[no-untyped-def]
+            deadline = time.monotonic() + 90
+            while not predicate():
+                assert release.poll() is None or what == "exit", (
+                    what,
+                    (tmp_path / "release.log").read_text(),
+                )
+                assert time.monotonic() < deadline, (what, state().get("log", [])[-5:])
+                time.sleep(0.1)
+
+        try:
+            chatting = threading.Thread(
+                target=load.run, args=(learners, chatter(150, pause=0.1)), kwargs={"workers": 40}
+            )
+            chatting.start()
+            wait_for("the 50% phase", lambda: state().get("phase") == 1)
+            cluster.kill("green2")
+            wait_for("the hold", lambda: bool(state().get("hold")))
+            held = state()
+            assert held["status"] == "running" and held["phase"] == 1
+            assert held["hold"].startswith("1 of 2 green replica(s) ready, 2 needed to advance")
+            status = CliRunner().invoke(app, ["release", "status", "--config", str(cluster.config_path)])
+            assert "holding: 1 of 2 green replica(s) ready" in status.output, status.output
+            # Well past the phase's 2 s, with healthy updates on green1: still holding, never promoted.
+            wait_for(
+                "three held looks",
+                lambda: (
+                    sum(
+                        "held: 1 of 2 green" in e["detail"] for e in state()["log"] if e["step"] == "analysis"
+                    )
+                    >= 3
+                ),
+            )
+            assert state()["status"] == "running" and cluster.api.split() == Split("blue", "green", 50)
+            assert "ReleaseHeld" in alerts.names()
+            cluster.start_replica("green2")
+            wait_for("exit", lambda: release.poll() is not None)
+            assert release.returncode == 0, (tmp_path / "release.log").read_text()
+            chatting.join(300)
+            assert not chatting.is_alive()
+        finally:
+            if release.poll() is None:
+                release.kill()
+            load.close()
+        final = state()
+        assert final["status"] == "promoted" and cluster.api.split() == Split("green", "blue", 0)
+        assert any(e["step"] == "hold" and e["detail"].startswith("cleared") for e in final["log"])
+        assert_exactly_once(load, release_db)

@@ -158,7 +158,7 @@ def once(load: Load, learner: int, update: dict[str, Any]) -> Delivery:
 
 
 def broken_run(
-    bench: Bench, lesson: Any, rate: float, first_learner: int, max_updates: int
+    bench: Bench, lesson: Any, rate: float, first_learner: int, max_updates: int, canary_every: int = 10
 ) -> dict[str, float]:
     cluster = bench.cluster
     load = Load(cluster.fake, cluster.url, deadline_per_update=60)
@@ -180,11 +180,11 @@ def broken_run(
         stable = [learner for learner in candidates if colors[learner] != "green"]
 
         def press(i: int) -> None:
-            if i % 10:  # nine in ten updates: a blue learner asks for help
+            if i % canary_every:  # the others: a blue learner asks for help
                 learner = stable[i % len(stable)]
                 update = cluster.fake.user_message(learner, "/help", enqueue=False)
-            else:  # one in ten: a canary learner presses the broken question's answer
-                learner = canary[(i // 10) % len(canary)]
+            else:  # one in `canary_every`: a canary learner presses the broken question's answer
+                learner = canary[(i // canary_every) % len(canary)]
                 p = presses[learner]
                 update = cluster.fake.callback(learner, p["message_id"], p["data"], enqueue=False)
             delivery = once(load, learner, update)
@@ -263,6 +263,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="0.5,50", help="canary updates per second, comma-separated")
     parser.add_argument("--runs", type=int, default=5, help="broken-canary runs per rate")
+    parser.add_argument(
+        "--canary-every", type=int, default=10, help="1 in N updates from a canary learner (1: every update)"
+    )
     parser.add_argument("--healthy-runs", type=int, default=20)
     parser.add_argument("--healthy-seconds", type=float, default=20.0)
     parser.add_argument(
@@ -303,7 +306,7 @@ def main() -> None:
         ) as cluster:
             bench = Bench(cluster, work / "broken", database, content)
             print(
-                "\nbroken canary (green's quiz handler raises for q2; 1 in 10 updates on green, each failing):"
+                f"\nbroken canary (green's quiz handler raises for q2; 1 in {args.canary_every} updates on green, each failing):"
             )
             print(
                 f"{'updates/s':>16} {'run':>4} {'failed before rollback':>23} {'2nd failure -> rollback':>24}"
@@ -312,7 +315,14 @@ def main() -> None:
             for rate in [float(r) for r in args.rates.split(",")]:
                 results = []
                 for run in range(args.runs):
-                    r = broken_run(bench, lesson, rate, 100_000 * (len(summary) * args.runs + run + 1), 2000)
+                    r = broken_run(
+                        bench,
+                        lesson,
+                        rate,
+                        100_000 * (len(summary) * args.runs + run + 1),
+                        2000,
+                        args.canary_every,
+                    )
                     results.append(r)
                     print(
                         f"{rate:>16g} {run + 1:>4} {r['failed']:>23.0f} {1000 * r['evidence_to_rollback']:>21.0f} ms",
@@ -351,7 +361,7 @@ def main() -> None:
         reaction = [1000 * r["evidence_to_rollback"] for r in results]
         verdict = "PASS" if max(failed) <= 5 else "FAIL"
         print(
-            f"  {rate:g} updates/s ({rate / 10:g}/s on the canary): failed before rollback median {statistics.median(failed):g}, max {max(failed)} (goal <= 5) {verdict}; 2nd failure -> rollback median {statistics.median(reaction):.0f} ms, max {max(reaction):.0f} ms"
+            f"  {rate:g} updates/s ({rate / args.canary_every:g}/s on the canary): failed before rollback median {statistics.median(failed):g}, max {max(failed)} (goal <= 5) {verdict}; 2nd failure -> rollback median {statistics.median(reaction):.0f} ms, max {max(reaction):.0f} ms"
         )
     if args.healthy_runs:
         rolled = args.healthy_runs - kept

@@ -55,6 +55,7 @@ class Phase:
     duration: float | None  # seconds; None = permanent (the cutover)
     rollback_on_error_rate: float | None  # percent
     rollback_on_latency_p99: float | None = None  # the new p99 may be this multiple of the old color's
+    pause: bool = False  # Argo's `pause: {}`: the phase waits for `fiml-bot release resume` to advance
 
 
 @dataclass(frozen=True)
@@ -384,12 +385,13 @@ class _Reader:
             data = self.mapping(
                 item,
                 where,
-                ("traffic_split", "duration", "rollback_on_error_rate", "rollback_on_latency_p99"),
+                ("traffic_split", "duration", "rollback_on_error_rate", "rollback_on_latency_p99", "pause"),
             )
             split = self.get(data, "traffic_split", where, self.percent)
             duration = self.get(data, "duration", where, lambda v, p: self.duration(v, p, permanent=True))
             rate = self.get(data, "rollback_on_error_rate", where, self.percent, None)
             latency = self.get(data, "rollback_on_latency_p99", where, self.ratio, None)
+            pause = self.get(data, "pause", where, self.boolean, False)
             if split is not None:
                 if split == 0:
                     self.problem(
@@ -400,7 +402,7 @@ class _Reader:
                         where + ("traffic_split",),
                         f"must be larger than the previous phase's {phases[-1].traffic_split:g}%",
                     )
-            phases.append(Phase(split or 0.0, duration, rate, latency))
+            phases.append(Phase(split or 0.0, duration, rate, latency, bool(pause)))
         last = len(value) - 1
         if phases and phases[-1].traffic_split != 100:
             self.problem(

@@ -164,6 +164,7 @@ class Release:
             self.promote(state, "the last phase is the cutover")
             return
         state.canary_percent = round(phase.traffic_split)
+        state.paused = state.paused or phase.pause
         self.apply_split(state)
         limit = self.config.error_limit(phase)
         self.step(
@@ -171,7 +172,8 @@ class Release:
             "phase",
             f"{index + 1} of {len(self.config.phases)}: {state.canary_percent}% of learners on {state.canary}"
             + (f" for {phase.duration:g} s" if phase.duration else "")
-            + (f", rollback above {limit:g}% errors" if limit is not None else ""),
+            + (f", rollback above {limit:g}% errors" if limit is not None else "")
+            + (", then waits for `fiml-bot release resume`" if phase.pause else ""),
         )
 
     def follow(self, state: ReleaseState) -> None:

@@ -506,3 +506,31 @@ def test_pause_resume_and_status_from_the_command_line(world: World) -> None:
     world.release().abort("by hand")
     result = runner.invoke(app, ["release", "pause", *config])
     assert result.exit_code == 1 and "no release is running (status: rolled_back)" in result.output
+
+
+def test_a_phase_with_pause_waits_for_resume_like_argos_pause_step(tmp_path: Path) -> None:
+    world = World(tmp_path)  # writes its rollout file: this test's replaces it
+    path = world.config.path
+    phases = PHASES.replace("rollback_on_error_rate: 3%", "rollback_on_error_rate: 3%\n        pause: true")
+    path.write_text(
+        rollout_yaml([8101, 8102], [8201, 8202], 8443, interval="2s", min_samples=20, phases=phases)
+    )
+    world.config = rollout.load(path)
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    for _ in range(60):
+        world.advance(1)
+        world.add("green", 20)
+        release.tick(state)
+    assert state.status == "running" and state.phase == 1 and state.paused
+    assert (
+        "then waits for `fiml-bot release resume`"
+        in next(e for e in state.log if e["step"] == "phase" and "50%" in e["detail"])["detail"]
+    )
+    world.release().pause(False)
+    world.advance(1)
+    release.tick(state)
+    assert state.status == "promoted"
+    path.write_text(path.read_text().replace("pause: true", "pause: soon"))
+    with pytest.raises(rollout.RolloutConfigError, match=r"phases\[1\].pause: expected true or false"):
+        rollout.load(path)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from fiml_cms.errors import FimlError
@@ -26,6 +27,7 @@ from .state import IDLE, PROMOTED, ROLLED_BACK, RUNNING, ReleaseState, load, loc
 
 log = logging.getLogger("fiml_bot.release")
 EVALUATE_EVERY = 0.5  # seconds between two looks at the replicas' metrics: within 1 s of the evidence
+DOCTOR_WAIT = 0.05  # how long a look waits for the doctor before it moves on
 
 Check = Callable[[], "str | None"]  # None when fine, else what is wrong
 
@@ -75,6 +77,8 @@ class Release:
         self.out = out
         self._reported_at = float("-inf")  # when the analysis was last logged
         self._reported = ""  # what it concluded then (logged again when it changes)
+        self._doctors = ThreadPoolExecutor(1, thread_name_prefix="release-doctor")
+        self._doctor: Future[str | None] | None = None  # the doctor's run under way
 
     # -- state ----------------------------------------------------------------------------------
     def state(self) -> ReleaseState:
@@ -95,6 +99,8 @@ class Release:
 
     # -- the commands -------------------------------------------------------------------------------
     def start(self, version: str, *, migrate: bool = False, follow: bool = True) -> ReleaseState:
+        if follow and self.hooks.watch is not None:  # watched before it gets a learner: its first
+            self.hooks.watch(self.config.environments[self.state().canary].replicas, 0)  # failure counts
         with locked(self.config.state):
             state = self._start(version, migrate)
         if follow:
@@ -316,13 +322,21 @@ class Release:
         return {color: Counts.from_dict(state.phase_counts[color]) for color in COLORS}
 
     def doctor_problem(self, state: ReleaseState) -> str | None:
+        """The doctor's finding, when it is due; it runs beside the analysis (it takes seconds on a
+        big database, and the evidence of a broken canary must not wait for it)."""
         interval = self.config.integrity_interval
         if self.hooks.doctor is None or interval is None or not self.config.rollback_on_integrity:
             return None
-        if self.clock() - state.doctor_at < interval:
-            return None
-        state.doctor_at = self.clock()
-        problem = self.hooks.doctor()
+        if self._doctor is None:
+            if self.clock() - state.doctor_at < interval:
+                return None
+            state.doctor_at = self.clock()
+            self._doctor = self._doctors.submit(self.hooks.doctor)
+        try:
+            problem = self._doctor.result(timeout=DOCTOR_WAIT)
+        except FutureTimeout:
+            return None  # still running: its answer is read at a later look
+        self._doctor = None
         return None if problem is None else f"fiml-bot doctor found problems: {problem}"
 
     def promote(self, state: ReleaseState, why: str) -> None:

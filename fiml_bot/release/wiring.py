@@ -100,15 +100,20 @@ class FailureWatch:
         self.watched: dict[str, threading.Thread] = {}
 
     def wait(self, replicas: tuple[str, ...], seconds: float) -> None:
+        connected = []
         for address in replicas:
             if address not in self.watched:
-                thread = threading.Thread(target=self._watch, args=(address,), daemon=True)
+                first = threading.Event()
+                thread = threading.Thread(target=self._watch, args=(address, first), daemon=True)
                 self.watched[address] = thread
                 thread.start()
+                connected.append(first)
+        for first in connected:  # new watches hold their request before the wait starts (bounded)
+            first.wait(2.0)
         self.woken.wait(seconds)
         self.woken.clear()
 
-    def _watch(self, address: str) -> None:
+    def _watch(self, address: str, first: threading.Event) -> None:
         import httpx
 
         seen: int | None = None
@@ -123,11 +128,13 @@ class FailureWatch:
                     count = None
                 if count is None:  # down, restarting, or a version without /failures: poll slowly
                     seen = None
+                    first.set()
                     time.sleep(2.0)
                     continue
                 if seen is not None and count > seen:
                     self.woken.set()
                 seen = count  # a restarted replica counts from zero again
+                first.set()
 
 
 def textfile_exporter(path: Path) -> Any:

@@ -214,6 +214,11 @@ def event_for(update: Update) -> Event | None:
 WEBHOOK_ANSWER: ContextVar[list[dict[str, Any]] | None] = ContextVar("fiml_webhook_answer", default=None)
 """Set by the webhook server around one update: the Bot API call its HTTP answer will carry."""
 
+SERVING_CANARY: ContextVar[bool] = ContextVar("fiml_serving_canary", default=False)
+"""Set by the webhook server around an update HAProxy routed to the canary color of a running
+release: a bug then fails the update (no apology; Telegram redelivers it, to the old color once the
+release is rolled back) instead of answering it as done."""
+
 
 def carry_in_webhook_answer(callback_query_id: str) -> bool:
     """Leave answerCallbackQuery to the webhook's HTTP answer when there is one; False in polling mode."""
@@ -339,6 +344,7 @@ class TelegramAdapter:
                 name=user.first_name or "",
                 raise_unavailable=True,
                 language=user.language_code or "",
+                raise_unexpected=SERVING_CANARY.get(),
             )
         except StorageUnavailable:
             # Nothing was applied: say so, and fail the update, so a webhook answers 500 and

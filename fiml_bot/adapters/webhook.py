@@ -8,12 +8,17 @@ Routes:
   *before* the answer: 200 means the tutor's transaction committed and the replies went out (a
   button's `answerCallbackQuery` rides in the 200's JSON body: one Bot API call fewer); an
   exception while processing → 500, so Telegram delivers it again (the ``update_id`` is the tutor's
-  event key, so a redelivery is applied at most once).
+  event key, so a redelivery is applied at most once). A delivery HAProxy marks ``X-Fiml-Role:
+  canary`` (the new color of a running release) is answered 500 on a bug too, instead of the
+  tutor's apology: the release rolls back and the old color applies it.
 * ``GET /healthz``: 200 "ok" while the process is up.
 * ``GET /readyz``: 200 when the database answers a round trip and the content has a lesson that has
   been refreshed within 5 refresh intervals, else 503 with the reason; either way a line with the
   schema revision and the window this code runs on.
 * ``GET /metrics``: the Prometheus metrics, when the server was given them.
+* ``GET /failures?seen=N&wait=S``: ``failed <count>``, the updates answered 500 since start, as soon
+  as there are more than N (or after S seconds, at most 30): a release watches its new color with
+  it, so the analysis looks at the evidence the moment it arrives instead of on its next poll.
 
 PTB's own webhook runner is not used: it answers 200 before the update is processed.
 """
@@ -41,17 +46,19 @@ from telegram.ext import Application, ContextTypes
 from fiml_cms.errors import FimlError
 
 from ..tutor.engine import Tutor
-from .telegram import WEBHOOK_ANSWER
+from .telegram import SERVING_CANARY, WEBHOOK_ANSWER
 
 log = logging.getLogger("fiml_bot.webhook")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ROLE_HEADER = "X-Fiml-Role"  # "canary": HAProxy routed this update to a running release's new color
 ALLOWED_UPDATES = ("message", "callback_query")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram never sends more than this
 READY_TIMEOUT = 5.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 DRAIN_TIMEOUT = 25.0  # on shutdown, how long in-flight deliveries may take to finish
+MAX_FAILURE_WAIT = 30.0  # the longest a /failures request is held open
 
 
 class WebhookConfigError(FimlError, ValueError):
@@ -121,6 +128,41 @@ class WebhookServer:
     _in_flight: int = field(default=0, init=False, repr=False)
     _idle: asyncio.Event | None = field(default=None, init=False, repr=False)
     _started_application: bool = field(default=False, init=False, repr=False)
+    failed: int = field(default=0, init=False)  # deliveries answered 500 since start
+    _failure: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _waiting: int = field(default=0, init=False, repr=False)  # /failures requests held open
+
+    def count_failure(self) -> None:
+        """One more delivery failed: wake whoever waits on /failures."""
+        self.failed += 1
+        if self._failure is not None:
+            self._failure.set()
+            self._failure = asyncio.Event()
+
+    async def failures_after(self, seen: int, wait: float) -> int:
+        """The failure count, once it is above `seen` or `wait` seconds have passed."""
+        if self.failed <= seen and wait > 0:
+            if self._failure is None:
+                self._failure = asyncio.Event()
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(self._failure.wait(), wait)
+            except TimeoutError:
+                pass
+            finally:
+                self._waiting -= 1
+        return self.failed
+
+    async def _release_waiters(self) -> None:
+        """On shutdown: answer the held /failures requests now (bounded), not when they time out."""
+        if self._failure is None or not self._waiting:
+            return
+        self._failure.set()
+        for _ in range(100):
+            if not self._waiting:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # their answers are written out
 
     def __post_init__(self) -> None:
         self.secret_token = check_secret(self.secret_token)
@@ -132,7 +174,7 @@ class WebhookServer:
     # ------------------------------------------------------------------ the tornado application
 
     def make_app(self) -> tornado.web.Application:
-        if self.path in ("/healthz", "/readyz", "/metrics"):
+        if self.path in ("/healthz", "/readyz", "/metrics", "/failures"):
             raise WebhookConfigError(
                 f"the webhook path {self.path} clashes with the health checks and metrics"
             )
@@ -140,6 +182,7 @@ class WebhookServer:
             (re.escape(self.path), _UpdateHandler, {"server": self}),
             (r"/healthz", _HealthHandler),
             (r"/readyz", _ReadyHandler, {"server": self}),
+            (r"/failures", _FailuresHandler, {"server": self}),
         ]
         if self.metrics is not None:
             routes.append((r"/metrics", _MetricsHandler, {"exposition": self.metrics}))
@@ -214,6 +257,7 @@ class WebhookServer:
         http, self._http = self._http, None
         if http is not None:
             http.stop()
+            await self._release_waiters()
             if self._idle is not None and self._in_flight:
                 log.info("waiting for %d update(s) in flight", self._in_flight)
                 try:
@@ -331,12 +375,15 @@ class _UpdateHandler(_Base):
             return
         carried: list[dict[str, Any]] = []
         context = WEBHOOK_ANSWER.set(carried)
+        canary = SERVING_CANARY.set(self.request.headers.get(ROLE_HEADER, "") == "canary")
         try:
             error = await server.process(update)
         finally:
+            SERVING_CANARY.reset(canary)
             WEBHOOK_ANSWER.reset(context)
         if error is not None:
             log.error("update %s not processed; answering 500 so Telegram redelivers it", update.update_id)
+            server.count_failure()
             self._text(500, "update not processed")
             return
         if carried:  # Telegram runs the one method a webhook's answer may carry (answerCallbackQuery)
@@ -362,6 +409,20 @@ class _MetricsHandler(_Base):
     def get(self) -> None:
         self.set_header("Content-Type", METRICS_CONTENT_TYPE)
         self.finish(self.exposition())
+
+
+class _FailuresHandler(_Base):
+    def initialize(self, server: WebhookServer) -> None:
+        self.server = server
+
+    async def get(self) -> None:
+        try:
+            seen = int(self.get_query_argument("seen", "-1"))
+            wait = min(max(float(self.get_query_argument("wait", "0")), 0.0), MAX_FAILURE_WAIT)
+        except ValueError:
+            self._text(400, "seen is a whole number and wait a number of seconds")
+            return
+        self._text(200, f"failed {await self.server.failures_after(seen, wait)}")
 
 
 class _ReadyHandler(_Base):

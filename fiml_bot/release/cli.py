@@ -73,6 +73,16 @@ def check(config: Path = ConfigOption) -> None:
     print(
         f"{config}: ok: blue {len(loaded.environments['blue'].replicas)} and green {len(loaded.environments['green'].replicas)} replica(s), phases {phases}"
     )
+    judged = []
+    for phase in loaded.phases:
+        if phase.duration is None:
+            continue
+        limit, ratio = loaded.error_limit(phase), loaded.latency_limit(phase)
+        signals = [f"errors over {limit:g}%"] if limit is not None else []
+        signals += [f"p99 over {ratio:g}x the stable color's"] if ratio is not None else []
+        signals += [f"{loaded.user_complaints} learner reports"] if loaded.user_complaints else []
+        judged.append(f"{phase.traffic_split:g}%: {', '.join(signals) or 'nothing'}")
+    print(f"rollback ({loaded.confidence:.1%} sure) on: {'; '.join(judged)}")
 
 
 @release_app.command("render", epilog=example("fiml-bot release render --config deploy/rollout.yaml"))
@@ -146,6 +156,10 @@ def status(
     print(f"stable: {state.stable}  canary: {state.canary} at {state.canary_percent}%")
     if state.reason:
         print(f"reason: {state.reason}")
+    if state.status == "running" and state.paused:
+        print("paused: no phase advances until `fiml-bot release resume` (a breach still rolls back)")
+    if state.status == "running" and state.hold:
+        print(f"holding: {state.hold}")
     for color, counts in sorted(state.phase_counts.items()):
         rate = 100 * counts["failed"] / counts["total"] if counts["total"] else 0.0
         print(f"{color}: {counts['total']:.0f} update(s) this phase, {rate:.1f}% failed")
@@ -178,8 +192,35 @@ def rollback(
         "rolled back by hand", "--reason", help="Recorded in the state and the alert."
     ),
 ) -> None:
-    """Step 1 of the rollback: every learner back on the stable color, the state and an alert say so."""
+    """Step 1 of the rollback: every learner back on the stable color, the state and an alert say so.
+
+    After a promotion: every learner back on the previous color, once its replicas are ready (exit 1 otherwise).
+    """
     _release(config).manual_rollback(reason)
+
+
+@release_app.command("pause", epilog=example("fiml-bot release pause"))
+@release_errors
+def pause(config: Path = ConfigOption) -> None:
+    """Hold the running release where it is, for as long as needed (a breach still rolls it back)."""
+    _release(config).pause(True)
+
+
+@release_app.command("resume", epilog=example("fiml-bot release resume"))
+@release_errors
+def resume(config: Path = ConfigOption) -> None:
+    """Let a paused release continue: its phases advance again once healthy and long enough."""
+    _release(config).pause(False)
+
+
+@release_app.command("abort", epilog=example('fiml-bot release abort --reason "quiz 3 crashes"'))
+@release_errors
+def abort(
+    config: Path = ConfigOption,
+    reason: str = typer.Option(..., "--reason", help="Why: recorded in the state and the alert."),
+) -> None:
+    """Roll the running release back now, with a reason (exit 1 when none is running)."""
+    _release(config).abort(reason)
 
 
 @release_app.command("switch", epilog=example("fiml-bot release switch green 50"))

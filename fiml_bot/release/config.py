@@ -28,7 +28,14 @@ _CONFIG_PATH = re.compile(r"[A-Za-z0-9._+~/-]+")
 _URL_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 _LOOPBACK = re.compile(r"127(?:\.\d{1,3}){3}|localhost|\[::1\]")
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its NUL: a longer socket path cannot be bound
-TRIGGERS = ("error_rate_threshold", "database_migration_failure", "user_progress_integrity")
+TRIGGERS = (
+    "error_rate_threshold",
+    "latency_p99",
+    "user_complaints",
+    "database_migration_failure",
+    "user_progress_integrity",
+)
+_RATIO = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*x")
 
 
 class RolloutConfigError(FimlError):
@@ -61,6 +68,8 @@ class Phase:
     traffic_split: float  # percent of learners on the new color
     duration: float | None  # seconds; None = permanent (the cutover)
     rollback_on_error_rate: float | None  # percent
+    rollback_on_latency_p99: float | None = None  # the new p99 may be this multiple of the old color's
+    pause: bool = False  # Argo's `pause: {}`: the phase waits for `fiml-bot release resume` to advance
 
 
 @dataclass(frozen=True)
@@ -82,11 +91,15 @@ class RolloutConfig:
     phases: tuple[Phase, ...]
     analysis_interval: float
     min_samples: int
+    confidence: float  # of the analysis' one-sided bounds (0-1)
+    min_ready: int | None  # replicas of the new color that must be ready to advance; None = all
     readiness_interval: float
     readiness_timeout: float
     integrity_interval: float | None  # the doctor; None = not checked during a release
     automatic_rollback: bool
     error_rate_threshold: float | None
+    latency_p99: float | None  # the default of the phases' rollback_on_latency_p99
+    user_complaints: int | None  # learners' reports on the new color in a phase that roll it back
     rollback_on_migration_failure: bool
     rollback_on_integrity: bool
     haproxy: HaproxySettings
@@ -103,6 +116,16 @@ class RolloutConfig:
             if phase.rollback_on_error_rate is not None
             else self.error_rate_threshold
         )
+
+    def latency_limit(self, phase: Phase) -> float | None:
+        return (
+            phase.rollback_on_latency_p99 if phase.rollback_on_latency_p99 is not None else self.latency_p99
+        )
+
+    def ready_needed(self, color: str) -> int:
+        """How many of `color`'s replicas must be ready for a phase to advance or a promotion."""
+        count = len(self.environments[color].replicas)
+        return count if self.min_ready is None else min(self.min_ready, count)
 
 
 def load(path: Path) -> RolloutConfig:
@@ -217,6 +240,24 @@ class _Reader:
             return None
         return value
 
+    def ratio(self, value: Any, path: JsonPath) -> float | None:
+        """A multiple of the stable color's value, e.g. 1.5x."""
+        match = _RATIO.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None or float(match["number"]) < 1:
+            self.problem(
+                path,
+                f"expected a multiple of the stable color's p99 of at least 1x (e.g. 1.5x), got {value!r}",
+            )
+            return None
+        return float(match["number"])
+
+    def confidence(self, value: Any, path: JsonPath) -> float | None:
+        number = self.percent(value, path)
+        if number is not None and not 50 <= number < 100:
+            self.problem(path, f"expected a confidence from 50% to 99.9% (e.g. 99%), got {value!r}")
+            return None
+        return number
+
     def boolean(self, value: Any, path: JsonPath) -> bool | None:
         if not isinstance(value, bool):
             self.problem(path, f"expected true or false, got {value!r}")
@@ -304,11 +345,15 @@ class _Reader:
             self.problem(d + ("strategy",), f"only blue-green is supported, got {strategy!r}")
         environments = self.environments(deployment.get("environments"), d + ("environments",))
         rollout = self.mapping(
-            deployment.get("rollout", {}), d + ("rollout",), ("phases", "analysis_interval", "min_samples")
+            deployment.get("rollout", {}),
+            d + ("rollout",),
+            ("phases", "analysis_interval", "min_samples", "confidence", "min_ready"),
         )
         phases = self.phases(rollout.get("phases"), d + ("rollout", "phases"))
         interval = self.get(rollout, "analysis_interval", d + ("rollout",), self.duration, 30.0)
         min_samples = self.get(rollout, "min_samples", d + ("rollout",), self.positive_int, 50)
+        confidence = self.get(rollout, "confidence", d + ("rollout",), self.confidence, 99.0)
+        min_ready = self.get(rollout, "min_ready", d + ("rollout",), self.positive_int, None)
         readiness, integrity = self.healthchecks(deployment.get("healthchecks", []), d + ("healthchecks",))
         rollback = self.mapping(deployment.get("rollback", {}), d + ("rollback",), ("automatic", "triggers"))
         automatic = self.get(rollback, "automatic", d + ("rollback",), self.boolean, True)
@@ -330,11 +375,15 @@ class _Reader:
             phases=phases,
             analysis_interval=interval,
             min_samples=min_samples,
+            confidence=confidence / 100,
+            min_ready=min_ready,
             readiness_interval=readiness[0],
             readiness_timeout=readiness[1],
             integrity_interval=integrity,
             automatic_rollback=automatic,
             error_rate_threshold=triggers.get("error_rate_threshold"),
+            latency_p99=triggers.get("latency_p99"),
+            user_complaints=triggers.get("user_complaints"),
             rollback_on_migration_failure=bool(triggers.get("database_migration_failure", True)),
             rollback_on_integrity=bool(triggers.get("user_progress_integrity", True)),
             haproxy=haproxy,
@@ -392,10 +441,16 @@ class _Reader:
         phases: list[Phase] = []
         for i, item in enumerate(value):
             where = path + (i,)
-            data = self.mapping(item, where, ("traffic_split", "duration", "rollback_on_error_rate"))
+            data = self.mapping(
+                item,
+                where,
+                ("traffic_split", "duration", "rollback_on_error_rate", "rollback_on_latency_p99", "pause"),
+            )
             split = self.get(data, "traffic_split", where, self.percent)
             duration = self.get(data, "duration", where, lambda v, p: self.duration(v, p, permanent=True))
             rate = self.get(data, "rollback_on_error_rate", where, self.percent, None)
+            latency = self.get(data, "rollback_on_latency_p99", where, self.ratio, None)
+            pause = self.get(data, "pause", where, self.boolean, False)
             if split is not None:
                 if split == 0:
                     self.problem(
@@ -406,7 +461,7 @@ class _Reader:
                         where + ("traffic_split",),
                         f"must be larger than the previous phase's {phases[-1].traffic_split:g}%",
                     )
-            phases.append(Phase(split or 0.0, duration, rate))
+            phases.append(Phase(split or 0.0, duration, rate, latency, bool(pause)))
         last = len(value) - 1
         if phases and phases[-1].traffic_split != 100:
             self.problem(
@@ -462,11 +517,10 @@ class _Reader:
                 found[key] = self.percent(raw, where + (key,))
             elif key in ("database_migration_failure", "user_progress_integrity"):
                 found[key] = self.boolean(raw, where + (key,))
+            elif key == "latency_p99":
+                found[key] = self.ratio(raw, where + (key,))
             elif key == "user_complaints":
-                self.problem(
-                    where + (key,),
-                    "fiml-bot does not count complaints; roll back by hand (`fiml-bot release rollback`) and remove this trigger",
-                )
+                found[key] = self.positive_int(raw, where + (key,))
             else:
                 self.problem(where + (str(key),), f"unknown trigger (known: {', '.join(TRIGGERS)})")
         return found

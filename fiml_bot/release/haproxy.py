@@ -1,13 +1,14 @@
 """HAProxy, the one module that speaks to it: renders deploy/haproxy.cfg and drives its runtime API.
 
 The split between the colors is three keys of a map file (`stable`, `canary`, `canary_percent`) that
-HAProxy reads per request; `set map` on the admin socket changes them in memory at once (no reload,
-no connection dropped) and the file is rewritten atomically too, so a restarted HAProxy starts from
-the same split.
+HAProxy reads per request; a new version of the map, committed on the admin socket, changes all three
+in memory in one atomic step (no reload, no connection dropped) and the file is rewritten atomically
+too, so a restarted HAProxy starts from the same split.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import string
 from dataclasses import dataclass
@@ -153,16 +154,29 @@ class RuntimeApi:
             ) from None
 
     def set_split(self, split: Split) -> Split:
-        """Route by `split` from the next request on, and check HAProxy took it."""
+        """Route by `split` from the next request on, and check HAProxy took it.
+
+        The three keys change in one step: they are written into a new version of the map, which
+        `commit map` swaps in atomically, so no request is routed by a mix of the old and new keys
+        (a mix could send the new color's learners back to the old one, e.g. during a promotion).
+        """
         path = self.map_path.resolve()
+        answer = self.command(f"prepare map {path}").strip()
+        found = re.search(r"New version created: (\d+)", answer)
+        if found is None:
+            raise HaproxyError(f"HAProxy refused `prepare map`: {answer}")
+        version = found[1]
         for key, value in (
             ("stable", split.stable),
             ("canary", split.canary),
             ("canary_percent", split.canary_percent),
         ):
-            answer = self.command(f"set map {path} {key} {value}").strip()
+            answer = self.command(f"add map @{version} {path} {key} {value}").strip()
             if answer:
-                raise HaproxyError(f"HAProxy refused `set map {key} {value}`: {answer}")
+                raise HaproxyError(f"HAProxy refused `add map {key} {value}`: {answer}")
+        answer = self.command(f"commit map @{version} {path}").strip()
+        if answer:
+            raise HaproxyError(f"HAProxy refused `commit map`: {answer}")
         write_bytes(self.map_path, split.lines().encode())
         now = self.split()
         if now != split:

@@ -45,6 +45,8 @@ class ReleaseState:
     seen: dict[str, dict[str, float]] = field(default_factory=dict)  # replica -> counters last read
     phase_counts: dict[str, dict[str, float]] = field(default_factory=dict)  # color -> counts this phase
     doctor_at: float = 0.0
+    paused: bool = False  # `release pause`: no phase advances nor promotion until `release resume`
+    hold: str = ""  # why the release holds where it is (a health gate), "" when it does not
     log: list[dict[str, Any]] = field(default_factory=list)
 
     @property

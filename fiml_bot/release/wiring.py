@@ -4,6 +4,8 @@ health and metrics, the doctor, migrations with a snapshot, alerts, and the stat
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ def readiness(address: str, timeout: float) -> str | None:
     """None when the replica's /readyz answers 200, else why not."""
     import httpx
 
+    from .analysis import http
+
     try:
-        response = httpx.get(f"http://{address}/readyz", timeout=timeout, trust_env=False)
+        response = http().get(f"http://{address}/readyz", timeout=timeout)
     except httpx.HTTPError as exc:
         return f"unreachable ({type(exc).__name__})"
     if response.status_code != 200:
@@ -88,6 +92,54 @@ def alert_sender(env: Any = None) -> Any:
     return send
 
 
+class FailureWatch:
+    """Holds a /failures request open on each replica watched (a thread each): `wait` returns as soon
+    as one of them answered an update 500, so a release acts on the evidence when it arrives."""
+
+    HOLD = 25.0  # seconds a request is held open by the replica
+
+    def __init__(self) -> None:
+        self.woken = threading.Event()
+        self.watched: dict[str, threading.Thread] = {}
+
+    def wait(self, replicas: tuple[str, ...], seconds: float) -> None:
+        connected = []
+        for address in replicas:
+            if address not in self.watched:
+                first = threading.Event()
+                thread = threading.Thread(target=self._watch, args=(address, first), daemon=True)
+                self.watched[address] = thread
+                thread.start()
+                connected.append(first)
+        for first in connected:  # new watches hold their request before the wait starts (bounded)
+            first.wait(2.0)
+        self.woken.wait(seconds)
+        self.woken.clear()
+
+    def _watch(self, address: str, first: threading.Event) -> None:
+        import httpx
+
+        seen: int | None = None
+        with httpx.Client(trust_env=False, timeout=self.HOLD + 5) as client:
+            while True:
+                try:
+                    wait = 0 if seen is None else self.HOLD
+                    params: dict[str, Any] = {"seen": -1 if seen is None else seen, "wait": wait}
+                    response = client.get(f"http://{address}/failures", params=params)
+                    count = int(response.text.split()[1]) if response.status_code == 200 else None
+                except (httpx.HTTPError, ValueError, IndexError):
+                    count = None
+                if count is None:  # down, restarting, or a version without /failures: poll slowly
+                    seen = None
+                    first.set()
+                    time.sleep(2.0)
+                    continue
+                if seen is not None and count > seen:
+                    self.woken.set()
+                seen = count  # a restarted replica counts from zero again
+                first.set()
+
+
 def textfile_exporter(path: Path) -> Any:
     """The release's state as Prometheus metrics in a textfile (node_exporter's textfile collector)."""
 
@@ -116,6 +168,16 @@ def textfile_exporter(path: Path) -> Any:
             "The phase the release is in (1-based; 0 outside a release).",
             registry=registry,
         ).set(state.phase + 1 if state.status == "running" else 0)
+        Gauge(
+            "fiml_release_held",
+            "1 while the running release holds at a health gate (too few ready new-color replicas).",
+            registry=registry,
+        ).set(1 if state.status == "running" and state.hold else 0)
+        Gauge(
+            "fiml_release_paused",
+            "1 while the running release is paused by hand (`fiml-bot release pause`).",
+            registry=registry,
+        ).set(1 if state.status == "running" and state.paused else 0)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), registry)
 
@@ -136,6 +198,7 @@ def build(
         alert=alert_sender(),
         ready=lambda address: readiness(address, timeout),
         metrics=textfile_exporter(config.metrics_file),
+        watch=FailureWatch().wait,
     )
     api = RuntimeApi(config.haproxy.admin_socket, config.haproxy.split_map)
     return Release(config, api, hooks, out=out)

@@ -67,12 +67,14 @@ class Tutor:
         name: str = "",
         raise_unavailable: bool = False,
         language: str = "",
+        raise_unexpected: bool = False,
     ) -> list[Message]:
         """Apply `event` for `learner_id` in one transaction; `event_key` makes it apply at most once.
 
         With the database unavailable nothing was applied: the learner is told so, or, with
         `raise_unavailable`, the caller gets `StorageUnavailable` (a webhook then answers 500, and
-        Telegram delivers the update again later).
+        Telegram delivers the update again later). `raise_unexpected` does the same for a bug (the
+        canary of a release: the update goes to the old color after the rollback, no apology sent).
         """
         return self.handle_reporting(
             learner_id,
@@ -81,6 +83,7 @@ class Tutor:
             name=name,
             raise_unavailable=raise_unavailable,
             language=language,
+            raise_unexpected=raise_unexpected,
         )[0]
 
     def handle_reporting(
@@ -92,6 +95,7 @@ class Tutor:
         name: str = "",
         raise_unavailable: bool = False,
         language: str = "",
+        raise_unexpected: bool = False,
     ) -> tuple[list[Message], str]:
         """`handle`, plus the action's outcome (ok, user_error or failed), reported to the observer too."""
         failed = ActionEvents(outcome=FAILED)
@@ -131,6 +135,8 @@ class Tutor:
             except Exception:  # a bug must cost one reply, not the bot; the transaction was rolled back
                 log.exception("unexpected error handling %r for %s", event, learner_id)
                 self.observer.action_done(failed)
+                if raise_unexpected:
+                    raise
                 return [
                     Message(
                         "Something went wrong on my side, and nothing was changed. Please try again.", HOME

@@ -141,6 +141,7 @@ class Cluster:
     replicas: int = 2
     green_replicas: int | None = None  # default: as many as blue
     green_env: dict[str, str] = field(default_factory=dict)
+    blue_env: dict[str, str] = field(default_factory=dict)
     rollout_options: dict[str, Any] = field(default_factory=dict)
     fake: FakeBotApi = field(default_factory=FakeBotApi)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
@@ -201,7 +202,7 @@ class Cluster:
     def start_replica(self, name: str) -> None:
         color = name.rstrip("0123456789")
         port = self.ports[name]
-        extra = {"FIML_COLOR": color, **(self.green_env if color == "green" else {})}
+        extra = {"FIML_COLOR": color, **(self.green_env if color == "green" else self.blue_env)}
         command = [
             sys.executable,
             "-m",

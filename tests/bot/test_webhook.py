@@ -145,6 +145,80 @@ def test_an_exception_while_processing_answers_500_and_the_retry_applies_once(
     asyncio.run(scenario())
 
 
+def test_a_bug_on_a_release_canary_answers_500_without_an_apology_and_stays_as_it_was_elsewhere(
+    published: Path, fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HAProxy marks updates it routes to a running release's new color (X-Fiml-Role: canary): a bug
+    there must not be answered as done, or Telegram never redelivers the update to the old color."""
+    import json
+
+    from fiml_bot.adapters.webhook import ROLE_HEADER
+    from fiml_bot.tutor import screens
+
+    tutor, _ = make_tutor(published)
+    start_screen = screens.start
+    broken = {"yes": True}
+
+    def buggy_start(turn: object) -> object:
+        if broken["yes"]:
+            raise KeyError("a bug in the new code")
+        return start_screen(turn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(screens, "start", buggy_start)
+
+    async def scenario() -> None:
+        async with InProcess(tutor, fake) as h:
+
+            async def post(update: dict, *, canary: bool) -> int:  # type: ignore[type-arg]
+                headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+                if canary:
+                    headers[ROLE_HEADER] = "canary"
+                response = await h.client.post(h.url, content=json.dumps(update), headers=headers)
+                return response.status_code
+
+            on_canary = fake.user_message(CHAT, "/start", enqueue=False)
+            assert await post(on_canary, canary=True) == 500
+            assert await post(on_canary, canary=True) == 500  # the same bug every time it comes back
+            assert fake.sent(CHAT) == []  # no apology from the canary
+            # a release waits on /failures: answered at once when there are more than it saw
+            assert (await h.client.get(h.base("/failures?seen=-1"))).text.strip() == "failed 2"
+            waiting = asyncio.ensure_future(h.client.get(h.base("/failures?seen=2&wait=20")))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()  # held open: nothing new yet
+            assert await post(fake.user_message(CHAT, "/start", enqueue=False), canary=True) == 500
+            assert (await asyncio.wait_for(waiting, 10)).text.strip() == "failed 3"
+            # outside a release (no role): as before, the learner is told and the update is done
+            elsewhere = fake.user_message(CHAT + 1, "/start", enqueue=False)
+            assert await post(elsewhere, canary=False) == 200
+            assert "Something went wrong on my side" in fake.sent(CHAT + 1)[-1].text
+            # the rollback: the old color (no bug) gets the redelivery and applies it once
+            broken["yes"] = False
+            assert await post(on_canary, canary=False) == 200
+            assert await post(on_canary, canary=False) == 200
+            assert [m.text for m in fake.sent(CHAT)][:1] and len(fake.sent(CHAT)) == 1
+            assert "Welcome" in fake.sent(CHAT)[0].text
+
+    asyncio.run(scenario())
+
+
+def test_shutdown_answers_a_held_failures_request_at_once(published: Path, fake: FakeBotApi) -> None:
+    """A release holds /failures open on each replica; stopping the replica must not wait for it."""
+    tutor, _ = make_tutor(published)
+
+    async def scenario() -> None:
+        h = InProcess(tutor, fake)
+        await h.server.start()
+        held = asyncio.ensure_future(h.client.get(h.base("/failures?seen=0&wait=30")))
+        await asyncio.sleep(0.2)
+        assert not held.done()
+        await asyncio.wait_for(h.server.stop(), 10)  # no TimeoutError from the connections' close
+        response = await asyncio.wait_for(held, 5)
+        assert response.text.strip() == "failed 0"
+        await h.client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_shutdown_lets_an_update_in_flight_finish(published: Path, fake: FakeBotApi) -> None:
     tutor, _ = make_tutor(published)
     entered = asyncio.Event()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fiml_bot.release import config as rollout
-from fiml_bot.release.analysis import Counts, Scrape, increase, judge, parse
-from fiml_bot.release.controller import Hooks, Release, ReleaseError
+from fiml_bot.release.analysis import Counts, Limits, Scrape, increase, judge, parse
+from fiml_bot.release.controller import Hooks, Release, ReleaseError, ReleaseRefused
 from fiml_bot.release.haproxy import Split
 from fiml_bot.release.wiring import textfile_exporter
 from testing.release.cluster import rollout_yaml
@@ -104,14 +104,14 @@ def test_a_breach_of_the_canary_rolls_back_with_an_alert_the_state_and_a_metric(
     state = release.start("2.0.0", follow=False)
     assert world.haproxy.now == Split("blue", "green", 10) and state.phase == 0
     world.add("blue", 180, 2)
-    world.add("green", 12, 2)  # fewer than min_samples: wait
+    world.add("green", 12, 2)  # 1 in 6 failed: over 5%, but not certainly so (99%)
     release.tick(state)
-    assert state.status == "running"
-    world.add("blue", 180, 2)
-    world.add("green", 12, 2)  # 16.7% > 5%
+    assert state.status == "running" and state.log[-1]["detail"].startswith("wait: ")
+    world.add("green", 2, 2)  # 4 of 14: certain, long before min_samples (20)
     release.tick(state)
     assert state.status == "rolled_back" and world.haproxy.now == Split("blue", "green", 0)
-    assert "error rate 16.7% on the new color (4 of 24) over the phase's 5%" in state.reason
+    assert "error rate 28.6% on the new color (4 of 14; 99% sure it is above" in state.reason
+    assert "over the phase's 5%" in state.reason
     assert world.alerts and world.alerts[0][:2] == ("ReleaseRolledBack", "critical")
     metrics = world.config.metrics_file.read_text()
     assert 'fiml_release_status{release="2.0.0",status="rolled_back"} 1.0' in metrics
@@ -187,7 +187,7 @@ def test_a_killed_release_resumes_where_it_stopped(world: World) -> None:
     state = world.release().start("2.0.0", follow=False)
     world.release().tick(state)
     world.advance(12)
-    world.add("green", 30)
+    world.add("green", 100)  # 0 of 100 failed: certainly under 5%
     world.release().tick(state)
     assert state.phase == 1
     world.haproxy.now = Split("blue", "green", 0)  # e.g. HAProxy restarted from an old map meanwhile
@@ -235,15 +235,17 @@ fiml_updates_total{kind="message",outcome="user_error"} 3.0
 fiml_build_info{color="green",version="2.0.0",schema_revision="0002",content_ref="abc"} 1.0
 """
     scraped = parse(text)
-    assert scraped.counts == Counts(13, 1) and scraped.build["version"] == "2.0.0"
+    assert (scraped.counts.total, scraped.counts.failed) == (13, 1) and scraped.build["version"] == "2.0.0"
     assert increase(Counts(20, 2), Counts(13, 1)) == Counts(7, 1)
     assert increase(Counts(4, 0), Counts(13, 1)) == Counts(4, 0)  # restarted: counts from zero
-    assert judge(Counts(10, 5), Counts(100, 0), 5, 20).action == "wait"
-    assert judge(Counts(40, 1), Counts(100, 0), 5, 20).action == "healthy"
-    assert (
-        judge(Counts(40, 4), Counts(100, 20), 5, 20).action == "healthy"
-    )  # both failing alike: not the release
-    assert judge(Counts(40, 4), Counts(100, 1), 5, 20).action == "breach"
+    limits = Limits(error_rate=5, min_samples=20)
+    assert judge(Counts(10, 0), Counts(100, 0), limits).action == "wait"  # too few to promote
+    assert judge(Counts(10, 5), Counts(100, 0), limits).action == "breach"  # but certain to roll back
+    assert judge(Counts(200, 1), Counts(100, 0), limits).action == "healthy"
+    assert judge(Counts(40, 1), Counts(100, 0), limits).action == "wait"  # under 5%? not sure yet
+    # both failing alike: not the release
+    assert judge(Counts(40, 4), Counts(100, 20), limits).action != "breach"
+    assert judge(Counts(40, 8), Counts(100, 1), limits).action == "breach"
 
 
 def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(
@@ -284,3 +286,251 @@ def test_a_rollback_by_hand_stops_the_running_release_process(world: World) -> N
     assert "is rolled_back (by hand); this process stops" in world.lines[-1]
     world.release().switch("green", 30)
     assert running.state().status == "rolled_back"
+
+
+def test_certain_evidence_rolls_back_within_one_evaluation_long_before_min_samples(world: World) -> None:
+    """0.5 updates/s on the new color, every one failing: the second failure is certain (99%) evidence
+    of more than 5%, and the rollback comes at the next look (every 0.5 s), not at min_samples (20)."""
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    failures: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        before = world.time
+        world.advance(seconds)
+        if int(world.time / 2) > int(before / 2):  # one update every 2 s, failing
+            world.add("green", 1, 1)
+            failures.append(world.time)
+
+    release.sleep = sleep
+    release.follow(state)
+    rollback_at = next(e["at"] for e in state.log if e["step"] == "rollback")
+    assert state.status == "rolled_back" and len(failures) == 2, (failures, state.log[-4:])
+    assert rollback_at - failures[-1] <= 1.0
+    assert "(2 of 2; 99% sure" in state.reason
+
+
+def test_a_healthy_canary_is_never_rolled_back_while_it_waits_for_samples(world: World) -> None:
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    for _ in range(30):
+        world.advance(0.5)
+        world.add("green", 1, 0)
+        world.add("blue", 10, 0)
+        release.tick(state)
+    assert state.status == "running"
+
+
+def test_a_phase_holds_while_the_new_color_has_a_replica_down_and_says_why(world: World) -> None:
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    world.down = {"127.0.0.1:8202"}
+    for _ in range(20):  # past the phase's 10 s with plenty of healthy updates
+        world.advance(1)
+        world.add("green", 20)
+        release.tick(state)
+    assert state.status == "running" and state.phase == 0 and world.haproxy.now.canary_percent == 10
+    assert state.hold.startswith("1 of 2 green replica(s) ready, 2 needed to advance (127.0.0.1:8202: down)")
+    assert [a[:2] for a in world.alerts] == [("ReleaseHeld", "warning")]
+    assert "held: 1 of 2 green replica(s) ready" in state.log[-1]["detail"]
+    assert "fiml_release_held 1.0" in world.config.metrics_file.read_text()
+    with pytest.raises(ReleaseRefused, match="not promoting release 2.0.0: 1 of 2 green replica"):
+        world.release().manual_promote()
+    assert world.haproxy.now.canary_percent == 10
+    world.down = set()
+    world.advance(1)
+    release.tick(state)
+    assert state.hold == "" and state.phase == 1 and world.haproxy.now.canary_percent == 50
+    assert any(e["detail"].startswith("cleared") for e in state.log)
+
+
+def test_the_cutover_waits_for_the_gate_too(world: World) -> None:
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    for _ in range(40):
+        world.advance(1)
+        world.add("green", 20)
+        world.down = {"127.0.0.1:8201"} if state.phase == 1 else set()
+        release.tick(state)
+    assert state.status == "running" and state.phase == 1 and "1 of 2 green" in state.hold
+    assert all(split.stable == "blue" for split in world.haproxy.history)
+
+
+def test_pause_holds_indefinitely_resume_continues_and_a_breach_still_rolls_back(world: World) -> None:
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    world.release().pause(True)
+    for _ in range(60):
+        world.advance(1)
+        world.add("green", 20)
+        release.tick(state)
+    assert state.status == "running" and state.paused and state.phase == 0
+    assert "held: paused by hand" in state.log[-1]["detail"]
+    world.release().pause(False)
+    world.advance(1)
+    release.tick(state)
+    assert state.phase == 1 and not state.paused
+    world.release().pause(True)
+    world.add("green", 3, 3)
+    world.advance(1)
+    release.tick(state)
+    assert state.status == "rolled_back" and not state.paused
+    with pytest.raises(ReleaseRefused, match="no release is running"):
+        world.release().pause(False)
+
+
+def test_abort_is_the_rollback_with_a_reason(world: World) -> None:
+    with pytest.raises(ReleaseRefused, match="no release is running"):
+        world.release().abort("nothing")
+    world.release().start("2.0.0", follow=False)
+    state = world.release().abort("wrong prices in lesson 3")
+    assert state.status == "rolled_back" and state.reason == "aborted: wrong prices in lesson 3"
+    assert world.haproxy.now == Split("blue", "green", 0)
+    assert world.alerts[-1][0] == "ReleaseRolledBack"
+
+
+def test_rollback_after_a_promotion_returns_learners_to_the_previous_color_or_refuses(world: World) -> None:
+    world.release().start("2.0.0", follow=False)
+    world.release().manual_promote()
+    assert world.haproxy.now == Split("green", "blue", 0)
+    world.down = {"127.0.0.1:8101"}  # blue's replicas are being stopped after the promotion
+    with pytest.raises(ReleaseRefused) as refused:
+        world.release().manual_rollback("bad release")
+    assert refused.value.exit_code == 1
+    assert "cannot return learners to blue" in str(refused.value)
+    assert "`fiml-bot release rollback` again" in str(refused.value)
+    assert world.haproxy.now == Split("green", "blue", 0)
+    assert world.release().state().status == "promoted"
+    world.down = set()
+    state = world.release().manual_rollback("bad release")
+    assert world.haproxy.now == Split("blue", "green", 0)
+    assert state.status == "rolled_back" and state.stable == "blue" and state.canary == "green"
+    assert "every learner back on blue" in state.log[-2]["detail"]
+    # the next release goes to green again
+    assert world.release().start("2.0.0", follow=False).canary == "green"
+
+
+def histogram(durations: dict[float, int]) -> tuple[tuple[float, float], ...]:
+    """Cumulative (le, count) buckets of fiml_update_duration_seconds from {duration: updates}."""
+    bounds = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
+    return tuple((le, float(sum(n for d, n in durations.items() if d <= le))) for le in bounds)
+
+
+def test_latency_p99_relative_to_the_stable_color_and_complaints_judge_the_canary() -> None:
+    stable = Counts(1000, 0, 1, histogram({0.02: 990, 0.08: 10}))  # p99 within 50-100 ms
+    limits = Limits(error_rate=5, min_samples=20, latency_p99=2.0, complaints=3)
+    fast = Counts(40, 0, 0, histogram({0.02: 40}))
+    assert judge(fast, stable, limits).action == "wait"
+    slow = Counts(20, 0, 0, histogram({0.02: 15, 0.8: 5}))  # a quarter take 800 ms
+    verdict = judge(slow, stable, limits)
+    assert (
+        verdict.action == "breach" and "p99 latency" in verdict.reason and "2x the stable" in verdict.reason
+    )
+    assert judge(slow, stable, Limits(error_rate=5, min_samples=20)).action == "wait"  # not judged
+    complained = Counts(30, 0, 3, histogram({0.02: 30}))
+    verdict = judge(complained, stable, limits)
+    assert verdict.action == "breach" and "3 learner report(s) on the new color" in verdict.reason
+    assert judge(Counts(30, 0, 2, fast.buckets), stable, limits).action != "breach"
+
+
+def test_the_analysis_reads_latency_and_reports_from_the_exposition() -> None:
+    text = """# TYPE fiml_update_duration_seconds histogram
+fiml_update_duration_seconds_bucket{kind="message",le="0.05"} 3.0
+fiml_update_duration_seconds_bucket{kind="message",le="0.5"} 4.0
+fiml_update_duration_seconds_bucket{kind="message",le="+Inf"} 4.0
+fiml_update_duration_seconds_bucket{kind="callback_query",le="0.05"} 1.0
+fiml_update_duration_seconds_bucket{kind="callback_query",le="0.5"} 1.0
+fiml_update_duration_seconds_bucket{kind="callback_query",le="+Inf"} 2.0
+fiml_update_duration_seconds_count{kind="message"} 4.0
+# TYPE fiml_learner_reports_total counter
+fiml_learner_reports_total{lesson="what_is_a_market",version="1.0.0"} 2.0
+fiml_learner_reports_total{lesson="what_is_a_market",version="1.1.0"} 1.0
+"""
+    counts = parse(text).counts
+    assert counts.buckets == ((0.05, 4.0), (0.5, 5.0), (float("inf"), 6.0)) and counts.reports == 3
+    assert Counts.from_dict(counts.as_dict()) == counts
+    assert counts.slower_than(0.1) == 1 and counts.slower_than(5.0) is None
+    assert increase(counts, Counts(0, 0, 1, ((0.05, 1.0), (0.5, 1.0), (float("inf"), 1.0)))).buckets == (
+        (0.05, 3.0),
+        (0.5, 4.0),
+        (float("inf"), 5.0),
+    )
+
+
+def test_the_rollout_file_accepts_latency_complaints_confidence_and_min_ready(tmp_path: Path) -> None:
+    text = rollout_yaml([8101, 8102], [8201, 8202], 8443, phases=PHASES)
+    text = text.replace(
+        "rollback_on_error_rate: 3%", "rollback_on_error_rate: 3%\n        rollback_on_latency_p99: 1.5x"
+    )
+    text = text.replace(
+        "      - error_rate_threshold: 5%",
+        "      - error_rate_threshold: 5%\n      - latency_p99: 3x\n      - user_complaints: 10",
+    )
+    text = text.replace("    min_samples: 20", "    min_samples: 20\n    confidence: 95%\n    min_ready: 1")
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text)
+    config = rollout.load(path)
+    assert [config.latency_limit(p) for p in config.phases] == [3.0, 1.5, 3.0]
+    assert config.user_complaints == 10 and config.confidence == 0.95 and config.ready_needed("green") == 1
+    path.write_text(
+        text.replace("latency_p99: 3x", "latency_p99: fast").replace("confidence: 95%", "confidence: 30%")
+    )
+    with pytest.raises(rollout.RolloutConfigError) as raised:
+        rollout.load(path)
+    text = "\n".join(raised.value.problems)
+    assert (
+        "deployment.rollback.triggers[1].latency_p99: expected a multiple of the stable color's p99" in text
+    )
+    assert "deployment.rollout.confidence: expected a confidence from 50% to 99.9%" in text
+
+
+def test_pause_resume_and_status_from_the_command_line(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app
+
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    world.down = {"127.0.0.1:8202"}
+    release.tick(state)
+    config = ["--config", str(world.config.path)]
+    runner = CliRunner()
+    assert runner.invoke(app, ["release", "pause", *config]).exit_code == 0
+    status = runner.invoke(app, ["release", "status", *config])
+    assert "paused: no phase advances until `fiml-bot release resume`" in status.output
+    assert "holding: 1 of 2 green replica(s) ready, 2 needed to advance" in status.output
+    assert runner.invoke(app, ["release", "resume", *config]).exit_code == 0
+    assert "paused:" not in runner.invoke(app, ["release", "status", *config]).output
+    refused = runner.invoke(app, ["release", "abort", *config])
+    assert refused.exit_code == 2 and "--reason" in refused.output
+    world.release().abort("by hand")
+    result = runner.invoke(app, ["release", "pause", *config])
+    assert result.exit_code == 1 and "no release is running (status: rolled_back)" in result.output
+
+
+def test_a_phase_with_pause_waits_for_resume_like_argos_pause_step(tmp_path: Path) -> None:
+    world = World(tmp_path)  # writes its rollout file: this test's replaces it
+    path = world.config.path
+    phases = PHASES.replace("rollback_on_error_rate: 3%", "rollback_on_error_rate: 3%\n        pause: true")
+    path.write_text(
+        rollout_yaml([8101, 8102], [8201, 8202], 8443, interval="2s", min_samples=20, phases=phases)
+    )
+    world.config = rollout.load(path)
+    release = world.release()
+    state = release.start("2.0.0", follow=False)
+    for _ in range(60):
+        world.advance(1)
+        world.add("green", 20)
+        release.tick(state)
+    assert state.status == "running" and state.phase == 1 and state.paused
+    assert (
+        "then waits for `fiml-bot release resume`"
+        in next(e for e in state.log if e["step"] == "phase" and "50%" in e["detail"])["detail"]
+    )
+    world.release().pause(False)
+    world.advance(1)
+    release.tick(state)
+    assert state.status == "promoted"
+    path.write_text(path.read_text().replace("pause: true", "pause: soon"))
+    with pytest.raises(rollout.RolloutConfigError, match=r"phases\[1\].pause: expected true or false"):
+        rollout.load(path)

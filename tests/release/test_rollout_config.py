@@ -46,7 +46,7 @@ BAD = """deployment:
   rollback:
     automatic: yes
     triggers:
-      - user_complaints: 10
+      - user_complaints: many
   colour: blue
 """
 
@@ -70,7 +70,9 @@ def test_every_bad_field_is_reported_with_its_line_and_column(tmp_path: Path) ->
         (":17:24: deployment.rollout.phases[1].traffic_split: must be larger than the previous phase's 10%"),
         ("deployment.rollout.phases[1].traffic_split: the last phase must be the cutover"),
         (":23:16: deployment.rollback.automatic: expected true or false, got 'yes'"),
-        (":25:26: deployment.rollback.triggers[0].user_complaints: fiml-bot does not count complaints"),
+        (
+            ":25:26: deployment.rollback.triggers[0].user_complaints: expected a whole number of at least 1, got 'many'"
+        ),
         (":26:11: deployment.colour: unknown field 'colour'"),
         ("deployment.environments.green.replicas: 127.0.0.1:8101 is listed for blue too"),
     ]
@@ -122,3 +124,17 @@ def test_a_bad_duration_is_one_finding_not_also_a_false_permanent_one(tmp_path: 
         "only the last phase may be permanent"
         in CliRunner().invoke(app, ["release", "check", "--config", str(path)]).output
     )
+
+
+def test_release_check_names_what_each_phase_is_judged_on() -> None:
+    config = load(PROJECT / "deploy" / "rollout.yaml")
+    assert [config.latency_limit(p) for p in config.phases] == [3.0, 2.0, 3.0]
+    assert config.user_complaints == 10 and config.confidence == 0.99 and config.min_samples == 50
+    result = CliRunner().invoke(
+        app, ["release", "check", "--config", str(PROJECT / "deploy" / "rollout.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "rollback (99.0% sure) on: 10%: errors over 5%, p99 over 3x the stable color's, 10 learner reports; "
+        "50%: errors over 3%, p99 over 2x the stable color's, 10 learner reports"
+    ) in result.output

@@ -96,3 +96,72 @@ def test_learners_stick_to_a_color_while_the_split_changes_at_run_time(
             assert {f"telegram:{u}" for u in user_updates} <= set(keys)
         finally:
             load.close()
+
+
+def read_map(cluster: Cluster) -> tuple[tuple[str, str], ...]:
+    """The split map's keys as HAProxy holds them right now (whatever they are: no check here)."""
+    answer = cluster.api.command(f"show map {cluster.config.haproxy.split_map.resolve()}")
+    return tuple(sorted((p[1], p[2]) for line in answer.splitlines() if len(p := line.split()) == 3))
+
+
+def test_promote_and_rollback_change_the_split_in_one_atomic_step(
+    tmp_path: Path, content_repo: Path, release_db: str
+) -> None:
+    """A reader in a tight loop during promote and rollback sees the old split or the new one, never a
+    mix of their keys (which could send the new color's learners back to the old one)."""
+    from fiml_bot import __version__
+
+    with Cluster(tmp_path, content_repo, release_db, replicas=1) as cluster:
+        invoke = CliRunner().invoke
+        config = ["--config", str(cluster.config_path)]
+        seen: list[tuple[tuple[str, str], ...]] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                seen.append(read_map(cluster))
+
+        def splits(*pairs: Split) -> set[tuple[tuple[str, str], ...]]:
+            return {
+                tuple(
+                    sorted(
+                        {
+                            "stable": s.stable,
+                            "canary": s.canary,
+                            "canary_percent": str(s.canary_percent),
+                        }.items()
+                    )
+                )
+                for s in pairs
+            }
+
+        from fiml_bot.release.wiring import build
+
+        release = build(cluster.config_path, content_repo, release_db, out=lambda line: None)
+        state = release.start(__version__, follow=False)
+        release.enter_phase(state, 1)  # 50%: half the learners on green
+        assert cluster.api.split() == Split("blue", "green", 50)
+        for command, before, after in (
+            (["release", "promote"], Split("blue", "green", 50), Split("green", "blue", 0)),
+            (
+                ["release", "rollback", "--reason", "drill"],
+                Split("green", "blue", 0),
+                Split("blue", "green", 0),
+            ),
+        ):
+            seen.clear()
+            stop.clear()
+            watcher = threading.Thread(target=reader)
+            watcher.start()
+            time.sleep(0.2)
+            result = invoke(app, [*command, *config])
+            time.sleep(0.2)
+            stop.set()
+            watcher.join()
+            assert result.exit_code == 0, result.output
+            assert len(seen) > 50, len(seen)
+            assert set(seen) == splits(before, after), set(seen) - splits(before, after)
+            assert cluster.api.split() == after
+        status = invoke(app, ["release", "status", *config])
+        assert "status: rolled_back" in status.output and "haproxy: blue stable, green 0%" in status.output

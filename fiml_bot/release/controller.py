@@ -50,7 +50,8 @@ class Hooks:
     migrate: Callable[[], tuple[str | None, str | None]] | None = (
         None  # -> (schema before, snapshot); raises on failure
     )
-    alert: Callable[[str, str, str], bool] | None = None  # (name, severity, summary) -> delivered
+    # (name, severity, summary[, resolved=True]) -> delivered
+    alert: Callable[..., bool] | None = None
     ready: Callable[[str], str | None] = field(default=lambda address: None)  # a replica's /readyz
     scrape: Callable[[str], analysis.Scrape | None] = analysis.scrape
     metrics: Callable[[ReleaseState], None] | None = None  # export the state (textfile)
@@ -292,6 +293,17 @@ class Release:
             self.step(state, "hold", f"still holding: {hold}")
         else:
             self.step(state, "hold", f"cleared: every needed {state.canary} replica is ready again")
+            self.resolve_hold(state, "every needed replica is ready again")
+
+    def resolve_hold(self, state: ReleaseState, why: str) -> None:
+        """ReleaseHeld is resolved once its condition clears (or the release ends while holding)."""
+        self.notify(
+            state,
+            "ReleaseHeld",
+            "warning",
+            f"release {state.release} no longer holds on {state.canary}: {why}",
+            resolved=True,
+        )
 
     def baseline(self, state: ReleaseState) -> None:
         """A phase counts from here: every replica's counters as they are now."""
@@ -346,7 +358,10 @@ class Release:
         new_stable = state.canary
         state.stable, state.canary, state.canary_percent = new_stable, other(new_stable), 0
         self.apply_split(state)
+        held = state.hold
         state.status, state.reason, state.hold, state.paused = PROMOTED, why, "", False
+        if held:
+            self.resolve_hold(state, f"the release was promoted ({why})")
         self.step(state, "promote", f"release {state.release}: {new_stable} serves every learner ({why})")
         self.notify(
             state,
@@ -359,8 +374,10 @@ class Release:
         """Every learner back on the stable color; the state, the metrics and an alert say why."""
         state.canary_percent = 0
         self.apply_split(state)
-        was_running = state.status == RUNNING
+        was_running, held = state.status == RUNNING, state.hold
         state.status, state.reason, state.hold, state.paused = ROLLED_BACK, reason, "", False
+        if held:
+            self.resolve_hold(state, f"the release was rolled back ({reason})")
         self.step(
             state, "rollback", f"release {state.release}: every learner back on {state.stable}: {reason}"
         )
@@ -372,13 +389,22 @@ class Release:
                 f"release {state.release} rolled back to {state.stable}: {reason}",
             )
 
-    def notify(self, state: ReleaseState, name: str, severity: str, summary: str) -> None:
+    def notify(
+        self, state: ReleaseState, name: str, severity: str, summary: str, *, resolved: bool = False
+    ) -> None:
+        """Post an alert (Alertmanager's payload), or with `resolved` its resolution."""
+        what = f"{name} (resolved)" if resolved else name
         if self.hooks.alert is None:
-            self.step(state, "alert", f"{name} not sent: FIML_ALERT_WEBHOOK_URL is not set")
+            self.step(state, "alert", f"{what} not sent: FIML_ALERT_WEBHOOK_URL is not set")
             return
-        delivered = self.hooks.alert(name, severity, summary)
-        state.alerted = delivered
-        self.step(state, "alert", f"{name} {'sent' if delivered else 'NOT delivered (see the log)'}")
+        delivered = (
+            self.hooks.alert(name, severity, summary, resolved=True)
+            if resolved
+            else self.hooks.alert(name, severity, summary)
+        )
+        if not resolved:
+            state.alerted = delivered
+        self.step(state, "alert", f"{what} {'sent' if delivered else 'NOT delivered (see the log)'}")
 
     def switch(self, color: str, percent: int) -> Split:
         """Give `color` `percent`% of learners by hand (the stable color keeps whoever is not moved)."""

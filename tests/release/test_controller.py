@@ -54,7 +54,7 @@ class World:
         self.time = 1000.0
         self.counters: dict[str, Counts] = {f"127.0.0.1:{p}": Counts() for p in (8101, 8102, 8201, 8202)}
         self.down: set[str] = set()
-        self.alerts: list[tuple[str, str, str]] = []
+        self.alerts: list[tuple[str, str, str, bool]] = []  # (name, severity, summary, resolved)
         self.doctor_problem: str | None = None
         self.haproxy = FakeHaproxy()
         self.lines: list[str] = []
@@ -76,7 +76,7 @@ class World:
         hooks = Hooks(
             doctor=lambda: self.doctor_problem,
             migrate=migrate,
-            alert=lambda *a: self.alerts.append(a) or True,
+            alert=lambda *a, resolved=False: self.alerts.append((*a, resolved)) or True,
             ready=lambda address: "down" if address in self.down else None,
             scrape=self.scrape,
             metrics=textfile_exporter(self.config.metrics_file),
@@ -342,6 +342,8 @@ def test_a_phase_holds_while_the_new_color_has_a_replica_down_and_says_why(world
     release.tick(state)
     assert state.hold == "" and state.phase == 1 and world.haproxy.now.canary_percent == 50
     assert any(e["detail"].startswith("cleared") for e in state.log)
+    held, cleared = world.alerts[0], world.alerts[-1]  # the alert that fired is resolved when it clears
+    assert (cleared[0], cleared[3], held[3]) == ("ReleaseHeld", True, False)
 
 
 def test_the_cutover_waits_for_the_gate_too(world: World) -> None:

@@ -16,16 +16,13 @@ a few learners).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, Table, and_, case, distinct, func, select
+from sqlalchemy import Engine, Table, and_, case, distinct, func, select
 
-from .database import storage_errors
 from .models import LearnerReportRow, LessonProgressRow, QuizFirstAnswerRow
-from .reports import read_only_options
+from .reports import read_only_connection
 
 PROGRESS: Table = LessonProgressRow.__table__  # type: ignore[assignment]
 REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
@@ -45,29 +42,12 @@ class SideFacts:
     questions: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (first answers, correct)
 
 
-@contextlib.contextmanager
-def _reading(engine: Engine, where: str) -> Iterator[Connection]:
-    """A read-only transaction that sees one state and takes no write lock (see `reports.py`)."""
-    with storage_errors(where):
-        connection = engine.connect()
-    try:
-        connection = connection.execution_options(**read_only_options(engine))
-        with storage_errors(where):
-            connection.begin()
-            yield connection
-    finally:
-        try:
-            connection.rollback()
-        finally:
-            connection.close()
-
-
 def window_start(engine: Engine, where: str, lesson_id: str, canary_version: str) -> dt.datetime | None:
     """When the first learner started the canary version (None: nobody has yet)."""
     first = select(func.min(PROGRESS.c.started_at, type_=PROGRESS.c.started_at.type)).where(
         PROGRESS.c.lesson_id == lesson_id, PROGRESS.c.pinned_version == canary_version
     )
-    with _reading(engine, where) as connection:
+    with read_only_connection(engine, where) as connection:
         value: dt.datetime | None = connection.execute(first).scalar()
     return value
 
@@ -124,7 +104,7 @@ def side_facts(
         .group_by(FIRST_ANSWERS.c.version, FIRST_ANSWERS.c.question_id)
     )
     counts: dict[str, dict[str, object]] = {v: {"questions": {}} for v in versions}
-    with _reading(engine, where) as connection:
+    with read_only_connection(engine, where) as connection:
         for version, learners, completed, abandoned in connection.execute(progress):
             counts[version].update(
                 learners=int(learners), completed=int(completed or 0), abandoned=int(abandoned or 0)

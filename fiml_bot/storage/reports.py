@@ -108,20 +108,28 @@ def read_only_options(engine: Engine) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def sql_snapshot(engine: Engine, where: str) -> Iterator[SqlSnapshot]:
-    """A read-only transaction that sees one consistent state and takes no write lock."""
+def read_only_connection(engine: Engine, where: str) -> Iterator[Connection]:
+    """A connection in a read-only transaction that sees one consistent state and takes no write lock;
+    rolled back and closed afterwards."""
     with storage_errors(where):
         connection = engine.connect()
     try:
         connection = connection.execution_options(**read_only_options(engine))
         with storage_errors(where):
             connection.begin()
-        yield SqlSnapshot(connection, where)
+        yield connection
     finally:
         try:
             connection.rollback()
         finally:
             connection.close()
+
+
+@contextlib.contextmanager
+def sql_snapshot(engine: Engine, where: str) -> Iterator[SqlSnapshot]:
+    """A read-only transaction that sees one consistent state and takes no write lock."""
+    with read_only_connection(engine, where) as connection:
+        yield SqlSnapshot(connection, where)
 
 
 def prune_batch(connection: Connection, before: dt.datetime, prefix: str, batch: int = PRUNE_BATCH) -> int:

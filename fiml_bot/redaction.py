@@ -58,7 +58,10 @@ def configure_logging(secrets: Iterable[str], level: int = logging.INFO) -> Reda
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: noise, even redacted
     handlers = logging.getLogger().handlers
     earlier = [f for h in handlers for f in h.filters if isinstance(f, RedactingFilter)]
-    redactor = RedactingFilter([*secrets, *(s for f in earlier for s in f.secrets)])  # a secret stays masked
+    # A secret stays masked, once: each reconfiguration (a process that builds several bots, a test
+    # session) would otherwise repeat the earlier secrets and make every record slower to log.
+    kept = dict.fromkeys([*secrets, *(s for f in earlier for s in f.secrets)])
+    redactor = RedactingFilter(kept)
     for handler in handlers:
         for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
             handler.removeFilter(old)

@@ -98,3 +98,21 @@ def test_a_second_configuration_masks_both_tokens(caplog: pytest.LogCaptureFixtu
     logging.getLogger("telegram").info("tokens 111:FIRST-secret-token and %s", TOKEN)
     output = "\n".join(caplog.handler.format(record) for record in caplog.records)
     assert "FIRST" not in output and "SECRET" not in output
+
+
+def test_reconfiguring_keeps_each_secret_once() -> None:
+    """Every `configure_logging` keeps the earlier secrets masked, without repeating them: a process
+    (or a test session) that builds many bots must not make each log record slower to write."""
+    for _ in range(50):
+        configure_logging(["111:FIRST-secret-token", "222:SECOND-secret-token"])
+    filters = {
+        f
+        for handler in logging.getLogger().handlers
+        for f in handler.filters
+        if isinstance(f, RedactingFilter)
+    }
+    assert len(filters) == 1
+    secrets = filters.pop().secrets  # with those of the tests before: each once
+    assert len(secrets) == len(set(secrets)) and {"111:FIRST-secret-token", "222:SECOND-secret-token"} <= set(
+        secrets
+    )

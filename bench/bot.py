@@ -51,7 +51,7 @@ from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
-from testing.fakebotapi import FakeBotApi, RateLimits
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, RateLimits
 from testing.postgres import postgres_schema
 from testing.simulation import ContentRepo, git_identity
 
@@ -231,7 +231,7 @@ async def bot_run(
     concurrency: int,
     observed: bool = False,
 ) -> tuple[float, Counter]:
-    fake = FakeBotApi(record_calls=False)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, record_calls=False)
     storage = open_storage(url, auto_upgrade=True)
     ops = operations() if observed else {}
     metrics = ops.pop("metrics", None)
@@ -280,7 +280,7 @@ async def bot_run(
 
 
 async def echo_run(updates: int, learners: int, seed: int, concurrency: int) -> float:
-    fake = FakeBotApi(record_calls=False)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, record_calls=False)
 
     async def echo(update: Update, context: Any) -> None:
         await update.effective_message.reply_text(update.effective_message.text)
@@ -307,7 +307,7 @@ async def floor_run(updates: int, learners: int, seed: int, concurrency: int, ca
     """The Bot API calls the tutor's bot makes, with no tutor and no database: the ceiling for any bot
     with this UX on this stack. A button press is answered (answerCallbackQuery) and replied to with
     an HTML message and a three-button keyboard; a typed text gets the same reply."""
-    fake = FakeBotApi(record_calls=False)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, record_calls=False)
     text = (
         "<b>Reading a price chart</b>\n\n"
         + "A candle shows the open, high, low and close of one period. " * 4

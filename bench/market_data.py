@@ -40,7 +40,7 @@ from fiml_bot.marketdata.service import MarketData
 from fiml_bot.storage import MemoryStorage
 from fiml_bot.tutor.engine import Tutor
 from fiml_cms.config import load_settings
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.fakeprovider import FakeProvider
 from testing.marketdata import add_live_section
 
@@ -60,7 +60,7 @@ class Clock:
 
 class Bench:
     def __init__(self, root: Path, provider_url: str, deadline: float, clock: Clock) -> None:
-        self.fake = FakeBotApi(record_calls=False)
+        self.fake = FakeBotApi(rate_limits=NO_LIMITS, record_calls=False)
         self.market = MarketData(Finnhub(provider_url), "OP", ttl=TTL, deadline=deadline, clock=clock)
         content = LessonContent.open(root, load_settings(root), preview=True)
         self.app = build_application(

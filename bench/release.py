@@ -39,7 +39,7 @@ from typing import Any
 from bench.benchlib import cpu_model, postgres_reachable
 from fiml_bot import __version__
 from fiml_bot.bootstrap import BotSettings, open_content
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.postgres import postgres_schema
 from testing.release.cluster import Cluster, bot_env
 from testing.release.load import Delivery, Load, chatter, processed_keys, say, take_lesson, tap
@@ -302,7 +302,7 @@ def main() -> None:
             replicas=2,
             green_env=broken_env,
             rollout_options={**options, "phases": PHASES.format(split=10)},
-            fake=FakeBotApi(first_update_id=1),
+            fake=FakeBotApi(rate_limits=NO_LIMITS, first_update_id=1),
         ) as cluster:
             bench = Bench(cluster, work / "broken", database, content)
             print(
@@ -341,7 +341,7 @@ def main() -> None:
                 green_env=healthy_env,
                 blue_env=healthy_env,
                 rollout_options={**options, "phases": PHASES.format(split=50)},
-                fake=FakeBotApi(first_update_id=10_000_000),
+                fake=FakeBotApi(rate_limits=NO_LIMITS, first_update_id=10_000_000),
             ) as cluster:
                 bench = Bench(cluster, work / "healthy", database, content)
                 print(

@@ -27,7 +27,7 @@ from pathlib import Path
 from bench.benchlib import cpu_model, postgres_reachable
 from bench.doctor import populate_postgres
 from fiml_bot.bootstrap import BotSettings, open_content
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.postgres import postgres_schema
 from testing.release.cluster import Cluster
 from testing.release.load import Load, query, take_lesson
@@ -48,7 +48,7 @@ def run_load(
 ) -> dict[str, float]:
     lesson = open_content(BotSettings.from_env(content=content, preview=True)).latest(LESSON)
     # Telegram's update ids never repeat: each run continues after the previous run's
-    fake = FakeBotApi(first_update_id=1 + 1_000_000 * learner_ids[0])
+    fake = FakeBotApi(rate_limits=NO_LIMITS, first_update_id=1 + 1_000_000 * learner_ids[0])
     with Cluster(folder, content, url, replicas=replicas, green_replicas=1, fake=fake) as cluster:
         load = Load(cluster.fake, cluster.url, deadline_per_update=60)
         try:

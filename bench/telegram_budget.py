@@ -43,7 +43,7 @@ from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed, Start
 from fiml_cms.config import load_settings
-from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import DEFAULT_TOKEN, NO_LIMITS, FakeBotApi, FakeBotApiServer
 from testing.simulation import ContentRepo, git_identity
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -259,7 +259,7 @@ def cpu_case(
     run: int,
     profile: Path | None = None,
 ) -> dict[str, float]:
-    fake = FakeBotApi(record_calls=True)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, record_calls=True)
     echo = kind != "bot"
     name = f"{kind}-{learners}-{run}"
     db = folder / f"{name}.db"

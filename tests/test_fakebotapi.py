@@ -37,6 +37,7 @@ from telegram.ext import (
 )
 
 from testing.fakebotapi import (
+    NO_LIMITS,
     NOT_MODIFIED,
     SECRET_HEADER,
     FakeBotApi,
@@ -63,7 +64,7 @@ def keyboard(*pairs: tuple[str, str]) -> InlineKeyboardMarkup:
 
 @pytest.fixture
 def fake() -> FakeBotApi:
-    return FakeBotApi()
+    return FakeBotApi(rate_limits=NO_LIMITS)
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_get_me_answers_the_bot_behind_the_token(fake: FakeBotApi) -> None:
 
 
 def test_a_configured_token_rejects_others_with_401() -> None:
-    fake = FakeBotApi(token="1:right")
+    fake = FakeBotApi(rate_limits=NO_LIMITS, token="1:right")
 
     async def scenario() -> None:
         async with Bot(**fake.bot_kwargs("1:wrong")):
@@ -729,7 +730,7 @@ def test_a_polling_bot_in_a_subprocess_survives_a_429_storm(
 
 
 def test_strict_chats_and_user_messages_are_not_editable() -> None:
-    fake = FakeBotApi(strict_chats=True)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, strict_chats=True)
     fake.user_message(CHAT, "hi")
 
     async def scenario() -> None:
@@ -746,7 +747,7 @@ def test_strict_chats_and_user_messages_are_not_editable() -> None:
 
 def test_async_webhook_delivery_stops_at_a_refusal(receiver: tuple[str, list]) -> None:
     url, received = receiver
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.handle("setWebhook", {"url": url, "secret_token": "wrong"})
     fake.user_message(CHAT, "one")
     fake.user_message(CHAT, "two")
@@ -755,3 +756,20 @@ def test_async_webhook_delivery_stops_at_a_refusal(receiver: tuple[str, list]) -
     fake.handle("setWebhook", {"url": url, "secret_token": "s3cret"})
     assert run(fake.adeliver_webhook()) == [200, 200]
     assert [u["message"]["text"] for u in received] == ["one", "two"]
+
+
+def test_the_fakes_default_is_telegrams_documented_limits() -> None:
+    """The fake tells the truth (issue 28): a test that needs looser limits must say so."""
+    from testing.fakebotapi import NO_LIMITS, FakeBotApi, RateLimits
+
+    assert FakeBotApi().rate_limits == RateLimits()
+    assert (
+        RateLimits().overall_per_second,
+        RateLimits().per_chat_per_second,
+        RateLimits().group_per_minute,
+    ) == (
+        30,
+        1,
+        20,
+    )
+    assert FakeBotApi(rate_limits=NO_LIMITS).rate_limits is None

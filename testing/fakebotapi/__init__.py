@@ -13,7 +13,7 @@
 See api.py for the behaviour (limits, errors, injections) and README-like notes in each module.
 """
 
-from .api import FakeBotApi
+from .api import NO_LIMITS, FakeBotApi
 from .formatting import EntityParseError, parse_html, utf16_len
 from .server import SECRET_HEADER, FakeBotApiServer, apost_update, post_update
 from .transport import (
@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "IN_PROCESS_BASE_URL",
     "NOT_MODIFIED",
+    "NO_LIMITS",
     "SECRET_HEADER",
     "AnsweredCallback",
     "ApiError",

@@ -176,6 +176,16 @@ def _json_param(value: Any, error: str) -> Any:
 # ---------------------------------------------------------------------------------------------- the fake
 
 
+class _Default:
+    """The default of `FakeBotApi(rate_limits=...)`: Telegram's documented limits."""
+
+
+_TELEGRAM = _Default()
+#: `FakeBotApi(rate_limits=NO_LIMITS)`: a test that is not about flood control and sends faster than
+#: Telegram allows (many messages to one chat within a second) says so by passing this.
+NO_LIMITS: RateLimits | None = None
+
+
 class FakeBotApi:
     """An in-memory Telegram Bot API.
 
@@ -183,7 +193,9 @@ class FakeBotApi:
         token: if given, requests with another token get 401 "Unauthorized"; if None any token works
             (the bot's id is then the numeric prefix of each request's token).
         bot_username, bot_first_name: what getMe answers.
-        rate_limits: enable flood control (429 with retry_after); None = off.
+        rate_limits: flood control (429 with retry_after); by default Telegram's documented limits
+            (`RateLimits()`). A test that needs looser ones says so: `rate_limits=NO_LIMITS` (off) or
+            limits of its own.
         strict_chats: if True, sending to a chat the fake has never seen (no update built for it, no
             `add_chat`) gets 400 "Bad Request: chat not found", as Telegram does; default lenient.
         max_poll_wait: cap, in seconds, on how long getUpdates waits (Telegram: its `timeout`).
@@ -198,7 +210,7 @@ class FakeBotApi:
         *,
         bot_username: str = "fiml_test_bot",
         bot_first_name: str = "FIML Test Bot",
-        rate_limits: RateLimits | None = None,
+        rate_limits: RateLimits | _Default | None = _TELEGRAM,
         strict_chats: bool = False,
         max_poll_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -208,7 +220,9 @@ class FakeBotApi:
         self.token = token
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
-        self.rate_limits = rate_limits
+        self.rate_limits: RateLimits | None = (
+            RateLimits() if isinstance(rate_limits, _Default) else rate_limits
+        )
         self.strict_chats = strict_chats
         self.max_poll_wait = max_poll_wait
         self.clock = clock

@@ -148,9 +148,9 @@ def test_calls_go_as_json_and_uploads_as_multipart_to_the_fake_bot_api() -> None
     """Through the real HTTP fake: a text with a keyboard (JSON body) and a document (multipart form)."""
     from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
-    from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer
+    from testing.fakebotapi import DEFAULT_TOKEN, NO_LIMITS, FakeBotApi, FakeBotApiServer
 
-    fake = FakeBotApi(record_calls=True)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, record_calls=True)
     fake.user_message(42, "hi")
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Next ▶", callback_data="n|market")]])
 

@@ -21,7 +21,7 @@ from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed
 from fiml_cms.config import load_settings
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 
 from ..conftest import cli, commit_all, replace_in
 from .driver import Clock, Learner, progress_of, xp_of
@@ -77,7 +77,7 @@ class Bot:
             rollout=CanaryRollout(self.flags),
         )
         self.fake = FakeBotApi(
-            record_calls=False, first_update_id=first_update_id
+            rate_limits=NO_LIMITS, record_calls=False, first_update_id=first_update_id
         )  # Telegram's ids only grow
         self.app = build_application(
             self.tutor,

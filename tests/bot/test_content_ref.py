@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer
 from testing.release.cluster import bot_env, free_port, stop_process
 
 from ..conftest import cli, commit_all, git, replace_in
@@ -50,7 +50,7 @@ def tagged(repo: Path, version: str) -> str:
 def test_build_info_and_readyz_follow_each_content_refresh(git_repo: Path, tmp_path: Path) -> None:
     assert cli("tag", MARKET).exit_code == 0
     first = tagged(git_repo, "1.0.0")
-    fake, port = FakeBotApi(), free_port()
+    fake, port = FakeBotApi(rate_limits=NO_LIMITS), free_port()
     with FakeBotApiServer(fake) as api:
         command = [
             sys.executable,

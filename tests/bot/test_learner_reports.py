@@ -22,7 +22,7 @@ from fiml_bot.storage.migrations_api import upgrade
 from fiml_bot.storage.unit_of_work import open_storage
 from fiml_bot.tutor.events import Command, ListLessons, Pressed, Text
 from fiml_bot.tutor.reporting import MAX_WORDS
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 
 from ..conftest import cli
 from .driver import Learner, make_tutor
@@ -127,7 +127,7 @@ def test_telegram_report_button_and_command_through_ptb_count_in_metrics(
 ) -> None:
     upgrade(sqlite_url)
     metrics = BotMetrics()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     chat = 5151
 
     async def scenario() -> None:

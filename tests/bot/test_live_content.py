@@ -27,7 +27,7 @@ from fiml_bot.tutor.engine import UPDATING, Tutor
 from fiml_bot.tutor.events import Pressed
 from fiml_cms.config import load_settings
 from fiml_cms.errors import ConfigError
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer
 
 from ..conftest import cli, git
 from .driver import Clock, Learner
@@ -241,7 +241,7 @@ def test_a_stale_replica_loses_nothing_of_a_learner_pinned_ahead(
     stale_content = open_content(clone(author, tmp_path / "stale"), remote=str(tmp_path / "unreachable"))
     fresh_content = open_content(author)
     storage = open_storage(sqlite_url, auto_upgrade=True)
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
 
     async def scenario() -> None:
         async with (
@@ -361,7 +361,7 @@ def polling_bot(
 ) -> Iterator[tuple[FakeBotApi, subprocess.Popen, Path]]:
     """`fiml-bot run` on a clone of the authors' repository, its learner on the first section of the lesson."""
     replica = clone(author, tmp_path / "replica")
-    fake = FakeBotApi(max_poll_wait=1)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, max_poll_wait=1)
     with FakeBotApiServer(fake) as api:
         process, log = start_bot(api, fake, replica, tmp_path, refresh)
         try:
@@ -403,7 +403,7 @@ def test_sighup_makes_a_polling_bot_refresh_at_once(author: Path, tmp_path: Path
 def test_readyz_reports_stale_content_over_http(author: Path, tmp_path: Path) -> None:
     from .test_webhook import InProcess
 
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     content = open_content(clone(author, tmp_path / "replica"), remote=str(tmp_path / "gone"))
     tutor = Tutor(content, MemoryStorage())
     refresher = ContentRefresher(content, 0.05)

@@ -24,7 +24,7 @@ from fiml_bot.storage import MemoryStorage
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.messages import LiveData
 from fiml_cms.config import load_settings
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.fakeprovider import FakeProvider
 from testing.fakeprovider.server import price_of
 from testing.marketdata import add_live_section
@@ -232,7 +232,7 @@ CHAT = 5151
 
 class Bot:
     def __init__(self, root: Path, market: MarketData | None) -> None:
-        self.fake = FakeBotApi()
+        self.fake = FakeBotApi(rate_limits=NO_LIMITS)
         content = LessonContent.open(root, load_settings(root), preview=True)
         self.tutor = Tutor(content, MemoryStorage())
         self.app = build_application(

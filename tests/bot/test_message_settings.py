@@ -18,7 +18,7 @@ from fiml_bot.cli import app
 from fiml_bot.storage import open_storage
 from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.events import Pressed, SetTimeZone, Settings, Start
-from testing.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, RateLimits
+from testing.fakebotapi import DEFAULT_TOKEN, NO_LIMITS, FakeBotApi, FakeBotApiServer, RateLimits
 
 from ..conftest import cli, git
 from .driver import Learner, make_tutor
@@ -68,7 +68,7 @@ def test_learners_who_turned_update_notices_off_are_not_notified(published: Path
     ref = git(published, "rev-parse", "HEAD")
     assert cli("bump", MARKET, "minor", "-m", "More", "--commit", "--tag").exit_code == 0
     content.refresh()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
 
     async def run():
         async with TelegramNoticeSender(Bot(**fake.bot_kwargs())) as sender:
@@ -141,7 +141,7 @@ def test_every_message_the_bot_starts_is_counted_by_kind(published: Path) -> Non
     for chat in (11, 12, 13):
         Learner(tutor, f"telegram:{chat}").send(Start())
     metrics = BotMetrics()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.block(13)
     now = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
     items = [

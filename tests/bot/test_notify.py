@@ -13,7 +13,7 @@ from fiml_bot import notify
 from fiml_bot.adapters.notify_sender import TelegramNoticeSender
 from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.events import Pressed, Start
-from testing.fakebotapi import FakeBotApi, RateLimits
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, RateLimits
 
 from ..conftest import cli, git
 from .driver import Learner, make_tutor
@@ -75,7 +75,7 @@ def test_the_right_learners_get_one_message_each(published: Path) -> None:
     bump(MARKET, "minor", "Added a section on auctions")
     content.refresh()
 
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     notices, report = run(fake, tutor, ref)
     assert sorted(n.learner_id for n in notices) == ["telegram:101", "telegram:102", "telegram:103"]
     assert sorted(sent_to(fake)) == [101, 102, 103]
@@ -100,7 +100,7 @@ def test_a_patch_only_update_sends_nothing(published: Path) -> None:
     ref = head(published)
     bump(MARKET, "patch", "Fixed a typo")
     content.refresh()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     notices, report = run(fake, tutor, ref)
     assert notices == [] and report.sent == 0 and sent_to(fake) == []
     assert notify.updates_since(content, ref) == {}
@@ -115,7 +115,7 @@ def test_a_major_update_is_announced_and_nothing_before_ref_counts(published: Pa
     content.refresh()
     updates = notify.updates_since(content, ref)
     assert [(u.base, u.new, u.level.label) for u in updates.values()] == [("1.1.0", "2.0.0", "major")]
-    notices, report = run(FakeBotApi(), tutor, ref)
+    notices, report = run(FakeBotApi(rate_limits=NO_LIMITS), tutor, ref)
     assert [n.since for n in notices] == ["1.0.0"] and report.sent == 1
     text = notices[0].message().text  # both entries since the learner's own version
     assert "A new quiz" in text and "Before the reference" in text
@@ -127,7 +127,7 @@ def test_a_blocked_learner_is_skipped_and_marked_inactive(published: Path) -> No
     ref = head(published)
     bump(MARKET, "minor", "More examples")
     content.refresh()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.block(401)
     _, report = run(fake, tutor, ref)
     assert report.blocked == ["telegram:401"] and report.sent == 1 and sent_to(fake) == [402]
@@ -163,7 +163,7 @@ def test_an_interrupted_run_then_a_rerun_messages_nobody_twice(published: Path) 
     ref = head(published)
     bump(MARKET, "minor", "New chart")
     content.refresh()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
 
     async def crashing() -> None:
         await notify_through(CrashingBot(3, **fake.bot_kwargs()), tutor, ref, rate=1000)
@@ -202,7 +202,7 @@ def test_retry_after_is_honoured(published: Path) -> None:
     ref = head(published)
     bump(MARKET, "minor", "Again")
     content.refresh()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.fail_next("sendMessage", error_code=429, retry_after=1)
     _, report = run(fake, tutor, ref, rate=1000)
     assert report.retries == 1 and report.sent == 2 and sorted(sent_to(fake)) == [601, 602]

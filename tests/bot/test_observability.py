@@ -21,7 +21,7 @@ from fiml_bot.adapters.telegram import build_application
 from fiml_bot.ops.alerts import Alert, AlertSender, Deduplicated, WebhookReceiver, payload
 from fiml_bot.ops.metrics import BotMetrics
 from fiml_bot.tutor.ports import StorageUnavailable
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer, post_update
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer, post_update
 
 from .driver import make_tutor
 from .test_webhook import SECRET, free_port, stop, subprocess_env, wait_until
@@ -147,7 +147,7 @@ def test_update_outcomes_and_api_errors_are_counted(git_repo: Path) -> None:
     from ..conftest import cli
 
     assert cli("tag", "what_is_a_market").exit_code == 0
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     metrics = BotMetrics()
     tutor, _ = make_tutor(git_repo)
     tutor.observer = metrics
@@ -205,7 +205,7 @@ def test_webhook_bot_serves_metrics_that_move_and_alerts_on_a_bad_flag_file(
     content_repo: Path, tmp_path: Path
 ) -> None:
     """As a new user would: `fiml-bot run --webhook-url ...` on loopback against the fake, `curl /metrics`."""
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
     flags = tmp_path / "flags.json"
@@ -324,7 +324,7 @@ def test_webhook_bot_serves_metrics_that_move_and_alerts_on_a_bad_flag_file(
 
 
 def test_polling_bot_serves_metrics_on_its_metrics_port(content_repo: Path, tmp_path: Path) -> None:
-    fake = FakeBotApi(max_poll_wait=2)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, max_poll_wait=2)
     port = free_port()
     with FakeBotApiServer(fake) as api:
         command = [

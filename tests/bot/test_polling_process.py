@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer
 
 from .test_webhook import stop, subprocess_env, wait_until
 
@@ -14,7 +14,7 @@ CHAT = 6161
 
 
 def test_polling_subprocess_survives_a_429_storm(content_repo: Path, tmp_path: Path) -> None:
-    fake = FakeBotApi(max_poll_wait=2)
+    fake = FakeBotApi(rate_limits=NO_LIMITS, max_poll_wait=2)
     with FakeBotApiServer(fake) as api:
         command = [
             sys.executable,

@@ -29,7 +29,7 @@ from fiml_bot.storage import migrations_api
 from fiml_bot.storage.unit_of_work import open_storage
 from fiml_bot.tutor.engine import Tutor
 from fiml_cms.config import load_settings
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.fakeprovider import FakeProvider
 from testing.marketdata import add_live_section
 
@@ -55,7 +55,7 @@ class Bot:
     """PTB's real update processing on the fake Bot API, with the SQL store, a provider and the vault."""
 
     def __init__(self, root: Path, url: str, fake: FakeProvider, env: dict[str, str]) -> None:
-        self.fake_api = FakeBotApi()
+        self.fake_api = FakeBotApi(rate_limits=NO_LIMITS)
         self.env = {**env, "FIML_MARKET_DATA_URL": fake.url}
         self.vault = open_vault(self.env, url)
         self.metrics = BotMetrics()
@@ -430,7 +430,7 @@ def test_fiml_bot_run_serves_live_data_and_keys_as_a_real_process(
     from testing.fakebotapi import FakeBotApiServer
 
     add_live_section(content_repo)
-    api_fake = FakeBotApi(max_poll_wait=2)
+    api_fake = FakeBotApi(rate_limits=NO_LIMITS, max_poll_wait=2)
     chat = 7171
 
     def wait_for(predicate: Any, what: str, process: subprocess.Popen[str]) -> Any:

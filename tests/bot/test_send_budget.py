@@ -36,7 +36,7 @@ from fiml_bot.adapters.send_budget import (
     store_for,
     take,
 )
-from testing.fakebotapi import DEFAULT_TOKEN, Call, FakeBotApi, FakeBotApiServer, RateLimits
+from testing.fakebotapi import DEFAULT_TOKEN, NO_LIMITS, Call, FakeBotApi, FakeBotApiServer, RateLimits
 
 PROJECT = Path(__file__).resolve().parents[2]
 SETTINGS = BudgetSettings(cap=10, reserve=2)  # a small cap: the window's edge is reached in a second
@@ -295,7 +295,7 @@ def test_several_messages_to_one_chat(budgets: Callable[[], SendBudget]) -> None
 
 
 def test_a_429_pauses_both_senders(budgets: Callable[[], SendBudget]) -> None:
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.fail_next("sendMessage", error_code=429, retry_after=1)
 
     async def go() -> None:
@@ -314,7 +314,7 @@ def test_a_429_pauses_both_senders(budgets: Callable[[], SendBudget]) -> None:
 
 def test_a_lone_sender_pauses_and_its_waiting_sends_resume_spread_out() -> None:
     """One process, no shared store: a 429 holds every queued send, which then resume at random instants."""
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.fail_next("sendMessage", error_code=429, retry_after=1)
 
     class Counts:
@@ -412,7 +412,7 @@ def test_a_script_error_is_logged_as_a_bug_not_an_outage(
     client = redis.Redis.from_url(redis_url)
     client.set(f"fiml:send-budget:{{{key}}}", "not a hash")  # the script's HMGET fails: WRONGTYPE
     client.close()
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     recorded = Recorded()
 
     async def go() -> None:
@@ -505,7 +505,7 @@ def test_every_429_is_counted_in_the_bots_metrics() -> None:
     metrics = BotMetrics()
     before = metrics.exposition().decode()
     assert 'fiml_telegram_api_errors_total{code="429",method="sendMessage"} 0.0' in before  # exported at 0
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     fake.fail_next("sendMessage", times=2, error_code=429, retry_after=1)
     app = build_application(
         object(),  # type: ignore[arg-type]  # no update is processed: only the bot's sends

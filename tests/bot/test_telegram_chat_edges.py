@@ -8,7 +8,7 @@ from pathlib import Path
 from telegram import Update
 
 from fiml_bot.adapters.telegram import build_application
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 
 from ..conftest import cli
 from .driver import make_tutor, progress_of
@@ -19,7 +19,7 @@ MARKET = "what_is_a_market"
 
 def test_words_zones_unknown_commands_and_settings_on_telegram(git_repo: Path) -> None:
     assert cli("tag", MARKET).exit_code == 0
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     tutor, content = make_tutor(git_repo)
     app = build_application(tutor, fake.default_token, builder=fake.application_builder(), rate_limit=False)
 

@@ -10,7 +10,7 @@ from telegram import Update
 
 from fiml_bot.adapters.telegram import build_application
 from fiml_cms.lesson import MultipleChoiceQuestion, NumericQuestion, TrueFalseQuestion
-from testing.fakebotapi import FakeBotApi
+from testing.fakebotapi import NO_LIMITS, FakeBotApi
 
 from ..conftest import cli
 from .driver import make_tutor, progress_of, xp_of
@@ -30,7 +30,7 @@ class Harness:
     """A PTB Application on the fake; `send` delivers one update through `process_update`."""
 
     def __init__(self, root: Path) -> None:
-        self.fake = FakeBotApi()
+        self.fake = FakeBotApi(rate_limits=NO_LIMITS)
         self.tutor, self.content = make_tutor(root)
         self.app = build_application(
             self.tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False
@@ -144,7 +144,7 @@ def test_two_replicas_on_one_postgresql_behave_as_one_bot(published: Path, postg
     from fiml_bot.storage.migrations_api import upgrade
 
     upgrade(postgres_url)
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     storages = [open_storage(postgres_url), open_storage(postgres_url)]
 
     async def scenario() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fiml_bot.redaction import RedactingFilter, configure_logging, redact
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer
 
 from .test_webhook import subprocess_env
 
@@ -77,7 +77,7 @@ def run_bot(args: list[str], api_url: str, tmp_path: Path, content: Path) -> sub
     ],
 )
 def test_a_rejected_token_is_one_line_and_exit_2(mode: list[str], published: Path, tmp_path: Path) -> None:
-    with FakeBotApiServer(FakeBotApi(token="1:the-right-token")) as api:
+    with FakeBotApiServer(FakeBotApi(rate_limits=NO_LIMITS, token="1:the-right-token")) as api:
         done = run_bot(
             mode, api.base_url, tmp_path, published
         )  # published: notify serves only tagged lessons

@@ -22,7 +22,7 @@ from fiml_bot.adapters.webhook import SECRET_HEADER, WebhookConfigError, Webhook
 from fiml_bot.cli import app as cli_app
 from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.ports import StorageUnavailable
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer, apost_update, post_update
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer, apost_update, post_update
 
 from ..conftest import cli
 from .driver import make_tutor
@@ -70,7 +70,7 @@ class InProcess:
 
 @pytest.fixture
 def fake() -> FakeBotApi:
-    return FakeBotApi()
+    return FakeBotApi(rate_limits=NO_LIMITS)
 
 
 @pytest.fixture
@@ -377,7 +377,7 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
 
 
 def test_webhook_subprocess(content_repo: Path, tmp_path: Path) -> None:
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=NO_LIMITS)
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
     with FakeBotApiServer(fake) as api:

@@ -104,42 +104,120 @@ def test_a_bad_example_would_be_caught() -> None:
     assert getattr(refused.value, "exit_code", None) == 2
 
 
-# The examples that can run for real in a sandbox (a content repository with the project's deploy/
-# folder, a SQLite database under var/), in this order: each leaves what the next one needs. The
-# others act on live deployments (run, release start/promote/...), need a learner or a snapshot made
-# by hand, or a story of publishing; the parser test above covers them.
+# The examples run for real in a sandbox (a content repository with a SQLite database under var/), in
+# this order: each leaves what the next one needs, and `SETUP` does what an author or operator would
+# have done between two of them (commit, edit, a remote, a learner). Left to the parser test above:
+# what needs a live deployment (run, release start/switch/alert, promote and rollback of a running
+# release), sends to Telegram (announce), runs until stopped (canary watch), or names a file made by
+# hand (db restore/rehearse of a dated snapshot, upgrade legacy/, chat --content ../my-lessons, keys
+# rotate on PostgreSQL).
 RUNNABLE = [
+    ("fiml-bot", ("release", "init")),
     ("fiml-cms", ("new",)),
     ("fiml-cms", ("validate",)),
+    ("fiml-cms", ("tag",)),
     ("fiml-cms", ("versions",)),
+    ("fiml-cms", ("show",)),
+    ("fiml-cms", ("diff",)),
+    ("fiml-cms", ("bump",)),
+    ("fiml-cms", ("yank",)),
+    ("fiml-cms", ("check",)),
     ("fiml-cms", ("archive",)),
+    ("fiml-cms", ("canary",)),
+    ("fiml-cms", ("promote",)),
     ("fiml-bot", ("db", "upgrade")),
     ("fiml-bot", ("db", "current")),
+    ("fiml-cms", ("reports",)),
     ("fiml-bot", ("db", "snapshot")),
     ("fiml-bot", ("db", "snapshots")),
     ("fiml-bot", ("doctor",)),
+    ("fiml-bot", ("progress", "export")),
+    ("fiml-bot", ("progress", "import")),
+    ("fiml-bot", ("rescore",)),
+    ("fiml-bot", ("canary", "status")),
+    ("fiml-bot", ("notify",)),
+    ("fiml-bot", ("keys", "generate")),
     ("fiml-bot", ("db", "downgrade")),
     ("fiml-bot", ("flags", "check")),
     ("fiml-bot", ("flags", "explain")),
     ("fiml-bot", ("release", "check")),
     ("fiml-bot", ("release", "render")),
     ("fiml-bot", ("release", "status")),
+    ("fiml-bot", ("remind",)),
+    ("fiml-bot", ("release", "pause")),
+    ("fiml-bot", ("release", "resume")),
+    ("fiml-bot", ("release", "abort")),
+    ("fiml-bot", ("release", "health")),
 ]
 
 
-def test_the_examples_that_can_run_in_a_sandbox_run(git_repo: Path) -> None:
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def _commit(root: Path) -> None:
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "example step")
+
+
+def _edit_bond_basics(root: Path) -> None:
+    lesson = root / "content/lessons/bond_basics.yaml"
+    text = lesson.read_text(encoding="utf-8")
+    lesson.write_text(text.replace("title: Bond Basics", "title: Bond Basics Explained", 1), encoding="utf-8")
+
+
+def _remote(root: Path) -> None:
+    """An `origin` the pull-request gate compares with (a bare clone, as a host would have)."""
+    _git(root.parent, "clone", "-q", "--bare", str(root), "origin.git")
+    _git(root, "remote", "add", "origin", str(root.parent / "origin.git"))
+    _git(root, "fetch", "-q", "origin")
+
+
+def _learner_carol(root: Path) -> None:
     from typer.testing import CliRunner
 
-    shutil.copytree(PROJECT / "deploy", git_repo / "deploy")
+    done = CliRunner().invoke(bot_app, ["chat", "--user", "carol"], input="/progress\nq\n")
+    assert done.exit_code == 0, done.output
+
+
+def _publish_what_is_a_market(root: Path) -> None:
+    from typer.testing import CliRunner
+
+    assert CliRunner().invoke(cms_app, ["tag", "what_is_a_market"]).exit_code == 0
+
+
+SETUP = {
+    ("fiml-cms", ("tag",)): _commit,
+    ("fiml-cms", ("diff",)): _edit_bond_basics,
+    ("fiml-cms", ("bump",)): lambda root: None,
+    ("fiml-cms", ("check",)): _remote,
+    ("fiml-bot", ("progress", "export")): _learner_carol,
+    ("fiml-bot", ("rescore",)): _publish_what_is_a_market,
+    # the operator's flag file (the project's own; `release init` writes deployment files, not flags)
+    ("fiml-bot", ("flags", "check")): lambda root: shutil.copy(
+        PROJECT / "deploy/flags.json", root / "deploy"
+    ),
+    ("fiml-bot", ("notify",)): lambda root: _git(root, "tag", "lessons-2026-11", "HEAD~1"),
+}
+
+
+def test_the_examples_run_in_a_sandbox(git_repo: Path) -> None:
+    from typer.testing import CliRunner
+
     found = {(program, path): command for program, path, command in CASES}
     env = {"FIML_DATABASE_URL": "sqlite:///var/fiml.db", "FIML_CONTENT_REPO": str(git_repo)}
     for program, path in RUNNABLE:
+        SETUP.get((program, path), lambda root: None)(git_repo)
         line = example_of(found[(program, path)])
         words = shlex.split(line)
         assert words[0] == program
         result = CliRunner().invoke(PROGRAMS[program], words[1:], env=env)
         assert result.exception is None or isinstance(result.exception, SystemExit), (line, result.exception)
-        # 0, or 1 for findings (archive --check on a repository never archived): never a usage error.
+        # 0, or 1 for findings or a refusal that names what to do (a canary command with no canary
+        # running): never a usage error or a bug.
         assert result.exit_code in (0, 1), f"{line}: exit {result.exit_code}\n{result.output}"
         assert "Traceback" not in result.output and "No such option" not in result.output, line
     assert (git_repo / "var" / "release" / "haproxy.cfg").exists()
+    assert (git_repo / "carol.json").exists()

@@ -352,11 +352,13 @@ def check(
 def versions(
     lesson: str = typer.Argument(..., help="Lesson id.", autocompletion=completion.lesson_ids),
     fmt: str = FormatOption,
+    as_json: bool = JsonOption,
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Published versions of a lesson with dates, tags and yanked marks."""
     from .commands.published import list_versions, render_versions
 
+    fmt = _chosen(fmt, as_json) or fmt
     _check_format(fmt)
     ws = _workspace(lessons)
     print(render_versions(lesson, list_versions(ws, lesson), fmt))

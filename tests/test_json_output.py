@@ -69,11 +69,17 @@ def test_diff_json(git_repo: Path) -> None:
     assert document["lesson"] == "what_is_a_market" and document["changes"]
 
 
+def test_versions_json(git_repo: Path) -> None:
+    assert cli("tag", "what_is_a_market").exit_code == 0
+    document = conforms(cli("versions", "what_is_a_market", "--json").stdout, "fiml-cms/versions")
+    assert [v["version"] for v in document["versions"]] == ["1.0.0"]
+
+
 def test_json_and_another_format_disagree(content_repo: Path) -> None:
     result = cli("validate", "--json", "--format", "sarif")
     assert result.exit_code == 2 and "disagree" in result.output
 
 
-@pytest.mark.parametrize("command", ["validate", "check", "diff", "archive"])
+@pytest.mark.parametrize("command", ["validate", "check", "diff", "archive", "versions"])
 def test_json_is_offered(command: str) -> None:
     assert "--json" in cli(command, "--help").stdout

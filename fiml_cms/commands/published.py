@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from .. import versions
@@ -56,7 +55,9 @@ def _former_ids(ws: Workspace, lesson_id: str) -> tuple[str, ...]:
 
 def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({"lesson": lesson_id, "versions": [row.__dict__ for row in rows]}, indent=2)
+        from ..envelope import dumps
+
+        return dumps("fiml-cms/versions", {"lesson": lesson_id, "versions": [row.__dict__ for row in rows]})
     if not rows:
         return f"{lesson_id}: no published versions"
     width = max(len(r.version) for r in rows)

@@ -493,29 +493,22 @@ def db_downgrade(
 
 @db_app.command("current", epilog=example("fiml-bot db current"))
 @user_errors
-def db_current(database: str | None = DatabaseOption) -> None:
+def db_current(
+    database: str | None = DatabaseOption,
+    as_json: bool = typer.Option(False, "--json", help="Print it as JSON (schemas/output/)."),
+) -> None:
     """Print the database's schema revision, the newest one and the window of revisions this code runs on."""
-    from .storage import migrations_api, window
+    from fiml_cms.envelope import dumps
 
-    url = _settings(None, database).database_url
-    current, head = migrations_api.current(url), migrations_api.head()
-    code = window.code_window()
-    if current == head:
-        state = "up to date"
-    elif (
-        current is not None
-        and current in migrations_api.known_revisions()
-        and window.includes(current, code.min_schema)
-    ):
-        state = f"inside this code's window; `fiml-bot db upgrade` moves it to {head}"
-    else:
-        state = (
-            "run `fiml-bot db upgrade`"
-            if current is None or current in migrations_api.known_revisions()
-            else "newer than this code: see its schema window"
-        )
+    from .ops.schema_status import schema_status
+
+    status = schema_status(_settings(None, database).database_url)
+    if as_json:
+        print(dumps("fiml-bot/db-current", status.as_json()))
+        return
     print(
-        f"current: {current or 'base (empty)'}\nhead: {head}\nwindow: {code.describe()} (this code runs on these revisions)\n{state}"
+        f"current: {status.current or 'base (empty)'}\nhead: {status.head}\n"
+        f"window: {status.window} (this code runs on these revisions)\n{status.advice()}"
     )
 
 

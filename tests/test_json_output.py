@@ -83,3 +83,20 @@ def test_json_and_another_format_disagree(content_repo: Path) -> None:
 @pytest.mark.parametrize("command", ["validate", "check", "diff", "archive", "versions"])
 def test_json_is_offered(command: str) -> None:
     assert "--json" in cli(command, "--help").stdout
+
+
+def test_db_current_json(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app as bot
+
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    empty = conforms(
+        CliRunner().invoke(bot, ["db", "current", "--database", url, "--json"]).stdout, "fiml-bot/db-current"
+    )
+    assert empty["current"] is None and empty["state"] == "upgrade"
+    assert CliRunner().invoke(bot, ["db", "upgrade", "--database", url, "--no-snapshot"]).exit_code == 0
+    done = conforms(
+        CliRunner().invoke(bot, ["db", "current", "--database", url, "--json"]).stdout, "fiml-bot/db-current"
+    )
+    assert done["current"] == done["head"] and done["state"] == "up to date"

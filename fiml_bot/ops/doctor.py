@@ -12,7 +12,6 @@ Findings are values; `render_text` and `render_json` print them. Exit codes: 0 c
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,7 +76,9 @@ def render_json(report: Report) -> str:
         "skipped": report.skipped,
         "problems": [asdict(p) for p in report.problems],
     }
-    return json.dumps(data, indent=2)
+    from fiml_cms.envelope import dumps
+
+    return dumps("fiml-bot/doctor", data)
 
 
 class CannotRun(FimlError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import sys
 from dataclasses import asdict
@@ -149,7 +148,9 @@ def status(
             "split": asdict(live) if live else None,
             "servers": {k: v.get("status") for k, v in servers.items()},
         }
-        print(json.dumps(data, indent=1))
+        from fiml_cms.envelope import dumps
+
+        print(dumps("fiml-bot/release-status", data))
         return
     phase = f"phase {state.phase + 1} of {len(release.config.phases)}" if state.status == "running" else "-"
     print(f"release: {state.release or '-'}  status: {state.status}  {phase}")

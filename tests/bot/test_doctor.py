@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -144,6 +145,9 @@ def test_the_cli_exits_1_naming_the_row_then_0_and_2(published: Path, tmp_path: 
     )
     as_json = runner.invoke(app, ["doctor", "--json", "--database", url, "--content", str(published)])
     data = json.loads(as_json.output)
+    schema = Path(__file__).resolve().parents[2] / "schemas/output/fiml-bot-doctor.schema.json"
+    jsonschema_rs.validate(json.loads(schema.read_text(encoding="utf-8")), data)  # the --json envelope
+    assert data["schema"] == "fiml-bot/doctor" and data["version"] == 1
     assert as_json.exit_code == 1 and data["ok"] is False
     assert data["problems"][0]["learner"] == "telegram:2" and data["problems"][0]["hint"]
 

@@ -4,8 +4,10 @@ test_drill.py runs the real one."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 
 from fiml_bot.release import config as rollout
@@ -501,6 +503,10 @@ def test_pause_resume_and_status_from_the_command_line(world: World) -> None:
     status = runner.invoke(app, ["release", "status", *config])
     assert "paused: no phase advances until `fiml-bot release resume`" in status.output
     assert "holding: 1 of 2 green replica(s) ready, 2 needed to advance" in status.output
+    as_json = json.loads(runner.invoke(app, ["release", "status", "--json", *config]).stdout)
+    schema = Path(__file__).resolve().parents[2] / "schemas/output/fiml-bot-release-status.schema.json"
+    jsonschema_rs.validate(json.loads(schema.read_text(encoding="utf-8")), as_json)  # the --json envelope
+    assert as_json["schema"] == "fiml-bot/release-status" and as_json["paused"] is True
     assert runner.invoke(app, ["release", "resume", *config]).exit_code == 0
     assert "paused:" not in runner.invoke(app, ["release", "status", *config]).output
     refused = runner.invoke(app, ["release", "abort", *config])

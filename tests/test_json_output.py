@@ -100,3 +100,23 @@ def test_db_current_json(tmp_path: Path) -> None:
         CliRunner().invoke(bot, ["db", "current", "--database", url, "--json"]).stdout, "fiml-bot/db-current"
     )
     assert done["current"] == done["head"] and done["state"] == "up to date"
+
+
+def test_db_snapshots_json(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app as bot
+
+    url, out = f"sqlite:///{tmp_path / 'fiml.db'}", str(tmp_path / "snapshots")
+    runner = CliRunner()
+    assert runner.invoke(bot, ["db", "upgrade", "--database", url, "--no-snapshot"]).exit_code == 0
+    for _ in range(2):
+        assert runner.invoke(bot, ["db", "snapshot", "--database", url, "--out", out]).exit_code == 0
+    listed = conforms(
+        runner.invoke(bot, ["db", "snapshots", "--out", out, "--json"]).stdout, "fiml-bot/db-snapshots"
+    )
+    assert len(listed["snapshots"]) == 2 and listed["unreadable"] == []
+    pruned = runner.invoke(
+        bot, ["db", "snapshots", "--out", out, "--keep", "1", "--dry-run", "--json"]
+    ).stdout
+    assert len(conforms(pruned, "fiml-bot/db-snapshots")["would_delete"]) == 1

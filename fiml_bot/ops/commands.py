@@ -62,6 +62,34 @@ def take_snapshot(url: str, folder: Path | None, label: str, content: Path | Non
 ALERT_FLUSH_SECONDS = 10.0
 
 
+def _snapshots_json(folder: Path, found: Any, pruned: list[Any], dry_run: bool) -> str:
+    """`db snapshots --json`: the listing in the envelope (`schemas/output/fiml-bot-db-snapshots.schema.json`)."""
+    from fiml_cms.envelope import dumps
+
+    def entry(manifest: Any) -> dict[str, Any]:
+        return {
+            "file": str(manifest.path),
+            "created_at": manifest.created_at,
+            "label": manifest.label,
+            "kind": manifest.kind,
+            "schema_revision": manifest.schema_revision,
+            "database_id": manifest.database_id,
+            "source": manifest.source,
+            "xp_ledger_sum": manifest.xp_ledger_sum,
+            "row_counts": manifest.row_counts,
+        }
+
+    return dumps(
+        "fiml-bot/db-snapshots",
+        {
+            "folder": str(folder),
+            "snapshots": [entry(m) for m in found.manifests],
+            "unreadable": [{"file": str(path), "reason": reason} for path, reason in found.unreadable],
+            ("would_delete" if dry_run else "deleted"): [str(m.path) for m in pruned],
+        },
+    )
+
+
 def describe_snapshot(manifest: Any) -> str:
     rows = ", ".join(f"{n} {t}" for t, n in manifest.row_counts.items())
     return f"{manifest.path}  revision {manifest.schema_revision}  {manifest.xp_ledger_sum} XP  [{rows}]"
@@ -163,16 +191,20 @@ def db_snapshots(
         None, "--keep", min=0, help="Delete all but the newest N snapshots of each source database."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --keep: print what would be deleted."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON (schemas/output/)."),
 ) -> None:
     """List the snapshots, oldest first, with the database each came from; with --keep N delete all but
     the newest N of each source database. Unreadable manifests are listed and skipped."""
     from . import identity, snapshots
 
     folder = snapshots.snapshot_folder(out=out)
-    if keep is not None:
-        for manifest in snapshots.prune(folder, keep, dry_run=dry_run):
-            print(f"{'would delete' if dry_run else 'deleted'} {manifest.path}")
+    pruned = snapshots.prune(folder, keep, dry_run=dry_run) if keep is not None else []
     found = snapshots.scan(folder)
+    if as_json:
+        print(_snapshots_json(folder, found, pruned, dry_run))
+        return
+    for manifest in pruned:
+        print(f"{'would delete' if dry_run else 'deleted'} {manifest.path}")
     for manifest in found.manifests:
         print(
             f"{manifest.created_at}  {manifest.label:<13} source {identity.short(manifest.database_id)} "

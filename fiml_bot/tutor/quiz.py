@@ -91,6 +91,13 @@ def typed_answer(turn: Turn, text: str) -> list[Message]:
         given = questions.typed_choice(question, text)
         if given is not None:
             return answer(turn, lesson.id, lesson.version, question.id, given)
+        # Not an option: the question again, as any action on the lesson would show it (after §5's
+        # policy, which may have moved or restarted the learner since the question was asked).
+        reconciled = migration.apply_policy(turn, progress)
+        if isinstance(reconciled, list):
+            return reconciled
+        lesson = turn.pinned(reconciled)
+        question = questions.next_question(lesson, reconciled) or question
         turn.events.outcome = USER_ERROR
         return [
             Message("Please pick one of the answers below (tap it, or type its text)."),

@@ -231,9 +231,14 @@ class Simulation:
         kinds = defaultdict(list)
         for data in buttons:
             kinds[button_kind(data)].append(data)
-        numeric = self.lessons.numeric_question(records)
-        if agent.last and "as a number" in agent.last[-1].text and numeric is not None:
-            return Text(self._typed_answer(rng, numeric[2]))
+        typed = self.lessons.typed_question(records)
+        if (
+            agent.last
+            and "as a number" in agent.last[-1].text
+            and typed
+            and isinstance(typed[2], NumericQuestion)
+        ):
+            return Text(self._typed_answer(rng, typed[2]))
         if kinds["c"]:
             return Pressed(rng.choice(kinds["c"]))
         if kinds["a"]:

@@ -10,7 +10,7 @@ from fiml_bot.tutor import callbacks
 from fiml_bot.tutor.engine import parse_number
 from fiml_bot.tutor.model import QUIZ, LessonProgress
 from fiml_cms.errors import FimlError
-from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
+from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, Question, TrueFalseQuestion
 
 
 class Lessons:
@@ -70,10 +70,11 @@ class Lessons:
             return None
         return next((q for q in lesson.quiz.questions if key in (q.id, callbacks.short_key(q.id))), None)
 
-    def numeric_question(
+    def typed_question(
         self, records: dict[str, LessonProgress]
-    ) -> tuple[LessonProgress, Lesson, NumericQuestion] | None:
-        """What the tutor takes typed text for: the latest-updated quiz whose next question is numeric."""
+    ) -> tuple[LessonProgress, Lesson, Question] | None:
+        """What the tutor takes typed text for: the next question of the latest-updated quiz (a number
+        answers a numeric one; at a choice question an option's text answers, anything else re-asks)."""
         waiting = [p for p in records.values() if p.status == QUIZ]
         for progress in sorted(
             waiting, key=lambda p: p.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True
@@ -85,7 +86,7 @@ class Lessons:
                 continue
             answered = {a.question_id for a in progress.answers}
             question = next((q for q in lesson.quiz.questions if q.id not in answered), None)
-            if isinstance(question, NumericQuestion):
+            if question is not None:
                 return progress, lesson, question
         return None
 

@@ -21,7 +21,8 @@ from fiml_bot.tutor.events import Event, Pressed, Text
 from fiml_bot.tutor.messages import Message
 from fiml_bot.tutor.model import COMPLETED, IN_PROGRESS, QUIZ, LessonProgress
 from fiml_bot.tutor.policy import Action, Decision, after_rename, decide, map_position
-from fiml_cms.lesson import Lesson, Question
+from fiml_bot.tutor.questions import typed_choice
+from fiml_cms.lesson import Lesson, NumericQuestion, Question
 
 from .lessons import Lessons, button_kind, grade
 from .release_train import MARKET, ORDERS_NEW
@@ -136,13 +137,20 @@ class Oracle:
         self, learner: str, event: Event, records: dict[str, LessonProgress]
     ) -> Expectation | None:
         if isinstance(event, Text):
-            found = self.lessons.numeric_question(records)
+            found = self.lessons.typed_question(records)
             if found is None:
                 return Expectation(self, "text-unmatched", None, None, False)
             progress, lesson, question = found
             current = self.content.current_id(progress.lesson_id) or progress.lesson_id
+            given = (
+                event.text.strip()
+                if isinstance(question, NumericQuestion)
+                else typed_choice(question, event.text)
+            )
+            if given is None:  # not an option: the question again, after §5's policy, as opening it would
+                return Expectation(self, "open", current, progress, progress.lesson_id != current)
             exp = Expectation(self, "answer", current, progress, progress.lesson_id != current)
-            exp.version, exp.question, exp.given = lesson.version, question, event.text.strip()
+            exp.version, exp.question, exp.given = lesson.version, question, given
             exp.text_via_id = progress.lesson_id
             return exp
         if not isinstance(event, Pressed):

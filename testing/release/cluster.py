@@ -22,7 +22,7 @@ import pytest
 
 from fiml_bot.release import config as rollout
 from fiml_bot.release.haproxy import RuntimeApi, Split, write_files
-from testing.fakebotapi import FakeBotApi, FakeBotApiServer
+from testing.fakebotapi import NO_LIMITS, FakeBotApi, FakeBotApiServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 SECRET = "drill-secret"
@@ -143,7 +143,9 @@ class Cluster:
     green_env: dict[str, str] = field(default_factory=dict)
     blue_env: dict[str, str] = field(default_factory=dict)
     rollout_options: dict[str, Any] = field(default_factory=dict)
-    fake: FakeBotApi = field(default_factory=FakeBotApi)
+    # The drills are about releases, not flood control: their replicas run without the bot's own send
+    # limit (FIML_TELEGRAM_RATE_LIMIT=off), so the fake must not enforce Telegram's either.
+    fake: FakeBotApi = field(default_factory=lambda: FakeBotApi(rate_limits=NO_LIMITS))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
     ports: dict[str, int] = field(default_factory=dict, init=False)
 

@@ -89,8 +89,11 @@ def status(
     min_learners: int = MinLearnersOption,
     margin: float = MarginOption,
     abandon_hours: float = AbandonOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON (schemas/output/)."),
 ) -> None:
     """The canary against the stable version, with the numbers; changes nothing. Exit 1 when the canary is worse."""
+    from fiml_cms.envelope import dumps
+
     from .ops.canary_stats import ROLLBACK
 
     watch = _watch(lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, False)
@@ -98,7 +101,7 @@ def status(
         result = watch.check(act=False)
     finally:
         watch.storage.close()
-    print(result.render())
+    print(dumps("fiml-bot/canary-status", result.as_json()) if as_json else result.render())
     if result.verdict.action == ROLLBACK and result.canary.percent > 0:
         raise typer.Exit(1)
 

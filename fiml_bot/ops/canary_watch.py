@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from fiml_cms.errors import ContentError
 from fiml_cms.flagfile import Canary
@@ -34,6 +35,10 @@ class Check:
     canary: Canary
     verdict: Verdict
     done: str | None = None  # "rolled back ..." / "promoted ..." when the watcher acted
+
+    def as_json(self) -> dict[str, Any]:
+        """The look as plain values (`canary status --json`)."""
+        return {"canary": asdict(self.canary), "verdict": asdict(self.verdict), "done": self.done}
 
     def render(self) -> str:
         c = self.canary

@@ -4,10 +4,12 @@ learner population (a wrong answer key is rolled back early; identical content n
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from typer.testing import CliRunner
 
@@ -154,6 +156,11 @@ def test_canary_status_watch_and_flags_explain_show_the_comparison(tmp_path: Pat
     assert "WORSE" in q3 and "correct" in q3
     assert "verdict: rollback" in status.output
     assert current_canary(flags, LESSON).percent == 50  # type: ignore[union-attr]  # status changes nothing
+    as_json = run_bot("canary", "status", LESSON, "--json", *common)
+    document = json.loads(as_json.stdout)
+    schema = Path(__file__).resolve().parents[2] / "schemas/output/fiml-bot-canary-status.schema.json"
+    jsonschema_rs.validate(json.loads(schema.read_text(encoding="utf-8")), document)  # the --json envelope
+    assert as_json.exit_code == 1 and document["verdict"]["action"] == "rollback"
 
     explain = run_bot("flags", "explain", f"canary.{LESSON}", "telegram:7000", *common)
     assert explain.exit_code == 0, explain.output

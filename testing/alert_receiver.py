@@ -1,6 +1,7 @@
 """An Alertmanager-style webhook receiver on loopback, for tests: records payloads, or misbehaves.
 
-`mode="ok"` answers 200 and keeps each payload; `"hang"` accepts the connection, reads the request and
+`mode="ok"` answers 200 and keeps each payload (after failing the first `failures` posts with 503);
+`"hang"` accepts the connection, reads the request and
 never answers; `"trickle"` answers one header byte at a time, slower than any per-read timeout would
 notice. Stopped with `close()` (every hanging handler is released).
 """
@@ -14,8 +15,9 @@ from typing import Any
 
 
 class AlertReceiver:
-    def __init__(self, mode: str = "ok", trickle_pause: float = 0.5) -> None:
+    def __init__(self, mode: str = "ok", trickle_pause: float = 0.5, *, failures: int = 0) -> None:
         self.mode = mode
+        self.failures = failures
         self.payloads: list[dict[str, Any]] = []
         self.attempts = 0
         self._release = threading.Event()
@@ -34,6 +36,10 @@ class AlertReceiver:
                             return
                         self.wfile.write(bytes([byte]))
                         self.wfile.flush()
+                    return
+                if receiver.attempts <= receiver.failures:
+                    self.send_response(503)
+                    self.end_headers()
                     return
                 receiver.payloads.append(json.loads(body))
                 self.send_response(200)

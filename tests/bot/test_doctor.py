@@ -178,7 +178,7 @@ def test_a_yanked_pinned_version_is_known_not_a_problem(published: Path, tmp_pat
 def test_problems_are_posted_as_an_alertmanager_alert(
     published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from .test_observability import AlertReceiver
+    from testing.alert_receiver import AlertReceiver
 
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     migrations_api.upgrade(url)

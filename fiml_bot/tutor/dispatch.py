@@ -153,16 +153,24 @@ def _lesson_button(turn: Turn, button: LessonButton, lesson_id: str) -> list[Mes
     return [help_message()]  # pragma: no cover - every lesson button is matched above
 
 
+def storable_name(name: str) -> str:
+    """`name` without what no database stores: a platform's display name is anyone's text (a NUL
+    breaks PostgreSQL's text type, a lone surrogate breaks UTF-8), and it is never worth refusing
+    the learner's action over."""
+    return "".join(ch for ch in name if ch != "\x00" and not "\ud800" <= ch <= "\udfff").strip()
+
+
 def _touch_learner(turn: Turn) -> Learner:
     """The learner's record, created on first contact; activity (streak) and name kept current."""
+    name = storable_name(turn.name)
     learner = turn.repo.learner(turn.learner_id)
     if learner is None:
-        learner = Learner(turn.learner_id, name=turn.name, created_at=turn.now)
+        learner = Learner(turn.learner_id, name=name, created_at=turn.now)
     updated = gamification.record_activity(learner, turn.now)
     if not updated.active:  # they wrote to us again, so they no longer block the bot
         updated = replace(updated, active=True)
-    if turn.name and not updated.name:
-        updated = replace(updated, name=turn.name)
+    if name and not updated.name:
+        updated = replace(updated, name=name)
     if updated != learner or learner.revision == 0:
         updated = turn.repo.save_learner(updated)
     return updated

@@ -4,10 +4,13 @@ output checked against its JSON Schema in schemas/output/."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import jsonschema_rs
 import pytest
+
+from fiml_cms.store import git_blob_sha
 
 from .conftest import PROJECT, cli
 
@@ -80,7 +83,7 @@ def test_json_and_another_format_disagree(content_repo: Path) -> None:
     assert result.exit_code == 2 and "disagree" in result.output
 
 
-@pytest.mark.parametrize("command", ["validate", "check", "diff", "archive", "versions"])
+@pytest.mark.parametrize("command", ["validate", "check", "diff", "archive", "versions", "show"])
 def test_json_is_offered(command: str) -> None:
     assert "--json" in cli(command, "--help").stdout
 
@@ -120,3 +123,21 @@ def test_db_snapshots_json(tmp_path: Path) -> None:
         bot, ["db", "snapshots", "--out", out, "--keep", "1", "--dry-run", "--json"]
     ).stdout
     assert len(conforms(pruned, "fiml-bot/db-snapshots")["would_delete"]) == 1
+
+
+def test_show_json_carries_the_tagged_bytes(git_repo: Path) -> None:
+    assert cli("tag", "what_is_a_market").exit_code == 0
+    tagged = subprocess.run(
+        ["git", "show", "lesson/what_is_a_market/v1.0.0:content/lessons/what_is_a_market.yaml"],
+        cwd=git_repo,
+        capture_output=True,
+        check=True,
+    ).stdout
+    lesson = git_repo / "content/lessons/what_is_a_market.yaml"
+    lesson.write_text("edited after the tag\n", "utf-8")  # the work tree is not what show reads
+    document = conforms(cli("show", "what_is_a_market@1.0.0", "--json").stdout, "fiml-cms/show")
+    assert document["lesson"] == "what_is_a_market" and document["lesson_version"] == "1.0.0"
+    assert document["tag"] == "lesson/what_is_a_market/v1.0.0" and not document["yanked"]
+    assert document["encoding"] == "utf-8" and document["content"].encode("utf-8") == tagged
+    assert document["blob"] == git_blob_sha(tagged)
+    assert cli("show", "what_is_a_market@9.9.9", "--json").exit_code == 2

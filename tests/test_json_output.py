@@ -11,23 +11,9 @@ import jsonschema_rs
 import pytest
 
 from fiml_cms.store import git_blob_sha
+from testing.output_schema import OUTPUT_SCHEMAS, conforms
 
-from .conftest import PROJECT, cli
-
-OUTPUT_SCHEMAS = PROJECT / "schemas" / "output"
-
-
-def conforms(text: str, name: str) -> dict:
-    document = json.loads(text)
-    envelope = json.loads((OUTPUT_SCHEMAS / "envelope.schema.json").read_text(encoding="utf-8"))
-    jsonschema_rs.validate(envelope, document)
-    schema = json.loads(
-        (OUTPUT_SCHEMAS / f"{name.replace('/', '-')}.schema.json").read_text(encoding="utf-8")
-    )
-    jsonschema_rs.validate(schema, document)
-    assert document["schema"] == name and document["version"] == 1
-    assert list(document)[:2] == ["schema", "version"]
-    return document
+from .conftest import cli
 
 
 def test_every_output_schema_is_valid_and_declares_the_envelope() -> None:

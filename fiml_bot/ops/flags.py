@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -475,6 +475,22 @@ class Explanation:
         if served:
             lines.append(f"learner sees: {served}")
         return "\n".join(lines)
+
+    def as_json(self, served: str | None = None) -> dict[str, Any]:
+        """`flags explain --json`'s payload: the same facts as `render`, each in a field of its own."""
+        return {
+            "flag": self.flag,
+            "learner": self.learner,
+            "context": dict(self.context),
+            "shares": [{"variant": variant, "percent": percent} for variant, percent in self.shares],
+            "bucket": self.bucket,
+            "variant": self.variant,
+            "value": self.value,
+            "reason": self.reason,
+            "error": self.error,
+            "canary": asdict(self.canary) if self.canary is not None else None,
+            "served": served,
+        }
 
 
 @dataclass

@@ -185,3 +185,31 @@ def test_the_reporting_commands_exit_1_for_findings(git_repo: Path) -> None:
     assert CliRunner().invoke(bot, ["flags", "check", "--flags", str(flags)]).exit_code == 1
     rollout = _write(git_repo / "deploy/rollout.yaml", "deployment:\n  environments: [blue]\n")
     assert CliRunner().invoke(bot, ["release", "check", "--config", str(rollout)]).exit_code == 1
+
+
+def test_refusals_of_the_state_exit_1_and_name_what_to_do(tmp_path: Path, git_repo: Path) -> None:
+    """The table's 1 also covers a refusal: the input was fine, the state does not allow it."""
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app as bot
+
+    runner = CliRunner()
+    assert runner.invoke(bot, ["release", "init", str(tmp_path / "deploy")]).exit_code == 0
+    config = ["--config", str(tmp_path / "deploy" / "rollout.yaml")]
+    for words in (["promote"], ["pause"], ["resume"], ["abort", "--reason", "x"]):
+        result = runner.invoke(bot, ["release", *words, *config])
+        assert result.exit_code == 1, (words, result.output)
+        assert "no running release" in result.output or "no release is running" in result.output
+    assert runner.invoke(bot, ["release", "switch", "red", "10", *config]).exit_code == 2
+
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    _write(tmp_path / "fiml.db", "")  # an empty SQLite file: a database without a schema
+    empty = runner.invoke(bot, ["db", "downgrade", "base", "--database", url])
+    assert empty.exit_code == 1 and "nothing to downgrade" in empty.output
+    assert runner.invoke(bot, ["db", "upgrade", "--database", url, "--no-snapshot"]).exit_code == 0
+    document = _write(tmp_path / "ada.json", '{"schema_version": "1.0", "user_id": "telegram:1", "xp": -5}')
+    invalid = runner.invoke(bot, ["progress", "import", str(document), "--database", url])
+    assert invalid.exit_code == 1 and "not a valid progress document" in invalid.output
+
+    assert cli("tag", "what_is_a_market").exit_code == 0
+    assert cli("archive", "--check").exit_code == 1  # the tagged version is not archived yet

@@ -5,6 +5,7 @@ a lesson's versions."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -213,3 +214,61 @@ def test_refusals_of_the_state_exit_1_and_name_what_to_do(tmp_path: Path, git_re
 
     assert cli("tag", "what_is_a_market").exit_code == 0
     assert cli("archive", "--check").exit_code == 1  # the tagged version is not archived yet
+
+
+# --- did you mean: unknown fields, commands and options (difflib, as git and kubectl do) ------------
+def test_an_unknown_lesson_field_gets_a_did_you_mean(content_repo: Path) -> None:
+    lesson = content_repo / "content/lessons/what_is_a_market.yaml"
+    lesson.write_text(lesson.read_text(encoding="utf-8").replace("\ntitle:", "\ntitel:", 1), "utf-8")
+    result = cli("validate", str(lesson))
+    assert result.exit_code == 1
+    findings = [line for line in result.output.splitlines() if " error " in line]
+    assert len(findings) == 1, result.output  # one finding: no second one for the missing `title`
+    assert "unknown field `titel` in the lesson; did you mean `title`?" in findings[0]
+
+
+@pytest.mark.parametrize(
+    ("program", "words", "meant"),
+    [
+        ("fiml-cms", ["valdate"], "validate"),
+        ("fiml-cms", ["verisons", "x"], "versions"),
+        ("fiml-bot", ["doctr"], "doctor"),
+        ("fiml-bot", ["flags", "explian", "x", "y"], "explain"),
+        ("fiml-bot", ["db", "curent"], "current"),
+        ("fiml-bot", ["release", "promte"], "promote"),
+    ],
+)
+def test_an_unknown_command_gets_a_did_you_mean(program: str, words: list[str], meant: str) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(dict(_apps())[program], words)
+    assert result.exit_code == 2
+    typed = next(w for w in words if w not in ("flags", "db", "release"))
+    assert f"No such command '{typed}'. Did you mean '{meant}'?" in result.output
+
+
+def test_a_word_like_no_command_gets_no_guess() -> None:
+    from typer.testing import CliRunner
+
+    for _, app in _apps():
+        result = CliRunner().invoke(app, ["zzzzzz"])
+        assert result.exit_code == 2 and "No such command 'zzzzzz'." in result.output
+        assert "Did you mean" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("program", "words", "meant"),
+    [
+        ("fiml-cms", ["validate", "--jsn"], "--json"),
+        ("fiml-cms", ["show", "x@1.0.0", "--lesons", "l"], "--lessons"),
+        ("fiml-bot", ["db", "current", "--databse", "sqlite://"], "--database"),
+        ("fiml-bot", ["flags", "explain", "f", "u", "--flag", "x"], "--flags"),
+    ],
+)
+def test_an_unknown_option_gets_a_did_you_mean(program: str, words: list[str], meant: str) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(dict(_apps())[program], words)
+    assert result.exit_code == 2 and "No such option" in result.output
+    guess = re.search(r"\(Possible options: ([^)]*)\)|Did you mean (\S+)\?", result.output)
+    assert guess is not None and meant in (guess.group(1) or guess.group(2)).split(", "), result.output

@@ -53,6 +53,23 @@ def test_every_help_shows_every_option_text_whole_at_80_columns() -> None:
         assert not wide, f"{path} --help is wider than 80 columns: {wide}"
 
 
+def test_every_option_text_is_shown_whole_at_80_columns() -> None:
+    """Wrapped is fine, cut is not: each option's help, every character in order, is in its command's
+    --help (wrapping adds only whitespace, also after a hyphen: `pre-` / `commit`)."""
+    checked = 0
+    for program, app in _apps():
+        root = typer.main.get_command(app)
+        for path, command in _commands(program, root):
+            with typer.Context(command, info_name=path, terminal_width=80, max_content_width=80) as ctx:
+                shown = "".join(command.get_help(ctx).split())
+            for param in command.params:
+                text = "".join((getattr(param, "help", None) or "").split())
+                if text and not getattr(param, "hidden", False):
+                    assert text in shown, f"{path}: the help of {param.name} is not shown whole:\n{shown}"
+                    checked += 1
+    assert checked > 100
+
+
 def test_help_in_a_real_80_column_terminal_keeps_long_words() -> None:
     env = {**os.environ, "COLUMNS": "80"}
     done = subprocess.run(

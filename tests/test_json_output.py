@@ -127,3 +127,36 @@ def test_show_json_carries_the_tagged_bytes(git_repo: Path) -> None:
     assert document["encoding"] == "utf-8" and document["content"].encode("utf-8") == tagged
     assert document["blob"] == git_blob_sha(tagged)
     assert cli("show", "what_is_a_market@9.9.9", "--json").exit_code == 2
+
+
+REPORTING = [
+    ("fiml-cms", "validate"),
+    ("fiml-cms", "check"),
+    ("fiml-cms", "diff"),
+    ("fiml-cms", "versions"),
+    ("fiml-cms", "show"),
+    ("fiml-cms", "archive"),
+    ("fiml-bot", "doctor"),
+    ("fiml-bot", "db current"),
+    ("fiml-bot", "db snapshots"),
+    ("fiml-bot", "release status"),
+    ("fiml-bot", "flags explain"),
+    ("fiml-bot", "canary status"),
+    ("fiml-bot", "progress export"),
+]
+
+
+@pytest.mark.parametrize(("program", "command"), REPORTING)
+def test_every_reporting_command_of_the_issue_takes_json_and_has_a_schema(program: str, command: str) -> None:
+    """Issue 27's list: each command that reports takes --json, and its output has a schema."""
+    import typer
+
+    from fiml_bot.cli import app as bot
+    from fiml_cms.cli import app as cms
+
+    node = typer.main.get_command(cms if program == "fiml-cms" else bot)
+    for word in command.split():
+        node = node.commands[word]  # type: ignore[attr-defined]
+    assert any("--json" in getattr(p, "opts", []) for p in node.params), f"{program} {command}"
+    name = f"{program}/{command.replace(' ', '-')}"
+    assert (OUTPUT_SCHEMAS / f"{name.replace('/', '-')}.schema.json").is_file(), name

@@ -426,8 +426,9 @@ def _not_an_option(revision: str, direction: str) -> None:
 
 
 def _target(revision: str, current: str | None, direction: str) -> str | None:
-    """REVISION resolved against the database's `current` one, in the command's direction."""
-    from fiml_cms.errors import UsageError
+    """REVISION resolved against the database's `current` one, in the command's direction; the other
+    direction is a refusal naming the command to run instead (exit 1, the README's table)."""
+    from fiml_cms.errors import Refused
 
     from .storage import migrations_api
 
@@ -437,11 +438,11 @@ def _target(revision: str, current: str | None, direction: str) -> str | None:
     at, to = order.get(current, -1) if current else -1, order.get(target, -1) if target else -1
     if current in order or current is None:
         if direction == "upgrade" and to < at:
-            raise UsageError(
+            raise Refused(
                 f"{revision} ({target or 'base'}) is older than the database's {current}: use `fiml-bot db downgrade {revision}`"
             )
         if direction == "downgrade" and to > at:
-            raise UsageError(
+            raise Refused(
                 f"{revision} ({target}) is newer than the database's {current or 'base'}: use `fiml-bot db upgrade {revision}`"
             )
     return target

@@ -137,7 +137,7 @@ def check_text(text: str, source: str) -> FlagSet:
     from fiml_cms.schema_errors import schema_errors
 
     for error in schema_errors(_flag_validator(), SCHEMA, data):
-        problems.append((error.path, error.message))
+        problems.extend(_schema_problems(error))
     if not problems:
         for name, rule in (data.get("$evaluators") or {}).items():
             problems.extend(_rule_problems(f"$evaluators.{name}", rule, ("$evaluators", name)))
@@ -156,6 +156,18 @@ def check_text(text: str, source: str) -> FlagSet:
     if problems:
         _raise_located(text, source, problems)
     return FlagSet(data, hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+
+
+def _schema_problems(error: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """A schema error as problems; an unknown field at its own key, with the likely one (difflib)."""
+    if error.kind != "AdditionalProperties" or not error.unexpected:
+        return [(error.path, error.message)]
+    from fiml_cms.suggest import suggest
+
+    known = sorted((error.node or {}).get("properties", {}))
+    return [
+        ((*error.path, name), f"unknown field {name!r}{suggest(name, known)}") for name in error.unexpected
+    ]
 
 
 def _raise_located(text: str, source: str, problems: list[tuple[tuple[Any, ...], str]]) -> NoReturn:

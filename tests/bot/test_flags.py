@@ -251,6 +251,20 @@ def test_flags_explain_json_matches_its_schema_and_the_text(tmp_path: Path) -> N
     assert unknown.exit_code == 2 and unknown.stdout == ""
 
 
+def test_an_unknown_field_in_the_flag_file_gets_a_did_you_mean(tmp_path: Path) -> None:
+    data = flag_file(20)
+    data["flags"][REVIEW_MISTAKES]["targetting"] = data["flags"][REVIEW_MISTAKES].pop("targeting")
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    result = run_bot("flags", "check", "--flags", str(path))
+    assert result.exit_code == 1
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if '"targetting"' in text)
+    assert (
+        f"{path}:{line}:7: unknown field 'targetting'; did you mean `targeting`? "
+        f"[$.flags.{REVIEW_MISTAKES}.targetting]" in result.output
+    )
+
+
 def test_the_projects_flag_file_ships_the_review_step_dark() -> None:
     project = Path(__file__).resolve().parents[2] / "deploy" / "flags.json"
     flags = FeatureFlags(FlagFileProvider(read_file(project)))

@@ -277,6 +277,17 @@ def test_exports_are_valid_documents_and_bundles() -> None:
     ]
 
 
+def test_an_unknown_field_gets_a_did_you_mean() -> None:
+    storage = MemoryStorage()
+    seed(storage)
+    document = export_learner(storage, ADA)
+    document["lesons"] = document.pop("lessons")
+    document["gamification"]["zzzzzz"] = 1
+    problems = {".".join(map(str, p.path)): p.message for p in schema_problems(document)}
+    assert problems["lesons"].startswith("unknown field; did you mean `lessons`? (allowed here: ")
+    assert problems["gamification.zzzzzz"].startswith("unknown field (allowed here: ")  # nothing like it
+
+
 # -- export and import --------------------------------------------------------------------------
 
 

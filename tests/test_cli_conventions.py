@@ -228,6 +228,11 @@ def test_refusals_of_the_state_exit_1_and_name_what_to_do(tmp_path: Path, git_re
     document = _write(tmp_path / "ada.json", '{"schema_version": "1.0", "user_id": "telegram:1", "xp": -5}')
     invalid = runner.invoke(bot, ["progress", "import", str(document), "--database", url])
     assert invalid.exit_code == 1 and "not a valid progress document" in invalid.output
+    canary = ["--content", str(git_repo), "--database", url, "--flags", str(tmp_path / "flags.json")]
+    none = runner.invoke(bot, ["canary", "status", "what_is_a_market", *canary])
+    assert none.exit_code == 1 and "fiml-cms tag what_is_a_market --canary N" in none.output
+    typo = runner.invoke(bot, ["canary", "status", "what_is_a_markt", *canary])
+    assert typo.exit_code == 2 and "did you mean `what_is_a_market`?" in typo.output
 
     assert cli("tag", "what_is_a_market").exit_code == 0
     assert cli("archive", "--check").exit_code == 1  # the tagged version is not archived yet

@@ -538,8 +538,11 @@ class FeatureFlags:
         context = context or LearnerContext()
         definition = self.provider.flags.flags.get(flag)
         if definition is None:
+            from fiml_cms.suggest import suggest
+
+            known = sorted(self.provider.flags.flags)
             raise ConfigError(
-                f"no flag {flag!r} in {self.provider.flags.source}; known: {', '.join(sorted(self.provider.flags.flags)) or 'none'}"
+                f"no flag {flag!r} in {self.provider.flags.source}{suggest(flag, known)} (known: {', '.join(known) or 'none'})"
             )
         default = _default_for(definition)
         try:

@@ -249,6 +249,8 @@ def test_flags_explain_json_matches_its_schema_and_the_text(tmp_path: Path) -> N
         assert document["canary"] is None and document["served"] in run_bot(*args).stdout
     unknown = run_bot("flags", "explain", "nope", "1", "--flags", str(good), "--json")
     assert unknown.exit_code == 2 and unknown.stdout == ""
+    typo = run_bot("flags", "explain", "review-mistake", "1", "--flags", str(good))
+    assert typo.exit_code == 2 and "did you mean `review-mistakes`? (known: review-mistakes)" in typo.output
 
 
 def test_an_unknown_field_in_the_flag_file_gets_a_did_you_mean(tmp_path: Path) -> None:

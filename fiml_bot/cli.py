@@ -426,8 +426,9 @@ def _not_an_option(revision: str, direction: str) -> None:
 
 
 def _target(revision: str, current: str | None, direction: str) -> str | None:
-    """REVISION resolved against the database's `current` one, in the command's direction."""
-    from fiml_cms.errors import UsageError
+    """REVISION resolved against the database's `current` one, in the command's direction; the other
+    direction is a refusal naming the command to run instead (exit 1, the README's table)."""
+    from fiml_cms.errors import Refused
 
     from .storage import migrations_api
 
@@ -437,11 +438,11 @@ def _target(revision: str, current: str | None, direction: str) -> str | None:
     at, to = order.get(current, -1) if current else -1, order.get(target, -1) if target else -1
     if current in order or current is None:
         if direction == "upgrade" and to < at:
-            raise UsageError(
+            raise Refused(
                 f"{revision} ({target or 'base'}) is older than the database's {current}: use `fiml-bot db downgrade {revision}`"
             )
         if direction == "downgrade" and to > at:
-            raise UsageError(
+            raise Refused(
                 f"{revision} ({target}) is newer than the database's {current or 'base'}: use `fiml-bot db upgrade {revision}`"
             )
     return target
@@ -540,6 +541,11 @@ def progress_export(
         help='Export every learner into one bundle: {"schema_version": "1.0", "users": [...]}.',
     ),
     database: str | None = DatabaseOption,
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print what was exported (learners, file) as JSON (schemas/output/); needs a FILE, not -.",
+    ),
 ) -> None:
     """Write a learner's progress document, or with --all every learner's, as JSON validated against the schema.
 
@@ -547,7 +553,10 @@ def progress_export(
     Learners' stored data-provider keys are never exported (they are secrets; learners add them again).
     """
 
+    from fiml_cms.envelope import dumps
+
     from .documents import export_all, export_learner, write_document
+    from .documents.export_summary import ExportSummary
     from .documents.learners import resolve_learner
     from .storage import open_storage
 
@@ -561,18 +570,20 @@ def progress_export(
                 "give the learner and the file: fiml-bot progress export USER FILE (or --all FILE)"
             )
         user, file = targets[0], targets[1]
+    if as_json and file == "-":
+        raise UsageError(
+            "--json prints the summary on standard output, where - writes the document: give a FILE"
+        )
     with open_storage(_settings(None, database).database_url) as storage:
         document = (
             export_all(storage) if user is None else export_learner(storage, resolve_learner(storage, user))
         )
     write_document(file, document)
-    count = len(document["users"]) if user is None else 1
-    where = "standard output" if file == "-" else file
-    print(
-        f"exported {count} learner{'s' if count != 1 else ''} to {where} "
-        "(stored data-provider keys are not exported: learners add them again with /addkey)",
-        file=sys.stderr if file == "-" else sys.stdout,
-    )
+    summary = ExportSummary.of(document, file, bundle=user is None)
+    if as_json:
+        print(dumps("fiml-bot/progress-export", summary.as_json()))
+        return
+    print(summary.text(), file=sys.stderr if file == "-" else sys.stdout)
 
 
 @progress_app.command("import", epilog=example("fiml-bot progress import carol.json --dry-run"))

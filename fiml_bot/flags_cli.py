@@ -90,6 +90,11 @@ def explain(
     flags: Path | None = FlagsFileOption,
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the explanation as JSON (schemas/output/); a canary's learning outcomes are `fiml-bot canary status --json`.",
+    ),
 ) -> None:
     """Which variant a learner gets from a flag, and why: the context the bot evaluates it with (what it
     knows of the learner), their sticky bucket, the shares, the reason, and what they see."""
@@ -110,18 +115,15 @@ def explain(
         )
         explanation = feature_flags.explain(flag, learner, context)
         lessons = _content(content, database, required=False) if explanation.canary is not None else None
-        print(
-            explanation.render(
-                served(
-                    feature_flags,
-                    flag,
-                    learner,
-                    lessons,
-                    NoProgress() if records is None else records,
-                    context,
-                )
-            )
+        sees = served(
+            feature_flags, flag, learner, lessons, NoProgress() if records is None else records, context
         )
+    if as_json:
+        from fiml_cms.envelope import dumps
+
+        print(dumps("fiml-bot/flags-explain", explanation.as_json(sees)))
+        return
+    print(explanation.render(sees))
     if explanation.canary is not None and lessons is not None:
         print(_comparison(content, database, explanation.canary))
 

@@ -398,11 +398,19 @@ def reports(
 def show(
     spec: str = typer.Argument(..., metavar="LESSON@VERSION", autocompletion=completion.lesson_at_version),
     lessons: Path | None = LessonsOption,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the file with its tag, commit and blob as JSON (schemas/output/)."
+    ),
 ) -> None:
     """Print a published version's file exactly as tagged."""
-    from .commands.published import show as run_show
+    from .commands.published import find_shown, render_shown
 
-    data = run_show(_workspace(lessons), spec)
+    ws = _workspace(lessons)
+    shown = find_shown(ws, spec)
+    if as_json:
+        print(render_shown(ws, shown))
+        return
+    data = shown.data
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()

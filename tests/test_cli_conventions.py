@@ -5,6 +5,7 @@ a lesson's versions."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,23 @@ def test_every_help_shows_every_option_text_whole_at_80_columns() -> None:
         assert "…" not in text, f"{path} --help cuts a text:\n{text}"
         wide = [line for line in text.splitlines() if len(line) > 80]
         assert not wide, f"{path} --help is wider than 80 columns: {wide}"
+
+
+def test_every_option_text_is_shown_whole_at_80_columns() -> None:
+    """Wrapped is fine, cut is not: each option's help, every character in order, is in its command's
+    --help (wrapping adds only whitespace, also after a hyphen: `pre-` / `commit`)."""
+    checked = 0
+    for program, app in _apps():
+        root = typer.main.get_command(app)
+        for path, command in _commands(program, root):
+            with typer.Context(command, info_name=path, terminal_width=80, max_content_width=80) as ctx:
+                shown = "".join(command.get_help(ctx).split())
+            for param in command.params:
+                text = "".join((getattr(param, "help", None) or "").split())
+                if text and not getattr(param, "hidden", False):
+                    assert text in shown, f"{path}: the help of {param.name} is not shown whole:\n{shown}"
+                    checked += 1
+    assert checked > 100
 
 
 def test_help_in_a_real_80_column_terminal_keeps_long_words() -> None:
@@ -185,3 +203,94 @@ def test_the_reporting_commands_exit_1_for_findings(git_repo: Path) -> None:
     assert CliRunner().invoke(bot, ["flags", "check", "--flags", str(flags)]).exit_code == 1
     rollout = _write(git_repo / "deploy/rollout.yaml", "deployment:\n  environments: [blue]\n")
     assert CliRunner().invoke(bot, ["release", "check", "--config", str(rollout)]).exit_code == 1
+
+
+def test_refusals_of_the_state_exit_1_and_name_what_to_do(tmp_path: Path, git_repo: Path) -> None:
+    """The table's 1 also covers a refusal: the input was fine, the state does not allow it."""
+    from typer.testing import CliRunner
+
+    from fiml_bot.cli import app as bot
+
+    runner = CliRunner()
+    assert runner.invoke(bot, ["release", "init", str(tmp_path / "deploy")]).exit_code == 0
+    config = ["--config", str(tmp_path / "deploy" / "rollout.yaml")]
+    for words in (["promote"], ["pause"], ["resume"], ["abort", "--reason", "x"]):
+        result = runner.invoke(bot, ["release", *words, *config])
+        assert result.exit_code == 1, (words, result.output)
+        assert "no running release" in result.output or "no release is running" in result.output
+    assert runner.invoke(bot, ["release", "switch", "red", "10", *config]).exit_code == 2
+
+    url = f"sqlite:///{tmp_path / 'fiml.db'}"
+    _write(tmp_path / "fiml.db", "")  # an empty SQLite file: a database without a schema
+    empty = runner.invoke(bot, ["db", "downgrade", "base", "--database", url])
+    assert empty.exit_code == 1 and "nothing to downgrade" in empty.output
+    assert runner.invoke(bot, ["db", "upgrade", "--database", url, "--no-snapshot"]).exit_code == 0
+    document = _write(tmp_path / "ada.json", '{"schema_version": "1.0", "user_id": "telegram:1", "xp": -5}')
+    invalid = runner.invoke(bot, ["progress", "import", str(document), "--database", url])
+    assert invalid.exit_code == 1 and "not a valid progress document" in invalid.output
+    canary = ["--content", str(git_repo), "--database", url, "--flags", str(tmp_path / "flags.json")]
+    none = runner.invoke(bot, ["canary", "status", "what_is_a_market", *canary])
+    assert none.exit_code == 1 and "fiml-cms tag what_is_a_market --canary N" in none.output
+    typo = runner.invoke(bot, ["canary", "status", "what_is_a_markt", *canary])
+    assert typo.exit_code == 2 and "did you mean `what_is_a_market`?" in typo.output
+
+    assert cli("tag", "what_is_a_market").exit_code == 0
+    assert cli("archive", "--check").exit_code == 1  # the tagged version is not archived yet
+
+
+# --- did you mean: unknown fields, commands and options (difflib, as git and kubectl do) ------------
+def test_an_unknown_lesson_field_gets_a_did_you_mean(content_repo: Path) -> None:
+    lesson = content_repo / "content/lessons/what_is_a_market.yaml"
+    lesson.write_text(lesson.read_text(encoding="utf-8").replace("\ntitle:", "\ntitel:", 1), "utf-8")
+    result = cli("validate", str(lesson))
+    assert result.exit_code == 1
+    findings = [line for line in result.output.splitlines() if " error " in line]
+    assert len(findings) == 1, result.output  # one finding: no second one for the missing `title`
+    assert "unknown field `titel` in the lesson; did you mean `title`?" in findings[0]
+
+
+@pytest.mark.parametrize(
+    ("program", "words", "meant"),
+    [
+        ("fiml-cms", ["valdate"], "validate"),
+        ("fiml-cms", ["verisons", "x"], "versions"),
+        ("fiml-bot", ["doctr"], "doctor"),
+        ("fiml-bot", ["flags", "explian", "x", "y"], "explain"),
+        ("fiml-bot", ["db", "curent"], "current"),
+        ("fiml-bot", ["release", "promte"], "promote"),
+    ],
+)
+def test_an_unknown_command_gets_a_did_you_mean(program: str, words: list[str], meant: str) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(dict(_apps())[program], words)
+    assert result.exit_code == 2
+    typed = next(w for w in words if w not in ("flags", "db", "release"))
+    assert f"No such command '{typed}'. Did you mean '{meant}'?" in result.output
+
+
+def test_a_word_like_no_command_gets_no_guess() -> None:
+    from typer.testing import CliRunner
+
+    for _, app in _apps():
+        result = CliRunner().invoke(app, ["zzzzzz"])
+        assert result.exit_code == 2 and "No such command 'zzzzzz'." in result.output
+        assert "Did you mean" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("program", "words", "meant"),
+    [
+        ("fiml-cms", ["validate", "--jsn"], "--json"),
+        ("fiml-cms", ["show", "x@1.0.0", "--lesons", "l"], "--lessons"),
+        ("fiml-bot", ["db", "current", "--databse", "sqlite://"], "--database"),
+        ("fiml-bot", ["flags", "explain", "f", "u", "--flag", "x"], "--flags"),
+    ],
+)
+def test_an_unknown_option_gets_a_did_you_mean(program: str, words: list[str], meant: str) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(dict(_apps())[program], words)
+    assert result.exit_code == 2 and "No such option" in result.output
+    guess = re.search(r"\(Possible options: ([^)]*)\)|Did you mean (\S+)\?", result.output)
+    assert guess is not None and meant in (guess.group(1) or guess.group(2)).split(", "), result.output

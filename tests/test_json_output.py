@@ -4,27 +4,16 @@ output checked against its JSON Schema in schemas/output/."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import jsonschema_rs
 import pytest
 
-from .conftest import PROJECT, cli
+from fiml_cms.store import git_blob_sha
+from testing.output_schema import OUTPUT_SCHEMAS, conforms
 
-OUTPUT_SCHEMAS = PROJECT / "schemas" / "output"
-
-
-def conforms(text: str, name: str) -> dict:
-    document = json.loads(text)
-    envelope = json.loads((OUTPUT_SCHEMAS / "envelope.schema.json").read_text(encoding="utf-8"))
-    jsonschema_rs.validate(envelope, document)
-    schema = json.loads(
-        (OUTPUT_SCHEMAS / f"{name.replace('/', '-')}.schema.json").read_text(encoding="utf-8")
-    )
-    jsonschema_rs.validate(schema, document)
-    assert document["schema"] == name and document["version"] == 1
-    assert list(document)[:2] == ["schema", "version"]
-    return document
+from .conftest import cli
 
 
 def test_every_output_schema_is_valid_and_declares_the_envelope() -> None:
@@ -80,7 +69,7 @@ def test_json_and_another_format_disagree(content_repo: Path) -> None:
     assert result.exit_code == 2 and "disagree" in result.output
 
 
-@pytest.mark.parametrize("command", ["validate", "check", "diff", "archive", "versions"])
+@pytest.mark.parametrize("command", ["validate", "check", "diff", "archive", "versions", "show"])
 def test_json_is_offered(command: str) -> None:
     assert "--json" in cli(command, "--help").stdout
 
@@ -120,3 +109,54 @@ def test_db_snapshots_json(tmp_path: Path) -> None:
         bot, ["db", "snapshots", "--out", out, "--keep", "1", "--dry-run", "--json"]
     ).stdout
     assert len(conforms(pruned, "fiml-bot/db-snapshots")["would_delete"]) == 1
+
+
+def test_show_json_carries_the_tagged_bytes(git_repo: Path) -> None:
+    assert cli("tag", "what_is_a_market").exit_code == 0
+    tagged = subprocess.run(
+        ["git", "show", "lesson/what_is_a_market/v1.0.0:content/lessons/what_is_a_market.yaml"],
+        cwd=git_repo,
+        capture_output=True,
+        check=True,
+    ).stdout
+    lesson = git_repo / "content/lessons/what_is_a_market.yaml"
+    lesson.write_text("edited after the tag\n", "utf-8")  # the work tree is not what show reads
+    document = conforms(cli("show", "what_is_a_market@1.0.0", "--json").stdout, "fiml-cms/show")
+    assert document["lesson"] == "what_is_a_market" and document["lesson_version"] == "1.0.0"
+    assert document["tag"] == "lesson/what_is_a_market/v1.0.0" and not document["yanked"]
+    assert document["encoding"] == "utf-8" and document["content"].encode("utf-8") == tagged
+    assert document["blob"] == git_blob_sha(tagged)
+    assert cli("show", "what_is_a_market@9.9.9", "--json").exit_code == 2
+
+
+REPORTING = [
+    ("fiml-cms", "validate"),
+    ("fiml-cms", "check"),
+    ("fiml-cms", "diff"),
+    ("fiml-cms", "versions"),
+    ("fiml-cms", "show"),
+    ("fiml-cms", "archive"),
+    ("fiml-bot", "doctor"),
+    ("fiml-bot", "db current"),
+    ("fiml-bot", "db snapshots"),
+    ("fiml-bot", "release status"),
+    ("fiml-bot", "flags explain"),
+    ("fiml-bot", "canary status"),
+    ("fiml-bot", "progress export"),
+]
+
+
+@pytest.mark.parametrize(("program", "command"), REPORTING)
+def test_every_reporting_command_of_the_issue_takes_json_and_has_a_schema(program: str, command: str) -> None:
+    """Issue 27's list: each command that reports takes --json, and its output has a schema."""
+    import typer
+
+    from fiml_bot.cli import app as bot
+    from fiml_cms.cli import app as cms
+
+    node = typer.main.get_command(cms if program == "fiml-cms" else bot)
+    for word in command.split():
+        node = node.commands[word]  # type: ignore[attr-defined]
+    assert any("--json" in getattr(p, "opts", []) for p in node.params), f"{program} {command}"
+    name = f"{program}/{command.replace(' ', '-')}"
+    assert (OUTPUT_SCHEMAS / f"{name.replace('/', '-')}.schema.json").is_file(), name

@@ -116,9 +116,13 @@ def schema_problems(document: Any) -> list[Problem]:
 def _problems(error: SchemaError) -> list[Problem]:
     path, kind, node = error.path, error.kind, error.node or {}
     if kind == "AdditionalProperties":
-        allowed = ", ".join(sorted(node.get("properties", {})))
-        hint = f" (allowed here: {allowed})" if allowed else ""
-        return [Problem((*path, name), f"unknown field{hint}") for name in error.unexpected]
+        from fiml_cms.suggest import suggest
+
+        known = sorted(node.get("properties", {}))
+        hint = f" (allowed here: {', '.join(known)})" if known else ""
+        return [
+            Problem((*path, name), f"unknown field{suggest(name, known)}{hint}") for name in error.unexpected
+        ]
     if kind == "Required":
         return [Problem(path, f"the required field `{error.missing}` is missing")]
     if kind == "Type":

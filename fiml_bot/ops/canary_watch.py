@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fiml_cms.errors import ContentError
 from fiml_cms.flagfile import Canary
 
 from ..storage.canary_facts import SideFacts, side_facts, window_start
@@ -127,13 +126,14 @@ class CanaryWatch:
         return read_file(self.flags).canaries().get(self.lesson_id)
 
     def check(self, act: bool = True) -> Check:
-        """One look; with `act`, roll back or promote on the verdict. ContentError without a canary."""
-        canary = self.running()
+        """One look; with `act`, roll back or promote on the verdict. ContentError (1) or MissingInput (2) without a canary."""
+        from .canary_missing import no_canary
+        from .flags import read_file
+
+        canaries = read_file(self.flags).canaries()
+        canary = canaries.get(self.lesson_id)
         if canary is None:
-            raise ContentError(
-                f"{self.lesson_id} has no content canary in {self.flags}; "
-                f"start one with `fiml-cms tag {self.lesson_id} --canary N`"
-            )
+            raise no_canary(self.lesson_id, self.flags, self.content_root, canaries)
         verdict = assess(self.storage, canary, self.clock(), self.settings, self.abandon_after)
         if not act or canary.percent == 0:
             return Check(canary, verdict)

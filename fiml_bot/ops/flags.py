@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -137,7 +137,7 @@ def check_text(text: str, source: str) -> FlagSet:
     from fiml_cms.schema_errors import schema_errors
 
     for error in schema_errors(_flag_validator(), SCHEMA, data):
-        problems.append((error.path, error.message))
+        problems.extend(_schema_problems(error))
     if not problems:
         for name, rule in (data.get("$evaluators") or {}).items():
             problems.extend(_rule_problems(f"$evaluators.{name}", rule, ("$evaluators", name)))
@@ -156,6 +156,18 @@ def check_text(text: str, source: str) -> FlagSet:
     if problems:
         _raise_located(text, source, problems)
     return FlagSet(data, hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+
+
+def _schema_problems(error: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """A schema error as problems; an unknown field at its own key, with the likely one (difflib)."""
+    if error.kind != "AdditionalProperties" or not error.unexpected:
+        return [(error.path, error.message)]
+    from fiml_cms.suggest import suggest
+
+    known = sorted((error.node or {}).get("properties", {}))
+    return [
+        ((*error.path, name), f"unknown field {name!r}{suggest(name, known)}") for name in error.unexpected
+    ]
 
 
 def _raise_located(text: str, source: str, problems: list[tuple[tuple[Any, ...], str]]) -> NoReturn:
@@ -476,6 +488,22 @@ class Explanation:
             lines.append(f"learner sees: {served}")
         return "\n".join(lines)
 
+    def as_json(self, served: str | None = None) -> dict[str, Any]:
+        """`flags explain --json`'s payload: the same facts as `render`, each in a field of its own."""
+        return {
+            "flag": self.flag,
+            "learner": self.learner,
+            "context": dict(self.context),
+            "shares": [{"variant": variant, "percent": percent} for variant, percent in self.shares],
+            "bucket": self.bucket,
+            "variant": self.variant,
+            "value": self.value,
+            "reason": self.reason,
+            "error": self.error,
+            "canary": asdict(self.canary) if self.canary is not None else None,
+            "served": served,
+        }
+
 
 @dataclass
 class FeatureFlags:
@@ -510,8 +538,11 @@ class FeatureFlags:
         context = context or LearnerContext()
         definition = self.provider.flags.flags.get(flag)
         if definition is None:
+            from fiml_cms.suggest import suggest
+
+            known = sorted(self.provider.flags.flags)
             raise ConfigError(
-                f"no flag {flag!r} in {self.provider.flags.source}; known: {', '.join(sorted(self.provider.flags.flags)) or 'none'}"
+                f"no flag {flag!r} in {self.provider.flags.source}{suggest(flag, known)} (known: {', '.join(known) or 'none'})"
             )
         default = _default_for(definition)
         try:

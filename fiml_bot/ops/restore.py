@@ -34,7 +34,7 @@ from fiml_bot.storage import migrations_api
 from fiml_bot.storage.database import describe, parse_url
 
 from . import identity, recovery, snapshots
-from .errors import OpsError
+from .errors import OpsError, OpsRefused
 
 
 @dataclass(frozen=True)
@@ -194,12 +194,12 @@ def check_provenance(
     if manifest.database_id is None:
         if manifest.source == describe(url):
             return  # taken before databases had identities, from this database's URL
-        raise OpsError(
+        raise OpsRefused(
             f"{manifest.path} records no database identity and was taken from {manifest.source}, not "
             f"{describe(url)}: if it is this database's, pass --from-other-database"
         )
     if manifest.database_id != live_id:
-        raise OpsError(
+        raise OpsRefused(
             f"{manifest.path} is a snapshot of another database (identity {identity.short(manifest.database_id)}, "
             f"taken from {manifest.source}); this database is {identity.short(live_id)}: restoring it would "
             f"merge that database's learners into this one. Pass --from-other-database to do it anyway"

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from fiml_cms.errors import FimlError
+from fiml_cms.errors import FimlError, UsageError
 
 from . import analysis
 from .analysis import Counts
@@ -33,7 +33,10 @@ Check = Callable[[], "str | None"]  # None when fine, else what is wrong
 
 
 class ReleaseError(FimlError):
-    exit_code = 2
+    """The release's state refuses the command (another release running, none to promote, the new
+    color not ready or on another version): exit 1, as the README's table has a refusal."""
+
+    exit_code = 1
 
 
 class ReleaseRefused(FimlError):
@@ -409,7 +412,7 @@ class Release:
     def switch(self, color: str, percent: int) -> Split:
         """Give `color` `percent`% of learners by hand (the stable color keeps whoever is not moved)."""
         if color not in COLORS or not 0 <= percent <= 100:
-            raise ReleaseError(f"give blue or green and a percent from 0 to 100, got {color} {percent}")
+            raise UsageError(f"give blue or green and a percent from 0 to 100, got {color} {percent}")
         with locked(self.config.state):
             state = self.state()
             state.canary_percent = percent if color == state.canary else 100 - percent

@@ -67,15 +67,56 @@ def render_versions(lesson_id: str, rows: list[VersionRow], fmt: str) -> str:
     )
 
 
-def show(ws: Workspace, spec: str) -> bytes:
-    """The bytes of `LESSON@VERSION` exactly as published."""
+@dataclass(frozen=True)
+class Shown:
+    """One published version as `show` finds it: where it lives and its bytes as tagged."""
+
+    entry: Published
+    blob: str
+    data: bytes
+
+
+def find_shown(ws: Workspace, spec: str) -> Shown:
+    """`LESSON@VERSION` resolved to its published entry, blob sha and bytes."""
     lesson, sep, version = spec.partition("@")
     if not sep or not lesson or not version:
         raise UsageError(f"expected LESSON@VERSION, e.g. stock_basics@1.2.0, got {spec!r}")
     lesson_id = _lesson_id(ws, lesson)
     version = version.removeprefix("v")
     entry = _entry(ws, lesson_id, version)
-    return ws.backend.read(ws.backend.blob_sha(entry), entry)
+    blob = ws.backend.blob_sha(entry)
+    return Shown(entry, blob, ws.backend.read(blob, entry))
+
+
+def render_shown(ws: Workspace, shown: Shown) -> str:
+    """`show --json`: the version's file in the envelope, lossless: UTF-8 text as is, other bytes in
+    base64 (`encoding` says which), with the git blob sha to check it against."""
+    import base64
+
+    from ..envelope import dumps
+
+    entry = shown.entry
+    try:
+        content, encoding = shown.data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        content, encoding = base64.b64encode(shown.data).decode("ascii"), "base64"
+    rows = {row.version: row for row in list_versions(ws, entry.lesson_id) if row.published_as is None}
+    row = rows.get(entry.version)
+    return dumps(
+        "fiml-cms/show",
+        {
+            "lesson": entry.lesson_id,
+            "lesson_version": entry.version,
+            "date": entry.date,
+            "tag": entry.tag,
+            "commit": entry.commit,
+            "blob": shown.blob,
+            "yanked": bool(row and row.yanked),
+            "pending": bool(row and row.pending),
+            "encoding": encoding,
+            "content": content,
+        },
+    )
 
 
 def _entry(ws: Workspace, lesson_id: str, version: str) -> Published:

@@ -22,6 +22,7 @@ from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.events import Pressed
 from fiml_cms.config import load_settings
 from testing.fakebotapi import NO_LIMITS, FakeBotApi
+from testing.output_schema import conforms
 
 from ..conftest import cli, commit_all, replace_in
 from .driver import Clock, Learner, progress_of, xp_of
@@ -297,6 +298,17 @@ def test_flags_explain_agrees_with_what_each_learner_is_served(published: Path, 
             expected = "1.1.0" if "variant: on" in result.output else "1.0.0"
             assert f"learner sees: {LESSON} {expected} when they start it" in result.output
     assert "canary: lesson what_is_a_market 1.1.0 for 40 % of new starts, else 1.0.0" in result.output
+    chat = chats[0]
+    as_json = CliRunner().invoke(
+        bot_app,
+        ["flags", "explain", f"canary.{LESSON}", str(chat), "--content", str(published)]
+        + ["--database", sqlite_url, "--json"],
+        env={"FIML_FLAGS_FILE": ""},
+    )
+    document = conforms(as_json.stdout, "fiml-bot/flags-explain")
+    assert document["canary"] == {"lesson": LESSON, "version": "1.1.0", "stable": "1.0.0", "percent": 40}
+    assert document["served"].startswith(f"{LESSON} {served[chat]} (started before")
+    assert (document["variant"] == "on") == (served[chat] == "1.1.0")
     checked = CliRunner().invoke(
         bot_app, ["flags", "check", "--content", str(published)], env={"FIML_FLAGS_FILE": ""}
     )

@@ -21,6 +21,7 @@ from fiml_bot.ops.metrics import BotMetrics
 from fiml_bot.tutor.callbacks import encode
 from fiml_bot.tutor.events import Pressed
 from fiml_bot.tutor.features import REVIEW_MISTAKES
+from testing.output_schema import conforms
 
 from .driver import Learner, make_tutor
 
@@ -229,6 +230,41 @@ def test_flags_check_and_explain_commands(tmp_path: Path) -> None:
     assert f"{bad}:1:64: flag 'x': defaultVariant 'off' is not one of its variants (on)" in result.output
     assert run_bot("flags", "check", "--flags", str(tmp_path / "missing.json")).exit_code == 2
     assert run_bot("flags", "check", env={"FIML_FLAGS_FILE": str(good)}).exit_code == 0
+
+
+def test_flags_explain_json_matches_its_schema_and_the_text(tmp_path: Path) -> None:
+    good = tmp_path / "flags.json"
+    good.write_text(json.dumps(flag_file(20), indent=2), encoding="utf-8")
+    inside = next(n for n in range(1000) if bucket(REVIEW_MISTAKES, f"telegram:{n}") < 20)
+    outside = next(n for n in range(1000) if bucket(REVIEW_MISTAKES, f"telegram:{n}") >= 20)
+    for learner, variant in ((inside, "on"), (outside, "off")):
+        args = ("flags", "explain", REVIEW_MISTAKES, str(learner), "--flags", str(good))
+        result = run_bot(*args, "--json")
+        assert result.exit_code == 0, result.output
+        document = conforms(result.stdout, "fiml-bot/flags-explain")
+        assert document["learner"] == f"telegram:{learner}" and document["variant"] == variant
+        assert document["value"] is (variant == "on")
+        assert document["bucket"] == bucket(REVIEW_MISTAKES, f"telegram:{learner}")
+        assert document["shares"] == [{"variant": "on", "percent": 20}, {"variant": "off", "percent": 80}]
+        assert document["canary"] is None and document["served"] in run_bot(*args).stdout
+    unknown = run_bot("flags", "explain", "nope", "1", "--flags", str(good), "--json")
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+    typo = run_bot("flags", "explain", "review-mistake", "1", "--flags", str(good))
+    assert typo.exit_code == 2 and "did you mean `review-mistakes`? (known: review-mistakes)" in typo.output
+
+
+def test_an_unknown_field_in_the_flag_file_gets_a_did_you_mean(tmp_path: Path) -> None:
+    data = flag_file(20)
+    data["flags"][REVIEW_MISTAKES]["targetting"] = data["flags"][REVIEW_MISTAKES].pop("targeting")
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    result = run_bot("flags", "check", "--flags", str(path))
+    assert result.exit_code == 1
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if '"targetting"' in text)
+    assert (
+        f"{path}:{line}:7: unknown field 'targetting'; did you mean `targeting`? "
+        f"[$.flags.{REVIEW_MISTAKES}.targetting]" in result.output
+    )
 
 
 def test_the_projects_flag_file_ships_the_review_step_dark() -> None:

@@ -52,6 +52,7 @@ from fiml_cms import yamlfile
 from fiml_cms.config import load_settings
 from fiml_cms.errors import ContentError, UsageError
 from fiml_cms.lesson import ChangelogEntry
+from testing.output_schema import conforms
 
 from ..conftest import cli, commit_all
 
@@ -274,6 +275,17 @@ def test_exports_are_valid_documents_and_bundles() -> None:
         "console:local",
         ADA,
     ]
+
+
+def test_an_unknown_field_gets_a_did_you_mean() -> None:
+    storage = MemoryStorage()
+    seed(storage)
+    document = export_learner(storage, ADA)
+    document["lesons"] = document.pop("lessons")
+    document["gamification"]["zzzzzz"] = 1
+    problems = {".".join(map(str, p.path)): p.message for p in schema_problems(document)}
+    assert problems["lesons"].startswith("unknown field; did you mean `lessons`? (allowed here: ")
+    assert problems["gamification.zzzzzz"].startswith("unknown field (allowed here: ")  # nothing like it
 
 
 # -- export and import --------------------------------------------------------------------------
@@ -1150,6 +1162,24 @@ def test_cli_round_trip_of_one_learner(databases: tuple[str, str], tmp_path: Pat
     result = fiml_bot("progress", "import", str(out), "--database", target)
     assert result.exit_code == 0 and "already up to date" in result.stdout
     assert stored(target) == before
+
+
+def test_progress_export_json_says_what_it_exported(databases: tuple[str, str], tmp_path: Path) -> None:
+    source, _ = databases
+    out = tmp_path / "ada.json"
+    result = fiml_bot("progress", "export", ADA, str(out), "--database", source, "--json")
+    assert result.exit_code == 0, result.output
+    summary = conforms(result.stdout, "fiml-bot/progress-export")
+    assert summary["learners"] == [ADA] and summary["count"] == 1 and not summary["bundle"]
+    assert summary["file"] == str(out) and json.loads(out.read_text(encoding="utf-8"))["user_id"] == ADA
+    everyone = tmp_path / "all.json"
+    result = fiml_bot("progress", "export", "--all", str(everyone), "--database", source, "--json")
+    summary = conforms(result.stdout, "fiml-bot/progress-export")
+    bundle = json.loads(everyone.read_text(encoding="utf-8"))
+    assert summary["learners"] == [d["user_id"] for d in bundle["users"]] == [ADA, "telegram:2"]
+    assert summary["bundle"] and summary["schema_version"] == bundle["schema_version"]
+    refused = fiml_bot("progress", "export", "--all", "-", "--database", source, "--json")
+    assert refused.exit_code == 2 and "give a FILE" in refused.output and refused.stdout == ""
 
 
 def test_cli_round_trip_of_every_learner_through_stdout_and_stdin(databases: tuple[str, str]) -> None:

@@ -15,6 +15,7 @@ from fiml_bot.release.analysis import Counts, Limits, Scrape, increase, judge, p
 from fiml_bot.release.controller import Hooks, Release, ReleaseError, ReleaseRefused
 from fiml_bot.release.haproxy import Split
 from fiml_bot.release.wiring import textfile_exporter
+from fiml_cms.errors import UsageError
 from testing.release.cluster import rollout_yaml
 
 PHASES = """
@@ -216,7 +217,7 @@ def test_manual_steps_are_idempotent(world: World) -> None:
     assert world.haproxy.now == Split("blue", "green", 30)
     release.switch("blue", 100)
     assert world.haproxy.now == Split("blue", "green", 0)
-    with pytest.raises(ReleaseError):
+    with pytest.raises(UsageError):
         release.switch("red", 10)
     state = release.start("2.0.0", follow=False)
     release.manual_promote()
@@ -514,6 +515,11 @@ def test_pause_resume_and_status_from_the_command_line(world: World) -> None:
     world.release().abort("by hand")
     result = runner.invoke(app, ["release", "pause", *config])
     assert result.exit_code == 1 and "no release is running (status: rolled_back)" in result.output
+    # the table: a refusal of the release's state is 1, a mistaken argument 2 (issue 27)
+    promote = runner.invoke(app, ["release", "promote", *config])
+    assert promote.exit_code == 1 and "no running release to promote (status: rolled_back)" in promote.output
+    switch = runner.invoke(app, ["release", "switch", "red", "10", *config])
+    assert switch.exit_code == 2 and "give blue or green" in switch.output
 
 
 def test_a_phase_with_pause_waits_for_resume_like_argos_pause_step(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def shown(source: str) -> str:
 
 
 def rehearse(source: str, settings: Any) -> Rehearsal:
-    from .commands import doctor_content
+    from ..cli.ops import doctor_content
 
     content, reason = doctor_content(settings)
     remove_interrupted_workspaces()

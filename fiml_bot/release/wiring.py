@@ -31,7 +31,8 @@ def readiness(address: str, timeout: float) -> str | None:
 
 
 def doctor_check(settings: Any) -> str | None:
-    from ..ops import commands, doctor
+    from ..cli import ops as commands
+    from ..ops import doctor
 
     try:
         report = commands.run_doctor(settings)
@@ -45,7 +46,7 @@ def doctor_check(settings: Any) -> str | None:
 def migrate_with_snapshot(settings: Any) -> tuple[str | None, str | None]:
     """Snapshot, then upgrade the shared database to this code's head (expand-only, so the stable
     color keeps running inside its schema window)."""
-    from ..ops import commands
+    from ..cli import ops as commands
     from ..storage import migrations_api
 
     url = settings.database_url

@@ -36,7 +36,7 @@ release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml
 
 
 def _release(config: Path, content: Path | None = None, database: str | None = None) -> Any:
-    from .wiring import build
+    from ..release.wiring import build
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return build(config, content, database, out=lambda line: print(line, flush=True))
@@ -48,7 +48,7 @@ def _same_webhook_path(loaded: Any) -> None:
     import os
     from urllib.parse import urlsplit
 
-    from .config import RolloutConfigError
+    from ..release.config import RolloutConfigError
 
     url = os.environ.get("FIML_WEBHOOK_URL", "").strip()
     path = (urlsplit(url).path or "/") if url else None
@@ -64,7 +64,7 @@ def _same_webhook_path(loaded: Any) -> None:
 @release_errors
 def check(config: Path = ConfigOption) -> None:
     """Validate the rollout file; every problem with its line, column and field."""
-    from . import config as config_
+    from ..release import config as config_
 
     loaded = config_.load(config)
     _same_webhook_path(loaded)
@@ -88,7 +88,7 @@ def check(config: Path = ConfigOption) -> None:
 @release_errors
 def render(config: Path = ConfigOption) -> None:
     """Write HAProxy's configuration and the split's map file from the rollout file and the recorded state."""
-    from . import haproxy
+    from ..release import haproxy
 
     release = _release(config)
     _same_webhook_path(release.config)
@@ -121,7 +121,7 @@ def start(
 
     Runs until the release is promoted (exit 0) or rolled back (exit 1). Run it again after a crash: it resumes.
     """
-    from .state import PROMOTED
+    from ..release.state import PROMOTED
 
     state = _release(config, content, database).start(version, migrate=migrate)
     raise typer.Exit(0 if state.status == PROMOTED else 1)
@@ -133,7 +133,7 @@ def status(
     config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json", help="The state as JSON.")
 ) -> None:
     """The release's state, the split HAProxy routes by right now, and each replica as HAProxy sees it."""
-    from .haproxy import HaproxyError
+    from ..release.haproxy import HaproxyError
 
     release = _release(config)
     state = release.state()
@@ -239,8 +239,8 @@ def switch(
 @release_errors
 def health(color: str = typer.Argument(..., metavar="COLOR"), config: Path = ConfigOption) -> None:
     """Step 2: every replica of COLOR answers /readyz, and HAProxy sees it UP. Exit 1 otherwise."""
-    from .haproxy import HaproxyError
-    from .wiring import readiness
+    from ..release.haproxy import HaproxyError
+    from ..release.wiring import readiness
 
     release = _release(config)
     if color not in release.config.environments:
@@ -269,7 +269,7 @@ def alert(
     severity: str = typer.Option("warning", "--severity"),
 ) -> None:
     """Step 6: tell the team (FIML_ALERT_WEBHOOK_URL, Alertmanager's payload); exit 1 if it was not delivered."""
-    from .wiring import alert_sender
+    from ..release.wiring import alert_sender
 
     send = alert_sender()
     if send is None:
@@ -288,7 +288,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace files that are already there."),
 ) -> None:
     """Write the deployment templates: rollout.yaml, haproxy.cfg, Prometheus rules and scrape configuration."""
-    from .scaffold import write_templates
+    from ..release.scaffold import write_templates
 
     for item in write_templates(folder, force):
         print(f"{'replaced' if item.replaced else 'wrote'} {item.path}")

@@ -12,7 +12,7 @@ import typer
 from fiml_cms.error_handler import handle_errors
 
 if TYPE_CHECKING:
-    from .bootstrap import BotSettings
+    from ..bootstrap import BotSettings
 
 user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
 
@@ -46,8 +46,8 @@ def bot_settings(
 
     Every command that touches the database gets its URL here, so this is where an interrupted
     `db restore`'s leftovers are cleared, before the command does anything (`ops/recovery.py`)."""
-    from .bootstrap import BotSettings
-    from .ops.recovery import recover_quietly
+    from ..bootstrap import BotSettings
+    from ..ops.recovery import recover_quietly
 
     settings = BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)
     recover_quietly(settings.database_url)

@@ -13,11 +13,11 @@ import typer
 from fiml_cms.clikit import example, new_app, run_app, version_option
 from fiml_cms.errors import UsageError
 
-from . import __version__
-from .cli_options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
-from .cli_options import bot_settings as _settings
-from .flags_cli import flags_app
-from .keys.cli import keys_app
+from .. import __version__
+from .flags import flags_app
+from .keys import keys_app
+from .options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
+from .options import bot_settings as _settings
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -32,7 +32,7 @@ def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
 def _storable(option: str, value: str) -> None:
     """A name from the command line the database can store (argv bytes that are not UTF-8 arrive as
     lone surrogates), else a usage error naming the option."""
-    from .documents.files import text_problem
+    from ..documents.files import text_problem
 
     problem = text_problem(value)
     if problem is not None:
@@ -58,9 +58,9 @@ def chat(
     ),
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
-    from .adapters.console import ConsoleChat
-    from .bootstrap import build, chat_fetches, start_background
-    from .launch import learner_keys, terminal_market_data
+    from ..adapters.console import ConsoleChat
+    from ..bootstrap import build, chat_fetches, start_background
+    from ..launch import learner_keys, terminal_market_data
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _storable("--user", user)
@@ -126,8 +126,8 @@ def run(
 
     The token comes from FIML_TELEGRAM_TOKEN; in webhook mode the secret token from FIML_WEBHOOK_SECRET.
     """
-    from .launch import run_bot, telegram_settings
-    from .redaction import configure_logging
+    from ..launch import run_bot, telegram_settings
+    from ..redaction import configure_logging
 
     telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
     configure_logging([telegram.token, telegram.secret])
@@ -152,8 +152,8 @@ def rescore(
     """
     import difflib
 
-    from .bootstrap import open_content, open_units, policy_settings, require_lessons
-    from .tutor.engine import Tutor
+    from ..bootstrap import open_content, open_units, policy_settings, require_lessons
+    from ..tutor.engine import Tutor
 
     settings = _settings(content, database)
     lessons = require_lessons(open_content(settings))
@@ -222,7 +222,7 @@ def notify(
     messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
     update in the chat). Learners who blocked the bot are marked inactive.
     """
-    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
 
     quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False, lessons=lessons)
@@ -270,9 +270,9 @@ def announce(
     """
     import datetime as dt
 
-    from . import announce as announcing
-    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
-    from .tutor.features import NoFeatures
+    from .. import announce as announcing
+    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..tutor.features import NoFeatures
 
     if not text.strip():
         raise UsageError("the announcement is empty: give its text")
@@ -324,9 +324,9 @@ def remind(
     """
     import datetime as dt
 
-    from . import reminders
-    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
-    from .tutor.reminders import ReminderPolicy, parse_quiet_hours
+    from .. import reminders
+    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..tutor.reminders import ReminderPolicy, parse_quiet_hours
 
     try:
         start, end = parse_quiet_hours(quiet_hours)
@@ -358,8 +358,8 @@ def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
     """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
     import os
 
-    from .ops.flags import FeatureFlags, FlagFileProvider, read_file
-    from .ops.runtime import flags_path
+    from ..ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from ..ops.runtime import flags_path
 
     path = flags if flags is not None else flags_path(content, os.environ)
     loaded = read_file(path)
@@ -371,7 +371,7 @@ def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
 
 def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
-    from .adapters.notify_sender import paid_cost
+    from ..adapters.notify_sender import paid_cost
 
     messages, stars = paid_cost(notices)
     print(
@@ -398,9 +398,9 @@ def db_upgrade(
     no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
 ) -> None:
     """Migrate the database up to REVISION (default: the newest): snapshot first, doctor after."""
-    from .ops import commands as ops
-    from .ops.doctor import render_text
-    from .storage import migrations_api
+    from ..ops.doctor import render_text
+    from ..storage import migrations_api
+    from . import ops
 
     settings = _settings(content, database)
     url = settings.database_url
@@ -429,7 +429,7 @@ def _target(revision: str, current: str | None, direction: str) -> str | None:
     """REVISION resolved against the database's `current` one, in the command's direction."""
     from fiml_cms.errors import UsageError
 
-    from .storage import migrations_api
+    from ..storage import migrations_api
 
     _not_an_option(revision, direction)
     target = migrations_api.resolve(revision, current)
@@ -465,10 +465,10 @@ def db_downgrade(
     """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
     from fiml_cms.errors import Refused
 
-    from .ops import commands as ops
-    from .ops.schema_loss import downgrade_loss
-    from .storage import migrations_api
-    from .storage.database import describe
+    from ..ops.schema_loss import downgrade_loss
+    from ..storage import migrations_api
+    from ..storage.database import describe
+    from . import ops
 
     _not_an_option(revision, "downgrade")
     settings = _settings(content, database)
@@ -500,7 +500,7 @@ def db_current(
     """Print the database's schema revision, the newest one and the window of revisions this code runs on."""
     from fiml_cms.envelope import dumps
 
-    from .ops.schema_status import schema_status
+    from ..ops.schema_status import schema_status
 
     status = schema_status(_settings(None, database).database_url)
     if as_json:
@@ -513,7 +513,7 @@ def db_current(
 
 
 def _register_ops() -> None:
-    from .ops.commands import register
+    from .ops import register
 
     register(db_app, app)
 
@@ -547,9 +547,9 @@ def progress_export(
     Learners' stored data-provider keys are never exported (they are secrets; learners add them again).
     """
 
-    from .documents import export_all, export_learner, write_document
-    from .documents.learners import resolve_learner
-    from .storage import open_storage
+    from ..documents import export_all, export_learner, write_document
+    from ..documents.learners import resolve_learner
+    from ..storage import open_storage
 
     if all_learners:
         if len(targets) != 1:
@@ -606,10 +606,10 @@ def progress_import(
     one transaction: an invalid document writes nothing (exit 1). A document whose learner already
     exists with other data is refused unless --as USER or --force.
     """
-    from .documents import apply_import, needs_migration, prepare_import, read_document
-    from .documents.learners import known_learners, learner_reference
-    from .documents.ownership import retarget
-    from .storage import open_storage
+    from ..documents import apply_import, needs_migration, prepare_import, read_document
+    from ..documents.learners import known_learners, learner_reference
+    from ..documents.ownership import retarget
+    from ..storage import open_storage
 
     document = read_document(file)
     if as_user is not None:
@@ -631,7 +631,7 @@ def _migration_content(content: Path | None, database: str | None) -> Any:
     none and none was asked for."""
     from fiml_cms.errors import FimlError
 
-    from .bootstrap import open_content
+    from ..bootstrap import open_content
 
     if content is not None and not content.is_dir():
         raise UsageError(f"--content {content}: no such folder")
@@ -652,8 +652,8 @@ app.add_typer(keys_app, name="keys")
 
 
 def _register_release() -> None:
-    from .canary_cli import canary_app
-    from .release.cli import release_app
+    from .canary import canary_app
+    from .release import release_app
 
     app.add_typer(release_app, name="release")
     app.add_typer(canary_app, name="canary")

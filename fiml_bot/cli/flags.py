@@ -13,8 +13,8 @@ import typer
 
 from fiml_cms.clikit import example
 
-from .cli_options import ContentOption, DatabaseOption, user_errors
-from .cli_options import bot_settings as _settings
+from .options import ContentOption, DatabaseOption, user_errors
+from .options import bot_settings as _settings
 
 flags_app = typer.Typer(
     help="Feature flags (flagd's flag-file format, deploy/flags.json): check the file, explain a learner's variant.",
@@ -30,7 +30,7 @@ FlagsFileOption = typer.Option(
 def _flags_file(flags: Path | None, content: Path | None) -> Path:
     import os
 
-    from .ops.runtime import flags_path
+    from ..ops.runtime import flags_path
 
     if flags is not None:
         return flags
@@ -40,7 +40,7 @@ def _flags_file(flags: Path | None, content: Path | None) -> Path:
 def _content(content: Path | None, database: str | None, required: bool) -> Any:
     from fiml_cms.errors import FimlError
 
-    from .bootstrap import open_content
+    from ..bootstrap import open_content
 
     try:
         return open_content(_settings(content, database, preview=None))
@@ -63,8 +63,8 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
     """
     from fiml_cms.errors import MissingInput
 
-    from .ops.flag_report import CheckResult, canary_notes
-    from .ops.flags import FlagFileError, read_file
+    from ..ops.flag_report import CheckResult, canary_notes
+    from ..ops.flags import FlagFileError, read_file
 
     path = _flags_file(flags, content)
     if not path.exists():
@@ -93,10 +93,10 @@ def explain(
 ) -> None:
     """Which variant a learner gets from a flag, and why: the context the bot evaluates it with (what it
     knows of the learner), their sticky bucket, the shares, the reason, and what they see."""
-    from .documents.learners import learner_reference
-    from .ops.flag_report import NoProgress, served
-    from .ops.flags import FeatureFlags, FlagFileProvider, read_file
-    from .tutor.features import LearnerContext, learner_context
+    from ..documents.learners import learner_reference
+    from ..ops.flag_report import NoProgress, served
+    from ..ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from ..tutor.features import LearnerContext, learner_context
 
     feature_flags = FeatureFlags(FlagFileProvider(read_file(_flags_file(flags, content))))
     with _records(content, database) as records:
@@ -130,10 +130,10 @@ def _comparison(content: Path | None, database: str | None, canary: Any) -> str:
     """The canary judged by its learners (as `fiml-bot canary status`), or why it cannot be."""
     from fiml_cms.errors import FimlError
 
-    from .ops.canary_stats import render
-    from .ops.canary_watch import assess
-    from .storage import open_storage
-    from .tutor.ports import StorageUnavailable
+    from ..ops.canary_stats import render
+    from ..ops.canary_watch import assess
+    from ..storage import open_storage
+    from ..tutor.ports import StorageUnavailable
 
     try:
         with open_storage(_settings(content, database).database_url) as storage:
@@ -150,8 +150,8 @@ def _records(content: Path | None, database: str | None) -> Iterator[Any]:
     """The progress records to explain with (read only); None, with a note, when there is no database."""
     from fiml_cms.errors import FimlError
 
-    from .storage import open_storage
-    from .tutor.ports import StorageUnavailable
+    from ..storage import open_storage
+    from ..tutor.ports import StorageUnavailable
 
     try:
         storage = open_storage(_settings(content, database).database_url)

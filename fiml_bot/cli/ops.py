@@ -15,8 +15,8 @@ import typer
 from fiml_cms.clikit import example
 from fiml_cms.errors import FimlError, MissingInput
 
-from ..cli_options import ContentOption, DatabaseOption, user_errors
-from ..cli_options import bot_settings as _settings
+from .options import ContentOption, DatabaseOption, user_errors
+from .options import bot_settings as _settings
 
 FolderOption = typer.Option(
     None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots)."
@@ -35,7 +35,7 @@ def doctor_content(settings: Any) -> tuple[Any, str | None]:
 
 def run_doctor(settings: Any) -> Any:
     """The doctor's report on the settings' database and content (content checks skipped without content)."""
-    from . import doctor
+    from ..ops import doctor
 
     content, reason = doctor_content(settings)
     report = doctor.run(settings.database_url, content)
@@ -46,8 +46,8 @@ def run_doctor(settings: Any) -> Any:
 
 def take_snapshot(url: str, folder: Path | None, label: str, content: Path | None = None) -> Any:
     """A snapshot; before a migration (label `pre-...`) a failure says how to go on without one."""
-    from . import snapshots
-    from .errors import OpsError
+    from ..ops import snapshots
+    from ..ops.errors import OpsError
 
     try:
         return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
@@ -101,14 +101,14 @@ def send_alert(name: str, severity: str, summary: str, description: str = "") ->
     A command is about to exit, so the send is flushed, bounded: a down receiver costs at most a few
     seconds and never changes the command's exit code.
     """
-    from .alerts import Alert
+    from ..ops.alerts import Alert
 
     post_alert(Alert(name, severity, summary, description))
 
 
 def post_alert(alert: Any) -> None:
     """`send_alert` for a ready Alert (a resolved one too)."""
-    from .alerts import AlertConfigError, from_env
+    from ..ops.alerts import AlertConfigError, from_env
 
     try:
         sender = from_env()
@@ -126,8 +126,8 @@ def doctor_alert(database_url: str, problems: int, details: str) -> None:
     (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron)."""
     import os
 
-    from . import alert_memory
-    from .alerts import Alert
+    from ..ops import alert_memory
+    from ..ops.alerts import Alert
 
     if not os.environ.get("FIML_ALERT_WEBHOOK_URL", "").strip():
         return
@@ -195,7 +195,7 @@ def db_snapshots(
 ) -> None:
     """List the snapshots, oldest first, with the database each came from; with --keep N delete all but
     the newest N of each source database. Unreadable manifests are listed and skipped."""
-    from . import identity, snapshots
+    from ..ops import identity, snapshots
 
     folder = snapshots.snapshot_folder(out=out)
     pruned = snapshots.prune(folder, keep, dry_run=dry_run) if keep is not None else []
@@ -238,7 +238,7 @@ def db_restore(
     snapshotted (label pre-restore). Killed at any instant, the restore leaves the database as it was
     or fully restored; the next fiml-bot command clears what it left.
     """
-    from . import restore, snapshots
+    from ..ops import restore, snapshots
 
     settings = _settings(content, database)
     report = restore.restore(
@@ -272,7 +272,7 @@ def db_rehearse(
 
     Exits 1 if any learner lost XP or completions, or the doctor found problems on the copy.
     """
-    from . import rehearse
+    from ..ops import rehearse
 
     settings = _settings(content, database)
     result = rehearse.rehearse(source or settings.database_url, settings)
@@ -300,7 +300,7 @@ def doctor_command(
     """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
     from fiml_bot.tutor.ports import StorageUnavailable
 
-    from . import doctor, doctor_against
+    from ..ops import doctor, doctor_against
 
     settings = _settings(content, database)
     try:

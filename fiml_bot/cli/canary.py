@@ -59,7 +59,7 @@ def _watch(
     abandon_hours: float,
     promote: bool,
 ) -> Any:
-    from ..bootstrap import open_units
+    from ..opening import open_units
     from ..ops.canary_stats import Settings
     from ..ops.canary_watch import CanaryWatch
     from ..ops.runtime import flags_path

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,6 +17,11 @@ from .flags import flags_app
 from .keys import keys_app
 from .options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
 from .options import bot_settings as _settings
+
+if TYPE_CHECKING:
+    from ..content import LessonContent
+    from ..launch import NotifyRun
+    from ..notify import Notice
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -58,32 +62,11 @@ def chat(
     ),
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
-    from ..adapters.console import ConsoleChat
-    from ..bootstrap import build, chat_fetches, start_background
-    from ..launch import learner_keys, terminal_market_data
+    from ..launch import run_chat
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _storable("--user", user)
-    settings = _settings(content, database, preview=preview, lessons=lessons)
-    parts = build(settings, auto_upgrade=True)
-    parts.content.fetch = chat_fetches(fetch, settings)
-    tutor = parts.tutor
-    learner = f"console:{user}"
-    vault, keys = learner_keys(settings)
-    market = terminal_market_data(parts, vault)
-    interactive = sys.stdin.isatty()
-    chat_ = ConsoleChat(
-        lambda event: tutor.handle(learner, event, name=user),
-        render=lambda message: market.text(message, learner),
-        commands=lambda name, argument: market.run(keys.handle(learner, name, argument)),
-        secret_input=getpass.getpass if interactive else None,
-    )
-    refresher = start_background(parts, settings)
-    try:
-        code = chat_.run(sys.stdin, interactive=interactive)
-    finally:
-        refresher.stop()
-        market.close()
+    code = run_chat(_settings(content, database, preview=preview, lessons=lessons), user, fetch=fetch)
     raise typer.Exit(code)
 
 
@@ -152,7 +135,7 @@ def rescore(
     """
     import difflib
 
-    from ..bootstrap import open_content, open_units, policy_settings, require_lessons
+    from ..opening import open_content, open_units, policy_settings, require_lessons
     from ..tutor.engine import Tutor
 
     settings = _settings(content, database)
@@ -236,7 +219,7 @@ def notify(
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
     require_token(job.token)
-    if paid_broadcast and not _accept_paid_cost(selected, yes):
+    if paid_broadcast and not _accept_paid_cost(job, selected, yes):
         raise typer.Exit(1)
     report = job.send(selected, rate=rate, paid=paid_broadcast)
     print(report.summary())
@@ -369,11 +352,9 @@ def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
     return FeatureFlags(FlagFileProvider(loaded))
 
 
-def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
+def _accept_paid_cost(job: NotifyRun, notices: list[Notice], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
-    from ..adapters.notify_sender import paid_cost
-
-    messages, stars = paid_cost(notices)
+    messages, stars = job.paid_cost(notices)
     print(
         f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
         "with allow_paid_broadcast, taken from the bot's balance)"
@@ -399,52 +380,26 @@ def db_upgrade(
 ) -> None:
     """Migrate the database up to REVISION (default: the newest): snapshot first, doctor after."""
     from ..ops.doctor import render_text
-    from ..storage import migrations_api
-    from . import ops
+    from ..services.schema import upgrade
+    from .ops import describe_snapshot
 
-    settings = _settings(content, database)
-    url = settings.database_url
-    before = migrations_api.current(url)
-    target = _target(revision, before, "upgrade")  # checked before the snapshot: a typo costs nothing
-    if before is not None and before != target and not no_snapshot:
-        print(
-            f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-upgrade', settings.content))}"
-        )
-    migrations_api.upgrade(url, target or "base")
-    print(f"database at {migrations_api.current(url)}")
-    report = ops.run_doctor(settings)
-    print(f"running doctor after the upgrade:\n{render_text(report)}")
-    raise typer.Exit(report.exit_code)
+    _not_an_option(revision, "upgrade")
+    done = upgrade(
+        _settings(content, database),
+        revision,
+        snapshot=not no_snapshot,
+        on_snapshot=lambda manifest: print(f"snapshot {describe_snapshot(manifest)}"),
+    )
+    print(f"database at {done.after}")
+    if done.doctor is not None:  # asked for (the default)
+        print(f"running doctor after the upgrade:\n{render_text(done.doctor)}")
+        raise typer.Exit(done.doctor.exit_code)
 
 
 def _not_an_option(revision: str, direction: str) -> None:
     """The command takes unknown options as a revision (for `-1`): a `--word` is a mistyped option."""
-    from fiml_cms.errors import UsageError
-
     if revision.startswith("--"):
         raise UsageError(f"No such option: {revision} (see `fiml-bot db {direction} --help`)")
-
-
-def _target(revision: str, current: str | None, direction: str) -> str | None:
-    """REVISION resolved against the database's `current` one, in the command's direction."""
-    from fiml_cms.errors import UsageError
-
-    from ..storage import migrations_api
-
-    _not_an_option(revision, direction)
-    target = migrations_api.resolve(revision, current)
-    order = {r: i for i, r in enumerate(migrations_api.chain())}
-    at, to = order.get(current, -1) if current else -1, order.get(target, -1) if target else -1
-    if current in order or current is None:
-        if direction == "upgrade" and to < at:
-            raise UsageError(
-                f"{revision} ({target or 'base'}) is older than the database's {current}: use `fiml-bot db downgrade {revision}`"
-            )
-        if direction == "downgrade" and to > at:
-            raise UsageError(
-                f"{revision} ({target}) is newer than the database's {current or 'base'}: use `fiml-bot db upgrade {revision}`"
-            )
-    return target
 
 
 @db_app.command(
@@ -463,32 +418,18 @@ def db_downgrade(
     ),
 ) -> None:
     """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
-    from fiml_cms.errors import Refused
-
-    from ..ops.schema_loss import downgrade_loss
-    from ..storage import migrations_api
-    from ..storage.database import describe
-    from . import ops
+    from ..services.schema import downgrade
+    from .ops import describe_snapshot
 
     _not_an_option(revision, "downgrade")
-    settings = _settings(content, database)
-    url = settings.database_url
-    current = migrations_api.current(url)
-    if current is None:
-        raise Refused(f"the database at {describe(url)} has no schema: there is nothing to downgrade")
-    revision = _target(revision, current, "downgrade") or "base"
-    losses = downgrade_loss(url, revision)
-    if losses and not yes:
-        lost = "; ".join(loss.describe() for loss in losses)
-        raise Refused(
-            f"downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead"
-        )
-    if not no_snapshot:
-        print(
-            f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}"
-        )
-    migrations_api.downgrade(url, revision)
-    print(f"database at {migrations_api.current(url) or 'base (empty)'}")
+    done = downgrade(
+        _settings(content, database),
+        revision,
+        snapshot=not no_snapshot,
+        allow_loss=yes,
+        on_snapshot=lambda manifest: print(f"snapshot {describe_snapshot(manifest)}"),
+    )
+    print(f"database at {done.after or 'base (empty)'}")
 
 
 @db_app.command("current", epilog=example("fiml-bot db current"))
@@ -500,9 +441,9 @@ def db_current(
     """Print the database's schema revision, the newest one and the window of revisions this code runs on."""
     from fiml_cms.envelope import dumps
 
-    from ..ops.schema_status import schema_status
+    from ..services.schema import schema_status
 
-    status = schema_status(_settings(None, database).database_url)
+    status = schema_status(_settings(None, database))
     if as_json:
         print(dumps("fiml-bot/db-current", status.as_json()))
         return
@@ -626,25 +567,24 @@ def progress_import(
     print(report.summary())
 
 
-def _migration_content(content: Path | None, database: str | None) -> Any:
+def _migration_content(content: Path | None, database: str | None) -> LessonContent | None:
     """The content for resolving lesson versions while migrating; None (with a warning) when there is
     none and none was asked for."""
-    from fiml_cms.errors import FimlError
-
-    from ..bootstrap import open_content
+    from ..opening import open_content
+    from ..services.content import optional_content
 
     if content is not None and not content.is_dir():
         raise UsageError(f"--content {content}: no such folder")
-    try:
-        return open_content(_settings(content, database))
-    except FimlError as exc:
-        if content is not None:
-            raise
+    settings = _settings(content, database)
+    if content is not None:
+        return open_content(settings)  # asked for: its errors are the command's
+    opened = optional_content(settings)
+    if opened.content is None:
         print(
-            f"fiml-bot: warning: no content repository ({exc}): lessons of older documents get version 1.0.0",
+            f"fiml-bot: warning: no content repository ({opened.reason}): lessons of older documents get version 1.0.0",
             file=sys.stderr,
         )
-        return None
+    return opened.content
 
 
 app.add_typer(flags_app, name="flags")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -27,33 +23,6 @@ FlagsFileOption = typer.Option(
 )
 
 
-def _flags_file(flags: Path | None, content: Path | None) -> Path:
-    import os
-
-    from ..ops.runtime import flags_path
-
-    if flags is not None:
-        return flags
-    return flags_path(_settings(content, None).content, os.environ)
-
-
-def _content(content: Path | None, database: str | None, required: bool) -> Any:
-    from fiml_cms.errors import FimlError
-
-    from ..bootstrap import open_content
-
-    try:
-        return open_content(_settings(content, database, preview=None))
-    except FimlError as exc:
-        if required:
-            raise
-        print(
-            f"fiml-bot: note: no content repository ({exc}); canaries are not checked against it",
-            file=sys.stderr,
-        )
-        return None
-
-
 @flags_app.command("check", epilog=example("fiml-bot flags check --flags deploy/flags.json"))
 @user_errors
 def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOption) -> None:
@@ -61,22 +30,19 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
 
     Exit 0 when the bot would load it, 1 with each problem as FILE:LINE:COLUMN, 2 when it cannot be read.
     """
-    from fiml_cms.errors import MissingInput
+    from ..services.flags import check_flags
 
-    from ..ops.flag_report import CheckResult, canary_notes
-    from ..ops.flags import FlagFileError, read_file
-
-    path = _flags_file(flags, content)
-    if not path.exists():
-        raise MissingInput(f"{path}: no such flag file")
-    try:
-        checked = read_file(path)
-    except FlagFileError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
-        print(f"{path}: {len(exc.problems)} problem(s); the bot keeps its last good flags", file=sys.stderr)
-        raise typer.Exit(1) from None
-    lessons = _content(content, None, required=False) if checked.canaries() else None
-    print(CheckResult(checked, canary_notes(checked, lessons) if lessons is not None else []).render())
+    checked = check_flags(_settings(content, None), flags)
+    for note in checked.notes:
+        print(note, file=sys.stderr)
+    if checked.result is None:
+        print("\n".join(checked.problems), file=sys.stderr)
+        print(
+            f"{checked.path}: {len(checked.problems)} problem(s); the bot keeps its last good flags",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+    print(checked.result.render())
 
 
 @flags_app.command("explain", epilog=example("fiml-bot flags explain review-mistakes telegram:12345"))
@@ -93,75 +59,20 @@ def explain(
 ) -> None:
     """Which variant a learner gets from a flag, and why: the context the bot evaluates it with (what it
     knows of the learner), their sticky bucket, the shares, the reason, and what they see."""
-    from ..documents.learners import learner_reference
-    from ..ops.flag_report import NoProgress, served
-    from ..ops.flags import FeatureFlags, FlagFileProvider, read_file
-    from ..tutor.features import LearnerContext, learner_context
-
-    feature_flags = FeatureFlags(FlagFileProvider(read_file(_flags_file(flags, content))))
-    with _records(content, database) as records:
-        learner = learner_reference(
-            records.learner_ids() if records is not None else [], user, "flags explain"
-        )
-        context = (
-            learner_context(records, learner, dt.datetime.now(dt.UTC))
-            if records is not None
-            else LearnerContext()
-        )
-        explanation = feature_flags.explain(flag, learner, context)
-        lessons = _content(content, database, required=False) if explanation.canary is not None else None
-        print(
-            explanation.render(
-                served(
-                    feature_flags,
-                    flag,
-                    learner,
-                    lessons,
-                    NoProgress() if records is None else records,
-                    context,
-                )
-            )
-        )
-    if explanation.canary is not None and lessons is not None:
-        print(_comparison(content, database, explanation.canary))
-
-
-def _comparison(content: Path | None, database: str | None, canary: Any) -> str:
-    """The canary judged by its learners (as `fiml-bot canary status`), or why it cannot be."""
-    from fiml_cms.errors import FimlError
-
     from ..ops.canary_stats import render
-    from ..ops.canary_watch import assess
-    from ..storage import open_storage
-    from ..tutor.ports import StorageUnavailable
+    from ..services.flags import explain_flag
 
-    try:
-        with open_storage(_settings(content, database).database_url) as storage:
-            verdict = assess(storage, canary, dt.datetime.now(dt.UTC))
-    except (StorageUnavailable, FimlError) as exc:
-        return f"learning outcomes: not available ({exc})"
-    return "learning outcomes (as `fiml-bot canary status`):\n" + render(
-        verdict, canary.version, canary.stable
-    )
-
-
-@contextlib.contextmanager
-def _records(content: Path | None, database: str | None) -> Iterator[Any]:
-    """The progress records to explain with (read only); None, with a note, when there is no database."""
-    from fiml_cms.errors import FimlError
-
-    from ..storage import open_storage
-    from ..tutor.ports import StorageUnavailable
-
-    try:
-        storage = open_storage(_settings(content, database).database_url)
-    except (StorageUnavailable, FimlError) as exc:
-        print(
-            f"fiml-bot: note: no progress database ({exc}); showing what a learner with no records gets "
-            "(a bare name is read as console:NAME)",
-            file=sys.stderr,
-        )
-        yield None
+    explained = explain_flag(_settings(content, database), flags, flag, user)
+    for note in explained.notes:
+        print(note, file=sys.stderr)
+    print(explained.explanation.render(explained.served))
+    outcomes = explained.outcomes
+    if outcomes is None:
         return
-    with storage, storage() as uow:
-        yield uow.progress
+    if outcomes.verdict is None:
+        print(f"learning outcomes: not available ({outcomes.unavailable})")
+        return
+    print(
+        "learning outcomes (as `fiml-bot canary status`):\n"
+        + render(outcomes.verdict, outcomes.canary.version, outcomes.canary.stable)
+    )

@@ -1,72 +1,34 @@
 """The operations' CLI commands: `db snapshot|snapshots|restore|rehearse` and `doctor`.
 
-`fiml_bot/cli.py` adds them to its apps (`register`); each parses options, calls one function of
-`fiml_bot.ops`, and prints its result.
+`cli/bot.py` adds them to its apps (`register`); each parses options, calls one service of
+`fiml_bot.services`, and prints its result.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fiml_cms.clikit import example
-from fiml_cms.errors import FimlError, MissingInput
 
 from .options import ContentOption, DatabaseOption, user_errors
 from .options import bot_settings as _settings
+
+if TYPE_CHECKING:
+    from ..ops.snapshots import Manifest, Scan
 
 FolderOption = typer.Option(
     None, "--out", help="The snapshot folder (default: FIML_SNAPSHOT_DIR, else var/snapshots)."
 )
 
 
-def doctor_content(settings: Any) -> tuple[Any, str | None]:
-    """The content for the doctor, or None with the reason it could not be opened."""
-    from fiml_bot.bootstrap import open_content
-
-    try:
-        return open_content(settings), None
-    except FimlError as error:
-        return None, str(error)
-
-
-def run_doctor(settings: Any) -> Any:
-    """The doctor's report on the settings' database and content (content checks skipped without content)."""
-    from ..ops import doctor
-
-    content, reason = doctor_content(settings)
-    report = doctor.run(settings.database_url, content)
-    if reason is not None:
-        report.skipped[:] = [f"versions and positions against the content: {reason}"]
-    return report
-
-
-def take_snapshot(url: str, folder: Path | None, label: str, content: Path | None = None) -> Any:
-    """A snapshot; before a migration (label `pre-...`) a failure says how to go on without one."""
-    from ..ops import snapshots
-    from ..ops.errors import OpsError
-
-    try:
-        return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
-    except OpsError as error:
-        if label.startswith("pre-") and label != "pre-restore":
-            raise OpsError(
-                f"{error}; nothing was migrated (to migrate without a snapshot, pass --no-snapshot)"
-            ) from None
-        raise
-
-
-ALERT_FLUSH_SECONDS = 10.0
-
-
-def _snapshots_json(folder: Path, found: Any, pruned: list[Any], dry_run: bool) -> str:
+def _snapshots_json(folder: Path, found: Scan, pruned: list[Manifest], dry_run: bool) -> str:
     """`db snapshots --json`: the listing in the envelope (`schemas/output/fiml-bot-db-snapshots.schema.json`)."""
     from fiml_cms.envelope import dumps
 
-    def entry(manifest: Any) -> dict[str, Any]:
+    def entry(manifest: Manifest) -> dict[str, Any]:
         return {
             "file": str(manifest.path),
             "created_at": manifest.created_at,
@@ -90,86 +52,9 @@ def _snapshots_json(folder: Path, found: Any, pruned: list[Any], dry_run: bool) 
     )
 
 
-def describe_snapshot(manifest: Any) -> str:
+def describe_snapshot(manifest: Manifest) -> str:
     rows = ", ".join(f"{n} {t}" for t, n in manifest.row_counts.items())
     return f"{manifest.path}  revision {manifest.schema_revision}  {manifest.xp_ledger_sum} XP  [{rows}]"
-
-
-def send_alert(name: str, severity: str, summary: str, description: str = "") -> None:
-    """Post an alert from a command (FIML_ALERT_WEBHOOK_URL, Alertmanager's v4 payload); nothing when unset.
-
-    A command is about to exit, so the send is flushed, bounded: a down receiver costs at most a few
-    seconds and never changes the command's exit code.
-    """
-    from ..ops.alerts import Alert
-
-    post_alert(Alert(name, severity, summary, description))
-
-
-def post_alert(alert: Any) -> None:
-    """`send_alert` for a ready Alert (a resolved one too)."""
-    from ..ops.alerts import AlertConfigError, from_env
-
-    try:
-        sender = from_env()
-    except AlertConfigError as exc:  # the command's own outcome stands
-        print(f"fiml-bot: warning: alert {alert.name} not sent: {exc}", file=sys.stderr)
-        return
-    if sender is None:
-        return
-    sender.send(alert)
-    sender.flush(timeout=ALERT_FLUSH_SECONDS)
-
-
-def doctor_alert(database_url: str, problems: int, details: str) -> None:
-    """DoctorProblems while the doctor finds problems; resolved by the first clean run after them
-    (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron)."""
-    import os
-
-    from ..ops import alert_memory
-    from ..ops.alerts import Alert
-
-    if not os.environ.get("FIML_ALERT_WEBHOOK_URL", "").strip():
-        return
-    path, entry = alert_memory.state_path(), alert_memory.key("DoctorProblems", database_url)
-    if problems:
-        post_alert(
-            alert_memory.remember(
-                path,
-                entry,
-                Alert(
-                    "DoctorProblems",
-                    "critical",
-                    f"fiml-bot doctor: {problems} integrity problem(s) in the progress store",
-                    details,
-                ),
-            )
-        )
-    elif (resolved := alert_memory.forget(path, entry)) is not None:
-        post_alert(resolved)
-
-
-def write_doctor_textfile(path: Path, problems: int) -> None:
-    """`fiml_doctor_problems` (the FimlDoctorProblems alert's input) and the run's time, written
-    atomically by prometheus_client for node_exporter's textfile collector: doctor runs from cron, not
-    inside the bot (a full check of 100,000 learners takes seconds)."""
-    import time
-
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
-
-    registry = CollectorRegistry()
-    Gauge(
-        "fiml_doctor_problems", "Integrity problems the last `fiml-bot doctor` found.", registry=registry
-    ).set(problems)
-    Gauge(
-        "fiml_doctor_last_run_timestamp_seconds",
-        "When `fiml-bot doctor` last ran (Unix time).",
-        registry=registry,
-    ).set(time.time())
-    try:
-        write_to_textfile(str(path), registry)
-    except OSError as exc:
-        raise MissingInput(f"--textfile {path}: {exc.strerror or exc}") from None
 
 
 @user_errors
@@ -179,9 +64,9 @@ def db_snapshot(
     content: Path | None = ContentOption,
 ) -> None:
     """Snapshot the database (SQLite: online backup; PostgreSQL: pg_dump -Fc) with a manifest beside it."""
-    settings = _settings(content, database)
-    manifest = take_snapshot(settings.database_url, out, "manual", settings.content)
-    print(f"snapshot {describe_snapshot(manifest)}")
+    from ..services.snapshots import snapshot
+
+    print(f"snapshot {describe_snapshot(snapshot(_settings(content, database), out))}")
 
 
 @user_errors
@@ -195,11 +80,11 @@ def db_snapshots(
 ) -> None:
     """List the snapshots, oldest first, with the database each came from; with --keep N delete all but
     the newest N of each source database. Unreadable manifests are listed and skipped."""
-    from ..ops import identity, snapshots
+    from ..ops import identity
+    from ..services.snapshots import list_snapshots
 
-    folder = snapshots.snapshot_folder(out=out)
-    pruned = snapshots.prune(folder, keep, dry_run=dry_run) if keep is not None else []
-    found = snapshots.scan(folder)
+    listing = list_snapshots(out, keep, dry_run=dry_run)
+    folder, found, pruned = listing.folder, listing.found, listing.pruned
     if as_json:
         print(_snapshots_json(folder, found, pruned, dry_run))
         return
@@ -238,24 +123,16 @@ def db_restore(
     snapshotted (label pre-restore). Killed at any instant, the restore leaves the database as it was
     or fully restored; the next fiml-bot command clears what it left.
     """
-    from ..ops import restore, snapshots
+    from ..services.snapshots import restore
 
-    settings = _settings(content, database)
-    report = restore.restore(
-        settings.database_url,
+    report = restore(
+        _settings(content, database),
         snapshot,
-        folder=snapshots.snapshot_folder(out=out),
+        out=out,
         quarantine=quarantine,
-        content=settings.content,
         from_other_database=from_other_database,
     )
     print(report.summary())
-    send_alert(
-        "DatabaseRestored",
-        "warning",
-        f"fiml-bot db restore: the database was restored from {snapshot.name}",
-        report.summary(),
-    )
 
 
 @user_errors
@@ -272,10 +149,9 @@ def db_rehearse(
 
     Exits 1 if any learner lost XP or completions, or the doctor found problems on the copy.
     """
-    from ..ops import rehearse
+    from ..services.schema import rehearse
 
-    settings = _settings(content, database)
-    result = rehearse.rehearse(source or settings.database_url, settings)
+    result = rehearse(_settings(content, database), source)
     print(result.render())
     raise typer.Exit(result.exit_code)
 
@@ -298,22 +174,11 @@ def doctor_command(
     content: Path | None = ContentOption,
 ) -> None:
     """Check the progress store's integrity against itself and the content. Exit 0 clean, 1 problems, 2 cannot run."""
-    from fiml_bot.tutor.ports import StorageUnavailable
+    from ..ops.doctor import render_json, render_text
+    from ..services.doctor import doctor
 
-    from ..ops import doctor, doctor_against
-
-    settings = _settings(content, database)
-    try:
-        report = run_doctor(settings)
-        if against is not None:
-            report.checks.append(doctor_against.CHECK)
-            report.problems.extend(doctor_against.check(settings.database_url, against))
-    except StorageUnavailable as error:  # exit 2 here, not 1: the doctor could not run
-        raise doctor.CannotRun(str(error)) from None
-    print(doctor.render_json(report) if as_json else doctor.render_text(report))
-    if textfile is not None:
-        write_doctor_textfile(textfile, len(report.problems))
-    doctor_alert(settings.database_url, len(report.problems), doctor.render_text(report))
+    report = doctor(_settings(content, database), against=against, textfile=textfile)
+    print(render_json(report) if as_json else render_text(report))
     raise typer.Exit(report.exit_code)
 
 

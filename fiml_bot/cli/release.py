@@ -7,12 +7,16 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from fiml_cms.clikit import example, new_app
 from fiml_cms.error_handler import handle_errors
+
+if TYPE_CHECKING:
+    from ..release.config import RolloutConfig
+    from ..release.controller import Release
 
 release_app = new_app(
     help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback."
@@ -35,14 +39,16 @@ DatabaseOption = typer.Option(None, "--database", help="The shared database (def
 release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml_cms/error_handler.py)
 
 
-def _release(config: Path, content: Path | None = None, database: str | None = None) -> Any:
-    from ..release.wiring import build
+def _release(config: Path, content: Path | None = None, database: str | None = None) -> Release:
+    from ..bot_settings import BotSettings
+    from ..services.releases import open_release
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return build(config, content, database, out=lambda line: print(line, flush=True))
+    settings = BotSettings.from_env(content=content, database_url=database)
+    return open_release(config, settings, out=lambda line: print(line, flush=True))
 
 
-def _same_webhook_path(loaded: Any) -> None:
+def _same_webhook_path(loaded: RolloutConfig) -> None:
     """HAProxy answers only `haproxy.webhook_path` publicly: the replicas' FIML_WEBHOOK_URL (when set
     here) must use that path, or every update from Telegram would get a 404."""
     import os
@@ -133,15 +139,13 @@ def status(
     config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json", help="The state as JSON.")
 ) -> None:
     """The release's state, the split HAProxy routes by right now, and each replica as HAProxy sees it."""
-    from ..release.haproxy import HaproxyError
+    from ..services.releases import release_status
 
     release = _release(config)
-    state = release.state()
-    try:
-        live, servers = release.api.split(), release.api.servers()
-    except HaproxyError as exc:
-        live, servers = None, {}
-        print(f"fiml-bot: warning: {exc}", file=sys.stderr)
+    seen = release_status(release)
+    state, live, servers = seen.state, seen.live, seen.servers
+    if seen.warning is not None:
+        print(f"fiml-bot: warning: {seen.warning}", file=sys.stderr)
     if as_json:
         data = asdict(state)
         data["haproxy"] = {
@@ -239,25 +243,18 @@ def switch(
 @release_errors
 def health(color: str = typer.Argument(..., metavar="COLOR"), config: Path = ConfigOption) -> None:
     """Step 2: every replica of COLOR answers /readyz, and HAProxy sees it UP. Exit 1 otherwise."""
-    from ..release.haproxy import HaproxyError
-    from ..release.wiring import readiness
+    from ..services.releases import color_health
 
     release = _release(config)
     if color not in release.config.environments:
         print(f"fiml-bot: error: COLOR is blue or green, got {color!r}", file=sys.stderr)
         raise typer.Exit(2)
-    try:
-        servers = release.api.servers()
-    except HaproxyError as exc:
-        servers = {}
-        print(f"fiml-bot: warning: {exc}", file=sys.stderr)
-    bad = 0
-    for i, address in enumerate(release.config.environments[color].replicas, 1):
-        reason = readiness(address, release.config.readiness_timeout)
-        seen = servers.get(f"{color}/{color}{i}", {}).get("status", "unknown")
-        ok = reason is None and (not servers or seen.startswith("UP"))
-        bad += not ok
-        print(f"{color}{i} {address}: {'ready' if reason is None else reason}; haproxy: {seen}")
+    health = color_health(release, color)
+    if health.warning is not None:
+        print(f"fiml-bot: warning: {health.warning}", file=sys.stderr)
+    for replica in health.replicas:
+        print(f"{replica.name} {replica.address}: {replica.not_ready or 'ready'}; haproxy: {replica.haproxy}")
+    bad = health.unhealthy
     print(f"{color}: {'healthy' if not bad else f'{bad} replica(s) not healthy'}")
     raise typer.Exit(1 if bad else 0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..content import LessonContent
     from ..launch import NotifyRun
     from ..notify import Notice
+    from ..ops.flags import FeatureFlags
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -337,7 +338,7 @@ def remind(
     job.finish(report)
 
 
-def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
+def _flag_for(flag: str, flags: Path | None, content: Path) -> FeatureFlags:
     """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
     import os
 

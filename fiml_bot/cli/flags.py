@@ -34,7 +34,7 @@ def check(flags: Path | None = FlagsFileOption, content: Path | None = ContentOp
 
     checked = check_flags(_settings(content, None), flags)
     for note in checked.notes:
-        print(note, file=sys.stderr)
+        print(f"fiml-bot: note: {note}", file=sys.stderr)
     if checked.result is None:
         print("\n".join(checked.problems), file=sys.stderr)
         print(
@@ -64,7 +64,7 @@ def explain(
 
     explained = explain_flag(_settings(content, database), flags, flag, user)
     for note in explained.notes:
-        print(note, file=sys.stderr)
+        print(f"fiml-bot: note: {note}", file=sys.stderr)
     print(explained.explanation.render(explained.served))
     outcomes = explained.outcomes
     if outcomes is None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,11 @@ def _snapshots_json(folder: Path, found: Scan, pruned: list[Manifest], dry_run: 
             ("would_delete" if dry_run else "deleted"): [str(m.path) for m in pruned],
         },
     )
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"fiml-bot: warning: {warning}", file=sys.stderr)
 
 
 def describe_snapshot(manifest: Manifest) -> str:
@@ -125,14 +131,15 @@ def db_restore(
     """
     from ..services.snapshots import restore
 
-    report = restore(
+    restored = restore(
         _settings(content, database),
         snapshot,
         out=out,
         quarantine=quarantine,
         from_other_database=from_other_database,
     )
-    print(report.summary())
+    print(restored.report.summary())
+    _warn(restored.warnings)
 
 
 @user_errors
@@ -177,9 +184,10 @@ def doctor_command(
     from ..ops.doctor import render_json, render_text
     from ..services.doctor import doctor
 
-    report = doctor(_settings(content, database), against=against, textfile=textfile)
-    print(render_json(report) if as_json else render_text(report))
-    raise typer.Exit(report.exit_code)
+    run = doctor(_settings(content, database), against=against, textfile=textfile)
+    print(render_json(run.report) if as_json else render_text(run.report))
+    _warn(run.warnings)
+    raise typer.Exit(run.report.exit_code)
 
 
 def register(db_app: typer.Typer, app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from fiml_cms.errors import MissingInput
@@ -23,7 +24,13 @@ def run_doctor(settings: BotSettings) -> Report:
     return report
 
 
-def doctor(settings: BotSettings, *, against: Path | None = None, textfile: Path | None = None) -> Report:
+@dataclass(frozen=True)
+class DoctorRun:
+    report: Report
+    warnings: list[str]  # e.g. the DoctorProblems alert could not be sent
+
+
+def doctor(settings: BotSettings, *, against: Path | None = None, textfile: Path | None = None) -> DoctorRun:
     """`fiml-bot doctor`: the report (with `against`, learners who lost XP or completions since that
     snapshot); the problem count written to `textfile` and the DoctorProblems alert kept up to date.
 
@@ -41,8 +48,8 @@ def doctor(settings: BotSettings, *, against: Path | None = None, textfile: Path
         raise doctoring.CannotRun(str(error)) from None
     if textfile is not None:
         write_doctor_textfile(textfile, len(report.problems))
-    doctor_alert(settings.database_url, len(report.problems), doctoring.render_text(report))
-    return report
+    warning = doctor_alert(settings.database_url, len(report.problems), doctoring.render_text(report))
+    return DoctorRun(report, [warning] if warning is not None else [])
 
 
 def write_doctor_textfile(path: Path, problems: int) -> None:
@@ -68,17 +75,18 @@ def write_doctor_textfile(path: Path, problems: int) -> None:
         raise MissingInput(f"--textfile {path}: {exc.strerror or exc}") from None
 
 
-def doctor_alert(database_url: str, problems: int, details: str) -> None:
+def doctor_alert(database_url: str, problems: int, details: str) -> str | None:
     """DoctorProblems while the doctor finds problems; resolved by the first clean run after them
-    (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron)."""
+    (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron). Why it was not sent, if
+    it was not."""
     from ..ops import alert_memory
     from ..ops.alerts import Alert
 
     if not os.environ.get("FIML_ALERT_WEBHOOK_URL", "").strip():
-        return
+        return None
     path, entry = alert_memory.state_path(), alert_memory.key("DoctorProblems", database_url)
     if problems:
-        post_alert(
+        return post_alert(
             alert_memory.remember(
                 path,
                 entry,
@@ -90,5 +98,6 @@ def doctor_alert(database_url: str, problems: int, details: str) -> None:
                 ),
             )
         )
-    elif (resolved := alert_memory.forget(path, entry)) is not None:
-        post_alert(resolved)
+    if (resolved := alert_memory.forget(path, entry)) is not None:
+        return post_alert(resolved)
+    return None

@@ -54,7 +54,7 @@ def flags_file(settings: BotSettings, flags: Path | None) -> Path:
 
 
 def _content_note(reason: str | None) -> str:
-    return f"fiml-bot: note: no content repository ({reason}); canaries are not checked against it"
+    return f"no content repository ({reason}); canaries are not checked against it"
 
 
 def check_flags(settings: BotSettings, flags: Path | None) -> FlagCheck:
@@ -135,7 +135,7 @@ def _records(settings: BotSettings, notes: list[str]) -> Iterator[ProgressReposi
         storage = open_storage(settings.database_url)
     except (StorageUnavailable, FimlError) as exc:
         notes.append(
-            f"fiml-bot: note: no progress database ({exc}); showing what a learner with no records gets "
+            f"no progress database ({exc}); showing what a learner with no records gets "
             "(a bare name is read as console:NAME)"
         )
         yield None

@@ -46,6 +46,12 @@ def list_snapshots(out: Path | None, keep: int | None, *, dry_run: bool) -> Snap
     return SnapshotListing(folder, snapshots.scan(folder), pruned, dry_run)
 
 
+@dataclass(frozen=True)
+class Restored:
+    report: RestoreReport
+    warnings: list[str]  # e.g. the DatabaseRestored alert could not be sent
+
+
 def restore(
     settings: BotSettings,
     snapshot_path: Path,
@@ -53,7 +59,7 @@ def restore(
     out: Path | None,
     quarantine: Path | None,
     from_other_database: bool,
-) -> RestoreReport:
+) -> Restored:
     """`db restore`: the snapshot restored and what was earned after it merged back; an alert says so."""
     report = restoring.restore(
         settings.database_url,
@@ -63,10 +69,10 @@ def restore(
         content=settings.content,
         from_other_database=from_other_database,
     )
-    send_alert(
+    warning = send_alert(
         "DatabaseRestored",
         "warning",
         f"fiml-bot db restore: the database was restored from {snapshot_path.name}",
         report.summary(),
     )
-    return report
+    return Restored(report, [warning] if warning is not None else [])

@@ -21,11 +21,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The habits CI keeps: ruff's lint and format (pyproject.toml [tool.ruff]) and mypy ([tool.mypy]).
+# The habits CI keeps: ruff's lint and format (pyproject.toml [tool.ruff]), mypy ([tool.mypy]) and the
+# architecture's import contracts ([tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Benchmarks run as modules from the repository root (bench/ and testing/ import as packages).
 bench: $(STAMP)

@@ -1,114 +1,25 @@
-"""Builds the bot from settings: the only module that knows every piece."""
+"""Builds the bot from settings: the only module that knows every piece.
+
+Imported by entry points only (the CLI, launch.py); BotSettings and open_content are re-exported
+from bot_settings.py and opening.py for them and for tests."""
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fiml_cms.config import load_settings
-
+from .bot_settings import BotSettings as BotSettings
+from .bot_settings import default_database_url as default_database_url
 from .content import LessonContent
 from .live import ContentRefresher
+from .opening import open_content as open_content
+from .opening import open_units, policy_settings, require_lessons
 from .periodic import Periodic
 from .tutor.engine import Tutor
-from .tutor.policy import PolicySettings
 
 if TYPE_CHECKING:
     from .ops.runtime import Operations
     from .storage.unit_of_work import Storage
-
-log = logging.getLogger("fiml_bot")
-
-
-@dataclass(frozen=True)
-class BotSettings:
-    """Where the content and the database are; from options, then FIML_* variables, then defaults."""
-
-    content: Path = Path(".")
-    lessons: Path | None = None  # --lessons: overrides the content repository's `lessons` setting
-    database_url: str = "sqlite:///var/fiml.db"
-    preview: bool | None = None  # None: preview only when the repository has no published version
-    content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
-    content_refresh: float = 10.0  # seconds between content refreshes while the bot runs (0: only on SIGHUP)
-    event_retention: dt.timedelta = dt.timedelta(hours=48)  # processed update ids are kept this long
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
-        from .live import REMOTE_VARIABLE, refresh_interval
-        from .retention import event_retention
-        from .storage.database import URL_VARIABLE, database_url
-
-        env = os.environ if env is None else env
-        values: dict[str, object] = {
-            "content": Path(env.get("FIML_CONTENT_REPO", ".")),
-            "database_url": database_url(env),
-            "content_remote": env.get(REMOTE_VARIABLE, "").strip() or None,
-            "content_refresh": refresh_interval(env),
-            "event_retention": event_retention(env),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if overrides.get("database_url") is None and not env.get(URL_VARIABLE, "").strip():
-            values["database_url"] = default_database_url(Path(str(values["content"])))
-        return cls(**values)  # type: ignore[arg-type]
-
-
-def default_database_url(content: Path) -> str:
-    """The default SQLite file, under the content repository's root (found like git finds its own), so
-    `fiml-bot chat` run from `content/` uses the same progress as from the root."""
-    from fiml_cms.config import find_root
-
-    return f"sqlite:///{find_root(content) / 'var' / 'fiml.db'}"
-
-
-def open_content(settings: BotSettings) -> LessonContent:
-    """The lessons to serve; a content path that does not exist is a usage error."""
-    from fiml_cms.errors import UsageError
-
-    if not settings.content.is_dir():
-        raise UsageError(
-            f"{settings.content}: no such content folder (give the content repository with --content or FIML_CONTENT_REPO)"
-        )
-    return _open_lessons(settings)
-
-
-def require_lessons(content: LessonContent) -> LessonContent:
-    """A bot with nothing to teach is a mistake in its settings: say which folder was empty."""
-    from fiml_cms.errors import UsageError
-
-    if not content.lesson_ids():
-        settings = content.settings
-        where = (
-            f"`lessons` in {settings.config_file}"
-            if settings.config_file is not None
-            else f"`lessons` in {settings.root / '.fiml-cms.toml'} (default content/lessons)"
-        )
-        raise UsageError(
-            f"{settings.lessons}: no lessons to serve in {settings.root}: the lessons folder is set by {where} or --lessons; "
-            "write one with `fiml-cms new ID --title TITLE`, or point --content at a content repository"
-        )
-    return content
-
-
-def _open_lessons(settings: BotSettings) -> LessonContent:
-    repo = load_settings(settings.content, settings.lessons)
-    preview = settings.preview
-    if preview is None:
-        published = (
-            LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote)
-            if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file()
-            else None
-        )
-        if published is not None and published.lesson_ids():
-            return published
-        log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)
-        preview = True
-    return LessonContent.open(repo.root, repo, preview=preview, remote=settings.content_remote)
 
 
 def chat_fetches(asked: bool, settings: BotSettings) -> bool:
@@ -116,18 +27,6 @@ def chat_fetches(asked: bool, settings: BotSettings) -> bool:
     configured (FIML_CONTENT_REMOTE). An author's clone is theirs: chat pulls no tags into it by
     itself (`run` always fetches: its clone is the bot's)."""
     return asked or settings.content_remote is not None
-
-
-def policy_settings(content: LessonContent) -> PolicySettings:
-    table = dict(content.settings.policy)
-    known = {k: table[k] for k in ("notify_minor_steps", "choice_on_major") if k in table}
-    return PolicySettings(**known)
-
-
-def open_units(settings: BotSettings, auto_upgrade: bool) -> Storage:
-    from .storage import open_storage
-
-    return open_storage(settings.database_url, auto_upgrade=auto_upgrade)
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,35 @@ def terminal_market_data(parts: BotParts, vault: KeyVault | None = None) -> Bloc
     )
 
 
+def run_chat(settings: BotSettings, user: str, *, fetch: bool) -> int:
+    """`fiml-bot chat`: the tutor in the terminal as the learner `user`, reading stdin; its exit code."""
+    import getpass
+    import sys
+
+    from .adapters.console import ConsoleChat
+    from .bootstrap import chat_fetches
+
+    parts = build(settings, auto_upgrade=True)
+    parts.content.fetch = chat_fetches(fetch, settings)
+    tutor = parts.tutor
+    learner = f"console:{user}"
+    vault, keys = learner_keys(settings)
+    market = terminal_market_data(parts, vault)
+    interactive = sys.stdin.isatty()
+    chat_ = ConsoleChat(
+        lambda event: tutor.handle(learner, event, name=user),
+        render=lambda message: market.text(message, learner),
+        commands=lambda name, argument: market.run(keys.handle(learner, name, argument)),
+        secret_input=getpass.getpass if interactive else None,
+    )
+    refresher = start_background(parts, settings)
+    try:
+        return chat_.run(sys.stdin, interactive=interactive)
+    finally:
+        refresher.stop()
+        market.close()
+
+
 @dataclass
 class NotifyRun:
     """`fiml-bot notify` between selecting and sending: the bot, and its operations (None in a dry run)."""
@@ -253,6 +282,12 @@ class NotifyRun:
 
         with token_rejection(token):
             return asyncio.run(send())
+
+    def paid_cost(self, notices: Sequence[Notice]) -> tuple[int, float]:
+        """(messages, Telegram Stars at most) of sending `notices` as a paid broadcast."""
+        from .adapters.notify_sender import paid_cost
+
+        return paid_cost(notices)
 
     def finish(self, report: Report | None) -> None:
         """Alert on notices not delivered (FIML_ALERT_WEBHOOK_URL), then flush and stop the operations."""

@@ -131,12 +131,11 @@ def shown(source: str) -> str:
     return describe(source) if "://" in source else source
 
 
-def rehearse(source: str, settings: Any) -> Rehearsal:
-    from .commands import doctor_content
-
-    content, reason = doctor_content(settings)
+def rehearse(source: str, database_url: str, content: Any, reason: str | None) -> Rehearsal:
+    """Rehearse on a copy of `source` (a snapshot or a URL; `database_url` is the configured one);
+    without `content` (`reason` says why) there is no scripted session."""
     remove_interrupted_workspaces()
-    with _workspace() as work, _copy(source, settings.database_url, work) as url:
+    with _workspace() as work, _copy(source, database_url, work) as url:
         point("rehearse:copied")
         result = Rehearsal(shown(source))
         start = migrations_api.current(url)
@@ -308,7 +307,7 @@ def _drop_interrupted_databases(connection: Any) -> list[str]:
 
 def _scripted_session(url: str, content: Any, result: Rehearsal) -> None:
     """A new learner takes the first lesson through the real tutor, answering every question right."""
-    from fiml_bot.bootstrap import policy_settings
+    from fiml_bot.opening import policy_settings
     from fiml_bot.storage import open_storage
     from fiml_bot.tutor.engine import Tutor
 

@@ -1,11 +1,13 @@
 """Builds a `Release` from deploy/rollout.yaml and the environment: HAProxy's socket, the replicas'
-health and metrics, the doctor, migrations with a snapshot, alerts, and the state as metrics."""
+health and metrics, alerts, and the state as metrics; the doctor and the migration (snapshot, then
+upgrade) are the services' (`fiml_bot/services/releases.py` passes them in)."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,33 +30,6 @@ def readiness(address: str, timeout: float) -> str | None:
     if response.status_code != 200:
         return f"/readyz answered {response.status_code}: {response.text.strip().splitlines()[0] if response.text.strip() else ''}"
     return None
-
-
-def doctor_check(settings: Any) -> str | None:
-    from ..ops import commands, doctor
-
-    try:
-        report = commands.run_doctor(settings)
-    except Exception as exc:  # a doctor that cannot run is a failed check during a release
-        return f"the doctor could not run: {exc}"
-    if report.exit_code == 0:
-        return None
-    return doctor.render_text(report).strip().splitlines()[0]
-
-
-def migrate_with_snapshot(settings: Any) -> tuple[str | None, str | None]:
-    """Snapshot, then upgrade the shared database to this code's head (expand-only, so the stable
-    color keeps running inside its schema window)."""
-    from ..ops import commands
-    from ..storage import migrations_api
-
-    url = settings.database_url
-    before = migrations_api.current(url)
-    snapshot = None
-    if before is not None and before != migrations_api.head():
-        snapshot = str(commands.take_snapshot(url, None, "pre-release", settings.content).path)
-    migrations_api.upgrade(url, "head")
-    return before, snapshot
 
 
 def alert_sender(env: Any = None) -> Any:
@@ -185,16 +160,19 @@ def textfile_exporter(path: Path) -> Any:
 
 
 def build(
-    config_path: Path, content: Path | None = None, database: str | None = None, out: Any = print
+    config_path: Path,
+    *,
+    doctor: Callable[[], str | None],
+    migrate: Callable[[], tuple[str | None, str | None]],
+    out: Any = print,
 ) -> Release:
-    from ..bootstrap import BotSettings
-
+    """The release of the rollout file; `doctor` and `migrate` come from the services (the doctor's
+    first problem or None; snapshot then upgrade, as (revision before, snapshot file))."""
     config = config_.load(config_path)
-    settings = BotSettings.from_env(content=content, database_url=database)
     timeout = config.readiness_timeout
     hooks = Hooks(
-        doctor=lambda: doctor_check(settings),
-        migrate=lambda: migrate_with_snapshot(settings),
+        doctor=doctor,
+        migrate=migrate,
         alert=alert_sender(),
         ready=lambda address: readiness(address, timeout),
         metrics=textfile_exporter(config.metrics_file),

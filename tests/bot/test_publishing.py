@@ -180,7 +180,7 @@ def test_a_bot_fetching_from_a_url_checks_that_remotes_release_branch(
 
 def test_doctor_does_not_fail_on_a_tag_pending_merge(published: Path, tmp_path: Path) -> None:
     from fiml_bot.bootstrap import BotSettings, build
-    from fiml_bot.ops.commands import run_doctor
+    from fiml_bot.services.doctor import run_doctor
     from fiml_bot.tutor.callbacks import encode
     from fiml_bot.tutor.events import Pressed
 

@@ -255,7 +255,7 @@ def test_the_migration_hook_snapshots_then_upgrades_and_a_failure_rolls_back(
     tmp_path: Path, postgres_url: str, pg_tools: None, content_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fiml_bot.bootstrap import BotSettings
-    from fiml_bot.release.wiring import migrate_with_snapshot
+    from fiml_bot.services.releases import migrate_with_snapshot
     from fiml_bot.storage import migrations_api
 
     monkeypatch.setenv("FIML_SNAPSHOT_DIR", str(tmp_path / "snapshots"))

@@ -136,9 +136,11 @@ def test_promote_and_rollback_change_the_split_in_one_atomic_step(
                 for s in pairs
             }
 
-        from fiml_bot.release.wiring import build
+        from fiml_bot.bot_settings import BotSettings
+        from fiml_bot.services.releases import open_release
 
-        release = build(cluster.config_path, content_repo, release_db, out=lambda line: None)
+        settings = BotSettings.from_env(content=content_repo, database_url=release_db)
+        release = open_release(cluster.config_path, settings, out=lambda line: None)
         state = release.start(__version__, follow=False)
         release.enter_phase(state, 1)  # 50%: half the learners on green
         assert cluster.api.split() == Split("blue", "green", 50)

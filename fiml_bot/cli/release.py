@@ -7,12 +7,16 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from fiml_cms.clikit import example, new_app
 from fiml_cms.error_handler import handle_errors
+
+if TYPE_CHECKING:
+    from ..release.config import RolloutConfig
+    from ..release.controller import Release
 
 release_app = new_app(
     help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback."
@@ -35,20 +39,22 @@ DatabaseOption = typer.Option(None, "--database", help="The shared database (def
 release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml_cms/error_handler.py)
 
 
-def _release(config: Path, content: Path | None = None, database: str | None = None) -> Any:
-    from .wiring import build
+def _release(config: Path, content: Path | None = None, database: str | None = None) -> Release:
+    from ..bot_settings import BotSettings
+    from ..services.releases import open_release
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return build(config, content, database, out=lambda line: print(line, flush=True))
+    settings = BotSettings.from_env(content=content, database_url=database)
+    return open_release(config, settings, out=lambda line: print(line, flush=True))
 
 
-def _same_webhook_path(loaded: Any) -> None:
+def _same_webhook_path(loaded: RolloutConfig) -> None:
     """HAProxy answers only `haproxy.webhook_path` publicly: the replicas' FIML_WEBHOOK_URL (when set
     here) must use that path, or every update from Telegram would get a 404."""
     import os
     from urllib.parse import urlsplit
 
-    from .config import RolloutConfigError
+    from ..release.config import RolloutConfigError
 
     url = os.environ.get("FIML_WEBHOOK_URL", "").strip()
     path = (urlsplit(url).path or "/") if url else None
@@ -64,7 +70,7 @@ def _same_webhook_path(loaded: Any) -> None:
 @release_errors
 def check(config: Path = ConfigOption) -> None:
     """Validate the rollout file; every problem with its line, column and field."""
-    from . import config as config_
+    from ..release import config as config_
 
     loaded = config_.load(config)
     _same_webhook_path(loaded)
@@ -88,7 +94,7 @@ def check(config: Path = ConfigOption) -> None:
 @release_errors
 def render(config: Path = ConfigOption) -> None:
     """Write HAProxy's configuration and the split's map file from the rollout file and the recorded state."""
-    from . import haproxy
+    from ..release import haproxy
 
     release = _release(config)
     _same_webhook_path(release.config)
@@ -121,7 +127,7 @@ def start(
 
     Runs until the release is promoted (exit 0) or rolled back (exit 1). Run it again after a crash: it resumes.
     """
-    from .state import PROMOTED
+    from ..release.state import PROMOTED
 
     state = _release(config, content, database).start(version, migrate=migrate)
     raise typer.Exit(0 if state.status == PROMOTED else 1)
@@ -133,15 +139,13 @@ def status(
     config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json", help="The state as JSON.")
 ) -> None:
     """The release's state, the split HAProxy routes by right now, and each replica as HAProxy sees it."""
-    from .haproxy import HaproxyError
+    from ..services.releases import release_status
 
     release = _release(config)
-    state = release.state()
-    try:
-        live, servers = release.api.split(), release.api.servers()
-    except HaproxyError as exc:
-        live, servers = None, {}
-        print(f"fiml-bot: warning: {exc}", file=sys.stderr)
+    seen = release_status(release)
+    state, live, servers = seen.state, seen.live, seen.servers
+    if seen.warning is not None:
+        print(f"fiml-bot: warning: {seen.warning}", file=sys.stderr)
     if as_json:
         data = asdict(state)
         data["haproxy"] = {
@@ -239,25 +243,18 @@ def switch(
 @release_errors
 def health(color: str = typer.Argument(..., metavar="COLOR"), config: Path = ConfigOption) -> None:
     """Step 2: every replica of COLOR answers /readyz, and HAProxy sees it UP. Exit 1 otherwise."""
-    from .haproxy import HaproxyError
-    from .wiring import readiness
+    from ..services.releases import color_health
 
     release = _release(config)
     if color not in release.config.environments:
         print(f"fiml-bot: error: COLOR is blue or green, got {color!r}", file=sys.stderr)
         raise typer.Exit(2)
-    try:
-        servers = release.api.servers()
-    except HaproxyError as exc:
-        servers = {}
-        print(f"fiml-bot: warning: {exc}", file=sys.stderr)
-    bad = 0
-    for i, address in enumerate(release.config.environments[color].replicas, 1):
-        reason = readiness(address, release.config.readiness_timeout)
-        seen = servers.get(f"{color}/{color}{i}", {}).get("status", "unknown")
-        ok = reason is None and (not servers or seen.startswith("UP"))
-        bad += not ok
-        print(f"{color}{i} {address}: {'ready' if reason is None else reason}; haproxy: {seen}")
+    health = color_health(release, color)
+    if health.warning is not None:
+        print(f"fiml-bot: warning: {health.warning}", file=sys.stderr)
+    for replica in health.replicas:
+        print(f"{replica.name} {replica.address}: {replica.not_ready or 'ready'}; haproxy: {replica.haproxy}")
+    bad = health.unhealthy
     print(f"{color}: {'healthy' if not bad else f'{bad} replica(s) not healthy'}")
     raise typer.Exit(1 if bad else 0)
 
@@ -269,7 +266,7 @@ def alert(
     severity: str = typer.Option("warning", "--severity"),
 ) -> None:
     """Step 6: tell the team (FIML_ALERT_WEBHOOK_URL, Alertmanager's payload); exit 1 if it was not delivered."""
-    from .wiring import alert_sender
+    from ..release.wiring import alert_sender
 
     send = alert_sender()
     if send is None:
@@ -288,7 +285,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace files that are already there."),
 ) -> None:
     """Write the deployment templates: rollout.yaml, haproxy.cfg, Prometheus rules and scrape configuration."""
-    from .scaffold import write_templates
+    from ..release.scaffold import write_templates
 
     for item in write_templates(folder, force):
         print(f"{'replaced' if item.replaced else 'wrote'} {item.path}")

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from fiml_cms.clikit import example, new_app, run_app, version_option
 from fiml_cms.errors import UsageError
 
-from . import __version__
-from .cli_options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
-from .cli_options import bot_settings as _settings
-from .flags_cli import flags_app
-from .keys.cli import keys_app
+from .. import __version__
+from .flags import flags_app
+from .keys import keys_app
+from .options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
+from .options import bot_settings as _settings
+
+if TYPE_CHECKING:
+    from ..content import LessonContent
+    from ..launch import NotifyRun
+    from ..notify import Notice
+    from ..ops.flags import FeatureFlags
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -32,7 +37,7 @@ def _root(version: bool = version_option("fiml-bot", __version__)) -> None:
 def _storable(option: str, value: str) -> None:
     """A name from the command line the database can store (argv bytes that are not UTF-8 arrive as
     lone surrogates), else a usage error naming the option."""
-    from .documents.files import text_problem
+    from ..documents.files import text_problem
 
     problem = text_problem(value)
     if problem is not None:
@@ -58,32 +63,11 @@ def chat(
     ),
 ) -> None:
     """Chat with the tutor in the terminal; reads lines from stdin (a number picks a button)."""
-    from .adapters.console import ConsoleChat
-    from .bootstrap import build, chat_fetches, start_background
-    from .launch import learner_keys, terminal_market_data
+    from ..launch import run_chat
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _storable("--user", user)
-    settings = _settings(content, database, preview=preview, lessons=lessons)
-    parts = build(settings, auto_upgrade=True)
-    parts.content.fetch = chat_fetches(fetch, settings)
-    tutor = parts.tutor
-    learner = f"console:{user}"
-    vault, keys = learner_keys(settings)
-    market = terminal_market_data(parts, vault)
-    interactive = sys.stdin.isatty()
-    chat_ = ConsoleChat(
-        lambda event: tutor.handle(learner, event, name=user),
-        render=lambda message: market.text(message, learner),
-        commands=lambda name, argument: market.run(keys.handle(learner, name, argument)),
-        secret_input=getpass.getpass if interactive else None,
-    )
-    refresher = start_background(parts, settings)
-    try:
-        code = chat_.run(sys.stdin, interactive=interactive)
-    finally:
-        refresher.stop()
-        market.close()
+    code = run_chat(_settings(content, database, preview=preview, lessons=lessons), user, fetch=fetch)
     raise typer.Exit(code)
 
 
@@ -126,8 +110,8 @@ def run(
 
     The token comes from FIML_TELEGRAM_TOKEN; in webhook mode the secret token from FIML_WEBHOOK_SECRET.
     """
-    from .launch import run_bot, telegram_settings
-    from .redaction import configure_logging
+    from ..launch import run_bot, telegram_settings
+    from ..redaction import configure_logging
 
     telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
     configure_logging([telegram.token, telegram.secret])
@@ -152,8 +136,8 @@ def rescore(
     """
     import difflib
 
-    from .bootstrap import open_content, open_units, policy_settings, require_lessons
-    from .tutor.engine import Tutor
+    from ..opening import open_content, open_units, policy_settings, require_lessons
+    from ..tutor.engine import Tutor
 
     settings = _settings(content, database)
     lessons = require_lessons(open_content(settings))
@@ -222,7 +206,7 @@ def notify(
     messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
     update in the chat). Learners who blocked the bot are marked inactive.
     """
-    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
 
     quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False, lessons=lessons)
@@ -236,7 +220,7 @@ def notify(
         print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
         return
     require_token(job.token)
-    if paid_broadcast and not _accept_paid_cost(selected, yes):
+    if paid_broadcast and not _accept_paid_cost(job, selected, yes):
         raise typer.Exit(1)
     report = job.send(selected, rate=rate, paid=paid_broadcast)
     print(report.summary())
@@ -270,9 +254,9 @@ def announce(
     """
     import datetime as dt
 
-    from . import announce as announcing
-    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
-    from .tutor.features import NoFeatures
+    from .. import announce as announcing
+    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..tutor.features import NoFeatures
 
     if not text.strip():
         raise UsageError("the announcement is empty: give its text")
@@ -324,9 +308,9 @@ def remind(
     """
     import datetime as dt
 
-    from . import reminders
-    from .launch import NotifyRun, quiet_logging, require_token, telegram_token
-    from .tutor.reminders import ReminderPolicy, parse_quiet_hours
+    from .. import reminders
+    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..tutor.reminders import ReminderPolicy, parse_quiet_hours
 
     try:
         start, end = parse_quiet_hours(quiet_hours)
@@ -354,12 +338,12 @@ def remind(
     job.finish(report)
 
 
-def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
+def _flag_for(flag: str, flags: Path | None, content: Path) -> FeatureFlags:
     """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
     import os
 
-    from .ops.flags import FeatureFlags, FlagFileProvider, read_file
-    from .ops.runtime import flags_path
+    from ..ops.flags import FeatureFlags, FlagFileProvider, read_file
+    from ..ops.runtime import flags_path
 
     path = flags if flags is not None else flags_path(content, os.environ)
     loaded = read_file(path)
@@ -369,11 +353,9 @@ def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
     return FeatureFlags(FlagFileProvider(loaded))
 
 
-def _accept_paid_cost(notices: list[Any], yes: bool) -> bool:
+def _accept_paid_cost(job: NotifyRun, notices: list[Notice], yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
-    from .adapters.notify_sender import paid_cost
-
-    messages, stars = paid_cost(notices)
+    messages, stars = job.paid_cost(notices)
     print(
         f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
         "with allow_paid_broadcast, taken from the bot's balance)"
@@ -398,54 +380,27 @@ def db_upgrade(
     no_snapshot: bool = typer.Option(False, "--no-snapshot", help="Do not snapshot the database first."),
 ) -> None:
     """Migrate the database up to REVISION (default: the newest): snapshot first, doctor after."""
-    from .ops import commands as ops
-    from .ops.doctor import render_text
-    from .storage import migrations_api
+    from ..ops.doctor import render_text
+    from ..services.schema import upgrade
+    from .ops import describe_snapshot
 
-    settings = _settings(content, database)
-    url = settings.database_url
-    before = migrations_api.current(url)
-    target = _target(revision, before, "upgrade")  # checked before the snapshot: a typo costs nothing
-    if before is not None and before != target and not no_snapshot:
-        print(
-            f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-upgrade', settings.content))}"
-        )
-    migrations_api.upgrade(url, target or "base")
-    print(f"database at {migrations_api.current(url)}")
-    report = ops.run_doctor(settings)
-    print(f"running doctor after the upgrade:\n{render_text(report)}")
-    raise typer.Exit(report.exit_code)
+    _not_an_option(revision, "upgrade")
+    done = upgrade(
+        _settings(content, database),
+        revision,
+        snapshot=not no_snapshot,
+        on_snapshot=lambda manifest: print(f"snapshot {describe_snapshot(manifest)}"),
+    )
+    print(f"database at {done.after}")
+    if done.doctor is not None:  # asked for (the default)
+        print(f"running doctor after the upgrade:\n{render_text(done.doctor)}")
+        raise typer.Exit(done.doctor.exit_code)
 
 
 def _not_an_option(revision: str, direction: str) -> None:
     """The command takes unknown options as a revision (for `-1`): a `--word` is a mistyped option."""
-    from fiml_cms.errors import UsageError
-
     if revision.startswith("--"):
         raise UsageError(f"No such option: {revision} (see `fiml-bot db {direction} --help`)")
-
-
-def _target(revision: str, current: str | None, direction: str) -> str | None:
-    """REVISION resolved against the database's `current` one, in the command's direction; the other
-    direction is a refusal naming the command to run instead (exit 1, the README's table)."""
-    from fiml_cms.errors import Refused
-
-    from .storage import migrations_api
-
-    _not_an_option(revision, direction)
-    target = migrations_api.resolve(revision, current)
-    order = {r: i for i, r in enumerate(migrations_api.chain())}
-    at, to = order.get(current, -1) if current else -1, order.get(target, -1) if target else -1
-    if current in order or current is None:
-        if direction == "upgrade" and to < at:
-            raise Refused(
-                f"{revision} ({target or 'base'}) is older than the database's {current}: use `fiml-bot db downgrade {revision}`"
-            )
-        if direction == "downgrade" and to > at:
-            raise Refused(
-                f"{revision} ({target}) is newer than the database's {current or 'base'}: use `fiml-bot db upgrade {revision}`"
-            )
-    return target
 
 
 @db_app.command(
@@ -464,32 +419,18 @@ def db_downgrade(
     ),
 ) -> None:
     """Migrate the database down to REVISION: snapshot first; refuses to drop data without --yes."""
-    from fiml_cms.errors import Refused
-
-    from .ops import commands as ops
-    from .ops.schema_loss import downgrade_loss
-    from .storage import migrations_api
-    from .storage.database import describe
+    from ..services.schema import downgrade
+    from .ops import describe_snapshot
 
     _not_an_option(revision, "downgrade")
-    settings = _settings(content, database)
-    url = settings.database_url
-    current = migrations_api.current(url)
-    if current is None:
-        raise Refused(f"the database at {describe(url)} has no schema: there is nothing to downgrade")
-    revision = _target(revision, current, "downgrade") or "base"
-    losses = downgrade_loss(url, revision)
-    if losses and not yes:
-        lost = "; ".join(loss.describe() for loss in losses)
-        raise Refused(
-            f"downgrading to {revision} would drop data: {lost}. Snapshot it (`fiml-bot db snapshot`) and add --yes to go ahead"
-        )
-    if not no_snapshot:
-        print(
-            f"snapshot {ops.describe_snapshot(ops.take_snapshot(url, None, 'pre-downgrade', settings.content))}"
-        )
-    migrations_api.downgrade(url, revision)
-    print(f"database at {migrations_api.current(url) or 'base (empty)'}")
+    done = downgrade(
+        _settings(content, database),
+        revision,
+        snapshot=not no_snapshot,
+        allow_loss=yes,
+        on_snapshot=lambda manifest: print(f"snapshot {describe_snapshot(manifest)}"),
+    )
+    print(f"database at {done.after or 'base (empty)'}")
 
 
 @db_app.command("current", epilog=example("fiml-bot db current"))
@@ -501,9 +442,9 @@ def db_current(
     """Print the database's schema revision, the newest one and the window of revisions this code runs on."""
     from fiml_cms.envelope import dumps
 
-    from .ops.schema_status import schema_status
+    from ..services.schema import schema_status
 
-    status = schema_status(_settings(None, database).database_url)
+    status = schema_status(_settings(None, database))
     if as_json:
         print(dumps("fiml-bot/db-current", status.as_json()))
         return
@@ -514,7 +455,7 @@ def db_current(
 
 
 def _register_ops() -> None:
-    from .ops.commands import register
+    from .ops import register
 
     register(db_app, app)
 
@@ -555,10 +496,10 @@ def progress_export(
 
     from fiml_cms.envelope import dumps
 
-    from .documents import export_all, export_learner, write_document
-    from .documents.export_summary import ExportSummary
-    from .documents.learners import resolve_learner
-    from .storage import open_storage
+    from ..documents import export_all, export_learner, write_document
+    from ..documents.export_summary import ExportSummary
+    from ..documents.learners import resolve_learner
+    from ..storage import open_storage
 
     if all_learners:
         if len(targets) != 1:
@@ -617,10 +558,10 @@ def progress_import(
     one transaction: an invalid document writes nothing (exit 1). A document whose learner already
     exists with other data is refused unless --as USER or --force.
     """
-    from .documents import apply_import, needs_migration, prepare_import, read_document
-    from .documents.learners import known_learners, learner_reference
-    from .documents.ownership import retarget
-    from .storage import open_storage
+    from ..documents import apply_import, needs_migration, prepare_import, read_document
+    from ..documents.learners import known_learners, learner_reference
+    from ..documents.ownership import retarget
+    from ..storage import open_storage
 
     document = read_document(file)
     if as_user is not None:
@@ -637,25 +578,24 @@ def progress_import(
     print(report.summary())
 
 
-def _migration_content(content: Path | None, database: str | None) -> Any:
+def _migration_content(content: Path | None, database: str | None) -> LessonContent | None:
     """The content for resolving lesson versions while migrating; None (with a warning) when there is
     none and none was asked for."""
-    from fiml_cms.errors import FimlError
-
-    from .bootstrap import open_content
+    from ..opening import open_content
+    from ..services.content import optional_content
 
     if content is not None and not content.is_dir():
         raise UsageError(f"--content {content}: no such folder")
-    try:
-        return open_content(_settings(content, database))
-    except FimlError as exc:
-        if content is not None:
-            raise
+    settings = _settings(content, database)
+    if content is not None:
+        return open_content(settings)  # asked for: its errors are the command's
+    opened = optional_content(settings)
+    if opened.content is None:
         print(
-            f"fiml-bot: warning: no content repository ({exc}): lessons of older documents get version 1.0.0",
+            f"fiml-bot: warning: no content repository ({opened.reason}): lessons of older documents get version 1.0.0",
             file=sys.stderr,
         )
-        return None
+    return opened.content
 
 
 app.add_typer(flags_app, name="flags")
@@ -663,8 +603,8 @@ app.add_typer(keys_app, name="keys")
 
 
 def _register_release() -> None:
-    from .canary_cli import canary_app
-    from .release.cli import release_app
+    from .canary import canary_app
+    from .release import release_app
 
     app.add_typer(release_app, name="release")
     app.add_typer(canary_app, name="canary")

@@ -6,8 +6,8 @@ import typer
 
 from fiml_cms.clikit import example
 
-from ..cli_options import DatabaseOption, user_errors
-from ..cli_options import bot_settings as _settings
+from .options import DatabaseOption, user_errors
+from .options import bot_settings as _settings
 
 keys_app = typer.Typer(
     help="Learners' stored data-provider keys: encryption keys (FIML_KEY_ENCRYPTION_KEYS) and their rotation.",

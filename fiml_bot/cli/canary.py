@@ -11,8 +11,8 @@ import typer
 
 from fiml_cms.clikit import example
 
-from .cli_options import ContentOption, DatabaseOption, user_errors
-from .cli_options import bot_settings as _settings
+from .options import ContentOption, DatabaseOption, user_errors
+from .options import bot_settings as _settings
 
 canary_app = typer.Typer(
     help="Content canaries: compare a canary's learners with the stable version's, roll back or promote.",
@@ -59,10 +59,10 @@ def _watch(
     abandon_hours: float,
     promote: bool,
 ) -> Any:
-    from .bootstrap import open_units
-    from .ops.canary_stats import Settings
-    from .ops.canary_watch import CanaryWatch
-    from .ops.runtime import flags_path
+    from ..opening import open_units
+    from ..ops.canary_stats import Settings
+    from ..ops.canary_watch import CanaryWatch
+    from ..ops.runtime import flags_path
 
     settings = _settings(content, database)
     path = flags if flags is not None else flags_path(settings.content, os.environ)
@@ -94,7 +94,7 @@ def status(
     """The canary against the stable version, with the numbers; changes nothing. Exit 1 when the canary is worse."""
     from fiml_cms.envelope import dumps
 
-    from .ops.canary_stats import ROLLBACK
+    from ..ops.canary_stats import ROLLBACK
 
     watch = _watch(lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, False)
     try:

@@ -1,6 +1,6 @@
-"""What every `fiml-bot` command module shares (cli.py, flags_cli.py, ops/commands.py): the common
-options, the error handler, and the settings they build. A module of its own, so the command modules
-import it instead of each other (flags_cli used to import cli, which imported flags_cli back)."""
+"""What every `fiml-bot` command module shares (bot.py, flags.py, ops.py, ...): the common options,
+the error handler, and the settings they build. A module of its own, so the command modules import it
+instead of each other (flags used to import the root app, which imported flags back)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from fiml_cms.error_handler import handle_errors
 
 if TYPE_CHECKING:
-    from .bootstrap import BotSettings
+    from ..bot_settings import BotSettings
 
 user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
 
@@ -46,8 +46,8 @@ def bot_settings(
 
     Every command that touches the database gets its URL here, so this is where an interrupted
     `db restore`'s leftovers are cleared, before the command does anything (`ops/recovery.py`)."""
-    from .bootstrap import BotSettings
-    from .ops.recovery import recover_quietly
+    from ..bot_settings import BotSettings
+    from ..ops.recovery import recover_quietly
 
     settings = BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)
     recover_quietly(settings.database_url)

@@ -1,0 +1,6 @@
+"""The operations as typed functions: what `fiml-bot`'s commands do once their options are parsed.
+
+Each service takes settings and plain values, returns a result dataclass (rendered by `fiml_bot.cli`)
+and raises the project's FimlError subclasses. They use ops/, release/ and storage/, never the CLI
+nor bootstrap (the import-linter contracts in pyproject.toml hold them to it).
+"""

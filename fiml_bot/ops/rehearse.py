@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from fiml_bot.storage import migrations_api
+from fiml_bot.storage import health_queries, migrations_api
 from fiml_bot.storage.database import describe, make_engine, parse_url
 
 from . import doctor, restore, snapshots
@@ -96,17 +96,10 @@ def totals(url: str) -> dict[str, tuple[int, int]]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            learners = {row[0]: [0, 0] for row in connection.execute(text("SELECT id FROM learners"))}
-            for who, xp in connection.execute(
-                text("SELECT learner_id, sum(amount) FROM xp_ledger GROUP BY learner_id")
-            ):
-                learners.setdefault(who, [0, 0])[0] = int(xp)
-            for who, count in connection.execute(
-                text("SELECT learner_id, count(*) FROM completions GROUP BY learner_id")
-            ):
-                learners.setdefault(who, [0, 0])[1] = int(count)
-            connection.rollback()
-            return {who: (xp, count) for who, (xp, count) in learners.items()}
+            try:
+                return health_queries.learner_totals(connection)
+            finally:
+                connection.rollback()
     finally:
         engine.dispose()
 

@@ -97,8 +97,7 @@ def readiness(tutor: Tutor) -> str | None:
     try:
         if not tutor.content.lesson_ids():
             return "content: no lessons to serve"
-        stale = getattr(tutor.content, "staleness_problem", None)
-        if stale is not None and (problem := stale()):
+        if problem := tutor.content.staleness_problem():
             return problem
     except Exception as exc:
         return f"content unavailable: {exc}"
@@ -438,10 +437,9 @@ class _ReadyHandler(_Base):
             reason = f"readiness check took longer than {READY_TIMEOUT:g} s"
         from ..storage.window import status_line
 
-        schema = status_line(getattr(self.server.tutor.unit_of_work, "revision", None))
-        served = getattr(self.server.tutor.content, "served_ref", None)
-        if callable(served):  # the content commit this replica serves, after its latest refresh
-            schema += f"\ncontent: {await asyncio.to_thread(served)}"
+        schema = status_line(self.server.tutor.unit_of_work.schema_revision())
+        # the content commit this replica serves, after its latest refresh
+        schema += f"\ncontent: {await asyncio.to_thread(self.server.tutor.content.served_ref)}"
         if reason is None:
             self._text(200, f"ready\n{schema}")
         else:

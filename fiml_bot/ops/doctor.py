@@ -15,15 +15,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect
 
+from fiml_bot.storage import health_queries as queries
 from fiml_bot.storage.errors import SchemaOutOfDate
 from fiml_bot.storage.migrations_api import revision_of
 from fiml_bot.tutor import gamification
 from fiml_bot.tutor.ports import Content
 from fiml_cms.errors import FimlError
 
-LEARNER_TABLES = ("lesson_progress", "completions", "xp_ledger", "badges")
+LEARNER_TABLES = tuple(queries.LEARNER_TABLES)
 
 
 @dataclass(frozen=True)
@@ -96,14 +97,14 @@ def examine(connection: Connection, content: Content | None, *, where: str = "th
     if revision is None or not {"learners", *LEARNER_TABLES} <= tables:
         raise CannotRun(f"the database at {where} has no progress tables: run `fiml-bot db upgrade`")
     report = Report(revision)
-    report.learners = _scalar(connection, "SELECT count(*) FROM learners")
+    report.learners = queries.learner_count(connection)
     doctor = _Checks(connection, content, report)
     doctor.run("schema revision", lambda: _schema(connection, revision, where, window))
     doctor.run("ledger keys unique", doctor.ledger_keys)
     doctor.run("no orphan rows", doctor.orphans)
     doctor.run("completions paid", doctor.completion_awards)
     doctor.run("badges match the rules", doctor.badges)
-    if "provider_keys" in tables and _scalar(connection, "SELECT count(*) FROM provider_keys"):
+    if "provider_keys" in tables and queries.provider_key_count(connection):
         doctor.run("provider keys decryptable", lambda: _provider_keys(connection))
     if content is None:
         report.skipped.append("versions and positions against the content: no content repository")
@@ -136,10 +137,6 @@ def _provider_keys(connection: Connection) -> list[Problem]:
     return [] if found is None else [Problem("provider keys decryptable", *found)]
 
 
-def _scalar(connection: Connection, sql: str, **params: Any) -> int:
-    return int(connection.execute(text(sql), params).scalar_one())
-
-
 class _Checks:
     def __init__(self, connection: Connection, content: Content | None, report: Report) -> None:
         self.connection = connection
@@ -150,18 +147,11 @@ class _Checks:
         self.report.checks.append(name)
         self.report.problems.extend(check())
 
-    def rows(self, sql: str, **params: Any) -> list[Any]:
-        return list(self.connection.execute(text(sql), params))
-
     # the store against itself
 
     def ledger_keys(self) -> list[Problem]:
-        duplicates = self.rows(
-            "SELECT learner_id, key, count(*) AS n, sum(amount) AS total FROM xp_ledger GROUP BY learner_id, key HAVING count(*) > 1 ORDER BY learner_id, key"
-        )
-        negative = self.rows(
-            "SELECT learner_id, key, amount, lesson_id FROM xp_ledger WHERE amount < 0 ORDER BY learner_id, key"
-        )
+        duplicates = queries.duplicate_ledger_keys(self.connection)
+        negative = queries.negative_ledger_entries(self.connection)
         return [
             Problem(
                 "ledger keys unique",
@@ -185,10 +175,7 @@ class _Checks:
     def orphans(self) -> list[Problem]:
         problems = []
         for table in LEARNER_TABLES:
-            for r in self.rows(
-                f"SELECT t.learner_id, count(*) AS n FROM {table} t LEFT JOIN learners l ON l.id = t.learner_id "
-                f"WHERE l.id IS NULL GROUP BY t.learner_id ORDER BY t.learner_id"
-            ):
+            for r in queries.orphan_rows(self.connection, table):
                 problems.append(
                     Problem(
                         "no orphan rows",
@@ -203,22 +190,12 @@ class _Checks:
         """Each completed lesson was paid (unless its reward was 0), and each payment a completion
         records equals the ledger's."""
         problems = []
-        unpaid = self.rows(
-            "SELECT c.learner_id, c.lesson_id, max(c.xp_earned) AS earned, min(c.version) AS version FROM completions c "
-            "WHERE NOT EXISTS (SELECT 1 FROM xp_ledger x WHERE x.learner_id = c.learner_id AND x.key = 'lesson:' || c.lesson_id) "
-            "GROUP BY c.learner_id, c.lesson_id ORDER BY c.learner_id, c.lesson_id"
-        )
+        unpaid = queries.unpaid_completions(self.connection)
         former = self._former_keys()
         paid_formerly = set()
         if former and unpaid:
-            keys = sorted(former)
-            for r in self.rows(
-                "SELECT learner_id, key FROM xp_ledger WHERE key IN ("
-                + ", ".join(f":k{i}" for i in range(len(keys)))
-                + ")",
-                **{f"k{i}": k for i, k in enumerate(keys)},
-            ):
-                paid_formerly.add((r.learner_id, former[r.key]))
+            for learner, key in queries.holders_of_keys(self.connection, former):
+                paid_formerly.add((learner, former[key]))
         for r in unpaid:
             if (r.learner_id, r.lesson_id) in paid_formerly or (
                 r.earned == 0 and self._reward(r.lesson_id, r.version) == 0
@@ -233,19 +210,14 @@ class _Checks:
                     r.lesson_id,
                 )
             )
-        for r in self.rows(
-            "SELECT c.learner_id, c.lesson_id, c.xp_earned, x.amount FROM completions c JOIN xp_ledger x "
-            "ON x.learner_id = c.learner_id AND x.key = 'lesson:' || c.lesson_id "
-            "WHERE c.xp_earned > 0 AND x.reason = :reason AND x.amount <> c.xp_earned ORDER BY c.learner_id, c.lesson_id",
-            reason=gamification.REASON_LESSON,
-        ):
+        for m in queries.mispaid_completions(self.connection, gamification.REASON_LESSON):
             problems.append(
                 Problem(
                     "completions paid",
-                    f"the completion records {r.xp_earned} XP, the ledger paid {r.amount}",
+                    f"the completion records {m.xp_earned} XP, the ledger paid {m.amount}",
                     "the ledger is the truth: correct the completion's xp_earned",
-                    r.learner_id,
-                    r.lesson_id,
+                    m.learner_id,
+                    m.lesson_id,
                 )
             )
         return problems
@@ -259,13 +231,7 @@ class _Checks:
             "ten_lessons": 10,
         }
         problems = []
-        held = self.rows(
-            "SELECT b.learner_id, b.badge, "
-            "(SELECT count(DISTINCT c.lesson_id) FROM completions c WHERE c.learner_id = b.learner_id) AS lessons, "
-            "(SELECT coalesce(sum(x.amount), 0) FROM xp_ledger x WHERE x.learner_id = b.learner_id) AS xp, "
-            "(SELECT count(*) FROM completions c WHERE c.learner_id = b.learner_id AND c.total > 0 AND c.score = c.total) AS perfect "
-            "FROM badges b ORDER BY b.learner_id, b.badge"
-        )
+        held = queries.held_badges(self.connection)
         needs_lessons: dict[str, set[str]] = {}
         for r in held:
             reason = None
@@ -294,12 +260,11 @@ class _Checks:
 
     def _path_badges(self, holders: dict[str, set[str]], paths: list[Any]) -> list[Problem]:
         completed: dict[str, set[str]] = {learner: set() for learner in holders}
-        for r in self.rows(
-            "SELECT DISTINCT c.learner_id, c.lesson_id FROM completions c JOIN badges b ON b.learner_id = c.learner_id "
-            "WHERE b.badge = 'path_explorer' OR b.badge LIKE 'path_complete:%'"
+        for learner_id, lesson_id in queries.path_badge_completions(
+            self.connection, "path_explorer", gamification.PATH_BADGE_PREFIX
         ):
-            if r.learner_id in completed:
-                completed[r.learner_id].add(self.content.current_id(r.lesson_id) or r.lesson_id)  # type: ignore[union-attr]
+            if learner_id in completed:
+                completed[learner_id].add(self.content.current_id(lesson_id) or lesson_id)  # type: ignore[union-attr]
         by_id = {p.id: p for p in paths}
         problems = []
         for learner, badges in sorted(holders.items()):
@@ -357,23 +322,16 @@ class _Checks:
     def versions(self) -> list[Problem]:
         assert self.content is not None
         problems = []
-        for column in ("pinned_version", "seen_version"):
-            pairs = self.rows(
-                f"SELECT lesson_id, {column} AS version, count(*) AS n FROM lesson_progress WHERE {column} IS NOT NULL GROUP BY lesson_id, {column}"
-            )
-            for pair in pairs:
+        for column in queries.VERSION_COLUMNS:
+            for pair in queries.version_uses(self.connection, column):
                 verdict = self._version_verdict(pair.lesson_id, pair.version, column)
                 if verdict is None:
                     continue
                 message, hint = verdict
-                for r in self.rows(
-                    f"SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND {column} = :v ORDER BY learner_id",
-                    l=pair.lesson_id,
-                    v=pair.version,
+                for learner_id in queries.learners_on_version(
+                    self.connection, column, pair.lesson_id, pair.version
                 ):
-                    problems.append(
-                        Problem("versions resolvable", message, hint, r.learner_id, pair.lesson_id)
-                    )
+                    problems.append(Problem("versions resolvable", message, hint, learner_id, pair.lesson_id))
         return problems
 
     def _version_verdict(self, lesson_id: str, version: str, column: str) -> tuple[str, str] | None:
@@ -395,26 +353,17 @@ class _Checks:
     def positions(self) -> list[Problem]:
         assert self.content is not None
         problems = []
-        triples = self.rows(
-            "SELECT lesson_id, pinned_version, current_section FROM lesson_progress WHERE current_section IS NOT NULL "
-            "GROUP BY lesson_id, pinned_version, current_section"
-        )
-        for t in triples:
+        for t in queries.positions(self.connection):
             lesson = self._lesson(t.lesson_id, t.pinned_version)
             if lesson is None or any(s.id == t.current_section for s in lesson.sections):
                 continue  # an unresolvable version is reported by `versions`
-            for r in self.rows(
-                "SELECT learner_id FROM lesson_progress WHERE lesson_id = :l AND pinned_version = :v AND current_section = :s ORDER BY learner_id",
-                l=t.lesson_id,
-                v=t.pinned_version,
-                s=t.current_section,
-            ):
+            for learner_id in queries.learners_at(self.connection, t):
                 problems.append(
                     Problem(
                         "positions exist",
                         f"current section {t.current_section!r} is not a section of version {t.pinned_version}",
                         f"set current_section to a section of {t.lesson_id} {t.pinned_version} (or NULL to start at the first)",
-                        r.learner_id,
+                        learner_id,
                         t.lesson_id,
                     )
                 )

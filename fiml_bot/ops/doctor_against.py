@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine
 
+from fiml_bot.storage import health_queries
 from fiml_bot.storage.database import describe, make_engine, parse_url
 
 from . import identity, snapshots
@@ -24,16 +25,7 @@ CHECK = "against a snapshot"
 
 def totals(connection: Connection) -> dict[str, tuple[int, int]]:
     """Per-learner XP and completion counts, in grouped queries."""
-    found = {str(row[0]): [0, 0] for row in connection.execute(text("SELECT id FROM learners"))}
-    for who, xp in connection.execute(
-        text("SELECT learner_id, sum(amount) FROM xp_ledger GROUP BY learner_id")
-    ):
-        found.setdefault(str(who), [0, 0])[0] = int(xp)
-    for who, count in connection.execute(
-        text("SELECT learner_id, count(*) FROM completions GROUP BY learner_id")
-    ):
-        found.setdefault(str(who), [0, 0])[1] = int(count)
-    return {who: (xp, count) for who, (xp, count) in found.items()}
+    return health_queries.learner_totals(connection)
 
 
 def _of_url(url: str) -> tuple[dict[str, tuple[int, int]], str | None]:

@@ -6,28 +6,9 @@ stranger's snapshot unless the operator says otherwise, and a restore keeps the 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, text
+from fiml_bot.storage.database_identity import TABLE, identity_of, keep_identity
 
-TABLE = "database_identity"
-
-
-def _name(schema: str | None) -> str:
-    return f'"{schema}"."{TABLE}"' if schema else f'"{TABLE}"'
-
-
-def identity_of(connection: Connection, schema: str | None = None) -> str | None:
-    """The id of the database (or of an attached/side `schema`); None before revision 0006."""
-    if not inspect(connection).has_table(TABLE, schema=schema):
-        return None
-    row = connection.execute(text(f"SELECT id FROM {_name(schema)}")).first()
-    return None if row is None else str(row[0])
-
-
-def keep_identity(connection: Connection, schema: str, identity: str | None) -> None:
-    """Give the tables in `schema` (a restored copy) the live database's id, when both have the table."""
-    if identity is None or not inspect(connection).has_table(TABLE, schema=schema):
-        return
-    connection.execute(text(f"UPDATE {_name(schema)} SET id = :id"), {"id": identity})
+__all__ = ["TABLE", "identity_of", "keep_identity", "short"]
 
 
 def short(identity: str | None) -> str:

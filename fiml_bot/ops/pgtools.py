@@ -117,9 +117,3 @@ def restore(url: URL, dump_file: Path, server_version_num: int, workdir: Path) -
         str(dump_file),
     ]
     _run(argv, env, "pg_restore")
-
-
-def sql_literal(value: str) -> str:
-    """`value` as a SQL string literal inside SQLAlchemy's `text()` (for statements such as COMMENT
-    that take no bound parameters): quotes doubled, colons escaped from bind-parameter parsing."""
-    return "'" + value.replace("'", "''").replace(":", "\\:") + "'"

@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, exc, text
+from sqlalchemy import Connection, exc
 
+from fiml_bot.storage import pg_admin, restore_merge
 from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_path, storage_errors
 from fiml_bot.storage.errors import DatabaseUrlError
 
@@ -120,15 +121,9 @@ def marker(restore_id: str, schema: str, database: str, tempdb: str, workdir: st
 
 def marked_schemas(connection: Connection, schema: str) -> list[tuple[str, dict[str, Any]]]:
     """(schema name, marker) of every restore scratch schema of `schema` in this database."""
-    rows = connection.execute(
-        text(
-            "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace "
-            "WHERE obj_description(oid, 'pg_namespace') LIKE :prefix"
-        ),
-        {"prefix": f'%"{MARKER_KEY}": %'},
-    ).all()
+    rows = pg_admin.schemas_commented_like(connection, f'%"{MARKER_KEY}": %')
     found = []
-    database = connection.execute(text("SELECT current_database()")).scalar_one()
+    database = pg_admin.current_database(connection)
     for name, comment in rows:
         try:
             data = json.loads(comment)
@@ -144,18 +139,14 @@ def drop_scratch(connection: Connection, name: str, data: dict[str, Any]) -> lis
     schema's marker names the others, so it goes last). Runs in autocommit."""
     removed = []
     tempdb = str(data.get("tempdb", ""))
-    if tempdb.startswith("fiml_restore_"):
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": tempdb}
-        ).first()
-        if exists:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{tempdb}" WITH (FORCE)'))
-            removed.append(f"database {tempdb}")
+    if tempdb.startswith("fiml_restore_") and pg_admin.database_exists(connection, tempdb):
+        pg_admin.drop_database(connection, tempdb)
+        removed.append(f"database {tempdb}")
     workdir = Path(str(data.get("workdir", "")))
     if workdir.name.startswith("fiml-restore-") and workdir.is_dir():
         shutil.rmtree(workdir, ignore_errors=True)
         removed.append(str(workdir))
-    connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    pg_admin.drop_schema(connection, name)
     removed.append(f"schema {name}")
     return removed
 
@@ -166,17 +157,17 @@ def _recover_postgres(url: str) -> list[str]:
     try:
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
-            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            schema = pg_admin.current_schema(connection)
             if schema is None:
                 return []
             for name, data in marked_schemas(connection, schema):
                 lock = int(data.get("lock", 0))
-                if not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock}).scalar_one():
+                if not pg_admin.try_advisory_lock(connection, lock):
                     continue  # that restore is running right now
                 try:
                     removed = drop_scratch(connection, name, data)
                 finally:
-                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock})
+                    pg_admin.advisory_unlock(connection, lock)
                 done = _recorded_on(connection, str(data[MARKER_KEY]))
                 messages.append(_message(None, done, removed))
     finally:
@@ -189,14 +180,11 @@ def _recover_postgres(url: str) -> list[str]:
 
 def _recorded_on(connection: Connection, restore_id: str) -> bool:
     try:
-        row = connection.execute(
-            text("SELECT 1 FROM processed_events WHERE key = :k"), {"k": event_key(restore_id)}
-        ).first()
+        return restore_merge.event_recorded(connection, event_key(restore_id))
     except exc.DBAPIError:  # no table: an empty database, so the restore did not take effect
         if connection.in_transaction():
             connection.rollback()
         return False
-    return row is not None
 
 
 def _recorded(url: str, restore_id: str) -> bool:

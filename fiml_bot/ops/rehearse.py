@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
-from fiml_bot.storage import migrations_api
+from fiml_bot.storage import health_queries, migrations_api, pg_admin
 from fiml_bot.storage.database import describe, make_engine, parse_url
 
 from . import doctor, restore, snapshots
 from .errors import OpsError
 from .killpoints import point
-from .pgtools import sql_literal
 
 SCRIPTED_LEARNER = "rehearsal:scripted"
 SHOWN_LOSSES = 20
@@ -96,17 +95,10 @@ def totals(url: str) -> dict[str, tuple[int, int]]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            learners = {row[0]: [0, 0] for row in connection.execute(text("SELECT id FROM learners"))}
-            for who, xp in connection.execute(
-                text("SELECT learner_id, sum(amount) FROM xp_ledger GROUP BY learner_id")
-            ):
-                learners.setdefault(who, [0, 0])[0] = int(xp)
-            for who, count in connection.execute(
-                text("SELECT learner_id, count(*) FROM completions GROUP BY learner_id")
-            ):
-                learners.setdefault(who, [0, 0])[1] = int(count)
-            connection.rollback()
-            return {who: (xp, count) for who, (xp, count) in learners.items()}
+            try:
+                return health_queries.learner_totals(connection)
+            finally:
+                connection.rollback()
     finally:
         engine.dispose()
 
@@ -253,22 +245,22 @@ def _throwaway_postgres(server_url: str, schema: str) -> Iterator[str]:
     keeper = admin.connect()  # holds the rehearsal's advisory lock for its whole life
     try:
         _drop_interrupted_databases(keeper)
-        keeper.execute(text("SELECT pg_advisory_lock(:k)"), {"k": int(rehearsal_id, 16)})
-        keeper.execute(text(f'CREATE DATABASE "{name}"'))
+        pg_admin.advisory_lock(keeper, int(rehearsal_id, 16))
+        pg_admin.create_database(keeper, name)
         mark = json.dumps({"fiml_rehearse": rehearsal_id, "lock_database": parsed.database})
-        keeper.execute(text(f'COMMENT ON DATABASE "{name}" IS {sql_literal(mark)}'))
+        pg_admin.comment_on_database(keeper, name, mark)
         url = parsed.set(database=name).update_query_dict({"options": f"-csearch_path={schema}"})
         fresh = create_engine(url, isolation_level="AUTOCOMMIT")
         try:
             with fresh.connect() as connection:
-                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                pg_admin.create_schema(connection, schema, if_not_exists=True)
         finally:
             fresh.dispose()
         yield url.render_as_string(hide_password=False)
     finally:
         try:
             with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                pg_admin.drop_database(connection, name)
         finally:
             keeper.close()
             admin.dispose()
@@ -281,11 +273,8 @@ def _drop_interrupted_databases(connection: Any) -> list[str]:
     """Drop the throwaway databases of rehearsals whose process died: each is marked with the
     database holding its lock, and a free lock there means its owner is gone. (One killed between
     CREATE DATABASE and its COMMENT, a moment, stays: without a mark it might be running.)"""
-    rows = connection.execute(
-        text("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE :p"),
-        {"p": REHEARSE_DATABASE.replace("_", "\\_") + "%"},
-    ).all()
-    here = connection.execute(text("SELECT current_database()")).scalar_one()
+    rows = pg_admin.databases_named_like(connection, REHEARSE_DATABASE.replace("_", "\\_") + "%")
+    here = pg_admin.current_database(connection)
     dropped = []
     for name, comment in rows:
         try:
@@ -295,13 +284,13 @@ def _drop_interrupted_databases(connection: Any) -> list[str]:
             continue
         if mark.get("lock_database") != here or name != f"{REHEARSE_DATABASE}{mark['fiml_rehearse']}":
             continue
-        if not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one():
+        if not pg_admin.try_advisory_lock(connection, key):
             continue  # that rehearsal is running
         try:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            pg_admin.drop_database(connection, name)
             dropped.append(name)
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            pg_admin.advisory_unlock(connection, key)
     return dropped
 
 

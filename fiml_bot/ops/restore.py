@@ -28,45 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, inspect, text
+from sqlalchemy import Connection
 
 from fiml_bot.storage import migrations_api
 from fiml_bot.storage.database import describe, parse_url
+from fiml_bot.storage.restore_merge import MERGE_RULES, MergeRule, later_rows, ledger_sum, merge, record_event
 
 from . import identity, recovery, snapshots
 from .errors import OpsError, OpsRefused
 
-
-@dataclass(frozen=True)
-class MergeRule:
-    """How one table's later rows come back: rows whose key is missing are inserted; with `forward`,
-    a row whose value in that column is larger replaces the restored one."""
-
-    table: str
-    key: tuple[str, ...]
-    forward: str | None = None  # "revision": saved more often since; "amount": a key paid more
-    skip: tuple[str, ...] = ()  # surrogate ids, renumbered on insert
-
-
-MERGE_RULES = (  # parents before children (foreign keys)
-    MergeRule("learners", ("id",), forward="revision"),
-    MergeRule("lesson_progress", ("learner_id", "lesson_id"), forward="revision"),
-    MergeRule("completions", ("learner_id", "lesson_id", "version", "attempt", "completed_at"), skip=("id",)),
-    # A key pays once, so the same key with a larger amount exists only after the key's row was lost
-    # and paid again; keeping the larger one keeps "never lower".
-    MergeRule("xp_ledger", ("learner_id", "key"), forward="amount", skip=("id",)),
-    MergeRule("badges", ("learner_id", "badge")),
-    MergeRule("processed_events", ("key",)),
-    # 0007: learners' problem reports and first answers (skipped when either side predates the tables).
-    MergeRule("learner_reports", ("learner_id", "lesson_id", "version", "created_at"), skip=("id",)),
-    MergeRule("quiz_first_answers", ("learner_id", "lesson_id", "version", "question_id")),
-    MergeRule("provider_keys", ("learner_id", "provider")),  # keys added since (ciphertext; issue 25)
-    # 0009: answers are facts; a message sent since the snapshot stays sent (its `sent_at` moved on
-    # from NULL), so it is not sent again; a learner's latest /settings choice wins.
-    MergeRule("quiz_answers", ("learner_id", "lesson_id", "attempt", "question_id")),
-    MergeRule("scheduled_messages", ("learner_id", "key"), forward="sent_at"),
-    MergeRule("learner_settings", ("learner_id",), forward="updated_at"),
-)
+__all__ = ["MERGE_RULES", "MergeRule", "Plan", "RestoreReport", "later_rows", "merge", "restore"]
 
 
 @dataclass
@@ -241,129 +212,21 @@ def merge_or_quarantine(
         snapshots.write_private(plan.quarantine, _quarantine_document(report, later).encode())
         report.quarantined = plan.quarantine
     else:
-        xp_before = _ledger_sum(connection, target)
+        xp_before = ledger_sum(connection, target)
         report.merged = merge(connection, side, target)
-        report.merged_xp = _ledger_sum(connection, target) - xp_before
+        report.merged_xp = ledger_sum(connection, target) - xp_before
 
 
 def record_switch(connection: Connection, schema: str, restore_id: str) -> None:
     """Record the restore in the restored data, in the switch's transaction: how recovery tells a
     restore that took effect from one that did not."""
-    if inspect(connection).has_table("processed_events", schema=schema):
-        from fiml_bot.storage.models import UtcDateTime
-
-        insert = text(f"INSERT INTO {_q(schema)}.processed_events (key, processed_at) VALUES (:k, :t)")
-        connection.execute(
-            insert.bindparams(bindparam("t", type_=UtcDateTime())),
-            {"k": recovery.event_key(restore_id), "t": dt.datetime.now(dt.UTC)},
-        )
+    record_event(connection, schema, recovery.event_key(restore_id), dt.datetime.now(dt.UTC))
 
 
 def _chain() -> tuple[Any, ...]:
     from fiml_bot.storage import window
 
     return window.chain()
-
-
-# the merge: one set of statements per table, the same SQL on both databases
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
-
-
-def _columns(connection: Connection, table: str, schema: str | None) -> list[str]:
-    return [c["name"] for c in inspect(connection).get_columns(table, schema=schema)]
-
-
-def _shared_columns(connection: Connection, rule: MergeRule, side: str, target: str | None) -> list[str]:
-    ours = _columns(connection, rule.table, target)
-    theirs = set(_columns(connection, rule.table, side))
-    return [c for c in ours if c in theirs and c not in rule.skip]
-
-
-def _table(schema: str | None, table: str) -> str:
-    return f"{_q(schema)}.{_q(table)}" if schema else _q(table)
-
-
-def _missing(rule: MergeRule, side: str, target: str | None) -> str:
-    """Side rows whose key the restored table lacks."""
-    match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_table(side, rule.table)} s WHERE NOT EXISTS (SELECT 1 FROM {_table(target, rule.table)} m WHERE {match})"
-
-
-def _moved_forward(rule: MergeRule, side: str, target: str | None) -> str:
-    """Side rows whose `forward` column is larger than the restored row's."""
-    assert rule.forward is not None
-    match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-    return f"FROM {_table(side, rule.table)} s WHERE EXISTS (SELECT 1 FROM {_table(target, rule.table)} m WHERE {match} AND {_later(rule, 'm')})"
-
-
-def _later(rule: MergeRule, restored: str) -> str:
-    """The side row's `forward` value is past the restored row's (a value set since NULL counts)."""
-    assert rule.forward is not None
-    mine, theirs = f"s.{_q(rule.forward)}", f"{restored}.{_q(rule.forward)}"
-    return f"({mine} > {theirs} OR ({theirs} IS NULL AND {mine} IS NOT NULL))"
-
-
-def _has_table(connection: Connection, table: str, schema: str | None) -> bool:
-    return inspect(connection).has_table(table, schema=schema)
-
-
-def later_rows(
-    connection: Connection, side: str, target: str | None = None
-) -> dict[str, list[dict[str, Any]]]:
-    """The side's rows that the restored database lacks or holds at an older revision, per table."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for rule in MERGE_RULES:
-        if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, target)):
-            continue
-        columns = ", ".join(f"s.{_q(c)}" for c in _shared_columns(connection, rule, side, target))
-        rows = [
-            dict(r._mapping)
-            for r in connection.execute(text(f"SELECT {columns} {_missing(rule, side, target)}"))
-        ]
-        if rule.forward:
-            rows += [
-                dict(r._mapping)
-                for r in connection.execute(text(f"SELECT {columns} {_moved_forward(rule, side, target)}"))
-            ]
-        found[rule.table] = rows
-    return found
-
-
-def _ledger_sum(connection: Connection, schema: str | None = None) -> int:
-    table = _table(schema, "xp_ledger")
-    return int(connection.execute(text(f"SELECT coalesce(sum(amount), 0) FROM {table}")).scalar_one())
-
-
-def merge(connection: Connection, side: str, target: str | None = None) -> dict[str, int]:
-    """Insert the side's missing rows and move forward the rows whose revision advanced; the number
-    of rows merged per table."""
-    merged: dict[str, int] = {}
-    for rule in MERGE_RULES:
-        if not (_has_table(connection, rule.table, side) and _has_table(connection, rule.table, target)):
-            continue
-        shared = _shared_columns(connection, rule, side, target)
-        count = 0
-        if rule.forward:
-            assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in shared if c not in rule.key)
-            match = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in rule.key)
-            count += connection.execute(
-                text(
-                    f"UPDATE {_table(target, rule.table)} AS m SET {assignments} FROM {_table(side, rule.table)} s "
-                    f"WHERE {match} AND {_later(rule, 'm')}"
-                )
-            ).rowcount
-        names = ", ".join(_q(c) for c in shared)
-        values = ", ".join(f"s.{_q(c)}" for c in shared)
-        count += connection.execute(
-            text(
-                f"INSERT INTO {_table(target, rule.table)} ({names}) SELECT {values} {_missing(rule, side, target)}"
-            )
-        ).rowcount
-        merged[rule.table] = count
-    return merged
 
 
 def _quarantine_document(report: RestoreReport, later: dict[str, list[dict[str, Any]]]) -> str:

@@ -19,21 +19,16 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine import URL
 
-from fiml_bot.storage import migrations_api
+from fiml_bot.storage import migrations_api, pg_admin
 from fiml_bot.storage.database import describe, make_engine, parse_url, storage_errors
 
 from . import identity, pgtools, recovery, snapshots
 from .errors import OpsError
 from .killpoints import point
-from .pgtools import sql_literal
 from .restore import Plan, RestoreReport, check_file, merge_or_quarantine, record_switch
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
 
 
 def run(plan: Plan, report: RestoreReport) -> None:
@@ -47,9 +42,9 @@ def run(plan: Plan, report: RestoreReport) -> None:
             schema, version, comment = _prepare(connection, plan)
             workdir = Path(tempfile.gettempdir()) / f"fiml-restore-{rid}"  # created once marked
             mark = recovery.marker(rid, schema, str(parsed.database), tempdb, str(workdir), lock)
-            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock})
-            connection.execute(text(f"CREATE SCHEMA {_q(staging)}"))
-            connection.execute(text(f"COMMENT ON SCHEMA {_q(staging)} IS {sql_literal(mark)}"))
+            pg_admin.advisory_lock(connection, lock)
+            pg_admin.create_schema(connection, staging)
+            pg_admin.comment_on_schema(connection, staging, mark)
             connection.commit()
             terminate = _terminator(engine, connection)
             try:
@@ -67,27 +62,24 @@ def run(plan: Plan, report: RestoreReport) -> None:
 
 
 def _prepare(connection: Connection, plan: Plan) -> tuple[str, int, str | None]:
-    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    schema = pg_admin.current_schema(connection)
     if schema is None:
         raise OpsError(f"the database URL {describe(plan.url)} names no existing schema in its search_path")
     version = snapshots.server_version(connection)
     pgtools.check_client("pg_restore", version)
-    comment = connection.execute(
-        text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"),
-        {"s": schema},
-    ).scalar_one()
+    comment = pg_admin.schema_comment(connection, schema)
     connection.commit()
     return str(schema), version, comment
 
 
 def _terminator(engine: Engine, connection: Connection) -> Callable[[], None]:
     """For the kill test: terminate this restore's connection from another one."""
-    pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    pid = pg_admin.backend_pid(connection)
     connection.commit()
 
     def terminate() -> None:
         with engine.connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            pg_admin.terminate_backend(other, pid)
             other.commit()
 
     return terminate
@@ -107,7 +99,7 @@ def _stage(
     """The snapshot, checked and upgraded, as the staging schema of the live database."""
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
-        connection.execute(text(f"CREATE DATABASE {_q(tempdb)}"))
+        pg_admin.create_database(connection, tempdb)
     point("pg:tempdb")
     # the dump recreates its own schema's name, whatever the live one is called (staging renames it)
     dumped = plan.manifest.pg_schema or schema
@@ -116,7 +108,7 @@ def _stage(
     try:
         if dumped != "public":
             with temp_engine.begin() as temp:
-                temp.execute(text(f"CREATE SCHEMA {_q(dumped)}"))
+                pg_admin.create_schema(temp, dumped)
         pgtools.restore(temp_url, plan.manifest.path, version, workdir)
         point("pg:restored-aside")
         with temp_engine.connect() as temp:
@@ -134,7 +126,7 @@ def _stage(
             report.upgraded_to = target
             point("pg:upgraded")
         with temp_engine.begin() as temp:
-            temp.execute(text(f"ALTER SCHEMA {_q(dumped)} RENAME TO {_q(staging)}"))
+            pg_admin.rename_schema(temp, dumped, staging)
         dump = workdir / "staged.dump"
         pgtools.dump(temp_url, staging, dump, version)
         point("pg:dumped")
@@ -159,20 +151,17 @@ def _switch(
 ) -> None:
     with connection.begin():
         live = inspect(connection).get_table_names(schema=schema)
-        if live:
-            tables = ", ".join(f"{_q(schema)}.{_q(t)}" for t in live)
-            connection.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
+        pg_admin.lock_exclusive(connection, schema, live)
         point("pg:locked", terminate)
         identity.keep_identity(connection, staging, plan.live_id)
         if live:
             merge_or_quarantine(connection, plan, report, target=staging, side=schema)
         point("pg:merged", terminate)
         record_switch(connection, staging, plan.restore_id)
-        connection.execute(text(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(old)}"))
-        connection.execute(text(f"ALTER SCHEMA {_q(staging)} RENAME TO {_q(schema)}"))
-        connection.execute(text(f"COMMENT ON SCHEMA {_q(old)} IS {sql_literal(mark)}"))
-        original = "NULL" if comment is None else sql_literal(comment)
-        connection.execute(text(f"COMMENT ON SCHEMA {_q(schema)} IS {original}"))
+        pg_admin.rename_schema(connection, schema, old)
+        pg_admin.rename_schema(connection, staging, schema)
+        pg_admin.comment_on_schema(connection, old, mark)
+        pg_admin.comment_on_schema(connection, schema, comment)
         point("pg:switched", terminate)
 
 

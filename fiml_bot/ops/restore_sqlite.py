@@ -15,9 +15,9 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine
 
-from fiml_bot.storage import migrations_api
+from fiml_bot.storage import migrations_api, sqlite_attach
 from fiml_bot.storage.database import describe, make_engine, sqlite_path, storage_errors
 
 from . import identity, recovery, snapshots
@@ -81,9 +81,7 @@ def _switch(plan: Plan, report: RestoreReport, staged: Path) -> None:
     engine = make_engine(plan.url)
     try:
         with storage_errors(describe(plan.url)), engine.connect() as connection:
-            raw = connection.connection.dbapi_connection
-            assert raw is not None
-            raw.execute("ATTACH DATABASE ? AS " + STAGED, (str(staged),))  # outside any transaction
+            sqlite_attach.attach(connection, staged, STAGED)  # outside any transaction
             try:
                 with connection.begin():  # BEGIN IMMEDIATE: from here on, writers wait
                     point("sqlite:locked")
@@ -91,40 +89,11 @@ def _switch(plan: Plan, report: RestoreReport, staged: Path) -> None:
                     merge_or_quarantine(connection, plan, report, target=STAGED, side="main")
                     point("sqlite:merged")
                     record_switch(connection, STAGED, plan.restore_id)
-                    _replace_rows(connection)
+                    sqlite_attach.replace_rows(connection, STAGED)
                     point("sqlite:switched")
             finally:
                 if connection.in_transaction():
                     connection.rollback()
-                raw.execute("DETACH DATABASE " + STAGED)
+                sqlite_attach.detach(connection, STAGED)
     finally:
         engine.dispose()
-
-
-def _tables(connection: Connection, schema: str) -> list[str]:
-    return [
-        str(name)
-        for (name,) in connection.execute(
-            text(f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        )
-    ]
-
-
-def _columns(connection: Connection, schema: str, table: str) -> list[str]:
-    return [str(row[1]) for row in connection.execute(text(f'PRAGMA {schema}.table_info("{table}")'))]
-
-
-def _replace_rows(connection: Connection) -> None:
-    """The live tables' rows become the staged tables' rows (same schema revision by now); foreign
-    keys are checked at the commit, when every table is whole again."""
-    connection.execute(text("PRAGMA defer_foreign_keys = ON"))
-    live = set(_tables(connection, "main"))
-    for table in _tables(connection, STAGED):
-        if table not in live:
-            continue
-        theirs = set(_columns(connection, STAGED, table))
-        shared = ", ".join(f'"{c}"' for c in _columns(connection, "main", table) if c in theirs)
-        connection.execute(text(f'DELETE FROM main."{table}"'))
-        connection.execute(
-            text(f'INSERT INTO main."{table}" ({shared}) SELECT {shared} FROM {STAGED}."{table}"')
-        )

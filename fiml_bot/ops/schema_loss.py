@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alembic import command
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect
 
+from fiml_bot.storage import table_counts
 from fiml_bot.storage.database import describe, make_engine, storage_errors
 from fiml_bot.storage.migrations_api import alembic_config, revision_errors
 
@@ -55,17 +56,10 @@ def downgrade_loss(url: str, revision: str) -> list[Loss]:
             losses = []
             for table, columns in sorted(before.items()):
                 if table not in after:
-                    losses.append(
-                        Loss(
-                            table,
-                            None,
-                            int(connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()),
-                        )
-                    )
+                    losses.append(Loss(table, None, table_counts.row_count(connection, table)))
                     continue
                 for column in sorted(columns - after[table]):
-                    count = connection.execute(text(f'SELECT count("{column}") FROM "{table}"')).scalar_one()
-                    losses.append(Loss(table, column, int(count)))
+                    losses.append(Loss(table, column, table_counts.value_count(connection, table, column)))
             connection.rollback()
             return [loss for loss in losses if loss.values > 0]
     finally:

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection
 
 from fiml_bot import __version__
+from fiml_bot.storage import pg_admin, table_counts
 from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_path, storage_errors
 from fiml_bot.storage.migrations_api import revision_of
 from fiml_cms.atomic import write_bytes
@@ -185,18 +186,7 @@ def content_ref(content: Path | None) -> str | None:
 
 def counts(connection: Connection) -> tuple[dict[str, int], int]:
     """Row counts of the data tables that exist, and the XP ledger's sum."""
-    present = set(inspect(connection).get_table_names())
-    rows = {
-        t: int(connection.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one())
-        for t in DATA_TABLES
-        if t in present
-    }
-    xp = (
-        int(connection.execute(text("SELECT coalesce(sum(amount), 0) FROM xp_ledger")).scalar_one())
-        if "xp_ledger" in present
-        else 0
-    )
-    return rows, xp
+    return table_counts.row_counts(connection, DATA_TABLES)
 
 
 def _stamp(now: dt.datetime) -> str:
@@ -276,7 +266,7 @@ def copy_sqlite(source: Path, target: Path, *, self_contained: bool = True) -> N
 
 
 def server_version(connection: Connection) -> int:
-    return int(connection.execute(text("SHOW server_version_num")).scalar_one())
+    return pg_admin.server_version(connection)
 
 
 def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now: dt.datetime) -> Manifest:
@@ -286,9 +276,12 @@ def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now
     engine = make_engine(url)
     try:
         with storage_errors(describe(url)), engine.connect() as connection:
-            connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-            exported = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            exported = pg_admin.export_snapshot(connection)
+            schema = pg_admin.current_schema(connection)
+            if schema is None:
+                raise OpsError(
+                    f"the database URL {describe(url)} names no existing schema in its search_path"
+                )
             version = server_version(connection)
             revision = revision_of(connection)
             rows, xp = counts(connection)

@@ -131,6 +131,10 @@ class MemoryStorage:
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
+    def schema_revision(self) -> str | None:
+        """As the SQL store's; an in-memory store has no schema (None)."""
+        return None
+
     def reader(self) -> MemoryUnitOfWork:
         """As the SQL store's read-only unit of work (a unit of work reads a snapshot here anyway)."""
         return self()

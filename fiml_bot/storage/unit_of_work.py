@@ -178,6 +178,10 @@ class Storage:
             keeps_answers=self._keeps_answers,
         )
 
+    def schema_revision(self) -> str | None:
+        """The schema revision found when the store was opened (what /readyz reports)."""
+        return self.revision
+
     def reader(self) -> SqlUnitOfWork:
         """A read-only unit of work: one consistent view for reading many learners, no write lock taken."""
         return SqlUnitOfWork(

@@ -21,7 +21,14 @@ from .features import Features, NoFeatures, Rollout
 from .messages import Message
 from .observe import FAILED, ActionEvents, CountingRepository, NoObserver, Observer
 from .policy import PolicySettings
-from .ports import ConcurrentUpdate, Content, ProgressRepository, StorageUnavailable, UnitOfWork
+from .ports import (
+    ConcurrentUpdate,
+    Content,
+    ProgressRepository,
+    StorageUnavailable,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from .questions import parse_number as parse_number  # where tests and benches import it
 from .rescoring import Credit, Rescored
 from .screens import HOME
@@ -42,7 +49,7 @@ class Tutor:
     def __init__(
         self,
         content: Content,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         *,
         policy: PolicySettings = PolicySettings(),
         clock: Callable[[], dt.datetime] = utc_now,

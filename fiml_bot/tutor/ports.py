@@ -154,6 +154,17 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
+class UnitOfWorkFactory(Protocol):
+    """The progress store as the tutor holds it (`Storage`, `MemoryStorage`): one unit of work per
+    learner action, and the schema revision a readiness probe reports."""
+
+    def __call__(self) -> UnitOfWork: ...
+
+    def schema_revision(self) -> str | None:
+        """The schema revision found when the store was opened (None in memory or before any migration)."""
+        ...
+
+
 class Content(Protocol):
     """Published lessons (by id and version) and the learning paths."""
 
@@ -185,6 +196,14 @@ class Content(Protocol):
 
     def refresh(self) -> None:
         """Look for newly published versions now (may raise `FimlError`)."""
+        ...
+
+    def staleness_problem(self) -> str | None:
+        """Why the lessons served may be out of date (no refresh worked for too long), or None."""
+        ...
+
+    def served_ref(self) -> str:
+        """Which content is served, for /readyz and fiml_build_info (a commit's 12 hex digits, or a word)."""
         ...
 
 

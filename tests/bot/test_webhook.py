@@ -244,13 +244,40 @@ def test_shutdown_lets_an_update_in_flight_finish(published: Path, fake: FakeBot
     asyncio.run(scenario())
 
 
+def test_readyz_names_the_schema_revision_the_store_was_opened_at(
+    published: Path, fake: FakeBotApi, tmp_path: Path
+) -> None:
+    from fiml_bot.storage import migrations_api, open_storage
+
+    _, content = make_tutor(published)
+    url = f"sqlite:///{tmp_path / 'progress.db'}"
+    migrations_api.upgrade(url)
+    storage = open_storage(url)
+    head = migrations_api.current(url)
+    assert head and storage.schema_revision() == head
+
+    async def scenario() -> None:
+        async with InProcess(Tutor(content, storage), fake) as h:
+            ready = await h.client.get(h.base("/readyz"))
+            assert ready.status_code == 200 and f"schema: {head};" in ready.text
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        storage.close()
+
+
 def test_readyz_is_503_when_the_database_is_gone(published: Path, fake: FakeBotApi) -> None:
     _, content = make_tutor(published)
 
-    def gone() -> object:
-        raise StorageUnavailable("could not connect to the database")
+    class Gone:
+        def __call__(self) -> object:
+            raise StorageUnavailable("could not connect to the database")
 
-    tutor = Tutor(content, gone)  # type: ignore[arg-type]
+        def schema_revision(self) -> str | None:
+            return None
+
+    tutor = Tutor(content, Gone())  # type: ignore[arg-type]
 
     async def scenario() -> None:
         async with InProcess(tutor, fake) as h:
@@ -266,12 +293,16 @@ def tutor_with_outage(published: Path) -> tuple[Tutor, dict[str, bool]]:
     working, content = make_tutor(published)
     down = {"yes": True}
 
-    def units() -> object:
-        if down["yes"]:
-            raise StorageUnavailable("could not connect to the database")
-        return working.unit_of_work()
+    class Units:
+        def __call__(self) -> object:
+            if down["yes"]:
+                raise StorageUnavailable("could not connect to the database")
+            return working.unit_of_work()
 
-    return Tutor(content, units), down  # type: ignore[arg-type]
+        def schema_revision(self) -> str | None:
+            return working.unit_of_work.schema_revision()
+
+    return Tutor(content, Units()), down  # type: ignore[arg-type]
 
 
 def test_a_database_outage_answers_500_so_telegram_redelivers(published: Path, fake: FakeBotApi) -> None:
@@ -295,6 +326,9 @@ def test_readyz_is_503_without_lessons(published: Path, fake: FakeBotApi) -> Non
     class NoLessons:
         def lesson_ids(self) -> list[str]:
             return []
+
+        def served_ref(self) -> str:
+            return "worktree"
 
     tutor = Tutor(NoLessons(), MemoryStorage())  # type: ignore[arg-type]
 

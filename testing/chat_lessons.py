@@ -153,29 +153,55 @@ def near_limit_text(draw: st.DrawFn, limit: int = message.LIMIT, max_chars: int 
 
 
 @st.composite
+def _section(draw: st.DrawFn, n: int) -> dict[str, Any]:
+    body = draw(near_limit_text())
+    kind = draw(st.sampled_from(["text", "key_points", "live_example", "chart"]))
+    if kind == "text":
+        return {"id": f"s{n}", "type": "text", "title": draw(_TITLE), "body": body}
+    if kind == "key_points":
+        cut = max(1, len(body) // 8)
+        points = [p.strip() or "point" for p in (body[i : i + cut] for i in range(0, len(body), cut))]
+        return {"id": f"s{n}", "type": "key_points", "points": [p[:400] for p in points][:12]}
+    fallback = f"Illustrative figures as of 2026-11-26: $415.20. {body[: len(body) // 2]}"
+    if kind == "live_example":
+        return {
+            "id": f"s{n}",
+            "type": "live_example",
+            "title": draw(_TITLE),
+            "body": body[len(body) // 2 :].strip() or "A quote.",
+            "data": {"symbol": "MSFT", "metrics": ["price", "bid"]},
+            "fallback": fallback,
+        }
+    return {
+        "id": f"s{n}",
+        "type": "chart",
+        "title": draw(_TITLE),
+        "data": {"symbol": "VT", "period": "5y", "kind": "line"},
+        "caption": body[len(body) // 2 :][:1024].strip() or "A line.",
+        "fallback": fallback,
+    }
+
+
+@st.composite
+def _question(draw: st.DrawFn, n: int) -> dict[str, Any]:
+    prompt = draw(near_limit_text(limit=1000, max_chars=1000))[:1000]
+    common = {
+        "id": f"q{n}",
+        "prompt": prompt,
+        "explanation": draw(near_limit_text(limit=1000, max_chars=1000))[:1000],
+    }
+    kind = draw(st.sampled_from(["multiple_choice", "true_false", "numeric"]))
+    if kind == "multiple_choice":
+        options = [f"Option {k} 📈" for k in range(draw(st.integers(2, 4)))]
+        return {**common, "type": kind, "options": options, "answer": 0}
+    if kind == "true_false":
+        return {**common, "type": kind, "answer": True}
+    return {**common, "type": kind, "answer": 12.5, "unit": "%"}
+
+
+@st.composite
 def long_lessons(draw: st.DrawFn) -> dict[str, Any]:
-    """A lesson of 1-2 sections (text or key points) and 1-2 questions, with long messages."""
-    sections: list[dict[str, Any]] = []
-    for n in range(draw(st.integers(1, 2))):
-        body = draw(near_limit_text())
-        if draw(st.booleans()):
-            sections.append({"id": f"s{n}", "type": "text", "title": draw(_TITLE), "body": body})
-        else:
-            cut = max(1, len(body) // 8)
-            points = [p.strip() or "point" for p in (body[i : i + cut] for i in range(0, len(body), cut))]
-            sections.append({"id": f"s{n}", "type": "key_points", "points": [p[:400] for p in points][:12]})
-    questions: list[dict[str, Any]] = []
-    for n in range(draw(st.integers(1, 2))):
-        prompt = draw(near_limit_text(limit=1000, max_chars=1000))[:1000]
-        explanation = draw(near_limit_text(limit=1000, max_chars=1000))[:1000]
-        questions.append(
-            {
-                "id": f"q{n}",
-                "type": "multiple_choice",
-                "prompt": prompt,
-                "options": [f"Option {k} 📈" for k in range(draw(st.integers(2, 4)))],
-                "answer": 0,
-                "explanation": explanation,
-            }
-        )
+    """A lesson of 1-2 sections of any type and 1-2 questions of any type, with long messages."""
+    sections = [draw(_section(n)) for n in range(draw(st.integers(1, 2)))]
+    questions = [draw(_question(n)) for n in range(draw(st.integers(1, 2)))]
     return lesson_data("long_lesson", draw(_TITLE), sections, questions)

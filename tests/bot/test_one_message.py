@@ -193,6 +193,6 @@ def test_every_lesson_that_passes_fiml041_is_sent_one_message_per_section_and_qu
     data: dict[str, Any],
 ) -> None:
     lesson, findings = check(data)
-    assume(lesson is not None and not _fiml041(findings))
+    assume(lesson is not None and not any(f.is_error for f in findings))  # FIML041 is the one seen
     assert lesson is not None
     asyncio.run(walk(lesson))

@@ -11,10 +11,12 @@ Telegram's limits apply to the text after entity parsing, counted in UTF-16 code
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from .asof import find_as_of
 from .lesson import (
+    ChangelogEntry,
     ChartSection,
     KeyPointsSection,
     LiveExampleSection,
@@ -29,6 +31,7 @@ LIMIT = 4096  # a text message
 CAPTION_LIMIT = 1024  # a photo's caption
 SEPARATOR = "\n\n———\n\n"  # between the feedback to an answer and what comes next
 TYPE_A_NUMBER = "_Type your answer as a number._"
+UNAVAILABLE = "Live data is not available right now, so here are the lesson's own figures"
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)
@@ -185,14 +188,68 @@ def section_body(section: Section) -> str:
     elif isinstance(section, LiveExampleSection):
         if section.body:
             parts.append(section.body.strip())
-        parts.append(f"📊 `{section.symbol}` ({', '.join(section.metrics)})\n\n{section.fallback.strip()}")
+        parts.append(f"{live_label(section)}\n\n{section.fallback.strip()}")
     elif isinstance(section, ChartSection):
-        parts.append(
-            f"📈 `{section.symbol}` · {section.period} · {section.kind} chart\n\n{section.fallback.strip()}"
-        )
+        parts.append(f"{live_label(section)}\n\n{section.fallback.strip()}")
         if section.caption:
             parts.append(f"*{section.caption.strip()}*")
     return "\n\n".join(parts)
+
+
+def live_label(section: LiveExampleSection | ChartSection) -> str:
+    """The line naming a live section's data: symbol and metrics, or symbol, period and kind."""
+    if isinstance(section, LiveExampleSection):
+        return quote_label(section.symbol, section.metrics)
+    return chart_label(section.symbol, section.period, section.kind)
+
+
+def quote_label(symbol: str, metrics: Sequence[str]) -> str:
+    return f"📊 `{symbol}` ({', '.join(metrics)})"
+
+
+def chart_label(symbol: str, period: str, kind: str) -> str:
+    return f"📈 `{symbol}` · {period} · {kind} chart"
+
+
+def figures_date(
+    section: LiveExampleSection | ChartSection, changelog: Sequence[ChangelogEntry]
+) -> str | None:
+    """The date of a fallback's figures: its own "as of", else the newest changelog entry's date."""
+    stated = find_as_of(section.fallback)
+    return stated.isoformat() if stated else (str(changelog[0].date) if changelog else None)
+
+
+def live_head(lesson_title: str, number: int, total: int, section: LiveExampleSection | ChartSection) -> str:
+    """What a live section shows above its data: the header, its title, an example's body."""
+    head = [section_header(lesson_title, number, total)] + ([f"**{section.title}**"] if section.title else [])
+    if isinstance(section, LiveExampleSection) and section.body:
+        head.append(section.body.strip())
+    return "\n\n".join(head)
+
+
+def fallback_note(stated: str | None) -> str:
+    """The line above a fallback: live data is missing, and how old the lesson's figures are."""
+    return f"_{UNAVAILABLE}" + (f" (as of {stated})._" if stated else "._")
+
+
+def without_live_data(head: str, label: str, stated: str | None, fallback: str, caption: str = "") -> str:
+    """A live section when its data is late or fails: the lesson's figures, and why they are shown."""
+    parts = [head, label, fallback_note(stated), fallback, f"*{caption}*" if caption else ""]
+    return "\n\n".join(p for p in parts if p)
+
+
+def live_section_texts(
+    lesson_title: str, number: int, total: int, section: LiveExampleSection | ChartSection, stated: str | None
+) -> list[str]:
+    """The messages a live section can be without data: as the tutor sends it, and as the data
+    service sends it when the data fails (`stated`: the figures' date). With data, the figures
+    depend on the provider and are not measured here."""
+    caption = section.caption.strip() if isinstance(section, ChartSection) and section.caption else ""
+    head = live_head(lesson_title, number, total, section)
+    return [
+        section_text(lesson_title, number, total, section),
+        without_live_data(head, live_label(section), stated, section.fallback.strip(), caption),
+    ]
 
 
 def section_text(lesson_title: str, number: int, total: int, section: Section) -> str:

@@ -199,12 +199,20 @@ def _fits_in_a_message(lesson: LessonParts, file: str, stem: str) -> Iterator[Fi
     title = lesson.title or ""
     sections = 1 + max((i for i, _ in lesson.sections), default=0)
     for i, section in lesson.sections:
-        text = message.section_text(title, i + 1, sections, section)
-        if message.fits(text):
+        if isinstance(section, LiveExampleSection | ChartSection):
+            stated = message.figures_date(section, lesson.changelog or ())
+            texts = message.live_section_texts(title, i + 1, sections, section, stated)
+        else:
+            texts = [message.section_text(title, i + 1, sections, section)]
+        over = [text for text in texts if not message.fits(text)]
+        if not over:
             continue
+        longest = max(over, key=message.length)
+        size = message.length(longest)
+        form = " when live data is unavailable" if longest is not texts[0] else ""
         yield Finding(
             "FIML041",
-            f'section "{section.id}" is a message of {message.length(text):,} UTF-16 units with its "{title} · {i + 1}/{sections}" header; a Telegram message holds {limit:,}: split it into two sections',
+            f'section "{section.id}" is a message of {size:,} UTF-16 units{form} with its "{title} · {i + 1}/{sections}" header; a Telegram message holds {limit:,}: split it into two sections',
             file,
             ("sections", i),
         )

@@ -60,11 +60,10 @@ def show_step(turn: Turn, progress: LessonProgress) -> list[Message]:
     number = [s.id for s in lesson.sections].index(section.id) + 1
     last = number == len(lesson.sections)
     label = "📝 Start the quiz" if last else "Next ▶"
-    header = message.section_header(lesson.title, number, len(lesson.sections))
     text = message.section_text(lesson.title, number, len(lesson.sections), section)
     next_button = Button(label, encode(Next(lesson.id, lesson.version, section.id)))
     buttons = ((next_button,), (questions.report_button(lesson, SECTION, section.id),))
-    return [Message(text, buttons, live=render.live_data(section, lesson, header))]
+    return [Message(text, buttons, live=render.live_data(section, lesson, number))]
 
 
 def restart(turn: Turn, progress: LessonProgress, latest: Lesson) -> LessonProgress:

@@ -14,7 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from telegram import Update
 
+from fiml_bot.adapters.finnhub import Finnhub
 from fiml_bot.adapters.telegram import build_application, to_html
+from fiml_bot.marketdata.service import MarketData
 from fiml_bot.storage import MemoryStorage
 from fiml_bot.tutor.callbacks import Open, encode
 from fiml_bot.tutor.engine import Tutor
@@ -23,6 +25,7 @@ from fiml_cms.lesson import Lesson, NumericQuestion, TrueFalseQuestion
 from testing.chat_lessons import MemoryContent, check, lesson_data, long_lessons
 from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.fakebotapi.formatting import parse_html, utf16_len
+from testing.fakeprovider import FakeProvider
 
 CHAT = 4242
 
@@ -30,7 +33,7 @@ CHAT = 4242
 class Chat:
     """One learner's chat with a bot serving `lessons`; each step returns the Bot API calls it made."""
 
-    def __init__(self, lessons: list[Lesson]) -> None:
+    def __init__(self, lessons: list[Lesson], market: MarketData | None = None) -> None:
         self.fake = FakeBotApi(rate_limits=NO_LIMITS)
         ticks = itertools.count()
         start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -40,7 +43,11 @@ class Chat:
             clock=lambda: start + dt.timedelta(seconds=next(ticks)),
         )
         self.app = build_application(
-            tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False
+            tutor,
+            self.fake.default_token,
+            builder=self.fake.application_builder(),
+            rate_limit=False,
+            market=market,
         )
 
     async def _deliver(self, update: dict[str, Any]) -> list[str]:
@@ -131,12 +138,14 @@ def _fiml041(findings: list[Any]) -> list[str]:
     return [f.message for f in findings if f.code == "FIML041"]
 
 
-async def messages_for_first_section(lesson: Lesson) -> list[str]:
-    chat = Chat([lesson])
+async def first_section(lesson: Lesson, market: MarketData | None = None) -> tuple[list[str], str]:
+    """The Bot API calls that carried the lesson's first section, and the text the learner sees."""
+    chat = Chat([lesson], market)
     await chat.app.initialize()
     try:
         await chat.say("/start")
-        return await chat.tap(encode(Open(lesson.id)))
+        calls = await chat.tap(encode(Open(lesson.id)))
+        return calls, "\n\n".join(m.text for m in chat.fake.sent(CHAT)[-len(calls) :])
     finally:
         await chat.app.shutdown()
 
@@ -156,7 +165,7 @@ def test_the_header_counts_a_section_that_validated_reached_telegram_as_two_mess
         f'section "book" is a message of {telegram_counts:,} UTF-16 units with its "{title} · 1/1" '
         "header; a Telegram message holds 4,096: split it into two sections"
     ]
-    assert asyncio.run(messages_for_first_section(lesson)) == ["sendMessage", "sendMessage"]
+    assert asyncio.run(first_section(lesson))[0] == ["sendMessage", "sendMessage"]
 
 
 def test_emoji_count_two_utf16_units_each() -> None:
@@ -169,7 +178,7 @@ def test_emoji_count_two_utf16_units_each() -> None:
     whole = message.section_text("Charts", 1, 1, lesson.sections[0])
     (finding,) = _fiml041(findings)
     assert f"{utf16_len(seen(whole)):,} UTF-16 units" in finding and "4,096" in finding
-    assert asyncio.run(messages_for_first_section(lesson)) == ["sendMessage", "sendMessage"]
+    assert asyncio.run(first_section(lesson))[0] == ["sendMessage", "sendMessage"]
 
 
 def test_cut_in_two_the_emoji_section_validates_and_goes_out_as_two_whole_messages() -> None:
@@ -181,6 +190,39 @@ def test_cut_in_two_the_emoji_section_validates_and_goes_out_as_two_whole_messag
     lesson, findings = check(data)
     assert lesson is not None and _fiml041(findings) == []
     asyncio.run(walk(lesson))
+
+
+def _live_lesson(paragraphs: int) -> dict[str, Any]:
+    section = {
+        "id": "quote",
+        "type": "live_example",
+        "title": "Today's spread",
+        "body": "\n\n".join(["Compare the bid and the ask of the quote below. " * 8] * paragraphs),
+        "data": {"symbol": "MSFT", "metrics": ["price", "bid", "ask"]},
+        "fallback": "As of 2026-11-20, MSFT traded at $415.20, with a bid of $415.15 and an ask of $415.25.",
+    }
+    return lesson_data("spread", "Spreads", [section])
+
+
+def test_a_live_example_is_measured_as_sent_when_its_data_fails() -> None:
+    """Without data the section carries a note on top of its fallback: FIML041 counts that form too."""
+    over, fits = _live_lesson(10), _live_lesson(9)
+    lesson, findings = check(over)
+    assert lesson is not None
+    quiet = message.section_text("Spreads", 1, 1, lesson.sections[0])
+    assert message.fits(quiet)  # as the tutor sends it, it fits; with the note it does not
+    (finding,) = _fiml041(findings)
+    assert "UTF-16 units when live data is unavailable" in finding
+    short, short_findings = check(fits)
+    assert short is not None and _fiml041(short_findings) == []
+
+    with FakeProvider() as provider:
+        provider.accept_keys("OP")
+        provider.set_down()
+        for each, parts in ((lesson, 2), (short, 1)):
+            market = MarketData(Finnhub(provider.url), "OP", deadline=5.0)
+            calls, seen_text = asyncio.run(first_section(each, market))
+            assert calls == ["sendMessage"] * parts and message.UNAVAILABLE in seen_text
 
 
 @settings(

@@ -202,6 +202,7 @@ def valid_parts(data: dict[str, Any], bad: set[JsonPath]) -> rules.LessonParts:
         replaces=tuple((i, v) for i, v in items(("replaces",)) if ok("replaces", i)),
         xp_reward=data.get("xp_reward") if ok("xp_reward") else None,
         duration_minutes=data.get("duration_minutes") if ok("duration_minutes") else None,
+        title=data["title"] if ok("title") and isinstance(data.get("title"), str) else None,
     )
 
 

@@ -93,7 +93,7 @@ RULES: dict[str, Rule] = _rules(
         "FIML041",
         "message-too-long",
         E,
-        "A section or question would not fit in one Telegram message (4,096 characters).",
+        "A section or question would not fit in one Telegram message (4,096 UTF-16 units, header included).",
     ),
     ("FIML042", "unknown-yanked-version", E, "A yanked version does not appear in the lesson's changelog."),
     ("FIML043", "unknown-path-lesson", E, "A learning path lists a lesson that does not exist."),

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from . import render, versions
+from . import message, versions
 from .asof import find_as_of
 from .bounds import Range, describe_number, lesson_range
 from .findings import Finding, Fix, JsonPath
@@ -82,6 +82,7 @@ class LessonParts:
     replaces: tuple[tuple[int, str], ...]
     xp_reward: int | None = None
     duration_minutes: int | None = None
+    title: str | None = None  # in every chat message's header, so in what FIML041 measures
 
     @classmethod
     def of(cls, lesson: Lesson) -> LessonParts:
@@ -95,6 +96,7 @@ class LessonParts:
             tuple(enumerate(lesson.replaces)),
             lesson.xp_reward,
             lesson.duration_minutes,
+            lesson.title,
         )
 
 
@@ -192,35 +194,45 @@ def _unique_item_ids(lesson: LessonParts, file: str, stem: str) -> Iterator[Find
 
 
 def _fits_in_a_message(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
-    limit = render.TELEGRAM_MESSAGE_LIMIT
+    """FIML041: the message the bot sends (fiml_cms/message.py, header included), as Telegram counts it."""
+    limit = message.LIMIT
+    title = lesson.title or ""
+    sections = 1 + max((i for i, _ in lesson.sections), default=0)
     for i, section in lesson.sections:
-        if render.raw_size(section) <= limit:  # the visible text is never longer than the source
+        if isinstance(section, LiveExampleSection | ChartSection):
+            stated = message.figures_date(section, lesson.changelog or ())
+            texts = message.live_section_texts(title, i + 1, sections, section, stated)
+        else:
+            texts = [message.section_text(title, i + 1, sections, section)]
+        over = [text for text in texts if not message.fits(text)]
+        if not over:
             continue
-        size = len(render.section_text(section))
-        if size > limit:
-            yield Finding(
-                "FIML041",
-                f'section "{section.id}" renders to {size:,} characters; a Telegram message holds {limit:,}: split it into two sections',
-                file,
-                ("sections", i),
-            )
+        longest = max(over, key=message.length)
+        size = message.length(longest)
+        form = " when live data is unavailable" if longest is not texts[0] else ""
+        yield Finding(
+            "FIML041",
+            f'section "{section.id}" is a message of {size:,} UTF-16 units{form} with its "{title} · {i + 1}/{sections}" header; a Telegram message holds {limit:,}: split it into two sections',
+            file,
+            ("sections", i),
+        )
+    questions = 1 + max((i for i, _ in lesson.questions), default=0)
     for i, q in lesson.questions:
-        if len(q.prompt) + sum(len(o) + 8 for o in getattr(q, "options", ())) + 40 <= limit:
+        text = message.question_text(title, i + 1, questions, q)
+        if message.fits(text):
             continue
-        size = len(render.question_text(q))
-        if size > limit:
-            yield Finding(
-                "FIML041",
-                f'question "{q.id}" renders to {size:,} characters; a Telegram message holds {limit:,}',
-                file,
-                ("quiz", "questions", i),
-            )
+        yield Finding(
+            "FIML041",
+            f'question "{q.id}" is a message of {message.length(text):,} UTF-16 units with its quiz header; a Telegram message holds {limit:,}: shorten the prompt or the options',
+            file,
+            ("quiz", "questions", i),
+        )
 
 
 def _long_paragraphs(lesson: LessonParts, file: str, stem: str) -> Iterator[Finding]:
     for i, section in lesson.sections:
         if isinstance(section, TextSection):
-            for paragraph in render.paragraphs(section.body):
+            for paragraph in message.paragraphs(section.body):
                 if len(paragraph) > LONG_PARAGRAPH:
                     yield Finding(
                         "FIML050",

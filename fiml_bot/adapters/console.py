@@ -9,41 +9,31 @@ it ends at the end of input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import IO
 
 from rich.console import Console
 from rich.markup import escape
 
+from fiml_cms.message import Markup, convert
+
 from ..keys.parsing import masked_line
 from ..keys.parsing import parse as key_command
 from ..tutor.callbacks import ReportProblem, decode
-from ..tutor.events import (
-    Command,
-    Event,
-    Help,
-    ListLessons,
-    Pressed,
-    Progress,
-    SetTimeZone,
-    Settings,
-    Start,
-    Text,
-)
+from ..tutor.events import Event, Help, Pressed, Start, Text, command_event
 from ..tutor.messages import Button, Message
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
-_ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)
-_CODE = re.compile(r"`([^`]+)`")
+RICH = Markup(
+    escape=escape,
+    bold=lambda inner: f"[bold]{inner}[/bold]",
+    italic=lambda inner: f"[italic]{inner}[/italic]",
+    code=lambda inner: f"[cyan]{inner}[/cyan]",
+)
 
 
 def to_rich(text: str) -> str:
-    """The tutor's Markdown subset as rich markup, with everything else escaped."""
-    out = escape(text)
-    out = _CODE.sub(lambda m: f"[cyan]{m.group(1)}[/cyan]", out)
-    out = _BOLD.sub(lambda m: f"[bold]{m.group(1)}[/bold]", out)
-    return _ITALIC.sub(lambda m: f"[italic]{m.group(1)}[/italic]", out)
+    """The tutor's Markdown subset (fiml_cms/message.py) as rich markup, with everything else escaped."""
+    return convert(text, RICH)
 
 
 class Quit:
@@ -67,20 +57,7 @@ def parse_line(line: str, buttons: list[Button]) -> Event | Quit | str | None:
             return Pressed(buttons[number - 1].data)
         return f"Pick a number from 1 to {len(buttons)}."
     if text.startswith("/"):
-        name, _, argument = text[1:].partition(" ")
-        name = name.lower()
-        simple: dict[str, Callable[[], Event]] = {
-            "start": Start,
-            "help": Help,
-            "lessons": ListLessons,
-            "progress": Progress,
-            "settings": Settings,
-        }
-        if name in simple:
-            return simple[name]()
-        if name == "timezone":
-            return SetTimeZone(argument)
-        return Command(name, argument.strip())
+        return command_event(text)
     return Text(text)
 
 

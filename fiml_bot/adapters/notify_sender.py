@@ -21,7 +21,7 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 from ..notify import PAID_STARS_PER_MESSAGE, Blocked, NotDelivered, Notice, RetryLater
 from ..tutor.messages import Message
 from .rate_limiter import retry_seconds
-from .telegram import error_code, keyboard, split_html, to_html
+from .telegram import error_code, html_messages, keyboard
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,13 @@ class Chunk:
 
 
 def chunks(message: Message) -> list[Chunk]:
-    parts = split_html(to_html(message.text))
+    parts = html_messages(message.text)
     return [Chunk(part, keyboard(message) if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 
 
 def paid_cost(notices: Iterable[Notice]) -> tuple[int, float]:
     """(messages, Telegram Stars at most) of sending `notices` as a paid broadcast (long texts split)."""
-    messages = sum(len(split_html(to_html(notice.message().text))) for notice in notices)
+    messages = sum(len(html_messages(notice.message().text)) for notice in notices)
     return messages, round(messages * PAID_STARS_PER_MESSAGE, 1)
 
 

@@ -2,8 +2,9 @@
 
 Thin by design: a handler names the learner (`telegram:<user id>`), turns the update into an event,
 lets the tutor apply it in one transaction (keyed by the `update_id`, so a redelivered update is
-applied once), and renders the replies: HTML with everything escaped, inline keyboards, texts over
-4,096 characters split at paragraph boundaries, `answerCallbackQuery` on every button. Nothing a
+applied once), and renders the replies: the shared message (fiml_cms/message.py) as HTML with
+everything escaped, inline keyboards, `answerCallbackQuery` on every button; only texts no rule
+bounds (lists, reports) are split over 4,096 UTF-16 units. Nothing a
 second replica would need is kept in memory.
 """
 
@@ -14,7 +15,6 @@ import contextlib
 import functools
 import html
 import logging
-import re
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
@@ -44,6 +44,8 @@ from telegram.ext import (
 )
 
 from fiml_cms.errors import FimlError
+from fiml_cms.message import CAPTION_LIMIT, Markup, convert
+from fiml_cms.message import chunks as split
 
 from ..keys.parsing import NOT_STORED
 from ..keys.parsing import parse as key_command
@@ -51,16 +53,10 @@ from ..outage import OutageNotices
 from ..redaction import masked
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import (
-    Command,
     Event,
-    Help,
-    ListLessons,
     Pressed,
-    Progress,
-    SetTimeZone,
-    Settings,
-    Start,
     Text,
+    command_event,
 )
 from ..tutor.messages import Message
 from ..tutor.observe import FAILED
@@ -108,8 +104,6 @@ def token_rejection(token: str) -> Iterator[None]:
             handler.removeFilter(quiet)
 
 
-LIMIT = 4096
-CAPTION_LIMIT = 1024
 COMMANDS = (
     ("start", "Start learning"),
     ("lessons", "Browse the lessons"),
@@ -120,61 +114,22 @@ COMMANDS = (
     ("help", "What I can do"),
     ("listkeys", "Your data-provider keys (add one: /addkey finnhub KEY)"),
 )
-_BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
-_ITALIC = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])", re.S)
-_CODE = re.compile(r"`([^`]+)`")
-_TAG = re.compile(r"<[^>]+>")
+HTML = Markup(
+    escape=lambda text: html.escape(text, quote=False),
+    bold=lambda inner: f"<b>{inner}</b>",
+    italic=lambda inner: f"<i>{inner}</i>",
+    code=lambda inner: f"<code>{inner}</code>",
+)
 
 
 def to_html(text: str) -> str:
-    """The tutor's Markdown subset as Telegram HTML; every other character is escaped."""
-    out = html.escape(text, quote=False)
-    out = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
-    out = _BOLD.sub(lambda m: f"<b>{m.group(1)}</b>", out)
-    return _ITALIC.sub(lambda m: f"<i>{m.group(1)}</i>", out)
+    """The tutor's Markdown subset (fiml_cms/message.py) as Telegram HTML; everything else is escaped."""
+    return convert(text, HTML)
 
 
-def visible_length(markup: str) -> int:
-    """What Telegram counts against its limit: the text after entity parsing, in UTF-16 code units."""
-    return len(html.unescape(_TAG.sub("", markup)).encode("utf-16-le")) // 2
-
-
-def split_html(markup: str, limit: int = LIMIT) -> list[str]:
-    """Chunks of at most `limit` visible characters, cut between paragraphs (then lines, then words)."""
-    if visible_length(markup) <= limit:
-        return [markup]
-    chunks: list[str] = []
-    current = ""
-    for paragraph in _pieces(markup, limit):
-        candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if visible_length(candidate) <= limit:
-            current = candidate
-        else:
-            if current:
-                chunks.append(current)
-            current = paragraph
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _pieces(markup: str, limit: int) -> list[str]:
-    pieces = []
-    for paragraph in markup.split("\n\n"):
-        if visible_length(paragraph) <= limit:
-            pieces.append(paragraph)
-            continue
-        line_buffer = ""
-        for word in re.split(
-            r"(?<=\n)|(?<= )", _TAG.sub("", paragraph)
-        ):  # an oversized paragraph loses its formatting
-            if visible_length(line_buffer + word) > limit and line_buffer:
-                pieces.append(line_buffer.rstrip())
-                line_buffer = ""
-            line_buffer += word
-        if line_buffer:
-            pieces.append(line_buffer.rstrip())
-    return pieces
+def html_messages(text: str) -> list[str]:
+    """The HTML of the messages `text` goes out as: one, unless no rule bounds it (lists, reports)."""
+    return [to_html(chunk) for chunk in split(text)]
 
 
 def keyboard(message: Message) -> InlineKeyboardMarkup | None:
@@ -193,22 +148,7 @@ def event_for(update: Update) -> Event | None:
     if message is None or message.text is None:
         return None
     text = message.text.strip()
-    if not text.startswith("/"):
-        return Text(text)
-    name, _, argument = text[1:].partition(" ")
-    name = name.split("@", 1)[0].lower()
-    simple: dict[str, Callable[[], Event]] = {
-        "start": Start,
-        "help": Help,
-        "lessons": ListLessons,
-        "progress": Progress,
-        "settings": Settings,
-    }
-    if name in simple:
-        return simple[name]()
-    if name == "timezone":
-        return SetTimeZone(argument.strip())
-    return Command(name, argument.strip())
+    return command_event(text) if text.startswith("/") else Text(text)
 
 
 WEBHOOK_ANSWER: ContextVar[list[dict[str, Any]] | None] = ContextVar("fiml_webhook_answer", default=None)
@@ -391,7 +331,7 @@ class TelegramAdapter:
         await self._send(context, chat_id, Message(reply))
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Message) -> None:
-        chunks = split_html(to_html(reply.text))
+        chunks = html_messages(reply.text)
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
             await self._with_retries(
@@ -406,15 +346,15 @@ class TelegramAdapter:
     ) -> None:
         """A chart: the picture with the text as its caption (a caption over 1,024 characters goes on
         in text messages after it; the buttons sit under the last one)."""
-        chunks = split_html(to_html(reply.text), CAPTION_LIMIT)
-        rest = split_html("\n\n".join(chunks[1:])) if len(chunks) > 1 else []
+        chunks = split(reply.text, CAPTION_LIMIT)
+        rest = html_messages("\n\n".join(chunks[1:])) if len(chunks) > 1 else []
         await self._with_retries(
             "sendPhoto",
             functools.partial(
                 context.bot.send_photo,
                 chat_id,
                 photo,
-                caption=chunks[0],
+                caption=to_html(chunks[0]),
                 parse_mode=ParseMode.HTML,
                 reply_markup=None if rest else keyboard(reply),
             ),
@@ -431,7 +371,7 @@ class TelegramAdapter:
     async def _edit(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Message
     ) -> None:
-        chunks = split_html(to_html(reply.text))
+        chunks = html_messages(reply.text)
         if len(chunks) > 1:
             await self._send(context, chat_id, reply)
             return

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fiml_cms.message import UNAVAILABLE as UNAVAILABLE  # the note above a fallback: fiml_cms/message.py
+
 from .model import History, Quote
 
 NOT_ADVICE = "_Educational example, not investment advice._"
-UNAVAILABLE = "Live data is not available right now, so here are the lesson's own figures"
 
 
 def as_of(quote: Quote | History, today: dt.date | None = None) -> str:
@@ -20,11 +21,6 @@ def as_of(quote: Quote | History, today: dt.date | None = None) -> str:
     if quote.time.date() != (today or dt.datetime.now(dt.UTC).date()):
         text = f"as of {quote.time:%Y-%m-%d %H:%M} UTC"
     return text + (f", {quote.delay_minutes} min delayed" if quote.delay_minutes else "")
-
-
-def fallback_note(stated: str | None) -> str:
-    """The line above a fallback: live data is missing, and how old the lesson's figures are."""
-    return f"_{UNAVAILABLE}" + (f" (as of {stated})._" if stated else "._")
 
 
 def _money(value: float) -> str:

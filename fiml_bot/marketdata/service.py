@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from fiml_cms import message
+
 from ..tutor.messages import LiveData
 from . import codec, present
 from .cache import TtlCache
@@ -185,15 +187,13 @@ def daily_limit(limits: tuple[tuple[int, float], ...]) -> int | None:
 
 
 def fallback_text(live: LiveData) -> str:
+    """The section without its data (fiml_cms/message.py, so FIML041 measures this form too)."""
     if live.kind == "quote":
-        label = f"📊 `{live.symbol}` ({', '.join(live.metrics)})"
-        parts = [live.head, label, present.fallback_note(live.as_of), live.fallback]
-    else:
-        label = f"📈 `{live.symbol}` · {live.period} · {live.chart_kind} chart"
-        parts = [live.head, label, present.fallback_note(live.as_of), live.fallback]
-        if live.caption:
-            parts.append(f"*{live.caption}*")
-    return "\n\n".join(p for p in parts if p)
+        return message.without_live_data(
+            live.head, message.quote_label(live.symbol, live.metrics), live.as_of, live.fallback
+        )
+    label = message.chart_label(live.symbol, live.period, live.chart_kind)
+    return message.without_live_data(live.head, label, live.as_of, live.fallback, live.caption)
 
 
 def chart_caption(live: LiveData, history: History) -> str:

@@ -59,3 +59,25 @@ class Command:
 
 
 Event = Start | Help | ListLessons | Progress | SetTimeZone | Pressed | Text | Command | Settings
+
+
+_SIMPLE: dict[str, type[Start | Help | ListLessons | Progress | Settings]] = {
+    "start": Start,
+    "help": Help,
+    "lessons": ListLessons,
+    "progress": Progress,
+    "settings": Settings,
+}
+
+
+def command_event(text: str) -> Event:
+    """The event a typed `/command argument` stands for: the one table both chat adapters share.
+
+    `/name@bot` (Telegram's form in groups) is the same command; an unknown name becomes `Command`."""
+    name, _, argument = text.strip().removeprefix("/").partition(" ")
+    name = name.split("@", 1)[0].lower()
+    if name in _SIMPLE:
+        return _SIMPLE[name]()
+    if name == "timezone":
+        return SetTimeZone(argument.strip())
+    return Command(name, argument.strip())

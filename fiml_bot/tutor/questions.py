@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from fiml_cms import message
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, Question, TrueFalseQuestion
 
-from . import render
 from .callbacks import QUESTION, Answer, ReportProblem, encode
 from .messages import Button, Message, rows
 from .model import LessonProgress
@@ -27,8 +27,7 @@ def report_button(lesson: Lesson, place: str, item_id: str) -> Button:
 
 def _asked(lesson: Lesson, question: Question) -> Message:
     number = [q.id for q in lesson.quiz.questions].index(question.id) + 1
-    header = f"**Quiz · {lesson.title}** · question {number}/{len(lesson.quiz.questions)}"
-    text = f"{header}\n\n{render.question(question)}"
+    text = message.question_text(lesson.title, number, len(lesson.quiz.questions), question)
     if isinstance(question, MultipleChoiceQuestion):
         buttons = [
             Button(f"{i + 1}. {o}"[:60], encode(Answer(lesson.id, lesson.version, question.id, str(i))))
@@ -41,7 +40,7 @@ def _asked(lesson: Lesson, question: Question) -> Message:
             Button("False", encode(Answer(lesson.id, lesson.version, question.id, "f"))),
         )
         return Message(text, (pair,))
-    return Message(text + "\n\n_Type your answer as a number._")
+    return Message(text)
 
 
 def next_question(lesson: Lesson, progress: LessonProgress) -> Question | None:

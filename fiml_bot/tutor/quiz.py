@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fiml_cms import message
 from fiml_cms.lesson import NumericQuestion
 
 from . import gamification, lessons, migration, questions, reconcile, screens, stepping
@@ -73,7 +74,8 @@ def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: s
     following = stepping.show_step(turn, progress)
     if following and not following[0].replace:  # one message: the feedback above what comes next
         first = following[0]
-        return [Message(f"{feedback}\n\n———\n\n{first.text}", first.buttons), *following[1:]]
+        *before, last = message.after_feedback(feedback, first.text)
+        return [*(Message(text) for text in before), Message(last, first.buttons), *following[1:]]
     return [Message(feedback), *following]
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fiml_cms import message
 from fiml_cms.lesson import Lesson, MultipleChoiceQuestion, NumericQuestion, Question, TrueFalseQuestion
 
-from . import questions, render
+from . import questions
 from .callbacks import ListPage, ReviewAnswer, StartReview, encode
 from .messages import Button, Message, rows
 from .model import LessonProgress, Notice
@@ -96,12 +97,14 @@ def answer(turn: Turn, lesson_id: str, question_id: str, given: str) -> list[Mes
     ]
     if later:
         following = _ask(lesson, later[0])
-        return [Message(f"{feedback}\n\n———\n\n{following.text}", following.buttons)]
-    return [Message(f"{feedback}\n\n———\n\nReview done. Every review keeps your streak going. 🔥", _done())]
+        *before, last = message.after_feedback(feedback, following.text)
+        return [*(Message(text) for text in before), Message(last, following.buttons)]
+    *before, last = message.after_feedback(feedback, "Review done. Every review keeps your streak going. 🔥")
+    return [*(Message(text) for text in before), Message(last, _done())]
 
 
 def _ask(lesson: Lesson, question: Question) -> Message:
-    text = f"**Review · {lesson.title}**\n\n{render.question(question)}"
+    text = message.review_text(lesson.title, question)
     if isinstance(question, MultipleChoiceQuestion):
         buttons = [
             Button(f"{i + 1}. {o}"[:60], encode(ReviewAnswer(lesson.id, question.id, str(i))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fiml_cms import message
 from fiml_cms.lesson import Lesson
 
 from . import finishing, listing, questions, render
@@ -59,11 +60,10 @@ def show_step(turn: Turn, progress: LessonProgress) -> list[Message]:
     number = [s.id for s in lesson.sections].index(section.id) + 1
     last = number == len(lesson.sections)
     label = "📝 Start the quiz" if last else "Next ▶"
-    header = f"**{lesson.title}** · {number}/{len(lesson.sections)}"
-    text = f"{header}\n\n{render.section(section)}"
+    text = message.section_text(lesson.title, number, len(lesson.sections), section)
     next_button = Button(label, encode(Next(lesson.id, lesson.version, section.id)))
     buttons = ((next_button,), (questions.report_button(lesson, SECTION, section.id),))
-    return [Message(text, buttons, live=render.live_data(section, lesson, header))]
+    return [Message(text, buttons, live=render.live_data(section, lesson, number))]
 
 
 def restart(turn: Turn, progress: LessonProgress, latest: Lesson) -> LessonProgress:

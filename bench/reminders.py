@@ -1,13 +1,14 @@
-"""Planning streak reminders for 100,000 learners (issue 26), on SQLite, with two processes.
+"""Planning streak reminders for 100,000 learners (issue 26), on SQLite or PostgreSQL, with two processes.
 
 | metric | what is timed | goal |
 |---|---|---|
-| planning | `reminders.plan`: one read-only snapshot of the learners with a streak, then the reminders scheduled in batches of 500, each its own short write transaction | <= 5 s |
+| planning | `reminders.plan`: one read-only snapshot of the learners with a streak, then the reminders scheduled in batches of 250, each its own short write transaction, 2 ms apart | <= 5 s |
 | action during planning | `Tutor.handle` in this process, back to back, while another process plans | <= 50 ms |
-| action, idle | the same actions with nothing else running | - |
+| action, idle | the same actions with no planner running, for as long as the planning rounds took (the machine's own tail, to compare with) | - |
 | anchor: one transaction | the same reminders scheduled in a single write transaction (batch = all), and the actions meanwhile | - |
 
-Usage: .venv/bin/python -m bench.reminders [--learners 100000] [--rounds 3]
+Usage: .venv/bin/python -m bench.reminders [--learners 100000] [--rounds 3] [--database postgresql://...]
+(a PostgreSQL database is emptied of learners first; default: a new SQLite file in WAL mode)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Engine, delete, event, insert
 
 from bench.benchlib import cpu_model
 from bench.gitgen import ensure_repo
@@ -31,7 +32,7 @@ from fiml_bot import reminders
 from fiml_bot.content import LessonContent
 from fiml_bot.storage import open_storage
 from fiml_bot.storage.database import make_engine
-from fiml_bot.storage.models import LearnerRow, ScheduledMessageRow
+from fiml_bot.storage.models import Base, LearnerRow, ScheduledMessageRow
 from fiml_bot.tutor.engine import STORAGE_DOWN, Tutor
 from fiml_bot.tutor.events import Help
 from fiml_cms.config import load_settings
@@ -76,6 +77,21 @@ def seed(url: str, count: int, batch: int = 10_000) -> None:
         engine.dispose()
 
 
+KEPT = {"schema_window", "database_identity", "provider_keys", "send_budget"}  # not learners' data
+
+
+def wipe(url: str) -> None:
+    """Every learner's data deleted (a PostgreSQL database used before)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in KEPT:
+                    connection.execute(delete(table))
+    finally:
+        engine.dispose()
+
+
 def clear(url: str) -> None:
     engine = make_engine(url)
     try:
@@ -96,16 +112,42 @@ def child(url: str, batch: int) -> None:
     storage.close()
 
 
+class LockTimes:
+    """When this process's transaction held its write lock (SQLite: after BEGIN IMMEDIATE): an
+    action's time until then is mostly its wait for the lock the planner holds, the part of its
+    time planning can add (the rest is the CPU's)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.held_at: float | None = None
+        event.listen(engine, "begin", self._held)  # after the engine's own `begin` listener
+
+    def _held(self, _connection: object) -> None:
+        if self.held_at is None:
+            self.held_at = time.perf_counter()
+
+    def wait_since(self, began: float) -> float:
+        held_at, self.held_at = self.held_at, None
+        return 0.0 if held_at is None else held_at - began
+
+
+WAITS: list[float] = []  # per action: seconds until it held the write lock (see `LockTimes`)
+LOCKS: list[LockTimes] = []  # the one of the actions' engine
+
+
 def actions_while(
-    process: subprocess.Popen | None, tutor: Tutor, count: int, prefix: str
+    process: subprocess.Popen | None, tutor: Tutor, count: int, prefix: str, seconds: float = 0.0
 ) -> tuple[list[float], int]:
-    """Seconds per action (and failures), back to back, until `count` are done and `process` ended."""
+    """Seconds per action (and failures), back to back, until `count` are done, `seconds` have
+    passed and `process` ended; each action's wait for the write lock is appended to `WAITS`."""
     times, failures, n = [], 0, 0
-    while n < count or (process is not None and process.poll() is None):
+    until = time.perf_counter() + seconds
+    while n < count or time.perf_counter() < until or (process is not None and process.poll() is None):
         n += 1
+        LOCKS[0].held_at = None
         began = time.perf_counter()
         replies = tutor.handle(f"telegram:{prefix}{n}", Help(), event_key=f"telegram:{prefix}:{n}")
         times.append(time.perf_counter() - began)
+        WAITS.append(LOCKS[0].wait_since(began))
         failures += bool(replies) and replies[0].text == STORAGE_DOWN
         if n > 1_000_000:  # bounded: a planner that never ends must not keep this loop going
             break
@@ -133,11 +175,15 @@ def plan_beside_actions(
     return float(seconds), int(planned), times, failures
 
 
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def ms(values: list[float], q: float | None = None) -> str:
     if q is None:
         return f"{statistics.median(values) * 1000:.1f} ms"
-    ordered = sorted(values)
-    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f} ms"
+    return f"{quantile(values, q) * 1000:.1f} ms"
 
 
 def main() -> None:
@@ -145,6 +191,7 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=reminders.BATCH, help="reminders per write transaction")
+    parser.add_argument("--database", help="a PostgreSQL URL (default: a new SQLite file)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -153,18 +200,25 @@ def main() -> None:
 
     repo = ensure_repo(11, 3)
     workdir = Path(tempfile.mkdtemp(prefix="fiml-bench-reminders-"))
-    url = f"sqlite:///{workdir / 'reminders.db'}"
+    url = args.database or f"sqlite:///{workdir / 'reminders.db'}"
     open_storage(url, auto_upgrade=True).close()
+    if args.database:
+        wipe(url)
     seed(url, args.learners)
-    tutor = Tutor(LessonContent.open(repo.root, load_settings(repo.root)), open_storage(url))
+    storage = open_storage(url)
+    LOCKS.append(LockTimes(storage.engine))
+    tutor = Tutor(LessonContent.open(repo.root, load_settings(repo.root)), storage)
 
-    idle, _ = actions_while(None, tutor, 200, "idle")
     rounds = [plan_beside_actions(url, args.batch, tutor, f"r{i}-") for i in range(args.rounds)]
+    waits = WAITS[:]
     anchor = plan_beside_actions(url, args.learners, tutor, "anchor-")
+    del WAITS[:]
+    idle, _ = actions_while(None, tutor, 200, "idle", sum(r[0] for r in rounds))
 
     print(
         f"- machine: {platform.system()} {platform.release()}, nproc {os.cpu_count()}, CPU {cpu_model()}, "
-        f"Python {platform.python_version()}; SQLite file, WAL"
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}; "
+        + ("PostgreSQL" if args.database else "SQLite file, WAL")
     )
     print(f"- {args.learners} learners with a streak at risk; {rounds[0][1]} reminders planned per round\n")
     print("| case | planning (median of rounds) | actions meanwhile | action median | p99 | max | failed |")
@@ -179,6 +233,18 @@ def main() -> None:
         f"{ms(anchor[2], 0.99)} | {max(anchor[2]) * 1000:.1f} ms | {anchor[3]} |"
     )
     print(f"| idle | - | {len(idle)} | {ms(idle)} | {ms(idle, 0.99)} | {max(idle) * 1000:.1f} ms | 0 |")
+    print(
+        f"\nplanning's effect on an action: max {max(times) / max(idle):.2f}x the idle max "
+        f"({(max(times) - max(idle)) * 1000:+.1f} ms), p99 {quantile(times, 0.99) / quantile(idle, 0.99):.2f}x"
+    )
+    print(
+        f"beside planning, an action's time until it held the write lock: median {ms(waits)}, "
+        f"p99 {ms(waits, 0.99)}, max {max(waits) * 1000:.1f} ms; idle: max {max(WAITS) * 1000:.1f} ms"
+    )
+    over = [t for t in times if t > 0.05]
+    print(
+        f"actions over 50 ms: {len(over)} of {len(times)} beside planning, {sum(t > 0.05 for t in idle)} of {len(idle)} idle"
+    )
 
 
 if __name__ == "__main__":

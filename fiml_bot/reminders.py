@@ -2,8 +2,9 @@
 
 Planning reads the learners with a streak in one read-only snapshot (it never holds the write lock
 the bot's actions need) and schedules the reminders in batches, each its own short write
-transaction: a learner's action waits for one batch at most. A reminder's key names the learner's
-day, so planning again, on any replica, adds nothing.
+transaction, with a pause between two (`PAUSE`) in which a learner's action waiting for SQLite's
+write lock gets it: an action waits for one batch at most, never for a run of them. A reminder's
+key names the learner's day, so planning again, on any replica, adds nothing.
 
 Sending takes the messages due (reminders, and re-scoring messages not yet seen in the chat) and
 sends them like `notify`: at broadcast priority through the fleet's send budget, each claimed in
@@ -16,6 +17,7 @@ inactive, which stops every message.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ from .tutor.reminders import DEFAULT_POLICY, KIND, ReminderPolicy, reminders_for
 
 PREFIX = "telegram:"
 BATCH = 250  # reminders per write transaction: a learner's action waits for one batch at most
+PAUSE = 0.002  # seconds between two batches: several of a waiting writer's tries (`database.LOCK_POLL`)
 SENT_KINDS = (
     KIND,
     "rescore",
@@ -37,11 +40,17 @@ SENT_KINDS = (
 
 
 def plan(
-    store: ProgressStore, now: dt.datetime, policy: ReminderPolicy = DEFAULT_POLICY, batch: int = BATCH
+    store: ProgressStore,
+    now: dt.datetime,
+    policy: ReminderPolicy = DEFAULT_POLICY,
+    batch: int = BATCH,
+    pause: float = PAUSE,
 ) -> int:
     """Schedule today's reminders for every Telegram learner with a streak at risk; how many were due."""
     planned = to_plan(store, now, policy)
-    for chunk in _chunks(planned, batch):
+    for number, chunk in enumerate(_chunks(planned, batch)):
+        if number:
+            time.sleep(pause)  # the write lock left free: see the module docstring
         with store() as uow:
             uow.progress.schedule_many(chunk)
             uow.commit()

@@ -7,12 +7,20 @@ SQLite connections run in WAL mode with a busy timeout, foreign keys on and `syn
 every transaction starts with `BEGIN IMMEDIATE`: writers queue on the lock at the start of a
 transaction (waiting up to the busy timeout) instead of failing half-way when a read transaction
 tries to write after another writer committed (SQLITE_BUSY_SNAPSHOT, which no timeout can wait out).
+
+That wait is ours, not SQLite's busy handler: the handler sleeps 1, 2, 5, ... up to 100 ms between
+two looks at the lock, so a writer in another process that commits short transactions back to back
+(the reminder planner, a restore) kept a learner's action waiting for 139-832 ms, each look landing
+while the lock was taken again. `BEGIN IMMEDIATE` is retried every `LOCK_POLL` instead, and a
+bulk writer leaves the lock free a little longer than that between its transactions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,7 @@ DEFAULT_URL = "sqlite:///var/fiml.db"  # relative to the working directory
 URL_VARIABLE = "FIML_DATABASE_URL"
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a SQLite writer waits for the lock
 DEFAULT_CONNECT_TIMEOUT = 5  # seconds to reach a PostgreSQL server
+LOCK_POLL = 0.0005  # seconds between two tries at SQLite's write lock (see the module docstring)
 
 UPGRADE_HINT = "run `fiml-bot db upgrade`"
 
@@ -160,7 +169,30 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, *, immediate: bool = 
         # A report's read-only snapshot (`reports.READ_ONLY`) and a `readers=` engine begin deferred:
         # they never take the write lock.
         read_only = connection.get_execution_options().get("fiml_read_only", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate and not read_only else "BEGIN")
+        if immediate and not read_only:
+            _begin_immediate(connection, busy_timeout)
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(connection: Any, busy_timeout: float) -> None:
+    """`BEGIN IMMEDIATE`, tried every `LOCK_POLL` seconds for up to `busy_timeout` while another
+    connection holds the write lock; the last try goes through SQLAlchemy, which reports a failure."""
+    raw = connection.connection.driver_connection
+    deadline = time.monotonic() + busy_timeout
+    raw.execute("PRAGMA busy_timeout = 0")  # fail at once while locked: this loop does the waiting
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # BUSY or an extended BUSY_*
+                    break
+            time.sleep(LOCK_POLL)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
 
 
 def translate_error(error: BaseException, where: str) -> Exception | None:

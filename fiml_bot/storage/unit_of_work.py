@@ -9,7 +9,7 @@ missing schema is `StorageUnavailable`, never a driver traceback.
 SQLite has one writer at a time, and every transaction here starts with `BEGIN IMMEDIATE`. Units of
 work of one process on one SQLite file therefore queue on an in-process lock first: a waiting thread
 wakes as soon as the lock is free, where SQLite's busy handler would poll it with sleeps of up to
-100 ms. Other processes still wait through SQLite's busy timeout.
+100 ms. Other processes' writers are waited for by trying the lock every `database.LOCK_POLL`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ turned them off."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -124,3 +126,32 @@ def test_remind_sends_each_reminder_once_and_retires_the_ones_no_longer_needed(
     assert sent == [901], done.output
     assert "5-day streak" in fake.last_sent(901).text
     assert again.exit_code == 0 and "0 message(s) due now" in again.output
+
+
+def test_planning_leaves_the_write_lock_free_between_batches(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_storage(sqlite_url, auto_upgrade=True) as storage:
+        with storage() as uow:
+            for n in range(5):
+                uow.progress.save_learner(
+                    Learner(
+                        f"telegram:{n}",
+                        time_zone="Europe/Berlin",
+                        streak_days=2,
+                        last_active_day=NOW.date() - dt.timedelta(days=1),
+                    )
+                )
+            uow.commit()
+        pauses: list[float] = []
+
+        def pause(seconds: float) -> None:  # another process's writer gets the lock without waiting
+            other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            other.close()
+            pauses.append(seconds)
+
+        monkeypatch.setattr(time, "sleep", pause)
+        assert reminders.plan(storage, NOW, batch=2) == 5
+        assert pauses == [reminders.PAUSE] * 2  # between the three batches, not before or after

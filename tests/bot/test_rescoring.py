@@ -162,3 +162,29 @@ def test_a_running_bot_re_scores_when_a_refresh_brings_the_fix(repo: Path, sqlit
     watcher.refresh()  # again: paid once
     assert xp_of(tutor, ada.id) == paid + 60
     storage.close()
+
+
+def test_a_key_fixed_then_broken_then_fixed_again_pays_the_question_once(repo: Path, sqlite_url: str) -> None:
+    """Why the credit's ledger key has no version in it (docs/decisions.md): a key per learner,
+    question and version would pay the same answer again each time the key comes back to it."""
+    storage = open_storage(sqlite_url, auto_upgrade=True)
+    tutor, content = make_tutor(repo, storage)
+    ada = Learner(tutor, "telegram:1")
+    take_quiz(ada, "False", {"q1", "q3"})  # false under 1.0.0 (key true): wrong
+    fix_the_key(repo)  # 1.1.0: key false, ada is right
+    content.refresh()
+    assert len(tutor.rescore(MARKET)) == 1
+    paid = xp_of(tutor, ada.id)
+    replace_in(lesson_file(repo), *WRONG_KEY)  # 1.2.0: the key is broken again
+    commit_all(repo, "q2: the key is true again")
+    assert (
+        cli("bump", MARKET, "minor", "-m", "q2 back to true", "--commit", "--tag", "--force").exit_code == 0
+    )
+    content.refresh()
+    assert tutor.rescore(MARKET) == [] and xp_of(tutor, ada.id) == paid  # nobody loses XP
+    fix_the_key(repo)  # 1.3.0: false again, the same answer right again
+    content.refresh()
+    tutor.rescore(MARKET)
+    assert xp_of(tutor, ada.id) == paid  # paid once, not once per fixing version
+    assert [e.reason for e in ledger_of(tutor, ada.id)].count("answer re-scored") == 1
+    storage.close()

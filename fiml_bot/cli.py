@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def chat(
     tutor = parts.tutor
     learner = f"console:{user}"
     vault, keys = learner_keys(settings)
-    market = terminal_market_data(parts, vault)
+    market = terminal_market_data(settings.env, vault)
     interactive = sys.stdin.isatty()
     chat_ = ConsoleChat(
         lambda event: tutor.handle(learner, event, name=user),
@@ -129,9 +130,12 @@ def run(
     from .launch import run_bot, telegram_settings
     from .redaction import configure_logging
 
-    telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
+    settings = _settings(content, database, preview=preview, lessons=lessons)
+    telegram = telegram_settings(
+        api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port, env=settings.env
+    )
     configure_logging([telegram.token, telegram.secret])
-    run_bot(_settings(content, database, preview=preview, lessons=lessons), telegram, metrics_port)
+    run_bot(settings, telegram, metrics_port)
 
 
 @app.command(epilog=example("fiml-bot rescore what_is_a_market --dry-run"))
@@ -224,8 +228,8 @@ def notify(
     """
     from .launch import NotifyRun, quiet_logging, require_token, telegram_token
 
-    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False, lessons=lessons)
+    quiet_logging(telegram_token(settings.env), dry_run)
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     updates, selected = job.select(since)
     for update in updates.values():
@@ -276,9 +280,9 @@ def announce(
 
     if not text.strip():
         raise UsageError("the announcement is empty: give its text")
-    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False)
-    features = _flag_for(flag, flags, settings.content) if flag is not None else NoFeatures()
+    quiet_logging(telegram_token(settings.env), dry_run)
+    features = _flag_for(flag, flags, settings.content, settings.env) if flag is not None else NoFeatures()
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     chosen = announcing.select(
         job.parts.storage, text.strip(), flag=flag, features=features, now=dt.datetime.now(dt.UTC)
@@ -333,8 +337,8 @@ def remind(
     except ValueError:
         raise UsageError(f"--quiet-hours {quiet_hours!r}: give START-END in local hours, e.g. 22-8") from None
     policy = ReminderPolicy(dt.timedelta(hours=lead_hours), start, end)
-    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False)
+    quiet_logging(telegram_token(settings.env), dry_run)
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     now = dt.datetime.now(dt.UTC)
     store = job.parts.storage
@@ -354,14 +358,12 @@ def remind(
     job.finish(report)
 
 
-def _flag_for(flag: str, flags: Path | None, content: Path) -> Any:
+def _flag_for(flag: str, flags: Path | None, content: Path, env: Mapping[str, str]) -> Any:
     """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
-    import os
-
     from .ops.flags import FeatureFlags, FlagFileProvider, read_file
     from .ops.runtime import flags_path
 
-    path = flags if flags is not None else flags_path(content, os.environ)
+    path = flags if flags is not None else flags_path(content, env)
     loaded = read_file(path)
     if flag not in loaded.flags:
         known = ", ".join(sorted(loaded.flags)) or "none"

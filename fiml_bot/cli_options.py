@@ -4,6 +4,7 @@ import it instead of each other (flags_cli used to import cli, which imported fl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from fiml_cms.error_handler import handle_errors
 
 if TYPE_CHECKING:
     from .bootstrap import BotSettings
+    from .settings import Settings
 
 user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
 
@@ -39,6 +41,14 @@ MetricsPortOption = typer.Option(
 )
 
 
+def environment() -> Settings:
+    """Every FIML_* variable of this process, read and checked once (SettingsError, exit 2, listing
+    each bad one): the entry points' one reader of `os.environ`."""
+    from .settings import load
+
+    return load(os.environ)
+
+
 def bot_settings(
     content: Path | None, database: str | None, *, preview: bool | None = None, lessons: Path | None = None
 ) -> BotSettings:
@@ -49,6 +59,8 @@ def bot_settings(
     from .bootstrap import BotSettings
     from .ops.recovery import recover_quietly
 
-    settings = BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)
+    settings = BotSettings.from_env(
+        environment(), content=content, database_url=database, preview=preview, lessons=lessons
+    )
     recover_quietly(settings.database_url)
     return settings

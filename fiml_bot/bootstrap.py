@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fiml_cms.config import load_settings
+from fiml_cms.gitrepo import OutsideRepository
 
 from .content import LessonContent
 from .live import ContentRefresher
@@ -103,11 +104,15 @@ def _open_lessons(settings: BotSettings) -> LessonContent:
     repo = load_settings(settings.content, settings.lessons)
     preview = settings.preview
     if preview is None:
-        published = (
-            LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote)
-            if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file()
-            else None
-        )
+        try:
+            published = (
+                LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote)
+                if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file()
+                else None
+            )
+        except OutsideRepository as exc:  # lessons git cannot track have no published versions
+            log.warning("%s", exc)
+            published = None
         if published is not None and published.lesson_ids():
             return published
         log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)

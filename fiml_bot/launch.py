@@ -255,7 +255,7 @@ class NotifyRun:
             report.retries += limiter.retries  # the 429s the limiter paused for and retried
             return report
 
-        with token_rejection(token):
+        with token_rejection(token, self.api_base_url):
             return asyncio.run(send())
 
     def finish(self, report: Report | None) -> None:

@@ -160,14 +160,14 @@ SEND_BUDGET = Setting(
     "FIML_SEND_BUDGET",
     choice(("memory", "redis", "database")),
     "",
-    "Where the fleet's send budget is kept: `memory`, `redis` or `database`.",
+    "Where the fleet's send budget is kept: `memory`, `redis` or `database` (table `send_budget`). On one machine with SQLite, set `database` so `run` and `notify` share it.",
     shown_default="`redis` with `FIML_REDIS_URL`, else `database` on PostgreSQL, else `memory`",
 )
 REDIS_URL = Setting(
     "FIML_REDIS_URL",
     url("redis", "rediss", "unix", example="redis://127.0.0.1:6379/0"),
     "",
-    "Keep the send budget (and the market-data cache) in Redis.",
+    "Keep the send budget (and the market-data cache) in Redis, e.g. `redis://127.0.0.1:6379/0`.",
     extra=Extra("redis", "redis"),
 )
 PLUGINS: Setting[tuple[str, ...]] = Setting(
@@ -277,7 +277,7 @@ KEY_ENCRYPTION_KEYS: Setting[tuple[str, ...]] = Setting(
     "FIML_KEY_ENCRYPTION_KEYS",
     fernet_keys,
     (),
-    "Fernet keys (`fiml-bot keys generate`), comma-separated, newest first, that encrypt learners' keys.",
+    "Fernet keys (`fiml-bot keys generate`), comma-separated, newest first, that encrypt learners' keys; without it `/addkey` stores nothing. With keys stored, a missing or wrong value stops `run` and `chat` (exit 2) and `doctor` reports it.",
 )
 
 BOT_SETTINGS: tuple[Setting[Any], ...] = (

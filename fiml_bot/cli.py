@@ -19,6 +19,7 @@ from .cli_options import ContentOption, DatabaseOption, LessonsOption, MetricsPo
 from .cli_options import bot_settings as _settings
 from .flags_cli import flags_app
 from .keys.cli import keys_app
+from .settings import TELEGRAM_API_URL, WEBHOOK_LISTEN, WEBHOOK_PORT, WEBHOOK_URL, option_help
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -96,29 +97,29 @@ def run(
     api_base_url: str | None = typer.Option(
         None,
         "--api-base-url",
-        envvar="FIML_TELEGRAM_API_URL",
-        help="A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot.",
+        envvar=TELEGRAM_API_URL.name,
+        help=option_help(TELEGRAM_API_URL),
     ),
     preview: bool | None = typer.Option(None, "--preview/--published", help="As for `chat`."),
     webhook_url: str | None = typer.Option(
         None,
         "--webhook-url",
-        envvar="FIML_WEBHOOK_URL",
-        help="Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET.",
+        envvar=WEBHOOK_URL.name,
+        help=option_help(WEBHOOK_URL),
     ),
     listen: str | None = typer.Option(
         None,
         "--listen",
-        envvar="FIML_WEBHOOK_LISTEN",
-        help="Webhook mode: the address to listen on (default 0.0.0.0).",
+        envvar=WEBHOOK_LISTEN.name,
+        help=option_help(WEBHOOK_LISTEN),
     ),
     port: int | None = typer.Option(
         None,
         "--port",
-        envvar="FIML_WEBHOOK_PORT",
+        envvar=WEBHOOK_PORT.name,
         min=0,
         max=65535,
-        help="Webhook mode: the port to listen on (default 8443).",
+        help=option_help(WEBHOOK_PORT),
     ),
     metrics_port: int | None = MetricsPortOption,
     lessons: Path | None = LessonsOption,
@@ -215,7 +216,7 @@ def notify(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
     api_base_url: str | None = typer.Option(
-        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+        None, "--api-base-url", envvar=TELEGRAM_API_URL.name, help=option_help(TELEGRAM_API_URL)
     ),
     metrics_port: int | None = MetricsPortOption,
     lessons: Path | None = LessonsOption,
@@ -264,7 +265,7 @@ def announce(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
     api_base_url: str | None = typer.Option(
-        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+        None, "--api-base-url", envvar=TELEGRAM_API_URL.name, help=option_help(TELEGRAM_API_URL)
     ),
     metrics_port: int | None = MetricsPortOption,
 ) -> None:
@@ -316,7 +317,7 @@ def remind(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
     api_base_url: str | None = typer.Option(
-        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+        None, "--api-base-url", envvar=TELEGRAM_API_URL.name, help=option_help(TELEGRAM_API_URL)
     ),
     metrics_port: int | None = MetricsPortOption,
 ) -> None:

@@ -12,6 +12,8 @@ import typer
 
 from fiml_cms.error_handler import handle_errors
 
+from .settings import METRICS_PORT, option_help
+
 if TYPE_CHECKING:
     from .bootstrap import BotSettings
     from .settings import Settings
@@ -34,10 +36,10 @@ DatabaseOption = typer.Option(
 MetricsPortOption = typer.Option(
     None,
     "--metrics-port",
-    envvar="FIML_METRICS_PORT",
+    envvar=METRICS_PORT.name,
     min=1,
     max=65535,
-    help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).",
+    help=option_help(METRICS_PORT),
 )
 
 

@@ -28,13 +28,12 @@ FlagsFileOption = typer.Option(
 
 
 def _flags_file(flags: Path | None, content: Path | None) -> Path:
-    import os
-
     from .ops.runtime import flags_path
 
     if flags is not None:
         return flags
-    return flags_path(_settings(content, None).content, os.environ)
+    settings = _settings(content, None)
+    return flags_path(settings.content, settings.env)
 
 
 def _content(content: Path | None, database: str | None, required: bool) -> Any:

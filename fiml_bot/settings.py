@@ -28,12 +28,13 @@ from fiml_cms.settings import (
     markdown_table,
     names,
     number,
+    option_help,
     text,
     url,
     whole,
 )
 
-__all__ = ["ALL", "DATABASE_URL", "DEBUG", "FLAGS_FILE", "Settings", "SettingsError", "load"]
+__all__ = ["ALL", "DATABASE_URL", "DEBUG", "FLAGS_FILE", "Settings", "SettingsError", "load", "option_help"]
 
 HTTP = ("http", "https")
 
@@ -105,8 +106,9 @@ TELEGRAM_API_URL = Setting(
     "FIML_TELEGRAM_API_URL",
     url(*HTTP, example="http://127.0.0.1:8081/bot"),
     "",
-    "A self-hosted Bot API server (`--api-base-url`).",
+    "A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot.",
     shown_default="Telegram's",
+    option="--api-base-url",
 )
 TELEGRAM_RATE_LIMIT = Setting(
     "FIML_TELEGRAM_RATE_LIMIT",
@@ -119,8 +121,9 @@ WEBHOOK_URL = Setting(
     "FIML_WEBHOOK_URL",
     url(*HTTP, example="https://bot.example.org/telegram"),
     "",
-    "Webhook mode: the public URL Telegram posts updates to (`--webhook-url`).",
+    "Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET.",
     shown_default="long polling",
+    option="--webhook-url",
 )
 WEBHOOK_SECRET = Setting(
     "FIML_WEBHOOK_SECRET",
@@ -132,15 +135,17 @@ WEBHOOK_LISTEN = Setting(
     "FIML_WEBHOOK_LISTEN",
     text,
     "",
-    "Webhook mode: the address to listen on (`--listen`).",
+    "Webhook mode: the address to listen on.",
     shown_default="0.0.0.0",
+    option="--listen",
 )
 WEBHOOK_PORT = Setting(
     "FIML_WEBHOOK_PORT",
     whole("a port number from 0 to 65535", high=65535),
     None,
-    "Webhook mode: the port to listen on (`--port`).",
+    "Webhook mode: the port to listen on.",
     shown_default="8443",
+    option="--port",
 )
 TELEGRAM_RATE = Setting(
     "FIML_TELEGRAM_RATE",
@@ -181,8 +186,9 @@ METRICS_PORT = Setting(
     "FIML_METRICS_PORT",
     whole("a port number from 1 to 65535", low=1, high=65535),
     None,
-    "Serve Prometheus `/metrics` on this port (`--metrics-port`).",
+    "Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN).",
     shown_default="no metrics server",
+    option="--metrics-port",
 )
 METRICS_LISTEN = Setting(
     "FIML_METRICS_LISTEN", text, "0.0.0.0", "The address of the metrics server.", shown_default="0.0.0.0"
@@ -216,9 +222,10 @@ FLAGS_RELOAD_SECONDS = Setting(
 ROLLOUT = Setting(
     "FIML_ROLLOUT",
     text,
-    "",
-    "The blue-green rollout file (`--config`).",
+    "deploy/rollout.yaml",
+    "The blue-green rollout file.",
     shown_default="`deploy/rollout.yaml`",
+    option="--config",
 )
 KILL_AT = Setting(
     "FIML_KILL_AT",

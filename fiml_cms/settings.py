@@ -56,6 +56,7 @@ class Setting(Generic[T]):
     extra: Extra | None = None  # needed whenever the variable is set
     needs: Callable[[T], Extra | None] | None = None  # needed for some values only (a PostgreSQL URL)
     shown_extra: str = ""  # how the README shows a conditional extra ("`[postgres]` for PostgreSQL")
+    option: str = ""  # the command-line option that overrides it (Typer reads the variable: envvar=)
 
     def read(self, env: Mapping[str, str]) -> T:
         """The value in `env` (the default when unset or blank); SettingsError naming the variable."""
@@ -68,8 +69,7 @@ class Setting(Generic[T]):
             raise SettingsError(self.problem(raw, exc)) from None
 
     def problem(self, raw: str, exc: ValueError) -> str:
-        shown = "<hidden>" if self.secret else repr(raw)
-        return f"{self.name}={shown}: {exc}"
+        return f"{self.name}: {exc}" if self.secret else f"{self.name}={raw!r}: {exc}"
 
     @property
     def secret(self) -> bool:
@@ -263,11 +263,20 @@ DATABASE_URL = Setting(
 CMS_SETTINGS: tuple[Setting[Any], ...] = (DEBUG, FLAGS_FILE, DATABASE_URL)
 
 
+def option_help(setting: Setting[Any]) -> str:
+    """The help of the Typer option that reads `setting` (envvar=, which Typer shows): its one
+    definition's help and default."""
+    shown = f" Default: {setting.shown_default}." if setting.shown_default else ""
+    return f"{setting.help}{shown}".replace("`", "")
+
+
 def markdown_table(definitions: Iterable[Setting[Any]]) -> str:
     """The README's configuration table: one row per variable, in the order defined."""
     lines = ["| variable | default | extra | meaning |", "|---|---|---|---|"]
     for setting in definitions:
         extra = f"`[{setting.extra.name}]`" if setting.extra is not None else setting.shown_extra
-        help_text = setting.help.replace("|", "\\|")
+        help_text = setting.help.replace("|", "\\|") + (
+            f" Option: `{setting.option}`." if setting.option else ""
+        )
         lines.append(f"| `{setting.name}` | {setting.shown_default or '-'} | {extra or '-'} | {help_text} |")
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ import typer
 from fiml_cms.clikit import example
 from fiml_cms.errors import FimlError, MissingInput
 
-from ..cli_options import ContentOption, DatabaseOption, user_errors
+from ..cli_options import ContentOption, DatabaseOption, environment, user_errors
 from ..cli_options import bot_settings as _settings
 
 FolderOption = typer.Option(
@@ -50,7 +50,9 @@ def take_snapshot(url: str, folder: Path | None, label: str, content: Path | Non
     from .errors import OpsError
 
     try:
-        return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
+        return snapshots.take(
+            url, folder=snapshots.snapshot_folder(environment(), out=folder), label=label, content=content
+        )
     except OpsError as error:
         if label.startswith("pre-") and label != "pre-restore":
             raise OpsError(
@@ -111,7 +113,7 @@ def post_alert(alert: Any) -> None:
     from .alerts import AlertConfigError, from_env
 
     try:
-        sender = from_env()
+        sender = from_env(environment())
     except AlertConfigError as exc:  # the command's own outcome stands
         print(f"fiml-bot: warning: alert {alert.name} not sent: {exc}", file=sys.stderr)
         return
@@ -124,14 +126,14 @@ def post_alert(alert: Any) -> None:
 def doctor_alert(database_url: str, problems: int, details: str) -> None:
     """DoctorProblems while the doctor finds problems; resolved by the first clean run after them
     (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron)."""
-    import os
-
+    from ..settings import ALERT_WEBHOOK_URL
     from . import alert_memory
     from .alerts import Alert
 
-    if not os.environ.get("FIML_ALERT_WEBHOOK_URL", "").strip():
+    env = environment()
+    if not env.value(ALERT_WEBHOOK_URL):
         return
-    path, entry = alert_memory.state_path(), alert_memory.key("DoctorProblems", database_url)
+    path, entry = alert_memory.state_path(env), alert_memory.key("DoctorProblems", database_url)
     if problems:
         post_alert(
             alert_memory.remember(
@@ -197,7 +199,7 @@ def db_snapshots(
     the newest N of each source database. Unreadable manifests are listed and skipped."""
     from . import identity, snapshots
 
-    folder = snapshots.snapshot_folder(out=out)
+    folder = snapshots.snapshot_folder(environment(), out=out)
     pruned = snapshots.prune(folder, keep, dry_run=dry_run) if keep is not None else []
     found = snapshots.scan(folder)
     if as_json:
@@ -244,7 +246,7 @@ def db_restore(
     report = restore.restore(
         settings.database_url,
         snapshot,
-        folder=snapshots.snapshot_folder(out=out),
+        folder=snapshots.snapshot_folder(settings.env, out=out),
         quarantine=quarantine,
         content=settings.content,
         from_other_database=from_other_database,

@@ -14,15 +14,17 @@ import typer
 from fiml_cms.clikit import example, new_app
 from fiml_cms.error_handler import handle_errors
 
+from ..settings import ROLLOUT, option_help
+
 release_app = new_app(
     help="Code releases without downtime: blue-green behind HAProxy, canary by learner, automatic rollback."
 )
 
 ConfigOption = typer.Option(
-    Path("deploy/rollout.yaml"),
+    Path(ROLLOUT.default),
     "--config",
-    envvar="FIML_ROLLOUT",
-    help="The rollout file (default deploy/rollout.yaml, or FIML_ROLLOUT).",
+    envvar=ROLLOUT.name,
+    help=option_help(ROLLOUT),
 )
 ContentOption = typer.Option(
     None,
@@ -36,21 +38,23 @@ release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml
 
 
 def _release(config: Path, content: Path | None = None, database: str | None = None) -> Any:
+    from ..cli_options import environment
     from .wiring import build
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return build(config, content, database, out=lambda line: print(line, flush=True))
+    return build(config, content, database, out=lambda line: print(line, flush=True), env=environment())
 
 
 def _same_webhook_path(loaded: Any) -> None:
     """HAProxy answers only `haproxy.webhook_path` publicly: the replicas' FIML_WEBHOOK_URL (when set
     here) must use that path, or every update from Telegram would get a 404."""
-    import os
     from urllib.parse import urlsplit
 
+    from ..cli_options import environment
+    from ..settings import WEBHOOK_URL
     from .config import RolloutConfigError
 
-    url = os.environ.get("FIML_WEBHOOK_URL", "").strip()
+    url = environment().value(WEBHOOK_URL)
     path = (urlsplit(url).path or "/") if url else None
     if path is not None and path != loaded.haproxy.webhook_path:
         raise RolloutConfigError(
@@ -269,9 +273,10 @@ def alert(
     severity: str = typer.Option("warning", "--severity"),
 ) -> None:
     """Step 6: tell the team (FIML_ALERT_WEBHOOK_URL, Alertmanager's payload); exit 1 if it was not delivered."""
+    from ..cli_options import environment
     from .wiring import alert_sender
 
-    send = alert_sender()
+    send = alert_sender(environment())
     if send is None:
         print("fiml-bot: error: set FIML_ALERT_WEBHOOK_URL to send alerts", file=sys.stderr)
         raise typer.Exit(2)

@@ -3,9 +3,9 @@ health and metrics, the doctor, migrations with a snapshot, alerts, and the stat
 
 from __future__ import annotations
 
-import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def migrate_with_snapshot(settings: Any) -> tuple[str | None, str | None]:
     return before, snapshot
 
 
-def alert_sender(env: Any = None) -> Any:
+def alert_sender(env: Mapping[str, str]) -> Any:
     """(name, severity, summary) -> delivered, through FIML_ALERT_WEBHOOK_URL; None when unset."""
     from types import SimpleNamespace
 
@@ -68,7 +68,7 @@ def alert_sender(env: Any = None) -> Any:
     outcomes = Counter(
         "fiml_alerts", "Alert deliveries by outcome.", ("receiver", "outcome"), registry=CollectorRegistry()
     )
-    sender = from_env(os.environ if env is None else env, metrics=SimpleNamespace(alerts=outcomes))
+    sender = from_env(env, metrics=SimpleNamespace(alerts=outcomes))
     if sender is None:
         return None
     sender.first_delay = 0.5
@@ -185,17 +185,23 @@ def textfile_exporter(path: Path) -> Any:
 
 
 def build(
-    config_path: Path, content: Path | None = None, database: str | None = None, out: Any = print
+    config_path: Path,
+    content: Path | None = None,
+    database: str | None = None,
+    out: Any = print,
+    *,
+    env: Mapping[str, str],
 ) -> Release:
+    """The release controller; `env`: the checked FIML_* settings the entry point read."""
     from ..bootstrap import BotSettings
 
     config = config_.load(config_path)
-    settings = BotSettings.from_env(content=content, database_url=database)
+    settings = BotSettings.from_env(env, content=content, database_url=database)
     timeout = config.readiness_timeout
     hooks = Hooks(
         doctor=lambda: doctor_check(settings),
         migrate=lambda: migrate_with_snapshot(settings),
-        alert=alert_sender(),
+        alert=alert_sender(settings.env),
         ready=lambda address: readiness(address, timeout),
         metrics=textfile_exporter(config.metrics_file),
         watch=FailureWatch().wait,

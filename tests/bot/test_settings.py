@@ -107,7 +107,7 @@ def test_one_error_lists_every_bad_variable_with_what_to_give() -> None:
         "FIML_TELEGRAM_RATE='lots': give a whole number",
         "FIML_CONTENT_REFRESH='-1': give the seconds",
         "FIML_REDIS_URL='http://127.0.0.1:6379': give a redis",
-        "FIML_KEY_ENCRYPTION_KEYS=<hidden>: entry 1 of 1 is not a Fernet key",
+        "FIML_KEY_ENCRYPTION_KEYS: entry 1 of 1 is not a Fernet key",
         "FIML_MARKET_DATA_PROVIDER='yahoo': give one of alphavantage, finnhub",
     ):
         assert expected in message, message

@@ -138,7 +138,7 @@ def test_promote_and_rollback_change_the_split_in_one_atomic_step(
 
         from fiml_bot.release.wiring import build
 
-        release = build(cluster.config_path, content_repo, release_db, out=lambda line: None)
+        release = build(cluster.config_path, content_repo, release_db, out=lambda line: None, env={})
         state = release.start(__version__, follow=False)
         release.enter_phase(state, 1)  # 50%: half the learners on green
         assert cluster.api.split() == Split("blue", "green", 50)

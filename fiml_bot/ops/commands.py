@@ -38,7 +38,7 @@ def run_doctor(settings: Any) -> Any:
     from . import doctor
 
     content, reason = doctor_content(settings)
-    report = doctor.run(settings.database_url, content)
+    report = doctor.run(settings.database_url, content, settings.env)
     if reason is not None:
         report.skipped[:] = [f"versions and positions against the content: {reason}"]
     return report

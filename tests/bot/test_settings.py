@@ -89,6 +89,33 @@ def test_every_variable_the_code_names_is_defined_once() -> None:
     assert named - set(names) == set(), "variables read in the code but not defined in fiml_bot/settings.py"
 
 
+#: The modules that may read the process environment, and why. Everything else receives settings.
+ENVIRONMENT_READERS = {
+    "fiml_bot/cli_options.py": "entry points: `environment()` reads and checks every FIML_* variable",
+    "fiml_bot/storage/migrations/env.py": "Alembic's own entry point (`alembic upgrade` without fiml-bot)",
+    "fiml_cms/cli.py": "entry point: `fiml-cms reports` (FIML_DATABASE_URL) and NO_COLOR",
+    "fiml_cms/error_handler.py": "FIML_DEBUG, read when the entry points' handler reports a bug",
+    "fiml_cms/report.py": "GITHUB_ACTIONS picks the output format (not a FIML_* setting)",
+    "fiml_cms/gitrepo.py": "passes the environment on to git (GIT_SSH_COMMAND)",
+    "fiml_bot/ops/pgtools.py": "passes the environment on to pg_dump; FIML_PG_BINDIR (not yet threaded)",
+    "fiml_bot/ops/killpoints.py": "FIML_KILL_AT, the crash tests' kill switch, read at each kill point",
+}
+
+
+def test_only_entry_points_read_the_environment() -> None:
+    readers = set()
+    for package in ("fiml_bot", "fiml_cms"):
+        for source in (PROJECT / package).rglob("*.py"):
+            code = "\n".join(
+                line
+                for line in source.read_text(encoding="utf-8").splitlines()
+                if not line.lstrip().startswith(("#", '"'))
+            )
+            if re.search(r"\bos\.environ\b|\bgetenv\(", code.replace("`os.environ`", "")):
+                readers.add(source.relative_to(PROJECT).as_posix())
+    assert readers <= set(ENVIRONMENT_READERS), sorted(readers - set(ENVIRONMENT_READERS))
+
+
 def test_one_error_lists_every_bad_variable_with_what_to_give() -> None:
     with pytest.raises(SettingsError) as raised:
         load(

@@ -7,10 +7,11 @@ importing the module that builds the bot.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .settings import Settings, load
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,28 @@ class BotSettings:
     content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
     content_refresh: float = 10.0  # seconds between content refreshes while the bot runs (0: only on SIGHUP)
     event_retention: dt.timedelta = dt.timedelta(hours=48)  # processed update ids are kept this long
-    extra: Mapping[str, str] = field(default_factory=dict)
+    env: Settings = field(default_factory=lambda: load({}))  # every FIML_* setting, checked
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
-        from .live import REMOTE_VARIABLE, refresh_interval
+        """From options (`overrides`), then the checked FIML_* settings, then defaults. `env` is what
+        the entry point read (`os.environ`), or a `Settings` already loaded; None: no variables."""
+        from .live import refresh_interval
         from .retention import event_retention
-        from .storage.database import URL_VARIABLE, database_url
+        from .settings import CONTENT_REMOTE, CONTENT_REPO, DATABASE_URL
+        from .storage.database import DEFAULT_URL
 
-        env = os.environ if env is None else env
+        checked = env if isinstance(env, Settings) else load({} if env is None else env)
         values: dict[str, object] = {
-            "content": Path(env.get("FIML_CONTENT_REPO", ".")),
-            "database_url": database_url(env),
-            "content_remote": env.get(REMOTE_VARIABLE, "").strip() or None,
-            "content_refresh": refresh_interval(env),
-            "event_retention": event_retention(env),
+            "content": Path(checked.value(CONTENT_REPO)),
+            "database_url": checked.value(DATABASE_URL) or DEFAULT_URL,
+            "content_remote": checked.value(CONTENT_REMOTE) or None,
+            "content_refresh": refresh_interval(checked),
+            "event_retention": event_retention(checked),
+            "env": checked,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if overrides.get("database_url") is None and not env.get(URL_VARIABLE, "").strip():
+        if overrides.get("database_url") is None and not checked.is_set(DATABASE_URL):
             values["database_url"] = default_database_url(Path(str(values["content"])))
         return cls(**values)  # type: ignore[arg-type]
 

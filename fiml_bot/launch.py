@@ -8,7 +8,6 @@ to Telegram). Heavy imports happen inside the functions: importing it costs noth
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,13 +24,14 @@ if TYPE_CHECKING:
     from .marketdata.service import MarketData
     from .notify import LessonUpdate, Notice, Report
     from .ops.runtime import Operations
+    from .settings import Settings
 
 TOKEN_VARIABLE = "FIML_TELEGRAM_TOKEN"
 
 
-def telegram_token(env: Mapping[str, str] | None = None) -> str:
+def telegram_token(env: Mapping[str, str]) -> str:
     """The bot's token (FIML_TELEGRAM_TOKEN), "" when unset."""
-    return (os.environ if env is None else env).get(TOKEN_VARIABLE, "").strip()
+    return env.get(TOKEN_VARIABLE, "").strip()
 
 
 def require_token(token: str) -> str:
@@ -46,15 +46,15 @@ def telegram_settings(
     webhook_url: str | None,
     listen: str | None,
     port: int | None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
 ) -> TelegramSettings:
     """`run`'s Telegram settings: the options, the token and webhook secret from the environment;
     UsageError (or WebhookConfigError) for settings that cannot work."""
     from .adapters.serving import TelegramSettings
+    from .settings import TELEGRAM_RATE_LIMIT, WEBHOOK_SECRET
 
-    env = os.environ if env is None else env
     token = require_token(telegram_token(env))
-    secret = env.get("FIML_WEBHOOK_SECRET", "").strip()
+    secret = WEBHOOK_SECRET.read(env)
     if webhook_url is None and (listen is not None or port is not None):
         raise UsageError("--listen and --port are for webhook mode: give --webhook-url too")
     if webhook_url is not None:
@@ -69,7 +69,7 @@ def telegram_settings(
         secret=secret,
         listen=listen or "0.0.0.0",
         port=8443 if port is None else port,
-        rate_limit=env.get("FIML_TELEGRAM_RATE_LIMIT", "on").strip().lower() != "off",
+        rate_limit=TELEGRAM_RATE_LIMIT.read(env),
     )
 
 
@@ -83,17 +83,18 @@ def operations(
 ) -> Operations:
     """Metrics, alerts (FIML_ALERT_WEBHOOK_URL, FIML_ADMIN_CHAT_ID) and the feature flags; /metrics on `metrics_port`."""
     from .ops.runtime import Operations
+    from .settings import ADMIN_CHAT_ID, METRICS_LISTEN
 
     admin_chat = None
-    chat_id = os.environ.get("FIML_ADMIN_CHAT_ID", "").strip()
+    chat_id = settings.env.value(ADMIN_CHAT_ID)
     if chat_id:
         from .adapters.admin_chat import TelegramAdminChat
 
         admin_chat = TelegramAdminChat(token, chat_id, api_base_url)
-    ops = Operations.from_env(settings.content, admin_chat=admin_chat, watch_flags=watch_flags)
+    ops = Operations.from_env(settings.content, settings.env, admin_chat=admin_chat, watch_flags=watch_flags)
     if metrics_port is not None:
         try:
-            ops.metrics.serve(metrics_port, os.environ.get("FIML_METRICS_LISTEN", "0.0.0.0"))
+            ops.metrics.serve(metrics_port, settings.env.value(METRICS_LISTEN))
         except OSError as exc:
             raise UsageError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
     return ops
@@ -102,7 +103,7 @@ def operations(
 def _publish_build_info(ops: Operations, parts: BotParts, settings: BotSettings) -> None:
     from .ops.runtime import build_info
 
-    ops.metrics.set_build(**build_info(parts.content, settings.database_url, os.environ))
+    ops.metrics.set_build(**build_info(parts.content, settings.database_url, settings.env))
 
 
 def _auto_upgrade(settings: BotSettings) -> bool:
@@ -119,11 +120,13 @@ def run_bot(settings: BotSettings, telegram: TelegramSettings, metrics_port: int
 
     ops = operations(settings, telegram.token, telegram.api_base_url, metrics_port)
     parts = build(settings, auto_upgrade=_auto_upgrade(settings), ops=ops)
-    install(parts.tutor, os.environ)
+    install(parts.tutor, settings.env)
     _publish_build_info(ops, parts, settings)
-    budget = open_budget(telegram.token, settings.database_url)  # shared by every replica and notify
+    budget = open_budget(
+        telegram.token, settings.database_url, settings.env
+    )  # shared by every replica and notify
     vault, keys = learner_keys(settings, count=ops.metrics.market_data_request)
-    market = market_data(parts, count=ops.metrics.market_data_request, vault=vault)
+    market = market_data(settings.env, count=ops.metrics.market_data_request, vault=vault)
     live = start_background(parts, settings, prune_events=True)
     live.refresher.on_refreshed.append(lambda: ops.metrics.set_content_ref(content_ref(parts.content)))
     ops.watch_database(lambda: database_answers(parts.tutor))
@@ -150,36 +153,37 @@ def learner_keys(
     from .keys.vault import require_readable
     from .keys.wiring import key_commands, open_vault
 
-    vault = open_vault(os.environ, settings.database_url)
+    vault = open_vault(settings.env, settings.database_url)
     require_readable(vault)
-    return vault, key_commands(os.environ, vault, count)
+    return vault, key_commands(settings.env, vault, count)
 
 
 def market_data(
-    parts: BotParts, *, count: Callable[[str, str], None] | None = None, vault: KeyVault | None = None
+    env: Settings, *, count: Callable[[str, str], None] | None = None, vault: KeyVault | None = None
 ) -> MarketData | None:
     """Live sections' data provider (FIML_MARKET_DATA_PROVIDER), or None: sections show their fallback.
     With a vault, a learner's own key for the provider is tried first."""
     from .marketdata.wiring import open_market_data
 
     if vault is None:
-        return open_market_data(os.environ, count=count)
+        return open_market_data(env, count=count)
     return open_market_data(
-        os.environ, count=count, learner_key=vault.get, key_used=vault.used, used_today=vault.used_today
+        env, count=count, learner_key=vault.get, key_used=vault.used, used_today=vault.used_today
     )
 
 
-def terminal_market_data(parts: BotParts, vault: KeyVault | None = None) -> BlockingMarketData:
+def terminal_market_data(env: Settings, vault: KeyVault | None = None) -> BlockingMarketData:
     """`chat`'s live data (charts saved as PNG files in FIML_CHART_DIR, default <tmp>/fiml-charts) and
     the loop its key commands run on."""
     import tempfile
     from pathlib import Path
 
     from .marketdata.blocking import BlockingMarketData
+    from .settings import CHART_DIR
 
-    folder = os.environ.get("FIML_CHART_DIR", "").strip()
+    folder = env.value(CHART_DIR)
     return BlockingMarketData(
-        market_data(parts, vault=vault),
+        market_data(env, vault=vault),
         Path(folder) if folder else Path(tempfile.gettempdir()) / "fiml-charts",
     )
 
@@ -197,7 +201,7 @@ def run_chat(settings: BotSettings, user: str, *, fetch: bool) -> int:
     tutor = parts.tutor
     learner = f"console:{user}"
     vault, keys = learner_keys(settings)
-    market = terminal_market_data(parts, vault)
+    market = terminal_market_data(settings.env, vault)
     interactive = sys.stdin.isatty()
     chat_ = ConsoleChat(
         lambda event: tutor.handle(learner, event, name=user),
@@ -227,7 +231,7 @@ class NotifyRun:
     def open(
         cls, settings: BotSettings, *, api_base_url: str | None, metrics_port: int | None, dry_run: bool
     ) -> NotifyRun:
-        token = telegram_token()
+        token = telegram_token(settings.env)
         ops = None if dry_run else operations(settings, token, api_base_url, metrics_port, watch_flags=False)
         parts = build(settings, auto_upgrade=_auto_upgrade(settings), ops=ops)
         if ops is not None:
@@ -259,7 +263,7 @@ class NotifyRun:
         from .adapters.telegram import token_rejection
 
         token = require_token(self.token)
-        budget = open_budget(token, self.settings.database_url)
+        budget = open_budget(token, self.settings.database_url, self.settings.env)
         metrics = self.ops.metrics if self.ops is not None else None
         limiter = FleetRateLimiter(budget, priority=Priority.BROADCAST, metrics=metrics)
 
@@ -280,7 +284,7 @@ class NotifyRun:
             report.retries += limiter.retries  # the 429s the limiter paused for and retried
             return report
 
-        with token_rejection(token):
+        with token_rejection(token, self.api_base_url):
             return asyncio.run(send())
 
     def paid_cost(self, notices: Sequence[Notice]) -> tuple[int, float]:

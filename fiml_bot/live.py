@@ -16,29 +16,21 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from fiml_cms.errors import ConfigError, FimlError
+from fiml_cms.errors import FimlError
 
-from .env import float_variable
 from .periodic import Periodic, on_sighup
 
 log = logging.getLogger("fiml_bot.live")
 
-REFRESH_VARIABLE = "FIML_CONTENT_REFRESH"
-REMOTE_VARIABLE = "FIML_CONTENT_REMOTE"
 DEFAULT_INTERVAL = 10.0
 STALE_AFTER = 5  # intervals without a successful refresh before /readyz says so
 
 
 def refresh_interval(env: Mapping[str, str]) -> float:
     """Seconds between refreshes from FIML_CONTENT_REFRESH (0 turns periodic refresh off; SIGHUP still works)."""
-    value = float_variable(
-        env, REFRESH_VARIABLE, DEFAULT_INTERVAL, "the seconds between content refreshes, e.g. 10"
-    )
-    if value < 0:
-        raise ConfigError(
-            f"{REFRESH_VARIABLE}={env[REFRESH_VARIABLE].strip()!r}: must be 0 (off) or a positive number of seconds"
-        )
-    return value
+    from .settings import CONTENT_REFRESH
+
+    return CONTENT_REFRESH.read(env)
 
 
 class Refreshable(Protocol):

@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from fiml_cms.config import load_settings
+from fiml_cms.gitrepo import OutsideRepository
 
 from .bot_settings import BotSettings
 from .content import LessonContent
@@ -54,11 +55,15 @@ def _open_lessons(settings: BotSettings) -> LessonContent:
     repo = load_settings(settings.content, settings.lessons)
     preview = settings.preview
     if preview is None:
-        published = (
-            LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote)
-            if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file()
-            else None
-        )
+        try:
+            published = (
+                LessonContent.open(repo.root, repo, preview=False, remote=settings.content_remote)
+                if (repo.root / ".git").exists() or (repo.archive / "index.json").is_file()
+                else None
+            )
+        except OutsideRepository as exc:  # lessons git cannot track have no published versions
+            log.warning("%s", exc)
+            published = None
         if published is not None and published.lesson_ids():
             return published
         log.warning("no published lesson versions in %s: serving the lessons folder as a preview", repo.root)

@@ -15,14 +15,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
-from fiml_cms.errors import ConfigError
-
-from .env import float_variable
 from .periodic import Periodic
 
 log = logging.getLogger("fiml_bot.retention")
 
-RETENTION_VARIABLE = "FIML_EVENT_RETENTION_HOURS"
 REDELIVERY_HORIZON = dt.timedelta(hours=24)
 DEFAULT_RETENTION = dt.timedelta(hours=48)
 PRUNE_EVERY = 3600.0  # seconds between prunes in a running bot
@@ -38,14 +34,9 @@ class Prunable(Protocol):
 
 def event_retention(env: Mapping[str, str]) -> dt.timedelta:
     """The window from FIML_EVENT_RETENTION_HOURS; it must be longer than Telegram's 24 h redelivery horizon."""
-    hours = float_variable(
-        env, RETENTION_VARIABLE, DEFAULT_RETENTION / dt.timedelta(hours=1), "a number of hours, e.g. 48"
-    )
-    if hours * 3600 <= REDELIVERY_HORIZON.total_seconds():
-        raise ConfigError(
-            f"{RETENTION_VARIABLE}={env[RETENTION_VARIABLE].strip()!r}: must be more than 24 hours (Telegram redelivers an update for up to 24 h)"
-        )
-    return dt.timedelta(hours=min(hours, 24 * 365 * 100))
+    from .settings import EVENT_RETENTION_HOURS
+
+    return dt.timedelta(hours=min(EVENT_RETENTION_HOURS.read(env), 24 * 365 * 100))
 
 
 def prune_old_updates(storage: Prunable, retention: dt.timedelta, now: dt.datetime) -> int:

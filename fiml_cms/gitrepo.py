@@ -36,6 +36,36 @@ class CommitInfo:
     subject: str
 
 
+class OutsideRepository(MissingInput):
+    """A file or folder of the content that a symbolic link puts outside the repository (exit 2):
+    git does not track files through a symbolic link, so they can never be published."""
+
+    def __init__(self, path: Path, real: Path, root: Path) -> None:
+        link = _link_to(real, root)
+        through = (
+            f"{link.relative_to(root)} is a symbolic link to {link.resolve()}"
+            if link is not None
+            else "a symbolic link puts it"
+        )
+        super().__init__(
+            f"{path}: {through}, outside the repository {root}; git does not track files through a "
+            "symbolic link: move the folder into the repository (a link to a folder inside it works)"
+        )
+
+
+def _link_to(real: Path, root: Path) -> Path | None:
+    """The symbolic link in the repository's top two levels that leads to `real`, else None."""
+    try:
+        top = [p for p in root.iterdir() if p.name != ".git"]
+        second = [c for p in top if p.is_dir() and not p.is_symlink() for c in p.iterdir()]
+    except OSError:
+        return None
+    for candidate in (*top, *second):
+        if candidate.is_symlink() and real.is_relative_to(candidate.resolve()):
+            return candidate
+    return None
+
+
 class GitRepo:
     """A git repository at `root` (the work tree's top folder)."""
 
@@ -392,7 +422,14 @@ class GitRepo:
         return bool(self._git("status", "--porcelain", "--", path).strip())
 
     def relative(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+        """The path git tracks `path` under: where it really is in the work tree, symbolic links
+        followed (`content -> src/content` makes `content/lessons/x.yaml` git's
+        `src/content/lessons/x.yaml`). A path whose real place is outside the work tree (through a
+        link to a folder elsewhere) cannot be tracked: OutsideRepository (exit 2) names the link."""
+        real = path.resolve()
+        if real.is_relative_to(self.root):
+            return real.relative_to(self.root).as_posix()
+        raise OutsideRepository(path, real, self.root)
 
     # -- writing -------------------------------------------------------------------------
     def commit_file(self, path: str, message: str) -> str:

@@ -47,10 +47,11 @@ def test_bot_errors_share_the_root() -> None:
     from fiml_bot.release.haproxy import HaproxyError
     from fiml_bot.release.state import ReleaseStateError
     from fiml_bot.storage.errors import DatabaseUrlError, SchemaOutOfDate
-    from fiml_bot.tutor.ports import StorageUnavailable
+    from fiml_bot.tutor.ports import StorageUnavailable, StorageUnreachable
 
     codes = {
-        StorageUnavailable: 1,
+        StorageUnavailable: 1,  # no progress tables yet: the message names the command to run
+        StorageUnreachable: 2,  # refused, locked, gone: the environment
         SchemaOutOfDate: 1,
         DatabaseUrlError: 2,
         BudgetConfigError: 1,

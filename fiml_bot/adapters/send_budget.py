@@ -36,7 +36,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -388,12 +387,11 @@ def store_for(env: Mapping[str, str], database_url: str) -> str:
     return "memory"
 
 
-def open_budget(token: str, database_url: str, env: Mapping[str, str] | None = None) -> SendBudget:
+def open_budget(token: str, database_url: str, env: Mapping[str, str]) -> SendBudget:
     """The budget every sender with `token` shares, from the environment (see `store_for`).
 
     Redis and SQLAlchemy are imported only when chosen: the embedded default needs neither.
     """
-    env = os.environ if env is None else env
     settings = settings_from_env(env)
     store = store_for(env, database_url)
     if store == "redis":

@@ -47,7 +47,7 @@ def serve(
         "keys": keys,
     }
     if telegram.webhook_url is None:
-        with token_rejection(telegram.token):
+        with token_rejection(telegram.token, telegram.api_base_url):
             build_application(tutor, telegram.token, **options).run_polling(drop_pending_updates=False)
         return
     from .webhook import run_webhook
@@ -55,7 +55,7 @@ def serve(
     application = build_application(
         tutor, telegram.token, builder=default_builder(telegram.token).updater(None), **options
     )
-    with token_rejection(telegram.token):
+    with token_rejection(telegram.token, telegram.api_base_url):
         run_webhook(
             application,
             tutor,

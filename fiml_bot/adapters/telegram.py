@@ -50,7 +50,7 @@ from fiml_cms.message import chunks as split
 from ..keys.parsing import NOT_STORED
 from ..keys.parsing import parse as key_command
 from ..outage import OutageNotices
-from ..redaction import masked
+from ..redaction import masked, redact
 from ..tutor.engine import STORAGE_DOWN, Tutor
 from ..tutor.events import (
     Event,
@@ -81,16 +81,37 @@ class TokenRejected(FimlError):
         )
 
 
+class BotApiUnreachable(FimlError):
+    """The Bot API cannot be reached at start (or while sending): an environment problem, exit 2."""
+
+    def __init__(self, base_url: str | None, detail: str) -> None:
+        where = base_url or "https://api.telegram.org/bot"
+        super().__init__(
+            f"cannot reach the Telegram Bot API at {where} ({detail}): check FIML_TELEGRAM_API_URL "
+            "(or --api-base-url), that the server runs, and the network"
+        )
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """A network failure (not Telegram's answer to a request: BadRequest is a NetworkError in PTB)."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
 class _WithoutInvalidToken(logging.Filter):
-    """Drops PTB's own log record of the rejected token (a traceback): TokenRejected says it in one line."""
+    """Drops PTB's own log record of the rejected token (a traceback): TokenRejected says it in one
+    line; and of the Bot API not reached at start-up (BotApiUnreachable says it in one line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, InvalidToken):
+            return False
+        return not (_unreachable(error) and "Bootstrap" in record.getMessage())
 
 
 @contextlib.contextmanager
-def token_rejection(token: str) -> Iterator[None]:
-    """Turn PTB's InvalidToken (whose message and traceback carry the whole token) into TokenRejected."""
+def token_rejection(token: str, base_url: str | None = None) -> Iterator[None]:
+    """Turn PTB's InvalidToken (whose message and traceback carry the whole token) into TokenRejected,
+    and a Bot API that cannot be reached (at `base_url`) into BotApiUnreachable: both exit 2."""
     quiet = _WithoutInvalidToken()
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
@@ -99,6 +120,10 @@ def token_rejection(token: str) -> Iterator[None]:
         yield
     except InvalidToken:
         raise TokenRejected(token) from None
+    except NetworkError as exc:
+        if not _unreachable(exc):
+            raise
+        raise BotApiUnreachable(base_url, redact(str(exc), [token])) from None
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)

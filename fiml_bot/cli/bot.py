@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from fiml_cms.clikit import example, new_app, run_app, version_option
 from fiml_cms.errors import UsageError
 
 from .. import __version__
+from ..settings import TELEGRAM_API_URL, WEBHOOK_LISTEN, WEBHOOK_PORT, WEBHOOK_URL, option_help
 from .flags import flags_app
 from .keys import keys_app
 from .options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOption, user_errors
@@ -79,29 +81,29 @@ def run(
     api_base_url: str | None = typer.Option(
         None,
         "--api-base-url",
-        envvar="FIML_TELEGRAM_API_URL",
-        help="A self-hosted Bot API server (PTB's base_url), e.g. http://127.0.0.1:8081/bot.",
+        envvar=TELEGRAM_API_URL.name,
+        help=option_help(TELEGRAM_API_URL),
     ),
     preview: bool | None = typer.Option(None, "--preview/--published", help="As for `chat`."),
     webhook_url: str | None = typer.Option(
         None,
         "--webhook-url",
-        envvar="FIML_WEBHOOK_URL",
-        help="Webhook mode: the public URL Telegram posts updates to (its path is served); the secret token comes from FIML_WEBHOOK_SECRET.",
+        envvar=WEBHOOK_URL.name,
+        help=option_help(WEBHOOK_URL),
     ),
     listen: str | None = typer.Option(
         None,
         "--listen",
-        envvar="FIML_WEBHOOK_LISTEN",
-        help="Webhook mode: the address to listen on (default 0.0.0.0).",
+        envvar=WEBHOOK_LISTEN.name,
+        help=option_help(WEBHOOK_LISTEN),
     ),
     port: int | None = typer.Option(
         None,
         "--port",
-        envvar="FIML_WEBHOOK_PORT",
+        envvar=WEBHOOK_PORT.name,
         min=0,
         max=65535,
-        help="Webhook mode: the port to listen on (default 8443).",
+        help=option_help(WEBHOOK_PORT),
     ),
     metrics_port: int | None = MetricsPortOption,
     lessons: Path | None = LessonsOption,
@@ -113,9 +115,12 @@ def run(
     from ..launch import run_bot, telegram_settings
     from ..redaction import configure_logging
 
-    telegram = telegram_settings(api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port)
+    settings = _settings(content, database, preview=preview, lessons=lessons)
+    telegram = telegram_settings(
+        api_base_url=api_base_url, webhook_url=webhook_url, listen=listen, port=port, env=settings.env
+    )
     configure_logging([telegram.token, telegram.secret])
-    run_bot(_settings(content, database, preview=preview, lessons=lessons), telegram, metrics_port)
+    run_bot(settings, telegram, metrics_port)
 
 
 @app.command(epilog=example("fiml-bot rescore what_is_a_market --dry-run"))
@@ -195,7 +200,7 @@ def notify(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
     api_base_url: str | None = typer.Option(
-        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+        None, "--api-base-url", envvar=TELEGRAM_API_URL.name, help=option_help(TELEGRAM_API_URL)
     ),
     metrics_port: int | None = MetricsPortOption,
     lessons: Path | None = LessonsOption,
@@ -208,8 +213,8 @@ def notify(
     """
     from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
 
-    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False, lessons=lessons)
+    quiet_logging(telegram_token(settings.env), dry_run)
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     updates, selected = job.select(since)
     for update in updates.values():
@@ -244,7 +249,7 @@ def announce(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
     api_base_url: str | None = typer.Option(
-        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+        None, "--api-base-url", envvar=TELEGRAM_API_URL.name, help=option_help(TELEGRAM_API_URL)
     ),
     metrics_port: int | None = MetricsPortOption,
 ) -> None:
@@ -260,9 +265,9 @@ def announce(
 
     if not text.strip():
         raise UsageError("the announcement is empty: give its text")
-    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False)
-    features = _flag_for(flag, flags, settings.content) if flag is not None else NoFeatures()
+    quiet_logging(telegram_token(settings.env), dry_run)
+    features = _flag_for(flag, flags, settings.content, settings.env) if flag is not None else NoFeatures()
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     chosen = announcing.select(
         job.parts.storage, text.strip(), flag=flag, features=features, now=dt.datetime.now(dt.UTC)
@@ -296,7 +301,7 @@ def remind(
     content: Path | None = ContentOption,
     database: str | None = DatabaseOption,
     api_base_url: str | None = typer.Option(
-        None, "--api-base-url", envvar="FIML_TELEGRAM_API_URL", help="As for `run`."
+        None, "--api-base-url", envvar=TELEGRAM_API_URL.name, help=option_help(TELEGRAM_API_URL)
     ),
     metrics_port: int | None = MetricsPortOption,
 ) -> None:
@@ -317,8 +322,8 @@ def remind(
     except ValueError:
         raise UsageError(f"--quiet-hours {quiet_hours!r}: give START-END in local hours, e.g. 22-8") from None
     policy = ReminderPolicy(dt.timedelta(hours=lead_hours), start, end)
-    quiet_logging(telegram_token(), dry_run)
     settings = _settings(content, database, preview=False)
+    quiet_logging(telegram_token(settings.env), dry_run)
     job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
     now = dt.datetime.now(dt.UTC)
     store = job.parts.storage
@@ -338,14 +343,12 @@ def remind(
     job.finish(report)
 
 
-def _flag_for(flag: str, flags: Path | None, content: Path) -> FeatureFlags:
+def _flag_for(flag: str, flags: Path | None, content: Path, env: Mapping[str, str]) -> FeatureFlags:
     """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
-    import os
-
     from ..ops.flags import FeatureFlags, FlagFileProvider, read_file
     from ..ops.runtime import flags_path
 
-    path = flags if flags is not None else flags_path(content, os.environ)
+    path = flags if flags is not None else flags_path(content, env)
     loaded = read_file(path)
     if flag not in loaded.flags:
         known = ", ".join(sorted(loaded.flags)) or "none"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,7 @@ def _watch(
     from ..ops.runtime import flags_path
 
     settings = _settings(content, database)
-    path = flags if flags is not None else flags_path(settings.content, os.environ)
+    path = flags if flags is not None else flags_path(settings.content, settings.env)
     storage = open_units(settings, auto_upgrade=False)
     return CanaryWatch(
         storage,

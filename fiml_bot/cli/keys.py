@@ -29,11 +29,10 @@ def rotate(
     Resumable: keys already under the newest key are skipped, so an interrupted run is simply run again.
     Exit 0 when every key is under the newest key, 1 when some cannot be decrypted with any given key.
     """
-    import os
-
     from ..keys.wiring import open_vault
 
-    vault = open_vault(os.environ, _settings(None, database).database_url)
+    settings = _settings(None, database)
+    vault = open_vault(settings.env, settings.database_url)
     report = vault.rotate(batch)
     typer.echo(report.summary())
     if report.unreadable:

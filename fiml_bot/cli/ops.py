@@ -88,8 +88,9 @@ def db_snapshots(
     the newest N of each source database. Unreadable manifests are listed and skipped."""
     from ..ops import identity
     from ..services.snapshots import list_snapshots
+    from .options import environment
 
-    listing = list_snapshots(out, keep, dry_run=dry_run)
+    listing = list_snapshots(environment(), out, keep, dry_run=dry_run)
     folder, found, pruned = listing.folder, listing.found, listing.pruned
     if as_json:
         print(_snapshots_json(folder, found, pruned, dry_run))

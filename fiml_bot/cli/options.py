@@ -4,6 +4,7 @@ instead of each other (flags used to import the root app, which imported flags b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,11 @@ import typer
 
 from fiml_cms.error_handler import handle_errors
 
+from ..settings import METRICS_PORT, option_help
+
 if TYPE_CHECKING:
     from ..bot_settings import BotSettings
+    from ..settings import Settings
 
 user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
 
@@ -32,11 +36,19 @@ DatabaseOption = typer.Option(
 MetricsPortOption = typer.Option(
     None,
     "--metrics-port",
-    envvar="FIML_METRICS_PORT",
+    envvar=METRICS_PORT.name,
     min=1,
     max=65535,
-    help="Serve Prometheus /metrics on this port (address: FIML_METRICS_LISTEN, default 0.0.0.0).",
+    help=option_help(METRICS_PORT),
 )
+
+
+def environment() -> Settings:
+    """Every FIML_* variable of this process, read and checked once (SettingsError, exit 2, listing
+    each bad one): the entry points' one reader of `os.environ`."""
+    from ..settings import load
+
+    return load(os.environ)
 
 
 def bot_settings(
@@ -49,6 +61,8 @@ def bot_settings(
     from ..bot_settings import BotSettings
     from ..ops.recovery import recover_quietly
 
-    settings = BotSettings.from_env(content=content, database_url=database, preview=preview, lessons=lessons)
+    settings = BotSettings.from_env(
+        environment(), content=content, database_url=database, preview=preview, lessons=lessons
+    )
     recover_quietly(settings.database_url)
     return settings

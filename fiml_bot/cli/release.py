@@ -14,6 +14,8 @@ import typer
 from fiml_cms.clikit import example, new_app
 from fiml_cms.error_handler import handle_errors
 
+from ..settings import ROLLOUT, option_help
+
 if TYPE_CHECKING:
     from ..release.config import RolloutConfig
     from ..release.controller import Release
@@ -23,10 +25,10 @@ release_app = new_app(
 )
 
 ConfigOption = typer.Option(
-    Path("deploy/rollout.yaml"),
+    Path(ROLLOUT.default),
     "--config",
-    envvar="FIML_ROLLOUT",
-    help="The rollout file (default deploy/rollout.yaml, or FIML_ROLLOUT).",
+    envvar=ROLLOUT.name,
+    help=option_help(ROLLOUT),
 )
 ContentOption = typer.Option(
     None,
@@ -42,21 +44,23 @@ release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml
 def _release(config: Path, content: Path | None = None, database: str | None = None) -> Release:
     from ..bot_settings import BotSettings
     from ..services.releases import open_release
+    from .options import environment
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = BotSettings.from_env(content=content, database_url=database)
+    settings = BotSettings.from_env(environment(), content=content, database_url=database)
     return open_release(config, settings, out=lambda line: print(line, flush=True))
 
 
 def _same_webhook_path(loaded: RolloutConfig) -> None:
     """HAProxy answers only `haproxy.webhook_path` publicly: the replicas' FIML_WEBHOOK_URL (when set
     here) must use that path, or every update from Telegram would get a 404."""
-    import os
     from urllib.parse import urlsplit
 
     from ..release.config import RolloutConfigError
+    from ..settings import WEBHOOK_URL
+    from .options import environment
 
-    url = os.environ.get("FIML_WEBHOOK_URL", "").strip()
+    url = environment().value(WEBHOOK_URL)
     path = (urlsplit(url).path or "/") if url else None
     if path is not None and path != loaded.haproxy.webhook_path:
         raise RolloutConfigError(
@@ -267,8 +271,9 @@ def alert(
 ) -> None:
     """Step 6: tell the team (FIML_ALERT_WEBHOOK_URL, Alertmanager's payload); exit 1 if it was not delivered."""
     from ..release.wiring import alert_sender
+    from .options import environment
 
-    send = alert_sender()
+    send = alert_sender(environment())
     if send is None:
         print("fiml-bot: error: set FIML_ALERT_WEBHOOK_URL to send alerts", file=sys.stderr)
         raise typer.Exit(2)

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 from fiml_cms.errors import ConfigError
 
-from ..env import float_variable
-
 if TYPE_CHECKING:
     from .ports import Provider
 
@@ -29,33 +27,16 @@ class MarketDataSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MarketDataSettings:
-        provider = env.get(PROVIDER_VARIABLE, "").strip().lower()
-        if provider in ("off", "none"):
-            provider = ""
-        if provider and provider not in PROVIDERS:
-            raise ConfigError(
-                f"{PROVIDER_VARIABLE}={provider!r}: give one of {', '.join(PROVIDERS)} (or leave it unset)"
-            )
-        ttl = float_variable(
-            env, "FIML_MARKET_DATA_TTL", 60.0, "the quote cache's lifetime in seconds, e.g. 60"
-        )
-        deadline = float_variable(
-            env, "FIML_MARKET_DATA_DEADLINE", 2.0, "seconds to wait for a provider, e.g. 2"
-        )
-        delay = float_variable(
-            env, "FIML_MARKET_DATA_DELAY_MINUTES", 0.0, "your plan's delay in minutes, e.g. 15"
-        )
-        if ttl <= 0 or deadline <= 0 or delay < 0:
-            raise ConfigError(
-                "FIML_MARKET_DATA_TTL and FIML_MARKET_DATA_DEADLINE must be above 0, FIML_MARKET_DATA_DELAY_MINUTES 0 or more"
-            )
+        """From the FIML_MARKET_DATA_* settings (fiml_bot/settings.py); ConfigError for a bad one."""
+        from .. import settings as s
+
         return cls(
-            provider,
-            env.get(KEY_VARIABLE, "").strip(),
-            env.get("FIML_MARKET_DATA_URL", "").strip(),
-            ttl,
-            deadline,
-            int(delay),
+            s.MARKET_DATA_PROVIDER.read(env),
+            s.MARKET_DATA_KEY.read(env),
+            s.MARKET_DATA_URL.read(env),
+            s.MARKET_DATA_TTL.read(env),
+            s.MARKET_DATA_DEADLINE.read(env),
+            int(s.MARKET_DATA_DELAY_MINUTES.read(env)),
         )
 
 

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,10 @@ VARIABLE = "FIML_ALERT_STATE"
 DEFAULT_PATH = Path("var/alerts.json")
 
 
-def state_path(env: Mapping[str, str] | None = None) -> Path:
-    value = (os.environ if env is None else env).get(VARIABLE, "").strip()
+def state_path(env: Mapping[str, str]) -> Path:
+    from ..settings import ALERT_STATE
+
+    value = ALERT_STATE.read(env)
     return Path(value) if value else DEFAULT_PATH
 
 

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import inspect
 import logging
-import os
 import queue
 import socket
 import threading
@@ -303,21 +302,18 @@ def _reason(exc: BaseException) -> str:
 
 
 def from_env(
-    env: Mapping[str, str] | None = None, *, metrics: Any = None, admin_chat: Receiver | None = None
+    env: Mapping[str, str], *, metrics: Any = None, admin_chat: Receiver | None = None
 ) -> AlertSender | None:
     """The sender configured by FIML_ALERT_WEBHOOK_URL (and a Telegram admin chat); None when neither is set."""
-    env = os.environ if env is None else env
+    from ..settings import INSTANCE
+
     receivers: list[Receiver] = []
     url = env.get("FIML_ALERT_WEBHOOK_URL", "").strip()
     if url:  # not http(s): AlertConfigError (exit 2), never a receiver retried for ever
         receivers.append(WebhookReceiver(url))
     if admin_chat is not None:
         receivers.append(admin_chat)
-    return (
-        AlertSender(receivers, metrics=metrics, source=env.get("FIML_INSTANCE") or None)
-        if receivers
-        else None
-    )
+    return AlertSender(receivers, metrics=metrics, source=INSTANCE.read(env) or None) if receivers else None
 
 
 class Deduplicated:

@@ -12,6 +12,7 @@ Findings are values; `render_text` and `render_json` print them. Exit codes: 0 c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -88,8 +89,15 @@ class CannotRun(FimlError):
     exit_code = 2
 
 
-def examine(connection: Connection, content: Content | None, *, where: str = "the database") -> Report:
-    """Run every check on one connection (one read transaction, so the checks see one state)."""
+def examine(
+    connection: Connection,
+    content: Content | None,
+    *,
+    where: str = "the database",
+    env: Mapping[str, str] | None = None,
+) -> Report:
+    """Run every check on one connection (one read transaction, so the checks see one state); `env`:
+    the settings stored provider keys are checked against (None: no FIML_* variables)."""
     from fiml_bot.storage import window
 
     revision = revision_of(connection)
@@ -105,7 +113,7 @@ def examine(connection: Connection, content: Content | None, *, where: str = "th
     doctor.run("completions paid", doctor.completion_awards)
     doctor.run("badges match the rules", doctor.badges)
     if "provider_keys" in tables and queries.provider_key_count(connection):
-        doctor.run("provider keys decryptable", lambda: _provider_keys(connection))
+        doctor.run("provider keys decryptable", lambda: _provider_keys(connection, env or {}))
     if content is None:
         report.skipped.append("versions and positions against the content: no content repository")
     else:
@@ -128,12 +136,10 @@ def _schema(connection: Connection, revision: str, where: str, window: Any) -> l
     return []
 
 
-def _provider_keys(connection: Connection) -> list[Problem]:
-    import os
-
+def _provider_keys(connection: Connection, env: Mapping[str, str]) -> list[Problem]:
     from fiml_bot.keys.health import unreadable_keys
 
-    found = unreadable_keys(connection, os.environ)
+    found = unreadable_keys(connection, env)
     return [] if found is None else [Problem("provider keys decryptable", *found)]
 
 
@@ -375,7 +381,7 @@ def _lesson_of_key(key: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] in ("lesson", "answer", "lesson-raise") else None
 
 
-def run(url: str, content: Content | None) -> Report:
+def run(url: str, content: Content | None, env: Mapping[str, str] | None = None) -> Report:
     """Open the database at `url` read-only in spirit (one transaction, rolled back) and examine it."""
     from fiml_bot.storage.database import describe, make_engine, sqlite_path, storage_errors
 
@@ -386,7 +392,7 @@ def run(url: str, content: Content | None) -> Report:
     try:
         with storage_errors(describe(url)), engine.connect() as connection:
             try:
-                return examine(connection, content, where=describe(url))
+                return examine(connection, content, where=describe(url), env=env)
             finally:
                 connection.rollback()
     finally:

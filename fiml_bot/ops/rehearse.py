@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,9 +123,12 @@ def shown(source: str) -> str:
     return describe(source) if "://" in source else source
 
 
-def rehearse(source: str, database_url: str, content: Any, reason: str | None) -> Rehearsal:
+def rehearse(
+    source: str, database_url: str, content: Any, reason: str | None, env: Mapping[str, str]
+) -> Rehearsal:
     """Rehearse on a copy of `source` (a snapshot or a URL; `database_url` is the configured one);
-    without `content` (`reason` says why) there is no scripted session."""
+    without `content` (`reason` says why) there is no scripted session; `env`: the settings stored
+    provider keys are checked against."""
     remove_interrupted_workspaces()
     with _workspace() as work, _copy(source, database_url, work) as url:
         point("rehearse:copied")
@@ -136,10 +139,10 @@ def rehearse(source: str, database_url: str, content: Any, reason: str | None) -
         if start not in migrations_api.known_revisions():
             raise OpsError(f"{shown(source)} is at revision {start}, which this fiml-bot does not know")
         head = migrations_api.head()
-        baseline_problems = _problem_keys(url, content)
+        baseline_problems = _problem_keys(url, content, env)
         _stage(result, "copy", url, problems=len(baseline_problems))
         migrations_api.upgrade(url)
-        upgraded_problems = _problem_keys(url, content)
+        upgraded_problems = _problem_keys(url, content, env)
         result.new_problems += sorted(upgraded_problems - baseline_problems)
         _stage(result, f"upgraded to {head}", url, problems=len(upgraded_problems))
         if content is None:
@@ -151,7 +154,7 @@ def rehearse(source: str, database_url: str, content: Any, reason: str | None) -
             result.notes.append(f"the copy was already at head ({head}): no migration to rehearse up or down")
         else:
             migrations_api.downgrade(url, start)
-        down_problems = _problem_keys(url, content)
+        down_problems = _problem_keys(url, content, env)
         result.new_problems += sorted(down_problems - baseline_problems - upgraded_problems)
         _stage(result, f"downgraded to {start}", url, problems=len(down_problems))
         for earlier, later in itertools.pairwise(result.stages):
@@ -165,8 +168,8 @@ def _stage(result: Rehearsal, name: str, url: str, problems: int | None = None) 
     return stage
 
 
-def _problem_keys(url: str, content: Any) -> set[str]:
-    report = doctor.run(url, content)
+def _problem_keys(url: str, content: Any, env: Mapping[str, str]) -> set[str]:
+    report = doctor.run(url, content, env)
     return {
         f"{p.check}: {p.learner or '-'} {p.lesson or '-'}: {p.message}"
         for p in report.problems

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..periodic import Periodic
+from ..settings import COLOR, FLAGS_FILE, FLAGS_RELOAD_SECONDS
 from ..tutor.observe import FAILED, ActionEvents
 from .alerts import Alert, AlertSender, Deduplicated, from_env
 from .canary import CanaryRollout
-from .flag_reload import DEFAULT_INTERVAL, FlagReloader
+from .flag_reload import FlagReloader
 from .flags import FeatureFlags, FlagFileProvider, read_file
 from .metrics import BotMetrics
 
@@ -29,23 +29,13 @@ def flags_path(content_root: Path, env: Mapping[str, str]) -> Path:
     """FIML_FLAGS_FILE, else deploy/flags.json in the content repository (where `fiml-cms` writes it)."""
     from fiml_cms.flagfile import DEFAULT_PATH
 
-    given = env.get("FIML_FLAGS_FILE", "").strip()
+    given = FLAGS_FILE.read(env)
     return Path(given) if given else content_root / DEFAULT_PATH
 
 
 def reload_interval(text: str) -> float:
     """FIML_FLAGS_RELOAD_SECONDS: seconds between flag-file checks (default 30)."""
-    from fiml_cms.errors import ConfigError
-
-    if not text.strip():
-        return DEFAULT_INTERVAL
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0.5 <= value <= 86400:
-        raise ConfigError(f"FIML_FLAGS_RELOAD_SECONDS={text!r}: give a number of seconds from 0.5 to 86400")
-    return value
+    return FLAGS_RELOAD_SECONDS.read({FLAGS_RELOAD_SECONDS.name: text})
 
 
 PROBE_INTERVAL = 15.0  # seconds between database probes while DatabaseUnavailable fires
@@ -146,13 +136,12 @@ class Operations:
     def from_env(
         cls,
         content_root: Path,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str],
         *,
         admin_chat: Any = None,
         watch_flags: bool = True,
     ) -> Operations:
         """Reads the flag file (an invalid one stops the start: FlagFileError) and the alert settings."""
-        env = os.environ if env is None else env
         metrics = BotMetrics()
         alerts = from_env(env, metrics=metrics, admin_chat=admin_chat)
         path = flags_path(content_root, env)
@@ -162,14 +151,14 @@ class Operations:
             log.info("feature flags from %s: %s", path, ", ".join(sorted(flags.flags.flags)) or "none")
         reloader = None
         if watch_flags:
-            interval = reload_interval(env.get("FIML_FLAGS_RELOAD_SECONDS", ""))
+            interval = FLAGS_RELOAD_SECONDS.read(env)
             reloader = FlagReloader(
                 path,
                 flags,
                 interval=interval,
                 metrics=metrics,
                 alert=alerts,
-                required=bool(env.get("FIML_FLAGS_FILE", "").strip()),
+                required=bool(FLAGS_FILE.read(env)),
             )
         return cls(metrics, flags, CanaryRollout(flags), AlertingObserver(metrics, alerts), alerts, reloader)
 
@@ -212,7 +201,7 @@ def build_info(content: Any, database_url: str, env: Mapping[str, str]) -> dict[
         "version": version,
         "schema_revision": revision,
         "content_ref": content_ref(content),
-        "color": env.get("FIML_COLOR", ""),
+        "color": COLOR.read(env),
     }
 
 

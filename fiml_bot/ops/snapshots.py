@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -91,10 +91,13 @@ class Manifest:
         return f"id:{self.database_id}" if self.database_id else f"url:{self.source}"
 
 
-def snapshot_folder(env: dict[str, str] | None = None, out: Path | None = None) -> Path:
+def snapshot_folder(env: Mapping[str, str], out: Path | None = None) -> Path:
+    """`out`, else FIML_SNAPSHOT_DIR, else var/snapshots."""
+    from ..settings import SNAPSHOT_DIR
+
     if out is not None:
         return out
-    value = (os.environ if env is None else env).get(FOLDER_VARIABLE, "").strip()
+    value = SNAPSHOT_DIR.read(env)
     return Path(value) if value else DEFAULT_FOLDER
 
 

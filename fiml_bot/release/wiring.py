@@ -4,10 +4,9 @@ upgrade) are the services' (`fiml_bot/services/releases.py` passes them in)."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ def readiness(address: str, timeout: float) -> str | None:
     return None
 
 
-def alert_sender(env: Any = None) -> Any:
+def alert_sender(env: Mapping[str, str]) -> Any:
     """(name, severity, summary) -> delivered, through FIML_ALERT_WEBHOOK_URL; None when unset."""
     from types import SimpleNamespace
 
@@ -43,7 +42,7 @@ def alert_sender(env: Any = None) -> Any:
     outcomes = Counter(
         "fiml_alerts", "Alert deliveries by outcome.", ("receiver", "outcome"), registry=CollectorRegistry()
     )
-    sender = from_env(os.environ if env is None else env, metrics=SimpleNamespace(alerts=outcomes))
+    sender = from_env(env, metrics=SimpleNamespace(alerts=outcomes))
     if sender is None:
         return None
     sender.first_delay = 0.5
@@ -165,15 +164,17 @@ def build(
     doctor: Callable[[], str | None],
     migrate: Callable[[], tuple[str | None, str | None]],
     out: Any = print,
+    env: Mapping[str, str],
 ) -> Release:
     """The release of the rollout file; `doctor` and `migrate` come from the services (the doctor's
-    first problem or None; snapshot then upgrade, as (revision before, snapshot file))."""
+    first problem or None; snapshot then upgrade, as (revision before, snapshot file)); `env`: the
+    checked FIML_* settings the entry point read."""
     config = config_.load(config_path)
     timeout = config.readiness_timeout
     hooks = Hooks(
         doctor=doctor,
         migrate=migrate,
-        alert=alert_sender(),
+        alert=alert_sender(env),
         ready=lambda address: readiness(address, timeout),
         metrics=textfile_exporter(config.metrics_file),
         watch=FailureWatch().wait,

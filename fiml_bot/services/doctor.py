@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from .content import optional_content
 def run_doctor(settings: BotSettings) -> Report:
     """The doctor's report on the settings' database and content (content checks skipped without content)."""
     opened = optional_content(settings)
-    report = doctoring.run(settings.database_url, opened.content)
+    report = doctoring.run(settings.database_url, opened.content, settings.env)
     if opened.reason is not None:
         report.skipped[:] = [f"versions and positions against the content: {opened.reason}"]
     return report
@@ -48,7 +48,9 @@ def doctor(settings: BotSettings, *, against: Path | None = None, textfile: Path
         raise doctoring.CannotRun(str(error)) from None
     if textfile is not None:
         write_doctor_textfile(textfile, len(report.problems))
-    warning = doctor_alert(settings.database_url, len(report.problems), doctoring.render_text(report))
+    warning = doctor_alert(
+        settings.env, settings.database_url, len(report.problems), doctoring.render_text(report)
+    )
     return DoctorRun(report, [warning] if warning is not None else [])
 
 
@@ -75,18 +77,19 @@ def write_doctor_textfile(path: Path, problems: int) -> None:
         raise MissingInput(f"--textfile {path}: {exc.strerror or exc}") from None
 
 
-def doctor_alert(database_url: str, problems: int, details: str) -> str | None:
+def doctor_alert(env: Mapping[str, str], database_url: str, problems: int, details: str) -> str | None:
     """DoctorProblems while the doctor finds problems; resolved by the first clean run after them
     (remembered in FIML_ALERT_STATE between runs: the doctor runs from cron). Why it was not sent, if
     it was not."""
     from ..ops import alert_memory
     from ..ops.alerts import Alert
 
-    if not os.environ.get("FIML_ALERT_WEBHOOK_URL", "").strip():
+    if not env.get("FIML_ALERT_WEBHOOK_URL", "").strip():
         return None
-    path, entry = alert_memory.state_path(), alert_memory.key("DoctorProblems", database_url)
+    path, entry = alert_memory.state_path(env), alert_memory.key("DoctorProblems", database_url)
     if problems:
         return post_alert(
+            env,
             alert_memory.remember(
                 path,
                 entry,
@@ -96,8 +99,8 @@ def doctor_alert(database_url: str, problems: int, details: str) -> str | None:
                     f"fiml-bot doctor: {problems} integrity problem(s) in the progress store",
                     details,
                 ),
-            )
+            ),
         )
     if (resolved := alert_memory.forget(path, entry)) is not None:
-        return post_alert(resolved)
+        return post_alert(env, resolved)
     return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ def flags_file(settings: BotSettings, flags: Path | None) -> Path:
     """--flags, else FIML_FLAGS_FILE, else deploy/flags.json in the content repository."""
     from ..ops.runtime import flags_path
 
-    return flags if flags is not None else flags_path(settings.content, os.environ)
+    return flags if flags is not None else flags_path(settings.content, settings.env)
 
 
 def _content_note(reason: str | None) -> str:

@@ -44,6 +44,7 @@ def open_release(config: Path, settings: BotSettings, out: Callable[[str], None]
         doctor=lambda: doctor_check(settings),
         migrate=lambda: migrate_with_snapshot(settings),
         out=out,
+        env=settings.env,
     )
 
 

@@ -73,7 +73,7 @@ def upgrade(
     to = target(revision, before, "upgrade")  # checked before the snapshot: a typo costs nothing
     taken = None
     if before is not None and before != to and snapshot:
-        taken = take_snapshot(url, None, label, settings.content)
+        taken = take_snapshot(settings, None, label)
         if on_snapshot is not None:
             on_snapshot(taken)
     migrations_api.upgrade(url, to or "base")
@@ -105,7 +105,7 @@ def downgrade(
         )
     taken = None
     if snapshot:
-        taken = take_snapshot(url, None, "pre-downgrade", settings.content)
+        taken = take_snapshot(settings, None, "pre-downgrade")
         if on_snapshot is not None:
             on_snapshot(taken)
     migrations_api.downgrade(url, to)
@@ -121,5 +121,5 @@ def rehearse(settings: BotSettings, source: str | None) -> Rehearsal:
     """`db rehearse`: the migration up and down on a throwaway copy of `source` (default: the database)."""
     opened = optional_content(settings)
     return rehearsing.rehearse(
-        source or settings.database_url, settings.database_url, opened.content, opened.reason
+        source or settings.database_url, settings.database_url, opened.content, opened.reason, settings.env
     )

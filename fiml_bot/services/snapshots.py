@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,16 @@ from ..ops.snapshots import Manifest
 from .alerts import send_alert
 
 
-def take_snapshot(url: str, folder: Path | None, label: str, content: Path | None = None) -> Manifest:
-    """A snapshot; before a migration (label `pre-...`) a failure says how to go on without one."""
+def take_snapshot(settings: BotSettings, folder: Path | None, label: str) -> Manifest:
+    """A snapshot of the settings' database; before a migration (label `pre-...`) a failure says how
+    to go on without one."""
     try:
-        return snapshots.take(url, folder=snapshots.snapshot_folder(out=folder), label=label, content=content)
+        return snapshots.take(
+            settings.database_url,
+            folder=snapshots.snapshot_folder(settings.env, out=folder),
+            label=label,
+            content=settings.content,
+        )
     except OpsError as error:
         if label.startswith("pre-") and label != "pre-restore":
             raise OpsError(
@@ -28,7 +35,7 @@ def take_snapshot(url: str, folder: Path | None, label: str, content: Path | Non
 
 def snapshot(settings: BotSettings, out: Path | None) -> Manifest:
     """`db snapshot`: a manual snapshot of the settings' database."""
-    return take_snapshot(settings.database_url, out, "manual", settings.content)
+    return take_snapshot(settings, out, "manual")
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,11 @@ class SnapshotListing:
     dry_run: bool
 
 
-def list_snapshots(out: Path | None, keep: int | None, *, dry_run: bool) -> SnapshotListing:
+def list_snapshots(
+    env: Mapping[str, str], out: Path | None, keep: int | None, *, dry_run: bool
+) -> SnapshotListing:
     """`db snapshots`: with `keep`, all but the newest `keep` of each source database deleted first."""
-    folder = snapshots.snapshot_folder(out=out)
+    folder = snapshots.snapshot_folder(env, out=out)
     pruned = snapshots.prune(folder, keep, dry_run=dry_run) if keep is not None else []
     return SnapshotListing(folder, snapshots.scan(folder), pruned, dry_run)
 
@@ -64,12 +73,13 @@ def restore(
     report = restoring.restore(
         settings.database_url,
         snapshot_path,
-        folder=snapshots.snapshot_folder(out=out),
+        folder=snapshots.snapshot_folder(settings.env, out=out),
         quarantine=quarantine,
         content=settings.content,
         from_other_database=from_other_database,
     )
     warning = send_alert(
+        settings.env,
         "DatabaseRestored",
         "warning",
         f"fiml-bot db restore: the database was restored from {snapshot_path.name}",

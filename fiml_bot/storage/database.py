@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
-from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable
+from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable, StorageUnreachable
 
 from .errors import DatabaseUrlError
 
@@ -202,7 +202,7 @@ def translate_error(error: BaseException, where: str) -> Exception | None:
     PostgreSQL's serialization failures and deadlocks are `ConcurrentUpdate`, so the action is retried.
     """
     if isinstance(error, exc.TimeoutError):  # no pooled connection became free
-        return StorageUnavailable(f"the database at {where} is unavailable: no free connection ({error})")
+        return StorageUnreachable(f"the database at {where} is unavailable: no free connection ({error})")
     if not isinstance(error, exc.DBAPIError):
         return None
     sqlstate = getattr(error.orig, "sqlstate", None)
@@ -215,7 +215,10 @@ def translate_error(error: BaseException, where: str) -> Exception | None:
             f"the database at {where} has no progress tables ({reason}): {UPGRADE_HINT}"
         )
     if isinstance(error, (exc.OperationalError, exc.InterfaceError)) or error.connection_invalidated:
-        return StorageUnavailable(f"the database at {where} is unavailable: {reason}")
+        return StorageUnreachable(
+            f"the database at {where} is unavailable: {reason} (check FIML_DATABASE_URL or --database, "
+            "and that the database server runs)"
+        )
     return None
 
 

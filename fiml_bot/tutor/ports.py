@@ -33,9 +33,16 @@ class ConcurrentUpdate(Exception):
 
 
 class StorageUnavailable(FimlError):
-    """The database is locked, gone or unreachable; nothing was changed (exit 1)."""
+    """The database cannot serve the action (no progress tables yet: the cure is a command); nothing
+    was changed (exit 1)."""
 
     exit_code = 1
+
+
+class StorageUnreachable(StorageUnavailable):
+    """The database cannot be reached (refused, locked, gone): an environment problem, exit 2."""
+
+    exit_code = 2
 
 
 class ProgressRepository(Protocol):

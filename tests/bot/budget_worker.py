@@ -26,7 +26,7 @@ from testing.fakebotapi import DEFAULT_TOKEN
 
 async def main(base_url: str, first_chat: int, count: int, priority: str) -> dict[str, float]:
     limiter = FleetRateLimiter(
-        open_budget(DEFAULT_TOKEN, os.environ.get("FIML_DATABASE_URL", "sqlite:///unused.db")),
+        open_budget(DEFAULT_TOKEN, os.environ.get("FIML_DATABASE_URL", "sqlite:///unused.db"), os.environ),
         priority=Priority(priority),
     )
     request = HTTPXRequest(connection_pool_size=64, httpx_kwargs={"trust_env": False})

@@ -32,7 +32,7 @@ def test_db_upgrade_current_downgrade(tmp_path: Path, monkeypatch) -> None:
 
 def test_db_errors_are_messages(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--database", "postgresql+psycopg://nobody@127.0.0.1:1/x"])
-    assert result.exit_code == 1 and "fiml-bot: error:" in result.output
+    assert result.exit_code == 2 and "fiml-bot: error:" in result.output  # environment: exit 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

@@ -427,7 +427,11 @@ def test_readyz_reports_stale_content_over_http(author: Path, tmp_path: Path) ->
             "soon",
             "FIML_CONTENT_REFRESH='soon': give the seconds between content refreshes",
         ),
-        ("FIML_EVENT_RETENTION_HOURS", "12", "FIML_EVENT_RETENTION_HOURS='12': must be more than 24 hours"),
+        (
+            "FIML_EVENT_RETENTION_HOURS",
+            "12",
+            "FIML_EVENT_RETENTION_HOURS='12': give a number of hours above 24",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors(author: Path, variable: str, value: str, message: str) -> None:

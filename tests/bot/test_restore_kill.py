@@ -88,7 +88,7 @@ def kill_and_check(
     database = ["--database", url]
     killed = fiml_bot("db", "restore", str(snapshot), *database, cwd=tmp_path, env=env, **kill)
     if env.get("FIML_KILL_AT", "").endswith(":connection"):
-        assert killed.returncode == 1 and "unavailable" in killed.stderr, killed.stderr
+        assert killed.returncode == 2 and "unavailable" in killed.stderr, killed.stderr
     elif "FIML_KILL_AT" in env:
         assert killed.returncode == -9, (env, killed.returncode, killed.stderr)
     nextcommand = fiml_bot("db", "current", *database, cwd=tmp_path)

@@ -11,7 +11,8 @@ question's first answers (0007's `quiz_first_answers`: a retry never replaces th
 First answers are the one outcome not limited to the window: how a learner first answers a question
 does not depend on how long ago they started, so the stable version's whole history is its baseline
 (a lesson that has been live for a while gives a precise one, and a broken canary key stands out after
-a few learners).
+a few learners). The sequential test also needs their order: both versions' first answers to each
+question, oldest first (the stable history, then both sides as they came).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class SideFacts:
     abandoned: int = 0
     reporters: int = 0
     questions: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (first answers, correct)
+    # id -> both versions' first answers in the order they were given, as (on the canary, correct);
+    # only on the canary's side: the sequential test (`canary_stats.blocks`) reads them
+    sequence: dict[str, list[tuple[bool, bool]]] = field(default_factory=dict)
 
 
 def window_start(engine: Engine, where: str, lesson_id: str, canary_version: str) -> dt.datetime | None:
@@ -61,7 +65,8 @@ def side_facts(
     now: dt.datetime,
     abandon_after: dt.timedelta,
 ) -> dict[str, SideFacts]:
-    """Each version's facts since `since` (versions nobody is on come back with zeros)."""
+    """Each version's facts since `since` (versions nobody is on come back with zeros); `versions` is
+    (canary, stable): the first answers are paired in that order."""
     stale = now - abandon_after
     in_window = and_(
         PROGRESS.c.lesson_id == lesson_id,
@@ -93,17 +98,13 @@ def side_facts(
         )
         .group_by(REPORTS.c.version)
     )
-    answers = (
-        select(
-            FIRST_ANSWERS.c.version,
-            FIRST_ANSWERS.c.question_id,
-            func.count(),
-            func.sum(case((FIRST_ANSWERS.c.correct.is_(True), 1), else_=0)),
-        )
+    canary = versions[0]
+    in_order = (  # each question's first answers on both sides, oldest first: counted, and the order kept
+        select(FIRST_ANSWERS.c.question_id, FIRST_ANSWERS.c.version, FIRST_ANSWERS.c.correct)
         .where(FIRST_ANSWERS.c.lesson_id == lesson_id, FIRST_ANSWERS.c.version.in_(versions))
-        .group_by(FIRST_ANSWERS.c.version, FIRST_ANSWERS.c.question_id)
+        .order_by(FIRST_ANSWERS.c.question_id, FIRST_ANSWERS.c.answered_at, FIRST_ANSWERS.c.learner_id)
     )
-    counts: dict[str, dict[str, object]] = {v: {"questions": {}} for v in versions}
+    counts: dict[str, dict[str, object]] = {v: {"questions": {}, "sequence": {}} for v in versions}
     with read_only_connection(engine, where) as connection:
         for version, learners, completed, abandoned in connection.execute(progress):
             counts[version].update(
@@ -111,6 +112,14 @@ def side_facts(
             )
         for version, reporters in connection.execute(reports):
             counts[version]["reporters"] = int(reporters)
-        for version, question, answered, correct in connection.execute(answers):
-            counts[version]["questions"][question] = (int(answered), int(correct or 0))  # type: ignore[index]
+        tallies: dict[tuple[str, str], list[int]] = {}
+        sequence: dict[str, list[tuple[bool, bool]]] = {}
+        for question, version, correct in connection.execute(in_order):
+            tally = tallies.setdefault((version, question), [0, 0])
+            tally[0] += 1
+            tally[1] += bool(correct)
+            sequence.setdefault(question, []).append((version == canary, bool(correct)))
+    for (version, question), (answered, right) in tallies.items():
+        counts[version]["questions"][question] = (answered, right)  # type: ignore[index]
+    counts[canary]["sequence"] = sequence
     return {version: SideFacts(version, **values) for version, values in counts.items()}  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ whose attempt started since the canary's window began (the first start on the ca
 both sides hold learners who started in the same period; learners who were already on the stable
 version before the canary are left out (they had longer to finish). Per side: how many started,
 completed, abandoned (no activity for `abandon_after`, not completed), reported a problem, and each
-question's first answers (0007's `quiz_first_answers`: a retry never replaces them).
+question's first answers (each learner's earliest attempt at that version in 0009's `quiz_answers`:
+a retry never replaces them).
 
 First answers are the one outcome not limited to the window: how a learner first answers a question
 does not depend on how long ago they started, so the stable version's whole history is its baseline
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, Table, and_, case, distinct, func, select
 
-from .models import LearnerReportRow, LessonProgressRow, QuizFirstAnswerRow
+from .models import LearnerReportRow, LessonProgressRow, QuizAnswerRow
 from .reports import read_only_connection
 
 PROGRESS: Table = LessonProgressRow.__table__  # type: ignore[assignment]
 REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
-FIRST_ANSWERS: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
+ANSWERS: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
 COMPLETED = "completed"
 
 
@@ -99,10 +100,27 @@ def side_facts(
         .group_by(REPORTS.c.version)
     )
     canary = versions[0]
+    first = (  # each learner's answers from their earliest attempt at each version
+        select(
+            ANSWERS.c.question_id,
+            ANSWERS.c.version,
+            ANSWERS.c.correct,
+            ANSWERS.c.answered_at,
+            ANSWERS.c.learner_id,
+            func.row_number()
+            .over(
+                partition_by=(ANSWERS.c.learner_id, ANSWERS.c.version, ANSWERS.c.question_id),
+                order_by=ANSWERS.c.attempt,
+            )
+            .label("nth"),
+        )
+        .where(ANSWERS.c.lesson_id == lesson_id, ANSWERS.c.version.in_(versions))
+        .subquery()
+    )
     in_order = (  # each question's first answers on both sides, oldest first: counted, and the order kept
-        select(FIRST_ANSWERS.c.question_id, FIRST_ANSWERS.c.version, FIRST_ANSWERS.c.correct)
-        .where(FIRST_ANSWERS.c.lesson_id == lesson_id, FIRST_ANSWERS.c.version.in_(versions))
-        .order_by(FIRST_ANSWERS.c.question_id, FIRST_ANSWERS.c.answered_at, FIRST_ANSWERS.c.learner_id)
+        select(first.c.question_id, first.c.version, first.c.correct)
+        .where(first.c.nth == 1)
+        .order_by(first.c.question_id, first.c.answered_at, first.c.learner_id)
     )
     counts: dict[str, dict[str, object]] = {v: {"questions": {}, "sequence": {}} for v in versions}
     with read_only_connection(engine, where) as connection:

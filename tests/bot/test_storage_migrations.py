@@ -211,12 +211,13 @@ def test_0010_moves_first_answers_into_quiz_answers_and_back(database_url: str) 
     gives 0009's code back the first answers given since, and removes the copies."""
     import datetime as dt
 
-    from sqlalchemy import delete, insert, select
+    from sqlalchemy import Table, delete, insert, select
 
     from fiml_bot.storage.canary_facts import side_facts
     from fiml_bot.storage.models import QuizAnswerRow, QuizFirstAnswerRow
 
-    first, answers = QuizFirstAnswerRow.__table__, QuizAnswerRow.__table__
+    first: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
+    answers: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
     migrations_api.upgrade(database_url, "0009")
     add_data(database_url)  # telegram:1
     engine = make_engine(database_url)

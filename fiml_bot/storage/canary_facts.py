@@ -100,27 +100,25 @@ def side_facts(
         .group_by(REPORTS.c.version)
     )
     canary = versions[0]
-    first = (  # each learner's answers from their earliest attempt at each version
-        select(
-            ANSWERS.c.question_id,
-            ANSWERS.c.version,
-            ANSWERS.c.correct,
-            ANSWERS.c.answered_at,
-            ANSWERS.c.learner_id,
-            func.row_number()
-            .over(
-                partition_by=(ANSWERS.c.learner_id, ANSWERS.c.version, ANSWERS.c.question_id),
-                order_by=ANSWERS.c.attempt,
-            )
-            .label("nth"),
+    earlier = ANSWERS.alias("earlier")
+    retried = (  # the same question of the same version answered in an earlier attempt
+        select(earlier.c.attempt)
+        .where(
+            earlier.c.learner_id == ANSWERS.c.learner_id,
+            earlier.c.lesson_id == ANSWERS.c.lesson_id,
+            earlier.c.question_id == ANSWERS.c.question_id,
+            earlier.c.version == ANSWERS.c.version,
+            earlier.c.attempt < ANSWERS.c.attempt,
         )
-        .where(ANSWERS.c.lesson_id == lesson_id, ANSWERS.c.version.in_(versions))
-        .subquery()
+        .exists()
     )
     in_order = (  # each question's first answers on both sides, oldest first: counted, and the order kept
-        select(first.c.question_id, first.c.version, first.c.correct)
-        .where(first.c.nth == 1)
-        .order_by(first.c.question_id, first.c.answered_at, first.c.learner_id)
+        select(  # one small integer per answer (no per-row type conversion): 2 on the canary + 1 correct
+            ANSWERS.c.question_id,
+            case((ANSWERS.c.version == canary, 2), else_=0) + case((ANSWERS.c.correct.is_(True), 1), else_=0),
+        )
+        .where(ANSWERS.c.lesson_id == lesson_id, ANSWERS.c.version.in_(versions), ~retried)
+        .order_by(ANSWERS.c.question_id, ANSWERS.c.answered_at, ANSWERS.c.learner_id)
     )
     counts: dict[str, dict[str, object]] = {v: {"questions": {}, "sequence": {}} for v in versions}
     with read_only_connection(engine, where) as connection:
@@ -130,14 +128,16 @@ def side_facts(
             )
         for version, reporters in connection.execute(reports):
             counts[version]["reporters"] = int(reporters)
-        tallies: dict[tuple[str, str], list[int]] = {}
-        sequence: dict[str, list[tuple[bool, bool]]] = {}
-        for question, version, correct in connection.execute(in_order):
-            tally = tallies.setdefault((version, question), [0, 0])
-            tally[0] += 1
-            tally[1] += bool(correct)
-            sequence.setdefault(question, []).append((version == canary, bool(correct)))
-    for (version, question), (answered, right) in tallies.items():
-        counts[version]["questions"][question] = (answered, right)  # type: ignore[index]
+        rows = connection.execute(in_order).all()
+    sequence: dict[str, list[tuple[bool, bool]]] = {}
+    for question, code in rows:
+        sequence.setdefault(question, []).append((code >= 2, code % 2 == 1))
+    stable = next((v for v in versions if v != canary), canary)
+    for question, answers in sequence.items():  # (first answers, correct) per side that has any
+        on_canary = [correct for here, correct in answers if here]
+        on_stable = [correct for here, correct in answers if not here]
+        for version, marks in ((canary, on_canary), (stable, on_stable)):
+            if marks:
+                counts[version]["questions"][question] = (len(marks), sum(marks))  # type: ignore[index]
     counts[canary]["sequence"] = sequence
     return {version: SideFacts(version, **values) for version, values in counts.items()}  # type: ignore[arg-type]

@@ -50,6 +50,8 @@ def identical(folder: Path, runs: int) -> list[int]:
                 rolled.append(1000 + seed)
         finally:
             drill.close()
+        if (seed + 1) % 10 == 0:  # a long case: say how far it got
+            print(f"  identical content: {len(rolled)} rollbacks in the first {seed + 1} runs", flush=True)
     return rolled
 
 
@@ -71,7 +73,8 @@ def main() -> None:
                 f"wrong key, {label}: {args.broken_runs} seeds, canary learners who answered q3 at the "
                 f"rollback: median {statistics.median(caught) if caught else '-'}, max "
                 f"{caught[-1] if caught else '-'}, under {GOAL}: {under} of {len(found)}, never rolled "
-                f"back: {missed}; all: {caught}"
+                f"back: {missed}; all: {caught}",
+                flush=True,
             )
         rolled = identical(folder, args.same_runs)
         print(f"identical content: {len(rolled)} rollbacks in {args.same_runs} runs of 200 learners {rolled}")

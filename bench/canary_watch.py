@@ -1,12 +1,12 @@
 """Benchmark one `fiml-bot canary watch` check on a large progress store (SQLite, PostgreSQL optional).
 
 N learners started "What Is a Market?" since a canary began, half on 1.1.0 (the canary) and half on
-1.0.0; each answered its five questions once (`quiz_first_answers`), most completed, and every 50th
+1.0.0; each answered its five questions once (`quiz_answers`, attempt 1), most completed, and every 50th
 reported a problem. Every learner also has a record of a second lesson, which the check must skip.
 
 | metric | what is timed | anchor in the same run |
 |---|---|---|
-| check | `canary_watch.assess`: window start, three grouped queries, the statistics | `SELECT count(*) FROM lesson_progress` |
+| check | `canary_watch.assess`: window start, two grouped queries, the first answers in order, the statistics | `SELECT count(*) FROM lesson_progress` |
 
 Medians of --runs runs; the verdict is checked before timing (identical data: not a rollback).
 
@@ -53,7 +53,7 @@ def rows(n: int) -> dict[str, tuple[str, list[tuple[object, ...]]]]:
         )
         progress.append((who, OTHER, "1.0.0", "in_progress", "intro", "[]", "[]", 1, str(T0), str(T0), 1))
         for q in range(1, 6):
-            answers.append((who, LESSON, version, f"q{q}", (i + q) % 5 != 0, at))
+            answers.append((who, LESSON, 1, f"q{q}", version, "2", (i + q) % 5 != 0, at))
         if i % 50 == 0:
             reports.append((who, LESSON, version, None, "q2", "unclear wording", at))
     return {
@@ -65,7 +65,10 @@ def rows(n: int) -> dict[str, tuple[str, list[tuple[object, ...]]]]:
             "learner_id, lesson_id, pinned_version, status, current_section, sections_done, answers, attempt, started_at, updated_at, revision",
             progress,
         ),
-        "quiz_first_answers": ("learner_id, lesson_id, version, question_id, correct, answered_at", answers),
+        "quiz_answers": (
+            "learner_id, lesson_id, attempt, question_id, version, given, correct, answered_at",
+            answers,
+        ),
         "learner_reports": (
             "learner_id, lesson_id, version, section_id, question_id, words, created_at",
             reports,

@@ -1,17 +1,26 @@
 """Is a content canary worse for learners than the stable version? The statistics, as pure functions.
 
 Each comparison counts a bad outcome on both sides: a wrong first answer to a question (per question
-id), an attempt not completed, an attempt abandoned, a learner who reported a problem. The canary is
-*worse* when its bad-outcome rate is higher with the configured confidence, by Fisher's exact test
-(one-sided, exact at any sample size: a canary is judged after a handful of learners).
+id), an attempt not completed, an attempt abandoned, a learner who reported a problem. The watcher
+looks again and again as learners arrive and compares several outcomes at once, so the error budget
+`alpha = 1 - confidence` is split over the comparisons (Bonferroni), and each comparison's test stays
+valid however often it is looked at:
 
-The watcher looks again and again as learners arrive, and compares several outcomes at once, so the
-error budget `alpha = 1 - confidence` is split twice (a union bound): over the comparisons
-(Bonferroni) and over the sample sizes a comparison is looked at: at N observations it may spend
-`alpha / (2.11 (N + 1) ln(N + 1)^2)`, a series that sums to at most `alpha` (it shrinks more slowly than
-`1 / N^2`, so a real difference is caught sooner). So, for identical content, the chance that the watcher
-*ever* rolls back is at most `alpha`, however often it looks; a broken canary is still caught within
-a few dozen learners, because a wrong answer key moves accuracy by far more than chance does.
+- First answers (the outcome a wrong answer key moves most) are judged by an e-process, the exact
+  sequential two-sample test of Turner, Ly and Grunwald ("Generic E-variables for exact sequential
+  k-sample tests that allow for optional stopping"): the answers, in the order given, are cut into
+  blocks of one canary answer and up to 4 stable ones, and each block multiplies the evidence by its
+  likelihood under an alternative "canary bad rate ta > stable bad rate tb" over its likelihood under
+  the pooled rate; that factor's mean is at most 1 under any common rate, so the product is a test
+  supermartingale and (Ville) it ever reaches `comparisons / alpha` with probability at most
+  `alpha / comparisons`. The alternatives, a grid of (ta, tb), are mixed with equal weights. It pays
+  no price per look: a wrong key is rolled back after about a dozen canary learners answered the
+  question (`bench/canary_rollback.py`).
+- The other outcomes (per learner, known only once an attempt ends) use Fisher's exact test (one-sided),
+  with the comparison's share of alpha spent over the sample sizes a comparison is looked at: at N
+  observations it may spend `share / (2.11 (N + 1) ln(N + 1)^2)`, a series that sums to at most the share.
+
+So, for identical content, the chance that the watcher *ever* rolls back is at most `alpha`.
 
 Promotion needs enough canary learners and, for every comparison, evidence that the canary is not
 worse by more than `margin`: the one-sided upper confidence bound of its excess bad rate (Wald) stays
@@ -21,6 +30,7 @@ below the margin.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -47,12 +57,15 @@ class Outcome:
     stable_bad: int
     stable_n: int
     good_word: str = ""  # for display: "correct", "completed" (rates shown as the good share) or ""
+    # first answers only: the blocks of canary and stable answers by kind (`blocks`), judged by the
+    # e-process instead of Fisher's test
+    blocks: tuple[tuple[Block, int], ...] | None = None
 
 
 @dataclass(frozen=True)
 class Comparison:
     outcome: Outcome
-    p_value: float | None  # None: a side has no observations yet
+    p_value: float | None  # None: a side has no observations yet; for first answers, 1 / the e-value
     limit: float  # the p-value under which the canary counts as worse (at this sample size)
     excess_upper: float | None  # upper bound of canary bad rate - stable bad rate
     worse: bool
@@ -102,6 +115,53 @@ def _log_comb(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
+# The alternatives mixed (bad rates on the canary, on stable): every grid pair with the canary worse.
+_GRID = tuple(0.05 + 0.1 * i for i in range(10))
+ALTERNATIVES = tuple((ta, tb) for ta in _GRID for tb in _GRID if ta > tb)
+BLOCK_STABLE = 4  # at most this many stable answers beside each canary answer in a block
+
+Block = tuple[int, int, int]  # (stable answers in it, canary answer wrong 0/1, stable answers wrong)
+
+
+def blocks(sequence: list[tuple[bool, bool]], most: int = BLOCK_STABLE) -> dict[Block, int]:
+    """Cut the answers, in the order given as (on the canary, correct), into blocks of one canary answer
+    and the up to `most` stable answers waiting when it can be paired, each answer in one block; the
+    blocks by kind. The cut depends only on who answered when, never on the answers' marks, so under
+    "same rate" each block's marks are still independent draws (what `block_factor` needs)."""
+    kinds: dict[Block, int] = {}
+    waiting_canary: deque[bool] = deque()  # wrong?
+    waiting_stable: deque[bool] = deque()
+    for on_canary, correct in sequence:
+        (waiting_canary if on_canary else waiting_stable).append(not correct)
+        if waiting_canary and waiting_stable:
+            wrong = waiting_canary.popleft()
+            taken = [waiting_stable.popleft() for _ in range(min(most, len(waiting_stable)))]
+            kind = (len(taken), int(wrong), sum(taken))
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def block_factor(ta: float, tb: float, block: Block) -> float:
+    """The log e-value of one block against "same rate" for the alternative (canary bad rate ta,
+    stable tb). Its mean is at most 1 whatever the common rate: the null's closest point to the
+    alternative is the pooled rate t0 = (ta + r tb) / (1 + r) (Turner et al.)."""
+    r, a, k = block
+    t0 = (ta + r * tb) / (1 + r)
+    alternative = math.log(ta if a else 1 - ta) + k * math.log(tb) + (r - k) * math.log(1 - tb)
+    null = (a + k) * math.log(t0) + (1 + r - a - k) * math.log(1 - t0)
+    return alternative - null
+
+
+def block_evalue(kinds: dict[Block, int]) -> float:
+    """The mixture e-value after these blocks (1 before any): the mean over the alternatives."""
+    if not kinds:
+        return 1.0
+    logs = [sum(n * block_factor(ta, tb, kind) for kind, n in kinds.items()) for ta, tb in ALTERNATIVES]
+    top = max(logs)
+    log_mean = top + math.log(sum(math.exp(v - top) for v in logs) / len(logs))
+    return math.exp(min(log_mean, 700.0))
+
+
 SPENDING_SUM = (
     2.11  # >= the sum over n >= 1 of 1 / ((n + 1) ln(n + 1)^2) (2.1097...), so the shares add to <= 1
 )
@@ -131,12 +191,17 @@ def judge(outcomes: list[Outcome], settings: Settings, canary_learners: int, sta
     results = []
     for outcome in outcomes:
         has_data = outcome.canary_n > 0 and outcome.stable_n > 0
-        p = (
-            fisher_greater(outcome.canary_bad, outcome.canary_n, outcome.stable_bad, outcome.stable_n)
-            if has_data
-            else None
-        )
-        limit = limit_at(alpha, len(compared), outcome.canary_n + outcome.stable_n)
+        p: float | None
+        if outcome.blocks is not None:  # sequential: no price per look, so the plain Bonferroni share
+            p = min(1.0, 1.0 / block_evalue(dict(outcome.blocks))) if has_data else None
+            limit = alpha / max(1, len(compared))
+        else:
+            p = (
+                fisher_greater(outcome.canary_bad, outcome.canary_n, outcome.stable_bad, outcome.stable_n)
+                if has_data
+                else None
+            )
+            limit = limit_at(alpha, len(compared), outcome.canary_n + outcome.stable_n)
         upper = excess_upper(outcome, settings.confidence)
         results.append(
             Comparison(
@@ -144,7 +209,7 @@ def judge(outcomes: list[Outcome], settings: Settings, canary_learners: int, sta
                 p,
                 limit,
                 upper,
-                worse=p is not None and p < limit,
+                worse=p is not None and p <= limit,
                 not_worse=upper is not None and upper <= settings.margin,
             )
         )

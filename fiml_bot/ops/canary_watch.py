@@ -54,7 +54,10 @@ def outcomes(canary: SideFacts, stable: SideFacts) -> list[Outcome]:
     for question in sorted(canary.questions):
         c_n, c_ok = canary.questions[question]
         s_n, s_ok = stable.questions.get(question, (0, 0))
-        compared.append(Outcome(f"first answers {question}", c_n - c_ok, c_n, s_n - s_ok, s_n, "correct"))
+        kinds = tuple(sorted(canary_stats.blocks(canary.sequence.get(question, [])).items()))
+        compared.append(
+            Outcome(f"first answers {question}", c_n - c_ok, c_n, s_n - s_ok, s_n, "correct", kinds)
+        )
     compared += [
         Outcome(
             "completion",

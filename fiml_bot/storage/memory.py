@@ -37,7 +37,6 @@ from fiml_bot.tutor.model import (
     LessonProgress,
     MessageSettings,
     Notice,
-    QuizAnswer,
     StoredAnswer,
     XpAward,
 )
@@ -66,7 +65,6 @@ class _Bucket:
     xp: dict[str, XpAward] = field(default_factory=dict)  # by key, in the order paid
     badges: dict[str, BadgeAward] = field(default_factory=dict)
     reports: list[LearnerReport] = field(default_factory=list)
-    first_answers: dict[tuple[str, str, str], bool] = field(default_factory=dict)  # (lesson, version, q)
     answers: dict[tuple[str, int, str], StoredAnswer] = field(
         default_factory=dict
     )  # (lesson, attempt, question)
@@ -81,7 +79,6 @@ class _Bucket:
             dict(self.xp),
             dict(self.badges),
             list(self.reports),
-            dict(self.first_answers),
             dict(self.answers),
             dict(self.notices),
             self.settings,
@@ -308,8 +305,6 @@ class MemoryStorage:
         self._processed.update(changes._new_processed)
         for learner_id in changes._report_learners:  # the unit's view of the learner's reports wins
             self._buckets[learner_id].reports = mine[learner_id].reports  # type: ignore[union-attr]
-        for learner_id, answer_key, correct in changes._first_answers:
-            self._buckets[learner_id].first_answers.setdefault(answer_key, correct)
         for answer in changes._new_answers:
             self._buckets[answer.learner_id].answers[_answer_key(answer)] = answer
         for notice in changes._new_notices:
@@ -342,7 +337,6 @@ class MemoryProgressRepository:
         self._new_badges: list[BadgeAward] = []
         self._new_processed: dict[str, dt.datetime] = {}
         self._report_learners: set[str] = set()
-        self._first_answers: list[tuple[str, tuple[str, str, str], bool]] = []
         self._new_answers: list[StoredAnswer] = []
         self._new_notices: list[Notice] = []
         self._sent: list[tuple[str, str, dt.datetime]] = []
@@ -536,15 +530,6 @@ class MemoryProgressRepository:
         if bucket is not None and any(r.words is None for r in bucket.reports):
             bucket.reports = [r for r in bucket.reports if r.words is not None]
             self._report_learners.add(learner_id)
-
-    def record_first_answer(
-        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
-    ) -> None:
-        key = (lesson_id, answer.version, answer.question_id)
-        bucket = self._existing(learner_id)
-        if key not in bucket.first_answers:
-            bucket.first_answers[key] = answer.correct
-            self._first_answers.append((learner_id, key, answer.correct))
 
     def reports(self) -> list[LearnerReport]:
         """Every filed report this unit sees (for tests: the SQL store's are read with SQL)."""

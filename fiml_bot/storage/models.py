@@ -206,7 +206,8 @@ class LearnerReportRow(Base):
 
 
 class QuizFirstAnswerRow(Base):
-    """A learner's first answer to a question of a lesson version (0007): first-attempt accuracy."""
+    """0007: a learner's first answer to a question of a lesson version. No longer written (0010 moved
+    first answers into `quiz_answers`); dropped by a later contract migration."""
 
     __tablename__ = "quiz_first_answers"
     # Covering the canary watcher's per-question counts: read from the index alone, in group order.

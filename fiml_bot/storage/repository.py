@@ -64,7 +64,6 @@ from .models import (
     LessonProgressRow,
     ProcessedEventRow,
     QuizAnswerRow,
-    QuizFirstAnswerRow,
     ScheduledMessageRow,
     XpLedgerRow,
 )
@@ -77,7 +76,6 @@ XP_LEDGER: Table = XpLedgerRow.__table__  # type: ignore[assignment]
 BADGES: Table = BadgeRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
 REPORTS: Table = LearnerReportRow.__table__  # type: ignore[assignment]
-FIRST_ANSWERS: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
 ANSWERS: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
 SCHEDULED: Table = ScheduledMessageRow.__table__  # type: ignore[assignment]
 SETTINGS: Table = LearnerSettingsRow.__table__  # type: ignore[assignment]
@@ -431,22 +429,6 @@ class SqlProgressRepository:
     def drop_pending_reports(self, learner_id: str) -> None:
         if self._has_reports:
             self._run(DROP_PENDING_REPORTS, {"b_learner_id": learner_id})
-
-    @_guarded
-    def record_first_answer(
-        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
-    ) -> None:
-        if not self._has_reports:  # the same migration: without it there is nowhere to keep them
-            return
-        values = {
-            "learner_id": learner_id,
-            "lesson_id": lesson_id,
-            "version": answer.version,
-            "question_id": answer.question_id,
-            "correct": answer.correct,
-            "answered_at": at,
-        }
-        self._insert(FIRST_ANSWERS, values, learner_id)
 
     # quiz answers and scheduled messages (0009)
 

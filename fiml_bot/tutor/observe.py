@@ -18,7 +18,6 @@ from .model import (
     LessonProgress,
     MessageSettings,
     Notice,
-    QuizAnswer,
     StoredAnswer,
     XpAward,
 )
@@ -130,11 +129,6 @@ class CountingRepository:
 
     def drop_pending_reports(self, learner_id: str) -> None:
         self._inner.drop_pending_reports(learner_id)
-
-    def record_first_answer(
-        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
-    ) -> None:
-        self._inner.record_first_answer(learner_id, lesson_id, answer, at)
 
     def record_answer(self, answer: StoredAnswer) -> bool:
         return self._inner.record_answer(answer)

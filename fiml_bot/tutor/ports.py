@@ -22,7 +22,6 @@ from .model import (
     LessonProgress,
     MessageSettings,
     Notice,
-    QuizAnswer,
     StoredAnswer,
     XpAward,
 )
@@ -98,12 +97,6 @@ class ProgressRepository(Protocol):
 
     def drop_pending_reports(self, learner_id: str) -> None:
         """Forget the learner's reports still waiting for words (filed or abandoned)."""
-        ...
-
-    def record_first_answer(
-        self, learner_id: str, lesson_id: str, answer: QuizAnswer, at: dt.datetime
-    ) -> None:
-        """Keep the learner's first answer to `answer`'s question in its version (later ones are ignored)."""
         ...
 
     def record_answer(self, answer: StoredAnswer) -> bool:

@@ -49,7 +49,6 @@ def answer(turn: Turn, lesson_id: str, version: str, question_key: str, given: s
         ]
     answer = QuizAnswer(question.id, given, correct, asked.version)
     turn.events.answers.append((lesson_id, asked.version, correct))
-    turn.repo.record_first_answer(turn.learner_id, lesson_id, answer, turn.now)
     progress = turn.repo.save_progress(
         replace(progress, answers=progress.answers + (answer,), updated_at=turn.now)
     )

@@ -184,3 +184,96 @@ def test_an_older_schema_is_refused_with_the_command_to_run(
         match=r"at schema revision 0001, this fiml-bot needs 0002(\.\.\d+)?: run `fiml-bot db upgrade`",
     ):
         open_storage(database_url)
+
+
+def _answer(
+    version: str, question: str, correct: bool, minute: int, **attempt_given: object
+) -> dict[str, object]:
+    """A row of `quiz_first_answers` (or, with attempt= and given=, of `quiz_answers`) for telegram:1."""
+    import datetime as dt
+
+    at = dt.datetime(2026, 12, 1, 9, minute, tzinfo=dt.UTC)
+    return {
+        "learner_id": "telegram:1",
+        "lesson_id": "what_is_a_market",
+        "version": version,
+        "question_id": question,
+        "correct": correct,
+        "answered_at": at,
+        **attempt_given,
+    }
+
+
+@BOTH
+def test_0010_moves_first_answers_into_quiz_answers_and_back(database_url: str) -> None:
+    """One table for quiz answers (issue 24): the first answers only `quiz_first_answers` has (given
+    before 0009, in an attempt no longer current) are copied under earlier attempts, once; a downgrade
+    gives 0009's code back the first answers given since, and removes the copies."""
+    import datetime as dt
+
+    from sqlalchemy import Table, delete, insert, select
+
+    from fiml_bot.storage.canary_facts import side_facts
+    from fiml_bot.storage.models import QuizAnswerRow, QuizFirstAnswerRow
+
+    first: Table = QuizFirstAnswerRow.__table__  # type: ignore[assignment]
+    answers: Table = QuizAnswerRow.__table__  # type: ignore[assignment]
+    migrations_api.upgrade(database_url, "0009")
+    add_data(database_url)  # telegram:1
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            # 1.0.0 in an old attempt (q1 wrong, q2 right), then 1.1.0's q1 in the current one (3),
+            # which 0009 copied from lesson_progress
+            old = [_answer("1.0.0", "q1", False, 0), _answer("1.0.0", "q2", True, 1)]
+            connection.execute(insert(first), [*old, _answer("1.1.0", "q1", True, 2)])
+            connection.execute(insert(answers), _answer("1.1.0", "q1", True, 2, attempt=3, given="2"))
+        migrations_api.upgrade(database_url)
+        migrations_api.upgrade(database_url)  # again: nothing more is copied
+        columns = (
+            answers.c.attempt,
+            answers.c.version,
+            answers.c.question_id,
+            answers.c.given,
+            answers.c.correct,
+        )
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(*columns).order_by(answers.c.attempt, answers.c.question_id)
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            (2, "1.0.0", "q1", "", False),
+            (2, "1.0.0", "q2", "", True),
+            (3, "1.1.0", "q1", "2", True),
+        ]
+        since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        lesson, versions, hour = "what_is_a_market", ("1.1.0", "1.0.0"), dt.timedelta(hours=1)
+        facts = side_facts(engine, "test", lesson, versions, since, since, hour)
+        assert facts["1.0.0"].questions == {"q1": (1, 0), "q2": (1, 1)}
+        assert facts["1.1.0"].questions == {"q1": (1, 1)}
+
+        with engine.begin() as connection:  # this code's writes: quiz_answers only (a retry, then q2)
+            retry = [
+                _answer("1.1.0", "q1", False, 4, attempt=4, given="0"),
+                _answer("1.1.0", "q2", False, 5, attempt=4, given="1"),
+            ]
+            connection.execute(insert(answers), retry)
+            connection.execute(delete(first).where(first.c.version == "1.0.0"))  # only 0010's copy has them
+        migrations_api.downgrade(database_url, "0009")
+        order = (first.c.version, first.c.question_id)
+        with engine.connect() as connection:
+            kept = connection.execute(select(*order, first.c.correct).order_by(*order)).all()
+            givens = connection.execute(
+                select(answers.c.given).order_by(answers.c.attempt, answers.c.question_id)
+            )
+            left = givens.scalars().all()
+        assert [tuple(row) for row in kept] == [
+            ("1.0.0", "q1", False),  # from the copies, before they go
+            ("1.0.0", "q2", True),
+            ("1.1.0", "q1", True),  # the first answer stays first: attempt 3's, not the retry's
+            ("1.1.0", "q2", False),  # given under 0010's code
+        ]
+        assert left == ["2", "0", "1"]  # the copies are gone
+    finally:
+        engine.dispose()
+    assert_data(database_url)

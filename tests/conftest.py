@@ -29,6 +29,7 @@ TIERS = ("unit", "integration", "e2e")
 TESTS = Path(__file__).resolve().parent
 POSTGRES_VARIABLE = "FIML_TEST_POSTGRES_URL"
 STORAGE_KINDS = ["memory", "sqlite", "postgres"]
+MARKET = "what_is_a_market"
 #: Skips CI allows: the legacy corpus lives outside the repository (../shared/corpus) and CI has none.
 CI_ALLOWED_SKIPS = ("corpus",)
 
@@ -149,25 +150,43 @@ def git_repo(content_repo: Path, git_template: Path) -> Path:
     return content_repo
 
 
-@pytest.fixture(scope="session")
-def published_template(git_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`git_template` with every lesson tagged, built once per session through the real `fiml-cms tag`."""
+def _tagged_template(git_template: Path, folder: Path, lessons: list[str] | None) -> Path:
+    """A copy of `git_template` at `folder` with `lessons` (all when None) tagged by the real `fiml-cms tag`."""
     from testing.cli import cli
 
-    root = tmp_path_factory.mktemp("published-template") / "repo"
+    root = folder / "repo"
     shutil.copytree(git_template, root, symlinks=True)
     with pytest.MonkeyPatch.context() as patch:
         isolate_git(patch, root.parent)
         patch.chdir(root)
-        for lesson in sorted((root / "content/lessons").glob("*.yaml")):
-            assert cli("tag", lesson.stem).exit_code == 0
+        for lesson in lessons or sorted(p.stem for p in (root / "content/lessons").glob("*.yaml")):
+            assert cli("tag", lesson).exit_code == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def published_template(git_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`git_template` with every lesson tagged, built once per session through the real `fiml-cms tag`."""
+    return _tagged_template(git_template, tmp_path_factory.mktemp("published-template"), None)
 
 
 @pytest.fixture
 def published(git_repo: Path, published_template: Path) -> Path:
     """The bundled lessons in a git repository, every lesson tagged (published)."""
     use_git_template(git_repo, published_template)
+    return git_repo
+
+
+@pytest.fixture(scope="session")
+def market_template(git_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`git_template` with only what_is_a_market tagged (1.0.0), built once per session."""
+    return _tagged_template(git_template, tmp_path_factory.mktemp("market-template"), [MARKET])
+
+
+@pytest.fixture
+def market_published(git_repo: Path, market_template: Path) -> Path:
+    """The bundled lessons in a git repository, only what_is_a_market published (1.0.0)."""
+    use_git_template(git_repo, market_template)
     return git_repo
 
 

@@ -20,6 +20,8 @@ OUTSIDE_FIXTURES = frozenset(
         "git_repo",
         "published_template",
         "published",
+        "market_template",
+        "market_published",
         "sqlite_url",
         "postgres_url",
         "database_url",

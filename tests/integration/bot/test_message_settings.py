@@ -27,9 +27,8 @@ MARKET = "what_is_a_market"
 
 
 @pytest.fixture
-def published(git_repo: Path) -> Path:
-    assert cli("tag", MARKET).exit_code == 0
-    return git_repo
+def published(market_published: Path) -> Path:
+    return market_published
 
 
 def sent_to(fake: FakeBotApi) -> list[int]:

@@ -18,9 +18,8 @@ MARKET = "what_is_a_market"
 
 
 @pytest.fixture
-def repo(git_repo: Path) -> Path:
-    assert cli("tag", MARKET).exit_code == 0
-    return git_repo
+def repo(market_published: Path) -> Path:
+    return market_published
 
 
 def fail_some(learner: Learner, wrong: set[int]) -> None:

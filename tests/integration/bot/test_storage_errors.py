@@ -40,9 +40,9 @@ def locked(migrated_sqlite: str):
 
 def test_a_locked_sqlite_database_is_unavailable_then_recovers(migrated_sqlite: str, request) -> None:
     with open_storage(migrated_sqlite, busy_timeout=0.2) as storage:
-        other = request.getfixturevalue("locked")
         with storage.engine.connect() as connection:  # gives up after 200 ms, never waits unbounded
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
+        other = request.getfixturevalue("locked")
         with (
             pytest.raises(StorageUnavailable, match="is unavailable: database is locked") as raised,
             storage() as uow,

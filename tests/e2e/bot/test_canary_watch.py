@@ -119,11 +119,14 @@ def _canary_learners_restart_on_stable_keeping_xp(drill: Drill) -> None:
         assert {learner: uow.progress.xp_total(learner) for learner in xp_before} == xp_before
 
 
-def test_identical_content_is_never_rolled_back_in_20_runs_of_200_learners(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first_seed", [0, 5, 10, 15])  # 20 runs in 4 tests, so xdist workers share them
+def test_identical_content_is_never_rolled_back_in_20_runs_of_200_learners(
+    tmp_path: Path, first_seed: int
+) -> None:
     flags = make_repository(tmp_path / "repo", BUNDLED, broken=False)
     rollbacks = []
     canary_learners = 0
-    for seed in range(20):
+    for seed in range(first_seed, first_seed + 5):
         drill = Drill(tmp_path / "repo", flags, tmp_path / f"same{seed}.db", 1000 + seed, check_every=4)
         try:
             result = drill.run(200)
@@ -134,7 +137,7 @@ def test_identical_content_is_never_rolled_back_in_20_runs_of_200_learners(tmp_p
         if result.rolled_back:
             rollbacks.append((seed, result.last and result.last.render()))
     assert rollbacks == []
-    assert 1700 < canary_learners < 2300  # the 50 % canary did serve about half of the 4,000 learners
+    assert 425 < canary_learners < 575  # the 50 % canary did serve about half of these 1,000 learners
 
 
 def test_canary_status_watch_and_flags_explain_show_the_comparison(tmp_path: Path) -> None:

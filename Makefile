@@ -18,8 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	@if [ -n "$$FIML_TELEGRAM_TOKEN" ]; then $(BIN)/fiml-bot run; else $(BIN)/fiml-bot chat; fi
 
+# The whole suite on TEST_WORKERS pytest-xdist workers (its tests mostly wait on git, databases and child
+# processes, so more workers than cores pays; docs/benchmarks.md). One tier: `.venv/bin/python -m pytest -m unit`.
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The habits CI keeps: ruff's lint and format (pyproject.toml [tool.ruff]), mypy ([tool.mypy]) and the
 # architecture's import contracts ([tool.importlinter]).

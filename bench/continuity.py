@@ -1,6 +1,6 @@
 """The continuity simulation at scale: N learners (default 1,000) across the release train.
 
-The same simulation as `tests/bot/test_continuity.py` (see `testing/simulation/`): a real content
+The same simulation as `tests/e2e/bot/test_continuity.py` (see `testing/simulation/`): a real content
 repository made in a temporary folder from the project's lessons, every release a real commit and
 tag made with fiml-cms (patch, minor, minor, major, a yanked version, a renamed id, a raised
 `xp_reward`), a real database, the real `Tutor`, driven only through `Tutor.handle`, with the oracle

@@ -60,6 +60,16 @@ class AlertReceiver:
             (a["labels"]["alertname"], a["status"], a["endsAt"]) for p in self.payloads for a in p["alerts"]
         ]
 
+    def names(self) -> list[str]:
+        """The alertname of every alert received, in order."""
+        return [alert["labels"]["alertname"] for payload in self.payloads for alert in payload["alerts"]]
+
+    def __enter__(self) -> AlertReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._release.set()
         self.server.shutdown()

@@ -5,7 +5,7 @@ The only module that imports `redis` (and only when `FIML_REDIS_URL` chose it). 
 names as `send_budget.take`'s); `...:next:<id>` holds a chat's next send and expires a minute after
 it; `...:senders` is a sorted set of the senders' heartbeats. The hash tag `{...}` keeps them in one
 Redis Cluster slot. Times are Redis's own clock (`TIME`); a test may pass its own `now` instead, to
-drive the script and the Python rule through the same sequence (tests/bot/test_budget_twins.py).
+drive the script and the Python rule through the same sequence (tests/integration/bot/test_budget_twins.py).
 """
 
 from __future__ import annotations

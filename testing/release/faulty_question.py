@@ -1,7 +1,7 @@
 """Bugs in the tutor, for the release drill and bench (FIML_PLUGINS=testing.release.faulty_question):
 
 * FIML_FAULT_QUESTION=ID: the quiz's answer handler raises for that question, inside the tutor's
-  transaction, so the tutor's own error handling meets it (tests/release/fault_plugin.py fails the
+  transaction, so the tutor's own error handling meets it (testing/release/fault_plugin.py fails the
   update before the tutor runs). The same update fails every time it comes back, as a real bug does.
 * FIML_NOISE_PERCENT=P: any action fails at random with probability P% (a transient fault: a
   redelivery usually passes), the background of errors a healthy release must not be rolled back for.

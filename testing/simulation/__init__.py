@@ -1,6 +1,6 @@
 """The continuity simulation: N learners across a release train on a real content repository.
 
-Shared by `tests/bot/test_continuity.py` (N=100) and `bench/continuity.py` (N=1,000). Three parts:
+Shared by `tests/e2e/bot/test_continuity.py` (N=100) and `bench/continuity.py` (N=1,000). Three parts:
 
 - `release_train`: the content repository, changed only by commits and `fiml-cms` (bump, tag), and the
   releases published to it (patch, minor, major, yanked, renamed, raised reward);

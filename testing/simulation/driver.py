@@ -75,7 +75,7 @@ class Agent:
 
     def buttons(self) -> list[str]:
         """The buttons this learner may press: "Report a problem" is left out (its words would
-        swallow the next typed answer, which the oracle then misses; tests/bot covers reports)."""
+        swallow the next typed answer, which the oracle then misses; tests/integration/bot covers reports)."""
         return [b.data for m in self.last for b in m.all_buttons if button_kind(b.data) != "x"]
 
     def observe(self, messages: list[Message]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from fiml_bot.storage import pg_admin
 from fiml_bot.storage.database import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +53,12 @@ def fiml_bot(
 
 
 def temp_folders() -> set[str]:
-    """The restore work folders in the temp folder (`fiml-restore-<restore id>`; other names there
-    are not this code's)."""
+    """The restore work folders in the temp folder (`fiml-restore-<database oid>-<restore id>`;
+    other names there are not this code's)."""
     return {
         p.name
         for p in Path(tempfile.gettempdir()).glob("fiml-restore-*")
-        if re.fullmatch(r"fiml-restore-[0-9a-f]{12}", p.name)
+        if re.fullmatch(r"fiml-restore-(\d+-)?[0-9a-f]{12}", p.name)
     }
 
 
@@ -69,14 +70,17 @@ def sqlite_scratch(database: Path, snapshots: Path) -> list[str]:
 
 
 def postgres_scratch(url: str, folders_before: set[str]) -> list[str]:
-    """Marked restore schemas of the URL's schema, and temporary restore databases and temp folders
-    (new since `folders_before`) that no marker names (a running restore elsewhere names its own)."""
+    """Marked restore schemas of the URL's schema, and the temporary restore databases and temp
+    folders (new since `folders_before`) of the URL's database that no marker names. Scratch names
+    carry their database's OID: other databases' restores on the same server (other test workers)
+    are theirs, not leftovers."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
             from fiml_bot.ops.recovery import marked_schemas
 
             schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            oid = pg_admin.database_oid(connection)
             ours = [f"schema {name}" for name, _ in marked_schemas(connection, schema)]
             comments = " ".join(
                 str(c)
@@ -90,10 +94,12 @@ def postgres_scratch(url: str, folders_before: set[str]) -> list[str]:
                 for (name,) in connection.execute(
                     text("SELECT datname FROM pg_database WHERE datname LIKE 'fiml\\_restore\\_%'")
                 )
-                if f'"{name}"' not in comments
+                if name.startswith(f"fiml_restore_{oid}_") and f'"{name}"' not in comments
             ]
             folders = [
-                f"folder {name}" for name in sorted(temp_folders() - folders_before) if name not in comments
+                f"folder {name}"
+                for name in sorted(temp_folders() - folders_before)
+                if name.startswith(f"fiml-restore-{oid}-") and name not in comments
             ]
             return ours + databases + folders
     finally:

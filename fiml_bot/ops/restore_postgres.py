@@ -2,7 +2,7 @@
 transaction.
 
 A dump holds its schema's name, and pg_restore cannot rename it, so the snapshot goes first into a
-temporary database (`fiml_restore_<id>`), where it is checked against its manifest, upgraded and its
+temporary database (`fiml_restore_<live database's oid>_<id>`), where it is checked against its manifest, upgraded and its
 schema renamed to the staging name; a second dump of that brings it into the live database as the
 staging schema (`fiml_restore_new_<id>`). Then one transaction locks the live tables against writers
 (EXCLUSIVE: readers go on), merges the live rows into the staging schema and renames the two schemas:
@@ -33,14 +33,17 @@ from .restore import Plan, RestoreReport, check_file, merge_or_quarantine, recor
 
 def run(plan: Plan, report: RestoreReport) -> None:
     rid = plan.restore_id
-    staging, old, tempdb = f"fiml_restore_new_{rid}", f"fiml_restore_old_{rid}", f"fiml_restore_{rid}"
+    staging, old = f"fiml_restore_new_{rid}", f"fiml_restore_old_{rid}"
     lock = int(rid, 16)
     parsed = parse_url(plan.url)
     engine = make_engine(plan.url)
     try:
         with storage_errors(describe(plan.url)), engine.connect() as connection:
             schema, version, comment = _prepare(connection, plan)
-            workdir = Path(tempfile.gettempdir()) / f"fiml-restore-{rid}"  # created once marked
+            # server-wide scratch is named by the live database's OID too: whose it is shows in the name
+            oid = pg_admin.database_oid(connection)
+            tempdb = f"fiml_restore_{oid}_{rid}"
+            workdir = Path(tempfile.gettempdir()) / f"fiml-restore-{oid}-{rid}"  # created once marked
             mark = recovery.marker(rid, schema, str(parsed.database), tempdb, str(workdir), lock)
             pg_admin.advisory_lock(connection, lock)
             pg_admin.create_schema(connection, staging)

@@ -95,6 +95,16 @@ def lock_exclusive(connection: Connection, schema: str, tables: Iterable[str]) -
 # databases (in autocommit)
 
 
+def database_oid(connection: Connection) -> int:
+    """The connected database's OID: restores name their server-wide scratch (a temporary database,
+    a work folder) with it, so an operator (or a test sharing the server) sees whose scratch it is."""
+    return int(
+        connection.execute(
+            text("SELECT oid FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
+    )
+
+
 def create_database(connection: Connection, name: str) -> None:
     connection.execute(text(f"CREATE DATABASE {_q(connection, name)}"))
 

@@ -16,6 +16,7 @@ from .. import flagfile, versions
 from ..document import parse_lesson
 from ..errors import ContentError, Refused, UsageError
 from ..flagfile import Canary
+from ..gitrepo import OutsideRepository
 from ..workspace import Workspace
 from .tagging import PlannedTag, tag_current
 
@@ -29,7 +30,7 @@ def _committable(ws: Workspace, flags: Path) -> str:
     """The flag file's path in the repository, once it is sure a commit of it holds only our change."""
     try:
         relative = ws.repo.relative(flags)
-    except ValueError:
+    except OutsideRepository:  # a --flags file elsewhere: this command's refusal says what to do
         relative = None
     if relative != flagfile.DEFAULT_PATH.as_posix():
         where = "outside the content repository" if relative is None else "not the content's flag file"

@@ -52,7 +52,7 @@ POSTGRES_KILLS = (
     + [(p, "group") for p in ("pg:restored-aside", "pg:merged", "pg:switched")]
     + [(p, "connection") for p in ("pg:marked", "pg:locked", "pg:merged", "pg:switched")]
 )
-RANDOM_KILLS = 3
+RANDOM_KILLS = 1  # per shard
 
 
 def prepare(url: str, tmp_path: Path) -> Path:
@@ -102,7 +102,7 @@ def kill_and_check(
     return nextcommand.stderr
 
 
-def kill_everywhere(url: str, tmp_path: Path, kills: list[tuple[str, str]]) -> None:
+def kill_everywhere(url: str, tmp_path: Path, kills: list[tuple[str, str]], seed: int) -> None:
     snapshot = prepare(url, tmp_path)
     env = {"FIML_SNAPSHOT_DIR": str(tmp_path / "snaps")}
     reported = []
@@ -110,7 +110,7 @@ def kill_everywhere(url: str, tmp_path: Path, kills: list[tuple[str, str]]) -> N
         spec = f"{where}:{how}" if how else where
         reported.append(kill_and_check(url, tmp_path, snapshot, {**env, "FIML_KILL_AT": spec}, run))
     assert any("found an interrupted `db restore`" in line for line in reported)
-    chance = random.Random(21)
+    chance = random.Random(seed)
     for run in range(RANDOM_KILLS):
         delay = chance.uniform(0.3, 2.5)
         kill_and_check(url, tmp_path, snapshot, env, len(kills) + run, kill_after=delay)
@@ -118,16 +118,36 @@ def kill_everywhere(url: str, tmp_path: Path, kills: list[tuple[str, str]]) -> N
     assert completed.returncode == 0 and "merged back" in completed.stdout, completed.stderr
 
 
-def test_a_sqlite_restore_killed_at_every_step_loses_nothing(sqlite_url: str, tmp_path: Path) -> None:
-    kill_everywhere(sqlite_url, tmp_path, SQLITE_KILLS)
+# Every kill point runs in one of these shards (interleaved, so each shard kills early and late
+# steps); the shards are separate tests so the suite's workers share the longest test of the suite.
+SQLITE_SHARDS, POSTGRES_SHARDS = 2, 4
 
 
-def test_a_postgres_restore_killed_at_every_step_loses_nothing(postgres_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("shard", range(SQLITE_SHARDS))
+def test_a_sqlite_restore_killed_at_every_step_loses_nothing(
+    sqlite_url: str, tmp_path: Path, shard: int
+) -> None:
+    kill_everywhere(sqlite_url, tmp_path, SQLITE_KILLS[shard::SQLITE_SHARDS], seed=21 + shard)
+
+
+@pytest.mark.parametrize("shard", range(POSTGRES_SHARDS))
+def test_a_postgres_restore_killed_at_every_step_loses_nothing(
+    postgres_url: str, tmp_path: Path, shard: int
+) -> None:
     import shutil
 
     if shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
-    kill_everywhere(postgres_url, tmp_path, POSTGRES_KILLS)
+    kill_everywhere(postgres_url, tmp_path, POSTGRES_KILLS[shard::POSTGRES_SHARDS], seed=21 + shard)
+
+
+def test_every_kill_point_is_in_a_shard() -> None:
+    assert sorted(k for n in range(SQLITE_SHARDS) for k in SQLITE_KILLS[n::SQLITE_SHARDS]) == sorted(
+        SQLITE_KILLS
+    )
+    assert sorted(k for n in range(POSTGRES_SHARDS) for k in POSTGRES_KILLS[n::POSTGRES_SHARDS]) == sorted(
+        POSTGRES_KILLS
+    )
 
 
 def test_a_running_restores_scratch_is_left_alone(sqlite_url: str, tmp_path: Path) -> None:

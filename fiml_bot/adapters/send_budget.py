@@ -116,9 +116,10 @@ class BudgetSettings:
 
 
 class BudgetConfigError(FimlError, ValueError):
-    """The budget's settings cannot work (a bad rate, share or URL): exit 1."""
+    """The budget's settings cannot work (a bad rate, share or URL, or FIML_SEND_BUDGET=redis without
+    FIML_REDIS_URL): an environment problem, exit 2 like every other bad FIML_* setting."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 class BudgetUnreachable(Exception):

@@ -176,6 +176,12 @@ def test_a_redis_url_without_the_redis_library_says_what_to_install(
     )
 
 
+def test_a_redis_budget_without_its_url_is_an_environment_error(published: Path) -> None:
+    env = {"FIML_SEND_BUDGET": "redis", "FIML_TELEGRAM_TOKEN": TOKEN}
+    result = fiml_bot("notify", "--since", "HEAD", cwd=published, env=env)
+    assert_environment_error(result, "FIML_SEND_BUDGET=redis needs FIML_REDIS_URL")
+
+
 @pytest.mark.parametrize("command", [["run"], ["notify", "--since", "HEAD"]])
 def test_an_unreachable_bot_api_is_an_environment_error(command: list[str], published: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}/bot"

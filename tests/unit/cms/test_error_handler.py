@@ -54,7 +54,7 @@ def test_bot_errors_share_the_root() -> None:
         StorageUnreachable: 2,  # refused, locked, gone: the environment
         SchemaOutOfDate: 1,
         DatabaseUrlError: 2,
-        BudgetConfigError: 1,
+        BudgetConfigError: 2,  # a send budget that cannot work: the environment
         UnknownSchemaVersion: 1,
         HaproxyError: 1,
         WebhookConfigError: 2,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 import httpx
 
+from testing import waiting
 from testing.repo import PROJECT
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -29,18 +29,17 @@ def subprocess_env(token: str, **extra: str) -> dict[str, str]:
 
 
 def wait_until(predicate, timeout: float, process: subprocess.Popen | None = None, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """`waiting.wait_until` for a bot process: an HTTP error is "not yet", the bot's exit is a failure."""
+
+    def answered():  # type: ignore[no-untyped-def]
         if process is not None and process.poll() is not None:
             raise AssertionError(f"the bot exited with {process.returncode} while waiting for {what}")
         try:
-            value = predicate()
+            return predicate()
         except httpx.HTTPError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+            return None
+
+    return waiting.wait_until(answered, timeout, what)
 
 
 def stop(process: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from fiml_bot.release.haproxy import Split
 from testing.alert_receiver import AlertReceiver
 from testing.release.cluster import Cluster, bot_env
 from testing.release.load import Load, chatter, lesson_xp, processed_keys, take_lesson, xp_by_learner
+from testing.waiting import wait_until
 
 MARKET = "what_is_a_market"
 INTERVAL = 2.0
@@ -151,10 +152,11 @@ def test_kill_9_of_a_replica_under_load_loses_and_doubles_nothing(
             chatting.start()
             time.sleep(2.0)
             cluster.kill("blue1")
-            deadline = time.monotonic() + 30
-            while not cluster.api.servers()["blue/blue1"]["status"].startswith("DOWN"):
-                assert time.monotonic() < deadline, "HAProxy never marked the killed replica DOWN"
-                time.sleep(0.1)
+            wait_until(
+                lambda: cluster.api.servers()["blue/blue1"]["status"].startswith("DOWN"),
+                30,
+                "HAProxy to mark the killed replica DOWN",
+            )
             down_at = time.time()
             assert chatting.is_alive(), "the load ended before HAProxy noticed; make it longer"
             chatting.join(180)
@@ -293,14 +295,17 @@ def test_a_release_holds_while_a_new_replica_is_down_and_promotes_once_it_is_bac
             return json.loads(cluster.config.state.read_text()) if cluster.config.state.exists() else {}
 
         def wait_for(what: str, predicate) -> None:  # type: ignore[no-untyped-def]
-            deadline = time.monotonic() + 90
-            while not predicate():
+            def seen() -> bool:
                 assert release.poll() is None or what == "exit", (
                     what,
                     (tmp_path / "release.log").read_text(),
                 )
-                assert time.monotonic() < deadline, (what, state().get("log", [])[-5:])
-                time.sleep(0.1)
+                return bool(predicate())
+
+            try:
+                wait_until(seen, 90, what)
+            except AssertionError as exc:
+                raise AssertionError((what, state().get("log", [])[-5:])) from exc
 
         try:
             chatting = threading.Thread(

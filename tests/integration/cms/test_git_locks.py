@@ -9,6 +9,7 @@ from pathlib import Path
 from fiml_cms.gitlocks import live_git_processes
 from testing.cli import cli
 from testing.repo import git
+from testing.waiting import wait_until
 
 TAG_LOCK = ".git/refs/tags/lesson/reading_stock_prices/v1.0.0.lock"
 
@@ -57,10 +58,12 @@ def test_live_git_processes_sees_only_this_repository(git_repo: Path, tmp_path: 
     try:
         # Popen returns after fork, possibly before the child has exec'd git (its /proc comm is still
         # python's): wait, boundedly, until it is git.
-        deadline = time.monotonic() + 10
-        while busy.pid not in [p.pid for p in live_git_processes(elsewhere) or []]:
-            assert time.monotonic() < deadline, "the busy git never showed up in /proc"
-            time.sleep(0.01)
+        wait_until(
+            lambda: busy.pid in [p.pid for p in live_git_processes(elsewhere) or []],
+            10,
+            "the busy git to show up in /proc",
+            poll=0.01,
+        )
         assert [p.pid for p in live_git_processes(git_repo) or []] == []
     finally:
         busy.kill()

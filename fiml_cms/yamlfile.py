@@ -148,7 +148,7 @@ def _unclosed_quote(text: str, exc: Any) -> YamlProblem | None:
         start = exc.context_mark  # the text ended inside the quotes
         return _quote_problem(start.line + 1, start.column + 1, gave_up, "the file ends inside it")
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        for token in yaml.scan(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if not isinstance(token, yaml.ScalarToken) or token.style not in ('"', "'"):
                 continue
             first, last = token.start_mark.line, token.end_mark.line

@@ -7,8 +7,11 @@ under `make test`, more than 10,000 under `.ci/run`, in memory (`check_text`) an
 
 from __future__ import annotations
 
+import copy
 import json
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -92,11 +95,17 @@ def test_yaml_shaped_data(data: object) -> None:
     assert_clean(json.dumps(data).encode())
 
 
-def mutated_lesson(data: st.DataObject) -> bytes:
-    """A real lesson with one random subtree replaced, as JSON (which is YAML)."""
+@cache
+def sample_lesson() -> Any:
+    """The real lesson, parsed once (each example mutates a deep copy)."""
     from ruamel.yaml import YAML
 
-    lesson = YAML(typ="safe").load(SAMPLE)
+    return YAML(typ="safe").load(SAMPLE)
+
+
+def mutated_lesson(data: st.DataObject) -> bytes:
+    """A real lesson with one random subtree replaced, as JSON (which is YAML)."""
+    lesson = copy.deepcopy(sample_lesson())
     node = lesson
     while isinstance(node, (dict, list)) and node and data.draw(st.booleans()):
         key = data.draw(st.sampled_from(sorted(node) if isinstance(node, dict) else list(range(len(node)))))

@@ -130,11 +130,16 @@ def take_lesson(lesson: Any, title: str) -> Callable[[Load, int], None]:
     return script
 
 
-def chatter(rounds: int, pause: float = 0.0) -> Callable[[Load, int], None]:
-    """A learner's script of `rounds` commands that need no buttons (/progress, /help)."""
+def chatter(
+    rounds: int, pause: float = 0.0, until: threading.Event | None = None
+) -> Callable[[Load, int], None]:
+    """A learner's script of at most `rounds` commands that need no buttons (/progress, /help); it
+    ends early once `until` is set (traffic for as long as a release runs, and not after)."""
 
     def script(load: Load, learner: int) -> None:
         for i in range(rounds):
+            if until is not None and until.is_set():
+                return
             say(load, learner, "/progress" if i % 2 else "/help")
             if pause:
                 time.sleep(pause)

@@ -307,9 +307,12 @@ def test_a_release_holds_while_a_new_replica_is_down_and_promotes_once_it_is_bac
             except AssertionError as exc:
                 raise AssertionError((what, state().get("log", [])[-5:])) from exc
 
+        released = threading.Event()  # the chat goes on for as long as the release runs
         try:
             chatting = threading.Thread(
-                target=load.run, args=(learners, chatter(150, pause=0.1)), kwargs={"workers": 40}
+                target=load.run,
+                args=(learners, chatter(150, pause=0.1, until=released)),
+                kwargs={"workers": 40},
             )
             chatting.start()
             wait_for("the 50% phase", lambda: state().get("phase") == 1)
@@ -334,10 +337,12 @@ def test_a_release_holds_while_a_new_replica_is_down_and_promotes_once_it_is_bac
             assert "ReleaseHeld" in alerts.names()
             cluster.start_replica("green2")
             wait_for("exit", lambda: release.poll() is not None)
+            released.set()
             assert release.returncode == 0, (tmp_path / "release.log").read_text()
             chatting.join(300)
             assert not chatting.is_alive()
         finally:
+            released.set()
             if release.poll() is None:
                 release.kill()
             load.close()

@@ -219,7 +219,8 @@ def run_chat(settings: BotSettings, user: str, *, fetch: bool) -> int:
 
 @dataclass
 class NotifyRun:
-    """`fiml-bot notify` between selecting and sending: the bot, and its operations (None in a dry run)."""
+    """A broadcast (`notify`, `announce`, `remind`) between selecting and sending: the bot, and its
+    operations (None in a dry run). The `BroadcastJob` that services/broadcasts.py is handed."""
 
     settings: BotSettings
     parts: BotParts
@@ -237,6 +238,15 @@ class NotifyRun:
         if ops is not None:
             _publish_build_info(ops, parts, settings)
         return cls(settings, parts, ops, token, api_base_url)
+
+    @property
+    def storage(self) -> Any:
+        """The progress store the broadcast selects from and records in."""
+        return self.parts.storage
+
+    def require_token(self) -> str:
+        """The token; a usage error naming FIML_TELEGRAM_TOKEN when it is unset."""
+        return require_token(self.token)
 
     def select(self, since: str) -> tuple[dict[str, LessonUpdate], list[Notice]]:
         """The lesson updates since the git ref `since`, and who is told about which."""

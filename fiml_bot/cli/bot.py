@@ -196,17 +196,14 @@ def notify(
     messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
     update in the chat). Learners who blocked the bot are marked inactive.
     """
-    from ..launch import quiet_logging, telegram_token
     from ..services.broadcasts import notify as run_notify
 
     def show_updates(updates: Mapping[str, LessonUpdate]) -> None:
         for update in updates.values():
             print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
 
-    settings = _settings(content, database, preview=False, lessons=lessons)
-    quiet_logging(telegram_token(settings.env), dry_run)
     done = run_notify(
-        settings,
+        _broadcasting(content, database, dry_run, lessons),
         since,
         open_job=_broadcast_jobs(api_base_url, metrics_port),
         rate=rate,
@@ -250,15 +247,12 @@ def announce(
     once per learner and text, at broadcast priority through the fleet's send budget. Learners who
     turned announcements off in /settings are skipped.
     """
-    from ..launch import quiet_logging, telegram_token
     from ..services.broadcasts import announce as run_announce
 
     if not text.strip():
         raise UsageError("the announcement is empty: give its text")
-    settings = _settings(content, database, preview=False)
-    quiet_logging(telegram_token(settings.env), dry_run)
     done = run_announce(
-        settings,
+        _broadcasting(content, database, dry_run),
         text.strip(),
         flag=flag,
         flags=flags,
@@ -304,7 +298,6 @@ def remind(
     """
     import datetime as dt
 
-    from ..launch import quiet_logging, telegram_token
     from ..services.broadcasts import remind as run_remind
     from ..tutor.reminders import ReminderPolicy, parse_quiet_hours
 
@@ -313,10 +306,8 @@ def remind(
     except ValueError:
         raise UsageError(f"--quiet-hours {quiet_hours!r}: give START-END in local hours, e.g. 22-8") from None
     policy = ReminderPolicy(dt.timedelta(hours=lead_hours), start, end)
-    settings = _settings(content, database, preview=False)
-    quiet_logging(telegram_token(settings.env), dry_run)
     done = run_remind(
-        settings,
+        _broadcasting(content, database, dry_run),
         policy,
         open_job=_broadcast_jobs(api_base_url, metrics_port),
         rate=rate,
@@ -329,6 +320,17 @@ def remind(
         print(f"{done.planned} reminder(s) would be planned; {done.due} message(s) due [dry run]")
         return
     print(done.report.summary())
+
+
+def _broadcasting(
+    content: Path | None, database: str | None, dry_run: bool, lessons: Path | None = None
+) -> BotSettings:
+    """A broadcast's settings (published lessons only), with logging that masks the token."""
+    from ..launch import quiet_logging, telegram_token
+
+    settings = _settings(content, database, preview=False, lessons=lessons)
+    quiet_logging(telegram_token(settings.env), dry_run)
+    return settings
 
 
 def _broadcast_jobs(api_base_url: str | None, metrics_port: int | None) -> OpenJob:

@@ -11,7 +11,7 @@ import pytest
 
 from fiml_bot.bot_settings import BotSettings
 from fiml_bot.notify import LessonUpdate, Notice, Report
-from fiml_bot.services.broadcasts import notify, remind
+from fiml_bot.services.broadcasts import Broadcast, notify, remind
 from fiml_bot.storage.memory import MemoryStorage
 from fiml_bot.tutor.reminders import ReminderPolicy
 from fiml_cms.errors import UsageError
@@ -61,8 +61,10 @@ class FakeJob:
         self.calls.append("finish")
 
 
-def run_notify(job: FakeJob, *, dry_run: bool = False, paid: bool = False, accept: bool = True) -> Any:
-    heard: list[str] = []
+def run_notify(
+    job: FakeJob, heard: list[str], *, dry_run: bool = False, paid: bool = False, accept: bool = True
+) -> Broadcast:
+    """`notify` over `job`; what the operator is told goes into `heard`, in order."""
 
     def on_updates(updates: Mapping[str, LessonUpdate]) -> None:
         heard.append(f"updates {sorted(updates)}")
@@ -71,7 +73,7 @@ def run_notify(job: FakeJob, *, dry_run: bool = False, paid: bool = False, accep
         heard.append(f"cost {messages} {stars:g}")
         return accept
 
-    done = notify(
+    return notify(
         BotSettings(),
         "v1",
         open_job=lambda settings, dry: job,
@@ -81,36 +83,25 @@ def run_notify(job: FakeJob, *, dry_run: bool = False, paid: bool = False, accep
         on_updates=on_updates,
         accept_cost=accept_cost,
     )
-    return done, heard
 
 
 def test_a_dry_run_selects_and_sends_nothing_without_a_token() -> None:
-    job = FakeJob(token="")
-    done, heard = run_notify(job, dry_run=True)
+    job, heard = FakeJob(token=""), []
+    done = run_notify(job, heard, dry_run=True)
     assert done.chosen == [NOTICE] and done.report is None
     assert heard == ["updates ['bonds']"] and job.calls == ["select v1"]
 
 
 def test_the_updates_are_told_before_a_missing_token_stops_it() -> None:
-    heard: list[str] = []
-    job = FakeJob(token="")
+    job, heard = FakeJob(token=""), []
     with pytest.raises(UsageError, match="FIML_TELEGRAM_TOKEN"):
-        notify(
-            BotSettings(),
-            "v1",
-            open_job=lambda settings, dry: job,
-            rate=None,
-            paid=False,
-            dry_run=False,
-            on_updates=lambda updates: heard.append("updates"),
-            accept_cost=lambda messages, stars: True,
-        )
-    assert heard == ["updates"] and "finish" not in job.calls
+        run_notify(job, heard)
+    assert heard == ["updates ['bonds']"] and "finish" not in job.calls
 
 
 def test_a_declined_paid_broadcast_sends_nothing() -> None:
-    job = FakeJob()
-    done, heard = run_notify(job, paid=True, accept=False)
+    job, heard = FakeJob(), []
+    done = run_notify(job, heard, paid=True, accept=False)
     assert done.declined and done.report is None
     assert heard == ["updates ['bonds']", "cost 1 0.1"]
     assert not any(call.startswith(("send", "finish")) for call in job.calls)
@@ -118,7 +109,7 @@ def test_a_declined_paid_broadcast_sends_nothing() -> None:
 
 def test_a_sent_broadcast_is_finished_with_its_report() -> None:
     job = FakeJob()
-    done, _ = run_notify(job, paid=True)
+    done = run_notify(job, [], paid=True)
     assert done.report is not None and done.report.sent == 1
     assert job.calls == ["select v1", "require_token", "send 1 paid=True", "finish"]
 

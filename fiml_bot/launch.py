@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fiml_cms.errors import UsageError
 
 from .bootstrap import BotParts, BotSettings, build, start_background
+from .settings import TELEGRAM_TOKEN
 
 if TYPE_CHECKING:
     from .adapters.serving import TelegramSettings
@@ -26,17 +27,15 @@ if TYPE_CHECKING:
     from .ops.runtime import Operations
     from .settings import Settings
 
-TOKEN_VARIABLE = "FIML_TELEGRAM_TOKEN"
-
 
 def telegram_token(env: Mapping[str, str]) -> str:
     """The bot's token (FIML_TELEGRAM_TOKEN), "" when unset."""
-    return env.get(TOKEN_VARIABLE, "").strip()
+    return TELEGRAM_TOKEN.read(env)
 
 
 def require_token(token: str) -> str:
     if not token:
-        raise UsageError(f"set {TOKEN_VARIABLE} to the bot's token (from @BotFather)")
+        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
     return token
 
 

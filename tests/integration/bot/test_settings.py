@@ -108,9 +108,7 @@ def _environment_reads(tree: ast.Module) -> list[ast.AST]:
     """Every use of `os.environ`/`environ` and every `getenv(...)` call in the module."""
     found: list[ast.AST] = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr == "environ") or (
-            isinstance(node, ast.Name) and node.id == "environ"
-        ):
+        if _is_environ(node):
             found.append(node)
         elif isinstance(node, ast.Call):
             func = node.func
@@ -120,9 +118,26 @@ def _environment_reads(tree: ast.Module) -> list[ast.AST]:
     return found
 
 
-def _fiml_names_read(tree: ast.Module) -> set[str]:
-    """FIML_* names the module looks up in the process environment: `os.environ.get(NAME)`,
-    `os.environ[NAME]`, `NAME in os.environ`, `getenv(NAME)`, NAME a literal or a module constant."""
+#: Library modules that still look a FIML_* name up in the checked settings passed down to them (not
+#: the process environment), each with why. The list may only shrink: the test fails on a new one.
+STILL_LOOKED_UP = {
+    "fiml_bot/adapters/send_budget.py": "FIML_SEND_BUDGET and FIML_REDIS_URL, with its own BudgetConfigError",
+    "fiml_bot/keys/crypto.py": "FIML_KEY_ENCRYPTION_KEYS, parsed into Fernet keys (ConfigError)",
+    "fiml_bot/marketdata/wiring.py": "FIML_REDIS_URL, whether the quote cache is shared",
+    "fiml_bot/ops/alerts.py": "FIML_ALERT_WEBHOOK_URL: AlertConfigError for a bad URL in any mapping",
+    "fiml_bot/services/doctor.py": "FIML_ALERT_WEBHOOK_URL set or not, for the doctor's alert",
+}
+
+
+def _is_environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def _fiml_names_read(tree: ast.Module, in_environ: bool = True) -> set[str]:
+    """FIML_* names the module looks up in the process environment (`in_environ`) or in any mapping:
+    `m.get(NAME)`, `m[NAME]`, `NAME in m`, `getenv(NAME)`, NAME a literal or a module constant."""
     constants = {
         target.id: node.value.value
         for node in tree.body
@@ -138,23 +153,21 @@ def _fiml_names_read(tree: ast.Module) -> set[str]:
             return key.value
         return constants.get(key.id, "") if isinstance(key, ast.Name) else ""
 
-    def is_environ(node: ast.AST) -> bool:
-        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
-            isinstance(node, ast.Name) and node.id == "environ"
-        )
+    def wanted(mapping: ast.AST) -> bool:
+        return _is_environ(mapping) or not in_environ
 
     keys: list[ast.AST] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and is_environ(node.value):
+        if isinstance(node, ast.Subscript) and wanted(node.value):
             keys.append(node.slice)
-        elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
+        elif isinstance(node, ast.Compare) and any(wanted(c) for c in node.comparators):
             keys.append(node.left)
         elif isinstance(node, ast.Call) and node.args:
             func = node.func
             if (
                 isinstance(func, ast.Attribute)
                 and (
-                    (func.attr in ("get", "pop", "setdefault") and is_environ(func.value))
+                    (func.attr in ("get", "pop", "setdefault") and wanted(func.value))
                     or func.attr == "getenv"
                 )
             ) or (isinstance(func, ast.Name) and func.id == "getenv"):
@@ -187,6 +200,20 @@ def test_no_fiml_setting_is_read_from_the_environment_outside_entry_points() -> 
     assert outside == {}, outside
 
 
+def test_library_modules_take_values_from_the_settings_not_names() -> None:
+    """Outside entry points a FIML_* value comes from its definition (`SETTING.read(env)`, `settings.value`),
+    not from a lookup by name; the modules that still do one are listed, and the list only shrinks."""
+    found = {
+        path
+        for path, tree in _sources().items()
+        if path not in ENTRY_POINTS and _fiml_names_read(tree, in_environ=False)
+    }
+    assert found == set(STILL_LOOKED_UP), (
+        f"new lookups: {sorted(found - set(STILL_LOOKED_UP))}; "
+        f"no longer looking up (remove from STILL_LOOKED_UP): {sorted(set(STILL_LOOKED_UP) - found)}"
+    )
+
+
 def test_the_guard_sees_each_way_of_reading_a_variable() -> None:
     reads = [
         'import os\nos.environ.get("FIML_X", "")',
@@ -200,6 +227,10 @@ def test_the_guard_sees_each_way_of_reading_a_variable() -> None:
         tree = ast.parse(code)
         assert _fiml_names_read(tree) == {"FIML_X"} and _environment_reads(tree), code
     assert _fiml_names_read(ast.parse('import os\nenv = dict(os.environ)\nenv.get("HOME")')) == set()
+    passed_down = ast.parse('def f(env):\n    return env.get("FIML_X", "")')
+    assert _fiml_names_read(passed_down) == set() and _fiml_names_read(passed_down, in_environ=False) == {
+        "FIML_X"
+    }
 
 
 def test_one_error_lists_every_bad_variable_with_what_to_give() -> None:

@@ -25,6 +25,7 @@ class BotSettings:
     content_remote: str | None = None  # where new tags are fetched from (None: the clone's origin, if any)
     content_refresh: float = 10.0  # seconds between content refreshes while the bot runs (0: only on SIGHUP)
     event_retention: dt.timedelta = dt.timedelta(hours=48)  # processed update ids are kept this long
+    pg_bindir: str = ""  # where pg_dump and pg_restore are (FIML_PG_BINDIR; "": on PATH)
     env: Settings = field(default_factory=lambda: load({}))  # every FIML_* setting, checked
 
     @classmethod
@@ -33,7 +34,7 @@ class BotSettings:
         the entry point read (`os.environ`), or a `Settings` already loaded; None: no variables."""
         from .live import refresh_interval
         from .retention import event_retention
-        from .settings import CONTENT_REMOTE, CONTENT_REPO, DATABASE_URL
+        from .settings import CONTENT_REMOTE, CONTENT_REPO, DATABASE_URL, PG_BINDIR
         from .storage.database import DEFAULT_URL
 
         checked = env if isinstance(env, Settings) else load({} if env is None else env)
@@ -43,6 +44,7 @@ class BotSettings:
             "content_remote": checked.value(CONTENT_REMOTE) or None,
             "content_refresh": refresh_interval(checked),
             "event_retention": event_retention(checked),
+            "pg_bindir": checked.value(PG_BINDIR),
             "env": checked,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

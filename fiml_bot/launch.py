@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fiml_cms.errors import UsageError
 
 from .bootstrap import BotParts, BotSettings, build, start_background
+from .settings import TELEGRAM_TOKEN
 
 if TYPE_CHECKING:
     from .adapters.serving import TelegramSettings
@@ -26,17 +27,15 @@ if TYPE_CHECKING:
     from .ops.runtime import Operations
     from .settings import Settings
 
-TOKEN_VARIABLE = "FIML_TELEGRAM_TOKEN"
-
 
 def telegram_token(env: Mapping[str, str]) -> str:
     """The bot's token (FIML_TELEGRAM_TOKEN), "" when unset."""
-    return env.get(TOKEN_VARIABLE, "").strip()
+    return TELEGRAM_TOKEN.read(env)
 
 
 def require_token(token: str) -> str:
     if not token:
-        raise UsageError(f"set {TOKEN_VARIABLE} to the bot's token (from @BotFather)")
+        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
     return token
 
 
@@ -219,7 +218,8 @@ def run_chat(settings: BotSettings, user: str, *, fetch: bool) -> int:
 
 @dataclass
 class NotifyRun:
-    """`fiml-bot notify` between selecting and sending: the bot, and its operations (None in a dry run)."""
+    """A broadcast (`notify`, `announce`, `remind`) between selecting and sending: the bot, and its
+    operations (None in a dry run). The `BroadcastJob` that services/broadcasts.py is handed."""
 
     settings: BotSettings
     parts: BotParts
@@ -237,6 +237,15 @@ class NotifyRun:
         if ops is not None:
             _publish_build_info(ops, parts, settings)
         return cls(settings, parts, ops, token, api_base_url)
+
+    @property
+    def storage(self) -> Any:
+        """The progress store the broadcast selects from and records in."""
+        return self.parts.storage
+
+    def require_token(self) -> str:
+        """The token; a usage error naming FIML_TELEGRAM_TOKEN when it is unset."""
+        return require_token(self.token)
 
     def select(self, since: str) -> tuple[dict[str, LessonUpdate], list[Notice]]:
         """The lesson updates since the git ref `since`, and who is told about which."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from fiml_cms.errors import FimlError
 
+from .settings import PLUGINS
+
 log = logging.getLogger("fiml_bot.plugins")
 
 
@@ -25,7 +27,7 @@ class PluginError(FimlError):
 
 def install(tutor: Any, env: Mapping[str, str]) -> list[str]:
     """Import and install every plugin FIML_PLUGINS names; the names installed."""
-    names = [name.strip() for name in env.get("FIML_PLUGINS", "").split(",") if name.strip()]
+    names = list(PLUGINS.read(env))
     for name in names:
         try:
             module = importlib.import_module(name)

@@ -231,7 +231,7 @@ KILL_AT = Setting(
     "FIML_KILL_AT",
     text,
     "",
-    "For crash tests only: `POINT[:group|:connection]` kills the process at that point.",
+    "The crash tests' fault injector, never for production: `POINT[:group|:connection]` kills the process at that point of `db restore`, `db snapshot` or `db rehearse` (armed once at start-up).",
 )
 # ------------------------------------------------------------------------------------- market data
 MARKET_DATA_PROVIDER = Setting(

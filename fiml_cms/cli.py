@@ -7,6 +7,7 @@ both CLIs: fiml_cms/error_handler.py); every command's heavy imports happen insi
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from . import __version__, completion
 from .clikit import example, new_app, run_app, version_option
 from .error_handler import handle_errors
 from .errors import UsageError
+from .settings import DEBUG
 
 app = new_app(
     "fiml-cms", root=True, help="Lesson content in git: validate, version, tag and archive lessons."
@@ -29,7 +31,17 @@ def _root(version: bool = version_option("fiml-cms", __version__)) -> None:
     """Lesson content in git: validate, version, tag and archive lessons."""
 
 
-user_errors = handle_errors("fiml-cms")  # FimlError -> message and exit code; a bug -> exit 3
+def _debugging() -> bool:
+    """FIML_DEBUG, read from this process's environment only when a bug is reported."""
+    return DEBUG.read(os.environ)
+
+
+def _in_github_actions() -> bool:
+    """Inside GitHub Actions findings default to workflow annotations (the runner sets GITHUB_ACTIONS)."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+user_errors = handle_errors("fiml-cms", _debugging)  # FimlError -> message and exit code; a bug -> exit 3
 
 
 JsonOption = typer.Option(
@@ -86,7 +98,7 @@ def validate(
     from .commands.validate import validate as run_validate
     from .config import load_settings
 
-    chosen = _chosen(fmt, as_json) or report.default_format()
+    chosen = _chosen(fmt, as_json) or report.default_format(_in_github_actions())
     if chosen not in report.FORMATS:
         raise UsageError(f"unknown format {chosen!r}; choose one of {', '.join(report.FORMATS)}")
     start = paths[0] if paths else Path.cwd()
@@ -338,7 +350,7 @@ def check(
     from . import report
     from .commands.check import check as run_check
 
-    chosen = _chosen(fmt, as_json) or report.default_format()
+    chosen = _chosen(fmt, as_json) or report.default_format(_in_github_actions())
     _check_format(chosen, report.FORMATS)
     result = run_check(_workspace(lessons), base, head)
     output = report.render(result, chosen, color=chosen == "text" and _stdout_is_terminal(), command="check")
@@ -380,8 +392,6 @@ def reports(
     lessons: Path | None = LessonsOption,
 ) -> None:
     """Problems learners reported in a lesson (a button or /report in the bot), per version, newest first."""
-    import os
-
     from .commands.reports import render
     from .learner_reports import database_url, read_reports
 
@@ -581,7 +591,7 @@ def archive(
             "--check changes nothing and --prune removes files: run `fiml-cms archive --prune`, then `fiml-cms archive --check`"
         )
     if check_only:
-        chosen = _chosen(fmt, as_json) or report.default_format()
+        chosen = _chosen(fmt, as_json) or report.default_format(_in_github_actions())
         _check_format(chosen, report.FORMATS)
         result = check_archive(ws, out)
         print(report.render(result, chosen, command="archive"))
@@ -687,8 +697,6 @@ def _progress(label: str) -> Any:
 
 
 def _stdout_is_terminal() -> bool:
-    import os
-
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 

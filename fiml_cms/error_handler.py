@@ -8,7 +8,8 @@ In the spirit of pre-commit's `error_handler.py`:
 * `OSError` that no command turned into a `FimlError`: the same line, exit 2 (I/O);
 * Ctrl-C: `PROGRAM: interrupted`, exit 130 (128 + SIGINT, what a shell reports);
 * anything else is a bug: `PROGRAM: error: unexpected TYPE: MESSAGE` and a line saying where to report
-  it, exit 3; the traceback only when FIML_DEBUG is set (to anything but "" or "0").
+  it, exit 3; the traceback only when the entry point's `debug()` says so (the FIML_DEBUG setting,
+  which the entry point reads: this module never reads the environment).
 
 The CLI framework's own control flow (`typer.Exit`, `Abort`, usage errors) passes through untouched.
 The handler raises `SystemExit`, which Typer (Click) and its `CliRunner` both pass on as the exit code. Only the
@@ -22,31 +23,31 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from .errors import FimlError
+from .settings import DEBUG
 
 FINDINGS = 1
 USAGE = 2
 UNEXPECTED = 3
 INTERRUPTED = 130
 PIPE_CLOSED = 141  # 128 + SIGPIPE
-DEBUG_VARIABLE = "FIML_DEBUG"
 REPORT_TO = "the fiml-cms maintainers (the project's issue tracker)"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def debugging(env: Mapping[str, str] | None = None) -> bool:
-    """FIML_DEBUG set to anything but "" or "0": show the traceback of an unexpected error."""
-    value = (os.environ if env is None else env).get(DEBUG_VARIABLE, "").strip()
-    return value not in ("", "0")
+def _never() -> bool:
+    return False
 
 
 @contextlib.contextmanager
-def error_handler(program: str) -> Iterator[None]:
-    """Run the block; turn what escapes it into a message and `SystemExit(code)` (see the module notes)."""
+def error_handler(program: str, debug: Callable[[], bool] = _never) -> Iterator[None]:
+    """Run the block; turn what escapes it into a message and `SystemExit(code)` (see the module notes).
+    `debug`: whether a bug shows its traceback; asked only when there is one, so the entry point's
+    reading of FIML_DEBUG costs nothing on the way in."""
     try:
         yield
     except FimlError as exc:
@@ -64,17 +65,17 @@ def error_handler(program: str) -> Iterator[None]:
     except Exception as exc:
         if _is_click_control_flow(exc):
             raise
-        _report_bug(program, exc)
+        _report_bug(program, exc, debug())
         raise SystemExit(UNEXPECTED) from None
 
 
-def handle_errors(program: str) -> Callable[[F], F]:
+def handle_errors(program: str, debug: Callable[[], bool] = _never) -> Callable[[F], F]:
     """The decorator form of `error_handler`, for each command of a Typer app."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with error_handler(program):
+            with error_handler(program, debug):
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature Typer reads
@@ -125,14 +126,14 @@ def _is_click_control_flow(exc: Exception) -> bool:
     return False
 
 
-def _report_bug(program: str, exc: Exception) -> None:
-    if debugging():
+def _report_bug(program: str, exc: Exception, debugging: bool) -> None:
+    if debugging:
         traceback.print_exception(exc, file=sys.stderr)
     detail = str(exc)
     print(
         f"{program}: error: unexpected {type(exc).__name__}{': ' + detail if detail else ''}", file=sys.stderr
     )
-    hint = "" if debugging() else f"; set {DEBUG_VARIABLE}=1 to see the traceback"
+    hint = "" if debugging else f"; set {DEBUG.name}=1 to see the traceback"
     print(
         f"{program}: this is a bug: please report it to {REPORT_TO} with the command you ran, this "
         f"message and the output of `{program} --version`{hint}",

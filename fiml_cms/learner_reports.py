@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FimlError
+from .settings import DATABASE_URL
 
-URL_VARIABLE = "FIML_DATABASE_URL"
 DEFAULT_URL = "sqlite:///var/fiml.db"
 TABLE = "learner_reports"
 
@@ -38,7 +38,7 @@ class Report:
 
 def database_url(option: str | None, env: Mapping[str, str]) -> str:
     """The option, else FIML_DATABASE_URL, else fiml-bot's SQLite default."""
-    return (option or "").strip() or env.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+    return (option or "").strip() or DATABASE_URL.read(env) or DEFAULT_URL
 
 
 def read_reports(url: str, lesson_id: str) -> list[Report]:

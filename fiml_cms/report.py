@@ -6,7 +6,6 @@ Reporters only format; the checks never print.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -32,9 +31,10 @@ class Result(Protocol):
     def warnings(self) -> int: ...
 
 
-def default_format() -> str:
-    """GitHub annotations inside GitHub Actions, text elsewhere."""
-    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+def default_format(github_actions: bool) -> str:
+    """GitHub annotations inside GitHub Actions, text elsewhere; the entry point tells which
+    (GITHUB_ACTIONS, read by fiml_cms/cli.py: reporters only format)."""
+    return "github" if github_actions else "text"
 
 
 def render(result: Result, fmt: str, color: bool = False, command: str = "validate") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telegram import Update
 
@@ -10,17 +11,27 @@ from fiml_bot.adapters.telegram import build_application
 from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.tutor_driver import make_tutor
 
+if TYPE_CHECKING:
+    from fiml_bot.marketdata.service import MarketData
+
 CHAT = 4242
 
 
 class Harness:
-    """A PTB Application on the fake; `send` delivers one update through `process_update`."""
+    """A PTB Application on the fake; `send` delivers one update through `process_update`.
 
-    def __init__(self, root: Path) -> None:
+    `preview` serves the lessons folder as it is (a test that edits lessons without publishing them);
+    `market` is the market-data service live sections are filled from (None: their fallback)."""
+
+    def __init__(self, root: Path, *, preview: bool = False, market: MarketData | None = None) -> None:
         self.fake = FakeBotApi(rate_limits=NO_LIMITS)
-        self.tutor, self.content = make_tutor(root)
+        self.tutor, self.content = make_tutor(root, preview=preview)
         self.app = build_application(
-            self.tutor, self.fake.default_token, builder=self.fake.application_builder(), rate_limit=False
+            self.tutor,
+            self.fake.default_token,
+            builder=self.fake.application_builder(),
+            rate_limit=False,
+            market=market,
         )
 
     async def __aenter__(self) -> Harness:

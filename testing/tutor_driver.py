@@ -31,9 +31,15 @@ class Clock:
 
 
 def make_tutor(
-    root: Path, storage: object | None = None, policy: PolicySettings = PolicySettings()
+    root: Path,
+    storage: object | None = None,
+    policy: PolicySettings = PolicySettings(),
+    *,
+    preview: bool = False,
 ) -> tuple[Tutor, LessonContent]:
-    content = LessonContent.open(root, load_settings(root))
+    """A tutor on the memory store (or `storage`) with a stepping clock; `preview`: serve the lessons
+    folder as it is (uncommitted edits included), not only published versions."""
+    content = LessonContent.open(root, load_settings(root), preview=preview)
     return Tutor(content, storage or MemoryStorage(), policy=policy, clock=Clock()), content  # type: ignore[arg-type]
 
 

@@ -21,10 +21,9 @@ from .options import ContentOption, DatabaseOption, LessonsOption, MetricsPortOp
 from .options import bot_settings as _settings
 
 if TYPE_CHECKING:
-    from ..content import LessonContent
-    from ..launch import NotifyRun
-    from ..notify import Notice
-    from ..ops.flags import FeatureFlags
+    from ..bot_settings import BotSettings
+    from ..notify import LessonUpdate
+    from ..services.broadcasts import BroadcastJob, OpenJob
 
 app = new_app("fiml-bot", root=True, help="The FIML learning bot: chat, database and progress tools.")
 db_app = new_app(help="Database schema migrations (Alembic).")
@@ -139,35 +138,21 @@ def rescore(
     with the lesson completed when the quiz now passes, and a message telling them why. Run again, it
     pays nothing twice.
     """
-    import difflib
+    from ..services.rescore import rescore as run_rescore
 
-    from ..opening import open_content, open_units, policy_settings, require_lessons
-    from ..tutor.engine import Tutor
-
-    settings = _settings(content, database)
-    lessons = require_lessons(open_content(settings))
-    known = lessons.lesson_ids()
-    if lesson not in known:
-        close = difflib.get_close_matches(lesson, list(known), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"no lesson {lesson!r} in {settings.content}{hint}")
-    with open_units(settings, auto_upgrade=False) as storage:
-        tutor = Tutor(lessons, storage, policy=policy_settings(lessons))
-        results = tutor.rescore(lesson, dry_run=dry_run)
+    done = run_rescore(_settings(content, database), lesson, dry_run=dry_run)
     verb = "would be" if dry_run else "were"
-    xp = sum(r.xp + r.lesson_xp for r in results)
-    completed = sum(1 for r in results if r.completed)
     print(
-        f"{lesson}: {len(results)} learner(s) {verb} credited {xp} XP"
-        + (f" ({completed} lesson completion(s))" if completed else "")
+        f"{lesson}: {len(done.results)} learner(s) {verb} credited {done.xp} XP"
+        + (f" ({done.completed} lesson completion(s))" if done.completed else "")
     )
-    for result in results:
+    for result in done.results:
         answers = "; ".join(
             f"{c.question_id} answered {c.given!r} under {c.answered_version}, right since {c.fixed_version}"
             for c in result.credits
         )
-        done = f", lesson completed +{result.lesson_xp} XP" if result.completed else ""
-        print(f"  {result.learner_id}: +{result.xp} XP{done} ({answers})")
+        completed = f", lesson completed +{result.lesson_xp} XP" if result.completed else ""
+        print(f"  {result.learner_id}: +{result.xp} XP{completed} ({answers})")
     if dry_run:
         print("dry run: nothing was written")
 
@@ -211,25 +196,30 @@ def notify(
     messages nobody twice (a notice interrupted between the two is lost; the learner still sees the
     update in the chat). Learners who blocked the bot are marked inactive.
     """
-    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..services.broadcasts import notify as run_notify
 
-    settings = _settings(content, database, preview=False, lessons=lessons)
-    quiet_logging(telegram_token(settings.env), dry_run)
-    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
-    updates, selected = job.select(since)
-    for update in updates.values():
-        print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
+    def show_updates(updates: Mapping[str, LessonUpdate]) -> None:
+        for update in updates.values():
+            print(f"{update.lesson_id}: {update.base} -> {update.new} ({update.level.label})")
+
+    done = run_notify(
+        _broadcasting(content, database, dry_run, lessons),
+        since,
+        open_job=_broadcast_jobs(api_base_url, metrics_port),
+        rate=rate,
+        paid=paid_broadcast,
+        dry_run=dry_run,
+        on_updates=show_updates,
+        accept_cost=lambda messages, stars: _accept_paid_cost(messages, stars, yes),
+    )
     if dry_run:
-        for notice in selected:
+        for notice in done.chosen:
             print(f"would notify {notice.learner_id}: {notice.lesson_id} {notice.since} -> {notice.version}")
-        print(f"{len(selected)} notice(s) [dry run, nothing sent or recorded]")
+        print(f"{len(done.chosen)} notice(s) [dry run, nothing sent or recorded]")
         return
-    require_token(job.token)
-    if paid_broadcast and not _accept_paid_cost(job, selected, yes):
+    if done.report is None:  # the paid broadcast's cost was declined
         raise typer.Exit(1)
-    report = job.send(selected, rate=rate, paid=paid_broadcast)
-    print(report.summary())
-    job.finish(report)
+    print(done.report.summary())
 
 
 @app.command(
@@ -257,30 +247,25 @@ def announce(
     once per learner and text, at broadcast priority through the fleet's send budget. Learners who
     turned announcements off in /settings are skipped.
     """
-    import datetime as dt
-
-    from .. import announce as announcing
-    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
-    from ..tutor.features import NoFeatures
+    from ..services.broadcasts import announce as run_announce
 
     if not text.strip():
         raise UsageError("the announcement is empty: give its text")
-    settings = _settings(content, database, preview=False)
-    quiet_logging(telegram_token(settings.env), dry_run)
-    features = _flag_for(flag, flags, settings.content, settings.env) if flag is not None else NoFeatures()
-    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
-    chosen = announcing.select(
-        job.parts.storage, text.strip(), flag=flag, features=features, now=dt.datetime.now(dt.UTC)
+    done = run_announce(
+        _broadcasting(content, database, dry_run),
+        text.strip(),
+        flag=flag,
+        flags=flags,
+        open_job=_broadcast_jobs(api_base_url, metrics_port),
+        rate=rate,
+        dry_run=dry_run,
     )
-    if dry_run:
-        for item in chosen:
+    if done.report is None:  # a dry run
+        for item in done.chosen:
             print(f"would announce to {item.learner_id}")
-        print(f"{len(chosen)} announcement(s) [dry run, nothing sent or recorded]")
+        print(f"{len(done.chosen)} announcement(s) [dry run, nothing sent or recorded]")
         return
-    require_token(job.token)
-    report = job.send(chosen, rate=rate, paid=False)
-    print(report.summary())
-    job.finish(report)
+    print(done.report.summary())
 
 
 @app.command(epilog=example("fiml-bot remind --dry-run"))
@@ -313,8 +298,7 @@ def remind(
     """
     import datetime as dt
 
-    from .. import reminders
-    from ..launch import NotifyRun, quiet_logging, require_token, telegram_token
+    from ..services.broadcasts import remind as run_remind
     from ..tutor.reminders import ReminderPolicy, parse_quiet_hours
 
     try:
@@ -322,43 +306,45 @@ def remind(
     except ValueError:
         raise UsageError(f"--quiet-hours {quiet_hours!r}: give START-END in local hours, e.g. 22-8") from None
     policy = ReminderPolicy(dt.timedelta(hours=lead_hours), start, end)
-    settings = _settings(content, database, preview=False)
-    quiet_logging(telegram_token(settings.env), dry_run)
-    job = NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
-    now = dt.datetime.now(dt.UTC)
-    store = job.parts.storage
-    if dry_run:
-        would = len(reminders.to_plan(store, now, policy))
-        print(
-            f"{would} reminder(s) would be planned; {len(reminders.due(store, now))} message(s) due [dry run]"
-        )
+    done = run_remind(
+        _broadcasting(content, database, dry_run),
+        policy,
+        open_job=_broadcast_jobs(api_base_url, metrics_port),
+        rate=rate,
+        dry_run=dry_run,
+        on_planned=lambda planned, due: print(
+            f"{planned} reminder(s) planned for today; {due} message(s) due now"
+        ),
+    )
+    if done.report is None:  # a dry run
+        print(f"{done.planned} reminder(s) would be planned; {done.due} message(s) due [dry run]")
         return
-    planned = reminders.plan(store, now, policy)
-    due = reminders.due(store, now)
-    print(f"{planned} reminder(s) planned for today; {len(due)} message(s) due now")
-    require_token(job.token)
-    claim = reminders.claimer(store, lambda: dt.datetime.now(dt.UTC))
-    report = job.send(due, rate=rate, paid=False, record=claim)
-    print(report.summary())
-    job.finish(report)
+    print(done.report.summary())
 
 
-def _flag_for(flag: str, flags: Path | None, content: Path, env: Mapping[str, str]) -> FeatureFlags:
-    """The feature flags of the flag file, refusing a flag it does not have (exit 2)."""
-    from ..ops.flags import FeatureFlags, FlagFileProvider, read_file
-    from ..ops.runtime import flags_path
+def _broadcasting(
+    content: Path | None, database: str | None, dry_run: bool, lessons: Path | None = None
+) -> BotSettings:
+    """A broadcast's settings (published lessons only), with logging that masks the token."""
+    from ..launch import quiet_logging, telegram_token
 
-    path = flags if flags is not None else flags_path(content, env)
-    loaded = read_file(path)
-    if flag not in loaded.flags:
-        known = ", ".join(sorted(loaded.flags)) or "none"
-        raise UsageError(f"--flag {flag}: no such flag in {path} (known: {known})")
-    return FeatureFlags(FlagFileProvider(loaded))
+    settings = _settings(content, database, preview=False, lessons=lessons)
+    quiet_logging(telegram_token(settings.env), dry_run)
+    return settings
 
 
-def _accept_paid_cost(job: NotifyRun, notices: list[Notice], yes: bool) -> bool:
+def _broadcast_jobs(api_base_url: str | None, metrics_port: int | None) -> OpenJob:
+    """How the broadcast services open their job: the bot composed with these options (launch)."""
+    from ..launch import NotifyRun
+
+    def open_job(settings: BotSettings, dry_run: bool) -> BroadcastJob:
+        return NotifyRun.open(settings, api_base_url=api_base_url, metrics_port=metrics_port, dry_run=dry_run)
+
+    return open_job
+
+
+def _accept_paid_cost(messages: int, stars: float, yes: bool) -> bool:
     """Print what a paid broadcast may cost; go on only with --yes or the operator's yes."""
-    messages, stars = job.paid_cost(notices)
     print(
         f"paid broadcast: {messages} message(s), up to {stars:g} Telegram Stars (0.1 per message sent "
         "with allow_paid_broadcast, taken from the bot's balance)"
@@ -496,13 +482,9 @@ def progress_export(
     The file is replaced atomically (a temporary file, then a rename); nothing is written on an error.
     Learners' stored data-provider keys are never exported (they are secrets; learners add them again).
     """
-
     from fiml_cms.envelope import dumps
 
-    from ..documents import export_all, export_learner, write_document
-    from ..documents.export_summary import ExportSummary
-    from ..documents.learners import resolve_learner
-    from ..storage import open_storage
+    from ..services.progress import export_progress
 
     if all_learners:
         if len(targets) != 1:
@@ -518,12 +500,7 @@ def progress_export(
         raise UsageError(
             "--json prints the summary on standard output, where - writes the document: give a FILE"
         )
-    with open_storage(_settings(None, database).database_url) as storage:
-        document = (
-            export_all(storage) if user is None else export_learner(storage, resolve_learner(storage, user))
-        )
-    write_document(file, document)
-    summary = ExportSummary.of(document, file, bundle=user is None)
+    summary = export_progress(_settings(None, database), user, file)
     if as_json:
         print(dumps("fiml-bot/progress-export", summary.as_json()))
         return
@@ -561,44 +538,24 @@ def progress_import(
     one transaction: an invalid document writes nothing (exit 1). A document whose learner already
     exists with other data is refused unless --as USER or --force.
     """
-    from ..documents import apply_import, needs_migration, prepare_import, read_document
-    from ..documents.learners import known_learners, learner_reference
-    from ..documents.ownership import retarget
-    from ..storage import open_storage
+    from ..services.progress import import_progress
 
-    document = read_document(file)
     if as_user is not None:
         _storable("--as", as_user)
-    with open_storage(_settings(None, database).database_url) as storage:
-        if as_user is not None:  # the same references as `progress export`, or a new learner
-            document = retarget(document, learner_reference(known_learners(storage), as_user, "import --as"))
-        lessons = _migration_content(content, database) if needs_migration(document) else None
-        prepared = prepare_import(document, content=lessons, source="<stdin>" if file == "-" else file)
-        report = apply_import(storage, prepared, dry_run=dry_run, force=force)
+    report = import_progress(
+        _settings(None, database),
+        file,
+        as_user=as_user,
+        content_settings=lambda: _settings(content, database),
+        content_given=content,
+        dry_run=dry_run,
+        force=force,
+        warn=lambda message: print(f"fiml-bot: warning: {message}", file=sys.stderr),
+    )
     for learner in report.learners:
         for warning in learner.warnings:
             print(f"fiml-bot: warning: {learner.learner_id}: {warning}", file=sys.stderr)
     print(report.summary())
-
-
-def _migration_content(content: Path | None, database: str | None) -> LessonContent | None:
-    """The content for resolving lesson versions while migrating; None (with a warning) when there is
-    none and none was asked for."""
-    from ..opening import open_content
-    from ..services.content import optional_content
-
-    if content is not None and not content.is_dir():
-        raise UsageError(f"--content {content}: no such folder")
-    settings = _settings(content, database)
-    if content is not None:
-        return open_content(settings)  # asked for: its errors are the command's
-    opened = optional_content(settings)
-    if opened.content is None:
-        print(
-            f"fiml-bot: warning: no content repository ({opened.reason}): lessons of older documents get version 1.0.0",
-            file=sys.stderr,
-        )
-    return opened.content
 
 
 app.add_typer(flags_app, name="flags")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,6 +12,9 @@ from fiml_cms.clikit import example
 
 from .options import ContentOption, DatabaseOption, user_errors
 from .options import bot_settings as _settings
+
+if TYPE_CHECKING:
+    from ..services.canary import CanaryJudge
 
 canary_app = typer.Typer(
     help="Content canaries: compare a canary's learners with the stable version's, roll back or promote.",
@@ -47,34 +50,10 @@ AbandonOption = typer.Option(
 )
 
 
-def _watch(
-    lesson: str,
-    content: Path | None,
-    database: str | None,
-    flags: Path | None,
-    confidence: float,
-    min_learners: int,
-    margin: float,
-    abandon_hours: float,
-    promote: bool,
-) -> Any:
-    from ..opening import open_units
-    from ..ops.canary_stats import Settings
-    from ..ops.canary_watch import CanaryWatch
-    from ..ops.runtime import flags_path
+def _judge(confidence: float, min_learners: int, margin: float, abandon_hours: float) -> CanaryJudge:
+    from ..services.canary import CanaryJudge
 
-    settings = _settings(content, database)
-    path = flags if flags is not None else flags_path(settings.content, settings.env)
-    storage = open_units(settings, auto_upgrade=False)
-    return CanaryWatch(
-        storage,
-        lesson,
-        path,
-        settings.content,
-        settings=Settings(confidence, min_learners, margin),
-        abandon_after=dt.timedelta(hours=abandon_hours),
-        promote=promote,
-    )
+    return CanaryJudge(confidence, min_learners, margin, abandon_hours)
 
 
 @canary_app.command("status", epilog=example("fiml-bot canary status what_is_a_market"))
@@ -93,15 +72,16 @@ def status(
     """The canary against the stable version, with the numbers; changes nothing. Exit 1 when the canary is worse."""
     from fiml_cms.envelope import dumps
 
-    from ..ops.canary_stats import ROLLBACK
+    from ..services.canary import canary_status, is_worse
 
-    watch = _watch(lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, False)
-    try:
-        result = watch.check(act=False)
-    finally:
-        watch.storage.close()
+    result = canary_status(
+        _settings(content, database),
+        lesson,
+        flags=flags,
+        judge=_judge(confidence, min_learners, margin, abandon_hours),
+    )
     print(dumps("fiml-bot/canary-status", result.as_json()) if as_json else result.render())
-    if result.verdict.action == ROLLBACK and result.canary.percent > 0:
+    if is_worse(result):
         raise typer.Exit(1)
 
 
@@ -128,16 +108,20 @@ def watch(
     Worse: rolled back to 0 % (its learners restart on the stable version, XP kept); not worse with
     enough learners: promoted with --promote. Stops when the canary ends; exit 1 when it rolled back.
     """
-    watcher = _watch(
-        lesson, content, database, flags, confidence, min_learners, margin, abandon_hours, promote
-    )
+    from ..services.canary import canary_watch
 
     def echo(result: Any) -> None:
         print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC\n{result.render()}\n", flush=True)
 
-    try:
-        last = watcher.run(interval, 1 if once else max_checks, echo)
-    finally:
-        watcher.storage.close()
+    last = canary_watch(
+        _settings(content, database),
+        lesson,
+        flags=flags,
+        judge=_judge(confidence, min_learners, margin, abandon_hours),
+        promote=promote,
+        interval=interval,
+        max_checks=1 if once else max_checks,
+        on_check=echo,
+    )
     if last.done is not None and last.done.startswith("rolled back"):
         raise typer.Exit(1)

@@ -12,13 +12,21 @@ import typer
 
 from fiml_cms.error_handler import handle_errors
 
-from ..settings import METRICS_PORT, option_help
+from ..settings import DEBUG, METRICS_PORT, option_help
 
 if TYPE_CHECKING:
     from ..bot_settings import BotSettings
     from ..settings import Settings
 
-user_errors = handle_errors("fiml-bot")  # FimlError -> message and exit code; a bug -> exit 3
+
+def debug_requested() -> bool:
+    """FIML_DEBUG, read from this process's environment only when a bug is reported."""
+    return DEBUG.read(os.environ)
+
+
+user_errors = handle_errors(
+    "fiml-bot", debug_requested
+)  # FimlError -> message and exit code; a bug -> exit 3
 
 ContentOption = typer.Option(
     None, "--content", help="The content repository (default: FIML_CONTENT_REPO, else the current folder)."
@@ -45,10 +53,14 @@ MetricsPortOption = typer.Option(
 
 def environment() -> Settings:
     """Every FIML_* variable of this process, read and checked once (SettingsError, exit 2, listing
-    each bad one): the entry points' one reader of `os.environ`."""
-    from ..settings import load
+    each bad one): the entry points' one reader of `os.environ`. The crash tests' fault injector
+    (FIML_KILL_AT) is armed here, so the kill points deep in `db restore` never read the environment."""
+    from ..ops import killpoints
+    from ..settings import KILL_AT, load
 
-    return load(os.environ)
+    loaded = load(os.environ)
+    killpoints.arm(loaded.value(KILL_AT))
+    return loaded
 
 
 def bot_settings(

@@ -15,6 +15,7 @@ from fiml_cms.clikit import example, new_app
 from fiml_cms.error_handler import handle_errors
 
 from ..settings import ROLLOUT, option_help
+from .options import debug_requested
 
 if TYPE_CHECKING:
     from ..release.config import RolloutConfig
@@ -38,7 +39,8 @@ ContentOption = typer.Option(
 DatabaseOption = typer.Option(None, "--database", help="The shared database (default: FIML_DATABASE_URL).")
 
 
-release_errors = handle_errors("fiml-bot")  # the one handler of both CLIs (fiml_cms/error_handler.py)
+# the one handler of both CLIs (fiml_cms/error_handler.py), with the entry point's FIML_DEBUG
+release_errors = handle_errors("fiml-bot", debug_requested)
 
 
 def _release(config: Path, content: Path | None = None, database: str | None = None) -> Release:

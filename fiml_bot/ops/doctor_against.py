@@ -40,7 +40,7 @@ def _of_url(url: str) -> tuple[dict[str, tuple[int, int]], str | None]:
         engine.dispose()
 
 
-def _of_snapshot(manifest: snapshots.Manifest, url: str) -> dict[str, tuple[int, int]]:
+def _of_snapshot(manifest: snapshots.Manifest, url: str, pg_bindir: str) -> dict[str, tuple[int, int]]:
     if manifest.kind == "sqlite":
         engine = create_engine(f"sqlite:///file:{manifest.path}?mode=ro&uri=true")  # no pragmas: read-only
         try:
@@ -56,14 +56,15 @@ def _of_snapshot(manifest: snapshots.Manifest, url: str) -> dict[str, tuple[int,
         try:
             with engine.connect() as connection:
                 version = snapshots.server_version(connection)
-            pgtools.restore(parse_url(temp_url), manifest.path, version, work)
+            pgtools.restore(parse_url(temp_url), manifest.path, version, work, bindir=pg_bindir)
         finally:
             engine.dispose()
         return _of_url(temp_url)[0]
 
 
-def check(url: str, snapshot: Path) -> list[Problem]:
-    """The problems of the database at `url` against `snapshot` (CannotRun when they cannot be compared)."""
+def check(url: str, snapshot: Path, pg_bindir: str = "") -> list[Problem]:
+    """The problems of the database at `url` against `snapshot` (CannotRun when they cannot be compared);
+    `pg_bindir`: where pg_restore is ("" for PATH)."""
     try:
         manifest = snapshots.read_manifest(snapshot)
         snapshots.verify(manifest)
@@ -78,7 +79,7 @@ def check(url: str, snapshot: Path) -> list[Problem]:
             f"--against: {manifest.path} is a snapshot of another database (identity "
             f"{identity.short(manifest.database_id)}, from {manifest.source}); this is {describe(url)}"
         )
-    earlier = _of_snapshot(manifest, url)
+    earlier = _of_snapshot(manifest, url, pg_bindir)
     problems = []
     name = manifest.path.name
     for who, (xp, done) in sorted(earlier.items()):

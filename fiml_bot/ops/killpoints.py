@@ -1,9 +1,11 @@
 """Named points of a long operation where a fault can be injected: how the kill test proves that a
 restore killed at any step loses nothing.
 
-`FIML_KILL_AT=<point>` makes the process SIGKILL itself there; `<point>:group` kills its whole
-process group (as systemd does); `<point>:connection` terminates the operation's PostgreSQL connection
-instead (the caller passes how). Unset, a point costs one dictionary lookup.
+The crash tests' fault injector is the FIML_KILL_AT setting (fiml_bot/settings.py): the entry point
+reads it with the other settings and calls `arm(value)` once. `<point>` makes the process SIGKILL
+itself there; `<point>:group` kills its whole process group (as systemd does); `<point>:connection`
+terminates the operation's PostgreSQL connection instead (the caller passes how). Unarmed, a point
+costs one comparison.
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ import os
 import signal
 from collections.abc import Callable
 
-VARIABLE = "FIML_KILL_AT"
+_armed = ""  # the FIML_KILL_AT value the entry point passed ("": no fault injected)
+
+
+def arm(value: str) -> None:
+    """Inject the fault `value` names (`POINT[:group|:connection]`; "" disarms): the entry point calls
+    this once with the setting's value, so no kill point reads the environment."""
+    global _armed
+    _armed = value.strip()
 
 
 def point(name: str, terminate_connection: Callable[[], None] | None = None) -> None:
-    wanted = os.environ.get(VARIABLE, "")
+    wanted = _armed
     if not wanted:
         return
     where, _, how = wanted.rpartition(":")

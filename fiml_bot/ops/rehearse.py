@@ -124,13 +124,19 @@ def shown(source: str) -> str:
 
 
 def rehearse(
-    source: str, database_url: str, content: Any, reason: str | None, env: Mapping[str, str]
+    source: str,
+    database_url: str,
+    content: Any,
+    reason: str | None,
+    env: Mapping[str, str],
+    *,
+    pg_bindir: str = "",
 ) -> Rehearsal:
     """Rehearse on a copy of `source` (a snapshot or a URL; `database_url` is the configured one);
     without `content` (`reason` says why) there is no scripted session; `env`: the settings stored
-    provider keys are checked against."""
+    provider keys are checked against; `pg_bindir`: where pg_dump and pg_restore are ("" for PATH)."""
     remove_interrupted_workspaces()
-    with _workspace() as work, _copy(source, database_url, work) as url:
+    with _workspace() as work, _copy(source, database_url, work, pg_bindir) as url:
         point("rehearse:copied")
         result = Rehearsal(shown(source))
         start = migrations_api.current(url)
@@ -216,22 +222,22 @@ def remove_interrupted_workspaces() -> list[Path]:
 
 
 @contextmanager
-def _copy(source: str, configured_url: str, work: Path) -> Iterator[str]:
+def _copy(source: str, configured_url: str, work: Path, pg_bindir: str) -> Iterator[str]:
     """A throwaway database holding a copy of `source` (a snapshot file or a database URL)."""
     path = Path(source)
     if "://" not in source:
         manifest = snapshots.read_manifest(path)
         server_url = configured_url
     else:
-        manifest = snapshots.take(source, folder=work / "snapshots", label="rehearsal")
+        manifest = snapshots.take(source, folder=work / "snapshots", label="rehearsal", pg_bindir=pg_bindir)
         server_url = source
     if manifest.kind == "sqlite":
         url = f"sqlite:///{work / 'rehearsal.db'}"
-        restore.restore(url, manifest.path, folder=work / "snapshots")
+        restore.restore(url, manifest.path, folder=work / "snapshots", pg_bindir=pg_bindir)
         yield url
         return
     with _throwaway_postgres(server_url, manifest.pg_schema or "public") as url:
-        restore.restore(url, manifest.path, folder=work / "snapshots")
+        restore.restore(url, manifest.path, folder=work / "snapshots", pg_bindir=pg_bindir)
         yield url
 
 

@@ -75,7 +75,10 @@ def restore(
     quarantine: Path | None = None,
     content: Path | None = None,
     from_other_database: bool = False,
+    pg_bindir: str = "",
 ) -> RestoreReport:
+    """Restore `snapshot_path` into the database at `url` (see the module notes); `pg_bindir`: where
+    pg_dump and pg_restore are (the FIML_PG_BINDIR setting; "" for PATH)."""
     recovery.recover(url)  # an earlier, interrupted restore's scratch first
     manifest = snapshots.read_manifest(snapshot_path)
     snapshots.verify(manifest)
@@ -105,6 +108,7 @@ def restore(
         content=content,
         quarantine=quarantine,
         restore_id=uuid.uuid4().hex[:12],
+        pg_bindir=pg_bindir,
     )
     report = RestoreReport(manifest, None)
     if kind == "sqlite":
@@ -127,6 +131,7 @@ class Plan:
     content: Path | None
     quarantine: Path | None
     restore_id: str
+    pg_bindir: str = ""  # where pg_dump and pg_restore are ("" for PATH)
 
     def upgrade_target(self) -> str | None:
         """The revision the staged copy must reach (the live one's), when the snapshot is older."""

@@ -69,7 +69,7 @@ def _prepare(connection: Connection, plan: Plan) -> tuple[str, int, str | None]:
     if schema is None:
         raise OpsError(f"the database URL {describe(plan.url)} names no existing schema in its search_path")
     version = snapshots.server_version(connection)
-    pgtools.check_client("pg_restore", version)
+    pgtools.check_client("pg_restore", version, plan.pg_bindir)
     comment = pg_admin.schema_comment(connection, schema)
     connection.commit()
     return str(schema), version, comment
@@ -112,7 +112,7 @@ def _stage(
         if dumped != "public":
             with temp_engine.begin() as temp:
                 pg_admin.create_schema(temp, dumped)
-        pgtools.restore(temp_url, plan.manifest.path, version, workdir)
+        pgtools.restore(temp_url, plan.manifest.path, version, workdir, bindir=plan.pg_bindir)
         point("pg:restored-aside")
         with temp_engine.connect() as temp:
             check_file(temp, plan.manifest)
@@ -120,7 +120,11 @@ def _stage(
         point("pg:checked")
         if plan.before is not None:
             report.safety = snapshots.take(
-                plan.url, folder=plan.folder, label="pre-restore", content=plan.content
+                plan.url,
+                folder=plan.folder,
+                label="pre-restore",
+                content=plan.content,
+                pg_bindir=plan.pg_bindir,
             )
             point("pg:safety")
         target = plan.upgrade_target()
@@ -131,11 +135,11 @@ def _stage(
         with temp_engine.begin() as temp:
             pg_admin.rename_schema(temp, dumped, staging)
         dump = workdir / "staged.dump"
-        pgtools.dump(temp_url, staging, dump, version)
+        pgtools.dump(temp_url, staging, dump, version, bindir=plan.pg_bindir)
         point("pg:dumped")
     finally:
         temp_engine.dispose()
-    pgtools.restore(parsed, dump, version, workdir)
+    pgtools.restore(parsed, dump, version, workdir, bindir=plan.pg_bindir)
     live_target = plan.live_upgrade_target()
     if live_target is not None:
         migrations_api.upgrade(plan.url, live_target)

@@ -196,14 +196,17 @@ def _stamp(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def take(url: str, *, folder: Path, label: str = "manual", content: Path | None = None) -> Manifest:
-    """Snapshot the database at `url` into `folder`; returns the manifest (already written)."""
+def take(
+    url: str, *, folder: Path, label: str = "manual", content: Path | None = None, pg_bindir: str = ""
+) -> Manifest:
+    """Snapshot the database at `url` into `folder`; returns the manifest (already written).
+    `pg_bindir`: where pg_dump is (the FIML_PG_BINDIR setting; "" for PATH)."""
     private_folder(folder)
     parsed = parse_url(url)
     now = dt.datetime.now(dt.UTC)
     if parsed.get_backend_name() == "sqlite":
         return _take_sqlite(url, folder, label, content, now)
-    return _take_postgres(url, folder, label, content, now)
+    return _take_postgres(url, folder, label, content, now, pg_bindir)
 
 
 def _finish(temp: Path, folder: Path, stem: str, suffix: str, **fields: object) -> Manifest:
@@ -272,7 +275,9 @@ def server_version(connection: Connection) -> int:
     return pg_admin.server_version(connection)
 
 
-def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now: dt.datetime) -> Manifest:
+def _take_postgres(
+    url: str, folder: Path, label: str, content: Path | None, now: dt.datetime, pg_bindir: str
+) -> Manifest:
     from . import pgtools
 
     parsed = parse_url(url)
@@ -290,7 +295,7 @@ def _take_postgres(url: str, folder: Path, label: str, content: Path | None, now
             rows, xp = counts(connection)
             database_id = identities.identity_of(connection)
             with _temp_private(folder, ".dump") as temp:
-                pgtools.dump(parsed, schema, temp, version, snapshot=exported)
+                pgtools.dump(parsed, schema, temp, version, snapshot=exported, bindir=pg_bindir)
                 point("snapshot:copied")
                 stem = f"fiml-{_stamp(now)}-{revision or 'empty'}-{label}"
                 manifest = _finish(

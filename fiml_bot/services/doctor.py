@@ -43,7 +43,7 @@ def doctor(settings: BotSettings, *, against: Path | None = None, textfile: Path
         report = run_doctor(settings)
         if against is not None:
             report.checks.append(doctor_against.CHECK)
-            report.problems.extend(doctor_against.check(settings.database_url, against))
+            report.problems.extend(doctor_against.check(settings.database_url, against, settings.pg_bindir))
     except StorageUnavailable as error:
         raise doctoring.CannotRun(str(error)) from None
     if textfile is not None:

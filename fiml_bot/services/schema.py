@@ -121,5 +121,10 @@ def rehearse(settings: BotSettings, source: str | None) -> Rehearsal:
     """`db rehearse`: the migration up and down on a throwaway copy of `source` (default: the database)."""
     opened = optional_content(settings)
     return rehearsing.rehearse(
-        source or settings.database_url, settings.database_url, opened.content, opened.reason, settings.env
+        source or settings.database_url,
+        settings.database_url,
+        opened.content,
+        opened.reason,
+        settings.env,
+        pg_bindir=settings.pg_bindir,
     )

@@ -24,6 +24,7 @@ def take_snapshot(settings: BotSettings, folder: Path | None, label: str) -> Man
             folder=snapshots.snapshot_folder(settings.env, out=folder),
             label=label,
             content=settings.content,
+            pg_bindir=settings.pg_bindir,
         )
     except OpsError as error:
         if label.startswith("pre-") and label != "pre-restore":
@@ -77,6 +78,7 @@ def restore(
         quarantine=quarantine,
         content=settings.content,
         from_other_database=from_other_database,
+        pg_bindir=settings.pg_bindir,
     )
     warning = send_alert(
         settings.env,

@@ -29,11 +29,11 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from fiml_bot.tutor.ports import ConcurrentUpdate, StorageUnavailable, StorageUnreachable
+from fiml_cms.settings import DATABASE_URL
 
 from .errors import DatabaseUrlError
 
 DEFAULT_URL = "sqlite:///var/fiml.db"  # relative to the working directory
-URL_VARIABLE = "FIML_DATABASE_URL"
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a SQLite writer waits for the lock
 DEFAULT_CONNECT_TIMEOUT = 5  # seconds to reach a PostgreSQL server
 LOCK_POLL = 0.0005  # seconds between two tries at SQLite's write lock (see the module docstring)
@@ -47,7 +47,7 @@ _MISSING_TABLE_SQLSTATE = "42P01"
 
 def database_url(env: Mapping[str, str]) -> str:
     """The URL from `FIML_DATABASE_URL`, or the SQLite default when it is unset or blank."""
-    return env.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+    return DATABASE_URL.read(env) or DEFAULT_URL
 
 
 URL_FIELD = "the database URL (--database or FIML_DATABASE_URL)"

@@ -9,25 +9,19 @@ import io
 from pathlib import Path
 
 import pytest
-from telegram import Update
 
 from fiml_bot.adapters.alphavantage import AlphaVantage
 from fiml_bot.adapters.finnhub import Finnhub
-from fiml_bot.adapters.telegram import build_application
-from fiml_bot.content import LessonContent
 from fiml_bot.marketdata.charts import HEIGHT, WIDTH, render_png
 from fiml_bot.marketdata.model import BadKey, NoData, RateLimited, Unavailable
 from fiml_bot.marketdata.present import NOT_ADVICE, UNAVAILABLE
 from fiml_bot.marketdata.service import MarketData, Shown
 from fiml_bot.ops.metrics import BotMetrics
-from fiml_bot.storage import MemoryStorage
-from fiml_bot.tutor.engine import Tutor
 from fiml_bot.tutor.messages import LiveData
-from fiml_cms.config import load_settings
-from testing.fakebotapi import NO_LIMITS, FakeBotApi
 from testing.fakeprovider import FakeProvider
 from testing.fakeprovider.server import price_of
 from testing.marketdata import add_live_section
+from testing.telegram_harness import CHAT, Harness
 
 PROVIDERS = {"alphavantage": AlphaVantage, "finnhub": Finnhub}
 NOW = dt.datetime(2026, 12, 4, 14, 32, tzinfo=dt.UTC)
@@ -227,44 +221,11 @@ def test_the_chart_picture_has_its_size() -> None:
 
 # ------------------------------------------------------------------ end to end through PTB
 
-CHAT = 5151
 
-
-class Bot:
-    def __init__(self, root: Path, market: MarketData | None) -> None:
-        self.fake = FakeBotApi(rate_limits=NO_LIMITS)
-        content = LessonContent.open(root, load_settings(root), preview=True)
-        self.tutor = Tutor(content, MemoryStorage())
-        self.app = build_application(
-            self.tutor,
-            self.fake.default_token,
-            builder=self.fake.application_builder(),
-            rate_limit=False,
-            market=market,
-        )
-
-    async def __aenter__(self) -> Bot:
-        await self.app.initialize()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.app.shutdown()
-
-    async def deliver(self, update: dict) -> None:
-        await self.app.process_update(Update.de_json(update, self.app.bot))
-
-    async def say(self, text: str) -> None:
-        await self.deliver(self.fake.user_message(CHAT, text, enqueue=False))
-
-    async def tap(self, label: str) -> None:
-        message = [m for m in self.fake.messages(CHAT) if m.from_bot and m.buttons][-1]
-        data = next(d for t, d in message.buttons if label in t)
-        await self.deliver(self.fake.callback(CHAT, message.message_id, data, enqueue=False))
-
-    async def open_market_lesson(self) -> None:
-        await self.say("/start")
-        await self.tap("Lessons")
-        await self.tap("What Is a Market?")
+async def open_market_lesson(bot: Harness) -> None:
+    await bot.say("/start")
+    await bot.tap("Lessons")
+    await bot.tap("What Is a Market?")
 
 
 def test_live_quote_and_chart_through_telegram(content_repo: Path, fake: FakeProvider) -> None:
@@ -276,8 +237,8 @@ def test_live_quote_and_chart_through_telegram(content_repo: Path, fake: FakePro
     market.renderer = renderer
 
     async def scenario() -> None:
-        async with Bot(content_repo, market) as bot:
-            await bot.open_market_lesson()
+        async with Harness(content_repo, preview=True, market=market) as bot:
+            await open_market_lesson(bot)
             for _ in range(3):
                 await bot.tap("Next")
             quote = bot.fake.sent(CHAT)[-1]
@@ -315,8 +276,8 @@ def test_provider_down_sends_the_fallback_with_its_as_of_line(content_repo: Path
     market = service(fake, "finnhub")
 
     async def scenario() -> None:
-        async with Bot(content_repo, market) as bot:
-            await bot.open_market_lesson()
+        async with Harness(content_repo, preview=True, market=market) as bot:
+            await open_market_lesson(bot)
             for _ in range(4):
                 await bot.tap("Next")
             texts = [m.text for m in bot.fake.sent(CHAT)[-2:]]
@@ -335,8 +296,8 @@ def test_without_a_provider_the_sections_are_as_before(content_repo: Path) -> No
     add_live_section(content_repo)
 
     async def scenario() -> None:
-        async with Bot(content_repo, None) as bot:
-            await bot.open_market_lesson()
+        async with Harness(content_repo, preview=True) as bot:
+            await open_market_lesson(bot)
             for _ in range(3):
                 await bot.tap("Next")
             text = bot.fake.sent(CHAT)[-1].text
@@ -425,8 +386,8 @@ def test_a_caption_over_telegrams_limit_goes_on_below_the_picture(
     market.renderer = render_png
 
     async def scenario() -> None:
-        async with Bot(content_repo, market) as bot:
-            await bot.open_market_lesson()
+        async with Harness(content_repo, preview=True, market=market) as bot:
+            await open_market_lesson(bot)
             for _ in range(3):
                 await bot.tap("Next")
             photo, rest = bot.fake.sent(CHAT)[-2:]

@@ -3,6 +3,7 @@ start-up; the README's table generated from it; environment problems exit 2, nev
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -89,31 +90,147 @@ def test_every_variable_the_code_names_is_defined_once() -> None:
     assert named - set(names) == set(), "variables read in the code but not defined in fiml_bot/settings.py"
 
 
-#: The modules that may read the process environment, and why. Everything else receives settings.
-ENVIRONMENT_READERS = {
-    "fiml_bot/cli/options.py": "entry points: `environment()` reads and checks every FIML_* variable",
+#: The entry points: the only modules that read a setting from the process environment.
+ENTRY_POINTS = {
+    "fiml_bot/cli/options.py": "`environment()` reads and checks every FIML_* variable; FIML_DEBUG for the handler",
     "fiml_bot/storage/migrations/env.py": "Alembic's own entry point (`alembic upgrade` without fiml-bot)",
-    "fiml_cms/cli.py": "entry point: `fiml-cms reports` (FIML_DATABASE_URL) and NO_COLOR",
-    "fiml_cms/error_handler.py": "FIML_DEBUG, read when the entry points' handler reports a bug",
-    "fiml_cms/report.py": "GITHUB_ACTIONS picks the output format (not a FIML_* setting)",
-    "fiml_cms/gitrepo.py": "passes the environment on to git (GIT_SSH_COMMAND)",
-    "fiml_bot/ops/pgtools.py": "passes the environment on to pg_dump; FIML_PG_BINDIR (not yet threaded)",
-    "fiml_bot/ops/killpoints.py": "FIML_KILL_AT, the crash tests' kill switch, read at each kill point",
+    "fiml_cms/cli.py": "FIML_DATABASE_URL (`reports`), FIML_DEBUG, NO_COLOR and GITHUB_ACTIONS",
+}
+#: Modules that read the process environment only to hand all of it on to a child process.
+PASS_THROUGH = {
+    "fiml_cms/gitrepo.py": "git runs with this process's environment (GIT_SSH_COMMAND defaulted)",
+    "fiml_bot/ops/pgtools.py": "pg_dump and pg_restore run with this process's environment plus libpq's",
+}
+ENVIRONMENT_READERS = {**ENTRY_POINTS, **PASS_THROUGH}
+
+
+def _environment_reads(tree: ast.Module) -> list[ast.AST]:
+    """Every use of `os.environ`/`environ` and every `getenv(...)` call in the module."""
+    found: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if _is_environ(node):
+            found.append(node)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name == "getenv":
+                found.append(node)
+    return found
+
+
+#: Library modules that still look a FIML_* name up in the checked settings passed down to them (not
+#: the process environment), each with why. The list may only shrink: the test fails on a new one.
+STILL_LOOKED_UP = {
+    "fiml_bot/adapters/send_budget.py": "FIML_SEND_BUDGET and FIML_REDIS_URL, with its own BudgetConfigError",
+    "fiml_bot/keys/crypto.py": "FIML_KEY_ENCRYPTION_KEYS, parsed into Fernet keys (ConfigError)",
+    "fiml_bot/marketdata/wiring.py": "FIML_REDIS_URL, whether the quote cache is shared",
+    "fiml_bot/ops/alerts.py": "FIML_ALERT_WEBHOOK_URL: AlertConfigError for a bad URL in any mapping",
+    "fiml_bot/services/doctor.py": "FIML_ALERT_WEBHOOK_URL set or not, for the doctor's alert",
 }
 
 
+def _is_environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def _fiml_names_read(tree: ast.Module, in_environ: bool = True) -> set[str]:
+    """FIML_* names the module looks up in the process environment (`in_environ`) or in any mapping:
+    `m.get(NAME)`, `m[NAME]`, `NAME in m`, `getenv(NAME)`, NAME a literal or a module constant."""
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def name_of(key: ast.AST) -> str:
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return key.value
+        return constants.get(key.id, "") if isinstance(key, ast.Name) else ""
+
+    def wanted(mapping: ast.AST) -> bool:
+        return _is_environ(mapping) or not in_environ
+
+    keys: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and wanted(node.value):
+            keys.append(node.slice)
+        elif isinstance(node, ast.Compare) and any(wanted(c) for c in node.comparators):
+            keys.append(node.left)
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and (
+                    (func.attr in ("get", "pop", "setdefault") and wanted(func.value))
+                    or func.attr == "getenv"
+                )
+            ) or (isinstance(func, ast.Name) and func.id == "getenv"):
+                keys.append(node.args[0])
+    return {name for name in map(name_of, keys) if name.startswith("FIML_")}
+
+
+def _sources() -> dict[str, ast.Module]:
+    return {
+        source.relative_to(PROJECT).as_posix(): ast.parse(source.read_text(encoding="utf-8"))
+        for package in ("fiml_bot", "fiml_cms")
+        for source in (PROJECT / package).rglob("*.py")
+    }
+
+
 def test_only_entry_points_read_the_environment() -> None:
-    readers = set()
-    for package in ("fiml_bot", "fiml_cms"):
-        for source in (PROJECT / package).rglob("*.py"):
-            code = "\n".join(
-                line
-                for line in source.read_text(encoding="utf-8").splitlines()
-                if not line.lstrip().startswith(("#", '"'))
-            )
-            if re.search(r"\bos\.environ\b|\bgetenv\(", code.replace("`os.environ`", "")):
-                readers.add(source.relative_to(PROJECT).as_posix())
+    """Only entry points read `os.environ` (and pass values down); a module that runs a child process
+    may also hand the whole environment on to it, and nothing else."""
+    readers = {path for path, tree in _sources().items() if _environment_reads(tree)}
     assert readers <= set(ENVIRONMENT_READERS), sorted(readers - set(ENVIRONMENT_READERS))
+
+
+def test_no_fiml_setting_is_read_from_the_environment_outside_entry_points() -> None:
+    """A FIML_* variable is a setting (fiml_bot/settings.py) the entry point reads and passes down."""
+    outside = {
+        path: sorted(names)
+        for path, tree in _sources().items()
+        if path not in ENTRY_POINTS and (names := _fiml_names_read(tree))
+    }
+    assert outside == {}, outside
+
+
+def test_library_modules_take_values_from_the_settings_not_names() -> None:
+    """Outside entry points a FIML_* value comes from its definition (`SETTING.read(env)`, `settings.value`),
+    not from a lookup by name; the modules that still do one are listed, and the list only shrinks."""
+    found = {
+        path
+        for path, tree in _sources().items()
+        if path not in ENTRY_POINTS and _fiml_names_read(tree, in_environ=False)
+    }
+    assert found == set(STILL_LOOKED_UP), (
+        f"new lookups: {sorted(found - set(STILL_LOOKED_UP))}; "
+        f"no longer looking up (remove from STILL_LOOKED_UP): {sorted(set(STILL_LOOKED_UP) - found)}"
+    )
+
+
+def test_the_guard_sees_each_way_of_reading_a_variable() -> None:
+    reads = [
+        'import os\nos.environ.get("FIML_X", "")',
+        'import os\nos.environ["FIML_X"]',
+        'import os\nVARIABLE = "FIML_X"\nos.environ.get(VARIABLE)',
+        'import os\n"FIML_X" in os.environ',
+        'import os\nos.getenv("FIML_X")',
+        'from os import environ\nenviron.get("FIML_X")',
+    ]
+    for code in reads:
+        tree = ast.parse(code)
+        assert _fiml_names_read(tree) == {"FIML_X"} and _environment_reads(tree), code
+    assert _fiml_names_read(ast.parse('import os\nenv = dict(os.environ)\nenv.get("HOME")')) == set()
+    passed_down = ast.parse('def f(env):\n    return env.get("FIML_X", "")')
+    assert _fiml_names_read(passed_down) == set() and _fiml_names_read(passed_down, in_environ=False) == {
+        "FIML_X"
+    }
 
 
 def test_one_error_lists_every_bad_variable_with_what_to_give() -> None:

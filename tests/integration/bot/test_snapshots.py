@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from fiml_bot.cli import app
 from fiml_bot.ops import pgtools, restore, snapshots
 from fiml_bot.ops.errors import OpsError
 from fiml_bot.storage import migrations_api
@@ -180,10 +182,10 @@ def test_prune_keeps_the_newest(sqlite_url: str, tmp_path: Path) -> None:
     assert not made[0].path.exists() and not made[0].manifest_path.exists()
 
 
-def test_a_missing_or_old_postgres_client_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FIML_PG_BINDIR", str(tmp_path))
+def test_a_missing_or_old_postgres_client_is_named(tmp_path: Path) -> None:
+    bindir = str(tmp_path)
     with pytest.raises(OpsError, match=r"pg_dump was not found: install Debian's postgresql-client"):
-        pgtools.check_client("pg_dump", 150004)
+        pgtools.check_client("pg_dump", 150004, bindir)
     fake = tmp_path / "pg_dump"
     fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.9'\n")
     fake.chmod(0o755)
@@ -191,8 +193,31 @@ def test_a_missing_or_old_postgres_client_is_named(tmp_path: Path, monkeypatch: 
         OpsError,
         match=r"pg_dump is version 13, older than the PostgreSQL server \(15\): install postgresql-client-15",
     ):
-        pgtools.check_client("pg_dump", 150004)
-    pgtools.check_client("pg_dump", 130002)  # same major: fine
+        pgtools.check_client("pg_dump", 150004, bindir)
+    pgtools.check_client("pg_dump", 130002, bindir)  # same major: fine
+
+
+def test_the_bin_folder_setting_reaches_pg_dump(postgres_url: str, tmp_path: Path) -> None:
+    """FIML_PG_BINDIR is read by the entry point and passed down: a folder without pg_dump is named."""
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    migrations_api.upgrade(postgres_url)
+    result = CliRunner().invoke(
+        app,
+        [
+            "db",
+            "snapshot",
+            "--database",
+            postgres_url,
+            "--content",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "s"),
+        ],
+        env={"FIML_PG_BINDIR": str(empty)},
+    )
+    assert result.exit_code == 2, result.output
+    assert "pg_dump was not found" in result.output and "FIML_PG_BINDIR" in result.output
 
 
 # the property: around a snapshot, any actions; after restore nobody has less XP or fewer completions

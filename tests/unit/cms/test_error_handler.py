@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -11,10 +13,11 @@ from fiml_cms import error_handler
 from fiml_cms.error_handler import error_handler as handler
 from fiml_cms.error_handler import handle_errors
 from fiml_cms.errors import ConfigError, ContentError, FimlError, MissingInput, Refused, UsageError
+from fiml_cms.settings import DEBUG
 
 
-def exit_of(exc: BaseException, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as stopped, handler("prog"):
+def exit_of(exc: BaseException, capsys: pytest.CaptureFixture[str], debug: bool = False) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as stopped, handler("prog", lambda: debug):
         raise exc
     return int(stopped.value.code), capsys.readouterr().err  # type: ignore[arg-type]
 
@@ -80,10 +83,7 @@ def test_ctrl_c_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_of(KeyboardInterrupt(), capsys) == (130, "prog: interrupted\n")
 
 
-def test_a_bug_exits_3_with_where_to_report_and_no_traceback(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("FIML_DEBUG", raising=False)
+def test_a_bug_exits_3_with_where_to_report_and_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = exit_of(RuntimeError("boom"), capsys)
     lines = err.splitlines()
     assert code == 3
@@ -93,20 +93,34 @@ def test_a_bug_exits_3_with_where_to_report_and_no_traceback(
     assert "Traceback" not in err and len(lines) == 2
 
 
-def test_fiml_debug_shows_the_traceback(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FIML_DEBUG", "1")
-    code, err = exit_of(KeyError("k"), capsys)
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = exit_of(KeyError("k"), capsys, debug=True)
     assert code == 3
     assert err.startswith("Traceback (most recent call last):")
     assert "prog: error: unexpected KeyError: 'k'" in err and "please report it" in err
 
 
-@pytest.mark.parametrize("value", ["", "0"])
+@pytest.mark.parametrize("value", ["", "0", " 0 "])
 def test_fiml_debug_off_values(value: str) -> None:
-    assert not error_handler.debugging({"FIML_DEBUG": value})
-    assert error_handler.debugging({"FIML_DEBUG": "yes"})
+    assert not DEBUG.read({"FIML_DEBUG": value}) and not DEBUG.read({})
+    assert DEBUG.read({"FIML_DEBUG": "yes"})
+
+
+@pytest.mark.parametrize("module", ["fiml_cms.cli", "fiml_bot.cli.options"])
+def test_the_entry_points_pass_fiml_debug_to_the_handler(
+    module: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each CLI reads FIML_DEBUG itself (the handler never reads the environment)."""
+
+    @importlib.import_module(module).user_errors
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    for value, shown in (("1", True), ("0", False)):
+        monkeypatch.setenv("FIML_DEBUG", value)
+        with pytest.raises(SystemExit):
+            boom()
+        assert ("Traceback" in capsys.readouterr().err) is shown, value
 
 
 def test_click_control_flow_passes_through() -> None:

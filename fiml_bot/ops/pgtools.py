@@ -9,6 +9,7 @@ settings the entry point read: this module reads the environment only to hand it
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -35,9 +36,14 @@ def tool(name: str, bindir: str = "") -> str:
 
 
 def client_major(name: str, bindir: str = "") -> int:
-    output = subprocess.run(
-        [tool(name, bindir), "--version"], capture_output=True, text=True, check=False
-    ).stdout
+    return _major_version(tool(name, bindir), name)
+
+
+@functools.cache
+def _major_version(path: str, name: str) -> int:
+    """`<path> --version`, asked once per process: a restore checks its clients before every dump and
+    restore it runs, and the program at a path does not change version while we run."""
+    output = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
     match = re.search(r"(\d+)(?:\.\d+)?", output)
     if match is None:
         raise OpsError(f"cannot tell the version of {name} from {output.strip()!r}: {INSTALL_HINT}")

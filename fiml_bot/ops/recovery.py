@@ -30,6 +30,7 @@ from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_p
 from fiml_bot.storage.errors import DatabaseUrlError
 
 MARKER_KEY = "fiml_restore"
+SNAPSHOTS_KEY = "snapshots"  # the folder the restore takes its safety snapshot in
 EVENT_PREFIX = "restore:"
 
 
@@ -95,6 +96,7 @@ def _recover_sqlite(url: str, database: Path) -> list[str]:
         removed = [path.name for path in staged_files(database, restore_id)] if restore_id else []
         for path in staged_files(database, restore_id) if restore_id else []:
             path.unlink(missing_ok=True)
+        removed += interrupted_safety_snapshot(entry)
         done = bool(restore_id) and _recorded(url, restore_id)
         journal.unlink(missing_ok=True)
     finally:
@@ -105,7 +107,9 @@ def _recover_sqlite(url: str, database: Path) -> list[str]:
 # PostgreSQL: marked schemas
 
 
-def marker(restore_id: str, schema: str, database: str, tempdb: str, workdir: str, lock: int) -> str:
+def marker(
+    restore_id: str, schema: str, database: str, tempdb: str, workdir: str, lock: int, snapshots: str
+) -> str:
     return json.dumps(
         {
             MARKER_KEY: restore_id,
@@ -114,6 +118,7 @@ def marker(restore_id: str, schema: str, database: str, tempdb: str, workdir: st
             "tempdb": tempdb,
             "workdir": workdir,
             "lock": lock,
+            SNAPSHOTS_KEY: snapshots,
         },
         sort_keys=True,
     )
@@ -146,9 +151,22 @@ def drop_scratch(connection: Connection, name: str, data: dict[str, Any]) -> lis
     if workdir.name.startswith("fiml-restore-") and workdir.is_dir():
         shutil.rmtree(workdir, ignore_errors=True)
         removed.append(str(workdir))
+    removed += interrupted_safety_snapshot(data)
     pg_admin.drop_schema(connection, name)
     removed.append(f"schema {name}")
     return removed
+
+
+def interrupted_safety_snapshot(entry: dict[str, Any]) -> list[str]:
+    """The temp files of the safety snapshot a killed restore was taking (in the snapshot folder its
+    journal or marker names), removed: they hold personal data. Only files whose process died go
+    (`snapshots.remove_interrupted` tells them by their lock)."""
+    from .snapshots import remove_interrupted
+
+    folder = entry.get(SNAPSHOTS_KEY)
+    if not isinstance(folder, str) or not folder:
+        return []
+    return [str(path) for path in remove_interrupted(Path(folder))]
 
 
 def _recover_postgres(url: str) -> list[str]:

@@ -44,7 +44,9 @@ def run(plan: Plan, report: RestoreReport) -> None:
             oid = pg_admin.database_oid(connection)
             tempdb = f"fiml_restore_{oid}_{rid}"
             workdir = Path(tempfile.gettempdir()) / f"fiml-restore-{oid}-{rid}"  # created once marked
-            mark = recovery.marker(rid, schema, str(parsed.database), tempdb, str(workdir), lock)
+            mark = recovery.marker(
+                rid, schema, str(parsed.database), tempdb, str(workdir), lock, str(plan.folder)
+            )
             pg_admin.advisory_lock(connection, lock)
             pg_admin.create_schema(connection, staging)
             pg_admin.comment_on_schema(connection, staging, mark)

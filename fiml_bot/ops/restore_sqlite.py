@@ -36,6 +36,7 @@ def run(plan: Plan, report: RestoreReport) -> None:
         "id": plan.restore_id,
         "snapshot": str(plan.manifest.path),
         "staged": staged.name,
+        recovery.SNAPSHOTS_KEY: str(plan.folder),  # where the safety snapshot is taken
         "started_at": dt.datetime.now(dt.UTC).isoformat(),
     }
     point("sqlite:start")

@@ -45,10 +45,15 @@ POSTGRES_POINTS = [
     "pg:committed",
     "pg:cleaned",
 ]
+# Inside the restore's safety snapshot, its temp file (personal data) written, not yet renamed.
+IN_SAFETY_SNAPSHOT = "snapshot:copied"
 # (point, how): a plain kill -9 at every point, and the other two ways where they differ
-SQLITE_KILLS = [(p, "") for p in SQLITE_POINTS] + [("sqlite:merged", "group"), ("sqlite:switched", "group")]
+SQLITE_KILLS = [(p, "") for p in [*SQLITE_POINTS, IN_SAFETY_SNAPSHOT]] + [
+    ("sqlite:merged", "group"),
+    ("sqlite:switched", "group"),
+]
 POSTGRES_KILLS = (
-    [(p, "") for p in POSTGRES_POINTS]
+    [(p, "") for p in [*POSTGRES_POINTS, IN_SAFETY_SNAPSHOT]]
     + [(p, "group") for p in ("pg:restored-aside", "pg:merged", "pg:switched")]
     + [(p, "connection") for p in ("pg:marked", "pg:locked", "pg:merged", "pg:switched")]
 )
@@ -76,7 +81,8 @@ def scratch(url: str, tmp_path: Path, folders_before: set[str]) -> list[str]:
     database = sqlite_path(url)
     if database is not None:  # a SQLite restore makes no temp folder
         return sqlite_scratch(database, tmp_path / "snaps")
-    return postgres_scratch(url, folders_before)
+    safety_temps = [p.name for p in (tmp_path / "snaps").glob(".snapshot.*")]
+    return sorted(postgres_scratch(url, folders_before) + safety_temps)
 
 
 def kill_and_check(

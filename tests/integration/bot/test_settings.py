@@ -123,9 +123,7 @@ def _environment_reads(tree: ast.Module) -> list[ast.AST]:
 STILL_LOOKED_UP = {
     "fiml_bot/adapters/send_budget.py": "FIML_SEND_BUDGET and FIML_REDIS_URL, with its own BudgetConfigError",
     "fiml_bot/keys/crypto.py": "FIML_KEY_ENCRYPTION_KEYS, parsed into Fernet keys (ConfigError)",
-    "fiml_bot/marketdata/wiring.py": "FIML_REDIS_URL, whether the quote cache is shared",
     "fiml_bot/ops/alerts.py": "FIML_ALERT_WEBHOOK_URL: AlertConfigError for a bad URL in any mapping",
-    "fiml_bot/services/doctor.py": "FIML_ALERT_WEBHOOK_URL set or not, for the doctor's alert",
 }
 
 

@@ -156,7 +156,7 @@ TELEGRAM_RATE = Setting(
 )
 BROADCAST_SHARE = Setting(
     "FIML_BROADCAST_SHARE",
-    number("a share of the cap above 0 and at most 1, e.g. 0.9", low=0, high=1, above=True),
+    number("a share of the cap, e.g. 0.9 (the broadcast share must be in (0, 1])", low=0, high=1, above=True),
     0.9,
     "The most of the cap a broadcast (`notify`) paces itself to.",
     shown_default="0.9",

@@ -58,9 +58,14 @@ class Setting(Generic[T]):
     shown_extra: str = ""  # how the README shows a conditional extra ("`[postgres]` for PostgreSQL")
     option: str = ""  # the command-line option that overrides it (Typer reads the variable: envvar=)
 
+    def raw(self, env: Mapping[str, str]) -> str:
+        """The text in `env`, stripped ("" when unset): whether it is set, or a value a caller checks
+        without echoing it (a URL may hold a token)."""
+        return env.get(self.name, "").strip()
+
     def read(self, env: Mapping[str, str]) -> T:
         """The value in `env` (the default when unset or blank); SettingsError naming the variable."""
-        raw = env.get(self.name, "").strip()
+        raw = self.raw(env)
         if not raw:
             return self.default
         try:
@@ -114,7 +119,7 @@ class Settings(Mapping[str, str]):
                 problems.append(str(exc))
                 continue
             values[setting.name] = value
-            extra = setting.missing_extra(value, bool(env.get(setting.name, "").strip()))
+            extra = setting.missing_extra(value, bool(setting.raw(env)))
             if extra is not None:
                 problems.append(
                     f"{setting.name} is set but the {extra.module} library is not installed: {extra.hint()}"
@@ -134,7 +139,7 @@ class Settings(Mapping[str, str]):
         return setting.read(self._raw)
 
     def is_set(self, setting: Setting[Any]) -> bool:
-        return bool(self._raw.get(setting.name, "").strip())
+        return bool(setting.raw(self._raw))
 
     def __getitem__(self, name: str) -> str:
         return self._raw[name]

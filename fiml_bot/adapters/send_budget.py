@@ -39,9 +39,14 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from fiml_cms.errors import FimlError
+from fiml_cms.settings import Setting, SettingsError
+
+from ..settings import BROADCAST_SHARE, REDIS_URL, SEND_BUDGET, TELEGRAM_RATE
+
+T = TypeVar("T")
 
 US = 1_000_000  # microseconds a second: the rule's unit of time
 WINDOW = US  # Telegram counts a token's sends per second
@@ -341,47 +346,32 @@ class MemoryBudget:
 
 # ---------------------------------------------------------------------------------------------- wiring
 
-REDIS_URL_VARIABLE = "FIML_REDIS_URL"
-STORE_VARIABLE = "FIML_SEND_BUDGET"  # memory | redis | database; default: redis if configured, else
-# the database when it is PostgreSQL, else memory
-STORES = ("memory", "redis", "database")
+
+def _checked(setting: Setting[T], env: Mapping[str, str]) -> T:
+    """The setting's value through its definition; its error as a BudgetConfigError (exit 2), the
+    budget's one error for a mapping nobody checked yet."""
+    try:
+        return setting.read(env)
+    except SettingsError as exc:
+        raise BudgetConfigError(str(exc)) from None
 
 
 def settings_from_env(env: Mapping[str, str]) -> BudgetSettings:
     """`FIML_TELEGRAM_RATE` (the cap: messages in any second per token, default 28) and
     `FIML_BROADCAST_SHARE` (of the cap, default 0.9)."""
-    values: dict[str, float] = {}
-    for variable, name in (("FIML_TELEGRAM_RATE", "cap"), ("FIML_BROADCAST_SHARE", "broadcast_share")):
-        raw = env.get(variable, "").strip()
-        if not raw:
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            raise BudgetConfigError(f"{variable}={raw!r}: give a number") from None
-        if not math.isfinite(value):
-            raise BudgetConfigError(f"{variable}={raw!r}: give a finite number")
-        if name == "cap" and value != int(value):
-            raise BudgetConfigError(f"{variable}={raw!r}: give a whole number of messages a second")
-        values[name] = value
-    return BudgetSettings(
-        cap=int(values.get("cap", BudgetSettings.cap)),
-        broadcast_share=values.get("broadcast_share", BudgetSettings.broadcast_share),
-    )
+    return BudgetSettings(cap=_checked(TELEGRAM_RATE, env), broadcast_share=_checked(BROADCAST_SHARE, env))
 
 
 def store_for(env: Mapping[str, str], database_url: str) -> str:
     """Which store holds the budget: FIML_SEND_BUDGET, else Redis when configured, else PostgreSQL, else memory."""
-    chosen = env.get(STORE_VARIABLE, "").strip().lower()
+    chosen, redis_url = _checked(SEND_BUDGET, env), _checked(REDIS_URL, env)
+    if chosen == "redis" and not redis_url:
+        raise BudgetConfigError(
+            f"{SEND_BUDGET.name}=redis needs {REDIS_URL.name} (e.g. redis://127.0.0.1:6379/0)"
+        )
     if chosen:
-        if chosen not in STORES:
-            raise BudgetConfigError(f"{STORE_VARIABLE}={chosen!r}: choose one of {', '.join(STORES)}")
-        if chosen == "redis" and not env.get(REDIS_URL_VARIABLE, "").strip():
-            raise BudgetConfigError(
-                f"{STORE_VARIABLE}=redis needs {REDIS_URL_VARIABLE} (e.g. redis://127.0.0.1:6379/0)"
-            )
         return chosen
-    if env.get(REDIS_URL_VARIABLE, "").strip():
+    if redis_url:
         return "redis"
     if database_url.startswith(("postgres", "postgresql")):
         return "database"
@@ -398,7 +388,7 @@ def open_budget(token: str, database_url: str, env: Mapping[str, str]) -> SendBu
     if store == "redis":
         from .redis_budget import RedisBudget
 
-        return RedisBudget(env[REDIS_URL_VARIABLE].strip(), budget_key(token), settings)
+        return RedisBudget(_checked(REDIS_URL, env), budget_key(token), settings)
     if store == "database":
         from .sql_budget import SqlBudget
 

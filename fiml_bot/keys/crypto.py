@@ -1,7 +1,9 @@
 """The encryption of stored provider keys: `cryptography`'s Fernet, with MultiFernet over the
 operator's FIML_KEY_ENCRYPTION_KEYS (comma-separated, newest first) so keys can rotate.
 
-The only module that imports `cryptography`. No error names a key's value, only its position.
+The only module that imports `cryptography`. The keys are checked by their setting's definition
+(fiml_bot/settings.py, without cryptography, so start-up checks them), whose errors name an entry's
+position, never its value.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from collections.abc import Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from fiml_cms.errors import ConfigError
+from ..settings import KEY_ENCRYPTION_KEYS
 
-VARIABLE = "FIML_KEY_ENCRYPTION_KEYS"
-HOW = f"set {VARIABLE} to one or more Fernet keys, comma-separated, newest first (make one with `fiml-bot keys generate`)"
+HOW = f"set {KEY_ENCRYPTION_KEYS.name} to one or more Fernet keys, comma-separated, newest first (make one with `fiml-bot keys generate`)"
 
 
 class Cipher:
@@ -51,21 +52,10 @@ class Cipher:
 
 
 def cipher_from_env(env: Mapping[str, str]) -> Cipher | None:
-    """The cipher of FIML_KEY_ENCRYPTION_KEYS; None when unset; ConfigError (exit 2) for a bad entry."""
-    raw = env.get(VARIABLE, "")
-    entries = [e.strip() for e in raw.replace("\n", ",").split(",") if e.strip()]
-    if not entries:
-        return None
-    keys = []
-    for position, entry in enumerate(entries, 1):
-        try:
-            Fernet(entry.encode())
-        except (ValueError, TypeError):
-            raise ConfigError(
-                f"{VARIABLE}: entry {position} of {len(entries)} is not a Fernet key (32 bytes, url-safe base64); {HOW}"
-            ) from None
-        keys.append(entry.encode())
-    return Cipher(keys)
+    """The cipher of FIML_KEY_ENCRYPTION_KEYS; None when unset. Its definition checks each entry
+    (SettingsError, exit 2, naming the entry's position, never its value)."""
+    keys = KEY_ENCRYPTION_KEYS.read(env)
+    return Cipher([key.encode() for key in keys]) if keys else None
 
 
 def generate() -> str:

@@ -12,8 +12,6 @@ if TYPE_CHECKING:
     from .ports import Provider
 
 PROVIDERS = ("alphavantage", "finnhub")
-PROVIDER_VARIABLE = "FIML_MARKET_DATA_PROVIDER"
-KEY_VARIABLE = "FIML_MARKET_DATA_KEY"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from ..settings import REDIS_URL
 from .settings import MarketDataSettings, open_provider
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ def open_market_data(
 
 
 def _shared(env: Mapping[str, str]) -> SharedStore | None:
-    url = env.get("FIML_REDIS_URL", "").strip()
+    """Redis's quote cache when FIML_REDIS_URL is set: every replica reuses one provider answer."""
+    url = REDIS_URL.read(env)
     if not url:
         return None
     from ..adapters.redis_quotes import RedisQuotes

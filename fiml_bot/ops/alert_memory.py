@@ -23,7 +23,6 @@ from .alerts import Alert
 
 log = logging.getLogger("fiml_bot.alerts")
 
-VARIABLE = "FIML_ALERT_STATE"
 DEFAULT_PATH = Path("var/alerts.json")
 
 

@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from fiml_cms.errors import ConfigError
+
+from ..settings import ALERT_WEBHOOK_URL, INSTANCE
 
 log = logging.getLogger("fiml_bot.alerts")
 
@@ -43,14 +44,12 @@ class AlertConfigError(ConfigError):
 
 
 def check_url(url: str) -> str:
-    """`url` when it is an http(s) URL with a host; AlertConfigError otherwise (the URL is not echoed: it may hold a token)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        scheme = f"a {parts.scheme}: URL" if parts.scheme else "no scheme"
-        raise AlertConfigError(
-            f"FIML_ALERT_WEBHOOK_URL: give an http(s) URL with a host, e.g. https://alerts.example.org/hook (got {scheme})"
-        )
-    return url
+    """`url` when FIML_ALERT_WEBHOOK_URL's definition accepts it (http(s) with a host); AlertConfigError
+    otherwise, without echoing the URL (it may hold a token)."""
+    try:
+        return ALERT_WEBHOOK_URL.parse(url)
+    except ValueError as exc:
+        raise AlertConfigError(f"{ALERT_WEBHOOK_URL.name}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -305,10 +304,8 @@ def from_env(
     env: Mapping[str, str], *, metrics: Any = None, admin_chat: Receiver | None = None
 ) -> AlertSender | None:
     """The sender configured by FIML_ALERT_WEBHOOK_URL (and a Telegram admin chat); None when neither is set."""
-    from ..settings import INSTANCE
-
     receivers: list[Receiver] = []
-    url = env.get("FIML_ALERT_WEBHOOK_URL", "").strip()
+    url = ALERT_WEBHOOK_URL.raw(env)  # checked by WebhookReceiver, whose error does not echo it
     if url:  # not http(s): AlertConfigError (exit 2), never a receiver retried for ever
         receivers.append(WebhookReceiver(url))
     if admin_chat is not None:

@@ -39,7 +39,6 @@ from .errors import OpsError
 from .killpoints import point
 
 DEFAULT_FOLDER = Path("var/snapshots")
-FOLDER_VARIABLE = "FIML_SNAPSHOT_DIR"
 DATA_TABLES = (
     "learners",
     "lesson_progress",

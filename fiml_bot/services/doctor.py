@@ -11,6 +11,7 @@ from fiml_cms.errors import MissingInput
 from ..bot_settings import BotSettings
 from ..ops import doctor as doctoring
 from ..ops.doctor import Report
+from ..settings import ALERT_WEBHOOK_URL
 from .alerts import post_alert
 from .content import optional_content
 
@@ -84,7 +85,7 @@ def doctor_alert(env: Mapping[str, str], database_url: str, problems: int, detai
     from ..ops import alert_memory
     from ..ops.alerts import Alert
 
-    if not env.get("FIML_ALERT_WEBHOOK_URL", "").strip():
+    if not ALERT_WEBHOOK_URL.raw(env):  # a bad URL is post_alert's warning, not the doctor's failure
         return None
     path, entry = alert_memory.state_path(env), alert_memory.key("DoctorProblems", database_url)
     if problems:

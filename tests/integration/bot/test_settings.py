@@ -118,15 +118,8 @@ def _environment_reads(tree: ast.Module) -> list[ast.AST]:
     return found
 
 
-#: Library modules that still look a FIML_* name up in the checked settings passed down to them (not
-#: the process environment), each with why. The list may only shrink: the test fails on a new one.
-STILL_LOOKED_UP = {
-    "fiml_bot/adapters/send_budget.py": "FIML_SEND_BUDGET and FIML_REDIS_URL, with its own BudgetConfigError",
-    "fiml_bot/keys/crypto.py": "FIML_KEY_ENCRYPTION_KEYS, parsed into Fernet keys (ConfigError)",
-    "fiml_bot/marketdata/wiring.py": "FIML_REDIS_URL, whether the quote cache is shared",
-    "fiml_bot/ops/alerts.py": "FIML_ALERT_WEBHOOK_URL: AlertConfigError for a bad URL in any mapping",
-    "fiml_bot/services/doctor.py": "FIML_ALERT_WEBHOOK_URL set or not, for the doctor's alert",
-}
+#: The settings modules: the definitions, which look each variable up by its name (`Setting.read`).
+SETTINGS_MODULES = {"fiml_bot/settings.py", "fiml_cms/settings.py"}
 
 
 def _is_environ(node: ast.AST) -> bool:
@@ -201,17 +194,28 @@ def test_no_fiml_setting_is_read_from_the_environment_outside_entry_points() -> 
 
 
 def test_library_modules_take_values_from_the_settings_not_names() -> None:
-    """Outside entry points a FIML_* value comes from its definition (`SETTING.read(env)`, `settings.value`),
-    not from a lookup by name; the modules that still do one are listed, and the list only shrinks."""
+    """Outside the settings modules and entry points a FIML_* value comes from its definition
+    (`SETTING.read(env)`, `settings.value(SETTING)`), never from a lookup by name in the settings passed
+    down, and no module keeps a variable's name as a constant to look it up with."""
     found = {
-        path
+        path: sorted(names)
         for path, tree in _sources().items()
-        if path not in ENTRY_POINTS and _fiml_names_read(tree, in_environ=False)
+        if path not in {*ENTRY_POINTS, *SETTINGS_MODULES}
+        and (names := _fiml_names_read(tree, in_environ=False) | _fiml_constants(tree))
     }
-    assert found == set(STILL_LOOKED_UP), (
-        f"new lookups: {sorted(found - set(STILL_LOOKED_UP))}; "
-        f"no longer looking up (remove from STILL_LOOKED_UP): {sorted(set(STILL_LOOKED_UP) - found)}"
-    )
+    assert found == {}, found
+
+
+def _fiml_constants(tree: ast.Module) -> set[str]:
+    """FIML_* names a module assigns to a module-level constant (`VARIABLE = "FIML_X"`)."""
+    return {
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and node.value.value.startswith("FIML_")
+    }
 
 
 def test_the_guard_sees_each_way_of_reading_a_variable() -> None:
@@ -231,6 +235,7 @@ def test_the_guard_sees_each_way_of_reading_a_variable() -> None:
     assert _fiml_names_read(passed_down) == set() and _fiml_names_read(passed_down, in_environ=False) == {
         "FIML_X"
     }
+    assert _fiml_constants(ast.parse('VARIABLE = "FIML_X"\nHOW = f"set {VARIABLE}"')) == {"FIML_X"}
 
 
 def test_one_error_lists_every_bad_variable_with_what_to_give() -> None:

@@ -62,8 +62,11 @@ def test_a_wheel_install_starts_the_release_walkthrough(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     cms_only = tmp_path / "cms"
     venv.EnvBuilder(with_pip=True).create(cms_only)
+    # --no-compile: the four commands below import a small part of what is installed
     subprocess.run(
-        [str(cms_only / "bin/python"), "-m", "pip", "install", "--quiet", str(wheel)], check=True, env=env
+        [str(cms_only / "bin/python"), "-m", "pip", "install", "--quiet", "--no-compile", str(wheel)],
+        check=True,
+        env=env,
     )
     assert subprocess.run([str(cms_only / "bin/fiml-cms"), "--version"], env=env).returncode == 0
     missing = subprocess.run(
@@ -73,7 +76,15 @@ def test_a_wheel_install_starts_the_release_walkthrough(tmp_path: Path) -> None:
 
     full = cms_only  # the extra on top of the content-only install, as an operator would add it
     subprocess.run(
-        [str(full / "bin/python"), "-m", "pip", "install", "--quiet", f"fiml-cms[bot] @ {wheel.as_uri()}"],
+        [
+            str(full / "bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            f"fiml-cms[bot] @ {wheel.as_uri()}",
+        ],
         check=True,
         env=env,
     )

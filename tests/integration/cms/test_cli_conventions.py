@@ -124,8 +124,14 @@ def tagged(git_repo: Path) -> Path:
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_bash_completes_lesson_ids_and_versions_for_diff(tagged: Path) -> None:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    # --show-completion detects the shell it runs in (its parent process): run it as a bash user does,
+    # `eval "$(fiml-cms --show-completion)"`, whatever shell started the tests (make's recipes use sh).
     script = subprocess.run(
-        ["fiml-cms", "--show-completion", "bash"], capture_output=True, text=True, env=env, cwd=tagged
+        ["bash", "-c", 'printf "%s\\n" "$(fiml-cms --show-completion)"'],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tagged,
     )
     assert script.returncode == 0 and "complete" in script.stdout, script.stderr
 

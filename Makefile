@@ -20,12 +20,12 @@ run: $(STAMP)
 
 # The whole suite on TEST_WORKERS pytest-xdist workers (its tests mostly wait on git, databases and child
 # processes, so more workers than cores pays; docs/benchmarks.md). One tier: `.venv/bin/python -m pytest -m unit`.
-# Bytecode is cached for the run (in the ignored __pycache__ folders), even where PYTHONDONTWRITEBYTECODE
-# is set, as on the CI machine: the suite starts hundreds of fiml-bot and fiml-cms processes, each of which
-# would compile ~150 modules again, and each worker would rewrite every test module's asserts again.
+# Bytecode is cached for the run and its child processes (in the ignored __pycache__ folders), even where
+# PYTHONDONTWRITEBYTECODE is set, as on the CI machine: the suite starts hundreds of fiml-bot and fiml-cms
+# processes, each of which would compile ~150 modules again, and each worker would rewrite every test
+# module's asserts again.
 TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m compileall -q fiml_bot fiml_cms testing
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The habits CI keeps: ruff's lint and format (pyproject.toml [tool.ruff]), mypy ([tool.mypy]) and the

@@ -35,7 +35,7 @@ def telegram_token(env: Mapping[str, str]) -> str:
 
 def require_token(token: str) -> str:
     if not token:
-        raise UsageError("set FIML_TELEGRAM_TOKEN to the bot's token (from @BotFather)")
+        raise UsageError(f"set {TELEGRAM_TOKEN.name} to the bot's token (from @BotFather)")
     return token
 
 

@@ -29,6 +29,8 @@ from fiml_bot.storage import pg_admin, restore_merge
 from fiml_bot.storage.database import describe, make_engine, parse_url, sqlite_path, storage_errors
 from fiml_bot.storage.errors import DatabaseUrlError
 
+from .snapshots import remove_interrupted
+
 MARKER_KEY = "fiml_restore"
 SNAPSHOTS_KEY = "snapshots"  # the folder the restore takes its safety snapshot in
 EVENT_PREFIX = "restore:"
@@ -161,8 +163,6 @@ def interrupted_safety_snapshot(entry: dict[str, Any]) -> list[str]:
     """The temp files of the safety snapshot a killed restore was taking (in the snapshot folder its
     journal or marker names), removed: they hold personal data. Only files whose process died go
     (`snapshots.remove_interrupted` tells them by their lock)."""
-    from .snapshots import remove_interrupted
-
     folder = entry.get(SNAPSHOTS_KEY)
     if not isinstance(folder, str) or not folder:
         return []

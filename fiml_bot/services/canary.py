@@ -18,12 +18,13 @@ from ..ops.runtime import flags_path
 
 @dataclass(frozen=True)
 class CanaryJudge:
-    """How the canary is judged: the statistics' thresholds and when an attempt counts as abandoned."""
+    """How the canary is judged: the statistics' thresholds and when an attempt counts as abandoned
+    (the defaults are the CLI options')."""
 
-    confidence: float = 0.99
-    min_learners: int = 200
-    margin: float = 0.10
-    abandon_hours: float = 24.0
+    confidence: float
+    min_learners: int
+    margin: float
+    abandon_hours: float
 
 
 def _watch(
